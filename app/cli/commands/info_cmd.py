@@ -1,0 +1,37 @@
+"""hemalabel info --project P [--json]"""
+
+from __future__ import annotations
+
+import argparse
+
+from app.cli.output import print_json, reports_user_errors
+from core.store import ProjectStore
+
+NAME = "info"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(NAME, help="count slides and cells in a project")
+    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    with ProjectStore.open(args.project) as store:
+        summary = store.summary()
+    if args.json:
+        print_json(summary)
+        return 0
+    read_only = " (read-only)" if summary["read_only"] else ""
+    print(f"Project {summary['project']} (schema v{summary['schema_version']}){read_only}")
+    statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in summary["slides_by_status"].items())
+    print(f"Slides: {summary['slides']} ({statuses})")
+    for kind, count in summary["cells"].items():
+        print(f"{kind.capitalize()} cells: {count} ({summary['reviewed'][kind]} reviewed)")
+        for label, n in sorted(summary["classes"][kind].items(), key=lambda item: -item[1]):
+            print(f"    {label:<20} {n}")
+    print(f"Fields with a white-cell type: {summary['slides_with_white_cell_type']}")
+    print(f"Corrections queued for retraining: {summary['queued_corrections']}")
+    return 0

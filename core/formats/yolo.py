@@ -1,0 +1,148 @@
+"""YOLO: one txt per image (`class cx cy w h`, normalised), class names from
+data.yaml, classes.txt or obj.names.  Both layouts are read: images/<split>/
+beside labels/<split>/ (as TXL-PBC), or images and txt files side by side."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+from PIL import Image
+
+from core.formats.common import AnnotatedImage, AnnotationError, ImportPlan, LabelledBox, kind_and_label
+from core.formats.folder import find_images
+from core.schema import Box
+from core.taxonomy import Taxonomy
+
+SPLITS = ("train", "val", "test")
+
+
+def looks_like_yolo(root: Path) -> bool:
+    if (root / "data.yaml").is_file() or (root / "classes.txt").is_file() or (root / "obj.names").is_file():
+        return True
+    return (root / "labels").is_dir() and any((root / "labels").rglob("*.txt"))
+
+
+def read_class_names(root: Path) -> list[str]:
+    data_yaml = root / "data.yaml"
+    if data_yaml.is_file():
+        return parse_data_yaml_names(data_yaml)
+    for name in ("classes.txt", "obj.names"):
+        listing = root / name
+        if listing.is_file():
+            return [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+    raise AnnotationError(root, "", "YOLO folder has no data.yaml, classes.txt or obj.names naming its classes")
+
+
+def parse_data_yaml_names(path: Path) -> list[str]:
+    """The `names` entry of a YOLO data.yaml: a flow list (`names: ['a', 'b']`)
+    or a block of `index: name` or `- name` lines.  Only this entry is read,
+    so no YAML library is needed."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    for number, line in enumerate(lines, start=1):
+        stripped = line.split("#", 1)[0].rstrip()
+        if not stripped.startswith("names:"):
+            continue
+        rest = stripped[len("names:"):].strip()
+        if rest:
+            try:
+                value = ast.literal_eval(rest)
+            except (ValueError, SyntaxError):
+                raise AnnotationError(path, f"line {number}", f"cannot read names list {rest!r}") from None
+            if isinstance(value, dict):
+                return [str(value[key]) for key in sorted(value)]
+            if isinstance(value, (list, tuple)):
+                return [str(item) for item in value]
+            raise AnnotationError(path, f"line {number}", "names must be a list or a mapping")
+        names: dict[int, str] = {}
+        for offset, item in enumerate(lines[number:], start=number + 1):
+            text = item.split("#", 1)[0].strip()
+            if not text:
+                continue
+            if not item.startswith((" ", "\t")):
+                break
+            if text.startswith("- "):
+                names[len(names)] = text[2:].strip().strip("'\"")
+            elif ":" in text:
+                key, value = text.split(":", 1)
+                try:
+                    names[int(key)] = value.strip().strip("'\"")
+                except ValueError:
+                    raise AnnotationError(path, f"line {offset}", f"expected 'index: name', found {text!r}") from None
+        return [names[key] for key in sorted(names)]
+    raise AnnotationError(path, "", "has no 'names' entry")
+
+
+def label_file_for(image: Path, root: Path) -> Path:
+    """images/<split>/x.jpg -> labels/<split>/x.txt, else x.txt beside the image."""
+    relative = image.relative_to(root)
+    if relative.parts and relative.parts[0] == "images":
+        return root.joinpath("labels", *relative.parts[1:-1], image.stem + ".txt")
+    return image.with_suffix(".txt")
+
+
+def read_yolo(root: Path, taxonomy: Taxonomy, split: str | None = None) -> ImportPlan:
+    names = read_class_names(root)
+    mapping = []
+    for name in names:
+        mapping.append(kind_and_label(name, taxonomy))
+    unknown = sorted({name for name, mapped in zip(names, mapping) if mapped is None})
+    warnings = [f"boxes of unknown class(es) skipped: {', '.join(unknown)}"] if unknown else []
+    images = []
+    for image_path in find_images(root):
+        image_split = _split_of(image_path, root)
+        if split is not None and image_split != split:
+            continue
+        image = AnnotatedImage(path=image_path)
+        if image_split:
+            image.attributes["split"] = image_split
+        labels = label_file_for(image_path, root)
+        if labels.is_file():
+            image.size = _image_size(image_path)
+            if image.size is not None:
+                image.boxes = read_label_file(labels, image.size, names, mapping)
+        images.append(image)
+    return ImportPlan(images=images, format="yolo", warnings=warnings)
+
+
+def read_label_file(path: Path, size: tuple[int, int], names: list[str], mapping: list) -> list[LabelledBox]:
+    width, height = size
+    boxes = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 5:
+            raise AnnotationError(path, f"line {number}", f"expected 'class cx cy w h', found {line.strip()!r}")
+        try:
+            class_index = int(fields[0])
+            cx, cy, w, h = (float(value) for value in fields[1:])
+        except ValueError:
+            raise AnnotationError(path, f"line {number}", f"expected numbers, found {line.strip()!r}") from None
+        if not 0 <= class_index < len(names):
+            raise AnnotationError(path, f"line {number}", f"class {class_index} is not one of the {len(names)} named")
+        if w < 0 or h < 0:
+            raise AnnotationError(path, f"line {number}", "box has a negative size")
+        mapped = mapping[class_index]
+        if mapped is None:
+            continue
+        box = Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)
+        boxes.append(LabelledBox(box.clipped(width, height), *mapped))
+    return boxes
+
+
+def _split_of(image: Path, root: Path) -> str | None:
+    for part in image.relative_to(root).parts[:-1]:
+        if part in SPLITS:
+            return part
+    return None
+
+
+def _image_size(path: Path) -> tuple[int, int] | None:
+    """The stored size (YOLO boxes are normalised to it); None if the image
+    cannot be read, which the import then lists."""
+    try:
+        with Image.open(path) as image:
+            return image.size
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return None

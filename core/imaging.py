@@ -1,0 +1,103 @@
+"""Reading smear images into RGB numpy arrays, whatever their file mode.
+
+Microscope software writes grayscale, 16-bit, RGBA, palette and CMYK files
+and phones write EXIF-rotated JPEGs; everything past this module sees an
+upright H x W x 3 uint8 array.  Pillow's decompression-bomb guard stays on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
+
+# EXIF orientations 5-8 rotate by 90 degrees and so swap width and height.
+_TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+class ImageReadError(Exception):
+    """An image that cannot be used, with the file and the reason."""
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class ImageInfo:
+    width: int
+    height: int
+    mode: str
+
+
+def is_image_file(path: Path) -> bool:
+    return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
+
+
+def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> ImageInfo:
+    """Size (as displayed, after EXIF rotation) and mode of an image.  With
+    verify_pixels the whole file is decoded, so a truncated file is caught
+    now rather than in the middle of a review."""
+    try:
+        with Image.open(path) as image:
+            width, height = image.size
+            mode = image.mode
+            orientation = image.getexif().get(0x0112, 1)
+            if verify_pixels:
+                if image.format == "JPEG":
+                    # Decoding at 1/8 scale still reads every byte of the stream.
+                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+                image.load()
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(path, f"image too large to decode safely ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image Pillow can read (unknown or damaged format)") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(path, f"damaged or truncated image ({error})") from None
+    if orientation in _TRANSPOSING_ORIENTATIONS:
+        width, height = height, width
+    if width < 1 or height < 1:
+        raise ImageReadError(path, f"image has no pixels ({width}x{height})")
+    return ImageInfo(width=width, height=height, mode=mode)
+
+
+def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+    """The image as an upright H x W x 3 uint8 array."""
+    try:
+        with Image.open(path) as image:
+            image = ImageOps.exif_transpose(image)
+            return to_rgb_array(image)
+    except FileNotFoundError:
+        raise ImageReadError(path, "file not found") from None
+    except Image.DecompressionBombError as error:
+        raise ImageReadError(path, f"image too large to decode safely ({error})") from None
+    except UnidentifiedImageError:
+        raise ImageReadError(path, "not an image Pillow can read (unknown or damaged format)") from None
+    except (OSError, SyntaxError, ValueError) as error:
+        raise ImageReadError(path, f"damaged or truncated image ({error})") from None
+
+
+def to_rgb_array(image: Image.Image) -> np.ndarray:
+    """Convert any Pillow mode to 8-bit RGB.  16-bit and float images are
+    scaled by their own range rather than clipped, so they do not come out
+    white."""
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        data = np.asarray(image, dtype=np.float64)
+        low, high = float(data.min()), float(data.max())
+        scaled = np.zeros_like(data) if high <= low else (data - low) * (255.0 / (high - low))
+        gray = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return np.repeat(gray[:, :, None], 3, axis=2)
+    if image.mode in ("RGBA", "LA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels become white, like the glass around a smear.
+        background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+        background.alpha_composite(image.convert("RGBA"))
+        image = background
+    return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))

@@ -1,0 +1,28 @@
+"""Where bundled files live, in development and inside a PyInstaller bundle.
+
+One place answers this so that the same code works from a checkout, from an
+installed wheel and from a frozen bundle (where `sys._MEIPASS` is the root).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+
+def install_root() -> Path:
+    """The folder that holds resources/ and models/."""
+    frozen_root = getattr(sys, "_MEIPASS", None)
+    if frozen_root:
+        return Path(frozen_root)
+    return Path(__file__).resolve().parent.parent
+
+
+def resource_path(name: str) -> Path:
+    return install_root() / "resources" / name
+
+
+def bundled_models_dir() -> Path:
+    override = os.environ.get("HEMALABEL_BUNDLED_MODELS")
+    return Path(override) if override else install_root() / "models"

@@ -1,0 +1,883 @@
+"""The project store: one SQLite file holding slides, cells, undo history and
+the correction queue.
+
+Why SQLite in WAL mode with synchronous=FULL: every edit is its own
+transaction, so a crash or power cut loses at most the edit in flight, and
+readers (thumbnails, reports) never block the writer.
+
+Every change is announced to subscribers through plain callbacks after it
+has been committed, so the GUI can follow the store without core knowing Qt.
+Callbacks run on the thread that made the change; the GUI adapter hands them
+to its own thread.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import tempfile
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from core.schema import (
+    Box,
+    Cell,
+    CellKind,
+    Correction,
+    CorrectionAction,
+    LabelSource,
+    NewCell,
+    Slide,
+    SlideStatus,
+)
+from core.store_schema import CURRENT_VERSION, migrate, schema_version
+from core.taxonomy import Taxonomy, default_taxonomy
+
+PROJECT_SUFFIX = ".hemalabel"
+DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
+
+
+class StoreError(Exception):
+    """A project file that cannot be opened or an edit that is refused."""
+
+
+class ReadOnlyProjectError(StoreError):
+    pass
+
+
+class SlideLockedError(StoreError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class StoreEvent:
+    """What changed.  `kind` is one of: slide_added, slide_changed,
+    cells_added, cells_changed, cells_removed, history_changed, reloaded."""
+
+    kind: str
+    slide_id: int | None = None
+    cell_ids: tuple[int, ...] = ()
+
+
+@dataclass(slots=True)
+class _Pending:
+    """State of the outermost open edit: its history record and the events to
+    announce once it commits."""
+
+    description: str
+    record_history: bool
+    edit_id: int | None = None
+    events: list[StoreEvent] = field(default_factory=list)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def resolve_project_path(path: str | os.PathLike[str]) -> Path:
+    """A project path may name the file or the folder that holds it."""
+    candidate = Path(path)
+    if candidate.is_dir():
+        existing = sorted(candidate.glob("*" + PROJECT_SUFFIX))
+        return existing[0] if len(existing) == 1 else candidate / DEFAULT_PROJECT_NAME
+    return candidate
+
+
+def folder_is_writable(folder: Path) -> bool:
+    """Try to write, rather than trust permission bits: root ignores them and
+    read-only media report writable modes."""
+    try:
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".hemalabel-probe-"):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def _file_is_writable(path: Path) -> bool:
+    try:
+        with open(path, "r+b"):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+class ProjectStore:
+    """A project opened for reading and editing.  Use `ProjectStore.open` or
+    `ProjectStore.create`; close it (or use it as a context manager) when done."""
+
+    def __init__(self, path: Path, connection: sqlite3.Connection, read_only: bool) -> None:
+        self.path = path
+        self.folder = path.parent
+        self.read_only = read_only
+        self._db = connection
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[StoreEvent], None]] = []
+        self._pending: _Pending | None = None
+        self._depth = 0
+        self.taxonomy = self._load_taxonomy()
+
+    # ----------------------------------------------------------- lifecycle
+    @classmethod
+    def create(cls, path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> ProjectStore:
+        target = resolve_project_path(path)
+        if target.exists():
+            raise StoreError(f"{target}: a project already exists here; open it instead")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not folder_is_writable(target.parent):
+            raise ReadOnlyProjectError(f"{target.parent}: folder is not writable, cannot create a project there")
+        connection = _connect(target, read_only=False)
+        migrate(connection)
+        with _transaction(connection):
+            connection.execute(
+                "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
+                ((taxonomy or default_taxonomy()).to_json(), now_iso()),
+            )
+        return cls(target, connection, read_only=False)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], read_only: bool | None = None) -> ProjectStore:
+        """Open an existing project.  With read_only=None the store opens
+        read-only by itself when the file or its folder cannot be written."""
+        target = resolve_project_path(path)
+        if not target.is_file():
+            raise StoreError(f"{target}: no project file here")
+        if read_only is None:
+            read_only = not (_file_is_writable(target) and folder_is_writable(target.parent))
+        try:
+            connection = _connect(target, read_only=read_only)
+            version = schema_version(connection)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"{target}: not a HemaLabel project file ({error})") from None
+        if version > CURRENT_VERSION:
+            connection.close()
+            raise StoreError(
+                f"{target}: made by a newer HemaLabel (project version {version}, this one reads up to "
+                f"{CURRENT_VERSION}); update HemaLabel to open it"
+            )
+        if version < CURRENT_VERSION:
+            if read_only:
+                connection.close()
+                raise ReadOnlyProjectError(
+                    f"{target}: project version {version} needs upgrading to {CURRENT_VERSION}, "
+                    "but the file is read-only"
+                )
+            migrate(connection)
+        return cls(target, connection, read_only=read_only)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str]) -> ProjectStore:
+        target = resolve_project_path(path)
+        return cls.open(target) if target.exists() else cls.create(target)
+
+    def close(self) -> None:
+        with self._lock:
+            if not self.read_only:
+                # Fold the WAL back into the main file so a copied project is whole.
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.close()
+
+    def __enter__(self) -> ProjectStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self._db)
+
+    # ----------------------------------------------------------- listening
+    def subscribe(self, callback: Callable[[StoreEvent], None]) -> Callable[[], None]:
+        """Call `callback(event)` after every committed change.  Returns a
+        function that unsubscribes."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def _announce(self, events: Iterable[StoreEvent]) -> None:
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)
+
+    # ----------------------------------------------------------- transactions
+    @contextmanager
+    def edit(self, description: str, record_history: bool = True) -> Iterator[None]:
+        """Group every change made inside into one transaction and one undo
+        step (one gesture = one step).  Nested groups join the outer one."""
+        with self._lock:
+            if self.read_only:
+                raise ReadOnlyProjectError(f"{self.path}: project is open read-only; {description} was not saved")
+            outermost = self._depth == 0
+            if outermost:
+                self._pending = _Pending(description, record_history)
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outermost:
+                    self._db.execute("ROLLBACK")
+                    self._pending = None
+                raise
+            self._depth -= 1
+            if not outermost:
+                return
+            pending = self._pending
+            self._pending = None
+            self._db.execute("COMMIT")
+        if pending.edit_id is not None:
+            pending.events.append(StoreEvent("history_changed"))
+        self._announce(pending.events)
+
+    def _record(self, cell_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int | None:
+        pending = self._pending
+        assert pending is not None, "store changes must happen inside edit()"
+        if not pending.record_history:
+            return None
+        if pending.edit_id is None:
+            # A new gesture ends the redo branch: drop undone edits and the
+            # corrections they had retracted.
+            self._db.execute(
+                "DELETE FROM corrections WHERE retracted = 1 AND edit_id IN (SELECT id FROM edits WHERE undone = 1)"
+            )
+            self._db.execute("DELETE FROM edits WHERE undone = 1")
+            cursor = self._db.execute(
+                "INSERT INTO edits(description, at) VALUES (?, ?)", (pending.description, now_iso())
+            )
+            pending.edit_id = cursor.lastrowid
+        self._db.execute(
+            "INSERT INTO changes(edit_id, cell_id, before, after) VALUES (?, ?, ?, ?)",
+            (pending.edit_id, cell_id, _dump(before), _dump(after)),
+        )
+        return pending.edit_id
+
+    def _emit(self, event: StoreEvent) -> None:
+        assert self._pending is not None
+        self._pending.events.append(event)
+
+    # ----------------------------------------------------------- taxonomy
+    def _load_taxonomy(self) -> Taxonomy:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'taxonomy'").fetchone()
+        if row is None:
+            return default_taxonomy()
+        return Taxonomy.from_json(row[0], where=f"{self.path} taxonomy")
+
+    def set_taxonomy(self, taxonomy: Taxonomy) -> None:
+        with self.edit("Change taxonomy", record_history=False):
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES ('taxonomy', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (taxonomy.to_json(),),
+            )
+            self.taxonomy = taxonomy
+            self._emit(StoreEvent("reloaded"))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.edit(f"Set {key}", record_history=False):
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    # ----------------------------------------------------------- slides
+    def relative_path(self, image_path: str | os.PathLike[str]) -> str:
+        """How an image is stored: relative to the project folder, with forward
+        slashes, so the whole folder can be moved or shared across systems."""
+        absolute = Path(os.path.abspath(image_path))
+        try:
+            relative = os.path.relpath(absolute, os.path.abspath(self.folder))
+        except ValueError:  # another drive on Windows: nothing relative exists
+            return absolute.as_posix()
+        return Path(relative).as_posix()
+
+    def image_path(self, slide: Slide) -> Path:
+        stored = Path(slide.path)
+        return stored if stored.is_absolute() else (self.folder / stored)
+
+    def add_slide(
+        self, image_path: str | os.PathLike[str], width: int, height: int, attributes: dict[str, Any] | None = None
+    ) -> Slide:
+        """Add an image, or return the slide that already refers to it."""
+        relative = self.relative_path(image_path)
+        with self.edit("Add slide", record_history=False):
+            existing = self._slide_row_by_path(relative)
+            if existing is not None:
+                return existing
+            cursor = self._db.execute(
+                "INSERT INTO slides(path, width, height, status, added_at, attributes) VALUES (?, ?, ?, ?, ?, ?)",
+                (relative, int(width), int(height), SlideStatus.NEW.value, now_iso(), json.dumps(attributes or {})),
+            )
+            slide = self._slide(cursor.lastrowid)
+            self._emit(StoreEvent("slide_added", slide.id))
+            return slide
+
+    def slide_by_path(self, image_path: str | os.PathLike[str]) -> Slide | None:
+        with self._lock:
+            return self._slide_row_by_path(self.relative_path(image_path))
+
+    def _slide_row_by_path(self, relative: str) -> Slide | None:
+        row = self._db.execute(f"SELECT {_SLIDE_COLUMNS} FROM slides WHERE path = ?", (relative,)).fetchone()
+        return _slide_from_row(row) if row else None
+
+    def slides(self) -> list[Slide]:
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_SLIDE_COLUMNS} FROM slides ORDER BY id").fetchall()
+        return [_slide_from_row(row) for row in rows]
+
+    def slide(self, slide_id: int) -> Slide:
+        with self._lock:
+            return self._slide(slide_id)
+
+    def _slide(self, slide_id: int) -> Slide:
+        row = self._db.execute(f"SELECT {_SLIDE_COLUMNS} FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no slide with id {slide_id}")
+        return _slide_from_row(row)
+
+    def update_slide_attributes(self, slide_id: int, **attributes: Any) -> Slide:
+        with self.edit("Update slide", record_history=False):
+            slide = self._slide(slide_id)
+            merged = {**slide.attributes, **attributes}
+            self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(merged), slide_id))
+            self._emit(StoreEvent("slide_changed", slide_id))
+            return self._slide(slide_id)
+
+    def set_slide_status(self, slide_id: int, status: SlideStatus) -> None:
+        with self.edit("Set slide status", record_history=False):
+            self._set_status(slide_id, status)
+
+    def _set_status(self, slide_id: int, status: SlideStatus) -> None:
+        current = self._db.execute("SELECT status FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if current is None or current[0] == status.value:
+            return
+        self._db.execute("UPDATE slides SET status = ? WHERE id = ?", (status.value, slide_id))
+        self._emit(StoreEvent("slide_changed", slide_id))
+
+    def _touch_for_review(self, slide_id: int) -> None:
+        """A human edit moves a slide into review."""
+        self._set_status(slide_id, SlideStatus.IN_REVIEW)
+
+    def _check_unlocked(self, slide_id: int) -> None:
+        row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no slide with id {slide_id}")
+        if row[0] == SlideStatus.SIGNED_OFF.value:
+            raise SlideLockedError(f"{row[1]} is signed off; unlock it with a reason before editing")
+
+    # ----------------------------------------------------------- sign-off
+    def sign_off(self, slide_id: int, who: str) -> Slide:
+        with self.edit("Sign off slide", record_history=False):
+            self._check_unlocked(slide_id)
+            at = now_iso()
+            self._db.execute(
+                "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ? WHERE id = ?",
+                (SlideStatus.SIGNED_OFF.value, who, at, slide_id),
+            )
+            self._db.execute(
+                "INSERT INTO audit(at, slide_id, who, action) VALUES (?, ?, ?, 'sign_off')", (at, slide_id, who)
+            )
+            self._emit(StoreEvent("slide_changed", slide_id))
+            return self._slide(slide_id)
+
+    def unlock(self, slide_id: int, who: str, reason: str) -> Slide:
+        if not reason.strip():
+            raise StoreError("unlocking a signed-off slide needs a reason")
+        with self.edit("Unlock slide", record_history=False):
+            self._db.execute(
+                "UPDATE slides SET status = ?, signed_off_by = NULL, signed_off_at = NULL WHERE id = ?",
+                (SlideStatus.IN_REVIEW.value, slide_id),
+            )
+            self._db.execute(
+                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'unlock', ?)",
+                (now_iso(), slide_id, who, reason.strip()),
+            )
+            self._emit(StoreEvent("slide_changed", slide_id))
+            return self._slide(slide_id)
+
+    def audit_trail(self, slide_id: int | None = None) -> list[dict[str, Any]]:
+        query = "SELECT at, slide_id, who, action, reason FROM audit"
+        params: tuple[Any, ...] = ()
+        if slide_id is not None:
+            query += " WHERE slide_id = ?"
+            params = (slide_id,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+        return [dict(zip(("at", "slide_id", "who", "action", "reason"), row)) for row in rows]
+
+    # ----------------------------------------------------------- reading cells
+    def cells(self, slide_id: int | None = None, kind: CellKind | None = None) -> list[Cell]:
+        clauses, params = [], []
+        if slide_id is not None:
+            clauses.append("slide_id = ?")
+            params.append(slide_id)
+        if kind is not None:
+            clauses.append("kind = ?")
+            params.append(kind.value)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._lock:
+            rows = self._db.execute(f"SELECT {_CELL_COLUMNS} FROM cells{where} ORDER BY id", params).fetchall()
+        return [_cell_from_row(row) for row in rows]
+
+    def cell(self, cell_id: int) -> Cell:
+        with self._lock:
+            cell = self._cell_or_none(cell_id)
+        if cell is None:
+            raise StoreError(f"{self.path}: no cell with id {cell_id}")
+        return cell
+
+    def _cell_or_none(self, cell_id: int) -> Cell | None:
+        row = self._db.execute(f"SELECT {_CELL_COLUMNS} FROM cells WHERE id = ?", (cell_id,)).fetchone()
+        return _cell_from_row(row) if row else None
+
+    # ----------------------------------------------------------- model and import writes
+    def add_cells(self, slide_id: int, cells: Sequence[NewCell], description: str = "Add cells") -> list[Cell]:
+        """Add cells in one step.  Human-made cells enter the correction queue
+        as 'add'; model proposals and imported cells do not."""
+        with self.edit(description, record_history=not _all_imported(cells)):
+            self._check_unlocked(slide_id)
+            added = [self._insert_cell(slide_id, new) for new in cells]
+            if any(new.source is LabelSource.MODEL for new in cells):
+                self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+            if any(new.source is LabelSource.HUMAN for new in cells):
+                self._touch_for_review(slide_id)
+            self._emit(StoreEvent("cells_added", slide_id, tuple(c.id for c in added)))
+            return added
+
+    def add_cell(self, slide_id: int, box: Box, kind: CellKind, label: str | None = None) -> Cell:
+        """A cell the technician drew."""
+        new = NewCell(box=box, kind=kind, label=label, source=LabelSource.HUMAN, reviewed=True)
+        return self.add_cells(slide_id, [new], description="Draw box")[0]
+
+    def _insert_cell(self, slide_id: int, new: NewCell) -> Cell:
+        self._check_label(new.label)
+        cursor = self._db.execute(
+            f"INSERT INTO cells(slide_id, {_CELL_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (slide_id, *_cell_values(new)),
+        )
+        cell = self._cell_or_none(cursor.lastrowid)
+        assert cell is not None
+        edit_id = self._record(cell.id, None, _cell_state(cell))
+        if new.source is LabelSource.HUMAN:
+            self._queue(edit_id, cell, CorrectionAction.ADD, old=None, new=cell)
+        return cell
+
+    def _set_status_if(self, slide_id: int, expected: SlideStatus, status: SlideStatus) -> None:
+        row = self._db.execute("SELECT status FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if row and row[0] == expected.value:
+            self._set_status(slide_id, status)
+
+    def set_predictions(
+        self,
+        predictions: Sequence[tuple[int, str, dict[str, float]]],
+        model_version: str,
+        description: str = "Classify",
+    ) -> None:
+        """Write a model's (cell_id, label, probabilities).  Cells a human has
+        already decided keep their label; the model's view is still stored so
+        the queue can tell what it thought."""
+        with self.edit(description):
+            touched: dict[int, list[int]] = {}
+            for cell_id, label, probabilities in predictions:
+                before = self._cell_or_none(cell_id)
+                if before is None:
+                    continue
+                self._check_unlocked(before.slide_id)
+                self._check_label(label)
+                human_owned = before.source is not LabelSource.MODEL
+                after = before.with_changes(
+                    label=before.label if human_owned else label,
+                    probabilities=dict(probabilities),
+                    model_version=model_version,
+                )
+                self._write_cell(before, after)
+                touched.setdefault(before.slide_id, []).append(cell_id)
+            for slide_id, ids in touched.items():
+                self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+                self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+
+    def remove_model_proposals(self, cell_ids: Sequence[int]) -> None:
+        """Drop unreviewed model proposals (a new detection run replaces them).
+        Undoable, but no human decided anything, so nothing is queued."""
+        with self.edit("Replace proposals"):
+            removed: dict[int, list[int]] = {}
+            for cell_id in cell_ids:
+                cell = self._cell_or_none(cell_id)
+                if cell is None or cell.source is not LabelSource.MODEL or cell.reviewed:
+                    continue
+                self._check_unlocked(cell.slide_id)
+                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+                self._record(cell.id, _cell_state(cell), None)
+                removed.setdefault(cell.slide_id, []).append(cell.id)
+            for slide_id, ids in removed.items():
+                self._emit(StoreEvent("cells_removed", slide_id, tuple(ids)))
+
+    # ----------------------------------------------------------- human decisions
+    def set_label(self, cell_ids: Sequence[int], label: str, description: str = "Set class") -> None:
+        """The technician assigns a class: a relabel where it differs from the
+        cell's label, a confirmation where it does not."""
+        self._check_label(label)
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                action = CorrectionAction.CONFIRM if cell.label == label else CorrectionAction.RELABEL
+                after = cell.with_changes(label=label, source=LabelSource.HUMAN, reviewed=True)
+                edit_id = self._write_cell(cell, after)
+                self._queue(edit_id, cell, action, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def confirm(self, cell_ids: Sequence[int], description: str = "Confirm") -> None:
+        """The technician accepts cells as they are (box and label)."""
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                after = cell.with_changes(reviewed=True, source=LabelSource.HUMAN if cell.label else cell.source)
+                edit_id = self._write_cell(cell, after)
+                self._queue(edit_id, cell, CorrectionAction.CONFIRM, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def move_cell(self, cell_id: int, box: Box, description: str = "Move box") -> Cell:
+        """The technician moves or resizes a box: committed once per drag."""
+        with self.edit(description):
+            (cell,) = self._human_targets([cell_id])
+            after = cell.with_changes(box=box, reviewed=True)
+            edit_id = self._write_cell(cell, after)
+            self._queue(edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
+            self._emit_changed([cell_id])
+            return after
+
+    def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind") -> None:
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                after = cell.with_changes(kind=kind, reviewed=True)
+                edit_id = self._write_cell(cell, after)
+                self._queue(edit_id, cell, CorrectionAction.RELABEL, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def remove_cells(self, cell_ids: Sequence[int], description: str = "Delete") -> None:
+        with self.edit(description):
+            removed: dict[int, list[int]] = {}
+            for cell in self._human_targets(cell_ids):
+                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+                edit_id = self._record(cell.id, _cell_state(cell), None)
+                self._queue(edit_id, cell, CorrectionAction.DELETE, old=cell, new=None)
+                removed.setdefault(cell.slide_id, []).append(cell.id)
+            for slide_id, ids in removed.items():
+                self._emit(StoreEvent("cells_removed", slide_id, tuple(ids)))
+
+    def _human_targets(self, cell_ids: Sequence[int]) -> list[Cell]:
+        cells = []
+        for cell_id in cell_ids:
+            cell = self._cell_or_none(cell_id)
+            if cell is None:
+                raise StoreError(f"{self.path}: no cell with id {cell_id}")
+            self._check_unlocked(cell.slide_id)
+            self._touch_for_review(cell.slide_id)
+            cells.append(cell)
+        return cells
+
+    def _emit_changed(self, cell_ids: Sequence[int]) -> None:
+        by_slide: dict[int, list[int]] = {}
+        for cell_id in cell_ids:
+            row = self._db.execute("SELECT slide_id FROM cells WHERE id = ?", (cell_id,)).fetchone()
+            if row:
+                by_slide.setdefault(row[0], []).append(cell_id)
+        for slide_id, ids in by_slide.items():
+            self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+
+    def _check_label(self, label: str | None) -> None:
+        if label is not None and label not in self.taxonomy:
+            raise StoreError(f"{label!r} is not a class of this project (classes: {', '.join(self.taxonomy.names)})")
+
+    def _write_cell(self, before: Cell, after: Cell) -> int | None:
+        self._db.execute(
+            f"UPDATE cells SET {', '.join(f'{name} = ?' for name in _CELL_FIELDS.split(', '))} WHERE id = ?",
+            (*_cell_values(after), before.id),
+        )
+        return self._record(before.id, _cell_state(before), _cell_state(after))
+
+    def _queue(
+        self, edit_id: int | None, cell: Cell, action: CorrectionAction, old: Cell | None, new: Cell | None
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO corrections(at, edit_id, slide_id, cell_id, action, old_label, new_label, old_box, "
+            "new_box, model_version) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                now_iso(),
+                edit_id,
+                cell.slide_id,
+                cell.id,
+                action.value,
+                old.label if old else None,
+                new.label if new else None,
+                _dump(list(old.box.as_tuple())) if old else None,
+                _dump(list(new.box.as_tuple())) if new else None,
+                cell.model_version,
+            ),
+        )
+
+    # ----------------------------------------------------------- undo / redo
+    def can_undo(self) -> bool:
+        return self.undo_description() is not None
+
+    def can_redo(self) -> bool:
+        return self.redo_description() is not None
+
+    def undo_description(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def redo_description(self) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT description FROM edits WHERE undone = 1 ORDER BY id LIMIT 1").fetchone()
+        return row[0] if row else None
+
+    def undo(self) -> str | None:
+        """Reverse the latest edit; returns its description, or None."""
+        return self._step(undo=True)
+
+    def redo(self) -> str | None:
+        return self._step(undo=False)
+
+    def _step(self, undo: bool) -> str | None:
+        query = (
+            "SELECT id, description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+            if undo
+            else "SELECT id, description FROM edits WHERE undone = 1 ORDER BY id LIMIT 1"
+        )
+        with self._lock:
+            row = self._db.execute(query).fetchone()
+            if row is None:
+                return None
+            edit_id, description = row
+            with self.edit(("Undo " if undo else "Redo ") + description, record_history=False):
+                changes = self._db.execute(
+                    "SELECT cell_id, before, after FROM changes WHERE edit_id = ? ORDER BY id", (edit_id,)
+                ).fetchall()
+                if undo:
+                    changes = [(cell_id, after, before) for cell_id, before, after in reversed(changes)]
+                for cell_id, current, target in changes:
+                    self._restore(cell_id, _load(current), _load(target))
+                self._db.execute("UPDATE edits SET undone = ? WHERE id = ?", (1 if undo else 0, edit_id))
+                self._db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (1 if undo else 0, edit_id))
+                self._emit(StoreEvent("history_changed"))
+            return description
+
+    def _restore(self, cell_id: int, current: dict[str, Any] | None, target: dict[str, Any] | None) -> None:
+        slide_id = (target or current or {}).get("slide_id")
+        if slide_id is not None:
+            self._check_unlocked(slide_id)
+        if target is None:
+            self._db.execute("DELETE FROM cells WHERE id = ?", (cell_id,))
+            self._emit(StoreEvent("cells_removed", slide_id, (cell_id,)))
+            return
+        cell = _cell_from_state(cell_id, target)
+        values = (cell_id, cell.slide_id, *_cell_values(cell))
+        if current is None:
+            self._db.execute(
+                f"INSERT INTO cells(id, slide_id, {_CELL_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            self._emit(StoreEvent("cells_added", cell.slide_id, (cell_id,)))
+        else:
+            self._db.execute(
+                f"UPDATE cells SET slide_id = ?, {', '.join(f'{n} = ?' for n in _CELL_FIELDS.split(', '))} "
+                "WHERE id = ?",
+                (*values[1:], cell_id),
+            )
+            self._emit(StoreEvent("cells_changed", cell.slide_id, (cell_id,)))
+
+    # ----------------------------------------------------------- the correction queue
+    def corrections(self, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:
+        query = (
+            "SELECT id, at, slide_id, cell_id, action, old_label, new_label, old_box, new_box, model_version "
+            "FROM corrections WHERE id > ?"
+        )
+        if not include_retracted:
+            query += " AND retracted = 0"
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY id", (since_id,)).fetchall()
+        return [
+            Correction(
+                id=row[0],
+                at=row[1],
+                slide_id=row[2],
+                cell_id=row[3],
+                action=CorrectionAction(row[4]),
+                old_label=row[5],
+                new_label=row[6],
+                old_box=Box(*_load(row[7])) if row[7] else None,
+                new_box=Box(*_load(row[8])) if row[8] else None,
+                model_version=row[9],
+            )
+            for row in rows
+        ]
+
+    # ----------------------------------------------------------- summaries
+    def summary(self) -> dict[str, Any]:
+        """Counts for `hemalabel info`: slides by status, cells by kind and class,
+        reviewed cells, queued corrections."""
+        with self._lock:
+            slides_by_status = Counter(
+                dict(self._db.execute("SELECT status, COUNT(*) FROM slides GROUP BY status").fetchall())
+            )
+            by_kind = dict(self._db.execute("SELECT kind, COUNT(*) FROM cells GROUP BY kind").fetchall())
+            reviewed_by_kind = dict(
+                self._db.execute("SELECT kind, COUNT(*) FROM cells WHERE reviewed = 1 GROUP BY kind").fetchall()
+            )
+            by_class: dict[str, dict[str, int]] = {}
+            for kind, label, count in self._db.execute(
+                "SELECT kind, COALESCE(label, ''), COUNT(*) FROM cells GROUP BY kind, label"
+            ):
+                by_class.setdefault(kind, {})[label or "(unclassified)"] = count
+            labelled_white_slides = self._db.execute(
+                "SELECT COUNT(DISTINCT slide_id) FROM cells WHERE kind = 'white' AND label IS NOT NULL"
+            ).fetchone()[0]
+            queued = self._db.execute("SELECT COUNT(*) FROM corrections WHERE retracted = 0").fetchone()[0]
+        kinds = [kind.value for kind in CellKind]
+        return {
+            "project": str(self.path),
+            "schema_version": self.schema_version,
+            "read_only": self.read_only,
+            "slides": sum(slides_by_status.values()),
+            "slides_by_status": {status.value: slides_by_status.get(status.value, 0) for status in SlideStatus},
+            "cells": {kind: by_kind.get(kind, 0) for kind in kinds},
+            "reviewed": {kind: reviewed_by_kind.get(kind, 0) for kind in kinds},
+            "classes": {kind: by_class.get(kind, {}) for kind in kinds},
+            "slides_with_white_cell_type": labelled_white_slides,
+            "queued_corrections": queued,
+        }
+
+
+# --------------------------------------------------------------------------- rows
+
+_SLIDE_COLUMNS = "id, path, width, height, status, added_at, signed_off_by, signed_off_at, attributes"
+_CELL_FIELDS = "x0, y0, x1, y1, kind, label, source, probabilities, model_version, score, reviewed"
+_CELL_COLUMNS = "id, slide_id, " + _CELL_FIELDS
+
+
+def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
+    if read_only:
+        # On read-only media SQLite cannot create the WAL index, so the file is
+        # opened as immutable (nobody can be writing there).  Where the folder is
+        # writable another process may be, so the WAL must be read normally.
+        immutable = "&immutable=1" if not folder_is_writable(path.parent) else ""
+        uri = f"{path.resolve().as_uri()}?mode=ro{immutable}"
+        connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.execute("PRAGMA synchronous = FULL")
+    connection.execute("PRAGMA foreign_keys = ON")
+    return connection
+
+
+@contextmanager
+def _transaction(connection: sqlite3.Connection) -> Iterator[None]:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+    connection.execute("COMMIT")
+
+
+def _slide_from_row(row: Sequence[Any]) -> Slide:
+    return Slide(
+        id=row[0],
+        path=row[1],
+        width=row[2],
+        height=row[3],
+        status=SlideStatus(row[4]),
+        added_at=row[5],
+        signed_off_by=row[6],
+        signed_off_at=row[7],
+        attributes=json.loads(row[8] or "{}"),
+    )
+
+
+def _cell_values(cell: Cell | NewCell) -> tuple[Any, ...]:
+    box = cell.box
+    return (
+        box.x0,
+        box.y0,
+        box.x1,
+        box.y1,
+        cell.kind.value,
+        cell.label,
+        cell.source.value,
+        json.dumps(cell.probabilities),
+        cell.model_version,
+        cell.score,
+        int(cell.reviewed),
+    )
+
+
+def _cell_from_row(row: Sequence[Any]) -> Cell:
+    return Cell(
+        id=row[0],
+        slide_id=row[1],
+        box=Box(row[2], row[3], row[4], row[5]),
+        kind=CellKind(row[6]),
+        label=row[7],
+        source=LabelSource(row[8]),
+        probabilities=json.loads(row[9] or "{}"),
+        model_version=row[10],
+        score=row[11],
+        reviewed=bool(row[12]),
+    )
+
+
+def _cell_state(cell: Cell) -> dict[str, Any]:
+    """A cell as the history stores it."""
+    return {
+        "slide_id": cell.slide_id,
+        "box": list(cell.box.as_tuple()),
+        "kind": cell.kind.value,
+        "label": cell.label,
+        "source": cell.source.value,
+        "probabilities": cell.probabilities,
+        "model_version": cell.model_version,
+        "score": cell.score,
+        "reviewed": cell.reviewed,
+    }
+
+
+def _cell_from_state(cell_id: int, state: dict[str, Any]) -> Cell:
+    return Cell(
+        id=cell_id,
+        slide_id=state["slide_id"],
+        box=Box(*state["box"]),
+        kind=CellKind(state["kind"]),
+        label=state["label"],
+        source=LabelSource(state["source"]),
+        probabilities=state["probabilities"],
+        model_version=state["model_version"],
+        score=state["score"],
+        reviewed=state["reviewed"],
+    )
+
+
+def _all_imported(cells: Sequence[NewCell]) -> bool:
+    return bool(cells) and all(new.source is LabelSource.IMPORT for new in cells)
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
