@@ -356,6 +356,25 @@ class ProjectStore:
             self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)
 
+    def relocate_slide(self, slide_id: int, image_path: str | os.PathLike[str], width: int, height: int) -> Slide:
+        """Point a slide at its image's new place (the technician used Locate
+        after the file was moved).  Cells are kept; the caller checks that the
+        image is the same size so the boxes still fit."""
+        relative = self.relative_path(image_path)
+        with self.edit("Locate image", record_history=False):
+            slide = self._slide(slide_id)
+            other = self._slide_row_by_path(relative)
+            if other is not None and other.id != slide_id:
+                raise StoreError(f"{image_path}: already in this project as another slide")
+            if (int(width), int(height)) != (slide.width, slide.height):
+                raise StoreError(
+                    f"{image_path}: is {width}x{height} pixels but {slide.path} was {slide.width}x{slide.height}; "
+                    "choose the same image"
+                )
+            self._db.execute("UPDATE slides SET path = ? WHERE id = ?", (relative, slide_id))
+            self._emit(StoreEvent("slide_changed", slide_id))
+            return self._slide(slide_id)
+
     def set_slide_status(self, slide_id: int, status: SlideStatus) -> None:
         with self.edit("Set slide status", record_history=False):
             self._set_status(slide_id, status)

@@ -1,0 +1,86 @@
+"""Every command of the window as a QAction, with its shortcut in its
+tooltip; Help > Keyboard shortcuts is generated from the same list, so the
+two never disagree."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QWidget
+
+
+@dataclass(frozen=True, slots=True)
+class ActionSpec:
+    name: str
+    text: str
+    shortcut: str | QKeySequence.StandardKey | None
+    tip: str
+    group: str
+    checkable: bool = False
+
+
+SPECS: tuple[ActionSpec, ...] = (
+    ActionSpec("open_project", "&Open Project\u2026", QKeySequence.StandardKey.Open, "Open a project file", "File"),
+    ActionSpec("open_folder", "Open &Folder of Images\u2026", "Ctrl+Shift+O", "Make or open the project for a folder of slide images", "File"),
+    ActionSpec("quit", "&Quit", QKeySequence.StandardKey.Quit, "Close HemaLabel (every edit is already saved)", "File"),
+    ActionSpec("undo", "&Undo", "Ctrl+Z", "Undo the last edit", "Edit"),
+    ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "Redo the edit just undone", "Edit"),
+    ActionSpec("draw", "&Draw Box", "B", "Draw a new box by dragging (Shift+drag draws at any time; Esc leaves)", "Edit", True),
+    ActionSpec("delete", "&Delete Box", QKeySequence.StandardKey.Delete, "Delete the selected boxes", "Edit"),
+    ActionSpec("accept_selected", "&Accept Selected", "A", "Accept the selected proposals as they are", "Edit"),
+    ActionSpec("accept_all", "Accept &All Proposals", "Ctrl+Return", "Accept every proposal on this slide", "Edit"),
+    ActionSpec("kind_white", "Mark as &White Cell", "Alt+W", "The selected boxes hold white cells", "Edit"),
+    ActionSpec("kind_red", "Mark as &Red Cell", "Alt+R", "The selected boxes hold red cells", "Edit"),
+    ActionSpec("kind_platelet", "Mark as &Platelet", "Alt+P", "The selected boxes hold platelets", "Edit"),
+    ActionSpec("next_cell", "Next Cell", "Tab", "Select the next cell", "Navigate"),
+    ActionSpec("previous_cell", "Previous Cell", "Shift+Tab", "Select the previous cell", "Navigate"),
+    ActionSpec("next_slide", "Next Slide", "PgDown", "Go to the next slide", "Navigate"),
+    ActionSpec("previous_slide", "Previous Slide", "PgUp", "Go to the previous slide", "Navigate"),
+    ActionSpec("fit", "&Fit to Window", "F", "Show the whole slide", "View"),
+    ActionSpec("zoom_in", "Zoom &In", QKeySequence.StandardKey.ZoomIn, "Zoom in (or turn the wheel over the point of interest)", "View"),
+    ActionSpec("zoom_out", "Zoom &Out", QKeySequence.StandardKey.ZoomOut, "Zoom out", "View"),
+    ActionSpec("zoom_actual", "&Actual Pixels", "Ctrl+1", "One image pixel per screen pixel", "View"),
+    ActionSpec("show_white", "Show &White Cells", "W", "Show or hide white-cell boxes", "View", True),
+    ActionSpec("show_red", "Show &Red Cells", "R", "Show or hide red-cell boxes", "View", True),
+    ActionSpec("show_platelet", "Show &Platelets", "P", "Show or hide platelet boxes", "View", True),
+    ActionSpec("detect_slide", "&Detect Cells on This Slide", "Ctrl+D", "Propose boxes on this slide with the detector", "Models"),
+    ActionSpec("detect_all", "Detect Cells on &All Slides", "Ctrl+Shift+D", "Propose boxes on every slide", "Models"),
+    ActionSpec("classify_slide", "&Classify This Slide", "Ctrl+K", "Classify this slide's white cells", "Models"),
+    ActionSpec("classify_all", "Classify A&ll Slides", "Ctrl+Shift+K", "Classify the white cells of every slide", "Models"),
+    ActionSpec("pipeline_all", "Detect and Classify All Slides", "Ctrl+Shift+R", "Detect, then classify, every slide", "Models"),
+    ActionSpec("cancel_job", "Cancel", "Ctrl+.", "Stop the running job (what is done so far is kept)", "Models"),
+    ActionSpec("shortcuts", "&Keyboard Shortcuts", QKeySequence.StandardKey.HelpContents, "List every shortcut", "Help"),
+    ActionSpec("about", "&About HemaLabel", None, "Version and licences", "Help"),
+)
+
+# Digit keys set classes; they are built from the project's taxonomy (see class_actions).
+CLASS_KEYS_NOTE = "0\u20138  Set the class of the selected cells (see Edit \u203a Set Class)"
+
+
+def shortcut_text(spec_shortcut: str | QKeySequence.StandardKey | None) -> str:
+    if spec_shortcut is None:
+        return ""
+    if isinstance(spec_shortcut, QKeySequence.StandardKey):
+        keys = QKeySequence.keyBindings(spec_shortcut)
+        return keys[0].toString(QKeySequence.SequenceFormat.NativeText) if keys else ""
+    return QKeySequence(spec_shortcut).toString(QKeySequence.SequenceFormat.NativeText)
+
+
+def build_actions(parent: QWidget) -> dict[str, QAction]:
+    actions: dict[str, QAction] = {}
+    for spec in SPECS:
+        action = QAction(spec.text, parent)
+        action.setObjectName(spec.name)
+        if spec.shortcut is not None:
+            if isinstance(spec.shortcut, QKeySequence.StandardKey):
+                action.setShortcuts(spec.shortcut)
+            else:
+                action.setShortcut(QKeySequence(spec.shortcut))
+        keys = shortcut_text(spec.shortcut)
+        action.setToolTip(f"{spec.tip} ({keys})" if keys else spec.tip)
+        action.setStatusTip(spec.tip)
+        action.setCheckable(spec.checkable)
+        parent.addAction(action)  # shortcuts work even when no menu shows the action
+        actions[spec.name] = action
+    return actions

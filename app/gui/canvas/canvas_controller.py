@@ -1,0 +1,343 @@
+"""Keeps the canvas in step with the store for the slide on show, and turns
+the technician's gestures and keys into store edits.
+
+Items never change the store themselves: an edit goes to the store, the
+store announces it, and the items follow the announcement.  So undo, a
+detection run on a worker thread and a hand edit all update the canvas
+through one path."""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from PySide6.QtCore import QObject, QRectF, Signal
+
+from app.gui.canvas.cell_item import CellItem
+from app.gui.canvas.slide_view import SlideView
+from app.gui.canvas.tiled_image import TiledImageItem
+from app.gui.imagery import SlideImage, read_slide_image
+from app.gui.presentation import cell_look
+from app.gui.session import ProjectSession
+from app.gui.worker import JobHandle, start_call
+from core.imaging import ImageReadError
+from core.schema import Box, Cell, CellKind, Slide
+from core.store import StoreError, StoreEvent
+
+# Decoded slides kept for quick back-and-forth, bounded by pixels so one
+# whole-slide scan is never held twice.
+_CACHE_PIXELS = 40_000_000
+
+_KIND_RANK = {CellKind.WHITE: 0, CellKind.PLATELET: 1, CellKind.RED: 2}
+_GROUP_KIND = {"white": CellKind.WHITE, "platelet": CellKind.PLATELET, "red": CellKind.RED}
+
+
+def rect_of(box: Box) -> QRectF:
+    return QRectF(box.x0, box.y0, box.width, box.height)
+
+
+def box_of(rect: QRectF) -> Box:
+    rect = rect.normalized()
+    return Box(rect.left(), rect.top(), rect.right(), rect.bottom())
+
+
+class CanvasController(QObject):
+    selection_changed = Signal()
+    image_state_changed = Signal(int, str, str)  # slide id, "loading"|"ok"|"missing"|"corrupt", reason
+    slide_shown = Signal(int)  # the slide's image (or its placeholder) is in place
+    message = Signal(str)
+
+    def __init__(self, view: SlideView, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.view = view
+        self.scene = view.scene()
+        self.session: ProjectSession | None = None
+        self.slide: Slide | None = None
+        self.threshold = 0.0
+        self.draw_kind = CellKind.WHITE
+        self._items: dict[int, CellItem] = {}
+        self._cells: dict[int, Cell] = {}
+        self._visible_kinds = {CellKind.WHITE, CellKind.RED, CellKind.PLATELET}
+        self._image_item = TiledImageItem()
+        self.scene.addItem(self._image_item)
+        self._image_state = ("none", "")
+        self._cache: OrderedDict[int, SlideImage] = OrderedDict()
+        self._loads: dict[int, JobHandle] = {}
+        self.switch_started = 0.0
+        self.last_switch_ms = 0.0
+        view.box_drawn.connect(self._on_box_drawn)
+        view.box_edited.connect(self._on_box_edited)
+        view.selection_changed.connect(self.selection_changed)
+
+    # ------------------------------------------------------------ project and slide
+    def set_session(self, session: ProjectSession | None) -> None:
+        self.session = session
+        self._cache.clear()
+        self.show_slide(None)
+        self.view.editable = bool(session and not session.read_only)
+        if not self.view.editable:
+            self.view.set_draw_mode(False)
+
+    def show_slide(self, slide: Slide | None) -> None:
+        self.switch_started = time.perf_counter()
+        self.view.set_draw_mode(False) if slide is None else None
+        self.scene.clearSelection()
+        for item in self._items.values():
+            self.scene.removeItem(item)
+        self._items.clear()
+        self._cells.clear()
+        self.slide = slide
+        if slide is None or self.session is None:
+            self._image_item.set_image(None, 0, 0)
+            self.scene.setSceneRect(QRectF(0, 0, 1, 1))
+            self._set_image_state(0, "none", "")
+            self.selection_changed.emit()
+            return
+        self.scene.setSceneRect(QRectF(0, 0, slide.width, slide.height))
+        cached = self._cache.get(slide.id)
+        if cached is not None:
+            self._cache.move_to_end(slide.id)
+            self._image_item.set_image(cached)
+            self._set_image_state(slide.id, "ok", "")
+        else:
+            self._image_item.set_image(None, slide.width, slide.height)
+            self._set_image_state(slide.id, "loading", "")
+            self._load(slide)
+        self._sync_cells()
+        self.view.fit()
+        self.selection_changed.emit()
+        if cached is not None:
+            self._shown(slide.id)
+
+    def _shown(self, slide_id: int) -> None:
+        self.last_switch_ms = (time.perf_counter() - self.switch_started) * 1000.0
+        self.slide_shown.emit(slide_id)
+
+    def refresh_slide(self, slide: Slide) -> None:
+        """The slide record changed (status, path): keep showing it, reload if it moved."""
+        moved = self.slide is not None and self.slide.path != slide.path
+        self.slide = slide
+        if moved:
+            self._cache.pop(slide.id, None)
+            self.show_slide(slide)
+
+    def image(self) -> SlideImage | None:
+        return self._image_item.image
+
+    @property
+    def image_state(self) -> tuple[str, str]:
+        return self._image_state
+
+    def _set_image_state(self, slide_id: int, state: str, reason: str) -> None:
+        self._image_state = (state, reason)
+        self.image_state_changed.emit(slide_id, state, reason)
+
+    def _load(self, slide: Slide) -> None:
+        if slide.id in self._loads:
+            return
+        assert self.session is not None
+        path = self.session.store.image_path(slide)
+
+        session = self.session
+        slide_id = slide.id
+
+        def read() -> tuple:
+            try:
+                return slide_id, session, read_slide_image(path), "ok", ""
+            except ImageReadError as error:
+                state = "missing" if error.reason == "file not found" else "corrupt"
+                return slide_id, session, None, state, error.reason
+            except MemoryError:
+                return slide_id, session, None, "corrupt", "not enough memory to open this image"
+
+        handle = start_call(f"Open {slide.path}", read, self)
+        self._loads[slide.id] = handle
+        # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
+        handle.result.connect(self._loaded)
+        handle.finished.connect(self._prune_loads)
+
+    def _prune_loads(self) -> None:
+        for slide_id in [sid for sid, handle in self._loads.items() if not handle.running]:
+            del self._loads[slide_id]
+
+    def prefetch(self, slides: Sequence[Slide]) -> None:
+        """Decode neighbouring small slides ahead, so PageDown is instant."""
+        for slide in slides:
+            if slide.id not in self._cache and slide.width * slide.height <= _CACHE_PIXELS // 4:
+                self._load(slide)
+
+    def _loaded(self, outcome: tuple) -> None:
+        slide_id, session, image, state, reason = outcome
+        if session is not self.session:
+            return
+        if image is not None:
+            self._cache[slide_id] = image
+            self._cache.move_to_end(slide_id)
+            while len(self._cache) > 1 and sum(i.width * i.height for i in self._cache.values()) > _CACHE_PIXELS:
+                self._cache.popitem(last=False)
+        if self.slide is None or self.slide.id != slide_id:
+            return
+        self._image_item.set_image(image, self.slide.width, self.slide.height)
+        if image is not None and (image.width, image.height) != (self.slide.width, self.slide.height):
+            self.scene.setSceneRect(QRectF(0, 0, image.width, image.height))
+            self.view.fit()
+        self._set_image_state(slide_id, state, reason)
+        self._shown(slide_id)
+        self.selection_changed.emit()  # the inspector can show the crop now
+
+    # ------------------------------------------------------------ following the store
+    def on_store_event(self, event: StoreEvent) -> None:
+        if self.session is None or self.slide is None:
+            return
+        if event.kind == "reloaded":
+            self._sync_cells()
+        elif event.kind.startswith("cells_") and event.slide_id == self.slide.id:
+            self._sync_cells()
+        elif event.kind == "history_changed":
+            # Undo/redo may touch cells of this slide without naming the slide.
+            self._sync_cells()
+
+    def _sync_cells(self) -> None:
+        if self.session is None or self.slide is None:
+            return
+        taxonomy = self.session.taxonomy
+        cells = {cell.id: cell for cell in self.session.store.cells(self.slide.id)}
+        for cell_id in [cid for cid in self._items if cid not in cells]:
+            self.scene.removeItem(self._items.pop(cell_id))
+            self._cells.pop(cell_id, None)
+        editable = not self.session.read_only
+        for cell_id, cell in cells.items():
+            item = self._items.get(cell_id)
+            if item is None:
+                item = CellItem(cell_id, rect_of(cell.box), cell_look(cell, taxonomy, self.threshold))
+                item.editable = editable
+                item.setVisible(cell.kind in self._visible_kinds)
+                self.scene.addItem(item)
+                self._items[cell_id] = item
+            elif self._cells.get(cell_id) != cell:
+                item.set_rect(rect_of(cell.box))
+                item.set_look(cell_look(cell, taxonomy, self.threshold))
+                item.setVisible(cell.kind in self._visible_kinds)
+            self._cells[cell_id] = cell
+        self.selection_changed.emit()
+
+    def set_threshold(self, threshold: float) -> None:
+        self.threshold = threshold
+        if self.session is not None:
+            for cell_id, item in self._items.items():
+                item.set_look(cell_look(self._cells[cell_id], self.session.taxonomy, threshold))
+
+    # ------------------------------------------------------------ visibility and selection
+    def set_kind_visible(self, kind: CellKind, visible: bool) -> None:
+        (self._visible_kinds.add if visible else self._visible_kinds.discard)(kind)
+        for cell_id, item in self._items.items():
+            if self._cells[cell_id].kind is kind:
+                item.setVisible(visible)
+                if not visible:
+                    item.setSelected(False)
+
+    def kind_visible(self, kind: CellKind) -> bool:
+        return kind in self._visible_kinds
+
+    def cells(self) -> list[Cell]:
+        return list(self._cells.values())
+
+    def item(self, cell_id: int) -> CellItem | None:
+        return self._items.get(cell_id)
+
+    def selected_ids(self) -> list[int]:
+        return sorted(item.cell_id for item in self.scene.selectedItems() if isinstance(item, CellItem))
+
+    def selected_cells(self) -> list[Cell]:
+        return [self._cells[cid] for cid in self.selected_ids() if cid in self._cells]
+
+    def select(self, cell_id: int, reveal: bool = True) -> None:
+        item = self._items.get(cell_id)
+        if item is None:
+            return
+        self.scene.clearSelection()
+        item.setSelected(True)
+        if reveal:
+            self.view.centre_on_rect(item.rect)
+
+    def step(self, backwards: bool = False) -> None:
+        """Tab / Shift+Tab: the next visible cell in reading order, white cells first."""
+        order = sorted(
+            (c for c in self._cells.values() if c.kind in self._visible_kinds),
+            key=lambda c: (_KIND_RANK[c.kind], round(c.box.centre[1] / 40.0), c.box.centre[0]),
+        )
+        if not order:
+            return
+        ids = [c.id for c in order]
+        selected = self.selected_ids()
+        if not selected or selected[0] not in ids:
+            index = len(ids) - 1 if backwards else 0
+        else:
+            index = (ids.index(selected[-1 if not backwards else 0]) + (-1 if backwards else 1)) % len(ids)
+        self.select(ids[index])
+
+    # ------------------------------------------------------------ edits
+    def _store_edit(self, action, *args) -> object:  # noqa: ANN001
+        if self.session is None:
+            return None
+        try:
+            return action(*args)
+        except StoreError as error:
+            self.message.emit(str(error))
+            self._sync_cells()  # drop any preview the store refused
+            return None
+
+    def _on_box_drawn(self, rect: QRectF) -> None:
+        if self.slide is None or self.session is None:
+            return
+        cell = self._store_edit(self.session.store.add_cell, self.slide.id, box_of(rect), self.draw_kind)
+        if cell is not None:
+            self.select(cell.id, reveal=False)
+
+    def _on_box_edited(self, cell_id: int, rect: QRectF) -> None:
+        if self.session is not None:
+            self._store_edit(self.session.store.move_cell, cell_id, box_of(rect))
+
+    def set_class(self, name: str) -> None:
+        """Give the selected cells a class: one undo step, kind fixed to match the class."""
+        ids = self.selected_ids()
+        if not ids or self.session is None:
+            return
+        store = self.session.store
+        taxonomy_class = store.taxonomy.get(name)
+        wanted_kind = _GROUP_KIND.get(taxonomy_class.group)
+
+        def apply() -> None:
+            with store.edit(f"Set class {taxonomy_class.display}"):
+                if wanted_kind is not None:
+                    wrong_kind = [cid for cid in ids if self._cells[cid].kind is not wanted_kind]
+                    if wrong_kind:
+                        store.set_kind(wrong_kind, wanted_kind)
+                store.set_label(ids, name)
+
+        self._store_edit(apply)
+
+    def set_kind(self, kind: CellKind) -> None:
+        ids = self.selected_ids()
+        if ids and self.session is not None:
+            self._store_edit(self.session.store.set_kind, ids, kind, f"Mark as {kind.value}")
+
+    def delete_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids and self.session is not None:
+            self._store_edit(self.session.store.remove_cells, ids, "Delete box" if len(ids) == 1 else "Delete boxes")
+
+    def accept_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids and self.session is not None:
+            self._store_edit(self.session.store.confirm, ids, "Accept selected")
+
+    def accept_all(self) -> None:
+        if self.session is None:
+            return
+        ids = [cid for cid, cell in self._cells.items() if not cell.reviewed]
+        if ids:
+            self._store_edit(self.session.store.confirm, ids, f"Accept {len(ids)} proposals")
+        else:
+            self.message.emit("Nothing to accept: every box on this slide is reviewed.")

@@ -1,0 +1,69 @@
+"""Help > Keyboard shortcuts and Help > About."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QDialog, QDialogButtonBox, QMessageBox, QTextBrowser, QVBoxLayout, QWidget
+
+from app.gui.actions import SPECS, shortcut_text
+from app.version import APP_NAME, app_version
+from core.taxonomy import Taxonomy
+
+_MOUSE = (
+    ("Wheel", "Zoom in or out at the cursor"),
+    ("Drag on empty space, middle drag or Space+drag", "Pan"),
+    ("Click a box / Ctrl+click", "Select / add to the selection"),
+    ("Drag a selected box or its handles", "Move or resize (one undo step per drag)"),
+    ("Shift+drag, or B then drag", "Draw a new box"),
+    ("Esc", "Leave drawing, or clear the selection"),
+)
+
+
+def shortcuts_html(taxonomy: Taxonomy | None) -> str:
+    rows: list[str] = []
+    group = None
+    for spec in SPECS:
+        keys = shortcut_text(spec.shortcut)
+        if not keys:
+            continue
+        if spec.group != group:
+            group = spec.group
+            rows.append(f'<tr><td colspan="2" class="group">{group}</td></tr>')
+        rows.append(f"<tr><td class='key'>{keys}</td><td>{spec.text.replace('&', '').rstrip('…')}</td></tr>")
+    if taxonomy is not None:
+        rows.append('<tr><td colspan="2" class="group">Classes</td></tr>')
+        for item in taxonomy.classes:
+            if item.key:
+                rows.append(
+                    f"<tr><td class='key'>{item.key}</td><td><span style='color:{item.colour}'>\u25a0</span> "
+                    f"{item.display}</td></tr>"
+                )
+    rows.append('<tr><td colspan="2" class="group">Mouse</td></tr>')
+    rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _MOUSE]
+    return (
+        "<style>td{padding:3px 10px 3px 0;} td.key{font-weight:600;white-space:nowrap;}"
+        " td.group{padding-top:10px;font-weight:700;color:#2f7fd8;}</style>"
+        "<table>" + "".join(rows) + "</table>"
+    )
+
+
+class ShortcutsDialog(QDialog):
+    def __init__(self, taxonomy: Taxonomy | None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Keyboard shortcuts")
+        self.resize(480, 620)
+        text = QTextBrowser()
+        text.setHtml(shortcuts_html(taxonomy))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(text)
+        layout.addWidget(buttons)
+
+
+def show_about(parent: QWidget) -> None:
+    QMessageBox.about(
+        parent,
+        f"About {APP_NAME}",
+        f"<b>{APP_NAME} {app_version()}</b><p>Review, label and count blood-smear cells. "
+        "Every edit is saved as you make it.</p>",
+    )

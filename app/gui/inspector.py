@@ -1,0 +1,156 @@
+"""The inspector: what is known about the selected cell (its crop, the
+model's top three classes, who labelled it, with which model), and one
+button per class with its hotkey."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QFrame,
+    QGridLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.canvas.tiled_image import rgb_to_qimage
+from app.gui.imagery import SlideImage
+from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_confidence, cell_title
+from core.crops import crop_square
+from core.schema import Cell
+from core.taxonomy import Taxonomy
+
+CROP_SIDE = 168
+
+
+class InspectorView(QWidget):
+    """Layout only; `show_cell` fills it."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("inspector")
+        title = QLabel("Cell")
+        title.setObjectName("panelTitle")
+        self.crop = QLabel()
+        self.crop.setObjectName("cropView")
+        self.crop.setFixedSize(CROP_SIDE, CROP_SIDE)
+        self.crop.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.heading = QLabel("No cell selected")
+        self.heading.setObjectName("cellHeading")
+        self.heading.setWordWrap(True)
+        self.bars: list[tuple[QLabel, QProgressBar]] = []
+        probs = QFrame()
+        probs_layout = QGridLayout(probs)
+        probs_layout.setContentsMargins(0, 0, 0, 0)
+        probs_layout.setVerticalSpacing(4)
+        for row in range(3):
+            name = QLabel("")
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setTextVisible(True)
+            bar.setFixedHeight(16)
+            probs_layout.addWidget(name, row, 0)
+            probs_layout.addWidget(bar, row, 1)
+            self.bars.append((name, bar))
+        probs_layout.setColumnStretch(1, 1)
+        self.fields: dict[str, QLabel] = {}
+        form = QFormLayout()
+        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+        form.setHorizontalSpacing(10)
+        for key in ("Kind", "Source", "Reviewed", "Model", "Confidence", "Box"):
+            value = QLabel("\u2014")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            form.addRow(key, value)
+            self.fields[key] = value
+        self.class_grid = QGridLayout()
+        self.class_grid.setSpacing(4)
+        classes_title = QLabel("Set class")
+        classes_title.setObjectName("sectionTitle")
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 8)
+        layout.setSpacing(8)
+        layout.addWidget(title)
+        body = QVBoxLayout()
+        body.setContentsMargins(12, 4, 12, 0)
+        body.setSpacing(8)
+        body.addWidget(self.crop, 0, Qt.AlignmentFlag.AlignHCenter)
+        body.addWidget(self.heading)
+        body.addWidget(probs)
+        body.addLayout(form)
+        body.addWidget(classes_title)
+        body.addLayout(self.class_grid)
+        body.addStretch(1)
+        layout.addLayout(body)
+        self.class_buttons: dict[str, QPushButton] = {}
+
+    def set_classes(self, taxonomy: Taxonomy, on_click: Callable[[str], None]) -> None:
+        while self.class_grid.count():
+            widget = self.class_grid.takeAt(0).widget()
+            if widget is not None:
+                widget.deleteLater()
+        self.class_buttons = {}
+        for index, item in enumerate(taxonomy.classes):
+            button = QPushButton(f"{item.key}  {item.display}" if item.key else item.display)
+            button.setObjectName("classButton")
+            button.setStyleSheet(f"QPushButton#classButton {{ border-left: 4px solid {item.colour}; }}")
+            button.setToolTip(f"Set the selected cells to {item.display}" + (f" ({item.key})" if item.key else ""))
+            button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.clicked.connect(lambda _=False, name=item.name: on_click(name))
+            self.class_grid.addWidget(button, index // 2, index % 2)
+            self.class_buttons[item.name] = button
+
+    def set_editable(self, editable: bool) -> None:
+        for button in self.class_buttons.values():
+            button.setEnabled(editable)
+
+    def show_cells(self, cells: list[Cell], taxonomy: Taxonomy | None, image: SlideImage | None) -> None:
+        if len(cells) != 1 or taxonomy is None:
+            self.crop.setPixmap(QPixmap())
+            self.crop.setText("" if not cells else f"{len(cells)} cells")
+            self.heading.setText("No cell selected" if not cells else f"{len(cells)} cells selected")
+            for name, bar in self.bars:
+                name.setText("")
+                bar.setValue(0)
+                bar.setFormat("")
+                bar.setVisible(False)
+            for value in self.fields.values():
+                value.setText("\u2014")
+            return
+        cell = cells[0]
+        if image is not None:
+            crop = crop_square(image.full, cell.box)
+            pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
+                CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
+            )
+            self.crop.setPixmap(pixmap)
+        else:
+            self.crop.setPixmap(QPixmap())
+            self.crop.setText("image not available")
+        colour = taxonomy.get(cell.label).colour if cell.label in taxonomy else "#7f8a93"
+        self.heading.setText(f'<span style="color:{colour}">\u25cf</span> <b>{cell_title(cell, taxonomy)}</b>')
+        top = cell.top_classes(3)
+        for row, (name, bar) in enumerate(self.bars):
+            if row < len(top):
+                label, probability = top[row]
+                name.setText(taxonomy.get(label).display if label in taxonomy else label)
+                bar.setValue(int(round(probability * 1000)))
+                bar.setFormat(f"{probability:.1%}")
+                bar.setVisible(True)
+            else:
+                name.setText("" if row else "No model prediction yet")
+                bar.setVisible(False)
+        confidence = cell_confidence(cell)
+        self.fields["Kind"].setText(KIND_NAMES[cell.kind])
+        self.fields["Source"].setText(SOURCE_TEXT[cell.source])
+        self.fields["Reviewed"].setText("Yes" if cell.reviewed else "No \u2014 model proposal")
+        self.fields["Model"].setText(cell.model_version or "\u2014")
+        self.fields["Confidence"].setText("\u2014" if confidence is None else f"{confidence:.3f}")
+        box = cell.box
+        self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")

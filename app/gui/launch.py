@@ -1,0 +1,89 @@
+"""Start the window.  Only Qt and the small core modules load here;
+TensorFlow waits until a model is first needed (model_provider.py)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from app.gui.main_controller import MainController
+from app.gui.main_window import MainWindow
+from app.gui.settings import AppSettings
+from app.gui.style import apply_style
+from app.version import APP_NAME, app_version
+
+
+def _configure_pyqtgraph() -> None:
+    """pyqtgraph is configured once, before any plot exists (STYLE.md 11).
+    Imported here only if already present, so start-up does not pay for it."""
+    pyqtgraph = sys.modules.get("pyqtgraph")
+    if pyqtgraph is not None:
+        pyqtgraph.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+
+
+def make_application(argv: list[str] | None = None) -> QApplication:
+    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(app_version())
+    apply_style(app)
+    _configure_pyqtgraph()
+    return app
+
+
+def create_main_window(project: str | None = None, settings: AppSettings | None = None) -> tuple[MainWindow, MainController]:
+    window = MainWindow()
+    controller = MainController(window, settings)
+    if project:
+        # After the first paint, so the window shows at once even for a big project.
+        QTimer.singleShot(0, lambda: controller.open_project(project))
+    return window, controller
+
+
+def launch(project: str | None = None, self_test: bool = False) -> int:
+    started = time.perf_counter()
+    app = make_application()
+    window, controller = create_main_window(project)
+    window.show()
+    if self_test:
+        return _self_test(app, window, controller, started)
+    return app.exec()
+
+
+def _self_test(app: QApplication, window: MainWindow, controller: MainController, started: float) -> int:
+    """Show the window, load both models through the worker, report, exit.
+    Exit status 0 only when the window and both models work."""
+    from app.gui import model_provider
+    from app.gui.worker import start_call
+
+    app.processEvents()
+    print(f"window: ok ({(time.perf_counter() - started) * 1000:.0f} ms to show)")
+    results: dict[str, str] = {}
+
+    def load_models() -> dict[str, str]:
+        out = {}
+        for name, loader in (("detector", model_provider.default_detector), ("classifier", model_provider.default_classifier)):
+            try:
+                model = loader()
+                out[name] = f"ok (version {getattr(model, 'version', '?')})"
+            except model_provider.ModelUnavailable as error:
+                out[name] = f"UNAVAILABLE: {error}"
+        return out
+
+    handle = start_call("Self-test models", load_models)
+    handle.result.connect(results.update)
+    handle.error.connect(lambda message, _e: results.update(error=message))
+    handle.finished.connect(app.quit)
+    app.exec()
+    for name, text in results.items():
+        print(f"{name}: {text}")
+    window.close()
+    ok = all(text.startswith("ok") for text in results.values()) and len(results) == 2
+    return 0 if ok else 3
+
+
+__all__ = ["launch", "make_application", "create_main_window", "Path"]

@@ -1,0 +1,464 @@
+"""Wires the main window to an open project: opening and closing, moving
+between slides, routing actions to the canvas and model controllers,
+showing progress, banners and messages, remembering settings."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QPoint, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMessageBox
+
+from app.gui.canvas.canvas_controller import CanvasController
+from app.gui.dialogs import ShortcutsDialog, show_about
+from app.gui.main_window import MainWindow
+from app.gui.model_controller import ModelController
+from app.gui.session import ProjectSession
+from app.gui.settings import AppSettings
+from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
+from app.version import APP_NAME
+from core.imaging import ImageReadError, is_image_file, probe_image
+from core.importing import import_source
+from core.jobs import Progress
+from core.schema import CellKind, Slide
+from core.store import PROJECT_SUFFIX, ProjectStore, StoreError, StoreEvent, resolve_project_path
+
+_KINDS = {"show_white": CellKind.WHITE, "show_red": CellKind.RED, "show_platelet": CellKind.PLATELET}
+
+
+class MainController(QObject):
+    def __init__(self, window: MainWindow, settings: AppSettings | None = None) -> None:
+        super().__init__(window)
+        self.window = window
+        self.settings = settings or AppSettings()
+        self.session: ProjectSession | None = None
+        self.slide: Slide | None = None
+        self.canvas = CanvasController(window.view, self)
+        self.models = ModelController(self)
+        self._import_job: JobHandle | None = None
+        self._class_actions: list[QAction] = []
+        self._connect()
+        self._restore_settings()
+        self._update_actions()
+
+    # ------------------------------------------------------------ wiring
+    def _connect(self) -> None:
+        w, a = self.window, self.window.actions
+        a["open_project"].triggered.connect(self.ask_open_project)
+        a["open_folder"].triggered.connect(self.ask_open_folder)
+        a["quit"].triggered.connect(w.close)
+        a["undo"].triggered.connect(self.undo)
+        a["redo"].triggered.connect(self.redo)
+        a["draw"].toggled.connect(w.view.set_draw_mode)
+        w.view.draw_mode_changed.connect(a["draw"].setChecked)
+        a["delete"].triggered.connect(self.canvas.delete_selected)
+        a["accept_selected"].triggered.connect(self.canvas.accept_selected)
+        a["accept_all"].triggered.connect(self.canvas.accept_all)
+        a["kind_white"].triggered.connect(lambda: self.canvas.set_kind(CellKind.WHITE))
+        a["kind_red"].triggered.connect(lambda: self.canvas.set_kind(CellKind.RED))
+        a["kind_platelet"].triggered.connect(lambda: self.canvas.set_kind(CellKind.PLATELET))
+        a["next_cell"].triggered.connect(lambda: self.canvas.step(False))
+        a["previous_cell"].triggered.connect(lambda: self.canvas.step(True))
+        w.view.cell_step.connect(self.canvas.step)
+        a["next_slide"].triggered.connect(lambda: self.step_slide(1))
+        a["previous_slide"].triggered.connect(lambda: self.step_slide(-1))
+        a["fit"].triggered.connect(w.view.fit)
+        a["zoom_in"].triggered.connect(w.view.zoom_in)
+        a["zoom_out"].triggered.connect(w.view.zoom_out)
+        a["zoom_actual"].triggered.connect(w.view.zoom_actual)
+        for name, kind in _KINDS.items():
+            a[name].toggled.connect(lambda on, kind=kind: self._set_kind_visible(kind, on))
+        a["detect_slide"].triggered.connect(lambda: self.models.detect(self._current_ids()))
+        a["detect_all"].triggered.connect(lambda: self.models.detect(self._all_ids()))
+        a["classify_slide"].triggered.connect(lambda: self.models.classify(self._current_ids()))
+        a["classify_all"].triggered.connect(lambda: self.models.classify(self._all_ids()))
+        a["pipeline_all"].triggered.connect(lambda: self.models.detect_and_classify(self._all_ids()))
+        a["cancel_job"].triggered.connect(self.cancel_jobs)
+        a["shortcuts"].triggered.connect(self.show_shortcuts)
+        a["about"].triggered.connect(lambda: show_about(w))
+        w.cancel_button.clicked.connect(self.cancel_jobs)
+        w.browser.slide_activated.connect(self.show_slide_id)
+        w.image_banner.button.clicked.connect(self.ask_locate)
+        w.threshold.valueChanged.connect(self._threshold_changed)
+        w.view.zoom_changed.connect(lambda scale: w.zoom_label.setText(f"{scale * 100:.0f}%"))
+        w.view.cursor_moved.connect(self._cursor_moved)
+        w.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        w.view.customContextMenuRequested.connect(self._context_menu)
+        w.closing.connect(self.shutdown)
+        self.canvas.selection_changed.connect(self._selection_changed)
+        self.canvas.image_state_changed.connect(self._image_state_changed)
+        self.canvas.message.connect(self.show_message)
+        self.models.started.connect(lambda title: self._job_started(title, self.models.cancel))
+        self.models.progress.connect(self._job_progress)
+        self.models.finished.connect(self._job_finished)
+        self.models.failed.connect(self.show_message)
+        self.models.running_changed.connect(lambda _running: self._update_actions())
+
+    def _restore_settings(self) -> None:
+        w = self.window
+        geometry, state = self.settings.window_geometry(), self.settings.window_state()
+        if geometry is not None:
+            w.restoreGeometry(geometry)
+        if state is not None:
+            w.restoreState(state)
+        threshold = self.settings.confidence_threshold()
+        w.threshold.setValue(threshold)
+        self._threshold_changed(threshold)
+        for name, kind in _KINDS.items():
+            visible = self.settings.kind_visible(kind.value)
+            w.actions[name].setChecked(visible)
+            self.canvas.set_kind_visible(kind, visible)
+        self._fill_recent_menu()
+
+    # ------------------------------------------------------------ projects
+    def ask_open_project(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, "Open project", "", f"HemaLabel projects (*{PROJECT_SUFFIX});;All files (*)"
+        )
+        if path:
+            self.open_project(path)
+
+    def ask_open_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self.window, "Open a folder of slide images")
+        if path:
+            self.open_project(path)
+
+    def open_project(self, path: str | os.PathLike[str], read_only: bool | None = None) -> bool:
+        """Open a project file, or the project of a folder of images (made
+        and filled in the background if it has none yet)."""
+        source = Path(path)
+        to_import: Path | None = None
+        try:
+            if source.is_dir() and not resolve_project_path(source).exists():
+                images = [p for p in source.iterdir() if p.is_file() and is_image_file(p)]
+                if not images:
+                    raise StoreError(f"{source}: no project file and no slide images (JPEG, PNG, TIFF, BMP) here")
+                store = ProjectStore.create(source)
+                to_import = source
+            else:
+                store = ProjectStore.open(source, read_only=read_only)
+        except (StoreError, OSError) as error:
+            self.show_message(f"Cannot open {source}: {error}")
+            self._alert("Cannot open project", str(error))
+            return False
+        self.close_project()
+        self.session = ProjectSession(store, self)
+        self.session.changed.connect(self._on_store_event)
+        self.canvas.set_session(self.session)
+        self.models.set_session(self.session)
+        self.window.slide_model.set_session(self.session)
+        self.window.inspector.set_classes(store.taxonomy, self.canvas.set_class)
+        self._build_class_actions()
+        self.settings.add_recent_project(store.path)
+        self._fill_recent_menu()
+        self.window.setWindowTitle(f"{store.path.parent.name} \u2014 {APP_NAME}")
+        if store.read_only:
+            self.window.read_only_banner.show_message(
+                f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
+                "You can review, but changes are not saved.",
+                "warning",
+            )
+        else:
+            self.window.read_only_banner.hide_message()
+        slides = store.slides()
+        if slides:
+            self.show_slide_id(slides[0].id)
+        self._update_actions()
+        self.show_message(f"Opened {store.path} \u2014 {len(slides)} slides")
+        if to_import is not None:
+            self._start_import(store, to_import)
+        return True
+
+    def _start_import(self, store: ProjectStore, folder: Path) -> None:
+        handle = start_job(f"Adding images from {folder.name}", lambda token: import_source(store, folder, "folder", cancel=token), self)
+        self._import_job = handle
+        self._job_started(f"Adding images from {folder.name}", handle.cancel)
+        handle.progress.connect(self._job_progress)
+        handle.result.connect(self._import_done)
+        handle.error.connect(lambda message, _error: self.show_message(message))
+        handle.finished.connect(self._import_finished)
+
+    def _import_done(self, report: object) -> None:
+        skipped = getattr(report, "skipped", [])
+        added = getattr(report, "slides_added", 0)
+        text = f"Added {added} slides"
+        if skipped:
+            text += f"; skipped {len(skipped)} unreadable image(s): " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
+        self.show_message(text)
+        if self.slide is None and self.session is not None:
+            slides = self.session.store.slides()
+            if slides:
+                self.show_slide_id(slides[0].id)
+
+    def _import_finished(self) -> None:
+        self._import_job = None
+        self._hide_job_ui()
+
+    def close_project(self) -> None:
+        if self.session is None:
+            return
+        self.cancel_jobs()
+        cancel_all_and_wait(30.0)
+        session, self.session = self.session, None
+        self.slide = None
+        self.canvas.set_session(None)
+        self.models.set_session(None)
+        self.window.slide_model.set_session(None)
+        session.close()
+        self.window.read_only_banner.hide_message()
+        self.window.image_banner.hide_message()
+        self.window.view.set_overlay("")
+        self.window.setWindowTitle(APP_NAME)
+        self._update_actions()
+
+    def shutdown(self) -> None:
+        """The window is closing: every edit is already saved; stop workers, keep the layout."""
+        self.settings.save_layout(self.window.saveGeometry(), self.window.saveState())
+        self.settings.sync()
+        self.close_project()
+        cancel_all_and_wait(30.0)
+
+    # ------------------------------------------------------------ slides
+    def _all_ids(self) -> list[int]:
+        return [slide.id for slide in self.window.slide_model.slides()]
+
+    def _current_ids(self) -> list[int]:
+        return [self.slide.id] if self.slide is not None else []
+
+    def show_slide_id(self, slide_id: int) -> None:
+        if self.session is None:
+            return
+        if self.slide is not None and self.slide.id == slide_id:
+            return
+        try:
+            slide = self.session.store.slide(slide_id)
+        except StoreError as error:
+            self.show_message(str(error))
+            return
+        self.slide = slide
+        self.window.browser.select_slide(slide_id)
+        self.canvas.show_slide(slide)
+        row = self.window.slide_model.row_of(slide_id)
+        neighbours = [self.window.slide_model.slide_at(r) for r in (row + 1, row - 1)]
+        self.canvas.prefetch([s for s in neighbours if s is not None])
+        self._update_actions()
+
+    def step_slide(self, delta: int) -> None:
+        model = self.window.slide_model
+        if self.slide is None or model.rowCount() == 0:
+            return
+        row = model.row_of(self.slide.id) + delta
+        if 0 <= row < model.rowCount():
+            self.show_slide_id(model.slide_at(row).id)
+
+    def ask_locate(self) -> None:
+        if self.slide is None or self.session is None:
+            return
+        start = self.session.store.image_path(self.slide).parent
+        path, _ = QFileDialog.getOpenFileName(
+            self.window, f"Locate {Path(self.slide.path).name}", str(start if start.exists() else self.session.store.folder),
+            "Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files (*)",
+        )
+        if path:
+            self.relocate(self.slide.id, path)
+
+    def relocate(self, slide_id: int, path: str | os.PathLike[str]) -> bool:
+        assert self.session is not None
+        try:
+            info = probe_image(path, verify_pixels=False)
+            slide = self.session.store.relocate_slide(slide_id, path, info.width, info.height)
+        except (ImageReadError, StoreError) as error:
+            self.show_message(str(error))
+            self._alert("Cannot use this image", str(error))
+            return False
+        self.window.slide_model.refresh_slide(slide_id)
+        if self.slide is not None and self.slide.id == slide_id:
+            self.slide = slide
+            self.canvas.refresh_slide(slide)
+        self.show_message(f"{Path(slide.path).name} found at {path}")
+        return True
+
+    # ------------------------------------------------------------ store events
+    def _on_store_event(self, event: StoreEvent) -> None:
+        if self.session is None or self.sender() is not self.session:
+            return  # a late event from a project already closed
+        self.window.slide_model.on_store_event(event)
+        self.canvas.on_store_event(event)
+        if event.kind == "slide_changed" and self.slide is not None and event.slide_id == self.slide.id:
+            self.slide = self.session.store.slide(self.slide.id)
+            self.canvas.refresh_slide(self.slide)
+        if event.kind == "history_changed":
+            self._update_undo_actions()
+        if event.kind == "slide_added" and self.slide is None:
+            self.show_slide_id(event.slide_id)
+
+    def undo(self) -> None:
+        self._history_step(undo=True)
+
+    def redo(self) -> None:
+        self._history_step(undo=False)
+
+    def _history_step(self, undo: bool) -> None:
+        if self.session is None or self.session.read_only:
+            return
+        try:
+            done = self.session.store.undo() if undo else self.session.store.redo()
+        except StoreError as error:
+            self.show_message(str(error))
+            return
+        if done:
+            self.show_message(("Undid: " if undo else "Redid: ") + done)
+        self._update_undo_actions()
+
+    # ------------------------------------------------------------ classes
+    def _build_class_actions(self) -> None:
+        for action in self._class_actions:
+            self.window.removeAction(action)
+            action.deleteLater()
+        self.window.class_menu.clear()
+        self._class_actions = []
+        assert self.session is not None
+        for item in self.session.taxonomy.classes:
+            action = QAction(item.display, self.window)
+            action.setObjectName(f"class_{item.name}")
+            if item.key:
+                action.setShortcut(QKeySequence(item.key))
+                action.setToolTip(f"Set the selected cells to {item.display} ({item.key})")
+            action.triggered.connect(lambda _=False, name=item.name: self.canvas.set_class(name))
+            self.window.add_class_action(action)
+            self._class_actions.append(action)
+
+    # ------------------------------------------------------------ UI state
+    def _update_actions(self) -> None:
+        a = self.window.actions
+        has_project = self.session is not None
+        editable = has_project and not self.session.read_only
+        has_slide = self.slide is not None
+        running = self.models.running
+        for name in ("draw", "delete", "accept_selected", "accept_all", "kind_white", "kind_red", "kind_platelet"):
+            a[name].setEnabled(editable and has_slide)
+        for action in self._class_actions:
+            action.setEnabled(editable and has_slide)
+        self.window.inspector.set_editable(editable and has_slide)
+        for name in ("detect_slide", "classify_slide"):
+            a[name].setEnabled(editable and has_slide and not running)
+        for name in ("detect_all", "classify_all", "pipeline_all"):
+            a[name].setEnabled(editable and not running and self.window.slide_model.rowCount() > 0)
+        a["cancel_job"].setEnabled(running or self._import_job is not None)
+        for name in ("next_slide", "previous_slide", "next_cell", "previous_cell", "fit", "zoom_in", "zoom_out", "zoom_actual"):
+            a[name].setEnabled(has_slide)
+        self._update_undo_actions()
+
+    def _update_undo_actions(self) -> None:
+        a = self.window.actions
+        store = self.session.store if self.session is not None and not self.session.read_only else None
+        undo_text = store.undo_description() if store else None
+        redo_text = store.redo_description() if store else None
+        a["undo"].setEnabled(undo_text is not None)
+        a["redo"].setEnabled(redo_text is not None)
+        a["undo"].setText(f"&Undo {undo_text}" if undo_text else "&Undo")
+        a["redo"].setText(f"&Redo {redo_text}" if redo_text else "&Redo")
+
+    def _selection_changed(self) -> None:
+        cells = self.canvas.selected_cells()
+        taxonomy = self.session.taxonomy if self.session else None
+        self.window.inspector.show_cells(cells, taxonomy, self.canvas.image())
+
+    def _image_state_changed(self, slide_id: int, state: str, reason: str) -> None:
+        w = self.window
+        w.slide_model.set_problem(slide_id, state, reason) if slide_id else None
+        name = Path(self.slide.path).name if self.slide else ""
+        if state == "missing":
+            where = self.session.store.image_path(self.slide) if self.session and self.slide else name
+            w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).", "error", "Locate\u2026")
+            w.view.set_overlay(f"Image missing\n{name}\n\nUse Locate\u2026 to point to where it is now.")
+        elif state == "corrupt":
+            w.image_banner.show_message(f"<b>Cannot show {name}.</b> {reason}", "error")
+            w.view.set_overlay(f"Cannot show this image\n{reason}")
+        elif state == "loading":
+            w.image_banner.hide_message()
+            w.view.set_overlay("")
+        else:
+            w.image_banner.hide_message()
+            w.view.set_overlay("")
+
+    def _set_kind_visible(self, kind: CellKind, visible: bool) -> None:
+        self.canvas.set_kind_visible(kind, visible)
+        self.settings.set_kind_visible(kind.value, visible)
+
+    def _threshold_changed(self, value: float) -> None:
+        self.canvas.set_threshold(value)
+        self.models.threshold = value
+        self.settings.set_confidence_threshold(value)
+
+    def _cursor_moved(self, x: float, y: float) -> None:
+        if self.slide is not None and 0 <= x < self.slide.width and 0 <= y < self.slide.height:
+            self.window.position_label.setText(f"x {x:.0f}  y {y:.0f}")
+        else:
+            self.window.position_label.setText("")
+
+    def _context_menu(self, point: QPoint) -> None:
+        if self.canvas.selected_ids():
+            self.window.canvas_context_menu().exec(self.window.view.mapToGlobal(point))
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self.session.taxonomy if self.session else None, self.window).exec()
+
+    def _alert(self, title: str, text: str) -> None:
+        """A warning that does not block the event loop (or a test)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, self.window)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.open()
+
+    def show_message(self, text: str) -> None:
+        self.window.statusBar().showMessage(text, 15000)
+
+    def _fill_recent_menu(self) -> None:
+        menu = self.window.recent_menu
+        menu.clear()
+        recent = self.settings.recent_projects()
+        for path in recent:
+            action = menu.addAction(path)
+            action.triggered.connect(lambda _=False, p=path: self.open_project(p))
+        menu.setEnabled(bool(recent))
+
+    # ------------------------------------------------------------ jobs on the status bar
+    def _job_started(self, title: str, cancel) -> None:  # noqa: ANN001
+        w = self.window
+        self._job_started_at = time.perf_counter()
+        w.job_label.setText(title)
+        w.job_progress.setRange(0, 0)
+        for widget in (w.job_label, w.job_progress, w.cancel_button):
+            widget.setVisible(True)
+        w.cancel_button.setEnabled(True)
+        self._update_actions()
+
+    def _job_progress(self, progress: Progress) -> None:
+        w = self.window
+        if progress.total > 0:
+            w.job_progress.setRange(0, progress.total)
+            w.job_progress.setValue(progress.done)
+            w.job_progress.setFormat(f"{progress.done} / {progress.total}")
+        if progress.message:
+            w.job_label.setText(progress.message if len(progress.message) < 60 else progress.message[:57] + "\u2026")
+
+    def _job_finished(self, summary: str) -> None:
+        self._hide_job_ui()
+        self.show_message(summary)
+
+    def _hide_job_ui(self) -> None:
+        if self.models.running or self._import_job is not None:
+            return
+        w = self.window
+        for widget in (w.job_label, w.job_progress, w.cancel_button):
+            widget.setVisible(False)
+        self._update_actions()
+
+    def cancel_jobs(self) -> None:
+        self.models.cancel()
+        if self._import_job is not None:
+            self._import_job.cancel()
+        self.window.cancel_button.setEnabled(False)

@@ -1,0 +1,178 @@
+"""The main window's layout: docks, menus, toolbar, status bar.  No logic:
+MainController (main_controller.py) wires these widgets to the project."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QDoubleSpinBox,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.actions import build_actions
+from app.gui.banner import Banner
+from app.gui.canvas.slide_view import SlideView
+from app.gui.inspector import InspectorView
+from app.gui.slide_browser import SlideBrowser, SlideListModel
+from app.version import APP_NAME
+
+
+class MainWindow(QMainWindow):
+    closing = Signal()
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle(APP_NAME)
+        self.resize(1440, 900)
+        self.actions = build_actions(self)
+
+        # Centre: banners over the canvas.
+        self.view = SlideView()
+        self.read_only_banner = Banner()
+        self.read_only_banner.setObjectName("readOnlyBanner")
+        self.image_banner = Banner()
+        central = QWidget()
+        column = QVBoxLayout(central)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.setSpacing(0)
+        column.addWidget(self.read_only_banner)
+        column.addWidget(self.image_banner)
+        column.addWidget(self.view, 1)
+        self.setCentralWidget(central)
+
+        # Left: slides.  Right: the selected cell.
+        self.slide_model = SlideListModel(self)
+        self.browser = SlideBrowser(self.slide_model)
+        self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector = InspectorView()
+        self.inspector_dock = self._dock("cellDock", "Cell", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.browser_dock.setMinimumWidth(290)
+        self.inspector_dock.setMinimumWidth(300)
+        self.resizeDocks([self.browser_dock, self.inspector_dock], [300, 320], Qt.Orientation.Horizontal)
+
+        self._build_toolbar()
+        self._build_status_bar()
+        self._build_menus()
+
+    def _dock(self, name: str, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        dock.setTitleBarWidget(QWidget())  # the panel draws its own title
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _build_toolbar(self) -> None:
+        a = self.actions
+        bar = QToolBar("Review")
+        bar.setObjectName("reviewToolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.addToolBar(bar)
+        a["open_folder"].setIconText("Open\u2026")
+        a["detect_slide"].setIconText("Detect")
+        a["classify_slide"].setIconText("Classify")
+        a["pipeline_all"].setIconText("Detect + Classify All")
+        a["accept_all"].setIconText("Accept All")
+        a["draw"].setIconText("Draw")
+        a["show_white"].setIconText("WBC")
+        a["show_red"].setIconText("RBC")
+        a["show_platelet"].setIconText("PLT")
+        a["fit"].setIconText("Fit")
+        a["undo"].setIconText("Undo")
+        a["redo"].setIconText("Redo")
+        for name in ("open_folder", None, "undo", "redo", None, "detect_slide", "classify_slide", "pipeline_all",
+                     None, "draw", "accept_all", None, "show_white", "show_red", "show_platelet", None, "fit"):
+            if name is None:
+                bar.addSeparator()
+            else:
+                bar.addAction(a[name])
+        bar.addWidget(QLabel("Min. confidence"))
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setObjectName("thresholdBox")
+        self.threshold.setRange(0.0, 1.0)
+        self.threshold.setSingleStep(0.05)
+        self.threshold.setDecimals(2)
+        self.threshold.setSpecialValueText("model")
+        self.threshold.setToolTip(
+            "Cells the classifier is less sure of than this go to Unidentified and are marked '?'.\n"
+            "'model' uses each model's own calibrated threshold."
+        )
+        bar.addWidget(self.threshold)
+        self.toolbar = bar
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.job_label = QLabel()
+        self.job_progress = QProgressBar()
+        self.job_progress.setFixedWidth(220)
+        self.job_progress.setFixedHeight(16)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip("Stop the running job; what is done so far is kept (Ctrl+.)")
+        self.zoom_label = QLabel("")
+        self.position_label = QLabel("")
+        for widget in (self.job_label, self.job_progress, self.cancel_button):
+            widget.setVisible(False)
+            status.addPermanentWidget(widget)
+        status.addPermanentWidget(self.position_label)
+        status.addPermanentWidget(self.zoom_label)
+
+    def _build_menus(self) -> None:
+        a = self.actions
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([a["open_project"], a["open_folder"]])
+        self.recent_menu = QMenu("Open &Recent", self)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addAction(a["quit"])
+        edit = bar.addMenu("&Edit")
+        edit.addActions([a["undo"], a["redo"]])
+        edit.addSeparator()
+        edit.addActions([a["draw"], a["delete"], a["accept_selected"], a["accept_all"]])
+        self.class_menu = QMenu("Set &Class", self)
+        edit.addMenu(self.class_menu)
+        kind_menu = edit.addMenu("Set &Kind")
+        kind_menu.addActions([a["kind_white"], a["kind_red"], a["kind_platelet"]])
+        view = bar.addMenu("&View")
+        view.addActions([a["fit"], a["zoom_in"], a["zoom_out"], a["zoom_actual"]])
+        view.addSeparator()
+        view.addActions([a["show_white"], a["show_red"], a["show_platelet"]])
+        view.addSeparator()
+        view.addAction(self.browser_dock.toggleViewAction())
+        view.addAction(self.inspector_dock.toggleViewAction())
+        navigate = bar.addMenu("&Navigate")
+        navigate.addActions([a["next_cell"], a["previous_cell"], a["next_slide"], a["previous_slide"]])
+        models = bar.addMenu("&Models")
+        models.addActions([a["detect_slide"], a["detect_all"], a["classify_slide"], a["classify_all"]])
+        models.addSeparator()
+        models.addActions([a["pipeline_all"], a["cancel_job"]])
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([a["shortcuts"], a["about"]])
+
+    def canvas_context_menu(self) -> QMenu:
+        menu = QMenu(self)
+        menu.addMenu(self.class_menu)
+        for name in ("accept_selected", "delete", "kind_white", "kind_red", "kind_platelet"):
+            menu.addAction(self.actions[name])
+        return menu
+
+    def add_class_action(self, action: QAction) -> None:
+        self.class_menu.addAction(action)
+        self.addAction(action)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        # Every edit is already in the project file: closing never asks.
+        self.closing.emit()
+        event.accept()

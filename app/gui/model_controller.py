@@ -1,0 +1,168 @@
+"""Runs the detector and the classifier over slides through the worker
+helper, one job at a time, with progress and Cancel.  Results need no
+plumbing here: the jobs write to the store, and the store's events update
+the canvas and the browser as each slide is done."""
+
+from __future__ import annotations
+
+from collections.abc import Generator, Sequence
+
+from PySide6.QtCore import QObject, Signal
+
+from app.gui import model_provider
+from app.gui.session import ProjectSession
+from app.gui.worker import JobHandle, start_job
+from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
+from core.jobs import CancelToken, Progress
+
+
+class ThresholdedClassifier:
+    """The model with the technician's minimum confidence on top of its own
+    calibrated thresholds: a stricter setting sends more cells to Unidentified,
+    never fewer than the model card asks for."""
+
+    def __init__(self, model: CellClassifier, minimum: float) -> None:
+        self._model = model
+        self._minimum = minimum
+        self.version = model.version
+        self.classes = model.classes
+        self.crop_margin = getattr(model, "crop_margin", 0.15)
+
+    def predict(self, crops):  # noqa: ANN001, ANN201
+        return self._model.predict(crops)
+
+    def threshold_for(self, label: str) -> float:
+        return max(self._model.threshold_for(label), self._minimum)
+
+
+class ModelController(QObject):
+    started = Signal(str)  # job title
+    progress = Signal(object)  # Progress
+    finished = Signal(str)  # a one-line summary for the status bar
+    failed = Signal(str)  # why the job could not run or stopped
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.session: ProjectSession | None = None
+        self.threshold = 0.0
+        self._job: JobHandle | None = None
+        self._title = ""
+        self._failures: list[SlideFailure] = []
+        self._last_progress: Progress | None = None
+        self._outcome = ""
+
+    @property
+    def running(self) -> bool:
+        return self._job is not None
+
+    @property
+    def job(self) -> JobHandle | None:
+        return self._job
+
+    def set_session(self, session: ProjectSession | None) -> None:
+        self.cancel()
+        self.session = session
+
+    def detect(self, slide_ids: Sequence[int]) -> JobHandle | None:
+        return self._run("Detecting cells", list(slide_ids), detect=True, classify=False)
+
+    def classify(self, slide_ids: Sequence[int]) -> JobHandle | None:
+        return self._run("Classifying", list(slide_ids), detect=False, classify=True)
+
+    def detect_and_classify(self, slide_ids: Sequence[int]) -> JobHandle | None:
+        return self._run("Detecting and classifying", list(slide_ids), detect=True, classify=True)
+
+    def cancel(self) -> None:
+        if self._job is not None:
+            self._job.cancel()
+
+    def _run(self, title: str, slide_ids: list[int], detect: bool, classify: bool) -> JobHandle | None:
+        if self.session is None or not slide_ids:
+            return None
+        if self.session.read_only:
+            self.failed.emit("This project is open read-only: model results could not be saved.")
+            return None
+        if self._job is not None:
+            self.failed.emit(f"{self._title} is still running; cancel it first or wait for it to finish.")
+            return None
+        store = self.session.store
+        minimum = self.threshold
+
+        def job(token: CancelToken) -> Generator[Progress, None, list[SlideFailure]]:
+            # Models load here, on the worker thread: TensorFlow is imported
+            # the first time it is needed and the window keeps painting.
+            failures: list[SlideFailure] = []
+            steps = (2 if detect and classify else 1) * len(slide_ids)
+            offset = 0
+            if detect:
+                yield Progress(0, steps, "Loading the detector\u2026")
+                detector = model_provider.default_detector()
+                failures += yield from _offset(detect_slides(store, detector, slide_ids, token), offset, steps)
+                offset += len(slide_ids)
+            if classify:
+                yield Progress(offset, steps, "Loading the classifier\u2026")
+                classifier = model_provider.default_classifier()
+                if minimum > 0:
+                    classifier = ThresholdedClassifier(classifier, minimum)
+                failures += yield from _offset(classify_slides(store, classifier, slide_ids, token), offset, steps)
+            return failures
+
+        self._title = title
+        self._failures = []
+        self._last_progress = None
+        self._outcome = ""
+        handle = start_job(title, job, self)
+        handle.progress.connect(self._on_progress)
+        handle.result.connect(self._on_result)
+        handle.error.connect(self._on_error)
+        handle.cancelled.connect(self._on_cancelled)
+        handle.finished.connect(self._on_finished)
+        self._job = handle
+        self.started.emit(title)
+        self.running_changed.emit(True)
+        return handle
+
+    def _on_progress(self, progress: Progress) -> None:
+        self._last_progress = progress
+        self.progress.emit(progress)
+
+    def _on_result(self, failures: list[SlideFailure]) -> None:
+        self._failures = failures or []
+        done = self._last_progress.total if self._last_progress else 0
+        text = f"{self._title} finished"
+        if self._failures:
+            names = ", ".join(f.path for f in self._failures[:3])
+            more = f" and {len(self._failures) - 3} more" if len(self._failures) > 3 else ""
+            text += f"; {len(self._failures)} slide(s) skipped ({names}{more}: {self._failures[0].reason})"
+        self._outcome = text if done else text
+
+    def _on_error(self, message: str, error: object) -> None:
+        if isinstance(error, model_provider.ModelUnavailable):
+            self._outcome = f"Model not available: {error}"
+        else:
+            self._outcome = f"{self._title} stopped: {error}"
+        self.failed.emit(self._outcome)
+
+    def _on_cancelled(self) -> None:
+        done = self._last_progress.done if self._last_progress else 0
+        self._outcome = f"{self._title} cancelled after {done} step(s); the results so far are kept."
+
+    def _on_finished(self) -> None:
+        self._job = None
+        self.running_changed.emit(False)
+        self.finished.emit(self._outcome or f"{self._title} finished")
+
+    @property
+    def failures(self) -> list[SlideFailure]:
+        return list(self._failures)
+
+
+def _offset(job: Generator[Progress, None, list[SlideFailure]], offset: int, total: int):  # noqa: ANN202
+    """Re-number one stage's progress as part of a two-stage run."""
+    while True:
+        try:
+            progress = next(job)
+        except StopIteration as stop:
+            return stop.value or []
+        yield Progress(offset + progress.done, total, progress.message, progress.payload)

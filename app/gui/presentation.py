@@ -1,0 +1,108 @@
+"""How cells and slides are shown: colours, tags, status words.  Plain
+Python, so the canvas, the browser and the inspector agree on one look."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.schema import Cell, CellKind, LabelSource, SlideStatus
+from core.taxonomy import UNIDENTIFIED, Taxonomy
+
+# Colours for boxes nobody has classified yet, by what the detector saw.
+KIND_COLOURS = {
+    CellKind.WHITE: "#00c8e6",
+    CellKind.RED: "#ff8a80",
+    CellKind.PLATELET: "#d4e157",
+}
+KIND_NAMES = {CellKind.WHITE: "White cell", CellKind.RED: "Red cell", CellKind.PLATELET: "Platelet"}
+
+STATUS_TEXT = {
+    SlideStatus.NEW: "New",
+    SlideStatus.PROPOSED: "Proposed",
+    SlideStatus.IN_REVIEW: "In review",
+    SlideStatus.SIGNED_OFF: "Signed off",
+}
+STATUS_COLOURS = {
+    SlideStatus.NEW: "#8a939c",
+    SlideStatus.PROPOSED: "#2f7fd8",
+    SlideStatus.IN_REVIEW: "#e69a1c",
+    SlideStatus.SIGNED_OFF: "#2e9e5b",
+}
+SOURCE_TEXT = {LabelSource.MODEL: "Model", LabelSource.HUMAN: "Technician", LabelSource.IMPORT: "Imported annotation"}
+
+
+@dataclass(frozen=True, slots=True)
+class CellLook:
+    colour: str
+    tag: str
+    show_tag: bool
+    proposal: bool
+    kind: str
+    line_width: float
+
+
+def cell_confidence(cell: Cell) -> float | None:
+    """The model's probability for the cell's label, else the detector score."""
+    if cell.label and cell.label in cell.probabilities:
+        return float(cell.probabilities[cell.label])
+    if cell.probabilities:
+        return float(max(cell.probabilities.values()))
+    return cell.score
+
+
+def cell_title(cell: Cell, taxonomy: Taxonomy) -> str:
+    if cell.label and cell.label in taxonomy:
+        return taxonomy.get(cell.label).display
+    return KIND_NAMES[cell.kind]
+
+
+def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLook:
+    labelled = cell.label is not None and cell.label in taxonomy
+    colour = taxonomy.get(cell.label).colour if labelled else KIND_COLOURS[cell.kind]
+    title = cell_title(cell, taxonomy)
+    confidence = cell_confidence(cell)
+    tag = title
+    if cell.source is LabelSource.MODEL and confidence is not None:
+        tag = f"{title} {confidence:.2f}"
+        if threshold > 0 and confidence < threshold and cell.label != UNIDENTIFIED:
+            tag += " ?"
+    elif cell.reviewed and cell.source is not LabelSource.MODEL:
+        tag = f"{title} \u2713"
+    # Red cells are many and alike: their tag only shows when selected.
+    show_tag = cell.kind is not CellKind.RED or labelled
+    return CellLook(
+        colour=colour,
+        tag=tag,
+        show_tag=show_tag,
+        proposal=not cell.reviewed,
+        kind=cell.kind.value,
+        line_width=1.5 if cell.kind is CellKind.RED else 2.0,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class SlideCounts:
+    white: int = 0
+    red: int = 0
+    platelet: int = 0
+    unreviewed: int = 0
+    unidentified: int = 0
+
+    def text(self) -> str:
+        return f"{self.white} WBC \u00b7 {self.red} RBC \u00b7 {self.platelet} PLT"
+
+
+def count_cells(cells: list[Cell]) -> SlideCounts:
+    white = red = platelet = unreviewed = unidentified = 0
+    for cell in cells:
+        if cell.kind is CellKind.WHITE:
+            white += 1
+        elif cell.kind is CellKind.RED:
+            red += 1
+        else:
+            platelet += 1
+        if not cell.reviewed:
+            unreviewed += 1
+        if cell.label == UNIDENTIFIED:
+            unidentified += 1
+    return SlideCounts(white, red, platelet, unreviewed, unidentified)

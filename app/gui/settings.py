@@ -1,0 +1,71 @@
+"""What the window remembers between runs, through QSettings: recent
+projects, window layout, the confidence threshold, which kinds are shown.
+HEMALABEL_SETTINGS names an INI file to use instead (tests, benchmarks), so
+they never touch a technician's real settings."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+_MAX_RECENT = 10
+
+
+class AppSettings:
+    def __init__(self, qsettings: QSettings | None = None) -> None:
+        if qsettings is None:
+            override = os.environ.get("HEMALABEL_SETTINGS")
+            qsettings = (
+                QSettings(override, QSettings.Format.IniFormat) if override else QSettings("HemaLabel", "HemaLabel")
+            )
+        self._q = qsettings
+
+    # ------------------------------------------------------------ recent projects
+    def recent_projects(self) -> list[str]:
+        value = self._q.value("recent_projects", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or []) if v]
+
+    def add_recent_project(self, path: str | os.PathLike[str]) -> None:
+        text = str(Path(path).resolve())
+        recent = [text] + [p for p in self.recent_projects() if p != text]
+        self._q.setValue("recent_projects", recent[:_MAX_RECENT])
+
+    def clear_recent_projects(self) -> None:
+        self._q.setValue("recent_projects", [])
+
+    # ------------------------------------------------------------ layout
+    def window_geometry(self) -> QByteArray | None:
+        value = self._q.value("window/geometry")
+        return value if isinstance(value, QByteArray) else None
+
+    def window_state(self) -> QByteArray | None:
+        value = self._q.value("window/state")
+        return value if isinstance(value, QByteArray) else None
+
+    def save_layout(self, geometry: QByteArray, state: QByteArray) -> None:
+        self._q.setValue("window/geometry", geometry)
+        self._q.setValue("window/state", state)
+
+    # ------------------------------------------------------------ review
+    def confidence_threshold(self) -> float:
+        """0 means: use each model's own calibrated threshold."""
+        try:
+            return min(max(float(self._q.value("review/confidence_threshold", 0.0)), 0.0), 1.0)
+        except (TypeError, ValueError):
+            return 0.0
+
+    def set_confidence_threshold(self, value: float) -> None:
+        self._q.setValue("review/confidence_threshold", float(value))
+
+    def kind_visible(self, kind: str) -> bool:
+        return str(self._q.value(f"review/show_{kind}", "true")).lower() in ("true", "1")
+
+    def set_kind_visible(self, kind: str, visible: bool) -> None:
+        self._q.setValue(f"review/show_{kind}", visible)
+
+    def sync(self) -> None:
+        self._q.sync()

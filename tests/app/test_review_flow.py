@@ -1,0 +1,171 @@
+"""The technician's loop on the real window: draw, classify by key, undo,
+redo, move, next slide, close, reopen, and every edit is still there."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QPointF, Qt
+
+from conftest import wait_image
+from core.schema import CellKind, LabelSource
+from core.store import ProjectStore
+
+
+def _view_point(window, x: float, y: float) -> QPoint:
+    return window.view.mapFromScene(QPointF(x, y))
+
+
+def _drag(qtbot, window, start: QPoint, end: QPoint) -> None:
+    viewport = window.view.viewport()
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, pos=start)
+    for step in range(1, 6):
+        point = start + (end - start) * (step / 5)
+        qtbot.mouseMove(viewport, point)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, pos=end)
+
+
+def test_draw_classify_undo_redo_move_and_reopen(qtbot, open_window, project_path):
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    first = controller.slide
+    assert window.slide_model.rowCount() == 4
+
+    # Draw a box: B, then drag.
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_B)
+    assert window.view.draw_mode
+    _drag(qtbot, window, _view_point(window, 40, 40), _view_point(window, 100, 90))
+    cells = store.cells(first.id)
+    assert len(cells) == 1
+    drawn = cells[0]
+    assert drawn.source is LabelSource.HUMAN and drawn.kind is CellKind.WHITE
+    assert abs(drawn.box.x0 - 40) < 2 and abs(drawn.box.y1 - 90) < 2
+    assert controller.canvas.selected_ids() == [drawn.id]
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)  # leave drawing mode
+    assert not window.view.draw_mode
+
+    # Set its class with the taxonomy's hotkey (4 = lymphocyte).
+    qtbot.keyClick(window.view, Qt.Key.Key_4)
+    assert store.cell(drawn.id).label == "lymphocyte"
+    assert controller.canvas.item(drawn.id).look.tag.startswith("Lymphocyte")
+    assert "Lymphocyte" in window.inspector.heading.text()
+
+    # Undo and redo with the keyboard.
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store.cell(drawn.id).label is None
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert store.cell(drawn.id).label == "lymphocyte"
+
+    # Move the selected box by dragging it: one store edit, one undo step.
+    controller.canvas.select(drawn.id, reveal=False)
+    edits_before = store._db.execute("SELECT COUNT(*) FROM edits").fetchone()[0]
+    _drag(qtbot, window, _view_point(window, 70, 65), _view_point(window, 90, 75))
+    moved = store.cell(drawn.id)
+    assert abs(moved.box.x0 - 60) < 2 and abs(moved.box.y0 - 50) < 2
+    assert store._db.execute("SELECT COUNT(*) FROM edits").fetchone()[0] == edits_before + 1
+    assert store.undo_description() == "Move box"
+
+    # Resize with the bottom-right handle: also one step.
+    _drag(qtbot, window, _view_point(window, moved.box.x1, moved.box.y1), _view_point(window, 150, 130))
+    resized = store.cell(drawn.id)
+    assert abs(resized.box.x1 - 150) < 2 and abs(resized.box.y1 - 130) < 2
+    assert abs(resized.box.x0 - moved.box.x0) < 0.01
+
+    # Next slide with PageDown, draw a second box there with Shift+drag, mark it a platelet.
+    qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+    second = controller.slide
+    assert second.id != first.id
+    assert window.browser.list.currentIndex().row() == 1
+    wait_image(qtbot, controller)
+    viewport = window.view.viewport()
+    start, end = _view_point(window, 200, 150), _view_point(window, 230, 180)
+    qtbot.mousePress(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, start)
+    qtbot.mouseMove(viewport, end)
+    qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, end)
+    (platelet,) = store.cells(second.id)
+    qtbot.keyClick(window.view, Qt.Key.Key_8)
+    assert store.cell(platelet.id).kind is CellKind.PLATELET
+    assert store.cell(platelet.id).label == "platelet"
+    qtbot.keyClick(window.view, Qt.Key.Key_PageUp)
+    assert controller.slide.id == first.id
+    assert window.slide_model.counts(second.id).platelet == 1
+
+    # Close (never asks) and reopen: every edit is there.
+    window.close()
+    assert controller.session is None
+    reopened_window, reopened = open_window(project_path)
+    with ProjectStore.open(project_path, read_only=True) as check:
+        cell = check.cell(drawn.id)
+        assert cell.label == "lymphocyte"
+        assert abs(cell.box.x1 - 150) < 2 and abs(cell.box.x0 - 60) < 2
+        assert check.cell(platelet.id).label == "platelet"
+    wait_image(qtbot, reopened)
+    assert reopened.canvas.item(drawn.id) is not None
+    assert reopened.session.store.can_undo()
+
+
+def test_tab_moves_between_cells_and_accept_all(qtbot, open_window, project_path):
+    window, controller = open_window(project_path)
+    store = controller.session.store
+    slide = controller.slide
+    from core.schema import Box, NewCell
+
+    store.add_cells(
+        slide.id,
+        [
+            NewCell(Box(10, 10, 40, 40), CellKind.RED, source=LabelSource.MODEL, score=0.9),
+            NewCell(Box(100, 100, 150, 150), CellKind.WHITE, source=LabelSource.MODEL, score=0.95),
+            NewCell(Box(200, 20, 210, 30), CellKind.PLATELET, label="platelet", source=LabelSource.MODEL, score=0.7),
+        ],
+    )
+    qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 3)
+    window.view.setFocus()
+    order = []
+    for _ in range(3):
+        qtbot.keyClick(window.view, Qt.Key.Key_Tab)
+        order.append(controller.canvas.selected_cells()[0].kind)
+    assert order == [CellKind.WHITE, CellKind.PLATELET, CellKind.RED]  # white cells first
+    qtbot.keyClick(window.view, Qt.Key.Key_Backtab)
+    assert controller.canvas.selected_cells()[0].kind is CellKind.PLATELET
+
+    # Hide red cells: Tab skips them.
+    window.actions["show_red"].setChecked(False)
+    assert not controller.canvas.item([c.id for c in controller.canvas.cells() if c.kind is CellKind.RED][0]).isVisible()
+    window.actions["show_red"].setChecked(True)
+
+    qtbot.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # accept all
+    assert all(cell.reviewed for cell in store.cells(slide.id))
+    assert store.undo_description().startswith("Accept 3")
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert not any(cell.reviewed for cell in store.cells(slide.id))
+
+    # Delete the selected cell.
+    qtbot.keyClick(window.view, Qt.Key.Key_Tab)
+    doomed = controller.canvas.selected_ids()[0]
+    qtbot.keyClick(window.view, Qt.Key.Key_Delete)
+    assert doomed not in {cell.id for cell in store.cells(slide.id)}
+    assert controller.canvas.item(doomed) is None
+
+
+def test_settings_remember_threshold_recent_and_layout(qtbot, open_window, project_path):
+    window, controller = open_window(project_path)
+    window.threshold.setValue(0.65)
+    window.actions["show_red"].setChecked(False)
+    window.close()
+    window2, controller2 = open_window()
+    assert abs(window2.threshold.value() - 0.65) < 1e-9
+    assert not window2.actions["show_red"].isChecked()
+    assert controller2.settings.recent_projects()[0] == str(project_path.resolve())
+    assert window2.recent_menu.actions()[0].text() == str(project_path.resolve())
+
+
+def test_tooltips_show_shortcuts_and_help_lists_them(open_window):
+    window, controller = open_window()
+    assert "(Ctrl+Z)" in window.actions["undo"].toolTip()
+    assert "(PgDown)" in window.actions["next_slide"].toolTip()
+    from app.gui.dialogs import shortcuts_html
+    from core.taxonomy import default_taxonomy
+
+    html = shortcuts_html(default_taxonomy())
+    for text in ("Ctrl+Shift+Z", "Tab", "Neutrophil", "PgDown", "Draw Box"):
+        assert text in html
