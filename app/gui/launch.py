@@ -74,11 +74,17 @@ def _self_test(app: QApplication, window: MainWindow, controller: MainController
                 out[name] = f"UNAVAILABLE: {error}"
         return out
 
-    handle = start_call("Self-test models", load_models)
-    handle.result.connect(results.update)
-    handle.error.connect(lambda message, _e: results.update(error=message))
-    handle.finished.connect(app.quit)
-    app.exec()
+    handle = start_call(
+        "Self-test models",
+        load_models,
+        app,
+        on_result=results.update,
+        on_error=lambda message, _e: results.update(error=message),
+    )
+    # Poll rather than app.exec() + quit: a fast job could finish before exec starts.
+    while handle.running or not results:
+        app.processEvents()
+        time.sleep(0.01)
     for name, text in results.items():
         print(f"{name}: {text}")
     window.close()

@@ -173,13 +173,20 @@ class MainController(QObject):
         return True
 
     def _start_import(self, store: ProjectStore, folder: Path) -> None:
-        handle = start_job(f"Adding images from {folder.name}", lambda token: import_source(store, folder, "folder", cancel=token), self)
-        self._import_job = handle
-        self._job_started(f"Adding images from {folder.name}", handle.cancel)
-        handle.progress.connect(self._job_progress)
-        handle.result.connect(self._import_done)
-        handle.error.connect(lambda message, _error: self.show_message(message))
-        handle.finished.connect(self._import_finished)
+        title = f"Adding images from {folder.name}"
+        self._import_job = start_job(
+            title,
+            lambda token: import_source(store, folder, "folder", cancel=token),
+            self,
+            on_progress=self._job_progress,
+            on_result=self._import_done,
+            on_error=self._import_failed,
+            on_finished=self._import_finished,
+        )
+        self._job_started(title, self._import_job.cancel)
+
+    def _import_failed(self, message: str, _error: object) -> None:
+        self.show_message(message)
 
     def _import_done(self, report: object) -> None:
         skipped = getattr(report, "skipped", [])

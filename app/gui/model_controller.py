@@ -112,12 +112,16 @@ class ModelController(QObject):
         self._failures = []
         self._last_progress = None
         self._outcome = ""
-        handle = start_job(title, job, self)
-        handle.progress.connect(self._on_progress)
-        handle.result.connect(self._on_result)
-        handle.error.connect(self._on_error)
-        handle.cancelled.connect(self._on_cancelled)
-        handle.finished.connect(self._on_finished)
+        handle = start_job(
+            title,
+            job,
+            self,
+            on_progress=self._on_progress,
+            on_result=self._on_result,
+            on_error=self._on_error,
+            on_cancelled=self._on_cancelled,
+            on_finished=self._on_finished,
+        )
         self._job = handle
         self.started.emit(title)
         self.running_changed.emit(True)

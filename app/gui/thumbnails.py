@@ -70,9 +70,13 @@ class ThumbnailLoader(QObject):
         if self._job is not None or not self._pending:
             return
         batch = list(self._pending.items())
-        self._job = start_job("Thumbnails", lambda token: _thumbnail_job(batch, token), self)
-        self._job.progress.connect(self._on_progress)
-        self._job.finished.connect(self._on_finished)
+        self._job = start_job(
+            "Thumbnails",
+            lambda token: _thumbnail_job(batch, token),
+            self,
+            on_progress=self._on_progress,
+            on_finished=self._on_finished,
+        )
 
     def _on_progress(self, progress: Progress) -> None:
         slide_id, array, reason = progress.payload

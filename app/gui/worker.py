@@ -106,24 +106,47 @@ def _pool() -> QThreadPool:
     return QThreadPool.globalInstance()
 
 
-def start_job(name: str, factory: JobFactory, parent: QObject | None = None) -> JobHandle:
-    """Run `factory(token)` (a generator) in the background; connect to the
-    returned handle's signals before the event loop runs again."""
+def start_job(
+    name: str,
+    factory: JobFactory,
+    parent: QObject | None = None,
+    *,
+    on_progress: Callable[[Progress], None] | None = None,
+    on_result: Callable[[Any], None] | None = None,
+    on_error: Callable[[str, object], None] | None = None,
+    on_cancelled: Callable[[], None] | None = None,
+    on_finished: Callable[[], None] | None = None,
+) -> JobHandle:
+    """Run `factory(token)` (a generator) in the background.
+
+    The slots are connected before the job starts: a queued signal reaches
+    only the slots connected when it was emitted, and a fast job can emit
+    before the caller's next line runs.  Pass bound methods of GUI-thread
+    QObjects so Qt runs them on the GUI thread."""
     handle = JobHandle(name, parent)
+    for signal, slot in (
+        (handle.progress, on_progress),
+        (handle.result, on_result),
+        (handle.error, on_error),
+        (handle.cancelled, on_cancelled),
+        (handle.finished, on_finished),
+    ):
+        if slot is not None:
+            signal.connect(slot)
     with _active_lock:
         _active.add(handle)
     _pool().start(_JobRunnable(handle, factory))
     return handle
 
 
-def start_call(name: str, function: Callable[[], Any], parent: QObject | None = None) -> JobHandle:
+def start_call(name: str, function: Callable[[], Any], parent: QObject | None = None, **slots: Any) -> JobHandle:
     """Run a plain function in the background through the same helper."""
 
     def as_job(_token: CancelToken) -> Generator[Progress, None, Any]:
         return function()
         yield  # pragma: no cover - makes this a generator
 
-    return start_job(name, as_job, parent)
+    return start_job(name, as_job, parent, **slots)
 
 
 def active_jobs() -> list[JobHandle]:

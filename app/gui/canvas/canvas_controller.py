@@ -151,11 +151,9 @@ class CanvasController(QObject):
             except MemoryError:
                 return slide_id, session, None, "corrupt", "not enough memory to open this image"
 
-        handle = start_call(f"Open {slide.path}", read, self)
-        self._loads[slide.id] = handle
         # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
-        handle.result.connect(self._loaded)
-        handle.finished.connect(self._prune_loads)
+        handle = start_call(f"Open {slide.path}", read, self, on_result=self._loaded, on_finished=self._prune_loads)
+        self._loads[slide.id] = handle
 
     def _prune_loads(self) -> None:
         for slide_id in [sid for sid, handle in self._loads.items() if not handle.running]:

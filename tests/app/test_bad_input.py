@@ -1,0 +1,93 @@
+"""Bad input on the real window: a corrupt image, a moved image, a
+read-only project, and an image too large for Pillow's guard."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from conftest import make_slide_image, wait_image
+from core.schema import Box, CellKind
+
+
+def _slide_named(controller, name):  # noqa: ANN001, ANN202
+    return next(s for s in controller.session.store.slides() if s.path.endswith(name))
+
+
+def test_corrupt_image_shows_its_reason_and_other_slides_work(qtbot, open_window, project_path):
+    victim = project_path.parent / "slide_01.png"
+    victim.write_bytes(victim.read_bytes()[:200])  # truncated after import
+    window, controller = open_window(project_path)
+    broken = _slide_named(controller, "slide_01.png")
+    controller.show_slide_id(broken.id)
+    wait_image(qtbot, controller, "corrupt")
+    assert "Cannot show this image" in window.view.overlay
+    assert window.image_banner.isVisible() and window.image_banner.level == "error"
+    assert not window.image_banner.button.isVisible()
+    assert "Unreadable" in window.slide_model.problem(broken.id)
+    # Boxes can still be drawn over the placeholder, and the next slide opens normally.
+    controller.session.store.add_cell(broken.id, Box(5, 5, 30, 30), CellKind.WHITE)
+    qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 1)
+    controller.step_slide(1)
+    wait_image(qtbot, controller, "ok")
+    assert window.view.overlay == "" and not window.image_banner.isVisible()
+
+
+def test_missing_image_offers_locate(qtbot, open_window, project_path, tmp_path):
+    moved_to = tmp_path / "elsewhere" / "slide_00.png"
+    moved_to.parent.mkdir()
+    shutil.move(project_path.parent / "slide_00.png", moved_to)
+    window, controller = open_window(project_path)
+    slide = _slide_named(controller, "slide_00.png")
+    assert controller.slide.id == slide.id
+    wait_image(qtbot, controller, "missing")
+    assert window.image_banner.isVisible() and window.image_banner.button.text() == "Locate\u2026"
+    assert "Image missing" in window.view.overlay
+    qtbot.waitUntil(lambda: (window.slide_model.problem(slide.id) or "").startswith("Missing"))
+
+    assert controller.relocate(slide.id, moved_to)
+    wait_image(qtbot, controller, "ok")
+    assert not window.image_banner.isVisible()
+    assert controller.session.store.image_path(controller.session.store.slide(slide.id)).resolve() == moved_to.resolve()
+    assert window.slide_model.problem(slide.id) is None
+
+
+def test_read_only_project_shows_a_banner_and_refuses_edits(qtbot, open_window, project_path):
+    window, controller = open_window(project_path, read_only=True)
+    assert controller.session.read_only
+    assert window.read_only_banner.isVisible()
+    assert "Read-only" in window.read_only_banner.label.text()
+    assert not window.actions["draw"].isEnabled()
+    assert not window.actions["detect_all"].isEnabled()
+    assert not window.view.editable
+    wait_image(qtbot, controller)
+
+
+def test_image_over_pillows_guard_opens_through_opencv_in_tiles(qtbot, open_window, tmp_path, monkeypatch):
+    """A scan bigger than Pillow's decompression-bomb limit opens (via OpenCV)
+    as one full array plus smaller levels, and is painted in tiles.  The limit
+    is lowered for this test so a small file stands in for a 20,000 px scan."""
+    from app.gui import imagery
+    from core.store import ProjectStore
+
+    big = make_slide_image(tmp_path / "scan" / "scan.png", width=3000, height=2000)
+    with ProjectStore.create(tmp_path / "scan" / "scan.hemalabel") as store:
+        store.add_slide(big, 3000, 2000)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # 3000x2000 is now "a bomb" to Pillow
+    assert imagery.too_large_for_pillow(big)
+    image = imagery.read_slide_image(big)
+    assert [level.shape[:2] for level in image.levels] == [(2000, 3000), (1000, 1500), (500, 750)]
+    assert np.shares_memory(image.full, image.levels[0])
+
+    window, controller = open_window(tmp_path / "scan" / "scan.hemalabel")
+    wait_image(qtbot, controller)
+    window.view.fit()
+    window.view.viewport().repaint()
+    item = controller.canvas._image_item
+    assert 0 < item.cached_tiles() <= 4  # a fitted view draws a coarse level in a few tiles
+    window.view.zoom_actual()
+    window.view.viewport().repaint()
+    assert item.cached_tiles() < 4 + 24  # at 100 % only the tiles in view are made
+    assert imagery.read_thumbnail(big).shape[2] == 3
