@@ -3,6 +3,7 @@ TensorFlow waits until a model is first needed (model_provider.py)."""
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from pathlib import Path
@@ -26,6 +27,11 @@ def _configure_pyqtgraph() -> None:
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
+    # Every Qt callback into Python must win the GIL from whichever worker
+    # thread holds it; with the default 5 ms switch interval a burst of
+    # callbacks queues behind a busy worker for tens of milliseconds.  1 ms
+    # keeps the window's latency low at a small cost to the workers.
+    sys.setswitchinterval(float(os.environ.get("HEMALABEL_GIL_SWITCH_S", "0.001")))
     app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)

@@ -146,7 +146,7 @@ class MainController(QObject):
             return False
         self.close_project()
         self.session = ProjectSession(store, self)
-        self.session.changed.connect(self._on_store_event)
+        self.session.changed.connect(self._on_store_events)
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.window.slide_model.set_session(self.session)
@@ -196,7 +196,7 @@ class MainController(QObject):
             text += f"; skipped {len(skipped)} unreadable image(s): " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
         self.show_message(text)
         if self.slide is None and self.session is not None:
-            slides = self.session.store.slides()
+            slides = self.session.reader.slides()
             if slides:
                 self.show_slide_id(slides[0].id)
 
@@ -241,7 +241,7 @@ class MainController(QObject):
         if self.slide is not None and self.slide.id == slide_id:
             return
         try:
-            slide = self.session.store.slide(slide_id)
+            slide = self.session.reader.slide(slide_id)
         except StoreError as error:
             self.show_message(str(error))
             return
@@ -289,18 +289,21 @@ class MainController(QObject):
         return True
 
     # ------------------------------------------------------------ store events
-    def _on_store_event(self, event: StoreEvent) -> None:
+    def _on_store_events(self, events: list[StoreEvent]) -> None:
         if self.session is None or self.sender() is not self.session:
-            return  # a late event from a project already closed
-        self.window.slide_model.on_store_event(event)
-        self.canvas.on_store_event(event)
-        if event.kind == "slide_changed" and self.slide is not None and event.slide_id == self.slide.id:
-            self.slide = self.session.store.slide(self.slide.id)
+            return  # a late batch from a project already closed
+        self.window.slide_model.on_store_events(events)
+        self.canvas.on_store_events(events)
+        kinds = {event.kind for event in events}
+        if self.slide is not None and any(e.kind == "slide_changed" and e.slide_id == self.slide.id for e in events):
+            self.slide = self.session.reader.slide(self.slide.id)
             self.canvas.refresh_slide(self.slide)
-        if event.kind == "history_changed":
+        if "history_changed" in kinds:
             self._update_undo_actions()
-        if event.kind == "slide_added" and self.slide is None:
-            self.show_slide_id(event.slide_id)
+        if "slide_added" in kinds:
+            if self.slide is None:
+                self.show_slide_id(next(e.slide_id for e in events if e.kind == "slide_added"))
+            self._update_actions()
 
     def undo(self) -> None:
         self._history_step(undo=True)
@@ -361,7 +364,7 @@ class MainController(QObject):
 
     def _update_undo_actions(self) -> None:
         a = self.window.actions
-        store = self.session.store if self.session is not None and not self.session.read_only else None
+        store = self.session.reader if self.session is not None and not self.session.read_only else None
         undo_text = store.undo_description() if store else None
         redo_text = store.redo_description() if store else None
         a["undo"].setEnabled(undo_text is not None)

@@ -45,13 +45,13 @@ class SlideListModel(QAbstractListModel):
         self.beginResetModel()
         self.thumbnails.clear()
         self.session = session
-        self._slides = session.store.slides() if session else []
+        self._slides = session.reader.slides() if session else []
         self._rows = {slide.id: row for row, slide in enumerate(self._slides)}
         self._counts = {}
         self._problems = {}
         if session is not None:
             by_slide: dict[int, list] = {}
-            for cell in session.store.cells():
+            for cell in session.reader.cells():
                 by_slide.setdefault(cell.slide_id, []).append(cell)
             self._counts = {slide.id: count_cells(by_slide.get(slide.id, [])) for slide in self._slides}
         self.endResetModel()
@@ -81,39 +81,52 @@ class SlideListModel(QAbstractListModel):
         self._problems[slide_id] = f"{text}: {reason}"
         self._row_changed(slide_id)
 
-    def on_store_event(self, event: StoreEvent) -> None:
+    def on_store_events(self, events: list[StoreEvent]) -> None:
+        """Follow a batch of store events; each touched slide is recounted once."""
         if self.session is None:
             return
-        if event.kind == "reloaded":
+        if any(event.kind == "reloaded" for event in events):
             self.set_session(self.session)
-        elif event.kind == "slide_added" and event.slide_id not in self._rows:
+            return
+        recount: set[int] = set()
+        changed: set[int] = set()
+        for event in events:
+            if event.kind == "slide_added" and event.slide_id not in self._rows:
+                self._append_slide(event.slide_id)
+            elif event.kind == "slide_changed" and event.slide_id in self._rows:
+                changed.add(event.slide_id)
+            elif event.kind.startswith("cells_") and event.slide_id in self._rows:
+                recount.add(event.slide_id)
+        for slide_id in changed:
+            row = self._rows[slide_id]
             try:
-                slide = self.session.store.slide(event.slide_id)
+                slide = self.session.reader.slide(slide_id)
             except StoreError:
-                return
-            row = len(self._slides)
-            self.beginInsertRows(QModelIndex(), row, row)
-            self._slides.append(slide)
-            self._rows[slide.id] = row
-            self._counts[slide.id] = count_cells(self.session.store.cells(slide.id))
-            self.endInsertRows()
-        elif event.kind == "slide_changed" and event.slide_id in self._rows:
-            row = self._rows[event.slide_id]
-            try:
-                slide = self.session.store.slide(event.slide_id)
-            except StoreError:
-                return
+                continue
             if slide.path != self._slides[row].path:
                 self.thumbnails.forget(slide.id)
             self._slides[row] = slide
-            self._row_changed(slide.id)
-        elif event.kind.startswith("cells_") and event.slide_id in self._rows:
-            self._counts[event.slide_id] = count_cells(self.session.store.cells(event.slide_id))
-            self._row_changed(event.slide_id)
+        for slide_id in recount:
+            self._counts[slide_id] = count_cells(self.session.reader.cells(slide_id))
+        for slide_id in changed | recount:
+            self._row_changed(slide_id)
+
+    def _append_slide(self, slide_id: int) -> None:
+        assert self.session is not None
+        try:
+            slide = self.session.reader.slide(slide_id)
+        except StoreError:
+            return
+        row = len(self._slides)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self._slides.append(slide)
+        self._rows[slide.id] = row
+        self._counts[slide.id] = count_cells(self.session.reader.cells(slide.id))
+        self.endInsertRows()
 
     def refresh_slide(self, slide_id: int) -> None:
         if self.session is not None and slide_id in self._rows:
-            self._slides[self._rows[slide_id]] = self.session.store.slide(slide_id)
+            self._slides[self._rows[slide_id]] = self.session.reader.slide(slide_id)
             self.thumbnails.forget(slide_id)
             self._problems.pop(slide_id, None)
             self._row_changed(slide_id)

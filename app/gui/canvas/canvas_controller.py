@@ -185,22 +185,22 @@ class CanvasController(QObject):
         self.selection_changed.emit()  # the inspector can show the crop now
 
     # ------------------------------------------------------------ following the store
-    def on_store_event(self, event: StoreEvent) -> None:
+    def on_store_events(self, events: list[StoreEvent]) -> None:
         if self.session is None or self.slide is None:
             return
-        if event.kind == "reloaded":
-            self._sync_cells()
-        elif event.kind.startswith("cells_") and event.slide_id == self.slide.id:
-            self._sync_cells()
-        elif event.kind == "history_changed":
-            # Undo/redo may touch cells of this slide without naming the slide.
+        slide_id = self.slide.id
+        if any(
+            event.kind in ("reloaded", "history_changed")  # undo/redo may touch this slide without naming it
+            or (event.kind.startswith("cells_") and event.slide_id == slide_id)
+            for event in events
+        ):
             self._sync_cells()
 
     def _sync_cells(self) -> None:
         if self.session is None or self.slide is None:
             return
         taxonomy = self.session.taxonomy
-        cells = {cell.id: cell for cell in self.session.store.cells(self.slide.id)}
+        cells = {cell.id: cell for cell in self.session.reader.cells(self.slide.id)}
         for cell_id in [cid for cid in self._items if cid not in cells]:
             self.scene.removeItem(self._items.pop(cell_id))
             self._cells.pop(cell_id, None)

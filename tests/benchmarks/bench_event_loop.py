@@ -1,0 +1,67 @@
+"""Event-loop latency while detecting and classifying 100 slides with a fake
+model: a 5 ms timer on the GUI thread records how late each tick arrives;
+the worst gap is the longest the window was unresponsive.  Meanwhile the
+window shows a slide and receives every store event (canvas and browser
+update as results arrive).
+
+    xvfb-run -a uv run python tests/benchmarks/bench_event_loop.py [SLIDES]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from _bench_common import make_project
+
+
+def main() -> int:
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    count = int(args[0]) if args else 100
+    pan = "--no-pan" not in sys.argv
+    project = make_project(count)
+    from PySide6.QtCore import QEventLoop, QTimer
+
+    from app.gui import model_provider
+    from app.gui.launch import create_main_window, make_application
+    from fake_models import FakeClassifier, FakeDetector
+
+    model_provider.use_models(detector=lambda: FakeDetector(red_cells=18), classifier=FakeClassifier)
+    app = make_application()
+    window, controller = create_main_window()
+    window.resize(1440, 900)
+    window.show()
+    controller.open_project(project)
+    while controller.canvas.image_state[0] != "ok":
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(5)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    started = time.perf_counter()
+    handle = controller.models.detect_and_classify([s.id for s in controller.session.store.slides()])
+    timer.start()
+    while handle.running or controller.models.running:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 5)
+        # Pan a little every frame, as a technician reviewing meanwhile would.
+        if pan:
+            window.view.horizontalScrollBar().setValue((window.view.horizontalScrollBar().value() + 3) % 50)
+    elapsed = time.perf_counter() - started
+    for _ in range(20):
+        app.processEvents()
+    timer.stop()
+    gaps = [(b - a) * 1000.0 for a, b in zip(ticks, ticks[1:])]
+    worst = sorted(((gap, (ticks[i] - started) * 1000.0) for i, gap in enumerate(gaps)), reverse=True)[:5]
+    cells = len(controller.session.store.cells())
+    window.close()
+    print(f"detect+classify {count} slides (fake models): {elapsed:.1f} s, {cells} cells written")
+    print(f"event loop during the run: max stall {max(gaps):.1f} ms, p99 {statistics.quantiles(gaps, n=100)[98]:.1f} ms, "
+          f"median tick gap {statistics.median(gaps):.1f} ms over {len(gaps)} ticks (goal: max <= 100 ms)")
+    print("worst stalls (ms, at ms into the run): " + ", ".join(f"{gap:.0f} @ {at:.0f}" for gap, at in worst))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
