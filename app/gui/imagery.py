@@ -36,6 +36,7 @@ class SlideImage:
     only full-resolution copy held), levels[i] is downscaled by 2**i."""
 
     levels: list[np.ndarray]
+    preview: bool = False  # a reduced decode shown while the full image loads
 
     @property
     def full(self) -> np.ndarray:
@@ -100,6 +101,17 @@ def build_levels(full: np.ndarray) -> list[np.ndarray]:
 def read_slide_image(path: str | os.PathLike[str]) -> SlideImage:
     full = read_full_rgb(path)
     return SlideImage(levels=build_levels(full))
+
+
+def read_preview(path: str | os.PathLike[str]) -> SlideImage:
+    """A quick 1/8-scale decode of a large scan, to show while the full one loads."""
+    path = Path(path)
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_8)
+    if image is None:
+        raise ImageReadError(path, "damaged, truncated or too large to decode")
+    cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+    return SlideImage(levels=[image], preview=True)
 
 
 def read_thumbnail(path: str | os.PathLike[str], side: int = THUMBNAIL_SIDE) -> np.ndarray:

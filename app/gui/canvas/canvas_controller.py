@@ -10,24 +10,29 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
+
+import cv2
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
 from app.gui.canvas.cell_item import CellItem
 from app.gui.canvas.slide_view import SlideView
 from app.gui.canvas.tiled_image import TiledImageItem
-from app.gui.imagery import SlideImage, read_slide_image
+from app.gui.imagery import SlideImage, read_preview, read_slide_image
 from app.gui.presentation import cell_look
 from app.gui.session import ProjectSession
-from app.gui.worker import JobHandle, start_call
+from app.gui.worker import JobHandle, start_job
 from core.imaging import ImageReadError
+from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide
 from core.store import StoreError, StoreEvent
 
 # Decoded slides kept for quick back-and-forth, bounded by pixels so one
 # whole-slide scan is never held twice.
 _CACHE_PIXELS = 40_000_000
+# Above this many pixels a quick reduced preview is shown while the full image decodes.
+_PREVIEW_ABOVE_PIXELS = 30_000_000
 
 _KIND_RANK = {CellKind.WHITE: 0, CellKind.PLATELET: 1, CellKind.RED: 2}
 _GROUP_KIND = {"white": CellKind.WHITE, "platelet": CellKind.PLATELET, "red": CellKind.RED}
@@ -123,7 +128,9 @@ class CanvasController(QObject):
             self.show_slide(slide)
 
     def image(self) -> SlideImage | None:
-        return self._image_item.image
+        """The full image on show (None while loading, during a preview, or when unreadable)."""
+        image = self._image_item.image
+        return None if image is None or image.preview else image
 
     @property
     def image_state(self) -> tuple[str, str]:
@@ -141,8 +148,17 @@ class CanvasController(QObject):
 
         session = self.session
         slide_id = slide.id
+        large = slide.width * slide.height > _PREVIEW_ABOVE_PIXELS
 
-        def read() -> tuple:
+        def read(token: CancelToken) -> Generator[Progress, None, tuple]:
+            if large:
+                # A whole-slide scan takes seconds to decode: show a 1/8 preview first.
+                try:
+                    preview = read_preview(path)
+                except (ImageReadError, MemoryError, cv2.error):
+                    preview = None
+                if preview is not None:
+                    yield Progress(0, 1, "preview", payload=(slide_id, session, preview, "ok", ""))
             try:
                 return slide_id, session, read_slide_image(path), "ok", ""
             except ImageReadError as error:
@@ -152,8 +168,17 @@ class CanvasController(QObject):
                 return slide_id, session, None, "corrupt", "not enough memory to open this image"
 
         # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
-        handle = start_call(f"Open {slide.path}", read, self, on_result=self._loaded, on_finished=self._prune_loads)
+        handle = start_job(
+            f"Open {slide.path}", read, self, on_progress=self._preview, on_result=self._loaded, on_finished=self._prune_loads
+        )
         self._loads[slide.id] = handle
+
+    def _preview(self, progress: Progress) -> None:
+        slide_id, session, preview, _state, _reason = progress.payload
+        if session is self.session and self.slide is not None and self.slide.id == slide_id:
+            self._image_item.set_image(preview, self.slide.width, self.slide.height)
+            self._set_image_state(slide_id, "preview", "")
+            self.message.emit("Showing a preview while the full-resolution image loads…")
 
     def _prune_loads(self) -> None:
         for slide_id in [sid for sid, handle in self._loads.items() if not handle.running]:
@@ -178,6 +203,7 @@ class CanvasController(QObject):
             return
         self._image_item.set_image(image, self.slide.width, self.slide.height)
         if image is not None and (image.width, image.height) != (self.slide.width, self.slide.height):
+            # The file changed size since it was added: show it as it is.
             self.scene.setSceneRect(QRectF(0, 0, image.width, image.height))
             self.view.fit()
         self._set_image_state(slide_id, state, reason)

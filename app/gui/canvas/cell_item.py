@@ -96,7 +96,7 @@ class CellItem(QGraphicsItem):
         self.editable = True
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(False)
-        self._tag = TagItem(self)
+        self._tag: TagItem | None = None  # made only when shown: a scan can hold thousands of boxes
         self.set_look(look)
 
     # ------------------------------------------------------------ state
@@ -111,23 +111,34 @@ class CellItem(QGraphicsItem):
     def set_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
         self._rect = QRectF(rect).normalized()
-        self._tag.setPos(self._rect.topLeft())
+        if self._tag is not None:
+            self._tag.setPos(self._rect.topLeft())
         self.update()
 
     def set_look(self, look: CellLook) -> None:
         self._look = look
-        self._tag.set_text(look.tag if (look.show_tag or self.isSelected()) else "", QColor(look.colour))
-        self._tag.setPos(self._rect.topLeft())
+        self._update_tag(self.isSelected())
         self.setZValue(2 if look.kind == "white" else 1 if look.kind == "platelet" else 0)
         self.update()
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
-            self._tag.set_text(
-                self._look.tag if (self._look.show_tag or bool(value)) else "", QColor(self._look.colour)
-            )
+            self._update_tag(bool(value))
             self.setZValue(5 if value else 2 if self._look.kind == "white" else 1 if self._look.kind == "platelet" else 0)
         return super().itemChange(change, value)
+
+    def _update_tag(self, selected: bool) -> None:
+        text = self._look.tag if (self._look.show_tag or selected) else ""
+        if not text and self._tag is None:
+            return
+        if self._tag is None:
+            self._tag = TagItem(self)
+        self._tag.set_text(text, QColor(self._look.colour))
+        self._tag.setPos(self._rect.topLeft())
+
+    @property
+    def tag_text(self) -> str:
+        return self._tag._text if self._tag is not None and self._tag.isVisible() else ""
 
     def zoom_changed(self) -> None:
         self.prepareGeometryChange()

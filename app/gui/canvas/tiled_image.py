@@ -40,7 +40,7 @@ class TiledImageItem(QGraphicsItem):
         self.prepareGeometryChange()
         self._image = image
         self._tiles.clear()
-        self._size = (image.width, image.height) if image is not None else (width, height)
+        self._size = (width, height) if width and height else (image.width, image.height) if image else (0, 0)
         self.update()
 
     @property
@@ -53,18 +53,21 @@ class TiledImageItem(QGraphicsItem):
     def _tile_side(self) -> int:
         assert self._image is not None
         # One tile is enough for a microscope field; tiles only pay off for scans.
-        return max(self._image.width, self._image.height) if len(self._image.levels) == 1 else _TILE
+        single = len(self._image.levels) == 1 and max(self._image.width, self._image.height) <= 4096
+        return max(self._image.width, self._image.height) if single else _TILE
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         if self._image is None:
             painter.fillRect(self.boundingRect(), QColor("#3a3f44"))
             return
         lod = option.levelOfDetailFromTransform(painter.worldTransform())
-        level = 0 if lod <= 0 else int(math.floor(math.log2(max(1.0, 1.0 / lod))))
+        base = self._size[0] / max(1, self._image.width)  # 1 for a full image, 8 for a 1/8 preview
+        level = 0 if lod <= 0 else int(math.floor(math.log2(max(1.0, 1.0 / (lod * base)))))
         level = min(level, len(self._image.levels) - 1)
         array = self._image.levels[level]
-        fx = self._image.width / array.shape[1]
-        fy = self._image.height / array.shape[0]
+        # Level 0 may itself be reduced (a preview): scale every level to the slide.
+        fx = self._size[0] / array.shape[1]
+        fy = self._size[1] / array.shape[0]
         tile = self._tile_side()
         exposed = option.exposedRect.intersected(self.boundingRect())
         if exposed.isEmpty():
