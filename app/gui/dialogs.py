@@ -15,6 +15,7 @@ _MOUSE = (
     ("Drag a selected box or its handles", "Move or resize (one undo step per drag)"),
     ("Shift+drag, or B then drag", "Draw a new box"),
     ("Esc", "Leave drawing, or clear the selection"),
+    ("← ↑ / → ↓ on the slide", "Previous / next cell"),
 )
 
 

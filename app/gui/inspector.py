@@ -63,11 +63,13 @@ class InspectorView(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setHorizontalSpacing(10)
-        for key in ("Kind", "Source", "Reviewed", "Model", "Confidence", "Box"):
+        for key in ("Kind", "Source", "Reviewed", "Model", "P(label)", "Box"):
             value = QLabel("\u2014")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
             form.addRow(key, value)
+            if key == "P(label)":
+                value.setToolTip("The model's probability for the cell's current class (or the detector's score)")
             self.fields[key] = value
         self.class_grid = QGridLayout()
         self.class_grid.setSpacing(4)
@@ -151,6 +153,6 @@ class InspectorView(QWidget):
         self.fields["Source"].setText(SOURCE_TEXT[cell.source])
         self.fields["Reviewed"].setText("Yes" if cell.reviewed else "No \u2014 model proposal")
         self.fields["Model"].setText(cell.model_version or "\u2014")
-        self.fields["Confidence"].setText("\u2014" if confidence is None else f"{confidence:.3f}")
+        self.fields["P(label)"].setText("\u2014" if confidence is None else f"{confidence:.3f}")
         box = cell.box
         self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")

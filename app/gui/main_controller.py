@@ -314,6 +314,9 @@ class MainController(QObject):
     def _history_step(self, undo: bool) -> None:
         if self.session is None or self.session.read_only:
             return
+        if self.models.running:
+            self.show_message("Undo and redo wait until the model run has finished (or is cancelled).")
+            return
         try:
             done = self.session.store.undo() if undo else self.session.store.redo()
         except StoreError as error:
@@ -367,8 +370,14 @@ class MainController(QObject):
         store = self.session.reader if self.session is not None and not self.session.read_only else None
         undo_text = store.undo_description() if store else None
         redo_text = store.redo_description() if store else None
-        a["undo"].setEnabled(undo_text is not None)
-        a["redo"].setEnabled(redo_text is not None)
+        # The history is the project's, not the window's: while a model run
+        # writes its own steps, Undo would take back the run's latest slide
+        # rather than the technician's last edit, so it waits for the run.
+        busy = self.models.running
+        a["undo"].setEnabled(undo_text is not None and not busy)
+        a["redo"].setEnabled(redo_text is not None and not busy)
+        if busy:
+            undo_text = redo_text = None
         a["undo"].setText(f"&Undo {undo_text}" if undo_text else "&Undo")
         a["redo"].setText(f"&Redo {redo_text}" if redo_text else "&Redo")
 

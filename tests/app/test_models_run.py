@@ -131,10 +131,14 @@ def test_worker_signals(qtbot):
     assert "bad slide" in errors[0][0] and isinstance(errors[0][1], ValueError)
     qtbot.waitUntil(lambda: not handle.running)
 
+    from app.gui.worker import active_jobs
+
     handle = start_job("endless", endless)
+    assert handle in active_jobs()  # what the no_worker_left_running fixture checks after each test
     with qtbot.waitSignal(handle.cancelled, timeout=5000):
         handle.cancel()
     assert handle.wait(5)
+    assert handle not in active_jobs()
 
 
 def test_browser_makes_thumbnails_lazily_and_shows_counts(qtbot, open_window, project_path):
@@ -145,3 +149,23 @@ def test_browser_makes_thumbnails_lazily_and_shows_counts(qtbot, open_window, pr
     assert model.thumbnails.pixmap(ids[0]).width() <= 96
     assert "0 WBC" in model.counts(ids[0]).text()
     assert "New" in model.data(model.index(0), 0x0003)  # tooltip names the status
+
+
+def test_undo_waits_for_a_model_run(qtbot, open_window, project_path):
+    from fake_models import FakeClassifier, FakeDetector
+
+    model_provider.use_models(detector=lambda: FakeDetector(delay_s=0.2), classifier=FakeClassifier)
+    try:
+        window, controller = open_window(project_path)
+        from core.schema import Box
+
+        controller.session.store.add_cell(controller.slide.id, Box(1, 1, 20, 20), CellKind.WHITE)
+        controller.models.detect([s.id for s in controller.session.store.slides()])
+        assert not window.actions["undo"].isEnabled()
+        controller.undo()  # refused with a message, nothing undone
+        assert len([c for c in controller.session.store.cells() if c.source is LabelSource.HUMAN]) == 1
+        with qtbot.waitSignal(controller.models.finished, timeout=5000):
+            controller.models.cancel()
+        assert window.actions["undo"].isEnabled()
+    finally:
+        model_provider.use_models()

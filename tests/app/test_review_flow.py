@@ -125,6 +125,9 @@ def test_tab_moves_between_cells_and_accept_all(qtbot, open_window, project_path
         qtbot.keyClick(window.view, Qt.Key.Key_Tab)
         order.append(controller.canvas.selected_cells()[0].kind)
     assert order == [CellKind.WHITE, CellKind.PLATELET, CellKind.RED]  # white cells first
+    qtbot.keyClick(window.view, Qt.Key.Key_Left)  # arrows step too
+    assert controller.canvas.selected_cells()[0].kind is CellKind.PLATELET
+    qtbot.keyClick(window.view, Qt.Key.Key_Right)
     qtbot.keyClick(window.view, Qt.Key.Key_Backtab)
     assert controller.canvas.selected_cells()[0].kind is CellKind.PLATELET
 

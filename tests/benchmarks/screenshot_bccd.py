@@ -49,8 +49,13 @@ def main() -> int:
     window.resize(1560, 940)
     window.show()
     controller.open_project(project)
-    wanted = os.environ.get("SHOT_SLIDE", "BloodImage_00112")
-    slide = next((s for s in controller.session.store.slides() if wanted in s.path), controller.session.store.slides()[0])
+    store = controller.session.store
+    wanted = os.environ.get("SHOT_SLIDE")
+    slides = store.slides()
+    # By default the first field showing all three kinds: a white cell, red cells and platelets.
+    slide = next((s for s in slides if wanted and wanted in s.path), None) or next(
+        (s for s in slides if {c.kind.value for c in store.cells(s.id)} == {"white", "red", "platelet"}), slides[0]
+    )
     controller.show_slide_id(slide.id)
 
     def pump(seconds: float) -> None:

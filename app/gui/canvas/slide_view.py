@@ -177,6 +177,10 @@ class SlideView(QGraphicsView):
             self._space_down = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
+        if event.key() in _STEP_KEYS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
+            # Arrows move between cells, like Tab (panning is the mouse's or Space's job).
+            self.cell_step.emit(event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Up))
+            return
         if event.key() == Qt.Key.Key_Escape:
             if self._gesture:
                 self._cancel_gesture()
@@ -342,6 +346,8 @@ def _resized(rect: QRectF, handle: str, point: QPointF) -> QRectF:
         bottom = point.y()
     return QRectF(QPointF(left, top), QPointF(right, bottom)).normalized()
 
+
+_STEP_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down)
 
 _HANDLE_CURSORS = {
     "tl": Qt.CursorShape.SizeFDiagCursor,
