@@ -23,7 +23,7 @@ from app.version import APP_NAME
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
 from core.jobs import Progress
-from core.schema import CellKind, Slide
+from core.schema import CellKind, Slide, SlideStatus
 from core.store import PROJECT_SUFFIX, ProjectStore, StoreError, StoreEvent, resolve_project_path
 
 _KINDS = {"show_white": CellKind.WHITE, "show_red": CellKind.RED, "show_platelet": CellKind.PLATELET}
@@ -298,6 +298,7 @@ class MainController(QObject):
         if self.slide is not None and any(e.kind == "slide_changed" and e.slide_id == self.slide.id for e in events):
             self.slide = self.session.reader.slide(self.slide.id)
             self.canvas.refresh_slide(self.slide)
+            self._update_actions()
         if "history_changed" in kinds:
             self._update_undo_actions()
         if "slide_added" in kinds:
@@ -350,20 +351,33 @@ class MainController(QObject):
         has_project = self.session is not None
         editable = has_project and not self.session.read_only
         has_slide = self.slide is not None
+        slide_editable = self.canvas.editable
         running = self.models.running
         for name in ("draw", "delete", "accept_selected", "accept_all", "kind_white", "kind_red", "kind_platelet"):
-            a[name].setEnabled(editable and has_slide)
+            a[name].setEnabled(slide_editable)
         for action in self._class_actions:
-            action.setEnabled(editable and has_slide)
-        self.window.inspector.set_editable(editable and has_slide)
+            action.setEnabled(slide_editable)
+        self.window.inspector.set_editable(slide_editable)
         for name in ("detect_slide", "classify_slide"):
-            a[name].setEnabled(editable and has_slide and not running)
+            a[name].setEnabled(slide_editable and not running)
+        self._update_lock_banner()
         for name in ("detect_all", "classify_all", "pipeline_all"):
             a[name].setEnabled(editable and not running and self.window.slide_model.rowCount() > 0)
         a["cancel_job"].setEnabled(running or self._import_job is not None)
         for name in ("next_slide", "previous_slide", "next_cell", "previous_cell", "fit", "zoom_in", "zoom_out", "zoom_actual"):
             a[name].setEnabled(has_slide)
         self._update_undo_actions()
+
+    def _update_lock_banner(self) -> None:
+        banner = self.window.read_only_banner
+        if self.session is None or self.session.read_only:
+            return
+        slide = self.slide
+        if slide is not None and slide.status is SlideStatus.SIGNED_OFF:
+            who = f" by {slide.signed_off_by}" if slide.signed_off_by else ""
+            banner.show_message(f"<b>Signed off{who}.</b> This slide is locked; its boxes and classes cannot be changed.", "info")
+        else:
+            banner.hide_message()
 
     def _update_undo_actions(self) -> None:
         a = self.window.actions

@@ -91,3 +91,18 @@ def test_image_over_pillows_guard_opens_through_opencv_in_tiles(qtbot, open_wind
     window.view.viewport().repaint()
     assert item.cached_tiles() < 4 + 24  # at 100 % only the tiles in view are made
     assert imagery.read_thumbnail(big).shape[2] == 3
+
+
+def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_path):
+    from core.store import ProjectStore
+
+    with ProjectStore.open(project_path) as store:
+        first = store.slides()[0]
+        store.add_cell(first.id, Box(5, 5, 40, 40), CellKind.WHITE)
+        store.sign_off(first.id, "tech1")
+    window, controller = open_window(project_path)
+    assert controller.slide.id == first.id
+    assert window.read_only_banner.isVisible() and "Signed off by tech1" in window.read_only_banner.label.text()
+    assert not window.actions["draw"].isEnabled() and not window.view.editable
+    controller.step_slide(1)
+    assert not window.read_only_banner.isVisible() and window.actions["draw"].isEnabled()

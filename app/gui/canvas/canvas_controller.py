@@ -25,7 +25,7 @@ from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Progress
-from core.schema import Box, Cell, CellKind, Slide
+from core.schema import Box, Cell, CellKind, Slide, SlideStatus
 from core.store import StoreError, StoreEvent
 
 # Decoded slides kept for quick back-and-forth, bounded by pixels so one
@@ -80,9 +80,25 @@ class CanvasController(QObject):
         self.session = session
         self._cache.clear()
         self.show_slide(None)
-        self.view.editable = bool(session and not session.read_only)
-        if not self.view.editable:
+
+    @property
+    def editable(self) -> bool:
+        """Edits are possible: a writable project and a slide that is not signed off."""
+        return bool(
+            self.session is not None
+            and not self.session.read_only
+            and self.slide is not None
+            and self.slide.status is not SlideStatus.SIGNED_OFF
+        )
+
+    def _apply_editable(self) -> None:
+        editable = self.editable
+        self.view.editable = editable
+        if not editable:
             self.view.set_draw_mode(False)
+        for item in self._items.values():
+            item.editable = editable
+            item.update()
 
     def show_slide(self, slide: Slide | None) -> None:
         self.switch_started = time.perf_counter()
@@ -93,6 +109,7 @@ class CanvasController(QObject):
         self._items.clear()
         self._cells.clear()
         self.slide = slide
+        self._apply_editable()
         if slide is None or self.session is None:
             self._image_item.set_image(None, 0, 0)
             self.scene.setSceneRect(QRectF(0, 0, 1, 1))
@@ -123,6 +140,7 @@ class CanvasController(QObject):
         """The slide record changed (status, path): keep showing it, reload if it moved."""
         moved = self.slide is not None and self.slide.path != slide.path
         self.slide = slide
+        self._apply_editable()
         if moved:
             self._cache.pop(slide.id, None)
             self.show_slide(slide)
@@ -215,9 +233,10 @@ class CanvasController(QObject):
         if self.session is None or self.slide is None:
             return
         slide_id = self.slide.id
+        # Undo and redo announce the cells they restore with their slide, so
+        # history_changed alone needs no refresh here.
         if any(
-            event.kind in ("reloaded", "history_changed")  # undo/redo may touch this slide without naming it
-            or (event.kind.startswith("cells_") and event.slide_id == slide_id)
+            event.kind == "reloaded" or (event.kind.startswith("cells_") and event.slide_id == slide_id)
             for event in events
         ):
             self._sync_cells()
@@ -230,7 +249,7 @@ class CanvasController(QObject):
         for cell_id in [cid for cid in self._items if cid not in cells]:
             self.scene.removeItem(self._items.pop(cell_id))
             self._cells.pop(cell_id, None)
-        editable = not self.session.read_only
+        editable = self.editable
         for cell_id, cell in cells.items():
             item = self._items.get(cell_id)
             if item is None:
