@@ -3,8 +3,10 @@ review status and its cell counts, kept current from the store's events."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from collections import OrderedDict
+
+from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QLabel,
@@ -36,6 +38,11 @@ class SlideListModel(QAbstractListModel):
         self._rows: dict[int, int] = {}
         self._counts: dict[int, SlideCounts] = {}
         self._problems: dict[int, str] = {}
+        self._dirty: set[int] = set()
+        self._repaint_timer = QTimer(self)
+        self._repaint_timer.setSingleShot(True)
+        self._repaint_timer.setInterval(60)
+        self._repaint_timer.timeout.connect(self._emit_dirty)
         self.thumbnails = ThumbnailLoader(self)
         self.thumbnails.ready.connect(self._thumbnail_ready)
         self.thumbnails.failed.connect(self._thumbnail_failed)
@@ -132,10 +139,19 @@ class SlideListModel(QAbstractListModel):
             self._row_changed(slide_id)
 
     def _row_changed(self, slide_id: int) -> None:
-        row = self._rows.get(slide_id)
-        if row is not None:
-            index = self.index(row)
-            self.dataChanged.emit(index, index)
+        # Repaints are gathered for a moment: a 100-slide run changes rows
+        # faster than anyone can read them, and each repaint costs the GUI thread.
+        self._dirty.add(slide_id)
+        if not self._repaint_timer.isActive():
+            self._repaint_timer.start()
+
+    def _emit_dirty(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        for slide_id in dirty:
+            row = self._rows.get(slide_id)
+            if row is not None:
+                index = self.index(row)
+                self.dataChanged.emit(index, index)
 
     def _thumbnail_ready(self, slide_id: int) -> None:
         self._row_changed(slide_id)
@@ -187,20 +203,49 @@ class SlideDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         return QSize(220, self.ROW_HEIGHT)
 
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        # Rows drawn once into pixmaps and reused: while a worker holds the GIL,
+        # every Qt call a Python paint makes waits to get it back, so a row
+        # that repaints with one call instead of thirty keeps the window fluid.
+        self._rows: OrderedDict[tuple, QPixmap] = OrderedDict()
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         slide: Slide = index.data(SLIDE_ROLE)
         counts: SlideCounts = index.data(COUNTS_ROLE)
         problem: str | None = index.data(PROBLEM_ROLE)
         pixmap = index.data(THUMB_ROLE)
         rect = option.rect
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)
+        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
+        key = (slide.id, slide.path, slide.status, counts, problem, pixmap.cacheKey() if pixmap is not None else 0, selected, hover,
+               rect.width(), rect.height(), ratio)
+        row = self._rows.get(key)
+        if row is None:
+            row = QPixmap(rect.size() * ratio)
+            row.setDevicePixelRatio(ratio)
+            row.fill(option.palette.base().color())
+            row_painter = QPainter(row)
+            self._render(row_painter, QRect(0, 0, rect.width(), rect.height()), option, index.data(),
+                         slide, counts, problem, pixmap, selected, hover)
+            row_painter.end()
+            self._rows[key] = row
+            while len(self._rows) > 600:
+                self._rows.popitem(last=False)
+        else:
+            self._rows.move_to_end(key)
+        painter.drawPixmap(rect.topLeft(), row)
+
+    def _render(self, painter: QPainter, rect: QRect, option: QStyleOptionViewItem, name: str, slide: Slide,
+                counts: SlideCounts, problem: str | None, pixmap, selected: bool, hover: bool) -> None:  # noqa: ANN001
         palette = option.palette
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
         if selected:
             painter.fillRect(rect, QColor("#d6e6fa"))
             painter.fillRect(QRect(rect.left(), rect.top(), 3, rect.height()), QColor("#2f7fd8"))
-        elif option.state & QStyle.StateFlag.State_MouseOver:
+        elif hover:
             painter.fillRect(rect, QColor("#eef3f8"))
         thumb_rect = QRect(rect.left() + 8, rect.top() + (rect.height() - self.THUMB) // 2, self.THUMB, self.THUMB)
         painter.fillRect(thumb_rect, QColor("#e3e6ea"))
@@ -220,7 +265,7 @@ class SlideDelegate(QStyledItemDelegate):
         painter.setPen(palette.text().color())
         name_rect = QRect(text_left, rect.top() + 7, rect.right() - text_left - 6, 18)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                         painter.fontMetrics().elidedText(index.data(), Qt.TextElideMode.ElideMiddle, name_rect.width()))
+                         painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()))
         small = QFont(option.font)
         small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
         painter.setFont(small)
@@ -246,6 +291,8 @@ class SlideDelegate(QStyledItemDelegate):
         painter.setPen(QColor("#e1e5e9"))
         painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom())
         painter.restore()
+
+
 
 
 class SlideBrowser(QWidget):

@@ -21,11 +21,11 @@ def _thumbnail_job(batch: list[tuple[int, Path]], token: CancelToken) -> Generat
     for index, (slide_id, path) in enumerate(batch, start=1):
         token.raise_if_cancelled()
         try:
-            payload = (slide_id, read_thumbnail(path), "")
+            payload = (slide_id, path, read_thumbnail(path), "")
         except ImageReadError as error:
-            payload = (slide_id, None, error.reason)
+            payload = (slide_id, path, None, error.reason)
         except Exception as error:  # an odd file must not stop the other thumbnails
-            payload = (slide_id, None, str(error))
+            payload = (slide_id, path, None, str(error))
         yield Progress(index, len(batch), "", payload=payload)
 
 
@@ -38,6 +38,7 @@ class ThumbnailLoader(QObject):
         self._pixmaps: dict[int, QPixmap] = {}
         self._failures: dict[int, str] = {}
         self._pending: dict[int, Path] = {}
+        self._requested: dict[int, Path] = {}  # what each slide's thumbnail should show
         self._job: JobHandle | None = None
 
     def pixmap(self, slide_id: int) -> QPixmap | None:
@@ -50,17 +51,21 @@ class ThumbnailLoader(QObject):
         if slide_id in self._pixmaps or slide_id in self._failures or slide_id in self._pending:
             return
         self._pending[slide_id] = path
+        self._requested[slide_id] = path
         self._kick()
 
     def forget(self, slide_id: int) -> None:
         self._pixmaps.pop(slide_id, None)
         self._failures.pop(slide_id, None)
+        self._requested.pop(slide_id, None)
+        self._pending.pop(slide_id, None)
 
     def clear(self) -> None:
         self.cancel()
         self._pixmaps.clear()
         self._failures.clear()
         self._pending.clear()
+        self._requested.clear()
 
     def cancel(self) -> None:
         if self._job is not None:
@@ -79,7 +84,9 @@ class ThumbnailLoader(QObject):
         )
 
     def _on_progress(self, progress: Progress) -> None:
-        slide_id, array, reason = progress.payload
+        slide_id, path, array, reason = progress.payload
+        if self._requested.get(slide_id) != path:
+            return  # the slide was relocated (or the project closed) meanwhile
         self._pending.pop(slide_id, None)
         if array is not None:
             self._pixmaps[slide_id] = QPixmap.fromImage(rgb_to_qimage(array))

@@ -159,10 +159,11 @@ class CanvasController(QObject):
         self.image_state_changed.emit(slide_id, state, reason)
 
     def _load(self, slide: Slide) -> None:
-        if slide.id in self._loads:
-            return
         assert self.session is not None
         path = self.session.store.image_path(slide)
+        key = (slide.id, str(path))  # a relocated slide is a new load, not the old one
+        if key in self._loads:
+            return
 
         session = self.session
         slide_id = slide.id
@@ -176,31 +177,31 @@ class CanvasController(QObject):
                 except (ImageReadError, MemoryError, cv2.error):
                     preview = None
                 if preview is not None:
-                    yield Progress(0, 1, "preview", payload=(slide_id, session, preview, "ok", ""))
+                    yield Progress(0, 1, "preview", payload=(slide_id, session, preview, "ok", "", path))
             try:
-                return slide_id, session, read_slide_image(path), "ok", ""
+                return slide_id, session, read_slide_image(path), "ok", "", path
             except ImageReadError as error:
                 state = "missing" if error.reason == "file not found" else "corrupt"
-                return slide_id, session, None, state, error.reason
+                return slide_id, session, None, state, error.reason, path
             except MemoryError:
-                return slide_id, session, None, "corrupt", "not enough memory to open this image"
+                return slide_id, session, None, "corrupt", "not enough memory to open this image", path
 
         # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
         handle = start_job(
             f"Open {slide.path}", read, self, on_progress=self._preview, on_result=self._loaded, on_finished=self._prune_loads
         )
-        self._loads[slide.id] = handle
+        self._loads[key] = handle
 
     def _preview(self, progress: Progress) -> None:
-        slide_id, session, preview, _state, _reason = progress.payload
-        if session is self.session and self.slide is not None and self.slide.id == slide_id:
+        slide_id, session, preview, _state, _reason, path = progress.payload
+        if self._is_current(slide_id, session, path):
             self._image_item.set_image(preview, self.slide.width, self.slide.height)
             self._set_image_state(slide_id, "preview", "")
             self.message.emit("Showing a preview while the full-resolution image loads…")
 
     def _prune_loads(self) -> None:
-        for slide_id in [sid for sid, handle in self._loads.items() if not handle.running]:
-            del self._loads[slide_id]
+        for key in [key for key, handle in self._loads.items() if not handle.running]:
+            del self._loads[key]
 
     def prefetch(self, slides: Sequence[Slide]) -> None:
         """Decode neighbouring small slides ahead, so PageDown is instant."""
@@ -208,10 +209,21 @@ class CanvasController(QObject):
             if slide.id not in self._cache and slide.width * slide.height <= _CACHE_PIXELS // 4:
                 self._load(slide)
 
+    def _is_current(self, slide_id: int, session: ProjectSession | None, path: object) -> bool:
+        return (
+            session is self.session
+            and self.session is not None
+            and self.slide is not None
+            and self.slide.id == slide_id
+            and self.session.store.image_path(self.slide) == path
+        )
+
     def _loaded(self, outcome: tuple) -> None:
-        slide_id, session, image, state, reason = outcome
-        if session is not self.session:
+        slide_id, session, image, state, reason, path = outcome
+        if session is not self.session or self.session is None:
             return
+        if self.slide is not None and self.slide.id == slide_id and not self._is_current(slide_id, session, path):
+            return  # read from where the image used to be
         if image is not None:
             self._cache[slide_id] = image
             self._cache.move_to_end(slide_id)
