@@ -41,9 +41,9 @@ def shortcuts_html(taxonomy: Taxonomy | None) -> str:
     rows.append('<tr><td colspan="2" class="group">Mouse</td></tr>')
     rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _MOUSE]
     return (
-        "<style>td{padding:3px 10px 3px 0;} td.key{font-weight:600;white-space:nowrap;}"
+        "<style>td{padding:3px 12px 3px 0;vertical-align:top;} td.key{font-weight:600;}"
         " td.group{padding-top:10px;font-weight:700;color:#2f7fd8;}</style>"
-        "<table>" + "".join(rows) + "</table>"
+        "<table width='100%'><col width='42%'><col width='58%'>" + "".join(rows) + "</table>"
     )
 
 

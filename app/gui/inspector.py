@@ -115,7 +115,7 @@ class InspectorView(QWidget):
     def show_cells(self, cells: list[Cell], taxonomy: Taxonomy | None, image: SlideImage | None) -> None:
         if len(cells) != 1 or taxonomy is None:
             self.crop.setPixmap(QPixmap())
-            self.crop.setText("" if not cells else f"{len(cells)} cells")
+            self.crop.setText("Click a box, or press Tab" if not cells else f"{len(cells)} cells")
             self.heading.setText("No cell selected" if not cells else f"{len(cells)} cells selected")
             for name, bar in self.bars:
                 name.setText("")

@@ -28,6 +28,7 @@ QWidget#inspector {{ background: #ffffff; }}
 QPushButton#classButton {{ text-align: left; padding: 4px 6px; background: #f7f9fb; border: 1px solid #d9dee3;
     border-radius: 3px; }}
 QPushButton#classButton:hover {{ background: #e8eef5; }}
+QPushButton#classButton:disabled {{ color: #a3acb5; background: #f4f6f8; }}
 QProgressBar {{ border: 1px solid #cfd6dc; border-radius: 3px; background: #f1f3f5; text-align: center;
     color: #26313b; font-size: 8pt; }}
 QProgressBar::chunk {{ background: {ACCENT}; border-radius: 2px; }}
@@ -50,5 +51,8 @@ def apply_style(app: QApplication) -> None:
     palette.setColor(QPalette.ColorRole.HighlightedText, QColor("#ffffff"))
     palette.setColor(QPalette.ColorRole.ToolTipBase, QColor("#ffffff"))
     palette.setColor(QPalette.ColorRole.ToolTipText, QColor("#26313b"))
+    disabled = QColor("#a3acb5")
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setStyleSheet(STYLE_SHEET)

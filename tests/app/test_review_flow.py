@@ -172,3 +172,11 @@ def test_tooltips_show_shortcuts_and_help_lists_them(open_window):
     html = shortcuts_html(default_taxonomy())
     for text in ("Ctrl+Shift+Z", "Tab", "Neutrophil", "PgDown", "Draw Box"):
         assert text in html
+
+
+def test_opening_a_folder_of_images_makes_the_project_in_the_background(qtbot, open_window, slides_dir):
+    window, controller = open_window(slides_dir)  # no project file there yet
+    qtbot.waitUntil(lambda: window.slide_model.rowCount() == 4, timeout=5000)
+    qtbot.waitUntil(lambda: controller.slide is not None and not window.job_progress.isVisible(), timeout=5000)
+    assert (slides_dir / "project.hemalabel").is_file()
+    wait_image(qtbot, controller)
