@@ -225,6 +225,13 @@ class SlideView(QGraphicsView):
             self._gesture = "pan"
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
+        if button == Qt.MouseButton.RightButton:
+            # Right-click acts on the box under the cursor (the context menu follows).
+            item = self._cell_at(self._press_scene)
+            if item is not None and not item.isSelected():
+                self.scene().clearSelection()
+                item.setSelected(True)
+            return
         if button != Qt.MouseButton.LeftButton:
             return super().mousePressEvent(event)
         modifiers = event.modifiers()
