@@ -98,7 +98,8 @@ def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_pa
 
     with ProjectStore.open(project_path) as store:
         first = store.slides()[0]
-        store.add_cell(first.id, Box(5, 5, 40, 40), CellKind.WHITE)
+        # A reviewed, classified white cell: sign-off accepts only a final count.
+        store.add_cell(first.id, Box(5, 5, 40, 40), CellKind.WHITE, label="neutrophil")
         store.sign_off(first.id, "tech1")
     window, controller = open_window(project_path)
     assert controller.slide.id == first.id
