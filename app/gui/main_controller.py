@@ -13,7 +13,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.gui.canvas.canvas_controller import CanvasController
-from app.gui.dialogs import ShortcutsDialog, show_about
+from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
 from app.gui.session import ProjectSession

@@ -166,7 +166,7 @@ def test_tooltips_show_shortcuts_and_help_lists_them(open_window):
     window, controller = open_window()
     assert "(Ctrl+Z)" in window.actions["undo"].toolTip()
     assert "(PgDown)" in window.actions["next_slide"].toolTip()
-    from app.gui.dialogs import shortcuts_html
+    from app.gui.help_dialogs import shortcuts_html
     from core.taxonomy import default_taxonomy
 
     html = shortcuts_html(default_taxonomy())
