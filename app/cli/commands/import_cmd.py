@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from app.cli.output import print_json, print_progress, reports_user_errors
+from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.importing import FORMATS, import_source
 from core.jobs import run_job
 from core.store import ProjectStore
@@ -29,6 +30,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    if not Path(args.source).is_dir():
+        return fail(f"{args.source}: not a folder")  # before a project file is created for nothing
     with ProjectStore.open_or_create(args.project) as store:
         report = run_job(import_source(store, args.source, args.format, split=args.split), print_progress)
     if args.json:
