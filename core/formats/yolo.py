@@ -9,8 +9,18 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.formats.common import AnnotatedImage, AnnotationError, ImportPlan, LabelledBox, kind_and_label
+from core.formats.common import (
+    AnnotatedImage,
+    AnnotationError,
+    ClassResolver,
+    ExportPlan,
+    ImportPlan,
+    LabelledBox,
+    atomic_copy,
+    atomic_write_text,
+)
 from core.formats.folder import find_images
+from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 from core.taxonomy import Taxonomy
 
@@ -81,13 +91,15 @@ def label_file_for(image: Path, root: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def read_yolo(root: Path, taxonomy: Taxonomy, split: str | None = None) -> ImportPlan:
+def read_yolo(
+    root: Path, taxonomy: Taxonomy, split: str | None = None, resolver: ClassResolver | None = None
+) -> ImportPlan:
+    """Every image of a YOLO folder with the boxes of its label file.  Boxes of
+    classes the resolver does not know are left out and recorded in
+    `resolver.unknown`, one count per box."""
+    resolver = resolver or ClassResolver(taxonomy)
     names = read_class_names(root)
-    mapping = []
-    for name in names:
-        mapping.append(kind_and_label(name, taxonomy))
-    unknown = sorted({name for name, mapped in zip(names, mapping) if mapped is None})
-    warnings = [f"boxes of unknown class(es) skipped: {', '.join(unknown)}"] if unknown else []
+    mapping = [resolver.lookup(name) for name in names]
     images = []
     for image_path in find_images(root):
         image_split = _split_of(image_path, root)
@@ -100,12 +112,15 @@ def read_yolo(root: Path, taxonomy: Taxonomy, split: str | None = None) -> Impor
         if labels.is_file():
             image.size = _image_size(image_path)
             if image.size is not None:
-                image.boxes = read_label_file(labels, image.size, names, mapping)
+                image.boxes = read_label_file(labels, image.size, names, mapping, resolver)
+            image.origin, image.annotation = str(labels), labels
         images.append(image)
-    return ImportPlan(images=images, format="yolo", warnings=warnings)
+    return ImportPlan(images=images, format="yolo", warnings=resolver.unknown_warnings())
 
 
-def read_label_file(path: Path, size: tuple[int, int], names: list[str], mapping: list) -> list[LabelledBox]:
+def read_label_file(
+    path: Path, size: tuple[int, int], names: list[str], mapping: list, resolver: ClassResolver | None = None
+) -> list[LabelledBox]:
     width, height = size
     boxes = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -125,9 +140,11 @@ def read_label_file(path: Path, size: tuple[int, int], names: list[str], mapping
             raise AnnotationError(path, f"line {number}", "box has a negative size")
         mapped = mapping[class_index]
         if mapped is None:
+            if resolver is not None:
+                resolver.note_unknown(names[class_index], path, f"line {number}")
             continue
         box = Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)
-        boxes.append(LabelledBox(box.clipped(width, height), *mapped))
+        boxes.append(LabelledBox(box.clipped(width, height), *mapped, where=f"line {number}"))
     return boxes
 
 
@@ -146,3 +163,41 @@ def _image_size(path: Path) -> tuple[int, int] | None:
             return image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+# --------------------------------------------------------------------------- export
+
+def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
+    """images/[split/]<image>, labels/[split/]<stem>.txt, data.yaml and
+    classes.txt, as Ultralytics and TXL-PBC lay them out."""
+    index_of = {name: index for index, name in enumerate(plan.class_names)}
+    total = len(plan.images)
+    for number, image in enumerate(plan.images, start=1):
+        cancel.raise_if_cancelled()
+        folder = Path(image.split) if image.split else Path()
+        if plan.copy_images:
+            atomic_copy(image.source, out / "images" / folder / image.file_name)
+        width, height = image.slide.width, image.slide.height
+        lines = []
+        for cell, class_name in image.cells:
+            (cx, cy), box = cell.box.centre, cell.box
+            # Six decimals of the image size: under 0.01 px for images up to 10,000 px.
+            lines.append(
+                f"{index_of[class_name]} {cx / width:.6f} {cy / height:.6f} "
+                f"{box.width / width:.6f} {box.height / height:.6f}\n"
+            )
+        atomic_write_text(out / "labels" / folder / (Path(image.file_name).stem + ".txt"), "".join(lines))
+        if number % 16 == 0 or number == total:
+            yield Progress(number, total, f"wrote {number} of {total} YOLO label files")
+    atomic_write_text(out / "data.yaml", data_yaml(plan))
+    atomic_write_text(out / "classes.txt", "".join(f"{name}\n" for name in plan.class_names))
+
+
+def data_yaml(plan: ExportPlan) -> str:
+    lines = ["# Written by HemaLabel.", "path: ."]
+    for split in plan.splits or ["train"]:
+        lines.append(f"{split}: images/{split}" if plan.splits else f"{split}: images")
+    lines.append(f"nc: {len(plan.class_names)}")
+    # A flow list of quoted names is valid YAML and what parse_data_yaml_names reads.
+    lines.append("names: [" + ", ".join(repr(name) for name in plan.class_names) + "]")
+    return "\n".join(lines) + "\n"
