@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 
 SPLITS = ("train", "val", "test")
+_SPLIT_IN_NAME = re.compile(r"(^|[_\-.])(train|val|test)(\d*)($|[_\-.])")
 
 
 def coco_files(root: Path) -> list[Path]:
@@ -191,11 +193,10 @@ def _is_number(value: Any) -> bool:
 
 
 def _split_of(path: Path) -> str | None:
-    stem = path.stem.lower()
-    for split in SPLITS:
-        if stem.endswith(split) or f"_{split}" in stem or f"{split}_" in stem:
-            return split
-    return None
+    """train / val / test from names such as annotations_train.json or
+    instances_val2017.json."""
+    match = _SPLIT_IN_NAME.search(path.stem.lower())
+    return match.group(2) if match else None
 
 
 # --------------------------------------------------------------------------- export

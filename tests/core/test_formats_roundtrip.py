@@ -211,3 +211,28 @@ def test_coco_keeps_corners_that_xywh_would_round(tmp_path: Path) -> None:
     assert [cell.box for cell in copy.cells()] == [box]
     original.close()
     copy.close()
+
+
+@pytest.mark.parametrize("fmt", ["voc", "coco", "csv", "yolo", "crops"])
+def test_class_names_that_look_like_kinds_survive(tmp_path: Path, fmt: str) -> None:
+    """Classes named like the kinds (a red-group class 'wbc', 'platelets'),
+    labels on a cell of another kind, and unlabelled cells: the exported class
+    table keeps every combination apart."""
+    classes = [
+        TaxonomyClass("wbc", "Wbc", "", "#808080", "red", False),
+        TaxonomyClass("platelets", "P", "", "#808080", "white", False),
+        TaxonomyClass("rbc", "R", "", "#808080", "platelet", False),
+        TaxonomyClass(UNIDENTIFIED, "Unidentified", "", "#7f7f7f", "white", False),
+    ]
+    taxonomy = Taxonomy("tricky", tuple(classes))
+    cells = [
+        NewCell(Box(1 + 3 * n, 1, 10 + 3 * n, 12), kind, label, LabelSource.HUMAN)
+        for n, (kind, label) in enumerate(
+            (kind, label) for kind in CellKind for label in (None, "wbc", "platelets", "rbc", UNIDENTIFIED)
+        )
+    ]
+    original, copy, _ = round_trip(tmp_path, taxonomy, [(64, 48, cells)], fmt)
+    combos = lambda store: Counter((c.kind, c.label) for c in store.cells())  # noqa: E731
+    assert combos(copy) == combos(original) and len(combos(original)) == 15
+    original.close()
+    copy.close()
