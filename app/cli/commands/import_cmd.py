@@ -4,11 +4,13 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 
-from app.cli.output import fail, print_json, print_progress, reports_user_errors
-from core.importing import FORMATS, UnknownClassesError, import_source
+from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
+from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
-from core.store import ProjectStore
+from core.store import ProjectStore, resolve_project_path
 
 NAME = "import"
 
@@ -42,6 +44,22 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not old.strip() or not new.strip():
             return fail(f"--map needs OLD=NEW, not {item!r}")
         class_map[old.strip()] = new.strip()
+    project = resolve_project_path(args.project)
+    created = not project.exists()
+    try:
+        report = _import(args, class_map)
+    except BaseException:
+        if created:
+            _remove_new_project(project)  # a refused import leaves no empty project behind
+        raise
+    if report is None:
+        if created:
+            _remove_new_project(project)
+        return EXIT_USER_ERROR
+    return _print_report(args, report)
+
+
+def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
     with ProjectStore.open_or_create(args.project) as store:
         job = import_source(
             store,
@@ -53,10 +71,20 @@ def run(args: argparse.Namespace) -> int:
             crop_margin=args.crop_margin,
         )
         try:
-            report = run_job(job, print_progress)
+            return run_job(job, print_progress)
         except UnknownClassesError as error:
-            return fail(f"{error}: add --map OLD=NEW for each (NEW one of {', '.join(store.taxonomy.names)}, "
-                        "WBC, RBC, Platelets) or --skip-unknown")
+            fail(f"{error}: add --map OLD=NEW for each (NEW one of {', '.join(store.taxonomy.names)}, "
+                 "WBC, RBC, Platelets) or --skip-unknown")
+            return None
+
+
+def _remove_new_project(project: Path) -> None:
+    for path in (project, project.with_name(project.name + "-wal"), project.with_name(project.name + "-shm")):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
     if args.json:
         print_json(report.as_dict())
         return 0
