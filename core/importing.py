@@ -205,9 +205,12 @@ def import_source(
     matcher = _SlideMatcher(store)
     with store.edit(f"Import {given.name}", record_history=False):
         for index, (image, width, height) in enumerate(readable, start=1):
-            # A cancel here rolls the whole transaction back.
+            # A cancel here (or a caller dropping the job) rolls the whole
+            # transaction back.
             cancel.raise_if_cancelled()
             _write_image(store, image, width, height, report, matcher)
+            if index % 64 == 0 or index == len(readable):
+                yield Progress(index, len(readable), f"wrote {index} of {len(readable)} images to the project")
     return report
 
 

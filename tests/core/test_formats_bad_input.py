@@ -37,7 +37,7 @@ def voc_xml(file_name: str, objects: list[tuple[str, tuple[float, float, float, 
 
 
 def make_voc(root: Path, entries: dict[str, list[tuple[str, tuple[float, float, float, float]]]]) -> Path:
-    for index, (name, objects) in enumerate(entries.items()):
+    for name, objects in entries.items():
         write_image(root / "JPEGImages" / name)
         (root / "Annotations").mkdir(parents=True, exist_ok=True)
         (root / "Annotations" / f"{Path(name).stem}.xml").write_text(voc_xml(name, objects))
@@ -323,3 +323,27 @@ def test_csv_keeps_a_model_guess_unreviewed(tmp_path: Path) -> None:
         "monocyte", False, LabelSource.MODEL, {"monocyte": 0.625})
     store.close()
     copy.close()
+
+
+def test_cancel_while_writing_rolls_back(store: ProjectStore, tmp_path: Path) -> None:
+    root = make_voc(tmp_path / "voc", {f"i{n}.png": [("WBC", (1, 1, 5, 5))] for n in range(130)})
+    before = snapshot(store)
+    token = CancelToken()
+
+    def cancel_when_writing(progress: Progress) -> None:
+        if progress.message.startswith("wrote"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        run_job(import_source(store, root, cancel=token), cancel_when_writing)
+    assert snapshot(store) == before
+
+
+def test_dropping_an_import_midway_rolls_back(store: ProjectStore, tmp_path: Path) -> None:
+    root = make_voc(tmp_path / "voc", {f"i{n}.png": [("WBC", (1, 1, 5, 5))] for n in range(130)})
+    before = snapshot(store)
+    job = import_source(store, root)
+    while not next(job).message.startswith("wrote"):
+        pass
+    job.close()  # the caller goes away inside the write transaction
+    assert snapshot(store) == before
