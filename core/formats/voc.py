@@ -35,8 +35,14 @@ def read_voc(root: Path, taxonomy: Taxonomy, resolver: ClassResolver | None = No
     splits = read_image_sets(root)
     images = []
     unknown: dict[str, int] = {}
+    named: dict[Path, Path] = {}
     for xml_path in sorted(annotations_dir.glob("*.xml")):
         image = read_voc_file(xml_path, root, taxonomy, unknown, resolver)
+        if image.path in named:
+            raise AnnotationError(
+                xml_path, "<filename>", f"names the same image as {named[image.path].name} ({image.path.name})"
+            )
+        named[image.path] = xml_path
         split = splits.get(xml_path.stem)
         if split:
             image.attributes["split"] = split

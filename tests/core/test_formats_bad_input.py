@@ -347,3 +347,10 @@ def test_dropping_an_import_midway_rolls_back(store: ProjectStore, tmp_path: Pat
         pass
     job.close()  # the caller goes away inside the write transaction
     assert snapshot(store) == before
+
+
+def test_two_voc_files_for_one_image_are_refused(store: ProjectStore, tmp_path: Path) -> None:
+    root = make_voc(tmp_path / "voc", {"a.png": [("WBC", (1, 1, 5, 5))]})
+    (root / "Annotations" / "copy.xml").write_text(voc_xml("a.png", [("RBC", (1, 1, 5, 5))]))
+    message = refused(store, root)
+    assert "copy.xml:<filename>" in message and "same image as a.xml" in message
