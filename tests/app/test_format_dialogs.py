@@ -106,16 +106,33 @@ def test_cancel_stops_a_running_job_and_says_so(qtbot) -> None:
             yield Progress(n % 100, 100, "working")
             threading.Event().wait(0.005)
 
+    progress_threads = set()
+
     class Endless(JobDialog):
         def start(self) -> None:
             self.start_job(endless, "starting")
 
+        def _on_progress(self, progress) -> None:
+            progress_threads.add(threading.current_thread())
+            super()._on_progress(progress)
+
     dialog = Endless(None, "test")
     qtbot.addWidget(dialog)
+    dialog.show()
     dialog.start_button.click()
     assert started.wait(5)
     assert dialog.running and not dialog.start_button.isEnabled()
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.running, timeout=5000)
     assert dialog.status.text().startswith("Cancelled")
-    assert dialog.isVisible() or not dialog.result()  # still open to say so
+    assert dialog.isVisible()  # still open to say so
+    assert progress_threads == {threading.main_thread()}  # widgets touched on the GUI thread only
+
+    # Closing the window while a job runs cancels it, then closes.
+    started.clear()
+    dialog.start_button.click()
+    assert started.wait(5)
+    dialog.close()
+    assert dialog.isVisible() and dialog.running
+    qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=5000)
+    assert not dialog.running

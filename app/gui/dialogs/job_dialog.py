@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.dialogs.job_runner import JobRunner
+from app.gui.dialogs.job_runner import JobRunner, JobSignals
 from core.jobs import CancelToken, Job, Progress
 
 
@@ -31,7 +31,9 @@ class JobDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.result_value: Any = None
-        self.runner: JobRunner | None = None
+        # The running job's signals and cancel token (None when idle).
+        self.signals: JobSignals | None = None
+        self.token: CancelToken | None = None
         self._close_when_done = False
 
         layout = QVBoxLayout(self)
@@ -69,7 +71,7 @@ class JobDialog(QDialog):
     # ------------------------------------------------------------------ running
     @property
     def running(self) -> bool:
-        return self.runner is not None
+        return self.signals is not None
 
     def start_job(self, make_job: Callable[[CancelToken], Job[Any]], message: str) -> None:
         self.set_form_enabled(False)
@@ -78,11 +80,13 @@ class JobDialog(QDialog):
         self.status.setStyleSheet("")
         self.status.setText(message)
         runner = JobRunner(make_job)
+        # Bound methods of this dialog, not lambdas: Qt then queues every
+        # signal from the worker thread to the dialog's (the GUI) thread.
         runner.signals.progress.connect(self._on_progress)
-        runner.signals.finished.connect(lambda result: self._ended(lambda: self.on_finished(result)))
-        runner.signals.failed.connect(lambda error: self._ended(lambda: self.on_failed(error)))
-        runner.signals.cancelled.connect(lambda: self._ended(self._on_cancelled))
-        self.runner = runner
+        runner.signals.finished.connect(self._job_finished)
+        runner.signals.failed.connect(self._job_failed)
+        runner.signals.cancelled.connect(self._job_cancelled)
+        self.signals, self.token = runner.signals, runner.token
         runner.start()
 
     def _on_progress(self, progress: Progress) -> None:
@@ -91,8 +95,17 @@ class JobDialog(QDialog):
         if progress.message:
             self.status.setText(progress.message)
 
+    def _job_finished(self, result: Any) -> None:
+        self._ended(lambda: self.on_finished(result))
+
+    def _job_failed(self, error: BaseException) -> None:
+        self._ended(lambda: self.on_failed(error))
+
+    def _job_cancelled(self) -> None:
+        self._ended(self._on_cancelled)
+
     def _ended(self, then: Callable[[], None]) -> None:
-        self.runner = None
+        self.signals = self.token = None
         self.progress_bar.setRange(0, 1)
         self.set_form_enabled(True)
         self.start_button.setEnabled(True)
@@ -120,16 +133,16 @@ class JobDialog(QDialog):
     def cancel_or_close(self) -> None:
         """Cancel stops a running job and keeps the dialog open to say so;
         with nothing running it closes the dialog."""
-        if self.runner is None:
+        if self.token is None:
             super().reject()
             return
         self.status.setText("Cancelling…")
-        self.runner.cancel()
+        self.token.cancel()
 
     def reject(self) -> None:
         """Escape or closing the window while a job runs cancels it; the
         dialog closes once the job has rolled back and let go of the project."""
-        if self.runner is not None:
+        if self.running:
             self._close_when_done = True
             self.cancel_button.setEnabled(False)
             self.cancel_or_close()
@@ -137,7 +150,7 @@ class JobDialog(QDialog):
         super().reject()
 
     def closeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
-        if self.runner is not None:
+        if self.running:
             event.ignore()
             self.reject()
             return

@@ -32,8 +32,9 @@ class JobRunner(QRunnable):
 
     def __init__(self, make_job: Callable[[CancelToken], Job[Any]]) -> None:
         super().__init__()
-        # The dialog holds the runner (and so its signals) until it ends.
-        self.setAutoDelete(False)
+        # The pool deletes the runnable once run() has returned; callers keep
+        # `signals` and `token`, never the runner, so nothing deletes it while
+        # its thread is still unwinding.
         self.make_job = make_job
         self.token = CancelToken()
         self.signals = JobSignals()
