@@ -127,7 +127,7 @@ def read_source(
             bccd_subtypes.apply_subtypes(plan, subtypes, taxonomy, subtypes_file)
         return plan
     if fmt == "yolo":
-        return yolo.read_yolo(source, taxonomy, split, resolver)
+        return yolo.read_yolo(source, taxonomy, split, resolver, clip=False)
     if fmt in ("coco", "csv"):
         reader = coco.read_coco if fmt == "coco" else csv_format.read_csv
         plan = reader(source, resolver, files)

@@ -25,6 +25,9 @@ from core.schema import Box
 from core.taxonomy import Taxonomy
 
 SPLITS = ("train", "val", "test")
+# Normalised coordinates written with few decimals overshoot the image by a
+# fraction of a pixel; that is rounding, not a box outside the image.
+_ROUNDING_PX = 0.5
 
 
 def looks_like_yolo(root: Path) -> bool:
@@ -92,11 +95,17 @@ def label_file_for(image: Path, root: Path) -> Path:
 
 
 def read_yolo(
-    root: Path, taxonomy: Taxonomy, split: str | None = None, resolver: ClassResolver | None = None
+    root: Path,
+    taxonomy: Taxonomy,
+    split: str | None = None,
+    resolver: ClassResolver | None = None,
+    clip: bool = True,
 ) -> ImportPlan:
     """Every image of a YOLO folder with the boxes of its label file.  Boxes of
     classes the resolver does not know are left out and recorded in
-    `resolver.unknown`, one count per box."""
+    `resolver.unknown`, one count per box.  With clip=False only the rounding
+    of normalised coordinates (half a pixel) is clipped here; boxes reaching
+    further out are left for the import to clip with a warning."""
     resolver = resolver or ClassResolver(taxonomy)
     names = read_class_names(root)
     mapping = [resolver.lookup(name) for name in names]
@@ -112,14 +121,19 @@ def read_yolo(
         if labels.is_file():
             image.size = _image_size(image_path)
             if image.size is not None:
-                image.boxes = read_label_file(labels, image.size, names, mapping, resolver)
+                image.boxes = read_label_file(labels, image.size, names, mapping, resolver, clip)
             image.origin, image.annotation = str(labels), labels
         images.append(image)
     return ImportPlan(images=images, format="yolo", warnings=resolver.unknown_warnings())
 
 
 def read_label_file(
-    path: Path, size: tuple[int, int], names: list[str], mapping: list, resolver: ClassResolver | None = None
+    path: Path,
+    size: tuple[int, int],
+    names: list[str],
+    mapping: list,
+    resolver: ClassResolver | None = None,
+    clip: bool = True,
 ) -> list[LabelledBox]:
     width, height = size
     boxes = []
@@ -144,8 +158,14 @@ def read_label_file(
                 resolver.note_unknown(names[class_index], path, f"line {number}")
             continue
         box = Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)
-        boxes.append(LabelledBox(box.clipped(width, height), *mapped, where=f"line {number}"))
+        if clip or _overshoot(box, width, height) <= _ROUNDING_PX:
+            box = box.clipped(width, height)
+        boxes.append(LabelledBox(box, *mapped, where=f"line {number}"))
     return boxes
+
+
+def _overshoot(box: Box, width: int, height: int) -> float:
+    return max(-box.x0, -box.y0, box.x1 - width, box.y1 - height, 0.0)
 
 
 def _split_of(image: Path, root: Path) -> str | None:

@@ -354,3 +354,18 @@ def test_two_voc_files_for_one_image_are_refused(store: ProjectStore, tmp_path: 
     (root / "Annotations" / "copy.xml").write_text(voc_xml("a.png", [("RBC", (1, 1, 5, 5))]))
     message = refused(store, root)
     assert "copy.xml:<filename>" in message and "same image as a.xml" in message
+
+
+def test_yolo_boxes_outside_are_clipped_with_a_warning(store: ProjectStore, tmp_path: Path) -> None:
+    root = tmp_path / "yolo"
+    write_image(root / "images" / "a.png", 100, 50)
+    (root / "labels").mkdir()
+    (root / "data.yaml").write_text("names: ['WBC', 'RBC']\n")
+    # 1: overshoots by 0.2 px (rounding, clipped quietly); 2: 20 px out; 3: wholly outside.
+    (root / "labels" / "a.txt").write_text("0 0.951 0.5 0.1 0.2\n1 0.95 0.5 0.5 0.2\n1 1.5 0.5 0.1 0.1\n")
+    report = run_job(import_source(store, root))
+    assert report.cells_added == 2
+    assert [w for w in report.warnings if "clipped" in w] == [
+        f"{root / 'labels' / 'a.txt'}:line 2: box (70.0, 20.0, 120.0, 30.0) clipped to the image"
+    ]
+    assert any("a.txt:line 3" in w and "outside the image; skipped" in w for w in report.warnings)
