@@ -25,6 +25,7 @@ from core.schema import Box
 from core.taxonomy import Taxonomy
 
 SPLITS = ("train", "val", "test")
+_CLASS_LISTS = ("classes.txt", "obj.names")
 # Normalised coordinates written with few decimals overshoot the image by a
 # fraction of a pixel; that is rounding, not a box outside the image.
 _ROUNDING_PX = 0.5
@@ -124,7 +125,23 @@ def read_yolo(
                 image.boxes = read_label_file(labels, image.size, names, mapping, resolver, clip)
             image.origin, image.annotation = str(labels), labels
         images.append(image)
+    if not clip:
+        _refuse_orphan_labels(root, images, split)
     return ImportPlan(images=images, format="yolo", warnings=resolver.unknown_warnings())
+
+
+def _refuse_orphan_labels(root: Path, images: list[AnnotatedImage], split: str | None) -> None:
+    """A label file whose image is missing: boxes that cannot be imported,
+    so the import is refused rather than silently short."""
+    used = {label_file_for(image.path, root) for image in images}
+    labels_root = root / "labels" if (root / "labels").is_dir() else root
+    for path in sorted(labels_root.rglob("*.txt")):
+        if path.name in _CLASS_LISTS or path in used or any(part.startswith(".") for part in path.parts):
+            continue
+        part_split = _split_of(path, root)
+        if split is not None and part_split != split:
+            continue
+        raise AnnotationError(path, "", "label file without an image (no image of the same name found)")
 
 
 def read_label_file(

@@ -369,3 +369,15 @@ def test_yolo_boxes_outside_are_clipped_with_a_warning(store: ProjectStore, tmp_
         f"{root / 'labels' / 'a.txt'}:line 2: box (70.0, 20.0, 120.0, 30.0) clipped to the image"
     ]
     assert any("a.txt:line 3" in w and "outside the image; skipped" in w for w in report.warnings)
+
+
+def test_yolo_label_without_its_image_is_refused(store: ProjectStore, tmp_path: Path) -> None:
+    root = tmp_path / "yolo"
+    write_image(root / "images" / "train" / "a.png")
+    (root / "labels" / "train").mkdir(parents=True)
+    (root / "data.yaml").write_text("names: ['WBC']\n")
+    (root / "labels" / "train" / "classes.txt").write_text("WBC\n")
+    (root / "labels" / "train" / "a.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    (root / "labels" / "train" / "gone.txt").write_text("0 0.5 0.5 0.1 0.1\n")
+    message = refused(store, root)
+    assert "gone.txt" in message and "without an image" in message
