@@ -52,6 +52,10 @@ class ExportError(ValueError):
     """Export options or a target folder that cannot be used."""
 
 
+class FolderNotEmptyError(ExportError):
+    """The target folder holds files; writing there needs the user's consent."""
+
+
 @dataclass(slots=True)
 class ExportOptions:
     """What to export and how.
@@ -210,7 +214,7 @@ def _prepare_folder(target: Path, overwrite: bool) -> None:
     if target.exists() and not target.is_dir():
         raise ExportError(f"{target}: exists and is not a folder")
     if target.is_dir() and any(target.iterdir()) and not overwrite:
-        raise ExportError(f"{target}: folder is not empty; choose an empty folder or allow overwriting")
+        raise FolderNotEmptyError(f"{target}: folder is not empty; choose an empty folder or allow overwriting")
     try:
         target.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -6,7 +6,14 @@ import argparse
 
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.crops import DEFAULT_MARGIN
-from core.exporting import EXPORT_FORMATS, SLIDE_CHOICES, ExportError, ExportOptions, export_dataset
+from core.exporting import (
+    EXPORT_FORMATS,
+    SLIDE_CHOICES,
+    ExportError,
+    ExportOptions,
+    FolderNotEmptyError,
+    export_dataset,
+)
 from core.jobs import run_job
 from core.store import ProjectStore
 
@@ -60,6 +67,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with ProjectStore.open(args.project, read_only=True) as store:
             report = run_job(export_dataset(store, args.out, options), print_progress)
+    except FolderNotEmptyError as error:
+        return fail(f"{error} (--overwrite)")
     except ExportError as error:
         return fail(str(error))
     if args.json:

@@ -26,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", metavar="SRC", help="folder to import (or a COCO .json / .csv file)")
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file (created if missing)")
     parser.add_argument("--format", default="auto", choices=FORMATS, help="source format (default: detect)")
-    parser.add_argument("--split", help="import only this split (train, val or test) of a VOC or YOLO source")
+    parser.add_argument("--split", help="import only this split (train, val or test) of a split source")
     parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
                         help="read the source's class OLD as project class NEW (repeatable)")
     parser.add_argument("--skip-unknown", action="store_true", help="leave out boxes of classes the project lacks")
