@@ -42,5 +42,5 @@ def test_errors_name_the_file_and_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["info", "--project", str(tmp_path / "nope.hemalabel")]) == 2
     assert "nope.hemalabel: no project file here" in capsys.readouterr().err
     assert main(["import", str(tmp_path / "missing"), "--project", str(tmp_path / "p.hemalabel")]) == 2
-    assert "missing: not a folder" in capsys.readouterr().err
+    assert "missing: no such folder or file" in capsys.readouterr().err
     assert not (tmp_path / "p.hemalabel").exists()
