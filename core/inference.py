@@ -14,7 +14,7 @@ import numpy as np
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, CellKind, LabelSource, NewCell
+from core.schema import Box, CellKind, LabelSource, NewCell, Slide
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
 
@@ -52,6 +52,16 @@ class SlideFailure:
     reason: str
 
 
+def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> np.ndarray | None:
+    """The slide's pixels, or None with the reason recorded: one unreadable
+    image must not stop a run over many slides."""
+    try:
+        return load_rgb(store.image_path(slide))
+    except ImageReadError as error:
+        failures.append(SlideFailure(slide.id, slide.path, error.reason))
+        return None
+
+
 def detect_slides(
     store: ProjectStore,
     detector: CellDetector,
@@ -67,11 +77,9 @@ def detect_slides(
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
-        try:
-            image = load_rgb(store.image_path(slide))
-        except ImageReadError as error:
-            failures.append(SlideFailure(slide_id, slide.path, error.reason))
-            yield Progress(index, len(slide_ids), f"{slide.path}: {error.reason}", payload=slide_id)
+        image = _load_or_record(store, slide, failures)
+        if image is None:
+            yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
         detections = detector.detect(image)
         cancel.raise_if_cancelled()
@@ -130,11 +138,9 @@ def classify_slides(
         if not cells:
             yield Progress(index, len(slide_ids), f"no cells to classify on {slide.path}", payload=slide_id)
             continue
-        try:
-            image = load_rgb(store.image_path(slide))
-        except ImageReadError as error:
-            failures.append(SlideFailure(slide_id, slide.path, error.reason))
-            yield Progress(index, len(slide_ids), f"{slide.path}: {error.reason}", payload=slide_id)
+        image = _load_or_record(store, slide, failures)
+        if image is None:
+            yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
         probabilities = classifier.predict([crop_square(image, cell.box, margin) for cell in cells])
         cancel.raise_if_cancelled()
