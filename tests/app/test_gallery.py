@@ -216,3 +216,18 @@ def test_model_of_5000_cells_builds_quickly(qtbot, tmp_path: Path) -> None:
     assert built < 2.0 and refiltered < 0.5
     model.bridge.detach()
     store.close()
+
+
+def test_arrows_tab_and_home_step_over_headers(qtbot, gallery: CellGallery) -> None:
+    model = gallery.model
+    unidentified = model.cell_rows_in_group(model.header_row("unidentified"))
+    gallery.view.set_current_row(unidentified[-1])
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Tab):
+        gallery.view.set_current_row(unidentified[-1])
+        qtbot.keyClick(gallery.view, key)
+        assert model.group_at(gallery.view.currentIndex().row()) == "neutrophil"
+        assert not model.is_header(gallery.view.currentIndex().row())
+    qtbot.keyClick(gallery.view, Qt.Key.Key_End)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Home)
+    assert gallery.view.currentIndex().row() == unidentified[0]
+    assert gallery.view.verticalScrollBar().value() == 0  # the group's header is in view

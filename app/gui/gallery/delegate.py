@@ -7,9 +7,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
 from PySide6.QtGui import QColor, QFont, QPainter, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from app.gui.gallery.model import GroupHeader, Role
-from core.schema import Cell, LabelSource
-from core.taxonomy import UNIDENTIFIED
+from app.gui.gallery.model import GroupHeader, Tile
 
 HEADER_HEIGHT = 30
 CAPTION_HEIGHT = 18
@@ -22,6 +20,13 @@ _PLACEHOLDER = QColor("#e4e8ee")
 _SELECTED_FILL = QColor(38, 110, 205, 60)
 _SELECTED_EDGE = QColor("#266ecd")
 _DROP_FILL = QColor("#fff4cc")
+# Enum arithmetic is slow in Python: a screen of tiles would pay for it ~70 times.
+_LEFT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+_RIGHT = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight
+_CENTRE_WRAP = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap
+_CENTRE = Qt.AlignmentFlag.AlignCenter
+_SELECTED = QStyle.StateFlag.State_Selected
+_HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 
 
 class GalleryDelegate(QStyledItemDelegate):
@@ -35,9 +40,10 @@ class GalleryDelegate(QStyledItemDelegate):
         self._small.setPointSizeF(max(7.0, self._small.pointSizeF() - 1.0))
         self._bold = QFont()
         self._bold.setBold(True)
+        self._colours: dict[str, QColor] = {}
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
-        if index.data(Role.IS_HEADER):
+        if index.model().is_header(index.row()):  # type: ignore[attr-defined]
             # As wide as the viewport, so a header always starts its own row.
             return QSize(max(self._tile.width(), self.view.viewport().width() - 2 * self.view.spacing() - 2), HEADER_HEIGHT)
         return self._tile
@@ -45,9 +51,9 @@ class GalleryDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         painter.save()
         try:
-            header = index.data(Role.HEADER)
-            if header is not None:
-                self._paint_header(painter, option.rect, header)
+            entry = index.model().entry(index.row())  # type: ignore[attr-defined]
+            if isinstance(entry, GroupHeader):
+                self._paint_header(painter, option.rect, entry)
             else:
                 self._paint_cell(painter, option, index)
         finally:
@@ -77,64 +83,54 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.drawLine(rect.left(), rect.bottom() - 1, rect.right(), rect.bottom() - 1)
 
     # ------------------------------------------------------------ cells
+    def _colour(self, name: str, taxonomy) -> QColor:  # noqa: ANN001
+        colour = self._colours.get(name)
+        if colour is None:
+            colour = self._colours[name] = QColor(taxonomy.get(name).colour if name in taxonomy else "#808080")
+        return colour
+
     def _paint_cell(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
-        cell: Cell = index.data(Role.CELL)
+        model = index.model()
+        tile: Tile = model.entry(index.row())  # type: ignore[attr-defined]
+        cell = tile.cell
         rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        taxonomy = index.model().store.taxonomy  # type: ignore[attr-defined]
-        group = index.data(Role.GROUP)
-        colour = QColor(taxonomy.get(group).colour) if group in taxonomy else QColor("#808080")
+        selected = bool(option.state & _SELECTED)
+        colour = self._colour(tile.group, model.store.taxonomy)  # type: ignore[attr-defined]
 
         if selected:
             painter.fillRect(rect, _SELECTED_FILL)
         thumb = QRect(rect.left() + PADDING, rect.top() + PADDING, self.thumb_size, self.thumb_size)
-        pixmap = index.data(Qt.ItemDataRole.DecorationRole)
+        thumbnails = model.thumbnails  # type: ignore[attr-defined]
+        pixmap = thumbnails.pixmap(cell) if thumbnails is not None else None
         if pixmap is not None:
             painter.drawPixmap(thumb, pixmap)
         else:
             painter.fillRect(thumb, _PLACEHOLDER)
-            if index.data(Role.THUMBNAIL_FAILED):
+            if thumbnails is not None and thumbnails.failed(cell):
                 painter.setPen(_MUTED)
                 painter.setFont(self._small)
-                painter.drawText(thumb, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, "image\nmissing")
+                painter.drawText(thumb, _CENTRE_WRAP, "image\nmissing")
         # The class colour frames the crop, as on the slide canvas.
         painter.setPen(QPen(colour, 3 if not cell.reviewed else 2))
         painter.drawRect(thumb.adjusted(1, 1, -2, -2))
-        if index.data(Role.SLIDE_LOCKED):
-            painter.fillRect(QRect(thumb.right() - 15, thumb.top() + 3, 13, 13), QColor(0, 0, 0, 140))
+        if model.slide_locked(cell.slide_id):  # type: ignore[attr-defined]
+            badge = QRect(thumb.right() - 15, thumb.top() + 3, 13, 13)
+            painter.fillRect(badge, QColor(0, 0, 0, 140))
             painter.setPen(Qt.GlobalColor.white)
             painter.setFont(self._small)
-            painter.drawText(QRect(thumb.right() - 15, thumb.top() + 3, 13, 13), Qt.AlignmentFlag.AlignCenter, "L")
+            painter.drawText(badge, _CENTRE, "L")
 
         caption = QRect(rect.left() + PADDING, thumb.bottom() + 2, self.thumb_size, CAPTION_HEIGHT)
         painter.setFont(self._small)
         painter.setPen(_TEXT)
-        painter.drawText(caption, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, self._caption(cell, taxonomy))
+        painter.drawText(caption, _LEFT, tile.caption)
         if cell.reviewed:
             painter.setPen(_REVIEWED)
-            mark = "✓ changed" if self._changed(cell) else "✓"
-            painter.drawText(caption, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, mark)
+            painter.drawText(caption, _RIGHT, "✓ new" if tile.changed else "✓")
 
         if selected:
             painter.setPen(QPen(_SELECTED_EDGE, 2))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
-        elif option.state & QStyle.StateFlag.State_HasFocus:
+        elif option.state & _HAS_FOCUS:
             painter.setPen(QPen(_SELECTED_EDGE, 1, Qt.PenStyle.DashLine))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
-
-    @staticmethod
-    def _caption(cell: Cell, taxonomy) -> str:  # noqa: ANN001
-        if not cell.probabilities:
-            return "manual" if cell.source is not LabelSource.MODEL else ""
-        if cell.label in (None, UNIDENTIFIED) or cell.source is LabelSource.HUMAN:
-            # What the model thought, so the technician sees how close it was.
-            name, probability = cell.top_classes(1)[0]
-            short = taxonomy.get(name).display.split(" ")[0][:6] if name in taxonomy else name[:6]
-            return f"{short}? {probability:.0%}" if cell.label != name else f"{probability:.0%}"
-        return f"{cell.probabilities.get(cell.label, 0.0):.0%}"
-
-    @staticmethod
-    def _changed(cell: Cell) -> bool:
-        if not cell.probabilities or cell.label is None:
-            return False
-        return cell.top_classes(1)[0][0] != cell.label

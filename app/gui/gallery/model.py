@@ -22,12 +22,15 @@ from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelInde
 
 from app.gui.gallery.store_bridge import StoreBridge
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
-from core.schema import Cell, CellKind, Slide, SlideStatus
+from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.store import ProjectStore, StoreError, StoreEvent
-from core.taxonomy import UNIDENTIFIED
+from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 CELL_IDS_MIME = "application/x-hemalabel-cell-ids"
-RELOAD_ALL_ABOVE = 300  # re-reading more changed cells than this one by one is slower than one query
+RELOAD_ALL_ABOVE = 300
+_CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+_HEADER_FLAGS = Qt.ItemFlag.NoItemFlags
+_ROOT_FLAGS = Qt.ItemFlag.ItemIsDropEnabled  # re-reading more changed cells than this one by one is slower than one query
 
 
 class Role(enum.IntEnum):
@@ -57,6 +60,18 @@ class GroupHeader:
     colour: str
     shown: int
     unreviewed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """What a cell's tile shows, worked out once per cell version: painting
+    reads it directly instead of asking data() for one role at a time."""
+
+    cell: Cell
+    group: str
+    confidence: float | None
+    caption: str
+    changed: bool  # a human gave it a class other than the model's top guess
 
 
 @dataclass(slots=True)
@@ -96,6 +111,7 @@ class GalleryModel(QAbstractListModel):
         self._cells: dict[int, Cell] = {}
         self._slides: dict[int, Slide] = {}
         self._rows = _Rows()
+        self._tiles: dict[int, Tile] = {}
         self.bridge = StoreBridge(store, self)
         self.bridge.changed.connect(self._on_store_changed)
         if thumbnails is not None:
@@ -122,12 +138,12 @@ class GalleryModel(QAbstractListModel):
 
     def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
         if not index.isValid():
-            return Qt.ItemFlag.ItemIsDropEnabled
+            return _ROOT_FLAGS
         if isinstance(self._rows.kinds[index.row()], GroupHeader):
             # Not selectable, not enabled: arrow keys step over headers.  Drops
             # onto a header are handled by the view.
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+            return _HEADER_FLAGS
+        return _CELL_FLAGS
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
         if not index.isValid() or index.row() >= len(self._rows.kinds):
@@ -193,6 +209,20 @@ class GalleryModel(QAbstractListModel):
     def cell(self, cell_id: int) -> Cell | None:
         return self._cells.get(cell_id)
 
+    def entry(self, row: int) -> GroupHeader | Tile:
+        """The header or the tile at a row: the delegate's fast path."""
+        entry = self._rows.kinds[row]
+        if isinstance(entry, GroupHeader):
+            return entry
+        tile = self._tiles.get(entry)  # type: ignore[arg-type]
+        if tile is None:
+            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.store.taxonomy)  # type: ignore[index]
+        return tile
+
+    def slide_path(self, slide_id: int) -> str | None:
+        slide = self._slides.get(slide_id)
+        return slide.path if slide else None
+
     def row_of(self, cell_id: int) -> int | None:
         return self._rows.row_of_cell.get(cell_id)
 
@@ -251,7 +281,9 @@ class GalleryModel(QAbstractListModel):
         else:
             for cell_id in removed:
                 self._cells.pop(cell_id, None)
+                self._tiles.pop(cell_id, None)
             for cell_id in changed:
+                self._tiles.pop(cell_id, None)
                 self._reread(cell_id)
         self._rebuild()
 
@@ -268,6 +300,7 @@ class GalleryModel(QAbstractListModel):
 
     def _reload_all(self) -> None:
         self._cells = {cell.id: cell for cell in self.store.cells(kind=CellKind.WHITE)}
+        self._tiles = {}
         self._reload_slides()
 
     def _reload_slides(self) -> None:
@@ -349,3 +382,28 @@ class GalleryModel(QAbstractListModel):
         if cell.model_version:
             lines.append(f"Model: {cell.model_version}")
         return "\n".join(lines)
+
+
+def _make_tile(cell: Cell, taxonomy: Taxonomy) -> Tile:
+    changed = bool(cell.probabilities) and cell.label is not None and cell.top_classes(1)[0][0] != cell.label
+    return Tile(cell, group_of(cell), confidence_of(cell), _caption(cell, taxonomy), changed)
+
+
+def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
+    if not cell.probabilities:
+        return "manual" if cell.source is not LabelSource.MODEL else ""
+    if cell.label in (None, UNIDENTIFIED) or cell.source is LabelSource.HUMAN:
+        # What the model thought, so the technician sees how close it came.
+        name, probability = cell.top_classes(1)[0]
+        if name == cell.label:
+            return f"{probability:.0%}"
+        short = _short_name(taxonomy.get(name).display) if name in taxonomy else name[:6]
+        return f"{short}? {probability:.0%}"
+    return f"{cell.probabilities.get(cell.label, 0.0):.0%}"
+
+
+def _short_name(display: str) -> str:
+    if display.startswith("Immature"):
+        return "IG"
+    word = display.split(" ")[0]
+    return word if len(word) <= 7 else word[:6] + "."

@@ -30,10 +30,12 @@ log = logging.getLogger(__name__)
 
 ThumbKey = tuple[int, tuple[float, float, float, float]]  # cell id and its box: a moved box is a new thumbnail
 
-BATCH_SIZE = 48
-MAX_PENDING = 400  # older requests are dropped: the tiles they were for have scrolled away
-DECODED_SLIDES_KEPT = 3
-LARGE_SLIDE_PIXELS = 40_000_000  # a slide this large is not kept decoded between batches
+BATCH_SIZE = 32
+MAX_PENDING = 160  # about two screens; older requests are dropped, their tiles have scrolled away
+# Decoded slides kept between batches.  A gallery of every slide grouped by
+# class needs crops from many slides per screen; 50 microscope fields of
+# 640x480 fit in 50 MB, while one whole-slide scan may not fit at all.
+DECODED_BUDGET_BYTES = 384 * 1024 * 1024
 
 
 def thumb_key(cell: Cell) -> ThumbKey:
@@ -52,11 +54,13 @@ class _BatchSignals(QObject):
 
 
 class _BatchJob(QRunnable):
-    def __init__(self, requests: list[_Request], size: int, decoded: OrderedDict[Path, np.ndarray | None]) -> None:
+    def __init__(self, requests: list[_Request], size: int, decoded: OrderedDict[Path, np.ndarray | None],
+                 budget: int = DECODED_BUDGET_BYTES) -> None:
         super().__init__()
         self.requests = requests
         self.size = size
         self.decoded = decoded  # shared with later batches; only one batch runs at a time
+        self.budget = budget
         self.signals = _BatchSignals()
 
     def run(self) -> None:
@@ -82,9 +86,10 @@ class _BatchJob(QRunnable):
         except ImageReadError as error:
             log.warning("no thumbnails for %s", error)
             pixels = None
-        if pixels is None or pixels.shape[0] * pixels.shape[1] <= LARGE_SLIDE_PIXELS:
+        size = 0 if pixels is None else pixels.nbytes
+        if size <= self.budget:
             self.decoded[path] = pixels
-            while len(self.decoded) > DECODED_SLIDES_KEPT:
+            while sum(0 if p is None else p.nbytes for p in self.decoded.values()) > self.budget:
                 self.decoded.popitem(last=False)
         return pixels
 
@@ -115,6 +120,7 @@ class ThumbnailProvider(QObject):
         self.size = size
         self.capacity = capacity
         self._image_path = image_path
+        self._paths: dict[int, Path] = {}
         self._cache: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
         self._failed: set[ThumbKey] = set()
         self._pending: OrderedDict[ThumbKey, _Request] = OrderedDict()
@@ -140,7 +146,10 @@ class ThumbnailProvider(QObject):
         if key in self._pending:
             self._pending.move_to_end(key)  # asked again: it is on screen now
         else:
-            self._pending[key] = _Request(key, self._image_path(cell.slide_id), cell.box)
+            path = self._paths.get(cell.slide_id)
+            if path is None:
+                path = self._paths[cell.slide_id] = self._image_path(cell.slide_id)
+            self._pending[key] = _Request(key, path, cell.box)
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
         if not self._flush_timer.isActive():
@@ -154,6 +163,7 @@ class ThumbnailProvider(QObject):
         """Slide images changed on disk or were relinked: decode them afresh."""
         self._decoded.clear()
         self._failed.clear()
+        self._paths.clear()
 
     @property
     def idle(self) -> bool:

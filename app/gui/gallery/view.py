@@ -78,6 +78,13 @@ class GalleryView(QListView):
         if event.key() == Qt.Key.Key_Backtab:
             self.step_cell(-1)
             return
+        if event.key() in (Qt.Key.Key_Home, Qt.Key.Key_End) and modifiers == Qt.KeyboardModifier.NoModifier:
+            # Row 0 is a header, which Qt's own Home cannot make current.
+            ids = self.gallery_model().shown_cell_ids()
+            if ids:
+                row = self.gallery_model().row_of(ids[0] if event.key() == Qt.Key.Key_Home else ids[-1])
+                self.set_current_row(row)
+            return
         super().keyPressEvent(event)
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002
@@ -101,11 +108,20 @@ class GalleryView(QListView):
         self.scroll_to_row(row)
 
     def scroll_to_row(self, row: int) -> None:
-        """Make a row visible; the first row of a group brings its header along."""
+        self.scrollTo(self.model().index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+
+    def scrollTo(self, index: QModelIndex, hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
+        """As QListView's, but the first tile of a group brings its header into
+        view, so the technician always sees which class a tile is in.  Qt calls
+        this for its own delayed scrolls too."""
+        super().scrollTo(index, hint)
+        row = index.row()
         model = self.gallery_model()
-        if row > 0 and model.is_header(row - 1):
-            self.scrollTo(model.index(row - 1, 0), QAbstractItemView.ScrollHint.EnsureVisible)
-        self.scrollTo(model.index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
+        if hint == QAbstractItemView.ScrollHint.EnsureVisible and row > 0 and model.is_header(row - 1):
+            header = self.visualRect(model.index(row - 1, 0))
+            if header.top() < self.spacing():
+                bar = self.verticalScrollBar()
+                bar.setValue(bar.value() + header.top() - self.spacing())
 
     # ------------------------------------------------------------ mouse
     def mousePressEvent(self, event: QMouseEvent) -> None:
