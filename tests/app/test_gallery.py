@@ -15,6 +15,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QListView  # noqa: E402
 
 from app.gui.differential import DifferentialPanel  # noqa: E402
 from app.gui.gallery import CellGallery, GalleryFilter, GalleryModel  # noqa: E402
@@ -231,3 +232,14 @@ def test_arrows_tab_and_home_step_over_headers(qtbot, gallery: CellGallery) -> N
     qtbot.keyClick(gallery.view, Qt.Key.Key_Home)
     assert gallery.view.currentIndex().row() == unidentified[0]
     assert gallery.view.verticalScrollBar().value() == 0  # the group's header is in view
+
+
+def test_tab_steps_cells_and_ctrl_tab_leaves_the_gallery(qtbot, gallery: CellGallery, monkeypatch) -> None:
+    left: list[bool] = []
+    monkeypatch.setattr(QListView, "focusNextPrevChild", lambda self, forward: left.append(forward) or True)
+    row = gallery.view.currentIndex().row()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Tab)
+    assert gallery.view.currentIndex().row() > row and left == []
+    row = gallery.view.currentIndex().row()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert gallery.view.currentIndex().row() == row and left == [True]

@@ -4,7 +4,7 @@ and the group headers that span the view's width."""
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QPainter, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.gui.gallery.model import GroupHeader, Tile
@@ -41,6 +41,8 @@ class GalleryDelegate(QStyledItemDelegate):
         self._bold = QFont()
         self._bold.setBold(True)
         self._colours: dict[str, QColor] = {}
+        self._metrics = QFontMetrics(self._small)
+        self._tick_width = self._metrics.horizontalAdvance(" ✓") + 2
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         if index.model().is_header(index.row()):  # type: ignore[attr-defined]
@@ -114,19 +116,18 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setPen(QPen(colour, 3 if not cell.reviewed else 2))
         painter.drawRect(thumb.adjusted(1, 1, -2, -2))
         if model.slide_locked(cell.slide_id):  # type: ignore[attr-defined]
-            badge = QRect(thumb.right() - 15, thumb.top() + 3, 13, 13)
-            painter.fillRect(badge, QColor(0, 0, 0, 140))
-            painter.setPen(Qt.GlobalColor.white)
-            painter.setFont(self._small)
-            painter.drawText(badge, _CENTRE, "L")
+            _paint_padlock(painter, thumb.right() - 16, thumb.top() + 4)
 
         caption = QRect(rect.left() + PADDING, thumb.bottom() + 2, self.thumb_size, CAPTION_HEIGHT)
         painter.setFont(self._small)
         painter.setPen(_TEXT)
-        painter.drawText(caption, _LEFT, tile.caption)
+        text = tile.caption
         if cell.reviewed:
             painter.setPen(_REVIEWED)
-            painter.drawText(caption, _RIGHT, "✓ new" if tile.changed else "✓")
+            painter.drawText(caption, _RIGHT, "✓")
+            painter.setPen(_TEXT)
+            text = self._metrics.elidedText(text, Qt.TextElideMode.ElideRight, caption.width() - self._tick_width)
+        painter.drawText(caption, _LEFT, text)
 
         if selected:
             painter.setPen(QPen(_SELECTED_EDGE, 2))
@@ -134,3 +135,18 @@ class GalleryDelegate(QStyledItemDelegate):
         elif option.state & _HAS_FOCUS:
             painter.setPen(QPen(_SELECTED_EDGE, 1, Qt.PenStyle.DashLine))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
+
+
+def _paint_padlock(painter: QPainter, x: int, y: int) -> None:
+    """A small padlock: the cell's slide is signed off and read-only."""
+    painter.save()  # the brush set here must not fill the selection frame drawn later
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setBrush(QColor(0, 0, 0, 150))
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.drawRoundedRect(QRect(x, y, 14, 15), 3, 3)
+    painter.setPen(QPen(Qt.GlobalColor.white, 1.5))
+    painter.setBrush(Qt.BrushStyle.NoBrush)
+    painter.drawArc(QRect(x + 4, y + 2, 6, 7), 0, 180 * 16)
+    painter.setBrush(Qt.GlobalColor.white)
+    painter.drawRect(QRect(x + 3, y + 7, 8, 5))
+    painter.restore()

@@ -75,8 +75,12 @@ class GalleryView(QListView):
             if event.key() == Qt.Key.Key_Tab:
                 self.step_cell(+1)
                 return
-        if event.key() == Qt.Key.Key_Backtab:
+        if event.key() == Qt.Key.Key_Backtab and modifiers == Qt.KeyboardModifier.ShiftModifier:
             self.step_cell(-1)
+            return
+        if event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab) and modifiers & Qt.KeyboardModifier.ControlModifier:
+            # Ctrl+Tab leaves the gallery, so Tab moving between cells is no keyboard trap.
+            super().focusNextPrevChild(event.key() == Qt.Key.Key_Tab)
             return
         if event.key() in (Qt.Key.Key_Home, Qt.Key.Key_End) and modifiers == Qt.KeyboardModifier.NoModifier:
             # Row 0 is a header, which Qt's own Home cannot make current.
