@@ -172,7 +172,7 @@ class DifferentialPanel(QWidget):
         buttons = QHBoxLayout()
         buttons.addStretch(1)
         self.sign_off_button = QPushButton("Sign off slide…")
-        self.sign_off_button.setToolTip("Sign the slide off with this count (Ctrl+Shift+S)")
+        self.sign_off_button.setToolTip("Sign the slide off with this count, or unlock a signed slide")
         self.sign_off_button.clicked.connect(self._sign_off_clicked)
         buttons.addWidget(self.sign_off_button)
         layout.addLayout(buttons)

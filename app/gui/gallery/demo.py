@@ -34,7 +34,6 @@ class GalleryDemoWindow(QMainWindow):
         self.setCentralWidget(splitter)
         self.setStatusBar(QStatusBar())
         self.gallery.slide_filter_changed.connect(self.panel.set_slide)
-        self.gallery.message.connect(lambda text: self.statusBar().showMessage(text, 5000))
         QShortcut(QKeySequence("Ctrl+Shift+S"), self, activated=self.panel.open_sign_off_dialog)
 
     def _open_cell(self, cell_id: int) -> None:

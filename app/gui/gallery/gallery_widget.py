@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -77,9 +77,16 @@ class CellGallery(QWidget):
         layout.setSpacing(4)
         layout.addLayout(self.filter_bar)
         layout.addWidget(self.view, 1)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("galleryMessage")
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(6000)
+        self._message_timer.timeout.connect(self.message_label.clear)
         bottom = QHBoxLayout()
         bottom.addWidget(self.status)
         bottom.addStretch(1)
+        bottom.addWidget(self.message_label)
         layout.addLayout(bottom)
         layout.addWidget(hint)
 
@@ -365,7 +372,8 @@ class CellGallery(QWidget):
 
     @Slot(str)
     def _show_message(self, text: str) -> None:
-        self.status.setToolTip(text)
+        self.message_label.setText(text)
+        self._message_timer.start()
 
     def _image_path(self, slide_id: int) -> Path:
         return self.store.image_path(self.store.slide(slide_id))

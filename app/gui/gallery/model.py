@@ -191,10 +191,12 @@ class GalleryModel(QAbstractListModel):
         return data
 
     def supportedDragActions(self) -> Qt.DropAction:
-        return Qt.DropAction.MoveAction
+        # The view accepts a drop as a copy, so Qt never removes the dragged
+        # rows itself: the store changes the label and the model follows.
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
 
     def supportedDropActions(self) -> Qt.DropAction:
-        return Qt.DropAction.MoveAction
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
 
     # ------------------------------------------------------------ lookups
     def is_header(self, row: int) -> bool:

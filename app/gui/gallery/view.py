@@ -45,7 +45,7 @@ class GalleryView(QListView):
         self.setAcceptDrops(True)
         self.setDropIndicatorShown(False)
         self.setDragDropMode(QAbstractItemView.DragDropMode.DragDrop)
-        self.setDefaultDropAction(Qt.DropAction.MoveAction)
+        self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.setMouseTracking(True)
         self.setStyleSheet("QListView { background: #ffffff; border: 1px solid #c9d0d9; }")
 
