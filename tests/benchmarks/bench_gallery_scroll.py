@@ -27,7 +27,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.gallery import CellGallery  # noqa: E402
 from app.gui.gallery.model import GalleryModel  # noqa: E402
-from review_project import build_review_project  # noqa: E402
+from review_project import build_review_project, pump  # noqa: E402
 
 FRAME_BUDGET_MS = 16.7  # one frame at 60 Hz
 
@@ -87,13 +87,13 @@ def main() -> int:
               f"p95 {paints[int(0.95 * (len(paints) - 1))]:.1f} ms, max {paints[-1]:.1f} ms (frame budget {FRAME_BUDGET_MS} ms)")
 
         for where in (bar.maximum() // 3, bar.maximum() // 2):
-            QTest.qWait(300)
+            pump(300)
             bar.setValue(where)
             view.viewport().repaint()
             started = time.perf_counter()
             deadline = started + 30
             while not all_visible_thumbnails_in(gallery) and time.perf_counter() < deadline:
-                QTest.qWait(5)
+                pump(5)
             print(f"jump to {100 * where // max(1, bar.maximum())} %: the page's thumbnails arrived in "
                   f"{1000 * (time.perf_counter() - started):.0f} ms")
         started = time.perf_counter()
@@ -101,7 +101,7 @@ def main() -> int:
         gallery.select_cells([cell_id])
         gallery.reclassify_selected("monocyte")
         while gallery.model.cell(cell_id).label != "monocyte":
-            QTest.qWait(1)
+            pump(1)
         print(f"reclassify one cell among {args.cells}, gallery followed: {1000 * (time.perf_counter() - started):.0f} ms")
         print(f"thumbnail cache: {gallery.thumbnails.cached_count()} kept, {gallery.thumbnails.batches_started} batches")
         gallery.shutdown()

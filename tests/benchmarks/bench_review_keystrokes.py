@@ -35,7 +35,7 @@ from app.gui.differential import DifferentialPanel  # noqa: E402
 from app.gui.gallery import CellGallery  # noqa: E402
 from core.schema import CellKind, CorrectionAction, SlideStatus  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
-from review_project import build_review_project  # noqa: E402
+from review_project import build_review_project, pump  # noqa: E402
 
 GOAL = 110
 
@@ -78,7 +78,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 5.0) -> None:
     while not condition():
         if time.perf_counter() > deadline:
             raise TimeoutError("the gallery did not follow the store in time")
-        QTest.qWait(1)
+        pump(1)
 
 
 def sign_off(tech: Technician, type_initials: bool) -> None:

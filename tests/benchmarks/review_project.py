@@ -3,6 +3,7 @@ round, stained-looking cells at known places, and fake model predictions."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import cv2
@@ -10,6 +11,19 @@ import numpy as np
 
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
+
+def pump(milliseconds: int) -> None:
+    """Run the Qt event loop for a while.  Unlike QTest.qWait, this lets go of
+    Python's GIL between turns, so the thumbnail thread can work meanwhile."""
+    from PySide6.QtWidgets import QApplication
+
+    deadline = time.perf_counter() + milliseconds / 1000.0
+    while True:
+        QApplication.processEvents()
+        if time.perf_counter() >= deadline:
+            return
+        time.sleep(0.001)
+
 
 # A differential as a lab sees it: mostly neutrophils and lymphocytes.
 MIX = {"neutrophil": 58, "lymphocyte": 28, "monocyte": 6, "eosinophil": 3, "basophil": 1, "ig": 2, "erythroblast": 2}
