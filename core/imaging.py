@@ -8,6 +8,8 @@ upright H x W x 3 uint8 array.  Pillow's decompression-bomb guard stays on.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,24 +46,15 @@ def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> Ima
     """Size (as displayed, after EXIF rotation) and mode of an image.  With
     verify_pixels the whole file is decoded, so a truncated file is caught
     now rather than in the middle of a review."""
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-            mode = image.mode
-            orientation = image.getexif().get(0x0112, 1)
-            if verify_pixels:
-                if image.format == "JPEG":
-                    # Decoding at 1/8 scale still reads every byte of the stream.
-                    image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
-                image.load()
-    except FileNotFoundError:
-        raise ImageReadError(path, "file not found") from None
-    except Image.DecompressionBombError as error:
-        raise ImageReadError(path, f"image too large to decode safely ({error})") from None
-    except UnidentifiedImageError:
-        raise ImageReadError(path, "not an image Pillow can read (unknown or damaged format)") from None
-    except (OSError, SyntaxError, ValueError) as error:
-        raise ImageReadError(path, f"damaged or truncated image ({error})") from None
+    with _reading(path), Image.open(path) as image:
+        width, height = image.size
+        mode = image.mode
+        orientation = image.getexif().get(0x0112, 1)
+        if verify_pixels:
+            if image.format == "JPEG":
+                # Decoding at 1/8 scale still reads every byte of the stream.
+                image.draft("RGB", (max(1, width // 8), max(1, height // 8)))
+            image.load()
     if orientation in _TRANSPOSING_ORIENTATIONS:
         width, height = height, width
     if width < 1 or height < 1:
@@ -71,10 +64,15 @@ def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> Ima
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """The image as an upright H x W x 3 uint8 array."""
+    with _reading(path), Image.open(path) as image:
+        return to_rgb_array(ImageOps.exif_transpose(image))
+
+
+@contextmanager
+def _reading(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn Pillow's many failure modes into one error naming file and reason."""
     try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return to_rgb_array(image)
+        yield
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None
     except Image.DecompressionBombError as error:

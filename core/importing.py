@@ -8,19 +8,27 @@ they are, never copied or modified.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.formats import bccd_subtypes, folder, voc, yolo
-from core.formats.common import AnnotatedImage, AnnotationError, ImportPlan
+from core.formats import bccd_subtypes, coco, crops, csv_format, folder, voc, yolo
+from core.formats.common import (
+    AnnotatedImage,
+    AnnotationError,
+    ClassResolver,
+    ImportPlan,
+    UnknownClass,
+    read_manifest,
+)
 from core.imaging import ImageReadError, probe_image
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, Cell, CellKind, LabelSource, NewCell
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy
 
-FORMATS = ("auto", "folder", "voc", "yolo")
+FORMATS = ("auto", "folder", "voc", "yolo", "coco", "crops", "csv")
 
 # Boxes that differ by less than this (in pixels, per side) are the same box:
 # re-importing a source must not duplicate its cells.
@@ -29,6 +37,21 @@ _SAME_BOX_TOLERANCE = 0.5
 
 class ImportSourceError(ValueError):
     """A source that cannot be imported at all (missing, unknown format)."""
+
+
+class UnknownClassesError(ImportSourceError):
+    """The source uses class names the project does not know.  Nothing was
+    imported; `unknown` lists each name, how many boxes use it and where it is
+    first used, so the user can map each to a project class or skip them."""
+
+    def __init__(self, source: Path, unknown: list[UnknownClass]) -> None:
+        listing = "; ".join(f"{item.name!r}: {item.count} box(es), first at {item.first_seen}" for item in unknown)
+        super().__init__(
+            f"{source}: class(es) not in this project: {listing}. Nothing was imported; "
+            "map each to a project class or skip them"
+        )
+        self.source = source
+        self.unknown = unknown
 
 
 @dataclass(slots=True)
@@ -58,22 +81,44 @@ class ImportReport:
 
 
 def detect_format(source: Path) -> str:
+    """The format of a folder (or of a .json / .csv file).  A HemaLabel export
+    says its format in hemalabel.json; crops are never guessed, since a
+    class-folder tree looks like any folder of images."""
+    if source.is_file():
+        return {".json": "coco", ".csv": "csv"}.get(source.suffix.lower(), "folder")
+    manifest = read_manifest(source)
+    if manifest is not None and manifest.format in FORMATS[1:]:
+        return manifest.format
     if voc.looks_like_voc(source):
         return "voc"
     if yolo.looks_like_yolo(source):
         return "yolo"
+    if coco.looks_like_coco(source):
+        return "coco"
+    if csv_format.looks_like_csv(source):
+        return "csv"
     return "folder"
 
 
-
-
-def read_source(source: Path, fmt: str, taxonomy: Taxonomy, split: str | None = None) -> ImportPlan:
+def read_source(
+    source: Path,
+    fmt: str,
+    taxonomy: Taxonomy,
+    split: str | None = None,
+    resolver: ClassResolver | None = None,
+    files: list[Path] | None = None,
+    crop_margin: float | None = None,
+) -> ImportPlan:
     """Parse and check a whole source; raises AnnotationError naming the
-    file and line or element of the first problem."""
+    file and line or element of the first problem.  Class names the resolver
+    does not know are recorded in `resolver.unknown` and their boxes left out."""
+    manifest = read_manifest(source)
+    if resolver is None:
+        resolver = ClassResolver(taxonomy, declared=manifest.classes if manifest else None)
     if fmt == "folder":
         return folder.read_folder(source)
     if fmt == "voc":
-        plan = voc.read_voc(source, taxonomy)
+        plan = voc.read_voc(source, taxonomy, resolver)
         if split is not None:
             plan.images = [image for image in plan.images if image.attributes.get("split") == split]
         subtypes_file = source / bccd_subtypes.FILE_NAME
@@ -82,7 +127,17 @@ def read_source(source: Path, fmt: str, taxonomy: Taxonomy, split: str | None = 
             bccd_subtypes.apply_subtypes(plan, subtypes, taxonomy, subtypes_file)
         return plan
     if fmt == "yolo":
-        return yolo.read_yolo(source, taxonomy, split)
+        return yolo.read_yolo(source, taxonomy, split, resolver, clip=False)
+    if fmt in ("coco", "csv"):
+        reader = coco.read_coco if fmt == "coco" else csv_format.read_csv
+        plan = reader(source, resolver, files)
+        if split is not None:
+            plan.images = [image for image in plan.images if image.attributes.get("split") == split]
+        return plan
+    if fmt == "crops":
+        if crop_margin is None:
+            crop_margin = float((manifest.options.get("crop_margin") if manifest else None) or 0.0)
+        return crops.read_crops(source, resolver, crop_margin, split)
     raise ImportSourceError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
 
 
@@ -92,15 +147,41 @@ def import_source(
     fmt: str = "auto",
     split: str | None = None,
     cancel: CancelToken | None = None,
+    class_map: dict[str, str] | None = None,
+    skip_unknown: bool = False,
+    crop_margin: float | None = None,
 ) -> Job[ImportReport]:
-    """Import `source` into `store`, yielding progress while images are checked."""
+    """Import `source` into `store`, yielding progress while images are checked.
+
+    Everything is read and checked before the project is touched; then one
+    transaction writes it all, so a failure or a cancel leaves the project as
+    it was.  Images already in the project (the same file, or a copy of it
+    with the same name and content) get the new boxes; boxes they already
+    have are not added twice.  Class names the project does not know raise
+    UnknownClassesError unless mapped (`class_map`, old name -> project
+    class) or skipped (`skip_unknown`)."""
     cancel = cancel or CancelToken()
-    root = Path(source).resolve()
-    if not root.is_dir():
-        raise ImportSourceError(f"{source}: not a folder")
-    chosen = detect_format(root) if fmt == "auto" else fmt
-    plan = read_source(root, chosen, store.taxonomy, split)
-    report = ImportReport(format=chosen, source=str(root), warnings=list(plan.warnings))
+    given = Path(source).resolve()
+    if not given.exists():
+        raise ImportSourceError(f"{source}: no such folder or file")
+    chosen = detect_format(given) if fmt == "auto" else fmt
+    if chosen not in FORMATS[1:]:
+        raise ImportSourceError(f"unknown import format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    files = None
+    root = given
+    if given.is_file():
+        if chosen not in ("coco", "csv"):
+            raise ImportSourceError(f"{source}: a {chosen} source is a folder, not a file")
+        root, files = given.parent, [given]
+    manifest = read_manifest(root)
+    try:
+        resolver = ClassResolver(store.taxonomy, declared=manifest.classes if manifest else None, mapping=class_map)
+    except ValueError as error:
+        raise ImportSourceError(str(error)) from None
+    plan = read_source(root, chosen, store.taxonomy, split, resolver, files, crop_margin)
+    if resolver.unknown and not skip_unknown:
+        raise UnknownClassesError(given, sorted(resolver.unknown.values(), key=lambda item: item.name))
+    report = ImportReport(format=chosen, source=str(given), warnings=list(plan.warnings))
 
     readable = []
     total = len(plan.images)
@@ -111,19 +192,75 @@ def import_source(
         except ImageReadError as error:
             report.skipped.append((str(image.path), error.reason))
         else:
+            if image.size is not None and image.size != (info.width, info.height) and image.boxes:
+                report.warnings.append(
+                    f"{image.origin or image.path}: annotation says {image.size[0]}x{image.size[1]}, "
+                    f"image is {info.width}x{info.height}; boxes kept as given"
+                )
             readable.append((image, info.width, info.height))
         if index % 8 == 0 or index == total:
             yield Progress(index, total, f"checked {index} of {total} images")
 
     cancel.raise_if_cancelled()
-    with store.edit(f"Import {root.name}", record_history=False):
-        for image, width, height in readable:
-            _write_image(store, image, width, height, report)
+    matcher = _SlideMatcher(store)
+    with store.edit(f"Import {given.name}", record_history=False):
+        for index, (image, width, height) in enumerate(readable, start=1):
+            # A cancel here (or a caller dropping the job) rolls the whole
+            # transaction back.
+            cancel.raise_if_cancelled()
+            _write_image(store, image, width, height, report, matcher)
+            if index % 64 == 0 or index == len(readable):
+                yield Progress(index, len(readable), f"wrote {index} of {len(readable)} images to the project")
     return report
 
 
-def _write_image(store: ProjectStore, image: AnnotatedImage, width: int, height: int, report: ImportReport) -> None:
-    slide = store.slide_by_path(image.path)
+class _SlideMatcher:
+    """Finds the slide an imported image already is: the same file, or a copy
+    of it (an exported dataset coming back) with the same name, size and bytes."""
+
+    def __init__(self, store: ProjectStore) -> None:
+        self.store = store
+        self.by_name: dict[str, list[Slide]] = {}
+        for slide in store.slides():
+            self.by_name.setdefault(Path(slide.path).name.lower(), []).append(slide)
+        self._digests: dict[Path, str | None] = {}
+
+    def find(self, path: Path, width: int, height: int) -> Slide | None:
+        slide = self.store.slide_by_path(path)
+        if slide is not None:
+            return slide
+        candidates = [
+            slide
+            for slide in self.by_name.get(path.name.lower(), [])
+            if (slide.width, slide.height) == (width, height)
+        ]
+        if not candidates:
+            return None
+        wanted = self._digest(path)
+        for slide in candidates:
+            if wanted is not None and self._digest(self.store.image_path(slide)) == wanted:
+                return slide
+        return None
+
+    def _digest(self, path: Path) -> str | None:
+        path = path.resolve()
+        if path not in self._digests:
+            try:
+                self._digests[path] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                self._digests[path] = None
+        return self._digests[path]
+
+
+def _write_image(
+    store: ProjectStore,
+    image: AnnotatedImage,
+    width: int,
+    height: int,
+    report: ImportReport,
+    matcher: _SlideMatcher,
+) -> None:
+    slide = matcher.find(image.path, width, height)
     if slide is None:
         slide = store.add_slide(image.path, width, height, attributes=dict(image.attributes))
         report.slides_added += 1
@@ -133,21 +270,30 @@ def _write_image(store: ProjectStore, image: AnnotatedImage, width: int, height:
         existing = store.cells(slide.id)
     new_cells = []
     for labelled in image.boxes:
+        where = _where(image, labelled.where)
         box = labelled.box.clipped(width, height)
         if box != labelled.box:
             if box.is_empty():
-                report.warnings.append(f"{image.path}: box {labelled.box.as_tuple()} lies outside the image; skipped")
+                report.warnings.append(f"{where}: box {labelled.box.as_tuple()} lies outside the image; skipped")
                 continue
-            report.warnings.append(f"{image.path}: box {labelled.box.as_tuple()} clipped to the image")
+            report.warnings.append(f"{where}: box {labelled.box.as_tuple()} clipped to the image")
         elif box.is_empty():
             # A zero-size box inside the image still marks a cell: keep it so the
             # annotation's counts hold and a technician can fix it in review.
-            report.warnings.append(f"{image.path}: box {box.as_tuple()} has zero size; kept for review")
+            report.warnings.append(f"{where}: box {box.as_tuple()} has zero size; kept for review")
         if any(_same_cell(box, labelled.kind, cell) for cell in existing):
             report.cells_duplicate += 1
             continue
         new_cells.append(
-            NewCell(box=box, kind=labelled.kind, label=labelled.label, source=LabelSource.IMPORT, reviewed=True)
+            NewCell(
+                box=box,
+                kind=labelled.kind,
+                label=labelled.label,
+                # A model's unreviewed guess (CSV says so) stays one.
+                source=LabelSource.IMPORT if labelled.reviewed else LabelSource.MODEL,
+                probabilities=dict(labelled.probabilities),
+                reviewed=labelled.reviewed,
+            )
         )
     if new_cells:
         store.add_cells(slide.id, new_cells, description="Import annotations")
@@ -156,10 +302,25 @@ def _write_image(store: ProjectStore, image: AnnotatedImage, width: int, height:
             report.white_cell_types += 1
 
 
+def _where(image: AnnotatedImage, entry: str) -> str:
+    """The annotation file and entry of a box, for messages."""
+    where = str(image.annotation or image.path)
+    return f"{where}:{entry}" if entry else where
+
+
 def _same_cell(box: Box, kind: CellKind, cell: Cell) -> bool:
     if cell.kind is not kind:
         return False
     return all(abs(a - b) <= _SAME_BOX_TOLERANCE for a, b in zip(box.as_tuple(), cell.box.as_tuple()))
 
 
-__all__ = ["AnnotationError", "FORMATS", "ImportSourceError", "ImportReport", "detect_format", "import_source", "read_source"]
+__all__ = [
+    "AnnotationError",
+    "FORMATS",
+    "ImportReport",
+    "ImportSourceError",
+    "UnknownClassesError",
+    "detect_format",
+    "import_source",
+    "read_source",
+]

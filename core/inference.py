@@ -14,7 +14,7 @@ import numpy as np
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, CellKind, LabelSource, NewCell
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
 
@@ -52,6 +52,24 @@ class SlideFailure:
     reason: str
 
 
+def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> np.ndarray | None:
+    """The slide's pixels, or None with the reason recorded: one unreadable
+    image must not stop a run over many slides."""
+    try:
+        return load_rgb(store.image_path(slide))
+    except ImageReadError as error:
+        failures.append(SlideFailure(slide.id, slide.path, error.reason))
+        return None
+
+
+# A detection overlapping a kept cell this much is that cell found again.
+_SAME_CELL_IOU = 0.5
+
+
+def _already_boxed(detection: Detection, kept: Sequence[Cell]) -> bool:
+    return any(cell.kind is detection.kind and cell.box.iou(detection.box) >= _SAME_CELL_IOU for cell in kept)
+
+
 def detect_slides(
     store: ProjectStore,
     detector: CellDetector,
@@ -60,29 +78,27 @@ def detect_slides(
     replace_proposals: bool = True,
 ) -> Job[list[SlideFailure]]:
     """Propose cells on each slide.  Unreviewed model proposals from an earlier
-    run are replaced; anything a human touched or imported stays.  Yields
+    run are replaced; anything a human touched or imported stays, and is not
+    proposed a second time.  Yields
     Progress with the slide id as payload after each slide is written."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
-        try:
-            image = load_rgb(store.image_path(slide))
-        except ImageReadError as error:
-            failures.append(SlideFailure(slide_id, slide.path, error.reason))
-            yield Progress(index, len(slide_ids), f"{slide.path}: {error.reason}", payload=slide_id)
+        image = _load_or_record(store, slide, failures)
+        if image is None:
+            yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
         detections = detector.detect(image)
         cancel.raise_if_cancelled()
         with store.edit("Detect cells"):
+            existing = store.cells(slide_id)
+            stale = [c.id for c in existing if c.source is LabelSource.MODEL and not c.reviewed]
             if replace_proposals:
-                stale = [
-                    cell.id
-                    for cell in store.cells(slide_id)
-                    if cell.source is LabelSource.MODEL and not cell.reviewed and cell.label is None
-                ]
                 store.remove_model_proposals(stale)
+            kept = [c for c in existing if not (replace_proposals and c.id in stale)]
+            fresh = [d for d in detections if not _already_boxed(d, kept)]
             store.add_cells(
                 slide_id,
                 [
@@ -94,7 +110,7 @@ def detect_slides(
                         model_version=detector.version,
                         score=d.score,
                     )
-                    for d in detections
+                    for d in fresh
                 ],
                 description="Detect cells",
             )
@@ -130,11 +146,9 @@ def classify_slides(
         if not cells:
             yield Progress(index, len(slide_ids), f"no cells to classify on {slide.path}", payload=slide_id)
             continue
-        try:
-            image = load_rgb(store.image_path(slide))
-        except ImageReadError as error:
-            failures.append(SlideFailure(slide_id, slide.path, error.reason))
-            yield Progress(index, len(slide_ids), f"{slide.path}: {error.reason}", payload=slide_id)
+        image = _load_or_record(store, slide, failures)
+        if image is None:
+            yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
         probabilities = classifier.predict([crop_square(image, cell.box, margin) for cell in cells])
         cancel.raise_if_cancelled()

@@ -37,6 +37,7 @@ from core.schema import (
     Slide,
     SlideStatus,
 )
+from core.differential import differential
 from core.store_schema import CURRENT_VERSION, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
 
@@ -53,6 +54,10 @@ class ReadOnlyProjectError(StoreError):
 
 
 class SlideLockedError(StoreError):
+    pass
+
+
+class SignOffRefusedError(StoreError):
     pass
 
 
@@ -399,15 +404,22 @@ class ProjectStore:
 
     # ----------------------------------------------------------- sign-off
     def sign_off(self, slide_id: int, who: str) -> Slide:
+        """Sign a slide off: refused while any white cell is Unidentified,
+        unclassified or unreviewed, so a signed count is always final."""
+        if not who.strip():
+            raise StoreError("sign-off needs the reviewer's name or initials")
         with self.edit("Sign off slide", record_history=False):
             self._check_unlocked(slide_id)
+            blockers = differential(self.cells(slide_id), self.taxonomy).blockers()
+            if blockers:
+                raise SignOffRefusedError(f"{self._slide(slide_id).path} cannot be signed off: " + "; ".join(blockers))
             at = now_iso()
             self._db.execute(
                 "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ? WHERE id = ?",
-                (SlideStatus.SIGNED_OFF.value, who, at, slide_id),
+                (SlideStatus.SIGNED_OFF.value, who.strip(), at, slide_id),
             )
             self._db.execute(
-                "INSERT INTO audit(at, slide_id, who, action) VALUES (?, ?, ?, 'sign_off')", (at, slide_id, who)
+                "INSERT INTO audit(at, slide_id, who, action) VALUES (?, ?, ?, 'sign_off')", (at, slide_id, who.strip())
             )
             self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)

@@ -8,9 +8,10 @@ anything else would be a guess presented as a label."""
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
 from pathlib import Path
 
-from core.formats.common import AnnotationError, ImportPlan, LabelledBox
+from core.formats.common import AnnotationError, ImportPlan
 from core.schema import CellKind
 from core.taxonomy import Taxonomy
 
@@ -54,7 +55,7 @@ def apply_subtypes(plan: ImportPlan, subtypes: dict[str, list[str]], taxonomy: T
             unknown.add(types[0])
             continue
         index = white[0]
-        image.boxes[index] = LabelledBox(image.boxes[index].box, CellKind.WHITE, label)
+        image.boxes[index] = replace(image.boxes[index], kind=CellKind.WHITE, label=label)
         labelled += 1
     if unknown:
         plan.warnings.append(f"{source}: white-cell types not in the taxonomy, left unlabelled: {sorted(unknown)}")

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from core.schema import Box, CellKind
+from core.schema import Box, Cell, CellKind, Slide
 from core.taxonomy import Taxonomy
 
 
@@ -23,9 +28,16 @@ class AnnotationError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class LabelledBox:
+    """A box from an annotation.  `where` names its entry in the annotation
+    file (for messages); `reviewed` is False for a model's unreviewed guess
+    carried by a format that says so (CSV); `probabilities` what a model gave."""
+
     box: Box
     kind: CellKind
     label: str | None = None
+    where: str = ""
+    reviewed: bool = True
+    probabilities: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(slots=True)
@@ -37,6 +49,8 @@ class AnnotatedImage:
     boxes: list[LabelledBox] = field(default_factory=list)
     size: tuple[int, int] | None = None
     attributes: dict[str, str] = field(default_factory=dict)
+    origin: str = ""  # the annotation file and entry that name this image, for messages
+    annotation: Path | None = None  # the annotation file its boxes come from
 
 
 @dataclass(slots=True)
@@ -92,3 +106,234 @@ def resolve_inside(root: Path, name: str, annotation: Path, where: str) -> Path:
     if not resolved.is_relative_to(root.resolve()):
         raise AnnotationError(annotation, where, f"image {name!r} lies outside the imported folder; refused")
     return resolved
+
+
+# --------------------------------------------------------------------------- class names
+
+# The names BCCD and TXL-PBC give the three kinds; an unlabelled cell is
+# exported under its kind's name, so other tools see the usual three classes.
+KIND_EXPORT_NAMES = {CellKind.WHITE: "WBC", CellKind.RED: "RBC", CellKind.PLATELET: "Platelets"}
+
+
+@dataclass(frozen=True, slots=True)
+class UnknownClass:
+    """A class name a source uses that the project does not know."""
+
+    name: str
+    count: int
+    first_seen: str  # "file:entry" of its first use
+
+
+class ClassResolver:
+    """Turns the class names of a source into (kind, label).
+
+    A name is resolved, in order: through the user's mapping (`--map OLD=NEW`),
+    through the class table of a HemaLabel export (hemalabel.json, which makes
+    round trips exact even where a bare name would be ambiguous), then through
+    the taxonomy and the usual kind names (WBC, RBC, Platelets...).  Names left
+    over are recorded in `unknown`, so the import can list them and let the
+    user map or skip them instead of silently dropping boxes."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        declared: dict[str, tuple[CellKind, str | None]] | None = None,
+        mapping: dict[str, str] | None = None,
+    ) -> None:
+        self.taxonomy = taxonomy
+        self.declared = dict(declared or {})
+        self.mapping: dict[str, tuple[CellKind, str | None]] = {}
+        for old, new in (mapping or {}).items():
+            target = kind_and_label(new, taxonomy)
+            if target is None:
+                raise ValueError(
+                    f"cannot map {old!r} to {new!r}: not a class of this project "
+                    f"(classes: {', '.join(taxonomy.names)}, or WBC, RBC, Platelets)"
+                )
+            self.mapping[old] = target
+        self.unknown: dict[str, UnknownClass] = {}
+
+    def resolve(self, name: str, path: str | os.PathLike[str], where: str) -> tuple[CellKind, str | None] | None:
+        """(kind, label) for `name`, or None after recording it as unknown."""
+        mapped = self.lookup(name)
+        if mapped is None:
+            self.note_unknown(name, path, where)
+        return mapped
+
+    def lookup(self, name: str) -> tuple[CellKind, str | None] | None:
+        if name in self.mapping:
+            return self.mapping[name]
+        if name in self.declared:
+            kind, label = self.declared[name]
+            return (kind, label) if label is None or label in self.taxonomy else None
+        return kind_and_label(name, self.taxonomy)
+
+    def note_unknown(self, name: str, path: str | os.PathLike[str], where: str) -> None:
+        seen = self.unknown.get(name)
+        location = f"{path}:{where}" if where else str(path)
+        self.unknown[name] = (
+            UnknownClass(name, 1, location) if seen is None else UnknownClass(name, seen.count + 1, seen.first_seen)
+        )
+
+    def unknown_warnings(self) -> list[str]:
+        return [
+            f"skipped {item.count} box(es) of unknown class {item.name!r} (first at {item.first_seen})"
+            for item in sorted(self.unknown.values(), key=lambda item: item.name)
+        ]
+
+
+def export_class_name(kind: CellKind, label: str | None, taxonomy: Taxonomy, taken: set[str]) -> str:
+    """The class name a cell is exported under: its label where the label
+    belongs to the cell's kind, its kind's usual name when it has no label,
+    and `label_kind` for the odd combination.  Unique against `taken`
+    ignoring case, since class names become folder names on Windows and macOS."""
+    if label is None:
+        base = KIND_EXPORT_NAMES[kind]
+    else:
+        group = taxonomy.get(label).group if label in taxonomy else "white"
+        natural = {"red": CellKind.RED, "platelet": CellKind.PLATELET}.get(group, CellKind.WHITE)
+        base = label if natural is kind else f"{label}_{kind.value}"
+    name, counter = base, 2
+    lowered = {item.lower() for item in taken}
+    while name.lower() in lowered:
+        name, counter = f"{base}_{counter}", counter + 1
+    return name
+
+
+# --------------------------------------------------------------------------- manifest
+
+MANIFEST_NAME = "hemalabel.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(slots=True)
+class Manifest:
+    """What a HemaLabel export says about itself: its format, the class table
+    (exported name -> kind and label), the split and crop settings."""
+
+    format: str
+    classes: dict[str, tuple[CellKind, str | None]]
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+def read_manifest(root: Path) -> Manifest | None:
+    path = root / MANIFEST_NAME
+    if not path.is_file():
+        return None
+    data = load_json(path)
+    if not isinstance(data, dict) or "hemalabel_export" not in data:
+        return None  # someone else's file of the same name
+    classes: dict[str, tuple[CellKind, str | None]] = {}
+    entries = data.get("classes")
+    if not isinstance(entries, list):
+        raise AnnotationError(path, "classes", "expected a list of classes")
+    for index, entry in enumerate(entries):
+        where = f"classes[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("name"), str):
+            raise AnnotationError(path, where, "expected an object with a 'name'")
+        try:
+            kind = CellKind(entry.get("kind"))
+        except ValueError:
+            raise AnnotationError(path, where, f"unknown kind {entry.get('kind')!r}") from None
+        label = entry.get("label")
+        if label is not None and not isinstance(label, str):
+            raise AnnotationError(path, where, "label must be a string or null")
+        if entry["name"] in classes:
+            raise AnnotationError(path, where, f"duplicate class name {entry['name']!r}")
+        classes[entry["name"]] = (kind, label)
+    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    return Manifest(format=str(data.get("format", "")), classes=classes, options=options)
+
+
+def load_json(path: Path) -> Any:
+    """A JSON file, or AnnotationError naming the line and column of the fault."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise AnnotationError(path, f"byte {error.start}", "not UTF-8 text") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as error:
+        raise AnnotationError(path, f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}") from None
+
+
+# --------------------------------------------------------------------------- writing
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary name in the same folder, then rename: a reader (or
+    a crash) never sees half a file, and an old file stays whole until the
+    new one is complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        shutil.copyfile(source, temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def format_number(value: float) -> str:
+    """The shortest text that reads back as exactly this float; integers
+    without a decimal point, as VOC tools expect."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+# --------------------------------------------------------------------------- export plan
+
+@dataclass(slots=True)
+class ExportImage:
+    """One slide as an export writes it: where its pixels are, the unique
+    file name it gets in the dataset, its split, and its cells with the class
+    name each is exported under."""
+
+    slide: Slide
+    source: Path
+    file_name: str
+    split: str | None
+    cells: list[tuple[Cell, str]]
+
+
+@dataclass(slots=True)
+class ExportPlan:
+    images: list[ExportImage]
+    classes: list[tuple[str, CellKind, str | None]]  # in order: the YOLO / COCO index
+    splits: list[str]  # the splits used, in order; empty when not split
+    copy_images: bool = True
+    crop_margin: float = 0.15
+    crop_size: int | None = None
+    crop_format: str = "png"
+
+    @property
+    def class_names(self) -> list[str]:
+        return [name for name, _, _ in self.classes]
+
+    @property
+    def cell_count(self) -> int:
+        return sum(len(image.cells) for image in self.images)
+
+
+def check_count(path: Path, where: str, values: list[Any], expected: int) -> None:
+    if len(values) != expected:
+        raise AnnotationError(path, where, f"expected {expected} values, found {len(values)}")

@@ -6,7 +6,19 @@ from __future__ import annotations
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
-from core.formats.common import AnnotatedImage, AnnotationError, ImportPlan, LabelledBox, kind_and_label, resolve_inside
+from core.formats.common import (
+    AnnotatedImage,
+    AnnotationError,
+    ClassResolver,
+    ExportPlan,
+    ImportPlan,
+    LabelledBox,
+    atomic_copy,
+    atomic_write_text,
+    format_number,
+    resolve_inside,
+)
+from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 from core.taxonomy import Taxonomy
 
@@ -15,22 +27,36 @@ def looks_like_voc(root: Path) -> bool:
     return (root / "Annotations").is_dir() and any((root / "Annotations").glob("*.xml"))
 
 
-def read_voc(root: Path, taxonomy: Taxonomy) -> ImportPlan:
+def read_voc(root: Path, taxonomy: Taxonomy, resolver: ClassResolver | None = None) -> ImportPlan:
+    """Every Annotations/*.xml of a VOC folder.  Boxes of classes the
+    resolver does not know are left out and recorded in `resolver.unknown`."""
+    resolver = resolver or ClassResolver(taxonomy)
     annotations_dir = root / "Annotations" if (root / "Annotations").is_dir() else root
     splits = read_image_sets(root)
     images = []
     unknown: dict[str, int] = {}
+    named: dict[Path, Path] = {}
     for xml_path in sorted(annotations_dir.glob("*.xml")):
-        image = read_voc_file(xml_path, root, taxonomy, unknown)
+        image = read_voc_file(xml_path, root, taxonomy, unknown, resolver)
+        if image.path in named:
+            raise AnnotationError(
+                xml_path, "<filename>", f"names the same image as {named[image.path].name} ({image.path.name})"
+            )
+        named[image.path] = xml_path
         split = splits.get(xml_path.stem)
         if split:
             image.attributes["split"] = split
         images.append(image)
-    warnings = [f"skipped {count} box(es) of unknown class {name!r}" for name, count in sorted(unknown.items())]
-    return ImportPlan(images=images, format="voc", warnings=warnings)
+    return ImportPlan(images=images, format="voc", warnings=resolver.unknown_warnings())
 
 
-def read_voc_file(xml_path: Path, root: Path, taxonomy: Taxonomy, unknown: dict[str, int]) -> AnnotatedImage:
+def read_voc_file(
+    xml_path: Path,
+    root: Path,
+    taxonomy: Taxonomy,
+    unknown: dict[str, int],
+    resolver: ClassResolver | None = None,
+) -> AnnotatedImage:
     try:
         tree = ElementTree.parse(xml_path)
     except ElementTree.ParseError as error:
@@ -51,7 +77,7 @@ def read_voc_file(xml_path: Path, root: Path, taxonomy: Taxonomy, unknown: dict[
     for index, obj in enumerate(annotation.iter("object"), start=1):
         where = f"<object> #{index}"
         name = _text(obj, "name", xml_path, where)
-        mapped = kind_and_label(name, taxonomy)
+        mapped = (resolver or ClassResolver(taxonomy)).resolve(name, xml_path, where)
         if mapped is None:
             unknown[name] = unknown.get(name, 0) + 1
             continue
@@ -61,8 +87,8 @@ def read_voc_file(xml_path: Path, root: Path, taxonomy: Taxonomy, unknown: dict[
         x0, y0, x1, y1 = (_number(bndbox, tag, xml_path, f"{where} <bndbox>") for tag in ("xmin", "ymin", "xmax", "ymax"))
         if x1 < x0 or y1 < y0:
             raise AnnotationError(xml_path, where, f"box corners are reversed ({x0}, {y0}, {x1}, {y1})")
-        boxes.append(LabelledBox(Box(x0, y0, x1, y1), *mapped))
-    return AnnotatedImage(path=image_path, boxes=boxes, size=size)
+        boxes.append(LabelledBox(Box(x0, y0, x1, y1), *mapped, where=where))
+    return AnnotatedImage(path=image_path, boxes=boxes, size=size, origin=f"{xml_path}:<filename>", annotation=xml_path)
 
 
 def read_image_sets(root: Path) -> dict[str, str]:
@@ -86,7 +112,9 @@ def _find_image(root: Path, xml_path: Path, filename: str, folder: str) -> Path:
     for path in resolved:
         if path.is_file():
             return path
-    return resolved[0]  # missing: the import lists it as such
+    # An annotation without its image cannot be reviewed or trained on: the
+    # whole source is refused rather than imported with holes.
+    raise AnnotationError(xml_path, where, f"image {filename!r} not found (looked in {', '.join(candidates)})")
 
 
 def _text(element: ElementTree.Element, tag: str, path: Path, where: str) -> str:
@@ -102,3 +130,53 @@ def _number(element: ElementTree.Element, tag: str, path: Path, where: str) -> f
         return float(text)
     except ValueError:
         raise AnnotationError(path, f"{where} <{tag}>", f"expected a number, found {text!r}") from None
+
+
+# --------------------------------------------------------------------------- export
+
+def export_voc(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
+    """Annotations/<stem>.xml, JPEGImages/<image> and, when split,
+    ImageSets/Main/{train,val,test,trainval}.txt: the layout BCCD uses."""
+    total = len(plan.images)
+    stems: dict[str, list[str]] = {split: [] for split in plan.splits}
+    for index, image in enumerate(plan.images, start=1):
+        cancel.raise_if_cancelled()
+        if plan.copy_images:
+            atomic_copy(image.source, out / "JPEGImages" / image.file_name)
+        atomic_write_text(out / "Annotations" / (Path(image.file_name).stem + ".xml"), voc_xml(image.file_name, image))
+        if image.split:
+            stems[image.split].append(Path(image.file_name).stem)
+        if index % 16 == 0 or index == total:
+            yield Progress(index, total, f"wrote {index} of {total} VOC annotations")
+    for split, names in stems.items():
+        atomic_write_text(out / "ImageSets" / "Main" / f"{split}.txt", "".join(f"{name}\n" for name in names))
+    if {"train", "val"} <= set(stems):
+        trainval = stems["train"] + stems["val"]
+        atomic_write_text(out / "ImageSets" / "Main" / "trainval.txt", "".join(f"{name}\n" for name in trainval))
+
+
+def voc_xml(file_name: str, image) -> str:
+    """One image's annotation.  Coordinates are written as the shortest text
+    that reads back as the same float, so a round trip is exact."""
+    slide = image.slide
+    root = ElementTree.Element("annotation")
+    ElementTree.SubElement(root, "folder").text = "JPEGImages"
+    ElementTree.SubElement(root, "filename").text = file_name
+    source = ElementTree.SubElement(root, "source")
+    ElementTree.SubElement(source, "database").text = "HemaLabel export"
+    size = ElementTree.SubElement(root, "size")
+    ElementTree.SubElement(size, "width").text = str(slide.width)
+    ElementTree.SubElement(size, "height").text = str(slide.height)
+    ElementTree.SubElement(size, "depth").text = "3"
+    ElementTree.SubElement(root, "segmented").text = "0"
+    for cell, class_name in image.cells:
+        obj = ElementTree.SubElement(root, "object")
+        ElementTree.SubElement(obj, "name").text = class_name
+        ElementTree.SubElement(obj, "pose").text = "Unspecified"
+        ElementTree.SubElement(obj, "truncated").text = "0"
+        ElementTree.SubElement(obj, "difficult").text = "0"
+        bndbox = ElementTree.SubElement(obj, "bndbox")
+        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), cell.box.as_tuple()):
+            ElementTree.SubElement(bndbox, tag).text = format_number(value)
+    ElementTree.indent(root, space="\t")
+    return ElementTree.tostring(root, encoding="unicode") + "\n"

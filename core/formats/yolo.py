@@ -9,12 +9,26 @@ from pathlib import Path
 
 from PIL import Image
 
-from core.formats.common import AnnotatedImage, AnnotationError, ImportPlan, LabelledBox, kind_and_label
+from core.formats.common import (
+    AnnotatedImage,
+    AnnotationError,
+    ClassResolver,
+    ExportPlan,
+    ImportPlan,
+    LabelledBox,
+    atomic_copy,
+    atomic_write_text,
+)
 from core.formats.folder import find_images
+from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 from core.taxonomy import Taxonomy
 
 SPLITS = ("train", "val", "test")
+_CLASS_LISTS = ("classes.txt", "obj.names")
+# Normalised coordinates written with few decimals overshoot the image by a
+# fraction of a pixel; that is rounding, not a box outside the image.
+_ROUNDING_PX = 0.5
 
 
 def looks_like_yolo(root: Path) -> bool:
@@ -81,13 +95,21 @@ def label_file_for(image: Path, root: Path) -> Path:
     return image.with_suffix(".txt")
 
 
-def read_yolo(root: Path, taxonomy: Taxonomy, split: str | None = None) -> ImportPlan:
+def read_yolo(
+    root: Path,
+    taxonomy: Taxonomy,
+    split: str | None = None,
+    resolver: ClassResolver | None = None,
+    clip: bool = True,
+) -> ImportPlan:
+    """Every image of a YOLO folder with the boxes of its label file.  Boxes of
+    classes the resolver does not know are left out and recorded in
+    `resolver.unknown`, one count per box.  With clip=False only the rounding
+    of normalised coordinates (half a pixel) is clipped here; boxes reaching
+    further out are left for the import to clip with a warning."""
+    resolver = resolver or ClassResolver(taxonomy)
     names = read_class_names(root)
-    mapping = []
-    for name in names:
-        mapping.append(kind_and_label(name, taxonomy))
-    unknown = sorted({name for name, mapped in zip(names, mapping) if mapped is None})
-    warnings = [f"boxes of unknown class(es) skipped: {', '.join(unknown)}"] if unknown else []
+    mapping = [resolver.lookup(name) for name in names]
     images = []
     for image_path in find_images(root):
         image_split = _split_of(image_path, root)
@@ -100,12 +122,36 @@ def read_yolo(root: Path, taxonomy: Taxonomy, split: str | None = None) -> Impor
         if labels.is_file():
             image.size = _image_size(image_path)
             if image.size is not None:
-                image.boxes = read_label_file(labels, image.size, names, mapping)
+                image.boxes = read_label_file(labels, image.size, names, mapping, resolver, clip)
+            image.origin, image.annotation = str(labels), labels
         images.append(image)
-    return ImportPlan(images=images, format="yolo", warnings=warnings)
+    if not clip:
+        _refuse_orphan_labels(root, images, split)
+    return ImportPlan(images=images, format="yolo", warnings=resolver.unknown_warnings())
 
 
-def read_label_file(path: Path, size: tuple[int, int], names: list[str], mapping: list) -> list[LabelledBox]:
+def _refuse_orphan_labels(root: Path, images: list[AnnotatedImage], split: str | None) -> None:
+    """A label file whose image is missing: boxes that cannot be imported,
+    so the import is refused rather than silently short."""
+    used = {label_file_for(image.path, root) for image in images}
+    labels_root = root / "labels" if (root / "labels").is_dir() else root
+    for path in sorted(labels_root.rglob("*.txt")):
+        if path.name in _CLASS_LISTS or path in used or any(part.startswith(".") for part in path.parts):
+            continue
+        part_split = _split_of(path, root)
+        if split is not None and part_split != split:
+            continue
+        raise AnnotationError(path, "", "label file without an image (no image of the same name found)")
+
+
+def read_label_file(
+    path: Path,
+    size: tuple[int, int],
+    names: list[str],
+    mapping: list,
+    resolver: ClassResolver | None = None,
+    clip: bool = True,
+) -> list[LabelledBox]:
     width, height = size
     boxes = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -125,10 +171,18 @@ def read_label_file(path: Path, size: tuple[int, int], names: list[str], mapping
             raise AnnotationError(path, f"line {number}", "box has a negative size")
         mapped = mapping[class_index]
         if mapped is None:
+            if resolver is not None:
+                resolver.note_unknown(names[class_index], path, f"line {number}")
             continue
         box = Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)
-        boxes.append(LabelledBox(box.clipped(width, height), *mapped))
+        if clip or _overshoot(box, width, height) <= _ROUNDING_PX:
+            box = box.clipped(width, height)
+        boxes.append(LabelledBox(box, *mapped, where=f"line {number}"))
     return boxes
+
+
+def _overshoot(box: Box, width: int, height: int) -> float:
+    return max(-box.x0, -box.y0, box.x1 - width, box.y1 - height, 0.0)
 
 
 def _split_of(image: Path, root: Path) -> str | None:
@@ -146,3 +200,41 @@ def _image_size(path: Path) -> tuple[int, int] | None:
             return image.size
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
+
+
+# --------------------------------------------------------------------------- export
+
+def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
+    """images/[split/]<image>, labels/[split/]<stem>.txt, data.yaml and
+    classes.txt, as Ultralytics and TXL-PBC lay them out."""
+    index_of = {name: index for index, name in enumerate(plan.class_names)}
+    total = len(plan.images)
+    for number, image in enumerate(plan.images, start=1):
+        cancel.raise_if_cancelled()
+        folder = Path(image.split) if image.split else Path()
+        if plan.copy_images:
+            atomic_copy(image.source, out / "images" / folder / image.file_name)
+        width, height = image.slide.width, image.slide.height
+        lines = []
+        for cell, class_name in image.cells:
+            (cx, cy), box = cell.box.centre, cell.box
+            # Six decimals of the image size: under 0.01 px for images up to 10,000 px.
+            lines.append(
+                f"{index_of[class_name]} {cx / width:.6f} {cy / height:.6f} "
+                f"{box.width / width:.6f} {box.height / height:.6f}\n"
+            )
+        atomic_write_text(out / "labels" / folder / (Path(image.file_name).stem + ".txt"), "".join(lines))
+        if number % 16 == 0 or number == total:
+            yield Progress(number, total, f"wrote {number} of {total} YOLO label files")
+    atomic_write_text(out / "data.yaml", data_yaml(plan))
+    atomic_write_text(out / "classes.txt", "".join(f"{name}\n" for name in plan.class_names))
+
+
+def data_yaml(plan: ExportPlan) -> str:
+    lines = ["# Written by HemaLabel.", "path: ."]
+    for split in plan.splits or ["train"]:
+        lines.append(f"{split}: images/{split}" if plan.splits else f"{split}: images")
+    lines.append(f"nc: {len(plan.class_names)}")
+    # A flow list of quoted names is valid YAML and what parse_data_yaml_names reads.
+    lines.append("names: [" + ", ".join(repr(name) for name in plan.class_names) + "]")
+    return "\n".join(lines) + "\n"

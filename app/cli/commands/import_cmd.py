@@ -1,13 +1,16 @@
-"""hemalabel import SRC --project P [--format auto|folder|voc|yolo]"""
+"""hemalabel import SRC --project P [--format auto|folder|voc|yolo|coco|crops|csv]
+    [--map OLD=NEW ...] [--skip-unknown]"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from pathlib import Path
 
-from app.cli.output import print_json, print_progress, reports_user_errors
-from core.importing import FORMATS, import_source
+from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
+from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
-from core.store import ProjectStore
+from core.store import ProjectStore, resolve_project_path
 
 NAME = "import"
 
@@ -16,21 +19,72 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME,
         help="add images (and their annotations) to a project",
-        description="Add a folder of images, Pascal VOC or YOLO annotations to a project, creating it if needed. "
-        "Images are referenced where they are, never copied.",
+        description="Add a folder of images, or labelled data (Pascal VOC, YOLO, COCO, class-folder crops, CSV) "
+        "to a project, creating it if needed. Images are referenced where they are, never copied. "
+        "An import is applied whole or not at all; images already in the project get the new boxes.",
     )
-    parser.add_argument("source", metavar="SRC", help="folder to import")
+    parser.add_argument("source", metavar="SRC", help="folder to import (or a COCO .json / .csv file)")
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file (created if missing)")
     parser.add_argument("--format", default="auto", choices=FORMATS, help="source format (default: detect)")
-    parser.add_argument("--split", help="import only this split (train, val or test) of a VOC or YOLO source")
+    parser.add_argument("--split", help="import only this split (train, val or test) of a split source")
+    parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
+                        help="read the source's class OLD as project class NEW (repeatable)")
+    parser.add_argument("--skip-unknown", action="store_true", help="leave out boxes of classes the project lacks")
+    parser.add_argument("--crop-margin", type=float, metavar="M",
+                        help="crops: the margin the crops were cut with (default: as the export recorded, else 0)")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
     parser.set_defaults(handler=run)
 
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    class_map = {}
+    for item in args.map:
+        old, sep, new = item.partition("=")
+        if not sep or not old.strip() or not new.strip():
+            return fail(f"--map needs OLD=NEW, not {item!r}")
+        class_map[old.strip()] = new.strip()
+    project = resolve_project_path(args.project)
+    created = not project.exists()
+    try:
+        report = _import(args, class_map)
+    except BaseException:
+        if created:
+            _remove_new_project(project)  # a refused import leaves no empty project behind
+        raise
+    if report is None:
+        if created:
+            _remove_new_project(project)
+        return EXIT_USER_ERROR
+    return _print_report(args, report)
+
+
+def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
     with ProjectStore.open_or_create(args.project) as store:
-        report = run_job(import_source(store, args.source, args.format, split=args.split), print_progress)
+        job = import_source(
+            store,
+            args.source,
+            args.format,
+            split=args.split,
+            class_map=class_map,
+            skip_unknown=args.skip_unknown,
+            crop_margin=args.crop_margin,
+        )
+        try:
+            return run_job(job, print_progress)
+        except UnknownClassesError as error:
+            fail(f"{error}: add --map OLD=NEW for each (NEW one of {', '.join(store.taxonomy.names)}, "
+                 "WBC, RBC, Platelets) or --skip-unknown")
+            return None
+
+
+def _remove_new_project(project: Path) -> None:
+    for path in (project, project.with_name(project.name + "-wal"), project.with_name(project.name + "-shm")):
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
     if args.json:
         print_json(report.as_dict())
         return 0

@@ -1,0 +1,1 @@
+"""Standalone dialogs the main window opens from its menus."""

@@ -1,0 +1,168 @@
+"""Sign a slide off with its differential count, or unlock a signed slide.
+
+The count shown is the one that will be signed.  While the store would
+refuse (Unidentified, unclassified or unreviewed white cells) the dialog says
+why, in the store's words, and offers no sign-off.  The reviewer's initials
+are asked once and remembered; the OS user is the first suggestion.
+"""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QGridLayout,
+    QLabel,
+    QLineEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.differential import Differential, differential
+from core.schema import SlideStatus
+from core.store import ProjectStore, SignOffRefusedError, StoreError
+
+SETTINGS_INITIALS = "review/initials"
+
+
+def remembered_initials() -> str:
+    """The initials signed with last time, else the OS user name."""
+    saved = QSettings().value(SETTINGS_INITIALS, "")
+    if saved:
+        return str(saved)
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name in a container or a locked-down account
+        return ""
+
+
+class SignOffDialog(QDialog):
+    """Signs off (or, for a signed slide, unlocks) `slide_id`.  `error_text`
+    holds the last refusal shown."""
+
+    def __init__(self, parent: QWidget | None, store: ProjectStore, slide_id: int, target: int = 100) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.slide_id = slide_id
+        self.target = target
+        slide = store.slide(slide_id)
+        self.unlocking = slide.status is SlideStatus.SIGNED_OFF
+        self.count: Differential = differential(store.cells(slide_id), store.taxonomy)
+        name = Path(slide.path).name
+        self.setWindowTitle(f"Unlock {name}" if self.unlocking else f"Sign off {name}")
+        self.setMinimumWidth(420)
+
+        layout = QVBoxLayout(self)
+        heading = QLabel(f"<b>{name}</b>")
+        layout.addWidget(heading)
+        layout.addLayout(self._count_grid())
+
+        self.problem = QLabel()
+        self.problem.setObjectName("signoffProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(
+            "QLabel { background: #fdecea; color: #8a1c1c; border: 1px solid #f1b0aa; padding: 6px; }"
+        )
+        self.problem.setVisible(False)
+        layout.addWidget(self.problem)
+
+        form = QFormLayout()
+        self.initials_edit = QLineEdit(remembered_initials())
+        self.initials_edit.setMaxLength(40)
+        self.initials_edit.setPlaceholderText("your initials")
+        form.addRow("Reviewer", self.initials_edit)
+        self.reason_edit = QLineEdit()
+        self.reason_edit.setPlaceholderText("why the signed count must change")
+        if self.unlocking:
+            signed = QLabel(f"Signed off by {slide.signed_off_by} at {(slide.signed_off_at or '')[:16].replace('T', ' ')} UTC")
+            layout.insertWidget(1, signed)
+            form.addRow("Reason", self.reason_edit)
+        layout.addLayout(form)
+
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
+        self.accept_button = self.buttons.addButton(
+            "Unlock" if self.unlocking else "Sign off", QDialogButtonBox.ButtonRole.AcceptRole
+        )
+        self.accept_button.setDefault(True)
+        self.accept_button.setAutoDefault(True)
+        self.buttons.accepted.connect(self._accept)
+        self.buttons.rejected.connect(self.reject)
+        layout.addWidget(self.buttons)
+        self.initials_edit.textChanged.connect(self._update_enabled)
+        self.reason_edit.textChanged.connect(self._update_enabled)
+
+        blockers = [] if self.unlocking else self.count.blockers()
+        if blockers:
+            self._show_problem("Cannot sign off yet: " + "; ".join(blockers) + ".")
+        self._blocked = bool(blockers)
+        self._update_enabled()
+        (self.reason_edit if self.unlocking else self.accept_button).setFocus()
+
+    @property
+    def error_text(self) -> str:
+        return "" if self.problem.isHidden() else self.problem.text()
+
+    def _count_grid(self) -> QGridLayout:
+        grid = QGridLayout()
+        grid.setHorizontalSpacing(16)
+        taxonomy = self.store.taxonomy
+        count = self.count
+        row = 0
+        for name, n in count.counts.items():
+            grid.addWidget(QLabel(taxonomy.get(name).display), row, 0)
+            grid.addWidget(_right(str(n)), row, 1)
+            grid.addWidget(_right(f"{count.percentages[name]:.1f} %"), row, 2)
+            row += 1
+        nrbc = "–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}"
+        for text, value in (
+            ("<b>White cells counted</b>", f"<b>{count.counted}</b>" + ("" if count.counted >= self.target else f" (target {self.target})")),
+            ("NRBC per 100 WBC", nrbc),
+            ("Platelets", str(count.platelets)),
+        ):
+            grid.addWidget(QLabel(text), row, 0)
+            grid.addWidget(_right(value), row, 1, 1, 2)
+            row += 1
+        return grid
+
+    def _show_problem(self, text: str) -> None:
+        self.problem.setText(text)
+        self.problem.setVisible(True)
+
+    @Slot()
+    def _update_enabled(self) -> None:
+        who = bool(self.initials_edit.text().strip())
+        if self.unlocking:
+            self.accept_button.setEnabled(who and bool(self.reason_edit.text().strip()))
+        else:
+            self.accept_button.setEnabled(who and not self._blocked)
+
+    @Slot()
+    def _accept(self) -> None:
+        who = self.initials_edit.text().strip()
+        try:
+            if self.unlocking:
+                self.store.unlock(self.slide_id, who, self.reason_edit.text())
+            else:
+                self.store.sign_off(self.slide_id, who)
+        except SignOffRefusedError as refusal:
+            # The store has the last word (another view may have changed a cell).
+            self._blocked = True
+            self._update_enabled()
+            self._show_problem(str(refusal))
+            return
+        except StoreError as error:
+            self._show_problem(str(error))
+            return
+        QSettings().setValue(SETTINGS_INITIALS, who)
+        self.accept()
+
+
+def _right(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+    return label

@@ -1,0 +1,296 @@
+"""The differential panel: live counts and percentages per white-cell class,
+NRBC per 100 white cells, platelets, total, progress towards the target
+count, a bar chart, and the slide's sign-off.
+
+The numbers come from core.differential, the same function the store uses to
+refuse a sign-off and the report prints, so the panel, the refusal and the
+report never disagree.  Redraws are rate-limited: a burst of edits (a group
+confirmed, a model run) costs one redraw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QColor, QFont
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.differential.plotting import configure_pyqtgraph
+from app.gui.gallery.store_bridge import StoreBridge
+from core.differential import Differential, differential
+from core.schema import SlideStatus
+from core.store import ProjectStore, StoreError
+
+REDRAW_INTERVAL_MS = 200
+TARGETS = (100, 200)
+SETTINGS_TARGET = "differential/target"
+
+
+class DifferentialPanel(QWidget):
+    """`set_slide(slide_id)` chooses the slide (None: the whole project).
+    `sign_off_requested(slide_id)` fires when the technician asks to sign off;
+    by default the panel opens the sign-off dialog itself."""
+
+    sign_off_requested = Signal(int)
+    refreshed = Signal()
+
+    def __init__(self, store: ProjectStore, parent: QWidget | None = None, slide_id: int | None = None,
+                 open_dialog_itself: bool = True) -> None:
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self.store = store
+        self.slide_id = slide_id
+        self.count: Differential | None = None
+        self._open_dialog_itself = open_dialog_itself
+        self.active_dialog = None
+        self._classes = store.taxonomy.differential_classes()
+        self.bridge = StoreBridge(store, self)
+        self.bridge.changed.connect(lambda _events: self.schedule_refresh())
+        self._redraw_timer = QTimer(self)
+        self._redraw_timer.setSingleShot(True)
+        self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
+        self._redraw_timer.timeout.connect(self.refresh)
+        self._build()
+        self.refresh()
+
+    # ------------------------------------------------------------ layout
+    def _build(self) -> None:
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(8, 6, 8, 6)
+        layout.setSpacing(6)
+        self.title = QLabel()
+        title_font = QFont()
+        title_font.setPointSizeF(title_font.pointSizeF() + 2)
+        title_font.setBold(True)
+        self.title.setFont(title_font)
+        self.subtitle = QLabel()
+        self.subtitle.setStyleSheet("color: #5f6b7a;")
+        self.subtitle.setWordWrap(True)
+        layout.addWidget(self.title)
+        layout.addWidget(self.subtitle)
+
+        target_row = QHBoxLayout()
+        target_row.addWidget(QLabel("Target"))
+        self.target_combo = QComboBox()
+        for target in TARGETS:
+            self.target_combo.addItem(f"{target} cells", target)
+        saved = int(QSettings().value(SETTINGS_TARGET, TARGETS[0]))
+        self.target_combo.setCurrentIndex(max(0, self.target_combo.findData(saved)))
+        self.target_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        self.target_combo.currentIndexChanged.connect(self._target_changed)
+        target_row.addWidget(self.target_combo)
+        self.progress = QProgressBar()
+        self.progress.setTextVisible(True)
+        target_row.addWidget(self.progress, 1)
+        layout.addLayout(target_row)
+
+        self.table = QTableWidget(len(self._classes), 3)
+        self.table.setHorizontalHeaderLabels(["Class", "Count", "%"])
+        self.table.verticalHeader().setVisible(False)
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionMode(QTableWidget.SelectionMode.NoSelection)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setShowGrid(False)
+        self.table.setAlternatingRowColors(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        taxonomy = self.store.taxonomy
+        for row, name in enumerate(self._classes):
+            item = QTableWidgetItem(f"  {taxonomy.get(name).display}")
+            swatch = QColor(taxonomy.get(name).colour)
+            item.setData(Qt.ItemDataRole.DecorationRole, swatch)
+            self.table.setItem(row, 0, item)
+            for column in (1, 2):
+                cell = QTableWidgetItem("0")
+                cell.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, column, cell)
+        self.table.resizeRowsToContents()
+        rows_height = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
+        self.table.setFixedHeight(rows_height + self.table.horizontalHeader().height() + 4)
+        layout.addWidget(self.table)
+
+        extras = QGridLayout()
+        extras.setHorizontalSpacing(12)
+        self.extra_values: dict[str, QLabel] = {}
+        for row, (key, text) in enumerate(
+            (
+                ("counted", "White cells counted"),
+                ("nrbc", "NRBC per 100 WBC"),
+                ("platelets", "Platelets"),
+                ("unidentified", "Unidentified"),
+                ("unreviewed", "Not yet reviewed"),
+            )
+        ):
+            extras.addWidget(QLabel(text), row, 0)
+            value = QLabel("0")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setObjectName(f"differential_{key}")
+            extras.addWidget(value, row, 1)
+            self.extra_values[key] = value
+        layout.addLayout(extras)
+
+        self.plot = pg.PlotWidget()
+        self.plot.setMinimumHeight(150)
+        self.plot.setMenuEnabled(False)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.hideButtons()
+        self.plot.setLabel("left", "%")
+        self.plot.showGrid(y=True, alpha=0.25)
+        brushes = [pg.mkBrush(taxonomy.get(name).colour) for name in self._classes]
+        self.bars = pg.BarGraphItem(x=list(range(len(self._classes))), height=[0] * len(self._classes), width=0.7,
+                                    brushes=brushes, pen=pg.mkPen(None))
+        self.plot.addItem(self.bars)
+        ticks = [(i, _short(taxonomy.get(name).display)) for i, name in enumerate(self._classes)]
+        self.plot.getAxis("bottom").setTicks([ticks])
+        self.plot.setXRange(-0.6, len(self._classes) - 0.4, padding=0)
+        layout.addWidget(self.plot, 1)
+
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setStyleSheet("color: #c9d0d9;")
+        layout.addWidget(line)
+        self.state_label = QLabel()
+        self.state_label.setWordWrap(True)
+        layout.addWidget(self.state_label)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        self.sign_off_button = QPushButton("Sign off slide…")
+        self.sign_off_button.setToolTip("Sign the slide off with this count, or unlock a signed slide")
+        self.sign_off_button.clicked.connect(self._sign_off_clicked)
+        buttons.addWidget(self.sign_off_button)
+        layout.addLayout(buttons)
+
+    # ------------------------------------------------------------ public API
+    def set_slide(self, slide_id: int | None) -> None:
+        self.slide_id = slide_id
+        self.refresh()
+
+    @property
+    def target(self) -> int:
+        return int(self.target_combo.currentData())
+
+    def set_target(self, target: int) -> None:
+        index = self.target_combo.findData(target)
+        if index < 0:
+            self.target_combo.addItem(f"{target} cells", target)
+            index = self.target_combo.count() - 1
+        self.target_combo.setCurrentIndex(index)
+
+    def schedule_refresh(self) -> None:
+        """Redraw soon; many calls in a burst make one redraw."""
+        if not self._redraw_timer.isActive():
+            self._redraw_timer.start()
+
+    @Slot()
+    def refresh(self) -> None:
+        self._redraw_timer.stop()
+        try:
+            cells = self.store.cells(self.slide_id)
+            slide = self.store.slide(self.slide_id) if self.slide_id is not None else None
+        except StoreError:  # the slide went away; show the project
+            self.slide_id, slide = None, None
+            cells = self.store.cells()
+        count = differential(cells, self.store.taxonomy)
+        self.count = count
+        self._show(count, slide)
+        self.refreshed.emit()
+
+    # ------------------------------------------------------------ drawing
+    def _show(self, count: Differential, slide) -> None:  # noqa: ANN001
+        if slide is None:
+            self.title.setText("Differential: all slides")
+            self.subtitle.setText(f"{len(self.store.slides())} slides; choose a slide to sign it off")
+        else:
+            self.title.setText(f"Differential: {Path(slide.path).name}")
+            if slide.status is SlideStatus.SIGNED_OFF:
+                self.subtitle.setText(f"Signed off by {slide.signed_off_by} at {_short_time(slide.signed_off_at)}")
+            else:
+                self.subtitle.setText(f"Status: {slide.status.value.replace('_', ' ')}")
+        for row, name in enumerate(self._classes):
+            self.table.item(row, 1).setText(str(count.counts[name]))
+            self.table.item(row, 2).setText(f"{count.percentages[name]:.1f}")
+        self.extra_values["counted"].setText(str(count.counted))
+        self.extra_values["nrbc"].setText("–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}  ({count.nrbc})")
+        self.extra_values["platelets"].setText(str(count.platelets))
+        self.extra_values["unidentified"].setText(str(count.unidentified + count.unclassified))
+        self.extra_values["unreviewed"].setText(str(count.unreviewed_white))
+        target = self.target
+        self.progress.setRange(0, target)
+        self.progress.setValue(min(count.counted, target))
+        self.progress.setFormat(f"{count.counted} / {target}  ({count.progress(target):.0%})")
+        self.bars.setOpts(height=[count.percentages[name] for name in self._classes])
+        top = max([10.0] + [count.percentages[name] for name in self._classes])
+        self.plot.setYRange(0, min(100.0, top * 1.15), padding=0)
+
+        blockers = count.blockers()
+        signed = slide is not None and slide.status is SlideStatus.SIGNED_OFF
+        if signed:
+            self.state_label.setText("Signed off: read-only until unlocked with a reason.")
+            self.state_label.setStyleSheet("color: #1d2733;")
+            self.sign_off_button.setText("Unlock slide…")
+        elif blockers:
+            self.state_label.setText("Not ready to sign off: " + "; ".join(blockers) + ".")
+            self.state_label.setStyleSheet("color: #a15c00;")
+            self.sign_off_button.setText("Sign off slide…")
+        else:
+            short = "" if count.counted >= target else f" (below the {target}-cell target)"
+            self.state_label.setText(f"Ready to sign off{short}.")
+            self.state_label.setStyleSheet("color: #1e8e3e; font-weight: bold;")
+            self.sign_off_button.setText("Sign off slide…")
+        self.sign_off_button.setEnabled(slide is not None)
+
+    @Slot()
+    def _target_changed(self) -> None:
+        QSettings().setValue(SETTINGS_TARGET, self.target)
+        self.refresh()
+
+    @Slot()
+    def _sign_off_clicked(self) -> None:
+        if self.slide_id is None:
+            return
+        self.sign_off_requested.emit(self.slide_id)
+        if self._open_dialog_itself:
+            self.open_sign_off_dialog()
+
+    def open_sign_off_dialog(self):  # noqa: ANN201 - SignOffDialog, imported late
+        """Open the sign-off (or unlock) dialog for the current slide, window-modal
+        and without blocking; returns it (None without a slide)."""
+        from app.gui.dialogs.signoff_dialog import SignOffDialog
+
+        if self.slide_id is None:
+            return None
+        if self.active_dialog is not None:
+            self.active_dialog.deleteLater()
+        dialog = SignOffDialog(self, self.store, self.slide_id, target=self.target)
+        dialog.finished.connect(lambda _result: self.refresh())
+        self.active_dialog = dialog
+        dialog.open()
+        return dialog
+
+
+def _short(display: str) -> str:
+    words = display.replace("(", "").replace(")", "").split()
+    if display.startswith("Immature"):
+        return "IG"
+    return words[0][:5] + ("." if len(words[0]) > 5 else "")
+
+
+def _short_time(iso: str | None) -> str:
+    return "" if not iso else iso.replace("T", " ")[:16] + " UTC"

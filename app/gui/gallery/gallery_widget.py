@@ -1,0 +1,379 @@
+"""CellGallery: the filter bar, the gallery view and what its gestures do.
+
+Every decision goes through the store (set_label, confirm), so it is one
+undo step and lands in the correction queue exactly as on the canvas.  After
+a decision the next unreviewed cell becomes current, so a review is one
+keystroke per cell: Space where the model is right, a digit where it is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui.gallery.model import GalleryFilter, GalleryModel
+from app.gui.gallery.thumbnails import ThumbnailProvider
+from app.gui.gallery.view import GalleryView
+from core.store import ProjectStore, StoreError
+from core.taxonomy import UNIDENTIFIED
+
+HINT = (
+    "Digits reclassify  ·  Enter / Space confirm  ·  Tab, arrows move  ·  click a header to select its group  ·  "
+    "drag onto a group to move  ·  double-click shows the cell on its slide  ·  Ctrl+Z undo"
+)
+
+
+class CellGallery(QWidget):
+    """Crops of every white cell, grouped by class.
+
+    `on_open_cell(cell_id)` is called on double-click (jump to the cell on its
+    slide).  Signals: `current_cell_changed(int)` when the current cell
+    changes, `slide_filter_changed(object)` (slide id or None) when the slide
+    filter changes, `message(str)` for the status bar (refusals, hints)."""
+
+    current_cell_changed = Signal(int)
+    slide_filter_changed = Signal(object)
+    message = Signal(str)
+
+    def __init__(
+        self,
+        store: ProjectStore,
+        on_open_cell: Callable[[int], None] | None = None,
+        parent: QWidget | None = None,
+        thumb_size: int = 96,
+    ) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.on_open_cell = on_open_cell
+        self.thumbnails = ThumbnailProvider(self._image_path, size=thumb_size, parent=self)
+        self.model = GalleryModel(store, self.thumbnails, self)
+        self.view = GalleryView(self.model, thumb_size, self)
+        self._focus_after: int | None = None  # the cell to make current once the model has followed an edit
+        self._kept_selection: list[int] = []
+        self._kept_current: int | None = None
+        self._kept_row = 0
+        self._kept_scroll = 0
+
+        self._build_filter_bar()
+        self.status = QLabel()
+        self.status.setObjectName("galleryStatus")
+        hint = QLabel(HINT)
+        hint.setObjectName("galleryHint")
+        hint.setStyleSheet("color: #5f6b7a;")
+        hint.setWordWrap(True)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.setSpacing(4)
+        layout.addLayout(self.filter_bar)
+        layout.addWidget(self.view, 1)
+        self.message_label = QLabel()
+        self.message_label.setObjectName("galleryMessage")
+        self._message_timer = QTimer(self)
+        self._message_timer.setSingleShot(True)
+        self._message_timer.setInterval(6000)
+        self._message_timer.timeout.connect(self.message_label.clear)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status)
+        bottom.addStretch(1)
+        bottom.addWidget(self.message_label)
+        layout.addLayout(bottom)
+        layout.addWidget(hint)
+
+        self.view.class_key_pressed.connect(self._on_class_key)
+        self.view.confirm_pressed.connect(self.confirm_selected)
+        self.view.cells_dropped.connect(self._on_drop)
+        self.view.open_requested.connect(self._open_cell)
+        self.view.undo_pressed.connect(self._undo)
+        self.view.redo_pressed.connect(self._redo)
+        self.view.selectionModel().currentChanged.connect(self._on_current_changed)
+        self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_status())
+        self.model.about_to_rebuild.connect(self._keep_selection)
+        self.model.rebuilt.connect(self._restore_selection)
+        self.model.bridge.changed.connect(self._on_store_events)
+        self.message.connect(self._show_message)
+        self.setFocusProxy(self.view)
+        self._select_first_unreviewed()
+        self._update_status()
+
+    # ------------------------------------------------------------ public API
+    @property
+    def slide_id(self) -> int | None:
+        return self.model.filter.slide_id
+
+    def set_slide(self, slide_id: int | None) -> None:
+        """Show one slide's cells (None: every slide)."""
+        index = self.slide_combo.findData(slide_id if slide_id is not None else -1)
+        if index >= 0:
+            self.slide_combo.setCurrentIndex(index)  # updates the model through the combo's signal
+
+    def set_filter(self, gallery_filter: GalleryFilter) -> None:
+        self.model.set_filter(gallery_filter)
+        self._sync_filter_bar()
+
+    def selected_cell_ids(self) -> list[int]:
+        rows = sorted(index.row() for index in self.view.selectionModel().selectedIndexes())
+        ids = [self.model.cell_id_at(row) for row in rows]
+        return [cell_id for cell_id in ids if cell_id is not None]
+
+    def current_cell_id(self) -> int | None:
+        index = self.view.currentIndex()
+        return self.model.cell_id_at(index.row()) if index.isValid() else None
+
+    def select_cells(self, cell_ids: list[int], current: int | None = None) -> None:
+        """Select cells by id (those shown); `current` (or the first) becomes current."""
+        selection = self.view.selectionModel()
+        selection.clearSelection()
+        rows = [row for row in (self.model.row_of(cell_id) for cell_id in cell_ids) if row is not None]
+        for row in rows:
+            selection.select(self.model.index(row, 0), QItemSelectionModel.SelectionFlag.Select)
+        current_row = self.model.row_of(current) if current is not None else (rows[0] if rows else None)
+        if current_row is not None:
+            selection.setCurrentIndex(self.model.index(current_row, 0), QItemSelectionModel.SelectionFlag.NoUpdate)
+            self.view.scroll_to_row(current_row)
+
+    def reclassify_selected(self, class_name: str) -> bool:
+        """Give the selected cells (or the current one) a class."""
+        ids = self._targets()
+        return self.reclassify(ids, class_name) if ids else False
+
+    def reclassify(self, cell_ids: list[int], class_name: str) -> bool:
+        taxonomy = self.store.taxonomy
+        display = taxonomy.get(class_name).display
+        next_id = self._next_unreviewed_after(cell_ids)
+        description = f"Set class {display}" + (f" ({len(cell_ids)} cells)" if len(cell_ids) > 1 else "")
+        if not self._apply(lambda: self.store.set_label(cell_ids, class_name, description=description)):
+            return False
+        self._focus_after = next_id
+        self.message.emit(f"{len(cell_ids)} cell{'s' if len(cell_ids) != 1 else ''} set to {display}")
+        return True
+
+    def confirm_selected(self) -> bool:
+        """Accept the selected cells (or the current one) as classified.
+        Unidentified cells cannot be confirmed: they need a class."""
+        ids = self._targets()
+        if not ids:
+            return False
+        undecided = [i for i in ids if (cell := self.model.cell(i)) is not None and cell.label in (None, UNIDENTIFIED)]
+        ids = [i for i in ids if i not in undecided]
+        if undecided and not ids:
+            self.message.emit("Unidentified cells need a class: press its digit or drag them onto a group")
+            return False
+        next_id = self._next_unreviewed_after(ids + undecided)
+        description = "Confirm" + (f" {len(ids)} cells" if len(ids) > 1 else "")
+        if not self._apply(lambda: self.store.confirm(ids, description=description)):
+            return False
+        self._focus_after = next_id
+        skipped = f"; {len(undecided)} Unidentified left for a class" if undecided else ""
+        self.message.emit(f"Confirmed {len(ids)} cell{'s' if len(ids) != 1 else ''}{skipped}")
+        return True
+
+    def shutdown(self) -> None:
+        """Stop listening and finish thumbnail work (before the store closes)."""
+        self.model.bridge.detach()
+        self.thumbnails.shutdown()
+
+    # ------------------------------------------------------------ filter bar
+    def _build_filter_bar(self) -> None:
+        self.filter_bar = QHBoxLayout()
+        self.filter_bar.setSpacing(8)
+        self.slide_combo = QComboBox()
+        self.slide_combo.setMinimumContentsLength(16)
+        self.slide_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._fill_slide_combo()
+        self.class_combo = QComboBox()
+        self.class_combo.addItem("All classes", "")
+        for item in self.store.taxonomy.classes:
+            self.class_combo.addItem(f"{item.display}  [{item.key}]" if item.key else item.display, item.name)
+        self.unreviewed_check = QCheckBox("Unreviewed only")
+        self.confidence_check = QCheckBox("Confidence below")
+        self.confidence_spin = QSpinBox()
+        self.confidence_spin.setRange(1, 100)
+        self.confidence_spin.setSuffix(" %")
+        self.confidence_spin.setValue(80)
+        self.confidence_spin.setEnabled(False)
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys belong to the tiles
+        self.filter_bar.addWidget(QLabel("Slide"))
+        self.filter_bar.addWidget(self.slide_combo, 2)
+        self.filter_bar.addWidget(QLabel("Class"))
+        self.filter_bar.addWidget(self.class_combo, 1)
+        self.filter_bar.addWidget(self.unreviewed_check)
+        self.filter_bar.addWidget(self.confidence_check)
+        self.filter_bar.addWidget(self.confidence_spin)
+        self.filter_bar.addStretch(0)
+        self.slide_combo.currentIndexChanged.connect(self._filters_changed)
+        self.class_combo.currentIndexChanged.connect(self._filters_changed)
+        self.unreviewed_check.toggled.connect(self._filters_changed)
+        self.confidence_check.toggled.connect(self._filters_changed)
+        self.confidence_spin.valueChanged.connect(self._filters_changed)
+
+    def _fill_slide_combo(self) -> None:
+        current = self.slide_combo.currentData()
+        self.slide_combo.blockSignals(True)
+        self.slide_combo.clear()
+        self.slide_combo.addItem("All slides", -1)
+        for slide in self.model.slides():
+            locked = "  (signed off)" if self.model.slide_locked(slide.id) else ""
+            self.slide_combo.addItem(Path(slide.path).name + locked, slide.id)
+            self.slide_combo.setItemData(self.slide_combo.count() - 1, slide.path, Qt.ItemDataRole.ToolTipRole)
+        index = self.slide_combo.findData(current if current is not None else -1)
+        self.slide_combo.setCurrentIndex(max(0, index))
+        self.slide_combo.blockSignals(False)
+
+    def _sync_filter_bar(self) -> None:
+        wanted = self.model.filter
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+            widget.blockSignals(True)
+        self.slide_combo.setCurrentIndex(max(0, self.slide_combo.findData(wanted.slide_id if wanted.slide_id is not None else -1)))
+        self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(wanted.class_name or "")))
+        self.unreviewed_check.setChecked(wanted.unreviewed_only)
+        self.confidence_check.setChecked(wanted.confidence_below is not None)
+        self.confidence_spin.setEnabled(wanted.confidence_below is not None)
+        if wanted.confidence_below is not None:
+            self.confidence_spin.setValue(round(wanted.confidence_below * 100))
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+            widget.blockSignals(False)
+
+    @Slot()
+    def _filters_changed(self) -> None:
+        slide = self.slide_combo.currentData()
+        previous_slide = self.model.filter.slide_id
+        self.confidence_spin.setEnabled(self.confidence_check.isChecked())
+        self.model.set_filter(
+            GalleryFilter(
+                slide_id=None if slide in (None, -1) else int(slide),
+                class_name=self.class_combo.currentData() or None,
+                unreviewed_only=self.unreviewed_check.isChecked(),
+                confidence_below=self.confidence_spin.value() / 100.0 if self.confidence_check.isChecked() else None,
+            )
+        )
+        if self.model.filter.slide_id != previous_slide:
+            self.slide_filter_changed.emit(self.model.filter.slide_id)
+            self._select_first_unreviewed()
+        self.view.setFocus()
+
+    # ------------------------------------------------------------ gestures
+    def _targets(self) -> list[int]:
+        ids = self.selected_cell_ids()
+        if not ids and (current := self.current_cell_id()) is not None:
+            ids = [current]
+        return ids
+
+    @Slot(str)
+    def _on_class_key(self, key: str) -> None:
+        item = self.store.taxonomy.by_key(key)
+        if item is None:
+            self.message.emit(f"No class has the key {key}")
+            return
+        self.reclassify_selected(item.name)
+
+    @Slot(object, str)
+    def _on_drop(self, cell_ids: list[int], class_name: str) -> None:
+        self.reclassify(cell_ids, class_name)
+
+    @Slot(int)
+    def _open_cell(self, cell_id: int) -> None:
+        if self.on_open_cell is not None:
+            self.on_open_cell(cell_id)
+
+    def _undo(self) -> None:
+        self._apply(lambda: self.message.emit(f"Undid {self.store.undo() or 'nothing'}"))
+
+    def _redo(self) -> None:
+        self._apply(lambda: self.message.emit(f"Redid {self.store.redo() or 'nothing'}"))
+
+    def _apply(self, action: Callable[[], object]) -> bool:
+        try:
+            action()
+        except StoreError as error:  # a signed-off slide, a read-only project: say why, change nothing
+            self.message.emit(str(error))
+            return False
+        return True
+
+    def _next_unreviewed_after(self, acted_on: list[int]) -> int | None:
+        """The cell to look at next: the first unreviewed one after the cells
+        just decided, in display order (wrapping), else the one right after."""
+        order = self.model.shown_cell_ids()
+        acted = set(acted_on)
+        positions = [i for i, cell_id in enumerate(order) if cell_id in acted]
+        if not positions:
+            return None
+        start = positions[-1] + 1
+        candidates = order[start:] + order[:start]
+        for cell_id in candidates:
+            cell = self.model.cell(cell_id)
+            if cell_id not in acted and cell is not None and not cell.reviewed:
+                return cell_id
+        return next((cell_id for cell_id in order[start:] if cell_id not in acted), None)
+
+    def _select_first_unreviewed(self) -> None:
+        order = self.model.shown_cell_ids()
+        first = next((i for i in order if (c := self.model.cell(i)) is not None and not c.reviewed), None)
+        if first is None and order:
+            first = order[0]
+        if first is not None:
+            self.select_cells([first])
+
+    # ------------------------------------------------------------ following the model
+    @Slot()
+    def _keep_selection(self) -> None:
+        self._kept_selection = self.selected_cell_ids()
+        self._kept_current = self.current_cell_id()
+        self._kept_row = max(0, self.view.currentIndex().row())
+        self._kept_scroll = self.view.verticalScrollBar().value()
+
+    @Slot()
+    def _restore_selection(self) -> None:
+        self.view.verticalScrollBar().setValue(self._kept_scroll)
+        if self._focus_after is not None and self.model.row_of(self._focus_after) is not None:
+            self.select_cells([self._focus_after])
+        else:
+            kept = [i for i in self._kept_selection if self.model.row_of(i) is not None]
+            if kept:
+                current = self._kept_current if self._kept_current in kept else kept[0]
+                self.select_cells(kept, current)
+            elif self.model.rowCount():
+                row = min(self._kept_row, self.model.rowCount() - 1)
+                while row < self.model.rowCount() - 1 and self.model.is_header(row):
+                    row += 1
+                while row > 0 and self.model.is_header(row):
+                    row -= 1
+                if not self.model.is_header(row):
+                    self.view.set_current_row(row)
+        self._focus_after = None
+        self._update_status()
+
+    @Slot(object)
+    def _on_store_events(self, events: list) -> None:
+        if any(event.kind in ("slide_added", "slide_changed", "reloaded") for event in events):
+            self._fill_slide_combo()
+
+    @Slot(QModelIndex, QModelIndex)
+    def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
+        cell_id = self.model.cell_id_at(current.row()) if current.isValid() else None
+        if cell_id is not None:
+            self.current_cell_changed.emit(cell_id)
+
+    def _update_status(self) -> None:
+        shown = len(self.model.shown_cell_ids())
+        selected = len(self.view.selectionModel().selectedIndexes())
+        self.status.setText(f"{shown} cell{'s' if shown != 1 else ''} shown  ·  {selected} selected")
+
+    @Slot(str)
+    def _show_message(self, text: str) -> None:
+        self.message_label.setText(text)
+        self._message_timer.start()
+
+    def _image_path(self, slide_id: int) -> Path:
+        return self.store.image_path(self.store.slide(slide_id))

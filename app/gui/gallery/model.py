@@ -1,0 +1,411 @@
+"""The gallery's list model: white cells grouped by class, with a header row
+before each group.
+
+Groups come in a fixed order: Unidentified first (with cells that have no
+class yet), then the taxonomy's classes.  Within a group the lowest model
+confidence comes first, so the doubtful cells are looked at while attention is
+fresh.  Filters (slide, class, unreviewed only, confidence below a value)
+are applied here rather than in a proxy, because headers and their counts
+depend on what is shown.
+
+The model keeps a copy of the white cells and follows the store through a
+StoreBridge: changed cells are re-read one by one, big changes reload all.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
+
+from app.gui.gallery.store_bridge import StoreBridge
+from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
+from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
+from core.store import ProjectStore, StoreError, StoreEvent
+from core.taxonomy import UNIDENTIFIED, Taxonomy
+
+CELL_IDS_MIME = "application/x-hemalabel-cell-ids"
+RELOAD_ALL_ABOVE = 300
+_CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
+_HEADER_FLAGS = Qt.ItemFlag.NoItemFlags
+_ROOT_FLAGS = Qt.ItemFlag.ItemIsDropEnabled  # re-reading more changed cells than this one by one is slower than one query
+
+
+class Role(enum.IntEnum):
+    IS_HEADER = Qt.ItemDataRole.UserRole + 1
+    CELL = Qt.ItemDataRole.UserRole + 2  # the Cell
+    CELL_ID = Qt.ItemDataRole.UserRole + 3
+    GROUP = Qt.ItemDataRole.UserRole + 4  # the class name of the row's group
+    CONFIDENCE = Qt.ItemDataRole.UserRole + 5  # float | None
+    HEADER = Qt.ItemDataRole.UserRole + 6  # the GroupHeader
+    THUMBNAIL_FAILED = Qt.ItemDataRole.UserRole + 7
+    SLIDE_LOCKED = Qt.ItemDataRole.UserRole + 8
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryFilter:
+    slide_id: int | None = None  # None: every slide
+    class_name: str | None = None  # None: every class
+    unreviewed_only: bool = False
+    confidence_below: float | None = None  # 0..1; None: no limit
+
+
+@dataclass(frozen=True, slots=True)
+class GroupHeader:
+    class_name: str
+    display: str
+    key: str
+    colour: str
+    shown: int
+    unreviewed: int
+
+
+@dataclass(frozen=True, slots=True)
+class Tile:
+    """What a cell's tile shows, worked out once per cell version: painting
+    reads it directly instead of asking data() for one role at a time."""
+
+    cell: Cell
+    group: str
+    confidence: float | None
+    caption: str
+    changed: bool  # a human gave it a class other than the model's top guess
+
+
+@dataclass(slots=True)
+class _Rows:
+    kinds: list[object] = field(default_factory=list)  # GroupHeader or cell id, in display order
+    row_of_cell: dict[int, int] = field(default_factory=dict)
+
+
+def group_of(cell: Cell) -> str:
+    """The gallery group a cell is shown in: no class yet shows as Unidentified."""
+    return cell.label if cell.label is not None else UNIDENTIFIED
+
+
+def confidence_of(cell: Cell) -> float | None:
+    """The model's probability for the class the cell is in now; for an
+    Unidentified cell, the model's best guess (how close it came)."""
+    if not cell.probabilities:
+        return cell.score if cell.label not in (None, UNIDENTIFIED) and cell.score is not None else None
+    if cell.label in (None, UNIDENTIFIED):
+        return max(cell.probabilities.values())
+    return cell.probabilities.get(cell.label, 0.0)
+
+
+class GalleryModel(QAbstractListModel):
+    """Rows are group headers and cells.  `rebuilt` fires after the rows were
+    rebuilt (store change or filter change) so the view can restore the
+    selection by cell id."""
+
+    about_to_rebuild = Signal()
+    rebuilt = Signal()
+
+    def __init__(self, store: ProjectStore, thumbnails: ThumbnailProvider | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.store = store
+        self.thumbnails = thumbnails
+        self._filter = GalleryFilter()
+        self._cells: dict[int, Cell] = {}
+        self._slides: dict[int, Slide] = {}
+        self._rows = _Rows()
+        self._tiles: dict[int, Tile] = {}
+        self.bridge = StoreBridge(store, self)
+        self.bridge.changed.connect(self._on_store_changed)
+        if thumbnails is not None:
+            thumbnails.ready.connect(self._on_thumbnails_ready)
+        self._reload_all()
+        self._rebuild(announce=False)
+
+    # ------------------------------------------------------------ filters
+    @property
+    def filter(self) -> GalleryFilter:
+        return self._filter
+
+    def set_filter(self, gallery_filter: GalleryFilter) -> None:
+        if gallery_filter != self._filter:
+            self._filter = gallery_filter
+            self._rebuild()
+
+    def update_filter(self, **changes: object) -> None:
+        self.set_filter(replace(self._filter, **changes))
+
+    # ------------------------------------------------------------ Qt model API
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows.kinds)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return _ROOT_FLAGS
+        if isinstance(self._rows.kinds[index.row()], GroupHeader):
+            # Not selectable, not enabled: arrow keys step over headers.  Drops
+            # onto a header are handled by the view.
+            return _HEADER_FLAGS
+        return _CELL_FLAGS
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> object:
+        if not index.isValid() or index.row() >= len(self._rows.kinds):
+            return None
+        entry = self._rows.kinds[index.row()]
+        if isinstance(entry, GroupHeader):
+            if role == Role.IS_HEADER:
+                return True
+            if role == Role.HEADER:
+                return entry
+            if role == Role.GROUP:
+                return entry.class_name
+            if role == Qt.ItemDataRole.DisplayRole:
+                return entry.display
+            return None
+        cell = self._cells[entry]
+        if role == Role.IS_HEADER:
+            return False
+        if role == Role.CELL:
+            return cell
+        if role == Role.CELL_ID:
+            return cell.id
+        if role == Role.GROUP:
+            return group_of(cell)
+        if role == Role.CONFIDENCE:
+            return confidence_of(cell)
+        if role == Qt.ItemDataRole.DecorationRole:
+            return None if self.thumbnails is None else self.thumbnails.pixmap(cell)
+        if role == Role.THUMBNAIL_FAILED:
+            return self.thumbnails is not None and self.thumbnails.failed(cell)
+        if role == Role.SLIDE_LOCKED:
+            slide = self._slides.get(cell.slide_id)
+            return slide is not None and slide.status is SlideStatus.SIGNED_OFF
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(cell)
+        return None
+
+    def mimeTypes(self) -> list[str]:
+        return [CELL_IDS_MIME]
+
+    def mimeData(self, indexes: Sequence[QModelIndex]) -> QMimeData:
+        ids = [self.cell_id_at(index.row()) for index in indexes]
+        data = QMimeData()
+        data.setData(CELL_IDS_MIME, QByteArray(",".join(str(i) for i in ids if i is not None).encode()))
+        return data
+
+    def supportedDragActions(self) -> Qt.DropAction:
+        # The view accepts a drop as a copy, so Qt never removes the dragged
+        # rows itself: the store changes the label and the model follows.
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    def supportedDropActions(self) -> Qt.DropAction:
+        return Qt.DropAction.CopyAction | Qt.DropAction.MoveAction
+
+    # ------------------------------------------------------------ lookups
+    def is_header(self, row: int) -> bool:
+        return 0 <= row < len(self._rows.kinds) and isinstance(self._rows.kinds[row], GroupHeader)
+
+    def cell_id_at(self, row: int) -> int | None:
+        if 0 <= row < len(self._rows.kinds):
+            entry = self._rows.kinds[row]
+            return None if isinstance(entry, GroupHeader) else entry  # type: ignore[return-value]
+        return None
+
+    def cell(self, cell_id: int) -> Cell | None:
+        return self._cells.get(cell_id)
+
+    def entry(self, row: int) -> GroupHeader | Tile:
+        """The header or the tile at a row: the delegate's fast path."""
+        entry = self._rows.kinds[row]
+        if isinstance(entry, GroupHeader):
+            return entry
+        tile = self._tiles.get(entry)  # type: ignore[arg-type]
+        if tile is None:
+            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.store.taxonomy)  # type: ignore[index]
+        return tile
+
+    def slide_path(self, slide_id: int) -> str | None:
+        slide = self._slides.get(slide_id)
+        return slide.path if slide else None
+
+    def row_of(self, cell_id: int) -> int | None:
+        return self._rows.row_of_cell.get(cell_id)
+
+    def group_at(self, row: int) -> str | None:
+        """The class of the group a row belongs to (header or cell)."""
+        if not 0 <= row < len(self._rows.kinds):
+            return None
+        entry = self._rows.kinds[row]
+        return entry.class_name if isinstance(entry, GroupHeader) else group_of(self._cells[entry])  # type: ignore[index]
+
+    def header_row(self, class_name: str) -> int | None:
+        for row, entry in enumerate(self._rows.kinds):
+            if isinstance(entry, GroupHeader) and entry.class_name == class_name:
+                return row
+        return None
+
+    def cell_rows_in_group(self, header_row: int) -> list[int]:
+        rows = []
+        for row in range(header_row + 1, len(self._rows.kinds)):
+            if isinstance(self._rows.kinds[row], GroupHeader):
+                break
+            rows.append(row)
+        return rows
+
+    def shown_cell_ids(self) -> list[int]:
+        return [entry for entry in self._rows.kinds if not isinstance(entry, GroupHeader)]  # type: ignore[misc]
+
+    def slides(self) -> list[Slide]:
+        return list(self._slides.values())
+
+    def slide_locked(self, slide_id: int) -> bool:
+        slide = self._slides.get(slide_id)
+        return slide is not None and slide.status is SlideStatus.SIGNED_OFF
+
+    # ------------------------------------------------------------ following the store
+    @Slot(object)
+    def _on_store_changed(self, events: list[StoreEvent]) -> None:
+        changed: set[int] = set()
+        removed: set[int] = set()
+        reload_all = False
+        for event in events:
+            if event.kind in ("reloaded",):
+                reload_all = True
+            elif event.kind in ("slide_added", "slide_changed"):
+                self._reload_slides()
+            elif event.kind in ("cells_added", "cells_changed"):
+                changed.update(event.cell_ids)
+                removed.difference_update(event.cell_ids)
+            elif event.kind == "cells_removed":
+                removed.update(event.cell_ids)
+                changed.difference_update(event.cell_ids)
+        if not (reload_all or changed or removed or any(e.kind.startswith("slide") for e in events)):
+            return  # history_changed alone: the cells it touched came as their own events
+        if reload_all or len(changed) > RELOAD_ALL_ABOVE:
+            self._reload_all()
+        else:
+            for cell_id in removed:
+                self._cells.pop(cell_id, None)
+                self._tiles.pop(cell_id, None)
+            for cell_id in changed:
+                self._tiles.pop(cell_id, None)
+                self._reread(cell_id)
+        self._rebuild()
+
+    def _reread(self, cell_id: int) -> None:
+        try:
+            cell = self.store.cell(cell_id)
+        except StoreError:
+            self._cells.pop(cell_id, None)
+            return
+        if cell.kind is CellKind.WHITE:
+            self._cells[cell_id] = cell
+        else:
+            self._cells.pop(cell_id, None)  # its kind was changed on the canvas
+
+    def _reload_all(self) -> None:
+        self._cells = {cell.id: cell for cell in self.store.cells(kind=CellKind.WHITE)}
+        self._tiles = {}
+        self._reload_slides()
+
+    def _reload_slides(self) -> None:
+        self._slides = {slide.id: slide for slide in self.store.slides()}
+
+    @Slot(object)
+    def _on_thumbnails_ready(self, keys: Iterable[ThumbKey]) -> None:
+        rows = [row for row in (self._rows.row_of_cell.get(key[0]) for key in keys) if row is not None]
+        if rows:
+            # One signal for the span: the view repaints what it shows of it.
+            self.dataChanged.emit(self.index(min(rows)), self.index(max(rows)), [Qt.ItemDataRole.DecorationRole])
+
+    # ------------------------------------------------------------ grouping and sorting
+    def _rebuild(self, announce: bool = True) -> None:
+        if announce:
+            self.about_to_rebuild.emit()
+            self.beginResetModel()
+        self._rows = self._build_rows()
+        if announce:
+            self.endResetModel()
+            self.rebuilt.emit()
+
+    def _build_rows(self) -> _Rows:
+        wanted = self._filter
+        taxonomy = self.store.taxonomy
+        order = [UNIDENTIFIED] + [name for name in taxonomy.names if name != UNIDENTIFIED]
+        groups: dict[str, list[tuple[float, int]]] = {name: [] for name in order}
+        unreviewed: dict[str, int] = dict.fromkeys(order, 0)
+        for cell in self._cells.values():
+            if wanted.slide_id is not None and cell.slide_id != wanted.slide_id:
+                continue
+            group = group_of(cell)
+            if wanted.class_name is not None and group != wanted.class_name:
+                continue
+            if wanted.unreviewed_only and cell.reviewed:
+                continue
+            confidence = confidence_of(cell)
+            if wanted.confidence_below is not None and confidence is not None and confidence >= wanted.confidence_below:
+                continue
+            if group not in groups:  # a label the taxonomy no longer has: show it last rather than hide it
+                groups[group] = []
+                unreviewed[group] = 0
+            groups[group].append((-1.0 if confidence is None else confidence, cell.id))
+            if not cell.reviewed:
+                unreviewed[group] += 1
+        rows = _Rows()
+        for name, members in groups.items():
+            if wanted.class_name is not None and name != wanted.class_name:
+                continue
+            if not members and name not in taxonomy:
+                continue
+            item = taxonomy.get(name) if name in taxonomy else None
+            rows.kinds.append(
+                GroupHeader(
+                    class_name=name,
+                    display=item.display if item else name,
+                    key=item.key if item else "",
+                    colour=item.colour if item else "#808080",
+                    shown=len(members),
+                    unreviewed=unreviewed[name],
+                )
+            )
+            members.sort()
+            for _, cell_id in members:
+                rows.row_of_cell[cell_id] = len(rows.kinds)
+                rows.kinds.append(cell_id)
+        return rows
+
+    # ------------------------------------------------------------ text
+    def _tooltip(self, cell: Cell) -> str:
+        taxonomy = self.store.taxonomy
+        slide = self._slides.get(cell.slide_id)
+        lines = [f"Cell {cell.id} on {slide.path if slide else cell.slide_id}"]
+        label = taxonomy.get(cell.label).display if cell.label in taxonomy else (cell.label or "no class yet")
+        lines.append(f"Class: {label} ({cell.source.value}{', reviewed' if cell.reviewed else ', not reviewed'})")
+        for name, probability in cell.top_classes(3):
+            shown = taxonomy.get(name).display if name in taxonomy else name
+            lines.append(f"  {shown}: {probability:.0%}")
+        if cell.model_version:
+            lines.append(f"Model: {cell.model_version}")
+        return "\n".join(lines)
+
+
+def _make_tile(cell: Cell, taxonomy: Taxonomy) -> Tile:
+    changed = bool(cell.probabilities) and cell.label is not None and cell.top_classes(1)[0][0] != cell.label
+    return Tile(cell, group_of(cell), confidence_of(cell), _caption(cell, taxonomy), changed)
+
+
+def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
+    if not cell.probabilities:
+        return "manual" if cell.source is not LabelSource.MODEL else ""
+    if cell.label in (None, UNIDENTIFIED) or cell.source is LabelSource.HUMAN:
+        # What the model thought, so the technician sees how close it came.
+        name, probability = cell.top_classes(1)[0]
+        if name == cell.label:
+            return f"{probability:.0%}"
+        short = _short_name(taxonomy.get(name).display) if name in taxonomy else name[:6]
+        return f"{short}? {probability:.0%}"
+    return f"{cell.probabilities.get(cell.label, 0.0):.0%}"
+
+
+def _short_name(display: str) -> str:
+    if display.startswith("Immature"):
+        return "IG"
+    word = display.split(" ")[0]
+    return word if len(word) <= 7 else word[:6] + "."

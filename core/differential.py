@@ -1,0 +1,90 @@
+"""The white-cell differential count of a slide or a project.
+
+Percentages are over the cells of classes that count in the differential
+(the taxonomy says which).  Erythroblasts (NRBC) are reported per 100 of
+those white cells, as labs report them, and never inflate the percentages.
+Cells still Unidentified or unclassified are counted apart: a differential
+with such cells is not final, and sign-off is refused until they are resolved.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from core.schema import Cell, CellKind
+from core.taxonomy import UNIDENTIFIED, Taxonomy
+
+NRBC_CLASS = "erythroblast"
+
+
+@dataclass(frozen=True, slots=True)
+class Differential:
+    counts: dict[str, int]          # per differential class, in taxonomy order
+    percentages: dict[str, float]   # same keys; 0 when nothing is counted
+    counted: int                    # white cells in the differential
+    nrbc: int
+    nrbc_per_100_wbc: float | None  # None when no white cell is counted
+    platelets: int
+    red_cells: int
+    unidentified: int
+    unclassified: int
+    unreviewed_white: int
+    other_white: dict[str, int] = field(default_factory=dict)  # white-group classes outside the count
+
+    def progress(self, target: int) -> float:
+        """How far the count is towards a target (100 or 200 cells)."""
+        return 0.0 if target <= 0 else min(1.0, self.counted / target)
+
+    def blockers(self) -> list[str]:
+        """Why this count cannot be signed off yet (empty when it can)."""
+        reasons = []
+        if self.unidentified:
+            reasons.append(f"{self.unidentified} cell(s) are Unidentified")
+        if self.unclassified:
+            reasons.append(f"{self.unclassified} white cell(s) have no class yet")
+        if self.unreviewed_white:
+            reasons.append(f"{self.unreviewed_white} white cell(s) are not reviewed")
+        return reasons
+
+
+def differential(cells: Iterable[Cell], taxonomy: Taxonomy) -> Differential:
+    counted_classes = taxonomy.differential_classes()
+    labels: Counter[str] = Counter()
+    platelets = red = unclassified = unreviewed = 0
+    for cell in cells:
+        if cell.kind is CellKind.PLATELET:
+            platelets += 1
+            continue
+        if cell.kind is CellKind.RED:
+            red += 1
+            continue
+        if not cell.reviewed:
+            unreviewed += 1
+        if cell.label is None:
+            unclassified += 1
+        elif cell.label == "platelet":
+            platelets += 1  # a platelet boxed as a white cell and then corrected
+        else:
+            labels[cell.label] += 1
+    counts = {name: labels.get(name, 0) for name in counted_classes}
+    counted = sum(counts.values())
+    percentages = {name: (100.0 * n / counted if counted else 0.0) for name, n in counts.items()}
+    nrbc = labels.get(NRBC_CLASS, 0)
+    other = {
+        name: n for name, n in labels.items() if name not in counts and name not in (NRBC_CLASS, UNIDENTIFIED)
+    }
+    return Differential(
+        counts=counts,
+        percentages=percentages,
+        counted=counted,
+        nrbc=nrbc,
+        nrbc_per_100_wbc=(100.0 * nrbc / counted) if counted else None,
+        platelets=platelets,
+        red_cells=red,
+        unidentified=labels.get(UNIDENTIFIED, 0),
+        unclassified=unclassified,
+        unreviewed_white=unreviewed,
+        other_white=other,
+    )

@@ -1,0 +1,204 @@
+"""CSV: one row per cell (image, box, kind, class, probability, source,
+reviewed), for spreadsheets, R and pandas.
+
+A slide without cells gets one row with an empty box, so a round trip keeps
+it.  Coordinates are written as the shortest text that reads back as the
+same float: a round trip is exact.  `reviewed` is honoured on import: a
+model's unreviewed guess comes back as one, never as a reviewed label."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+from core.formats.common import (
+    AnnotatedImage,
+    AnnotationError,
+    ClassResolver,
+    ExportPlan,
+    ImportPlan,
+    LabelledBox,
+    atomic_copy,
+    atomic_write_text,
+    format_number,
+    resolve_inside,
+)
+from core.jobs import CancelToken, Job, Progress
+from core.schema import Box, CellKind
+
+FILE_NAME = "cells.csv"
+COLUMNS = (
+    "image",
+    "image_width",
+    "image_height",
+    "cell_id",
+    "x0",
+    "y0",
+    "x1",
+    "y1",
+    "kind",
+    "class",
+    "probability",
+    "source",
+    "reviewed",
+    "split",
+)
+REQUIRED = ("image", "x0", "y0", "x1", "y1", "kind")
+_TRUE = {"1", "true", "yes", "y", "t"}
+_FALSE = {"0", "false", "no", "n", "f"}
+_KINDS = {"white": CellKind.WHITE, "wbc": CellKind.WHITE, "red": CellKind.RED, "rbc": CellKind.RED,
+          "platelet": CellKind.PLATELET, "platelets": CellKind.PLATELET, "plt": CellKind.PLATELET}
+
+
+def csv_files(root: Path) -> list[Path]:
+    """The CSV files of `root` whose header has the columns we need."""
+    found = []
+    for path in sorted(root.glob("*.csv")):
+        try:
+            with path.open(newline="", encoding="utf-8-sig") as handle:
+                header = next(csv.reader(handle), [])
+        except (OSError, UnicodeDecodeError):
+            continue
+        if all(column in [name.strip() for name in header] for column in REQUIRED):
+            found.append(path)
+    return found
+
+
+def looks_like_csv(root: Path) -> bool:
+    return bool(csv_files(root))
+
+
+def read_csv(root: Path, resolver: ClassResolver, files: list[Path] | None = None) -> ImportPlan:
+    files = files if files is not None else csv_files(root)
+    if not files:
+        raise AnnotationError(root, "", f"no CSV file with the columns {', '.join(REQUIRED)}")
+    images: dict[Path, AnnotatedImage] = {}
+    for path in files:
+        read_csv_file(path, root, resolver, images)
+    return ImportPlan(images=list(images.values()), format="csv", warnings=resolver.unknown_warnings())
+
+
+def read_csv_file(path: Path, root: Path, resolver: ClassResolver, images: dict[Path, AnnotatedImage]) -> None:
+    try:
+        handle = path.open(newline="", encoding="utf-8-sig")
+    except OSError as error:
+        raise AnnotationError(path, "", f"cannot read ({error.strerror})") from None
+    with handle:
+        reader = csv.reader(handle)
+        try:
+            header = [name.strip() for name in next(reader, [])]
+            missing = [column for column in REQUIRED if column not in header]
+            if missing:
+                raise AnnotationError(path, "line 1", f"missing column(s): {', '.join(missing)}")
+            if len(set(header)) != len(header):
+                raise AnnotationError(path, "line 1", "a column name appears twice")
+            ids: dict[str, int] = {}
+            for row in reader:
+                if not row or all(not value.strip() for value in row):
+                    continue
+                line = reader.line_num
+                if len(row) != len(header):
+                    raise AnnotationError(path, f"line {line}", f"expected {len(header)} fields, found {len(row)}")
+                _read_row(dict(zip(header, (value.strip() for value in row))), path, root, line, resolver, images, ids)
+        except csv.Error as error:
+            raise AnnotationError(path, f"line {reader.line_num}", f"malformed CSV ({error})") from None
+        except UnicodeDecodeError:
+            raise AnnotationError(path, f"line {reader.line_num + 1}", "not UTF-8 text") from None
+
+
+def _read_row(
+    row: dict[str, str],
+    path: Path,
+    root: Path,
+    line: int,
+    resolver: ClassResolver,
+    images: dict[Path, AnnotatedImage],
+    ids: dict[str, int],
+) -> None:
+    where = f"line {line}"
+    image_path = resolve_inside(root, row["image"], path, where)
+    if not image_path.is_file():
+        raise AnnotationError(path, where, f"image {row['image']!r} not found")
+    image = images.get(image_path)
+    if image is None:
+        image = images[image_path] = AnnotatedImage(path=image_path, origin=f"{path}:{where}", annotation=path)
+        if row.get("split"):
+            image.attributes["split"] = row["split"]
+    cell_id = row.get("cell_id", "")
+    if cell_id:
+        if cell_id in ids:
+            raise AnnotationError(path, where, f"duplicate cell_id {cell_id} (first on line {ids[cell_id]})")
+        ids[cell_id] = line
+    coordinates = [row[name] for name in ("x0", "y0", "x1", "y1")]
+    if not any(coordinates) and not row["kind"]:
+        return  # a slide without cells
+    try:
+        x0, y0, x1, y1 = (float(value) for value in coordinates)
+        box = Box(x0, y0, x1, y1)
+    except ValueError as error:
+        raise AnnotationError(path, where, f"bad box {coordinates}: {error}") from None
+    kind = _KINDS.get(row["kind"].lower())
+    if kind is None:
+        raise AnnotationError(path, where, f"kind must be white, red or platelet, found {row['kind']!r}")
+    label = None
+    class_name = row.get("class", "")
+    if class_name:
+        # The column holds a project class name; a name that is also a kind
+        # name ("rbc") must not be read as the kind.
+        if class_name not in resolver.mapping and class_name in resolver.taxonomy:
+            label = class_name
+        else:
+            mapped = resolver.resolve(class_name, path, where)
+            if mapped is None:
+                return
+            label = mapped[1]
+    reviewed_text = row.get("reviewed", "").lower()
+    if reviewed_text and reviewed_text not in _TRUE | _FALSE:
+        raise AnnotationError(path, where, f"reviewed must be true or false, found {row['reviewed']!r}")
+    probabilities: tuple[tuple[str, float], ...] = ()
+    if row.get("probability") and label is not None:
+        try:
+            probabilities = ((label, float(row["probability"])),)
+        except ValueError:
+            raise AnnotationError(path, where, f"probability must be a number, found {row['probability']!r}") from None
+    image.boxes.append(
+        LabelledBox(box, kind, label, where=where, reviewed=reviewed_text not in _FALSE, probabilities=probabilities)
+    )
+
+
+# --------------------------------------------------------------------------- export
+
+def export_csv(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
+    """cells.csv, and the images in images/ so the folder stands alone."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    total = len(plan.images)
+    for number, image in enumerate(plan.images, start=1):
+        cancel.raise_if_cancelled()
+        name = f"images/{image.file_name}"
+        if plan.copy_images:
+            atomic_copy(image.source, out / name)
+        slide = image.slide
+        common = (name, slide.width, slide.height)
+        if not image.cells:
+            writer.writerow([*common, "", "", "", "", "", "", "", "", "", "", image.split or ""])
+        for cell, _ in image.cells:
+            probability = cell.probabilities.get(cell.label) if cell.label else None
+            writer.writerow(
+                [
+                    *common,
+                    cell.id,
+                    *(format_number(value) for value in cell.box.as_tuple()),
+                    cell.kind.value,
+                    cell.label or "",
+                    "" if probability is None else repr(float(probability)),
+                    cell.source.value,
+                    "true" if cell.reviewed else "false",
+                    image.split or "",
+                ]
+            )
+        if number % 16 == 0 or number == total:
+            yield Progress(number, total, f"wrote {number} of {total} images to CSV")
+    atomic_write_text(out / FILE_NAME, buffer.getvalue())

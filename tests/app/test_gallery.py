@@ -1,0 +1,245 @@
+"""The cell gallery and the differential panel, driven with real key and
+mouse events: a reclassification reaches the store, the correction queue and
+the counts; filters, drops, double-clicks and undo work; 5,000 cells build
+quickly."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QDropEvent  # noqa: E402
+from PySide6.QtWidgets import QListView  # noqa: E402
+
+from app.gui.differential import DifferentialPanel  # noqa: E402
+from app.gui.gallery import CellGallery, GalleryFilter, GalleryModel  # noqa: E402
+from app.gui.gallery.model import CELL_IDS_MIME, Role  # noqa: E402
+from core.schema import Box, CellKind, CorrectionAction, LabelSource, NewCell  # noqa: E402
+from core.store import ProjectStore  # noqa: E402
+
+
+@pytest.fixture
+def gallery(qtbot, review_store: ProjectStore):
+    opened: list[int] = []
+    widget = CellGallery(review_store, on_open_cell=opened.append)
+    widget.opened = opened  # type: ignore[attr-defined]
+    qtbot.addWidget(widget)
+    widget.resize(900, 600)
+    widget.show()
+    qtbot.waitExposed(widget)
+    yield widget
+    widget.shutdown()
+
+
+def white_ids(store: ProjectStore, slide_id: int = 1) -> list[int]:
+    return [c.id for c in store.cells(slide_id, kind=CellKind.WHITE)]
+
+
+def test_groups_unidentified_first_then_lowest_confidence(gallery: CellGallery, review_store: ProjectStore) -> None:
+    model = gallery.model
+    headers = [model.data(model.index(r, 0), Role.GROUP) for r in range(model.rowCount()) if model.is_header(r)]
+    assert headers[0] == "unidentified"
+    assert headers[1:] == [n for n in review_store.taxonomy.names if n != "unidentified"]
+    neutrophil_row = model.header_row("neutrophil")
+    rows = model.cell_rows_in_group(neutrophil_row)
+    confidences = [model.data(model.index(r, 0), Role.CONFIDENCE) for r in rows]
+    assert confidences == sorted(confidences)
+    assert len(rows) == 4  # three from slide 1, one from slide 2
+    # Red cells and platelets are not in the gallery.
+    assert len(model.shown_cell_ids()) == 8
+
+
+def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    panel = DifferentialPanel(review_store, slide_id=1)
+    qtbot.addWidget(panel)
+    before = panel.count.counts["lymphocyte"]
+    target = white_ids(review_store)[0]  # a neutrophil at 95 %
+    gallery.select_cells([target])
+    gallery.view.setFocus()
+    qtbot.keyClick(gallery.view, "4")  # lymphocyte
+    assert review_store.cell(target).label == "lymphocyte"
+    qtbot.waitUntil(lambda: panel.count.counts["lymphocyte"] == before + 1, timeout=3000)
+    assert panel.table.item(panel._classes.index("lymphocyte"), 1).text() == str(before + 1)
+    (correction,) = review_store.corrections()
+    assert (correction.action, correction.old_label, correction.new_label) == (CorrectionAction.RELABEL, "neutrophil", "lymphocyte")
+    assert correction.model_version == "test-model-1"
+    # The model followed: the cell sits in the lymphocyte group, and the next
+    # unreviewed cell is current.
+    qtbot.waitUntil(lambda: gallery.model.group_at(gallery.model.row_of(target)) == "lymphocyte", timeout=3000)
+    current = gallery.current_cell_id()
+    assert current is not None and current != target and not review_store.cell(current).reviewed
+
+
+def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    model = gallery.model
+    header = model.header_row("neutrophil")
+    rect = gallery.view.visualRect(model.index(header, 0))
+    qtbot.mouseClick(gallery.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    group = [model.cell_id_at(r) for r in model.cell_rows_in_group(header)]
+    assert sorted(gallery.selected_cell_ids()) == sorted(group)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Return)
+    assert all(review_store.cell(i).reviewed for i in group)
+    actions = {c.action for c in review_store.corrections()}
+    assert actions == {CorrectionAction.CONFIRM}
+    qtbot.waitUntil(lambda: gallery.current_cell_id() not in group, timeout=3000)
+    current = gallery.current_cell_id()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Space)
+    assert review_store.cell(current).reviewed
+
+
+def test_unidentified_cells_are_not_confirmed_as_they_are(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    unidentified = [c.id for c in review_store.cells(1) if c.label == "unidentified"]
+    gallery.select_cells(unidentified)
+    messages: list[str] = []
+    gallery.message.connect(messages.append)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Space)
+    assert not review_store.cell(unidentified[0]).reviewed
+    assert "need a class" in messages[-1]
+
+
+def test_drop_onto_a_group_reclassifies(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    ids = white_ids(review_store)[:2]
+    header = gallery.model.header_row("monocyte")
+    gallery.view.scrollTo(gallery.model.index(header, 0))
+    pos = gallery.view.visualRect(gallery.model.index(header, 0)).center()
+    mime = QMimeData()
+    mime.setData(CELL_IDS_MIME, ",".join(map(str, ids)).encode())
+    event = QDropEvent(QPointF(pos), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    gallery.view.dropEvent(event)
+    assert [review_store.cell(i).label for i in ids] == ["monocyte", "monocyte"]
+    # Both moves are one undo step, undone with Ctrl+Z in the gallery.
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert [review_store.cell(i).label for i in ids] == ["neutrophil", "neutrophil"]
+    assert review_store.corrections() == []
+
+
+def test_drag_carries_the_selected_cell_ids(gallery: CellGallery, review_store: ProjectStore) -> None:
+    ids = white_ids(review_store)[:3]
+    gallery.select_cells(ids)
+    indexes = gallery.view.selectionModel().selectedIndexes()
+    data = gallery.model.mimeData(indexes)
+    assert sorted(int(i) for i in bytes(data.data(CELL_IDS_MIME).data()).decode().split(",")) == sorted(ids)
+
+
+def test_double_click_opens_the_cell_on_its_slide(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    target = white_ids(review_store, 2)[0]
+    row = gallery.model.row_of(target)
+    gallery.view.scrollTo(gallery.model.index(row, 0))
+    pos = gallery.view.visualRect(gallery.model.index(row, 0)).center()
+    qtbot.mouseDClick(gallery.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+    assert gallery.opened == [target]  # type: ignore[attr-defined]
+
+
+def test_filters(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    model = gallery.model
+    slides: list[object] = []
+    gallery.slide_filter_changed.connect(slides.append)
+    gallery.set_slide(2)
+    assert sorted(model.shown_cell_ids()) == sorted(white_ids(review_store, 2))
+    assert slides == [2]
+    gallery.set_slide(None)
+    gallery.class_combo.setCurrentIndex(gallery.class_combo.findData("neutrophil"))
+    assert {model.cell(i).label for i in model.shown_cell_ids()} == {"neutrophil"}
+    assert [model.data(model.index(r, 0), Role.GROUP) for r in range(model.rowCount()) if model.is_header(r)] == ["neutrophil"]
+    gallery.class_combo.setCurrentIndex(0)
+    gallery.confidence_check.setChecked(True)
+    gallery.confidence_spin.setValue(75)
+    assert sorted(c for c in (model.data(model.index(model.row_of(i), 0), Role.CONFIDENCE) for i in model.shown_cell_ids())) == [0.41, 0.62, 0.70]
+    gallery.confidence_check.setChecked(False)
+    review_store.confirm([white_ids(review_store)[0]])
+    gallery.unreviewed_check.setChecked(True)
+    qtbot.waitUntil(lambda: white_ids(review_store)[0] not in model.shown_cell_ids(), timeout=3000)
+    assert len(model.shown_cell_ids()) == 7
+
+
+def test_signed_off_slide_refuses_reclassification(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+    ids = white_ids(review_store, 2)
+    review_store.confirm(ids)
+    review_store.sign_off(2, "AB")
+    gallery.select_cells([ids[0]])
+    messages: list[str] = []
+    gallery.message.connect(messages.append)
+    qtbot.keyClick(gallery.view, "5")
+    assert review_store.cell(ids[0]).label == "lymphocyte"
+    assert "signed off" in messages[-1]
+
+
+def test_thumbnails_are_made_off_the_gui_thread_and_cached(qtbot, gallery: CellGallery) -> None:
+    provider = gallery.thumbnails
+    gallery.resize(900, 1200)  # every tile on screen: only painted tiles ask for thumbnails
+    qtbot.waitUntil(lambda: provider.idle and provider.cached_count() == 8, timeout=5000)
+    index = gallery.model.index(gallery.model.row_of(gallery.model.shown_cell_ids()[0]), 0)
+    pixmap = gallery.model.data(index, Qt.ItemDataRole.DecorationRole)
+    assert pixmap is not None and pixmap.width() == provider.size
+    batches = provider.batches_started
+    gallery.view.viewport().repaint()
+    assert provider.batches_started == batches  # answered from the cache
+
+
+def test_missing_slide_image_shows_a_placeholder(qtbot, review_store: ProjectStore, tmp_path: Path) -> None:
+    (tmp_path / "slide1.png").unlink()
+    widget = CellGallery(review_store)
+    qtbot.addWidget(widget)
+    widget.resize(900, 1200)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.thumbnails.idle and widget.thumbnails.cached_count() == 6, timeout=5000)
+    row = widget.model.row_of(white_ids(review_store, 2)[0])
+    assert widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
+    widget.shutdown()
+
+
+def test_model_of_5000_cells_builds_quickly(qtbot, tmp_path: Path) -> None:
+    store = ProjectStore.create(tmp_path / "big.hemalabel")
+    classes = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "unidentified"]
+    rng = np.random.default_rng(1)
+    with store.edit("build", record_history=False):
+        for s in range(10):
+            slide = store.add_slide(tmp_path / f"s{s}.png", 640, 480)
+            added = store.add_cells(slide.id, [NewCell(Box(10, 10, 60, 60), CellKind.WHITE, source=LabelSource.MODEL)] * 500)
+            store.set_predictions(
+                [(c.id, classes[i % 5], {classes[i % 5]: float(rng.uniform(0.3, 1.0))}) for i, c in enumerate(added)], "m1"
+            )
+    started = time.perf_counter()
+    model = GalleryModel(store)
+    built = time.perf_counter() - started
+    assert len(model.shown_cell_ids()) == 5000
+    started = time.perf_counter()
+    model.set_filter(GalleryFilter(slide_id=3))
+    model.set_filter(GalleryFilter())
+    refiltered = (time.perf_counter() - started) / 2
+    print(f"5000-cell gallery model: built in {built * 1000:.0f} ms, refiltered in {refiltered * 1000:.0f} ms")
+    assert built < 2.0 and refiltered < 0.5
+    model.bridge.detach()
+    store.close()
+
+
+def test_arrows_tab_and_home_step_over_headers(qtbot, gallery: CellGallery) -> None:
+    model = gallery.model
+    unidentified = model.cell_rows_in_group(model.header_row("unidentified"))
+    gallery.view.set_current_row(unidentified[-1])
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Tab):
+        gallery.view.set_current_row(unidentified[-1])
+        qtbot.keyClick(gallery.view, key)
+        assert model.group_at(gallery.view.currentIndex().row()) == "neutrophil"
+        assert not model.is_header(gallery.view.currentIndex().row())
+    qtbot.keyClick(gallery.view, Qt.Key.Key_End)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Home)
+    assert gallery.view.currentIndex().row() == unidentified[0]
+    assert gallery.view.verticalScrollBar().value() == 0  # the group's header is in view
+
+
+def test_tab_steps_cells_and_ctrl_tab_leaves_the_gallery(qtbot, gallery: CellGallery, monkeypatch) -> None:
+    left: list[bool] = []
+    monkeypatch.setattr(QListView, "focusNextPrevChild", lambda self, forward: left.append(forward) or True)
+    row = gallery.view.currentIndex().row()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Tab)
+    assert gallery.view.currentIndex().row() > row and left == []
+    row = gallery.view.currentIndex().row()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
+    assert gallery.view.currentIndex().row() == row and left == [True]

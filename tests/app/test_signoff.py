@@ -1,0 +1,79 @@
+"""Sign-off through the differential panel and its dialog: refused with the
+store's reasons while Unidentified or unreviewed cells remain, then signed
+with remembered initials, then unlocked only with a reason."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("pytestqt")
+
+from PySide6.QtCore import QSettings, Qt  # noqa: E402
+
+from app.gui.differential import DifferentialPanel  # noqa: E402
+from app.gui.dialogs.signoff_dialog import SETTINGS_INITIALS, SignOffDialog, remembered_initials  # noqa: E402
+from core.schema import CellKind, SlideStatus  # noqa: E402
+from core.store import ProjectStore  # noqa: E402
+
+
+def test_sign_off_refused_while_unidentified_holds_cells(qtbot, review_store: ProjectStore) -> None:
+    white = review_store.cells(1, kind=CellKind.WHITE)
+    review_store.confirm([c.id for c in white if c.label != "unidentified"])
+    dialog = SignOffDialog(None, review_store, 1)
+    qtbot.addWidget(dialog)
+    assert "1 cell(s) are Unidentified" in dialog.error_text
+    assert not dialog.accept_button.isEnabled()
+    # Even if the button were pressed, the store refuses and the dialog says why.
+    dialog._blocked = False
+    dialog._accept()
+    assert "cannot be signed off" in dialog.error_text and "Unidentified" in dialog.error_text
+    assert review_store.slide(1).status is not SlideStatus.SIGNED_OFF
+
+
+def test_panel_counts_sign_off_and_unlock(qtbot, review_store: ProjectStore) -> None:
+    QSettings().setValue(SETTINGS_INITIALS, "JD")
+    panel = DifferentialPanel(review_store, slide_id=1)
+    qtbot.addWidget(panel)
+    panel.show()
+    count = panel.count
+    assert count.counts["neutrophil"] == 3 and count.unidentified == 1 and count.platelets == 1
+    assert "Not ready" in panel.state_label.text()
+    assert panel.extra_values["unidentified"].text() == "1"
+
+    white = review_store.cells(1, kind=CellKind.WHITE)
+    unidentified = [c.id for c in white if c.label == "unidentified"]
+    review_store.set_label(unidentified, "lymphocyte")
+    review_store.confirm([c.id for c in white if c.id not in unidentified])
+    qtbot.waitUntil(lambda: "Ready to sign off" in panel.state_label.text(), timeout=3000)
+    assert panel.progress.value() == 6 and panel.progress.format().startswith("6 / 100")
+
+    qtbot.mouseClick(panel.sign_off_button, Qt.MouseButton.LeftButton)
+    dialog = panel.active_dialog
+    assert dialog is not None and dialog.initials_edit.text() == "JD"
+    qtbot.keyClick(dialog.accept_button, Qt.Key.Key_Return)
+    slide = review_store.slide(1)
+    assert slide.status is SlideStatus.SIGNED_OFF and slide.signed_off_by == "JD"
+    qtbot.waitUntil(lambda: "Signed off by JD" in panel.subtitle.text(), timeout=3000)
+
+    unlock = SignOffDialog(None, review_store, 1)
+    qtbot.addWidget(unlock)
+    assert unlock.unlocking and not unlock.accept_button.isEnabled()
+    unlock.reason_edit.setText("lymphocyte count rechecked")
+    assert unlock.accept_button.isEnabled()
+    unlock.accept_button.click()
+    assert review_store.slide(1).status is SlideStatus.IN_REVIEW
+    actions = [(entry["action"], entry["who"], entry["reason"]) for entry in review_store.audit_trail(1)]
+    assert actions == [("sign_off", "JD", ""), ("unlock", "JD", "lymphocyte count rechecked")]
+
+
+def test_initials_default_to_the_os_user_then_are_remembered(qtbot, review_store: ProjectStore, monkeypatch) -> None:
+    monkeypatch.setattr("getpass.getuser", lambda: "tech7")
+    assert remembered_initials() == "tech7"
+    for cell in review_store.cells(2, kind=CellKind.WHITE):
+        review_store.confirm([cell.id])
+    dialog = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(dialog)
+    dialog.initials_edit.setText("MK")
+    dialog.accept_button.click()
+    assert review_store.slide(2).signed_off_by == "MK"
+    assert remembered_initials() == "MK"

@@ -1,0 +1,25 @@
+"""Shared test set-up: real-data location and the offscreen Qt platform."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+# Set before any test imports Qt: tests never need a display.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+REAL_DATA = REPO_ROOT.parent / "shared" / "data"
+
+
+def real_data_path(*parts: str) -> Path:
+    """A path under ../shared/data.  Real-data tests skip only on a machine
+    without the data (a new user's); CI sets HEMALABEL_REQUIRE_REAL_DATA so a
+    missing folder fails there instead of silently skipping."""
+    if not REAL_DATA.is_dir():
+        if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
+            pytest.fail(f"{REAL_DATA} is missing but HEMALABEL_REQUIRE_REAL_DATA is set")
+        pytest.skip(f"real data not found at {REAL_DATA}")
+    return REAL_DATA.joinpath(*parts)

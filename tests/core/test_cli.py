@@ -1,0 +1,46 @@
+"""The command line: its contract forms, and errors that name the problem."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+from app.version import app_version
+from tests.core.images import write_image, write_truncated_jpeg
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"hemalabel {app_version()}"
+
+
+def test_import_then_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_image(tmp_path / "slides" / "a.png")
+    write_truncated_jpeg(tmp_path / "slides" / "b.jpg")
+    project = tmp_path / "p.hemalabel"
+    assert main(["import", str(tmp_path / "slides"), "--project", str(project)]) == 0
+    out = capsys.readouterr().out
+    assert "1 new slides" in out and "b.jpg" in out and "truncated" in out
+    assert main(["info", "--project", str(project), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["slides"] == 1 and summary["cells"] == {"white": 0, "red": 0, "platelet": 0}
+
+
+def test_info_accepts_the_project_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_image(tmp_path / "slides" / "a.png")
+    assert main(["import", str(tmp_path / "slides"), "--project", str(tmp_path / "lab.hemalabel")]) == 0
+    assert main(["info", "--project", str(tmp_path)]) == 0
+    assert "Slides: 1" in capsys.readouterr().out
+
+
+def test_errors_name_the_file_and_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["info", "--project", str(tmp_path / "nope.hemalabel")]) == 2
+    assert "nope.hemalabel: no project file here" in capsys.readouterr().err
+    assert main(["import", str(tmp_path / "missing"), "--project", str(tmp_path / "p.hemalabel")]) == 2
+    assert "missing: no such folder or file" in capsys.readouterr().err
+    assert not (tmp_path / "p.hemalabel").exists()

@@ -1,0 +1,109 @@
+"""The differential count, and the CSV and PDF reports built on it."""
+
+from __future__ import annotations
+
+import csv
+import re
+import zlib
+from pathlib import Path
+
+import pytest
+
+from app.cli.main import main
+from core.differential import differential
+from core.report import ReportError, write_report
+from core.schema import Box, CellKind, LabelSource, NewCell
+from core.store import ProjectStore
+from core.taxonomy import default_taxonomy
+from tests.core.images import write_image
+
+
+def labelled(label: str | None, kind: CellKind = CellKind.WHITE, reviewed: bool = True) -> NewCell:
+    return NewCell(box=Box(2, 2, 20, 20), kind=kind, label=label, source=LabelSource.HUMAN, reviewed=reviewed)
+
+
+def make_project(tmp_path: Path) -> ProjectStore:
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    slide = store.add_slide(write_image(tmp_path / "img" / "s1.png", 64, 48), 64, 48)
+    cells = [labelled("neutrophil")] * 6 + [labelled("lymphocyte")] * 3 + [labelled("monocyte")]
+    cells += [labelled("erythroblast")] * 2 + [labelled("platelet", CellKind.PLATELET)] * 4
+    cells += [labelled(None, CellKind.RED)] * 5
+    store.add_cells(slide.id, cells, "Import annotations")
+    model_cell = store.add_cells(
+        slide.id,
+        [NewCell(box=Box(30, 10, 50, 30), kind=CellKind.WHITE, source=LabelSource.MODEL)],
+        "Detect cells",
+    )[0]
+    store.set_predictions([(model_cell.id, "monocyte", {"monocyte": 0.55, "lymphocyte": 0.45})], "cls-7")
+    store.set_label([model_cell.id], "lymphocyte")
+    return store
+
+
+def test_differential_percentages_nrbc_and_platelets() -> None:
+    cells = [labelled("neutrophil")] * 6 + [labelled("lymphocyte")] * 4 + [labelled("erythroblast")] * 2
+    cells += [labelled("platelet", CellKind.PLATELET)] * 3
+    from core.schema import Cell
+
+    as_cells = [Cell(id=i, slide_id=1, **{k: getattr(c, k) for k in ("box", "kind", "label", "source", "reviewed")})
+                for i, c in enumerate(cells)]
+    count = differential(as_cells, default_taxonomy())
+    assert count.counted == 10
+    assert count.percentages["neutrophil"] == pytest.approx(60.0)
+    assert count.nrbc == 2 and count.nrbc_per_100_wbc == pytest.approx(20.0)
+    assert count.platelets == 3 and count.blockers() == []
+    assert count.progress(100) == pytest.approx(0.1)
+
+
+def test_csv_report_has_counts_and_a_total(tmp_path: Path) -> None:
+    with make_project(tmp_path) as store:
+        written = write_report(store, tmp_path / "out" / "report.csv") if (tmp_path / "out").mkdir() is None else None
+    rows = list(csv.DictReader(written.open()))
+    assert [row["slide"] for row in rows] == ["img/s1.png", "TOTAL"]
+    assert rows[0]["white_cells_counted"] == "11"
+    assert rows[0]["lymphocyte_count"] == "4" and rows[0]["neutrophil_percent"] == "54.5"
+    assert rows[0]["nrbc"] == "2" and rows[0]["platelets"] == "4"
+    assert rows[0]["model_versions"] == "cls-7"
+
+
+def pdf_text(path: Path) -> str:
+    """Text drawn on the pages of a PDF written by fpdf2 (Flate-compressed streams)."""
+    data = path.read_bytes()
+    text = []
+    for match in re.finditer(rb"stream\r?\n(.*?)\r?\nendstream", data, re.S):
+        try:
+            content = zlib.decompress(match.group(1))
+        except zlib.error:
+            continue
+        for literal in re.findall(rb"\(((?:\\.|[^\\)])*)\)\s*Tj", content):
+            text.append(re.sub(rb"\\(.)", rb"\1", literal).decode("latin-1"))
+    return "\n".join(text)
+
+
+def test_pdf_report_states_the_counts_and_flags_changed_cells(tmp_path: Path) -> None:
+    with make_project(tmp_path) as store:
+        written = write_report(store, tmp_path / "report.pdf")
+    text = pdf_text(written)
+    assert written.read_bytes().startswith(b"%PDF")
+    for expected in ("White cells counted", "Neutrophil", "54.5", "NRBC: 2 (18.2 per 100 WBC)", "Platelets: 4",
+                     "cls-7", "changed from monocyte"):
+        assert expected in text, expected
+
+
+def test_a_report_to_an_unwritable_folder_is_refused_first(tmp_path: Path, read_only_folder) -> None:
+    with make_project(tmp_path) as store:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        with read_only_folder(locked):
+            with pytest.raises(ReportError, match="not writable"):
+                write_report(store, locked / "report.pdf")
+        with pytest.raises(ReportError, match=".csv or .pdf"):
+            write_report(store, tmp_path / "report.docx")
+        assert len(store.cells()) == 22  # nothing in the project was touched
+
+
+def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    make_project(tmp_path).close()
+    assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "r.csv")]) == 0
+    assert "1 slide(s)" in capsys.readouterr().out
+    assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "no" / "r.csv")]) == 2
+    assert "folder does not exist" in capsys.readouterr().err

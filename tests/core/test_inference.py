@@ -1,0 +1,99 @@
+"""Running (fake) models over a project through the core jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.inference import Detection, classify_slides, detect_slides
+from core.jobs import CancelToken, Cancelled, run_job
+from core.schema import Box, CellKind, LabelSource, SlideStatus
+from core.store import ProjectStore
+from tests.core.images import write_image, write_truncated_jpeg
+
+
+class FakeDetector:
+    version = "det-fake-1"
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return [
+            Detection(Box(2, 2, 20, 20), CellKind.WHITE, 0.9),
+            Detection(Box(30, 5, 40, 15), CellKind.RED, 0.8),
+            Detection(Box(50, 30, 54, 34), CellKind.PLATELET, 0.7),
+        ]
+
+
+class FakeClassifier:
+    version = "cls-fake-1"
+    classes = ("neutrophil", "lymphocyte")
+    crop_margin = 0.1
+
+    def __init__(self, confidence: float) -> None:
+        self.confidence = confidence
+        self.seen: list[tuple[int, ...]] = []
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        self.seen += [crop.shape for crop in crops]
+        return np.array([[self.confidence, 1 - self.confidence]] * len(crops))
+
+    def threshold_for(self, label: str) -> float:
+        return 0.7
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> ProjectStore:
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    for index in range(3):
+        store.add_slide(write_image(tmp_path / f"s{index}.png", seed=index), 64, 48)
+    yield store
+    store.close()
+
+
+def test_detection_writes_model_proposals_and_a_rerun_replaces_them(project: ProjectStore) -> None:
+    ids = [slide.id for slide in project.slides()]
+    progress = []
+    failures = run_job(detect_slides(project, FakeDetector(), ids), progress.append)
+    assert failures == [] and [p.payload for p in progress] == ids
+    cells = project.cells(ids[0])
+    assert {c.kind for c in cells} == set(CellKind)
+    assert all(c.source is LabelSource.MODEL and not c.reviewed for c in cells)
+    assert project.slide(ids[0]).status is SlideStatus.PROPOSED
+    project.confirm([cells[0].id])  # a technician accepts one box
+    run_job(detect_slides(project, FakeDetector(), ids[:1]))
+    after = project.cells(ids[0])
+    assert len(after) == 3 and cells[0].id in {c.id for c in after}  # reviewed box kept, not proposed again
+
+
+def test_classification_sends_unsure_cells_to_unidentified(project: ProjectStore) -> None:
+    ids = [slide.id for slide in project.slides()]
+    run_job(detect_slides(project, FakeDetector(), ids))
+    sure, unsure = FakeClassifier(0.9), FakeClassifier(0.6)
+    run_job(classify_slides(project, sure, ids[:1]))
+    run_job(classify_slides(project, unsure, ids[1:2]))
+    (white_sure,) = project.cells(ids[0], kind=CellKind.WHITE)
+    (white_unsure,) = project.cells(ids[1], kind=CellKind.WHITE)
+    assert white_sure.label == "neutrophil" and white_sure.model_version == "cls-fake-1"
+    assert white_unsure.label == "unidentified"
+    assert white_unsure.probabilities == pytest.approx({"neutrophil": 0.6, "lymphocyte": 0.4})
+    assert sure.seen == [(22, 22, 3)]  # one white cell, cropped square with its margin
+
+
+def test_an_unreadable_slide_is_reported_and_the_run_goes_on(project: ProjectStore, tmp_path: Path) -> None:
+    broken = project.add_slide(write_truncated_jpeg(tmp_path / "broken.jpg"), 200, 150)
+    ids = [broken.id] + [slide.id for slide in project.slides() if slide.id != broken.id]
+    failures = run_job(detect_slides(project, FakeDetector(), ids))
+    assert [f.slide_id for f in failures] == [broken.id] and "truncated" in failures[0].reason
+    assert len(project.cells()) == 9
+
+
+def test_detection_honours_cancel(project: ProjectStore) -> None:
+    token = CancelToken()
+    job = detect_slides(project, FakeDetector(), [s.id for s in project.slides()], cancel=token)
+    next(job)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_job(job)
+    assert len({c.slide_id for c in project.cells()}) == 1

@@ -1,0 +1,68 @@
+"""Every earlier project version opens in the current store with its data."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+from core.store import ProjectStore
+from core.store_schema import CURRENT_VERSION, MIGRATIONS, migrate, schema_version
+from core.taxonomy import default_taxonomy
+
+
+def make_version_1_project(path: Path) -> None:
+    """A project exactly as HemaLabel's first file format wrote it."""
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=1)
+    assert schema_version(connection) == 1
+    connection.executescript(
+        f"""
+        INSERT INTO meta(key, value) VALUES ('taxonomy', '{default_taxonomy().to_json().replace("'", "''")}');
+        INSERT INTO slides(id, path, width, height, status, added_at) VALUES (1, 'img/a.png', 640, 480, 'in_review', 't');
+        INSERT INTO cells(id, slide_id, x0, y0, x1, y1, kind, label, source, probabilities, model_version, reviewed)
+            VALUES (7, 1, 10, 20, 110, 130, 'white', 'monocyte', 'human', '{json.dumps({"monocyte": 0.6})}', 'cls-1', 1);
+        INSERT INTO edits(id, description, at) VALUES (1, 'Set class', 't');
+        INSERT INTO changes(edit_id, cell_id, before, after) VALUES
+            (1, 7, '{json.dumps(_state("lymphocyte", "model", False))}', '{json.dumps(_state("monocyte", "human", True))}');
+        INSERT INTO corrections(at, edit_id, slide_id, cell_id, action, old_label, new_label, model_version)
+            VALUES ('t', 1, 1, 7, 'relabel', 'lymphocyte', 'monocyte', 'cls-1');
+        """
+    )
+    connection.close()
+
+
+def _state(label: str, source: str, reviewed: bool) -> dict:
+    return {
+        "slide_id": 1,
+        "box": [10, 20, 110, 130],
+        "kind": "white",
+        "label": label,
+        "source": source,
+        "probabilities": {"monocyte": 0.6},
+        "model_version": "cls-1",
+        "score": None,
+        "reviewed": reviewed,
+    }
+
+
+def test_a_version_1_project_opens_upgraded_with_its_data_and_history(tmp_path: Path) -> None:
+    path = tmp_path / "old.hemalabel"
+    make_version_1_project(path)
+    with ProjectStore.open(path) as store:
+        assert store.schema_version == CURRENT_VERSION
+        (slide,) = store.slides()
+        assert (slide.path, slide.width, slide.signed_off_by) == ("img/a.png", 640, None)
+        assert store.cell(7).label == "monocyte"
+        (correction,) = store.corrections()
+        assert correction.new_label == "monocyte"
+        assert store.undo() == "Set class"
+        assert store.cell(7).label == "lymphocyte"
+        assert store.redo() == "Set class"
+        store.sign_off(slide.id, "AB")  # a version-2 feature works on the upgraded file
+    with ProjectStore.open(path) as store:
+        assert store.slide(1).signed_off_by == "AB"
+
+
+def test_every_migration_step_is_numbered_without_gaps() -> None:
+    assert sorted(MIGRATIONS) == list(range(1, CURRENT_VERSION + 1))
