@@ -19,8 +19,20 @@ class ModelUnavailable(RuntimeError):
     """No model of the kind asked for can be loaded; the message says why."""
 
 
-# Names the model packages may offer for "the bundled/current model", in order of preference.
-_ENTRY_POINTS = ("default_{kind}", "load_default_{kind}", "load_{kind}", "load_default", "load")
+# Where the model packages offer "the current model" (user-trained, else bundled),
+# in order of preference: a package-level function, then the loader class.
+_ENTRY_POINTS = {
+    "detector": (
+        ("core.detection", "default_detector"),
+        ("core.detection", "load_detector"),
+        ("core.detection.detector", "KerasCellDetector.load"),
+    ),
+    "classifier": (
+        ("core.classifier", "default_classifier"),
+        ("core.classifier", "load_classifier"),
+        ("core.classifier.classifier", "KerasCellClassifier.load"),
+    ),
+}
 
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -55,13 +67,18 @@ def _load(kind: str, module_name: str) -> Any:
 
 def _load_real(kind: str, module_name: str) -> Any:
     try:
-        module = importlib.import_module(module_name)
+        importlib.import_module(module_name)
     except ImportError as error:
         raise ModelUnavailable(
             f"The {kind} is not installed in this build ({module_name} cannot be imported: {error})."
         ) from None
-    for pattern in _ENTRY_POINTS:
-        loader = getattr(module, pattern.format(kind=kind), None)
+    for module_path, attribute in _ENTRY_POINTS[kind]:
+        try:
+            loader: Any = importlib.import_module(module_path)
+        except ImportError:
+            continue
+        for part in attribute.split("."):
+            loader = getattr(loader, part, None)
         if callable(loader):
             try:
                 return loader()
