@@ -126,6 +126,7 @@ class ProjectStore:
         self._db = connection
         self._lock = threading.RLock()
         self._listeners: list[Callable[[StoreEvent], None]] = []
+        self._batch_listeners: list[Callable[[list[StoreEvent]], None]] = []
         self._pending: _Pending | None = None
         self._depth = 0
         self.taxonomy = self._load_taxonomy()
@@ -207,10 +208,22 @@ class ProjectStore:
         self._listeners.append(callback)
         return lambda: self._listeners.remove(callback) if callback in self._listeners else None
 
+    def subscribe_batches(self, callback: Callable[[list[StoreEvent]], None]) -> Callable[[], None]:
+        """Call `callback(events)` once per committed transaction with all of
+        its events, so a listener that redraws can do so once per gesture (an
+        undo of a 100-cell step announces 100 cells).  Returns a function that
+        unsubscribes."""
+        self._batch_listeners.append(callback)
+        return lambda: self._batch_listeners.remove(callback) if callback in self._batch_listeners else None
+
     def _announce(self, events: Iterable[StoreEvent]) -> None:
+        events = list(events)
         for event in events:
             for listener in list(self._listeners):
                 listener(event)
+        if events:
+            for batch_listener in list(self._batch_listeners):
+                batch_listener(events)
 
     # ----------------------------------------------------------- transactions
     @contextmanager

@@ -207,6 +207,21 @@ def test_changes_are_announced_after_commit(project: ProjectStore, tmp_path: Pat
     assert events == []
 
 
+def test_batch_listeners_hear_one_call_per_transaction(project: ProjectStore, tmp_path: Path) -> None:
+    batches: list[list[StoreEvent]] = []
+    slide_id = add_slide(project, tmp_path)
+    cells = project.add_cells(slide_id, [proposal(Box(i, 1, i + 5, 6)) for i in range(3)])
+    unsubscribe = project.subscribe_batches(batches.append)
+    project.confirm([c.id for c in cells])
+    project.undo()  # announces each restored cell on its own
+    assert len(batches) == 2
+    assert sum(1 for e in batches[1] if e.kind == "cells_changed") >= 1
+    assert {cell_id for e in batches[1] for cell_id in e.cell_ids} == {c.id for c in cells}
+    unsubscribe()
+    project.redo()
+    assert len(batches) == 2
+
+
 def test_slide_status_follows_the_work(project: ProjectStore, tmp_path: Path) -> None:
     slide_id = add_slide(project, tmp_path)
     assert project.slide(slide_id).status is SlideStatus.NEW
