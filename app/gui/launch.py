@@ -14,16 +14,8 @@ from PySide6.QtWidgets import QApplication
 from app.gui.main_controller import MainController
 from app.gui.main_window import MainWindow
 from app.gui.settings import AppSettings
-from app.gui.style import apply_style
+from app.gui.style import apply_style, configure_pyqtgraph
 from app.version import APP_NAME, app_version
-
-
-def _configure_pyqtgraph() -> None:
-    """pyqtgraph is configured once, before any plot exists (STYLE.md 11).
-    Imported here only if already present, so start-up does not pay for it."""
-    pyqtgraph = sys.modules.get("pyqtgraph")
-    if pyqtgraph is not None:
-        pyqtgraph.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -37,7 +29,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(app_version())
     apply_style(app)
-    _configure_pyqtgraph()
+    # Once, at start-up, right after the first paint and before a project
+    # opens (that is queued after this), so the differential plot finds it done.
+    QTimer.singleShot(0, configure_pyqtgraph)
     return app
 
 

@@ -1,18 +1,25 @@
-"""An open project as the window sees it: the store, plus a Qt signal that
-carries the store's change events to the GUI thread.
+"""An open project as the window sees it: the store, a read-only reader, and
+THE bridge that carries the store's change events to the GUI thread.  Every
+view (canvas, slide browser, inspector, gallery, differential) listens to
+`changed`; none subscribes to the store itself.
 
-The store calls its listeners on whichever thread made the change (the GUI
-thread for a technician's edit, a worker thread for a detection run).  The
-listener here collects events and asks the GUI thread, through a queued
-signal, to hand them on in one batch.  Batching matters: every Python slot
-the GUI thread runs must first win the GIL back from a busy worker, so one
-call per batch instead of one per event keeps the window responsive during
-a 100-slide run.  An edit made on the GUI thread is delivered at once.
+The store announces each committed transaction as one batch, on whichever
+thread committed it (the GUI thread for a technician's edit, a worker
+thread for a detection run).
 
-The window reads through a second, read-only connection (`reader`).  The
-store serialises its one connection with a lock that a worker holds through
-each commit, fsync included; in WAL mode a separate reader never waits for
-the writer, so repainting the browser never waits for the disk."""
+- A batch from the GUI thread is handed on at once, in the same call: the
+  technician's keystroke is on every view before the next paint, and a
+  handler that selects the box it just drew finds its item.
+- Batches from workers are collected and the GUI thread is asked, through
+  one queued signal, to hand them on together.  Batching matters: every
+  Python slot the GUI thread runs must first win the GIL back from a busy
+  worker, so one call per burst instead of one per event keeps the window
+  responsive during a 100-slide run.
+
+Views read through a second, read-only connection (`reader`).  The store
+serialises its one connection with a lock that a worker holds through each
+commit, fsync included; in WAL mode a separate reader never waits for the
+writer, so repainting never waits for the disk."""
 
 from __future__ import annotations
 
@@ -27,29 +34,45 @@ class ProjectSession(QObject):
     changed = Signal(list)  # list[StoreEvent], in commit order
     _flush_requested = Signal()
 
-    def __init__(self, store: ProjectStore, parent: QObject | None = None) -> None:
+    def __init__(self, store: ProjectStore, parent: QObject | None = None, *, owns_store: bool = True) -> None:
         super().__init__(parent)
         self.store = store
+        self.owns_store = owns_store
         self.reader = store if store.read_only else ProjectStore.open(store.path, read_only=True)
         self._pending: list[StoreEvent] = []
         self._pending_lock = threading.Lock()
         self._gui_thread = threading.get_ident()
         self._closed = False
         self._flush_requested.connect(self._flush, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = store.subscribe(self._relay)
+        self._unsubscribe = store.subscribe_batches(self._relay)
 
-    def _relay(self, event: StoreEvent) -> None:
+    @classmethod
+    def of(cls, source: ProjectSession | ProjectStore, parent: QObject | None = None) -> ProjectSession:
+        """The session to listen to: `source` itself, or for a bare store (a
+        widget used on its own, a benchmark) a session that leaves the store
+        open when it closes."""
+        return source if isinstance(source, ProjectSession) else cls(source, parent, owns_store=False)
+
+    def _relay(self, events: list[StoreEvent]) -> None:
         if self._closed:
             return
         if threading.get_ident() == self._gui_thread:
-            self._flush()  # earlier events from workers first, then this one
-            self.changed.emit([event])
+            self._flush()  # earlier batches from workers first, then this one
+            self.changed.emit(list(events))
             return
         with self._pending_lock:
-            self._pending.append(event)
-            first = len(self._pending) == 1
+            first = not self._pending
+            self._pending.extend(events)
         if first:
-            self._flush_requested.emit()
+            try:
+                self._flush_requested.emit()
+            except RuntimeError:
+                pass  # the session's Qt side is gone (window closing): nobody listens
+
+    def flush(self) -> None:
+        """Hand on now whatever workers have announced (a test, or a view
+        that must be current before it reads)."""
+        self._flush()
 
     def _flush(self) -> None:
         with self._pending_lock:
@@ -76,4 +99,5 @@ class ProjectSession(QObject):
         self._unsubscribe()
         if self.reader is not self.store:
             self.reader.close()
-        self.store.close()
+        if self.owns_store:
+            self.store.close()

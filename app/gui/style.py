@@ -56,3 +56,22 @@ def apply_style(app: QApplication) -> None:
         palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
     app.setPalette(palette)
     app.setStyleSheet(STYLE_SHEET)
+
+
+_pyqtgraph_configured = False
+
+
+def configure_pyqtgraph() -> None:
+    """pyqtgraph's one configuration (STYLE.md 11): row-major image order, so
+    numpy/OpenCV arrays are not shown transposed, and a light theme matching
+    the window.  launch.py calls it at start-up, just after the first paint
+    (importing pyqtgraph costs about half a second, which the window should
+    not wait for); a plot made before that (a widget on its own, a test)
+    calls it too.  Calling again does nothing."""
+    global _pyqtgraph_configured
+    if _pyqtgraph_configured:
+        return
+    import pyqtgraph as pg
+
+    pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#1d2733")
+    _pyqtgraph_configured = True

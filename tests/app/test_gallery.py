@@ -215,7 +215,7 @@ def test_model_of_5000_cells_builds_quickly(qtbot, tmp_path: Path) -> None:
     refiltered = (time.perf_counter() - started) / 2
     print(f"5000-cell gallery model: built in {built * 1000:.0f} ms, refiltered in {refiltered * 1000:.0f} ms")
     assert built < 2.0 and refiltered < 0.5
-    model.bridge.detach()
+    model.detach()
     store.close()
 
 

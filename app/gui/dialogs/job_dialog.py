@@ -1,6 +1,7 @@
 """What the import and export dialogs share: a form, a progress bar, a status
 line, a start button and a Cancel that stops a running job (and closes the
-dialog only once the job has let go of the project)."""
+dialog only once the job has let go of the project).  The job runs through
+the window's one worker helper (app/gui/worker.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.dialogs.job_runner import JobRunner, JobSignals
+from app.gui.worker import JobHandle, start_job
 from core.jobs import CancelToken, Job, Progress
 
 
@@ -31,9 +32,8 @@ class JobDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle(title)
         self.result_value: Any = None
-        # The running job's signals and cancel token (None when idle).
-        self.signals: JobSignals | None = None
-        self.token: CancelToken | None = None
+        # The running job (None when idle): its signals and its Cancel.
+        self.job: JobHandle | None = None
         self._close_when_done = False
 
         layout = QVBoxLayout(self)
@@ -71,7 +71,7 @@ class JobDialog(QDialog):
     # ------------------------------------------------------------------ running
     @property
     def running(self) -> bool:
-        return self.signals is not None
+        return self.job is not None
 
     def start_job(self, make_job: Callable[[CancelToken], Job[Any]], message: str) -> None:
         self.set_form_enabled(False)
@@ -79,15 +79,17 @@ class JobDialog(QDialog):
         self.progress_bar.setRange(0, 0)  # busy until the first progress
         self.status.setStyleSheet("")
         self.status.setText(message)
-        runner = JobRunner(make_job)
         # Bound methods of this dialog, not lambdas: Qt then queues every
         # signal from the worker thread to the dialog's (the GUI) thread.
-        runner.signals.progress.connect(self._on_progress)
-        runner.signals.finished.connect(self._job_finished)
-        runner.signals.failed.connect(self._job_failed)
-        runner.signals.cancelled.connect(self._job_cancelled)
-        self.signals, self.token = runner.signals, runner.token
-        runner.start()
+        self.job = start_job(
+            self.windowTitle(),
+            make_job,
+            self,
+            on_progress=self._on_progress,
+            on_result=self._job_finished,
+            on_error=self._job_failed,
+            on_cancelled=self._job_cancelled,
+        )
 
     def _on_progress(self, progress: Progress) -> None:
         self.progress_bar.setRange(0, max(1, progress.total))
@@ -98,14 +100,14 @@ class JobDialog(QDialog):
     def _job_finished(self, result: Any) -> None:
         self._ended(lambda: self.on_finished(result))
 
-    def _job_failed(self, error: BaseException) -> None:
+    def _job_failed(self, _message: str, error: BaseException) -> None:
         self._ended(lambda: self.on_failed(error))
 
     def _job_cancelled(self) -> None:
         self._ended(self._on_cancelled)
 
     def _ended(self, then: Callable[[], None]) -> None:
-        self.signals = self.token = None
+        self.job = None
         self.progress_bar.setRange(0, 1)
         self.set_form_enabled(True)
         self.start_button.setEnabled(True)
@@ -133,11 +135,11 @@ class JobDialog(QDialog):
     def cancel_or_close(self) -> None:
         """Cancel stops a running job and keeps the dialog open to say so;
         with nothing running it closes the dialog."""
-        if self.token is None:
+        if self.job is None:
             super().reject()
             return
         self.status.setText("Cancelling…")
-        self.token.cancel()
+        self.job.cancel()
 
     def reject(self) -> None:
         """Escape or closing the window while a job runs cancels it; the

@@ -30,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.differential.plotting import configure_pyqtgraph
-from app.gui.gallery.store_bridge import StoreBridge
+from app.gui.session import ProjectSession
+from app.gui.style import configure_pyqtgraph
 from core.differential import Differential, differential
 from core.schema import SlideStatus
 from core.store import ProjectStore, StoreError
@@ -44,23 +44,26 @@ SETTINGS_TARGET = "differential/target"
 class DifferentialPanel(QWidget):
     """`set_slide(slide_id)` chooses the slide (None: the whole project).
     `sign_off_requested(slide_id)` fires when the technician asks to sign off;
-    by default the panel opens the sign-off dialog itself."""
+    by default the panel opens the sign-off dialog itself.  `project` is the
+    window's ProjectSession (or a bare store, for the panel on its own); the
+    counts are read through its read-only connection."""
 
     sign_off_requested = Signal(int)
     refreshed = Signal()
 
-    def __init__(self, store: ProjectStore, parent: QWidget | None = None, slide_id: int | None = None,
+    def __init__(self, project: ProjectSession | ProjectStore, parent: QWidget | None = None, slide_id: int | None = None,
                  open_dialog_itself: bool = True) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
-        self.store = store
+        self.session = ProjectSession.of(project, self)
+        self._own_session = self.session is not project
+        self.store = self.session.reader  # reads only; sign-off writes through session.store
         self.slide_id = slide_id
         self.count: Differential | None = None
         self._open_dialog_itself = open_dialog_itself
         self.active_dialog = None
-        self._classes = store.taxonomy.differential_classes()
-        self.bridge = StoreBridge(store, self)
-        self.bridge.changed.connect(lambda _events: self.schedule_refresh())
+        self._classes = self.session.taxonomy.differential_classes()
+        self.session.changed.connect(self._on_store_events)
         self._redraw_timer = QTimer(self)
         self._redraw_timer.setSingleShot(True)
         self._redraw_timer.setInterval(REDRAW_INTERVAL_MS)
@@ -111,7 +114,7 @@ class DifferentialPanel(QWidget):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
-        taxonomy = self.store.taxonomy
+        taxonomy = self.session.taxonomy
         for row, name in enumerate(self._classes):
             item = QTableWidgetItem(f"  {taxonomy.get(name).display}")
             swatch = QColor(taxonomy.get(name).colour)
@@ -178,6 +181,20 @@ class DifferentialPanel(QWidget):
         layout.addLayout(buttons)
 
     # ------------------------------------------------------------ public API
+    def shutdown(self) -> None:
+        """Stop following the project (before it closes)."""
+        self._redraw_timer.stop()
+        try:
+            self.session.changed.disconnect(self._on_store_events)
+        except (RuntimeError, TypeError):
+            pass  # already shut down
+        if self._own_session:
+            self.session.close()
+
+    @Slot(list)
+    def _on_store_events(self, _events: list) -> None:
+        self.schedule_refresh()
+
     def set_slide(self, slide_id: int | None) -> None:
         self.slide_id = slide_id
         self.refresh()
@@ -207,7 +224,7 @@ class DifferentialPanel(QWidget):
         except StoreError:  # the slide went away; show the project
             self.slide_id, slide = None, None
             cells = self.store.cells()
-        count = differential(cells, self.store.taxonomy)
+        count = differential(cells, self.session.taxonomy)
         self.count = count
         self._show(count, slide)
         self.refreshed.emit()
@@ -278,7 +295,7 @@ class DifferentialPanel(QWidget):
             return None
         if self.active_dialog is not None:
             self.active_dialog.deleteLater()
-        dialog = SignOffDialog(self, self.store, self.slide_id, target=self.target)
+        dialog = SignOffDialog(self, self.session.store, self.slide_id, target=self.target)
         dialog.finished.connect(lambda _result: self.refresh())
         self.active_dialog = dialog
         dialog.open()

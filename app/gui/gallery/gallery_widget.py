@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 from app.gui.gallery.model import GalleryFilter, GalleryModel
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
+from app.gui.session import ProjectSession
 from core.store import ProjectStore, StoreError
 from core.taxonomy import UNIDENTIFIED
 
@@ -37,8 +38,11 @@ HINT = (
 class CellGallery(QWidget):
     """Crops of every white cell, grouped by class.
 
-    `on_open_cell(cell_id)` is called on double-click (jump to the cell on its
-    slide).  Signals: `current_cell_changed(int)` when the current cell
+    `project` is the window's ProjectSession (or a bare store, for the widget
+    on its own).  `on_open_cell(cell_id)` is called on double-click (jump to
+    the cell on its slide); `on_undo` / `on_redo` take Ctrl+Z / Ctrl+Shift+Z
+    (the window passes its Undo and Redo actions, so the gallery and the
+    canvas share one history step by step).  Signals: `current_cell_changed(int)` when the current cell
     changes, `slide_filter_changed(object)` (slide id or None) when the slide
     filter changes, `message(str)` for the status bar (refusals, hints)."""
 
@@ -48,16 +52,23 @@ class CellGallery(QWidget):
 
     def __init__(
         self,
-        store: ProjectStore,
+        project: ProjectSession | ProjectStore,
         on_open_cell: Callable[[int], None] | None = None,
         parent: QWidget | None = None,
         thumb_size: int = 96,
+        *,
+        on_undo: Callable[[], None] | None = None,
+        on_redo: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(parent)
-        self.store = store
+        self.session = ProjectSession.of(project, self)
+        self._own_session = self.session is not project
+        self.store = self.session.store  # edits; reads go through the model's reader
         self.on_open_cell = on_open_cell
+        self.on_undo = on_undo
+        self.on_redo = on_redo
         self.thumbnails = ThumbnailProvider(self._image_path, size=thumb_size, parent=self)
-        self.model = GalleryModel(store, self.thumbnails, self)
+        self.model = GalleryModel(self.session, self.thumbnails, self)
         self.view = GalleryView(self.model, thumb_size, self)
         self._focus_after: int | None = None  # the cell to make current once the model has followed an edit
         self._kept_selection: list[int] = []
@@ -100,7 +111,7 @@ class CellGallery(QWidget):
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_status())
         self.model.about_to_rebuild.connect(self._keep_selection)
         self.model.rebuilt.connect(self._restore_selection)
-        self.model.bridge.changed.connect(self._on_store_events)
+        self.session.changed.connect(self._on_store_events)
         self.message.connect(self._show_message)
         self.setFocusProxy(self.view)
         self._select_first_unreviewed()
@@ -152,9 +163,13 @@ class CellGallery(QWidget):
         display = taxonomy.get(class_name).display
         next_id = self._next_unreviewed_after(cell_ids)
         description = f"Set class {display}" + (f" ({len(cell_ids)} cells)" if len(cell_ids) > 1 else "")
-        if not self._apply(lambda: self.store.set_label(cell_ids, class_name, description=description)):
-            return False
+        # Set before the edit: the window's session hands a GUI-thread edit on
+        # at once, so the model rebuilds (and restores the focus) inside the call.
         self._focus_after = next_id
+        done = self._apply(lambda: self.store.set_label(cell_ids, class_name, description=description))
+        self._focus_after = None
+        if not done:
+            return False
         self.message.emit(f"{len(cell_ids)} cell{'s' if len(cell_ids) != 1 else ''} set to {display}")
         return True
 
@@ -171,17 +186,25 @@ class CellGallery(QWidget):
             return False
         next_id = self._next_unreviewed_after(ids + undecided)
         description = "Confirm" + (f" {len(ids)} cells" if len(ids) > 1 else "")
-        if not self._apply(lambda: self.store.confirm(ids, description=description)):
-            return False
         self._focus_after = next_id
+        done = self._apply(lambda: self.store.confirm(ids, description=description))
+        self._focus_after = None
+        if not done:
+            return False
         skipped = f"; {len(undecided)} Unidentified left for a class" if undecided else ""
         self.message.emit(f"Confirmed {len(ids)} cell{'s' if len(ids) != 1 else ''}{skipped}")
         return True
 
     def shutdown(self) -> None:
         """Stop listening and finish thumbnail work (before the store closes)."""
-        self.model.bridge.detach()
+        try:
+            self.session.changed.disconnect(self._on_store_events)
+        except (RuntimeError, TypeError):
+            pass  # already shut down
+        self.model.detach()
         self.thumbnails.shutdown()
+        if self._own_session:
+            self.session.close()
 
     # ------------------------------------------------------------ filter bar
     def _build_filter_bar(self) -> None:
@@ -288,9 +311,15 @@ class CellGallery(QWidget):
             self.on_open_cell(cell_id)
 
     def _undo(self) -> None:
+        if self.on_undo is not None:
+            self.on_undo()
+            return
         self._apply(lambda: self.message.emit(f"Undid {self.store.undo() or 'nothing'}"))
 
     def _redo(self) -> None:
+        if self.on_redo is not None:
+            self.on_redo()
+            return
         self._apply(lambda: self.message.emit(f"Redid {self.store.redo() or 'nothing'}"))
 
     def _apply(self, action: Callable[[], object]) -> bool:
@@ -376,4 +405,5 @@ class CellGallery(QWidget):
         self._message_timer.start()
 
     def _image_path(self, slide_id: int) -> Path:
-        return self.store.image_path(self.store.slide(slide_id))
+        reader = self.session.reader
+        return reader.image_path(reader.slide(slide_id))

@@ -8,8 +8,10 @@ fresh.  Filters (slide, class, unreviewed only, confidence below a value)
 are applied here rather than in a proxy, because headers and their counts
 depend on what is shown.
 
-The model keeps a copy of the white cells and follows the store through a
-StoreBridge: changed cells are re-read one by one, big changes reload all.
+The model keeps a copy of the white cells and follows the project through
+the window's one store bridge (ProjectSession.changed): changed cells are
+re-read one by one, big changes reload all.  It reads through the session's
+read-only connection, so a worker's commit never makes it wait.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
 
-from app.gui.gallery.store_bridge import StoreBridge
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
+from app.gui.session import ProjectSession
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.store import ProjectStore, StoreError, StoreEvent
 from core.taxonomy import UNIDENTIFIED, Taxonomy
@@ -103,21 +105,37 @@ class GalleryModel(QAbstractListModel):
     about_to_rebuild = Signal()
     rebuilt = Signal()
 
-    def __init__(self, store: ProjectStore, thumbnails: ThumbnailProvider | None = None, parent: QObject | None = None) -> None:
+    def __init__(
+        self,
+        project: ProjectSession | ProjectStore,
+        thumbnails: ThumbnailProvider | None = None,
+        parent: QObject | None = None,
+    ) -> None:
         super().__init__(parent)
-        self.store = store
+        self.session = ProjectSession.of(project, self)
+        self._own_session = self.session is not project
+        self.store = self.session.reader  # reads only; edits go to session.store
         self.thumbnails = thumbnails
         self._filter = GalleryFilter()
         self._cells: dict[int, Cell] = {}
         self._slides: dict[int, Slide] = {}
         self._rows = _Rows()
         self._tiles: dict[int, Tile] = {}
-        self.bridge = StoreBridge(store, self)
-        self.bridge.changed.connect(self._on_store_changed)
+        self.session.changed.connect(self._on_store_changed)
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnails_ready)
         self._reload_all()
         self._rebuild(announce=False)
+
+    def detach(self) -> None:
+        """Stop following the project (the gallery is going away); a session
+        made here for a bare store is closed, the window's is left open."""
+        try:
+            self.session.changed.disconnect(self._on_store_changed)
+        except (RuntimeError, TypeError):
+            pass  # already disconnected
+        if self._own_session:
+            self.session.close()
 
     # ------------------------------------------------------------ filters
     @property
@@ -218,7 +236,7 @@ class GalleryModel(QAbstractListModel):
             return entry
         tile = self._tiles.get(entry)  # type: ignore[arg-type]
         if tile is None:
-            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.store.taxonomy)  # type: ignore[index]
+            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.session.taxonomy)  # type: ignore[index]
         return tile
 
     def slide_path(self, slide_id: int) -> str | None:
@@ -327,7 +345,7 @@ class GalleryModel(QAbstractListModel):
 
     def _build_rows(self) -> _Rows:
         wanted = self._filter
-        taxonomy = self.store.taxonomy
+        taxonomy = self.session.taxonomy
         order = [UNIDENTIFIED] + [name for name in taxonomy.names if name != UNIDENTIFIED]
         groups: dict[str, list[tuple[float, int]]] = {name: [] for name in order}
         unreviewed: dict[str, int] = dict.fromkeys(order, 0)
@@ -373,7 +391,7 @@ class GalleryModel(QAbstractListModel):
 
     # ------------------------------------------------------------ text
     def _tooltip(self, cell: Cell) -> str:
-        taxonomy = self.store.taxonomy
+        taxonomy = self.session.taxonomy
         slide = self._slides.get(cell.slide_id)
         lines = [f"Cell {cell.id} on {slide.path if slide else cell.slide_id}"]
         label = taxonomy.get(cell.label).display if cell.label in taxonomy else (cell.label or "no class yet")

@@ -6,7 +6,15 @@ makes batches of the most recently asked-for cells, grouped by slide so each
 slide image is decoded once per batch (and the last few decoded slides are
 kept for the next batch, since a gallery scrolls through one slide's cells
 at a time).  Only QImage is made on the worker; QPixmap is made on the GUI
-thread, as Qt requires.
+thread, as Qt requires.  Batches run through the window's one worker helper
+(app/gui/worker.py), so closing the window waits for them and a test that
+leaves one running fails.
+
+This cache is not the slide browser's (app/gui/thumbnails.py) on purpose: a
+slide thumbnail is the whole field decoded at reduced size, keyed by slide;
+a cell tile is a square crop around one box from the full-resolution image,
+keyed by cell and box.  Neither can be made from the other's pixels without
+either decoding every browser thumbnail at full size or blurring the tiles.
 """
 
 from __future__ import annotations
@@ -19,9 +27,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from app.gui.worker import JobHandle, start_call
 from core.crops import crop_square
 from core.imaging import ImageReadError, load_rgb
 from core.schema import Box, Cell
@@ -49,57 +58,45 @@ class _Request:
     box: Box
 
 
-class _BatchSignals(QObject):
-    done = Signal(object)  # list[tuple[ThumbKey, QImage | None]]
+def _make_batch(requests: list[_Request], size: int, decoded: OrderedDict[Path, np.ndarray | None],
+                budget: int = DECODED_BUDGET_BYTES) -> list[tuple[ThumbKey, QImage | None]]:
+    """Runs on a worker thread.  `decoded` is shared with later batches; only
+    one batch runs at a time."""
+    results: list[tuple[ThumbKey, QImage | None]] = []
+    by_slide: dict[Path, list[_Request]] = {}
+    for request in requests:
+        by_slide.setdefault(request.image_path, []).append(request)
+    for path, slide_requests in by_slide.items():
+        pixels = _decode(path, decoded, budget)
+        for request in slide_requests:
+            results.append((request.key, None if pixels is None else _thumbnail(pixels, request.box, size)))
+    return results
 
 
-class _BatchJob(QRunnable):
-    def __init__(self, requests: list[_Request], size: int, decoded: OrderedDict[Path, np.ndarray | None],
-                 budget: int = DECODED_BUDGET_BYTES) -> None:
-        super().__init__()
-        self.requests = requests
-        self.size = size
-        self.decoded = decoded  # shared with later batches; only one batch runs at a time
-        self.budget = budget
-        self.signals = _BatchSignals()
+def _decode(path: Path, decoded: OrderedDict[Path, np.ndarray | None], budget: int) -> np.ndarray | None:
+    if path in decoded:
+        decoded.move_to_end(path)
+        return decoded[path]
+    try:
+        pixels: np.ndarray | None = load_rgb(path)
+    except ImageReadError as error:
+        log.warning("no thumbnails for %s", error)
+        pixels = None
+    nbytes = 0 if pixels is None else pixels.nbytes
+    if nbytes <= budget:
+        decoded[path] = pixels
+        while sum(0 if p is None else p.nbytes for p in decoded.values()) > budget:
+            decoded.popitem(last=False)
+    return pixels
 
-    def run(self) -> None:
-        results: list[tuple[ThumbKey, QImage | None]] = []
-        by_slide: dict[Path, list[_Request]] = {}
-        for request in self.requests:
-            by_slide.setdefault(request.image_path, []).append(request)
-        for path, requests in by_slide.items():
-            pixels = self._decode(path)
-            for request in requests:
-                results.append((request.key, None if pixels is None else self._thumbnail(pixels, request.box)))
-        try:
-            self.signals.done.emit(results)
-        except RuntimeError:
-            pass  # the provider went away while this batch ran
 
-    def _decode(self, path: Path) -> np.ndarray | None:
-        if path in self.decoded:
-            self.decoded.move_to_end(path)
-            return self.decoded[path]
-        try:
-            pixels: np.ndarray | None = load_rgb(path)
-        except ImageReadError as error:
-            log.warning("no thumbnails for %s", error)
-            pixels = None
-        size = 0 if pixels is None else pixels.nbytes
-        if size <= self.budget:
-            self.decoded[path] = pixels
-            while sum(0 if p is None else p.nbytes for p in self.decoded.values()) > self.budget:
-                self.decoded.popitem(last=False)
-        return pixels
-
-    def _thumbnail(self, pixels: np.ndarray, box: Box) -> QImage:
-        crop = crop_square(pixels, box)
-        side = crop.shape[0]
-        interpolation = cv2.INTER_AREA if side > self.size else cv2.INTER_LINEAR
-        small = np.ascontiguousarray(cv2.resize(crop, (self.size, self.size), interpolation=interpolation))
-        image = QImage(small.data, self.size, self.size, 3 * self.size, QImage.Format.Format_RGB888)
-        return image.copy()  # own the pixels: `small` is freed when this returns
+def _thumbnail(pixels: np.ndarray, box: Box, size: int) -> QImage:
+    crop = crop_square(pixels, box)
+    side = crop.shape[0]
+    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
+    small = np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=interpolation))
+    image = QImage(small.data, size, size, 3 * size, QImage.Format.Format_RGB888)
+    return image.copy()  # own the pixels: `small` is freed when this returns
 
 
 class ThumbnailProvider(QObject):
@@ -126,8 +123,7 @@ class ThumbnailProvider(QObject):
         self._pending: OrderedDict[ThumbKey, _Request] = OrderedDict()
         self._in_flight: set[ThumbKey] = set()
         self._decoded: OrderedDict[Path, np.ndarray | None] = OrderedDict()
-        self._pool = QThreadPool(self)
-        self._pool.setMaxThreadCount(1)  # one decoder: the machine is shared with training
+        self._job: JobHandle | None = None  # one batch at a time: the machine is shared with training
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(0)
@@ -167,7 +163,7 @@ class ThumbnailProvider(QObject):
 
     @property
     def idle(self) -> bool:
-        return not self._pending and not self._in_flight
+        return not self._pending and not self._in_flight and self._job is None
 
     def cached_count(self) -> int:
         return len(self._cache)
@@ -176,22 +172,39 @@ class ThumbnailProvider(QObject):
         """Drop queued work and wait for the batch in flight (window closing)."""
         self._pending.clear()
         self._flush_timer.stop()
-        self._pool.waitForDone(5000)
+        if self._job is not None:
+            self._job.wait(5.0)
 
     # ------------------------------------------------------------ working
     @Slot()
     def _start_batch(self) -> None:
-        if self._in_flight or not self._pending:
+        if self._job is not None or self._in_flight or not self._pending:
             return
         requests = []
         while self._pending and len(requests) < BATCH_SIZE:
             _, request = self._pending.popitem(last=True)  # newest first: what is on screen now
             requests.append(request)
         self._in_flight = {request.key for request in requests}
-        job = _BatchJob(requests, self.size, self._decoded)
-        job.signals.done.connect(self._batch_done)
+        size, decoded = self.size, self._decoded
         self.batches_started += 1
-        self._pool.start(job)
+        self._job = start_call(
+            "Cell thumbnails",
+            lambda: _make_batch(requests, size, decoded),
+            self,
+            on_result=self._batch_done,
+            on_finished=self._batch_finished,
+        )
+
+    @Slot()
+    def _batch_finished(self) -> None:
+        self._job = None
+        if self._in_flight:  # the batch failed: show those tiles as unreadable rather than wait forever
+            self._failed.update(self._in_flight)
+            arrived = list(self._in_flight)
+            self._in_flight = set()
+            self.ready.emit(arrived)
+        if self._pending:
+            self._flush_timer.start()
 
     @Slot(object)
     def _batch_done(self, results: list[tuple[ThumbKey, QImage | None]]) -> None:
@@ -205,6 +218,4 @@ class ThumbnailProvider(QObject):
                     self._cache.popitem(last=False)
             arrived.append(key)
         self._in_flight = set()
-        if self._pending:
-            self._flush_timer.start()
-        self.ready.emit(arrived)
+        self.ready.emit(arrived)  # the next batch starts once the job has finished
