@@ -18,6 +18,18 @@ _MOUSE = (
     ("← ↑ / → ↓ on the slide", "Previous / next cell"),
 )
 
+_GALLERY = (
+    ("Ctrl+G", "Switch between the slide canvas and the cell gallery"),
+    ("0\u20138", "Reclassify the selected cells (the next unreviewed cell becomes current)"),
+    ("Enter / Space", "Confirm the selected cells as classified"),
+    ("Tab / arrows, Home / End", "Move between cells"),
+    ("Click a group header", "Select the whole group (Ctrl+click adds it)"),
+    ("Drag cells onto a group", "Reclassify them"),
+    ("Double-click a cell", "Show it on its slide in the canvas"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo, the same history as the canvas"),
+    ("Ctrl+Tab", "Leave the gallery for the filters"),
+)
+
 
 def shortcuts_html(taxonomy: Taxonomy | None) -> str:
     rows: list[str] = []
@@ -38,7 +50,9 @@ def shortcuts_html(taxonomy: Taxonomy | None) -> str:
                     f"<tr><td class='key'>{item.key}</td><td><span style='color:{item.colour}'>\u25a0</span> "
                     f"{item.display}</td></tr>"
                 )
-    rows.append('<tr><td colspan="2" class="group">Mouse</td></tr>')
+    rows.append('<tr><td colspan="2" class="group">Cell gallery</td></tr>')
+    rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _GALLERY]
+    rows.append('<tr><td colspan="2" class="group">Mouse (slide canvas)</td></tr>')
     rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _MOUSE]
     return (
         "<style>td{padding:3px 12px 3px 0;vertical-align:top;} td.key{font-weight:600;}"

@@ -1,6 +1,11 @@
 """Wires the main window to an open project: opening and closing, moving
-between slides, routing actions to the canvas and model controllers,
-showing progress, banners and messages, remembering settings."""
+between slides, routing actions to the canvas, the gallery (review_controller)
+and the model and data controllers, showing progress, banners and messages,
+remembering settings.
+
+Class keys, Tab, A, Delete and the kind keys act on the view on show: the
+canvas's selection, or the gallery's.  Undo and Redo are the window's, for
+both views: one history, one step per gesture."""
 
 from __future__ import annotations
 
@@ -13,9 +18,11 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.gui.canvas.canvas_controller import CanvasController
+from app.gui.data_controller import DataController
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
+from app.gui.review_controller import ReviewController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
@@ -38,6 +45,8 @@ class MainController(QObject):
         self.slide: Slide | None = None
         self.canvas = CanvasController(window.view, self)
         self.models = ModelController(self)
+        self.review = ReviewController(window, self)
+        self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
         self._connect()
@@ -54,14 +63,15 @@ class MainController(QObject):
         a["redo"].triggered.connect(self.redo)
         a["draw"].toggled.connect(w.view.set_draw_mode)
         w.view.draw_mode_changed.connect(a["draw"].setChecked)
-        a["delete"].triggered.connect(self.canvas.delete_selected)
-        a["accept_selected"].triggered.connect(self.canvas.accept_selected)
+        a["delete"].triggered.connect(self.delete_selected)
+        a["accept_selected"].triggered.connect(self.accept_selected)
         a["accept_all"].triggered.connect(self.canvas.accept_all)
-        a["kind_white"].triggered.connect(lambda: self.canvas.set_kind(CellKind.WHITE))
-        a["kind_red"].triggered.connect(lambda: self.canvas.set_kind(CellKind.RED))
-        a["kind_platelet"].triggered.connect(lambda: self.canvas.set_kind(CellKind.PLATELET))
-        a["next_cell"].triggered.connect(lambda: self.canvas.step(False))
-        a["previous_cell"].triggered.connect(lambda: self.canvas.step(True))
+        a["kind_white"].triggered.connect(lambda: self.set_kind(CellKind.WHITE))
+        a["kind_red"].triggered.connect(lambda: self.set_kind(CellKind.RED))
+        a["kind_platelet"].triggered.connect(lambda: self.set_kind(CellKind.PLATELET))
+        a["next_cell"].triggered.connect(lambda: self.step_cell(False))
+        a["previous_cell"].triggered.connect(lambda: self.step_cell(True))
+        a["sign_off"].triggered.connect(self.review.sign_off)
         w.view.cell_step.connect(self.canvas.step)
         a["next_slide"].triggered.connect(lambda: self.step_slide(1))
         a["previous_slide"].triggered.connect(lambda: self.step_slide(-1))
@@ -96,6 +106,11 @@ class MainController(QObject):
         self.models.finished.connect(self._job_finished)
         self.models.failed.connect(self.show_message)
         self.models.running_changed.connect(lambda _running: self._update_actions())
+        self.review.slide_chosen.connect(self.show_slide_id)
+        self.review.open_cell.connect(self.show_cell_on_canvas)
+        self.review.message.connect(self.show_message)
+        self.review.view_changed.connect(self._view_changed)
+        self.data.message.connect(self.show_message)
 
     def _restore_settings(self) -> None:
         w = self.window
@@ -150,7 +165,11 @@ class MainController(QObject):
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.window.slide_model.set_session(self.session)
-        self.window.inspector.set_classes(store.taxonomy, self.canvas.set_class)
+        self.window.inspector.set_classes(store.taxonomy, self.set_class)
+        a = self.window.actions
+        self.review.set_session(self.session, undo=a["undo"].trigger, redo=a["redo"].trigger)
+        self.review.gallery.current_cell_changed.connect(self._gallery_current_changed)
+        self.data.set_session(self.session)
         self._build_class_actions()
         self.settings.add_recent_project(store.path)
         self._fill_recent_menu()
@@ -209,6 +228,9 @@ class MainController(QObject):
             return
         self.cancel_jobs()
         cancel_all_and_wait(30.0)
+        self.data.set_session(None)
+        self.review.set_session(None, undo=self.undo, redo=self.redo)
+        cancel_all_and_wait(30.0)  # the gallery's thumbnails, a dialog's job: before the store closes
         session, self.session = self.session, None
         self.slide = None
         self.canvas.set_session(None)
@@ -248,6 +270,7 @@ class MainController(QObject):
         self.slide = slide
         self.window.browser.select_slide(slide_id)
         self.canvas.show_slide(slide)
+        self.review.follow_slide(slide_id)
         row = self.window.slide_model.row_of(slide_id)
         neighbours = [self.window.slide_model.slide_at(r) for r in (row + 1, row - 1)]
         self.canvas.prefetch([s for s in neighbours if s is not None])
@@ -327,6 +350,66 @@ class MainController(QObject):
             self.show_message(("Undid: " if undo else "Redid: ") + done)
         self._update_undo_actions()
 
+    # ------------------------------------------------------------ gestures on the view on show
+    def set_class(self, name: str) -> None:
+        if self.review.gallery_active:
+            self.review.set_class(name)
+        else:
+            self.canvas.set_class(name)
+
+    def accept_selected(self) -> None:
+        if self.review.gallery_active:
+            self.review.confirm_selected()
+        else:
+            self.canvas.accept_selected()
+
+    def delete_selected(self) -> None:
+        self.canvas.delete_selected(self.review.selected_ids() if self.review.gallery_active else None)
+
+    def set_kind(self, kind: CellKind) -> None:
+        self.canvas.set_kind(kind, self.review.selected_ids() if self.review.gallery_active else None)
+
+    def step_cell(self, backwards: bool) -> None:
+        if self.review.gallery_active:
+            self.review.step(backwards)
+        else:
+            self.canvas.step(backwards)
+
+    def show_cell_on_canvas(self, cell_id: int) -> None:
+        """A gallery double-click: the cell's slide on the canvas, the cell
+        selected and in view."""
+        if self.session is None:
+            return
+        try:
+            cell = self.session.reader.cell(cell_id)
+        except StoreError as error:
+            self.show_message(str(error))
+            return
+        self.show_slide_id(cell.slide_id)
+        if cell.kind is CellKind.WHITE and not self.window.actions["show_white"].isChecked():
+            self.window.actions["show_white"].setChecked(True)
+        self.review.show_gallery(False)
+        self.canvas.select(cell_id)
+
+    def _gallery_current_changed(self, cell_id: int) -> None:
+        """The gallery's current cell is the canvas's selection when it is on
+        the slide on show, so the inspector describes it either way."""
+        if not self.review.gallery_active or self.session is None:
+            return
+        if self.canvas.item(cell_id) is not None:
+            self.canvas.select(cell_id, reveal=False)
+            return
+        try:
+            cell = self.session.reader.cell(cell_id)
+        except StoreError:
+            return
+        self.window.inspector.show_cells([cell], self.session.taxonomy, None)
+
+    def _view_changed(self, gallery_on: bool) -> None:
+        if gallery_on:
+            self.review.select_in_gallery(self.canvas.selected_cells())
+        self._update_actions()
+
     # ------------------------------------------------------------ classes
     def _build_class_actions(self) -> None:
         for action in self._class_actions:
@@ -341,7 +424,7 @@ class MainController(QObject):
             if item.key:
                 action.setShortcut(QKeySequence(item.key))
                 action.setToolTip(f"Set the selected cells to {item.display} ({item.key})")
-            action.triggered.connect(lambda _=False, name=item.name: self.canvas.set_class(name))
+            action.triggered.connect(lambda _=False, name=item.name: self.set_class(name))
             self.window.add_class_action(action)
             self._class_actions.append(action)
 
@@ -353,19 +436,31 @@ class MainController(QObject):
         has_slide = self.slide is not None
         slide_editable = self.canvas.editable
         running = self.models.running
-        for name in ("draw", "delete", "accept_selected", "accept_all", "kind_white", "kind_red", "kind_platelet"):
-            a[name].setEnabled(slide_editable)
+        gallery = self.review.gallery_active
+        # The gallery may show every slide: the store refuses a signed-off one, with its reason.
+        cells_editable = editable if gallery else slide_editable
+        for name in ("delete", "accept_selected", "kind_white", "kind_red", "kind_platelet"):
+            a[name].setEnabled(cells_editable)
+        for name in ("draw", "accept_all"):
+            a[name].setEnabled(slide_editable and not gallery)
         for action in self._class_actions:
-            action.setEnabled(slide_editable)
-        self.window.inspector.set_editable(slide_editable)
+            action.setEnabled(cells_editable)
+        self.window.inspector.set_editable(cells_editable)
+        a["sign_off"].setEnabled(editable and has_slide)
+        a["import_data"].setEnabled(editable)
+        for name in ("export_data", "report_project"):
+            a[name].setEnabled(has_project)
+        a["report_slide"].setEnabled(has_slide)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)
         self._update_lock_banner()
         for name in ("detect_all", "classify_all", "pipeline_all"):
             a[name].setEnabled(editable and not running and self.window.slide_model.rowCount() > 0)
         a["cancel_job"].setEnabled(running or self._import_job is not None)
-        for name in ("next_slide", "previous_slide", "next_cell", "previous_cell", "fit", "zoom_in", "zoom_out", "zoom_actual"):
+        for name in ("next_slide", "previous_slide", "next_cell", "previous_cell"):
             a[name].setEnabled(has_slide)
+        for name in ("fit", "zoom_in", "zoom_out", "zoom_actual"):
+            a[name].setEnabled(has_slide and not gallery)
         self._update_undo_actions()
 
     def _update_lock_banner(self) -> None:

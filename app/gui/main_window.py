@@ -1,5 +1,7 @@
 """The main window's layout: docks, menus, toolbar, status bar.  No logic:
-MainController (main_controller.py) wires these widgets to the project."""
+MainController (main_controller.py) wires these widgets to the project, and
+ReviewController (review_controller.py) fills the gallery page and the
+differential dock for each project it opens."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -36,18 +39,29 @@ class MainWindow(QMainWindow):
         self.resize(1440, 900)
         self.actions = build_actions(self)
 
-        # Centre: banners over the canvas.
+        # Centre: the read-only banner over two pages, the slide canvas (with
+        # its image banner) and the cell gallery; View > Cell Gallery switches.
         self.view = SlideView()
         self.read_only_banner = Banner()
         self.read_only_banner.setObjectName("readOnlyBanner")
         self.image_banner = Banner()
+        canvas_page = QWidget()
+        canvas_column = QVBoxLayout(canvas_page)
+        canvas_column.setContentsMargins(0, 0, 0, 0)
+        canvas_column.setSpacing(0)
+        canvas_column.addWidget(self.image_banner)
+        canvas_column.addWidget(self.view, 1)
+        self.gallery_page = _holder("Open a project to see its white cells grouped by class.")
+        self.gallery_page.setObjectName("galleryPage")
+        self.central_stack = QStackedWidget()
+        self.central_stack.addWidget(canvas_page)
+        self.central_stack.addWidget(self.gallery_page)
         central = QWidget()
         column = QVBoxLayout(central)
         column.setContentsMargins(0, 0, 0, 0)
         column.setSpacing(0)
         column.addWidget(self.read_only_banner)
-        column.addWidget(self.image_banner)
-        column.addWidget(self.view, 1)
+        column.addWidget(self.central_stack, 1)
         self.setCentralWidget(central)
 
         # Left: slides.  Right: the selected cell.
@@ -56,6 +70,12 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector = InspectorView()
         self.inspector_dock = self._dock("cellDock", "Cell", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Right, below the cell: the differential count of the slide on show.
+        self.differential_page = _holder("Open a project to count its slides.")
+        self.differential_dock = self._dock(
+            "differentialDock", "Differential", self.differential_page, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.splitDockWidget(self.inspector_dock, self.differential_dock, Qt.Orientation.Vertical)
         self.browser_dock.setMinimumWidth(290)
         self.inspector_dock.setMinimumWidth(300)
         self.resizeDocks([self.browser_dock, self.inspector_dock], [300, 320], Qt.Orientation.Horizontal)
@@ -89,11 +109,14 @@ class MainWindow(QMainWindow):
         a["show_white"].setIconText("WBC")
         a["show_red"].setIconText("RBC")
         a["show_platelet"].setIconText("PLT")
+        a["gallery"].setIconText("Gallery")
+        a["sign_off"].setIconText("Sign Off")
         a["fit"].setIconText("Fit")
         a["undo"].setIconText("Undo")
         a["redo"].setIconText("Redo")
         for name in ("open_folder", None, "undo", "redo", None, "detect_slide", "classify_slide", "pipeline_all",
-                     None, "draw", "accept_all", None, "show_white", "show_red", "show_platelet", None, "fit"):
+                     None, "draw", "accept_all", None, "show_white", "show_red", "show_platelet", None, "fit",
+                     None, "gallery", "sign_off"):
             if name is None:
                 bar.addSeparator()
             else:
@@ -136,6 +159,10 @@ class MainWindow(QMainWindow):
         self.recent_menu = QMenu("Open &Recent", self)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
+        file_menu.addActions([a["import_data"], a["export_data"]])
+        file_menu.addSeparator()
+        file_menu.addActions([a["report_slide"], a["report_project"]])
+        file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = bar.addMenu("&Edit")
         edit.addActions([a["undo"], a["redo"]])
@@ -145,13 +172,18 @@ class MainWindow(QMainWindow):
         edit.addMenu(self.class_menu)
         kind_menu = edit.addMenu("Set &Kind")
         kind_menu.addActions([a["kind_white"], a["kind_red"], a["kind_platelet"]])
+        edit.addSeparator()
+        edit.addAction(a["sign_off"])
         view = bar.addMenu("&View")
+        view.addAction(a["gallery"])
+        view.addSeparator()
         view.addActions([a["fit"], a["zoom_in"], a["zoom_out"], a["zoom_actual"]])
         view.addSeparator()
         view.addActions([a["show_white"], a["show_red"], a["show_platelet"]])
         view.addSeparator()
         view.addAction(self.browser_dock.toggleViewAction())
         view.addAction(self.inspector_dock.toggleViewAction())
+        view.addAction(self.differential_dock.toggleViewAction())
         navigate = bar.addMenu("&Navigate")
         navigate.addActions([a["next_cell"], a["previous_cell"], a["next_slide"], a["previous_slide"]])
         models = bar.addMenu("&Models")
@@ -160,6 +192,28 @@ class MainWindow(QMainWindow):
         models.addActions([a["pipeline_all"], a["cancel_job"]])
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["about"]])
+
+    def set_page_widget(self, page: QWidget, widget: QWidget | None, placeholder: str = "") -> None:
+        """Put a project's widget (the gallery, the differential panel) on its
+        page, or the placeholder text when no project is open."""
+        layout = page.layout()
+        while layout.count():
+            old = layout.takeAt(0).widget()
+            if old is not None:
+                # Hidden explicitly first: the layout may have queued a show for
+                # it, which would otherwise open it as a window of its own.
+                old.hide()
+                old.setParent(None)
+                if old.objectName() == "placeholder":
+                    old.deleteLater()
+        layout.addWidget(widget if widget is not None else _placeholder(placeholder))
+
+    @property
+    def gallery_shown(self) -> bool:
+        return self.central_stack.currentWidget() is self.gallery_page
+
+    def show_gallery_page(self, on: bool) -> None:
+        self.central_stack.setCurrentWidget(self.gallery_page if on else self.central_stack.widget(0))
 
     def canvas_context_menu(self) -> QMenu:
         menu = QMenu(self)
@@ -176,3 +230,21 @@ class MainWindow(QMainWindow):
         # Every edit is already in the project file: closing never asks.
         self.closing.emit()
         event.accept()
+
+
+def _placeholder(text: str) -> QLabel:
+    label = QLabel(text)
+    label.setObjectName("placeholder")
+    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+    label.setWordWrap(True)
+    label.setStyleSheet("color: #7a8591; padding: 24px;")
+    return label
+
+
+def _holder(text: str) -> QWidget:
+    """A page that holds one widget made per project, or a placeholder."""
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(_placeholder(text))
+    return page

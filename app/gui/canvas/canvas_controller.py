@@ -373,13 +373,15 @@ class CanvasController(QObject):
 
         self._store_edit(apply)
 
-    def set_kind(self, kind: CellKind) -> None:
-        ids = self.selected_ids()
+    def set_kind(self, kind: CellKind, ids: Sequence[int] | None = None) -> None:
+        """Mark the selected cells (or `ids`, the gallery's) as another kind."""
+        ids = list(ids) if ids is not None else self.selected_ids()
         if ids and self.session is not None:
             self._store_edit(self.session.store.set_kind, ids, kind, f"Mark as {kind.value}")
 
-    def delete_selected(self) -> None:
-        ids = self.selected_ids()
+    def delete_selected(self, ids: Sequence[int] | None = None) -> None:
+        """Delete the selected boxes (or `ids`, the gallery's)."""
+        ids = list(ids) if ids is not None else self.selected_ids()
         if ids and self.session is not None:
             self._store_edit(self.session.store.remove_cells, ids, "Delete box" if len(ids) == 1 else "Delete boxes")
 

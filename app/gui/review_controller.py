@@ -1,0 +1,156 @@
+"""The review views beside the canvas: the cell gallery (the central page
+that View > Cell Gallery switches to) and the differential dock, made for
+each project opened, following the slide on show, and the slide's sign-off.
+
+Both views listen to the window's one store bridge (ProjectSession), so a
+reclassification in the gallery reaches the canvas, the inspector, the slide
+browser and the count through the same path as one made on the canvas."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, Signal
+
+from app.gui.differential import DifferentialPanel
+from app.gui.gallery import CellGallery
+from app.gui.main_window import MainWindow
+from app.gui.session import ProjectSession
+from core.schema import Cell, CellKind
+from core.store import StoreError
+
+GALLERY_PLACEHOLDER = "Open a project to see its white cells grouped by class."
+DIFFERENTIAL_PLACEHOLDER = "Open a project to count its slides."
+
+
+class ReviewController(QObject):
+    """`open_cell(cell_id)` is asked of the main controller on a gallery
+    double-click; `slide_chosen(slide_id)` when the gallery's slide filter
+    picks another slide; `message(str)` for the status bar."""
+
+    slide_chosen = Signal(int)
+    open_cell = Signal(int)
+    message = Signal(str)
+    view_changed = Signal(bool)  # True: the gallery is on show
+
+    def __init__(self, window: MainWindow, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.window = window
+        self.session: ProjectSession | None = None
+        self.gallery: CellGallery | None = None
+        self.panel: DifferentialPanel | None = None
+        self.slide_id: int | None = None
+        window.actions["gallery"].toggled.connect(self.show_gallery)
+
+    # ------------------------------------------------------------ project
+    def set_session(self, session: ProjectSession | None, *, undo: Callable[[], None], redo: Callable[[], None]) -> None:
+        self._drop_views()
+        self.session = session
+        self.slide_id = None
+        if session is None:
+            return
+        w = self.window
+        self.gallery = CellGallery(session, on_open_cell=self.open_cell.emit, on_undo=undo, on_redo=redo)
+        self.gallery.setObjectName("cellGallery")
+        self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
+        self.gallery.message.connect(self.message)
+        # The panel's button and Edit > Sign Off take one path (sign_off below).
+        self.panel = DifferentialPanel(session, open_dialog_itself=False)
+        self.panel.sign_off_requested.connect(lambda _slide_id: self.sign_off())
+        self.panel.setObjectName("differentialPanel")
+        self.panel.sign_off_button.setToolTip(
+            "Sign the slide off with this count, or unlock a signed slide (Ctrl+Shift+S)"
+        )
+        w.set_page_widget(w.gallery_page, self.gallery)
+        w.set_page_widget(w.differential_page, self.panel)
+
+    def _drop_views(self) -> None:
+        w = self.window
+        if self.gallery is not None:
+            self.gallery.shutdown()
+            self.gallery.deleteLater()
+            self.gallery = None
+        if self.panel is not None:
+            if self.panel.active_dialog is not None:
+                self.panel.active_dialog.reject()
+            self.panel.shutdown()
+            self.panel.deleteLater()
+            self.panel = None
+        w.set_page_widget(w.gallery_page, None, GALLERY_PLACEHOLDER)
+        w.set_page_widget(w.differential_page, None, DIFFERENTIAL_PLACEHOLDER)
+
+    # ------------------------------------------------------------ which view
+    @property
+    def gallery_active(self) -> bool:
+        return self.gallery is not None and self.window.gallery_shown
+
+    def show_gallery(self, on: bool) -> None:
+        w = self.window
+        if w.actions["gallery"].isChecked() != on:
+            w.actions["gallery"].setChecked(on)  # comes back here through toggled
+            return
+        w.show_gallery_page(on)
+        if on and self.gallery is not None:
+            self.gallery.view.setFocus()
+        else:
+            w.view.setFocus()
+        self.view_changed.emit(on)
+
+    # ------------------------------------------------------------ following the slide on show
+    def follow_slide(self, slide_id: int | None) -> None:
+        """The window shows another slide: the gallery and the count follow."""
+        self.slide_id = slide_id
+        if self.gallery is not None and self.gallery.slide_id != slide_id and slide_id is not None:
+            self.gallery.set_slide(slide_id)
+        if self.panel is not None:
+            self.panel.set_slide(slide_id)
+
+    def _gallery_slide_changed(self, slide_id: object) -> None:
+        if slide_id is None:
+            # "All slides" in the gallery: count the whole project too.
+            if self.panel is not None:
+                self.panel.set_slide(None)
+            return
+        if slide_id != self.slide_id:
+            self.slide_chosen.emit(int(slide_id))
+        elif self.panel is not None and self.panel.slide_id != slide_id:
+            self.panel.set_slide(int(slide_id))
+
+    def select_in_gallery(self, cells: list[Cell]) -> None:
+        """Carry the canvas selection over when switching to the gallery."""
+        ids = [cell.id for cell in cells if cell.kind is CellKind.WHITE]
+        if self.gallery is not None and ids:
+            self.gallery.select_cells(ids)
+
+    # ------------------------------------------------------------ gestures routed from window actions
+    def set_class(self, name: str) -> None:
+        if self.gallery is not None:
+            self.gallery.reclassify_selected(name)
+
+    def confirm_selected(self) -> None:
+        if self.gallery is not None:
+            self.gallery.confirm_selected()
+
+    def step(self, backwards: bool) -> None:
+        if self.gallery is not None:
+            self.gallery.view.step_cell(-1 if backwards else 1)
+
+    def selected_ids(self) -> list[int]:
+        return self.gallery.selected_cell_ids() if self.gallery is not None else []
+
+    # ------------------------------------------------------------ sign-off
+    def sign_off(self) -> None:
+        """Sign off (or unlock) the slide on show, through the panel's dialog:
+        the dialog shows the count, and the store's refusal while Unidentified
+        or unreviewed cells remain."""
+        if self.panel is None or self.slide_id is None or self.session is None:
+            return
+        if self.session.read_only:
+            self.message.emit("This project is read-only: slides cannot be signed off here.")
+            return
+        if self.panel.slide_id != self.slide_id:
+            self.panel.set_slide(self.slide_id)
+        try:
+            self.panel.open_sign_off_dialog()
+        except StoreError as error:
+            self.message.emit(str(error))
