@@ -406,8 +406,13 @@ class MainController(QObject):
         self.window.inspector.show_cells([cell], self.session.taxonomy, None)
 
     def _view_changed(self, gallery_on: bool) -> None:
-        if gallery_on:
+        if gallery_on and self.review.gallery is not None:
             self.review.select_in_gallery(self.canvas.selected_cells())
+            current = self.review.gallery.current_cell_id()
+            if current is not None:
+                self._gallery_current_changed(current)
+        else:
+            self._selection_changed()
         self._update_actions()
 
     # ------------------------------------------------------------ classes

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -69,16 +70,18 @@ class MainWindow(QMainWindow):
         self.browser = SlideBrowser(self.slide_model)
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.inspector = InspectorView()
-        self.inspector_dock = self._dock("cellDock", "Cell", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector), Qt.DockWidgetArea.RightDockWidgetArea)
         # Right, below the cell: the differential count of the slide on show.
+        # Both scroll rather than make the window taller than a laptop screen.
         self.differential_page = _holder("Open a project to count its slides.")
         self.differential_dock = self._dock(
-            "differentialDock", "Differential", self.differential_page, Qt.DockWidgetArea.RightDockWidgetArea
+            "differentialDock", "Differential", _scrolling(self.differential_page), Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.splitDockWidget(self.inspector_dock, self.differential_dock, Qt.Orientation.Vertical)
+        self.resizeDocks([self.inspector_dock, self.differential_dock], [470, 430], Qt.Orientation.Vertical)
         self.browser_dock.setMinimumWidth(290)
-        self.inspector_dock.setMinimumWidth(300)
-        self.resizeDocks([self.browser_dock, self.inspector_dock], [300, 320], Qt.Orientation.Horizontal)
+        self.inspector_dock.setMinimumWidth(330)
+        self.resizeDocks([self.browser_dock, self.inspector_dock], [300, 360], Qt.Orientation.Horizontal)
 
         self._build_toolbar()
         self._build_status_bar()
@@ -248,3 +251,12 @@ def _holder(text: str) -> QWidget:
     layout.setContentsMargins(0, 0, 0, 0)
     layout.addWidget(_placeholder(text))
     return page
+
+
+def _scrolling(widget: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area

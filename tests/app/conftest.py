@@ -54,6 +54,22 @@ def review_store(tmp_path: Path) -> Iterator[ProjectStore]:
     """Two slides: slide 1 has six white cells with model predictions, one
     red cell and one platelet; slide 2 has two white cells."""
     store = ProjectStore.create(tmp_path / "p.hemalabel")
+    fill_review_store(store, tmp_path)
+    yield store
+    store.close()
+
+
+@pytest.fixture
+def review_project(tmp_path: Path) -> Path:
+    """The review_store's project as a closed file, for the main window to open."""
+    path = tmp_path / "review" / "p.hemalabel"
+    path.parent.mkdir()
+    with ProjectStore.create(path) as store:
+        fill_review_store(store, path.parent)
+    return path
+
+
+def fill_review_store(store: ProjectStore, tmp_path: Path) -> None:
     classes = [c for c in store.taxonomy.names if c != "unidentified"]
     rng = np.random.default_rng(0)
     for n, count in enumerate((len(PREDICTED), 2)):
@@ -71,8 +87,6 @@ def review_store(tmp_path: Path) -> Iterator[ProjectStore]:
             [(c.id, label, predictions_for(label, conf, classes)) for c, label, conf in zip(white, labels, confidences)],
             "test-model-1",
         )
-    yield store
-    store.close()
 
 
 # --------------------------------------------------------------------------- the review window

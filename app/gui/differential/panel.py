@@ -81,6 +81,7 @@ class DifferentialPanel(QWidget):
         title_font.setPointSizeF(title_font.pointSizeF() + 2)
         title_font.setBold(True)
         self.title.setFont(title_font)
+        self.title.setWordWrap(True)  # a long file name must not widen the dock
         self.subtitle = QLabel()
         self.subtitle.setStyleSheet("color: #5f6b7a;")
         self.subtitle.setWordWrap(True)
@@ -150,7 +151,7 @@ class DifferentialPanel(QWidget):
         layout.addLayout(extras)
 
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(150)
+        self.plot.setMinimumHeight(120)
         self.plot.setMenuEnabled(False)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()

@@ -1,0 +1,218 @@
+"""The joined-up window: the gallery page, the differential dock, sign-off,
+import, export and report, driven through the main window's own actions and
+keys.  Every view follows the store through the one session bridge, and every
+background job runs through app/gui/worker.py (so no_worker_left_running
+covers them)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QRect, Qt
+
+from app.gui import worker
+from app.gui.dialogs.export_dialog import ExportDialog
+from app.gui.dialogs.import_dialog import ImportDialog
+from app.gui.presentation import cell_title
+from conftest import make_slide_image, wait_image
+from core.schema import CellKind, CorrectionAction, SlideStatus
+
+CTRL = Qt.KeyboardModifier.ControlModifier
+CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier
+
+
+def _white(store, slide_id: int) -> list:
+    return store.cells(slide_id, kind=CellKind.WHITE)
+
+
+def _open_gallery(qtbot, window, controller):
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
+    assert window.gallery_shown and window.actions["gallery"].isChecked()
+    gallery = controller.review.gallery
+    assert gallery is not None and gallery.isVisible()
+    return gallery
+
+
+def test_gallery_reclassification_updates_canvas_counts_differential_and_queue(qtbot, open_window, review_project):
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    store, taxonomy = controller.session.store, controller.session.taxonomy
+    slide_id = controller.slide.id
+    gallery = _open_gallery(qtbot, window, controller)
+    assert gallery.slide_id == slide_id  # the gallery follows the slide on show
+    panel = controller.review.panel
+    assert panel.slide_id == slide_id and panel.count.counts["lymphocyte"] == 1
+    lymphocytes_before = panel.count.counts["lymphocyte"]
+    unreviewed_before = window.slide_model.counts(slide_id).unreviewed
+
+    target = _white(store, slide_id)[0].id  # neutrophil at 95 %
+    assert controller.canvas.item(target).look.colour == taxonomy.get("neutrophil").colour
+    gallery.select_cells([target])
+    gallery.view.setFocus()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_4)  # a window class action, routed to the gallery
+
+    assert store.cell(target).label == "lymphocyte"
+    look = controller.canvas.item(target).look  # the canvas follows at once
+    assert look.colour == taxonomy.get("lymphocyte").colour and look.tag.startswith("Lymphocyte")
+    assert window.slide_model.counts(slide_id).unreviewed == unreviewed_before - 1
+    qtbot.waitUntil(lambda: panel.count.counts["lymphocyte"] == lymphocytes_before + 1, timeout=3000)
+    (correction,) = store.corrections()
+    assert (correction.action, correction.old_label, correction.new_label) == (
+        CorrectionAction.RELABEL, "neutrophil", "lymphocyte")
+    # The gallery moved on to the next unreviewed cell; the canvas selection
+    # (and so the inspector) follows it.
+    current = gallery.current_cell_id()
+    assert current != target and controller.canvas.selected_ids() == [current]
+    assert cell_title(store.cell(current), taxonomy) in window.inspector.heading.text()
+
+    # Ctrl+Z in the gallery is the window's Undo action.
+    undone: list[bool] = []
+    window.actions["undo"].triggered.connect(lambda: undone.append(True))
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Z, CTRL)
+    assert undone == [True]
+    assert store.cell(target).label == "neutrophil"
+    assert controller.canvas.item(target).look.colour == taxonomy.get("neutrophil").colour
+    assert store.corrections() == []
+    qtbot.waitUntil(lambda: panel.count.counts["lymphocyte"] == lymphocytes_before, timeout=3000)
+
+    # Back to the canvas with the same key.
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
+    assert not window.gallery_shown
+
+
+def test_gallery_double_click_shows_the_cell_on_its_slide(qtbot, open_window, review_project):
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    gallery = _open_gallery(qtbot, window, controller)
+    gallery.set_slide(None)  # every slide
+    assert controller.slide.id == 1 and controller.review.panel.slide_id is None  # a project count
+    target = _white(store, 2)[1].id
+    row = gallery.model.row_of(target)
+    gallery.view.scrollTo(gallery.model.index(row, 0))
+    pos = gallery.view.visualRect(gallery.model.index(row, 0)).center()
+    qtbot.mouseDClick(gallery.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
+
+    assert controller.slide.id == 2 and not window.gallery_shown
+    assert controller.canvas.selected_ids() == [target]
+    item = controller.canvas.item(target)
+    shown = window.view.mapFromScene(item.rect).boundingRect()
+    assert QRect(window.view.viewport().rect()).intersects(shown)
+    assert controller.review.panel.slide_id == 2  # the count follows the slide on show
+
+
+def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_window, review_project):
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    white = _white(store, 1)
+    unidentified = [c.id for c in white if c.label == "unidentified"]
+    store.confirm([c.id for c in white if c.id not in unidentified])
+    assert window.actions["sign_off"].isEnabled()
+
+    qtbot.keyClick(window, Qt.Key.Key_S, CTRL_SHIFT)
+    dialog = controller.review.panel.active_dialog
+    assert dialog is not None and dialog.isVisible()
+    assert "Unidentified" in dialog.error_text and not dialog.accept_button.isEnabled()
+    dialog.reject()
+    assert store.slide(1).status is not SlideStatus.SIGNED_OFF
+
+    # Give the Unidentified cell a class in the gallery; the panel's button signs off.
+    gallery = _open_gallery(qtbot, window, controller)
+    gallery.select_cells(unidentified)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_5)  # monocyte
+    panel = controller.review.panel
+    qtbot.waitUntil(lambda: "Ready to sign off" in panel.state_label.text(), timeout=3000)
+    qtbot.mouseClick(panel.sign_off_button, Qt.MouseButton.LeftButton)
+    dialog = panel.active_dialog
+    dialog.initials_edit.setText("QA")
+    dialog.accept_button.click()
+    assert store.slide(1).status is SlideStatus.SIGNED_OFF
+    qtbot.waitUntil(lambda: "Signed off by QA" in window.read_only_banner.label.text(), timeout=3000)
+    assert not controller.canvas.editable
+    # The same action now unlocks, with a reason.
+    window.actions["sign_off"].trigger()
+    assert controller.review.panel.active_dialog.unlocking
+    controller.review.panel.active_dialog.reject()
+
+
+def test_export_and_import_through_the_file_menu_run_in_the_worker(qtbot, open_window, review_project, tmp_path, monkeypatch):
+    started: list[str] = []
+    real_start_job = worker.start_job
+
+    def spy(name, factory, parent=None, **slots):
+        started.append(name)
+        return real_start_job(name, factory, parent, **slots)
+
+    monkeypatch.setattr("app.gui.dialogs.job_dialog.start_job", spy)
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+
+    window.actions["export_data"].trigger()
+    dialog = controller.data.active_dialog
+    assert isinstance(dialog, ExportDialog) and dialog.isVisible()
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("csv"))
+    out = tmp_path / "exported"
+    dialog.out_edit.setText(str(out))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=10000)
+    assert dialog.result_value.cells == 12 and any(out.iterdir())
+    assert started == ["Export labelled data"]
+    dialog.cancel_button.click()  # now "Close"
+    assert controller.data.active_dialog is None
+
+    new_images = tmp_path / "more"
+    for index in range(2):
+        make_slide_image(new_images / f"extra_{index}.png", seed=10 + index)
+    window.actions["import_data"].trigger()
+    dialog = controller.data.active_dialog
+    assert isinstance(dialog, ImportDialog)
+    dialog.source_edit.setText(str(new_images))
+    dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("folder"))
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=10000)
+    assert dialog.result_value.slides_added == 2
+    assert started == ["Export labelled data", "Import"]
+    qtbot.waitUntil(lambda: window.slide_model.rowCount() == 4, timeout=3000)  # the browser follows
+    gallery_slides = [controller.review.gallery.slide_combo.itemText(i) for i in range(controller.review.gallery.slide_combo.count())]
+    assert any("extra_1.png" in text for text in gallery_slides)
+    dialog.cancel_button.click()
+
+
+def test_read_only_project_exports_but_never_imports_or_signs(qtbot, open_window, review_project):
+    window, controller = open_window(review_project, read_only=True)
+    wait_image(qtbot, controller)
+    a = window.actions
+    assert not a["import_data"].isEnabled() and not a["sign_off"].isEnabled()
+    assert a["export_data"].isEnabled() and a["report_slide"].isEnabled()
+    assert controller.data.open_import() is None
+
+
+def test_report_is_written_in_the_worker_and_a_failure_names_the_file(qtbot, open_window, review_project, tmp_path):
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    target = tmp_path / "slide1.csv"
+    handle = controller.data.write_report(target, [controller.slide.id])
+    assert handle in worker.active_jobs() or not handle.running  # the leak fixture would see it
+    with qtbot.waitSignal(controller.data.report_written, timeout=10000):
+        pass
+    assert target.is_file() and "lymphocyte" in target.read_text().lower()
+
+    failed: list[str] = []
+    controller.data.report_failed.connect(failed.append)
+    missing = tmp_path / "no such folder" / "r.pdf"
+    controller.data.write_report(missing)
+    qtbot.waitUntil(lambda: bool(failed), timeout=10000)
+    assert "no such folder" in failed[0]
+    assert "not written" in window.statusBar().currentMessage()
+
+
+def test_help_lists_the_gallery_and_sign_off_keys(open_window):
+    window, _controller = open_window()
+    from app.gui.help_dialogs import shortcuts_html
+
+    html = shortcuts_html(None)
+    for text in ("Ctrl+G", "Cell Gallery", "Ctrl+Shift+S", "Enter / Space", "Double-click a cell"):
+        assert text in html
+    assert "(Ctrl+G)" in window.actions["gallery"].toolTip()
+    assert "(Ctrl+Shift+S)" in window.actions["sign_off"].toolTip()
