@@ -79,6 +79,7 @@ class DataController(QObject):
     def _dialog_closed(self, dialog: QDialog) -> None:
         if self.active_dialog is dialog:
             self.active_dialog = None
+        self.window.focus_current_view()
 
     # ------------------------------------------------------------ report
     def ask_report(self, all_slides: bool) -> None:

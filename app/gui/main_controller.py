@@ -186,6 +186,7 @@ class MainController(QObject):
         if slides:
             self.show_slide_id(slides[0].id)
         self._update_actions()
+        self.window.focus_current_view()
         self.show_message(f"Opened {store.path} \u2014 {len(slides)} slides")
         if to_import is not None:
             self._start_import(store, to_import)
@@ -452,6 +453,7 @@ class MainController(QObject):
             action.setEnabled(cells_editable)
         self.window.inspector.set_editable(cells_editable)
         a["sign_off"].setEnabled(editable and has_slide)
+        a["sign_off"].setIconText("Unlock" if has_slide and self.slide.status is SlideStatus.SIGNED_OFF else "Sign Off")
         a["import_data"].setEnabled(editable)
         for name in ("export_data", "report_project"):
             a[name].setEnabled(has_project)
@@ -539,6 +541,7 @@ class MainController(QObject):
 
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self.session.taxonomy if self.session else None, self.window).exec()
+        self.window.focus_current_view()
 
     def _alert(self, title: str, text: str) -> None:
         """A warning that does not block the event loop (or a test)."""

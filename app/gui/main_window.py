@@ -218,6 +218,14 @@ class MainWindow(QMainWindow):
     def show_gallery_page(self, on: bool) -> None:
         self.central_stack.setCurrentWidget(self.gallery_page if on else self.central_stack.widget(0))
 
+    def focus_current_view(self) -> None:
+        """Give the keyboard back to the view on show (a project opened, a
+        dialog closed), so the next key is a review key."""
+        self.activateWindow()
+        item = self.gallery_page.layout().itemAt(0) if self.gallery_shown else None
+        target = item.widget() if item is not None else self.view
+        target.setFocus()
+
     def canvas_context_menu(self) -> QMenu:
         menu = QMenu(self)
         menu.addMenu(self.class_menu)

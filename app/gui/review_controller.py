@@ -54,6 +54,7 @@ class ReviewController(QObject):
         self.gallery.setObjectName("cellGallery")
         self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
         self.gallery.message.connect(self.message)
+        self.gallery.message_label.hide()  # the window's status bar says it once
         # The panel's button and Edit > Sign Off take one path (sign_off below).
         self.panel = DifferentialPanel(session, open_dialog_itself=False)
         self.panel.sign_off_requested.connect(lambda _slide_id: self.sign_off())
@@ -151,6 +152,9 @@ class ReviewController(QObject):
         if self.panel.slide_id != self.slide_id:
             self.panel.set_slide(self.slide_id)
         try:
-            self.panel.open_sign_off_dialog()
+            dialog = self.panel.open_sign_off_dialog()
         except StoreError as error:
             self.message.emit(str(error))
+            return
+        if dialog is not None:
+            dialog.finished.connect(lambda _result: self.window.focus_current_view())

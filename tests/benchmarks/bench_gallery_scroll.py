@@ -58,7 +58,7 @@ def main() -> int:
         started = time.perf_counter()
         model = GalleryModel(store)
         print(f"model alone: {1000 * (time.perf_counter() - started):.0f} ms")
-        model.bridge.detach()
+        model.detach()
 
         started = time.perf_counter()
         gallery = CellGallery(store)

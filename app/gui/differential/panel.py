@@ -153,6 +153,7 @@ class DifferentialPanel(QWidget):
         self.plot = pg.PlotWidget()
         self.plot.setMinimumHeight(120)
         self.plot.setMenuEnabled(False)
+        self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a chart to read: keys belong to the review views
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "%")

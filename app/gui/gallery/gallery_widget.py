@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
+    QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
@@ -284,7 +285,11 @@ class CellGallery(QWidget):
         if self.model.filter.slide_id != previous_slide:
             self.slide_filter_changed.emit(self.model.filter.slide_id)
             self._select_first_unreviewed()
-        self.view.setFocus()
+        focus = QApplication.focusWidget()
+        if self.isVisible() and (focus is None or self.isAncestorOf(focus)):
+            # Back to the tiles after a filter was chosen; never steal the keys
+            # from the canvas when the window changes the slide.
+            self.view.setFocus()
 
     # ------------------------------------------------------------ gestures
     def _targets(self) -> list[int]:
