@@ -44,7 +44,11 @@ class ProjectSession(QObject):
         self._gui_thread = threading.get_ident()
         self._closed = False
         self._flush_requested.connect(self._flush, Qt.ConnectionType.QueuedConnection)
-        self._unsubscribe = store.subscribe_batches(self._relay)
+        unsubscribe = store.subscribe_batches(self._relay)
+        self._unsubscribe = unsubscribe
+        # A session dropped with its widget (one made by `of`) must not leave
+        # the store calling into a deleted object; the closure holds no `self`.
+        self.destroyed.connect(lambda *_: unsubscribe())
 
     @classmethod
     def of(cls, source: ProjectSession | ProjectStore, parent: QObject | None = None) -> ProjectSession:
@@ -57,8 +61,11 @@ class ProjectSession(QObject):
         if self._closed:
             return
         if threading.get_ident() == self._gui_thread:
-            self._flush()  # earlier batches from workers first, then this one
-            self.changed.emit(list(events))
+            try:
+                self._flush()  # earlier batches from workers first, then this one
+                self.changed.emit(list(events))
+            except RuntimeError:
+                pass  # the Qt side is gone; the store's own caller must not fail for it
             return
         with self._pending_lock:
             first = not self._pending

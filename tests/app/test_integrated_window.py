@@ -216,3 +216,36 @@ def test_help_lists_the_gallery_and_sign_off_keys(open_window):
         assert text in html
     assert "(Ctrl+G)" in window.actions["gallery"].toolTip()
     assert "(Ctrl+Shift+S)" in window.actions["sign_off"].toolTip()
+
+
+def test_changing_slides_on_the_canvas_leaves_the_keys_with_the_canvas(qtbot, open_window, review_project):
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+    assert controller.slide.id == 2 and controller.review.gallery.slide_id == 2  # the hidden gallery followed
+    assert window.view.hasFocus()  # and did not take the keyboard
+    _open_gallery(qtbot, window, controller)
+    assert controller.review.gallery.view.hasFocus()
+    qtbot.keyClick(controller.review.gallery.view, Qt.Key.Key_PageUp)
+    assert controller.slide.id == 1 and controller.review.gallery.slide_id == 1
+    assert controller.review.gallery.view.hasFocus()
+
+
+def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, open_window, review_project, monkeypatch):
+    names: list[str] = []
+    real_start_call = worker.start_call
+
+    def spy(name, function, parent=None, **slots):
+        names.append(name)
+        return real_start_call(name, function, parent, **slots)
+
+    monkeypatch.setattr("app.gui.gallery.thumbnails.start_call", spy)
+    window, controller = open_window(review_project)
+    gallery = _open_gallery(qtbot, window, controller)
+    provider = gallery.thumbnails
+    qtbot.waitUntil(lambda: provider.idle and provider.cached_count() == 6, timeout=5000)
+    assert names and set(names) == {"Cell thumbnails"}  # registered jobs: the leak fixture sees them
+    controller.close_project()  # shuts the gallery down before the store closes
+    assert controller.review.gallery is None and worker.active_jobs() == []
+    assert window.gallery_page.findChild(type(gallery)) is None
