@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QPoint, Qt, QTimer
+from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
@@ -45,7 +45,7 @@ class MainController(QObject):
         self.slide: Slide | None = None
         self.canvas = CanvasController(window.view, self)
         self.models = ModelController(self)
-        self.review = ReviewController(window, self)
+        self.review = ReviewController(window, self.canvas, self)
         self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
@@ -63,14 +63,14 @@ class MainController(QObject):
         a["redo"].triggered.connect(self.redo)
         a["draw"].toggled.connect(w.view.set_draw_mode)
         w.view.draw_mode_changed.connect(a["draw"].setChecked)
-        a["delete"].triggered.connect(self.delete_selected)
-        a["accept_selected"].triggered.connect(self.accept_selected)
+        a["delete"].triggered.connect(self.review.delete_selected)
+        a["accept_selected"].triggered.connect(self.review.accept_selected)
         a["accept_all"].triggered.connect(self.canvas.accept_all)
-        a["kind_white"].triggered.connect(lambda: self.set_kind(CellKind.WHITE))
-        a["kind_red"].triggered.connect(lambda: self.set_kind(CellKind.RED))
-        a["kind_platelet"].triggered.connect(lambda: self.set_kind(CellKind.PLATELET))
-        a["next_cell"].triggered.connect(lambda: self.step_cell(False))
-        a["previous_cell"].triggered.connect(lambda: self.step_cell(True))
+        a["kind_white"].triggered.connect(lambda: self.review.set_kind(CellKind.WHITE))
+        a["kind_red"].triggered.connect(lambda: self.review.set_kind(CellKind.RED))
+        a["kind_platelet"].triggered.connect(lambda: self.review.set_kind(CellKind.PLATELET))
+        a["next_cell"].triggered.connect(lambda: self.review.step_cell(False))
+        a["previous_cell"].triggered.connect(lambda: self.review.step_cell(True))
         a["sign_off"].triggered.connect(self.review.sign_off)
         w.view.cell_step.connect(self.canvas.step)
         a["next_slide"].triggered.connect(lambda: self.step_slide(1))
@@ -165,10 +165,9 @@ class MainController(QObject):
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.window.slide_model.set_session(self.session)
-        self.window.inspector.set_classes(store.taxonomy, self.set_class)
+        self.window.inspector.set_classes(store.taxonomy, self.review.set_class)
         a = self.window.actions
         self.review.set_session(self.session, undo=a["undo"].trigger, redo=a["redo"].trigger)
-        self.review.gallery.current_cell_changed.connect(self._gallery_current_changed)
         self.data.set_session(self.session)
         self._build_class_actions()
         self.settings.add_recent_project(store.path)
@@ -351,31 +350,7 @@ class MainController(QObject):
             self.show_message(("Undid: " if undo else "Redid: ") + done)
         self._update_undo_actions()
 
-    # ------------------------------------------------------------ gestures on the view on show
-    def set_class(self, name: str) -> None:
-        if self.review.gallery_active:
-            self.review.set_class(name)
-        else:
-            self.canvas.set_class(name)
-
-    def accept_selected(self) -> None:
-        if self.review.gallery_active:
-            self.review.confirm_selected()
-        else:
-            self.canvas.accept_selected()
-
-    def delete_selected(self) -> None:
-        self.canvas.delete_selected(self.review.selected_ids() if self.review.gallery_active else None)
-
-    def set_kind(self, kind: CellKind) -> None:
-        self.canvas.set_kind(kind, self.review.selected_ids() if self.review.gallery_active else None)
-
-    def step_cell(self, backwards: bool) -> None:
-        if self.review.gallery_active:
-            self.review.step(backwards)
-        else:
-            self.canvas.step(backwards)
-
+    # ------------------------------------------------------------ gallery and canvas
     def show_cell_on_canvas(self, cell_id: int) -> None:
         """A gallery double-click: the cell's slide on the canvas, the cell
         selected and in view."""
@@ -392,26 +367,12 @@ class MainController(QObject):
         self.review.show_gallery(False)
         self.canvas.select(cell_id)
 
-    def _gallery_current_changed(self, cell_id: int) -> None:
-        """The gallery's current cell is the canvas's selection when it is on
-        the slide on show, so the inspector describes it either way."""
-        if not self.review.gallery_active or self.session is None:
-            return
-        if self.canvas.item(cell_id) is not None:
-            self.canvas.select(cell_id, reveal=False)
-            return
-        try:
-            cell = self.session.reader.cell(cell_id)
-        except StoreError:
-            return
-        self.window.inspector.show_cells([cell], self.session.taxonomy, None)
-
     def _view_changed(self, gallery_on: bool) -> None:
         if gallery_on and self.review.gallery is not None:
             self.review.select_in_gallery(self.canvas.selected_cells())
             current = self.review.gallery.current_cell_id()
             if current is not None:
-                self._gallery_current_changed(current)
+                self.review.show_current_cell(current)
         else:
             self._selection_changed()
         self._update_actions()
@@ -430,7 +391,7 @@ class MainController(QObject):
             if item.key:
                 action.setShortcut(QKeySequence(item.key))
                 action.setToolTip(f"Set the selected cells to {item.display} ({item.key})")
-            action.triggered.connect(lambda _=False, name=item.name: self.set_class(name))
+            action.triggered.connect(lambda _=False, name=item.name: self.review.set_class(name))
             self.window.add_class_action(action)
             self._class_actions.append(action)
 

@@ -4,7 +4,10 @@ each project opened, following the slide on show, and the slide's sign-off.
 
 Both views listen to the window's one store bridge (ProjectSession), so a
 reclassification in the gallery reaches the canvas, the inspector, the slide
-browser and the count through the same path as one made on the canvas."""
+browser and the count through the same path as one made on the canvas.
+
+The window's cell actions (class keys, Tab, A, Delete, the kind keys) come
+here and act on the view on show: the canvas's selection or the gallery's."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, Signal
 
+from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.differential import DifferentialPanel
 from app.gui.gallery import CellGallery
 from app.gui.main_window import MainWindow
@@ -33,9 +37,10 @@ class ReviewController(QObject):
     message = Signal(str)
     view_changed = Signal(bool)  # True: the gallery is on show
 
-    def __init__(self, window: MainWindow, parent: QObject | None = None) -> None:
+    def __init__(self, window: MainWindow, canvas: CanvasController, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.window = window
+        self.canvas = canvas
         self.session: ProjectSession | None = None
         self.gallery: CellGallery | None = None
         self.panel: DifferentialPanel | None = None
@@ -53,6 +58,7 @@ class ReviewController(QObject):
         self.gallery = CellGallery(session, on_open_cell=self.open_cell.emit, on_undo=undo, on_redo=redo)
         self.gallery.setObjectName("cellGallery")
         self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
+        self.gallery.current_cell_changed.connect(self._gallery_current_changed)
         self.gallery.message.connect(self.message)
         self.gallery.message_label.hide()  # the window's status bar says it once
         # The panel's button and Edit > Sign Off take one path (sign_off below).
@@ -123,21 +129,48 @@ class ReviewController(QObject):
         if self.gallery is not None and ids:
             self.gallery.select_cells(ids)
 
-    # ------------------------------------------------------------ gestures routed from window actions
+    # ------------------------------------------------------------ window actions on the view on show
     def set_class(self, name: str) -> None:
-        if self.gallery is not None:
+        if self.gallery_active:
             self.gallery.reclassify_selected(name)
+        else:
+            self.canvas.set_class(name)
 
-    def confirm_selected(self) -> None:
-        if self.gallery is not None:
+    def accept_selected(self) -> None:
+        if self.gallery_active:
             self.gallery.confirm_selected()
+        else:
+            self.canvas.accept_selected()
 
-    def step(self, backwards: bool) -> None:
-        if self.gallery is not None:
+    def delete_selected(self) -> None:
+        self.canvas.delete_selected(self.gallery.selected_cell_ids() if self.gallery_active else None)
+
+    def set_kind(self, kind: CellKind) -> None:
+        self.canvas.set_kind(kind, self.gallery.selected_cell_ids() if self.gallery_active else None)
+
+    def step_cell(self, backwards: bool) -> None:
+        if self.gallery_active:
             self.gallery.view.step_cell(-1 if backwards else 1)
+        else:
+            self.canvas.step(backwards)
 
-    def selected_ids(self) -> list[int]:
-        return self.gallery.selected_cell_ids() if self.gallery is not None else []
+    def _gallery_current_changed(self, cell_id: int) -> None:
+        if self.gallery_active:
+            self.show_current_cell(cell_id)
+
+    def show_current_cell(self, cell_id: int) -> None:
+        """The gallery's current cell is the canvas's selection when it is on
+        the slide on show, so the inspector describes it either way."""
+        if self.session is None:
+            return
+        if self.canvas.item(cell_id) is not None:
+            self.canvas.select(cell_id, reveal=False)
+            return
+        try:
+            cell = self.session.reader.cell(cell_id)
+        except StoreError:
+            return
+        self.window.inspector.show_cells([cell], self.session.taxonomy, None)
 
     # ------------------------------------------------------------ sign-off
     def sign_off(self) -> None:

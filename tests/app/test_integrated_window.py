@@ -6,7 +6,6 @@ covers them)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 from PySide6.QtCore import QRect, Qt
 
