@@ -46,24 +46,13 @@ class MainWindow(QMainWindow):
         self.read_only_banner = Banner()
         self.read_only_banner.setObjectName("readOnlyBanner")
         self.image_banner = Banner()
-        canvas_page = QWidget()
-        canvas_column = QVBoxLayout(canvas_page)
-        canvas_column.setContentsMargins(0, 0, 0, 0)
-        canvas_column.setSpacing(0)
-        canvas_column.addWidget(self.image_banner)
-        canvas_column.addWidget(self.view, 1)
+        canvas_page = _column(self.image_banner, self.view)
         self.gallery_page = _holder("Open a project to see its white cells grouped by class.")
         self.gallery_page.setObjectName("galleryPage")
         self.central_stack = QStackedWidget()
         self.central_stack.addWidget(canvas_page)
         self.central_stack.addWidget(self.gallery_page)
-        central = QWidget()
-        column = QVBoxLayout(central)
-        column.setContentsMargins(0, 0, 0, 0)
-        column.setSpacing(0)
-        column.addWidget(self.read_only_banner)
-        column.addWidget(self.central_stack, 1)
-        self.setCentralWidget(central)
+        self.setCentralWidget(_column(self.read_only_banner, self.central_stack))
 
         # Left: slides.  Right: the selected cell.
         self.slide_model = SlideListModel(self)
@@ -268,3 +257,14 @@ def _scrolling(widget: QWidget) -> QScrollArea:
     area.setFrameShape(QScrollArea.Shape.NoFrame)
     area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
+
+
+def _column(banner: QWidget, body: QWidget) -> QWidget:
+    """A banner over a body that takes the rest of the height."""
+    page = QWidget()
+    column = QVBoxLayout(page)
+    column.setContentsMargins(0, 0, 0, 0)
+    column.setSpacing(0)
+    column.addWidget(banner)
+    column.addWidget(body, 1)
+    return page

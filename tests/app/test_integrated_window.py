@@ -24,6 +24,18 @@ def _white(store, slide_id: int) -> list:
     return store.cells(slide_id, kind=CellKind.WHITE)
 
 
+def _record_jobs(monkeypatch, where: str, real) -> list[str]:
+    """Names of the jobs started through `where` (worker.start_job or start_call)."""
+    names: list[str] = []
+
+    def spy(name, work, parent=None, **slots):
+        names.append(name)
+        return real(name, work, parent, **slots)
+
+    monkeypatch.setattr(where, spy)
+    return names
+
+
 def _open_gallery(qtbot, window, controller):
     qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
     assert window.gallery_shown and window.actions["gallery"].isChecked()
@@ -136,14 +148,7 @@ def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_w
 
 
 def test_export_and_import_through_the_file_menu_run_in_the_worker(qtbot, open_window, review_project, tmp_path, monkeypatch):
-    started: list[str] = []
-    real_start_job = worker.start_job
-
-    def spy(name, factory, parent=None, **slots):
-        started.append(name)
-        return real_start_job(name, factory, parent, **slots)
-
-    monkeypatch.setattr("app.gui.dialogs.job_dialog.start_job", spy)
+    started = _record_jobs(monkeypatch, "app.gui.dialogs.job_dialog.start_job", worker.start_job)
     window, controller = open_window(review_project)
     wait_image(qtbot, controller)
 
@@ -232,14 +237,7 @@ def test_changing_slides_on_the_canvas_leaves_the_keys_with_the_canvas(qtbot, op
 
 
 def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, open_window, review_project, monkeypatch):
-    names: list[str] = []
-    real_start_call = worker.start_call
-
-    def spy(name, function, parent=None, **slots):
-        names.append(name)
-        return real_start_call(name, function, parent, **slots)
-
-    monkeypatch.setattr("app.gui.gallery.thumbnails.start_call", spy)
+    names = _record_jobs(monkeypatch, "app.gui.gallery.thumbnails.start_call", worker.start_call)
     window, controller = open_window(review_project)
     gallery = _open_gallery(qtbot, window, controller)
     provider = gallery.thumbnails

@@ -169,9 +169,3 @@ class ExportDialog(JobDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Close")
 
-
-def run_export_dialog(parent: QWidget | None, store: ProjectStore) -> ExportReport | None:
-    """Show the export dialog; returns the report of a finished export, or None."""
-    dialog = ExportDialog(parent, store)
-    dialog.exec()
-    return dialog.result_value

@@ -156,9 +156,3 @@ class ImportDialog(JobDialog):
         self.start_button.setEnabled(False)
         self.cancel_button.setText("Close")
 
-
-def run_import_dialog(parent: QWidget | None, store: ProjectStore) -> ImportReport | None:
-    """Show the import dialog; returns the report of a finished import, or None."""
-    dialog = ImportDialog(parent, store)
-    dialog.exec()
-    return dialog.result_value
