@@ -112,7 +112,11 @@ class InspectorView(QWidget):
         for button in self.class_buttons.values():
             button.setEnabled(editable)
 
-    def show_cells(self, cells: list[Cell], taxonomy: Taxonomy | None, image: SlideImage | None) -> None:
+    def show_cells(
+        self, cells: list[Cell], taxonomy: Taxonomy | None, image: SlideImage | None, crop: QPixmap | None = None
+    ) -> None:
+        """`image` is the slide on show; for a cell on another slide (the
+        gallery's, across slides) `crop` is its ready-made tile, if any."""
         if len(cells) != 1 or taxonomy is None:
             self.crop.setPixmap(QPixmap())
             self.crop.setText("Click a box, or press Tab" if not cells else f"{len(cells)} cells")
@@ -132,6 +136,10 @@ class InspectorView(QWidget):
                 CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
             self.crop.setPixmap(pixmap)
+        elif crop is not None and not crop.isNull():
+            self.crop.setPixmap(
+                crop.scaled(CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+            )
         else:
             self.crop.setPixmap(QPixmap())
             self.crop.setText("image not available")

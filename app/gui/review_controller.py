@@ -59,6 +59,7 @@ class ReviewController(QObject):
         self.gallery.setObjectName("cellGallery")
         self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
         self.gallery.current_cell_changed.connect(self._gallery_current_changed)
+        self.gallery.thumbnails.ready.connect(self._tiles_arrived)
         self.gallery.message.connect(self.message)
         self.gallery.message_label.hide()  # the window's status bar says it once
         # The panel's button and Edit > Sign Off take one path (sign_off below).
@@ -97,6 +98,11 @@ class ReviewController(QObject):
             w.actions["gallery"].setChecked(on)  # comes back here through toggled
             return
         w.show_gallery_page(on)
+        if self.panel is not None:
+            # The count is the slide on show's, or the project's while the
+            # gallery shows every slide.
+            every_slide = on and self.gallery is not None and self.gallery.slide_id is None
+            self.panel.set_slide(None if every_slide else self.slide_id)
         if on and self.gallery is not None:
             self.gallery.view.setFocus()
         else:
@@ -115,7 +121,7 @@ class ReviewController(QObject):
     def _gallery_slide_changed(self, slide_id: object) -> None:
         if slide_id is None:
             # "All slides" in the gallery: count the whole project too.
-            if self.panel is not None:
+            if self.panel is not None and self.gallery_active:
                 self.panel.set_slide(None)
             return
         if slide_id != self.slide_id:
@@ -158,6 +164,12 @@ class ReviewController(QObject):
         if self.gallery_active:
             self.show_current_cell(cell_id)
 
+    def _tiles_arrived(self, keys: list) -> None:
+        """The current cell's tile arrived: the inspector can show its crop."""
+        current = self.gallery.current_cell_id() if self.gallery_active else None
+        if current is not None and self.canvas.item(current) is None and any(key[0] == current for key in keys):
+            self.show_current_cell(current)
+
     def show_current_cell(self, cell_id: int) -> None:
         """The gallery's current cell is the canvas's selection when it is on
         the slide on show, so the inspector describes it either way."""
@@ -170,7 +182,8 @@ class ReviewController(QObject):
             cell = self.session.reader.cell(cell_id)
         except StoreError:
             return
-        self.window.inspector.show_cells([cell], self.session.taxonomy, None)
+        tile = self.gallery.thumbnails.pixmap(cell) if self.gallery is not None else None
+        self.window.inspector.show_cells([cell], self.session.taxonomy, None, tile)
 
     # ------------------------------------------------------------ sign-off
     def sign_off(self) -> None:

@@ -110,6 +110,17 @@ def test_gallery_double_click_shows_the_cell_on_its_slide(qtbot, open_window, re
     shown = window.view.mapFromScene(item.rect).boundingRect()
     assert QRect(window.view.viewport().rect()).intersects(shown)
     assert controller.review.panel.slide_id == 2  # the count follows the slide on show
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
+    assert controller.review.gallery.slide_id == 2 and controller.review.panel.slide_id == 2
+    gallery.set_slide(None)
+    assert controller.review.panel.slide_id is None
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)  # back on the canvas: its slide's count
+    assert controller.review.panel.slide_id == 2
+    # A cell on another slide than the canvas's still shows its crop in the inspector.
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
+    other = _white(store, 1)[0].id
+    gallery.select_cells([other])
+    qtbot.waitUntil(lambda: window.inspector.crop.pixmap() is not None and not window.inspector.crop.pixmap().isNull(), timeout=5000)
 
 
 def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_window, review_project):
