@@ -1,6 +1,9 @@
 """Slide thumbnails, made lazily in the background: only slides the browser
 actually paints are asked for, and one worker job at a time decodes them at
-reduced size.  Results are cached for the session."""
+reduced size.  Results are cached for the session.
+
+The gallery keeps its own cache of cell crops (gallery/thumbnails.py, which
+says why the two differ); both run their work through worker.py."""
 
 from __future__ import annotations
 

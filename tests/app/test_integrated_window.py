@@ -257,3 +257,26 @@ def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, o
     controller.close_project()  # shuts the gallery down before the store closes
     assert controller.review.gallery is None and worker.active_jobs() == []
     assert window.gallery_page.findChild(type(gallery)) is None
+
+
+def test_one_history_for_both_views(qtbot, open_window, review_project):
+    """An edit on the canvas is undone from the gallery, and the other way round."""
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    first, second = (c.id for c in _white(store, 1)[:2])
+    controller.canvas.select(first, reveal=False)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_3)  # basophil, on the canvas
+    assert store.cell(first).label == "basophil"
+    gallery = _open_gallery(qtbot, window, controller)
+    assert gallery.model.group_at(gallery.model.row_of(first)) == "basophil"  # the gallery followed
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Z, CTRL)
+    assert store.cell(first).label == "neutrophil"
+    gallery.select_cells([second])
+    qtbot.keyClick(gallery.view, Qt.Key.Key_2)  # eosinophil, in the gallery
+    assert controller.canvas.item(second).look.tag.startswith("Eosinophil")
+    qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, CTRL)
+    assert store.cell(second).label == "neutrophil"
+    assert window.actions["redo"].isEnabled()
