@@ -13,14 +13,17 @@ from PySide6.QtCore import QByteArray, QSettings
 _MAX_RECENT = 10
 
 
+def app_qsettings() -> QSettings:
+    """The one settings store: HEMALABEL_SETTINGS's INI file if set, else
+    the user's own.  Every widget that remembers something (the
+    differential's target, the reviewer's initials) asks this."""
+    override = os.environ.get("HEMALABEL_SETTINGS")
+    return QSettings(override, QSettings.Format.IniFormat) if override else QSettings("HemaLabel", "HemaLabel")
+
+
 class AppSettings:
     def __init__(self, qsettings: QSettings | None = None) -> None:
-        if qsettings is None:
-            override = os.environ.get("HEMALABEL_SETTINGS")
-            qsettings = (
-                QSettings(override, QSettings.Format.IniFormat) if override else QSettings("HemaLabel", "HemaLabel")
-            )
-        self._q = qsettings
+        self._q = qsettings if qsettings is not None else app_qsettings()
 
     # ------------------------------------------------------------ recent projects
     def recent_projects(self) -> list[str]:

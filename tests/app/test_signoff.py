@@ -8,9 +8,10 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QSettings, Qt  # noqa: E402
+from PySide6.QtCore import Qt  # noqa: E402
 
 from app.gui.differential import DifferentialPanel  # noqa: E402
+from app.gui.settings import app_qsettings  # noqa: E402
 from app.gui.dialogs.signoff_dialog import SETTINGS_INITIALS, SignOffDialog, remembered_initials  # noqa: E402
 from core.schema import CellKind, SlideStatus  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
@@ -31,7 +32,7 @@ def test_sign_off_refused_while_unidentified_holds_cells(qtbot, review_store: Pr
 
 
 def test_panel_counts_sign_off_and_unlock(qtbot, review_store: ProjectStore) -> None:
-    QSettings().setValue(SETTINGS_INITIALS, "JD")
+    app_qsettings().setValue(SETTINGS_INITIALS, "JD")
     panel = DifferentialPanel(review_store, slide_id=1)
     qtbot.addWidget(panel)
     panel.show()

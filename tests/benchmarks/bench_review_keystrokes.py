@@ -27,7 +27,7 @@ from pathlib import Path
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from PySide6.QtCore import QCoreApplication, QPoint, QSettings, Qt  # noqa: E402
+from PySide6.QtCore import QCoreApplication, QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
 
@@ -134,9 +134,7 @@ def review_by_group(tech: Technician, truth: dict[int, str], taxonomy_keys: dict
 
 def run(strategy: str, type_initials: bool) -> tuple[int, Technician]:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Path(tmp) / "settings"
-        QSettings.setDefaultFormat(QSettings.Format.IniFormat)
-        QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(settings))
+        os.environ["HEMALABEL_SETTINGS"] = str(Path(tmp) / "settings.ini")  # never the user's own
         store, truth = build_review_project(Path(tmp), cells=100, wrong=3, unidentified=2)
         slide_id = store.slides()[0].id
         window = QWidget()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import getpass
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, Slot
+from PySide6.QtCore import Qt, Slot
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.settings import app_qsettings
 from core.differential import Differential, differential
 from core.schema import SlideStatus
 from core.store import ProjectStore, SignOffRefusedError, StoreError
@@ -32,7 +33,7 @@ SETTINGS_INITIALS = "review/initials"
 
 def remembered_initials() -> str:
     """The initials signed with last time, else the OS user name."""
-    saved = QSettings().value(SETTINGS_INITIALS, "")
+    saved = app_qsettings().value(SETTINGS_INITIALS, "")
     if saved:
         return str(saved)
     try:
@@ -158,7 +159,7 @@ class SignOffDialog(QDialog):
         except StoreError as error:
             self._show_problem(str(error))
             return
-        QSettings().setValue(SETTINGS_INITIALS, who)
+        app_qsettings().setValue(SETTINGS_INITIALS, who)
         self.accept()
 
 

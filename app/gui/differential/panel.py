@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QColor, QFont
 from PySide6.QtWidgets import (
     QComboBox,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.session import ProjectSession
+from app.gui.settings import app_qsettings
 from app.gui.style import configure_pyqtgraph
 from core.differential import Differential, differential
 from core.schema import SlideStatus
@@ -93,7 +94,7 @@ class DifferentialPanel(QWidget):
         self.target_combo = QComboBox()
         for target in TARGETS:
             self.target_combo.addItem(f"{target} cells", target)
-        saved = int(QSettings().value(SETTINGS_TARGET, TARGETS[0]))
+        saved = int(app_qsettings().value(SETTINGS_TARGET, TARGETS[0]))
         self.target_combo.setCurrentIndex(max(0, self.target_combo.findData(saved)))
         self.target_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.target_combo.currentIndexChanged.connect(self._target_changed)
@@ -277,7 +278,7 @@ class DifferentialPanel(QWidget):
 
     @Slot()
     def _target_changed(self) -> None:
-        QSettings().setValue(SETTINGS_TARGET, self.target)
+        app_qsettings().setValue(SETTINGS_TARGET, self.target)
         self.refresh()
 
     @Slot()
