@@ -39,7 +39,8 @@ def build(dist: Path, work: Path, *flags: str) -> None:
 def size_mb(path: Path) -> float:
     if path.is_file():
         return path.stat().st_size / 2**20
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) / 2**20
+    # Symbolic links inside the bundle point at files already counted.
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink()) / 2**20
 
 
 def executable(dist: Path, onefile: bool) -> Path:
