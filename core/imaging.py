@@ -2,7 +2,14 @@
 
 Microscope software writes grayscale, 16-bit, RGBA, palette and CMYK files
 and phones write EXIF-rotated JPEGs; everything past this module sees an
-upright H x W x 3 uint8 array.  Pillow's decompression-bomb guard stays on.
+upright H x W x 3 uint8 array.
+
+Pillow's decompression-bomb guard stays on (about 179 megapixels), yet a
+whole-slide scan of 20,000 x 20,000 pixels is a real input.  Images the guard
+refuses are decoded with OpenCV instead, whose own ceiling
+(CV_IO_MAX_IMAGE_PIXELS, 2^30 pixels by default) is checked before it
+allocates: a 50,000 x 50,000 file is refused with a message, never by
+exhausting memory.  Pillow's global limit is never raised.
 """
 
 from __future__ import annotations
@@ -13,8 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+
+# OpenCV's default ceiling, quoted in messages (env CV_IO_MAX_IMAGE_PIXELS overrides it).
+_OPENCV_PIXEL_LIMIT = int(os.environ.get("CV_IO_MAX_IMAGE_PIXELS", 1 << 30))
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 
@@ -25,10 +36,11 @@ _TRANSPOSING_ORIENTATIONS = {5, 6, 7, 8}
 class ImageReadError(Exception):
     """An image that cannot be used, with the file and the reason."""
 
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], reason: str, too_large_for_pillow: bool = False) -> None:
         super().__init__(f"{path}: {reason}")
         self.path = Path(path)
         self.reason = reason
+        self.too_large_for_pillow = too_large_for_pillow
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +58,17 @@ def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> Ima
     """Size (as displayed, after EXIF rotation) and mode of an image.  With
     verify_pixels the whole file is decoded, so a truncated file is caught
     now rather than in the middle of a review."""
+    try:
+        return _probe_with_pillow(path, verify_pixels)
+    except ImageReadError as error:
+        if not error.too_large_for_pillow:
+            raise
+    # Only OpenCV can read it; decoding in gray is the cheapest exact check.
+    gray = _decode_with_opencv(Path(path), cv2.IMREAD_GRAYSCALE)
+    return ImageInfo(width=int(gray.shape[1]), height=int(gray.shape[0]), mode="large")
+
+
+def _probe_with_pillow(path: str | os.PathLike[str], verify_pixels: bool) -> ImageInfo:
     with _reading(path), Image.open(path) as image:
         width, height = image.size
         mode = image.mode
@@ -64,8 +87,38 @@ def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> Ima
 
 def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     """The image as an upright H x W x 3 uint8 array."""
-    with _reading(path), Image.open(path) as image:
-        return to_rgb_array(ImageOps.exif_transpose(image))
+    try:
+        with _reading(path), Image.open(path) as image:
+            return to_rgb_array(ImageOps.exif_transpose(image))
+    except ImageReadError as error:
+        if not error.too_large_for_pillow:
+            raise
+    image = _decode_with_opencv(Path(path), cv2.IMREAD_COLOR)
+    cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)  # in place: no second full copy
+    return image
+
+
+def _decode_with_opencv(path: Path, flags: int) -> np.ndarray:
+    """Decode a file Pillow's guard refuses.  np.fromfile + imdecode rather
+    than imread so that non-ASCII paths work on Windows; IMREAD_COLOR and
+    IMREAD_GRAYSCALE apply the EXIF orientation as Pillow's path does."""
+    try:
+        data = np.fromfile(path, dtype=np.uint8)
+    except OSError as error:
+        raise ImageReadError(path, f"cannot read file ({error.strerror or error})") from None
+    try:
+        image = cv2.imdecode(data, flags)
+    except cv2.error as error:
+        if "CV_IO_MAX_IMAGE_PIXELS" in str(error):
+            raise ImageReadError(
+                path, f"image has more than {_OPENCV_PIXEL_LIMIT:,} pixels, too many to open; split or downscale it"
+            ) from None
+        raise ImageReadError(path, f"damaged image ({str(error).strip().splitlines()[-1]})") from None
+    if image is None:
+        raise ImageReadError(
+            path, "damaged or truncated image (OpenCV could not decode it)"
+        )
+    return image
 
 
 @contextmanager
@@ -76,7 +129,7 @@ def _reading(path: str | os.PathLike[str]) -> Iterator[None]:
     except FileNotFoundError:
         raise ImageReadError(path, "file not found") from None
     except Image.DecompressionBombError as error:
-        raise ImageReadError(path, f"image too large to decode safely ({error})") from None
+        raise ImageReadError(path, f"image too large for Pillow ({error})", too_large_for_pillow=True) from None
     except UnidentifiedImageError:
         raise ImageReadError(path, "not an image Pillow can read (unknown or damaged format)") from None
     except (OSError, SyntaxError, ValueError) as error:

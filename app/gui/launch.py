@@ -55,41 +55,18 @@ def launch(project: str | None = None, self_test: bool = False) -> int:
 
 
 def _self_test(app: QApplication, window: MainWindow, controller: MainController, started: float) -> int:
-    """Show the window, load both models through the worker, report, exit.
-    Exit status 0 only when the window and both models work."""
-    from app.gui import model_provider
-    from app.gui.worker import start_call
+    """Check the window, then the models and a project (app/selftest.py)."""
+    from app.selftest import run_self_test
 
-    app.processEvents()
-    print(f"window: ok ({(time.perf_counter() - started) * 1000:.0f} ms to show)")
-    results: dict[str, str] = {}
-
-    def load_models() -> dict[str, str]:
-        out = {}
-        for name, loader in (("detector", model_provider.default_detector), ("classifier", model_provider.default_classifier)):
-            try:
-                model = loader()
-                out[name] = f"ok (version {getattr(model, 'version', '?')})"
-            except model_provider.ModelUnavailable as error:
-                out[name] = f"UNAVAILABLE: {error}"
-        return out
-
-    handle = start_call(
-        "Self-test models",
-        load_models,
-        app,
-        on_result=results.update,
-        on_error=lambda message, _e: results.update(error=message),
-    )
-    # Poll rather than app.exec() + quit: a fast job could finish before exec starts.
-    while handle.running or not results:
+    def show_window() -> None:
         app.processEvents()
-        time.sleep(0.01)
-    for name, text in results.items():
-        print(f"{name}: {text}")
-    window.close()
-    ok = all(text.startswith("ok") for text in results.values()) and len(results) == 2
-    return 0 if ok else 3
+        if not window.isVisible():
+            raise RuntimeError("main window did not appear")
+        print(f"window: shown {(time.perf_counter() - started) * 1000:.0f} ms after start")
+        window.close()
+        app.processEvents()
+
+    return run_self_test(show_window)
 
 
 __all__ = ["launch", "make_application", "create_main_window", "Path"]

@@ -30,6 +30,8 @@ class FakeDetector:
         if self.delay_s:
             time.sleep(self.delay_s)
         height, width = image.shape[:2]
+        if min(width, height) < 16:
+            return []  # as the real detector: nothing to find in a speck
         side = min(width, height) / 5.0
         cx, cy = width / 2.0, height / 2.0
         found = [Detection(Box(cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2), CellKind.WHITE, 0.97)]

@@ -197,3 +197,33 @@ def test_exif_rotated_jpeg_reports_its_upright_size(tmp_path: Path) -> None:
     image.save(path, exif=exif)
     info = probe_image(path)
     assert (info.width, info.height) == (20, 60)
+
+
+def test_images_over_pillows_guard_are_read_with_opencv(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.imaging import load_rgb
+
+    path = write_image(tmp_path / "scan.png", 120, 90)
+    # Shrink Pillow's guard so a small file stands in for a 400-megapixel scan.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)
+    info = probe_image(path)
+    assert (info.width, info.height) == (120, 90)
+    pixels = load_rgb(path)
+    assert pixels.shape == (90, 120, 3) and pixels.dtype.name == "uint8"
+    assert Image.MAX_IMAGE_PIXELS == 1000  # the guard itself was never raised
+
+
+def test_an_image_too_large_for_any_decoder_is_refused_without_decoding(tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from core.imaging import ImageReadError, load_rgb
+
+    path = write_image(tmp_path / "small.png", 10, 10)
+    data = bytearray(path.read_bytes())
+    data[16:24] = struct.pack(">II", 50_000, 50_000)  # the header now claims 2.5 gigapixels
+    data[29:33] = struct.pack(">I", zlib.crc32(bytes(data[12:29])))
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(bytes(data))
+    for read in (probe_image, load_rgb):
+        with pytest.raises(ImageReadError, match="too many to open"):
+            read(bomb)
