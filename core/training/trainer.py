@@ -219,10 +219,6 @@ def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: 
     return TrainResult(weights=weights, card=card_file, history=history)
 
 
-class _CancelCallbackBase:
-    pass
-
-
 def _CancelCallback(cancel: CancelToken, keras: Any) -> Any:
     """A Keras callback that stops fit within a batch of a cancel."""
 

@@ -1,3 +1,7 @@
+"""The realdata rule, shared by the conftest files of each test tier:
+tests marked realdata are skipped only when ../shared/data is absent, and
+CI (HEMALABEL_REQUIRE_REAL_DATA) refuses to skip them."""
+
 import os
 from pathlib import Path
 
@@ -6,8 +10,7 @@ import pytest
 DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """realdata tests skip only when ../shared/data is absent (and CI insists on it)."""
+def skip_realdata_without_data(items: list[pytest.Item]) -> None:
     if DATA.is_dir():
         return
     if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
