@@ -9,6 +9,7 @@ from app.cli.output import fail, print_json, reports_user_errors
 from core.jobs import Progress, run_job
 
 NAME = "train"
+DEFAULT_BASE = "hemalabel-wbc"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -50,7 +51,14 @@ def run(args: argparse.Namespace) -> int:
         if args.config:
             config = TrainConfig.load(args.config)
         else:
-            config = TrainConfig(name=args.name or "hemalabel-wbc-project", sources=[SourceConfig("project", args.project, val=0.2)])
+            # Fine-tuning on a project's reviewed cells: start from the current
+            # model (unless --base names another) and write the candidate to
+            # the user's models folder, where the resolver finds it first.
+            from core.classifier import user_models_dir
+
+            args.base = args.base or DEFAULT_BASE
+            config = TrainConfig(name=args.name or "hemalabel-wbc-project", sources=[SourceConfig("project", args.project, val=0.2)],
+                                 epochs=15, learning_rate=5e-4, output_dir=str(user_models_dir()))
         config.target_recall.update(parse_target_recall(args.target_recall))
         for label in config.target_recall:
             if label not in config.classes:
