@@ -23,3 +23,15 @@ def real_data_path(*parts: str) -> Path:
             pytest.fail(f"{REAL_DATA} is missing but HEMALABEL_REQUIRE_REAL_DATA is set")
         pytest.skip(f"real data not found at {REAL_DATA}")
     return REAL_DATA.joinpath(*parts)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked realdata follow the same rule as real_data_path()."""
+    if REAL_DATA.is_dir():
+        return
+    if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
+        raise pytest.UsageError(f"{REAL_DATA} is missing but HEMALABEL_REQUIRE_REAL_DATA is set")
+    skip = pytest.mark.skip(reason=f"real data not found at {REAL_DATA}")
+    for item in items:
+        if "realdata" in item.keywords:
+            item.add_marker(skip)

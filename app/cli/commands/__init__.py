@@ -1,7 +1,15 @@
 """One module per command.  Each has NAME and register(subparsers), which adds
 its parser and sets `handler`.  Add a command by adding its module here."""
 
-from app.cli.commands import export_cmd, import_cmd, info_cmd, report_cmd
+from app.cli.commands import (
+    classify_cmd,
+    evaluate_cmd,
+    export_cmd,
+    import_cmd,
+    info_cmd,
+    report_cmd,
+    train_cmd,
+)
 
-ALL = [import_cmd, export_cmd, info_cmd, report_cmd]
+ALL = [import_cmd, export_cmd, info_cmd, report_cmd, classify_cmd, evaluate_cmd, train_cmd]
 NAMES = frozenset(command.NAME for command in ALL)

@@ -1,0 +1,93 @@
+"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M]"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from app.cli.output import fail, print_json, print_progress, reports_user_errors
+
+NAME = "classify"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(NAME, help="classify cell crops (--images) or a project's white cells")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--images", metavar="DIR", help="folder of single-cell crops (searched recursively)")
+    source.add_argument("--project", "-p", metavar="P", help="project whose white cells to classify")
+    parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
+    parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary")
+    parser.set_defaults(handler=run)
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    from core.classifier import ModelCardError, load_classifier
+
+    if args.images and not args.out:
+        return fail("--images needs --out predictions.csv")
+    try:
+        classifier = load_classifier(args.model)
+    except ModelCardError as error:
+        return fail(str(error))
+    summary = _classify_images(classifier, Path(args.images), Path(args.out)) if args.images else _classify_project(classifier, args.project)
+    if args.json:
+        print_json(summary)
+    else:
+        print(", ".join(f"{key}: {value}" for key, value in summary.items() if not isinstance(value, list)))
+    return 0
+
+
+def _classify_images(classifier, folder: Path, out: Path) -> dict:
+    from core.imaging import ImageReadError, is_image_file, load_rgb
+    from core.inference import label_from_probabilities
+
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: not a folder")
+    paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    skipped: list[tuple[str, str]] = []
+    rows: list[list[str]] = []
+    chunk = 512  # bounded memory on large folders
+    for start in range(0, len(paths), chunk):
+        crops, kept = [], []
+        for path in paths[start : start + chunk]:
+            try:
+                crops.append(load_rgb(path))
+                kept.append(path)
+            except ImageReadError as error:
+                skipped.append((str(path), error.reason))
+                print(f"hemalabel: skipped {path}: {error.reason}", file=sys.stderr)
+        probabilities = classifier.predict(crops)
+        for path, row in zip(kept, probabilities):
+            top = np.argsort(-row)[:3]
+            cells = [path.relative_to(folder).as_posix(), label_from_probabilities(classifier, row)]
+            for index in top:
+                cells += [classifier.classes[index], f"{row[index]:.4f}"]
+            rows.append(cells)
+    header = ["image", "label", "top1", "p1", "top2", "p2", "top3", "p3"]
+    temporary = out.with_name(out.name + ".tmp")
+    with open(temporary, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        writer.writerows(rows)
+    os.replace(temporary, out)  # never a half-written predictions file
+    return {"model": classifier.version, "classified": len(rows), "skipped": len(skipped), "out": str(out)}
+
+
+def _classify_project(classifier, project: str) -> dict:
+    from core.inference import classify_slides
+    from core.jobs import run_job
+    from core.store import ProjectStore
+
+    with ProjectStore.open(project) as store:
+        slide_ids = [slide.id for slide in store.slides()]
+        failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
+    for failure in failures:
+        print(f"hemalabel: skipped {failure.path}: {failure.reason}", file=sys.stderr)
+    return {"model": classifier.version, "slides": len(slide_ids), "skipped": len(failures)}

@@ -1,0 +1,82 @@
+"""Calibration and operating points, in numpy (no TensorFlow needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = np.asarray(logits, np.float64) / temperature
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    p = softmax(logits, temperature)[np.arange(len(labels)), labels]
+    return float(-np.mean(np.log(np.maximum(p, 1e-12))))
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising validation NLL (Guo et al. 2017): a grid in
+    log space then a golden-section refinement; one scalar cannot overfit."""
+    if len(labels) == 0:
+        return 1.0
+    grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 121))
+    best = min(grid, key=lambda t: nll(logits, labels, t))
+    lo, hi = best / 1.06, best * 1.06
+    ratio = (np.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+        if nll(logits, labels, a) < nll(logits, labels, b):
+            hi = b
+        else:
+            lo = a
+    return float((lo + hi) / 2)
+
+
+def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE over equal-width confidence bins of the top class."""
+    if len(labels) == 0:
+        return 0.0
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    total = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = (confidence > lo) & (confidence <= hi)
+        if inside.any():
+            total += inside.mean() * abs(correct[inside].mean() - confidence[inside].mean())
+    return float(total)
+
+
+def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray, target: float = 0.995,
+                           floor: float = 0.4, ceiling: float = 0.9) -> float:
+    """The lowest confidence threshold at which the accepted predictions reach
+    `target` accuracy, kept within [floor, ceiling]: below `floor` the top
+    class is not even a clear winner; above `ceiling` too many cells would go
+    to Unidentified for review to stay quick."""
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    for threshold in np.round(np.arange(floor, ceiling + 1e-9, 0.01), 2):
+        accepted = confidence >= threshold
+        if not accepted.any() or correct[accepted].mean() >= target:
+            return float(round(threshold, 2))
+    return ceiling
+
+
+def threshold_for_recall(probabilities: np.ndarray, labels: np.ndarray, class_index: int, target: float) -> tuple[float, float]:
+    """The highest threshold for one class at which that class's recall
+    (predicted as it and above the threshold) still reaches `target`.
+    Returns (threshold, recall reached).  If even threshold 0 misses the
+    target, returns 0 and the recall that the top-class choice allows."""
+    mask = labels == class_index
+    if not mask.any():
+        return 0.0, 0.0
+    hits = probabilities[mask].argmax(axis=1) == class_index
+    confidence = probabilities[mask, class_index]
+    for threshold in np.round(np.arange(0.99, -1e-9, -0.01), 2):
+        recall = float((hits & (confidence >= threshold)).mean())
+        if recall >= target:
+            return float(round(threshold, 2)), recall
+    return 0.0, float(hits.mean())

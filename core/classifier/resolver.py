@@ -1,0 +1,54 @@
+"""Finding a model by name: the user's own models first, then the bundled
+ones, so a promoted retrained model wins over the shipped one of that name."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from core.classifier.card import ModelCardError
+from core.resources import bundled_models_dir
+
+DEFAULT_MODEL_NAME = "hemalabel-wbc"
+MODELS_DIR_ENV = "HEMALABEL_MODELS_DIR"
+
+
+def user_models_dir() -> Path:
+    """HEMALABEL_MODELS_DIR if set (tests, shared lab installs), else the
+    platform's per-user data folder."""
+    override = os.environ.get(MODELS_DIR_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("HemaLabel", appauthor=False)) / "models"
+
+
+def search_dirs() -> list[Path]:
+    return [user_models_dir(), bundled_models_dir()]
+
+
+def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
+    """The .keras file for a model name, a .keras path or a card .json path.
+    None means the default model."""
+    wanted = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL_NAME
+    candidate = Path(wanted)
+    if candidate.suffix in (".keras", ".json") or candidate.parent != Path("."):
+        path = candidate.with_suffix(".keras") if candidate.suffix == ".json" else candidate
+        if path.is_file():
+            return path
+        raise ModelCardError(f"{path}: model file not found")
+    for folder in search_dirs():
+        path = folder / f"{wanted}.keras"
+        if path.is_file():
+            return path
+    looked = ", ".join(str(folder) for folder in search_dirs())
+    raise ModelCardError(f"model {wanted!r} not found (looked in {looked}); available: {', '.join(available_models()) or 'none'}")
+
+
+def available_models() -> list[str]:
+    names: list[str] = []
+    for folder in search_dirs():
+        if folder.is_dir():
+            names.extend(p.stem for p in sorted(folder.glob("*.keras")) if p.stem not in names)
+    return names

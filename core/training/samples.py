@@ -1,0 +1,131 @@
+"""Labelled white cells to train and evaluate on, from every source we have.
+
+A sample is an image file, a box in it and a label: the crop is cut later by
+core.crops.crop_square, the same function inference uses, so training sees
+exactly what the classifier will be shown.  `group` is a digest of the image
+file's bytes: byte-identical files (PBC holds some) and cells of one field
+share it, so a split can keep them on one side.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.imaging import ImageReadError, is_image_file, probe_image
+from core.schema import Box, CellKind, LabelSource
+from core.store import ProjectStore
+
+
+class DatasetError(ValueError):
+    """A training or evaluation source that cannot be used, with the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class LabelledCell:
+    path: Path
+    box: Box | None  # None: the whole file is the crop (a class-folder tree)
+    label: str
+    group: str
+    source: str = ""
+
+
+def file_digest(path: Path) -> str:
+    """sha1 of the file's bytes: equal files are duplicates whatever their names."""
+    digest = hashlib.sha1()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def match_class(name: str, classes: Sequence[str]) -> str | None:
+    """A folder name matched to a class name, ignoring case and separators."""
+    wanted = name.strip().lower().replace(" ", "_").replace("-", "_")
+    for cls in classes:
+        if cls.lower() == wanted:
+            return cls
+    return None
+
+
+def from_class_folders(
+    root: str | os.PathLike[str], classes: Sequence[str], skipped: list[tuple[str, str]] | None = None
+) -> list[LabelledCell]:
+    """Every image under root/<class>/ (one level of sub-folders per class;
+    names matched case-insensitively).  An unknown folder name is an error
+    listing the classes, since silently ignoring it would bias a metric.
+    Unreadable images are appended to `skipped` (path, reason) and left out."""
+    folder = Path(root)
+    if not folder.is_dir():
+        raise DatasetError(f"{folder}: not a folder")
+    samples: list[LabelledCell] = []
+    class_dirs = sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not class_dirs:
+        raise DatasetError(f"{folder}: holds no class folders (expected {folder}/<class>/image.png)")
+    for class_dir in class_dirs:
+        label = match_class(class_dir.name, classes)
+        if label is None:
+            raise DatasetError(
+                f"{class_dir}: folder name {class_dir.name!r} is not a class of the model; "
+                f"classes are: {', '.join(classes)}"
+            )
+        for path in sorted(p for p in class_dir.rglob("*") if p.is_file() and is_image_file(p)):
+            try:
+                probe_image(path, verify_pixels=False)
+            except ImageReadError as error:
+                if skipped is not None:
+                    skipped.append((str(path), error.reason))
+                continue
+            samples.append(LabelledCell(path, None, label, file_digest(path), "folder"))
+    return samples
+
+
+def from_store(
+    store: ProjectStore, classes: Sequence[str], kinds: Iterable[CellKind] = (CellKind.WHITE, CellKind.PLATELET)
+) -> list[LabelledCell]:
+    """The project's cells whose label a human decided (imported, confirmed or
+    corrected) and is one of `classes`.  Model guesses nobody reviewed are not
+    training data."""
+    wanted = set(classes)
+    kinds = set(kinds)
+    digests: dict[int, str] = {}
+    samples: list[LabelledCell] = []
+    for slide in store.slides():
+        cells = [
+            cell
+            for cell in store.cells(slide.id)
+            if cell.kind in kinds
+            and cell.label in wanted
+            and (cell.reviewed or cell.source in (LabelSource.HUMAN, LabelSource.IMPORT))
+            and not cell.box.is_empty()
+        ]
+        if not cells:
+            continue
+        # Resolved now: the path must outlive a throw-away project folder.
+        path = store.image_path(slide).resolve()
+        if not path.is_file():
+            continue
+        group = digests.setdefault(slide.id, file_digest(path))
+        samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project") for cell in cells)
+    return samples
+
+
+def from_bccd(root: str | os.PathLike[str], classes: Sequence[str], splits: Sequence[str]) -> list[LabelledCell]:
+    """BCCD's labelled white cells in the given splits, read through the
+    project importer (so a field's type labels its cell only when the field
+    holds exactly one white cell) into a throw-away project."""
+    from core.importing import import_source
+    from core.jobs import run_job
+
+    samples: list[LabelledCell] = []
+    with tempfile.TemporaryDirectory(prefix="hemalabel-bccd-") as scratch:
+        with ProjectStore.create(Path(scratch) / "bccd.hemalabel") as store:
+            for split in splits:
+                run_job(import_source(store, root, fmt="voc", split=split))
+            for sample in from_store(store, classes, kinds=(CellKind.WHITE,)):
+                samples.append(LabelledCell(sample.path, sample.box, sample.label, sample.group, "bccd"))
+    return samples

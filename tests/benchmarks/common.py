@@ -1,0 +1,62 @@
+"""What the benchmarks share: the held-out splits and scoring through the
+exact inference path (core.crops.crop_square + Classifier.predict)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.classifier.metrics import classification_report
+from core.crops import crop_square
+from core.imaging import load_rgb
+from core.training.config import TrainConfig
+from core.training.datasets import source_splits
+from core.training.samples import LabelledCell, from_bccd
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA = ROOT.parent / "shared" / "data"
+BUNDLED_CONFIG = ROOT / "models" / "hemalabel-wbc.train.json"
+CROSS_LAB_CLASSES = ("neutrophil", "eosinophil", "lymphocyte", "monocyte")  # >= 5 cells in BCCD val+test
+
+
+def pbc_test_split(config_path: Path = BUNDLED_CONFIG) -> list[LabelledCell]:
+    """The PBC test split the bundled model's training left out: rebuilt from
+    the same (source, classes, seed), so it is the very same cells."""
+    config = TrainConfig.load(config_path)
+    source = next(s for s in config.sources if s.type == "pbc")
+    source.path = str(DATA / "pbc")
+    return source_splits(source, config.classes, config.seed)["test"]
+
+
+def bccd_val_test(classes: list[str]) -> list[LabelledCell]:
+    return from_bccd(DATA / "bccd", classes, ["val", "test"])
+
+
+def crops_of(samples: list[LabelledCell], margin: float) -> list[np.ndarray]:
+    return [crop_square(load_rgb(s.path), s.box, margin) if s.box else load_rgb(s.path) for s in samples]
+
+
+def score(classifier: Any, samples: list[LabelledCell]) -> dict[str, Any]:
+    logits = classifier.logits(crops_of(samples, classifier.crop_margin))
+    labels = np.array([classifier.classes.index(s.label) for s in samples])
+    thresholds = [classifier.threshold_for(name) for name in classifier.classes]
+    return classification_report(logits, labels, classifier.classes, classifier.temperature, thresholds)
+
+
+def balanced_over(report: dict[str, Any], classes: tuple[str, ...]) -> float:
+    return float(np.mean([report["per_class"][name]["recall"] for name in classes]))
+
+
+def show(title: str, report: dict[str, Any]) -> None:
+    short = {k: v for k, v in report.items() if k not in ("per_class", "confusion_matrix", "classes")}
+    print(f"\n== {title} ==\n" + json.dumps(short, indent=1))
+    print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'n':>6}")
+    for name, row in report["per_class"].items():
+        if row["support"]:
+            print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>8.4f}{row['support']:>6}")
+    print("confusion (rows true):")
+    for name, row in zip(report["classes"], report["confusion_matrix"]):
+        print(f"  {name:<14}" + "".join(f"{v:>5}" for v in row))

@@ -1,0 +1,109 @@
+"""Splits, sample sources, calibration and metrics: numpy only, fast."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.classifier.calibration import (
+    expected_calibration_error, fit_temperature, softmax, threshold_for_accuracy, threshold_for_recall,
+)
+from core.classifier.metrics import classification_report
+from core.classifier.preprocess import resize_square
+from core.schema import Box
+from core.training.loading import load_cells
+from core.training.samples import DatasetError, LabelledCell, from_class_folders
+from core.training.splits import split_samples
+from core.jobs import run_job
+from tests.core.classifier_fixtures import write_class_tree
+
+DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+
+
+def _cells(n: int, label: str, groups: int) -> list[LabelledCell]:
+    return [LabelledCell(Path(f"{label}{i}.png"), None, label, f"{label}-g{i % groups}") for i in range(n)]
+
+
+def test_split_keeps_duplicates_together_and_is_stratified_and_reproducible() -> None:
+    samples = _cells(100, "a", 50) + _cells(40, "b", 40)
+    parts = split_samples(samples, 0.2, 0.2, seed=3)
+    sides = {s.group: name for name, cells in parts.items() for s in cells}
+    for name, cells in parts.items():
+        assert all(sides[s.group] == name for s in cells)
+    assert sum(len(c) for c in parts.values()) == 140
+    assert sum(s.label == "b" for s in parts["test"]) == 8
+    assert split_samples(samples, 0.2, 0.2, seed=3) == parts
+
+
+def test_class_folders_match_case_insensitively_and_reject_unknown(tmp_path: Path) -> None:
+    tree = write_class_tree(tmp_path / "t", per_class=2)
+    cells = from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"])
+    assert {c.label for c in cells} == {"neutrophil", "eosinophil", "lymphocyte"} and len(cells) == 6
+    (tree / "Blast").mkdir()
+    with pytest.raises(DatasetError, match="Blast.*neutrophil, eosinophil, lymphocyte"):
+        from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"])
+
+
+def test_load_cells_evaluation_view_is_the_inference_crop(tmp_path: Path) -> None:
+    tree = write_class_tree(tmp_path / "t", per_class=1)
+    cells = from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"])
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    cells.append(LabelledCell(tmp_path / "bad.png", Box(0, 0, 5, 5), "neutrophil", "x"))
+    arrays = run_job(load_cells(cells, ["neutrophil", "eosinophil", "lymphocyte"], 24, 0.15))
+    assert arrays.eval_view.shape == (3, 24, 24, 3) and arrays.train_view.shape[1] > 24
+    assert len(arrays.skipped) == 1 and "bad.png" in arrays.skipped[0][0]
+    from core.imaging import load_rgb
+
+    assert np.array_equal(arrays.eval_view[0], resize_square(load_rgb(cells[0].path), 24))
+
+
+def test_temperature_scaling_reduces_ece_of_overconfident_logits() -> None:
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 4, 2000)
+    logits = rng.normal(0, 1, (2000, 4))
+    logits[np.arange(2000), labels] += 1.5
+    logits *= 4  # overconfident
+    t = fit_temperature(logits, labels)
+    assert t > 2
+    assert expected_calibration_error(softmax(logits, t), labels) < expected_calibration_error(softmax(logits), labels)
+
+
+def test_thresholds() -> None:
+    probabilities = np.array([[0.9, 0.1], [0.6, 0.4], [0.45, 0.55], [0.2, 0.8]])
+    labels = np.array([0, 1, 1, 1])
+    assert threshold_for_accuracy(probabilities, labels, target=1.0) == 0.61
+    threshold, recall = threshold_for_recall(probabilities, labels, 1, 0.6)
+    assert recall >= 0.6 and threshold == 0.55
+
+
+def test_classification_report_figures() -> None:
+    logits = np.log(np.array([[0.9, 0.1], [0.8, 0.2], [0.3, 0.7], [0.4, 0.6]]))
+    report = classification_report(logits, np.array([0, 1, 1, 1]), ["a", "b"], 1.0, [0.5, 0.65])
+    assert report["accuracy"] == 0.75
+    assert report["confusion_matrix"] == [[1, 0], [1, 2]]
+    assert report["balanced_accuracy"] == pytest.approx((1.0 + 2 / 3) / 2)
+    assert report["coverage_above_threshold"] == 0.75
+
+
+@pytest.mark.realdata
+def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
+    from core.training.pbc import pbc_cells
+
+    cells, fallbacks = pbc_cells(DATA / "pbc")
+    assert len(cells) == 8000 and fallbacks < 400
+    assert {c.label for c in cells} == {"basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte",
+                                        "neutrophil", "platelet"}
+    platelet = [c.box.width for c in cells if c.label == "platelet"]
+    white = [c.box.width for c in cells if c.label == "neutrophil"]
+    assert np.median(platelet) < np.median(white) / 2  # the platelet's own box, not the field
+
+
+@pytest.mark.realdata
+def test_bccd_white_cells_are_labelled_only_in_single_cell_fields() -> None:
+    from core.training.samples import from_bccd
+
+    cells = from_bccd(DATA / "bccd", ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte"], ["val", "test"])
+    assert 100 < len(cells) < 200
+    assert len({c.path for c in cells}) == len(cells)
