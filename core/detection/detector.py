@@ -36,6 +36,28 @@ def default_detector_card() -> Path:
     return bundled_models_dir() / DEFAULT_CARD_NAME
 
 
+def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
+    """The card to load: `model` if given (a card, its .keras file, or a
+    folder holding cell-detector.json), else a user-trained detector in the
+    user's data folder, else the bundled one."""
+    if model is not None:
+        path = Path(model)
+        if path.is_dir():
+            return path / DEFAULT_CARD_NAME
+        return path.with_suffix(".json") if path.suffix == ".keras" else path
+    user_card = _user_models_dir() / DEFAULT_CARD_NAME
+    return user_card if user_card.is_file() else default_detector_card()
+
+
+def _user_models_dir() -> Path:
+    override = os.environ.get("HEMALABEL_USER_MODELS")
+    if override:
+        return Path(override)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("HemaLabel", appauthor=False)) / "models"
+
+
 class KerasCellDetector:
     """A CellDetector backed by the Keras CenterNet and its card."""
 
@@ -48,11 +70,9 @@ class KerasCellDetector:
 
     @classmethod
     def load(cls, card_path: str | os.PathLike[str] | None = None) -> KerasCellDetector:
-        """Load a detector from its card (the bundled one by default);
-        ModelCardError if card and weights disagree."""
-        path = Path(card_path) if card_path is not None else default_detector_card()
-        if path.suffix == ".keras":
-            path = path.with_suffix(".json")
+        """Load a detector from its card (see resolve_detector_card for
+        the default); ModelCardError if card and weights disagree."""
+        path = resolve_detector_card(card_path)
         card = DetectorCard.load(path)
         if tuple(card.classes) != CLASSES:
             raise ModelCardError(f"{path}: classes {card.classes} are not the detector's {list(CLASSES)}")
@@ -82,7 +102,7 @@ class KerasCellDetector:
                     reduce_retracing=True,
                 )
             forward = self._forward
-        return np.asarray(forward(work_image[None].astype(np.float32)))[0]
+        return forward(work_image[None].astype(np.float32)).numpy()[0]
 
     def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
         height, width = tile.shape[:2]

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
+from core.detection.assess import predict_results
 from core.detection.augment import AugmentConfig, augmented_sample
 from core.detection.card import DetectorCard, sha256_of
 from core.detection.data import GroundTruth
-from core.detection.evaluation import ImageResult, choose_thresholds, evaluate
+from core.detection.evaluation import choose_thresholds, evaluate
 from core.detection.scale import DEFAULT_WORK_SCALE, to_work_scale
 from core.detection.targets import CLASSES
 from core.imaging import ImageReadError, load_rgb
@@ -132,19 +133,6 @@ def recalibrate_batchnorm(
         stop.set()
         for layer, momentum in zip(norms, saved):
             layer.momentum = momentum
-
-
-def predict_results(detector: Any, samples: Sequence[GroundTruth], min_score: float = 0.05) -> list[ImageResult]:
-    """Run a detector (anything with detect_arrays) over annotated images."""
-    results = []
-    for gt in samples:
-        try:
-            image = load_rgb(gt.path)
-        except ImageReadError:
-            continue
-        boxes, scores, classes = detector.detect_arrays(image, min_score=min_score)
-        results.append(ImageResult(gt.boxes, gt.classes, boxes, scores, classes))
-    return results
 
 
 def train_detector(

@@ -1,7 +1,7 @@
 """One module per command.  Each has NAME and register(subparsers), which adds
 its parser and sets `handler`.  Add a command by adding its module here."""
 
-from app.cli.commands import import_cmd, info_cmd, train_detector_cmd
+from app.cli.commands import detect_cmd, evaluate_detector_cmd, import_cmd, info_cmd, train_detector_cmd
 
-ALL = [import_cmd, info_cmd, train_detector_cmd]
+ALL = [import_cmd, info_cmd, detect_cmd, evaluate_detector_cmd, train_detector_cmd]
 NAMES = frozenset(command.NAME for command in ALL)
