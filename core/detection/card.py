@@ -34,7 +34,7 @@ class DetectorCard:
     sha256: str
     classes: list[str]
     work_scale: float  # image pixels -> network pixels
-    tile: int  # tile side, in network pixels
+    tile: int  # tile side, in network pixels (tile / work_scale image pixels)
     overlap: int  # tile overlap, in network pixels
     thresholds: dict[str, float]
     nms_iou: float = 0.5

@@ -99,20 +99,25 @@ class KerasCellDetector:
                 self._forward = tf.function(
                     lambda x: model(x, training=False),
                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
-                    reduce_retracing=True,
+                    autograph=False,  # plain graph code; nothing to convert
                 )
             forward = self._forward
         return forward(work_image[None].astype(np.float32)).numpy()[0]
 
     def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
-        height, width = tile.shape[:2]
-        raw = self.head(pad_to_multiple(tile))
+        """Detections on one tile at image scale, in its image pixels.  Each
+        tile is shrunk on its own, so memory is that of one tile however
+        large the image."""
+        scale = self.card.work_scale
+        work = to_work_scale(tile, scale)
+        height, width = work.shape[:2]
+        raw = self.head(pad_to_multiple(work))
         boxes, scores, classes = decode_head(raw, min_score=min_score, nms_iou=self.card.nms_iou)
         # Boxes centred in the padding are not cells of this image.
         cx = (boxes[:, 0] + boxes[:, 2]) / 2
         cy = (boxes[:, 1] + boxes[:, 3]) / 2
         inside = (cx < width) & (cy < height)
-        return boxes[inside], scores[inside], classes[inside]
+        return boxes[inside] / scale, scores[inside], classes[inside]
 
     # -- detection ---------------------------------------------------------
 
@@ -125,15 +130,13 @@ class KerasCellDetector:
             return empty
         score_floor = self.card.min_score if min_score is None else min_score
         scale = self.card.work_scale
-        work = to_work_scale(image, scale)
         boxes, scores, classes = detect_tiled(
-            work,
+            image,
             lambda tile: self._detect_tile(tile, score_floor),
-            tile=self.card.tile,
-            overlap=self.card.overlap,
+            tile=round(self.card.tile / scale),
+            overlap=round(self.card.overlap / scale),
             nms_iou=self.card.nms_iou,
         )
-        boxes = boxes / scale
         boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
         boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
         real = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)

@@ -122,7 +122,7 @@ def recalibrate_batchnorm(
     saved = [layer.momentum for layer in norms]
     for layer in norms:
         layer.momentum = 0.9  # 0.9**30: the old statistics weigh 4%
-    forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=True))
+    forward = tf.function(lambda x: model(tf.cast(x, tf.float32), training=True), autograph=False)
     stop = threading.Event()
     try:
         for step, (images, _) in enumerate(_batches(data, config, rng, stop)):
