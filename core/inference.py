@@ -14,7 +14,7 @@ import numpy as np
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, CellKind, LabelSource, NewCell
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
 
@@ -80,7 +80,7 @@ def detect_slides(
                 stale = [
                     cell.id
                     for cell in store.cells(slide_id)
-                    if cell.source is LabelSource.MODEL and not cell.reviewed and cell.label is None
+                    if cell.source is LabelSource.MODEL and not cell.reviewed and _is_bare_proposal(cell)
                 ]
                 store.remove_model_proposals(stale)
             store.add_cells(
@@ -101,6 +101,13 @@ def detect_slides(
             store.update_slide_attributes(slide_id, detector_version=detector.version)
         yield Progress(index, len(slide_ids), f"detected {len(detections)} cells on {slide.path}", payload=slide_id)
     return failures
+
+
+def _is_bare_proposal(cell: Cell) -> bool:
+    """A box as detection left it: unlabelled, or a platelet with the label
+    detection itself gives platelets (without this, every re-run of the
+    detector added its platelets again)."""
+    return cell.label is None or (cell.kind is CellKind.PLATELET and cell.label == "platelet" and not cell.probabilities)
 
 
 def label_from_probabilities(classifier: CellClassifier, probabilities: np.ndarray) -> str:

@@ -195,3 +195,28 @@ def test_cli_refuses_a_missing_model(tmp_path: Path, capsys) -> None:
     code = main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "m.json")])
     assert code == 2
     assert "model card not found" in capsys.readouterr().err
+
+
+def test_cli_detect_writes_unreviewed_model_proposals_into_a_project(trained, tmp_path: Path, capsys) -> None:
+    from app.cli.main import main
+    from core.schema import LabelSource
+    from core.store import ProjectStore
+
+    card_path, samples, _ = trained
+    images = tmp_path / "slides"
+    shutil.copytree(samples[0].path.parent, images)
+    project = images / "project.hemalabel"
+    assert main(["import", str(images), "--project", str(project)]) == 0
+    args = ["detect", "--project", str(project), "--model", str(card_path), "--json"]
+    capsys.readouterr()
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["slides"] == 4
+    with ProjectStore.open(project) as store:
+        cells = store.cells()
+        version = KerasCellDetector.load(card_path).version
+        assert all(c.source is LabelSource.MODEL and not c.reviewed and c.model_version == version for c in cells)
+        # Running again replaces the earlier proposals rather than adding to them.
+        count = len(cells)
+    assert main(args) == 0
+    with ProjectStore.open(project) as store:
+        assert len(store.cells()) == count
