@@ -4,7 +4,6 @@ keeps test fields out of training."""
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
