@@ -43,6 +43,7 @@ def evaluate_detector(
     return {
         "model": detector.version,
         "images": len(results),
+        "duplicate_boxes_ignored": sum(int(gt.attributes.get("duplicate_boxes", 0)) for gt in samples),
         "skipped": skipped,
         "per_class": per_class,
         "mean_ap50": float(np.nanmean([per_class[c]["ap50"] for c in CLASSES])),

@@ -50,9 +50,17 @@ class GroundTruth:
 
 
 def from_annotated(image: AnnotatedImage, source: str) -> GroundTruth:
-    boxes = np.array([b.box.as_tuple() for b in image.boxes], dtype=np.float32).reshape(-1, 4)
-    classes = np.array([KIND_INDEX[b.kind] for b in image.boxes], dtype=np.int64)
-    return GroundTruth(image.path, boxes, classes, source, attributes=dict(image.attributes))
+    """The boxes of one annotated image.  A box listed more than once with
+    the same class and coordinates is one cell: TXL-PBC's test labels repeat
+    one white cell six times, which would otherwise count five misses that no
+    detector can avoid.  How many were dropped is kept in the attributes."""
+    unique = list(dict.fromkeys((b.box.as_tuple(), KIND_INDEX[b.kind]) for b in image.boxes))
+    boxes = np.array([box for box, _ in unique], dtype=np.float32).reshape(-1, 4)
+    classes = np.array([cls for _, cls in unique], dtype=np.int64)
+    attributes = dict(image.attributes)
+    if len(unique) < len(image.boxes):
+        attributes["duplicate_boxes"] = str(len(image.boxes) - len(unique))
+    return GroundTruth(image.path, boxes, classes, source, attributes=attributes)
 
 
 def read_ground_truth(source: Path, fmt: str, split: str | None = None) -> list[GroundTruth]:

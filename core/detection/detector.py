@@ -111,7 +111,13 @@ class KerasCellDetector:
         scale = self.card.work_scale
         work = to_work_scale(tile, scale)
         height, width = work.shape[:2]
-        raw = self.head(pad_to_multiple(work))
+        padded = pad_to_multiple(work)
+        raw = self.head(padded)
+        if self.card.flip_average:
+            # Test-time flip: the centre heatmap of the mirrored image, mirrored
+            # back, averaged in; box geometry stays that of the upright pass.
+            mirrored = self.head(np.ascontiguousarray(padded[:, ::-1]))[:, ::-1]
+            raw[:, :, : len(CLASSES)] = (raw[:, :, : len(CLASSES)] + mirrored[:, :, : len(CLASSES)]) / 2
         boxes, scores, classes = decode_head(raw, min_score=min_score, nms_iou=self.card.nms_iou)
         # Boxes centred in the padding are not cells of this image.
         cx = (boxes[:, 0] + boxes[:, 2]) / 2
