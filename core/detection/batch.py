@@ -69,6 +69,8 @@ def voc_xml(result: ImageDetections, image_name: str) -> str:
     root = ElementTree.Element("annotation")
     ElementTree.SubElement(root, "folder").text = "JPEGImages"
     ElementTree.SubElement(root, "filename").text = image_name
+    # labelImg's <path>: where the image is, since it is not copied beside the XML.
+    ElementTree.SubElement(root, "path").text = str(result.path.resolve())
     size = ElementTree.SubElement(root, "size")
     for tag, value in (("width", result.width), ("height", result.height), ("depth", 3)):
         ElementTree.SubElement(size, tag).text = str(value)
