@@ -26,3 +26,18 @@ def resource_path(name: str) -> Path:
 def bundled_models_dir() -> Path:
     override = os.environ.get("HEMALABEL_BUNDLED_MODELS")
     return Path(override) if override else install_root() / "models"
+
+
+USER_MODELS_ENV = "HEMALABEL_MODELS_DIR"
+
+
+def user_models_dir() -> Path:
+    """Where models the user trained live: HEMALABEL_MODELS_DIR if set (tests,
+    shared lab installs), else the platform's per-user data folder.  Bundled
+    models are never written; a promoted model here wins over them."""
+    override = os.environ.get(USER_MODELS_ENV)
+    if override:
+        return Path(override)
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("HemaLabel", appauthor=False)) / "models"

@@ -7,7 +7,6 @@ inject fast fakes with `use_models`.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -18,21 +17,6 @@ from core.inference import CellClassifier, CellDetector
 class ModelUnavailable(RuntimeError):
     """No model of the kind asked for can be loaded; the message says why."""
 
-
-# Where the model packages offer "the current model" (user-trained, else bundled),
-# in order of preference: a package-level function, then the loader class.
-_ENTRY_POINTS = {
-    "detector": (
-        ("core.detection", "default_detector"),
-        ("core.detection", "load_detector"),
-        ("core.detection.detector", "KerasCellDetector.load"),
-    ),
-    "classifier": (
-        ("core.classifier", "default_classifier"),
-        ("core.classifier", "load_classifier"),
-        ("core.classifier.classifier", "KerasCellClassifier.load"),
-    ),
-}
 
 _lock = threading.Lock()
 _cache: dict[str, Any] = {}
@@ -53,48 +37,41 @@ def use_models(
             _overrides["classifier"] = classifier
 
 
-def _load(kind: str, module_name: str) -> Any:
+def _load(kind: str, loader: Callable[[], Any]) -> Any:
     with _lock:
-        if kind in _cache:
-            return _cache[kind]
-        if kind in _overrides:
-            model = _overrides[kind]()
-        else:
-            model = _load_real(kind, module_name)
-        _cache[kind] = model
-        return model
-
-
-def _load_real(kind: str, module_name: str) -> Any:
-    try:
-        importlib.import_module(module_name)
-    except ImportError as error:
-        raise ModelUnavailable(
-            f"The {kind} is not installed in this build ({module_name} cannot be imported: {error})."
-        ) from None
-    for module_path, attribute in _ENTRY_POINTS[kind]:
-        try:
-            loader: Any = importlib.import_module(module_path)
-        except ImportError:
-            continue
-        for part in attribute.split("."):
-            loader = getattr(loader, part, None)
-        if callable(loader):
+        if kind not in _cache:
+            make = _overrides.get(kind, loader)
             try:
-                return loader()
+                _cache[kind] = make()
+            except ModelUnavailable:
+                raise
             except Exception as error:  # a missing or mismatched model file, a TF problem
                 raise ModelUnavailable(f"The {kind} could not be loaded: {error}") from error
-    raise ModelUnavailable(f"{module_name} offers no bundled {kind} yet (no default_{kind}() function).")
+        return _cache[kind]
+
+
+def _load_detector() -> CellDetector:
+    from core.detection.detector import KerasCellDetector
+
+    return KerasCellDetector.load()
+
+
+def _load_classifier() -> CellClassifier:
+    from core.classifier import load_classifier
+
+    return load_classifier()
 
 
 def default_detector() -> CellDetector:
-    """The current cell detector, loaded once.  Raises ModelUnavailable."""
-    return _load("detector", "core.detection")
+    """The current cell detector (user-trained, else bundled), loaded once.
+    Raises ModelUnavailable with the reason."""
+    return _load("detector", _load_detector)
 
 
 def default_classifier() -> CellClassifier:
-    """The current white-cell classifier, loaded once.  Raises ModelUnavailable."""
-    return _load("classifier", "core.classifier")
+    """The current white-cell classifier (a promoted one, else bundled),
+    loaded once.  Raises ModelUnavailable with the reason."""
+    return _load("classifier", _load_classifier)
 
 
 def forget_loaded_models() -> None:

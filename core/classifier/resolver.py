@@ -7,23 +7,9 @@ import os
 from pathlib import Path
 
 from core.classifier.card import ModelCardError
-from core.resources import bundled_models_dir
+from core.resources import bundled_models_dir, user_models_dir
 
 DEFAULT_MODEL_NAME = "hemalabel-wbc"
-MODELS_DIR_ENV = "HEMALABEL_MODELS_DIR"
-
-
-def user_models_dir() -> Path:
-    """HEMALABEL_MODELS_DIR if set (tests, shared lab installs), else the
-    platform's per-user data folder."""
-    override = os.environ.get(MODELS_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("HemaLabel", appauthor=False)) / "models"
-
-
 def search_dirs() -> list[Path]:
     return [user_models_dir(), bundled_models_dir()]
 

@@ -3,13 +3,27 @@ its parser and sets `handler`.  Add a command by adding its module here."""
 
 from app.cli.commands import (
     classify_cmd,
+    detect_cmd,
     evaluate_cmd,
+    evaluate_detector_cmd,
     export_cmd,
     import_cmd,
     info_cmd,
     report_cmd,
     train_cmd,
+    train_detector_cmd,
 )
 
-ALL = [import_cmd, export_cmd, info_cmd, report_cmd, classify_cmd, evaluate_cmd, train_cmd]
+ALL = [
+    import_cmd,
+    export_cmd,
+    info_cmd,
+    report_cmd,
+    detect_cmd,
+    classify_cmd,
+    evaluate_cmd,
+    evaluate_detector_cmd,
+    train_cmd,
+    train_detector_cmd,
+]
 NAMES = frozenset(command.NAME for command in ALL)

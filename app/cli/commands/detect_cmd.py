@@ -1,0 +1,109 @@
+"""hemalabel detect (--project P | --images DIR --out OUT) [--model M] [--format voc|csv]"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from core.jobs import run_job
+
+NAME = "detect"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help="propose white cells, red cells and platelets",
+        description="Detect cells on every slide of a project (written as unreviewed model proposals), "
+        "or on a folder of images (written as Pascal VOC XML or one CSV).",
+    )
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--project", "-p", metavar="P", help="project file or its folder")
+    source.add_argument("--images", type=Path, metavar="DIR", help="folder of images (searched recursively)")
+    parser.add_argument("--out", type=Path, metavar="OUT", help="with --images: output folder (VOC) or .csv file")
+    parser.add_argument(
+        "--format", choices=("auto", "voc", "csv"), default="auto", help="with --images: VOC folder or CSV (auto: CSV if OUT ends in .csv)"
+    )
+    parser.add_argument("--model", metavar="M", help="detector card or weights (default: user-trained, else bundled)")
+    parser.add_argument("--json", action="store_true", help="print a summary as JSON")
+    parser.set_defaults(handler=run)
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    if args.images is not None and args.out is None:
+        return fail("--images needs --out (a folder for VOC XML or a .csv file)")
+    if args.project is not None and args.out is not None:
+        return fail("--out goes with --images; with --project the proposals are written into the project")
+    from core.detection.card import ModelCardError
+    from core.detection.detector import KerasCellDetector
+
+    try:
+        detector = KerasCellDetector.load(args.model)
+    except ModelCardError as error:
+        return fail(str(error))
+    if args.project is not None:
+        return _detect_project(args, detector)
+    return _detect_folder(args, detector)
+
+
+def _detect_project(args: argparse.Namespace, detector: object) -> int:
+    from core.inference import detect_slides
+    from core.store import ProjectStore
+
+    with ProjectStore.open(args.project) as store:
+        slide_ids = [slide.id for slide in store.slides()]
+        failures = run_job(detect_slides(store, detector, slide_ids), print_progress)
+        summary = store.summary()
+    result = {
+        "model": detector.version,
+        "slides": len(slide_ids),
+        "failed": [{"path": f.path, "reason": f.reason} for f in failures],
+        "cells": summary["cells"],
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(f"Detected cells on {len(slide_ids) - len(failures)} of {len(slide_ids)} slides with {detector.version}")
+        for failure in failures:
+            print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
+    return 0
+
+
+def _detect_folder(args: argparse.Namespace, detector: object) -> int:
+    from core.detection.batch import detect_images, write_csv, write_voc
+    from core.formats.folder import find_images
+
+    root = args.images
+    if not root.is_dir():
+        return fail(f"{root}: not a folder")
+    paths = find_images(root)
+    if not paths:
+        return fail(f"{root}: no images found (looked for JPEG, PNG, TIFF, BMP)")
+    report = run_job(detect_images(detector, paths), print_progress)
+    as_csv = args.format == "csv" or (args.format == "auto" and args.out.suffix.lower() == ".csv")
+    if as_csv:
+        out_file = args.out if args.out.suffix.lower() == ".csv" else args.out / "detections.csv"
+        written = [write_csv(report, root, out_file)]
+    else:
+        written = write_voc(report, root, args.out)
+    counts: dict[str, int] = {}
+    for image in report.images:
+        for detection in image.detections:
+            counts[detection.kind.value] = counts.get(detection.kind.value, 0) + 1
+    result = {
+        "model": detector.version,
+        "images": len(report.images),
+        "skipped": [{"path": path, "reason": reason} for path, reason in report.skipped],
+        "cells": counts,
+        "written": [str(path) for path in written] if as_csv else str(args.out / "Annotations"),
+    }
+    if args.json:
+        print_json(result)
+    else:
+        print(f"Detected {sum(counts.values())} cells on {len(report.images)} images {counts}; wrote {result['written']}")
+        for path, reason in report.skipped:
+            print(f"  skipped {path}: {reason}", file=sys.stderr)
+    return 0

@@ -1,0 +1,61 @@
+"""hemalabel evaluate-detector SRC [--format voc|yolo] [--split NAME] [--model M] [--json]"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from core.jobs import run_job
+
+NAME = "evaluate-detector"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        NAME,
+        help="score the cell detector against VOC or YOLO ground truth",
+        description="AP50 and AP50:95 per class (white, red, platelet), and precision and recall at IoU 0.5 "
+        "for the detections above the model's operating thresholds.",
+    )
+    parser.add_argument("source", metavar="SRC", type=Path, help="folder laid out as BCCD (VOC) or TXL-PBC (YOLO)")
+    parser.add_argument("--format", choices=("auto", "voc", "yolo"), default="auto")
+    parser.add_argument("--split", metavar="NAME", help="evaluate only this split (train, val or test)")
+    parser.add_argument("--model", metavar="M", help="detector card or weights (default: user-trained, else bundled)")
+    parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.set_defaults(handler=run)
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    from core.detection.assess import evaluate_detector
+    from core.detection.card import ModelCardError
+    from core.detection.data import read_ground_truth
+    from core.detection.detector import KerasCellDetector
+    from core.formats import voc
+
+    source = args.source
+    if not source.is_dir():
+        return fail(f"{source}: not a folder")
+    fmt = args.format if args.format != "auto" else ("voc" if voc.looks_like_voc(source) else "yolo")
+    samples = read_ground_truth(source, fmt, args.split)
+    if not samples:
+        split = f" in split {args.split!r}" if args.split else ""
+        return fail(f"{source}: no annotated images{split}")
+    try:
+        detector = KerasCellDetector.load(args.model)
+    except ModelCardError as error:
+        return fail(str(error))
+    result = run_job(evaluate_detector(detector, samples), print_progress)
+    result = {"source": str(source), "format": fmt, "split": args.split, **result}
+    if args.json:
+        print_json(result)
+        return 0
+    print(f"{detector.version} on {source} ({fmt}{', ' + args.split if args.split else ''}): {result['images']} images")
+    print(f"{'class':<10}{'AP50':>8}{'AP50:95':>9}{'recall':>8}{'precision':>10}{'thresh':>8}")
+    for name, m in result["per_class"].items():
+        print(f"{name:<10}{m['ap50']:>8.3f}{m['ap50_95']:>9.3f}{m['recall']:>8.3f}{m['precision']:>10.3f}{m['threshold']:>8.3f}")
+    print(f"median latency per image: {result['median_latency_ms']:.1f} ms")
+    for item in result["skipped"]:
+        print(f"  skipped {item['path']}: {item['reason']}")
+    return 0

@@ -1,0 +1,54 @@
+"""hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S]
+
+Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
+fields of either set kept out), picks thresholds on their val splits, and
+writes cell-detector.keras and cell-detector.json.  This is the command that
+reproduces the bundled detector (models/README-detector.md)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli.output import print_json, reports_user_errors
+
+NAME = "train-detector"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector from scratch")
+    parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
+    parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
+    parser.add_argument("--epochs", type=int, default=45)
+    parser.add_argument("--width", type=int, default=48, help="network width (channels of the first stage)")
+    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--version", default="1", help="version written into the model card")
+    parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
+    parser.set_defaults(handler=run)
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    from core.detection.card import DetectorCard
+    from core.detection.data import bundled_training_data
+    from core.detection.training import DetectorTrainingConfig, train_detector
+
+    data = bundled_training_data(args.data)
+    print(f"training data: {data.summary}", file=sys.stderr, flush=True)
+    config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
+    job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
+    while True:
+        try:
+            progress = next(job)
+        except StopIteration as finished:
+            card_path = finished.value
+            break
+        print(progress.message, file=sys.stderr, flush=True)
+    card = DetectorCard.load(card_path)
+    if args.json:
+        print_json({"card": str(card_path), "thresholds": card.thresholds, "metrics": card.metrics})
+    else:
+        print(f"wrote {card_path} (thresholds {card.thresholds})")
+    return 0

@@ -1,0 +1,109 @@
+"""Training-time augmentation: random scale, crop, flips, right-angle
+rotations and stain/colour jitter.
+
+Why these: cells have no up or down, so flips and rotations are free data;
+the four TXL-PBC labs differ in magnification (a white cell is 140-260 px
+wide) and in stain, so scale and colour jitter are what make the detector
+work on a fifth lab's slides.  Occasional grayscale keeps grayscale files
+usable.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from core.detection.targets import encode_targets
+
+# A box cut by the crop is kept if at least this part of it is visible;
+# one cut more is neither a positive nor a negative.
+_MIN_VISIBLE = 0.4
+
+
+@dataclass(frozen=True, slots=True)
+class AugmentConfig:
+    crop: int = 256
+    scale_range: tuple[float, float] = (0.75, 1.33)
+    hue_shift: int = 8  # OpenCV hue units (0-179)
+    saturation_range: tuple[float, float] = (0.7, 1.3)
+    brightness_range: tuple[float, float] = (0.8, 1.2)
+    grayscale_probability: float = 0.05
+    blur_probability: float = 0.1
+
+
+def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
+    hsv[:, :, 0] = (hsv[:, :, 0] + rng.integers(-config.hue_shift, config.hue_shift + 1)) % 180
+    hsv = hsv.astype(np.float32)
+    hsv[:, :, 1] *= rng.uniform(*config.saturation_range)
+    hsv[:, :, 2] *= rng.uniform(*config.brightness_range)
+    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    if rng.random() < config.grayscale_probability:
+        out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+    if rng.random() < config.blur_probability:
+        out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
+    return out
+
+
+def augmented_sample(
+    image: np.ndarray,
+    boxes: np.ndarray,
+    classes: np.ndarray,
+    rng: np.random.Generator,
+    config: AugmentConfig,
+    negative_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
+) -> tuple[np.ndarray, np.ndarray]:
+    """One (crop x crop x 3 uint8 input, target) pair from a working-scale
+    image and its boxes (working-scale pixels)."""
+    low, high = config.scale_range
+    scale = float(np.exp(rng.uniform(np.log(low), np.log(high))))
+    height, width = image.shape[:2]
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    image = cv2.resize(image, (new_w, new_h), interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    boxes = boxes.astype(np.float32) * np.array([new_w / width, new_h / height] * 2, dtype=np.float32)
+
+    crop = config.crop
+    # Window origin in image coordinates; negative when the image is smaller
+    # than the crop, so the image lands at a random place on the canvas.
+    ox = int(rng.integers(min(0, new_w - crop), max(0, new_w - crop) + 1))
+    oy = int(rng.integers(min(0, new_h - crop), max(0, new_h - crop) + 1))
+    canvas = np.empty((crop, crop, 3), dtype=np.uint8)
+    canvas[:] = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+    sx0, sy0 = max(ox, 0), max(oy, 0)
+    sx1, sy1 = min(ox + crop, new_w), min(oy + crop, new_h)
+    canvas[sy0 - oy : sy1 - oy, sx0 - ox : sx1 - ox] = image[sy0:sy1, sx0:sx1]
+
+    shifted = boxes - np.array([ox, oy, ox, oy], dtype=np.float32)
+    clipped = np.clip(shifted, 0, crop)
+    area = np.prod(np.clip(shifted[:, 2:] - shifted[:, :2], 1e-6, None), axis=1)
+    visible = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), axis=1) / area
+    keep = visible >= _MIN_VISIBLE
+    ignore = clipped[(~keep) & (visible > 0)]
+    boxes, classes = clipped[keep], classes[keep]
+
+    canvas, boxes, ignore = _flip_rotate(canvas, boxes, ignore, rng)
+    canvas = colour_jitter(canvas, rng, config)
+    target = encode_targets(boxes, classes, crop, crop, ignore_boxes=ignore, negative_weights=negative_weights)
+    return canvas, target
+
+
+def _flip_rotate(
+    image: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    size = image.shape[0]  # square crop
+    if rng.random() < 0.5:
+        image = image[:, ::-1]
+        boxes = np.stack([size - boxes[:, 2], boxes[:, 1], size - boxes[:, 0], boxes[:, 3]], axis=1)
+        ignore = np.stack([size - ignore[:, 2], ignore[:, 1], size - ignore[:, 0], ignore[:, 3]], axis=1)
+    if rng.random() < 0.5:
+        # Transpose: with the optional flip this covers all eight symmetries.
+        image = image.transpose(1, 0, 2)
+        boxes = boxes[:, [1, 0, 3, 2]]
+        ignore = ignore[:, [1, 0, 3, 2]]
+    if rng.random() < 0.5:
+        image = image[::-1]
+        boxes = np.stack([boxes[:, 0], size - boxes[:, 3], boxes[:, 2], size - boxes[:, 1]], axis=1)
+        ignore = np.stack([ignore[:, 0], size - ignore[:, 3], ignore[:, 2], size - ignore[:, 1]], axis=1)
+    return np.ascontiguousarray(image), boxes.reshape(-1, 4), ignore.reshape(-1, 4)

@@ -1,0 +1,87 @@
+"""The detector's model card: a JSON file beside the weights that says what
+the model is, how to feed it, its thresholds and metrics, and the sha256 of
+the weights it describes (checked before loading)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+CARD_FORMAT = "hemalabel-detector-card/1"
+
+
+class ModelCardError(Exception):
+    """A model whose card is missing, malformed or does not match its weights."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(slots=True)
+class DetectorCard:
+    name: str
+    version: str
+    weights: str  # file name, beside the card
+    sha256: str
+    classes: list[str]
+    work_scale: float  # image pixels -> network pixels
+    tile: int  # tile side, in network pixels (tile / work_scale image pixels)
+    overlap: int  # tile overlap, in network pixels
+    thresholds: dict[str, float]
+    nms_iou: float = 0.5
+    min_score: float = 0.05  # lowest score kept for AP evaluation
+    flip_average: bool = False  # average the heatmap with that of the mirrored image
+    preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
+    training: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    format: str = CARD_FORMAT
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    def save(self, path: Path) -> None:
+        # Written to a temporary name first so a crash never leaves half a card.
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_text(self.to_json() + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+
+    @classmethod
+    def load(cls, path: Path) -> DetectorCard:
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ModelCardError(f"{path}: model card not found") from None
+        except (OSError, json.JSONDecodeError) as error:
+            raise ModelCardError(f"{path}: unreadable model card ({error})") from None
+        if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
+            raise ModelCardError(f"{path}: not a HemaLabel detector card (format must be {CARD_FORMAT!r})")
+        try:
+            return cls(**data)
+        except TypeError as error:
+            raise ModelCardError(f"{path}: malformed model card ({error})") from None
+
+    def weights_path(self, card_path: Path) -> Path:
+        return Path(card_path).with_name(self.weights)
+
+    def check_weights(self, card_path: Path) -> Path:
+        """The weights file, refused if it is missing or is not the one the
+        card describes."""
+        weights = self.weights_path(card_path)
+        if not weights.is_file():
+            raise ModelCardError(f"{card_path}: weights file {weights.name} not found beside the card")
+        actual = sha256_of(weights)
+        if actual != self.sha256:
+            raise ModelCardError(
+                f"{weights}: weights do not match the model card {Path(card_path).name} "
+                f"(sha256 {actual[:12]}... , card says {self.sha256[:12]}...); refusing to load"
+            )
+        return weights

@@ -1,0 +1,146 @@
+"""Ground truth for training and evaluating the detector, read through the
+project's own VOC and YOLO readers, and the guard that keeps test images out
+of training.
+
+TXL-PBC re-annotated many BCCD fields under new file names, so BCCD test
+fields appear in TXL-PBC train and TXL-PBC test fields in BCCD train.  Images
+are therefore matched by content (a small grayscale thumbnail), and any
+training image that is also a test image of either set is dropped: otherwise
+both benchmarks would score images the model was trained on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from core.formats.common import AnnotatedImage
+from core.imaging import ImageReadError, load_rgb
+from core.importing import read_source
+from core.schema import CellKind
+from core.taxonomy import default_taxonomy
+
+KIND_INDEX = {CellKind.WHITE: 0, CellKind.RED: 1, CellKind.PLATELET: 2}
+
+# BCCD's VOC boxes miss many red cells (TXL-PBC's relabelling of the same
+# fields has about twice as many), so on BCCD images an unlabelled red-looking
+# blob is only weakly counted as background.
+BCCD_NEGATIVE_WEIGHTS = (1.0, 0.3, 1.0)
+
+# Mean absolute difference (0-255) between 32x24 thumbnails below which two
+# files are the same field; different fields differ by far more than this.
+_SAME_FIELD_DISTANCE = 4.0
+
+
+@dataclass(slots=True)
+class GroundTruth:
+    """One annotated image: boxes (N x 4, x0 y0 x1 y1, image pixels) and
+    class indices into targets.CLASSES."""
+
+    path: Path
+    boxes: np.ndarray
+    classes: np.ndarray
+    source: str = ""
+    negative_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    attributes: dict[str, str] = field(default_factory=dict)
+
+
+def from_annotated(image: AnnotatedImage, source: str) -> GroundTruth:
+    """The boxes of one annotated image.  A box listed more than once with
+    the same class and coordinates is one cell: TXL-PBC's test labels repeat
+    one white cell six times, which would otherwise count five misses that no
+    detector can avoid.  How many were dropped is kept in the attributes."""
+    unique = list(dict.fromkeys((b.box.as_tuple(), KIND_INDEX[b.kind]) for b in image.boxes))
+    boxes = np.array([box for box, _ in unique], dtype=np.float32).reshape(-1, 4)
+    classes = np.array([cls for _, cls in unique], dtype=np.int64)
+    attributes = dict(image.attributes)
+    if len(unique) < len(image.boxes):
+        attributes["duplicate_boxes"] = str(len(image.boxes) - len(unique))
+    return GroundTruth(image.path, boxes, classes, source, attributes=attributes)
+
+
+def read_ground_truth(source: Path, fmt: str, split: str | None = None) -> list[GroundTruth]:
+    """Every image of a VOC (BCCD-like) or YOLO (TXL-PBC-like) source."""
+    plan = read_source(Path(source), fmt, default_taxonomy(), split)
+    return [from_annotated(image, f"{fmt}:{Path(source).name}") for image in plan.images]
+
+
+def thumbnail(path: Path) -> np.ndarray | None:
+    try:
+        image = load_rgb(path)
+    except ImageReadError:
+        return None
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+
+def drop_duplicates_of(
+    candidates: Sequence[GroundTruth], held_out: Iterable[GroundTruth], thumbs: Callable[[Path], np.ndarray | None] = thumbnail
+) -> tuple[list[GroundTruth], int]:
+    """The candidates that are not the same field as any held-out image, and
+    how many were dropped."""
+    references = [t for t in (thumbs(gt.path) for gt in held_out) if t is not None]
+    if not references:
+        return list(candidates), 0
+    stack = np.stack(references).reshape(len(references), -1)
+    kept = []
+    for gt in candidates:
+        thumb = thumbs(gt.path)
+        if thumb is not None and float(np.abs(stack - thumb.reshape(-1)).mean(axis=1).min()) < _SAME_FIELD_DISTANCE:
+            continue
+        kept.append(gt)
+    return kept, len(candidates) - len(kept)
+
+
+@dataclass(slots=True)
+class TrainingData:
+    train: list[GroundTruth]
+    val: list[GroundTruth]
+    summary: dict[str, object]
+
+
+def bundled_training_data(data_root: Path) -> TrainingData:
+    """TXL-PBC train + BCCD train for training, their val splits for choosing
+    thresholds, with every test field (of either set) kept out."""
+    txl_root, bccd_root = Path(data_root) / "txl-pbc", Path(data_root) / "bccd"
+    txl_train = read_ground_truth(txl_root, "yolo", "train")
+    txl_val = read_ground_truth(txl_root, "yolo", "val")
+    txl_test = read_ground_truth(txl_root, "yolo", "test")
+    bccd_train = read_ground_truth(bccd_root, "voc", "train")
+    bccd_val = read_ground_truth(bccd_root, "voc", "val")
+    bccd_test = read_ground_truth(bccd_root, "voc", "test")
+    for gt in bccd_train + bccd_val:
+        gt.negative_weights = BCCD_NEGATIVE_WEIGHTS
+
+    cache: dict[Path, np.ndarray | None] = {}
+
+    def cached(path: Path) -> np.ndarray | None:
+        if path not in cache:
+            cache[path] = thumbnail(path)
+        return cache[path]
+
+    tests = txl_test + bccd_test
+    txl_train_kept, txl_dropped = drop_duplicates_of(txl_train, tests, cached)
+    bccd_train_kept, bccd_dropped_test = drop_duplicates_of(bccd_train, tests, cached)
+    # A BCCD field that TXL-PBC relabelled is taken once, with TXL-PBC's
+    # more complete labels.
+    bccd_train_kept, bccd_dropped_dup = drop_duplicates_of(bccd_train_kept, txl_train_kept, cached)
+    val = txl_val + bccd_val
+    summary = {
+        "train_images": len(txl_train_kept) + len(bccd_train_kept),
+        "txl_pbc_train_used": len(txl_train_kept),
+        "txl_pbc_train_dropped_as_test_fields": txl_dropped,
+        "bccd_train_used": len(bccd_train_kept),
+        "bccd_train_dropped_as_test_fields": bccd_dropped_test,
+        "bccd_train_dropped_as_txl_pbc_duplicates": bccd_dropped_dup,
+        "val_images": len(val),
+        "train_boxes": {
+            name: int(sum(int((gt.classes == index).sum()) for gt in txl_train_kept + bccd_train_kept))
+            for index, name in enumerate(("white", "red", "platelet"))
+        },
+    }
+    return TrainingData(train=txl_train_kept + bccd_train_kept, val=val, summary=summary)

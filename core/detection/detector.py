@@ -1,0 +1,151 @@
+"""The bundled cell detector behind core.inference.CellDetector.
+
+Loading checks the card against the weights and loads the Keras file with
+safe_mode on.  detect() shrinks the image to the working scale, runs the
+network over it whole or in overlapping tiles, decodes peaks to boxes,
+applies NMS and the per-class operating thresholds, and scales back.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.detection.card import DetectorCard, ModelCardError
+from core.detection.decode import decode_head
+from core.detection.scale import pad_to_multiple, to_work_scale
+from core.detection.targets import CLASSES
+from core.detection.tiling import Detections, detect_tiled
+from core.inference import Detection
+from core.resources import bundled_models_dir, user_models_dir
+from core.schema import Box, CellKind
+
+DEFAULT_CARD_NAME = "cell-detector.json"
+_KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
+# Below this many image pixels on a side there is no room for a cell.
+_MIN_SIDE = 8
+
+
+def default_detector_card() -> Path:
+    """The bundled detector's card (HEMALABEL_BUNDLED_MODELS can move the folder)."""
+    return bundled_models_dir() / DEFAULT_CARD_NAME
+
+
+def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
+    """The card to load: `model` if given (a card, its .keras file, or a
+    folder holding cell-detector.json), else a user-trained detector in the
+    user's data folder, else the bundled one."""
+    if model is not None:
+        path = Path(model)
+        if path.is_dir():
+            return path / DEFAULT_CARD_NAME
+        return path.with_suffix(".json") if path.suffix == ".keras" else path
+    user_card = user_models_dir() / DEFAULT_CARD_NAME
+    return user_card if user_card.is_file() else default_detector_card()
+
+
+class KerasCellDetector:
+    """A CellDetector backed by the Keras CenterNet and its card."""
+
+    def __init__(self, model: Any, card: DetectorCard) -> None:
+        self.model = model
+        self.card = card
+        self.version = f"{card.name}-{card.version}"
+        self._lock = threading.Lock()
+        self._forward: Callable[[np.ndarray], np.ndarray] | None = None
+
+    @classmethod
+    def load(cls, card_path: str | os.PathLike[str] | None = None) -> KerasCellDetector:
+        """Load a detector from its card (see resolve_detector_card for
+        the default); ModelCardError if card and weights disagree."""
+        path = resolve_detector_card(card_path)
+        card = DetectorCard.load(path)
+        if tuple(card.classes) != CLASSES:
+            raise ModelCardError(f"{path}: classes {card.classes} are not the detector's {list(CLASSES)}")
+        weights = card.check_weights(path)
+        import keras
+
+        try:
+            model = keras.saving.load_model(weights, compile=False, safe_mode=True)
+        except Exception as error:  # Keras raises many types for a bad file
+            raise ModelCardError(f"{weights}: cannot load the detector weights ({error})") from None
+        return cls(model, card)
+
+    # -- the network -------------------------------------------------------
+
+    def head(self, work_image: np.ndarray) -> np.ndarray:
+        """Raw stride-4 output for a working-scale image whose sides are
+        multiples of 32."""
+        with self._lock:
+            if self._forward is None:
+                import tensorflow as tf
+
+                model = self.model
+                # One trace for every input size: no retracing per tile shape.
+                self._forward = tf.function(
+                    lambda x: model(x, training=False),
+                    input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
+                    autograph=False,  # plain graph code; nothing to convert
+                )
+            forward = self._forward
+        return forward(work_image[None].astype(np.float32)).numpy()[0]
+
+    def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
+        """Detections on one tile at image scale, in its image pixels.  Each
+        tile is shrunk on its own, so memory is that of one tile however
+        large the image."""
+        scale = self.card.work_scale
+        work = to_work_scale(tile, scale)
+        height, width = work.shape[:2]
+        padded = pad_to_multiple(work)
+        raw = self.head(padded)
+        if self.card.flip_average:
+            # Test-time flip: the centre heatmap of the mirrored image, mirrored
+            # back, averaged in; box geometry stays that of the upright pass.
+            mirrored = self.head(np.ascontiguousarray(padded[:, ::-1]))[:, ::-1]
+            raw[:, :, : len(CLASSES)] = (raw[:, :, : len(CLASSES)] + mirrored[:, :, : len(CLASSES)]) / 2
+        boxes, scores, classes = decode_head(raw, min_score=min_score, nms_iou=self.card.nms_iou)
+        # Boxes centred in the padding are not cells of this image.
+        cx = (boxes[:, 0] + boxes[:, 2]) / 2
+        cy = (boxes[:, 1] + boxes[:, 3]) / 2
+        inside = (cx < width) & (cy < height)
+        return boxes[inside] / scale, scores[inside], classes[inside]
+
+    # -- detection ---------------------------------------------------------
+
+    def detect_arrays(self, image: np.ndarray, min_score: float | None = None) -> Detections:
+        """Boxes (image pixels, clipped), scores and class indices for every
+        detection scoring at least min_score (default: the card's lowest)."""
+        height, width = image.shape[:2]
+        empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        if image.ndim != 3 or image.shape[2] != 3 or min(height, width) < _MIN_SIDE:
+            return empty
+        score_floor = self.card.min_score if min_score is None else min_score
+        scale = self.card.work_scale
+        boxes, scores, classes = detect_tiled(
+            image,
+            lambda tile: self._detect_tile(tile, score_floor),
+            tile=round(self.card.tile / scale),
+            overlap=round(self.card.overlap / scale),
+            nms_iou=self.card.nms_iou,
+        )
+        boxes[:, [0, 2]] = np.clip(boxes[:, [0, 2]], 0, width)
+        boxes[:, [1, 3]] = np.clip(boxes[:, [1, 3]], 0, height)
+        real = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
+        return boxes[real], scores[real], classes[real]
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Every cell in an RGB uint8 image scoring at least its class's
+        operating threshold, after NMS."""
+        thresholds = np.array([self.card.thresholds[name] for name in CLASSES], dtype=np.float32)
+        boxes, scores, classes = self.detect_arrays(image, min_score=float(thresholds.min()))
+        keep = scores >= thresholds[classes]
+        return [
+            Detection(Box(*map(float, box)), _KINDS[int(cls)], float(score))
+            for box, score, cls in zip(boxes[keep], scores[keep], classes[keep])
+        ]

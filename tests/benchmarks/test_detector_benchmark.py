@@ -1,0 +1,93 @@
+"""Detector benchmarks (not part of the default test run):
+
+    uv run pytest tests/benchmarks/test_detector_benchmark.py -s
+
+Each test prints its figures: per-class AP50, AP50:95, recall and precision
+on the BCCD test split (72 fields) and the TXL-PBC test split (144 fields),
+the median latency per 640x480 field, and the latency of a 4000x3000 image
+processed in tiles.  Set HEMALABEL_DETECTOR to benchmark another card."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.detection.assess import evaluate_detector
+from core.detection.data import read_ground_truth
+from core.detection.detector import KerasCellDetector
+from core.imaging import load_rgb
+from core.jobs import run_job
+
+DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+GOALS = {"white": {"recall": 0.99, "precision": 0.95, "ap50": 0.98}, "red": {"ap50": 0.90}, "platelet": {"ap50": 0.90}}
+
+pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+
+
+@pytest.fixture(scope="module")
+def detector() -> KerasCellDetector:
+    return KerasCellDetector.load(os.environ.get("HEMALABEL_DETECTOR"))
+
+
+def _report(title: str, result: dict) -> None:
+    print(f"\n{title}: {result['images']} images, model {result['model']}")
+    print(f"{'class':<10}{'AP50':>8}{'AP50:95':>9}{'recall':>8}{'precision':>10}{'GT':>7}  goals")
+    for name, m in result["per_class"].items():
+        goals = GOALS[name]
+        verdict = ", ".join(f"{k}>={v}: {'met' if m[k] >= v else 'NOT met'}" for k, v in goals.items())
+        print(
+            f"{name:<10}{m['ap50']:>8.3f}{m['ap50_95']:>9.3f}{m['recall']:>8.3f}{m['precision']:>10.3f}"
+            f"{m['ground_truth']:>7}  {verdict}"
+        )
+    print(json.dumps({"benchmark": title, "per_class": result["per_class"]}))
+
+
+def test_bccd_test_split(detector: KerasCellDetector) -> None:
+    samples = read_ground_truth(DATA / "bccd", "voc", "test")
+    assert len(samples) == 72
+    _report("BCCD test", run_job(evaluate_detector(detector, samples)))
+
+
+def test_txl_pbc_test_split(detector: KerasCellDetector) -> None:
+    samples = read_ground_truth(DATA / "txl-pbc", "yolo", "test")
+    assert len(samples) == 144
+    _report("TXL-PBC test", run_job(evaluate_detector(detector, samples)))
+
+
+def test_latency_per_640x480_field(detector: KerasCellDetector) -> None:
+    paths = [gt.path for gt in read_ground_truth(DATA / "bccd", "voc", "test")][:40]
+    images = [load_rgb(p) for p in paths]
+    assert all(image.shape == (480, 640, 3) for image in images)
+    for image in images[:3]:  # warm-up: tracing and first-call allocations
+        detector.detect(image)
+    timings = []
+    for image in images:
+        started = time.perf_counter()
+        detector.detect(image)
+        timings.append((time.perf_counter() - started) * 1000)
+    print(
+        f"\nlatency per 640x480 field (whole detect(): resize, network, decoding, NMS), {len(timings)} fields, "
+        f"{os.cpu_count()} CPU cores: median {np.median(timings):.1f} ms, p90 {np.percentile(timings, 90):.1f} ms"
+    )
+
+
+def test_latency_of_a_4000x3000_image_in_tiles(detector: KerasCellDetector) -> None:
+    fields = [load_rgb(gt.path) for gt in read_ground_truth(DATA / "bccd", "voc", "test")[:48]]
+    # A 4000x3000 scan made of real fields side by side (7 x 7 of 640x480, cropped).
+    rows = [np.concatenate(fields[r * 7 : r * 7 + 7] if r * 7 + 7 <= len(fields) else fields[:7], axis=1) for r in range(7)]
+    mosaic = np.ascontiguousarray(np.concatenate(rows, axis=0)[:3000, :4000])
+    detector.detect(mosaic[:480, :640])  # warm-up
+    started = time.perf_counter()
+    detections = detector.detect(mosaic)
+    seconds = time.perf_counter() - started
+    per_field = sum(len(detector.detect(f)) for f in fields[:6])
+    print(
+        f"\n4000x3000 image: {seconds * 1000:.0f} ms, {len(detections)} cells "
+        f"(tile {detector.card.tile} px at scale {detector.card.work_scale}, overlap {detector.card.overlap} px); "
+        f"for scale, the first 6 fields alone give {per_field} cells"
+    )
