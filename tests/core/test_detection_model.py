@@ -7,6 +7,8 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -139,19 +141,27 @@ def test_every_file_mode_is_read_and_bad_files_are_listed(trained, tmp_path: Pat
     paths.append(tmp_path / "exif.jpg")
     (tmp_path / "truncated.png").write_bytes((tmp_path / "gray.png").read_bytes()[:100])
     paths.append(tmp_path / "truncated.png")
-    # The decompression-bomb guard stays on: a too-large image is refused by
-    # name, not decoded (the limit is lowered so the test stays small).
-    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000)  # refused above twice this
-    Image.new("RGB", (400, 300), BACKGROUND).save(tmp_path / "huge.png")
+    # Pillow's decompression-bomb guard stays on; an image over it is read by
+    # OpenCV, and one over OpenCV's pixel ceiling is refused by name (only
+    # the Pillow limit is lowered so the test stays small).
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 40_000)  # Pillow refuses above twice this
+    Image.new("RGB", (400, 300), BACKGROUND).save(tmp_path / "big.png")
+    paths.append(tmp_path / "big.png")
+    # A PNG whose header claims 50,000 x 50,000 pixels: refused before decoding.
+    small = bytearray((tmp_path / "gray.png").read_bytes())
+    small[16:24] = struct.pack(">II", 50_000, 50_000)
+    small[29:33] = struct.pack(">I", zlib.crc32(bytes(small[12:29])))
+    (tmp_path / "huge.png").write_bytes(bytes(small))
     paths.append(tmp_path / "huge.png")
     report = run_job(detect_images(detector, paths))
     monkeypatch.undo()
     read = {result.path.name: result for result in report.images}
-    assert set(read) == {"gray.png", "rgba.png", "palette.png", "cmyk.jpg", "sixteen.tif", "exif.jpg"}
+    assert set(read) == {"gray.png", "rgba.png", "palette.png", "cmyk.jpg", "sixteen.tif", "exif.jpg", "big.png"}
+    assert (read["big.png"].width, read["big.png"].height) == (400, 300)
     assert (read["exif.jpg"].width, read["exif.jpg"].height) == (160, 128)
     skipped = dict(report.skipped)
     assert "truncated" in skipped[str(tmp_path / "truncated.png")] or "damaged" in skipped[str(tmp_path / "truncated.png")]
-    assert "too large" in skipped[str(tmp_path / "huge.png")]
+    assert "too many to open" in skipped[str(tmp_path / "huge.png")]
 
 
 def test_cli_detect_writes_voc_and_csv_and_evaluates(trained, tmp_path: Path, capsys) -> None:
