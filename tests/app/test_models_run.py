@@ -67,16 +67,15 @@ def test_cancel_stops_a_long_run_and_keeps_what_is_done(qtbot, open_window, proj
         model_provider.use_models()
 
 
-def test_unavailable_model_is_a_message_not_a_crash(qtbot, open_window, project_path, monkeypatch):
-    def missing(kind, module_name):  # noqa: ANN001
-        raise model_provider.ModelUnavailable(f"{module_name} offers no bundled {kind} yet")
-
+def test_unavailable_model_is_a_message_not_a_crash(qtbot, open_window, project_path, monkeypatch, tmp_path):
+    # An installation whose models folder is empty: the real loader fails.
+    monkeypatch.setenv("HEMALABEL_BUNDLED_MODELS", str(tmp_path / "no-models"))
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "no-user-models"))
     model_provider.use_models()
-    monkeypatch.setattr(model_provider, "_load_real", missing)
     window, controller = open_window(project_path)
-    with qtbot.waitSignal(controller.models.failed, timeout=5000) as failed:
+    with qtbot.waitSignal(controller.models.failed, timeout=20000) as failed:
         window.actions["detect_slide"].trigger()
-    assert "Model not available" in failed.args[0] and "core.detection" in failed.args[0]
+    assert "Model not available" in failed.args[0] and "cell-detector.json" in failed.args[0]
     qtbot.waitUntil(lambda: not controller.models.running)
     assert "Model not available" in window.statusBar().currentMessage()
     assert window.actions["detect_slide"].isEnabled()
