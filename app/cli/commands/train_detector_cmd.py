@@ -3,7 +3,7 @@
 Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
 fields of either set kept out), picks thresholds on their val splits, and
 writes cell-detector.keras and cell-detector.json.  This is the command that
-reproduces the bundled detector (models/README-detector.md)."""
+reproduces the bundled detector (models/README.md, "Bundled cell detector")."""
 
 from __future__ import annotations
 
