@@ -138,30 +138,56 @@ def _replay(settings: RetrainSettings, classes: list[str]) -> tuple[list[Labelle
     validation parts); none without a replay path."""
     if not settings.replay_path or settings.replay_per_class == 0:
         return [], []
-    root = Path(settings.replay_path)
+    train_pool, val_pool = _replay_pools(Path(settings.replay_path), classes)
+    if not train_pool:
+        raise RetrainError(f"replay data: {settings.replay_path} holds no cells of the classes {', '.join(classes)}")
+    rng = random.Random(settings.seed)
+    if not val_pool:  # a plain tree has no split of its own: keep a fifth of the sample aside
+        chosen = _per_class_sample(train_pool, settings.replay_per_class * 5 // 4, rng)
+        val_pool = [c for i, c in enumerate(chosen) if i % 5 == 4]
+        train_pool = [c for i, c in enumerate(chosen) if i % 5 != 4]
+    return (_per_class_sample(train_pool, settings.replay_per_class, rng),
+            _per_class_sample(val_pool, max(1, settings.replay_per_class // 4), rng))
+
+
+def _replay_pools(root: Path, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
+    """The cells replay may draw on.  A training config (.json) gives the
+    train and validation splits it was trained with, so the replay never
+    shows the model its own test split; a PBC root or a class-folder tree is
+    taken whole."""
     try:
+        if root.suffix == ".json":
+            from core.training.config import TrainConfig
+            from core.training.datasets import source_splits
+
+            config = TrainConfig.load(root)
+            wanted = [c for c in classes if c in config.classes]
+            train: list[LabelledCell] = []
+            val: list[LabelledCell] = []
+            for source in config.sources:
+                parts = source_splits(source, wanted, config.seed)
+                train += parts["train"]
+                val += parts["val"]
+            return train, val
         if (root / "images").is_dir() and (root / "boxes").is_dir():
             from core.training.pbc import pbc_cells
 
-            cells, _ = pbc_cells(root, [c for c in classes])
-        else:
-            cells = from_class_folders(root, classes)
+            return pbc_cells(root, list(classes))[0], []
+        return from_class_folders(root, classes), []
     except DatasetError as error:
         raise RetrainError(f"replay data: {error}") from None
-    if not cells:
-        raise RetrainError(f"replay data: {root} holds no cells of the classes {', '.join(classes)}")
-    rng = random.Random(settings.seed)
+    except OSError as error:
+        raise RetrainError(f"replay data: {error.filename or root}: {error.strerror or error}") from None
+
+
+def _per_class_sample(cells: list[LabelledCell], per_class: int, rng: random.Random) -> list[LabelledCell]:
     by_class: dict[str, list[LabelledCell]] = {}
     for cell in cells:
         by_class.setdefault(cell.label, []).append(cell)
-    train: list[LabelledCell] = []
-    val: list[LabelledCell] = []
+    chosen: list[LabelledCell] = []
     for label in sorted(by_class):
-        chosen = rng.sample(by_class[label], min(len(by_class[label]), settings.replay_per_class * 5 // 4))
-        cut = settings.replay_per_class
-        train.extend(chosen[:cut])
-        val.extend(chosen[cut:])
-    return train, val
+        chosen.extend(rng.sample(by_class[label], min(len(by_class[label]), per_class)))
+    return chosen
 
 
 def _standard_set(path: str | None, classes: list[str]) -> list[LabelledCell]:

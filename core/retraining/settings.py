@@ -10,7 +10,9 @@ from typing import Any
 @dataclass(slots=True)
 class RetrainSettings:
     base: str | None = None  # model to fine-tune; None: the one in use
-    replay_path: str | None = None  # its original training data (PBC root or class folders); None: queue only
+    # Its original training data: the training config it was made with (its
+    # train split, never its test split), a PBC root or a class-folder tree.
+    replay_path: str | None = None  # None: queue only
     replay_per_class: int = 150
     standard_set: str | None = None  # class-folder tree or .hemalabel project of reviewed cells
     epochs: int = 15

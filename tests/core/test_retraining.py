@@ -26,6 +26,7 @@ from core.retraining import job as job_module
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy, default_taxonomy
+from tests.core.classifier_fixtures import write_class_tree
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "models"
@@ -148,7 +149,9 @@ def test_too_few_examples_says_what_is_needed(tmp_path: Path, registry: ModelReg
 
 def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_path: Path, registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=6, per_slide={"neutrophil": 2, "lymphocyte": 2, "smudge": 2, "monocyte": 1})
-    settings = RetrainSettings(epochs=2, max_minutes=0, min_examples=10, min_new_class_cells=6, holdout_fraction=0.34)
+    replay = write_class_tree(tmp_path / "replay", per_class=6)
+    settings = RetrainSettings(epochs=2, max_minutes=0, min_examples=10, min_new_class_cells=6, holdout_fraction=0.34,
+                               replay_path=str(replay), replay_per_class=4)
     steps: list[Progress] = []
     outcome = run_job(retrain(project, settings, registry=registry), steps.append)
     epochs = [s.payload for s in steps if isinstance(s.payload, dict) and s.payload["kind"] == "epoch"]
@@ -164,7 +167,8 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     assert model.classes[-1] == "smudge" and len(model.classes) == 9
     assert model.card.parent == "hemalabel-wbc"
     assert model.card.training_data["trained_on"] == candidate.trained_on
-    assert sum(candidate.trained_on.values()) == model.card.training_data["queue_cells"]
+    assert model.card.training_data["replay_cells"] == 3 * 4  # three classes in the tree
+    assert sum(candidate.trained_on.values()) == model.card.training_data["queue_cells"] + 12
     held_out = outcome.comparison.held_out
     assert held_out is not None and held_out[0].model == "hemalabel-wbc" and held_out[1].model == candidate.name
     assert held_out[0].cells == held_out[1].cells > 0
@@ -252,3 +256,23 @@ def test_train_project_and_models_commands(tmp_path: Path, registry: ModelRegist
     assert "no model version 'hemalabel-wbc-r1'" in capsys.readouterr().err
     assert main(["train", "--project", str(tmp_path / "missing.hemalabel")]) == 2
     assert "project not found" in capsys.readouterr().err
+
+
+def test_replay_from_a_training_config_never_draws_its_test_split(tmp_path: Path) -> None:
+    import json
+
+    from core.training.config import TrainConfig
+    from core.training.datasets import source_splits
+
+    tree = write_class_tree(tmp_path / "cells", per_class=20)
+    config_file = tmp_path / "train.json"
+    config_file.write_text(json.dumps({"name": "x", "classes": ["neutrophil", "eosinophil", "lymphocyte"],
+                                       "sources": [{"type": "folder", "path": str(tree), "val": 0.2, "test": 0.3}]}))
+    settings = RetrainSettings(replay_path=str(config_file), replay_per_class=8)
+    train, val = job_module._replay(settings, ["neutrophil", "eosinophil", "lymphocyte", "monocyte"])
+    config = TrainConfig.load(config_file)
+    test = {c.path for c in source_splits(config.sources[0], config.classes, config.seed)["test"]}
+    assert len(train) == 3 * 8 and len(val) == 3 * 2
+    assert not test & {c.path for c in train + val}
+    with pytest.raises(RetrainError, match="replay data: .*not a folder"):
+        job_module._replay(RetrainSettings(replay_path=str(tmp_path / "nowhere")), ["neutrophil"])

@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="set CLASS's threshold so validation recall reaches R (e.g. basophil=0.95); repeatable")
     retrain = parser.add_argument_group("with --project")
     retrain.add_argument("--replay", metavar="PATH",
-                         help="original training data mixed in (PBC root or class-folder tree); default: queue only")
+                         help="original training data mixed in: its training config (.json), a PBC root or a class-folder tree; default: queue only")
     retrain.add_argument("--replay-per-class", type=int, metavar="N", help="replay cells per class (default 150)")
     retrain.add_argument("--standard-set", metavar="PATH", help="class-folder tree or .hemalabel project to compare on")
     retrain.add_argument("--epochs", type=int, metavar="N", help="fine-tune epochs (default 15)")
