@@ -1,0 +1,289 @@
+"""Fakes for the retrain GUI tests: a registry kept in memory, a retrain job
+that yields epoch and log payloads without training anything, and an
+outcome built from the contract's dataclasses.
+
+Until core.retraining lands on main, `ensure_core_retraining()` installs a
+stand-in module made of the contract's dataclasses (notes/retrain-contract.md)
+in sys.modules, for these tests only; once the real package imports, the
+real one is used and the stand-in is never built."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from collections.abc import Generator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.jobs import Cancelled, CancelToken, Progress
+
+CLASSES = ["neutrophil", "lymphocyte", "monocyte"]
+
+
+def ensure_core_retraining() -> types.ModuleType:
+    try:
+        import core.retraining as real
+
+        return real
+    except ImportError:
+        pass
+    module = types.ModuleType("core.retraining")
+    module.__dict__.update(_stand_in_names())
+    sys.modules["core.retraining"] = module
+    return module
+
+
+def _stand_in_names() -> dict[str, Any]:
+    @dataclass
+    class RetrainSettings:
+        base: str | None = None
+        replay_path: str | None = None
+        replay_per_class: int = 150
+        standard_set: str | None = None
+        epochs: int = 15
+        max_minutes: float = 3.0
+        learning_rate: float = 1e-3
+        holdout_fraction: float = 0.25
+        min_examples: int = 20
+        min_new_class_cells: int = 10
+        seed: int = 0
+
+        def to_dict(self) -> dict:
+            return asdict(self)
+
+        @classmethod
+        def from_dict(cls, d: dict) -> RetrainSettings:
+            return cls(**d)
+
+    @dataclass
+    class QueueSummary:
+        model: str
+        model_created_at: str
+        examples_per_class: dict[str, int]
+        new_per_class: dict[str, int]
+        slides: list[tuple[str, int]]
+        new_classes: dict[str, int]
+        total_examples: int
+        total_new: int
+
+    @dataclass
+    class ModelVersion:
+        name: str
+        path: Path
+        status: str
+        parent: str | None
+        created_at: str
+        trained_on: dict[str, int]
+        metrics: dict
+        is_current: bool
+
+    @dataclass
+    class ModelScores:
+        model: str
+        cells: int
+        accuracy: float
+        balanced_accuracy: float
+        per_class_recall: dict[str, float]
+        confusion: list[list[int]]
+        classes: list[str]
+
+    @dataclass
+    class Comparison:
+        held_out: tuple | None
+        standard: tuple | None
+        recommendation: str
+        promote_advised: bool
+
+    @dataclass
+    class RetrainOutcome:
+        candidate: ModelVersion
+        comparison: Comparison
+        history: list[dict]
+        log: str
+        seconds: float
+
+    @dataclass
+    class Insights:
+        class_counts: dict[str, int]
+        histograms: dict[str, dict[str, list[float]]]
+        bin_edges: list[float]
+
+    class RetrainError(Exception):
+        pass
+
+    class ModelRegistry:
+        def __init__(self, folder: Path | None = None) -> None:
+            raise RetrainError("stand-in registry: tests pass a FakeRegistry")
+
+    def queue_summary(store: Any, registry: Any = None) -> QueueSummary:
+        """Stand-in: counts reviewed white cells per label; all count as new."""
+        counts: dict[str, int] = {}
+        slides: list[tuple[str, int]] = []
+        for slide in store.slides():
+            n = 0
+            for cell in store.cells(slide.id):
+                if cell.kind.value == "white" and cell.reviewed and cell.label:
+                    counts[cell.label] = counts.get(cell.label, 0) + 1
+                    n += 1
+            if n:
+                slides.append((slide.path, n))
+        total = sum(counts.values())
+        return QueueSummary("hemalabel-wbc", "2026-01-01T00:00:00", counts, dict(counts), slides, {}, total, total)
+
+    def dataset_insights(store: Any, max_per_class: int = 200) -> Insights:
+        return fake_insights()
+
+    def retrain(project: Path, settings: Any, cancel: Any = None, registry: Any = None):
+        raise RetrainError("stand-in retrain: tests pass a fake job")
+
+    return {name: value for name, value in locals().items() if not name.startswith("_")}
+
+
+retraining = ensure_core_retraining()
+
+
+# --------------------------------------------------------------------------- fakes
+
+def version(name: str, status: str, parent: str | None = None, current: bool = False, metrics: dict | None = None):
+    return retraining.ModelVersion(
+        name=name, path=Path(f"/models/{name}.keras"), status=status, parent=parent,
+        created_at="2026-12-01T12:00:00", trained_on={"neutrophil": 40, "lymphocyte": 30},
+        metrics=metrics or {}, is_current=current,
+    )
+
+
+@dataclass
+class FakeRegistry:
+    """In memory; records what the GUI asked of it."""
+
+    items: list = field(default_factory=list)
+    calls: list[tuple[str, str | None]] = field(default_factory=list)
+
+    @classmethod
+    def standard(cls) -> FakeRegistry:
+        return cls([
+            version("hemalabel-wbc", "bundled"),
+            version("hemalabel-wbc-r1", "promoted", "hemalabel-wbc", current=True,
+                    metrics={"accuracy": 0.91, "balanced_accuracy": 0.88}),
+            version("hemalabel-wbc-r2", "candidate", "hemalabel-wbc-r1"),
+        ])
+
+    def versions(self) -> list:
+        return [v for v in self.items if v.status != "discarded"]
+
+    def current(self):
+        return next((v for v in self.items if v.is_current), self.items[0])
+
+    def get(self, name: str):
+        for v in self.items:
+            if v.name == name:
+                return v
+        raise retraining.RetrainError(f"no model {name}")
+
+    def _make_current(self, name: str):
+        for v in self.items:
+            if v.is_current:
+                v.is_current = False
+                if v.status == "promoted":
+                    v.status = "retired"
+        chosen = self.get(name)
+        chosen.is_current = True
+        if chosen.status != "bundled":
+            chosen.status = "promoted"
+        return chosen
+
+    def promote(self, name: str):
+        self.calls.append(("promote", name))
+        return self._make_current(name)
+
+    def discard(self, name: str) -> None:
+        self.calls.append(("discard", name))
+        v = self.get(name)
+        if v.is_current or v.status == "bundled":
+            raise retraining.RetrainError(f"{name} is the current or bundled model")
+        v.status = "discarded"
+
+    def rollback(self):
+        self.calls.append(("rollback", None))
+        current = self.current()
+        return self._make_current(current.parent or "hemalabel-wbc")
+
+    def add(self, v) -> None:
+        self.items.append(v)
+
+
+def scores(model: str, accuracy: float, balanced: float, seed: int) -> Any:
+    n = len(CLASSES)
+    confusion = [[(10 + seed if i == j else (i + j + seed) % 3) for j in range(n)] for i in range(n)]
+    recall = {c: round(confusion[i][i] / sum(confusion[i]), 3) for i, c in enumerate(CLASSES)}
+    return retraining.ModelScores(model=model, cells=sum(map(sum, confusion)), accuracy=accuracy,
+                                  balanced_accuracy=balanced, per_class_recall=recall,
+                                  confusion=confusion, classes=list(CLASSES))
+
+
+def outcome(candidate_name: str = "hemalabel-wbc-r2", epochs: int = 4) -> Any:
+    comparison = retraining.Comparison(
+        held_out=(scores("hemalabel-wbc", 0.74, 0.71, 0), scores(candidate_name, 0.95, 0.93, 5)),
+        standard=(scores("hemalabel-wbc", 0.80, 0.78, 1), scores(candidate_name, 0.86, 0.84, 3)),
+        recommendation="Promote: balanced accuracy on held-out slides 0.71 -> 0.93",
+        promote_advised=True,
+    )
+    return retraining.RetrainOutcome(
+        candidate=version(candidate_name, "candidate", "hemalabel-wbc"),
+        comparison=comparison, history=[epoch_row(e, epochs) for e in range(1, epochs + 1)],
+        log="fine-tuning\ndone\n", seconds=12.0,
+    )
+
+
+def epoch_row(epoch: int, epochs: int) -> dict:
+    return {"kind": "epoch", "epoch": epoch, "epochs": epochs, "loss": 1.5 / epoch, "accuracy": 0.5 + 0.1 * epoch,
+            "val_loss": 1.7 / epoch, "val_accuracy": 0.45 + 0.1 * epoch, "seconds": 2.0 * epoch,
+            "eta_seconds": 2.0 * (epochs - epoch)}
+
+
+class FakeRetrain:
+    """Stands in for backend.retrain: yields a phase, log lines and one
+    epoch payload per epoch, then returns `result` (or raises `error`).
+    With `hold=True` it waits after the first epoch until cancelled, so a
+    test can press Cancel while it runs."""
+
+    def __init__(self, result: Any = None, epochs: int = 4, hold: bool = False, error: Exception | None = None) -> None:
+        self.result = result if result is not None else outcome(epochs=epochs)
+        self.epochs = epochs
+        self.hold = hold
+        self.error = error
+        self.calls: list[tuple[Path, Any]] = []
+        self.terminated = False
+
+    def __call__(self, project: Path, settings: Any, cancel: CancelToken) -> Generator[Progress, None, Any]:
+        self.calls.append((project, settings))
+        return self._job(cancel)
+
+    def _job(self, cancel: CancelToken) -> Generator[Progress, None, Any]:
+        try:
+            yield Progress(0, self.epochs, "reading 212 examples")
+            yield Progress(0, self.epochs, "", {"kind": "log", "line": "child process started"})
+            for epoch in range(1, self.epochs + 1):
+                yield Progress(epoch, self.epochs, f"epoch {epoch}", epoch_row(epoch, self.epochs))
+                yield Progress(epoch, self.epochs, "", {"kind": "log", "line": f"epoch {epoch} done"})
+                while self.hold and not cancel.cancelled:
+                    time.sleep(0.01)
+                if cancel.cancelled:
+                    raise Cancelled()
+            if self.error is not None:
+                raise self.error
+            yield Progress(self.epochs, self.epochs, "evaluating")
+            return self.result
+        finally:
+            # Where the real core terminates its child process.
+            self.terminated = True
+
+
+def fake_insights() -> Any:
+    edges = [i * 255 / 32 for i in range(33)]
+    hist = {c: {ch: [((b + k) % 7) / 7 / 32 for b in range(32)] for k, ch in enumerate(("red", "green", "blue", "gray"))}
+            for c in CLASSES}
+    return retraining.Insights(class_counts={"neutrophil": 40, "lymphocyte": 30, "monocyte": 12},
+                               histograms=hist, bin_edges=edges)
