@@ -8,6 +8,7 @@ The tab shows; the dialog acts (its buttons are `promote_button` and
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QGroupBox,
@@ -54,7 +55,7 @@ class ResultsTab(QWidget):
         layout.addWidget(self.recommendation)
         metrics_box = QGroupBox("Scores")
         QVBoxLayout(metrics_box).addWidget(self.metrics_table)
-        layout.addWidget(metrics_box, 2)
+        layout.addWidget(metrics_box, 3)
         confusion_box = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
         confusion_layout = QVBoxLayout(confusion_box)
         chooser = QHBoxLayout()
@@ -68,10 +69,11 @@ class ResultsTab(QWidget):
         for title, table in ((self.current_title, self.current_confusion), (self.candidate_title, self.candidate_confusion)):
             column = QVBoxLayout()
             column.addWidget(title)
-            column.addWidget(table)
-            pair.addLayout(column)
+            column.addWidget(table, 0, Qt.AlignmentFlag.AlignLeft)
+            column.addStretch(1)
+            pair.addLayout(column, 1)
         confusion_layout.addLayout(pair)
-        layout.addWidget(confusion_box, 3)
+        layout.addWidget(confusion_box, 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.decision, 1)
         buttons.addWidget(self.promote_button)

@@ -56,6 +56,14 @@ class SettingsForm(QWidget):
         self.min_new_class.setToolTip("A class the model lacks becomes a new output once it has this many cells")
         self.min_new_class.valueChanged.connect(self.min_new_class_changed)
 
+        for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class):
+            spin.setMaximumWidth(140)  # a number, not a text field
+        note = QLabel("The fine-tune learns from this project's reviewed cells (the Queue tab), plus replayed "
+                      "cells of the original training data if a replay folder is set, so the model does not "
+                      "forget what the project lacks. The current model stays in use until you promote the candidate.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #4a5562;")
+        form.addRow(note)
         _row(form, "Replay &folder:", self.replay_edit, self.replay_browse)
         _row(form, "Replay cells &per class:", self.replay_per_class)
         _row(form, "St&andard set:", self.standard_edit, self.standard_browse)

@@ -69,6 +69,18 @@ def fill_confusion(table: QTableWidget, matrix: Sequence[Sequence[int]], classes
                 item.setForeground(QColor("white"))
             item.setToolTip(f"true {classes[r]}, predicted {classes[c]}: {count} of {sum(row)}")
             table.setItem(r, c, item)
+    fit_to_contents(table)
+
+
+def fit_to_contents(table: QTableWidget) -> None:
+    """A small matrix as small as its cells, so two sit side by side without
+    a scroll bar or a field of empty grid; a large one scrolls."""
+    table.resizeColumnsToContents()
+    table.resizeRowsToContents()
+    frame = 2 * table.frameWidth()
+    width = table.verticalHeader().sizeHint().width() + table.horizontalHeader().length() + frame
+    height = table.horizontalHeader().sizeHint().height() + table.verticalHeader().length() + frame
+    table.setMaximumSize(width + 2, height + 2)
 
 
 def _short(name: str) -> str:
