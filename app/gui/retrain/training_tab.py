@@ -39,8 +39,10 @@ class TrainingTab(QWidget):
         self.progress.setValue(0)
         self.time_left = QLabel("")
         self.time_left.setObjectName("timeLeft")
-        self.loss_plot = self._plot("Loss", "loss")
-        self.accuracy_plot = self._plot("Accuracy", "accuracy")
+        # Legends where the curves are not: loss falls away from the top
+        # right, accuracy rises away from the bottom right.
+        self.loss_plot = self._plot("Loss", "loss", (-10, 10))
+        self.accuracy_plot = self._plot("Accuracy", "accuracy", (-10, -10))
         self.accuracy_plot.setYRange(0.0, 1.0)
         self.curves: dict[str, pg.PlotDataItem] = {}
         for name in SERIES:
@@ -69,12 +71,12 @@ class TrainingTab(QWidget):
         layout.addLayout(plots, 3)
         layout.addWidget(self.log_view, 2)
 
-    def _plot(self, title: str, name: str) -> pg.PlotWidget:
+    def _plot(self, title: str, name: str, legend_offset: tuple[int, int]) -> pg.PlotWidget:
         plot = pg.PlotWidget(title=title)
         plot.setObjectName(f"{name}Plot")
         plot.setLabel("bottom", "epoch")
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=legend_offset)
         plot.setMinimumHeight(180)
         return plot
 
