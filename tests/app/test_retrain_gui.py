@@ -112,6 +112,10 @@ def test_retrain_dialog_opens_from_the_menu_and_counts_the_queue(
     slides = table_dict(dialog.queue_tab.slide_table)
     assert sorted(int(v[0]) for v in slides.values()) == [2, 4]
     assert "6" in dialog.queue_tab.headline.text()
+    dialog.settings_form.min_examples.setValue(20)
+    assert "Too few examples" in dialog.queue_tab.readiness.text()
+    dialog.settings_form.min_examples.setValue(5)
+    assert "Enough" in dialog.queue_tab.readiness.text()
     dialog.close()
     qtbot.waitUntil(lambda: controller.retraining.retrain_dialog is None)
 

@@ -17,12 +17,16 @@ class QueueTab(QWidget):
         self.headline = QLabel("Reading the project\u2026")
         self.headline.setObjectName("queueHeadline")
         self.headline.setWordWrap(True)
+        self.readiness = QLabel("")
+        self.readiness.setObjectName("queueReadiness")
+        self.readiness.setWordWrap(True)
         self.class_table = make_table(["Class", "Examples", "New since model"], "queueClassTable")
         self.slide_table = make_table(["Slide", "New examples"], "queueSlideTable")
         self.new_class_table = make_table(["New class", "Examples", "Becomes an output"], "queueNewClassTable")
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.headline)
+        layout.addWidget(self.readiness)
         row = QHBoxLayout()
         row.addWidget(_group("Examples per class", self.class_table), 3)
         row.addWidget(_group("Slides with new examples", self.slide_table), 2)
@@ -43,6 +47,16 @@ class QueueTab(QWidget):
         fill_rows(self.class_table, rows)
         fill_rows(self.slide_table, sorted(summary.slides, key=lambda s: (-s[1], s[0])))
         self.show_new_classes(summary, min_new_class_cells)
+
+    def show_readiness(self, summary: QueueSummary, min_examples: int) -> None:
+        """Say before Start what core would refuse, so nobody waits for a refusal."""
+        if summary.total_examples < min_examples:
+            self.readiness.setStyleSheet("color: #9a6100;")
+            self.readiness.setText(f"Too few examples to retrain: {summary.total_examples} of the {min_examples} "
+                                   "needed (Settings). Review more cells first.")
+        else:
+            self.readiness.setStyleSheet("color: #1b7a3a;")
+            self.readiness.setText("Enough examples to retrain.")
 
     def show_new_classes(self, summary: QueueSummary, min_new_class_cells: int) -> None:
         """Re-judged when the technician changes the minimum in Settings."""

@@ -89,6 +89,7 @@ class RetrainDialog(QDialog):
 
         self.settings_form.set_settings(load_settings())
         self.settings_form.min_new_class_changed.connect(self._min_new_class_changed)
+        self.settings_form.min_examples.valueChanged.connect(self._min_examples_changed)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
@@ -109,6 +110,7 @@ class RetrainDialog(QDialog):
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
         self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value())
+        self.queue_tab.show_readiness(summary, self.settings_form.min_examples.value())
 
     def _summary_failed(self, _message: str, error: object) -> None:
         self.queue_tab.show_error(str(error))
@@ -116,6 +118,10 @@ class RetrainDialog(QDialog):
     def _min_new_class_changed(self, value: int) -> None:
         if self.summary is not None:
             self.queue_tab.show_new_classes(self.summary, value)
+
+    def _min_examples_changed(self, value: int) -> None:
+        if self.summary is not None:
+            self.queue_tab.show_readiness(self.summary, value)
 
     # ------------------------------------------------------------ the fine-tune
     @property
