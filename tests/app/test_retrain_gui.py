@@ -18,7 +18,7 @@ pytest.importorskip("pytestqt")
 import retrain_fakes  # noqa: E402  (installs the stand-in core.retraining only while the real one is missing)
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
-from retrain_fakes import FakeRegistry, FakeRetrain, fake_insights, retraining  # noqa: E402
+from retrain_fakes import FakeRegistry, FakeRetrain, fake_insights, outcome, retraining  # noqa: E402
 
 from app.gui import model_provider  # noqa: E402
 from app.gui.actions import SPECS, shortcut_text  # noqa: E402
@@ -337,3 +337,52 @@ def test_key_metrics_reads_flat_and_nested_summaries() -> None:
     nested = {"held_out": {"current": {"accuracy": 0.5, "balanced_accuracy": 0.4},
                            "candidate": {"accuracy": 0.95, "balanced_accuracy": 0.93}}}
     assert key_metrics(nested) == (0.95, 0.93)
+
+
+# --------------------------------------------------------------------------- against the real core
+
+real_core = pytest.mark.skipif(not retrain_fakes.REAL_CORE, reason="core.retraining has not landed; the stand-in is in use")
+
+
+@real_core
+def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "user-models"))
+    dialog = make_dialog(qtbot, store)
+    qtbot.waitUntil(lambda: dialog.summary is not None and dialog.insights_tab.insights is not None, timeout=20000)
+    assert dialog.summary.model == retraining.ModelRegistry().current().name
+    counts = table_dict(dialog.queue_tab.class_table)
+    assert {name: values[0] for name, values in counts.items()} == {
+        "neutrophil": "2", "lymphocyte": "1", "eosinophil": "1", "monocyte": "2", "Total": "6"}
+    insights = dialog.insights_tab.insights
+    assert insights.class_counts == {"neutrophil": 2, "eosinophil": 1, "lymphocyte": 1, "monocyte": 2}
+    combo = dialog.insights_tab.class_combo
+    assert sorted(combo.itemText(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
+    assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
+
+
+@real_core
+def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "user-models"
+    folder.mkdir()
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(folder))
+    registry = retraining.ModelRegistry()
+    bundled = registry.current().name
+    (folder / f"{bundled}-r1.keras").write_bytes(b"not a real model")
+    (folder / f"{bundled}-r1.json").write_text("{}")
+    registry.register_candidate(f"{bundled}-r1", bundled, "2026-12-01T12:00:00+00:00", {"neutrophil": 30},
+                                outcome().comparison.to_dict())
+    dialog = ModelsDialog()
+    qtbot.addWidget(dialog)
+    names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
+    assert names == [bundled, f"{bundled}-r1"]
+    assert dialog.table.item(0, 0).text() == "\u25cf" and not dialog.rollback_button.isEnabled()
+    assert dialog.table.item(1, 6).text() == "0.950"  # the candidate's held-out accuracy
+    dialog.select_name(f"{bundled}-r1")
+    dialog.promote_button.click()
+    assert retraining.ModelRegistry().current().name == f"{bundled}-r1"
+    assert dialog.table.item(1, 0).text() == "\u25cf" and dialog.rollback_button.isEnabled()
+    dialog.rollback_button.click()
+    assert retraining.ModelRegistry().current().name == bundled
+    assert "Rolled back" in dialog.status.text()

@@ -71,7 +71,7 @@ class ModelsDialog(QDialog):
         self.status.setObjectName("modelsStatus")
         self.status.setWordWrap(True)
         self.promote_button = QPushButton("&Promote")
-        self.promote_button.setToolTip("Make the selected candidate the current classifier")
+        self.promote_button.setToolTip("Make the selected candidate (or a retired version) the current classifier")
         self.discard_button = QPushButton("&Discard")
         self.discard_button.setToolTip("Delete the selected candidate's files")
         self.rollback_button = QPushButton("&Roll Back")
@@ -138,7 +138,9 @@ class ModelsDialog(QDialog):
 
     def _update_buttons(self) -> None:
         version = self.selected()
-        self.promote_button.setEnabled(version is not None and version.status == "candidate")
+        # A retired version may be made current again as well as a new candidate.
+        self.promote_button.setEnabled(version is not None and version.status in ("candidate", "retired")
+                                       and not version.is_current)
         self.discard_button.setEnabled(version is not None and version.status == "candidate" and not version.is_current)
         # Something to go back to: any version other than the current one that was once current.
         self.rollback_button.setEnabled(any(v.status != "candidate" and not v.is_current for v in self.versions))
