@@ -386,3 +386,26 @@ def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_p
     dialog.rollback_button.click()
     assert retraining.ModelRegistry().current().name == bundled
     assert "Rolled back" in dialog.status.text()
+
+
+def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, registry: FakeRegistry,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    release = threading.Event()
+
+    def slow_insights(_store):  # noqa: ANN001, ANN202
+        release.wait(5)
+        return fake_insights()
+
+    monkeypatch.setattr(backend, "insights", slow_insights)
+    dialog = RetrainDialog(None, store)
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.show()
+    dialog.close()
+    qtbot.wait(50)  # the dialog is deleted while the read still runs
+    release.set()
+    from app.gui import worker
+
+    qtbot.waitUntil(lambda: not worker.active_jobs(), timeout=5000)
+    qtbot.wait(50)  # the late answer reaches nobody, and nothing raises

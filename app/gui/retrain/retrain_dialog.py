@@ -101,11 +101,14 @@ class RetrainDialog(QDialog):
     def _read_project(self) -> None:
         """Queue and insights read cells (and crops) from disk: off the GUI thread."""
         store = self.store
-        start_call("Reading the retrain queue", lambda: backend.summary(store), self,
+        # The handles have no parent: closing the dialog (deleted on close)
+        # before a read ends must not delete the QObject a pool thread is
+        # about to emit from.  Bound methods of the dialog are disconnected
+        # by Qt when it goes, so a late answer reaches nobody.
+        start_call("Reading the retrain queue", lambda: backend.summary(store), None,
                    on_result=self._summary_ready, on_error=self._summary_failed)
-        start_call("Reading dataset insights", lambda: backend.insights(store), self,
-                   on_result=self.insights_tab.show_insights,
-                   on_error=lambda _m, error: self.insights_tab.show_error(str(error)))
+        start_call("Reading dataset insights", lambda: backend.insights(store), None,
+                   on_result=self._insights_ready, on_error=self._insights_failed)
 
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
@@ -114,6 +117,12 @@ class RetrainDialog(QDialog):
 
     def _summary_failed(self, _message: str, error: object) -> None:
         self.queue_tab.show_error(str(error))
+
+    def _insights_ready(self, insights: object) -> None:
+        self.insights_tab.show_insights(insights)
+
+    def _insights_failed(self, _message: str, error: object) -> None:
+        self.insights_tab.show_error(str(error))
 
     def _min_new_class_changed(self, value: int) -> None:
         if self.summary is not None:
