@@ -35,3 +35,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "realdata" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _private_user_models(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test gets an empty user models folder: a promoted model in the
+    developer's own data folder must not change what a test loads, and no
+    test may write there."""
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path_factory.mktemp("user-models")))

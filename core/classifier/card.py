@@ -38,6 +38,7 @@ class ModelCard:
     training_data: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     created_at: str = ""
+    parent: str = ""  # the model this one was fine-tuned from ("" for one trained from scratch)
     format: int = CARD_FORMAT
 
     def threshold_for(self, label: str) -> float:

@@ -10,14 +10,19 @@ from core.classifier.card import ModelCardError
 from core.resources import bundled_models_dir, user_models_dir
 
 DEFAULT_MODEL_NAME = "hemalabel-wbc"
+
+
 def search_dirs() -> list[Path]:
     return [user_models_dir(), bundled_models_dir()]
 
 
 def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     """The .keras file for a model name, a .keras path or a card .json path.
-    None means the default model."""
-    wanted = str(name_or_path) if name_or_path is not None else DEFAULT_MODEL_NAME
+    None means the model in use: the registry's promoted version, else the
+    bundled default."""
+    if name_or_path is None:
+        return current_model_path()
+    wanted = str(name_or_path)
     candidate = Path(wanted)
     if candidate.suffix in (".keras", ".json") or candidate.parent != Path("."):
         path = candidate.with_suffix(".keras") if candidate.suffix == ".json" else candidate
@@ -30,6 +35,22 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
             return path
     looked = ", ".join(str(folder) for folder in search_dirs())
     raise ModelCardError(f"model {wanted!r} not found (looked in {looked}); available: {', '.join(available_models()) or 'none'}")
+
+
+def current_model_path() -> Path:
+    # Imported here: the registry reads cards, and this module is imported by
+    # the card's package.
+    from core.retraining.registry import ModelRegistry, RegistryError
+
+    try:
+        current = ModelRegistry().current()
+    except RegistryError as error:
+        raise ModelCardError(str(error)) from None
+    if current.status == "bundled":
+        return resolve_model(DEFAULT_MODEL_NAME)
+    if not current.path.is_file():
+        raise ModelCardError(f"{current.path}: the model in use ({current.name}) is missing; roll back with `hemalabel models rollback`")
+    return current.path
 
 
 def available_models() -> list[str]:

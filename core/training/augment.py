@@ -87,7 +87,9 @@ def train_dataset(views: Any, labels: Any, weights: Any, num_classes: int, eval_
 
     rng = np.random.default_rng(seed)
     p = np.asarray(weights, np.float64)
-    order = rng.choice(len(labels), size=len(labels), replace=True, p=p / p.sum())
+    # At least one full batch: a fine-tune on a handful of queued cells
+    # would otherwise have no batch at all (batches drop their remainder).
+    order = rng.choice(len(labels), size=max(len(labels), batch_size), replace=True, p=p / p.sum())
     images = tf.constant(views)
     targets = tf.one_hot(tf.constant(labels), num_classes) * (1.0 - label_smoothing) + label_smoothing / num_classes
 

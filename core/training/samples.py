@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.imaging import ImageReadError, is_image_file, probe_image
-from core.schema import Box, CellKind, LabelSource
+from core.schema import Box, Cell, CellKind, LabelSource
 from core.store import ProjectStore
 
 
@@ -84,6 +84,12 @@ def from_class_folders(
     return samples
 
 
+def is_human_decided(cell: Cell) -> bool:
+    """A label a person stands behind: reviewed, drawn or relabelled by a
+    person, or imported with an annotation file."""
+    return cell.reviewed or cell.source in (LabelSource.HUMAN, LabelSource.IMPORT)
+
+
 def from_store(
     store: ProjectStore, classes: Sequence[str], kinds: Iterable[CellKind] = (CellKind.WHITE, CellKind.PLATELET)
 ) -> list[LabelledCell]:
@@ -100,7 +106,7 @@ def from_store(
             for cell in store.cells(slide.id)
             if cell.kind in kinds
             and cell.label in wanted
-            and (cell.reviewed or cell.source in (LabelSource.HUMAN, LabelSource.IMPORT))
+            and is_human_decided(cell)
             and not cell.box.is_empty()
         ]
         if not cells:

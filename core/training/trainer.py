@@ -35,6 +35,7 @@ from core.jobs import CancelToken, Job, Progress
 from core.training.config import TrainConfig
 from core.training.datasets import gather_samples
 from core.training.loading import CellArrays, load_cells
+from core.training.samples import LabelledCell
 
 
 @dataclass(slots=True)
@@ -46,14 +47,23 @@ class TrainResult:
 
 
 def train_classifier(
-    config: TrainConfig, base_model: Any = None, cancel: CancelToken | None = None
+    config: TrainConfig,
+    base_model: Any = None,
+    cancel: CancelToken | None = None,
+    splits: dict[str, list[LabelledCell]] | None = None,
 ) -> Job[TrainResult]:
     """Train (or fine-tune `base_model`, a Keras model with the same classes
-    and input) and write <output_dir>/<name>.keras with its card."""
+    and input) and write <output_dir>/<name>.keras with its card.  `splits`
+    ("train", "val") replaces the config's sources when the caller has
+    already chosen the cells (a retrain on a project's queue)."""
     cancel = cancel or CancelToken()
     started = time.monotonic()
     yield Progress(0, 1, "gathering samples")
-    splits, data_summary = gather_samples(config)
+    if splits is None:
+        splits, data_summary = gather_samples(config)
+    else:
+        data_summary = {"sources": [{"type": "given", **{f"{name}_cells": len(cells) for name, cells in splits.items()},
+                                     "train_classes": dict(sorted(Counter(c.label for c in splits["train"]).items()))}]}
     if not splits["train"]:
         raise ValueError("no training samples in the configured sources")
     train = yield from _load(splits["train"], config, True, cancel, "training")
@@ -69,7 +79,8 @@ def train_classifier(
     if base_model is not None:
         model.set_weights(base_model.get_weights())
     optimizer = keras.optimizers.AdamW(learning_rate=config.learning_rate, weight_decay=config.weight_decay)
-    model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(from_logits=True))
+    model.compile(optimizer=optimizer, loss=keras.losses.CategoricalCrossentropy(from_logits=True),
+                  metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")])
     weights = _sampling_weights(train, config)
 
     from core.training.augment import train_dataset
@@ -91,7 +102,8 @@ def train_classifier(
         epoch_started = time.monotonic()
         fit = model.fit(dataset, epochs=1, verbose=0, callbacks=[_CancelCallback(cancel, keras)])
         cancel.raise_if_cancelled()
-        row = {"epoch": epoch + 1, "lr": lr, "loss": float(fit.history["loss"][-1]), "seconds": time.monotonic() - epoch_started}
+        row = {"epoch": epoch + 1, "lr": lr, "loss": float(fit.history["loss"][-1]),
+               "accuracy": float(fit.history["accuracy"][-1]), "seconds": time.monotonic() - epoch_started}
         if len(val.labels):
             logits = _logits(model, val.eval_view, tf)
             row["val_loss"] = nll(logits, val.labels, 1.0)

@@ -9,6 +9,7 @@ from app.cli.commands import (
     export_cmd,
     import_cmd,
     info_cmd,
+    models_cmd,
     report_cmd,
     train_cmd,
     train_detector_cmd,
@@ -25,5 +26,6 @@ ALL = [
     evaluate_detector_cmd,
     train_cmd,
     train_detector_cmd,
+    models_cmd,
 ]
 NAMES = frozenset(command.NAME for command in ALL)

@@ -1,4 +1,10 @@
-"""hemalabel train --config FILE [--base MODEL] [--target-recall CLASS=R ...]"""
+"""hemalabel train (--config FILE | --project P) [--base MODEL] [--target-recall CLASS=R ...]
+
+With --config, trains a model from the config's sources.  With --project,
+fine-tunes the model in use on the project's reviewed cells in a child
+process (core.retraining), registers the candidate in the user's models
+folder, prints where it is and how it compares, and promotes it with
+--promote."""
 
 from __future__ import annotations
 
@@ -9,7 +15,6 @@ from app.cli.output import fail, print_json, reports_user_errors
 from core.jobs import Progress, run_job
 
 NAME = "train"
-DEFAULT_BASE = "hemalabel-wbc"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -22,6 +27,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--name", help="name of the new model (default: the config's name)")
     parser.add_argument("--target-recall", action="append", default=[], metavar="CLASS=R",
                         help="set CLASS's threshold so validation recall reaches R (e.g. basophil=0.95); repeatable")
+    retrain = parser.add_argument_group("with --project")
+    retrain.add_argument("--replay", metavar="PATH",
+                         help="original training data mixed in (PBC root or class-folder tree); default: queue only")
+    retrain.add_argument("--replay-per-class", type=int, metavar="N", help="replay cells per class (default 150)")
+    retrain.add_argument("--standard-set", metavar="PATH", help="class-folder tree or .hemalabel project to compare on")
+    retrain.add_argument("--epochs", type=int, metavar="N", help="fine-tune epochs (default 15)")
+    retrain.add_argument("--max-minutes", type=float, metavar="M", help="time budget of the fine-tune (default 3)")
+    retrain.add_argument("--holdout", type=float, metavar="F", help="fraction of slides held out for the comparison (default 0.25)")
+    retrain.add_argument("--min-examples", type=int, metavar="N", help="refuse with fewer reviewed cells (default 20)")
+    retrain.add_argument("--min-new-class", type=int, metavar="N",
+                         help="cells a new taxonomy class needs to become an output (default 10)")
+    retrain.add_argument("--promote", action="store_true", help="make the candidate the model in use")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.set_defaults(handler=run)
 
@@ -43,22 +60,14 @@ def parse_target_recall(items: list[str]) -> dict[str, float]:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.classifier.card import ModelCardError
-    from core.training.config import SourceConfig, TrainConfig
+    from core.training.config import TrainConfig
     from core.training.samples import DatasetError
     from core.training.trainer import train_classifier
 
+    if args.project:
+        return run_retrain(args)
     try:
-        if args.config:
-            config = TrainConfig.load(args.config)
-        else:
-            # Fine-tuning on a project's reviewed cells: start from the current
-            # model (unless --base names another) and write the candidate to
-            # the user's models folder, where the resolver finds it first.
-            from core.classifier import user_models_dir
-
-            args.base = args.base or DEFAULT_BASE
-            config = TrainConfig(name=args.name or "hemalabel-wbc-project", sources=[SourceConfig("project", args.project, val=0.2)],
-                                 epochs=15, learning_rate=5e-4, output_dir=str(user_models_dir()))
+        config = TrainConfig.load(args.config)
         config.target_recall.update(parse_target_recall(args.target_recall))
         for label in config.target_recall:
             if label not in config.classes:
@@ -89,3 +98,59 @@ def run(args: argparse.Namespace) -> int:
 def _print(progress: Progress) -> None:
     if progress.payload is not None or "saved" in progress.message or progress.done == progress.total:
         print(progress.message, file=sys.stderr, flush=True)
+
+
+RETRAIN_OPTIONS = {"replay": "replay_path", "replay_per_class": "replay_per_class", "standard_set": "standard_set",
+                   "epochs": "epochs", "max_minutes": "max_minutes", "holdout": "holdout_fraction",
+                   "min_examples": "min_examples", "min_new_class": "min_new_class_cells", "base": "base"}
+
+
+def run_retrain(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from core.jobs import Cancelled
+    from core.retraining import ModelRegistry, RegistryError, RetrainError, RetrainSettings, retrain
+    from core.store import resolve_project_path
+
+    settings = RetrainSettings(**{field: getattr(args, option) for option, field in RETRAIN_OPTIONS.items()
+                                  if getattr(args, option) is not None})
+    project = resolve_project_path(args.project)
+    if not Path(project).is_file():
+        return fail(f"{project}: project not found")
+    registry = ModelRegistry()
+    try:
+        outcome = run_job(retrain(project, settings, registry=registry), _print_retrain)
+    except RetrainError as error:
+        return fail(str(error))
+    except (Cancelled, KeyboardInterrupt):
+        return fail("training cancelled; the model in use is unchanged")
+    candidate = outcome.candidate
+    if args.promote:
+        try:
+            registry.promote(candidate.name)
+        except RegistryError as error:
+            return fail(str(error))
+    if args.json:
+        print_json({"candidate": candidate.name, "weights": str(candidate.path), "parent": candidate.parent,
+                    "trained_on": candidate.trained_on, "promoted": bool(args.promote), "seconds": round(outcome.seconds, 1),
+                    "comparison": outcome.comparison.to_dict(), "history": outcome.history})
+        return 0
+    print(f"candidate {candidate.name} (fine-tuned from {candidate.parent} in {outcome.seconds:.0f} s): {candidate.path}")
+    for title, pair in (("held-out slides", outcome.comparison.held_out), ("standard set", outcome.comparison.standard)):
+        if pair is not None:
+            current, new = pair
+            print(f"{title}: {current.cells} cells; accuracy {current.accuracy:.4f} -> {new.accuracy:.4f}, "
+                  f"balanced {current.balanced_accuracy:.4f} -> {new.balanced_accuracy:.4f}")
+    print(outcome.comparison.recommendation)
+    if args.promote:
+        print(f"promoted {candidate.name}: it is now the model in use (undo: hemalabel models rollback)")
+    else:
+        print(f"to use it: hemalabel models promote {candidate.name}   to delete it: hemalabel models discard {candidate.name}")
+    return 0
+
+
+def _print_retrain(progress: Progress) -> None:
+    payload = progress.payload
+    if isinstance(payload, dict) and payload.get("kind") == "log":
+        return  # the log is for a failure's report; the epochs say how it goes
+    print(progress.message, file=sys.stderr, flush=True)

@@ -1,0 +1,180 @@
+"""The retrain's child process: fine-tune, save the candidate, score both
+models.  Everything heavy happens here, so the window (or the command line)
+only reads messages, and a crash or a cancel cannot touch the model in use.
+
+Messages on the queue are (kind, value) tuples:
+  ("log", str)             a line for the log view
+  ("epoch", dict)          one epoch's row, with eta_seconds
+  ("done", dict)           the candidate's files, history, scores and counts
+  ("error", str)           why it failed (the log holds the traceback)
+"""
+
+from __future__ import annotations
+
+import errno
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from core.training.samples import LabelledCell
+
+
+@dataclass(slots=True)
+class ChildRequest:
+    base: str  # .keras path of the model being fine-tuned
+    base_name: str
+    name: str  # the candidate's name
+    out_dir: str  # staging folder for its files
+    classes: list[str]
+    train: list[LabelledCell]
+    val: list[LabelledCell]
+    held_out: list[LabelledCell]
+    standard: list[LabelledCell]
+    settings: dict[str, Any]
+    source_weights: dict[str, float]
+
+
+def run_child(request: ChildRequest, messages: Any) -> None:
+    """The child's entry point (must be importable by a spawned interpreter)."""
+    def log(line: str) -> None:
+        messages.put(("log", line))
+
+    try:
+        result = _fine_tune(request, messages, log)
+    except OSError as error:
+        log(traceback.format_exc())
+        if error.errno == errno.ENOSPC:
+            messages.put(("error", f"the disk is full ({error.filename or request.out_dir}); the candidate was discarded"))
+        else:
+            messages.put(("error", f"{error.filename or request.out_dir}: {error.strerror or error}"))
+        return
+    except Exception as error:  # everything must reach the parent as a message
+        log(traceback.format_exc())
+        messages.put(("error", f"{type(error).__name__}: {error}"))
+        return
+    messages.put(("done", result))
+
+
+def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]:
+    from core.classifier import load_classifier
+    from core.classifier.card import read_card, write_card
+    from core.training.config import TrainConfig
+    from core.training.trainer import train_classifier
+
+    started = time.monotonic()
+    base = load_classifier(request.base)
+    log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.train)} cells, "
+        f"validating on {len(request.val)}")
+    new_classes = [c for c in request.classes if c not in base.classes]
+    if new_classes:
+        log(f"new outputs: {', '.join(new_classes)}")
+    settings = request.settings
+    card = base.card
+    config = TrainConfig(
+        name=request.name,
+        sources=[],
+        version=card.version,
+        architecture=card.architecture,
+        classes=list(request.classes),
+        input_size=card.input_size,
+        crop_margin=card.crop_margin,
+        epochs=int(settings["epochs"]),
+        max_minutes=float(settings["max_minutes"]),
+        learning_rate=float(settings["learning_rate"]),
+        early_stopping_patience=max(4, int(settings["epochs"]) // 3),
+        source_weights=request.source_weights,
+        target_recall={k: v["target"] for k, v in card.target_recall.items() if k in request.classes},
+        seed=int(settings["seed"]),
+        output_dir=request.out_dir,
+    )
+    model = widened_model(base.keras_model, card, len(request.classes))
+    fit_started = time.monotonic()
+    job = train_classifier(config, model, splits={"train": request.train, "val": request.val})
+    while True:
+        try:
+            step = next(job)
+        except StopIteration as finished:
+            result = finished.value
+            break
+        if isinstance(step.payload, dict):
+            row = dict(step.payload)
+            row["epochs"] = config.epochs
+            row["eta_seconds"] = _eta(row, config, time.monotonic() - fit_started)
+            messages.put(("epoch", row))
+        else:
+            log(step.message)
+    trained_on = dict(sorted(Counter(c.label for c in request.train).items()))
+    candidate_card = read_card(result.card)
+    candidate_card.parent = request.base_name
+    candidate_card.training_data = {**candidate_card.training_data, "trained_on": trained_on,
+                                    "queue_cells": sum(1 for c in request.train if c.source == "project"),
+                                    "replay_cells": sum(1 for c in request.train if c.source != "project")}
+    write_card(candidate_card, result.card)
+    log("scoring both models on held-out cells")
+    candidate = load_classifier(result.weights)
+    scores = {
+        "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes),
+        "standard": _score_pair(base, candidate, request.base_name, request.name, request.standard, request.classes),
+    }
+    return {"weights": str(result.weights), "card": str(result.card), "history": result.history,
+            "trained_on": trained_on, "scores": scores, "created_at": candidate_card.created_at,
+            "seconds": time.monotonic() - started}
+
+
+def widened_model(keras_model: Any, card: Any, outputs: int) -> Any:
+    """The base model with `outputs` logits: the old classes keep their
+    weights, a new class starts from the mean of the old ones' weights (a
+    neutral start the fine-tune moves from)."""
+    if outputs == len(card.classes):
+        return keras_model
+    from core.classifier.architecture import build
+
+    widened = build(card.architecture, card.input_size, outputs)
+    for old_layer, new_layer in zip(keras_model.layers, widened.layers):
+        old_weights = old_layer.get_weights()
+        if old_layer.name != keras_model.layers[-1].name:
+            new_layer.set_weights(old_weights)
+            continue
+        kernel, bias = old_weights
+        extra = outputs - kernel.shape[1]
+        new_kernel = np.concatenate([kernel, np.repeat(kernel.mean(1, keepdims=True), extra, 1)], 1)
+        new_bias = np.concatenate([bias, np.full(extra, bias.mean() - 1.0, bias.dtype)])
+        new_layer.set_weights([new_kernel, new_bias])
+    return widened
+
+
+def _eta(row: dict[str, Any], config: Any, elapsed: float) -> float:
+    per_epoch = elapsed / max(1, row["epoch"])
+    by_epochs = per_epoch * (config.epochs - row["epoch"])
+    if config.max_minutes > 0:
+        return float(max(0.0, min(by_epochs, config.max_minutes * 60.0 - elapsed)))
+    return float(by_epochs)
+
+
+def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: list[LabelledCell],
+                classes: list[str]) -> list[dict[str, Any]] | None:
+    if not cells:
+        return None
+    from core.retraining.scoring import score
+
+    truth = np.array([classes.index(c.label) for c in cells])
+    pair = []
+    for model, model_name in ((base, base_name), (candidate, name)):
+        crops, kept = _crops(cells, model.card.input_size, model.crop_margin, classes)
+        predicted = np.array([classes.index(model.classes[i]) for i in model.logits(crops).argmax(1)])
+        pair.append(score(model_name, predicted, truth[kept], classes).to_dict())
+    return pair
+
+
+def _crops(cells: list[LabelledCell], size: int, margin: float, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    from core.training.loading import load_cells
+    from core.jobs import run_job
+
+    arrays = run_job(load_cells(cells, classes, size, margin, with_train_view=False))
+    kept_ids = {id(s) for s in arrays.samples}
+    return arrays.eval_view, np.array([id(c) in kept_ids for c in cells])

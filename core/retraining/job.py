@@ -1,0 +1,267 @@
+"""retrain(): from a project's queue to a registered candidate model.
+
+The parent (the GUI's worker thread or the command line) chooses the cells,
+starts a spawned child process that fine-tunes and scores, relays its
+messages as Progress, and registers the candidate only when the child
+finished cleanly.  Cancel terminates the child; a crash, a cancel or a full
+disk leave nothing behind but the log, and never touch the model in use.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import queue
+import random
+import shutil
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.jobs import Cancelled, CancelToken, Job, Progress
+from core.retraining.child import ChildRequest, run_child
+from core.retraining.examples import candidate_classes, training_examples
+from core.retraining.registry import ModelRegistry, ModelVersion, RegistryError
+from core.retraining.scoring import Comparison, ModelScores, recommend
+from core.retraining.settings import RetrainSettings
+from core.store import ProjectStore
+from core.training.samples import DatasetError, LabelledCell, from_class_folders, from_store
+from core.training.splits import split_samples
+
+# Slides kept for validation (early stopping, calibration) once a project
+# has this many; below it, validation uses the replay sample alone.
+MIN_SLIDES_FOR_PROJECT_VALIDATION = 30
+# The child reports at least once per epoch; this long without a message or
+# an exit means it hung.
+POLL_SECONDS = 0.2
+
+
+class RetrainError(Exception):
+    """A retrain that could not produce a candidate, with what to do."""
+
+
+@dataclass(slots=True)
+class RetrainOutcome:
+    candidate: ModelVersion
+    comparison: Comparison
+    history: list[dict[str, Any]] = field(default_factory=list)
+    log: str = ""
+    seconds: float = 0.0
+
+
+def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None = None,
+            registry: ModelRegistry | None = None) -> Job[RetrainOutcome]:
+    cancel = cancel or CancelToken()
+    registry = registry or ModelRegistry()
+    started = time.monotonic()
+    try:
+        settings.check()
+    except ValueError as error:
+        raise RetrainError(f"retrain settings: {error}") from None
+    yield Progress(0, 1, "choosing the cells")
+    base_path, base_name, base_card = _base_model(settings, registry)
+    with ProjectStore.open(project, read_only=True) as store:
+        classes = candidate_classes(store, list(base_card.classes))
+        examples = training_examples(store, classes)
+    classes = _learnable_classes(classes, base_card.classes, examples, settings.min_new_class_cells)
+    examples = [e for e in examples if e.label in classes]
+    _check_enough(examples, settings, project)
+    parts = split_samples(examples, _val_fraction(examples, settings), settings.holdout_fraction, settings.seed)
+    replay_train, replay_val = _replay(settings, classes)
+    train = parts["train"] + replay_train
+    val = parts["val"] + replay_val
+    standard = _standard_set(settings.standard_set, classes)
+    name = registry.next_name(base_name)
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(registry.folder)))
+    request = ChildRequest(
+        base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
+        train=train, val=val, held_out=parts["test"], standard=standard, settings=settings.to_dict(),
+        source_weights=_queue_weight(parts["train"], replay_train),
+    )
+    yield Progress(0, settings.epochs, f"fine-tuning on {len(parts['train'])} queued and {len(replay_train)} replay cells; "
+                   f"{len(parts['test'])} held out from {len({c.group for c in parts['test']})} slides")
+    log_lines: list[str] = []
+    try:
+        done = yield from _run_child(request, cancel, log_lines, settings.epochs)
+        outcome = _register(done, request, registry, staging, log_lines, started)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    yield Progress(settings.epochs, settings.epochs, f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}")
+    return outcome
+
+
+def _base_model(settings: RetrainSettings, registry: ModelRegistry) -> tuple[Path, str, Any]:
+    from core.classifier.card import ModelCardError, card_path_for, read_card
+    from core.classifier.resolver import resolve_model
+
+    try:
+        if settings.base is None:
+            version = registry.current()
+            path, name = version.path, version.name
+        else:
+            path = resolve_model(settings.base)
+            name = path.stem
+        return path, name, read_card(card_path_for(path))
+    except (ModelCardError, RegistryError) as error:
+        raise RetrainError(f"the model to fine-tune: {error}") from None
+
+
+def _learnable_classes(classes: list[str], model_classes: list[str], examples: list[LabelledCell], minimum: int) -> list[str]:
+    """The model's classes, plus each new taxonomy class with enough examples."""
+    counts = Counter(e.label for e in examples)
+    return [c for c in classes if c in model_classes or counts[c] >= minimum]
+
+
+def _check_enough(examples: list[LabelledCell], settings: RetrainSettings, project: Path) -> None:
+    slides = {e.group for e in examples}
+    if len(examples) < settings.min_examples:
+        raise RetrainError(
+            f"{project}: {len(examples)} reviewed cells so far; a retrain needs at least {settings.min_examples}. "
+            f"Confirm or correct {settings.min_examples - len(examples)} more cells (the minimum is a retrain setting)."
+        )
+    if settings.holdout_fraction > 0 and len(slides) < 2:
+        raise RetrainError(
+            f"{project}: all {len(examples)} reviewed cells come from one slide; review cells on at least one more "
+            "slide so the new model can be checked on a slide it did not learn from."
+        )
+
+
+def _val_fraction(examples: list[LabelledCell], settings: RetrainSettings) -> float:
+    slides = len({e.group for e in examples})
+    return 0.15 if slides >= MIN_SLIDES_FOR_PROJECT_VALIDATION and settings.holdout_fraction <= 0.6 else 0.0
+
+
+def _replay(settings: RetrainSettings, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
+    """A per-class random sample of the original training data (train and
+    validation parts); none without a replay path."""
+    if not settings.replay_path or settings.replay_per_class == 0:
+        return [], []
+    root = Path(settings.replay_path)
+    try:
+        if (root / "images").is_dir() and (root / "boxes").is_dir():
+            from core.training.pbc import pbc_cells
+
+            cells, _ = pbc_cells(root, [c for c in classes])
+        else:
+            cells = from_class_folders(root, classes)
+    except DatasetError as error:
+        raise RetrainError(f"replay data: {error}") from None
+    if not cells:
+        raise RetrainError(f"replay data: {root} holds no cells of the classes {', '.join(classes)}")
+    rng = random.Random(settings.seed)
+    by_class: dict[str, list[LabelledCell]] = {}
+    for cell in cells:
+        by_class.setdefault(cell.label, []).append(cell)
+    train: list[LabelledCell] = []
+    val: list[LabelledCell] = []
+    for label in sorted(by_class):
+        chosen = rng.sample(by_class[label], min(len(by_class[label]), settings.replay_per_class * 5 // 4))
+        cut = settings.replay_per_class
+        train.extend(chosen[:cut])
+        val.extend(chosen[cut:])
+    return train, val
+
+
+def _standard_set(path: str | None, classes: list[str]) -> list[LabelledCell]:
+    if not path:
+        return []
+    try:
+        if Path(path).suffix == ".hemalabel":
+            with ProjectStore.open(path, read_only=True) as store:
+                return from_store(store, classes)
+        return from_class_folders(path, classes)
+    except (DatasetError, OSError) as error:
+        raise RetrainError(f"standard set: {error}") from None
+    except Exception as error:  # a store that cannot be opened names itself
+        raise RetrainError(f"standard set {path}: {error}") from None
+
+
+def _queue_weight(queued: list[LabelledCell], replay: list[LabelledCell]) -> dict[str, float]:
+    """Sampling weight of the project's cells against the replay sample:
+    within a class, the few queued cells are drawn about as often as the
+    many replay cells together, so the new lab is learnt without the old
+    data being forgotten."""
+    if not queued or not replay:
+        return {}
+    queued_per_class = len(queued) / max(1, len({c.label for c in queued}))
+    replay_per_class = len(replay) / max(1, len({c.label for c in replay}))
+    return {"project": float(min(20.0, max(1.0, replay_per_class / queued_per_class)))}
+
+
+def _ensure(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str], epochs: int) -> Job[dict[str, Any]]:
+    # Spawn, not fork: a forked TensorFlow or Qt process is not safe, and
+    # spawn is what Windows and macOS do anyway.
+    context = multiprocessing.get_context("spawn")
+    messages = context.Queue()
+    child = context.Process(target=run_child, args=(request, messages), name="hemalabel-retrain", daemon=True)
+    child.start()
+    try:
+        while True:
+            if cancel.cancelled:
+                child.terminate()
+                child.join(10)
+                raise Cancelled()
+            try:
+                kind, value = messages.get(timeout=POLL_SECONDS)
+            except queue.Empty:
+                if not child.is_alive():
+                    # It may have put its last message just before exiting.
+                    try:
+                        kind, value = messages.get(timeout=1.0)
+                    except queue.Empty:
+                        raise RetrainError(_with_log(f"training stopped unexpectedly (exit code {child.exitcode})", log_lines)) from None
+                else:
+                    continue
+            if kind == "log":
+                log_lines.append(value)
+                yield Progress(0, epochs, value.splitlines()[-1] if value else "", payload={"kind": "log", "line": value})
+            elif kind == "epoch":
+                yield Progress(int(value["epoch"]), epochs, _describe(value), payload={"kind": "epoch", **value})
+            elif kind == "error":
+                raise RetrainError(_with_log(f"training failed: {value}; the model in use is unchanged", log_lines))
+            elif kind == "done":
+                return value
+    finally:
+        if child.is_alive():
+            child.terminate()
+        child.join(10)
+
+
+def _describe(row: dict[str, Any]) -> str:
+    text = f"epoch {row['epoch']}/{row['epochs']}: loss {row['loss']:.3f}, accuracy {row.get('accuracy', 0):.3f}"
+    if "val_accuracy" in row:
+        text += f", validation accuracy {row['val_accuracy']:.3f}"
+    return text + f"; about {row['eta_seconds']:.0f} s left"
+
+
+def _with_log(message: str, log_lines: list[str], tail: int = 15) -> str:
+    lines = "\n".join(log_lines).splitlines()[-tail:]
+    return message + ("\n--- log ---\n" + "\n".join(lines) if lines else "")
+
+
+def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegistry, staging: Path,
+              log_lines: list[str], started: float) -> RetrainOutcome:
+    pairs = {}
+    for key in ("held_out", "standard"):
+        pair = done["scores"].get(key)
+        pairs[key] = None if pair is None else (ModelScores.from_dict(pair[0]), ModelScores.from_dict(pair[1]))
+    text, advised = recommend(pairs["held_out"], pairs["standard"])
+    comparison = Comparison(pairs["held_out"], pairs["standard"], text, advised)
+    try:
+        for suffix in (".keras", ".json"):
+            shutil.move(str(staging / f"{request.name}{suffix}"), str(registry.folder / f"{request.name}{suffix}"))
+        candidate = registry.register_candidate(request.name, request.base_name, done["created_at"], done["trained_on"],
+                                                comparison.to_dict())
+    except OSError as error:
+        for suffix in (".keras", ".json"):
+            (registry.folder / f"{request.name}{suffix}").unlink(missing_ok=True)
+        raise RetrainError(f"{registry.folder}: could not store the candidate ({error.strerror or error}); "
+                           "it was discarded and the model in use is unchanged") from None
+    return RetrainOutcome(candidate, comparison, done["history"], "\n".join(log_lines), time.monotonic() - started)

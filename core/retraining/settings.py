@@ -1,0 +1,43 @@
+"""What a retrain is asked to do: the knobs the Retrain dialog and
+`hemalabel train --project` expose."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(slots=True)
+class RetrainSettings:
+    base: str | None = None  # model to fine-tune; None: the one in use
+    replay_path: str | None = None  # its original training data (PBC root or class folders); None: queue only
+    replay_per_class: int = 150
+    standard_set: str | None = None  # class-folder tree or .hemalabel project of reviewed cells
+    epochs: int = 15
+    max_minutes: float = 3.0  # budget of the fine-tune itself; the schedule runs on wall time
+    learning_rate: float = 1e-3
+    holdout_fraction: float = 0.25  # of the project's slides, kept out of training for the comparison
+    min_examples: int = 20
+    min_new_class_cells: int = 10
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RetrainSettings:
+        known = {f.name for f in fields(cls)}
+        return cls(**{key: value for key, value in data.items() if key in known})
+
+    def check(self) -> None:
+        """Refuse settings no retrain could honour, naming the setting."""
+        if self.epochs < 1:
+            raise ValueError(f"epochs must be at least 1, not {self.epochs}")
+        if self.max_minutes < 0:
+            raise ValueError(f"max_minutes must be 0 (no limit) or more, not {self.max_minutes}")
+        if not 0.0 <= self.holdout_fraction < 0.9:
+            raise ValueError(f"holdout_fraction must be between 0 and 0.9, not {self.holdout_fraction}")
+        if self.min_examples < 1 or self.min_new_class_cells < 1 or self.replay_per_class < 0:
+            raise ValueError("min_examples and min_new_class_cells must be at least 1, replay_per_class at least 0")
+        if not 0.0 < self.learning_rate < 1.0:
+            raise ValueError(f"learning_rate must be between 0 and 1, not {self.learning_rate}")
