@@ -1,153 +1,21 @@
 """Fakes for the retrain GUI tests: a registry kept in memory, a retrain job
-that yields epoch and log payloads without training anything, and an
-outcome built from the contract's dataclasses.
-
-Until core.retraining lands on main, `ensure_core_retraining()` installs a
-stand-in module made of the contract's dataclasses (notes/retrain-contract.md)
-in sys.modules, for these tests only; once the real package imports, the
-real one is used and the stand-in is never built."""
+that yields epoch and log payloads without training anything (no TensorFlow,
+no child process), and an outcome built from core.retraining's dataclasses."""
 
 from __future__ import annotations
 
 import math
-import sys
 import time
-import types
 from collections.abc import Generator
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core import retraining
 from core.jobs import Cancelled, CancelToken, Progress
 
 CLASSES = ["neutrophil", "lymphocyte", "monocyte"]
 
-
-def ensure_core_retraining() -> types.ModuleType:
-    try:
-        import core.retraining as real
-
-        return real
-    except ImportError:
-        pass
-    module = types.ModuleType("core.retraining")
-    module.__dict__.update(_stand_in_names())
-    sys.modules["core.retraining"] = module
-    return module
-
-
-def _stand_in_names() -> dict[str, Any]:
-    @dataclass
-    class RetrainSettings:
-        base: str | None = None
-        replay_path: str | None = None
-        replay_per_class: int = 150
-        standard_set: str | None = None
-        epochs: int = 15
-        max_minutes: float = 3.0
-        learning_rate: float = 1e-3
-        holdout_fraction: float = 0.25
-        min_examples: int = 20
-        min_new_class_cells: int = 10
-        seed: int = 0
-
-        def to_dict(self) -> dict:
-            return asdict(self)
-
-        @classmethod
-        def from_dict(cls, d: dict) -> RetrainSettings:
-            return cls(**d)
-
-    @dataclass
-    class QueueSummary:
-        model: str
-        model_created_at: str
-        examples_per_class: dict[str, int]
-        new_per_class: dict[str, int]
-        slides: list[tuple[str, int]]
-        new_classes: dict[str, int]
-        total_examples: int
-        total_new: int
-
-    @dataclass
-    class ModelVersion:
-        name: str
-        path: Path
-        status: str
-        parent: str | None
-        created_at: str
-        trained_on: dict[str, int]
-        metrics: dict
-        is_current: bool
-
-    @dataclass
-    class ModelScores:
-        model: str
-        cells: int
-        accuracy: float
-        balanced_accuracy: float
-        per_class_recall: dict[str, float]
-        confusion: list[list[int]]
-        classes: list[str]
-
-    @dataclass
-    class Comparison:
-        held_out: tuple | None
-        standard: tuple | None
-        recommendation: str
-        promote_advised: bool
-
-    @dataclass
-    class RetrainOutcome:
-        candidate: ModelVersion
-        comparison: Comparison
-        history: list[dict]
-        log: str
-        seconds: float
-
-    @dataclass
-    class Insights:
-        class_counts: dict[str, int]
-        histograms: dict[str, dict[str, list[float]]]
-        bin_edges: list[float]
-
-    class RetrainError(Exception):
-        pass
-
-    class ModelRegistry:
-        def __init__(self, folder: Path | None = None) -> None:
-            raise RetrainError("stand-in registry: tests pass a FakeRegistry")
-
-    def queue_summary(store: Any, registry: Any = None) -> QueueSummary:
-        """Stand-in: counts reviewed white cells per label; all count as new."""
-        counts: dict[str, int] = {}
-        slides: list[tuple[str, int]] = []
-        for slide in store.slides():
-            n = 0
-            for cell in store.cells(slide.id):
-                if cell.kind.value == "white" and cell.reviewed and cell.label:
-                    counts[cell.label] = counts.get(cell.label, 0) + 1
-                    n += 1
-            if n:
-                slides.append((slide.path, n))
-        total = sum(counts.values())
-        return QueueSummary("hemalabel-wbc", "2026-01-01T00:00:00", counts, dict(counts), slides, {}, total, total)
-
-    def dataset_insights(store: Any, max_per_class: int = 200) -> Insights:
-        return fake_insights()
-
-    def retrain(project: Path, settings: Any, cancel: Any = None, registry: Any = None):
-        raise RetrainError("stand-in retrain: tests pass a fake job")
-
-    return {name: value for name, value in locals().items() if not name.startswith("_")}
-
-
-retraining = ensure_core_retraining()
-# False while the stand-in is in use: tests of the real core's answers skip.
-REAL_CORE = getattr(retraining, "__file__", None) is not None
-
-
-# --------------------------------------------------------------------------- fakes
 
 def version(name: str, status: str, parent: str | None = None, current: bool = False, metrics: dict | None = None):
     return retraining.ModelVersion(

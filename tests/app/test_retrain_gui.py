@@ -15,7 +15,7 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
-import retrain_fakes  # noqa: E402  (installs the stand-in core.retraining only while the real one is missing)
+import retrain_fakes  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
 from retrain_fakes import FakeRegistry, FakeRetrain, fake_insights, outcome, retraining  # noqa: E402
@@ -341,10 +341,6 @@ def test_key_metrics_reads_flat_and_nested_summaries() -> None:
 
 # --------------------------------------------------------------------------- against the real core
 
-real_core = pytest.mark.skipif(not retrain_fakes.REAL_CORE, reason="core.retraining has not landed; the stand-in is in use")
-
-
-@real_core
 def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, tmp_path: Path,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "user-models"))
@@ -361,7 +357,6 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
 
 
-@real_core
 def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_path: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "user-models"
