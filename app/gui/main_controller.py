@@ -27,7 +27,7 @@ from app.gui.review_controller import ReviewController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
-from app.version import APP_NAME
+from app.version import window_title
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
 from core.jobs import Progress
@@ -176,7 +176,7 @@ class MainController(QObject):
         self._build_class_actions()
         self.settings.add_recent_project(store.path)
         self._fill_recent_menu()
-        self.window.setWindowTitle(f"{store.path.parent.name} \u2014 {APP_NAME}")
+        self.window.setWindowTitle(window_title(store.path.parent.name))
         if store.read_only:
             self.window.read_only_banner.show_message(
                 f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
@@ -245,7 +245,7 @@ class MainController(QObject):
         self.window.read_only_banner.hide_message()
         self.window.image_banner.hide_message()
         self.window.view.set_overlay("")
-        self.window.setWindowTitle(APP_NAME)
+        self.window.setWindowTitle(window_title())
         self._update_actions()
 
     def shutdown(self) -> None:

@@ -27,7 +27,7 @@ from app.gui.banner import Banner
 from app.gui.canvas.slide_view import SlideView
 from app.gui.inspector import InspectorView
 from app.gui.slide_browser import SlideBrowser, SlideListModel
-from app.version import APP_NAME
+from app.version import window_title
 
 
 class MainWindow(QMainWindow):
@@ -36,7 +36,7 @@ class MainWindow(QMainWindow):
     def __init__(self) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
-        self.setWindowTitle(APP_NAME)
+        self.setWindowTitle(window_title())
         self.resize(1440, 900)
         self.actions = build_actions(self)
 

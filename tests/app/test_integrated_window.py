@@ -280,3 +280,10 @@ def test_one_history_for_both_views(qtbot, open_window, review_project):
     qtbot.keyClick(window.view, Qt.Key.Key_Z, CTRL)
     assert store.cell(second).label == "neutrophil"
     assert window.actions["redo"].isEnabled()
+
+
+def test_window_title_names_the_app_its_version_and_the_project(qtbot, open_window, review_project):
+    from app.version import app_version
+
+    window, controller = open_window(review_project)
+    assert window.windowTitle() == f"{review_project.parent.name} \u2014 HemaLabel {app_version()}"
