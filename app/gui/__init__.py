@@ -18,6 +18,8 @@
     gallery/             CellGallery: model (cells grouped by class), view, delegate, thumbnails.py (cell crops)
     differential/        DifferentialPanel: live counts, NRBC, target progress, bar chart
     dialogs/             sign-off, import, export (job_dialog.py: their shared form + worker job)
+    retrain/             Models > Retrain… (queue, settings, live curves, results, promote/discard,
+                         insights) and Models > Models… (versions, promote, discard, roll back)
     imagery.py           decoding for the viewer (Pillow, or OpenCV past Pillow's bomb guard), pyramid levels
     presentation.py      colours, tags and status words shared by all views
     style.py             the look, and pyqtgraph's one configuration

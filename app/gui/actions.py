@@ -58,6 +58,10 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("classify_all", "Classify A&ll Slides", "Ctrl+Shift+K", "Classify the white cells of every slide", "Models"),
     ActionSpec("pipeline_all", "Detect and Classify All Slides", "Ctrl+Shift+R", "Detect, then classify, every slide", "Models"),
     ActionSpec("cancel_job", "Cancel", "Ctrl+.", "Stop the running job (what is done so far is kept)", "Models"),
+    ActionSpec("retrain", "&Retrain\u2026", "Ctrl+Shift+T",
+               "Fine-tune the classifier on this project's reviewed cells and compare it with the current one", "Models"),
+    ActionSpec("model_versions", "&Models\u2026", "Ctrl+Shift+M",
+               "List the classifier versions: promote, discard or roll back", "Models"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", QKeySequence.StandardKey.HelpContents, "List every shortcut", "Help"),
     ActionSpec("about", "&About HemaLabel", None, "Version and licences", "Help"),
 )

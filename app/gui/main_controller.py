@@ -22,6 +22,7 @@ from app.gui.data_controller import DataController
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
+from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
@@ -47,6 +48,7 @@ class MainController(QObject):
         self.models = ModelController(self)
         self.review = ReviewController(window, self.canvas, self)
         self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
+        self.retraining = RetrainController(window, self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
         self._connect()
@@ -111,6 +113,7 @@ class MainController(QObject):
         self.review.message.connect(self.show_message)
         self.review.view_changed.connect(self._view_changed)
         self.data.message.connect(self.show_message)
+        self.retraining.message.connect(self.show_message)
 
     def _restore_settings(self) -> None:
         w = self.window
@@ -169,6 +172,7 @@ class MainController(QObject):
         a = self.window.actions
         self.review.set_session(self.session, undo=a["undo"].trigger, redo=a["redo"].trigger)
         self.data.set_session(self.session)
+        self.retraining.set_session(self.session)
         self._build_class_actions()
         self.settings.add_recent_project(store.path)
         self._fill_recent_menu()
@@ -229,6 +233,7 @@ class MainController(QObject):
         self.cancel_jobs()
         cancel_all_and_wait(30.0)
         self.data.set_session(None)
+        self.retraining.set_session(None)  # a running fine-tune is cancelled
         self.review.set_session(None, undo=self.undo, redo=self.redo)
         cancel_all_and_wait(30.0)  # the gallery's thumbnails, a dialog's job: before the store closes
         session, self.session = self.session, None
@@ -419,6 +424,7 @@ class MainController(QObject):
         for name in ("export_data", "report_project"):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
+        a["retrain"].setEnabled(has_project)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)
         self._update_lock_banner()

@@ -182,6 +182,8 @@ class MainWindow(QMainWindow):
         models.addActions([a["detect_slide"], a["detect_all"], a["classify_slide"], a["classify_all"]])
         models.addSeparator()
         models.addActions([a["pipeline_all"], a["cancel_job"]])
+        models.addSeparator()
+        models.addActions([a["retrain"], a["model_versions"]])
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["about"]])
 

@@ -1,0 +1,89 @@
+"""The Insights tab: how many examples each class has (a bar chart) and the
+colour make-up of one class's cells (red, green, blue and grey intensity
+histograms), the class chosen in a combo box.  Lopsided counts or a class
+whose stain differs from the rest are what a technician looks for before
+trusting a fine-tune."""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+
+from app.gui.style import configure_pyqtgraph
+from core.retraining import Insights
+
+CHANNELS = (("red", "#d62728"), ("green", "#2ca02c"), ("blue", "#1f5fbf"), ("gray", "#555555"))
+
+
+class InsightsTab(QWidget):
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        configure_pyqtgraph()
+        self.insights: Insights | None = None
+        self.status = QLabel("Reading cell crops\u2026")
+        self.status.setObjectName("insightsStatus")
+        self.counts_plot = pg.PlotWidget(title="Examples per class")
+        self.counts_plot.setObjectName("countsPlot")
+        self.counts_plot.setMouseEnabled(x=False, y=False)
+        self.bars: pg.BarGraphItem | None = None
+        self.class_combo = QComboBox()
+        self.class_combo.setObjectName("insightsClassCombo")
+        self.class_combo.currentIndexChanged.connect(self._show_histograms)
+        self.histogram_plot = pg.PlotWidget(title="Intensity histogram")
+        self.histogram_plot.setObjectName("histogramPlot")
+        self.histogram_plot.setLabel("bottom", "intensity (0\u2013255)")
+        self.histogram_plot.setLabel("left", "share of pixels")
+        self.histogram_plot.addLegend(offset=(-10, 10))
+        self.histogram_curves = {
+            name: self.histogram_plot.plot([0, 1], [0], stepMode="center", pen=pg.mkPen(colour, width=2), name=name)
+            for name, colour in CHANNELS
+        }
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.status)
+        layout.addWidget(self.counts_plot, 1)
+        chooser = QHBoxLayout()
+        label = QLabel("C&lass:")
+        label.setBuddy(self.class_combo)
+        chooser.addWidget(label)
+        chooser.addWidget(self.class_combo)
+        chooser.addStretch(1)
+        layout.addLayout(chooser)
+        layout.addWidget(self.histogram_plot, 1)
+
+    def show_insights(self, insights: Insights) -> None:
+        self.insights = insights
+        total = sum(insights.class_counts.values())
+        self.status.setText(f"{total} examples in {len(insights.class_counts)} classes.")
+        names = list(insights.class_counts)
+        counts = [insights.class_counts[n] for n in names]
+        if self.bars is not None:
+            self.counts_plot.removeItem(self.bars)
+        self.bars = pg.BarGraphItem(x=list(range(len(names))), height=counts, width=0.7, brush="#4a7fc1")
+        self.counts_plot.addItem(self.bars)
+        self.counts_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+        self.counts_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
+        self.counts_plot.setYRange(0, max(counts or [1]) * 1.1, padding=0)
+        chosen = self.class_combo.currentText()
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        self.class_combo.addItems([n for n in names if n in insights.histograms] or list(insights.histograms))
+        if chosen:
+            self.class_combo.setCurrentText(chosen)
+        self.class_combo.blockSignals(False)
+        self._show_histograms()
+
+    def _show_histograms(self) -> None:
+        if self.insights is None:
+            return
+        histograms = self.insights.histograms.get(self.class_combo.currentText(), {})
+        edges = list(self.insights.bin_edges)
+        for name, curve in self.histogram_curves.items():
+            values = histograms.get(name)
+            if values and len(edges) == len(values) + 1:
+                curve.setData(edges, list(values))
+            else:
+                curve.setData([0, 1], [0])
+
+    def show_error(self, message: str) -> None:
+        self.status.setText(f"<span style='color:#b00020'>Could not read the insights: {message}</span>")

@@ -1,0 +1,193 @@
+"""Models > Models…: every classifier version in the registry (bundled,
+candidates, promoted, retired) with its parent, age, what it was trained on
+and its key scores; the current one marked.  Promote a candidate, discard
+one, or roll back to the previously current model in one action."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QFont
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui import model_provider
+from app.gui.retrain import backend
+from app.gui.retrain.tables import cell_item, make_table
+from core.retraining import ModelVersion
+
+COLUMNS = ["", "Name", "Status", "Parent", "Created", "Trained on", "Accuracy", "Balanced acc."]
+
+
+def key_metrics(metrics: dict) -> tuple[float | None, float | None]:
+    """(accuracy, balanced accuracy) from a version's saved metrics.  The
+    summary may be flat or nested by set and model; the candidate's
+    held-out scores are preferred, as that is what promotion was judged on."""
+    def find(node: Any, key: str) -> float | None:
+        if isinstance(node, dict):
+            if isinstance(node.get(key), (int, float)):
+                return float(node[key])
+            for preferred in ("candidate", "held_out", "standard"):
+                if preferred in node:
+                    found = find(node[preferred], key)
+                    if found is not None:
+                        return found
+            for value in node.values():
+                found = find(value, key)
+                if found is not None:
+                    return found
+        elif isinstance(node, (list, tuple)) and node:
+            return find(node[-1], key)  # (current, candidate) pairs: the candidate
+        return None
+
+    return find(metrics or {}, "accuracy"), find(metrics or {}, "balanced_accuracy")
+
+
+class ModelsDialog(QDialog):
+    current_changed = Signal(str)  # the model now current
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("modelsDialog")
+        self.setWindowTitle("Classifier Versions")
+        self.resize(980, 420)
+        self.versions: list[ModelVersion] = []
+        # Asked before a candidate's files are deleted; a test answers it.
+        self.confirm: Callable[[str, str], bool] = self._ask
+        self.table = make_table(COLUMNS, "versionsTable")
+        self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
+        self.table.itemSelectionChanged.connect(self._update_buttons)
+        self.status = QLabel("")
+        self.status.setObjectName("modelsStatus")
+        self.status.setWordWrap(True)
+        self.promote_button = QPushButton("&Promote")
+        self.promote_button.setToolTip("Make the selected candidate (or a retired version) the current classifier")
+        self.discard_button = QPushButton("&Discard")
+        self.discard_button.setToolTip("Delete the selected candidate's files")
+        self.rollback_button = QPushButton("&Roll Back")
+        self.rollback_button.setObjectName("rollbackButton")
+        self.rollback_button.setToolTip("Make the previously current model current again")
+        self.close_button = QPushButton("&Close")
+        buttons = QDialogButtonBox()
+        for button in (self.promote_button, self.discard_button, self.rollback_button):
+            buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
+        self.promote_button.clicked.connect(self.promote_selected)
+        self.discard_button.clicked.connect(self.discard_selected)
+        self.rollback_button.clicked.connect(self.roll_back)
+        self.close_button.clicked.connect(self.reject)
+        label = QLabel("&Versions (\u25cf marks the current classifier):")
+        label.setBuddy(self.table)
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(self.table, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+        self.refresh()
+        self.table.setFocus()
+
+    def refresh(self) -> None:
+        chosen = self.selected()
+        try:
+            self.versions = list(backend.registry().versions())
+        except Exception as error:  # noqa: BLE001 - an unreadable registry folder, shown
+            self.versions = []
+            self._say(f"Could not read the model registry: {error}", error=True)
+        self.table.setRowCount(len(self.versions))
+        for row, version in enumerate(self.versions):
+            accuracy, balanced = key_metrics(version.metrics)
+            trained = sum(version.trained_on.values()) if version.trained_on else None
+            values = ["\u25cf" if version.is_current else "", version.name, version.status, version.parent or "",
+                      version.created_at.replace("T", " ")[:16], trained, accuracy, balanced]
+            for column, value in enumerate(values):
+                item = cell_item(value)
+                if version.is_current:
+                    font = QFont(item.font())
+                    font.setBold(True)
+                    item.setFont(font)
+                if column == 5 and version.trained_on:
+                    item.setToolTip("\n".join(f"{k}: {v}" for k, v in sorted(version.trained_on.items())))
+                self.table.setItem(row, column, item)
+        names = [v.name for v in self.versions]
+        row = names.index(chosen.name) if chosen is not None and chosen.name in names else next(
+            (r for r, v in enumerate(self.versions) if v.is_current), 0)
+        if self.versions:
+            self.table.selectRow(row)
+        self._update_buttons()
+
+    def selected(self) -> ModelVersion | None:
+        rows = self.table.selectionModel().selectedRows() if self.table.selectionModel() else []
+        if not rows or rows[0].row() >= len(self.versions):
+            return None
+        return self.versions[rows[0].row()]
+
+    def select_name(self, name: str) -> None:
+        for row, version in enumerate(self.versions):
+            if version.name == name:
+                self.table.selectRow(row)
+
+    def _update_buttons(self) -> None:
+        version = self.selected()
+        # A retired version may be made current again as well as a new candidate.
+        self.promote_button.setEnabled(version is not None and version.status in ("candidate", "retired")
+                                       and not version.is_current)
+        self.discard_button.setEnabled(version is not None and version.status == "candidate" and not version.is_current)
+        # Something to go back to: any version other than the current one that was once current.
+        self.rollback_button.setEnabled(any(v.status != "candidate" and not v.is_current for v in self.versions))
+
+    # ------------------------------------------------------------ actions
+    def promote_selected(self) -> None:
+        version = self.selected()
+        if version is None:
+            return
+        self._act(lambda: backend.registry().promote(version.name), f"{version.name} is now the current classifier.",
+                  changed=True)
+
+    def discard_selected(self) -> None:
+        version = self.selected()
+        if version is None or not self.confirm(
+                "Discard candidate", f"Delete {version.name} and its card? This cannot be undone."):
+            return
+        self._act(lambda: backend.registry().discard(version.name), f"{version.name} discarded.", changed=False)
+
+    def roll_back(self) -> None:
+        def go() -> ModelVersion:
+            return backend.registry().rollback()
+
+        self._act(go, None, changed=True)
+
+    def _act(self, action: Callable[[], Any], text: str | None, changed: bool) -> None:
+        try:
+            result = action()
+        except Exception as error:  # noqa: BLE001 - a refusal (the current model, the bundled one), shown
+            self._say(str(error), error=True)
+            return
+        if text is None and isinstance(getattr(result, "name", None), str):
+            text = f"Rolled back: {result.name} is the current classifier again."
+        self.refresh()
+        self._say(text or "Done.")
+        self.message.emit(text or "")
+        if changed:
+            # The window's loaded classifier may be the one just replaced.
+            model_provider.forget_loaded_models()
+            current = next((v.name for v in self.versions if v.is_current), "")
+            self.current_changed.emit(current)
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setText(text)
+
+    def _ask(self, title: str, text: str) -> bool:
+        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                      QMessageBox.StandardButton.No)
+        return answer == QMessageBox.StandardButton.Yes

@@ -1,0 +1,254 @@
+"""Models > Retrain…: the queue, the settings, the live fine-tune, the
+comparison and the decision, in one dialog.
+
+The fine-tune (`core.retraining.retrain`, a generator whose training runs in
+a child process) goes through the window's one worker helper, as detection
+and import do, so the window keeps painting; Cancel cancels the job's token
+and core terminates the child.  The queue and the insights are read in the
+background through the same helper.  Nothing here raises into Qt: every
+failure ends as text in the dialog."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.gui import model_provider
+from app.gui.retrain import backend
+from app.gui.retrain.insights_tab import InsightsTab
+from app.gui.retrain.prefs import load_settings, save_settings
+from app.gui.retrain.queue_tab import QueueTab
+from app.gui.retrain.results_tab import ResultsTab
+from app.gui.retrain.settings_form import SettingsForm
+from app.gui.retrain.training_tab import TrainingTab
+from app.gui.worker import JobHandle, start_call, start_job
+from core.jobs import CancelToken, Job, Progress
+from core.retraining import QueueSummary, RetrainOutcome, RetrainSettings
+from core.store import ProjectStore
+
+
+class RetrainDialog(QDialog):
+    promoted = Signal(str)  # the model now current
+    message = Signal(str)  # a line for the main window's status bar
+
+    def __init__(self, parent: QWidget | None, store: ProjectStore) -> None:
+        super().__init__(parent)
+        self.setObjectName("retrainDialog")
+        self.setWindowTitle("Retrain the Classifier")
+        self.resize(1040, 760)
+        self.store = store
+        self.project_path = Path(store.path)
+        self.job: JobHandle | None = None
+        self.outcome: RetrainOutcome | None = None
+        self.summary: QueueSummary | None = None
+        self._close_when_done = False
+
+        self.queue_tab = QueueTab()
+        self.settings_form = SettingsForm()
+        self.training_tab = TrainingTab()
+        self.results_tab = ResultsTab()
+        self.insights_tab = InsightsTab()
+        self.tabs = QTabWidget()
+        self.tabs.setObjectName("retrainTabs")
+        for widget, text in ((self.queue_tab, "&Queue"), (self.settings_form, "Se&ttings"),
+                             (self.training_tab, "Trainin&g"), (self.results_tab, "Res&ults"),
+                             (self.insights_tab, "&Insights")):
+            self.tabs.addTab(widget, text)
+        self.status = QLabel("")
+        self.status.setObjectName("retrainStatus")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.start_button = QPushButton("&Start Retraining")
+        self.start_button.setObjectName("startRetrain")
+        self.start_button.setToolTip("Fine-tune a candidate on the queue; the current model stays in use until you promote")
+        self.cancel_button = QPushButton("&Cancel Training")
+        self.cancel_button.setObjectName("cancelRetrain")
+        self.cancel_button.setToolTip("Stop the fine-tune; nothing is registered (Esc also stops it, then closes)")
+        self.cancel_button.setEnabled(False)
+        self.close_button = QPushButton("Close")
+        buttons = QDialogButtonBox()
+        buttons.addButton(self.start_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.ActionRole)
+        buttons.addButton(self.close_button, QDialogButtonBox.ButtonRole.RejectRole)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.status)
+        layout.addWidget(buttons)
+
+        self.settings_form.set_settings(load_settings())
+        self.settings_form.min_new_class_changed.connect(self._min_new_class_changed)
+        self.settings_form.min_examples.valueChanged.connect(self._min_examples_changed)
+        self.start_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        self.close_button.clicked.connect(self.reject)
+        self.results_tab.promote_button.clicked.connect(self.promote)
+        self.results_tab.discard_button.clicked.connect(self.discard)
+        self._read_project()
+
+    # ------------------------------------------------------------ queue and insights
+    def _read_project(self) -> None:
+        """Queue and insights read cells (and crops) from disk: off the GUI thread."""
+        store = self.store
+        # The handles have no parent: closing the dialog (deleted on close)
+        # before a read ends must not delete the QObject a pool thread is
+        # about to emit from.  Bound methods of the dialog are disconnected
+        # by Qt when it goes, so a late answer reaches nobody.
+        start_call("Reading the retrain queue", lambda: backend.summary(store), None,
+                   on_result=self._summary_ready, on_error=self._summary_failed)
+        start_call("Reading dataset insights", lambda: backend.insights(store), None,
+                   on_result=self._insights_ready, on_error=self._insights_failed)
+
+    def _summary_ready(self, summary: QueueSummary) -> None:
+        self.summary = summary
+        self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value())
+        self.queue_tab.show_readiness(summary, self.settings_form.min_examples.value())
+
+    def _summary_failed(self, _message: str, error: object) -> None:
+        self.queue_tab.show_error(str(error))
+
+    def _insights_ready(self, insights: object) -> None:
+        self.insights_tab.show_insights(insights)
+
+    def _insights_failed(self, _message: str, error: object) -> None:
+        self.insights_tab.show_error(str(error))
+
+    def _min_new_class_changed(self, value: int) -> None:
+        if self.summary is not None:
+            self.queue_tab.show_new_classes(self.summary, value)
+
+    def _min_examples_changed(self, value: int) -> None:
+        if self.summary is not None:
+            self.queue_tab.show_readiness(self.summary, value)
+
+    # ------------------------------------------------------------ the fine-tune
+    @property
+    def running(self) -> bool:
+        return self.job is not None
+
+    def current_settings(self) -> RetrainSettings:
+        return self.settings_form.apply_to(load_settings())
+
+    def start(self) -> JobHandle | None:
+        if self.running:
+            return None
+        settings = self.current_settings()
+        save_settings(settings)
+        self.outcome = None
+        self.results_tab.clear()
+        self.training_tab.reset()
+        self.tabs.setCurrentWidget(self.training_tab)
+        self._set_running(True)
+        self._say("Fine-tuning a candidate; the window stays usable. Cancel stops it and registers nothing.")
+        project = self.project_path
+
+        def job(token: CancelToken) -> Job[Any]:
+            return backend.retrain(project, settings, token)
+
+        # Bound methods of this dialog: Qt queues each signal to the GUI thread.
+        self.job = start_job("Retraining the classifier", job, self,
+                             on_progress=self._on_progress, on_result=self._on_result, on_error=self._on_error,
+                             on_cancelled=self._on_cancelled, on_finished=self._on_finished)
+        return self.job
+
+    def cancel(self) -> None:
+        if self.job is not None:
+            self._say("Cancelling: stopping the training process\u2026")
+            self.cancel_button.setEnabled(False)
+            self.job.cancel()
+
+    def _on_progress(self, progress: Progress) -> None:
+        self.training_tab.on_progress(progress)
+
+    def _on_result(self, outcome: RetrainOutcome) -> None:
+        self.outcome = outcome
+        self.training_tab.finished(f"Finished in {outcome.seconds:.0f} s: candidate {outcome.candidate.name}.")
+        self.results_tab.show_outcome(outcome)
+        self.tabs.setCurrentWidget(self.results_tab)
+        self._say(outcome.comparison.recommendation)
+
+    def _on_error(self, _message: str, error: object) -> None:
+        text = str(error) or type(error).__name__
+        self.training_tab.show_error(text)
+        self.tabs.setCurrentWidget(self.training_tab)
+        self._say(f"Retraining failed; the current model is unchanged. {text.splitlines()[0] if text else ''}", error=True)
+
+    def _on_cancelled(self) -> None:
+        self.training_tab.stopped("Cancelled: the training process was stopped and nothing was registered.")
+        self._say("Cancelled; the current model is unchanged.")
+
+    def _on_finished(self) -> None:
+        self.job = None
+        self._set_running(False)
+        if self._close_when_done:
+            super().reject()
+
+    def _set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.settings_form.setEnabled(not running)
+
+    # ------------------------------------------------------------ the decision
+    def promote(self) -> None:
+        if self.outcome is None:
+            return
+        name = self.outcome.candidate.name
+        try:
+            backend.registry().promote(name)
+        except Exception as error:  # noqa: BLE001 - a registry refusal or a disk error, shown
+            self.results_tab.decision.setText(f"<span style='color:#b00020'>Not promoted: {error}</span>")
+            return
+        # The window's loaded classifier is the old one: drop it so the next
+        # Classify loads the model just promoted.
+        model_provider.forget_loaded_models()
+        self.results_tab.set_decision_enabled(False)
+        self.results_tab.decision.setText(f"<b>{name}</b> is now the current classifier; classify slides to use it.")
+        self._say(f"{name} promoted. Models\u2026 rolls back if needed.")
+        self.promoted.emit(name)
+        self.message.emit(f"{name} is now the current classifier")
+
+    def discard(self) -> None:
+        if self.outcome is None:
+            return
+        name = self.outcome.candidate.name
+        try:
+            backend.registry().discard(name)
+        except Exception as error:  # noqa: BLE001
+            self.results_tab.decision.setText(f"<span style='color:#b00020'>Not discarded: {error}</span>")
+            return
+        self.results_tab.set_decision_enabled(False)
+        self.results_tab.decision.setText(f"{name} discarded; the current classifier is unchanged.")
+        self._say(f"{name} discarded.")
+        self.message.emit(f"Candidate {name} discarded")
+
+    # ------------------------------------------------------------ closing
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setStyleSheet("color: #b00020;" if error else "")
+        self.status.setText(text)
+
+    def reject(self) -> None:
+        """Esc or Close while training cancels the run; the dialog closes once
+        the child process is gone."""
+        if self.running:
+            self._close_when_done = True
+            self.cancel()
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
+        if self.running:
+            event.ignore()
+            self.reject()
+            return
+        super().closeEvent(event)

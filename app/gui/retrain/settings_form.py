@@ -1,0 +1,119 @@
+"""The Settings tab: the RetrainSettings a technician may change, each with
+a label mnemonic.  Paths are typed or chosen with a folder chooser; the
+standard set may also be a .hemalabel project file."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import (
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QWidget,
+)
+
+from core.retraining import RetrainSettings
+
+
+class SettingsForm(QWidget):
+    min_new_class_changed = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        form = QFormLayout(self)
+        self.replay_edit = QLineEdit()
+        self.replay_edit.setObjectName("replayEdit")
+        self.replay_edit.setPlaceholderText("none: learn from this project's queue only")
+        self.replay_edit.setToolTip("The original training data (a PBC folder with images/ and boxes/, or a "
+                                    "class-folder tree): replaying some of it keeps the model from forgetting")
+        self.replay_browse = QPushButton("&Browse\u2026")
+        self.replay_browse.clicked.connect(lambda: self._choose_folder(self.replay_edit, "Original training data"))
+        self.replay_per_class = _spin(0, 5000, "replayPerClass")
+        self.replay_per_class.setToolTip("Cells drawn from the replay data for each class")
+        self.standard_edit = QLineEdit()
+        self.standard_edit.setObjectName("standardEdit")
+        self.standard_edit.setPlaceholderText("none")
+        self.standard_edit.setToolTip("A fixed set both models are scored on: a class-folder tree, "
+                                      "or a .hemalabel project of reviewed cells")
+        self.standard_browse = QPushButton("B&rowse\u2026")
+        self.standard_browse.clicked.connect(lambda: self._choose_folder(self.standard_edit, "Standard set"))
+        self.epochs = _spin(1, 500, "epochsSpin")
+        self.max_minutes = QDoubleSpinBox()
+        self.max_minutes.setObjectName("maxMinutesSpin")
+        self.max_minutes.setRange(0.5, 600.0)
+        self.max_minutes.setSingleStep(0.5)
+        self.max_minutes.setDecimals(1)
+        self.max_minutes.setSuffix(" min")
+        self.max_minutes.setToolTip("Wall-time budget of the fine-tune; it stops after the epoch that passes it")
+        self.min_examples = _spin(1, 100000, "minExamplesSpin")
+        self.min_examples.setToolTip("Fewer queued examples than this: the run stops and says what is needed")
+        self.min_new_class = _spin(1, 100000, "minNewClassSpin")
+        self.min_new_class.setToolTip("A class the model lacks becomes a new output once it has this many cells")
+        self.min_new_class.valueChanged.connect(self.min_new_class_changed)
+
+        for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class):
+            spin.setMaximumWidth(140)  # a number, not a text field
+        note = QLabel("The fine-tune learns from this project's reviewed cells (the Queue tab), plus replayed "
+                      "cells of the original training data if a replay folder is set, so the model does not "
+                      "forget what the project lacks. The current model stays in use until you promote the candidate.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #4a5562;")
+        form.addRow(note)
+        _row(form, "Replay &folder:", self.replay_edit, self.replay_browse)
+        _row(form, "Replay cells &per class:", self.replay_per_class)
+        _row(form, "St&andard set:", self.standard_edit, self.standard_browse)
+        _row(form, "&Epochs:", self.epochs)
+        _row(form, "Time &limit:", self.max_minutes)
+        _row(form, "&Minimum examples:", self.min_examples)
+        _row(form, "Minimum cells for a &new class:", self.min_new_class)
+
+    def set_settings(self, settings: RetrainSettings) -> None:
+        self.replay_edit.setText(settings.replay_path or "")
+        self.replay_per_class.setValue(settings.replay_per_class)
+        self.standard_edit.setText(settings.standard_set or "")
+        self.epochs.setValue(settings.epochs)
+        self.max_minutes.setValue(settings.max_minutes)
+        self.min_examples.setValue(settings.min_examples)
+        self.min_new_class.setValue(settings.min_new_class_cells)
+
+    def apply_to(self, settings: RetrainSettings) -> RetrainSettings:
+        """The form's values written into `settings` (the others untouched)."""
+        settings.replay_path = self.replay_edit.text().strip() or None
+        settings.replay_per_class = self.replay_per_class.value()
+        settings.standard_set = self.standard_edit.text().strip() or None
+        settings.epochs = self.epochs.value()
+        settings.max_minutes = self.max_minutes.value()
+        settings.min_examples = self.min_examples.value()
+        settings.min_new_class_cells = self.min_new_class.value()
+        return settings
+
+    def _choose_folder(self, edit: QLineEdit, title: str) -> None:
+        path = QFileDialog.getExistingDirectory(self, title, edit.text())
+        if path:
+            edit.setText(path)
+
+
+def _spin(low: int, high: int, name: str) -> QSpinBox:
+    spin = QSpinBox()
+    spin.setObjectName(name)
+    spin.setRange(low, high)
+    return spin
+
+
+def _row(form: QFormLayout, text: str, field: QWidget, button: QWidget | None = None) -> None:
+    label = QLabel(text)
+    label.setBuddy(field)  # the mnemonic focuses the field
+    if button is None:
+        form.addRow(label, field)
+        return
+    holder = QWidget()
+    line = QHBoxLayout(holder)
+    line.setContentsMargins(0, 0, 0, 0)
+    line.addWidget(field, 1)
+    line.addWidget(button)
+    form.addRow(label, holder)
