@@ -404,3 +404,22 @@ def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, 
 
     qtbot.waitUntil(lambda: not worker.active_jobs(), timeout=5000)
     qtbot.wait(50)  # the late answer reaches nobody, and nothing raises
+
+
+def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: ProjectStore, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """No fakes: the dialog's Start runs core's retrain through the app's
+    worker, the child process trains one epoch, and the candidate lands in
+    the (private) registry with its comparison on the Results tab."""
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "user-models"))
+    dialog = make_dialog(qtbot, store)
+    qtbot.waitUntil(lambda: dialog.summary is not None, timeout=20000)
+    dialog.settings_form.epochs.setValue(1)
+    dialog.settings_form.min_examples.setValue(4)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.outcome is not None or not dialog.running, timeout=120000)
+    wait_idle(qtbot, dialog)
+    assert dialog.outcome is not None, dialog.training_tab.log_view.toPlainText()
+    assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1]
+    assert retraining.ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
+    assert dialog.results_tab.recommendation.text()

@@ -29,8 +29,9 @@ class SettingsForm(QWidget):
         self.replay_edit = QLineEdit()
         self.replay_edit.setObjectName("replayEdit")
         self.replay_edit.setPlaceholderText("none: learn from this project's queue only")
-        self.replay_edit.setToolTip("The original training data (a PBC folder with images/ and boxes/, or a "
-                                    "class-folder tree): replaying some of it keeps the model from forgetting")
+        self.replay_edit.setToolTip("The original training data: the model's training config (.json, whose test "
+                                    "split is never replayed), a PBC folder with images/ and boxes/, or a "
+                                    "class-folder tree. Replaying some of it keeps the model from forgetting")
         self.replay_browse = QPushButton("&Browse\u2026")
         self.replay_browse.clicked.connect(lambda: self._choose_folder(self.replay_edit, "Original training data"))
         self.replay_per_class = _spin(0, 5000, "replayPerClass")
