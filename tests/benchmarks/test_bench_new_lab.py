@@ -11,7 +11,8 @@ corrected BCCD train-split cells per class (fewer where a class has fewer):
   PBC-only model's label, and a "technician" confirms it or sets the true
   class through the store calls the review window makes (the queue);
 - retrain() fine-tunes in a child process with the default settings plus a
-  replay sample of PBC, exactly as the Retrain dialog runs it;
+  replay sample of the base model's PBC train split (its config), exactly
+  as the Retrain dialog runs it;
 - the candidate is scored on BCCD val+test and on the PBC test split.
 
 Prints one table row per K with the wall time of each retrain.
@@ -21,6 +22,7 @@ Prints one table row per K with the wall time of each retrain.
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import time
@@ -52,6 +54,16 @@ def pbc_only_model(folder: Path) -> Path:
     config.sources[0].path = str(DATA / "pbc")
     config.output_dir = str(folder)
     return run_job(train_classifier(config), lambda p: p.payload and print(p.message, flush=True)).weights
+
+
+def replay_config_for(folder: Path) -> Path:
+    """The base model's config with the data path made absolute: replay then
+    draws on its own train and validation splits, never its test split."""
+    config = json.loads(PBC_ONLY_CONFIG.read_text(encoding="utf-8"))
+    config["sources"][0]["path"] = str(DATA / "pbc")
+    path = folder / "pbconly.train.json"
+    path.write_text(json.dumps(config), encoding="utf-8")
+    return path
 
 
 def choose_corrections(train_cells: list[LabelledCell], k: int, seed: int = 0) -> list[LabelledCell]:
@@ -104,6 +116,7 @@ def test_new_lab_learns_from_corrections(tmp_path: Path, monkeypatch: pytest.Mon
     base_classifier = load_classifier(base)
     zero_shot, pbc_before = new_lab_balanced(base_classifier), pbc_accuracy(base_classifier)
     train_cells = from_bccd(DATA / "bccd", list(base_classifier.classes), ["train"])
+    replay_config = replay_config_for(tmp_path)
     print(f"\nBCCD train white cells with a type: {len(train_cells)}")
     print(f"zero-shot: BCCD val+test balanced accuracy {zero_shot:.4f} over {', '.join(CROSS_LAB_CLASSES)}; "
           f"PBC test accuracy {pbc_before:.4f}")
@@ -116,7 +129,7 @@ def test_new_lab_learns_from_corrections(tmp_path: Path, monkeypatch: pytest.Mon
         project = corrected_project(folder, chosen, base)
         with ProjectStore.open(project, read_only=True) as store:
             changed = sum(1 for c in store.corrections() if c.action.value != "confirm")
-        settings = RetrainSettings(base=str(base), replay_path=str(DATA / "pbc"))
+        settings = RetrainSettings(base=str(base), replay_path=str(replay_config))
         started = time.perf_counter()
         outcome = run_job(retrain(project, settings, registry=ModelRegistry()))
         seconds = time.perf_counter() - started
@@ -132,4 +145,22 @@ def test_new_lab_learns_from_corrections(tmp_path: Path, monkeypatch: pytest.Mon
         print(f"goal check (<= 100 corrections): best K={best[0]} ({best[1]} cells) balanced {best[2]:.4f} "
               f"(goal >= 0.90), PBC {best[3] - pbc_before:+.4f} (goal within 0.01)")
     largest = rows[-1]
-    print(f"retrain on {largest[1]} queued cells: {largest[4]:.0f} s (goal <= 180 s on 2 cores)")
+    print(f"retrain on {largest[1]} queued cells: {largest[4]:.0f} s")
+
+
+@pytest.mark.realdata
+def test_retrain_time_on_200_queued_cells(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """BCCD's train split has only 192 typed white cells, so the timing goal
+    (200 queued cells) is measured on 200 PBC test-split cells queued the
+    same way: timing only, nothing is scored on them."""
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "registry"))
+    base = pbc_only_model(tmp_path / "base")
+    cells = random.Random(1).sample(pbc_test_split(PBC_ONLY_CONFIG), 200)
+    project = corrected_project(tmp_path, cells, base)
+    settings = RetrainSettings(base=str(base), replay_path=str(replay_config_for(tmp_path)))
+    started = time.perf_counter()
+    outcome = run_job(retrain(project, settings, registry=ModelRegistry()))
+    seconds = time.perf_counter() - started
+    queued = sum(outcome.candidate.trained_on.values()) - 150 * 8
+    print(f"\nretrain with 200 queued cells ({queued} trained on, the rest held out) plus 1,200 replay cells: "
+          f"{seconds:.0f} s wall, {len(outcome.history)} epochs (goal <= 180 s on 2 cores)")
