@@ -102,8 +102,19 @@ class _JobRunnable(QRunnable):
             handle.finished.emit()
 
 
+# Qt sizes the global pool to the core count: two threads on a 2-core
+# laptop, so a retrain (minutes, mostly waiting on its child process) plus
+# one other job would leave the slide images nothing to load on.  Our jobs
+# wait on disk, TensorFlow or a child process, which release the GIL, so a
+# few more threads than cores keep the window fed.
+MIN_POOL_THREADS = 8
+
+
 def _pool() -> QThreadPool:
-    return QThreadPool.globalInstance()
+    pool = QThreadPool.globalInstance()
+    if pool.maxThreadCount() < MIN_POOL_THREADS:
+        pool.setMaxThreadCount(MIN_POOL_THREADS)
+    return pool
 
 
 def start_job(

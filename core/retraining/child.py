@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from core.retraining.replay import ReplayError, queue_weight, replay_sample, standard_set
 from core.training.samples import LabelledCell
 
 
@@ -31,12 +32,10 @@ class ChildRequest:
     name: str  # the candidate's name
     out_dir: str  # staging folder for its files
     classes: list[str]
-    train: list[LabelledCell]
+    train: list[LabelledCell]  # the project's cells; replay is added in the child
     val: list[LabelledCell]
     held_out: list[LabelledCell]
-    standard: list[LabelledCell]
     settings: dict[str, Any]
-    source_weights: dict[str, float]
 
 
 def run_child(request: ChildRequest, messages: Any) -> None:
@@ -46,6 +45,9 @@ def run_child(request: ChildRequest, messages: Any) -> None:
 
     try:
         result = _fine_tune(request, messages, log)
+    except ReplayError as error:
+        messages.put(("error", str(error)))
+        return
     except OSError as error:
         log(traceback.format_exc())
         if error.errno == errno.ENOSPC:
@@ -55,7 +57,7 @@ def run_child(request: ChildRequest, messages: Any) -> None:
         return
     except Exception as error:  # everything must reach the parent as a message
         log(traceback.format_exc())
-        messages.put(("error", f"{type(error).__name__}: {error}"))
+        messages.put(("error", f"training failed: {type(error).__name__}: {error}"))
         return
     messages.put(("done", result))
 
@@ -67,13 +69,17 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
     from core.training.trainer import train_classifier
 
     started = time.monotonic()
+    settings = request.settings
+    replay_train, replay_val = replay_sample(settings["replay_path"], int(settings["replay_per_class"]),
+                                             int(settings["seed"]), request.classes)
+    standard = standard_set(settings["standard_set"], request.classes)
+    train, val = request.train + replay_train, request.val + replay_val
     base = load_classifier(request.base)
-    log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.train)} cells, "
-        f"validating on {len(request.val)}")
+    log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.train)} queued and "
+        f"{len(replay_train)} replay cells, validating on {len(val)}")
     new_classes = [c for c in request.classes if c not in base.classes]
     if new_classes:
         log(f"new outputs: {', '.join(new_classes)}")
-    settings = request.settings
     card = base.card
     config = TrainConfig(
         name=request.name,
@@ -87,14 +93,14 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
         max_minutes=float(settings["max_minutes"]),
         learning_rate=float(settings["learning_rate"]),
         early_stopping_patience=max(4, int(settings["epochs"]) // 3),
-        source_weights=request.source_weights,
+        source_weights=queue_weight(request.train, replay_train),
         target_recall={k: v["target"] for k, v in card.target_recall.items() if k in request.classes},
         seed=int(settings["seed"]),
         output_dir=request.out_dir,
     )
     model = widened_model(base.keras_model, card, len(request.classes))
     fit_started = time.monotonic()
-    job = train_classifier(config, model, splits={"train": request.train, "val": request.val})
+    job = train_classifier(config, model, splits={"train": train, "val": val})
     while True:
         try:
             step = next(job)
@@ -108,18 +114,17 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
             messages.put(("epoch", row))
         else:
             log(step.message)
-    trained_on = dict(sorted(Counter(c.label for c in request.train).items()))
+    trained_on = dict(sorted(Counter(c.label for c in train).items()))
     candidate_card = read_card(result.card)
     candidate_card.parent = request.base_name
     candidate_card.training_data = {**candidate_card.training_data, "trained_on": trained_on,
-                                    "queue_cells": sum(1 for c in request.train if c.source == "project"),
-                                    "replay_cells": sum(1 for c in request.train if c.source != "project")}
+                                    "queue_cells": len(request.train), "replay_cells": len(replay_train)}
     write_card(candidate_card, result.card)
     log("scoring both models on held-out cells")
     candidate = load_classifier(result.weights)
     scores = {
         "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes),
-        "standard": _score_pair(base, candidate, request.base_name, request.name, request.standard, request.classes),
+        "standard": _score_pair(base, candidate, request.base_name, request.name, standard, request.classes),
     }
     return {"weights": str(result.weights), "card": str(result.card), "history": result.history,
             "trained_on": trained_on, "scores": scores, "created_at": candidate_card.created_at,

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import queue
-import random
 import shutil
 import tempfile
 import time
@@ -27,7 +26,7 @@ from core.retraining.registry import ModelRegistry, ModelVersion, RegistryError
 from core.retraining.scoring import Comparison, ModelScores, recommend
 from core.retraining.settings import RetrainSettings
 from core.store import ProjectStore
-from core.training.samples import DatasetError, LabelledCell, from_class_folders, from_store
+from core.training.samples import LabelledCell
 from core.training.splits import split_samples
 
 # Slides kept for validation (early stopping, calibration) once a project
@@ -60,6 +59,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
         settings.check()
     except ValueError as error:
         raise RetrainError(f"retrain settings: {error}") from None
+    _check_paths(settings)
     yield Progress(0, 1, "choosing the cells")
     base_path, base_name, base_card = _base_model(settings, registry)
     with ProjectStore.open(project, read_only=True) as store:
@@ -69,18 +69,13 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     examples = [e for e in examples if e.label in classes]
     _check_enough(examples, settings, project)
     parts = split_samples(examples, _val_fraction(examples, settings), settings.holdout_fraction, settings.seed)
-    replay_train, replay_val = _replay(settings, classes)
-    train = parts["train"] + replay_train
-    val = parts["val"] + replay_val
-    standard = _standard_set(settings.standard_set, classes)
     name = registry.next_name(base_name)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(registry.folder)))
     request = ChildRequest(
         base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
-        train=train, val=val, held_out=parts["test"], standard=standard, settings=settings.to_dict(),
-        source_weights=_queue_weight(parts["train"], replay_train),
+        train=parts["train"], val=parts["val"], held_out=parts["test"], settings=settings.to_dict(),
     )
-    yield Progress(0, settings.epochs, f"fine-tuning on {len(parts['train'])} queued and {len(replay_train)} replay cells; "
+    yield Progress(0, settings.epochs, f"fine-tuning on {len(parts['train'])} queued cells; "
                    f"{len(parts['test'])} held out from {len({c.group for c in parts['test']})} slides")
     log_lines: list[str] = []
     try:
@@ -133,87 +128,12 @@ def _val_fraction(examples: list[LabelledCell], settings: RetrainSettings) -> fl
     return 0.15 if slides >= MIN_SLIDES_FOR_PROJECT_VALIDATION and settings.holdout_fraction <= 0.6 else 0.0
 
 
-def _replay(settings: RetrainSettings, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
-    """A per-class random sample of the original training data (train and
-    validation parts); none without a replay path."""
-    if not settings.replay_path or settings.replay_per_class == 0:
-        return [], []
-    train_pool, val_pool = _replay_pools(Path(settings.replay_path), classes)
-    if not train_pool:
-        raise RetrainError(f"replay data: {settings.replay_path} holds no cells of the classes {', '.join(classes)}")
-    rng = random.Random(settings.seed)
-    if not val_pool:  # a plain tree has no split of its own: keep a fifth of the sample aside
-        chosen = _per_class_sample(train_pool, settings.replay_per_class * 5 // 4, rng)
-        val_pool = [c for i, c in enumerate(chosen) if i % 5 == 4]
-        train_pool = [c for i, c in enumerate(chosen) if i % 5 != 4]
-    return (_per_class_sample(train_pool, settings.replay_per_class, rng),
-            _per_class_sample(val_pool, max(1, settings.replay_per_class // 4), rng))
-
-
-def _replay_pools(root: Path, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
-    """The cells replay may draw on.  A training config (.json) gives the
-    train and validation splits it was trained with, so the replay never
-    shows the model its own test split; a PBC root or a class-folder tree is
-    taken whole."""
-    try:
-        if root.suffix == ".json":
-            from core.training.config import TrainConfig
-            from core.training.datasets import source_splits
-
-            config = TrainConfig.load(root)
-            wanted = [c for c in classes if c in config.classes]
-            train: list[LabelledCell] = []
-            val: list[LabelledCell] = []
-            for source in config.sources:
-                parts = source_splits(source, wanted, config.seed)
-                train += parts["train"]
-                val += parts["val"]
-            return train, val
-        if (root / "images").is_dir() and (root / "boxes").is_dir():
-            from core.training.pbc import pbc_cells
-
-            return pbc_cells(root, list(classes))[0], []
-        return from_class_folders(root, classes), []
-    except DatasetError as error:
-        raise RetrainError(f"replay data: {error}") from None
-    except OSError as error:
-        raise RetrainError(f"replay data: {error.filename or root}: {error.strerror or error}") from None
-
-
-def _per_class_sample(cells: list[LabelledCell], per_class: int, rng: random.Random) -> list[LabelledCell]:
-    by_class: dict[str, list[LabelledCell]] = {}
-    for cell in cells:
-        by_class.setdefault(cell.label, []).append(cell)
-    chosen: list[LabelledCell] = []
-    for label in sorted(by_class):
-        chosen.extend(rng.sample(by_class[label], min(len(by_class[label]), per_class)))
-    return chosen
-
-
-def _standard_set(path: str | None, classes: list[str]) -> list[LabelledCell]:
-    if not path:
-        return []
-    try:
-        if Path(path).suffix == ".hemalabel":
-            with ProjectStore.open(path, read_only=True) as store:
-                return from_store(store, classes)
-        return from_class_folders(path, classes)
-    except (DatasetError, OSError) as error:
-        raise RetrainError(f"standard set: {error}") from None
-    except Exception as error:  # a store that cannot be opened names itself
-        raise RetrainError(f"standard set {path}: {error}") from None
-
-
-def _queue_weight(queued: list[LabelledCell], replay: list[LabelledCell]) -> dict[str, float]:
-    """Sampling weight of the project's cells against the replay sample:
-    within a class, the few queued cells are drawn about as often as the
-    many replay cells together, so the new lab is learnt without the old
-    data being forgotten."""
-    if not queued or not replay:
-        return {}
-    queued_per_class = len(queued) / max(1, len({c.label for c in queued}))
-    replay_per_class = len(replay) / max(1, len({c.label for c in replay}))
-    return {"project": float(min(20.0, max(1.0, replay_per_class / queued_per_class)))}
+def _check_paths(settings: RetrainSettings) -> None:
+    """Fail before starting a process when a named path is not there (the
+    child reads what is in them)."""
+    for what, path in (("replay data", settings.replay_path), ("standard set", settings.standard_set)):
+        if path and not Path(path).exists():
+            raise RetrainError(f"{what}: {path}: not found")
 
 
 def _ensure(folder: Path) -> Path:
@@ -251,7 +171,7 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
             elif kind == "epoch":
                 yield Progress(int(value["epoch"]), epochs, _describe(value), payload={"kind": "epoch", **value})
             elif kind == "error":
-                raise RetrainError(_with_log(f"training failed: {value}; the model in use is unchanged", log_lines))
+                raise RetrainError(_with_log(f"{value}; the model in use is unchanged", log_lines))
             elif kind == "done":
                 return value
     finally:

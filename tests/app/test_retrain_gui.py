@@ -423,3 +423,12 @@ def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: 
     assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1]
     assert retraining.ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
     assert dialog.results_tab.recommendation.text()
+
+
+def test_confusion_matrices_leave_out_classes_nobody_had_or_predicted() -> None:
+    from app.gui.retrain.tables import classes_in_play
+
+    current = [[3, 0, 1], [0, 0, 0], [0, 0, 2]]
+    candidate = [[4, 0, 0], [0, 0, 0], [0, 0, 2]]
+    assert classes_in_play([current, candidate]) == [0, 2]
+    assert classes_in_play([[[0, 1], [0, 0]]]) == [0, 1]  # a predicted-only class stays

@@ -23,6 +23,7 @@ from core.retraining import (
     retrain,
 )
 from core.retraining import job as job_module
+from core.retraining.replay import ReplayError, replay_sample
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy, default_taxonomy
@@ -268,11 +269,12 @@ def test_replay_from_a_training_config_never_draws_its_test_split(tmp_path: Path
     config_file = tmp_path / "train.json"
     config_file.write_text(json.dumps({"name": "x", "classes": ["neutrophil", "eosinophil", "lymphocyte"],
                                        "sources": [{"type": "folder", "path": str(tree), "val": 0.2, "test": 0.3}]}))
-    settings = RetrainSettings(replay_path=str(config_file), replay_per_class=8)
-    train, val = job_module._replay(settings, ["neutrophil", "eosinophil", "lymphocyte", "monocyte"])
+    train, val = replay_sample(str(config_file), 8, 0, ["neutrophil", "eosinophil", "lymphocyte", "monocyte"])
     config = TrainConfig.load(config_file)
     test = {c.path for c in source_splits(config.sources[0], config.classes, config.seed)["test"]}
     assert len(train) == 3 * 8 and len(val) == 3 * 2
     assert not test & {c.path for c in train + val}
-    with pytest.raises(RetrainError, match="replay data: .*not a folder"):
-        job_module._replay(RetrainSettings(replay_path=str(tmp_path / "nowhere")), ["neutrophil"])
+    with pytest.raises(ReplayError, match="replay data: .*not a folder"):
+        replay_sample(str(tmp_path / "nowhere"), 8, 0, ["neutrophil"])
+    with pytest.raises(RetrainError, match="replay data: .*nowhere: not found"):
+        run_job(retrain(tmp_path / "x.hemalabel", RetrainSettings(replay_path=str(tmp_path / "nowhere"))))

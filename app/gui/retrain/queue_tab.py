@@ -5,6 +5,8 @@ cells to become outputs."""
 
 from __future__ import annotations
 
+from pathlib import PurePath
+
 from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.gui.retrain.tables import fill_rows, make_table
@@ -45,7 +47,12 @@ class QueueTab(QWidget):
         rows = [(c, summary.examples_per_class.get(c, 0), summary.new_per_class.get(c, 0)) for c in classes]
         rows.append(("Total", summary.total_examples, summary.total_new))
         fill_rows(self.class_table, rows)
-        fill_rows(self.slide_table, sorted(summary.slides, key=lambda s: (-s[1], s[0])))
+        slides = sorted(summary.slides, key=lambda s: (-s[1], s[0]))
+        # The file name is what a technician recognises; the full path
+        # (often long and relative to the project) is in the tooltip.
+        fill_rows(self.slide_table, [(PurePath(path).name, count) for path, count in slides])
+        for row, (path, _count) in enumerate(slides):
+            self.slide_table.item(row, 0).setToolTip(path)
         self.show_new_classes(summary, min_new_class_cells)
 
     def show_readiness(self, summary: QueueSummary, min_examples: int) -> None:

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.retrain.tables import fill_confusion, fill_rows, make_table
+from app.gui.retrain.tables import classes_in_play, fill_confusion, fill_rows, make_table, stretch_value_columns
 from core.retraining import Comparison, ModelScores, RetrainOutcome
 
 SETS = (("held_out", "held-out slides"), ("standard", "standard set"))
@@ -118,6 +118,7 @@ class ResultsTab(QWidget):
         ]
         rows += [[f"Recall: {c}"] + [s.per_class_recall.get(c) for _, s in columns] for c in classes]
         fill_rows(table, rows)
+        stretch_value_columns(table)
         _mark_better(table, len(columns))
 
     def _show_confusions(self) -> None:
@@ -129,10 +130,12 @@ class ResultsTab(QWidget):
                 table.setRowCount(0)
                 table.setColumnCount(0)
             return
+        shown = classes_in_play([pair[0].confusion, pair[1].confusion])
         for title, table, scores, who in ((self.current_title, self.current_confusion, pair[0], "Current"),
                                           (self.candidate_title, self.candidate_confusion, pair[1], "Candidate")):
             title.setText(f"<b>{who}</b>: {scores.model} \u2014 balanced accuracy {scores.balanced_accuracy:.3f}")
-            fill_confusion(table, scores.confusion, scores.classes)
+            matrix = [[scores.confusion[r][c] for c in shown] for r in shown]
+            fill_confusion(table, matrix, [scores.classes[i] for i in shown])
 
     def set_decision_enabled(self, enabled: bool) -> None:
         self.promote_button.setEnabled(enabled)

@@ -9,7 +9,11 @@ from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QHeaderView, QTableWidget, QTableWidgetItem
+
+
+# Up to this many classes a confusion matrix is shown whole, without scroll bars.
+SCROLL_FREE_CLASSES = 12
 
 
 def make_table(headers: Sequence[str], name: str = "") -> QTableWidget:
@@ -72,15 +76,36 @@ def fill_confusion(table: QTableWidget, matrix: Sequence[Sequence[int]], classes
     fit_to_contents(table)
 
 
+def classes_in_play(matrices: Sequence[Sequence[Sequence[int]]]) -> list[int]:
+    """Indices of the classes that occur as truth or prediction in any of
+    the matrices: a lab's held-out slides rarely hold all nine classes, and
+    rows and columns of zeros only push the real ones out of sight."""
+    size = len(matrices[0]) if matrices else 0
+    return [i for i in range(size)
+            if any(sum(m[i]) or sum(row[i] for row in m) for m in matrices)]
+
+
 def fit_to_contents(table: QTableWidget) -> None:
-    """A small matrix as small as its cells, so two sit side by side without
-    a scroll bar or a field of empty grid; a large one scrolls."""
+    """A matrix as large as its cells, so two sit side by side without a
+    scroll bar or a field of empty grid; a large one (many classes) scrolls."""
     table.resizeColumnsToContents()
     table.resizeRowsToContents()
-    frame = 2 * table.frameWidth()
-    width = table.verticalHeader().sizeHint().width() + table.horizontalHeader().length() + frame
-    height = table.horizontalHeader().sizeHint().height() + table.verticalHeader().length() + frame
-    table.setMaximumSize(width + 2, height + 2)
+    table.setSizeAdjustPolicy(QAbstractScrollArea.SizeAdjustPolicy.AdjustToContents)
+    small = table.rowCount() <= SCROLL_FREE_CLASSES
+    policy = Qt.ScrollBarPolicy.ScrollBarAlwaysOff if small else Qt.ScrollBarPolicy.ScrollBarAsNeeded
+    table.setVerticalScrollBarPolicy(policy)
+    table.setHorizontalScrollBarPolicy(policy)
+    table.updateGeometry()
+
+
+def stretch_value_columns(table: QTableWidget) -> None:
+    """First column (names) as wide as its text, the value columns sharing
+    the rest equally: no single column swallowing the width."""
+    header = table.horizontalHeader()
+    header.setStretchLastSection(False)
+    header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    for column in range(1, table.columnCount()):
+        header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch)
 
 
 def _short(name: str) -> str:
