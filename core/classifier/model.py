@@ -58,10 +58,14 @@ class Classifier:
 
                 model = self.keras_model
                 size = self.card.input_size
+                # autograph off: there is no Python control flow to convert,
+                # and in a frozen bundle it cannot read the lambda's source
+                # (it warns on every start).
                 self._call = tf.function(
                     lambda x: model(x, training=False),
                     input_signature=[tf.TensorSpec([None, size, size, 3], tf.float32)],
                     reduce_retracing=True,
+                    autograph=False,
                 )
             return self._call
 
