@@ -11,10 +11,12 @@ from pathlib import Path
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
+from app.gui import model_provider
 from app.gui.main_controller import MainController
 from app.gui.main_window import MainWindow
 from app.gui.settings import AppSettings
 from app.gui.style import apply_style, configure_pyqtgraph
+from app.gui.worker import start_call
 from app.version import APP_NAME, app_version
 
 
@@ -44,6 +46,10 @@ def create_main_window(project: str | None = None, settings: AppSettings | None 
     return window, controller
 
 
+# Long enough for the window's first paint and a project's first slide.
+WARM_UP_DELAY_MS = 500
+
+
 def launch(project: str | None = None, self_test: bool = False) -> int:
     started = time.perf_counter()
     app = make_application()
@@ -51,6 +57,7 @@ def launch(project: str | None = None, self_test: bool = False) -> int:
     window.show()
     if self_test:
         return _self_test(app, window, controller, started)
+    QTimer.singleShot(WARM_UP_DELAY_MS, lambda: start_call("Loading TensorFlow", model_provider.warm_up, window))
     return app.exec()
 
 
