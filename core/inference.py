@@ -16,7 +16,7 @@ from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
 from core.store import ProjectStore
-from core.taxonomy import UNIDENTIFIED
+from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +127,33 @@ def label_from_probabilities(classifier: CellClassifier, probabilities: np.ndarr
     return label if probabilities[best] >= classifier.threshold_for(label) else UNIDENTIFIED
 
 
+# Which taxonomy groups a classifier's answer may come from, by the kind the
+# detector gave the cell.  The bundled classifier learnt PBC's eight classes,
+# platelet among them; for a cell the detector boxed as white, "platelet" is
+# not an answer (platelets are the detector's own class), and letting it win
+# is how a blurry neutrophil from another lab became a platelet.
+GROUPS_FOR_KIND: dict[CellKind, frozenset[str]] = {
+    CellKind.WHITE: frozenset({"white", "other"}),
+    CellKind.PLATELET: frozenset({"platelet", "other"}),
+}
+
+
+def allowed_classes(classes: Sequence[str], kind: CellKind, taxonomy: Taxonomy) -> np.ndarray:
+    """A mask over `classes`: True where a cell of `kind` may take the class.
+    Classes the taxonomy does not know stay allowed (nothing to go on)."""
+    groups = GROUPS_FOR_KIND.get(kind)
+    mask = np.array([groups is None or name not in taxonomy or taxonomy.get(name).group in groups for name in classes])
+    return mask if mask.any() else np.ones(len(classes), bool)
+
+
+def restrict_to_kind(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Probabilities renormalised over the allowed classes (the same as
+    dropping the other classes' logits before the softmax)."""
+    kept = np.where(mask, probabilities, 0.0)
+    total = kept.sum(axis=-1, keepdims=True)
+    return np.where(total > 0, kept / np.maximum(total, 1e-12), probabilities).astype(np.float32)
+
+
 def classify_slides(
     store: ProjectStore,
     classifier: CellClassifier,
@@ -152,9 +179,11 @@ def classify_slides(
             continue
         probabilities = classifier.predict([crop_square(image, cell.box, margin) for cell in cells])
         cancel.raise_if_cancelled()
+        masks = {kind: allowed_classes(classifier.classes, kind, store.taxonomy) for kind in kinds}
+        rows = [restrict_to_kind(row, masks[cell.kind]) for cell, row in zip(cells, probabilities)]
         predictions = [
             (cell.id, label_from_probabilities(classifier, row), dict(zip(classifier.classes, map(float, row))))
-            for cell, row in zip(cells, probabilities)
+            for cell, row in zip(cells, rows)
         ]
         store.set_predictions(predictions, classifier.version)
         yield Progress(index, len(slide_ids), f"classified {len(cells)} cells on {slide.path}", payload=slide_id)

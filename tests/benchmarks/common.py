@@ -39,8 +39,19 @@ def crops_of(samples: list[LabelledCell], margin: float) -> list[np.ndarray]:
     return [crop_square(load_rgb(s.path), s.box, margin) if s.box else load_rgb(s.path) for s in samples]
 
 
-def score(classifier: Any, samples: list[LabelledCell]) -> dict[str, Any]:
+def score(classifier: Any, samples: list[LabelledCell], as_white_cells: bool = False) -> dict[str, Any]:
+    """Metrics of item 3.  With as_white_cells, the cells are scored as the
+    app classifies a cell the detector boxed as white: classes outside the
+    white group (platelet) are ruled out before the softmax
+    (core.inference.allowed_classes)."""
     logits = classifier.logits(crops_of(samples, classifier.crop_margin))
+    if as_white_cells:
+        from core.inference import allowed_classes
+        from core.schema import CellKind
+        from core.taxonomy import default_taxonomy
+
+        mask = allowed_classes(classifier.classes, CellKind.WHITE, default_taxonomy())
+        logits = np.where(mask, logits, -1e9)
     labels = np.array([classifier.classes.index(s.label) for s in samples])
     thresholds = [classifier.threshold_for(name) for name in classifier.classes]
     return classification_report(logits, labels, classifier.classes, classifier.temperature, thresholds)

@@ -22,11 +22,17 @@ from tests.benchmarks.common import CROSS_LAB_CLASSES, DATA, ROOT, balanced_over
 
 
 def _report(classifier, title: str) -> float:
+    """Scored twice: over all eight outputs, and as the app classifies a
+    cell the detector boxed as white (platelet ruled out)."""
     cells = bccd_val_test(list(classifier.classes))
     report = score(classifier, cells)
-    show(title, report)
-    balanced = balanced_over(report, CROSS_LAB_CLASSES)
-    print(f"balanced accuracy over {', '.join(CROSS_LAB_CLASSES)}: {balanced:.4f}")
+    show(title + ", all classes", report)
+    every = balanced_over(report, CROSS_LAB_CLASSES)
+    white = score(classifier, cells, as_white_cells=True)
+    show(title + ", as white cells (the app's path)", white)
+    balanced = balanced_over(white, CROSS_LAB_CLASSES)
+    print(f"balanced accuracy over {', '.join(CROSS_LAB_CLASSES)}: {every:.4f} over all classes, "
+          f"{balanced:.4f} as white cells (the app's path)")
     return balanced
 
 

@@ -97,3 +97,23 @@ def test_detection_honours_cancel(project: ProjectStore) -> None:
     with pytest.raises(Cancelled):
         run_job(job)
     assert len({c.slide_id for c in project.cells()}) == 1
+
+
+class PlateletMinded(FakeClassifier):
+    """Puts most of its mass on platelet, then lymphocyte."""
+
+    classes = ("neutrophil", "lymphocyte", "platelet")
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        return np.array([[0.1, 0.3, 0.6]] * len(crops))
+
+
+def test_a_white_cell_is_never_called_a_platelet_and_a_platelet_is_never_called_white(project: ProjectStore) -> None:
+    ids = [slide.id for slide in project.slides()]
+    run_job(detect_slides(project, FakeDetector(), ids[:1]))
+    run_job(classify_slides(project, PlateletMinded(0.0), ids[:1], kinds=(CellKind.WHITE, CellKind.PLATELET)))
+    (white,) = project.cells(ids[0], kind=CellKind.WHITE)
+    (platelet,) = project.cells(ids[0], kind=CellKind.PLATELET)
+    assert white.label == "lymphocyte"  # 0.3 of the 0.4 left once platelet is ruled out
+    assert white.probabilities == pytest.approx({"neutrophil": 0.25, "lymphocyte": 0.75, "platelet": 0.0})
+    assert platelet.label == "platelet" and platelet.probabilities["platelet"] == pytest.approx(1.0)
