@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
+from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
 from app.gui import model_provider
@@ -18,6 +19,7 @@ from app.gui.settings import AppSettings
 from app.gui.style import apply_style, configure_pyqtgraph
 from app.gui.worker import start_call
 from app.version import APP_NAME, app_version
+from core.resources import resource_path
 
 
 def make_application(argv: list[str] | None = None) -> QApplication:
@@ -30,6 +32,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(app_version())
+    # The window's and the task bar's icon (the bundle's file icon comes
+    # from the .ico/.icns in build_scripts/hemalabel.spec).
+    app.setWindowIcon(QIcon(str(resource_path("icons/hemalabel.png"))))
     apply_style(app)
     # Once, at start-up, right after the first paint and before a project
     # opens (that is queued after this), so the differential plot finds it done.

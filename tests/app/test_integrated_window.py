@@ -287,3 +287,9 @@ def test_window_title_names_the_app_its_version_and_the_project(qtbot, open_wind
 
     window, controller = open_window(review_project)
     assert window.windowTitle() == f"{review_project.parent.name} \u2014 HemaLabel {app_version()}"
+
+
+def test_the_window_has_the_application_icon(qtbot, open_window, review_project):
+    window, _controller = open_window(review_project)
+    assert not window.windowIcon().isNull()
+    assert window.windowIcon().availableSizes()  # the file was found and read
