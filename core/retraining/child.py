@@ -36,6 +36,7 @@ class ChildRequest:
     val: list[LabelledCell]
     held_out: list[LabelledCell]
     settings: dict[str, Any]
+    taxonomy_json: str  # the project's: which classes each kind of cell may take
 
 
 def run_child(request: ChildRequest, messages: Any) -> None:
@@ -122,9 +123,12 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
     write_card(candidate_card, result.card)
     log("scoring both models on held-out cells")
     candidate = load_classifier(result.weights)
+    from core.taxonomy import Taxonomy
+
+    taxonomy = Taxonomy.from_json(request.taxonomy_json, "project taxonomy")
     scores = {
-        "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes),
-        "standard": _score_pair(base, candidate, request.base_name, request.name, standard, request.classes),
+        "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes, taxonomy),
+        "standard": _score_pair(base, candidate, request.base_name, request.name, standard, request.classes, taxonomy),
     }
     return {"weights": str(result.weights), "card": str(result.card), "history": result.history,
             "trained_on": trained_on, "scores": scores, "created_at": candidate_card.created_at,
@@ -162,16 +166,21 @@ def _eta(row: dict[str, Any], config: Any, elapsed: float) -> float:
 
 
 def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: list[LabelledCell],
-                classes: list[str]) -> list[dict[str, Any]] | None:
+                classes: list[str], taxonomy: Any) -> list[dict[str, Any]] | None:
     if not cells:
         return None
+    from core.inference import allowed_classes
     from core.retraining.scoring import score
 
     truth = np.array([classes.index(c.label) for c in cells])
     pair = []
     for model, model_name in ((base, base_name), (candidate, name)):
         crops, kept = _crops(cells, model.card.input_size, model.crop_margin, classes)
-        predicted = np.array([classes.index(model.classes[i]) for i in model.logits(crops).argmax(1)])
+        # Scored as the app labels them: a white cell never gets a platelet class.
+        masks = np.array([allowed_classes(model.classes, c.kind, taxonomy) if c.kind else np.ones(len(model.classes), bool)
+                          for c, k in zip(cells, kept) if k]).reshape(-1, len(model.classes))
+        logits = np.where(masks, model.logits(crops), -1e9)
+        predicted = np.array([classes.index(model.classes[i]) for i in logits.argmax(1)])
         pair.append(score(model_name, predicted, truth[kept], classes).to_dict())
     return pair
 

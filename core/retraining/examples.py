@@ -51,7 +51,7 @@ def training_examples(store: ProjectStore, classes: list[str]) -> list[LabelledC
     samples = from_store(store, classes, kinds=CLASSIFIED_KINDS)
     slide_of_path = {str(store.image_path(s).resolve()): s for s in by_slide.values()}
     return [
-        LabelledCell(s.path, s.box, s.label, f"slide:{slide_of_path[str(s.path)].path}", s.source)
+        LabelledCell(s.path, s.box, s.label, f"slide:{slide_of_path[str(s.path)].path}", s.source, s.kind)
         for s in samples
     ]
 

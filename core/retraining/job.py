@@ -65,6 +65,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     with ProjectStore.open(project, read_only=True) as store:
         classes = candidate_classes(store, list(base_card.classes))
         examples = training_examples(store, classes)
+        taxonomy_json = store.taxonomy.to_json()
     classes = _learnable_classes(classes, base_card.classes, examples, settings.min_new_class_cells)
     examples = [e for e in examples if e.label in classes]
     _check_enough(examples, settings, project)
@@ -74,6 +75,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     request = ChildRequest(
         base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
         train=parts["train"], val=parts["val"], held_out=parts["test"], settings=settings.to_dict(),
+        taxonomy_json=taxonomy_json,
     )
     yield Progress(0, settings.epochs, f"fine-tuning on {len(parts['train'])} queued cells; "
                    f"{len(parts['test'])} held out from {len({c.group for c in parts['test']})} slides")

@@ -32,6 +32,7 @@ class LabelledCell:
     label: str
     group: str
     source: str = ""
+    kind: CellKind | None = None  # what the detector or a person made of it; None for a ready-made crop
 
 
 def file_digest(path: Path) -> str:
@@ -116,7 +117,7 @@ def from_store(
         if not path.is_file():
             continue
         group = digests.setdefault(slide.id, file_digest(path))
-        samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project") for cell in cells)
+        samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind) for cell in cells)
     return samples
 
 
@@ -133,5 +134,5 @@ def from_bccd(root: str | os.PathLike[str], classes: Sequence[str], splits: Sequ
             for split in splits:
                 run_job(import_source(store, root, fmt="voc", split=split))
             for sample in from_store(store, classes, kinds=(CellKind.WHITE,)):
-                samples.append(LabelledCell(sample.path, sample.box, sample.label, sample.group, "bccd"))
+                samples.append(LabelledCell(sample.path, sample.box, sample.label, sample.group, "bccd", sample.kind))
     return samples

@@ -174,6 +174,9 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     assert held_out is not None and held_out[0].model == "hemalabel-wbc" and held_out[1].model == candidate.name
     assert held_out[0].cells == held_out[1].cells > 0
     assert len(held_out[0].confusion) == 9 and sum(map(sum, held_out[1].confusion)) == held_out[1].cells
+    platelet = held_out[0].classes.index("platelet")
+    for scores in held_out:  # scored as the app labels white cells: never platelet
+        assert all(row[platelet] == 0 for row in scores.confusion)
     assert outcome.comparison.recommendation
     assert not list(registry.folder.glob(".hemalabel-wbc-r1-*"))  # the staging folder is gone
     registry.promote(candidate.name)
