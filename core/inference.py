@@ -138,9 +138,10 @@ GROUPS_FOR_KIND: dict[CellKind, frozenset[str]] = {
 }
 
 
-def allowed_classes(classes: Sequence[str], kind: CellKind, taxonomy: Taxonomy) -> np.ndarray:
+def allowed_classes(classes: Sequence[str], kind: CellKind | None, taxonomy: Taxonomy) -> np.ndarray:
     """A mask over `classes`: True where a cell of `kind` may take the class.
-    Classes the taxonomy does not know stay allowed (nothing to go on)."""
+    Classes the taxonomy does not know, and cells of no known kind (a
+    ready-made crop), allow everything: nothing to go on."""
     groups = GROUPS_FOR_KIND.get(kind)
     mask = np.array([groups is None or name not in taxonomy or taxonomy.get(name).group in groups for name in classes])
     return mask if mask.any() else np.ones(len(classes), bool)

@@ -16,7 +16,6 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -167,28 +166,25 @@ def _eta(row: dict[str, Any], config: Any, elapsed: float) -> float:
 
 def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: list[LabelledCell],
                 classes: list[str], taxonomy: Any) -> list[dict[str, Any]] | None:
+    """Both models on the same cells, scored as the app labels them: a white
+    cell never gets a platelet class (core.inference.allowed_classes)."""
     if not cells:
         return None
     from core.inference import allowed_classes
+    from core.jobs import run_job
     from core.retraining.scoring import score
+    from core.training.loading import load_cells
 
-    truth = np.array([classes.index(c.label) for c in cells])
+    views: dict[tuple[int, float], Any] = {}  # the candidate shares its base's crop: cut once
     pair = []
     for model, model_name in ((base, base_name), (candidate, name)):
-        crops, kept = _crops(cells, model.card.input_size, model.crop_margin, classes)
-        # Scored as the app labels them: a white cell never gets a platelet class.
-        masks = np.array([allowed_classes(model.classes, c.kind, taxonomy) if c.kind else np.ones(len(model.classes), bool)
-                          for c, k in zip(cells, kept) if k]).reshape(-1, len(model.classes))
-        logits = np.where(masks, model.logits(crops), -1e9)
+        key = (model.card.input_size, model.crop_margin)
+        if key not in views:
+            views[key] = run_job(load_cells(cells, classes, *key, with_train_view=False))
+        arrays = views[key]
+        by_kind = {kind: allowed_classes(model.classes, kind, taxonomy) for kind in {c.kind for c in arrays.samples}}
+        masks = np.array([by_kind[c.kind] for c in arrays.samples]).reshape(-1, len(model.classes))
+        logits = np.where(masks, model.logits(arrays.eval_view), -1e9)
         predicted = np.array([classes.index(model.classes[i]) for i in logits.argmax(1)])
-        pair.append(score(model_name, predicted, truth[kept], classes).to_dict())
+        pair.append(score(model_name, predicted, arrays.labels, classes).to_dict())
     return pair
-
-
-def _crops(cells: list[LabelledCell], size: int, margin: float, classes: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    from core.training.loading import load_cells
-    from core.jobs import run_job
-
-    arrays = run_job(load_cells(cells, classes, size, margin, with_train_view=False))
-    kept_ids = {id(s) for s in arrays.samples}
-    return arrays.eval_view, np.array([id(c) in kept_ids for c in cells])

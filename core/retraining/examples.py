@@ -17,7 +17,7 @@ from core.retraining.registry import ModelRegistry
 from core.schema import CellKind
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
-from core.training.samples import LabelledCell, from_store, is_human_decided
+from core.training.samples import LabelledCell, from_store, is_training_cell
 
 # The classifier sees white cells and platelets (its eight PBC classes
 # include platelet); red cells are the detector's business.
@@ -47,13 +47,7 @@ def training_examples(store: ProjectStore, classes: list[str]) -> list[LabelledC
     """Every human-decided cell whose final label is one of `classes`, as a
     labelled crop of its final box.  Each sample's group is its slide, so a
     split never puts cells of one slide on both sides."""
-    by_slide = {slide.id: slide for slide in store.slides()}
-    samples = from_store(store, classes, kinds=CLASSIFIED_KINDS)
-    slide_of_path = {str(store.image_path(s).resolve()): s for s in by_slide.values()}
-    return [
-        LabelledCell(s.path, s.box, s.label, f"slide:{slide_of_path[str(s.path)].path}", s.source, s.kind)
-        for s in samples
-    ]
+    return from_store(store, classes, kinds=CLASSIFIED_KINDS, group_by_slide=True)
 
 
 def _parse_time(text: str) -> datetime | None:
@@ -87,11 +81,9 @@ def queue_summary(store: ProjectStore, registry: ModelRegistry | None = None) ->
     new = Counter()
     new_by_slide = Counter()
     slides = {slide.id: slide.path for slide in store.slides()}
-    wanted = set(classes)
+    wanted, kinds = set(classes), set(CLASSIFIED_KINDS)
     for cell in store.cells():
-        if cell.kind not in CLASSIFIED_KINDS or cell.label not in wanted or cell.box.is_empty():
-            continue
-        if not is_human_decided(cell):
+        if not is_training_cell(cell, wanted, kinds):
             continue
         examples[cell.label] += 1
         if cell.id in decided_after:

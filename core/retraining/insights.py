@@ -33,7 +33,7 @@ def dataset_insights(store: ProjectStore, max_per_class: int = 200, seed: int = 
     big project would keep the dialog waiting)."""
     from core.retraining.examples import training_examples
 
-    classes = [name for name in store.taxonomy.names]
+    classes = list(store.taxonomy.names)
     examples = training_examples(store, classes)
     counts = Counter(e.label for e in examples)
     edges = np.linspace(0.0, 256.0, BINS + 1)

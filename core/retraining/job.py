@@ -153,9 +153,7 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
     try:
         while True:
             if cancel.cancelled:
-                child.terminate()
-                child.join(10)
-                raise Cancelled()
+                raise Cancelled()  # the finally below stops the child
             try:
                 kind, value = messages.get(timeout=POLL_SECONDS)
             except queue.Empty:

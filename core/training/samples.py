@@ -91,32 +91,35 @@ def is_human_decided(cell: Cell) -> bool:
     return cell.reviewed or cell.source in (LabelSource.HUMAN, LabelSource.IMPORT)
 
 
+def is_training_cell(cell: Cell, wanted: set[str], kinds: set[CellKind]) -> bool:
+    """A cell a classifier may learn from: of a kind it classifies, with a
+    class it knows, a box, and a label a person stands behind."""
+    return cell.kind in kinds and cell.label in wanted and is_human_decided(cell) and not cell.box.is_empty()
+
+
 def from_store(
-    store: ProjectStore, classes: Sequence[str], kinds: Iterable[CellKind] = (CellKind.WHITE, CellKind.PLATELET)
+    store: ProjectStore,
+    classes: Sequence[str],
+    kinds: Iterable[CellKind] = (CellKind.WHITE, CellKind.PLATELET),
+    group_by_slide: bool = False,
 ) -> list[LabelledCell]:
     """The project's cells whose label a human decided (imported, confirmed or
     corrected) and is one of `classes`.  Model guesses nobody reviewed are not
-    training data."""
+    training data.  A sample's group is its image's digest (byte-identical
+    slides stay together), or with group_by_slide its slide, which needs no
+    reading of the images."""
     wanted = set(classes)
     kinds = set(kinds)
-    digests: dict[int, str] = {}
     samples: list[LabelledCell] = []
     for slide in store.slides():
-        cells = [
-            cell
-            for cell in store.cells(slide.id)
-            if cell.kind in kinds
-            and cell.label in wanted
-            and is_human_decided(cell)
-            and not cell.box.is_empty()
-        ]
+        cells = [cell for cell in store.cells(slide.id) if is_training_cell(cell, wanted, kinds)]
         if not cells:
             continue
         # Resolved now: the path must outlive a throw-away project folder.
         path = store.image_path(slide).resolve()
         if not path.is_file():
             continue
-        group = digests.setdefault(slide.id, file_digest(path))
+        group = f"slide:{slide.path}" if group_by_slide else file_digest(path)
         samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind) for cell in cells)
     return samples
 

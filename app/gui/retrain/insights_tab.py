@@ -7,8 +7,9 @@ trusting a fine-tune."""
 from __future__ import annotations
 
 import pyqtgraph as pg
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
+from app.gui.retrain.boxes import chooser_row
 from app.gui.style import configure_pyqtgraph
 from core.retraining import Insights
 
@@ -42,13 +43,7 @@ class InsightsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.counts_plot, 1)
-        chooser = QHBoxLayout()
-        label = QLabel("C&lass:")
-        label.setBuddy(self.class_combo)
-        chooser.addWidget(label)
-        chooser.addWidget(self.class_combo)
-        chooser.addStretch(1)
-        layout.addLayout(chooser)
+        layout.addLayout(chooser_row("C&lass:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
 
     def show_insights(self, insights: Insights) -> None:

@@ -150,33 +150,32 @@ class ModelsDialog(QDialog):
         version = self.selected()
         if version is None:
             return
-        self._act(lambda: backend.registry().promote(version.name), f"{version.name} is now the current classifier.",
-                  changed=True)
+        self._act(lambda: backend.registry().promote(version.name),
+                  lambda _result: f"{version.name} is now the current classifier.", changed=True)
 
     def discard_selected(self) -> None:
         version = self.selected()
         if version is None or not self.confirm(
                 "Discard candidate", f"Delete {version.name} and its card? This cannot be undone."):
             return
-        self._act(lambda: backend.registry().discard(version.name), f"{version.name} discarded.", changed=False)
+        self._act(lambda: backend.registry().discard(version.name), lambda _result: f"{version.name} discarded.",
+                  changed=False)
 
     def roll_back(self) -> None:
-        def go() -> ModelVersion:
-            return backend.registry().rollback()
+        self._act(lambda: backend.registry().rollback(),
+                  lambda current: f"Rolled back: {current.name} is the current classifier again.", changed=True)
 
-        self._act(go, None, changed=True)
-
-    def _act(self, action: Callable[[], Any], text: str | None, changed: bool) -> None:
+    def _act(self, action: Callable[[], Any], describe: Callable[[Any], str], changed: bool) -> None:
+        """Run a registry action; `describe` turns its result into the message."""
         try:
             result = action()
         except Exception as error:  # noqa: BLE001 - a refusal (the current model, the bundled one), shown
             self._say(str(error), error=True)
             return
-        if text is None and isinstance(getattr(result, "name", None), str):
-            text = f"Rolled back: {result.name} is the current classifier again."
+        text = describe(result)
         self.refresh()
-        self._say(text or "Done.")
-        self.message.emit(text or "")
+        self._say(text)
+        self.message.emit(text)
         if changed:
             # The window's loaded classifier may be the one just replaced.
             model_provider.forget_loaded_models()

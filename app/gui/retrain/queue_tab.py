@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from pathlib import PurePath
 
-from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
+from app.gui.retrain.boxes import titled
 from app.gui.retrain.tables import fill_rows, make_table
 from core.retraining import QueueSummary
 
@@ -30,10 +31,10 @@ class QueueTab(QWidget):
         layout.addWidget(self.headline)
         layout.addWidget(self.readiness)
         row = QHBoxLayout()
-        row.addWidget(_group("Examples per class", self.class_table), 3)
-        row.addWidget(_group("Slides with new examples", self.slide_table), 2)
+        row.addWidget(titled("Examples per class", self.class_table), 3)
+        row.addWidget(titled("Slides with new examples", self.slide_table), 2)
         layout.addLayout(row, 1)
-        layout.addWidget(_group("Classes the model does not know yet", self.new_class_table))
+        layout.addWidget(titled("Classes the model does not know yet", self.new_class_table))
         self.new_class_table.setMaximumHeight(130)
 
     def show_summary(self, summary: QueueSummary, min_new_class_cells: int) -> None:
@@ -74,10 +75,3 @@ class QueueTab(QWidget):
 
     def show_error(self, message: str) -> None:
         self.headline.setText(f"<span style='color:#b00020'>Could not read the queue: {message}</span>")
-
-
-def _group(title: str, widget: QWidget) -> QGroupBox:
-    box = QGroupBox(title)
-    layout = QVBoxLayout(box)
-    layout.addWidget(widget)
-    return box

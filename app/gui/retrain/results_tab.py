@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.retrain.boxes import chooser_row, titled
 from app.gui.retrain.tables import classes_in_play, fill_confusion, fill_rows, make_table, stretch_value_columns
 from core.retraining import Comparison, ModelScores, RetrainOutcome
 
@@ -53,18 +54,10 @@ class ResultsTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.recommendation)
-        metrics_box = QGroupBox("Scores")
-        QVBoxLayout(metrics_box).addWidget(self.metrics_table)
-        layout.addWidget(metrics_box, 3)
+        layout.addWidget(titled("Scores", self.metrics_table), 3)
         confusion_box = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
         confusion_layout = QVBoxLayout(confusion_box)
-        chooser = QHBoxLayout()
-        set_label = QLabel("Scored &on:")
-        set_label.setBuddy(self.set_combo)
-        chooser.addWidget(set_label)
-        chooser.addWidget(self.set_combo)
-        chooser.addStretch(1)
-        confusion_layout.addLayout(chooser)
+        confusion_layout.addLayout(chooser_row("Scored &on:", self.set_combo))
         pair = QHBoxLayout()
         for title, table in ((self.current_title, self.current_confusion), (self.candidate_title, self.candidate_confusion)):
             column = QVBoxLayout()
