@@ -31,23 +31,19 @@ def build_hemanet(
     num_classes: int,
     stem_channels: int = 32,
     dropout: float = 0.2,
-    standardize: str = "rgb",
+    standardize: bool = True,
     name: str = "hemanet",
 ) -> Any:
-    """standardize: "rgb" (each RGB channel per crop), "lab" (L*a*b* per
-    crop, layers.LabStandardization: the cross-lab variant) or "none"."""
     import keras
     from keras import layers
 
-    from core.classifier.layers import crop_standardization_layer, lab_standardization_layer
+    from core.classifier.layers import crop_standardization_layer
 
     inputs = keras.Input((input_size, input_size, 3), name="crop")
     # Pixels arrive as 0-255 floats; normalising inside the model keeps every
     # caller's preprocessing a plain resize.
-    if standardize == "rgb":
+    if standardize:
         x = crop_standardization_layer()(name="standardize")(inputs)
-    elif standardize == "lab":
-        x = lab_standardization_layer()(name="standardize_lab")(inputs)
     else:
         x = layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(inputs)
     x = layers.Conv2D(stem_channels, 3, strides=2, padding="same", use_bias=False, name="stem")(x)
@@ -113,17 +109,7 @@ def build_seed004(input_size: int, num_classes: int) -> Any:
     return keras.Model(inputs, outputs, name="seed004")
 
 
-def build_hemanet_lab(input_size: int, num_classes: int, **options: Any) -> Any:
-    """HemaNet reading each crop in standardised L*a*b* (for cross-lab use)."""
-    return build_hemanet(input_size, num_classes, standardize="lab", name="hemanet_lab", **options)
-
-
-ARCHITECTURES = {
-    "hemanet": build_hemanet,
-    "hemanet-lab": build_hemanet_lab,
-    "seed003": build_seed003,
-    "seed004": build_seed004,
-}
+ARCHITECTURES = {"hemanet": build_hemanet, "seed003": build_seed003, "seed004": build_seed004}
 
 
 def build(architecture: str, input_size: int, num_classes: int, **options: Any) -> Any:
