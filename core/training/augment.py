@@ -11,13 +11,42 @@ and noise (older cameras, stronger JPEG).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 
-def augment_batch(views: Any, eval_window: float, input_size: int, strength: float = 1.0) -> Any:
+@dataclass(frozen=True, slots=True)
+class ColourJitter:
+    """Ranges of the stain and colour jitter (log scale where noted)."""
+
+    density: tuple[float, float]  # log of the optical-density scale, per channel
+    saturation: tuple[float, float]  # log of the saturation factor
+    blur_share: float  # fraction of crops blurred
+    blur_factor: tuple[float, float]  # resolution kept by the blur
+    grey_share: float  # fraction of crops turned grey
+
+
+COLOUR_JITTER = {
+    # The bundled hemalabel-wbc and retraining fine-tunes use these.
+    "standard": ColourJitter((-0.35, 0.35), (-0.6, 0.3), 0.33, (0.35, 0.8), 0.0),
+    # For lab-to-lab robustness: optical density down to half (BCCD's nuclei
+    # carry a third of PBC's), saturation up to 2.7x (after per-channel
+    # standardisation a low-contrast smear reads about twice as colourful),
+    # heavier blur, one crop in ten grey so that shape and texture must carry
+    # the class where colour misleads.  On the PBC-only model this took
+    # BCCD zero-shot from 44% to 62% for 0.6 points of PBC; trained into
+    # the bundled model it cost 0.2 points on PBC and 4 on BCCD, whose train
+    # split that model sees, so the bundled model stays on "standard".
+    "wide": ColourJitter((-0.7, 0.35), (-0.6, 1.0), 0.4, (0.25, 0.8), 0.1),
+}
+
+
+def augment_batch(views: Any, eval_window: float, input_size: int, strength: float = 1.0,
+                  jitter: str = "standard") -> Any:
     """views: B x R x R x 3 uint8 training views -> B x S x S x 3 float32 0-255."""
     import tensorflow as tf
 
+    ranges = COLOUR_JITTER[jitter]
     batch = tf.shape(views)[0]
     x = tf.cast(views, tf.float32) / 255.0
     # Geometry: a window of the evaluation crop's size, scaled +-12% and
@@ -41,30 +70,27 @@ def augment_batch(views: Any, eval_window: float, input_size: int, strength: flo
     x = tf.where(transpose, tf.transpose(x, [0, 2, 1, 3]), x)
     x = tf.clip_by_value(x, 0.0, 1.0)
 
-    # Stain strength: per-channel gamma = scaling the optical density; down
-    # to half, since BCCD's nuclei carry a third of PBC's density.
-    gamma = tf.exp(tf.random.uniform([batch, 1, 1, 3], -0.7, 0.35) * strength)
+    # Stain strength: per-channel gamma = scaling the optical density.
+    gamma = tf.exp(tf.random.uniform([batch, 1, 1, 3], *ranges.density) * strength)
     x = tf.pow(x + 1e-3, gamma)
     # Hue rotation about the grey axis, saturation, per-channel gain: one 3x3 matrix.
-    x = tf.einsum("bhwc,bcd->bhwd", x, _colour_matrices(batch, strength))
+    x = tf.einsum("bhwc,bcd->bhwd", x, _colour_matrices(batch, strength, ranges.saturation))
     # Contrast about the crop's mean (BCCD fields have half PBC's contrast), brightness.
     mean = tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True)
     contrast = tf.exp(tf.random.uniform([batch, 1, 1, 1], -0.8, 0.25) * strength)
     x = mean + (x - mean) * contrast + tf.random.uniform([batch, 1, 1, 1], -0.12, 0.12) * strength
-    # Blur for 40% of the batch: down- and up-sampling at a random factor.
-    factor = tf.random.uniform([], 0.25, 0.8)
+    # Blur for part of the batch: down- and up-sampling at a random factor.
+    factor = tf.random.uniform([], *ranges.blur_factor)
     small = tf.cast(tf.cast(input_size, tf.float32) * factor, tf.int32)
     blurred = tf.image.resize(tf.image.resize(x, [small, small], antialias=True), [input_size, input_size])
-    x = tf.where(tf.random.uniform([batch, 1, 1, 1]) < 0.4, blurred, x)
-    # Grey for one crop in ten: shape and texture must carry the class
-    # where colour misleads.
+    x = tf.where(tf.random.uniform([batch, 1, 1, 1]) < ranges.blur_share, blurred, x)
     grey = tf.broadcast_to(tf.reduce_mean(x, axis=3, keepdims=True), tf.shape(x))
-    x = tf.where(tf.random.uniform([batch, 1, 1, 1]) < 0.1, grey, x)
+    x = tf.where(tf.random.uniform([batch, 1, 1, 1]) < ranges.grey_share, grey, x)
     x = x + tf.random.normal(tf.shape(x)) * tf.random.uniform([batch, 1, 1, 1], 0.0, 0.03)
     return tf.clip_by_value(x, 0.0, 1.0) * 255.0
 
 
-def _colour_matrices(batch: Any, strength: float) -> Any:
+def _colour_matrices(batch: Any, strength: float, saturation_range: tuple[float, float]) -> Any:
     import tensorflow as tf
 
     angle = tf.random.uniform([batch], -0.35, 0.35) * strength
@@ -75,9 +101,7 @@ def _colour_matrices(batch: Any, strength: float) -> Any:
     cross = tf.constant([[0.0, -k, k], [k, 0.0, -k], [-k, k, 0.0]])
     outer = tf.fill([3, 3], 1.0 / 3.0)
     rotation = cos[:, None, None] * eye + sin[:, None, None] * cross + (1 - cos)[:, None, None] * outer
-    # Up to 2.7x: a smear with half PBC's lightness contrast reaches the
-    # network (after per-channel standardisation) about twice as colourful.
-    saturation = tf.exp(tf.random.uniform([batch], -0.6, 1.0) * strength)[:, None, None]
+    saturation = tf.exp(tf.random.uniform([batch], *saturation_range) * strength)[:, None, None]
     saturate = saturation * eye + (1 - saturation) * outer
     gain = tf.linalg.diag(tf.exp(tf.random.uniform([batch, 3], -0.12, 0.12) * strength))
     # Row-vector pixels: x @ gain @ rotation @ saturate.
@@ -85,7 +109,8 @@ def _colour_matrices(batch: Any, strength: float) -> Any:
 
 
 def train_dataset(views: Any, labels: Any, weights: Any, num_classes: int, eval_window: float, input_size: int,
-                  batch_size: int, label_smoothing: float, seed: int, strength: float = 1.0) -> Any:
+                  batch_size: int, label_smoothing: float, seed: int, strength: float = 1.0,
+                  jitter: str = "standard") -> Any:
     """An endless-enough tf.data pipeline for one epoch: indices drawn with
     probability `weights` (class balancing and source weighting), batches
     augmented, labels one-hot and smoothed."""
@@ -101,7 +126,8 @@ def train_dataset(views: Any, labels: Any, weights: Any, num_classes: int, eval_
     targets = tf.one_hot(tf.constant(labels), num_classes) * (1.0 - label_smoothing) + label_smoothing / num_classes
 
     def batch_of(indices: Any) -> Any:
-        return augment_batch(tf.gather(images, indices), eval_window, input_size, strength), tf.gather(targets, indices)
+        views = augment_batch(tf.gather(images, indices), eval_window, input_size, strength, jitter)
+        return views, tf.gather(targets, indices)
 
     return (
         tf.data.Dataset.from_tensor_slices(order.astype(np.int32))

@@ -41,6 +41,7 @@ class TrainConfig:
     label_smoothing: float = 0.05
     early_stopping_patience: int = 10
     augment_strength: float = 1.0
+    colour_jitter: str = "standard"  # core.training.augment.COLOUR_JITTER
     source_weights: dict[str, float] = field(default_factory=dict)
     target_recall: dict[str, float] = field(default_factory=dict)
     target_accuracy_above_threshold: float = 0.995
@@ -63,6 +64,10 @@ class TrainConfig:
                 raise DatasetError(f"{where}: source #{index + 1} needs 'type' (one of {SOURCE_TYPES}) and 'path'")
             sources.append(SourceConfig(**entry))
         config = cls(**{**data, "sources": sources})
+        from core.training.augment import COLOUR_JITTER
+
+        if config.colour_jitter not in COLOUR_JITTER:
+            raise DatasetError(f"{where}: colour_jitter {config.colour_jitter!r} is not one of {sorted(COLOUR_JITTER)}")
         for label in config.target_recall:
             if label not in config.classes:
                 raise DatasetError(f"{where}: target_recall names {label!r}, not one of {config.classes}")

@@ -97,7 +97,7 @@ def train_classifier(
         optimizer.learning_rate.assign(lr)
         dataset = train_dataset(
             train.train_view, train.labels, weights, len(config.classes), train.eval_window, config.input_size,
-            config.batch_size, config.label_smoothing, config.seed + epoch, config.augment_strength,
+            config.batch_size, config.label_smoothing, config.seed + epoch, config.augment_strength, config.colour_jitter,
         )
         epoch_started = time.monotonic()
         fit = model.fit(dataset, epochs=1, verbose=0, callbacks=[_CancelCallback(cancel, keras)])
