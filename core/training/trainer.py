@@ -222,7 +222,8 @@ def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: 
         confidence_threshold=thresholds["threshold"],
         class_thresholds=thresholds["class_thresholds"],
         target_recall=thresholds["target_recall"],
-        training_data={**data_summary, "skipped": len(train.skipped)},
+        training_data={**data_summary, "skipped": len(train.skipped),
+                       "augmentation": {"colour_jitter": config.colour_jitter, "strength": config.augment_strength}},
         metrics=metrics,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
