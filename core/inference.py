@@ -147,6 +147,13 @@ def allowed_classes(classes: Sequence[str], kind: CellKind | None, taxonomy: Tax
     return mask if mask.any() else np.ones(len(classes), bool)
 
 
+def rule_out_logits(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Logits with the classes `mask` rules out pushed to minus a billion,
+    so that argmax and softmax never pick them (restrict_to_kind's
+    counterpart for scoring code that works on logits)."""
+    return np.where(mask, logits, -1e9)
+
+
 def restrict_to_kind(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Probabilities renormalised over the allowed classes (the same as
     dropping the other classes' logits before the softmax)."""

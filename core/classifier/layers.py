@@ -40,8 +40,3 @@ def crop_standardization_layer() -> Any:
     _LAYER = CropStandardization
     return _LAYER
 
-
-def register_custom_layers() -> None:
-    """Defines (and so registers) every custom layer: call before loading a
-    model."""
-    crop_standardization_layer()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,22 +48,23 @@ class Classifier:
         call = self._compiled()
         size = self.card.input_size
         starts = range(0, len(crops), batch_size)
-        if isinstance(crops, np.ndarray) and crops.ndim == 4 and crops.shape[1:] == (size, size, 3):
-            pixels = crops if crops.dtype == np.uint8 else np.clip(np.rint(crops), 0, 255).astype(np.uint8)
-            return np.concatenate([np.asarray(call(pixels[start : start + batch_size])) for start in starts])
-        if len(starts) == 1:
-            return np.asarray(call(batch_of(crops, size)))
+        presized = isinstance(crops, np.ndarray) and crops.ndim == 4 and crops.shape[1:] == (size, size, 3)
+        if presized:
+            crops = crops if crops.dtype == np.uint8 else np.clip(np.rint(crops), 0, 255).astype(np.uint8)
+        prepare: Callable[[Any], np.ndarray] = (lambda part: part) if presized else (lambda part: batch_of(part, size))
+        if presized or len(starts) == 1:
+            return np.concatenate([np.asarray(call(prepare(crops[s : s + batch_size]))) for s in starts])
         # Resize the next batch while the network runs this one: OpenCV and
         # TensorFlow both release the interpreter lock, and resizing 2,000
-        # full-size crops costs a third of the network's time.
+        # full-size crops took 0.25-0.6 s against the network's 0.6 s.
         out = []
         with ThreadPoolExecutor(1, thread_name_prefix="classifier-resize") as resizer:
-            pending = resizer.submit(batch_of, crops[: batch_size], size)
+            pending = resizer.submit(prepare, crops[:batch_size])
             for start in starts:
                 pixels = pending.result()
                 following = start + batch_size
                 if following < len(crops):
-                    pending = resizer.submit(batch_of, crops[following : following + batch_size], size)
+                    pending = resizer.submit(prepare, crops[following : following + batch_size])
                 out.append(np.asarray(call(pixels)))
         return np.concatenate(out)
 
@@ -91,9 +92,9 @@ def load_classifier(name_or_path: str | os.PathLike[str] | None = None) -> Class
     check_weights(card, card_file, weights)
     import keras
 
-    from core.classifier.layers import register_custom_layers
+    from core.classifier.layers import crop_standardization_layer
 
-    register_custom_layers()
+    crop_standardization_layer()  # registers the custom layer before loading
     try:
         model = keras.saving.load_model(weights, compile=False, safe_mode=True)
     except Exception as error:  # Keras raises many types for a bad file

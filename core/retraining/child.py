@@ -170,7 +170,7 @@ def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: lis
     cell never gets a platelet class (core.inference.allowed_classes)."""
     if not cells:
         return None
-    from core.inference import allowed_classes
+    from core.inference import allowed_classes, rule_out_logits
     from core.jobs import run_job
     from core.retraining.scoring import score
     from core.training.loading import load_cells
@@ -184,7 +184,7 @@ def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: lis
         arrays = views[key]
         by_kind = {kind: allowed_classes(model.classes, kind, taxonomy) for kind in {c.kind for c in arrays.samples}}
         masks = np.array([by_kind[c.kind] for c in arrays.samples]).reshape(-1, len(model.classes))
-        logits = np.where(masks, model.logits(arrays.eval_view), -1e9)
+        logits = rule_out_logits(model.logits(arrays.eval_view), masks)
         predicted = np.array([classes.index(model.classes[i]) for i in logits.argmax(1)])
         pair.append(score(model_name, predicted, arrays.labels, classes).to_dict())
     return pair

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.training.augment import COLOUR_JITTER
 from core.training.samples import DatasetError
 
 SOURCE_TYPES = ("pbc", "bccd", "folder", "project")
@@ -64,8 +65,6 @@ class TrainConfig:
                 raise DatasetError(f"{where}: source #{index + 1} needs 'type' (one of {SOURCE_TYPES}) and 'path'")
             sources.append(SourceConfig(**entry))
         config = cls(**{**data, "sources": sources})
-        from core.training.augment import COLOUR_JITTER
-
         if config.colour_jitter not in COLOUR_JITTER:
             raise DatasetError(f"{where}: colour_jitter {config.colour_jitter!r} is not one of {sorted(COLOUR_JITTER)}")
         for label in config.target_recall:

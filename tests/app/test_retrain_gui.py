@@ -82,6 +82,17 @@ def wait_idle(qtbot, dialog: RetrainDialog) -> None:
     qtbot.waitUntil(lambda: not dialog.running, timeout=10000)
 
 
+def start_held_retrain(qtbot, store: ProjectStore, monkeypatch: pytest.MonkeyPatch) -> tuple[RetrainDialog, FakeRetrain]:
+    """A dialog whose (fake) retrain has reported its first epoch and then
+    waits, as a real one does mid-fit."""
+    job = FakeRetrain(epochs=5, hold=True)
+    monkeypatch.setattr(backend, "retrain", job)
+    dialog = make_dialog(qtbot, store)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: len(dialog.training_tab.points["loss"]) == 1, timeout=10000)
+    return dialog, job
+
+
 # --------------------------------------------------------------------------- menu and queue
 
 def test_models_menu_has_retrain_and_models_with_free_shortcuts(qapp) -> None:  # key names need a QApplication
@@ -188,12 +199,8 @@ def test_discard_keeps_the_current_model(qtbot, store: ProjectStore, registry: F
 
 def test_cancel_stops_the_job_and_registers_nothing(qtbot, store: ProjectStore, registry: FakeRegistry,
                                                     fake_insights_job: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    job = FakeRetrain(epochs=5, hold=True)
-    monkeypatch.setattr(backend, "retrain", job)
-    dialog = make_dialog(qtbot, store)
-    dialog.start_button.click()
+    dialog, job = start_held_retrain(qtbot, store, monkeypatch)
     assert dialog.running and not dialog.start_button.isEnabled() and dialog.cancel_button.isEnabled()
-    qtbot.waitUntil(lambda: len(dialog.training_tab.points["loss"]) == 1, timeout=10000)
     dialog.cancel_button.click()
     wait_idle(qtbot, dialog)
     assert job.terminated
@@ -204,11 +211,7 @@ def test_cancel_stops_the_job_and_registers_nothing(qtbot, store: ProjectStore, 
 
 def test_escape_while_training_cancels_then_closes(qtbot, store: ProjectStore, registry: FakeRegistry,
                                                    fake_insights_job: None, monkeypatch: pytest.MonkeyPatch) -> None:
-    job = FakeRetrain(epochs=5, hold=True)
-    monkeypatch.setattr(backend, "retrain", job)
-    dialog = make_dialog(qtbot, store)
-    dialog.start_button.click()
-    qtbot.waitUntil(lambda: len(dialog.training_tab.points["loss"]) == 1, timeout=10000)
+    dialog, job = start_held_retrain(qtbot, store, monkeypatch)
     qtbot.keyClick(dialog, Qt.Key.Key_Escape)
     qtbot.waitUntil(lambda: not dialog.isVisible(), timeout=10000)
     assert job.terminated and not dialog.running

@@ -46,12 +46,12 @@ def score(classifier: Any, samples: list[LabelledCell], as_white_cells: bool = F
     (core.inference.allowed_classes)."""
     logits = classifier.logits(crops_of(samples, classifier.crop_margin))
     if as_white_cells:
-        from core.inference import allowed_classes
+        from core.inference import allowed_classes, rule_out_logits
         from core.schema import CellKind
         from core.taxonomy import default_taxonomy
 
         mask = allowed_classes(classifier.classes, CellKind.WHITE, default_taxonomy())
-        logits = np.where(mask, logits, -1e9)
+        logits = rule_out_logits(logits, mask)
     labels = np.array([classifier.classes.index(s.label) for s in samples])
     thresholds = [classifier.threshold_for(name) for name in classifier.classes]
     return classification_report(logits, labels, classifier.classes, classifier.temperature, thresholds)
