@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.detection.data import GroundTruth, drop_duplicates_of, read_ground_truth
+from core.detection.data import GroundTruth, drop_duplicates_of, read_ground_truth, relabelled_fields
 from core.detection.detector import KerasCellDetector, default_detector_card
 from core.detection.evaluation import evaluate
 from core.detection.assess import predict_results
@@ -38,6 +38,44 @@ def test_a_copied_field_is_dropped_from_training(tmp_path: Path) -> None:
     cv2.imwrite(str(copy), cv2.imread(str(fields[0].path)), [cv2.IMWRITE_JPEG_QUALITY, 85])
     kept, dropped = drop_duplicates_of(fields[1:] + [GroundTruth(copy, np.zeros((0, 4)), np.zeros(0, int))], [fields[0]])
     assert dropped == 1 and [gt.path.name for gt in kept] == ["f1.png", "f2.png"]
+
+
+def test_a_relabelled_field_takes_the_other_sources_boxes(tmp_path: Path) -> None:
+    import cv2
+
+    rng = np.random.default_rng(1)
+    image = np.full((120, 160, 3), 220, np.uint8)
+    for _ in range(6):
+        centre = tuple(int(v) for v in rng.integers(10, 110, 2))
+        cv2.circle(image, centre, int(rng.integers(8, 20)), (180, 90, 120), -1)
+    cv2.imwrite(str(tmp_path / "original.png"), image)
+    cv2.imwrite(str(tmp_path / "renamed.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 90])
+    cv2.imwrite(str(tmp_path / "bigger.png"), cv2.resize(image, (320, 240)))
+    cv2.imwrite(str(tmp_path / "other.png"), np.full((120, 160, 3), 60, np.uint8))
+    original = GroundTruth(tmp_path / "original.png", np.array([[1, 1, 20, 20]], np.float32), np.array([0]))
+    fuller = np.array([[1, 1, 20, 20], [40, 40, 60, 60]], np.float32)
+    renamed = GroundTruth(tmp_path / "renamed.jpg", fuller, np.array([0, 1]), "yolo:other")
+    bigger = GroundTruth(tmp_path / "bigger.png", fuller * 2, np.array([0, 1]))
+    unrelated = GroundTruth(tmp_path / "other.png", fuller, np.array([0, 1]))
+
+    [found] = relabelled_fields([original], [unrelated, renamed])
+    assert found.path == original.path and found.attributes["labels_from"].endswith("renamed.jpg")
+    np.testing.assert_array_equal(found.boxes, fuller)
+    # The same field at another size is not taken: its boxes would not line up.
+    assert relabelled_fields([original], [bigger, unrelated]) == []
+
+
+@pytest.mark.realdata
+@needs_data
+def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
+    bccd = read_ground_truth(DATA / "bccd", "voc", "test")
+    txl = [gt for split in ("train", "val", "test") for gt in read_ground_truth(DATA / "txl-pbc", "yolo", split)]
+    found = relabelled_fields(bccd, txl)
+    assert len(found) >= 30
+    own = {gt.path: gt for gt in bccd}
+    red_theirs = sum(int((gt.classes == 1).sum()) for gt in found)
+    red_own = sum(int((own[gt.path].classes == 1).sum()) for gt in found)
+    assert red_theirs > 1.5 * red_own
 
 
 @pytest.mark.realdata
