@@ -42,6 +42,8 @@ class DetectorTrainingConfig:
     tile: int = 512  # network pixels; 1024 image pixels at half scale
     overlap: int = 160  # network pixels: more than the largest white cell
     seed: int = 0
+    # Heatmap loss weight per class (white, red, platelet); see detection_loss.
+    class_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     val_every: int = 5  # epochs between validation passes (and the last one)
     val_limit: int | None = 96  # images per intermediate validation pass
@@ -181,7 +183,7 @@ def train_detector(
     def train_step(images: Any, targets: Any) -> Any:
         with tf.GradientTape() as tape:
             raw = model(tf.cast(images, tf.float32), training=True)
-            loss, parts = detection_loss(targets, raw)
+            loss, parts = detection_loss(targets, raw, config.class_weights)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return loss, parts["heat"], parts["size"], parts["offset"]

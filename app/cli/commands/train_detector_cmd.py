@@ -24,20 +24,51 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--width", type=int, default=48, help="network width (channels of the first stage)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--class-weights",
+        type=_three_weights,
+        default=(1.0, 1.0, 1.0),
+        metavar="W,R,P",
+        help="heatmap loss weight of white cells, red cells and platelets (default 1,1,1)",
+    )
+    parser.add_argument(
+        "--min-visible",
+        type=float,
+        default=0.25,
+        help="a box cut by a training crop stays a positive if this part of it is visible (default 0.25)",
+    )
     parser.add_argument("--version", default="1", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
 
 
+def _three_weights(text: str) -> tuple[float, float, float]:
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if len(values) != 3 or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected three positive numbers W,R,P, got {text!r}")
+    return values  # type: ignore[return-value]
+
+
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    from core.detection.augment import AugmentConfig
     from core.detection.card import DetectorCard
     from core.detection.data import bundled_training_data
     from core.detection.training import DetectorTrainingConfig, train_detector
 
     data = bundled_training_data(args.data)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)
-    config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
+    config = DetectorTrainingConfig(
+        epochs=args.epochs,
+        width=args.width,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        class_weights=args.class_weights,
+        augment=AugmentConfig(min_visible=args.min_visible),
+    )
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     while True:
         try:
