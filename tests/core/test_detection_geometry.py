@@ -116,3 +116,37 @@ def test_average_precision_and_operating_point() -> None:
     assert average_precision(np.zeros(0, bool), 3) == 0.0
     thresholds = choose_thresholds([noisy])
     assert thresholds["white"] == pytest.approx(0.8)
+
+
+def test_a_box_cut_by_the_crop_is_kept_down_to_min_visible() -> None:
+    from core.detection.augment import AugmentConfig, augmented_sample
+
+    # The image is exactly the crop, so the crop cannot move; the box hangs
+    # off its left edge with 12 of its 40 px (30%) inside.
+    image = np.full((64, 64, 3), 200, np.uint8)
+    boxes = np.array([[-28, 10, 12, 50]], np.float32)  # 12 of 40 px wide visible: 30%
+    plain = dict(
+        scale_range=(1.0, 1.0), hue_shift=0, saturation_range=(1, 1), brightness_range=(1, 1),
+        grayscale_probability=0.0, blur_probability=0.0, crop=64,
+    )
+    for min_visible, positives in ((0.25, 1), (0.4, 0)):
+        config = AugmentConfig(min_visible=min_visible, **plain)  # type: ignore[arg-type]
+        _, target = augmented_sample(image, boxes, np.array([0]), np.random.default_rng(0), config)
+        assert int((target[..., HEAT] == 1.0).sum()) == positives
+        if not positives:  # ignored, not taught as background
+            assert target[..., 8:].min() == 0.0
+
+
+def test_class_weights_scale_each_classes_heatmap_loss() -> None:
+    tf = pytest.importorskip("tensorflow")
+    from core.detection.loss import detection_loss
+
+    boxes = np.array([[8, 8, 40, 40], [30, 30, 42, 42]], np.float32)
+    target = encode_targets(boxes, np.array([1, 2]), 64, 64)[None]
+    raw = np.zeros((1, 16, 16, 7), np.float32)  # p = 0.5 everywhere: every class pays
+    _, plain = detection_loss(tf.constant(target), tf.constant(raw))
+    _, only_red = detection_loss(tf.constant(target), tf.constant(raw), (0.0, 1.0, 0.0))
+    _, doubled = detection_loss(tf.constant(target), tf.constant(raw), (2.0, 2.0, 2.0))
+    _, platelets_up = detection_loss(tf.constant(target), tf.constant(raw), (1.0, 1.0, 3.0))
+    assert float(doubled["heat"]) == pytest.approx(2 * float(plain["heat"]), rel=1e-5)
+    assert 0 < float(only_red["heat"]) < float(plain["heat"]) < float(platelets_up["heat"])

@@ -234,3 +234,12 @@ def test_cli_detect_writes_unreviewed_model_proposals_into_a_project(trained, tm
     assert main(args) == 0
     with ProjectStore.open(project) as store:
         assert len(store.cells()) == count
+
+
+def test_cli_train_detector_refuses_malformed_class_weights(capsys) -> None:
+    from app.cli.main import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train-detector", "--data", "d", "--out", "o", "--class-weights", "1,2"])
+    assert exit_info.value.code == 2
+    assert "three positive numbers" in capsys.readouterr().err
