@@ -1,4 +1,4 @@
-"""hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S]
+"""hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
 
 Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
 fields of either set kept out), picks thresholds on their val splits, and
@@ -20,16 +20,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector from scratch")
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
-    parser.add_argument("--epochs", type=int, default=45)
+    parser.add_argument("--epochs", type=int, default=70)
     parser.add_argument("--width", type=int, default=48, help="network width (channels of the first stage)")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--class-weights",
         type=_three_weights,
-        default=(1.0, 1.0, 1.0),
+        default=(1.5, 1.0, 2.0),
         metavar="W,R,P",
-        help="heatmap loss weight of white cells, red cells and platelets (default 1,1,1)",
+        help="heatmap loss weight of white cells, red cells and platelets (default 1.5,1,2, as the bundled detector)",
     )
     parser.add_argument(
         "--min-visible",
@@ -37,7 +37,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=0.25,
         help="a box cut by a training crop stays a positive if this part of it is visible (default 0.25)",
     )
-    parser.add_argument("--version", default="1", help="version written into the model card")
+    parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
 
