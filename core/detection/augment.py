@@ -22,9 +22,10 @@ class AugmentConfig:
     crop: int = 256
     # A box cut by the crop stays a positive if at least this part of it is
     # visible; one cut more is neither a positive nor a negative.  Why as low
-    # as a quarter: the test fields label white cells cut by the image edge
-    # down to about 30% visible, and cell-detector-1 (trained at 0.4) missed
-    # five such cells of 150 on TXL-PBC test.
+    # as a quarter: TXL-PBC labels cells cut by the image edge down to about
+    # 30% visible.  (cell-detector-1, trained at 0.4, missed five such white
+    # cells of 150 on TXL-PBC test; cell-detector-2, at 0.25, still misses
+    # four, which it scores as red cells.)
     min_visible: float = 0.25
     scale_range: tuple[float, float] = (0.75, 1.33)
     hue_shift: int = 8  # OpenCV hue units (0-179)

@@ -169,7 +169,7 @@ def bundled_training_data(data_root: Path) -> TrainingData:
     # more complete labels.
     bccd_train_kept, bccd_dropped_dup = drop_duplicates_of(bccd_train_kept, txl_train_kept, cached)
     # Validation chooses the operating thresholds, so a test field there
-    # would leak too: TXL-PBC val holds four of BCCD's test fields.
+    # would leak too: 21 of the two val splits' images are test fields.
     val, val_dropped = drop_duplicates_of(txl_val + bccd_val, tests, cached)
     summary = {
         "train_images": len(txl_train_kept) + len(bccd_train_kept),

@@ -17,6 +17,10 @@ NAME = "train-detector"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from core.detection.augment import AugmentConfig
+    from core.detection.training import DetectorTrainingConfig
+
+    recipe, augment = DetectorTrainingConfig(), AugmentConfig()
     parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector from scratch")
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
@@ -27,15 +31,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--class-weights",
         type=_three_weights,
-        default=(1.5, 1.0, 2.0),
+        default=recipe.class_weights,
         metavar="W,R,P",
-        help="heatmap loss weight of white cells, red cells and platelets (default 1.5,1,2, as the bundled detector)",
+        help="heatmap loss weight of white cells, red cells and platelets (default %(default)s, the bundled detector's)",
     )
     parser.add_argument(
         "--min-visible",
         type=float,
-        default=0.25,
-        help="a box cut by a training crop stays a positive if this part of it is visible (default 0.25)",
+        default=augment.min_visible,
+        help="a box cut by a training crop stays a positive if this part of it is visible (default %(default)s)",
     )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
