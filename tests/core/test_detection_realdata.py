@@ -89,6 +89,7 @@ def test_bundled_detector_finds_the_cells_of_bccd_test_fields() -> None:
     assert metrics["red"]["ap50"] >= 0.6  # BCCD leaves many red cells unlabelled
     summary = detector.card.training["data"]
     assert summary["txl_pbc_train_dropped_as_test_fields"] > 0
+    assert summary["val_dropped_as_test_fields"] > 0  # thresholds were not chosen on test fields
 
 
 @pytest.mark.realdata
