@@ -39,4 +39,3 @@ def crop_standardization_layer() -> Any:
 
     _LAYER = CropStandardization
     return _LAYER
-

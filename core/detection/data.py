@@ -19,7 +19,7 @@ import cv2
 import numpy as np
 
 from core.formats.common import AnnotatedImage
-from core.imaging import ImageReadError, load_rgb
+from core.imaging import ImageReadError, load_rgb, probe_image
 from core.importing import read_source
 from core.schema import CellKind
 from core.taxonomy import default_taxonomy
@@ -128,11 +128,10 @@ def relabelled_fields(
     return found
 
 
-def _image_size(path: Path) -> tuple[int, int] | None:
-    try:
-        return load_rgb(path).shape[:2]
-    except ImageReadError:
-        return None
+def _image_size(path: Path) -> tuple[int, int]:
+    """From the file's header: the pixels were decoded for the thumbnail."""
+    info = probe_image(path, verify_pixels=False)
+    return info.width, info.height
 
 
 @dataclass(slots=True)

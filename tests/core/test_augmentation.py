@@ -33,10 +33,14 @@ def test_output_shape_and_range(jitter: str) -> None:
     assert out.min() >= 0.0 and out.max() <= 255.0
 
 
+def _saturation(batch: np.ndarray) -> np.ndarray:
+    """Per crop, the mean spread between a pixel's channels."""
+    return (batch.max(axis=3) - batch.min(axis=3)).mean(axis=(1, 2))
+
+
 def _grey_share(batch: np.ndarray) -> float:
     # A grey crop has equal channels up to the added noise (<= 3% of 255).
-    spread = (batch.max(axis=3) - batch.min(axis=3)).mean(axis=(1, 2))
-    return float((spread < 8).mean())
+    return float((_saturation(batch) < 8).mean())
 
 
 def test_wide_jitter_greys_about_one_crop_in_ten_and_standard_none() -> None:
@@ -45,10 +49,7 @@ def test_wide_jitter_greys_about_one_crop_in_ten_and_standard_none() -> None:
 
 
 def test_wide_jitter_reaches_stronger_saturation() -> None:
-    def saturation(batch: np.ndarray) -> np.ndarray:
-        return (batch.max(axis=3) - batch.min(axis=3)).mean(axis=(1, 2))
-
-    assert np.percentile(saturation(_augmented("wide")), 95) > 1.3 * np.percentile(saturation(_augmented("standard")), 95)
+    assert np.percentile(_saturation(_augmented("wide")), 95) > 1.3 * np.percentile(_saturation(_augmented("standard")), 95)
 
 
 def test_unknown_jitter_in_a_config_is_refused_with_the_choices() -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from app.cli.output import print_json, reports_user_errors
@@ -17,10 +18,6 @@ NAME = "train-detector"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from core.detection.augment import AugmentConfig
-    from core.detection.training import DetectorTrainingConfig
-
-    recipe, augment = DetectorTrainingConfig(), AugmentConfig()
     parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector from scratch")
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
@@ -31,15 +28,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--class-weights",
         type=_three_weights,
-        default=recipe.class_weights,
         metavar="W,R,P",
-        help="heatmap loss weight of white cells, red cells and platelets (default %(default)s, the bundled detector's)",
+        help="heatmap loss weight of white cells, red cells and platelets (default: the bundled detector's, 1.5,1,2)",
     )
     parser.add_argument(
         "--min-visible",
         type=float,
-        default=augment.min_visible,
-        help="a box cut by a training crop stays a positive if this part of it is visible (default %(default)s)",
+        help="a box cut by a training crop stays a positive if this part of it is visible (default: the bundled detector's, 0.25)",
     )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
@@ -58,21 +53,20 @@ def _three_weights(text: str) -> tuple[float, float, float]:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.detection.augment import AugmentConfig
     from core.detection.card import DetectorCard
     from core.detection.data import bundled_training_data
     from core.detection.training import DetectorTrainingConfig, train_detector
 
     data = bundled_training_data(args.data)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)
-    config = DetectorTrainingConfig(
-        epochs=args.epochs,
-        width=args.width,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        class_weights=args.class_weights,
-        augment=AugmentConfig(min_visible=args.min_visible),
-    )
+    # Options left out keep the config's defaults, which are the bundled
+    # detector's recipe (read here, not at registration: building the parser
+    # for every command must not import the detector and OpenCV).
+    config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
+    if args.class_weights is not None:
+        config.class_weights = args.class_weights
+    if args.min_visible is not None:
+        config.augment = replace(config.augment, min_visible=args.min_visible)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     while True:
         try:
