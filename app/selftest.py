@@ -61,7 +61,10 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
         assert probabilities.shape == (2, len(model.classes)), probabilities.shape
         assert np.all(np.isfinite(probabilities)) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-3)
         state["classifier"] = model
-        return f"version {model.version}, {len(model.classes)} classes"
+        # The bundled Classifier says what runs its network (TensorFlow Lite,
+        # or TensorFlow and why not Lite); other CellClassifiers need not.
+        runtime = getattr(model, "runtime", "")
+        return f"version {model.version}, {len(model.classes)} classes" + (f", network on {runtime}" if runtime else "")
 
     def project() -> str:
         from PIL import Image

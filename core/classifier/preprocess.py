@@ -4,6 +4,7 @@ training, evaluation and inference, so they cannot drift apart."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -28,9 +29,26 @@ def resize_square(crop: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(np.ascontiguousarray(crop), (size, size), interpolation=interpolation)
 
 
-def batch_of(crops: Sequence[np.ndarray], size: int) -> np.ndarray:
-    """N x size x size x 3 uint8."""
+# Fewer crops than this per thread are resized on the calling thread: a
+# thread's start costs about what resizing a few crops does.
+_CROPS_PER_THREAD = 16
+
+
+def batch_of(crops: Sequence[np.ndarray], size: int, threads: int = 1) -> np.ndarray:
+    """N x size x size x 3 uint8, resized on up to `threads` threads
+    (OpenCV releases the interpreter lock while it resizes)."""
     out = np.empty((len(crops), size, size, 3), dtype=np.uint8)
-    for index, crop in enumerate(crops):
-        out[index] = resize_square(np.asarray(crop), size)
+
+    def fill(part: range) -> None:
+        for index in part:
+            out[index] = resize_square(np.asarray(crops[index]), size)
+
+    threads = max(1, min(threads, len(crops) // _CROPS_PER_THREAD))
+    if threads == 1:
+        fill(range(len(crops)))
+        return out
+    bounds = np.linspace(0, len(crops), threads + 1).astype(int)
+    with ThreadPoolExecutor(threads, thread_name_prefix="resize") as pool:
+        for done in [pool.submit(fill, range(lo, hi)) for lo, hi in zip(bounds[:-1], bounds[1:])]:
+            done.result()
     return out

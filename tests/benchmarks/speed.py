@@ -35,12 +35,15 @@ def _median_seconds(work: Any, repeats: int = 5) -> float:
     return float(np.median(times))
 
 
-def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float]:
+def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float | str]:
     """End to end (full-size crops, resize included) and the network alone
-    (crops already at the input size), with the same network run unfolded
-    (plain Keras call, batch normalisation separate) as the baseline."""
+    (crops already at the input size), with two baselines in the same run:
+    the folded network on TensorFlow's own kernels (runtime "tensorflow"),
+    and the network unfolded (plain Keras call, batch normalisation
+    separate)."""
     import tensorflow as tf
 
+    from core.classifier import load_classifier
     from core.classifier.architecture import flops_per_cell
     from core.classifier.model import BATCH_SIZE
     from core.classifier.preprocess import batch_of
@@ -48,6 +51,9 @@ def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float]:
     batch_seconds = _median_seconds(lambda: classifier.predict(crops))
     pixels = batch_of(crops, classifier.card.input_size)
     network_seconds = _median_seconds(lambda: classifier.logits(pixels))
+    on_tensorflow = load_classifier(classifier.path, runtime="tensorflow")
+    tensorflow_seconds = _median_seconds(lambda: on_tensorflow.predict(crops))
+    tensorflow_network_seconds = _median_seconds(lambda: on_tensorflow.logits(pixels))
     model = classifier.keras_model
     unfolded = tf.function(lambda x: model(x, training=False), autograph=False, reduce_retracing=True)
     floats = pixels.astype(np.float32)
@@ -68,8 +74,11 @@ def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float]:
     network_cells_per_second = len(crops) / network_seconds
     return {
         "cells": len(crops),
+        "runtime": classifier.runtime,
         "cells_per_second": cells_per_second,
         "network_cells_per_second": network_cells_per_second,
+        "tensorflow_cells_per_second": len(crops) / tensorflow_seconds,
+        "tensorflow_network_cells_per_second": len(crops) / tensorflow_network_seconds,
         "unfolded_network_cells_per_second": len(crops) / unfolded_seconds,
         "single_cell_ms_median": 1000 * float(np.median(latencies)),
         "single_cell_ms_p95": 1000 * float(np.percentile(latencies, 95)),

@@ -157,3 +157,29 @@ def test_importing_core_classifier_does_not_load_tensorflow() -> None:
     code = "import sys, core.classifier, core.training.trainer; print('tensorflow' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_both_runtimes_give_the_same_logits(trained: tuple[Path, Path, list[Progress]]) -> None:
+    weights, _, _ = trained
+    crops = [np.random.default_rng(i).integers(0, 256, (20 + 7 * i, 20 + 7 * i, 3)).astype(np.uint8) for i in range(70)]
+    lite, plain = load_classifier(weights), load_classifier(weights, runtime="tensorflow")
+    assert np.allclose(lite.logits(crops), plain.logits(crops), atol=1e-3)
+    assert (lite.runtime, plain.runtime) == ("tflite", "tensorflow")
+    with pytest.raises(ValueError, match="unknown runtime"):
+        load_classifier(weights, runtime="gpu")
+
+
+def test_classifier_falls_back_to_tensorflow_when_lite_fails(
+    trained: tuple[Path, Path, list[Progress]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import tensorflow as tf
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("no converter here")
+
+    monkeypatch.setattr(tf.lite.TFLiteConverter, "from_concrete_functions", broken)
+    weights, _, _ = trained
+    classifier = load_classifier(weights)
+    crops = [np.full((40, 40, 3), 180, np.uint8)]
+    assert classifier.predict(crops).shape == (1, 3)
+    assert classifier.runtime == "tensorflow (TensorFlow Lite unavailable: RuntimeError: no converter here)"

@@ -45,3 +45,28 @@ def test_every_batch_norm_of_hemanet_is_folded() -> None:
     function = folded_inference(model, 32)
     graph = function.get_concrete_function(tf.TensorSpec([None, 32, 32, 3], tf.uint8)).graph
     assert not [op.name for op in graph.get_operations() if op.type == "Rsqrt"]
+
+
+@pytest.mark.parametrize("architecture", sorted(ARCHITECTURES))
+def test_lite_network_matches_keras(architecture: str) -> None:
+    """The TensorFlow Lite runtime gives Keras's logits, for full batches and
+    for the remainder it runs cell by cell."""
+    from core.classifier.lite import lite_network
+
+    model = _with_random_statistics(build(architecture, 32, 5), seed=2)
+    pixels = np.random.default_rng(3).integers(0, 256, (11, 32, 32, 3)).astype(np.uint8)
+    expected = np.asarray(model(pixels.astype(np.float32), training=False))
+    network, why_not = lite_network(folded_inference(model, 32), 32, batch_size=4)
+    assert network is not None, why_not
+    got = network(pixels)  # two batches of 4, then 3 single cells
+    assert got.shape == expected.shape
+    assert np.abs(got - expected).max() < 1e-3 * max(1.0, np.abs(expected).max())
+    assert network(pixels[:0]).shape == (0, 5)
+
+
+def test_lite_network_says_why_it_cannot_be_built() -> None:
+    from core.classifier.lite import lite_network
+
+    network, why_not = lite_network(object(), 32, batch_size=4)
+    assert network is None
+    assert why_not.startswith("TensorFlow Lite unavailable: AttributeError")

@@ -11,7 +11,7 @@ from core.classifier.calibration import (
     expected_calibration_error, fit_temperature, softmax, threshold_for_accuracy, threshold_for_recall,
 )
 from core.classifier.metrics import classification_report
-from core.classifier.preprocess import resize_square
+from core.classifier.preprocess import batch_of, resize_square
 from core.schema import Box
 from core.training.loading import load_cells
 from core.training.samples import DatasetError, LabelledCell, from_class_folders
@@ -57,6 +57,15 @@ def test_load_cells_evaluation_view_is_the_inference_crop(tmp_path: Path) -> Non
     from core.imaging import load_rgb
 
     assert np.array_equal(arrays.eval_view[0], resize_square(load_rgb(cells[0].path), 24))
+
+
+def test_resizing_on_threads_gives_the_same_pixels_in_the_same_order() -> None:
+    rng = np.random.default_rng(4)
+    crops = [rng.integers(0, 256, (side, side + side % 3, 3)).astype(np.uint8) for side in range(10, 110)]
+    one = batch_of(crops, 24)
+    assert np.array_equal(batch_of(crops, 24, threads=3), one)
+    assert np.array_equal(one[57], resize_square(crops[57], 24))
+    assert batch_of([], 24, threads=4).shape == (0, 24, 24, 3)
 
 
 def test_temperature_scaling_reduces_ece_of_overconfident_logits() -> None:
