@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.training.augment import COLOUR_JITTER
+from core.training.augment import COLOUR_JITTER, DEFAULT_SCALE_JITTER
 from core.training.samples import DatasetError
 
 SOURCE_TYPES = ("pbc", "bccd", "folder", "project")
@@ -43,6 +43,7 @@ class TrainConfig:
     early_stopping_patience: int = 10
     augment_strength: float = 1.0
     colour_jitter: str = "standard"  # core.training.augment.COLOUR_JITTER
+    scale_jitter: float = DEFAULT_SCALE_JITTER  # crop scale varies by up to this fraction either way
     source_weights: dict[str, float] = field(default_factory=dict)
     target_recall: dict[str, float] = field(default_factory=dict)
     target_accuracy_above_threshold: float = 0.995
@@ -67,6 +68,8 @@ class TrainConfig:
         config = cls(**{**data, "sources": sources})
         if config.colour_jitter not in COLOUR_JITTER:
             raise DatasetError(f"{where}: colour_jitter {config.colour_jitter!r} is not one of {sorted(COLOUR_JITTER)}")
+        if not 0.0 <= config.scale_jitter < 0.5:
+            raise DatasetError(f"{where}: scale_jitter {config.scale_jitter!r} must be at least 0 and below 0.5")
         for label in config.target_recall:
             if label not in config.classes:
                 raise DatasetError(f"{where}: target_recall names {label!r}, not one of {config.classes}")

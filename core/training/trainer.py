@@ -98,6 +98,7 @@ def train_classifier(
         dataset = train_dataset(
             train.train_view, train.labels, weights, len(config.classes), train.eval_window, config.input_size,
             config.batch_size, config.label_smoothing, config.seed + epoch, config.augment_strength, config.colour_jitter,
+            config.scale_jitter,
         )
         epoch_started = time.monotonic()
         fit = model.fit(dataset, epochs=1, verbose=0, callbacks=[_CancelCallback(cancel, keras)])
@@ -223,7 +224,8 @@ def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: 
         class_thresholds=thresholds["class_thresholds"],
         target_recall=thresholds["target_recall"],
         training_data={**data_summary, "skipped": len(train.skipped),
-                       "augmentation": {"colour_jitter": config.colour_jitter, "strength": config.augment_strength}},
+                       "augmentation": {"colour_jitter": config.colour_jitter, "strength": config.augment_strength,
+                                        "scale_jitter": config.scale_jitter}},
         metrics=metrics,
         created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )

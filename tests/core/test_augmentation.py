@@ -55,3 +55,25 @@ def test_wide_jitter_reaches_stronger_saturation() -> None:
 def test_unknown_jitter_in_a_config_is_refused_with_the_choices() -> None:
     with pytest.raises(DatasetError, match="colour_jitter 'loud'.*standard.*wide"):
         TrainConfig.from_dict({"name": "m", "sources": [], "colour_jitter": "loud"}, "m.train.json")
+
+
+def _cell_share(batch: np.ndarray) -> np.ndarray:
+    """Per crop, the share of pixels darker than the crop's mean: the cell."""
+    brightness = batch.sum(axis=3)
+    return (brightness < brightness.mean(axis=(1, 2), keepdims=True)).mean(axis=(1, 2))
+
+
+def test_scale_jitter_varies_how_much_of_the_crop_the_cell_fills() -> None:
+    import tensorflow as tf
+
+    shares = {}
+    for scale_jitter in (0.0, 0.25):
+        tf.random.set_seed(0)
+        shares[scale_jitter] = _cell_share(np.asarray(augment_batch(_purple_cells(300), 0.8, 32, scale_jitter=scale_jitter)))
+    assert shares[0.25].std() > 2 * shares[0.0].std()
+    assert shares[0.25].max() > shares[0.0].max() + 0.15  # a tighter window: the cell fills more
+
+
+def test_scale_jitter_out_of_range_is_refused() -> None:
+    with pytest.raises(DatasetError, match="scale_jitter 0.6 must be at least 0 and below 0.5"):
+        TrainConfig.from_dict({"name": "m", "sources": [], "scale_jitter": 0.6}, "m.train.json")

@@ -47,7 +47,7 @@ def test_training_yields_epochs_and_writes_a_checked_card(trained: tuple[Path, P
     assert card.temperature > 0
     assert card.target_recall["eosinophil"]["target"] == 0.9
     assert "eosinophil" in card.class_thresholds
-    assert card.training_data["augmentation"] == {"colour_jitter": "standard", "strength": 1.0}
+    assert card.training_data["augmentation"] == {"colour_jitter": "standard", "strength": 1.0, "scale_jitter": 0.12}
 
 
 def test_classifier_predicts_calibrated_rows(trained: tuple[Path, Path, list[Progress]]) -> None:
