@@ -30,12 +30,11 @@ class LiteNetwork:
     Thread-safe (one interpreter runs at a time)."""
 
     def __init__(self, flatbuffer: bytes, input_size: int, batch_size: int, threads: int) -> None:
-        self.input_size = input_size
         self.batch_size = batch_size
         # Two fixed shapes: resizing an interpreter's input re-plans its
         # kernels, so full batches and single cells each get their own.
-        self._full = _interpreter(flatbuffer, batch_size, input_size, threads)
-        self._single = _interpreter(flatbuffer, 1, input_size, threads)
+        self._full = _Shaped(flatbuffer, batch_size, input_size, threads)
+        self._single = _Shaped(flatbuffer, 1, input_size, threads)
         self._lock = threading.Lock()
 
     def __call__(self, pixels: np.ndarray) -> np.ndarray:
@@ -44,13 +43,13 @@ class LiteNetwork:
         with self._lock:
             full = len(pixels) - len(pixels) % self.batch_size
             for start in range(0, full, self.batch_size):
-                out.append(_invoke(self._full, pixels[start : start + self.batch_size]))
+                out.append(self._full.run(pixels[start : start + self.batch_size]))
             # A remainder runs cell by cell: XNNPACK's single-cell rate is
             # within a fifth of its batch rate, and one shape less to plan.
             for index in range(full, len(pixels)):
-                out.append(_invoke(self._single, pixels[index : index + 1]))
+                out.append(self._single.run(pixels[index : index + 1]))
         if not out:
-            return np.zeros((0, self._full.get_output_details()[0]["shape"][-1]), np.float32)
+            return np.zeros((0, self._full.classes), np.float32)
         return np.concatenate(out)
 
 
@@ -69,20 +68,25 @@ def lite_network(function: Any, input_size: int, batch_size: int) -> tuple[LiteN
     return network, ""
 
 
-def _interpreter(flatbuffer: bytes, batch: int, size: int, threads: int) -> Any:
-    import tensorflow as tf
+class _Shaped:
+    """One interpreter planned for one batch size, with its tensor indices
+    looked up once (get_input_details builds a list of dicts per call)."""
 
-    with warnings.catch_warnings():
-        # The deprecation notice names a package we do not ship.
-        warnings.simplefilter("ignore")
-        interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
-    index = interpreter.get_input_details()[0]["index"]
-    interpreter.resize_tensor_input(index, [batch, size, size, 3], strict=True)
-    interpreter.allocate_tensors()
-    return interpreter
+    def __init__(self, flatbuffer: bytes, batch: int, size: int, threads: int) -> None:
+        import tensorflow as tf
 
+        with warnings.catch_warnings():
+            # The deprecation notice names a package we do not ship.
+            warnings.simplefilter("ignore")
+            self._interpreter = tf.lite.Interpreter(model_content=flatbuffer, num_threads=threads)
+        self._input = self._interpreter.get_input_details()[0]["index"]
+        self._interpreter.resize_tensor_input(self._input, [batch, size, size, 3], strict=True)
+        self._interpreter.allocate_tensors()
+        output = self._interpreter.get_output_details()[0]
+        self._output = output["index"]
+        self.classes = int(output["shape"][-1])
 
-def _invoke(interpreter: Any, pixels: np.ndarray) -> np.ndarray:
-    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], pixels)
-    interpreter.invoke()
-    return interpreter.get_tensor(interpreter.get_output_details()[0]["index"]).copy()
+    def run(self, pixels: np.ndarray) -> np.ndarray:
+        self._interpreter.set_tensor(self._input, pixels)
+        self._interpreter.invoke()
+        return self._interpreter.get_tensor(self._output).copy()

@@ -43,7 +43,7 @@ def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float |
     separate)."""
     import tensorflow as tf
 
-    from core.classifier import load_classifier
+    from core.classifier import Classifier
     from core.classifier.architecture import flops_per_cell
     from core.classifier.model import BATCH_SIZE
     from core.classifier.preprocess import batch_of
@@ -51,7 +51,8 @@ def speed_figures(classifier: Any, crops: list[np.ndarray]) -> dict[str, float |
     batch_seconds = _median_seconds(lambda: classifier.predict(crops))
     pixels = batch_of(crops, classifier.card.input_size)
     network_seconds = _median_seconds(lambda: classifier.logits(pixels))
-    on_tensorflow = load_classifier(classifier.path, runtime="tensorflow")
+    # The same loaded network, run on TensorFlow's kernels: no second load.
+    on_tensorflow = Classifier(classifier.card, classifier.keras_model, classifier.path, runtime="tensorflow")
     tensorflow_seconds = _median_seconds(lambda: on_tensorflow.predict(crops))
     tensorflow_network_seconds = _median_seconds(lambda: on_tensorflow.logits(pixels))
     model = classifier.keras_model
