@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.canvas.tiled_image import rgb_to_qimage
 from app.gui.imagery import SlideImage
-from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_confidence, cell_title
+from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_confidence, cell_title, percent
 from core.crops import crop_square
 from core.schema import Cell
 from core.taxonomy import Taxonomy
@@ -151,7 +151,7 @@ class InspectorView(QWidget):
                 label, probability = top[row]
                 name.setText(taxonomy.get(label).display if label in taxonomy else label)
                 bar.setValue(int(round(probability * 1000)))
-                bar.setFormat(f"{probability:.1%}")
+                bar.setFormat(percent(probability, 1))
                 bar.setVisible(True)
             else:
                 name.setText("" if row else "No model prediction yet")

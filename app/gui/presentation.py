@@ -3,6 +3,7 @@ Python, so the canvas, the browser and the inspector agree on one look."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
@@ -50,6 +51,23 @@ def cell_confidence(cell: Cell) -> float | None:
     return cell.score
 
 
+def percent(probability: float, decimals: int = 0) -> str:
+    """A model probability as text: rounded to `decimals` places of a
+    percent, except that one short of certainty never reads 100% and a
+    non-zero one never reads 0%, since a technician takes those literally.
+    Such values get one more place, cut toward the middle ("99.6%", "0.4%",
+    "<0.1%")."""
+    text = f"{probability:.{decimals}%}"
+    places = decimals + 1
+    unit = 10.0 ** -places
+    if probability < 1.0 and text == f"{1.0:.{decimals}%}":
+        # The epsilon keeps 0.996 * 1000 = 995.9999... from flooring to 99.5.
+        return f"{math.floor(probability * 100 / unit + 1e-9) * unit:.{places}f}%"
+    if probability > 0.0 and text == f"{0.0:.{decimals}%}":
+        return f"<{unit:.{places}f}%" if probability * 100 < unit else f"{probability * 100:.{places}f}%"
+    return text
+
+
 def cell_title(cell: Cell, taxonomy: Taxonomy) -> str:
     if cell.label and cell.label in taxonomy:
         return taxonomy.get(cell.label).display
@@ -63,7 +81,7 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
     confidence = cell_confidence(cell)
     tag = title
     if cell.source is LabelSource.MODEL and confidence is not None:
-        tag = f"{title} {confidence:.2f}"
+        tag = f"{title} {percent(confidence)}"
         if threshold > 0 and confidence < threshold and cell.label != UNIDENTIFIED:
             tag += " ?"
     elif cell.reviewed and cell.source is not LabelSource.MODEL:

@@ -41,7 +41,7 @@ def test_detect_and_classify_update_the_window(qtbot, open_window, project_path,
     assert classified.label in ("lymphocyte", "neutrophil")
     controller.canvas.select(classified.id)
     tag = controller.canvas.item(classified.id).look.tag
-    assert tag.split()[0].lower() == classified.label and "0.8" in tag
+    assert tag.split()[0].lower() == classified.label and tag.endswith(" 86%")
     assert window.inspector.fields["Model"].text() == "fake-classifier-1"
     assert window.inspector.bars[0][1].isVisible()
     # The other slides were not classified (current slide only).

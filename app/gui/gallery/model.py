@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
 
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
+from app.gui.presentation import percent
 from app.gui.session import ProjectSession
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.store import ProjectStore, StoreError, StoreEvent
@@ -398,7 +399,7 @@ class GalleryModel(QAbstractListModel):
         lines.append(f"Class: {label} ({cell.source.value}{', reviewed' if cell.reviewed else ', not reviewed'})")
         for name, probability in cell.top_classes(3):
             shown = taxonomy.get(name).display if name in taxonomy else name
-            lines.append(f"  {shown}: {probability:.0%}")
+            lines.append(f"  {shown}: {percent(probability)}")
         if cell.model_version:
             lines.append(f"Model: {cell.model_version}")
         return "\n".join(lines)
@@ -416,10 +417,10 @@ def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
         # What the model thought, so the technician sees how close it came.
         name, probability = cell.top_classes(1)[0]
         if name == cell.label:
-            return f"{probability:.0%}"
+            return percent(probability)
         short = _short_name(taxonomy.get(name).display) if name in taxonomy else name[:6]
-        return f"{short}? {probability:.0%}"
-    return f"{cell.probabilities.get(cell.label, 0.0):.0%}"
+        return f"{short}? {percent(probability)}"
+    return percent(cell.probabilities.get(cell.label, 0.0))
 
 
 def _short_name(display: str) -> str:
