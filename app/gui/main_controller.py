@@ -94,7 +94,7 @@ class MainController(QObject):
         w.cancel_button.clicked.connect(self.cancel_jobs)
         w.browser.slide_activated.connect(self.show_slide_id)
         w.image_banner.button.clicked.connect(self.ask_locate)
-        w.threshold.valueChanged.connect(self._threshold_changed)
+        w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
         w.view.zoom_changed.connect(lambda scale: w.zoom_label.setText(f"{scale * 100:.0f}%"))
         w.view.cursor_moved.connect(self._cursor_moved)
         w.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -123,7 +123,7 @@ class MainController(QObject):
         if state is not None:
             w.restoreState(state)
         threshold = self.settings.confidence_threshold()
-        w.threshold.setValue(threshold)
+        w.threshold.setValue(threshold * 100.0)
         self._threshold_changed(threshold)
         for name, kind in _KINDS.items():
             visible = self.settings.kind_visible(kind.value)

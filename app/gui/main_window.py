@@ -116,9 +116,11 @@ class MainWindow(QMainWindow):
         bar.addWidget(QLabel("Min. confidence"))
         self.threshold = QDoubleSpinBox()
         self.threshold.setObjectName("thresholdBox")
-        self.threshold.setRange(0.0, 1.0)
-        self.threshold.setSingleStep(0.05)
-        self.threshold.setDecimals(2)
+        # In percent, as the cell tags and the inspector show confidence.
+        self.threshold.setRange(0.0, 100.0)
+        self.threshold.setSingleStep(5.0)
+        self.threshold.setDecimals(0)
+        self.threshold.setSuffix(" %")
         self.threshold.setSpecialValueText("model")
         self.threshold.setToolTip(
             "Cells the classifier is less sure of than this go to Unidentified and are marked '?'.\n"

@@ -55,8 +55,8 @@ def percent(probability: float, decimals: int = 0) -> str:
     """A model probability as text: rounded to `decimals` places of a
     percent, except that one short of certainty never reads 100% and a
     non-zero one never reads 0%, since a technician takes those literally.
-    Such values get one more place, cut toward the middle ("99.6%", "0.4%",
-    "<0.1%")."""
+    Such values get one more place ("99.6%", "0.4%", "<0.1%"); near 100%
+    that place is cut, not rounded, so 0.99996 stays under 100."""
     text = f"{probability:.{decimals}%}"
     places = decimals + 1
     unit = 10.0 ** -places

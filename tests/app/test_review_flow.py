@@ -152,11 +152,12 @@ def test_tab_moves_between_cells_and_accept_all(qtbot, open_window, project_path
 
 def test_settings_remember_threshold_recent_and_layout(qtbot, open_window, project_path):
     window, controller = open_window(project_path)
-    window.threshold.setValue(0.65)
+    window.threshold.setValue(65)
     window.actions["show_red"].setChecked(False)
     window.close()
     window2, controller2 = open_window()
-    assert abs(window2.threshold.value() - 0.65) < 1e-9
+    assert window2.threshold.value() == 65 and window2.threshold.text() == "65 %"
+    assert abs(controller2.settings.confidence_threshold() - 0.65) < 1e-9
     assert not window2.actions["show_red"].isChecked()
     assert controller2.settings.recent_projects()[0] == str(project_path.resolve())
     assert window2.recent_menu.actions()[0].text() == str(project_path.resolve())
