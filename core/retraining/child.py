@@ -65,6 +65,7 @@ def run_child(request: ChildRequest, messages: Any) -> None:
 def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]:
     from core.classifier import load_classifier
     from core.classifier.card import read_card, write_card
+    from core.training.augment import DEFAULT_SCALE_JITTER
     from core.training.config import TrainConfig
     from core.training.trainer import train_classifier
 
@@ -93,6 +94,9 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
         max_minutes=float(settings["max_minutes"]),
         learning_rate=float(settings["learning_rate"]),
         early_stopping_patience=max(4, int(settings["epochs"]) // 3),
+        # As the base was trained: a model taught not to mind how tight a box
+        # is should not unlearn it in a fine-tune (older cards name none).
+        scale_jitter=float(card.training_data.get("augmentation", {}).get("scale_jitter", DEFAULT_SCALE_JITTER)),
         source_weights=queue_weight(request.train, replay_train),
         target_recall={k: v["target"] for k, v in card.target_recall.items() if k in request.classes},
         seed=int(settings["seed"]),

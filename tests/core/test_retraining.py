@@ -169,6 +169,8 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     assert model.card.parent == "hemalabel-wbc"
     assert model.card.training_data["trained_on"] == candidate.trained_on
     assert model.card.training_data["replay_cells"] == 3 * 4  # three classes in the tree
+    base_augmentation = load_classifier("hemalabel-wbc").card.training_data["augmentation"]
+    assert model.card.training_data["augmentation"]["scale_jitter"] == base_augmentation["scale_jitter"] == 0.25
     assert sum(candidate.trained_on.values()) == model.card.training_data["queue_cells"] + 12
     held_out = outcome.comparison.held_out
     assert held_out is not None and held_out[0].model == "hemalabel-wbc" and held_out[1].model == candidate.name
