@@ -13,6 +13,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 from core.detection.assess import predict_results
 from core.detection.augment import AugmentConfig, augmented_sample
+from core.detection.averaging import WeightAverage
 from core.detection.card import DetectorCard, sha256_of
 from core.detection.data import GroundTruth
 from core.detection.evaluation import choose_thresholds, evaluate
@@ -46,6 +48,9 @@ class DetectorTrainingConfig:
     # The bundled detector's: a missed white cell costs most, platelets are
     # the rarest boxes.
     class_weights: tuple[float, float, float] = (1.5, 1.0, 2.0)
+    # Decay of the moving average of the weights that is validated and saved
+    # (averaging.WeightAverage); 0 validates and saves the last step's weights.
+    ema_decay: float = 0.0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     val_every: int = 5  # epochs between validation passes (and the last one)
     val_limit: int | None = 96  # images per intermediate validation pass
@@ -180,6 +185,7 @@ def train_detector(
         alpha=0.02,
     )
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=10.0)
+    average = WeightAverage(model.trainable_variables, config.ema_decay) if config.ema_decay else None
 
     @tf.function(reduce_retracing=True)
     def train_step(images: Any, targets: Any) -> Any:
@@ -188,6 +194,8 @@ def train_detector(
             loss, parts = detection_loss(targets, raw, config.class_weights)
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        if average is not None:
+            average.update()
         return loss, parts["heat"], parts["size"], parts["offset"]
 
     card = DetectorCard(
@@ -222,12 +230,17 @@ def train_detector(
         if not math.isfinite(means[0]):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {means[0]})")
         metrics = EpochMetrics(epoch, config.epochs, *map(float, means), seconds=time.perf_counter() - started)
-        if epoch == config.epochs or (val and epoch % config.val_every == 0):
-            recalibrate_batchnorm(model, data, config, rng)
-        if val and (epoch % config.val_every == 0 or epoch == config.epochs):
-            subset = list(val) if epoch == config.epochs or config.val_limit is None else list(val)[: config.val_limit]
-            per_class = evaluate(predict_results(detector, subset), card.thresholds)
-            metrics.val_ap50 = {c: round(per_class[c]["ap50"], 4) for c in CLASSES}
+        last = epoch == config.epochs
+        if last or (val and epoch % config.val_every == 0):
+            if last and average is not None:
+                average.copy_to_model()  # what is validated last is what is saved
+            # Checkpoints validate the averaged weights; training goes on from its own.
+            with average.swapped_in() if average is not None and not last else nullcontext():
+                recalibrate_batchnorm(model, data, config, rng)
+                if val:
+                    subset = list(val) if last or config.val_limit is None else list(val)[: config.val_limit]
+                    per_class = evaluate(predict_results(detector, subset), card.thresholds)
+                    metrics.val_ap50 = {c: round(per_class[c]["ap50"], 4) for c in CLASSES}
         history.append(asdict(metrics))
         val_text = f", val AP50 {metrics.val_ap50}" if metrics.val_ap50 else ""
         yield Progress(

@@ -243,3 +243,22 @@ def test_cli_train_detector_refuses_malformed_class_weights(capsys) -> None:
         main(["train-detector", "--data", "d", "--out", "o", "--class-weights", "1,2"])
     assert exit_info.value.code == 2
     assert "three positive numbers" in capsys.readouterr().err
+
+
+def test_cli_train_detector_refuses_a_decay_outside_zero_to_one(capsys) -> None:
+    from app.cli.main import main
+
+    for bad in ("1", "-0.1", "fast"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train-detector", "--data", "d", "--out", "o", "--ema-decay", bad])
+        assert exit_info.value.code == 2
+        assert "expected a decay" in capsys.readouterr().err
+
+
+def test_training_with_an_average_records_its_decay_in_the_card(tmp_path: Path) -> None:
+    samples = [disc_field(tmp_path / f"field{i}.png", i) for i in range(2)]
+    card_path = run_job(train_detector(samples, samples[:1], tmp_path / "model", tiny_config(epochs=2, ema_decay=0.9)))
+    card = DetectorCard.load(card_path)
+    assert card.training["config"]["ema_decay"] == 0.9
+    assert "validation" in card.metrics
+

@@ -36,6 +36,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=float,
         help="a box cut by a training crop stays a positive if this part of it is visible (default: the bundled detector's, 0.25)",
     )
+    parser.add_argument(
+        "--ema-decay",
+        type=_decay,
+        help="validate and save a moving average of the weights with this decay per step, 0 for the last step's "
+        "weights (default: the bundled detector's, 0)",
+    )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
@@ -49,6 +55,16 @@ def _three_weights(text: str) -> tuple[float, float, float]:
     if len(values) != 3 or any(v <= 0 for v in values):
         raise argparse.ArgumentTypeError(f"expected three positive numbers W,R,P, got {text!r}")
     return values  # type: ignore[return-value]
+
+
+def _decay(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0.0 <= value < 1.0:
+        raise argparse.ArgumentTypeError(f"expected a decay from 0 up to (not including) 1, got {text!r}")
+    return value
 
 
 @reports_user_errors
@@ -67,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         config.class_weights = args.class_weights
     if args.min_visible is not None:
         config.augment = replace(config.augment, min_visible=args.min_visible)
+    if args.ema_decay is not None:
+        config.ema_decay = args.ema_decay
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     while True:
         try:
