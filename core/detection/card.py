@@ -40,6 +40,9 @@ class DetectorCard:
     nms_iou: float = 0.5
     min_score: float = 0.05  # lowest score kept for AP evaluation
     flip_average: bool = False  # average the heatmap with that of the mirrored image
+    # More working scales to look at each tile with; their detections are
+    # fused with work_scale's (fusion.fuse_detections).  Empty: one look.
+    extra_scales: list[float] = field(default_factory=list)
     preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

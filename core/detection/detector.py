@@ -3,7 +3,8 @@
 Loading checks the card against the weights and loads the Keras file with
 safe_mode on.  detect() shrinks the image to the working scale, runs the
 network over it whole or in overlapping tiles, decodes peaks to boxes,
-applies NMS and the per-class operating thresholds, and scales back.
+applies NMS, fuses the looks at the card's extra scales if it names any,
+applies the per-class operating thresholds, and scales back.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import numpy as np
 
 from core.detection.card import DetectorCard, ModelCardError
 from core.detection.decode import decode_head
+from core.detection.fusion import fuse_detections
 from core.detection.scale import pad_to_multiple, to_work_scale
 from core.detection.targets import CLASSES
 from core.detection.tiling import Detections, detect_tiled
@@ -96,10 +98,22 @@ class KerasCellDetector:
         return forward(work_image[None].astype(np.float32)).numpy()[0]
 
     def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
-        """Detections on one tile at image scale, in its image pixels.  Each
-        tile is shrunk on its own, so memory is that of one tile however
-        large the image."""
-        scale = self.card.work_scale
+        """Detections on one tile at image scale, in its image pixels, from
+        one look at the working scale or fused from several (card.extra_scales)."""
+        scales = [self.card.work_scale, *self.card.extra_scales]
+        if len(scales) == 1:
+            return self._look(tile, scales[0], min_score)
+        # A cell that only one look finds keeps 1/n of its score after fusion,
+        # so each look reports down to a floor n times lower.
+        looks = [self._look(tile, scale, min_score / len(scales)) for scale in scales]
+        boxes, scores, classes = fuse_detections(looks)
+        keep = scores >= min_score
+        return boxes[keep], scores[keep], classes[keep]
+
+    def _look(self, tile: np.ndarray, scale: float, min_score: float) -> Detections:
+        """One pass of the network over a tile shrunk by `scale`.  Each tile
+        is shrunk on its own, so memory is that of one tile however large
+        the image."""
         work = to_work_scale(tile, scale)
         height, width = work.shape[:2]
         padded = pad_to_multiple(work)
