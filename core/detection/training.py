@@ -25,9 +25,10 @@ from core.detection.augment import AugmentConfig, augmented_sample
 from core.detection.averaging import WeightAverage
 from core.detection.card import DetectorCard, sha256_of
 from core.detection.data import GroundTruth
-from core.detection.evaluation import choose_thresholds, evaluate
+from core.detection.evaluation import evaluate
 from core.detection.scale import DEFAULT_WORK_SCALE, to_work_scale
 from core.detection.targets import CLASSES
+from core.detection.tuning import operating_point
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
 
@@ -254,9 +255,7 @@ def train_detector(
     cancel.raise_if_cancelled()
     metrics_out: dict[str, Any] = {}
     if val:
-        results = predict_results(detector, val)
-        card.thresholds = {c: round(t, 4) for c, t in choose_thresholds(results).items()}
-        metrics_out["validation"] = evaluate(results, card.thresholds)
+        card.thresholds, metrics_out["validation"] = operating_point(predict_results(detector, val))
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = out_dir / card.weights

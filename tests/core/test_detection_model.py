@@ -262,3 +262,42 @@ def test_training_with_an_average_records_its_decay_in_the_card(tmp_path: Path) 
     assert card.training["config"]["ema_decay"] == 0.9
     assert "validation" in card.metrics
 
+
+def test_a_second_look_at_the_same_scale_changes_nothing(trained) -> None:
+    """Fusion of two identical looks is the look itself: same boxes, same
+    scores.  Guards the extra-scales path (tiling, score floors, fusion)."""
+    detector = KerasCellDetector.load(trained[0])
+    image = np.asarray(Image.open(trained[1][0].path).convert("RGB"))
+    image = np.tile(image, (2, 2, 1))  # tiled: the tile is 128 image pixels here
+    single = detector.detect_arrays(image, min_score=0.01)
+    detector.card.extra_scales = [detector.card.work_scale]
+    doubled = detector.detect_arrays(image, min_score=0.01)
+    assert len(single[0]) > 0
+    for a, b in zip(single, doubled):
+        np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), rtol=1e-5, atol=1e-4)
+
+
+def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights(trained, tmp_path: Path) -> None:
+    from core.detection.tuning import retune_detector
+
+    card_path, samples, _ = trained
+    progress = []
+    new_card = run_job(retune_detector(card_path, samples, [0.6], tmp_path / "tuned", version="9"), progress.append)
+    card = DetectorCard.load(new_card)
+    assert card.extra_scales == [0.6] and card.version == "9"
+    assert set(card.thresholds) == {"white", "red", "platelet"}
+    assert card.training["retuned"]["from"]["extra_scales"] == []
+    assert card.training["retuned"]["val_images"] == len(samples)
+    assert progress[-1].done == progress[-1].total == len(samples)
+    assert KerasCellDetector.load(new_card).card.extra_scales == [0.6]  # weights copied and checked
+    assert DetectorCard.load(card_path).extra_scales == []  # the original is left alone
+
+
+def test_cli_tune_detector_refuses_bad_scales(capsys) -> None:
+    from app.cli.main import main
+
+    for bad in ("0", "0.6,x", "3"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["tune-detector", "--data", "d", "--extra-scales", bad])
+        assert exit_info.value.code == 2
+        assert "expected scales" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from app.cli.commands import (
     report_cmd,
     train_cmd,
     train_detector_cmd,
+    tune_detector_cmd,
 )
 
 ALL = [
@@ -26,6 +27,7 @@ ALL = [
     evaluate_detector_cmd,
     train_cmd,
     train_detector_cmd,
+    tune_detector_cmd,
     models_cmd,
 ]
 NAMES = frozenset(command.NAME for command in ALL)

@@ -1,0 +1,73 @@
+"""hemalabel tune-detector --data DIR [--model M] [--extra-scales S,...] [--out DIR] [--version V]
+
+Re-chooses a trained detector's operating thresholds on the validation
+fields of TXL-PBC and BCCD (test fields kept out, as in training), after
+optionally changing the extra working scales it looks at each field with.
+The weights are not touched.  This is how the bundled detector's card got
+its second look (models/README.md, "Two looks per field")."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from app.cli.output import print_json, reports_user_errors
+
+NAME = "tune-detector"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(NAME, help="re-choose a trained detector's thresholds on the validation fields")
+    parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
+    parser.add_argument("--model", help="detector card or weights (default: user-trained, else bundled)")
+    parser.add_argument(
+        "--extra-scales",
+        type=_scales,
+        metavar="S,...",
+        help="working scales to look at each field with besides the card's own, fused with it; "
+        "'none' for one look (default: keep the card's)",
+    )
+    parser.add_argument("--out", type=Path, help="folder to write the card (and a copy of the weights) into "
+                        "(default: over the old card)")
+    parser.add_argument("--version", help="version written into the card (default: keep it)")
+    parser.add_argument("--json", action="store_true", help="print the new card's thresholds and metrics as JSON")
+    parser.set_defaults(handler=run)
+
+
+def _scales(text: str) -> tuple[float, ...]:
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        values = tuple(float(part) for part in text.split(","))
+    except ValueError:
+        values = ()
+    if not values or any(not 0.05 <= v <= 2.0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected scales between 0.05 and 2 such as 0.6, or 'none', got {text!r}")
+    return values
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    from core.detection.card import DetectorCard
+    from core.detection.data import bundled_training_data
+    from core.detection.detector import resolve_detector_card
+    from core.detection.tuning import retune_detector
+
+    card_path = resolve_detector_card(args.model)
+    data = bundled_training_data(args.data)
+    job = retune_detector(card_path, data.val, args.extra_scales, args.out, args.version)
+    while True:
+        try:
+            progress = next(job)
+        except StopIteration as finished:
+            new_card = finished.value
+            break
+        print(progress.message, file=sys.stderr, flush=True)
+    card = DetectorCard.load(new_card)
+    if args.json:
+        print_json({"card": str(new_card), "extra_scales": card.extra_scales, "thresholds": card.thresholds,
+                    "metrics": card.metrics})
+    else:
+        print(f"wrote {new_card} (extra scales {card.extra_scales}, thresholds {card.thresholds})")
+    return 0

@@ -1,0 +1,65 @@
+"""Choosing a detector's operating thresholds on validation fields, at the
+end of training or again later for weights already trained (after changing
+how it looks at a field, e.g. adding a second working scale, whose fused
+scores are spread differently from one look's)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from core.detection.assess import predict_results
+from core.detection.data import GroundTruth
+from core.detection.evaluation import ImageResult, choose_thresholds, evaluate
+from core.jobs import CancelToken, Job, Progress
+
+
+def operating_point(results: Sequence[ImageResult]) -> tuple[dict[str, float], dict[str, Any]]:
+    """Thresholds chosen on validation results, and the metrics there."""
+    thresholds = {name: round(value, 4) for name, value in choose_thresholds(results).items()}
+    return thresholds, evaluate(results, thresholds)
+
+
+def retune_detector(
+    card_path: Path,
+    val: Sequence[GroundTruth],
+    extra_scales: Sequence[float] | None = None,
+    out_dir: Path | None = None,
+    version: str | None = None,
+    cancel: CancelToken | None = None,
+) -> Job[Path]:
+    """Re-choose the thresholds of the detector at card_path on `val`,
+    after setting its extra working scales if given; the card (with a copy
+    of the weights when out_dir is another folder) is written to out_dir,
+    by default over the old one.  Returns the new card's path."""
+    from core.detection.detector import KerasCellDetector
+
+    cancel = cancel or CancelToken()
+    if not val:
+        raise ValueError("no validation images to choose thresholds on")
+    detector = KerasCellDetector.load(card_path)
+    card = detector.card
+    card_path = Path(card_path) if Path(card_path).suffix == ".json" else Path(card_path).with_suffix(".json")
+    previous = {"version": card.version, "extra_scales": list(card.extra_scales), "thresholds": dict(card.thresholds)}
+    if extra_scales is not None:
+        card.extra_scales = [float(scale) for scale in extra_scales]
+    results: list[ImageResult] = []
+    for index, gt in enumerate(val, start=1):
+        cancel.raise_if_cancelled()
+        results.extend(predict_results(detector, [gt]))
+        if index % 16 == 0 or index == len(val):
+            yield Progress(index, len(val), f"looked at {index} of {len(val)} validation images")
+    card.thresholds, card.metrics["validation"] = operating_point(results)
+    if version is not None:
+        card.version = version
+    card.training["retuned"] = {"from": previous, "val_images": len(results)}
+    out_dir = Path(out_dir) if out_dir is not None else card_path.parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    weights = card.weights_path(card_path)
+    if out_dir.resolve() != card_path.parent.resolve():
+        shutil.copy2(weights, out_dir / weights.name)
+    new_card = out_dir / card_path.name
+    card.save(new_card)
+    return new_card
