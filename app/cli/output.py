@@ -56,6 +56,12 @@ def print_progress(progress: Progress) -> None:
         print(f"\r{progress.message}", end="" if progress.done < progress.total else "\n", file=sys.stderr)
 
 
+def print_progress_lines(progress: Progress) -> None:
+    """One line per step, whether or not stderr is a terminal: long jobs
+    (training, tuning) are often run with their stderr sent to a log."""
+    print(progress.message, file=sys.stderr, flush=True)
+
+
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")

@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from app.cli.output import print_json, reports_user_errors
+from app.cli.output import print_json, print_progress_lines, reports_user_errors
 
 NAME = "train-detector"
 
@@ -70,6 +70,7 @@ def _decay(text: str) -> float:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard
+    from core.jobs import run_job
     from core.detection.data import bundled_training_data
     from core.detection.training import DetectorTrainingConfig, train_detector
 
@@ -86,13 +87,7 @@ def run(args: argparse.Namespace) -> int:
     if args.ema_decay is not None:
         config.ema_decay = args.ema_decay
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
-    while True:
-        try:
-            progress = next(job)
-        except StopIteration as finished:
-            card_path = finished.value
-            break
-        print(progress.message, file=sys.stderr, flush=True)
+    card_path = run_job(job, print_progress_lines)
     card = DetectorCard.load(card_path)
     if args.json:
         print_json({"card": str(card_path), "thresholds": card.thresholds, "metrics": card.metrics})

@@ -9,10 +9,9 @@ its second look (models/README.md, "Two looks per field")."""
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
-from app.cli.output import print_json, reports_user_errors
+from app.cli.output import print_json, print_progress_lines, reports_user_errors
 
 NAME = "tune-detector"
 
@@ -50,6 +49,7 @@ def _scales(text: str) -> tuple[float, ...]:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard
+    from core.jobs import run_job
     from core.detection.data import bundled_training_data
     from core.detection.detector import resolve_detector_card
     from core.detection.tuning import retune_detector
@@ -57,13 +57,7 @@ def run(args: argparse.Namespace) -> int:
     card_path = resolve_detector_card(args.model)
     data = bundled_training_data(args.data)
     job = retune_detector(card_path, data.val, args.extra_scales, args.out, args.version)
-    while True:
-        try:
-            progress = next(job)
-        except StopIteration as finished:
-            new_card = finished.value
-            break
-        print(progress.message, file=sys.stderr, flush=True)
+    new_card = run_job(job, print_progress_lines)
     card = DetectorCard.load(new_card)
     if args.json:
         print_json({"card": str(new_card), "extra_scales": card.extra_scales, "thresholds": card.thresholds,
