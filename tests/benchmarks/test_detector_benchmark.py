@@ -5,14 +5,16 @@
 Each test prints its figures: per-class AP50, AP50:95, recall and precision
 on the BCCD test split (72 fields), on the 40 of them that TXL-PBC relabelled
 (against both label sets), and on the TXL-PBC test split (144 fields),
-the median latency per 640x480 field, and the latency of a 4000x3000 image
-processed in tiles.  Set HEMALABEL_DETECTOR to benchmark another card."""
+the median latency per 640x480 field, the latency of a 4000x3000 image
+processed in tiles, and, for a card with extra working scales, the same
+weights with one look against the card's looks in one run.  Set HEMALABEL_DETECTOR to benchmark another card."""
 
 from __future__ import annotations
 
 import json
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -107,3 +109,34 @@ def test_latency_of_a_4000x3000_image_in_tiles(detector: KerasCellDetector) -> N
         f"(tile {detector.card.tile} px at scale {detector.card.work_scale}, overlap {detector.card.overlap} px); "
         f"for scale, the first 6 fields alone give {per_field} cells"
     )
+
+
+def test_one_look_against_the_cards_looks(detector: KerasCellDetector) -> None:
+    """The same weights with one look per field and with the card's extra
+    scales, side by side in one run: AP50 per class on both test splits and
+    the median latency per 640x480 field.  Paired figures: same weights,
+    same fields, so they show what the extra looks buy and cost."""
+    if not detector.card.extra_scales:
+        pytest.skip("this card looks at each field once")
+    looks = {
+        "one look": KerasCellDetector(detector.model, replace(detector.card, extra_scales=[])),
+        f"+ scales {detector.card.extra_scales}": detector,
+    }
+    splits = {
+        "BCCD test": read_ground_truth(DATA / "bccd", "voc", "test"),
+        "TXL-PBC test": read_ground_truth(DATA / "txl-pbc", "yolo", "test"),
+    }
+    print(f"\n{'':<28}" + "".join(f"{f'{s} AP50 W/R/P':>30}" for s in splits) + f"{'ms/field':>10}")
+    for title, variant in looks.items():
+        cells = []
+        for samples in splits.values():
+            per_class = run_job(evaluate_detector(variant, samples))["per_class"]
+            cells.append(" / ".join(f"{per_class[c]['ap50']:.3f}" for c in ("white", "red", "platelet")))
+        fields = [load_rgb(gt.path) for gt in splits["BCCD test"][:20]]
+        variant.detect(fields[0])  # warm-up
+        timings = []
+        for image in fields:
+            started = time.perf_counter()
+            variant.detect(image)
+            timings.append((time.perf_counter() - started) * 1000)
+        print(f"{title:<28}" + "".join(f"{c:>30}" for c in cells) + f"{np.median(timings):>10.1f}")
