@@ -30,18 +30,19 @@ def retune_detector(
     version: str | None = None,
     cancel: CancelToken | None = None,
 ) -> Job[Path]:
-    """Re-choose the thresholds of the detector at card_path on `val`,
-    after setting its extra working scales if given; the card (with a copy
-    of the weights when out_dir is another folder) is written to out_dir,
-    by default over the old one.  Returns the new card's path."""
-    from core.detection.detector import KerasCellDetector
+    """Re-choose the thresholds of the detector at card_path (a card, its
+    weights or their folder) on `val`, after setting its extra working
+    scales if given.  The card (with a copy of the weights when out_dir is
+    another folder) is written to out_dir, by default over the old one.
+    Returns the new card's path; yields progress every 16 images."""
+    from core.detection.detector import KerasCellDetector, resolve_detector_card
 
     cancel = cancel or CancelToken()
     if not val:
         raise ValueError("no validation images to choose thresholds on")
+    card_path = resolve_detector_card(card_path)
     detector = KerasCellDetector.load(card_path)
     card = detector.card
-    card_path = Path(card_path) if Path(card_path).suffix == ".json" else Path(card_path).with_suffix(".json")
     previous = {"version": card.version, "extra_scales": list(card.extra_scales), "thresholds": dict(card.thresholds)}
     if extra_scales is not None:
         card.extra_scales = [float(scale) for scale in extra_scales]

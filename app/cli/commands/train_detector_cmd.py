@@ -70,9 +70,9 @@ def _decay(text: str) -> float:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard
-    from core.jobs import run_job
     from core.detection.data import bundled_training_data
     from core.detection.training import DetectorTrainingConfig, train_detector
+    from core.jobs import run_job
 
     data = bundled_training_data(args.data)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)

@@ -49,10 +49,10 @@ def _scales(text: str) -> tuple[float, ...]:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard
-    from core.jobs import run_job
     from core.detection.data import bundled_training_data
     from core.detection.detector import resolve_detector_card
     from core.detection.tuning import retune_detector
+    from core.jobs import run_job
 
     card_path = resolve_detector_card(args.model)
     data = bundled_training_data(args.data)
