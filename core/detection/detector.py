@@ -101,10 +101,9 @@ class KerasCellDetector:
         """Detections on one tile at image scale, in its image pixels, from
         one look at the working scale or fused from several (card.extra_scales)."""
         scales = [self.card.work_scale, *self.card.extra_scales]
-        if len(scales) == 1:
-            return self._look(tile, scales[0], min_score)
-        # A cell that only one look finds keeps 1/n of its score after fusion,
-        # so each look reports down to a floor n times lower.
+        # A cell that only one of n looks finds keeps 1/n of its score after
+        # fusion, so each look reports down to a floor n times lower.  One
+        # look passes through fusion untouched.
         looks = [self._look(tile, scale, min_score / len(scales)) for scale in scales]
         boxes, scores, classes = fuse_detections(looks)
         keep = scores >= min_score

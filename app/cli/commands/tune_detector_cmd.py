@@ -27,8 +27,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="working scales to look at each field with besides the card's own, fused with it; "
         "'none' for one look (default: keep the card's)",
     )
-    parser.add_argument("--out", type=Path, help="folder to write the card (and a copy of the weights) into "
-                        "(default: over the old card)")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        help="folder to write the card (and a copy of the weights) into (default: over the old card)",
+    )
     parser.add_argument("--version", help="version written into the card (default: keep it)")
     parser.add_argument("--json", action="store_true", help="print the new card's thresholds and metrics as JSON")
     parser.set_defaults(handler=run)
@@ -60,8 +63,9 @@ def run(args: argparse.Namespace) -> int:
     new_card = run_job(job, print_progress_lines)
     card = DetectorCard.load(new_card)
     if args.json:
-        print_json({"card": str(new_card), "extra_scales": card.extra_scales, "thresholds": card.thresholds,
-                    "metrics": card.metrics})
+        print_json(
+            {"card": str(new_card), "extra_scales": card.extra_scales, "thresholds": card.thresholds, "metrics": card.metrics}
+        )
     else:
         print(f"wrote {new_card} (extra scales {card.extra_scales}, thresholds {card.thresholds})")
     return 0
