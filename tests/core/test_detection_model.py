@@ -255,6 +255,33 @@ def test_cli_train_detector_refuses_a_decay_outside_zero_to_one(capsys) -> None:
         assert "expected a decay" in capsys.readouterr().err
 
 
+def test_cli_train_detector_refuses_bad_work_scales_and_crops(capsys) -> None:
+    from app.cli.main import main
+
+    for option, bad, message in (
+        ("--work-scale", "0", "expected a scale"),
+        ("--work-scale", "1.5", "expected a scale"),
+        ("--crop", "100", "multiple of 32"),
+        ("--crop", "32", "multiple of 32"),
+    ):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["train-detector", "--data", "d", "--out", "o", option, bad])
+        assert exit_info.value.code == 2
+        assert message in capsys.readouterr().err
+
+
+def test_cli_train_detector_keeps_the_overlap_in_image_pixels_at_another_work_scale() -> None:
+    from app.cli.commands.train_detector_cmd import training_config
+    from app.cli.main import build_parser
+
+    default = training_config(build_parser().parse_args(["train-detector", "--data", "d", "--out", "o"]))
+    args = build_parser().parse_args(["train-detector", "--data", "d", "--out", "o", "--work-scale", "0.6", "--crop", "288"])
+    config = training_config(args)
+    assert (config.work_scale, config.augment.crop) == (0.6, 288)
+    assert config.overlap / config.work_scale == pytest.approx(default.overlap / default.work_scale, rel=0.01)
+    assert config.augment.min_visible == default.augment.min_visible  # the rest of the recipe untouched
+
+
 def test_training_with_an_average_records_its_decay_in_the_card(tmp_path: Path) -> None:
     samples = [disc_field(tmp_path / f"field{i}.png", i) for i in range(2)]
     card_path = run_job(train_detector(samples, samples[:1], tmp_path / "model", tiny_config(epochs=2, ema_decay=0.9)))

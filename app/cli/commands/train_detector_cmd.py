@@ -1,4 +1,5 @@
 """hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
+[--work-scale S] [--crop PX]
 
 Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
 fields of either set kept out), picks thresholds on their val splits, and
@@ -11,8 +12,12 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.output import print_json, print_progress_lines, reports_user_errors
+
+if TYPE_CHECKING:
+    from core.detection.training import DetectorTrainingConfig
 
 NAME = "train-detector"
 
@@ -42,6 +47,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="validate and save a moving average of the weights with this decay per step, 0 for the last step's "
         "weights (default: the bundled detector's, 0)",
     )
+    parser.add_argument(
+        "--work-scale",
+        type=_positive,
+        help="shrink factor from image to network pixels (default: the bundled detector's, 0.5); the tile overlap "
+        "keeps its size in image pixels",
+    )
+    parser.add_argument(
+        "--crop", type=_crop_side, help="side of a training crop in network pixels, a multiple of 32 (default: 256)"
+    )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
@@ -57,6 +71,26 @@ def _three_weights(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0.0 < value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a scale above 0 and at most 1, got {text!r}")
+    return value
+
+
+def _crop_side(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 64 or value % 32:
+        raise argparse.ArgumentTypeError(f"expected a multiple of 32 from 64 up, got {text!r}")
+    return value
+
+
 def _decay(text: str) -> float:
     try:
         value = float(text)
@@ -67,18 +101,13 @@ def _decay(text: str) -> float:
     return value
 
 
-@reports_user_errors
-def run(args: argparse.Namespace) -> int:
-    from core.detection.card import DetectorCard
-    from core.detection.data import bundled_training_data
-    from core.detection.training import DetectorTrainingConfig, train_detector
-    from core.jobs import run_job
+def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
+    """The training recipe the parsed options ask for.  Options left out keep
+    the config's defaults, which are the bundled detector's recipe (imported
+    here, not at registration: building the parser for every command must not
+    import the detector and OpenCV)."""
+    from core.detection.training import DetectorTrainingConfig
 
-    data = bundled_training_data(args.data)
-    print(f"training data: {data.summary}", file=sys.stderr, flush=True)
-    # Options left out keep the config's defaults, which are the bundled
-    # detector's recipe (read here, not at registration: building the parser
-    # for every command must not import the detector and OpenCV).
     config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
     if args.class_weights is not None:
         config.class_weights = args.class_weights
@@ -86,6 +115,26 @@ def run(args: argparse.Namespace) -> int:
         config.augment = replace(config.augment, min_visible=args.min_visible)
     if args.ema_decay is not None:
         config.ema_decay = args.ema_decay
+    if args.work_scale is not None:
+        # The overlap must stay wider than the largest white cell, which is
+        # a size in image pixels.
+        config.overlap = round(config.overlap * args.work_scale / config.work_scale)
+        config.work_scale = args.work_scale
+    if args.crop is not None:
+        config.augment = replace(config.augment, crop=args.crop)
+    return config
+
+
+@reports_user_errors
+def run(args: argparse.Namespace) -> int:
+    from core.detection.card import DetectorCard
+    from core.detection.data import bundled_training_data
+    from core.detection.training import train_detector
+    from core.jobs import run_job
+
+    data = bundled_training_data(args.data)
+    print(f"training data: {data.summary}", file=sys.stderr, flush=True)
+    config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     card_path = run_job(job, print_progress_lines)
     card = DetectorCard.load(card_path)
