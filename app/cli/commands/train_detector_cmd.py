@@ -12,7 +12,7 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Callable
 
 from app.cli.output import print_json, print_progress_lines, reports_user_errors
 
@@ -49,7 +49,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--work-scale",
-        type=_positive,
+        type=_work_scale,
         help="shrink factor from image to network pixels (default: the bundled detector's, 0.5); the tile overlap "
         "keeps its size in image pixels",
     )
@@ -71,34 +71,25 @@ def _three_weights(text: str) -> tuple[float, float, float]:
     return values  # type: ignore[return-value]
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = 0.0
-    if not 0.0 < value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a scale above 0 and at most 1, got {text!r}")
-    return value
+def _checked(convert: Callable[[str], float], accept: Callable[[float], bool], expected: str) -> Callable[[str], Any]:
+    """An argparse type: convert the text, then refuse values that accept()
+    rejects, naming what was expected."""
+
+    def parse(text: str) -> Any:
+        try:
+            value = convert(text)
+        except ValueError:
+            value = None
+        if value is None or not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
 
 
-def _crop_side(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 64 or value % 32:
-        raise argparse.ArgumentTypeError(f"expected a multiple of 32 from 64 up, got {text!r}")
-    return value
-
-
-def _decay(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0.0 <= value < 1.0:
-        raise argparse.ArgumentTypeError(f"expected a decay from 0 up to (not including) 1, got {text!r}")
-    return value
+_work_scale = _checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
+_crop_side = _checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
+_decay = _checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
 
 
 def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
