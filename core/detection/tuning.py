@@ -5,6 +5,7 @@ scores are spread differently from one look's)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,15 +24,15 @@ def operating_point(results: Sequence[ImageResult]) -> tuple[dict[str, float], d
 
 
 def retune_detector(
-    card_path: Path,
+    model: str | os.PathLike[str] | None,
     val: Sequence[GroundTruth],
     extra_scales: Sequence[float] | None = None,
     out_dir: Path | None = None,
     version: str | None = None,
     cancel: CancelToken | None = None,
 ) -> Job[Path]:
-    """Re-choose the thresholds of the detector at card_path (a card, its
-    weights or their folder) on `val`, after setting its extra working
+    """Re-choose the thresholds of the detector `model` (a card, its weights
+    or their folder; None: user-trained, else bundled) on `val`, after setting its extra working
     scales if given.  The card (with a copy of the weights when out_dir is
     another folder) is written to out_dir, by default over the old one.
     Returns the new card's path; yields progress every 16 images."""
@@ -40,7 +41,7 @@ def retune_detector(
     cancel = cancel or CancelToken()
     if not val:
         raise ValueError("no validation images to choose thresholds on")
-    card_path = resolve_detector_card(card_path)
+    card_path = resolve_detector_card(model)
     detector = KerasCellDetector.load(card_path)
     card = detector.card
     previous = {"version": card.version, "extra_scales": list(card.extra_scales), "thresholds": dict(card.thresholds)}

@@ -1,5 +1,5 @@
 """hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
-[--work-scale S] [--crop PX]
+[--min-visible F] [--ema-decay D] [--work-scale S] [--crop PX]
 
 Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
 fields of either set kept out), picks thresholds on their val splits, and
@@ -12,8 +12,9 @@ import argparse
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
 
+from app.cli.arguments import checked, float_list
 from app.cli.output import print_json, print_progress_lines, reports_user_errors
 
 if TYPE_CHECKING:
@@ -61,35 +62,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _three_weights(text: str) -> tuple[float, float, float]:
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if len(values) != 3 or any(v <= 0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected three positive numbers W,R,P, got {text!r}")
-    return values  # type: ignore[return-value]
-
-
-def _checked(convert: Callable[[str], float], accept: Callable[[float], bool], expected: str) -> Callable[[str], Any]:
-    """An argparse type: convert the text, then refuse values that accept()
-    rejects, naming what was expected."""
-
-    def parse(text: str) -> Any:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = None
-        if value is None or not accept(value):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_work_scale = _checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
-_crop_side = _checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
-_decay = _checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
+_three_weights = checked(float_list, lambda v: len(v) == 3 and all(w > 0 for w in v), "three positive numbers W,R,P")
+_work_scale = checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
+_crop_side = checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
+_decay = checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
 
 
 def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from app.cli.arguments import checked, float_list
 from app.cli.output import print_json, print_progress_lines, reports_user_errors
 
 NAME = "tune-detector"
@@ -37,29 +38,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
-def _scales(text: str) -> tuple[float, ...]:
-    if text.strip().lower() == "none":
-        return ()
-    try:
-        values = tuple(float(part) for part in text.split(","))
-    except ValueError:
-        values = ()
-    if not values or any(not 0.05 <= v <= 2.0 for v in values):
-        raise argparse.ArgumentTypeError(f"expected scales between 0.05 and 2 such as 0.6, or 'none', got {text!r}")
-    return values
+def _none_or_floats(text: str) -> tuple[float, ...]:
+    return () if text.strip().lower() == "none" else float_list(text)
+
+
+_scales = checked(
+    _none_or_floats, lambda v: all(0.05 <= s <= 2.0 for s in v), "scales between 0.05 and 2 such as 0.6, or 'none'"
+)
 
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard
     from core.detection.data import bundled_training_data
-    from core.detection.detector import resolve_detector_card
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
 
-    card_path = resolve_detector_card(args.model)
     data = bundled_training_data(args.data)
-    job = retune_detector(card_path, data.val, args.extra_scales, args.out, args.version)
+    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version)
     new_card = run_job(job, print_progress_lines)
     card = DetectorCard.load(new_card)
     if args.json:

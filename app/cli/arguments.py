@@ -1,0 +1,32 @@
+"""Argument types shared by the commands: each converts the text and
+refuses what it cannot accept with a message naming what was expected, so
+a bad option stops argparse (exit 2) before any model or data is loaded."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import TypeVar
+
+T = TypeVar("T")
+
+
+def checked(convert: Callable[[str], T], accept: Callable[[T], bool], expected: str) -> Callable[[str], T]:
+    """An argparse type: convert(text), then refuse values that accept()
+    rejects; a ValueError from convert counts as a refusal."""
+
+    def parse(text: str) -> T:
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
+        if not accept(value):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
+        return value
+
+    return parse
+
+
+def float_list(text: str) -> tuple[float, ...]:
+    """Comma-separated numbers: '0.6,0.7' -> (0.6, 0.7); '' is refused."""
+    return tuple(float(part) for part in text.split(","))
