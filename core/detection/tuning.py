@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,15 @@ def retune_detector(
     out_dir: Path | None = None,
     version: str | None = None,
     cancel: CancelToken | None = None,
+    val_summary: Mapping[str, Any] | None = None,
 ) -> Job[Path]:
     """Re-choose the thresholds of the detector `model` (a card, its weights
     or their folder; None: user-trained, else bundled) on `val`, after setting its extra working
     scales if given.  The card (with a copy of the weights when out_dir is
     another folder) is written to out_dir, by default over the old one.
-    Returns the new card's path; yields progress every 16 images."""
+    val_summary (how the validation fields were chosen) is recorded in the
+    card beside the count.  Returns the new card's path; yields progress
+    every 16 images."""
     from core.detection.detector import KerasCellDetector, resolve_detector_card
 
     cancel = cancel or CancelToken()
@@ -45,6 +48,8 @@ def retune_detector(
     detector = KerasCellDetector.load(card_path)
     card = detector.card
     previous = {"version": card.version, "extra_scales": list(card.extra_scales), "thresholds": dict(card.thresholds)}
+    if "retuned" in card.training:  # keep the chain: 2 -> 2.1 -> 2.2 ...
+        previous["retuned"] = card.training["retuned"]
     if extra_scales is not None:
         card.extra_scales = [float(scale) for scale in extra_scales]
     results: list[ImageResult] = []
@@ -56,7 +61,7 @@ def retune_detector(
     card.thresholds, card.metrics["validation"] = operating_point(results)
     if version is not None:
         card.version = version
-    card.training["retuned"] = {"from": previous, "val_images": len(results)}
+    card.training["retuned"] = {"from": previous, "val_images": len(results), **dict(val_summary or {})}
     out_dir = Path(out_dir) if out_dir is not None else card_path.parent
     out_dir.mkdir(parents=True, exist_ok=True)
     weights = card.weights_path(card_path)

@@ -318,6 +318,11 @@ def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights
     assert progress[-1].done == progress[-1].total == len(samples)
     assert KerasCellDetector.load(new_card).card.extra_scales == [0.6]  # weights copied and checked
     assert DetectorCard.load(card_path).extra_scales == []  # the original is left alone
+    # Tuned again: the earlier retune stays on record, with how val was chosen.
+    again = run_job(retune_detector(new_card, samples, None, tmp_path / "again", val_summary={"val_dropped_as_training_fields": 3}))
+    record = DetectorCard.load(again).training["retuned"]
+    assert record["from"]["version"] == "9" and record["from"]["retuned"]["from"]["extra_scales"] == []
+    assert record["val_dropped_as_training_fields"] == 3
 
 
 def test_cli_tune_detector_refuses_bad_scales(capsys) -> None:

@@ -9,7 +9,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.detection.data import GroundTruth, drop_duplicates_of, read_ground_truth, relabelled_fields
+from core.detection.data import (
+    GroundTruth,
+    bundled_training_data,
+    drop_duplicates_of,
+    drop_repeats,
+    read_ground_truth,
+    relabelled_fields,
+    thumbnail,
+)
 from core.detection.detector import KerasCellDetector, default_detector_card
 from core.detection.evaluation import evaluate
 from core.detection.assess import predict_results
@@ -36,8 +44,12 @@ def test_a_copied_field_is_dropped_from_training(tmp_path: Path) -> None:
     # The same field under another name, recompressed, as TXL-PBC holds BCCD's.
     copy = tmp_path / "renamed.jpg"
     cv2.imwrite(str(copy), cv2.imread(str(fields[0].path)), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    kept, dropped = drop_duplicates_of(fields[1:] + [GroundTruth(copy, np.zeros((0, 4)), np.zeros(0, int))], [fields[0]])
+    renamed = GroundTruth(copy, np.zeros((0, 4)), np.zeros(0, int))
+    kept, dropped = drop_duplicates_of(fields[1:] + [renamed], [fields[0]])
     assert dropped == 1 and [gt.path.name for gt in kept] == ["f1.png", "f2.png"]
+    # Within one list (validation), the first copy stays.
+    kept, repeats = drop_repeats(fields[:2] + [renamed] + fields[2:])
+    assert repeats == 1 and [gt.path.name for gt in kept] == ["f0.png", "f1.png", "f2.png"]
 
 
 def test_a_relabelled_field_takes_the_other_sources_boxes(tmp_path: Path) -> None:
@@ -76,6 +88,21 @@ def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
     red_theirs = sum(int((gt.classes == 1).sum()) for gt in found)
     red_own = sum(int((own[gt.path].classes == 1).sum()) for gt in found)
     assert red_theirs > 1.5 * red_own
+
+
+@pytest.mark.realdata
+@needs_data
+def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there() -> None:
+    data = bundled_training_data(DATA)
+    summary = data.summary
+    assert summary["val_dropped_as_test_fields"] > 0 and summary["val_dropped_as_training_fields"] > 0
+    assert summary["val_dropped_as_repeats"] > 0
+    tests = read_ground_truth(DATA / "bccd", "voc", "test") + read_ground_truth(DATA / "txl-pbc", "yolo", "test")
+    thumbs = {gt.path: thumbnail(gt.path) for gt in tests + data.train + data.val}
+    assert drop_duplicates_of(data.val, tests, thumbs.get)[1] == 0
+    assert drop_duplicates_of(data.val, data.train, thumbs.get)[1] == 0
+    for index in range(1, len(data.val)):
+        assert drop_duplicates_of(data.val[index : index + 1], data.val[:index], thumbs.get)[1] == 0
 
 
 @pytest.mark.realdata

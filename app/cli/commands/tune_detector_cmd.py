@@ -1,7 +1,7 @@
 """hemalabel tune-detector --data DIR [--model M] [--extra-scales S,...] [--out DIR] [--version V]
 
 Re-chooses a trained detector's operating thresholds on the validation
-fields of TXL-PBC and BCCD (test fields kept out, as in training), after
+fields of TXL-PBC and BCCD (test and training fields kept out), after
 optionally changing the extra working scales it looks at each field with.
 The weights are not touched.  This is how the bundled detector's card got
 its second look (models/README.md, "Two looks per field")."""
@@ -55,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
     from core.jobs import run_job
 
     data = bundled_training_data(args.data)
-    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version)
+    val_summary = {key: value for key, value in data.summary.items() if "val_" in key and key != "val_images"}
+    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version, val_summary=val_summary)
     new_card = run_job(job, print_progress_lines)
     card = DetectorCard.load(new_card)
     if args.json:
