@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from core.detection.data import GroundTruth
-from core.detection.evaluation import ImageResult, evaluate
+from core.detection.evaluation import ImageResult, bootstrap_intervals, evaluate
 from core.detection.targets import CLASSES
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
@@ -21,7 +21,8 @@ def evaluate_detector(
 ) -> Job[dict[str, Any]]:
     """Run `detector` (a KerasCellDetector, or anything with detect_arrays and
     a card) over the samples; returns per-class AP50, AP50:95 and precision /
-    recall at the card's operating thresholds, plus timing."""
+    recall at the card's operating thresholds, each of AP50, recall and
+    precision with a 95% bootstrap interval over the images, plus timing."""
     cancel = cancel or CancelToken()
     results: list[ImageResult] = []
     skipped: list[dict[str, str]] = []
@@ -40,6 +41,9 @@ def evaluate_detector(
         if index % 8 == 0 or index == len(samples):
             yield Progress(index, len(samples), f"evaluated {index} of {len(samples)} images")
     per_class = evaluate(results, detector.card.thresholds)
+    for name, intervals in bootstrap_intervals(results, detector.card.thresholds).items():
+        for metric, bounds in intervals.items():
+            per_class[name][f"{metric}_ci95"] = [round(bound, 4) for bound in bounds]
     return {
         "model": detector.version,
         "images": len(results),

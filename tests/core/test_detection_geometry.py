@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.detection.decode import decode_head
-from core.detection.evaluation import ImageResult, average_precision, choose_thresholds, evaluate
+from core.detection.evaluation import ImageResult, average_precision, bootstrap_intervals, choose_thresholds, evaluate
 from core.detection.nms import class_nms, iou_matrix, nms
 from core.detection.scale import pad_to_multiple, to_work_scale
 from core.detection.targets import HEAT, REG_WEIGHT, encode_targets
@@ -116,6 +116,25 @@ def test_average_precision_and_operating_point() -> None:
     assert average_precision(np.zeros(0, bool), 3) == 0.0
     thresholds = choose_thresholds([noisy])
     assert thresholds["white"] == pytest.approx(0.8)
+
+
+def test_bootstrap_intervals_resample_whole_images() -> None:
+    box = np.array([[0, 0, 10, 10]], float)
+    found = ImageResult(box, np.array([2]), box.copy(), np.array([0.9]), np.array([2]))
+    missed = ImageResult(box, np.array([2]), np.zeros((0, 4)), np.zeros(0), np.zeros(0, int))
+    thresholds = {"platelet": 0.5}
+    # Every image alike: no spread at all.
+    steady = bootstrap_intervals([found] * 20, thresholds)["platelet"]
+    assert steady["ap50"] == pytest.approx((1.0, 1.0)) and steady["recall"] == pytest.approx((1.0, 1.0))
+    # Half the images miss their platelet: recall 0.5, and 20 images leave
+    # it between about 0.3 and 0.7, an interval that holds the figure.
+    results = [found, missed] * 10
+    low, high = bootstrap_intervals(results, thresholds)["platelet"]["recall"]
+    assert evaluate(results, thresholds)["platelet"]["recall"] == 0.5
+    assert 0.2 < low < 0.5 < high < 0.8
+    # The same seed gives the same interval; classes without boxes give none.
+    assert bootstrap_intervals(results, thresholds) == bootstrap_intervals(results, thresholds)
+    assert bootstrap_intervals(results, thresholds)["white"] == {}
 
 
 def test_a_box_cut_by_the_crop_is_kept_down_to_min_visible() -> None:

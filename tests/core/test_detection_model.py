@@ -200,6 +200,9 @@ def test_cli_detect_writes_voc_and_csv_and_evaluates(trained, tmp_path: Path, ca
     assert result["images"] == 2
     for name in ("white", "red", "platelet"):
         assert {"ap50", "ap50_95", "recall", "precision"} <= set(result["per_class"][name])
+        if result["per_class"][name]["ground_truth"]:
+            low, high = result["per_class"][name]["ap50_ci95"]
+            assert low <= result["per_class"][name]["ap50"] <= high or low == high
 
 
 def test_cli_refuses_a_missing_model(tmp_path: Path, capsys) -> None:

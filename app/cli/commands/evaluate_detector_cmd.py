@@ -26,6 +26,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=run)
 
 
+def with_interval(metrics: dict, key: str) -> str:
+    """'0.891 [0.824-0.944]': a figure with its 95% interval, where there is one."""
+    bounds = metrics.get(f"{key}_ci95")
+    text = f"{metrics[key]:.3f}"
+    return f"{text} [{bounds[0]:.3f}-{bounds[1]:.3f}]" if bounds else text
+
+
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.assess import evaluate_detector
@@ -52,9 +59,13 @@ def run(args: argparse.Namespace) -> int:
         print_json(result)
         return 0
     print(f"{detector.version} on {source} ({fmt}{', ' + args.split if args.split else ''}): {result['images']} images")
-    print(f"{'class':<10}{'AP50':>8}{'AP50:95':>9}{'recall':>8}{'precision':>10}{'thresh':>8}")
+    print(f"{'class':<10}{'AP50':>22}{'AP50:95':>9}{'recall':>22}{'precision':>22}{'thresh':>8}")
     for name, m in result["per_class"].items():
-        print(f"{name:<10}{m['ap50']:>8.3f}{m['ap50_95']:>9.3f}{m['recall']:>8.3f}{m['precision']:>10.3f}{m['threshold']:>8.3f}")
+        print(
+            f"{name:<10}{with_interval(m, 'ap50'):>22}{m['ap50_95']:>9.3f}{with_interval(m, 'recall'):>22}"
+            f"{with_interval(m, 'precision'):>22}{m['threshold']:>8.3f}"
+        )
+    print("[in brackets: 95% interval, bootstrap over the images]")
     print(f"median latency per image: {result['median_latency_ms']:.1f} ms")
     for item in result["skipped"]:
         print(f"  skipped {item['path']}: {item['reason']}")
