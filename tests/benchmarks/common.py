@@ -63,7 +63,9 @@ def balanced_over(report: dict[str, Any], classes: tuple[str, ...]) -> float:
 
 def show(title: str, report: dict[str, Any]) -> None:
     short = {k: v for k, v in report.items() if k not in ("per_class", "confusion_matrix", "classes")}
-    print(f"\n== {title} ==\n" + json.dumps(short, indent=1))
+    print(f"\n== {title} ==")
+    for key, value in short.items():  # one line each, intervals included
+        print(f" {key}: {json.dumps(value)}")
     print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>8}{'n':>6}")
     for name, row in report["per_class"].items():
         if row["support"]:

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from core.classifier import load_classifier
+from core.classifier.metrics import recall_intervals
 from core.jobs import run_job
 from core.training.config import TrainConfig
 from core.training.trainer import train_classifier
@@ -31,8 +32,11 @@ def _report(classifier, title: str) -> float:
     white = score(classifier, cells, as_white_cells=True)
     show(title + ", as white cells (the app's path)", white)
     balanced = balanced_over(white, CROSS_LAB_CLASSES)
+    low, high = recall_intervals(white["confusion_matrix"], [white["classes"].index(c) for c in CROSS_LAB_CLASSES])[
+        "balanced_accuracy"
+    ]
     print(f"balanced accuracy over {', '.join(CROSS_LAB_CLASSES)}: {every:.4f} over all classes, "
-          f"{balanced:.4f} as white cells (the app's path)")
+          f"{balanced:.4f} as white cells (the app's path; 95% interval {low:.4f}-{high:.4f})")
     return balanced
 
 

@@ -10,7 +10,7 @@ import pytest
 from core.classifier.calibration import (
     expected_calibration_error, fit_temperature, softmax, threshold_for_accuracy, threshold_for_recall,
 )
-from core.classifier.metrics import classification_report
+from core.classifier.metrics import classification_report, recall_intervals
 from core.classifier.preprocess import batch_of, resize_square
 from core.schema import Box
 from core.training.loading import load_cells
@@ -94,6 +94,20 @@ def test_classification_report_figures() -> None:
     assert report["confusion_matrix"] == [[1, 0], [1, 2]]
     assert report["balanced_accuracy"] == pytest.approx((1.0 + 2 / 3) / 2)
     assert report["coverage_above_threshold"] == 0.75
+    low, high = report["balanced_accuracy_ci95"]
+    assert 0.2 < low < report["balanced_accuracy"] < high < 1.0  # four cells settle little
+
+
+def test_recall_intervals_narrow_with_more_cells_and_leave_doubt_when_all_are_right() -> None:
+    few = recall_intervals([[10, 0], [1, 9]])
+    many = recall_intervals([[1000, 0], [100, 900]])
+    assert many["accuracy"][0] < 0.95 < many["accuracy"][1]
+    assert many["accuracy"][1] - many["accuracy"][0] < few["accuracy"][1] - few["accuracy"][0]
+    assert recall_intervals([[50, 0], [0, 50]])["balanced_accuracy"][0] < 0.99  # all right, still not certain
+    # Over chosen classes only: the second class alone is 90% right.
+    low, high = recall_intervals([[1000, 0], [100, 900]], classes=[1])["balanced_accuracy"]
+    assert low < 0.9 < high
+    assert recall_intervals([[0, 0], [0, 0]]) == {}
 
 
 @pytest.mark.realdata
