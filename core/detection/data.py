@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol, TypeVar
 from pathlib import Path
 
 import cv2
@@ -78,11 +79,19 @@ def thumbnail(path: Path) -> np.ndarray | None:
     return cv2.resize(gray, (32, 24), interpolation=cv2.INTER_AREA).astype(np.float32)
 
 
+class _OnAField(Protocol):
+    path: Path
+
+
+_Field = TypeVar("_Field", bound=_OnAField)
+
+
 def drop_duplicates_of(
-    candidates: Sequence[GroundTruth], held_out: Iterable[GroundTruth], thumbs: Callable[[Path], np.ndarray | None] = thumbnail
-) -> tuple[list[GroundTruth], int]:
-    """The candidates that are not the same field as any held-out image, and
-    how many were dropped."""
+    candidates: Sequence[_Field], held_out: Iterable[_OnAField], thumbs: Callable[[Path], np.ndarray | None] = thumbnail
+) -> tuple[list[_Field], int]:
+    """The candidates (annotated fields, or cells, anything with the path of
+    its image) that are not the same field as any held-out image, and how
+    many were dropped."""
     references = [t for t in (thumbs(gt.path) for gt in held_out) if t is not None]
     if not references:
         return list(candidates), 0
