@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, TypeVar
 from pathlib import Path
+from typing import Protocol, TypeVar
 
 import cv2
 import numpy as np
