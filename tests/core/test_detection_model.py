@@ -258,7 +258,7 @@ def test_cli_train_detector_refuses_a_decay_outside_zero_to_one(capsys) -> None:
         assert "expected a decay" in capsys.readouterr().err
 
 
-def test_cli_train_detector_refuses_bad_work_scales_and_crops(capsys) -> None:
+def test_cli_train_detector_refuses_bad_work_scales_crops_and_weights(capsys) -> None:
     from app.cli.main import main
 
     for option, bad, message in (
@@ -266,6 +266,8 @@ def test_cli_train_detector_refuses_bad_work_scales_and_crops(capsys) -> None:
         ("--work-scale", "1.5", "expected a scale"),
         ("--crop", "100", "multiple of 32"),
         ("--crop", "32", "multiple of 32"),
+        ("--bccd-negative-weights", "1,0.3", "three numbers W,R,P from 0 to 1"),
+        ("--bccd-negative-weights", "1,0.3,2", "three numbers W,R,P from 0 to 1"),
     ):
         with pytest.raises(SystemExit) as exit_info:
             main(["train-detector", "--data", "d", "--out", "o", option, bad])

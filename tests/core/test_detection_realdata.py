@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from core.detection.data import (
+    BCCD_NEGATIVE_WEIGHTS,
     GroundTruth,
     bundled_training_data,
     drop_duplicates_of,
@@ -97,6 +98,9 @@ def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there(
     summary = data.summary
     assert summary["val_dropped_as_test_fields"] > 0 and summary["val_dropped_as_training_fields"] > 0
     assert summary["val_dropped_as_repeats"] > 0
+    # BCCD's unlabelled red cells count only weakly as background there.
+    weights = {gt.negative_weights for gt in data.train if "/bccd/" in str(gt.path)}
+    assert weights == {BCCD_NEGATIVE_WEIGHTS} and summary["bccd_negative_weights"] == list(BCCD_NEGATIVE_WEIGHTS)
     tests = read_ground_truth(DATA / "bccd", "voc", "test") + read_ground_truth(DATA / "txl-pbc", "yolo", "test")
     thumbs = {gt.path: thumbnail(gt.path) for gt in tests + data.train + data.val}
     assert drop_duplicates_of(data.val, tests, thumbs.get)[1] == 0

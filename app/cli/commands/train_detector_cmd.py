@@ -1,5 +1,5 @@
 """hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
-[--min-visible F] [--ema-decay D] [--work-scale S] [--crop PX]
+[--min-visible F] [--ema-decay D] [--work-scale S] [--crop PX] [--bccd-negative-weights W,R,P]
 
 Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
 fields of either set kept out), picks thresholds on their val splits, and
@@ -57,12 +57,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--crop", type=_crop_side, help="side of a training crop in network pixels, a multiple of 32 (default: 256)"
     )
+    parser.add_argument(
+        "--bccd-negative-weights",
+        type=_unit_weights,
+        metavar="W,R,P",
+        help="how much an unlabelled area of a BCCD image counts as background for white cells, red cells and "
+        "platelets, each 0 to 1 (default: the bundled detector's, 1,0.3,1: BCCD leaves many red cells unlabelled)",
+    )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
 
 
 _three_weights = checked(float_list, lambda v: len(v) == 3 and all(w > 0 for w in v), "three positive numbers W,R,P")
+_unit_weights = checked(float_list, lambda v: len(v) == 3 and all(0 <= w <= 1 for w in v), "three numbers W,R,P from 0 to 1")
 _work_scale = checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
 _crop_side = checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
 _decay = checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
@@ -99,7 +107,10 @@ def run(args: argparse.Namespace) -> int:
     from core.detection.training import train_detector
     from core.jobs import run_job
 
-    data = bundled_training_data(args.data)
+    if args.bccd_negative_weights is None:
+        data = bundled_training_data(args.data)
+    else:
+        data = bundled_training_data(args.data, args.bccd_negative_weights)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)
     config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
