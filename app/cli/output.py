@@ -65,3 +65,11 @@ def print_progress_lines(progress: Progress) -> None:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, sort_keys=False)
     sys.stdout.write("\n")
+
+
+def with_interval(metrics: dict[str, Any], key: str, digits: int = 3) -> str:
+    """'0.891 [0.824-0.944]': metrics[key] with its 95% interval (the
+    `<key>_ci95` pair the evaluations add), where there is one."""
+    bounds = metrics.get(f"{key}_ci95")
+    text = f"{metrics[key]:.{digits}f}"
+    return f"{text} [{bounds[0]:.{digits}f}-{bounds[1]:.{digits}f}]" if bounds else text

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.cli.commands.evaluate_detector_cmd import with_interval
+from app.cli.output import with_interval
 from core.detection.assess import evaluate_detector
 from core.detection.data import read_ground_truth, relabelled_fields
 from core.detection.detector import KerasCellDetector

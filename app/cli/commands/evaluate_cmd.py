@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 
-from app.cli.output import fail, print_json, reports_user_errors
+from app.cli.output import fail, print_json, reports_user_errors, with_interval
 
 NAME = "evaluate"
 
@@ -57,15 +57,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _with_interval(report: dict, key: str) -> str:
-    bounds = report.get(f"{key}_ci95")
-    return f"{report[key]:.4f}" + (f" [{bounds[0]:.4f}-{bounds[1]:.4f}]" if bounds else "")
-
-
 def _print_report(report: dict) -> None:
     print(f"Model {report['model']} on {report['cells']} cells from {report['images']}")
     print(
-        f"Accuracy {_with_interval(report, 'accuracy')}  balanced {_with_interval(report, 'balanced_accuracy')}  "
+        f"Accuracy {with_interval(report, 'accuracy', 4)}  balanced {with_interval(report, 'balanced_accuracy', 4)}  "
         f"macro-F1 {report['macro_f1']:.4f}  [in brackets: 95% interval]"
     )
     print(f"ECE {report['ece']:.4f} (before calibration {report['ece_before_calibration']:.4f}, T={report['temperature']:.3f})")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from app.cli.output import fail, print_json, print_progress, reports_user_errors, with_interval
 from core.jobs import run_job
 
 NAME = "evaluate-detector"
@@ -24,13 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", metavar="M", help="detector card or weights (default: user-trained, else bundled)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
-
-
-def with_interval(metrics: dict, key: str) -> str:
-    """'0.891 [0.824-0.944]': a figure with its 95% interval, where there is one."""
-    bounds = metrics.get(f"{key}_ci95")
-    text = f"{metrics[key]:.3f}"
-    return f"{text} [{bounds[0]:.3f}-{bounds[1]:.3f}]" if bounds else text
 
 
 @reports_user_errors
