@@ -163,12 +163,14 @@ class TrainingData:
 
 
 def bundled_training_data(
-    data_root: Path, bccd_negative_weights: tuple[float, float, float] = BCCD_NEGATIVE_WEIGHTS
+    data_root: Path, bccd_negative_weights: tuple[float, float, float] | None = None
 ) -> TrainingData:
     """TXL-PBC train + BCCD train for training, their val splits for choosing
     thresholds, with every test field (of either set) kept out of both.
     bccd_negative_weights: how much an unlabelled area of a BCCD image counts
-    as background, per class (white, red, platelet)."""
+    as background, per class (white, red, platelet); None: the bundled
+    detector's, BCCD_NEGATIVE_WEIGHTS."""
+    bccd_weights = tuple(bccd_negative_weights or BCCD_NEGATIVE_WEIGHTS)
     txl_root, bccd_root = Path(data_root) / "txl-pbc", Path(data_root) / "bccd"
     txl_train = read_ground_truth(txl_root, "yolo", "train")
     txl_val = read_ground_truth(txl_root, "yolo", "val")
@@ -177,7 +179,7 @@ def bundled_training_data(
     bccd_val = read_ground_truth(bccd_root, "voc", "val")
     bccd_test = read_ground_truth(bccd_root, "voc", "test")
     for gt in bccd_train + bccd_val:
-        gt.negative_weights = tuple(bccd_negative_weights)
+        gt.negative_weights = bccd_weights
 
     cache: dict[Path, np.ndarray | None] = {}
 
@@ -213,7 +215,7 @@ def bundled_training_data(
         "bccd_train_used": len(bccd_train_kept),
         "bccd_train_dropped_as_test_fields": bccd_dropped_test,
         "bccd_train_dropped_as_txl_pbc_duplicates": bccd_dropped_dup,
-        "bccd_negative_weights": list(bccd_negative_weights),
+        "bccd_negative_weights": list(bccd_weights),
         "val_images": len(val),
         "val_dropped_as_test_fields": txl_val_test + bccd_val_test,
         "val_dropped_as_training_fields": txl_val_train + bccd_val_train,

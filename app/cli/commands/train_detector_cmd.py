@@ -107,10 +107,7 @@ def run(args: argparse.Namespace) -> int:
     from core.detection.training import train_detector
     from core.jobs import run_job
 
-    if args.bccd_negative_weights is None:
-        data = bundled_training_data(args.data)
-    else:
-        data = bundled_training_data(args.data, args.bccd_negative_weights)
+    data = bundled_training_data(args.data, args.bccd_negative_weights)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)
     config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
