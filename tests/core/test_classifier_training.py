@@ -134,6 +134,35 @@ def test_evaluate_and_classify_cli(trained: tuple[Path, Path, list[Progress]], t
     (tree / "Lymphocyte" / "broken.png").unlink()
 
 
+def test_classify_project_cli_counts_the_white_cells(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from PIL import Image
+
+    from core.schema import Box, CellKind, LabelSource, NewCell
+    from core.store import ProjectStore
+    from tests.core.classifier_fixtures import disc_image
+
+    weights, _, _ = trained
+    rng = np.random.default_rng(1)
+    field = np.concatenate([disc_image(COLOURS["neutrophil"], rng), disc_image(COLOURS["lymphocyte"], rng)], axis=1)
+    Image.fromarray(field).save(tmp_path / "field.png")
+    Image.fromarray(field).save(tmp_path / "gone.png")
+    with ProjectStore.create(tmp_path / "p.hemalabel") as store:
+        read = store.add_slide(tmp_path / "field.png", 80, 40)
+        gone = store.add_slide(tmp_path / "gone.png", 80, 40)
+        store.add_cells(read.id, [NewCell(Box(4, 4, 36, 36), CellKind.WHITE, source=LabelSource.MODEL),
+                                  NewCell(Box(44, 4, 76, 36), CellKind.WHITE, label="eosinophil"),
+                                  NewCell(Box(0, 0, 8, 8), CellKind.RED, source=LabelSource.MODEL)])
+        store.add_cells(gone.id, [NewCell(Box(4, 4, 36, 36), CellKind.WHITE, source=LabelSource.MODEL)])
+    (tmp_path / "gone.png").unlink()
+    assert main(["classify", "--project", str(tmp_path / "p.hemalabel"), "--model", str(weights), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    # The unreadable slide's cell is not counted; the human's label is kept.
+    assert summary["slides"] == 2 and summary["skipped"] == 1 and summary["white_cells"] == 2
+    assert summary["labels"]["eosinophil"] >= 1 and sum(summary["labels"].values()) == 2
+    assert "(unclassified)" not in summary["labels"]
+
+
 def test_evaluate_rejects_unknown_folder(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     weights, tree, _ = trained

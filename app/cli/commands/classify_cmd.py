@@ -40,8 +40,14 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json(summary)
     else:
-        print(", ".join(f"{key}: {value}" for key, value in summary.items() if not isinstance(value, list)))
+        print(", ".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in summary.items()))
     return 0
+
+
+def _plain(value: object) -> str:
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{key} {count}" for key, count in value.items()) + ")" if value else "(none)"
+    return str(value)
 
 
 def _classify_images(classifier, folder: Path, out: Path) -> dict:
@@ -81,13 +87,30 @@ def _classify_images(classifier, folder: Path, out: Path) -> dict:
 
 
 def _classify_project(classifier, project: str) -> dict:
+    from collections import Counter
+
     from core.inference import classify_slides
     from core.jobs import run_job
+    from core.schema import CellKind
     from core.store import ProjectStore
 
     with ProjectStore.open(project) as store:
         slide_ids = [slide.id for slide in store.slides()]
         failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
+        # What the white cells of the slides that could be read now say: the
+        # model's labels, and the labels a human decided, which it keeps.
+        unread = {failure.slide_id for failure in failures}
+        labels = Counter(
+            cell.label or "(unclassified)"
+            for cell in store.cells(kind=CellKind.WHITE)
+            if cell.slide_id not in unread
+        )
     for failure in failures:
         print(f"hemalabel: skipped {failure.path}: {failure.reason}", file=sys.stderr)
-    return {"model": classifier.version, "slides": len(slide_ids), "skipped": len(failures)}
+    return {
+        "model": classifier.version,
+        "slides": len(slide_ids),
+        "white_cells": sum(labels.values()),
+        "labels": dict(labels.most_common()),
+        "skipped": len(failures),
+    }
