@@ -114,7 +114,7 @@ def detect_slides(
                 ],
                 description="Detect cells",
             )
-            store.update_slide_attributes(slide_id, detector_version=detector.version)
+            store.mark_detected(slide_id, detector.version)
         yield Progress(index, len(slide_ids), f"detected {len(detections)} cells on {slide.path}", payload=slide_id)
     return failures
 

@@ -393,6 +393,14 @@ class ProjectStore:
             self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)
 
+    def mark_detected(self, slide_id: int, detector_version: str) -> Slide:
+        """The detector has looked at this slide.  A new slide becomes
+        proposed even when nothing was found, so that the slide list tells a
+        field without cells from a field nobody has run the detector on."""
+        with self.edit("Detect cells", record_history=False):
+            self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+            return self.update_slide_attributes(slide_id, detector_version=detector_version)
+
     def set_slide_status(self, slide_id: int, status: SlideStatus) -> None:
         with self.edit("Set slide status", record_history=False):
             self._set_status(slide_id, status)

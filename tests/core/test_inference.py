@@ -67,6 +67,21 @@ def test_detection_writes_model_proposals_and_a_rerun_replaces_them(project: Pro
     assert len(after) == 3 and cells[0].id in {c.id for c in after}  # reviewed box kept, not proposed again
 
 
+def test_a_slide_where_nothing_was_found_is_no_longer_new(project: ProjectStore) -> None:
+    class FindsNothing:
+        version = "det-empty-1"
+
+        def detect(self, image: np.ndarray) -> list[Detection]:
+            return []
+
+    slide = project.slides()[0]
+    run_job(detect_slides(project, FindsNothing(), [slide.id]))
+    after = project.slide(slide.id)
+    assert project.cells(slide.id) == [] and after.status is SlideStatus.PROPOSED
+    assert after.attributes["detector_version"] == "det-empty-1"
+    assert project.slides()[1].status is SlideStatus.NEW  # not looked at
+
+
 def test_classification_sends_unsure_cells_to_unidentified(project: ProjectStore) -> None:
     ids = [slide.id for slide in project.slides()]
     run_job(detect_slides(project, FakeDetector(), ids))
