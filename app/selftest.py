@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from core.wording import counted
+
 EXIT_FAILED = 3
 
 
@@ -103,5 +105,5 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
                 traceback.print_exc()  # unexpected: the trace is what a bug report needs
             continue
         print(f"{name}: ok ({detail}; {(time.perf_counter() - started) * 1000:.0f} ms)")
-    print("self-test: " + ("passed" if not failed else f"{failed} check(s) FAILED"))
+    print("self-test: " + ("passed" if not failed else f"{counted(failed, 'check')} FAILED"))
     return 0 if not failed else EXIT_FAILED

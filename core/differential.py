@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from core.schema import Cell, CellKind
 from core.taxonomy import UNIDENTIFIED, Taxonomy
+from core.wording import counted_verb
 
 NRBC_CLASS = "erythroblast"
 
@@ -41,11 +42,11 @@ class Differential:
         """Why this count cannot be signed off yet (empty when it can)."""
         reasons = []
         if self.unidentified:
-            reasons.append(f"{self.unidentified} cell(s) are Unidentified")
+            reasons.append(counted_verb(self.unidentified, "cell", "is", "are") + " Unidentified")
         if self.unclassified:
-            reasons.append(f"{self.unclassified} white cell(s) have no class yet")
+            reasons.append(counted_verb(self.unclassified, "white cell", "has", "have") + " no class yet")
         if self.unreviewed_white:
-            reasons.append(f"{self.unreviewed_white} white cell(s) are not reviewed")
+            reasons.append(counted_verb(self.unreviewed_white, "white cell", "is", "are") + " not reviewed")
         return reasons
 
 

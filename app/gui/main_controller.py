@@ -33,6 +33,7 @@ from core.importing import import_source
 from core.jobs import Progress
 from core.schema import CellKind, Slide, SlideStatus
 from core.store import PROJECT_SUFFIX, ProjectStore, StoreError, StoreEvent, resolve_project_path
+from core.wording import counted
 
 _KINDS = {"show_white": CellKind.WHITE, "show_red": CellKind.RED, "show_platelet": CellKind.PLATELET}
 
@@ -216,7 +217,7 @@ class MainController(QObject):
         added = getattr(report, "slides_added", 0)
         text = f"Added {added} slides"
         if skipped:
-            text += f"; skipped {len(skipped)} unreadable image(s): " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
+            text += f"; skipped {counted(len(skipped), 'unreadable image')}: " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
         self.show_message(text)
         if self.slide is None and self.session is not None:
             slides = self.session.reader.slides()

@@ -14,6 +14,7 @@ from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
 from core.jobs import CancelToken, Progress
+from core.wording import counted
 
 
 class ThresholdedClassifier:
@@ -138,7 +139,7 @@ class ModelController(QObject):
         if self._failures:
             names = ", ".join(f.path for f in self._failures[:3])
             more = f" and {len(self._failures) - 3} more" if len(self._failures) > 3 else ""
-            text += f"; {len(self._failures)} slide(s) skipped ({names}{more}: {self._failures[0].reason})"
+            text += f"; {counted(len(self._failures), 'slide')} skipped ({names}{more}: {self._failures[0].reason})"
         self._outcome = text if done else text
 
     def _on_error(self, message: str, error: object) -> None:
@@ -150,7 +151,7 @@ class ModelController(QObject):
 
     def _on_cancelled(self) -> None:
         done = self._last_progress.done if self._last_progress else 0
-        self._outcome = f"{self._title} cancelled after {done} step(s); the results so far are kept."
+        self._outcome = f"{self._title} cancelled after {counted(done, 'step')}; the results so far are kept."
 
     def _on_finished(self) -> None:
         self._job = None

@@ -30,6 +30,7 @@ from core.formats.folder import find_images
 from core.imaging import is_image_file, load_rgb
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
+from core.wording import counted
 
 SPLITS = ("train", "val", "test")
 CROP_FORMATS = ("png", "jpg")
@@ -58,7 +59,7 @@ def read_crops(root: Path, resolver: ClassResolver, margin: float = 0.0, split: 
     warnings = []
     loose = [path.name for path in root.iterdir() if path.is_file() and is_image_file(path)]
     if loose:
-        warnings.append(f"{root}: {len(loose)} image(s) outside any class folder ignored, e.g. {sorted(loose)[0]}")
+        warnings.append(f"{root}: {counted(len(loose), 'image')} outside any class folder ignored, e.g. {sorted(loose)[0]}")
     images = []
     for image_split, folder in class_folders:
         mapped = resolver.lookup(folder.name)

@@ -22,7 +22,7 @@ def test_sign_off_refused_while_unidentified_holds_cells(qtbot, review_store: Pr
     review_store.confirm([c.id for c in white if c.label != "unidentified"])
     dialog = SignOffDialog(None, review_store, 1)
     qtbot.addWidget(dialog)
-    assert "1 cell(s) are Unidentified" in dialog.error_text
+    assert "1 cell is Unidentified" in dialog.error_text
     assert not dialog.accept_button.isEnabled()
     # Even if the button were pressed, the store refuses and the dialog says why.
     dialog._blocked = False

@@ -104,6 +104,6 @@ def test_a_report_to_an_unwritable_folder_is_refused_first(tmp_path: Path, read_
 def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     make_project(tmp_path).close()
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "r.csv")]) == 0
-    assert "1 slide(s)" in capsys.readouterr().out
+    assert "Report of 1 slide written" in capsys.readouterr().out
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "no" / "r.csv")]) == 2
     assert "folder does not exist" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import argparse
 from app.cli.output import fail, reports_user_errors
 from core.report import ReportError, write_report
 from core.store import ProjectStore
+from core.wording import counted
 
 NAME = "report"
 
@@ -37,5 +38,5 @@ def run(args: argparse.Namespace) -> int:
             written = write_report(store, args.out, [slide.id for slide in slides])
         except ReportError as error:
             return fail(str(error))
-    print(f"Report of {len(slides)} slide(s) written to {written}")
+    print(f"Report of {counted(len(slides), 'slide')} written to {written}")
     return 0

@@ -23,6 +23,7 @@ from app.gui.dialogs.job_dialog import JobDialog
 from core.crops import DEFAULT_MARGIN
 from core.exporting import ExportOptions, ExportReport, export_dataset
 from core.store import ProjectStore
+from core.wording import counted
 
 FORMAT_NAMES = {
     "voc": "Pascal VOC (XML per image)",
@@ -159,7 +160,7 @@ class ExportDialog(JobDialog):
 
     def on_finished(self, report: ExportReport) -> None:
         self.result_value = report
-        skipped = f"; {len(report.skipped)} slide(s) skipped: {report.skipped[0][0]}…" if report.skipped else ""
+        skipped = f"; {counted(len(report.skipped), 'slide')} skipped: {report.skipped[0][0]}…" if report.skipped else ""
         self.status.setStyleSheet("")
         self.status.setText(
             f"Exported {report.slides} slides and {report.cells} cells to {report.out} "
