@@ -17,6 +17,7 @@ from core.jobs import CancelToken, Job, Progress
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED, Taxonomy
+from core.wording import counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +116,7 @@ def detect_slides(
                 description="Detect cells",
             )
             store.mark_detected(slide_id, detector.version)
-        yield Progress(index, len(slide_ids), f"detected {len(detections)} cells on {slide.path}", payload=slide_id)
+        yield Progress(index, len(slide_ids), f"detected {counted(len(detections), 'cell')} on {slide.path}", payload=slide_id)
     return failures
 
 
@@ -194,5 +195,5 @@ def classify_slides(
             for cell, row in zip(cells, rows)
         ]
         store.set_predictions(predictions, classifier.version)
-        yield Progress(index, len(slide_ids), f"classified {len(cells)} cells on {slide.path}", payload=slide_id)
+        yield Progress(index, len(slide_ids), f"classified {counted(len(cells), 'cell')} on {slide.path}", payload=slide_id)
     return failures

@@ -191,7 +191,7 @@ class MainController(QObject):
             self.show_slide_id(slides[0].id)
         self._update_actions()
         self.window.focus_current_view()
-        self.show_message(f"Opened {store.path} \u2014 {len(slides)} slides")
+        self.show_message(f"Opened {store.path} \u2014 {counted(len(slides), 'slide')}")
         if to_import is not None:
             self._start_import(store, to_import)
         return True
@@ -215,7 +215,7 @@ class MainController(QObject):
     def _import_done(self, report: object) -> None:
         skipped = getattr(report, "skipped", [])
         added = getattr(report, "slides_added", 0)
-        text = f"Added {added} slides"
+        text = f"Added {counted(added, 'slide')}"
         if skipped:
             text += f"; skipped {counted(len(skipped), 'unreadable image')}: " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
         self.show_message(text)

@@ -16,6 +16,7 @@ from core.imaging import ImageReadError, load_rgb
 from core.inference import CellDetector, Detection
 from core.jobs import CancelToken, Job, Progress
 from core.schema import CellKind
+from core.wording import counted
 
 VOC_NAMES = {CellKind.WHITE: "WBC", CellKind.RED: "RBC", CellKind.PLATELET: "Platelets"}
 CSV_COLUMNS = ("image", "kind", "score", "x0", "y0", "x1", "y1")
@@ -52,7 +53,7 @@ def detect_images(
             continue
         result = ImageDetections(Path(path), image.shape[1], image.shape[0], detector.detect(image))
         report.images.append(result)
-        yield Progress(index, len(paths), f"{len(result.detections)} cells on {path}", payload=result)
+        yield Progress(index, len(paths), f"{counted(len(result.detections), 'cell')} on {path}", payload=result)
     return report
 
 

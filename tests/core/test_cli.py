@@ -25,7 +25,7 @@ def test_import_then_info_json(tmp_path: Path, capsys: pytest.CaptureFixture[str
     project = tmp_path / "p.hemalabel"
     assert main(["import", str(tmp_path / "slides"), "--project", str(project)]) == 0
     out = capsys.readouterr().out
-    assert "1 new slides" in out and "b.jpg" in out and "truncated" in out
+    assert "1 new slide," in out and "b.jpg" in out and "truncated" in out
     assert main(["info", "--project", str(project), "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["slides"] == 1 and summary["cells"] == {"white": 0, "red": 0, "platelet": 0}

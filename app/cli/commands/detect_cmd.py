@@ -8,6 +8,7 @@ from pathlib import Path
 
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.jobs import run_job
+from core.wording import counted
 
 NAME = "detect"
 
@@ -66,7 +67,7 @@ def _detect_project(args: argparse.Namespace, detector: object) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"Detected cells on {len(slide_ids) - len(failures)} of {len(slide_ids)} slides with {detector.version}")
+        print(f"Detected cells on {len(slide_ids) - len(failures)} of {counted(len(slide_ids), 'slide')} with {detector.version}")
         for failure in failures:
             print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
     return 0
@@ -103,7 +104,7 @@ def _detect_folder(args: argparse.Namespace, detector: object) -> int:
     if args.json:
         print_json(result)
     else:
-        print(f"Detected {sum(counts.values())} cells on {len(report.images)} images {counts}; wrote {result['written']}")
+        print(f"Detected {counted(sum(counts.values()), 'cell')} on {counted(len(report.images), 'image')} {counts}; wrote {result['written']}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
     return 0

@@ -16,6 +16,7 @@ from core.exporting import (
 )
 from core.jobs import run_job
 from core.store import ProjectStore
+from core.wording import counted
 
 NAME = "export"
 
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     splits = ", ".join(f"{count} {name}" for name, count in report.splits.items())
     print(
-        f"Exported {report.slides} slides and {report.cells} cells as {report.format} to {report.out}"
+        f"Exported {counted(report.slides, 'slide')} and {counted(report.cells, 'cell')} as {report.format} to {report.out}"
         + (f" (slides: {splits})" if splits else "")
         + f" in {report.seconds:.1f} s"
     )

@@ -11,6 +11,7 @@ from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, re
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
 from core.store import ProjectStore, resolve_project_path
+from core.wording import counted
 
 NAME = "import"
 
@@ -89,8 +90,8 @@ def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
         print_json(report.as_dict())
         return 0
     print(
-        f"Imported {report.source} ({report.format}): {report.slides_added} new slides, "
-        f"{report.slides_existing} already in the project, {report.cells_added} cells added"
+        f"Imported {report.source} ({report.format}): {counted(report.slides_added, 'new slide')}, "
+        f"{report.slides_existing} already in the project, {counted(report.cells_added, 'cell')} added"
         + (f", {report.cells_duplicate} duplicates ignored" if report.cells_duplicate else "")
         + (f", white-cell type on {report.white_cell_types} fields" if report.white_cell_types else "")
     )

@@ -163,7 +163,7 @@ class ExportDialog(JobDialog):
         skipped = f"; {counted(len(report.skipped), 'slide')} skipped: {report.skipped[0][0]}…" if report.skipped else ""
         self.status.setStyleSheet("")
         self.status.setText(
-            f"Exported {report.slides} slides and {report.cells} cells to {report.out} "
+            f"Exported {counted(report.slides, 'slide')} and {counted(report.cells, 'cell')} to {report.out} "
             f"in {report.seconds:.1f} s{skipped}"
         )
         self.progress_bar.setValue(self.progress_bar.maximum())

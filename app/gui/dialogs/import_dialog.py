@@ -23,6 +23,7 @@ from app.gui.dialogs.job_dialog import JobDialog
 from core.formats.common import KIND_EXPORT_NAMES, UnknownClass
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.store import ProjectStore
+from core.wording import counted
 
 FORMAT_NAMES = {
     "auto": "Detect",
@@ -141,8 +142,8 @@ class ImportDialog(JobDialog):
     def on_finished(self, report: ImportReport) -> None:
         self.result_value = report
         lines = [
-            f"Imported {report.slides_added} new slides ({report.slides_existing} already in the project), "
-            f"{report.cells_added} cells"
+            f"Imported {counted(report.slides_added, 'new slide')} ({report.slides_existing} already in the project), "
+            f"{counted(report.cells_added, 'cell')}"
             + (f", {report.cells_duplicate} duplicates ignored" if report.cells_duplicate else "")
         ]
         lines += [f"skipped {path}: {reason}" for path, reason in report.skipped[:5]]
