@@ -43,6 +43,14 @@ class DetectorCard:
     # More working scales to look at each tile with; their detections are
     # fused with work_scale's (fusion.fuse_detections).  Empty: one look.
     extra_scales: list[float] = field(default_factory=list)
+    # Looks taken by a second trained network, another run of the recipe:
+    # its weights file beside the card, their sha256, and the working scales
+    # it looks at; fused with the looks above.  Two runs disagree on doubtful
+    # cells more than one run at two scales does, so the cells both believe
+    # rank higher (models/README.md, "A second network").  Empty: none.
+    partner_weights: str = ""
+    partner_sha256: str = ""
+    partner_scales: list[float] = field(default_factory=list)
     preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -78,13 +86,28 @@ class DetectorCard:
     def check_weights(self, card_path: Path) -> Path:
         """The weights file, refused if it is missing or is not the one the
         card describes."""
-        weights = self.weights_path(card_path)
-        if not weights.is_file():
-            raise ModelCardError(f"{card_path}: weights file {weights.name} not found beside the card")
-        actual = sha256_of(weights)
-        if actual != self.sha256:
-            raise ModelCardError(
-                f"{weights}: weights do not match the model card {Path(card_path).name} "
-                f"(sha256 {actual[:12]}... , card says {self.sha256[:12]}...); refusing to load"
-            )
-        return weights
+        return _checked(card_path, self.weights, self.sha256)
+
+    def check_partner_weights(self, card_path: Path) -> Path | None:
+        """The second network's weights file (None if the card names none),
+        checked as the first's are."""
+        if not self.partner_weights:
+            if self.partner_scales:
+                raise ModelCardError(f"{card_path}: partner_scales given but no partner_weights")
+            return None
+        if not self.partner_scales:
+            raise ModelCardError(f"{card_path}: partner_weights {self.partner_weights} given but no partner_scales")
+        return _checked(card_path, self.partner_weights, self.partner_sha256)
+
+
+def _checked(card_path: Path, name: str, sha256: str) -> Path:
+    weights = Path(card_path).with_name(name)
+    if not weights.is_file():
+        raise ModelCardError(f"{card_path}: weights file {weights.name} not found beside the card")
+    actual = sha256_of(weights)
+    if actual != sha256:
+        raise ModelCardError(
+            f"{weights}: weights do not match the model card {Path(card_path).name} "
+            f"(sha256 {actual[:12]}... , card says {sha256[:12]}...); refusing to load"
+        )
+    return weights

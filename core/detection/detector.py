@@ -3,8 +3,9 @@
 Loading checks the card against the weights and loads the Keras file with
 safe_mode on.  detect() shrinks the image to the working scale, runs the
 network over it whole or in overlapping tiles, decodes peaks to boxes,
-applies NMS, fuses the looks at the card's extra scales if it names any,
-applies the per-class operating thresholds, and scales back.
+applies NMS, fuses the looks at the card's extra scales and those of a
+second network if it names any, applies the per-class operating
+thresholds, and scales back.
 """
 
 from __future__ import annotations
@@ -54,12 +55,15 @@ def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
 class KerasCellDetector:
     """A CellDetector backed by the Keras CenterNet and its card."""
 
-    def __init__(self, model: Any, card: DetectorCard) -> None:
+    def __init__(self, model: Any, card: DetectorCard, partner: Any = None) -> None:
+        """partner: the second network the card's partner_scales look with
+        (None: those looks are skipped, as for a card that names none)."""
         self.model = model
+        self.partner = partner
         self.card = card
         self.version = f"{card.name}-{card.version}"
         self._lock = threading.Lock()
-        self._forward: Callable[[np.ndarray], np.ndarray] | None = None
+        self._forwards: dict[int, Callable[[np.ndarray], np.ndarray]] = {}
 
     @classmethod
     def load(cls, card_path: str | os.PathLike[str] | None = None) -> KerasCellDetector:
@@ -70,57 +74,61 @@ class KerasCellDetector:
         if tuple(card.classes) != CLASSES:
             raise ModelCardError(f"{path}: classes {card.classes} are not the detector's {list(CLASSES)}")
         weights = card.check_weights(path)
-        import keras
-
-        try:
-            model = keras.saving.load_model(weights, compile=False, safe_mode=True)
-        except Exception as error:  # Keras raises many types for a bad file
-            raise ModelCardError(f"{weights}: cannot load the detector weights ({error})") from None
-        return cls(model, card)
+        partner_weights = card.check_partner_weights(path)
+        model = _load_keras(weights)
+        partner = _load_keras(partner_weights) if partner_weights is not None else None
+        return cls(model, card, partner)
 
     # -- the network -------------------------------------------------------
 
-    def head(self, work_image: np.ndarray) -> np.ndarray:
-        """Raw stride-4 output for a working-scale image whose sides are
-        multiples of 32."""
+    def head(self, work_image: np.ndarray, model: Any = None) -> np.ndarray:
+        """Raw stride-4 output of `model` (default: the card's own network)
+        for a working-scale image whose sides are multiples of 32."""
+        model = self.model if model is None else model
         with self._lock:
-            if self._forward is None:
+            forward = self._forwards.get(id(model))
+            if forward is None:
                 import tensorflow as tf
 
-                model = self.model
                 # One trace for every input size: no retracing per tile shape.
-                self._forward = tf.function(
+                forward = self._forwards[id(model)] = tf.function(
                     lambda x: model(x, training=False),
                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
                     autograph=False,  # plain graph code; nothing to convert
                 )
-            forward = self._forward
         return forward(work_image[None].astype(np.float32)).numpy()[0]
+
+    def looks(self) -> list[tuple[Any, float]]:
+        """(network, working scale) of every look at a tile: the card's own
+        network at work_scale and extra_scales, then the partner's."""
+        own = [(self.model, scale) for scale in (self.card.work_scale, *self.card.extra_scales)]
+        partner = [(self.partner, scale) for scale in self.card.partner_scales] if self.partner is not None else []
+        return own + partner
 
     def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
         """Detections on one tile at image scale, in its image pixels, from
-        one look at the working scale or fused from several (card.extra_scales)."""
-        scales = [self.card.work_scale, *self.card.extra_scales]
+        one look or fused from several (see looks())."""
+        looks = self.looks()
         # A cell that only one of n looks finds keeps 1/n of its score after
         # fusion, so each look reports down to a floor n times lower.  One
         # look passes through fusion untouched.
-        looks = [self._look(tile, scale, min_score / len(scales)) for scale in scales]
-        boxes, scores, classes = fuse_detections(looks)
+        seen = [self._look(tile, scale, min_score / len(looks), model) for model, scale in looks]
+        boxes, scores, classes = fuse_detections(seen)
         keep = scores >= min_score
         return boxes[keep], scores[keep], classes[keep]
 
-    def _look(self, tile: np.ndarray, scale: float, min_score: float) -> Detections:
-        """One pass of the network over a tile shrunk by `scale`.  Each tile
+    def _look(self, tile: np.ndarray, scale: float, min_score: float, model: Any = None) -> Detections:
+        """One pass of a network over a tile shrunk by `scale`.  Each tile
         is shrunk on its own, so memory is that of one tile however large
         the image."""
         work = to_work_scale(tile, scale)
         height, width = work.shape[:2]
         padded = pad_to_multiple(work)
-        raw = self.head(padded)
+        raw = self.head(padded, model)
         if self.card.flip_average:
             # Test-time flip: the centre heatmap of the mirrored image, mirrored
             # back, averaged in; box geometry stays that of the upright pass.
-            mirrored = self.head(np.ascontiguousarray(padded[:, ::-1]))[:, ::-1]
+            mirrored = self.head(np.ascontiguousarray(padded[:, ::-1]), model)[:, ::-1]
             raw[:, :, : len(CLASSES)] = (raw[:, :, : len(CLASSES)] + mirrored[:, :, : len(CLASSES)]) / 2
         boxes, scores, classes = decode_head(raw, min_score=min_score, nms_iou=self.card.nms_iou)
         # Boxes centred in the padding are not cells of this image.
@@ -162,3 +170,12 @@ class KerasCellDetector:
             Detection(Box(*map(float, box)), _KINDS[int(cls)], float(score))
             for box, score, cls in zip(boxes[keep], scores[keep], classes[keep])
         ]
+
+
+def _load_keras(weights: Path) -> Any:
+    import keras
+
+    try:
+        return keras.saving.load_model(weights, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many types for a bad file
+        raise ModelCardError(f"{weights}: cannot load the detector weights ({error})") from None

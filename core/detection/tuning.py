@@ -12,9 +12,12 @@ from pathlib import Path
 from typing import Any
 
 from core.detection.assess import predict_results
+from core.detection.card import ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, choose_thresholds, evaluate
 from core.jobs import CancelToken, Job, Progress
+
+NO_PARTNER = "none"  # retune_detector(partner=NO_PARTNER) removes the second network
 
 
 def operating_point(results: Sequence[ImageResult]) -> tuple[dict[str, float], dict[str, Any]]:
@@ -31,6 +34,8 @@ def retune_detector(
     version: str | None = None,
     cancel: CancelToken | None = None,
     val_summary: Mapping[str, Any] | None = None,
+    partner: str | os.PathLike[str] | None = None,
+    partner_scales: Sequence[float] | None = None,
 ) -> Job[Path]:
     """Re-choose the thresholds of the detector `model` (a card, its weights
     or their folder; None: user-trained, else bundled) on `val`, after setting its extra working
@@ -38,7 +43,12 @@ def retune_detector(
     another folder) is written to out_dir, by default over the old one.
     val_summary (how the validation fields were chosen) is recorded in the
     card beside the count.  Returns the new card's path; yields progress
-    every 16 images."""
+    every 16 images.
+
+    partner: another trained detector (card, weights or folder) whose
+    network takes the looks at partner_scales (default: the working scale);
+    its weights are copied beside the new card.  NO_PARTNER removes the
+    card's partner; None keeps it as it is."""
     from core.detection.detector import KerasCellDetector, resolve_detector_card
 
     cancel = cancel or CancelToken()
@@ -48,10 +58,31 @@ def retune_detector(
     detector = KerasCellDetector.load(card_path)
     card = detector.card
     previous = {"version": card.version, "extra_scales": list(card.extra_scales), "thresholds": dict(card.thresholds)}
+    if card.partner_weights:
+        previous["partner"] = {"weights": card.partner_weights, "scales": list(card.partner_scales)}
     if "retuned" in card.training:  # keep the chain: 2 -> 2.1 -> 2.2 ...
         previous["retuned"] = card.training["retuned"]
     if extra_scales is not None:
         card.extra_scales = [float(scale) for scale in extra_scales]
+    partner_source = card.check_partner_weights(card_path)  # the card's own, if any
+    if partner == NO_PARTNER:
+        detector.partner, partner_source = None, None
+        card.partner_weights, card.partner_sha256, card.partner_scales = "", "", []
+        card.training.pop("partner", None)
+    elif partner is not None:
+        partner_path = resolve_detector_card(partner)
+        other = KerasCellDetector.load(partner_path)  # its own card and checksum checked
+        if tuple(other.card.classes) != tuple(card.classes):
+            raise ModelCardError(f"{partner_path}: classes {other.card.classes} differ from {card.classes}")
+        detector.partner, partner_source = other.model, other.card.weights_path(partner_path)
+        card.partner_weights = f"{card_path.stem}-partner.keras"
+        card.partner_sha256 = other.card.sha256
+        card.partner_scales = [float(other.card.work_scale)]
+        card.training["partner"] = {"version": other.version, "config": other.card.training.get("config", {})}
+    if partner_scales is not None:
+        if partner_source is None:
+            raise ModelCardError(f"{card_path}: partner scales given, but the detector has no partner network")
+        card.partner_scales = [float(scale) for scale in partner_scales]
     results: list[ImageResult] = []
     for index, gt in enumerate(val, start=1):
         cancel.raise_if_cancelled()
@@ -67,6 +98,8 @@ def retune_detector(
     weights = card.weights_path(card_path)
     if out_dir.resolve() != card_path.parent.resolve():
         shutil.copy2(weights, out_dir / weights.name)
+    if partner_source is not None and partner_source.resolve() != (out_dir / card.partner_weights).resolve():
+        shutil.copy2(partner_source, out_dir / card.partner_weights)
     new_card = out_dir / card_path.name
     card.save(new_card)
     return new_card

@@ -7,8 +7,9 @@ Each test prints its figures: per-class AP50, AP50:95, recall and precision
 on the BCCD test split (72 fields), on the 40 of them that TXL-PBC
 relabelled (against both label sets), and on the TXL-PBC test split (144 fields),
 the median latency per 640x480 field, the latency of a 4000x3000 image
-processed in tiles, and, for a card with extra working scales, the same
-weights with one look against the card's looks in one run.  Set HEMALABEL_DETECTOR to benchmark another card."""
+processed in tiles, the weights' size, and, for a card with more than one
+look per field, its own network with one look against the card's looks in
+one run.  Set HEMALABEL_DETECTOR to benchmark another card."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ import pytest
 from app.cli.output import with_interval
 from core.detection.assess import evaluate_detector
 from core.detection.data import read_ground_truth, relabelled_fields
-from core.detection.detector import KerasCellDetector
+from core.detection.detector import KerasCellDetector, resolve_detector_card
 from core.imaging import load_rgb
 from core.jobs import run_job
 
@@ -103,6 +104,11 @@ def test_latency_per_640x480_field(detector: KerasCellDetector) -> None:
         f"\nlatency per 640x480 field (whole detect(): resize, network, decoding, NMS), {len(timings)} fields, "
         f"{os.cpu_count()} CPU cores: median {np.median(timings):.1f} ms, p90 {np.percentile(timings, 90):.1f} ms"
     )
+    card_path = resolve_detector_card(os.environ.get("HEMALABEL_DETECTOR"))
+    files = [detector.card.weights] + ([detector.card.partner_weights] if detector.card.partner_weights else [])
+    sizes = {name: card_path.with_name(name).stat().st_size / 1e6 for name in files}
+    print(f"weights: {sum(sizes.values()):.1f} MB in all (" + ", ".join(f"{n} {mb:.1f} MB" for n, mb in sizes.items())
+          + f"); {len(detector.looks())} looks per tile")
 
 
 def test_latency_of_a_4000x3000_image_in_tiles(detector: KerasCellDetector) -> None:
@@ -123,21 +129,28 @@ def test_latency_of_a_4000x3000_image_in_tiles(detector: KerasCellDetector) -> N
 
 
 def test_one_look_against_the_cards_looks(detector: KerasCellDetector) -> None:
-    """The same weights with one look per field and with the card's extra
-    scales, side by side in one run: AP50 per class on both test splits and
-    the median latency per 640x480 field.  Paired figures: same weights,
-    same fields, so they show what the extra looks buy and cost."""
-    if not detector.card.extra_scales:
+    """The card's own network with one look per field and with all the
+    card's looks (extra scales, a partner network), side by side in one run:
+    AP50 per class on both test splits and the median latency per 640x480
+    field.  With a partner, also the own network looking twice at the
+    partner's scale (cell-detector-2.2's looks).  Paired figures: same
+    weights, same fields, so they show what the extra looks buy and cost."""
+    if len(detector.looks()) == 1:
         pytest.skip("this card looks at each field once")
-    looks = {
-        "one look": KerasCellDetector(detector.model, replace(detector.card, extra_scales=[])),
-        f"+ scales {detector.card.extra_scales}": detector,
-    }
+    own = [detector.card.work_scale, *detector.card.extra_scales]
+    looks = {"one look": KerasCellDetector(detector.model, replace(detector.card, extra_scales=[], partner_scales=[]))}
+    if detector.partner is not None:
+        second = detector.card.partner_scales[0]
+        looks[f"own at {own[0]} + {second}"] = KerasCellDetector(
+            detector.model, replace(detector.card, extra_scales=[second], partner_scales=[])
+        )
+    partner = f" + partner at {detector.card.partner_scales}" if detector.partner is not None else ""
+    looks[f"card: own at {own}{partner}"] = detector
     splits = {
         "BCCD test": read_ground_truth(DATA / "bccd", "voc", "test"),
         "TXL-PBC test": read_ground_truth(DATA / "txl-pbc", "yolo", "test"),
     }
-    print(f"\n{'':<28}" + "".join(f"{f'{s} AP50 W/R/P':>30}" for s in splits) + f"{'ms/field':>10}")
+    print(f"\n{'':<40}" + "".join(f"{f'{s} AP50 W/R/P':>30}" for s in splits) + f"{'ms/field':>10}")
     for title, variant in looks.items():
         cells = []
         for samples in splits.values():
@@ -150,4 +163,4 @@ def test_one_look_against_the_cards_looks(detector: KerasCellDetector) -> None:
             started = time.perf_counter()
             variant.detect(image)
             timings.append((time.perf_counter() - started) * 1000)
-        print(f"{title:<28}" + "".join(f"{c:>30}" for c in cells) + f"{np.median(timings):>10.1f}")
+        print(f"{title:<40}" + "".join(f"{c:>30}" for c in cells) + f"{np.median(timings):>10.1f}")

@@ -330,6 +330,55 @@ def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights
     assert record["val_dropped_as_training_fields"] == 3
 
 
+def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_path: Path) -> None:
+    """The card can name a second network that looks at each field too.
+    With the same network as partner, at the same scale, fusion of two
+    identical looks must give the single look's boxes and scores."""
+    from core.detection.card import ModelCardError
+    from core.detection.tuning import NO_PARTNER, retune_detector
+
+    card_path, samples, _ = trained
+    paired = run_job(retune_detector(card_path, samples, None, tmp_path / "paired", partner=card_path))
+    card = DetectorCard.load(paired)
+    assert card.partner_weights == "cell-detector-partner.keras" and (tmp_path / "paired" / card.partner_weights).is_file()
+    assert card.partner_sha256 == card.sha256 and card.partner_scales == [card.work_scale]
+    assert card.training["partner"]["version"] == KerasCellDetector.load(card_path).version
+
+    single, pair = KerasCellDetector.load(card_path), KerasCellDetector.load(paired)
+    assert len(pair.looks()) == 2 and pair.partner is not None
+    image = np.asarray(Image.open(samples[0].path).convert("RGB"))
+    for a, b in zip(single.detect_arrays(image, min_score=0.01), pair.detect_arrays(image, min_score=0.01)):
+        np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), rtol=1e-5, atol=1e-4)
+
+    # A partner file that is not the one the card describes is refused by name.
+    partner_file = tmp_path / "paired" / card.partner_weights
+    partner_file.write_bytes(partner_file.read_bytes() + b"\0")
+    with pytest.raises(ModelCardError, match="cell-detector-partner.keras"):
+        KerasCellDetector.load(paired)
+    partner_file.write_bytes(partner_file.read_bytes()[:-1])
+
+    alone = run_job(retune_detector(paired, samples, None, tmp_path / "alone", partner=NO_PARTNER))
+    card = DetectorCard.load(alone)
+    assert card.partner_weights == "" and card.partner_scales == [] and "partner" not in card.training
+    assert card.training["retuned"]["from"]["partner"]["scales"] == [card.work_scale]
+    assert len(KerasCellDetector.load(alone).looks()) == 1
+    with pytest.raises(ModelCardError, match="no partner network"):
+        run_job(retune_detector(alone, samples, None, tmp_path / "bad", partner_scales=[0.6]))
+
+
+def test_a_card_naming_partner_scales_without_partner_weights_is_refused(trained, tmp_path: Path) -> None:
+    from core.detection.card import ModelCardError
+
+    card_path = trained[0]
+    card = DetectorCard.load(card_path)
+    card.partner_scales = [0.6]
+    bad = tmp_path / "cell-detector.json"
+    card.save(bad)
+    (tmp_path / card.weights).write_bytes(card.weights_path(card_path).read_bytes())
+    with pytest.raises(ModelCardError, match="partner_scales given but no partner_weights"):
+        KerasCellDetector.load(bad)
+
+
 def test_cli_tune_detector_refuses_bad_scales(capsys) -> None:
     from app.cli.main import main
 

@@ -1,10 +1,12 @@
-"""hemalabel tune-detector --data DIR [--model M] [--extra-scales S,...] [--out DIR] [--version V]
+"""hemalabel tune-detector --data DIR [--model M] [--extra-scales S,...] [--partner M [--partner-scales S,...]]
+                        [--out DIR] [--version V]
 
 Re-chooses a trained detector's operating thresholds on the validation
 fields of TXL-PBC and BCCD (test and training fields kept out), after
-optionally changing the extra working scales it looks at each field with.
-The weights are not touched.  This is how the bundled detector's card got
-its second look (models/README.md, "Two looks per field")."""
+optionally changing the extra working scales it looks at each field with,
+or the second trained network (--partner) that looks at it too.  The
+weights are not touched.  This is how the bundled detector's card got its
+second look (models/README.md, "Two looks per field")."""
 
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ import argparse
 from pathlib import Path
 
 from app.cli.arguments import checked, float_list
-from app.cli.output import print_json, print_progress_lines, reports_user_errors
+from app.cli.output import fail, print_json, print_progress_lines, reports_user_errors
 
 NAME = "tune-detector"
 
@@ -33,6 +35,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=Path,
         help="folder to write the card (and a copy of the weights) into (default: over the old card)",
     )
+    parser.add_argument(
+        "--partner",
+        metavar="M",
+        help="another trained detector (card, weights or folder) whose network also looks at each field, "
+        "fused with the card's own looks; its weights are copied beside the card; 'none' removes it "
+        "(default: keep the card's)",
+    )
+    parser.add_argument(
+        "--partner-scales",
+        type=_scales,
+        metavar="S,...",
+        help="working scales the partner network looks at (default: its own working scale)",
+    )
     parser.add_argument("--version", help="version written into the card (default: keep it)")
     parser.add_argument("--json", action="store_true", help="print the new card's thresholds and metrics as JSON")
     parser.set_defaults(handler=run)
@@ -49,20 +64,25 @@ _scales = checked(
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.detection.card import DetectorCard
+    from core.detection.card import DetectorCard, ModelCardError
     from core.detection.data import bundled_training_data
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
 
     data = bundled_training_data(args.data)
     val_summary = {key: value for key, value in data.summary.items() if "val_" in key and key != "val_images"}
-    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version, val_summary=val_summary)
-    new_card = run_job(job, print_progress_lines)
+    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version, val_summary=val_summary,
+                          partner=args.partner, partner_scales=args.partner_scales)
+    try:
+        new_card = run_job(job, print_progress_lines)
+    except ModelCardError as error:
+        return fail(str(error))
     card = DetectorCard.load(new_card)
+    looks = {"extra_scales": card.extra_scales, "partner": card.partner_weights or None,
+             "partner_scales": card.partner_scales}
     if args.json:
-        print_json(
-            {"card": str(new_card), "extra_scales": card.extra_scales, "thresholds": card.thresholds, "metrics": card.metrics}
-        )
+        print_json({"card": str(new_card), **looks, "thresholds": card.thresholds, "metrics": card.metrics})
     else:
-        print(f"wrote {new_card} (extra scales {card.extra_scales}, thresholds {card.thresholds})")
+        print(f"wrote {new_card} ({', '.join(f'{key} {value}' for key, value in looks.items())}, "
+              f"thresholds {card.thresholds})")
     return 0
