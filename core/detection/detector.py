@@ -86,6 +86,8 @@ class KerasCellDetector:
         for a working-scale image whose sides are multiples of 32."""
         model = self.model if model is None else model
         with self._lock:
+            # Keyed by the network object; the detector holds both networks
+            # for its lifetime, so an id is never reused while cached.
             forward = self._forwards.get(id(model))
             if forward is None:
                 import tensorflow as tf
