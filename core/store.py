@@ -156,6 +156,7 @@ class ProjectStore:
         target = resolve_project_path(path)
         if not target.is_file():
             raise StoreError(f"{target}: no project file here")
+        _refuse_what_cannot_be_a_project(target)
         if read_only is None:
             read_only = not (_file_is_writable(target) and folder_is_writable(target.parent))
         try:
@@ -818,6 +819,41 @@ class ProjectStore:
 _SLIDE_COLUMNS = "id, path, width, height, status, added_at, signed_off_by, signed_off_at, attributes"
 _CELL_FIELDS = "x0, y0, x1, y1, kind, label, source, probabilities, model_version, score, reviewed"
 _CELL_COLUMNS = "id, slide_id, " + _CELL_FIELDS
+
+
+_SQLITE_MAGIC = b"SQLite format 3\x00"
+_HEADER_SIZE = 100  # an SQLite file begins with this header; user_version is at offset 60
+
+
+def _refuse_what_cannot_be_a_project(target: Path) -> None:
+    """Refuse, before SQLite touches it, a file that cannot be a project.
+    SQLite takes an empty or tiny file for a new database and writes one
+    over it, and would add a project's tables to another program's
+    database; either would destroy a file the user chose by mistake."""
+    wal = target.with_name(target.name + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        return  # not checkpointed yet (a crash): the header on disk may be stale; SQLite reads the WAL
+    try:
+        with open(target, "rb") as stream:
+            header = stream.read(_HEADER_SIZE)
+    except OSError as error:
+        raise StoreError(f"{target}: cannot read the project file ({error.strerror})") from None
+    if not header:
+        raise StoreError(f"{target}: not a HemaLabel project file (the file is empty)")
+    if len(header) < _HEADER_SIZE or not header.startswith(_SQLITE_MAGIC):
+        raise StoreError(f"{target}: not a HemaLabel project file (not an SQLite database)")
+    if int.from_bytes(header[60:64], "big") == 0 and _holds_tables(target):
+        raise StoreError(f"{target}: not a HemaLabel project file (another program's SQLite database)")
+
+
+def _holds_tables(path: Path) -> bool:
+    connection = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        return bool(connection.execute("SELECT count(*) FROM sqlite_master").fetchone()[0])
+    except sqlite3.DatabaseError:
+        return True  # unreadable: certainly not an empty database to build a project in
+    finally:
+        connection.close()
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:

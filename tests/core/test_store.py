@@ -261,6 +261,28 @@ def test_open_refuses_files_that_are_not_projects(tmp_path: Path) -> None:
         ProjectStore.open(tmp_path / "missing.hemalabel")
 
 
+def test_open_leaves_empty_tiny_and_foreign_files_untouched(tmp_path: Path) -> None:
+    """SQLite would take an empty or tiny file for a new database and write
+    a project over it, or add a project's tables to another program's
+    database.  Such files are refused and left exactly as they were."""
+    empty, tiny, foreign = tmp_path / "empty.hemalabel", tmp_path / "tiny.hemalabel", tmp_path / "other.hemalabel"
+    empty.write_bytes(b"")
+    tiny.write_bytes(b"x")
+    connection = sqlite3.connect(foreign)
+    connection.execute("CREATE TABLE notes (text TEXT)")
+    connection.execute("INSERT INTO notes VALUES ('keep me')")
+    connection.commit()
+    connection.close()
+    for path, reason in ((empty, "the file is empty"), (tiny, "not an SQLite database"),
+                         (foreign, "another program's SQLite database")):
+        before = path.read_bytes()
+        with pytest.raises(StoreError, match=reason):
+            ProjectStore.open(path)
+        with pytest.raises(StoreError, match=reason):
+            ProjectStore.open_or_create(path)
+        assert path.read_bytes() == before and not path.with_name(path.name + "-wal").exists()
+
+
 def test_open_refuses_a_project_from_a_newer_version(tmp_path: Path) -> None:
     path = tmp_path / "p.hemalabel"
     ProjectStore.create(path).close()
