@@ -30,8 +30,10 @@ from core.formats.common import (
     atomic_write_text,
     export_class_name,
 )
+from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Cell, CellKind, Slide, SlideStatus
+from core.slide_pixels import check_slide_file
 from core.store import ProjectStore, folder_is_writable, now_iso
 
 EXPORT_FORMATS = ("voc", "coco", "yolo", "crops", "csv")
@@ -132,6 +134,13 @@ def build_plan(store: ProjectStore, options: ExportOptions, report: ExportReport
             if report is not None:
                 report.skipped.append((str(source), "image file missing; slide not exported"))
             continue
+        if source.is_file():
+            try:
+                check_slide_file(store, slide)
+            except ImageReadError as error:
+                if report is not None:
+                    report.skipped.append((str(source), f"{error.reason}; slide not exported"))
+                continue
         cells = [cell for cell in cells_by_slide.get(slide.id, []) if _cell_chosen(cell, options.classes, store)]
         chosen.append((slide, source, cells))
 

@@ -54,14 +54,17 @@ def is_image_file(path: Path) -> bool:
     return path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith(".")
 
 
-def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True) -> ImageInfo:
+def probe_image(path: str | os.PathLike[str], verify_pixels: bool = True, decode_large: bool = True) -> ImageInfo:
     """Size (as displayed, after EXIF rotation) and mode of an image.  With
     verify_pixels the whole file is decoded, so a truncated file is caught
-    now rather than in the middle of a review."""
+    now rather than in the middle of a review.  An image past Pillow's
+    decompression-bomb limit can only be measured by decoding it with
+    OpenCV (seconds for a scan); with decode_large=False the
+    ImageReadError (too_large_for_pillow) is raised instead."""
     try:
         return _probe_with_pillow(path, verify_pixels)
     except ImageReadError as error:
-        if not error.too_large_for_pillow:
+        if not error.too_large_for_pillow or not decode_large:
             raise
     # Only OpenCV can read it; decoding in gray is the cheapest exact check.
     gray = _decode_with_opencv(Path(path), cv2.IMREAD_GRAYSCALE)

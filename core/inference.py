@@ -12,9 +12,10 @@ from typing import Protocol
 import numpy as np
 
 from core.crops import DEFAULT_MARGIN, crop_square
-from core.imaging import ImageReadError, load_rgb
+from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
+from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 from core.wording import counted
@@ -57,7 +58,7 @@ def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailu
     """The slide's pixels, or None with the reason recorded: one unreadable
     image must not stop a run over many slides."""
     try:
-        return load_rgb(store.image_path(slide))
+        return load_slide_rgb(store, slide)
     except ImageReadError as error:
         failures.append(SlideFailure(slide.id, slide.path, error.reason))
         return None

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from core.crops import crop_square
 from core.differential import Differential, differential
-from core.imaging import ImageReadError, load_rgb
+from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, CorrectionAction, Slide
+from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore, folder_is_writable
 from core.taxonomy import UNIDENTIFIED
 
@@ -199,7 +200,7 @@ def _thumbnails(pdf, store: ProjectStore, report: SlideReport) -> None:
     pdf.cell(0, 6, f"Cells changed by a reviewer or with low confidence ({len(report.flagged)})",
              new_x="LMARGIN", new_y="NEXT")
     try:
-        image = load_rgb(store.image_path(report.slide))
+        image = load_slide_rgb(store, report.slide)
     except ImageReadError as error:
         pdf.set_font("Helvetica", "", 9)
         pdf.cell(0, 5, _latin1(f"Thumbnails unavailable: {error.reason}"), new_x="LMARGIN", new_y="NEXT")

@@ -481,6 +481,10 @@ class MainController(QObject):
         elif state == "corrupt":
             w.image_banner.show_message(f"<b>Cannot show {name}.</b> {reason}", "error")
             w.view.set_overlay(f"Cannot show this image\n{reason}")
+        elif state == "changed":
+            # Shown as it is; detection, classification and export skip it.
+            w.image_banner.show_message(f"<b>{name} has changed.</b> {reason[:1].upper()}{reason[1:]}.", "warning")
+            w.view.set_overlay("")
         elif state == "loading":
             w.image_banner.hide_message()
             w.view.set_overlay("")

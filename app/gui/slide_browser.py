@@ -79,8 +79,9 @@ class SlideListModel(QAbstractListModel):
         return self._problems.get(slide_id)
 
     def set_problem(self, slide_id: int, state: str, reason: str) -> None:
-        """Mark a slide whose image is missing or unreadable (state "missing"/"corrupt"), or clear it."""
-        text = {"missing": "Missing", "corrupt": "Unreadable"}.get(state)
+        """Mark a slide whose image is missing, unreadable or changed in size
+        (state "missing"/"corrupt"/"changed"), or clear it."""
+        text = {"missing": "Missing", "corrupt": "Unreadable", "changed": "Changed"}.get(state)
         if text is None:
             if self._problems.pop(slide_id, None) is not None:
                 self._row_changed(slide_id)

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.schema import Box, Cell, CellKind, LabelSource
+from core.slide_pixels import check_slide_file
 from core.store import ProjectStore
 
 
@@ -119,6 +120,10 @@ def from_store(
         path = store.image_path(slide).resolve()
         if not path.is_file():
             continue
+        try:
+            check_slide_file(store, slide)
+        except ImageReadError:
+            continue  # unreadable, or changed in size since its boxes were drawn: its crops would be wrong
         group = f"slide:{slide.path}" if group_by_slide else file_digest(path)
         samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind) for cell in cells)
     return samples

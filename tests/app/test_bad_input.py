@@ -35,6 +35,25 @@ def test_corrupt_image_shows_its_reason_and_other_slides_work(qtbot, open_window
     assert window.view.overlay == "" and not window.image_banner.isVisible()
 
 
+def test_an_image_replaced_by_another_size_is_shown_with_a_warning(qtbot, open_window, project_path):
+    victim = project_path.parent / "slide_01.png"
+    with Image.open(victim) as image:
+        width, height = image.size
+        image.resize((width // 2, height // 2)).save(victim)  # replaced after import
+    window, controller = open_window(project_path)
+    changed = _slide_named(controller, "slide_01.png")
+    controller.show_slide_id(changed.id)
+    wait_image(qtbot, controller, "changed")
+    assert window.image_banner.isVisible() and window.image_banner.level == "warning"
+    assert f"was {width}x{height}" in window.image_banner.label.text()
+    assert window.view.overlay == ""  # shown as it is
+    assert (window.slide_model.problem(changed.id) or "").startswith("Changed")
+    assert controller.canvas.image() is None  # no crops for the inspector from the wrong pixels
+    controller.step_slide(1)
+    wait_image(qtbot, controller, "ok")
+    assert not window.image_banner.isVisible()
+
+
 def test_missing_image_offers_locate(qtbot, open_window, project_path, tmp_path):
     moved_to = tmp_path / "elsewhere" / "slide_00.png"
     moved_to.parent.mkdir()

@@ -194,6 +194,26 @@ def test_missing_slide_image_shows_a_placeholder(qtbot, review_store: ProjectSto
     widget.shutdown()
 
 
+def test_a_slide_image_replaced_by_another_size_shows_placeholders(qtbot, review_store: ProjectStore,
+                                                                   tmp_path: Path) -> None:
+    """Its boxes were drawn on the old image: crops of the new one would
+    show the wrong cells, so the gallery shows none."""
+    from PIL import Image
+
+    with Image.open(tmp_path / "slide1.png") as image:
+        image.resize((image.width // 2, image.height // 2)).save(tmp_path / "slide1.png")
+    widget = CellGallery(review_store)
+    qtbot.addWidget(widget)
+    widget.resize(900, 1200)
+    widget.show()
+    qtbot.waitUntil(lambda: widget.thumbnails.idle and widget.thumbnails.cached_count() == 6, timeout=5000)
+    row = widget.model.row_of(white_ids(review_store, 2)[0])
+    assert widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
+    row = widget.model.row_of(white_ids(review_store, 1)[0])
+    assert not widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
+    widget.shutdown()
+
+
 def test_model_of_5000_cells_builds_quickly(qtbot, tmp_path: Path) -> None:
     store = ProjectStore.create(tmp_path / "big.hemalabel")
     classes = ["neutrophil", "lymphocyte", "monocyte", "eosinophil", "unidentified"]

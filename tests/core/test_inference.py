@@ -104,6 +104,25 @@ def test_an_unreadable_slide_is_reported_and_the_run_goes_on(project: ProjectSto
     assert len(project.cells()) == 9
 
 
+def test_a_slide_whose_image_changed_size_is_skipped_everywhere_with_its_reason(project: ProjectStore, tmp_path: Path) -> None:
+    """Boxes are in the pixels of the image as added; a file replaced by
+    another size would give wrong crops, detections and exported boxes."""
+    from core.exporting import ExportOptions, export_dataset
+    from core.training.samples import from_store
+
+    ids = [slide.id for slide in project.slides()]
+    run_job(detect_slides(project, FakeDetector(), ids))
+    project.set_label([c.id for c in project.cells(ids[0]) if c.kind is CellKind.WHITE], "neutrophil")
+    assert from_store(project, ["neutrophil"])
+    write_image(project.image_path(project.slide(ids[0])), 32, 24, seed=9)  # was 64x48
+    failures = run_job(classify_slides(project, FakeClassifier(0.9), ids))
+    assert [f.slide_id for f in failures] == [ids[0]] and "was 64x48" in failures[0].reason
+    assert "32x24 now" in run_job(detect_slides(project, FakeDetector(), ids))[0].reason
+    report = run_job(export_dataset(project, tmp_path / "crops", ExportOptions(format="crops")))
+    assert any("was 64x48" in reason for _, reason in report.skipped)
+    assert not from_store(project, ["neutrophil"])  # its cells are no training data now
+
+
 def test_detection_honours_cancel(project: ProjectStore) -> None:
     token = CancelToken()
     job = detect_slides(project, FakeDetector(), [s.id for s in project.slides()], cancel=token)

@@ -26,6 +26,7 @@ from app.gui.worker import JobHandle, start_job
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide, SlideStatus
+from core.slide_pixels import changed_size
 from core.store import StoreError, StoreEvent
 
 # Decoded slides kept for quick back-and-forth, bounded by pixels so one
@@ -49,7 +50,7 @@ def box_of(rect: QRectF) -> Box:
 
 class CanvasController(QObject):
     selection_changed = Signal()
-    image_state_changed = Signal(int, str, str)  # slide id, "loading"|"ok"|"missing"|"corrupt", reason
+    image_state_changed = Signal(int, str, str)  # slide id, "loading"|"ok"|"changed"|"missing"|"corrupt", reason
     slide_shown = Signal(int)  # the slide's image (or its placeholder) is in place
     message = Signal(str)
 
@@ -121,7 +122,7 @@ class CanvasController(QObject):
         if cached is not None:
             self._cache.move_to_end(slide.id)
             self._image_item.set_image(cached)
-            self._set_image_state(slide.id, "ok", "")
+            self._set_image_state(slide.id, *_state_of(slide, cached))
         else:
             self._image_item.set_image(None, slide.width, slide.height)
             self._set_image_state(slide.id, "loading", "")
@@ -146,9 +147,11 @@ class CanvasController(QObject):
             self.show_slide(slide)
 
     def image(self) -> SlideImage | None:
-        """The full image on show (None while loading, during a preview, or when unreadable)."""
+        """The full image on show, to cut cells from (None while loading,
+        during a preview, when unreadable, or when it changed size since its
+        boxes were drawn)."""
         image = self._image_item.image
-        return None if image is None or image.preview else image
+        return None if image is None or image.preview or self._image_state[0] == "changed" else image
 
     @property
     def image_state(self) -> tuple[str, str]:
@@ -233,9 +236,11 @@ class CanvasController(QObject):
             return
         self._image_item.set_image(image, self.slide.width, self.slide.height)
         if image is not None and (image.width, image.height) != (self.slide.width, self.slide.height):
-            # The file changed size since it was added: show it as it is.
+            # The file changed size since it was added: show it as it is, and say so.
             self.scene.setSceneRect(QRectF(0, 0, image.width, image.height))
             self.view.fit()
+        if image is not None:
+            state, reason = _state_of(self.slide, image)
         self._set_image_state(slide_id, state, reason)
         self._shown(slide_id)
         self.selection_changed.emit()  # the inspector can show the crop now
@@ -398,3 +403,10 @@ class CanvasController(QObject):
             self._store_edit(self.session.store.confirm, ids, f"Accept {len(ids)} proposals")
         else:
             self.message.emit("Nothing to accept: every box on this slide is reviewed.")
+
+
+def _state_of(slide: Slide, image: SlideImage) -> tuple[str, str]:
+    """("ok", "") or ("changed", why) when the file no longer has the size
+    its boxes were drawn on."""
+    reason = changed_size(slide, image.width, image.height)
+    return ("ok", "") if reason is None else ("changed", reason)

@@ -68,7 +68,7 @@ class CellGallery(QWidget):
         self.on_open_cell = on_open_cell
         self.on_undo = on_undo
         self.on_redo = on_redo
-        self.thumbnails = ThumbnailProvider(self._image_path, size=thumb_size, parent=self)
+        self.thumbnails = ThumbnailProvider(self._slide_image, size=thumb_size, parent=self)
         self.model = GalleryModel(self.session, self.thumbnails, self)
         self.view = GalleryView(self.model, thumb_size, self)
         self._focus_after: int | None = None  # the cell to make current once the model has followed an edit
@@ -409,6 +409,7 @@ class CellGallery(QWidget):
         self.message_label.setText(text)
         self._message_timer.start()
 
-    def _image_path(self, slide_id: int) -> Path:
+    def _slide_image(self, slide_id: int) -> tuple[Path, tuple[int, int]]:
         reader = self.session.reader
-        return reader.image_path(reader.slide(slide_id))
+        slide = reader.slide(slide_id)
+        return reader.image_path(slide), (slide.width, slide.height)

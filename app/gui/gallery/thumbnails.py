@@ -56,6 +56,7 @@ class _Request:
     key: ThumbKey
     image_path: Path
     box: Box
+    image_size: tuple[int, int]  # width, height its boxes were drawn on
 
 
 def _make_batch(requests: list[_Request], size: int, decoded: OrderedDict[Path, np.ndarray | None],
@@ -68,6 +69,11 @@ def _make_batch(requests: list[_Request], size: int, decoded: OrderedDict[Path, 
         by_slide.setdefault(request.image_path, []).append(request)
     for path, slide_requests in by_slide.items():
         pixels = _decode(path, decoded, budget)
+        if pixels is not None and (pixels.shape[1], pixels.shape[0]) != slide_requests[0].image_size:
+            # Replaced by an image of another size since its boxes were drawn:
+            # its crops would show the wrong cells.
+            log.warning("no thumbnails for %s: the image changed size since it was added", path)
+            pixels = None
         for request in slide_requests:
             results.append((request.key, None if pixels is None else _thumbnail(pixels, request.box, size)))
     return results
@@ -101,14 +107,15 @@ def _thumbnail(pixels: np.ndarray, box: Box, size: int) -> QImage:
 
 class ThumbnailProvider(QObject):
     """`pixmap(cell)` answers from the cache or queues the cell; `ready(keys)`
-    fires when queued thumbnails have arrived.  `image_path(slide_id)` tells
-    where a slide's image is."""
+    fires when queued thumbnails have arrived.  `slide_image(slide_id)` tells
+    where a slide's image is and the size (width, height) its boxes were
+    drawn on."""
 
     ready = Signal(object)  # list[ThumbKey]
 
     def __init__(
         self,
-        image_path: Callable[[int], Path],
+        slide_image: Callable[[int], tuple[Path, tuple[int, int]]],
         size: int = 96,
         capacity: int = 2500,
         parent: QObject | None = None,
@@ -116,8 +123,8 @@ class ThumbnailProvider(QObject):
         super().__init__(parent)
         self.size = size
         self.capacity = capacity
-        self._image_path = image_path
-        self._paths: dict[int, Path] = {}
+        self._slide_image = slide_image
+        self._paths: dict[int, tuple[Path, tuple[int, int]]] = {}
         self._cache: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
         self._failed: set[ThumbKey] = set()
         self._pending: OrderedDict[ThumbKey, _Request] = OrderedDict()
@@ -142,10 +149,10 @@ class ThumbnailProvider(QObject):
         if key in self._pending:
             self._pending.move_to_end(key)  # asked again: it is on screen now
         else:
-            path = self._paths.get(cell.slide_id)
-            if path is None:
-                path = self._paths[cell.slide_id] = self._image_path(cell.slide_id)
-            self._pending[key] = _Request(key, path, cell.box)
+            where = self._paths.get(cell.slide_id)
+            if where is None:
+                where = self._paths[cell.slide_id] = self._slide_image(cell.slide_id)
+            self._pending[key] = _Request(key, where[0], cell.box, where[1])
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
         if not self._flush_timer.isActive():
