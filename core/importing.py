@@ -25,6 +25,7 @@ from core.formats.common import (
 from core.imaging import ImageReadError, probe_image
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
+from core.slide_pixels import changed_size
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy
 
@@ -261,6 +262,13 @@ def _write_image(
     matcher: _SlideMatcher,
 ) -> None:
     slide = matcher.find(image.path, width, height)
+    if slide is not None:
+        changed = changed_size(slide, width, height)
+        if changed is not None:
+            # The project's boxes are in the old image's pixels: adding boxes
+            # drawn on this one would mix the two.
+            report.skipped.append((str(image.path), f"{changed}; not imported"))
+            return
     if slide is None:
         slide = store.add_slide(image.path, width, height, attributes=dict(image.attributes))
         report.slides_added += 1

@@ -75,6 +75,17 @@ def test_importing_the_same_folder_twice_adds_nothing(project: ProjectStore, tmp
     assert len(project.slides()) == 2 and len(project.cells()) == 5
 
 
+def test_an_image_that_changed_size_since_it_was_imported_gets_no_new_boxes(project: ProjectStore, tmp_path: Path) -> None:
+    source = make_voc_dataset(tmp_path / "voc")
+    run_job(import_source(project, source))
+    write_image(source / "JPEGImages" / "BloodImage_00001.jpg", 32, 24)  # was 64x48
+    write_voc(source, "BloodImage_00001", [("WBC", 2, 2, 12, 12)])
+    again = run_job(import_source(project, source))
+    skipped = {Path(path).name: reason for path, reason in again.skipped}
+    assert "was 64x48" in skipped["BloodImage_00001.jpg"] and "not imported" in skipped["BloodImage_00001.jpg"]
+    assert len(project.cells()) == 5  # none drawn on the new pixels mixed with the old
+
+
 def test_voc_import_with_subtypes_and_splits(project: ProjectStore, tmp_path: Path) -> None:
     source = make_voc_dataset(tmp_path / "voc")
     assert detect_format(source) == "voc"
