@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import io
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -19,6 +18,7 @@ from pathlib import Path
 
 from core.crops import crop_square
 from core.differential import Differential, differential
+from core.formats.common import atomic_write_bytes
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
@@ -95,15 +95,9 @@ def write_report(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Se
 
 
 def _write_atomically(target: Path, data: bytes) -> None:
-    descriptor, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, target)
+        atomic_write_bytes(target, data, durable=True)
     except OSError as error:
-        Path(temporary).unlink(missing_ok=True)
         raise ReportError(f"{target}: could not write the report ({error.strerror or error})") from None
 
 

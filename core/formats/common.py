@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -259,15 +259,18 @@ def load_json(path: Path) -> Any:
 
 # --------------------------------------------------------------------------- writing
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes, durable: bool = False) -> None:
     """Write to a temporary name in the same folder, then rename: a reader (or
     a crash) never sees half a file, and an old file stays whole until the
-    new one is complete."""
+    new one is complete.  durable: on disk (fsync) before the rename."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, temporary = _new_temporary(path)
     try:
         with os.fdopen(handle, "wb") as stream:
             stream.write(data)
+            if durable:
+                stream.flush()
+                os.fsync(stream.fileno())
         os.replace(temporary, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -281,7 +284,7 @@ def atomic_write_text(path: Path, text: str) -> None:
 
 def atomic_copy(source: Path, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    handle, temporary = _new_temporary(target)
     os.close(handle)
     try:
         shutil.copyfile(source, temporary)
@@ -290,6 +293,21 @@ def atomic_copy(source: Path, target: Path) -> None:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def _new_temporary(target: Path) -> tuple[int, Path]:
+    """A new empty file beside `target`, with the permissions any new file
+    gets (0o666 less the umask).  tempfile.mkstemp makes it 0o600, and the
+    rename kept that: exported datasets and reports were readable by their
+    owner alone, not by the colleague or the training server they are for."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)  # no newline translation on Windows
+    for _ in range(100):
+        temporary = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+        try:
+            return os.open(temporary, flags, 0o666), temporary
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"{target.parent}: cannot find a free temporary name for {target.name}")
 
 
 def format_number(value: float) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
+import stat
+import sys
 import zlib
 from pathlib import Path
 
@@ -105,5 +108,9 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     make_project(tmp_path).close()
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "r.csv")]) == 0
     assert "Report of 1 slide written" in capsys.readouterr().out
+    if sys.platform != "win32":  # readable by the colleagues it is for, as any new file
+        mask = os.umask(0)
+        os.umask(mask)
+        assert stat.S_IMODE((tmp_path / "r.csv").stat().st_mode) == 0o666 & ~mask
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "no" / "r.csv")]) == 2
     assert "folder does not exist" in capsys.readouterr().err
