@@ -14,7 +14,7 @@ import numpy as np
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED, Taxonomy
@@ -54,6 +54,15 @@ class SlideFailure:
     reason: str
 
 
+def _left_signed_off(slide: Slide, failures: list[SlideFailure]) -> bool:
+    """A signed-off slide is locked: a run over many slides passes it by,
+    saying so, instead of stopping at it."""
+    if slide.status is not SlideStatus.SIGNED_OFF:
+        return False
+    failures.append(SlideFailure(slide.id, slide.path, "signed off, so left as it is (unlock it to change its cells)"))
+    return True
+
+
 def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> np.ndarray | None:
     """The slide's pixels, or None with the reason recorded: one unreadable
     image must not stop a run over many slides."""
@@ -88,7 +97,7 @@ def detect_slides(
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
-        image = _load_or_record(store, slide, failures)
+        image = None if _left_signed_off(slide, failures) else _load_or_record(store, slide, failures)
         if image is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
@@ -183,7 +192,7 @@ def classify_slides(
         if not cells:
             yield Progress(index, len(slide_ids), f"no cells to classify on {slide.path}", payload=slide_id)
             continue
-        image = _load_or_record(store, slide, failures)
+        image = None if _left_signed_off(slide, failures) else _load_or_record(store, slide, failures)
         if image is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue

@@ -123,6 +123,18 @@ def test_a_slide_whose_image_changed_size_is_skipped_everywhere_with_its_reason(
     assert not from_store(project, ["neutrophil"])  # its cells are no training data now
 
 
+def test_a_run_over_all_slides_passes_a_signed_off_slide_by(project: ProjectStore) -> None:
+    ids = [slide.id for slide in project.slides()]
+    drawn = project.add_cell(ids[0], Box(2, 2, 20, 20), CellKind.WHITE, label="neutrophil")
+    project.sign_off(ids[0], "tech")
+    failures = run_job(detect_slides(project, FakeDetector(), ids))
+    assert [(f.slide_id, "signed off" in f.reason) for f in failures] == [(ids[0], True)]
+    assert [c.id for c in project.cells(ids[0])] == [drawn.id]  # untouched
+    assert all(len(project.cells(i)) == 3 for i in ids[1:])  # the others were done
+    failures = run_job(classify_slides(project, FakeClassifier(0.2), ids))
+    assert [f.slide_id for f in failures] == [ids[0]] and project.cell(drawn.id).label == "neutrophil"
+
+
 def test_detection_honours_cancel(project: ProjectStore) -> None:
     token = CancelToken()
     job = detect_slides(project, FakeDetector(), [s.id for s in project.slides()], cancel=token)
