@@ -24,10 +24,11 @@ from core.formats.common import (
 )
 from core.imaging import ImageReadError, probe_image
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
 from core.slide_pixels import changed_size
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy
+from core.wording import counted_verb
 
 FORMATS = ("auto", "folder", "voc", "yolo", "coco", "crops", "csv")
 
@@ -303,6 +304,11 @@ def _write_image(
                 reviewed=labelled.reviewed,
             )
         )
+    if new_cells and slide.status is SlideStatus.SIGNED_OFF:
+        # Signed off is locked: the rest of the import goes ahead without it.
+        boxes = counted_verb(len(new_cells), "new box", "was", "were", "new boxes")
+        report.skipped.append((str(image.path), f"signed off, so its {boxes} not imported (unlock it first)"))
+        return
     if new_cells:
         store.add_cells(slide.id, new_cells, description="Import annotations")
         report.cells_added += len(new_cells)

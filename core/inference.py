@@ -126,7 +126,8 @@ def detect_slides(
                 description="Detect cells",
             )
             store.mark_detected(slide_id, detector.version)
-        yield Progress(index, len(slide_ids), f"detected {counted(len(detections), 'cell')} on {slide.path}", payload=slide_id)
+        message = f"detected {counted(len(detections), 'cell')} on {slide.path}"
+        yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures
 
 
@@ -205,5 +206,6 @@ def classify_slides(
             for cell, row in zip(cells, rows)
         ]
         store.set_predictions(predictions, classifier.version)
-        yield Progress(index, len(slide_ids), f"classified {counted(len(cells), 'cell')} on {slide.path}", payload=slide_id)
+        message = f"classified {counted(len(cells), 'cell')} on {slide.path}"
+        yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures

@@ -75,7 +75,9 @@ def test_importing_the_same_folder_twice_adds_nothing(project: ProjectStore, tmp
     assert len(project.slides()) == 2 and len(project.cells()) == 5
 
 
-def test_an_image_that_changed_size_since_it_was_imported_gets_no_new_boxes(project: ProjectStore, tmp_path: Path) -> None:
+def test_an_image_that_changed_size_since_it_was_imported_gets_no_new_boxes(
+    project: ProjectStore, tmp_path: Path
+) -> None:
     source = make_voc_dataset(tmp_path / "voc")
     run_job(import_source(project, source))
     write_image(source / "JPEGImages" / "BloodImage_00001.jpg", 32, 24)  # was 64x48
@@ -84,6 +86,19 @@ def test_an_image_that_changed_size_since_it_was_imported_gets_no_new_boxes(proj
     skipped = {Path(path).name: reason for path, reason in again.skipped}
     assert "was 64x48" in skipped["BloodImage_00001.jpg"] and "not imported" in skipped["BloodImage_00001.jpg"]
     assert len(project.cells()) == 5  # none drawn on the new pixels mixed with the old
+
+
+def test_boxes_for_a_signed_off_slide_are_listed_and_the_rest_imported(project: ProjectStore, tmp_path: Path) -> None:
+    source = make_voc_dataset(tmp_path / "voc")
+    run_job(import_source(project, source))
+    locked = next(s for s in project.slides() if s.path.endswith("BloodImage_00001.jpg"))
+    project.sign_off(locked.id, "tech")
+    write_voc(source, "BloodImage_00001", [("WBC", 40, 30, 60, 45)])
+    write_voc(source, "BloodImage_00002", [("WBC", 5, 5, 20, 20), ("WBC", 30, 20, 50, 40), ("RBC", 1, 1, 9, 9)])
+    again = run_job(import_source(project, source))
+    skipped = {Path(path).name: reason for path, reason in again.skipped}
+    assert skipped["BloodImage_00001.jpg"].startswith("signed off, so its 1 new box was not imported")
+    assert again.cells_added == 1 and len(project.cells(locked.id)) == 3  # the other slide got its red cell
 
 
 def test_voc_import_with_subtypes_and_splits(project: ProjectStore, tmp_path: Path) -> None:

@@ -104,7 +104,9 @@ def test_an_unreadable_slide_is_reported_and_the_run_goes_on(project: ProjectSto
     assert len(project.cells()) == 9
 
 
-def test_a_slide_whose_image_changed_size_is_skipped_everywhere_with_its_reason(project: ProjectStore, tmp_path: Path) -> None:
+def test_a_slide_whose_image_changed_size_is_skipped_everywhere_with_its_reason(
+    project: ProjectStore, tmp_path: Path
+) -> None:
     """Boxes are in the pixels of the image as added; a file replaced by
     another size would give wrong crops, detections and exported boxes."""
     from core.exporting import ExportOptions, export_dataset
