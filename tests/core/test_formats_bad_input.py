@@ -16,7 +16,7 @@ from core.formats.common import AnnotationError
 from core.importing import ImportSourceError, UnknownClassesError, import_source
 from core.jobs import CancelToken, Cancelled, Progress, run_job
 from core.schema import Box, CellKind, LabelSource, NewCell
-from core.store import ProjectStore, SlideLockedError
+from core.store import ProjectStore, StoreError
 
 
 def write_image(path: Path, width: int = 64, height: int = 48) -> Path:
@@ -227,12 +227,21 @@ def test_import_merges_into_the_slide_of_the_same_image(store: ProjectStore, tmp
     assert len(store.slides()) == 1 and len(store.cells(slide.id)) == 2
 
 
-def test_import_is_all_or_nothing(store: ProjectStore, tmp_path: Path) -> None:
+def test_import_is_all_or_nothing(store: ProjectStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     root = make_voc(tmp_path / "voc", {"a.png": [("WBC", (1, 1, 5, 5))], "b.png": [("RBC", (1, 1, 5, 5))]})
-    # b.png is already in the project and signed off: the write fails halfway.
-    locked = store.add_slide(root / "JPEGImages" / "b.png", 64, 48)
-    store.sign_off(locked.id, "tech")
-    refused(store, root, SlideLockedError)
+    store.add_slide(root / "JPEGImages" / "b.png", 64, 48)
+    # The write fails halfway (a full disk, say): the first image's boxes are written, the second's are not.
+    original, calls = store.add_cells, []
+
+    def fail_the_second_time(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        if len(calls) == 2:
+            raise StoreError("disk full")
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(store, "add_cells", fail_the_second_time)
+    refused(store, root, StoreError)
+    assert len(calls) == 2
 
 
 def test_cancel_leaves_the_project_unchanged(store: ProjectStore, tmp_path: Path) -> None:
