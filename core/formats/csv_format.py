@@ -51,16 +51,30 @@ _KINDS = {"white": CellKind.WHITE, "wbc": CellKind.WHITE, "red": CellKind.RED, "
           "platelet": CellKind.PLATELET, "platelets": CellKind.PLATELET, "plt": CellKind.PLATELET}
 
 
+# Spreadsheets in many European locales save CSV with semicolons (and
+# decimal commas, since the comma is their decimal mark); some tools use tabs.
+_DELIMITERS = (",", ";", "\t")
+
+
+def _delimiter_of(header_line: str) -> str | None:
+    """The delimiter that splits a header line into our required columns."""
+    for delimiter in _DELIMITERS:
+        names = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter), [])]
+        if all(column in names for column in REQUIRED):
+            return delimiter
+    return None
+
+
 def csv_files(root: Path) -> list[Path]:
     """The CSV files of `root` whose header has the columns we need."""
     found = []
     for path in sorted(root.glob("*.csv")):
         try:
             with path.open(newline="", encoding="utf-8-sig") as handle:
-                header = next(csv.reader(handle), [])
+                header_line = handle.readline()
         except (OSError, UnicodeDecodeError):
             continue
-        if all(column in [name.strip() for name in header] for column in REQUIRED):
+        if _delimiter_of(header_line) is not None:
             found.append(path)
     return found
 
@@ -85,7 +99,12 @@ def read_csv_file(path: Path, root: Path, resolver: ClassResolver, images: dict[
     except OSError as error:
         raise AnnotationError(path, "", f"cannot read ({error.strerror})") from None
     with handle:
-        reader = csv.reader(handle)
+        try:
+            delimiter = _delimiter_of(handle.readline()) or ","
+            handle.seek(0)
+        except UnicodeDecodeError:
+            raise AnnotationError(path, "line 1", "not UTF-8 text") from None
+        reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = [name.strip() for name in next(reader, [])]
             missing = [column for column in REQUIRED if column not in header]
@@ -100,11 +119,17 @@ def read_csv_file(path: Path, root: Path, resolver: ClassResolver, images: dict[
                 line = reader.line_num
                 if len(row) != len(header):
                     raise AnnotationError(path, f"line {line}", f"expected {len(header)} fields, found {len(row)}")
-                _read_row(dict(zip(header, (value.strip() for value in row))), path, root, line, resolver, images, ids)
+                values = dict(zip(header, (value.strip() for value in row)))
+                _read_row(values, path, root, line, resolver, images, ids, decimal_comma=delimiter == ";")
         except csv.Error as error:
             raise AnnotationError(path, f"line {reader.line_num}", f"malformed CSV ({error})") from None
         except UnicodeDecodeError:
             raise AnnotationError(path, f"line {reader.line_num + 1}", "not UTF-8 text") from None
+
+
+def _number(text: str, decimal_comma: bool) -> float:
+    """A number from a cell; with semicolon-separated files, "12,5" is 12.5."""
+    return float(text.replace(",", ".") if decimal_comma else text)
 
 
 def _read_row(
@@ -115,6 +140,7 @@ def _read_row(
     resolver: ClassResolver,
     images: dict[Path, AnnotatedImage],
     ids: dict[str, int],
+    decimal_comma: bool = False,
 ) -> None:
     where = f"line {line}"
     image_path = resolve_inside(root, row["image"], path, where)
@@ -134,7 +160,7 @@ def _read_row(
     if not any(coordinates) and not row["kind"]:
         return  # a slide without cells
     try:
-        x0, y0, x1, y1 = (float(value) for value in coordinates)
+        x0, y0, x1, y1 = (_number(value, decimal_comma) for value in coordinates)
         box = Box(x0, y0, x1, y1)
     except ValueError as error:
         raise AnnotationError(path, where, f"bad box {coordinates}: {error}") from None
@@ -159,7 +185,7 @@ def _read_row(
     probabilities: tuple[tuple[str, float], ...] = ()
     if row.get("probability") and label is not None:
         try:
-            probabilities = ((label, float(row["probability"])),)
+            probabilities = ((label, _number(row["probability"], decimal_comma)),)
         except ValueError:
             raise AnnotationError(path, where, f"probability must be a number, found {row['probability']!r}") from None
     image.boxes.append(

@@ -334,6 +334,26 @@ def test_csv_keeps_a_model_guess_unreviewed(tmp_path: Path) -> None:
     copy.close()
 
 
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [
+        # A spreadsheet in a European locale: semicolons, decimal commas, BOM, CRLF.
+        ("image;x0;y0;x1;y1;kind;class;probability\r\na.png;1,5;2;10,25;12;white;monocyte;0,75\r\n", "utf-8-sig"),
+        ("image\tx0\ty0\tx1\ty1\tkind\tclass\tprobability\na.png\t1.5\t2\t10.25\t12\twhite\tmonocyte\t0.75\n", "utf-8"),
+    ],
+)
+def test_csv_with_semicolons_or_tabs_is_read(tmp_path: Path, text: str, encoding: str) -> None:
+    root = tmp_path / "csv"
+    write_image(root / "a.png")
+    (root / "cells.csv").write_bytes(text.encode(encoding))
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    run_job(import_source(store, root))
+    (cell,) = store.cells()
+    assert cell.box == Box(1.5, 2, 10.25, 12) and cell.label == "monocyte"
+    assert cell.probabilities == {"monocyte": 0.75}
+    store.close()
+
+
 def test_cancel_while_writing_rolls_back(store: ProjectStore, tmp_path: Path) -> None:
     root = make_voc(tmp_path / "voc", {f"i{n}.png": [("WBC", (1, 1, 5, 5))] for n in range(130)})
     before = snapshot(store)
