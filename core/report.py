@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -222,6 +223,24 @@ def _thumbnails(pdf, store: ProjectStore, report: SlideReport) -> None:
         pdf.cell(0, 5, f"... and {len(report.flagged) - MAX_THUMBNAILS_PER_SLIDE} more", new_x="LMARGIN", new_y="NEXT")
 
 
+# Typographic punctuation that file names and names often carry.
+_PUNCTUATION = {"\u2013": "-", "\u2014": "-", "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"',
+                "\u2026": "...", "\u2212": "-"}
+
+
 def _latin1(text: str) -> str:
-    """The PDF core fonts cover Latin-1 only; anything else becomes '?'."""
-    return text.encode("latin-1", "replace").decode("latin-1")
+    """The PDF core fonts cover Latin-1 only.  Other letters become their
+    Latin-1 base letter where they have one (č -> c), common punctuation its
+    plain form, and anything else its code point (血 -> <U+8840>): a slide or
+    a reviewer must stay identifiable in print, not turn into '?'.  The CSV
+    report keeps every name as it is."""
+    out = []
+    for char in text:
+        if ord(char) < 256:
+            out.append(char)
+        elif char in _PUNCTUATION:
+            out.append(_PUNCTUATION[char])
+        else:
+            base = unicodedata.normalize("NFKD", char)[0]
+            out.append(base if ord(base) < 256 and base.isalpha() else f"<U+{ord(char):04X}>")
+    return "".join(out)

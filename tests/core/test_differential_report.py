@@ -92,6 +92,16 @@ def test_pdf_report_states_the_counts_and_flags_changed_cells(tmp_path: Path) ->
         assert expected in text, expected
 
 
+def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:
+    """The PDF's core fonts cover Latin-1 only: other characters must not all
+    print as '?', or two slides could read the same."""
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    store.add_slide(write_image(tmp_path / "img" / "血液 Ω – Přehled.png", 64, 48), 64, 48)
+    written = write_report(store, tmp_path / "report.pdf")
+    store.close()
+    assert "Slide img/<U+8840><U+6DB2> <U+03A9> - Prehled.png" in pdf_text(written)
+
+
 def test_a_report_to_an_unwritable_folder_is_refused_first(tmp_path: Path, read_only_folder) -> None:
     with make_project(tmp_path) as store:
         locked = tmp_path / "locked"
