@@ -87,9 +87,10 @@ def _detect_folder(args: argparse.Namespace, detector: object) -> int:
     as_csv = args.format == "csv" or (args.format == "auto" and args.out.suffix.lower() == ".csv")
     if as_csv:
         out_file = args.out if args.out.suffix.lower() == ".csv" else args.out / "detections.csv"
-        written = [write_csv(report, root, out_file)]
+        written = write_csv(report, root, out_file)
     else:
-        written = write_voc(report, root, args.out)
+        write_voc(report, root, args.out)
+        written = args.out / "Annotations"
     counts: dict[str, int] = {}
     for image in report.images:
         for detection in image.detections:
@@ -99,12 +100,14 @@ def _detect_folder(args: argparse.Namespace, detector: object) -> int:
         "images": len(report.images),
         "skipped": [{"path": path, "reason": reason} for path, reason in report.skipped],
         "cells": counts,
-        "written": [str(path) for path in written] if as_csv else str(args.out / "Annotations"),
+        "written": str(written),  # the CSV file, or the folder of VOC files
     }
     if args.json:
         print_json(result)
     else:
-        print(f"Detected {counted(sum(counts.values()), 'cell')} on {counted(len(report.images), 'image')} {counts}; wrote {result['written']}")
+        kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
+        print(f"Detected {counted(sum(counts.values()), 'cell')} ({kinds or 'none'}) on "
+              f"{counted(len(report.images), 'image')}; wrote {written}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
     return 0
