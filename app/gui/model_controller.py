@@ -133,7 +133,12 @@ class ModelController(QObject):
         self.progress.emit(progress)
 
     def _on_result(self, failures: list[SlideFailure]) -> None:
-        self._failures = failures or []
+        # Detect-and-classify meets an unreadable or signed-off slide twice:
+        # it is one slide skipped, for the first reason given.
+        first: dict[int, SlideFailure] = {}
+        for failure in failures or []:
+            first.setdefault(failure.slide_id, failure)
+        self._failures = list(first.values())
         done = self._last_progress.total if self._last_progress else 0
         text = f"{self._title} finished"
         if self._failures:

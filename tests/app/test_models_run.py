@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.gui import model_provider
 from conftest import wait_image
-from core.schema import CellKind, LabelSource
+from core.schema import Box, CellKind, LabelSource
 
 
 def test_detect_and_classify_update_the_window(qtbot, open_window, project_path, fake_models):
@@ -47,6 +47,21 @@ def test_detect_and_classify_update_the_window(qtbot, open_window, project_path,
     # The other slides were not classified (current slide only).
     others = [c for c in controller.session.store.cells() if c.slide_id != slide.id and c.kind is CellKind.WHITE]
     assert all(c.label is None for c in others)
+
+
+def test_a_signed_off_slide_is_passed_by_and_named_once(qtbot, open_window, project_path, fake_models):
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    locked = store.slides()[0]
+    store.add_cell(locked.id, Box(2, 2, 20, 20), CellKind.WHITE, label="neutrophil")
+    store.sign_off(locked.id, "tech")
+    with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
+        window.actions["pipeline_all"].trigger()
+    message = finished.args[0]
+    assert "1 slide skipped" in message and "signed off" in message, message
+    assert len(store.cells(locked.id)) == 1  # left as it was
+    assert all(len(store.cells(s.id)) == 8 for s in store.slides()[1:])  # the others were done
 
 
 def test_cancel_stops_a_long_run_and_keeps_what_is_done(qtbot, open_window, project_path):
