@@ -124,7 +124,7 @@ class ThumbnailProvider(QObject):
         self.size = size
         self.capacity = capacity
         self._slide_image = slide_image
-        self._paths: dict[int, tuple[Path, tuple[int, int]]] = {}
+        self._slide_images: dict[int, tuple[Path, tuple[int, int]]] = {}
         self._cache: OrderedDict[ThumbKey, QPixmap] = OrderedDict()
         self._failed: set[ThumbKey] = set()
         self._pending: OrderedDict[ThumbKey, _Request] = OrderedDict()
@@ -149,9 +149,9 @@ class ThumbnailProvider(QObject):
         if key in self._pending:
             self._pending.move_to_end(key)  # asked again: it is on screen now
         else:
-            where = self._paths.get(cell.slide_id)
+            where = self._slide_images.get(cell.slide_id)
             if where is None:
-                where = self._paths[cell.slide_id] = self._slide_image(cell.slide_id)
+                where = self._slide_images[cell.slide_id] = self._slide_image(cell.slide_id)
             self._pending[key] = _Request(key, where[0], cell.box, where[1])
             while len(self._pending) > MAX_PENDING:
                 self._pending.popitem(last=False)
@@ -166,7 +166,7 @@ class ThumbnailProvider(QObject):
         """Slide images changed on disk or were relinked: decode them afresh."""
         self._decoded.clear()
         self._failed.clear()
-        self._paths.clear()
+        self._slide_images.clear()
 
     @property
     def idle(self) -> bool:
