@@ -203,7 +203,8 @@ def _check_options(store: ProjectStore, options: ExportOptions) -> None:
         unknown = [name for name in options.classes if _class_filter(name, store) is None]
         if unknown:
             raise ExportError(
-                f"unknown class(es) {', '.join(map(repr, unknown))}; choose from {', '.join(store.taxonomy.names)}, "
+                f"unknown {'class' if len(unknown) == 1 else 'classes'} {', '.join(map(repr, unknown))}; "
+                f"choose from {', '.join(store.taxonomy.names)}, "
                 "or white, red, platelet"
             )
     if options.split is not None:

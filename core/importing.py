@@ -28,7 +28,7 @@ from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideS
 from core.slide_pixels import changed_size
 from core.store import ProjectStore
 from core.taxonomy import Taxonomy
-from core.wording import counted_verb
+from core.wording import counted, counted_verb
 
 FORMATS = ("auto", "folder", "voc", "yolo", "coco", "crops", "csv")
 
@@ -47,9 +47,12 @@ class UnknownClassesError(ImportSourceError):
     first used, so the user can map each to a project class or skip them."""
 
     def __init__(self, source: Path, unknown: list[UnknownClass]) -> None:
-        listing = "; ".join(f"{item.name!r}: {item.count} box(es), first at {item.first_seen}" for item in unknown)
+        listing = "; ".join(
+            f"{item.name!r}: {counted(item.count, 'box', 'boxes')}, first at {item.first_seen}" for item in unknown
+        )
+        classes = "a class" if len(unknown) == 1 else "classes"
         super().__init__(
-            f"{source}: class(es) not in this project: {listing}. Nothing was imported; "
+            f"{source}: {classes} not in this project: {listing}. Nothing was imported; "
             "map each to a project class or skip them"
         )
         self.source = source

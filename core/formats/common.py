@@ -13,6 +13,7 @@ from typing import Any
 
 from core.schema import Box, Cell, CellKind, Slide
 from core.taxonomy import Taxonomy
+from core.wording import counted
 
 
 class AnnotationError(ValueError):
@@ -177,7 +178,7 @@ class ClassResolver:
 
     def unknown_warnings(self) -> list[str]:
         return [
-            f"skipped {item.count} box(es) of unknown class {item.name!r} (first at {item.first_seen})"
+            f"skipped {counted(item.count, 'box', 'boxes')} of unknown class {item.name!r} (first at {item.first_seen})"
             for item in sorted(self.unknown.values(), key=lambda item: item.name)
         ]
 

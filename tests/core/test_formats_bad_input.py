@@ -181,7 +181,7 @@ def test_unknown_classes_are_listed_then_mapped_or_skipped(store: ProjectStore, 
          "b.png": [("blast", (1, 1, 5, 5))]},
     )
     message = refused(store, root, UnknownClassesError)
-    assert "'Lymph': 2 box(es), first at" in message and "a.xml:<object> #1" in message and "'blast': 1" in message
+    assert "'Lymph': 2 boxes, first at" in message and "a.xml:<object> #1" in message and "'blast': 1" in message
 
     refused(store, root, ImportSourceError, class_map={"Lymph": "no_such_class"})
 

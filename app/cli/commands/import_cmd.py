@@ -93,7 +93,7 @@ def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
         f"Imported {report.source} ({report.format}): {counted(report.slides_added, 'new slide')}, "
         f"{report.slides_existing} already in the project, {counted(report.cells_added, 'cell')} added"
         + (f", {report.cells_duplicate} duplicates ignored" if report.cells_duplicate else "")
-        + (f", white-cell type on {report.white_cell_types} fields" if report.white_cell_types else "")
+        + (f", white-cell type on {counted(report.white_cell_types, 'field')}" if report.white_cell_types else "")
     )
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")

@@ -23,7 +23,7 @@ from app.gui.dialogs.job_dialog import JobDialog
 from core.formats.common import KIND_EXPORT_NAMES, UnknownClass
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.store import ProjectStore
-from core.wording import counted
+from core.wording import counted, counted_verb
 
 FORMAT_NAMES = {
     "auto": "Detect",
@@ -133,7 +133,8 @@ class ImportDialog(JobDialog):
         if isinstance(error, UnknownClassesError):
             self.show_unknown(error.unknown)
             self.show_error(
-                f"{len(error.unknown)} class(es) of the source are not in this project. Nothing was imported: "
+                f"{counted_verb(len(error.unknown), 'class', 'is', 'are', 'classes')} of the source not in this "
+                "project. Nothing was imported: "
                 "choose what each becomes, then Import again."
             )
             return
