@@ -115,6 +115,20 @@ class MainController(QObject):
         self.review.view_changed.connect(self._view_changed)
         self.data.message.connect(self.show_message)
         self.retraining.message.connect(self.show_message)
+        self.window.view.set_overlay(self._idle_overlay())
+        self._selection_changed()  # the inspector's empty state, as after a click on nothing
+
+    def _idle_overlay(self) -> str:
+        """What the canvas says when it has no slide to show: how to start."""
+        def keys(name: str) -> str:
+            return self.window.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+        if self.session is None:
+            return (
+                f"No project open\n\nOpen a folder of slide images with {keys('open_folder')},\n"
+                f"or an existing project with {keys('open_project')} (both in the File menu)."
+            )
+        return f"This project has no slides yet\n\nAdd images with {keys('import_data')} (File \u203a Import\u2026)."
 
     def _restore_settings(self) -> None:
         w = self.window
@@ -245,7 +259,7 @@ class MainController(QObject):
         session.close()
         self.window.read_only_banner.hide_message()
         self.window.image_banner.hide_message()
-        self.window.view.set_overlay("")
+        self.window.view.set_overlay(self._idle_overlay())
         self.window.setWindowTitle(window_title())
         self._update_actions()
 
@@ -488,6 +502,9 @@ class MainController(QObject):
         elif state == "loading":
             w.image_banner.hide_message()
             w.view.set_overlay("")
+        elif state == "none":
+            w.image_banner.hide_message()
+            w.view.set_overlay(self._idle_overlay())
         else:
             w.image_banner.hide_message()
             w.view.set_overlay("")

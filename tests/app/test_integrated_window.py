@@ -293,3 +293,25 @@ def test_the_window_has_the_application_icon(qtbot, open_window, review_project)
     window, _controller = open_window(review_project)
     assert not window.windowIcon().isNull()
     assert window.windowIcon().availableSizes()  # the file was found and read
+
+
+def test_the_empty_canvas_says_how_to_start(qtbot, open_window, review_project, tmp_path):
+    from PySide6.QtGui import QKeySequence
+
+    from core.store import ProjectStore
+
+    def keys(name: str) -> str:
+        return window.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+
+    window, controller = open_window()
+    open_folder = keys("open_folder")
+    assert "No project open" in window.view.overlay and open_folder in window.view.overlay
+    controller.open_project(review_project)
+    wait_image(qtbot, controller)
+    assert window.view.overlay == ""
+    controller.close_project()
+    assert "No project open" in window.view.overlay
+    ProjectStore.create(tmp_path / "empty.hemalabel").close()
+    controller.open_project(tmp_path / "empty.hemalabel")
+    qtbot.waitUntil(lambda: "no slides yet" in window.view.overlay)
+    assert keys("import_data") in window.view.overlay
