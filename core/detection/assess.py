@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from core.detection.data import GroundTruth
-from core.detection.evaluation import ImageResult, bootstrap_intervals, evaluate
+from core.detection.evaluation import ImageResult, evaluate
 from core.detection.targets import CLASSES
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
@@ -40,10 +40,7 @@ def evaluate_detector(
         results.append(ImageResult(gt.boxes, gt.classes, boxes, scores, classes))
         if index % 8 == 0 or index == len(samples):
             yield Progress(index, len(samples), f"evaluated {index} of {len(samples)} images")
-    per_class = evaluate(results, detector.card.thresholds)
-    for name, intervals in bootstrap_intervals(results, detector.card.thresholds).items():
-        for metric, bounds in intervals.items():
-            per_class[name][f"{metric}_ci95"] = [round(bound, 4) for bound in bounds]
+    per_class = evaluate(results, detector.card.thresholds, with_intervals=True)
     return {
         "model": detector.version,
         "images": len(results),

@@ -182,15 +182,25 @@ def test_thumbnails_are_made_off_the_gui_thread_and_cached(qtbot, gallery: CellG
     assert provider.batches_started == batches  # answered from the cache
 
 
-def test_missing_slide_image_shows_a_placeholder(qtbot, review_store: ProjectStore, tmp_path: Path) -> None:
-    (tmp_path / "slide1.png").unlink()
-    widget = CellGallery(review_store)
+def _gallery_with_thumbnails(qtbot, store: ProjectStore) -> CellGallery:
+    """Every tile on screen and every thumbnail made: slide 1's six white
+    cells (slide 2's are the ones the tests spoil)."""
+    widget = CellGallery(store)
     qtbot.addWidget(widget)
     widget.resize(900, 1200)
     widget.show()
     qtbot.waitUntil(lambda: widget.thumbnails.idle and widget.thumbnails.cached_count() == 6, timeout=5000)
-    row = widget.model.row_of(white_ids(review_store, 2)[0])
-    assert widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
+    return widget
+
+
+def _thumbnail_failed(widget: CellGallery, cell_id: int) -> bool:
+    return bool(widget.model.data(widget.model.index(widget.model.row_of(cell_id), 0), Role.THUMBNAIL_FAILED))
+
+
+def test_missing_slide_image_shows_a_placeholder(qtbot, review_store: ProjectStore, tmp_path: Path) -> None:
+    (tmp_path / "slide1.png").unlink()
+    widget = _gallery_with_thumbnails(qtbot, review_store)
+    assert _thumbnail_failed(widget, white_ids(review_store, 2)[0])
     widget.shutdown()
 
 
@@ -202,15 +212,9 @@ def test_a_slide_image_replaced_by_another_size_shows_placeholders(qtbot, review
 
     with Image.open(tmp_path / "slide1.png") as image:
         image.resize((image.width // 2, image.height // 2)).save(tmp_path / "slide1.png")
-    widget = CellGallery(review_store)
-    qtbot.addWidget(widget)
-    widget.resize(900, 1200)
-    widget.show()
-    qtbot.waitUntil(lambda: widget.thumbnails.idle and widget.thumbnails.cached_count() == 6, timeout=5000)
-    row = widget.model.row_of(white_ids(review_store, 2)[0])
-    assert widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
-    row = widget.model.row_of(white_ids(review_store, 1)[0])
-    assert not widget.model.data(widget.model.index(row, 0), Role.THUMBNAIL_FAILED)
+    widget = _gallery_with_thumbnails(qtbot, review_store)
+    assert _thumbnail_failed(widget, white_ids(review_store, 2)[0])
+    assert not _thumbnail_failed(widget, white_ids(review_store, 1)[0])
     widget.shutdown()
 
 
