@@ -38,11 +38,13 @@ from core.schema import (
     SlideStatus,
 )
 from core.differential import differential
+from core.project_lock import LockHeld, ProjectLock
 from core.store_schema import CURRENT_VERSION, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
 
 PROJECT_SUFFIX = ".hemalabel"
 DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
+DEFAULT_EDITOR = "HemaLabel"  # who holds a project's lock, in words, where the caller does not say
 
 
 class StoreError(Exception):
@@ -51,6 +53,14 @@ class StoreError(Exception):
 
 class ReadOnlyProjectError(StoreError):
     pass
+
+
+class ProjectInUseError(StoreError):
+    """Another window or command has the project open for editing."""
+
+    def __init__(self, project: Path, held: LockHeld) -> None:
+        self.holder = held.holder
+        super().__init__(f"{project}: {held}; close it there first, or open it read-only")
 
 
 class SlideLockedError(StoreError):
@@ -119,11 +129,15 @@ class ProjectStore:
     """A project opened for reading and editing.  Use `ProjectStore.open` or
     `ProjectStore.create`; close it (or use it as a context manager) when done."""
 
-    def __init__(self, path: Path, connection: sqlite3.Connection, read_only: bool) -> None:
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, read_only: bool, lock: ProjectLock | None = None
+    ) -> None:
         self.path = path
         self.folder = path.parent
         self.read_only = read_only
         self._db = connection
+        self._editing_lock = lock
+        self.edited_elsewhere_by: str | None = None  # set by open_to_read when another holds the lock
         self._lock = threading.RLock()
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self._batch_listeners: list[Callable[[list[StoreEvent]], None]] = []
@@ -133,57 +147,73 @@ class ProjectStore:
 
     # ----------------------------------------------------------- lifecycle
     @classmethod
-    def create(cls, path: str | os.PathLike[str], taxonomy: Taxonomy | None = None) -> ProjectStore:
+    def create(
+        cls, path: str | os.PathLike[str], taxonomy: Taxonomy | None = None, *, editor: str = DEFAULT_EDITOR
+    ) -> ProjectStore:
+        """Make a new project and open it for editing.  `editor` names, in
+        words, what edits it, for anyone else who tries to edit it meanwhile."""
         target = resolve_project_path(path)
         if target.exists():
             raise StoreError(f"{target}: a project already exists here; open it instead")
         target.parent.mkdir(parents=True, exist_ok=True)
         if not folder_is_writable(target.parent):
             raise ReadOnlyProjectError(f"{target.parent}: folder is not writable, cannot create a project there")
-        connection = _connect(target, read_only=False)
-        migrate(connection)
-        with _transaction(connection):
-            connection.execute(
-                "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
-                ((taxonomy or default_taxonomy()).to_json(), now_iso()),
-            )
-        return cls(target, connection, read_only=False)
+        lock = _lock_for_editing(target, editor)
+        try:
+            if target.exists():  # made by someone else between our check and our lock
+                raise StoreError(f"{target}: a project already exists here; open it instead")
+            connection = _connect(target, read_only=False)
+            migrate(connection)
+            with _transaction(connection):
+                connection.execute(
+                    "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
+                    ((taxonomy or default_taxonomy()).to_json(), now_iso()),
+                )
+        except BaseException:
+            lock.release()
+            raise
+        return cls(target, connection, read_only=False, lock=lock)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str], read_only: bool | None = None) -> ProjectStore:
+    def open(
+        cls, path: str | os.PathLike[str], read_only: bool | None = None, *, editor: str = DEFAULT_EDITOR
+    ) -> ProjectStore:
         """Open an existing project.  With read_only=None the store opens
-        read-only by itself when the file or its folder cannot be written."""
+        read-only by itself when the file or its folder cannot be written.
+        Opening for editing takes the project's lock: while another window
+        or command edits it, ProjectInUseError names who (reading needs no
+        lock)."""
         target = resolve_project_path(path)
         if not target.is_file():
             raise StoreError(f"{target}: no project file here")
         _refuse_what_cannot_be_a_project(target)
         if read_only is None:
             read_only = not (_file_is_writable(target) and folder_is_writable(target.parent))
+        lock = None if read_only else _lock_for_editing(target, editor)
         try:
-            connection = _connect(target, read_only=read_only)
-            version = schema_version(connection)
-        except sqlite3.DatabaseError as error:
-            raise StoreError(f"{target}: not a HemaLabel project file ({error})") from None
-        if version > CURRENT_VERSION:
-            connection.close()
-            raise StoreError(
-                f"{target}: made by a newer HemaLabel (project version {version}, this one reads up to "
-                f"{CURRENT_VERSION}); update HemaLabel to open it"
-            )
-        if version < CURRENT_VERSION:
-            if read_only:
-                connection.close()
-                raise ReadOnlyProjectError(
-                    f"{target}: project version {version} needs upgrading to {CURRENT_VERSION}, "
-                    "but the file is read-only"
-                )
-            migrate(connection)
-        return cls(target, connection, read_only=read_only)
+            connection = _open_connection(target, read_only)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(target, connection, read_only=read_only, lock=lock)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike[str]) -> ProjectStore:
+    def open_or_create(cls, path: str | os.PathLike[str], *, editor: str = DEFAULT_EDITOR) -> ProjectStore:
         target = resolve_project_path(path)
-        return cls.open(target) if target.exists() else cls.create(target)
+        return cls.open(target, editor=editor) if target.exists() else cls.create(target, editor=editor)
+
+    @classmethod
+    def open_to_read(cls, path: str | os.PathLike[str]) -> ProjectStore:
+        """Open a project to read it (a report, a summary): for editing where
+        nobody else is, so an old project is upgraded as before, and
+        read-only while another window or command edits it."""
+        try:
+            return cls.open(path)
+        except ProjectInUseError as error:
+            store = cls.open(path, read_only=True)
+            store.edited_elsewhere_by = error.holder.describe() if error.holder else "another program"
+            return store
 
     def close(self) -> None:
         with self._lock:
@@ -191,6 +221,8 @@ class ProjectStore:
                 # Fold the WAL back into the main file so a copied project is whole.
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._db.close()
+            if self._editing_lock is not None:
+                self._editing_lock.release()
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -804,6 +836,7 @@ class ProjectStore:
             "project": str(self.path),
             "schema_version": self.schema_version,
             "read_only": self.read_only,
+            "edited_elsewhere_by": self.edited_elsewhere_by,
             "slides": sum(slides_by_status.values()),
             "slides_by_status": {status.value: slides_by_status.get(status.value, 0) for status in SlideStatus},
             "cells": {kind: by_kind.get(kind, 0) for kind in kinds},
@@ -854,6 +887,42 @@ def _holds_tables(path: Path) -> bool:
         return True  # unreadable: certainly not an empty database to build a project in
     finally:
         connection.close()
+
+
+def _lock_for_editing(target: Path, editor: str) -> ProjectLock:
+    try:
+        return ProjectLock.acquire(target, editor)
+    except LockHeld as held:
+        raise ProjectInUseError(target, held) from None
+    except OSError as error:
+        raise ReadOnlyProjectError(
+            f"{target}: cannot create its lock file {error.filename} ({error.strerror}), so it cannot be edited"
+        ) from None
+
+
+def _open_connection(target: Path, read_only: bool) -> sqlite3.Connection:
+    """Connect to an existing project, refusing one from a newer HemaLabel and
+    upgrading an older one where it may be written."""
+    try:
+        connection = _connect(target, read_only=read_only)
+        version = schema_version(connection)
+    except sqlite3.DatabaseError as error:
+        raise StoreError(f"{target}: not a HemaLabel project file ({error})") from None
+    if version > CURRENT_VERSION:
+        connection.close()
+        raise StoreError(
+            f"{target}: made by a newer HemaLabel (project version {version}, this one reads up to "
+            f"{CURRENT_VERSION}); update HemaLabel to open it"
+        )
+    if version < CURRENT_VERSION:
+        if read_only:
+            connection.close()
+            raise ReadOnlyProjectError(
+                f"{target}: project version {version} needs upgrading to {CURRENT_VERSION}, "
+                "but the file is read-only"
+            )
+        migrate(connection)
+    return connection
 
 
 def _connect(path: Path, read_only: bool) -> sqlite3.Connection:

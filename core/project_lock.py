@@ -1,0 +1,208 @@
+"""One writer per project: an operating-system lock on a file beside it.
+
+Why: the project keeps its undo history in the file, so two windows writing
+one project undo each other's edits (the second window's Ctrl+Z reverses
+the first one's latest label) and neither sees the other's changes.  A lab
+meets this when a technician opens the same project twice, or when two
+technicians open it from a shared drive.
+
+Why an operating-system lock and not a marker file alone: the system drops
+the lock when its process ends, crash and power cut included, so a project
+is never left locked by a window that no longer exists.  The lock file also
+holds who took the lock, so the second person is told whom to ask.  It is
+named after the project (`slides.hemalabel.lock`) and removed on release.
+
+Readers take no lock: SQLite in WAL mode lets them read while one
+connection writes.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import socket
+import sys
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+LOCK_SUFFIX = ".lock"
+
+# Windows locks byte ranges and forbids reading a locked range, so the lock
+# covers one byte far past the holder's description.
+_WINDOWS_LOCK_OFFSET = 1 << 30
+_ATTEMPTS = 5  # a lock file replaced while we took it (its holder released it): try again
+
+
+@dataclass(frozen=True)
+class Holder:
+    """Who holds a project's lock, as its lock file says."""
+
+    user: str
+    host: str
+    pid: int
+    since: str  # local time, ISO 8601, to the minute
+    program: str
+
+    def describe(self) -> str:
+        where = "this computer" if self.host == socket.gethostname() else self.host
+        return f"{self.program} (user {self.user} on {where}, process {self.pid}, since {self.since.replace('T', ' ')})"
+
+
+class LockHeld(Exception):
+    """The project is locked by another window or command."""
+
+    def __init__(self, lock_path: Path, holder: Holder | None) -> None:
+        self.lock_path = lock_path
+        self.holder = holder
+        who = holder.describe() if holder else "another program (it has not said who it is)"
+        super().__init__(f"it is open for editing in {who}")
+
+
+class ProjectLock:
+    """The held lock of one project; `release` it (or close its store) when done."""
+
+    def __init__(self, path: Path, stream: IO[str]) -> None:
+        self.path = path
+        self._stream: IO[str] | None = stream
+
+    @classmethod
+    def acquire(cls, project: Path, program: str) -> ProjectLock:
+        """Lock `project` for writing or raise LockHeld.  `program` says in
+        words what holds it ("the HemaLabel window", "hemalabel detect")."""
+        path = lock_path_of(project)
+        for _ in range(_ATTEMPTS):
+            stream = open(path, "a+", encoding="utf-8")
+            if not _try_lock(stream):
+                stream.close()
+                raise LockHeld(path, read_holder(path))
+            if _still_named(stream, path):
+                _write_holder(stream, program)
+                return cls(path, stream)
+            stream.close()  # the holder removed this file as we locked it; lock the new one
+        raise LockHeld(path, read_holder(path))
+
+    @property
+    def held(self) -> bool:
+        return self._stream is not None
+
+    def release(self) -> None:
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        # Remove the file while still holding the lock (POSIX), so nobody is
+        # told of a holder that has gone; Windows cannot remove an open file,
+        # so there it goes after closing, if nobody has opened it meanwhile.
+        if os.name != "nt":
+            _remove(self.path)
+        _unlock(stream)
+        stream.close()
+        if os.name == "nt":
+            _remove(self.path)
+
+
+def lock_path_of(project: Path) -> Path:
+    return project.with_name(project.name + LOCK_SUFFIX)
+
+
+def read_holder(path: Path) -> Holder | None:
+    """The holder a lock file names, or None where it names nobody readable."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return Holder(
+            user=str(record["user"]),
+            host=str(record["host"]),
+            pid=int(record["pid"]),
+            since=str(record["since"]),
+            program=str(record["program"]),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _write_holder(stream: IO[str], program: str) -> None:
+    holder = Holder(
+        user=_user_name(),
+        host=socket.gethostname(),
+        pid=os.getpid(),
+        since=datetime.now().isoformat(timespec="minutes"),
+        program=program,
+    )
+    stream.seek(0)
+    stream.truncate()
+    stream.write(json.dumps(asdict(holder)))
+    stream.flush()
+
+
+def _user_name() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError, ImportError):  # no login name in this environment (a service, a container)
+        return "an unnamed user"
+
+
+def _still_named(stream: IO[str], path: Path) -> bool:
+    """Whether `path` still names the file we locked (POSIX: its holder may
+    have removed it between our open and our lock)."""
+    if os.name == "nt":
+        return True  # an open file cannot be removed there
+    try:
+        named = path.stat()
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(stream.fileno())
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _remove(path: Path) -> None:
+    try:
+        path.unlink()
+    except OSError:
+        pass  # already gone, or opened by the next holder (Windows): it is theirs now
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _try_lock(stream: IO[str]) -> bool:
+        fd = stream.fileno()
+        position = os.lseek(fd, 0, os.SEEK_CUR)
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.lseek(fd, position, os.SEEK_SET)
+
+    def _unlock(stream: IO[str]) -> None:
+        fd = stream.fileno()
+        os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        except OSError:
+            pass  # closing the file drops it anyway
+
+else:
+    import fcntl
+
+    def _try_lock(stream: IO[str]) -> bool:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            return False
+        except OSError:
+            # A file system without locks (some network mounts): the lock
+            # cannot protect anything there, and refusing would make the
+            # project unusable, so go on as before the lock existed.
+            return True
+
+    def _unlock(stream: IO[str]) -> None:
+        try:
+            fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            pass
