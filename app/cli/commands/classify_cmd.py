@@ -7,10 +7,14 @@ import csv
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
+
+if TYPE_CHECKING:
+    from core.store import ProjectStore
 
 NAME = "classify"
 
@@ -33,10 +37,16 @@ def run(args: argparse.Namespace) -> int:
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
     try:
-        classifier = load_classifier(args.model)
+        if args.images:
+            summary = _classify_images(load_classifier(args.model), Path(args.images), Path(args.out))
+        else:
+            from core.store import ProjectStore
+
+            # The project before the model: one edited elsewhere is refused at once.
+            with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                summary = _classify_project(load_classifier(args.model), store)
     except ModelCardError as error:
         return fail(str(error))
-    summary = _classify_images(classifier, Path(args.images), Path(args.out)) if args.images else _classify_project(classifier, args.project)
     if args.json:
         print_json(summary)
     else:
@@ -86,25 +96,23 @@ def _classify_images(classifier, folder: Path, out: Path) -> dict:
     return {"model": classifier.version, "classified": len(rows), "skipped": len(skipped), "out": str(out)}
 
 
-def _classify_project(classifier, project: str) -> dict:
+def _classify_project(classifier, store: ProjectStore) -> dict:
     from collections import Counter
 
     from core.inference import classify_slides
     from core.jobs import run_job
     from core.schema import CellKind
-    from core.store import ProjectStore
 
-    with ProjectStore.open(project) as store:
-        slide_ids = [slide.id for slide in store.slides()]
-        failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
-        # What the white cells of the slides that could be read now say: the
-        # model's labels, and the labels a human decided, which it keeps.
-        unread = {failure.slide_id for failure in failures}
-        labels = Counter(
-            cell.label or "(unclassified)"
-            for cell in store.cells(kind=CellKind.WHITE)
-            if cell.slide_id not in unread
-        )
+    slide_ids = [slide.id for slide in store.slides()]
+    failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
+    # What the white cells of the slides that could be read now say: the
+    # model's labels, and the labels a human decided, which it keeps.
+    unread = {failure.slide_id for failure in failures}
+    labels = Counter(
+        cell.label or "(unclassified)"
+        for cell in store.cells(kind=CellKind.WHITE)
+        if cell.slide_id not in unread
+    )
     for failure in failures:
         print(f"hemalabel: skipped {failure.path}: {failure.reason}", file=sys.stderr)
     return {

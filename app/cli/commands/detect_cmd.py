@@ -5,10 +5,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.jobs import run_job
 from core.wording import counted
+
+if TYPE_CHECKING:
+    from core.store import ProjectStore
 
 NAME = "detect"
 
@@ -42,22 +46,23 @@ def run(args: argparse.Namespace) -> int:
     from core.detection.detector import KerasCellDetector
 
     try:
-        detector = KerasCellDetector.load(args.model)
+        if args.project is not None:
+            from core.store import ProjectStore
+
+            # The project before the model: one edited elsewhere is refused at once.
+            with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                return _detect_project(args, store, KerasCellDetector.load(args.model))
+        return _detect_folder(args, KerasCellDetector.load(args.model))
     except ModelCardError as error:
         return fail(str(error))
-    if args.project is not None:
-        return _detect_project(args, detector)
-    return _detect_folder(args, detector)
 
 
-def _detect_project(args: argparse.Namespace, detector: object) -> int:
+def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: object) -> int:
     from core.inference import detect_slides
-    from core.store import ProjectStore
 
-    with ProjectStore.open(args.project) as store:
-        slide_ids = [slide.id for slide in store.slides()]
-        failures = run_job(detect_slides(store, detector, slide_ids), print_progress)
-        summary = store.summary()
+    slide_ids = [slide.id for slide in store.slides()]
+    failures = run_job(detect_slides(store, detector, slide_ids), print_progress)
+    summary = store.summary()
     result = {
         "model": detector.version,
         "slides": len(slide_ids),

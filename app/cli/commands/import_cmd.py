@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
-    with ProjectStore.open_or_create(args.project) as store:
+    with ProjectStore.open_or_create(args.project, editor=f"hemalabel {NAME}") as store:
         job = import_source(
             store,
             args.source,

@@ -19,12 +19,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    with ProjectStore.open(args.project) as store:
+    with ProjectStore.open_to_read(args.project) as store:
         summary = store.summary()
     if args.json:
         print_json(summary)
         return 0
     read_only = " (read-only)" if summary["read_only"] else ""
+    if summary["edited_elsewhere_by"]:
+        read_only = f" (read-only: open for editing in {summary['edited_elsewhere_by']})"
     print(f"Project {summary['project']} (schema v{summary['schema_version']}){read_only}")
     statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in summary["slides_by_status"].items())
     print(f"Slides: {summary['slides']} ({statuses})")

@@ -25,7 +25,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    with ProjectStore.open(args.project) as store:
+    with ProjectStore.open_to_read(args.project) as store:
         slides = store.slides()
         if args.slide:
             wanted = {store.relative_path(path) for path in args.slide} | set(args.slide)
