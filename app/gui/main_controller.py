@@ -32,9 +32,17 @@ from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
 from core.jobs import Progress
 from core.schema import CellKind, Slide, SlideStatus
-from core.store import PROJECT_SUFFIX, ProjectStore, StoreError, StoreEvent, resolve_project_path
+from core.store import (
+    PROJECT_SUFFIX,
+    ProjectInUseError,
+    ProjectStore,
+    StoreError,
+    StoreEvent,
+    resolve_project_path,
+)
 from core.wording import counted
 
+EDITOR = "a HemaLabel window"  # how another window or command is told who edits the project
 _KINDS = {"show_white": CellKind.WHITE, "show_red": CellKind.RED, "show_platelet": CellKind.PLATELET}
 
 
@@ -52,6 +60,7 @@ class MainController(QObject):
         self.retraining = RetrainController(window, self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
+        self._edited_elsewhere_by: str | None = None  # who, while opening read-only a project edited elsewhere
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -164,15 +173,22 @@ class MainController(QObject):
         and filled in the background if it has none yet)."""
         source = Path(path)
         to_import: Path | None = None
+        if self.session is not None and self._is_open_here(source):
+            self.show_message(f"{self.session.store.path} is already open in this window")
+            return True
         try:
             if source.is_dir() and not resolve_project_path(source).exists():
                 images = [p for p in source.iterdir() if p.is_file() and is_image_file(p)]
                 if not images:
                     raise StoreError(f"{source}: no project file and no slide images (JPEG, PNG, TIFF, BMP) here")
-                store = ProjectStore.create(source)
+                store = ProjectStore.create(source, editor=EDITOR)
                 to_import = source
             else:
-                store = ProjectStore.open(source, read_only=read_only)
+                store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
+        except ProjectInUseError as error:
+            self.show_message(f"Cannot edit {source}: {error}")
+            self._offer_read_only(source, error)
+            return False
         except (StoreError, OSError) as error:
             self.show_message(f"Cannot open {source}: {error}")
             self._alert("Cannot open project", str(error))
@@ -193,11 +209,7 @@ class MainController(QObject):
         self._fill_recent_menu()
         self.window.setWindowTitle(window_title(store.path.parent.name))
         if store.read_only:
-            self.window.read_only_banner.show_message(
-                f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
-                "You can review, but changes are not saved.",
-                "warning",
-            )
+            self.window.read_only_banner.show_message(self._read_only_reason(store), "warning")
         else:
             self.window.read_only_banner.hide_message()
         slides = store.slides()
@@ -209,6 +221,51 @@ class MainController(QObject):
         if to_import is not None:
             self._start_import(store, to_import)
         return True
+
+    def _is_open_here(self, source: Path) -> bool:
+        try:
+            return resolve_project_path(source).resolve() == self.session.store.path.resolve()
+        except (OSError, StoreError):
+            return False
+
+    def _offer_read_only(self, source: Path, error: ProjectInUseError) -> None:
+        """Another window or command edits the project: say who, and offer to
+        open it for reading (the window does not wait on the answer)."""
+        who = error.holder.describe() if error.holder else "another program"
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Project open elsewhere",
+            f"{resolve_project_path(source)} is open for editing in {who}.\n\n"
+            "Two windows editing one project would undo each other's work, so only one may edit it. "
+            "Close it there to edit it here, or open it here read-only.",
+            QMessageBox.StandardButton.Cancel,
+            self.window,
+        )
+        read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
+        box.setDefaultButton(read_only)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.buttonClicked.connect(lambda button: self._open_beside(source, who) if button is read_only else None)
+        box.open()
+
+    def _open_beside(self, source: Path, editor: str) -> None:
+        """Open read-only a project that `editor` has open for editing."""
+        self._edited_elsewhere_by = editor
+        try:
+            self.open_project(source, read_only=True)
+        finally:
+            self._edited_elsewhere_by = None
+
+    def _read_only_reason(self, store: ProjectStore) -> str:
+        if self._edited_elsewhere_by:
+            return (
+                f"<b>Read-only: open for editing elsewhere.</b> {store.path} is being edited in "
+                f"{self._edited_elsewhere_by}. "
+                "Edits made there may not show here until you open the project again; nothing is saved from here."
+            )
+        return (
+            f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
+            "You can review, but changes are not saved."
+        )
 
     def _start_import(self, store: ProjectStore, folder: Path) -> None:
         title = f"Adding images from {folder.name}"

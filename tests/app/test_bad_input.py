@@ -7,6 +7,7 @@ import shutil
 
 import numpy as np
 from PIL import Image
+from PySide6.QtCore import Qt
 
 from conftest import make_slide_image, wait_image
 from core.schema import Box, CellKind
@@ -126,3 +127,47 @@ def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_pa
     assert not window.actions["draw"].isEnabled() and not window.view.editable
     controller.step_slide(1)
     assert not window.read_only_banner.isVisible() and window.actions["draw"].isEnabled()
+
+
+def _message_box_titled(title):  # noqa: ANN001, ANN202
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    boxes = [w for w in QApplication.topLevelWidgets() if isinstance(w, QMessageBox) and w.isVisible()]
+    return next((box for box in boxes if box.windowTitle() == title), None)
+
+
+def test_a_project_edited_elsewhere_opens_read_only_on_request(qtbot, open_window, project_path):
+    """Two windows editing one project would undo each other's edits (the
+    history is in the file), so the second is told who edits it and may read."""
+    from core.store import ProjectStore
+
+    with ProjectStore.open(project_path, editor="hemalabel detect") as elsewhere:
+        window, controller = open_window()
+        assert not controller.open_project(project_path)
+        assert controller.session is None
+        qtbot.waitUntil(lambda: _message_box_titled("Project open elsewhere") is not None)
+        box = _message_box_titled("Project open elsewhere")
+        assert "open for editing in hemalabel detect (user " in box.text()
+        read_only = next(b for b in box.buttons() if b.text() == "Open read-only")
+        assert box.defaultButton() is read_only
+        qtbot.mouseClick(read_only, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: controller.session is not None)
+        assert controller.session.read_only and not window.actions["draw"].isEnabled()
+        banner = window.read_only_banner.label.text()
+        assert "open for editing elsewhere" in banner and "hemalabel detect" in banner
+        assert elsewhere.slides()  # the editor keeps its project
+        wait_image(qtbot, controller)
+    controller.close_project()
+    # Once the other editor has closed it, it opens for editing, with the ordinary banner.
+    assert controller.open_project(project_path)
+    assert not controller.session.read_only and not window.read_only_banner.isVisible()
+
+
+def test_opening_the_open_project_again_keeps_it(qtbot, open_window, project_path):
+    window, controller = open_window(project_path)
+    session = controller.session
+    assert controller.open_project(project_path.parent)  # its folder, as from the recent menu
+    assert controller.session is session and not session.read_only
+    assert "already open in this window" in window.statusBar().currentMessage()
+    assert _message_box_titled("Project open elsewhere") is None
+    wait_image(qtbot, controller)
