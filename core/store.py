@@ -63,6 +63,11 @@ class ProjectInUseError(StoreError):
         super().__init__(f"{project}: {held}; close it there first, or open it read-only")
 
 
+class SaveFailedError(StoreError):
+    """The file refused an edit (a full disk, a drive gone): the edit was
+    rolled back whole and the project is as it was before it."""
+
+
 class SlideLockedError(StoreError):
     pass
 
@@ -141,6 +146,7 @@ class ProjectStore:
         self._lock = threading.RLock()
         self._listeners: list[Callable[[StoreEvent], None]] = []
         self._batch_listeners: list[Callable[[list[StoreEvent]], None]] = []
+        self._failure_listeners: list[Callable[[SaveFailedError], None]] = []
         self._pending: _Pending | None = None
         self._depth = 0
         self.taxonomy = self._load_taxonomy()
@@ -217,12 +223,16 @@ class ProjectStore:
 
     def close(self) -> None:
         with self._lock:
-            if not self.read_only:
-                # Fold the WAL back into the main file so a copied project is whole.
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            self._db.close()
-            if self._editing_lock is not None:
-                self._editing_lock.release()
+            try:
+                if not self.read_only:
+                    # Fold the WAL back into the main file so a copied project is whole.
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass  # a full disk, say: the saved edits stay in the WAL beside the file, which SQLite reads next time
+            finally:
+                self._db.close()
+                if self._editing_lock is not None:
+                    self._editing_lock.release()
 
     def __enter__(self) -> ProjectStore:
         return self
@@ -249,6 +259,14 @@ class ProjectStore:
         self._batch_listeners.append(callback)
         return lambda: self._batch_listeners.remove(callback) if callback in self._batch_listeners else None
 
+    def subscribe_failures(self, callback: Callable[[SaveFailedError], None]) -> Callable[[], None]:
+        """Call `callback(error)` whenever an edit cannot be saved, on the
+        thread that tried it, before the error is raised there; a window
+        shows it however deep in a worker the edit was.  Returns a function
+        that unsubscribes."""
+        self._failure_listeners.append(callback)
+        return lambda: self._failure_listeners.remove(callback) if callback in self._failure_listeners else None
+
     def _announce(self, events: Iterable[StoreEvent]) -> None:
         events = list(events)
         for event in events:
@@ -273,21 +291,45 @@ class ProjectStore:
             self._depth += 1
             try:
                 yield
-            except BaseException:
+            except BaseException as error:
                 self._depth -= 1
                 if outermost:
-                    self._db.execute("ROLLBACK")
                     self._pending = None
+                    self._roll_back()
+                    if isinstance(error, sqlite3.Error):
+                        raise self._not_saved(description, error) from error
                 raise
             self._depth -= 1
             if not outermost:
                 return
             pending = self._pending
             self._pending = None
-            self._db.execute("COMMIT")
+            try:
+                self._db.execute("COMMIT")
+            except sqlite3.Error as error:
+                self._roll_back()
+                raise self._not_saved(description, error) from error
         if pending.edit_id is not None:
             pending.events.append(StoreEvent("history_changed"))
         self._announce(pending.events)
+
+    def _roll_back(self) -> None:
+        # SQLite has already rolled back by itself after some failures (a full
+        # disk does), and a second ROLLBACK would hide the first error.
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the connection ends the transaction when it can; the edit is not committed either way
+
+    def _not_saved(self, description: str, error: sqlite3.Error) -> SaveFailedError:
+        failure = SaveFailedError(
+            f"{self.path}: the edit \"{description}\" was not saved ({error}); the project is as it was before it. "
+            "Check that the disk has free space and the drive is still there, then do it again"
+        )
+        for listener in list(self._failure_listeners):
+            listener(failure)
+        return failure
 
     def _record(self, cell_id: int, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int | None:
         pending = self._pending
