@@ -9,6 +9,7 @@ both views: one history, one step per gesture."""
 
 from __future__ import annotations
 
+import html
 import os
 import time
 from pathlib import Path
@@ -60,6 +61,7 @@ class MainController(QObject):
         self.retraining = RetrainController(window, self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
+        self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
         self._edited_elsewhere_by: str | None = None  # who, while opening read-only a project edited elsewhere
         self._connect()
         self._restore_settings()
@@ -196,6 +198,7 @@ class MainController(QObject):
         self.close_project()
         self.session = ProjectSession(store, self)
         self.session.changed.connect(self._on_store_events)
+        self.session.save_failed.connect(self._on_save_failed)
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.window.slide_model.set_session(self.session)
@@ -310,6 +313,7 @@ class MainController(QObject):
         cancel_all_and_wait(30.0)  # the gallery's thumbnails, a dialog's job: before the store closes
         session, self.session = self.session, None
         self.slide = None
+        self._not_saved = None
         self.canvas.set_session(None)
         self.models.set_session(None)
         self.window.slide_model.set_session(None)
@@ -401,10 +405,25 @@ class MainController(QObject):
             self._update_actions()
         if "history_changed" in kinds:
             self._update_undo_actions()
+        if self._not_saved is not None:
+            self._not_saved = None  # an edit has been saved since: the file takes edits again
+            self._update_lock_banner()
         if "slide_added" in kinds:
             if self.slide is None:
                 self.show_slide_id(next(e.slide_id for e in events if e.kind == "slide_added"))
             self._update_actions()
+
+    def _on_save_failed(self, text: str) -> None:
+        """An edit was not saved: say so where it cannot be missed, until an
+        edit is saved again.  One dialog per run of failures, not per edit."""
+        if self.session is None or self.sender() is not self.session:
+            return
+        first = self._not_saved is None
+        self._not_saved = text
+        self._update_lock_banner()
+        self.show_message(text)
+        if first:
+            self._alert("Not saved", text)
 
     def undo(self) -> None:
         self._history_step(undo=True)
@@ -512,6 +531,9 @@ class MainController(QObject):
     def _update_lock_banner(self) -> None:
         banner = self.window.read_only_banner
         if self.session is None or self.session.read_only:
+            return
+        if self._not_saved is not None:
+            banner.show_message(f"<b>Not saved.</b> {html.escape(self._not_saved)}.", "error")
             return
         slide = self.slide
         if slide is not None and slide.status is SlideStatus.SIGNED_OFF:

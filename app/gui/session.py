@@ -32,6 +32,9 @@ from core.store import ProjectStore, StoreEvent
 
 class ProjectSession(QObject):
     changed = Signal(list)  # list[StoreEvent], in commit order
+    # An edit the file refused (a full disk), from whichever thread tried it;
+    # queued to the GUI thread by Qt when a worker's edit failed.
+    save_failed = Signal(str)
     _flush_requested = Signal()
 
     def __init__(self, store: ProjectStore, parent: QObject | None = None, *, owns_store: bool = True) -> None:
@@ -44,7 +47,13 @@ class ProjectSession(QObject):
         self._gui_thread = threading.get_ident()
         self._closed = False
         self._flush_requested.connect(self._flush, Qt.ConnectionType.QueuedConnection)
-        unsubscribe = store.subscribe_batches(self._relay)
+        unsubscribe_batches = store.subscribe_batches(self._relay)
+        unsubscribe_failures = store.subscribe_failures(self._relay_failure)
+
+        def unsubscribe() -> None:
+            unsubscribe_batches()
+            unsubscribe_failures()
+
         self._unsubscribe = unsubscribe
         # A session dropped with its widget (one made by `of`) must not leave
         # the store calling into a deleted object; the closure holds no `self`.
@@ -75,6 +84,14 @@ class ProjectSession(QObject):
                 self._flush_requested.emit()
             except RuntimeError:
                 pass  # the session's Qt side is gone (window closing): nobody listens
+
+    def _relay_failure(self, error: Exception) -> None:
+        if self._closed:
+            return
+        try:
+            self.save_failed.emit(str(error))
+        except RuntimeError:
+            pass  # the Qt side is gone; the caller still gets the error itself
 
     def flush(self) -> None:
         """Hand on now whatever workers have announced (a test, or a view

@@ -171,3 +171,38 @@ def test_opening_the_open_project_again_keeps_it(qtbot, open_window, project_pat
     assert "already open in this window" in window.statusBar().currentMessage()
     assert _message_box_titled("Project open elsewhere") is None
     wait_image(qtbot, controller)
+
+
+def test_a_full_disk_is_shown_until_an_edit_is_saved_again(qtbot, open_window, project_path):
+    """A class key pressed on a full disk changes nothing, and the window
+    says so in a dialog and a banner, not only in the status bar."""
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    cell = store.add_cell(controller.slide.id, Box(20, 20, 60, 60), CellKind.WHITE)
+    qtbot.waitUntil(lambda: controller.canvas.item(cell.id) is not None)
+    controller.canvas.select(cell.id, reveal=False)
+    store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # stands in for a full disk
+    for _ in range(40):  # a few edits fit in the last free page; then the file refuses
+        window.view.setFocus()
+        qtbot.keyClick(window.view, Qt.Key.Key_4)
+        qtbot.keyClick(window.view, Qt.Key.Key_5)
+        if _message_box_titled("Not saved") is not None:
+            break
+    box = _message_box_titled("Not saved")
+    assert box is not None and "database or disk is full" in box.text() and str(store.path) in box.text()
+    banner = window.read_only_banner
+    assert banner.isVisible() and banner.level == "error" and "Not saved." in banner.label.text()
+    assert "was not saved" in window.statusBar().currentMessage()
+    label_now = store.cell(cell.id).label
+    assert controller.canvas.item(cell.id).look.tag.lower().startswith(label_now)  # the canvas shows what is saved
+    box.close()
+
+    store._db.execute("PRAGMA max_page_count = 1073741823")  # space freed
+    window.view.setFocus()
+    other_key, other = (Qt.Key.Key_4, "lymphocyte") if label_now != "lymphocyte" else (Qt.Key.Key_5, "monocyte")
+    qtbot.keyClick(window.view, other_key)
+    assert store.cell(cell.id).label == other
+    qtbot.waitUntil(lambda: not banner.isVisible())
