@@ -17,6 +17,7 @@ from app.gui.main_controller import MainController
 from app.gui.main_window import MainWindow
 from app.gui.settings import AppSettings
 from app.gui.style import apply_style, configure_pyqtgraph
+from app.gui.unexpected_errors import UnexpectedErrorReporter
 from app.gui.worker import start_call
 from app.version import APP_NAME, app_version
 from core.resources import resource_path
@@ -62,6 +63,7 @@ def launch(project: str | None = None, self_test: bool = False) -> int:
     window.show()
     if self_test:
         return _self_test(app, window, controller, started)
+    UnexpectedErrorReporter(window).install()
     QTimer.singleShot(WARM_UP_DELAY_MS, lambda: start_call("Loading TensorFlow", model_provider.warm_up, window))
     return app.exec()
 
