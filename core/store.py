@@ -150,6 +150,7 @@ class ProjectStore:
         self._pending: _Pending | None = None
         self._depth = 0
         self.taxonomy = self._load_taxonomy()
+        self._data_version = self._read_data_version()
 
     # ----------------------------------------------------------- lifecycle
     @classmethod
@@ -266,6 +267,22 @@ class ProjectStore:
         that unsubscribes."""
         self._failure_listeners.append(callback)
         return lambda: self._failure_listeners.remove(callback) if callback in self._failure_listeners else None
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection has saved an edit since the last call
+        (or since opening).  A read-only window polls this to follow a
+        project that another window edits; the taxonomy is read again."""
+        with self._lock:
+            version = self._read_data_version()
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            self.taxonomy = self._load_taxonomy()
+        return True
+
+    def _read_data_version(self) -> int:
+        # SQLite changes it for a connection whenever another one commits.
+        return int(self._db.execute("PRAGMA data_version").fetchone()[0])
 
     def _announce(self, events: Iterable[StoreEvent]) -> None:
         events = list(events)

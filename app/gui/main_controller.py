@@ -263,7 +263,7 @@ class MainController(QObject):
             return (
                 f"<b>Read-only: open for editing elsewhere.</b> {store.path} is being edited in "
                 f"{self._edited_elsewhere_by}. "
-                "Edits made there may not show here until you open the project again; nothing is saved from here."
+                "Its saved edits show here within seconds; nothing is saved from here."
             )
         return (
             f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
@@ -399,7 +399,9 @@ class MainController(QObject):
         self.window.slide_model.on_store_events(events)
         self.canvas.on_store_events(events)
         kinds = {event.kind for event in events}
-        if self.slide is not None and any(e.kind == "slide_changed" and e.slide_id == self.slide.id for e in events):
+        if self.slide is not None and any(
+            e.kind == "reloaded" or (e.kind == "slide_changed" and e.slide_id == self.slide.id) for e in events
+        ):
             self.slide = self.session.reader.slide(self.slide.id)
             self.canvas.refresh_slide(self.slide)
             self._update_actions()

@@ -25,9 +25,12 @@ from __future__ import annotations
 
 import threading
 
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.store import ProjectStore, StoreEvent
+
+
+FOLLOW_INTERVAL_MS = 2000  # how often a read-only window looks for edits saved elsewhere
 
 
 class ProjectSession(QObject):
@@ -47,6 +50,13 @@ class ProjectSession(QObject):
         self._gui_thread = threading.get_ident()
         self._closed = False
         self._flush_requested.connect(self._flush, Qt.ConnectionType.QueuedConnection)
+        if store.read_only:
+            # Nothing is edited here; another window may be editing the file,
+            # and its saved edits reach every view as one reload.
+            self._follow_timer = QTimer(self)
+            self._follow_timer.setInterval(FOLLOW_INTERVAL_MS)
+            self._follow_timer.timeout.connect(self._follow_edits_elsewhere)
+            self._follow_timer.start()
         unsubscribe_batches = store.subscribe_batches(self._relay)
         unsubscribe_failures = store.subscribe_failures(self._relay_failure)
 
@@ -85,6 +95,10 @@ class ProjectSession(QObject):
             except RuntimeError:
                 pass  # the session's Qt side is gone (window closing): nobody listens
 
+    def _follow_edits_elsewhere(self) -> None:
+        if not self._closed and self.store.changed_elsewhere():
+            self.changed.emit([StoreEvent("reloaded")])
+
     def _relay_failure(self, error: Exception) -> None:
         if self._closed:
             return
@@ -120,6 +134,8 @@ class ProjectSession(QObject):
         if self._closed:
             return
         self._closed = True
+        if self.store.read_only:
+            self._follow_timer.stop()
         self._unsubscribe()
         if self.reader is not self.store:
             self.reader.close()

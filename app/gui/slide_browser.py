@@ -94,7 +94,7 @@ class SlideListModel(QAbstractListModel):
         if self.session is None:
             return
         if any(event.kind == "reloaded" for event in events):
-            self.set_session(self.session)
+            self._reload()
             return
         recount: set[int] = set()
         changed: set[int] = set()
@@ -118,6 +118,32 @@ class SlideListModel(QAbstractListModel):
             self._counts[slide_id] = count_cells(self.session.reader.cells(slide_id))
         for slide_id in changed | recount:
             self._row_changed(slide_id)
+
+    def _reload(self) -> None:
+        """Anything may have changed (a new taxonomy, another window's saved
+        edits every few seconds): read every slide and count again, keeping
+        the rows, thumbnails and image problems of the slides that stay, so
+        the list neither flickers nor loses its selection."""
+        assert self.session is not None
+        slides = self.session.reader.slides()
+        kept = len(self._slides)
+        if [slide.id for slide in slides[:kept]] != [slide.id for slide in self._slides]:
+            self.set_session(self.session)  # rows went or moved: start again
+            return
+        by_slide: dict[int, list] = {}
+        for cell in self.session.reader.cells():
+            by_slide.setdefault(cell.slide_id, []).append(cell)
+        for row, slide in enumerate(slides[:kept]):
+            counts = count_cells(by_slide.get(slide.id, []))
+            if slide == self._slides[row] and counts == self._counts.get(slide.id):
+                continue
+            if slide.path != self._slides[row].path:
+                self.thumbnails.forget(slide.id)
+            self._slides[row] = slide
+            self._counts[slide.id] = counts
+            self._row_changed(slide.id)
+        for slide in slides[kept:]:
+            self._append_slide(slide.id)
 
     def _append_slide(self, slide_id: int) -> None:
         assert self.session is not None

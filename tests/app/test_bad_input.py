@@ -163,6 +163,28 @@ def test_a_project_edited_elsewhere_opens_read_only_on_request(qtbot, open_windo
     assert not controller.session.read_only and not window.read_only_banner.isVisible()
 
 
+def test_a_read_only_window_follows_the_edits_saved_elsewhere(qtbot, open_window, project_path, monkeypatch):
+    from app.gui import session as session_module
+    from core.store import ProjectStore
+
+    monkeypatch.setattr(session_module, "FOLLOW_INTERVAL_MS", 50)
+    with ProjectStore.open(project_path) as elsewhere:
+        window, controller = open_window(project_path, read_only=True)
+        wait_image(qtbot, controller)
+        shown, other = controller.slide, _slide_named(controller, "slide_02.png")
+        before = len(controller.canvas.cells())
+        row = window.slide_model.row_of(shown.id)
+        new = elsewhere.add_cell(shown.id, Box(20, 20, 60, 60), CellKind.WHITE, label="monocyte")
+        elsewhere.add_cell(other.id, Box(20, 20, 60, 60), CellKind.WHITE)
+        qtbot.waitUntil(lambda: controller.canvas.item(new.id) is not None, timeout=3000)
+        assert len(controller.canvas.cells()) == before + 1
+        qtbot.waitUntil(lambda: window.slide_model.counts(other.id).white == 1)
+        assert controller.slide.id == shown.id and window.slide_model.row_of(shown.id) == row
+        assert window.browser.list.currentIndex().row() == row  # the list kept its selection
+        elsewhere.remove_cells([new.id])
+        qtbot.waitUntil(lambda: controller.canvas.item(new.id) is None, timeout=3000)
+
+
 def test_opening_the_open_project_again_keeps_it(qtbot, open_window, project_path):
     window, controller = open_window(project_path)
     session = controller.session

@@ -16,6 +16,7 @@ from app.cli.main import main
 from core.project_lock import lock_path_of
 from core.schema import Box, CellKind
 from core.store import ProjectInUseError, ProjectStore
+from core.taxonomy import Taxonomy, TaxonomyClass
 from tests.core.images import write_image
 
 _HOLDER = """
@@ -137,3 +138,14 @@ def test_cli_editors_are_refused_and_readers_served(tmp_path: Path, capsys: pyte
     with ProjectStore.open(project, editor="hemalabel import"):
         assert main(["report", "--project", str(project), "--out", str(tmp_path / "r.csv")]) == 0
     assert (tmp_path / "r.csv").is_file()
+
+
+def test_a_reader_learns_that_the_editor_saved_something(tmp_path: Path) -> None:
+    path = _project(tmp_path)
+    with ProjectStore.open(path) as editor, ProjectStore.open(path, read_only=True) as reader:
+        assert not reader.changed_elsewhere()
+        editor.add_cell(editor.slides()[0].id, Box(1, 1, 9, 9), CellKind.WHITE)
+        assert reader.changed_elsewhere() and not reader.changed_elsewhere()
+        smudge = TaxonomyClass("smudge", "Smudge cell", "", "#123456", "other", False)
+        editor.set_taxonomy(Taxonomy(editor.taxonomy.name, (*editor.taxonomy.classes, smudge)))
+        assert reader.changed_elsewhere() and "smudge" in reader.taxonomy.names
