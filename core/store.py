@@ -44,6 +44,8 @@ from core.taxonomy import Taxonomy, default_taxonomy
 
 PROJECT_SUFFIX = ".hemalabel"
 DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
+NUDGE_DESCRIPTION = "Nudge box"
+NUDGES_JOIN_WITHIN_S = 2.0  # key presses on one box closer than this are one undo step
 DEFAULT_EDITOR = "HemaLabel"  # who holds a project's lock, in words, where the caller does not say
 
 
@@ -701,6 +703,45 @@ class ProjectStore:
             self._emit_changed([cell_id])
             return after
 
+    def nudge_cell(self, cell_id: int, box: Box) -> Cell:
+        """The technician moves or resizes a box from the keyboard, a step a
+        key press.  Every press is saved at once (nothing is lost), but the
+        presses in a row on one box make one undo step and one correction,
+        as one drag does; a pause of more than a couple of seconds, or any
+        other edit, starts a new step."""
+        with self.edit(NUDGE_DESCRIPTION):
+            (cell,) = self._human_targets([cell_id])
+            after = cell.with_changes(box=box, reviewed=True)
+            joined = self._nudge_to_join(cell_id)
+            if joined is None:
+                edit_id = self._write_cell(cell, after)
+                self._queue(edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
+            else:
+                edit_id, change_id = joined
+                self._update_cell_row(cell_id, after)
+                self._db.execute("UPDATE changes SET after = ? WHERE id = ?", (_dump(_cell_state(after)), change_id))
+                self._db.execute("UPDATE edits SET at = ? WHERE id = ?", (now_iso(), edit_id))
+                self._db.execute(
+                    "UPDATE corrections SET new_box = ?, at = ? WHERE edit_id = ?",
+                    (_dump(list(after.box.as_tuple())), now_iso(), edit_id),
+                )
+            self._emit_changed([cell_id])
+            return after
+
+    def _nudge_to_join(self, cell_id: int) -> tuple[int, int] | None:
+        """The latest edit and its one change, when they are a recent nudge of
+        this cell that has not been undone: (edit id, change id)."""
+        latest = self._db.execute("SELECT id, description, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
+        if latest is None or latest[1] != NUDGE_DESCRIPTION or latest[3]:
+            return None
+        age = datetime.now(timezone.utc) - datetime.fromisoformat(latest[2])
+        if age.total_seconds() > NUDGES_JOIN_WITHIN_S:
+            return None
+        changes = self._db.execute("SELECT id, cell_id FROM changes WHERE edit_id = ?", (latest[0],)).fetchall()
+        if len(changes) != 1 or changes[0][1] != cell_id:
+            return None
+        return latest[0], changes[0][0]
+
     def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind") -> None:
         with self.edit(description):
             for cell in self._human_targets(cell_ids):
@@ -745,11 +786,14 @@ class ProjectStore:
             raise StoreError(f"{label!r} is not a class of this project (classes: {', '.join(self.taxonomy.names)})")
 
     def _write_cell(self, before: Cell, after: Cell) -> int | None:
+        self._update_cell_row(before.id, after)
+        return self._record(before.id, _cell_state(before), _cell_state(after))
+
+    def _update_cell_row(self, cell_id: int, after: Cell) -> None:
         self._db.execute(
             f"UPDATE cells SET {', '.join(f'{name} = ?' for name in _CELL_FIELDS.split(', '))} WHERE id = ?",
-            (*_cell_values(after), before.id),
+            (*_cell_values(after), cell_id),
         )
-        return self._record(before.id, _cell_state(before), _cell_state(after))
 
     def _queue(
         self, edit_id: int | None, cell: Cell, action: CorrectionAction, old: Cell | None, new: Cell | None
