@@ -8,7 +8,7 @@ from app.gui.actions import SPECS, shortcut_text
 from app.version import APP_NAME, app_version
 from core.taxonomy import Taxonomy
 
-_MOUSE = (
+_CANVAS = (
     ("Wheel", "Zoom in or out at the cursor"),
     ("Drag on empty space, middle drag or Space+drag", "Pan"),
     ("Click a box / Ctrl+click", "Select / add to the selection"),
@@ -16,6 +16,8 @@ _MOUSE = (
     ("Shift+drag, or B then drag", "Draw a new box"),
     ("Esc", "Leave drawing, or clear the selection"),
     ("← ↑ / → ↓ on the slide", "Previous / next cell"),
+    ("Shift+arrows", "Move the selected box, one screen pixel a press (presses in a row are one undo step)"),
+    ("Alt+arrows", "Resize the selected box: move its right or bottom edge"),
 )
 
 _GALLERY = (
@@ -52,8 +54,8 @@ def shortcuts_html(taxonomy: Taxonomy | None) -> str:
                 )
     rows.append('<tr><td colspan="2" class="group">Cell gallery</td></tr>')
     rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _GALLERY]
-    rows.append('<tr><td colspan="2" class="group">Mouse (slide canvas)</td></tr>')
-    rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _MOUSE]
+    rows.append('<tr><td colspan="2" class="group">Slide canvas: mouse and keys</td></tr>')
+    rows += [f"<tr><td class='key'>{keys}</td><td>{what}</td></tr>" for keys, what in _CANVAS]
     return (
         "<style>td{padding:3px 12px 3px 0;vertical-align:top;} td.key{font-weight:600;}"
         " td.group{padding-top:10px;font-weight:700;color:#2f7fd8;}</style>"

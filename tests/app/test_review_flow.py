@@ -181,3 +181,37 @@ def test_opening_a_folder_of_images_makes_the_project_in_the_background(qtbot, o
     qtbot.waitUntil(lambda: controller.slide is not None and not window.job_progress.isVisible(), timeout=5000)
     assert (slides_dir / "project.hemalabel").is_file()
     wait_image(qtbot, controller)
+
+
+def test_a_box_is_moved_and_resized_from_the_keyboard(qtbot, open_window, project_path):
+    """Shift+arrows move the selected box and Alt+arrows its right or bottom
+    edge, a screen pixel a press; the presses are one undo step."""
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    slide = controller.slide
+    from core.schema import Box, NewCell
+
+    (cell,) = store.add_cells(slide.id, [NewCell(Box(100, 50, 140, 90), CellKind.WHITE, source=LabelSource.MODEL)])
+    qtbot.waitUntil(lambda: controller.canvas.item(cell.id) is not None)
+    window.actions["zoom_actual"].trigger()  # a screen pixel is an image pixel
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_Tab)
+    assert controller.canvas.selected_ids() == [cell.id]
+    for key in (Qt.Key.Key_Right, Qt.Key.Key_Right, Qt.Key.Key_Up):
+        qtbot.keyClick(window.view, key, Qt.KeyboardModifier.ShiftModifier)
+    assert store.cell(cell.id).box == Box(102, 49, 142, 89)
+    qtbot.keyClick(window.view, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_Left, Qt.KeyboardModifier.AltModifier)
+    after = store.cell(cell.id)
+    assert after.box == Box(102, 49, 141, 90) and after.reviewed
+    assert controller.canvas.selected_ids() == [cell.id]  # still selected for the next press
+    assert controller.canvas.item(cell.id).rect.width() == 39  # the canvas shows it
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert store.cell(cell.id).box == Box(100, 50, 140, 90)  # one step for the whole adjustment
+    # Kept inside the image: a move stops at the edge.
+    slide_width = slide.width
+    store.move_cell(cell.id, Box(slide_width - 41, 50, slide_width - 1, 90))
+    qtbot.keyClick(window.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert store.cell(cell.id).box == Box(slide_width - 40, 50, slide_width, 90)

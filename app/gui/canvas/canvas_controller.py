@@ -74,6 +74,7 @@ class CanvasController(QObject):
         self.last_switch_ms = 0.0
         view.box_drawn.connect(self._on_box_drawn)
         view.box_edited.connect(self._on_box_edited)
+        view.box_nudged.connect(self.nudge_selected)
         view.selection_changed.connect(self.selection_changed)
 
     # ------------------------------------------------------------ project and slide
@@ -359,6 +360,26 @@ class CanvasController(QObject):
         if self.session is not None:
             self._store_edit(self.session.store.move_cell, cell_id, box_of(rect))
 
+    def nudge_selected(self, dx: int, dy: int, resize: bool = False) -> None:
+        """Move the selected box, or its right or bottom edge, by (dx, dy)
+        screen pixels (at least one image pixel): boxes are adjusted from
+        the keyboard as well as by dragging.  Kept inside the image."""
+        if self.session is None or self.slide is None or not self.editable:
+            return
+        ids = self.selected_ids()
+        if len(ids) != 1 or ids[0] not in self._cells:
+            self.message.emit("Select one box (Tab), then Shift+arrows move it and Alt+arrows resize it")
+            return
+        step = max(1, round(1 / max(self.view.scale_factor(), 1e-6)))
+        box = self._cells[ids[0]].box
+        width, height = self.slide.width, self.slide.height
+        if resize:
+            fitted = _clipped(_resized(box, dx * step, dy * step), width, height)
+        else:
+            fitted = _shifted_inside(_moved(box, dx * step, dy * step), width, height)
+        if fitted != box:
+            self._store_edit(self.session.store.nudge_cell, ids[0], fitted)
+
     def set_class(self, name: str) -> None:
         """Give the selected cells a class: one undo step, kind fixed to match the class."""
         ids = self.selected_ids()
@@ -410,3 +431,26 @@ def _state_of(slide: Slide, image: SlideImage) -> tuple[str, str]:
     its boxes were drawn on."""
     reason = changed_size(slide, image.width, image.height)
     return ("ok", "") if reason is None else ("changed", reason)
+
+
+_MIN_SIDE = 2.0  # image pixels: a box the keyboard shrinks stays a box
+
+
+def _moved(box: Box, dx: float, dy: float) -> Box:
+    return Box(box.x0 + dx, box.y0 + dy, box.x1 + dx, box.y1 + dy)
+
+
+def _resized(box: Box, dx: float, dy: float) -> Box:
+    return Box(box.x0, box.y0, max(box.x1 + dx, box.x0 + _MIN_SIDE), max(box.y1 + dy, box.y0 + _MIN_SIDE))
+
+
+def _shifted_inside(box: Box, width: int, height: int) -> Box:
+    """A moved box shifted back into the image where the move took it out
+    (a box wider than the image stays where it is)."""
+    x_shift = max(0.0, -box.x0) - max(0.0, box.x1 - width) if box.x1 - box.x0 <= width else 0.0
+    y_shift = max(0.0, -box.y0) - max(0.0, box.y1 - height) if box.y1 - box.y0 <= height else 0.0
+    return _moved(box, x_shift, y_shift)
+
+
+def _clipped(box: Box, width: int, height: int) -> Box:
+    return Box(max(0.0, box.x0), max(0.0, box.y0), min(float(width), box.x1), min(float(height), box.y1))

@@ -23,6 +23,9 @@ class SlideView(QGraphicsView):
     zoom_changed = Signal(float)
     cursor_moved = Signal(float, float)
     cell_step = Signal(bool)  # Tab / Shift+Tab: True when backwards
+    # Shift+arrow moves the selected box, Alt+arrow moves its right or bottom
+    # edge: (dx, dy) in screen pixels, and whether it is a resize.
+    box_nudged = Signal(int, int, bool)
     draw_mode_changed = Signal(bool)
 
     def __init__(self, parent=None) -> None:  # noqa: ANN001
@@ -177,10 +180,16 @@ class SlideView(QGraphicsView):
             self._space_down = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
             return
-        if event.key() in _STEP_KEYS and not event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier:
-            # Arrows move between cells, like Tab (panning is the mouse's or Space's job).
-            self.cell_step.emit(event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Up))
-            return
+        if event.key() in _STEP_KEYS:
+            modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+            if modifiers == Qt.KeyboardModifier.NoModifier:
+                # Arrows move between cells, like Tab (panning is the mouse's or Space's job).
+                self.cell_step.emit(event.key() in (Qt.Key.Key_Left, Qt.Key.Key_Up))
+                return
+            if modifiers in (Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.AltModifier):
+                dx, dy = _ARROW_STEPS[event.key()]
+                self.box_nudged.emit(dx, dy, modifiers == Qt.KeyboardModifier.AltModifier)
+                return
         if event.key() == Qt.Key.Key_Escape:
             if self._gesture:
                 self._cancel_gesture()
@@ -355,6 +364,7 @@ def _resized(rect: QRectF, handle: str, point: QPointF) -> QRectF:
 
 
 _STEP_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down)
+_ARROW_STEPS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
 
 _HANDLE_CURSORS = {
     "tl": Qt.CursorShape.SizeFDiagCursor,
