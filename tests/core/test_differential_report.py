@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import os
 import re
 import stat
 import sys
@@ -18,6 +17,7 @@ from core.report import ReportError, write_report
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.taxonomy import default_taxonomy
+from tests.core.file_modes import default_file_mode
 from tests.core.images import write_image
 
 
@@ -119,8 +119,6 @@ def test_report_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "r.csv")]) == 0
     assert "Report of 1 slide written" in capsys.readouterr().out
     if sys.platform != "win32":  # readable by the colleagues it is for, as any new file
-        mask = os.umask(0)
-        os.umask(mask)
-        assert stat.S_IMODE((tmp_path / "r.csv").stat().st_mode) == 0o666 & ~mask
+        assert stat.S_IMODE((tmp_path / "r.csv").stat().st_mode) == default_file_mode()
     assert main(["report", "--project", str(tmp_path / "p.hemalabel"), "--out", str(tmp_path / "no" / "r.csv")]) == 2
     assert "folder does not exist" in capsys.readouterr().err
