@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.schema import (
     Box,
@@ -37,10 +37,10 @@ from core.schema import (
     Slide,
     SlideStatus,
 )
-from core.differential import differential
+from core.differential import CellGroup, Differential, differential_of_groups
 from core.project_lock import LockHeld, ProjectLock
 from core.store_schema import CURRENT_VERSION, migrate, schema_version
-from core.taxonomy import Taxonomy, default_taxonomy
+from core.taxonomy import UNIDENTIFIED, Taxonomy, default_taxonomy
 
 PROJECT_SUFFIX = ".hemalabel"
 DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
@@ -86,6 +86,16 @@ class StoreEvent:
     kind: str
     slide_id: int | None = None
     cell_ids: tuple[int, ...] = ()
+
+
+class CellTally(NamedTuple):
+    """A slide's cells counted (`ProjectStore.cell_tallies`)."""
+
+    white: int = 0
+    red: int = 0
+    platelet: int = 0
+    unreviewed: int = 0
+    unidentified: int = 0
 
 
 @dataclass(slots=True)
@@ -525,7 +535,7 @@ class ProjectStore:
             raise StoreError("sign-off needs the reviewer's name or initials")
         with self.edit("Sign off slide", record_history=False):
             self._check_unlocked(slide_id)
-            blockers = differential(self.cells(slide_id), self.taxonomy).blockers()
+            blockers = self.differential(slide_id).blockers()
             if blockers:
                 raise SignOffRefusedError(f"{self._slide(slide_id).path} cannot be signed off: " + "; ".join(blockers))
             at = now_iso()
@@ -577,6 +587,40 @@ class ProjectStore:
         with self._lock:
             rows = self._db.execute(f"SELECT {_CELL_COLUMNS} FROM cells{where} ORDER BY id", params).fetchall()
         return [_cell_from_row(row) for row in rows]
+
+    def cell_tallies(self, slide_id: int | None = None) -> dict[int, CellTally]:
+        """Per slide (or for one): how many cells of each kind, how many not
+        reviewed, how many Unidentified.  Counted by SQLite: a 500-slide
+        project holds 150,000 cells, and reading them all as Cells to count
+        them takes seconds."""
+        query = (
+            "SELECT slide_id, SUM(kind = 'white'), SUM(kind = 'red'), SUM(kind = 'platelet'), "
+            "SUM(reviewed = 0), SUM(COALESCE(label, '') = ?) FROM cells"
+        )
+        arguments: tuple[Any, ...] = (UNIDENTIFIED,)
+        if slide_id is not None:
+            query += " WHERE slide_id = ?"
+            arguments += (slide_id,)
+        with self._lock:
+            rows = self._db.execute(query + " GROUP BY slide_id", arguments).fetchall()
+        return {row[0]: CellTally(*(int(n) for n in row[1:])) for row in rows}
+
+    def cell_groups(self, slide_id: int | None = None) -> dict[CellGroup, int]:
+        """How many cells of one slide, or of the whole project, there are of
+        each (kind, label, reviewed): all a differential count needs, counted
+        by SQLite (a 500-slide project's 150,000 cells are not read)."""
+        query = "SELECT kind, label, reviewed, COUNT(*) FROM cells"
+        arguments: tuple[Any, ...] = ()
+        if slide_id is not None:
+            query += " WHERE slide_id = ?"
+            arguments = (slide_id,)
+        with self._lock:
+            rows = self._db.execute(query + " GROUP BY kind, label, reviewed", arguments).fetchall()
+        return {(CellKind(kind), label, bool(reviewed)): int(n) for kind, label, reviewed, n in rows}
+
+    def differential(self, slide_id: int | None = None) -> Differential:
+        """The differential count of one slide, or of the whole project."""
+        return differential_of_groups(self.cell_groups(slide_id), self.taxonomy)
 
     def cell(self, cell_id: int) -> Cell:
         with self._lock:

@@ -340,3 +340,47 @@ def test_sign_off_is_refused_while_white_cells_are_unresolved(project: ProjectSt
         project.sign_off(slide_id, "AB")
     project.set_label([cell.id], "monocyte")
     assert project.sign_off(slide_id, "AB").status is SlideStatus.SIGNED_OFF
+
+
+def test_cell_tallies_count_what_the_cells_say(tmp_path: Path) -> None:
+    from core.store import CellTally
+
+    with ProjectStore.create(tmp_path / "t.hemalabel") as store:
+        first = store.add_slide(tmp_path / "a.png", 100, 80)
+        second = store.add_slide(tmp_path / "b.png", 100, 80)
+        empty = store.add_slide(tmp_path / "c.png", 100, 80)
+        store.add_cells(first.id, [
+            NewCell(Box(1, 1, 9, 9), CellKind.WHITE, label="unidentified", source=LabelSource.MODEL),
+            NewCell(Box(1, 1, 9, 9), CellKind.WHITE, label="monocyte", source=LabelSource.MODEL),
+            NewCell(Box(1, 1, 9, 9), CellKind.RED, source=LabelSource.MODEL),
+            NewCell(Box(1, 1, 9, 9), CellKind.PLATELET, label="platelet", source=LabelSource.MODEL),
+        ])
+        store.add_cell(second.id, Box(1, 1, 9, 9), CellKind.WHITE, label="lymphocyte")
+        store.confirm([store.cells(first.id)[1].id])
+        tallies = store.cell_tallies()
+        assert tallies == {
+            first.id: CellTally(white=2, red=1, platelet=1, unreviewed=3, unidentified=1),
+            second.id: CellTally(white=1, unreviewed=0),
+        }
+        assert empty.id not in tallies
+        assert store.cell_tallies(second.id) == {second.id: tallies[second.id]}
+
+
+def test_the_counted_differential_is_the_one_of_the_cells(tmp_path: Path) -> None:
+    """ProjectStore.differential counts in SQL; it must agree with
+    core.differential over the very cells, slide by slide and in all."""
+    from core.differential import differential
+
+    with ProjectStore.create(tmp_path / "d.hemalabel") as store:
+        slides = [store.add_slide(tmp_path / f"{n}.png", 100, 80) for n in range(3)]
+        labels = [None, "neutrophil", "neutrophil", "lymphocyte", "unidentified", "erythroblast", "platelet", "basophil"]
+        for n, slide in enumerate(slides[:2]):
+            store.add_cells(slide.id, [
+                NewCell(Box(1, 1, 9, 9), CellKind.WHITE, label=label, source=LabelSource.MODEL)
+                for label in labels[n:]
+            ] + [NewCell(Box(1, 1, 9, 9), CellKind.RED, source=LabelSource.MODEL)] * (n + 2)
+              + [NewCell(Box(1, 1, 9, 9), CellKind.PLATELET, label="platelet", source=LabelSource.MODEL)])
+        store.confirm([cell.id for cell in store.cells(slides[0].id)[1:4]])
+        for slide_id in [slide.id for slide in slides] + [None]:
+            assert store.differential(slide_id) == differential(store.cells(slide_id), store.taxonomy)
+        assert store.differential().counted == 8 and store.differential(slides[2].id).counted == 0
