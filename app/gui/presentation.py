@@ -110,17 +110,3 @@ class SlideCounts:
         return f"{self.white} WBC \u00b7 {self.red} RBC \u00b7 {self.platelet} PLT"
 
 
-def count_cells(cells: list[Cell]) -> SlideCounts:
-    white = red = platelet = unreviewed = unidentified = 0
-    for cell in cells:
-        if cell.kind is CellKind.WHITE:
-            white += 1
-        elif cell.kind is CellKind.RED:
-            red += 1
-        else:
-            platelet += 1
-        if not cell.reviewed:
-            unreviewed += 1
-        if cell.label == UNIDENTIFIED:
-            unidentified += 1
-    return SlideCounts(white, red, platelet, unreviewed, unidentified)

@@ -18,11 +18,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts, count_cells
+from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
 from core.schema import Slide
-from core.store import StoreError, StoreEvent
+from core.store import CellTally, StoreError, StoreEvent
 
 SLIDE_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -57,10 +57,8 @@ class SlideListModel(QAbstractListModel):
         self._counts = {}
         self._problems = {}
         if session is not None:
-            by_slide: dict[int, list] = {}
-            for cell in session.reader.cells():
-                by_slide.setdefault(cell.slide_id, []).append(cell)
-            self._counts = {slide.id: count_cells(by_slide.get(slide.id, [])) for slide in self._slides}
+            tallies = session.reader.cell_tallies()
+            self._counts = {slide.id: _counts(tallies, slide.id) for slide in self._slides}
         self.endResetModel()
 
     def slides(self) -> list[Slide]:
@@ -115,7 +113,7 @@ class SlideListModel(QAbstractListModel):
                 self.thumbnails.forget(slide.id)
             self._slides[row] = slide
         for slide_id in recount:
-            self._counts[slide_id] = count_cells(self.session.reader.cells(slide_id))
+            self._counts[slide_id] = _counts(self.session.reader.cell_tallies(slide_id), slide_id)
         for slide_id in changed | recount:
             self._row_changed(slide_id)
 
@@ -130,11 +128,9 @@ class SlideListModel(QAbstractListModel):
         if [slide.id for slide in slides[:kept]] != [slide.id for slide in self._slides]:
             self.set_session(self.session)  # rows went or moved: start again
             return
-        by_slide: dict[int, list] = {}
-        for cell in self.session.reader.cells():
-            by_slide.setdefault(cell.slide_id, []).append(cell)
+        tallies = self.session.reader.cell_tallies()
         for row, slide in enumerate(slides[:kept]):
-            counts = count_cells(by_slide.get(slide.id, []))
+            counts = _counts(tallies, slide.id)
             if slide == self._slides[row] and counts == self._counts.get(slide.id):
                 continue
             if slide.path != self._slides[row].path:
@@ -155,7 +151,7 @@ class SlideListModel(QAbstractListModel):
         self.beginInsertRows(QModelIndex(), row, row)
         self._slides.append(slide)
         self._rows[slide.id] = row
-        self._counts[slide.id] = count_cells(self.session.reader.cells(slide.id))
+        self._counts[slide.id] = _counts(self.session.reader.cell_tallies(slide.id), slide.id)
         self.endInsertRows()
 
     def refresh_slide(self, slide_id: int) -> None:
@@ -370,3 +366,7 @@ class SlideBrowser(QWidget):
             return
         done = sum(1 for s in slides if s.status.value == "signed_off")
         self.title.setText(f"Slides  \u00b7  {len(slides)}  \u00b7  {done} signed off")
+
+
+def _counts(tallies: dict[int, CellTally], slide_id: int) -> SlideCounts:
+    return SlideCounts(*tallies.get(slide_id, CellTally()))

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 from app.gui.session import ProjectSession
 from app.gui.settings import app_qsettings
 from app.gui.style import configure_pyqtgraph
-from core.differential import Differential, differential
+from core.differential import Differential, differential_of_groups
 from core.schema import SlideStatus
 from core.store import ProjectStore, StoreError
 
@@ -222,12 +222,10 @@ class DifferentialPanel(QWidget):
     def refresh(self) -> None:
         self._redraw_timer.stop()
         try:
-            cells = self.store.cells(self.slide_id)
             slide = self.store.slide(self.slide_id) if self.slide_id is not None else None
         except StoreError:  # the slide went away; show the project
             self.slide_id, slide = None, None
-            cells = self.store.cells()
-        count = differential(cells, self.session.taxonomy)
+        count = differential_of_groups(self.store.cell_groups(self.slide_id), self.session.taxonomy)
         self.count = count
         self._show(count, slide)
         self.refreshed.emit()

@@ -1,0 +1,113 @@
+"""Opening a large project, and following one that another window edits:
+how long the GUI thread is held.  A project of N 640x480 slides with 300
+proposed cells each (a detection run's worth); the slide list counts every
+slide's cells when the project opens, and again whenever a read-only window
+learns of edits saved elsewhere.
+
+Baseline in the same run: counting by reading every cell, as the slide list
+did before it asked SQLite for the counts (ProjectStore.cell_tallies).
+
+    xvfb-run -a uv run python tests/benchmarks/bench_open_project.py [SLIDES]
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+from _bench_common import make_project
+
+CELLS_PER_SLIDE = 300
+ROUNDS = 5
+
+
+def _fill(project, cells_per_slide: int) -> int:  # noqa: ANN001
+    from core.schema import Box, CellKind, LabelSource, NewCell
+    from core.store import ProjectStore
+
+    with ProjectStore.open(project) as store:
+        for slide in store.slides():
+            store.add_cells(
+                slide.id,
+                [
+                    NewCell(Box(x, y, x + 12, y + 12), CellKind.RED, source=LabelSource.MODEL, score=0.9)
+                    for n in range(cells_per_slide)
+                    for x, y in [((n * 37) % 620, (n * 53) % 460)]
+                ],
+            )
+        return len(store.cells())
+
+
+def _count_by_reading_every_cell(store) -> dict[int, tuple[int, int, int, int, int]]:  # noqa: ANN001
+    """The baseline: what the slide list did before cell_tallies."""
+    from core.schema import CellKind
+
+    counts: dict[int, list[int]] = {}
+    for cell in store.cells():
+        row = counts.setdefault(cell.slide_id, [0, 0, 0, 0, 0])
+        row[{CellKind.WHITE: 0, CellKind.RED: 1, CellKind.PLATELET: 2}[cell.kind]] += 1
+        row[3] += not cell.reviewed
+        row[4] += cell.label == "unidentified"
+    return {slide_id: tuple(row) for slide_id, row in counts.items()}
+
+
+def main() -> int:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
+    project = make_project(count)
+    cells = _fill(project, CELLS_PER_SLIDE)
+    print(f"project: {count} slides, {cells} cells")
+
+    from app.gui.launch import create_main_window, make_application
+    from core.store import ProjectStore
+
+    app = make_application()
+    window, controller = create_main_window()
+    window.resize(1440, 900)
+    window.show()
+    opens, closes = [], []
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        assert controller.open_project(project)
+        opens.append((time.perf_counter() - started) * 1000)
+        app.processEvents()
+        started = time.perf_counter()
+        controller.close_project()
+        closes.append((time.perf_counter() - started) * 1000)
+
+    with ProjectStore.open(project, read_only=True) as reader:
+        tallies, baseline = [], []
+        for _ in range(ROUNDS):
+            started = time.perf_counter()
+            by_sql = reader.cell_tallies()
+            tallies.append((time.perf_counter() - started) * 1000)
+            started = time.perf_counter()
+            by_reading = _count_by_reading_every_cell(reader)
+            baseline.append((time.perf_counter() - started) * 1000)
+        assert {k: tuple(v) for k, v in by_sql.items()} == by_reading  # the same counts
+
+    # A read-only window following another that edits: one reload of the list.
+    with ProjectStore.open(project) as editor:
+        assert controller.open_project(project, read_only=True)
+        reloads = []
+        for n in range(ROUNDS):
+            slide = editor.slides()[n]
+            editor.confirm([cell.id for cell in editor.cells(slide.id)[:5]])
+            assert controller.session.store.changed_elsewhere()
+            started = time.perf_counter()
+            window.slide_model._reload()
+            reloads.append((time.perf_counter() - started) * 1000)
+        controller.close_project()
+
+    print(f"open project (GUI thread, to the first slide listed): median {statistics.median(opens):.0f} ms "
+          f"(min {min(opens):.0f}, max {max(opens):.0f}); close {statistics.median(closes):.0f} ms")
+    print(f"count every slide's cells: SQLite {statistics.median(tallies):.0f} ms median, "
+          f"reading every cell (before) {statistics.median(baseline):.0f} ms median, "
+          f"{statistics.median(baseline) / statistics.median(tallies):.1f}x")
+    print(f"read-only window, slide list reload after an edit elsewhere: median {statistics.median(reloads):.0f} ms")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
