@@ -107,6 +107,25 @@ def lock_path_of(project: Path) -> Path:
     return project.with_name(project.name + LOCK_SUFFIX)
 
 
+def is_free(project: Path) -> bool:
+    """Whether nobody holds the project's lock now: a probe that takes the
+    lock and drops it at once, writing nothing (a read-only window asks
+    this to learn when the project's editor has closed it)."""
+    try:
+        stream = open(lock_path_of(project), "r+", encoding="utf-8")
+    except FileNotFoundError:
+        return True  # removed by its last holder on release
+    except OSError:
+        return False
+    try:
+        if not _try_lock(stream):
+            return False
+        _unlock(stream)
+        return True
+    finally:
+        stream.close()
+
+
 def read_holder(path: Path) -> Holder | None:
     """The holder a lock file names, or None where it names nobody readable."""
     try:

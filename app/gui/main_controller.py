@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.data_controller import DataController
+from app.gui.edited_elsewhere import EditedElsewhere
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
@@ -62,7 +63,7 @@ class MainController(QObject):
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
-        self._edited_elsewhere_by: str | None = None  # who, while opening read-only a project edited elsewhere
+        self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -189,7 +190,7 @@ class MainController(QObject):
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
         except ProjectInUseError as error:
             self.show_message(f"Cannot edit {source}: {error}")
-            self._offer_read_only(source, error)
+            self.elsewhere.offer(source, error)
             return False
         except (StoreError, OSError) as error:
             self.show_message(f"Cannot open {source}: {error}")
@@ -231,41 +232,8 @@ class MainController(QObject):
         except (OSError, StoreError):
             return False
 
-    def _offer_read_only(self, source: Path, error: ProjectInUseError) -> None:
-        """Another window or command edits the project: say who, and offer to
-        open it for reading (the window does not wait on the answer)."""
-        who = error.holder.describe() if error.holder else "another program"
-        box = QMessageBox(
-            QMessageBox.Icon.Warning,
-            "Project open elsewhere",
-            f"{resolve_project_path(source)} is open for editing in {who}.\n\n"
-            "Two windows editing one project would undo each other's work, so only one may edit it. "
-            "Close it there to edit it here, or open it here read-only.",
-            QMessageBox.StandardButton.Cancel,
-            self.window,
-        )
-        read_only = box.addButton("Open read-only", QMessageBox.ButtonRole.AcceptRole)
-        box.setDefaultButton(read_only)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.buttonClicked.connect(lambda button: self._open_beside(source, who) if button is read_only else None)
-        box.open()
-
-    def _open_beside(self, source: Path, editor: str) -> None:
-        """Open read-only a project that `editor` has open for editing."""
-        self._edited_elsewhere_by = editor
-        try:
-            self.open_project(source, read_only=True)
-        finally:
-            self._edited_elsewhere_by = None
-
     def _read_only_reason(self, store: ProjectStore) -> str:
-        if self._edited_elsewhere_by:
-            return (
-                f"<b>Read-only: open for editing elsewhere.</b> {store.path} is being edited in "
-                f"{self._edited_elsewhere_by}. "
-                "Its saved edits show here within seconds; nothing is saved from here."
-            )
-        return (
+        return self.elsewhere.opened(store) or (
             f"<b>Read-only project.</b> {store.path} cannot be written (read-only media or permissions). "
             "You can review, but changes are not saved."
         )
@@ -314,6 +282,7 @@ class MainController(QObject):
         session, self.session = self.session, None
         self.slide = None
         self._not_saved = None
+        self.elsewhere.opened(None)
         self.canvas.set_session(None)
         self.models.set_session(None)
         self.window.slide_model.set_session(None)

@@ -136,10 +136,14 @@ def _message_box_titled(title):  # noqa: ANN001, ANN202
     return next((box for box in boxes if box.windowTitle() == title), None)
 
 
-def test_a_project_edited_elsewhere_opens_read_only_on_request(qtbot, open_window, project_path):
+def test_a_project_edited_elsewhere_opens_read_only_on_request(qtbot, open_window, project_path, monkeypatch):
     """Two windows editing one project would undo each other's edits (the
-    history is in the file), so the second is told who edits it and may read."""
+    history is in the file), so the second is told who edits it, may read
+    it, and may edit it once the other has closed it."""
+    from app.gui import edited_elsewhere
     from core.store import ProjectStore
+
+    monkeypatch.setattr(edited_elsewhere, "FREE_CHECK_INTERVAL_MS", 50)
 
     with ProjectStore.open(project_path, editor="hemalabel detect") as elsewhere:
         window, controller = open_window()
@@ -157,10 +161,20 @@ def test_a_project_edited_elsewhere_opens_read_only_on_request(qtbot, open_windo
         assert "open for editing elsewhere" in banner and "hemalabel detect" in banner
         assert elsewhere.slides()  # the editor keeps its project
         wait_image(qtbot, controller)
-    controller.close_project()
-    # Once the other editor has closed it, it opens for editing, with the ordinary banner.
-    assert controller.open_project(project_path)
-    assert not controller.session.read_only and not window.read_only_banner.isVisible()
+        assert not banner_button_shown(window)
+    # Once the other editor has closed it, the window offers to edit it here.
+    qtbot.waitUntil(lambda: banner_button_shown(window), timeout=2000)
+    assert "no longer open for editing elsewhere" in window.read_only_banner.label.text()
+    shown = controller.slide.id
+    qtbot.mouseClick(window.read_only_banner.button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: controller.session is not None and not controller.session.read_only)
+    assert not window.read_only_banner.isVisible() and window.actions["draw"].isEnabled()
+    assert controller.slide is not None and controller.slide.id == shown
+    wait_image(qtbot, controller)
+
+
+def banner_button_shown(window):  # noqa: ANN001, ANN201
+    return window.read_only_banner.isVisible() and window.read_only_banner.button.isVisible()
 
 
 def test_a_read_only_window_follows_the_edits_saved_elsewhere(qtbot, open_window, project_path, monkeypatch):

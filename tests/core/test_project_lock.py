@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from app.cli.main import main
-from core.project_lock import lock_path_of
+from core.project_lock import is_free, lock_path_of
 from core.schema import Box, CellKind
 from core.store import ProjectInUseError, ProjectStore
 from core.taxonomy import Taxonomy, TaxonomyClass
@@ -149,3 +149,16 @@ def test_a_reader_learns_that_the_editor_saved_something(tmp_path: Path) -> None
         smudge = TaxonomyClass("smudge", "Smudge cell", "", "#123456", "other", False)
         editor.set_taxonomy(Taxonomy(editor.taxonomy.name, (*editor.taxonomy.classes, smudge)))
         assert reader.changed_elsewhere() and "smudge" in reader.taxonomy.names
+
+
+def test_a_probe_sees_whether_the_lock_is_held_and_leaves_it_as_it_was(tmp_path: Path) -> None:
+    path = _project(tmp_path)
+    assert is_free(path)  # no lock file at all
+    with ProjectStore.open(path, editor="a HemaLabel window"):
+        assert not is_free(path)
+        assert not is_free(path)
+        assert "a HemaLabel window" in lock_path_of(path).read_text()  # the probe wrote nothing
+    lock_path_of(path).write_text("{}")  # left behind by a crash
+    assert is_free(path)
+    with ProjectStore.open(path):
+        pass
