@@ -179,6 +179,8 @@ def test_export_and_import_through_the_file_menu_run_in_the_worker(qtbot, open_w
     new_images = tmp_path / "more"
     for index in range(2):
         make_slide_image(new_images / f"extra_{index}.png", seed=10 + index)
+    window.actions["gallery"].trigger()  # a gallery on show follows the import too
+    assert controller.review.gallery is not None and window.gallery_shown
     window.actions["import_data"].trigger()
     dialog = controller.data.active_dialog
     assert isinstance(dialog, ImportDialog)
@@ -238,9 +240,10 @@ def test_changing_slides_on_the_canvas_leaves_the_keys_with_the_canvas(qtbot, op
     wait_image(qtbot, controller)
     window.view.setFocus()
     qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
-    assert controller.slide.id == 2 and controller.review.gallery.slide_id == 2  # the hidden gallery followed
-    assert window.view.hasFocus()  # and did not take the keyboard
+    assert controller.slide.id == 2 and window.view.hasFocus()
+    assert controller.review.gallery is None  # made when first shown: opening a project need not read every cell
     _open_gallery(qtbot, window, controller)
+    assert controller.review.gallery.slide_id == 2  # it shows the slide on show
     assert controller.review.gallery.view.hasFocus()
     qtbot.keyClick(controller.review.gallery.view, Qt.Key.Key_PageUp)
     assert controller.slide.id == 1 and controller.review.gallery.slide_id == 1

@@ -1,8 +1,9 @@
 """Opening a large project, and following one that another window edits:
-how long the GUI thread is held.  A project of N 640x480 slides with 300
-proposed cells each (a detection run's worth); the slide list counts every
-slide's cells when the project opens, and again whenever a read-only window
-learns of edits saved elsewhere.
+how long the GUI thread is held.  A project of N 640x480 slides with 200
+red cells and 100 classified white cells each (a 100-cell differential
+after Detect + Classify); the slide list counts every slide's cells when the
+project opens, and again whenever a read-only window learns of edits saved
+elsewhere; the cell gallery reads every white cell when first shown.
 
 Baseline in the same run: counting by reading every cell, as the slide list
 did before it asked SQLite for the counts (ProjectStore.cell_tallies).
@@ -18,24 +19,30 @@ import time
 
 from _bench_common import make_project
 
-CELLS_PER_SLIDE = 300
+RED_PER_SLIDE, WHITE_PER_SLIDE = 200, 100
 ROUNDS = 5
 
 
-def _fill(project, cells_per_slide: int) -> int:  # noqa: ANN001
+def _fill(project, red_per_slide: int, white_per_slide: int) -> int:  # noqa: ANN001
+    """Each slide as after Detect + Classify on a 100-cell differential."""
     from core.schema import Box, CellKind, LabelSource, NewCell
     from core.store import ProjectStore
 
+    classes = ("neutrophil", "lymphocyte", "monocyte", "eosinophil")
     with ProjectStore.open(project) as store:
         for slide in store.slides():
-            store.add_cells(
-                slide.id,
-                [
-                    NewCell(Box(x, y, x + 12, y + 12), CellKind.RED, source=LabelSource.MODEL, score=0.9)
-                    for n in range(cells_per_slide)
-                    for x, y in [((n * 37) % 620, (n * 53) % 460)]
-                ],
-            )
+            red = [
+                NewCell(Box(x, y, x + 12, y + 12), CellKind.RED, source=LabelSource.MODEL, score=0.9)
+                for n in range(red_per_slide)
+                for x, y in [((n * 37) % 620, (n * 53) % 460)]
+            ]
+            white = [
+                NewCell(Box(x, y, x + 40, y + 40), CellKind.WHITE, label=classes[n % 4], source=LabelSource.MODEL,
+                        score=0.9, probabilities={classes[n % 4]: 0.9, "basophil": 0.1})
+                for n in range(white_per_slide)
+                for x, y in [((n * 41) % 600, (n * 29) % 440)]
+            ]
+            store.add_cells(slide.id, red + white)
         return len(store.cells())
 
 
@@ -55,7 +62,7 @@ def _count_by_reading_every_cell(store) -> dict[int, tuple[int, int, int, int, i
 def main() -> int:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     project = make_project(count)
-    cells = _fill(project, CELLS_PER_SLIDE)
+    cells = _fill(project, RED_PER_SLIDE, WHITE_PER_SLIDE)
     print(f"project: {count} slides, {cells} cells")
 
     from app.gui.launch import create_main_window, make_application
@@ -65,11 +72,16 @@ def main() -> int:
     window, controller = create_main_window()
     window.resize(1440, 900)
     window.show()
-    opens, closes = [], []
+    opens, galleries, closes = [], [], []
     for _ in range(ROUNDS):
         started = time.perf_counter()
         assert controller.open_project(project)
         opens.append((time.perf_counter() - started) * 1000)
+        app.processEvents()
+        started = time.perf_counter()
+        window.actions["gallery"].trigger()  # made when first shown: every white cell is read
+        galleries.append((time.perf_counter() - started) * 1000)
+        window.actions["gallery"].trigger()
         app.processEvents()
         started = time.perf_counter()
         controller.close_project()
@@ -101,6 +113,7 @@ def main() -> int:
 
     print(f"open project (GUI thread, to the first slide listed): median {statistics.median(opens):.0f} ms "
           f"(min {min(opens):.0f}, max {max(opens):.0f}); close {statistics.median(closes):.0f} ms")
+    print(f"cell gallery, first shown (reads every white cell): median {statistics.median(galleries):.0f} ms")
     print(f"count every slide's cells: SQLite {statistics.median(tallies):.0f} ms median, "
           f"reading every cell (before) {statistics.median(baseline):.0f} ms median, "
           f"{statistics.median(baseline) / statistics.median(tallies):.1f}x")
