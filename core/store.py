@@ -39,7 +39,7 @@ from core.schema import (
 )
 from core.differential import CellGroup, Differential, differential_of_groups
 from core.project_lock import LockHeld, ProjectLock
-from core.store_schema import CURRENT_VERSION, migrate, schema_version
+from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
 from core.taxonomy import UNIDENTIFIED, Taxonomy, default_taxonomy
 
 PROJECT_SUFFIX = ".hemalabel"
@@ -183,6 +183,7 @@ class ProjectStore:
                 raise StoreError(f"{target}: a project already exists here; open it instead")
             connection = _connect(target, read_only=False)
             migrate(connection)
+            ensure_indexes(connection)
             with _transaction(connection):
                 connection.execute(
                     "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
@@ -1069,6 +1070,8 @@ def _open_connection(target: Path, read_only: bool) -> sqlite3.Connection:
                 "but the file is read-only"
             )
         migrate(connection)
+    if not read_only:
+        ensure_indexes(connection)
     return connection
 
 

@@ -86,6 +86,28 @@ CREATE INDEX corrections_by_cell ON corrections(cell_id);
 MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
 CURRENT_VERSION = max(MIGRATIONS)
 
+# Indexes that change no layout: made when a file is opened for editing
+# rather than by a migration, so the file stays one that the HemaLabel
+# before them opens (it refuses any newer version number).  Every edit drops
+# the undone edits of the redo branch and their retracted corrections, and
+# an undo marks an edit's corrections; without these each of those scanned
+# the whole history, which grows by one edit per key press.
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS edits_undone ON edits(id) WHERE undone = 1;
+CREATE INDEX IF NOT EXISTS corrections_by_edit ON corrections(edit_id);
+"""
+
+
+def ensure_indexes(connection: sqlite3.Connection) -> None:
+    connection.execute("BEGIN IMMEDIATE")
+    try:
+        for statement in _statements(_INDEXES):
+            connection.execute(statement)
+        connection.execute("COMMIT")
+    except BaseException:
+        connection.execute("ROLLBACK")
+        raise
+
 
 def schema_version(connection: sqlite3.Connection) -> int:
     return int(connection.execute("PRAGMA user_version").fetchone()[0])

@@ -66,3 +66,31 @@ def test_a_version_1_project_opens_upgraded_with_its_data_and_history(tmp_path: 
 
 def test_every_migration_step_is_numbered_without_gaps() -> None:
     assert sorted(MIGRATIONS) == list(range(1, CURRENT_VERSION + 1))
+
+
+def _index_names(path: Path) -> set[str]:
+    connection = sqlite3.connect(path)
+    try:
+        return {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+    finally:
+        connection.close()
+
+
+def test_the_history_indexes_are_made_on_opening_without_a_new_version(tmp_path: Path) -> None:
+    """They change no layout, so the file keeps a version number that the
+    HemaLabel before them still opens."""
+    path = tmp_path / "old.hemalabel"
+    make_version_1_project(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection)  # a current file from before the indexes
+    connection.close()
+    with ProjectStore.open(path, read_only=True):
+        pass  # reading changes nothing
+    assert "edits_undone" not in _index_names(path)
+    with ProjectStore.open(path) as store:
+        assert store.schema_version == CURRENT_VERSION
+        assert store.undo() == "Set class" and store.redo() == "Set class"
+    assert {"edits_undone", "corrections_by_edit"} <= _index_names(path)
+    with ProjectStore.create(tmp_path / "new.hemalabel"):
+        pass
+    assert {"edits_undone", "corrections_by_edit"} <= _index_names(tmp_path / "new.hemalabel")
