@@ -58,6 +58,18 @@ class FolderNotEmptyError(ExportError):
     """The target folder holds files; writing there needs the user's consent."""
 
 
+class ExportStoppedError(ExportError):
+    """Writing failed partway (a full disk, a drive gone): what was written is
+    whole files only, but the export is not complete."""
+
+    def __init__(self, target: Path, error: OSError) -> None:
+        where = f" at {error.filename}" if error.filename else ""
+        super().__init__(
+            f"{target}: the export stopped{where}: {error.strerror or error}. The files written before it are "
+            f"whole, but the export is incomplete (it has no {MANIFEST_NAME}); make room and export again"
+        )
+
+
 @dataclass(slots=True)
 class ExportOptions:
     """What to export and how.
@@ -110,9 +122,12 @@ def export_dataset(
     report = ExportReport(format=options.format, out=str(target))
     plan = build_plan(store, options, report)
     yield Progress(0, max(1, len(plan.images)), f"exporting {len(plan.images)} slides")
-    yield from _WRITERS[options.format](plan, target, cancel)
-    cancel.raise_if_cancelled()
-    write_manifest(target, plan, options, store)
+    try:
+        yield from _WRITERS[options.format](plan, target, cancel)
+        cancel.raise_if_cancelled()
+        write_manifest(target, plan, options, store)
+    except OSError as error:
+        raise ExportStoppedError(target, error) from error
     report.slides = len(plan.images)
     report.cells = plan.cell_count
     report.classes = dict(Counter(name for image in plan.images for _, name in image.cells))

@@ -273,9 +273,11 @@ def atomic_write_bytes(path: Path, data: bytes, durable: bool = False) -> None:
                 stream.flush()
                 os.fsync(stream.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not error.filename:
+            raise _naming(error, path) from error
         raise
 
 
@@ -290,10 +292,18 @@ def atomic_copy(source: Path, target: Path) -> None:
     try:
         shutil.copyfile(source, temporary)
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(error, OSError) and not error.filename:
+            raise _naming(error, target) from error
         raise
+
+
+def _naming(error: OSError, path: Path) -> OSError:
+    """The error with the file it was writing: a failed write (a full disk)
+    names none, and the person must be told which."""
+    return type(error)(error.errno, error.strerror or str(error), str(path))
 
 
 def _new_temporary(target: Path) -> tuple[int, Path]:
