@@ -44,6 +44,8 @@ def reports_user_errors(handler: Callable[..., int]) -> Callable[..., int]:
             return handler(*args, **kwargs)
         except USER_ERRORS as error:
             return fail(str(error))
+        except OSError as error:  # a full disk, a drive gone: the system's problem, named with its file
+            return fail(f"{error.filename}: {error.strerror}" if error.filename and error.strerror else str(error))
         except (Cancelled, KeyboardInterrupt):
             print("hemalabel: cancelled", file=sys.stderr)
             return EXIT_CANCELLED

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import xml.etree.ElementTree as ElementTree
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.formats.common import atomic_write_text
 from core.imaging import ImageReadError, load_rgb
 from core.inference import CellDetector, Detection
 from core.jobs import CancelToken, Job, Progress
@@ -57,15 +57,6 @@ def detect_images(
     return report
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    # A temporary name first, then os.replace: an interrupted run never
-    # leaves a half-written annotation behind.
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text, encoding="utf-8")
-    os.replace(temporary, path)
-
-
 def voc_xml(result: ImageDetections, image_name: str) -> str:
     root = ElementTree.Element("annotation")
     ElementTree.SubElement(root, "folder").text = "JPEGImages"
@@ -93,7 +84,7 @@ def write_voc(report: FolderDetectionReport, images_root: Path, out_dir: Path) -
     for result in report.images:
         relative = result.path.resolve().relative_to(images_root.resolve())
         target = out_dir / "Annotations" / relative.with_suffix(".xml")
-        _write_atomically(target, voc_xml(result, relative.as_posix()))
+        atomic_write_text(target, voc_xml(result, relative.as_posix()))
         written.append(target)
     return written
 
@@ -106,5 +97,5 @@ def write_csv(report: FolderDetectionReport, images_root: Path, out_file: Path) 
         name = result.path.resolve().relative_to(images_root.resolve()).as_posix()
         for d in result.detections:
             writer.writerow([name, d.kind.value, f"{d.score:.4f}", *(f"{v:.1f}" for v in d.box.as_tuple())])
-    _write_atomically(out_file, buffer.getvalue())
+    atomic_write_text(out_file, buffer.getvalue())
     return out_file

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
+import io
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from core.formats.common import atomic_write_text
 
 if TYPE_CHECKING:
     from core.store import ProjectStore
@@ -87,12 +88,11 @@ def _classify_images(classifier, folder: Path, out: Path) -> dict:
                 cells += [classifier.classes[index], f"{row[index]:.4f}"]
             rows.append(cells)
     header = ["image", "label", "top1", "p1", "top2", "p2", "top3", "p3"]
-    temporary = out.with_name(out.name + ".tmp")
-    with open(temporary, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(header)
-        writer.writerows(rows)
-    os.replace(temporary, out)  # never a half-written predictions file
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    atomic_write_text(out, text.getvalue())  # never a half-written predictions file
     return {"model": classifier.version, "classified": len(rows), "skipped": len(skipped), "out": str(out)}
 
 
