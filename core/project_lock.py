@@ -18,6 +18,7 @@ connection writes.
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import json
 import os
@@ -64,9 +65,9 @@ class LockHeld(Exception):
 class ProjectLock:
     """The held lock of one project; `release` it (or close its store) when done."""
 
-    def __init__(self, path: Path, stream: IO[str]) -> None:
+    def __init__(self, path: Path, stream: IO[bytes]) -> None:
         self.path = path
-        self._stream: IO[str] | None = stream
+        self._stream: IO[bytes] | None = stream
 
     @classmethod
     def acquire(cls, project: Path, program: str) -> ProjectLock:
@@ -74,12 +75,17 @@ class ProjectLock:
         words what holds it ("the HemaLabel window", "hemalabel detect")."""
         path = lock_path_of(project)
         for _ in range(_ATTEMPTS):
-            stream = open(path, "a+", encoding="utf-8")
+            # Unbuffered: a holder that cannot be written (a full disk) fails
+            # here, and leaves nothing for close() to fail on later.
+            stream = open(path, "a+b", buffering=0)
             if not _try_lock(stream):
                 stream.close()
                 raise LockHeld(path, read_holder(path))
             if _still_named(stream, path):
-                _write_holder(stream, program)
+                try:
+                    _write_holder(stream, program)
+                except OSError:
+                    pass  # a full disk: the lock holds all the same; others are told "another program"
                 return cls(path, stream)
             stream.close()  # the holder removed this file as we locked it; lock the new one
         raise LockHeld(path, read_holder(path))
@@ -98,7 +104,8 @@ class ProjectLock:
         if os.name != "nt":
             _remove(self.path)
         _unlock(stream)
-        stream.close()
+        with contextlib.suppress(OSError):
+            stream.close()
         if os.name == "nt":
             _remove(self.path)
 
@@ -112,7 +119,7 @@ def is_free(project: Path) -> bool:
     lock and drops it at once, writing nothing (a read-only window asks
     this to learn when the project's editor has closed it)."""
     try:
-        stream = open(lock_path_of(project), "r+", encoding="utf-8")
+        stream = open(lock_path_of(project), "r+b", buffering=0)
     except FileNotFoundError:
         return True  # removed by its last holder on release
     except OSError:
@@ -141,7 +148,7 @@ def read_holder(path: Path) -> Holder | None:
         return None
 
 
-def _write_holder(stream: IO[str], program: str) -> None:
+def _write_holder(stream: IO[bytes], program: str) -> None:
     holder = Holder(
         user=_user_name(),
         host=socket.gethostname(),
@@ -151,8 +158,7 @@ def _write_holder(stream: IO[str], program: str) -> None:
     )
     stream.seek(0)
     stream.truncate()
-    stream.write(json.dumps(asdict(holder)))
-    stream.flush()
+    stream.write(json.dumps(asdict(holder)).encode("utf-8"))
 
 
 def _user_name() -> str:
@@ -162,7 +168,7 @@ def _user_name() -> str:
         return "an unnamed user"
 
 
-def _still_named(stream: IO[str], path: Path) -> bool:
+def _still_named(stream: IO[bytes], path: Path) -> bool:
     """Whether `path` still names the file we locked (POSIX: its holder may
     have removed it between our open and our lock)."""
     if os.name == "nt":
@@ -185,7 +191,7 @@ def _remove(path: Path) -> None:
 if sys.platform == "win32":
     import msvcrt
 
-    def _try_lock(stream: IO[str]) -> bool:
+    def _try_lock(stream: IO[bytes]) -> bool:
         fd = stream.fileno()
         position = os.lseek(fd, 0, os.SEEK_CUR)
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
@@ -197,7 +203,7 @@ if sys.platform == "win32":
         finally:
             os.lseek(fd, position, os.SEEK_SET)
 
-    def _unlock(stream: IO[str]) -> None:
+    def _unlock(stream: IO[bytes]) -> None:
         fd = stream.fileno()
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
         try:
@@ -208,7 +214,7 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-    def _try_lock(stream: IO[str]) -> bool:
+    def _try_lock(stream: IO[bytes]) -> bool:
         try:
             fcntl.flock(stream.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             return True
@@ -220,7 +226,7 @@ else:
             # project unusable, so go on as before the lock existed.
             return True
 
-    def _unlock(stream: IO[str]) -> None:
+    def _unlock(stream: IO[bytes]) -> None:
         try:
             fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
         except OSError:

@@ -1054,6 +1054,11 @@ def _open_connection(target: Path, read_only: bool) -> sqlite3.Connection:
     try:
         connection = _connect(target, read_only=read_only)
         version = schema_version(connection)
+    except sqlite3.OperationalError as error:  # the file may be fine: the disk or the drive is not
+        raise StoreError(
+            f"{target}: cannot open the project ({error}); check that the disk has free space and the drive "
+            "is still there"
+        ) from None
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{target}: not a HemaLabel project file ({error})") from None
     if version > CURRENT_VERSION:

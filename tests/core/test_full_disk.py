@@ -111,3 +111,32 @@ def test_the_command_line_reports_a_full_disk_in_one_line(tmp_path: Path, full_d
     error = capsys.readouterr().err.strip()
     assert error.startswith(f"hemalabel: error: {tmp_path / 'r.csv'}: ") and "No space left on device" in error
     assert not (tmp_path / "r.csv").exists()
+
+
+def test_a_project_on_a_full_disk_says_the_disk_not_the_file_is_at_fault(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
+    import sqlite3
+
+    from core import project_lock, store as store_module
+    from core.store import ProjectInUseError, StoreError
+
+    path = _project(tmp_path)
+    real_connect = store_module._connect
+
+    def no_room(target: Path, read_only: bool) -> sqlite3.Connection:
+        raise sqlite3.OperationalError("disk I/O error")  # SQLite cannot make its WAL index
+
+    monkeypatch.setattr(store_module, "_connect", no_room)
+    with pytest.raises(StoreError) as refused:
+        ProjectStore.open(path)
+    assert "cannot open the project (disk I/O error)" in str(refused.value)
+    assert "not a HemaLabel project" not in str(refused.value) and "free space" in str(refused.value)
+    assert not project_lock.lock_path_of(path).exists()  # the lock went with the failed open
+    monkeypatch.setattr(store_module, "_connect", real_connect)
+
+    def holder_cannot_be_written(stream: object, program: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(project_lock, "_write_holder", holder_cannot_be_written)
+    with ProjectStore.open(path):  # the lock holds all the same
+        with pytest.raises(ProjectInUseError, match="another program"):
+            ProjectStore.open(path)
