@@ -75,9 +75,16 @@ class ProjectLock:
         words what holds it ("the HemaLabel window", "hemalabel detect")."""
         path = lock_path_of(project)
         for _ in range(_ATTEMPTS):
-            # Unbuffered: a holder that cannot be written (a full disk) fails
-            # here, and leaves nothing for close() to fail on later.
-            stream = open(path, "a+b", buffering=0)
+            try:
+                # Unbuffered: a holder that cannot be written (a full disk)
+                # fails here, and leaves nothing for close() to fail on later.
+                stream = open(path, "a+b", buffering=0)
+            except PermissionError:
+                # Another user's lock file (a shared drive), which we may not
+                # write: if nobody holds it, its editor crashed; clear it.
+                if _removed_if_stale(path):
+                    continue
+                raise LockHeld(path, read_holder(path)) from None
             if not _try_lock(stream):
                 stream.close()
                 raise LockHeld(path, read_holder(path))
@@ -128,6 +135,29 @@ def is_free(project: Path) -> bool:
         if not _try_lock(stream):
             return False
         _unlock(stream)
+        return True
+    finally:
+        stream.close()
+
+
+def _removed_if_stale(path: Path) -> bool:
+    """Remove a lock file that nobody holds, holding it meanwhile so that
+    nobody takes it as it goes; False where it is held (or cannot be read)."""
+    try:
+        stream = open(path, "rb", buffering=0)  # a lock needs no write access
+    except FileNotFoundError:
+        return True  # gone already: try again
+    except OSError:
+        return False
+    try:
+        if not _try_lock(stream):
+            return False
+        try:
+            path.unlink()
+        except OSError:
+            return False  # a folder that keeps others' files (sticky bit): it stays theirs
+        finally:
+            _unlock(stream)
         return True
     finally:
         stream.close()

@@ -162,3 +162,33 @@ def test_a_probe_sees_whether_the_lock_is_held_and_leaves_it_as_it_was(tmp_path:
     assert is_free(path)
     with ProjectStore.open(path):
         pass
+
+
+def _lock_files_not_writable(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As for a lock file another user left on a shared drive (root, who
+    runs CI, could write it anyway)."""
+    import builtins
+
+    from core import project_lock
+
+    real_open = builtins.open
+
+    def open_as_another_user(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN202
+        if str(file).endswith(".lock") and "+" in mode and Path(file).exists():
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr(project_lock, "open", open_as_another_user, raising=False)
+
+
+def test_another_users_stale_lock_file_is_cleared_and_a_held_one_is_not(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = _project(tmp_path)
+    lock_path_of(path).write_text(json.dumps({"user": "ana", "host": "lab-2", "pid": 1, "since": "x", "program": "p"}))
+    _lock_files_not_writable(monkeypatch)
+    with ProjectStore.open(path, editor="the next window"):  # ana's window crashed: the file was stale
+        assert json.loads(lock_path_of(path).read_text())["program"] == "the next window"
+        with pytest.raises(ProjectInUseError, match="the next window"):
+            ProjectStore.open(path)  # held: not cleared
+        assert lock_path_of(path).is_file()
