@@ -60,8 +60,11 @@ class Box:
     y1: float
 
     def __post_init__(self) -> None:
+        # The sum first: it is finite when every term is, and every cell read
+        # from a project passes through here.  Only an infinite or nan sum
+        # (or a huge one) needs the test of each coordinate.
         values = (self.x0, self.y0, self.x1, self.y1)
-        if not all(math.isfinite(v) for v in values):
+        if not math.isfinite(sum(values)) and not all(math.isfinite(v) for v in values):
             raise ValueError(f"box has a non-finite coordinate: {values}")
         if self.x1 < self.x0 or self.y1 < self.y0:
             raise ValueError(f"box corners are reversed: {values}")
