@@ -267,3 +267,33 @@ def test_tab_steps_cells_and_ctrl_tab_leaves_the_gallery(qtbot, gallery: CellGal
     row = gallery.view.currentIndex().row()
     qtbot.keyClick(gallery.view, Qt.Key.Key_Tab, Qt.KeyboardModifier.ControlModifier)
     assert gallery.view.currentIndex().row() == row and left == [True]
+
+
+def test_a_confirmation_repaints_rows_without_laying_out_the_gallery_again(
+    qtbot, gallery: CellGallery, review_store: ProjectStore, monkeypatch
+) -> None:
+    """With 30,000 cells on show a reset, or QListView's own reaction to a
+    data change, lays out every row again (0.35-0.5 s a key); a confirmation
+    moves no row, so it only repaints."""
+    from app.gui.gallery.delegate import GalleryDelegate
+
+    model = gallery.model
+    resets: list[int] = []
+    model.modelReset.connect(lambda: resets.append(1))
+    sizes: list[int] = []
+    real_size_hint = GalleryDelegate.sizeHint
+    monkeypatch.setattr(GalleryDelegate, "sizeHint", lambda self, o, i: sizes.append(i.row()) or real_size_hint(self, o, i))
+    neutrophils = model.cell_rows_in_group(model.header_row("neutrophil"))
+    first = model.cell_id_at(neutrophils[0])
+    gallery.select_cells([first])
+    qtbot.wait(20)
+    sizes.clear()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_Space)
+    qtbot.wait(20)
+    assert review_store.cell(first).reviewed and resets == []
+    assert gallery.current_cell_id() != first  # moved on to the next cell to review
+    assert len(sizes) < model.rowCount()  # no row-by-row layout of the whole gallery
+    header = model.data(model.index(model.header_row("neutrophil"), 0), Role.HEADER)
+    assert header.unreviewed == len(neutrophils) - 1  # the header's count was repainted
+    qtbot.keyClick(gallery.view, Qt.Key.Key_4)  # a class key moves the cell: the model resets
+    assert resets == [1]

@@ -3,7 +3,8 @@ how long the GUI thread is held.  A project of N 640x480 slides with 200
 red cells and 100 classified white cells each (a 100-cell differential
 after Detect + Classify); the slide list counts every slide's cells when the
 project opens, and again whenever a read-only window learns of edits saved
-elsewhere; the cell gallery reads every white cell when first shown.
+elsewhere; the cell gallery reads every white cell when first shown; and
+keys in the gallery when it shows every slide.
 
 Baseline in the same run: counting by reading every cell, as the slide list
 did before it asked SQLite for the counts (ProjectStore.cell_tallies).
@@ -98,6 +99,40 @@ def main() -> int:
             baseline.append((time.perf_counter() - started) * 1000)
         assert {k: tuple(v) for k, v in by_sql.items()} == by_reading  # the same counts
 
+    # The gallery over every slide: keys with 30,000+ cells on show.  Baseline
+    # in the same run: QListView's own dataChanged, which lays out every row.
+    from PySide6.QtCore import Qt
+    from PySide6.QtTest import QTest
+
+    from app.gui.gallery.view import GalleryView
+
+    assert controller.open_project(project)
+    window.actions["gallery"].trigger()
+    gallery = controller.review.gallery
+    gallery.set_slide(None)
+    app.processEvents()
+
+    def keys(key: Qt.Key, count: int = ROUNDS) -> float:
+        gallery.view.setFocus()
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            QTest.keyClick(gallery.view, key)
+            app.processEvents()
+            times.append((time.perf_counter() - started) * 1000)
+        return statistics.median(times)
+
+    QTest.keyClick(gallery.view, Qt.Key.Key_Tab)
+    confirm = keys(Qt.Key.Key_Space)
+    reclassify = keys(Qt.Key.Key_5)
+    repaint_only = GalleryView.dataChanged
+    del GalleryView.dataChanged
+    confirm_before = keys(Qt.Key.Key_Space)
+    GalleryView.dataChanged = repaint_only
+    shown = gallery.model.rowCount()
+    window.actions["gallery"].trigger()
+    controller.close_project()
+
     # A read-only window following another that edits: one reload of the list.
     with ProjectStore.open(project) as editor:
         assert controller.open_project(project, read_only=True)
@@ -118,6 +153,9 @@ def main() -> int:
           f"reading every cell (before) {statistics.median(baseline):.0f} ms median, "
           f"{statistics.median(baseline) / statistics.median(tallies):.1f}x")
     print(f"read-only window, slide list reload after an edit elsewhere: median {statistics.median(reloads):.0f} ms")
+    print(f"gallery over all slides ({shown} rows): confirm (Space) {confirm:.0f} ms median "
+          f"({confirm_before:.0f} ms with QListView's relayout on every data change); "
+          f"class key (the cell moves group, the view lays out again) {reclassify:.0f} ms")
     window.close()
     return 0
 

@@ -112,6 +112,7 @@ class CellGallery(QWidget):
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_status())
         self.model.about_to_rebuild.connect(self._keep_selection)
         self.model.rebuilt.connect(self._restore_selection)
+        self.model.refreshed.connect(self._after_refresh)
         self.session.changed.connect(self._on_store_events)
         self.message.connect(self._show_message)
         self.setFocusProxy(self.view)
@@ -385,6 +386,15 @@ class CellGallery(QWidget):
                     row -= 1
                 if not self.model.is_header(row):
                     self.view.set_current_row(row)
+        self._focus_after = None
+        self._update_status()
+
+    @Slot()
+    def _after_refresh(self) -> None:
+        """The rows stayed where they were (a confirmation): the selection is
+        still right; only move on to the cell the edit asked for."""
+        if self._focus_after is not None and self.model.row_of(self._focus_after) is not None:
+            self.select_cells([self._focus_after])
         self._focus_after = None
         self._update_status()
 
