@@ -97,10 +97,6 @@ class ProjectLock:
             stream.close()  # the holder removed this file as we locked it; lock the new one
         raise LockHeld(path, read_holder(path))
 
-    @property
-    def held(self) -> bool:
-        return self._stream is not None
-
     def release(self) -> None:
         stream, self._stream = self._stream, None
         if stream is None:
@@ -126,7 +122,7 @@ def is_free(project: Path) -> bool:
     lock and drops it at once, writing nothing (a read-only window asks
     this to learn when the project's editor has closed it)."""
     try:
-        stream = open(lock_path_of(project), "r+b", buffering=0)
+        stream = open(lock_path_of(project), "rb", buffering=0)  # a lock needs no write access
     except FileNotFoundError:
         return True  # removed by its last holder on release
     except OSError:
