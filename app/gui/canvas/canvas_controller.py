@@ -453,4 +453,7 @@ def _shifted_inside(box: Box, width: int, height: int) -> Box:
 
 
 def _clipped(box: Box, width: int, height: int) -> Box:
-    return Box(max(0.0, box.x0), max(0.0, box.y0), min(float(width), box.x1), min(float(height), box.y1))
+    """A resized box cut to the image; one lying wholly outside it (an
+    imported box can) is left as it is rather than turned inside out."""
+    x0, y0, x1, y1 = max(0.0, box.x0), max(0.0, box.y0), min(float(width), box.x1), min(float(height), box.y1)
+    return Box(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else box
