@@ -197,6 +197,10 @@ def test_a_read_only_window_follows_the_edits_saved_elsewhere(qtbot, open_window
         assert window.browser.list.currentIndex().row() == row  # the list kept its selection
         elsewhere.remove_cells([new.id])
         qtbot.waitUntil(lambda: controller.canvas.item(new.id) is None, timeout=3000)
+        rows = window.slide_model.rowCount()
+        added = elsewhere.add_slide(make_slide_image(project_path.parent / "late.png"), 320, 240)
+        qtbot.waitUntil(lambda: window.slide_model.rowCount() == rows + 1, timeout=3000)
+        assert window.slide_model.row_of(added.id) == rows and window.browser.list.currentIndex().row() == row
 
 
 def test_opening_the_open_project_again_keeps_it(qtbot, open_window, project_path):
