@@ -195,6 +195,10 @@ def test_a_read_only_window_follows_the_edits_saved_elsewhere(qtbot, open_window
         qtbot.waitUntil(lambda: window.slide_model.counts(other.id).white == 1)
         assert controller.slide.id == shown.id and window.slide_model.row_of(shown.id) == row
         assert window.browser.list.currentIndex().row() == row  # the list kept its selection
+        controller.canvas.select(new.id, reveal=False)
+        assert "Monocyte" in window.inspector.heading.text()
+        elsewhere.set_label([new.id], "lymphocyte")
+        qtbot.waitUntil(lambda: "Lymphocyte" in window.inspector.heading.text(), timeout=3000)  # the inspector too
         elsewhere.remove_cells([new.id])
         qtbot.waitUntil(lambda: controller.canvas.item(new.id) is None, timeout=3000)
         rows = window.slide_model.rowCount()
