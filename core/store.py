@@ -566,13 +566,10 @@ class ProjectStore:
             return self._slide(slide_id)
 
     def audit_trail(self, slide_id: int | None = None) -> list[dict[str, Any]]:
-        query = "SELECT at, slide_id, who, action, reason FROM audit"
-        params: tuple[Any, ...] = ()
-        if slide_id is not None:
-            query += " WHERE slide_id = ?"
-            params = (slide_id,)
+        where, params = _of_slide(slide_id)
         with self._lock:
-            rows = self._db.execute(query + " ORDER BY id", params).fetchall()
+            query = f"SELECT at, slide_id, who, action, reason FROM audit{where} ORDER BY id"
+            rows = self._db.execute(query, params).fetchall()
         return [dict(zip(("at", "slide_id", "who", "action", "reason"), row)) for row in rows]
 
     # ----------------------------------------------------------- reading cells
@@ -594,30 +591,24 @@ class ProjectStore:
         reviewed, how many Unidentified.  Counted by SQLite: a 500-slide
         project holds 150,000 cells, and reading them all as Cells to count
         them takes seconds."""
+        where, params = _of_slide(slide_id)
         query = (
             "SELECT slide_id, SUM(kind = 'white'), SUM(kind = 'red'), SUM(kind = 'platelet'), "
-            "SUM(reviewed = 0), SUM(COALESCE(label, '') = ?) FROM cells"
+            f"SUM(reviewed = 0), SUM(COALESCE(label, '') = ?) FROM cells{where} GROUP BY slide_id"
         )
-        arguments: tuple[Any, ...] = (UNIDENTIFIED,)
-        if slide_id is not None:
-            query += " WHERE slide_id = ?"
-            arguments += (slide_id,)
         with self._lock:
-            rows = self._db.execute(query + " GROUP BY slide_id", arguments).fetchall()
+            rows = self._db.execute(query, (UNIDENTIFIED, *params)).fetchall()
         return {row[0]: CellTally(*(int(n) for n in row[1:])) for row in rows}
 
     def cell_groups(self, slide_id: int | None = None) -> dict[CellGroup, int]:
         """How many cells of one slide, or of the whole project, there are of
         each (kind, label, reviewed): all a differential count needs, counted
         by SQLite (a 500-slide project's 150,000 cells are not read)."""
-        query = "SELECT kind, label, reviewed, COUNT(*) FROM cells"
-        arguments: tuple[Any, ...] = ()
-        if slide_id is not None:
-            query += " WHERE slide_id = ?"
-            arguments = (slide_id,)
+        where, params = _of_slide(slide_id)
+        query = f"SELECT kind, label, reviewed, COUNT(*) FROM cells{where} GROUP BY kind, label, reviewed"
         with self._lock:
-            rows = self._db.execute(query + " GROUP BY kind, label, reviewed", arguments).fetchall()
-        return {(CellKind(kind), label, bool(reviewed)): int(n) for kind, label, reviewed, n in rows}
+            rows = self._db.execute(query, params).fetchall()
+        return {(_KIND_OF[kind], label, bool(reviewed)): int(n) for kind, label, reviewed, n in rows}
 
     def differential(self, slide_id: int | None = None) -> Differential:
         """The differential count of one slide, or of the whole project."""
@@ -1136,6 +1127,11 @@ def _cell_values(cell: Cell | NewCell) -> tuple[Any, ...]:
         cell.score,
         int(cell.reviewed),
     )
+
+
+def _of_slide(slide_id: int | None) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause and its parameter that keep one slide's rows (none: all)."""
+    return ("", ()) if slide_id is None else (" WHERE slide_id = ?", (slide_id,))
 
 
 # Looked up by value rather than through the enum call, and "{}" not parsed:

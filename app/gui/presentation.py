@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
+from core.store import CellTally
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 # Colours for boxes nobody has classified yet, by what the detector saw.
@@ -98,13 +99,10 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
     )
 
 
-@dataclass(frozen=True, slots=True)
-class SlideCounts:
-    white: int = 0
-    red: int = 0
-    platelet: int = 0
-    unreviewed: int = 0
-    unidentified: int = 0
+class SlideCounts(CellTally):
+    """A slide's cell counts (`ProjectStore.cell_tallies`) as the slide list shows them."""
+
+    __slots__ = ()
 
     def text(self) -> str:
         return f"{self.white} WBC \u00b7 {self.red} RBC \u00b7 {self.platelet} PLT"
