@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 from app.gui.gallery.delegate import GalleryDelegate
 from app.gui.gallery.model import CELL_IDS_MIME, GalleryModel, Role
 
+LAYOUT_BATCH = 2000  # rows laid out per turn of the event loop (about 20 ms)
 _CONFIRM_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space}
 
 
@@ -39,6 +40,13 @@ class GalleryView(QListView):
         self.setSpacing(3)
         self.setUniformItemSizes(False)  # headers span the row; tiles do not
         self.setMovement(QListView.Movement.Static)
+        # Rows are laid out a batch at a time between events: laying out
+        # 50,000 tiles in one go held the window for half a second at the
+        # gallery's first showing and after every change that moves a row.
+        # A scroll to a row not laid out yet waits for it (scrollTo).
+        self._pending_scroll: tuple[QPersistentModelIndex, QAbstractItemView.ScrollHint] | None = None
+        self.setLayoutMode(QListView.LayoutMode.Batched)
+        self.setBatchSize(LAYOUT_BATCH)
         self.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.verticalScrollBar().setSingleStep(24)
@@ -133,7 +141,13 @@ class GalleryView(QListView):
     def scrollTo(self, index: QModelIndex, hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
         """As QListView's, but the first tile of a group brings its header into
         view, so the technician always sees which class a tile is in.  Qt calls
-        this for its own delayed scrolls too."""
+        this for its own delayed scrolls too.  A row that the batched layout
+        has not reached yet has no place to scroll to: the scroll is made when
+        the layout is done (updateGeometries), the latest request winning."""
+        self._pending_scroll = None
+        if index.isValid() and not self.visualRect(index).isValid():
+            self._pending_scroll = (QPersistentModelIndex(index), hint)
+            return
         super().scrollTo(index, hint)
         row = index.row()
         model = self.gallery_model()
@@ -142,6 +156,16 @@ class GalleryView(QListView):
             if header.top() < self.spacing():
                 bar = self.verticalScrollBar()
                 bar.setValue(bar.value() + header.top() - self.spacing())
+
+    def updateGeometries(self) -> None:  # noqa: N802
+        """Qt calls this when the batched layout has placed its last row."""
+        super().updateGeometries()
+        if self._pending_scroll is None:
+            return
+        index, hint = self._pending_scroll
+        self._pending_scroll = None
+        if index.isValid():  # a reset since drops it: whoever reset scrolls again
+            self.scrollTo(self.model().index(index.row(), 0), hint)
 
     # ------------------------------------------------------------ mouse
     def mousePressEvent(self, event: QMouseEvent) -> None:
