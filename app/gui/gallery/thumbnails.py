@@ -136,6 +136,7 @@ class ThumbnailProvider(QObject):
         self._flush_timer.setInterval(0)
         self._flush_timer.timeout.connect(self._start_batch)
         self.batches_started = 0
+        self._shut = False
 
     # ------------------------------------------------------------ asking
     def pixmap(self, cell: Cell) -> QPixmap | None:
@@ -144,7 +145,7 @@ class ThumbnailProvider(QObject):
         if cached is not None:
             self._cache.move_to_end(key)
             return cached
-        if key in self._failed or key in self._in_flight:
+        if key in self._failed or key in self._in_flight or self._shut:
             return None
         if key in self._pending:
             self._pending.move_to_end(key)  # asked again: it is on screen now
@@ -176,7 +177,9 @@ class ThumbnailProvider(QObject):
         return len(self._cache)
 
     def shutdown(self) -> None:
-        """Drop queued work and wait for the batch in flight (window closing)."""
+        """Drop queued work, wait for the batch in flight and start no more:
+        the gallery may still be painted once before it goes (window closing)."""
+        self._shut = True
         self._pending.clear()
         self._flush_timer.stop()
         if self._job is not None:
