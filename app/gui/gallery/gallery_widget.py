@@ -410,7 +410,7 @@ class CellGallery(QWidget):
             self.current_cell_changed.emit(cell_id)
 
     def _update_status(self) -> None:
-        shown = len(self.model.shown_cell_ids())
+        shown = self.model.shown_count()
         selected = len(self.view.selectionModel().selectedIndexes())
         self.status.setText(f"{shown} cell{'s' if shown != 1 else ''} shown  ·  {selected} selected")
 

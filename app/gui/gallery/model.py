@@ -30,10 +30,10 @@ from core.store import ProjectStore, StoreError, StoreEvent
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 CELL_IDS_MIME = "application/x-hemalabel-cell-ids"
-RELOAD_ALL_ABOVE = 300
+RELOAD_ALL_ABOVE = 300  # re-reading more changed cells than this one by one is slower than one query
 _CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 _HEADER_FLAGS = Qt.ItemFlag.NoItemFlags
-_ROOT_FLAGS = Qt.ItemFlag.ItemIsDropEnabled  # re-reading more changed cells than this one by one is slower than one query
+_ROOT_FLAGS = Qt.ItemFlag.ItemIsDropEnabled
 
 
 class Role(enum.IntEnum):
@@ -81,6 +81,7 @@ class Tile:
 class _Rows:
     kinds: list[object] = field(default_factory=list)  # GroupHeader or cell id, in display order
     row_of_cell: dict[int, int] = field(default_factory=dict)
+    row_of_header: dict[str, int] = field(default_factory=dict)
 
 
 def _same_places(new: _Rows, old: _Rows) -> bool:
@@ -270,10 +271,7 @@ class GalleryModel(QAbstractListModel):
         return entry.class_name if isinstance(entry, GroupHeader) else group_of(self._cells[entry])  # type: ignore[index]
 
     def header_row(self, class_name: str) -> int | None:
-        for row, entry in enumerate(self._rows.kinds):
-            if isinstance(entry, GroupHeader) and entry.class_name == class_name:
-                return row
-        return None
+        return self._rows.row_of_header.get(class_name)
 
     def cell_rows_in_group(self, header_row: int) -> list[int]:
         rows = []
@@ -282,6 +280,9 @@ class GalleryModel(QAbstractListModel):
                 break
             rows.append(row)
         return rows
+
+    def shown_count(self) -> int:
+        return len(self._rows.row_of_cell)
 
     def shown_cell_ids(self) -> list[int]:
         return [entry for entry in self._rows.kinds if not isinstance(entry, GroupHeader)]  # type: ignore[misc]
@@ -315,13 +316,46 @@ class GalleryModel(QAbstractListModel):
         if reload_all or len(changed) > RELOAD_ALL_ABOVE:
             self._reload_all()
         else:
+            before = {cell_id: self._cells.get(cell_id) for cell_id in changed}
             for cell_id in removed:
                 self._cells.pop(cell_id, None)
                 self._tiles.pop(cell_id, None)
             for cell_id in changed:
                 self._tiles.pop(cell_id, None)
                 self._reread(cell_id)
+            slides_changed = any(e.kind.startswith("slide") for e in events)
+            if not removed and self._update_in_place(before, repaint_all=slides_changed):
+                return
         self._rebuild(touched=changed if not (reload_all or removed) else ())
+
+    def _update_in_place(self, before: dict[int, Cell | None], repaint_all: bool = False) -> bool:
+        """After an edit that moved no cell (the commonest, a confirmation),
+        mend the headers' counts and repaint the rows it touched, without
+        grouping every cell again (60 ms a key with 50,000 cells on show).
+        `repaint_all`: a slide changed (signed off: every tile of it shows
+        the lock).  False, having changed nothing, if a cell came, went or
+        moved."""
+        unreviewed_delta: dict[str, int] = {}
+        for cell_id, old in before.items():
+            new = self._cells.get(cell_id)
+            place = self._place(new) if new is not None else None
+            if place != (self._place(old) if old is not None else None):
+                return False
+            if place is not None and old is not None and new is not None and old.reviewed != new.reviewed:
+                unreviewed_delta[place[0]] = unreviewed_delta.get(place[0], 0) + (1 if old.reviewed else -1)
+        repaint = [self._rows.row_of_cell[cell_id] for cell_id in before if cell_id in self._rows.row_of_cell]
+        for group, delta in unreviewed_delta.items():
+            row = self._rows.row_of_header[group]
+            header = self._rows.kinds[row]
+            self._rows.kinds[row] = replace(header, unreviewed=header.unreviewed + delta)  # type: ignore[type-var]
+            repaint.append(row)
+        if repaint_all and self._rows.kinds:
+            self.dataChanged.emit(self.index(0), self.index(len(self._rows.kinds) - 1))
+        else:
+            for row in repaint:
+                self.dataChanged.emit(self.index(row), self.index(row))
+        self.refreshed.emit()
+        return True
 
     def _reread(self, cell_id: int) -> None:
         try:
@@ -374,6 +408,22 @@ class GalleryModel(QAbstractListModel):
             self.endResetModel()
             self.rebuilt.emit()
 
+    def _place(self, cell: Cell) -> tuple[str, float] | None:
+        """Where the filter puts a cell: its group and its place in the group
+        (lowest confidence first, no confidence before all); None: not shown."""
+        wanted = self._filter
+        if wanted.slide_id is not None and cell.slide_id != wanted.slide_id:
+            return None
+        group = group_of(cell)
+        if wanted.class_name is not None and group != wanted.class_name:
+            return None
+        if wanted.unreviewed_only and cell.reviewed:
+            return None
+        confidence = confidence_of(cell)
+        if wanted.confidence_below is not None and confidence is not None and confidence >= wanted.confidence_below:
+            return None
+        return group, -1.0 if confidence is None else confidence
+
     def _build_rows(self) -> _Rows:
         wanted = self._filter
         taxonomy = self.session.taxonomy
@@ -381,20 +431,14 @@ class GalleryModel(QAbstractListModel):
         groups: dict[str, list[tuple[float, int]]] = {name: [] for name in order}
         unreviewed: dict[str, int] = dict.fromkeys(order, 0)
         for cell in self._cells.values():
-            if wanted.slide_id is not None and cell.slide_id != wanted.slide_id:
+            place = self._place(cell)
+            if place is None:
                 continue
-            group = group_of(cell)
-            if wanted.class_name is not None and group != wanted.class_name:
-                continue
-            if wanted.unreviewed_only and cell.reviewed:
-                continue
-            confidence = confidence_of(cell)
-            if wanted.confidence_below is not None and confidence is not None and confidence >= wanted.confidence_below:
-                continue
+            group, sort_key = place
             if group not in groups:  # a label the taxonomy no longer has: show it last rather than hide it
                 groups[group] = []
                 unreviewed[group] = 0
-            groups[group].append((-1.0 if confidence is None else confidence, cell.id))
+            groups[group].append((sort_key, cell.id))
             if not cell.reviewed:
                 unreviewed[group] += 1
         rows = _Rows()
@@ -404,6 +448,7 @@ class GalleryModel(QAbstractListModel):
             if not members and name not in taxonomy:
                 continue
             item = taxonomy.get(name) if name in taxonomy else None
+            rows.row_of_header[name] = len(rows.kinds)
             rows.kinds.append(
                 GroupHeader(
                     class_name=name,

@@ -70,8 +70,13 @@ class GalleryView(QListView):
         # QListView lays out every row again on any data change, in case a
         # size changed: 0.35 s with 30,000 cells on show, at every thumbnail
         # that arrives and every key.  A tile's size never depends on its
-        # data (headers follow the viewport's width), so only repaint.
-        QAbstractItemView.dataChanged(self, top_left, bottom_right, list(roles))
+        # data (headers follow the viewport's width), so only repaint: one
+        # row through Qt, a span by repainting what is on screen (Qt's own
+        # handling of a span still asks every row its size).
+        if top_left.row() == bottom_right.row():
+            QAbstractItemView.dataChanged(self, top_left, bottom_right, list(roles))
+        else:
+            self.viewport().update()
 
     def gallery_model(self) -> GalleryModel:
         return self.model()  # type: ignore[return-value]
