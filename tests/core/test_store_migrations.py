@@ -76,7 +76,7 @@ def _index_names(path: Path) -> set[str]:
         connection.close()
 
 
-def test_the_history_indexes_are_made_on_opening_without_a_new_version(tmp_path: Path) -> None:
+def test_the_indexes_that_change_no_layout_are_made_on_opening_without_a_new_version(tmp_path: Path) -> None:
     """They change no layout, so the file keeps a version number that the
     HemaLabel before them still opens."""
     path = tmp_path / "old.hemalabel"
@@ -90,7 +90,19 @@ def test_the_history_indexes_are_made_on_opening_without_a_new_version(tmp_path:
     with ProjectStore.open(path) as store:
         assert store.schema_version == CURRENT_VERSION
         assert store.undo() == "Set class" and store.redo() == "Set class"
-    assert {"edits_undone", "corrections_by_edit"} <= _index_names(path)
+    assert {"edits_undone", "corrections_by_edit", "cells_by_group"} <= _index_names(path)
     with ProjectStore.create(tmp_path / "new.hemalabel"):
         pass
-    assert {"edits_undone", "corrections_by_edit"} <= _index_names(tmp_path / "new.hemalabel")
+    assert {"edits_undone", "corrections_by_edit", "cells_by_group"} <= _index_names(tmp_path / "new.hemalabel")
+
+
+def test_the_project_differential_is_counted_from_an_index_alone(tmp_path: Path) -> None:
+    """Counting every slide's cells after each edit must not read the cells table."""
+    with ProjectStore.create(tmp_path / "p.hemalabel") as store:
+        statements: list[str] = []
+        store._db.set_trace_callback(statements.append)
+        store.cell_groups()
+        store._db.set_trace_callback(None)
+        (query,) = [statement for statement in statements if "FROM cells" in statement]
+        plan = store._db.execute(f"EXPLAIN QUERY PLAN {query}").fetchall()
+    assert any("COVERING INDEX cells_by_group" in row[-1] for row in plan), plan
