@@ -579,7 +579,10 @@ class ProjectStore:
             clauses.append("slide_id = ?")
             params.append(slide_id)
         if kind is not None:
-            clauses.append("kind = ?")
+            # "+kind": not through cells_by_group, which SQLite would pick for
+            # a whole project's cells of one kind, then sort them by id: 125 ms
+            # for 50,000 white cells of 150,000, against 92 ms reading the table.
+            clauses.append("+kind = ?")
             params.append(kind.value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:

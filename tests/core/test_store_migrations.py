@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
+from core.schema import CellKind
 from core.store import ProjectStore
 from core.store_schema import CURRENT_VERSION, MIGRATIONS, migrate, schema_version
 from core.taxonomy import default_taxonomy
@@ -96,13 +98,24 @@ def test_the_indexes_that_change_no_layout_are_made_on_opening_without_a_new_ver
     assert {"edits_undone", "corrections_by_edit", "cells_by_group"} <= _index_names(tmp_path / "new.hemalabel")
 
 
+def _plan_of(store: ProjectStore, read: Callable[[], object]) -> str:
+    """SQLite's plan for the one query on cells that `read` runs."""
+    statements: list[str] = []
+    store._db.set_trace_callback(statements.append)
+    read()
+    store._db.set_trace_callback(None)
+    (query,) = [statement for statement in statements if "FROM cells" in statement]
+    return " | ".join(row[-1] for row in store._db.execute(f"EXPLAIN QUERY PLAN {query}"))
+
+
 def test_the_project_differential_is_counted_from_an_index_alone(tmp_path: Path) -> None:
     """Counting every slide's cells after each edit must not read the cells table."""
     with ProjectStore.create(tmp_path / "p.hemalabel") as store:
-        statements: list[str] = []
-        store._db.set_trace_callback(statements.append)
-        store.cell_groups()
-        store._db.set_trace_callback(None)
-        (query,) = [statement for statement in statements if "FROM cells" in statement]
-        plan = store._db.execute(f"EXPLAIN QUERY PLAN {query}").fetchall()
-    assert any("COVERING INDEX cells_by_group" in row[-1] for row in plan), plan
+        assert "COVERING INDEX cells_by_group" in _plan_of(store, store.cell_groups)
+
+
+def test_a_projects_cells_of_one_kind_are_read_from_the_table(tmp_path: Path) -> None:
+    """Through cells_by_group SQLite would fetch each row apart and then sort them."""
+    with ProjectStore.create(tmp_path / "p.hemalabel") as store:
+        assert _plan_of(store, lambda: store.cells(kind=CellKind.WHITE)) == "SCAN cells"
+        assert "cells_by_slide" in _plan_of(store, lambda: store.cells(1, kind=CellKind.WHITE))
