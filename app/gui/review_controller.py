@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QApplication
+from PySide6.QtCore import QObject, Signal
 
 from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.differential import DifferentialPanel
@@ -78,18 +77,11 @@ class ReviewController(QObject):
         if self.gallery is not None or self.session is None:
             return
         w = self.window
-        # It reads every white cell of the project (2 s for 50,000): the
-        # wait cursor says the window is working, not stuck.
-        QApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
-        try:
-            self.gallery = CellGallery(
-                self.session, on_open_cell=self.open_cell.emit, on_undo=self._undo, on_redo=self._redo
-            )
-        finally:
-            QApplication.restoreOverrideCursor()
+        # It follows the slide on show, and reads that slide's white cells only.
+        self.gallery = CellGallery(
+            self.session, on_open_cell=self.open_cell.emit, on_undo=self._undo, on_redo=self._redo, slide_id=self.slide_id
+        )
         self.gallery.setObjectName("cellGallery")
-        if self.slide_id is not None:
-            self.gallery.set_slide(self.slide_id)  # it follows the slide on show
         self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
         self.gallery.current_cell_changed.connect(self._gallery_current_changed)
         self.gallery.thumbnails.ready.connect(self._tiles_arrived)

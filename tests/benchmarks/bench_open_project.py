@@ -3,7 +3,8 @@ how long the GUI thread is held.  A project of N 640x480 slides with 200
 red cells and 100 classified white cells each (a 100-cell differential
 after Detect + Classify); the slide list counts every slide's cells when the
 project opens, and again whenever a read-only window learns of edits saved
-elsewhere; the cell gallery reads every white cell when first shown; and
+elsewhere; the cell gallery reads the white cells of the slide on show when
+first shown, and every white cell when "All slides" is first chosen; and
 keys in the gallery when it shows every slide.
 
 Baselines in the same run: counting by reading every cell, as the slide list
@@ -92,25 +93,29 @@ def main() -> int:
             time.sleep(0.002)
         return longest * 1000
 
-    def show_gallery_rounds() -> tuple[list[float], list[float], list[float], list[float]]:
-        opens, galleries, turns, closes = [], [], [], []
+    def show_gallery_rounds() -> tuple[list[float], list[float], list[float], list[float], list[float]]:
+        opens, galleries, every_slide, turns, closes = [], [], [], [], []
         for _ in range(ROUNDS):
             started = time.perf_counter()
             assert controller.open_project(project)
             opens.append((time.perf_counter() - started) * 1000)
             app.processEvents()
             started = time.perf_counter()
-            window.actions["gallery"].trigger()  # made when first shown: every white cell is read
+            window.actions["gallery"].trigger()  # made when first shown: the slide on show's cells are read
             galleries.append((time.perf_counter() - started) * 1000)
+            longest_turn(0.5)
+            started = time.perf_counter()
+            controller.review.gallery.set_slide(None)  # every white cell is read
+            every_slide.append((time.perf_counter() - started) * 1000)
             turns.append(longest_turn())
             window.actions["gallery"].trigger()
             app.processEvents()
             started = time.perf_counter()
             controller.close_project()
             closes.append((time.perf_counter() - started) * 1000)
-        return opens, galleries, turns, closes
+        return opens, galleries, every_slide, turns, closes
 
-    opens, galleries, turns, closes = show_gallery_rounds()
+    opens, galleries, every_slide, turns, closes = show_gallery_rounds()
     batched_init = GalleryView.__init__
 
     def single_pass_init(self, *args, **kwargs) -> None:  # noqa: ANN001, ANN002, ANN003
@@ -118,7 +123,7 @@ def main() -> int:
         self.setLayoutMode(QListView.LayoutMode.SinglePass)
 
     GalleryView.__init__ = single_pass_init
-    _, galleries_before, turns_before, _ = show_gallery_rounds()
+    _, _, every_slide_before, turns_before, _ = show_gallery_rounds()
     GalleryView.__init__ = batched_init
 
     with ProjectStore.open(project, read_only=True) as reader:
@@ -188,9 +193,10 @@ def main() -> int:
 
     print(f"open project (GUI thread, to the first slide listed): median {statistics.median(opens):.0f} ms "
           f"(min {min(opens):.0f}, max {max(opens):.0f}); close {statistics.median(closes):.0f} ms")
-    print(f"cell gallery, first shown (reads every white cell): median {statistics.median(galleries):.0f} ms, "
+    print(f"cell gallery, first shown (reads the slide on show's white cells): median {statistics.median(galleries):.0f} ms")
+    print(f"cell gallery, All slides first chosen (reads every white cell): median {statistics.median(every_slide):.0f} ms, "
           f"then longest event-loop turn {statistics.median(turns):.0f} ms; laid out in one pass (before): "
-          f"{statistics.median(galleries_before):.0f} ms, then {statistics.median(turns_before):.0f} ms")
+          f"{statistics.median(every_slide_before):.0f} ms, then {statistics.median(turns_before):.0f} ms")
     print(f"count every slide's cells: SQLite {statistics.median(tallies):.0f} ms median, "
           f"reading every cell (before) {statistics.median(baseline):.0f} ms median, "
           f"{statistics.median(baseline) / statistics.median(tallies):.1f}x")

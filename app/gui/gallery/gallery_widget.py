@@ -43,7 +43,8 @@ class CellGallery(QWidget):
     on its own).  `on_open_cell(cell_id)` is called on double-click (jump to
     the cell on its slide); `on_undo` / `on_redo` take Ctrl+Z / Ctrl+Shift+Z
     (the window passes its Undo and Redo actions, so the gallery and the
-    canvas share one history step by step).  Signals: `current_cell_changed(int)` when the current cell
+    canvas share one history step by step).  `slide_id`: the slide it shows
+    first (None: every slide).  Signals: `current_cell_changed(int)` when the current cell
     changes, `slide_filter_changed(object)` (slide id or None) when the slide
     filter changes, `message(str)` for the status bar (refusals, hints)."""
 
@@ -60,6 +61,7 @@ class CellGallery(QWidget):
         *,
         on_undo: Callable[[], None] | None = None,
         on_redo: Callable[[], None] | None = None,
+        slide_id: int | None = None,
     ) -> None:
         super().__init__(parent)
         self.session = ProjectSession.of(project, self)
@@ -69,7 +71,7 @@ class CellGallery(QWidget):
         self.on_undo = on_undo
         self.on_redo = on_redo
         self.thumbnails = ThumbnailProvider(self._slide_image, size=thumb_size, parent=self)
-        self.model = GalleryModel(self.session, self.thumbnails, self)
+        self.model = GalleryModel(self.session, self.thumbnails, self, slide_id=slide_id)
         self.view = GalleryView(self.model, thumb_size, self)
         self._focus_after: int | None = None  # the cell to make current once the model has followed an edit
         self._kept_selection: list[int] = []
@@ -78,6 +80,7 @@ class CellGallery(QWidget):
         self._kept_scroll = 0
 
         self._build_filter_bar()
+        self._sync_filter_bar()
         self.status = QLabel()
         self.status.setObjectName("galleryStatus")
         hint = QLabel(HINT)

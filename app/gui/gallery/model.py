@@ -8,10 +8,14 @@ fresh.  Filters (slide, class, unreviewed only, confidence below a value)
 are applied here rather than in a proxy, because headers and their counts
 depend on what is shown.
 
-The model keeps a copy of the white cells and follows the project through
-the window's one store bridge (ProjectSession.changed): changed cells are
-re-read one by one, big changes reload all.  It reads through the session's
-read-only connection, so a worker's commit never makes it wait.
+The model keeps a copy of the white cells of the slides it has been asked
+to show, read a slide at a time when the filter first needs it (every slide
+at once for "All slides": 0.5 s for a 500-slide project's 50,000 cells,
+against a millisecond for one slide's hundred).  It follows the project
+through the window's one store bridge (ProjectSession.changed): changed
+cells of those slides are re-read one by one, big changes re-read what it
+holds.  It reads through the session's read-only connection, so a worker's
+commit never makes it wait.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
 from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
 
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
 from app.gui.presentation import percent
@@ -127,21 +132,26 @@ class GalleryModel(QAbstractListModel):
         project: ProjectSession | ProjectStore,
         thumbnails: ThumbnailProvider | None = None,
         parent: QObject | None = None,
+        slide_id: int | None = None,
     ) -> None:
+        """`slide_id`: the slide to show first (None: every slide)."""
         super().__init__(parent)
         self.session = ProjectSession.of(project, self)
         self._own_session = self.session is not project
         self.store = self.session.reader  # reads only; edits go to session.store
         self.thumbnails = thumbnails
-        self._filter = GalleryFilter()
+        self._filter = GalleryFilter(slide_id=slide_id)
         self._cells: dict[int, Cell] = {}
+        self._slides_read: set[int] = set()  # whose white cells are in _cells
+        self._every_slide_read = False
         self._slides: dict[int, Slide] = {}
         self._rows = _Rows()
         self._tiles: dict[int, Tile] = {}
         self.session.changed.connect(self._on_store_changed)
         if thumbnails is not None:
             thumbnails.ready.connect(self._on_thumbnails_ready)
-        self._reload_all()
+        self._reload_slides()
+        self._read_cells_of(slide_id)
         self._rebuild(announce=False)
 
     def detach(self) -> None:
@@ -162,6 +172,7 @@ class GalleryModel(QAbstractListModel):
     def set_filter(self, gallery_filter: GalleryFilter) -> None:
         if gallery_filter != self._filter:
             self._filter = gallery_filter
+            self._read_cells_of(gallery_filter.slide_id)
             self._rebuild()
 
     def update_filter(self, **changes: object) -> None:
@@ -306,6 +317,8 @@ class GalleryModel(QAbstractListModel):
             elif event.kind in ("slide_added", "slide_changed"):
                 self._reload_slides()
             elif event.kind in ("cells_added", "cells_changed"):
+                if not self._holds_slide(event.slide_id):
+                    continue  # read when a filter first shows that slide
                 changed.update(event.cell_ids)
                 removed.difference_update(event.cell_ids)
             elif event.kind == "cells_removed":
@@ -368,10 +381,35 @@ class GalleryModel(QAbstractListModel):
         else:
             self._cells.pop(cell_id, None)  # its kind was changed on the canvas
 
+    def _holds_slide(self, slide_id: int | None) -> bool:
+        return self._every_slide_read or slide_id is None or slide_id in self._slides_read
+
+    def _read_cells_of(self, slide_id: int | None) -> None:
+        """Read the white cells of a slide (None: of every slide) unless held."""
+        if self._every_slide_read or (slide_id is not None and slide_id in self._slides_read):
+            return
+        if slide_id is None:
+            # The whole project's (0.5 s for 50,000): the wait cursor says the
+            # window is working, not stuck.
+            QGuiApplication.setOverrideCursor(Qt.CursorShape.WaitCursor)
+            try:
+                self._cells = {cell.id: cell for cell in self.store.cells(kind=CellKind.WHITE)}
+            finally:
+                QGuiApplication.restoreOverrideCursor()
+            self._every_slide_read = True
+            self._slides_read.clear()
+        else:
+            self._cells.update((cell.id, cell) for cell in self.store.cells(slide_id, kind=CellKind.WHITE))
+            self._slides_read.add(slide_id)
+
     def _reload_all(self) -> None:
-        self._cells = {cell.id: cell for cell in self.store.cells(kind=CellKind.WHITE)}
-        self._tiles = {}
+        """Read again everything held (the file changed under it, or many cells did)."""
+        every_slide, slides = self._every_slide_read, set(self._slides_read)
+        self._cells, self._tiles = {}, {}
+        self._every_slide_read, self._slides_read = False, set()
         self._reload_slides()
+        for slide_id in [None] if every_slide else sorted(slides):
+            self._read_cells_of(slide_id)
 
     def _reload_slides(self) -> None:
         self._slides = {slide.id: slide for slide in self.store.slides()}
