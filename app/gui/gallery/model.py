@@ -427,10 +427,10 @@ class GalleryModel(QAbstractListModel):
         changed, when that is all that changed."""
         rows = self._build_rows()
         if announce and _same_places(rows, self._rows):
-            # The commonest edit, a confirmation, moves no cell: repaint its
-            # row and the headers whose counts changed, one row at a time.
-            # A reset, or one range over every row, makes the view lay out
-            # every row again (0.5 s a key with 30,000 cells on show).
+            # Nothing moved (a filter that gave the same rows, or an edit that
+            # _update_in_place could not judge alone): repaint the touched rows
+            # and the headers whose counts changed.  A reset makes the view
+            # lay out every row again (0.37 s with 50,000 cells on show).
             old, self._rows = self._rows, rows
             repaint = [row for row, (a, b) in enumerate(zip(rows.kinds, old.kinds)) if isinstance(a, GroupHeader) and a != b]
             repaint += [rows.row_of_cell[cell_id] for cell_id in touched if cell_id in rows.row_of_cell]
