@@ -215,3 +215,30 @@ def test_a_box_is_moved_and_resized_from_the_keyboard(qtbot, open_window, projec
     qtbot.keyClick(window.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     qtbot.keyClick(window.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
     assert store.cell(cell.id).box == Box(slide_width - 40, 50, slide_width, 90)
+
+
+def test_zooming_tells_qt_of_each_box_before_its_bounds_change(qtbot, open_window, project_path, monkeypatch):
+    """A box's bounds include its handles, a fixed size on screen, so they
+    change with the zoom.  Qt takes an item out of the scene's index by the
+    bounds it has when told; told too late, the old entries stayed behind
+    and the next paint after the box was deleted crashed the window."""
+    from app.gui.canvas.cell_item import CellItem
+    from core.schema import Box, NewCell
+
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    store.add_cells(controller.slide.id, [NewCell(Box(100, 100, 150, 150), CellKind.WHITE, source=LabelSource.MODEL)])
+    qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 1)
+    (item,) = [i for i in window.view.scene().items() if isinstance(i, CellItem)]
+    told_with: list[tuple[float, float]] = []
+    real_prepare = CellItem.prepareGeometryChange
+    monkeypatch.setattr(
+        CellItem, "prepareGeometryChange", lambda self: told_with.append(self.boundingRect().getRect()[2:]) or real_prepare(self)
+    )
+    for action in ("zoom_in", "zoom_in", "zoom_out", "fit"):
+        before = item.boundingRect().getRect()[2:]
+        told_with.clear()
+        window.actions[action].trigger()
+        if item.boundingRect().getRect()[2:] != before:
+            assert told_with and set(told_with) == {before}, action

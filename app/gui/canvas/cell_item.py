@@ -141,6 +141,7 @@ class CellItem(QGraphicsItem):
         return self._tag._text if self._tag is not None and self._tag.isVisible() else ""
 
     def zoom_changed(self) -> None:
+        """Call before view_scale changes (the bounds follow it)."""
         self.prepareGeometryChange()
 
     # ------------------------------------------------------------ geometry

@@ -103,10 +103,15 @@ class SlideView(QGraphicsView):
         self._zoom_updated()
 
     def _zoom_updated(self) -> None:
-        CellItem.view_scale = self.scale_factor()
+        # A box's bounds hold its handles, a fixed size on screen, so they
+        # follow view_scale.  Qt is told of each box before the scale changes:
+        # it takes an item out of its index by the bounds the item has when
+        # told, and entries under the old bounds, left behind, made the next
+        # paint after that box was deleted read freed memory.
         for item in self.scene().items():
             if isinstance(item, CellItem):
                 item.zoom_changed()
+        CellItem.view_scale = self.scale_factor()
         self.zoom_changed.emit(self.scale_factor())
 
     def zoom_in(self) -> None:
