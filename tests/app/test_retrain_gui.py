@@ -67,9 +67,13 @@ def fake_insights_job(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def make_dialog(qtbot, store: ProjectStore) -> RetrainDialog:
+    """Shown, its queue counted, and Start ready: the test projects hold six
+    examples, under the default minimum of 20."""
     dialog = RetrainDialog(None, store)
     qtbot.addWidget(dialog)
     dialog.show()
+    dialog.settings_form.min_examples.setValue(5)
+    qtbot.waitUntil(dialog.start_button.isEnabled, timeout=10000)
     return dialog
 
 
@@ -125,8 +129,11 @@ def test_retrain_dialog_opens_from_the_menu_and_counts_the_queue(
     assert "6" in dialog.queue_tab.headline.text()
     dialog.settings_form.min_examples.setValue(20)
     assert "Too few examples" in dialog.queue_tab.readiness.text()
+    assert not dialog.start_button.isEnabled()  # core would refuse it
+    assert "Too few examples" in dialog.start_button.toolTip()
     dialog.settings_form.min_examples.setValue(5)
     assert "Enough" in dialog.queue_tab.readiness.text()
+    assert dialog.start_button.isEnabled()
     dialog.close()
     qtbot.waitUntil(lambda: controller.retraining.retrain_dialog is None)
 

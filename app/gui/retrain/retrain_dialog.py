@@ -95,6 +95,7 @@ class RetrainDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self.results_tab.promote_button.clicked.connect(self.promote)
         self.results_tab.discard_button.clicked.connect(self.discard)
+        self._update_start()
         self._read_project()
 
     # ------------------------------------------------------------ queue and insights
@@ -114,6 +115,7 @@ class RetrainDialog(QDialog):
         self.summary = summary
         self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value())
         self.queue_tab.show_readiness(summary, self.settings_form.min_examples.value())
+        self._update_start()
 
     def _summary_failed(self, _message: str, error: object) -> None:
         self.queue_tab.show_error(str(error))
@@ -131,6 +133,7 @@ class RetrainDialog(QDialog):
     def _min_examples_changed(self, value: int) -> None:
         if self.summary is not None:
             self.queue_tab.show_readiness(self.summary, value)
+        self._update_start()
 
     # ------------------------------------------------------------ the fine-tune
     @property
@@ -195,9 +198,21 @@ class RetrainDialog(QDialog):
             super().reject()
 
     def _set_running(self, running: bool) -> None:
-        self.start_button.setEnabled(not running)
         self.cancel_button.setEnabled(running)
         self.settings_form.setEnabled(not running)
+        self._update_start(running)
+
+    def _update_start(self, running: bool | None = None) -> None:
+        """Start only once the queue is counted and holds enough examples:
+        core would refuse the run anyway, after the child process started."""
+        running = self.running if running is None else running
+        enough = self.summary is not None and self.summary.total_examples >= self.settings_form.min_examples.value()
+        self.start_button.setEnabled(enough and not running)
+        self.start_button.setToolTip(
+            "Fine-tune a candidate on the queue; the current model stays in use until you promote" if enough
+            else "Counting the queue…" if self.summary is None
+            else self.queue_tab.readiness.text()
+        )
 
     # ------------------------------------------------------------ the decision
     def promote(self) -> None:
