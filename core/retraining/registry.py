@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -81,13 +82,20 @@ class ModelRegistry:
         os.replace(temporary, self.file)
 
     def bundled(self) -> ModelVersion:
+        """The model shipped in models/, described by its card: the cells of
+        each class it was trained on, and its figures on the validation split
+        (there is no held-out project for it, as a retrained version has)."""
         path = bundled_models_dir() / f"{BUNDLED_DEFAULT}.keras"
-        created = ""
         try:
-            created = read_card(card_path_for(path)).created_at
+            card = read_card(card_path_for(path))
         except ModelCardError:
-            pass  # reported by the loader when someone loads it
-        return ModelVersion(BUNDLED_DEFAULT, path, "bundled", None, created)
+            # Reported by the loader when someone loads it.
+            return ModelVersion(BUNDLED_DEFAULT, path, "bundled")
+        trained_on: Counter[str] = Counter()
+        for source in card.training_data.get("sources", []):
+            trained_on.update(source.get("train_classes", {}))
+        metrics = {key: value for key, value in card.metrics.items() if key != "history"}
+        return ModelVersion(BUNDLED_DEFAULT, path, "bundled", None, card.created_at, dict(sorted(trained_on.items())), metrics)
 
     def _version(self, entry: dict[str, Any], current: str | None) -> ModelVersion:
         return ModelVersion(

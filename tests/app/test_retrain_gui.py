@@ -25,6 +25,7 @@ from app.gui.actions import SPECS, shortcut_text  # noqa: E402
 from app.gui.retrain import backend  # noqa: E402
 from app.gui.retrain.models_dialog import ModelsDialog, key_metrics  # noqa: E402
 from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
+from core.classifier.card import card_path_for, read_card  # noqa: E402
 from core.schema import CellKind  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
@@ -384,6 +385,11 @@ def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_p
     assert names == [bundled, f"{bundled}-r1"]
     assert dialog.table.item(0, 0).text() == "\u25cf" and not dialog.rollback_button.isEnabled()
     assert dialog.table.item(1, 6).text() == "0.950"  # the candidate's held-out accuracy
+    card = read_card(card_path_for(registry.bundled().path))  # the bundled model's own figures
+    trained = sum(sum(source["train_classes"].values()) for source in card.training_data["sources"])
+    assert dialog.table.item(0, 5).text() == str(trained)
+    assert dialog.table.item(0, 6).text() == f"{card.metrics['validation_accuracy']:.3f}"
+    assert "validation split" in dialog.table.item(0, 6).toolTip()
     dialog.select_name(f"{bundled}-r1")
     dialog.promote_button.click()
     assert retraining.ModelRegistry().current().name == f"{bundled}-r1"

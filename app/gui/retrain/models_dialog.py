@@ -106,6 +106,9 @@ class ModelsDialog(QDialog):
         self.table.setRowCount(len(self.versions))
         for row, version in enumerate(self.versions):
             accuracy, balanced = key_metrics(version.metrics)
+            on_validation = accuracy is None and isinstance(version.metrics.get("validation_accuracy"), (int, float))
+            if on_validation:  # the bundled model: no held-out project, its validation split
+                accuracy = float(version.metrics["validation_accuracy"])
             trained = sum(version.trained_on.values()) if version.trained_on else None
             values = ["\u25cf" if version.is_current else "", version.name, version.status, version.parent or "",
                       version.created_at.replace("T", " ")[:16], trained, accuracy, balanced]
@@ -117,6 +120,10 @@ class ModelsDialog(QDialog):
                     item.setFont(font)
                 if column == 5 and version.trained_on:
                     item.setToolTip("\n".join(f"{k}: {v}" for k, v in sorted(version.trained_on.items())))
+                if column == 6 and on_validation:
+                    cells = version.metrics.get("validation_cells")
+                    item.setToolTip(f"On its validation split{f' ({cells} cells)' if cells else ''}, "
+                                    "not on slides of a project")
                 self.table.setItem(row, column, item)
         names = [v.name for v in self.versions]
         row = names.index(chosen.name) if chosen is not None and chosen.name in names else next(
