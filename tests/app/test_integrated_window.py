@@ -255,6 +255,8 @@ def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, o
     window, controller = open_window(review_project)
     gallery = _open_gallery(qtbot, window, controller)
     provider = gallery.thumbnails
+    qtbot.waitUntil(lambda: provider.idle and provider.cached_count() > 0, timeout=5000)
+    gallery.view.scrollToBottom()  # thumbnails are made for the tiles on screen
     qtbot.waitUntil(lambda: provider.idle and provider.cached_count() == 6, timeout=5000)
     assert names and set(names) == {"Cell thumbnails"}  # registered jobs: the leak fixture sees them
     controller.close_project()  # shuts the gallery down before the store closes
@@ -318,3 +320,14 @@ def test_the_empty_canvas_says_how_to_start(qtbot, open_window, review_project, 
     controller.open_project(tmp_path / "empty.hemalabel")
     qtbot.waitUntil(lambda: "no slides yet" in window.view.overlay)
     assert keys("import_data") in window.view.overlay
+
+
+def test_the_window_fits_a_laptop_screen_with_the_gallery_on(qtbot, open_window, review_project):
+    """1,280 px: the narrowest screen a lab workstation or laptop has.  The
+    gallery's filters in a row held the window over 1,440 px wide."""
+    window, controller = open_window(review_project)
+    window.actions["gallery"].trigger()
+    qtbot.waitUntil(lambda: controller.review.gallery is not None and controller.review.gallery.isVisible())
+    assert window.minimumSizeHint().width() <= 1280
+    window.resize(1024, 640)
+    qtbot.waitUntil(lambda: window.width() == 1024)

@@ -18,7 +18,9 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QSizePolicy,
     QSpinBox,
+    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -90,7 +92,7 @@ class CellGallery(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.setSpacing(4)
-        layout.addLayout(self.filter_bar)
+        layout.addWidget(self.filter_bar)
         layout.addWidget(self.view, 1)
         self.message_label = QLabel()
         self.message_label.setObjectName("galleryMessage")
@@ -213,13 +215,23 @@ class CellGallery(QWidget):
 
     # ------------------------------------------------------------ filter bar
     def _build_filter_bar(self) -> None:
-        self.filter_bar = QHBoxLayout()
-        self.filter_bar.setSpacing(8)
+        # A tool bar rather than a row of widgets: what does not fit moves
+        # behind its » button.  Laid out in a row, the filters held the window
+        # over 1,440 px wide, more than a laptop's screen.  The slide combo
+        # takes the room there is (file names are long) and needs only a few
+        # letters; the full path is its tooltip.
+        self.filter_bar = QToolBar("Filters")
+        self.filter_bar.setObjectName("galleryFilters")
+        self.filter_bar.setFloatable(False)
+        self.filter_bar.setMovable(False)
         self.slide_combo = QComboBox()
-        self.slide_combo.setMinimumContentsLength(16)
+        self.slide_combo.setMinimumContentsLength(10)
         self.slide_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.slide_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._fill_slide_combo()
         self.class_combo = QComboBox()
+        self.class_combo.setMinimumContentsLength(12)
+        self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.class_combo.addItem("All classes", "")
         for item in self.store.taxonomy.classes:
             self.class_combo.addItem(f"{item.display}  [{item.key}]" if item.key else item.display, item.name)
@@ -232,14 +244,13 @@ class CellGallery(QWidget):
         self.confidence_spin.setEnabled(False)
         for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys belong to the tiles
-        self.filter_bar.addWidget(QLabel("Slide"))
-        self.filter_bar.addWidget(self.slide_combo, 2)
-        self.filter_bar.addWidget(QLabel("Class"))
-        self.filter_bar.addWidget(self.class_combo, 1)
+        for label, widget in (("Slide ", self.slide_combo), ("  Class ", self.class_combo)):
+            self.filter_bar.addWidget(QLabel(label))
+            self.filter_bar.addWidget(widget)
+        self.filter_bar.addSeparator()
         self.filter_bar.addWidget(self.unreviewed_check)
         self.filter_bar.addWidget(self.confidence_check)
         self.filter_bar.addWidget(self.confidence_spin)
-        self.filter_bar.addStretch(0)
         self.slide_combo.currentIndexChanged.connect(self._filters_changed)
         self.class_combo.currentIndexChanged.connect(self._filters_changed)
         self.unreviewed_check.toggled.connect(self._filters_changed)
