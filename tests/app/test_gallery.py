@@ -406,3 +406,21 @@ def test_many_changed_cells_are_read_again_only_on_the_slides_held(qtbot, review
     assert all(model.cell(cell_id).reviewed for cell_id in white_ids(review_store, 2))
     assert model._rows == model._build_rows()
     model.detach()
+
+
+def test_a_header_in_a_narrow_gallery_shortens_its_counts_to_the_room_left(qapp) -> None:
+    from PySide6.QtGui import QFont, QFontMetrics
+
+    from app.gui.gallery.delegate import header_detail
+    from app.gui.gallery.model import GroupHeader
+
+    metrics = QFontMetrics(QFont())
+    empty = GroupHeader("basophil", "Basophil", "3", "#800080", shown=0, unreviewed=0)
+    busy = GroupHeader("neutrophil", "Neutrophil", "1", "#0000ff", shown=12, unreviewed=3)
+    assert header_detail(empty, 2000, metrics) == "no cells (drop here to move cells to this class)"
+    assert header_detail(busy, 2000, metrics) == "12 cells  ·  3 to review"
+    for room in (200, 90, 40, 0):
+        for header in (empty, busy):
+            text = header_detail(header, room, metrics)
+            assert metrics.horizontalAdvance(text) <= room, (room, text)  # never drawn over the class name
+    assert header_detail(empty, 90, metrics) == "no cells"

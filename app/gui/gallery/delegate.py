@@ -29,6 +29,19 @@ _SELECTED = QStyle.StateFlag.State_Selected
 _HAS_FOCUS = QStyle.StateFlag.State_HasFocus
 
 
+def header_detail(header: GroupHeader, room: int, metrics: QFontMetrics) -> str:
+    """A group header's counts in at most `room` pixels: the long form, a
+    short one, or the short one cut off with an ellipsis ("" if no room)."""
+    if header.shown == 0:
+        forms = ["no cells (drop here to move cells to this class)", "no cells"]
+    else:
+        count = f"{header.shown} cell{'s' if header.shown != 1 else ''}"
+        state = f"{header.unreviewed} to review" if header.unreviewed else "all reviewed"
+        forms = [f"{count}  ·  {state}", f"{header.shown}  ·  {state}"]
+    fitting = next((text for text in forms if metrics.horizontalAdvance(text) <= room), None)
+    return fitting if fitting is not None else metrics.elidedText(forms[-1], Qt.TextElideMode.ElideRight, max(room, 0))
+
+
 class GalleryDelegate(QStyledItemDelegate):
     def __init__(self, view: QListView, thumb_size: int) -> None:
         super().__init__(view)
@@ -42,6 +55,7 @@ class GalleryDelegate(QStyledItemDelegate):
         self._bold.setBold(True)
         self._colours: dict[str, QColor] = {}
         self._metrics = QFontMetrics(self._small)
+        self._bold_metrics = QFontMetrics(self._bold)
         self._tick_width = self._metrics.horizontalAdvance(" ✓") + 2
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
@@ -72,15 +86,16 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.setFont(self._bold)
         key = f"[{header.key}]  " if header.key else ""
         text_rect = rect.adjusted(24, 0, -8, -2)
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, f"{key}{header.display}")
+        title = self._bold_metrics.elidedText(f"{key}{header.display}", Qt.TextElideMode.ElideRight, text_rect.width())
+        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
+        # The counts get what the title leaves, in a shorter form if need be:
+        # in a narrow gallery they were drawn over the class name.
+        room = text_rect.width() - self._bold_metrics.horizontalAdvance(title) - 16
         painter.setFont(self._small)
         painter.setPen(_MUTED)
-        if header.shown == 0:
-            detail = "no cells (drop here to move cells to this class)"
-        else:
-            detail = f"{header.shown} cell{'s' if header.shown != 1 else ''}"
-            detail += f"  ·  {header.unreviewed} to review" if header.unreviewed else "  ·  all reviewed"
-        painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, detail)
+        detail = header_detail(header, room, self._metrics)
+        if detail:
+            painter.drawText(text_rect, Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignRight, detail)
         painter.setPen(QPen(colour, 2))
         painter.drawLine(rect.left(), rect.bottom() - 1, rect.right(), rect.bottom() - 1)
 
