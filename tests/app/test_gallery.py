@@ -424,3 +424,48 @@ def test_a_header_in_a_narrow_gallery_shortens_its_counts_to_the_room_left(qapp)
             text = header_detail(header, room, metrics)
             assert metrics.horizontalAdvance(text) <= room, (room, text)  # never drawn over the class name
     assert header_detail(empty, 90, metrics) == "no cells"
+
+
+def _type(qtbot, keys: list[Qt.Key | str], modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+    """Each key to whichever widget has the focus then, as a keyboard does."""
+    from PySide6.QtWidgets import QApplication
+
+    for key in keys:
+        qtbot.keyClick(QApplication.focusWidget(), key, modifier)
+
+
+def test_every_filter_is_reached_from_the_keyboard_and_gives_the_keys_back(
+    qtbot, gallery: CellGallery, review_store: ProjectStore
+) -> None:
+    gallery.activateWindow()
+    gallery.view.setFocus()
+    qtbot.waitUntil(gallery.view.hasFocus)
+    _type(qtbot, [Qt.Key.Key_U], Qt.KeyboardModifier.AltModifier)
+    assert gallery.model.filter.unreviewed_only and gallery.view.hasFocus()
+    _type(qtbot, [Qt.Key.Key_U], Qt.KeyboardModifier.AltModifier)
+    _type(qtbot, [Qt.Key.Key_S], Qt.KeyboardModifier.AltModifier)
+    assert gallery.slide_combo.hasFocus()
+    _type(qtbot, [Qt.Key.Key_Down])  # All slides -> the first slide
+    assert gallery.model.filter.slide_id == review_store.slides()[0].id and gallery.view.hasFocus()
+    _type(qtbot, [Qt.Key.Key_C], Qt.KeyboardModifier.AltModifier)
+    assert gallery.class_combo.hasFocus()
+    _type(qtbot, [Qt.Key.Key_Down])
+    assert gallery.model.filter.class_name is not None and gallery.view.hasFocus()
+
+
+def test_a_confidence_typed_digit_by_digit_never_reaches_the_tiles_as_class_keys(
+    qtbot, gallery: CellGallery, review_store: ProjectStore
+) -> None:
+    """Typing 85 applied the filter at "8", gave the keys back to the tiles,
+    and the "5" set the current cell's class."""
+    labels = {cell.id: cell.label for cell in review_store.cells()}
+    gallery.activateWindow()
+    gallery.view.setFocus()
+    qtbot.waitUntil(gallery.view.hasFocus)
+    _type(qtbot, [Qt.Key.Key_B], Qt.KeyboardModifier.AltModifier)  # Confidence below: on, the box has the keys
+    assert gallery.confidence_check.isChecked() and gallery.confidence_spin.hasFocus()
+    _type(qtbot, [Qt.Key.Key_8, Qt.Key.Key_5])
+    assert gallery.confidence_spin.hasFocus() and gallery.model.filter.confidence_below == 0.80  # not yet
+    _type(qtbot, [Qt.Key.Key_Return])
+    assert gallery.model.filter.confidence_below == 0.85 and gallery.view.hasFocus()
+    assert {cell.id: cell.label for cell in review_store.cells()} == labels

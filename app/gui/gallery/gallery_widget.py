@@ -12,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
@@ -34,7 +35,8 @@ from core.taxonomy import UNIDENTIFIED
 
 HINT = (
     "Digits reclassify  ·  Enter / Space confirm  ·  Tab, arrows move  ·  click a header to select its group  ·  "
-    "drag onto a group to move  ·  double-click shows the cell on its slide  ·  Ctrl+Z undo"
+    "drag onto a group to move  ·  double-click shows the cell on its slide  ·  Ctrl+Z undo  ·  "
+    "Alt+S slide, Alt+C class, Alt+U unreviewed, Alt+B confidence filters"
 )
 
 
@@ -242,10 +244,28 @@ class CellGallery(QWidget):
         self.confidence_spin.setSuffix(" %")
         self.confidence_spin.setValue(80)
         self.confidence_spin.setEnabled(False)
+        # A value is typed digit by digit: one change when Enter is pressed
+        # (or the box is left), never one per digit.
+        self.confidence_spin.setKeyboardTracking(False)
+        # Tab does not reach the filters (keys belong to the tiles); these
+        # keys do, and choosing gives the keys back.  Shortcuts rather than
+        # mnemonics: Qt turns mnemonics off on macOS.
         for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
-            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)  # keys belong to the tiles
-        for label, widget in (("Slide ", self.slide_combo), ("  Class ", self.class_combo)):
-            self.filter_bar.addWidget(QLabel(label))
+            widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
+        for keys, reach in (
+            ("Alt+S", self.slide_combo.setFocus),
+            ("Alt+C", self.class_combo.setFocus),
+            ("Alt+U", self.unreviewed_check.toggle),
+            ("Alt+B", self.confidence_check.toggle),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
+            shortcut.activated.connect(reach)
+        self.slide_combo.setToolTip("The slide whose cells are shown (Alt+S, then arrows)")
+        self.class_combo.setToolTip("The class whose cells are shown (Alt+C, then arrows)")
+        self.unreviewed_check.setToolTip("Show only the cells nobody has reviewed (Alt+U)")
+        self.confidence_check.setToolTip("Show only the cells the model was less sure of (Alt+B, type a value, Enter)")
+        for text, widget in (("Slide ", self.slide_combo), ("  Class ", self.class_combo)):
+            self.filter_bar.addWidget(QLabel(text))
             self.filter_bar.addWidget(widget)
         self.filter_bar.addSeparator()
         self.filter_bar.addWidget(self.unreviewed_check)
@@ -256,6 +276,8 @@ class CellGallery(QWidget):
         self.unreviewed_check.toggled.connect(self._filters_changed)
         self.confidence_check.toggled.connect(self._filters_changed)
         self.confidence_spin.valueChanged.connect(self._filters_changed)
+        self.confidence_check.toggled.connect(self._confidence_toggled)
+        self.confidence_spin.editingFinished.connect(self._confidence_entered)
 
     def _fill_slide_combo(self) -> None:
         current = self.slide_combo.currentData()
@@ -301,10 +323,26 @@ class CellGallery(QWidget):
             self.slide_filter_changed.emit(self.model.filter.slide_id)
             self._select_first_unreviewed()
         focus = QApplication.focusWidget()
-        if self.isVisible() and (focus is None or self.isAncestorOf(focus)):
+        typing = focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus))
+        if self.isVisible() and not typing and (focus is None or self.isAncestorOf(focus)):
             # Back to the tiles after a filter was chosen; never steal the keys
-            # from the canvas when the window changes the slide.
+            # from the canvas when the window changes the slide, nor from the
+            # confidence box while a value is typed: its next digit would
+            # reach the tiles as a class key.
             self.view.setFocus()
+
+    @Slot(bool)
+    def _confidence_toggled(self, on: bool) -> None:
+        focus = QApplication.focusWidget()
+        if on and self.isVisible() and (focus is None or self.isAncestorOf(focus)):
+            self.confidence_spin.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            self.confidence_spin.selectAll()
+
+    @Slot()
+    def _confidence_entered(self) -> None:
+        focus = QApplication.focusWidget()
+        if focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus)):
+            self.view.setFocus()  # Enter: the value is set, the keys go back to the tiles
 
     # ------------------------------------------------------------ gestures
     def _targets(self) -> list[int]:
