@@ -29,7 +29,10 @@ _GALLERY = (
     ("Drag cells onto a group", "Reclassify them"),
     ("Double-click a cell", "Show it on its slide in the canvas"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo, the same history as the canvas"),
-    ("Ctrl+Tab", "Leave the gallery for the filters"),
+    ("Alt+S / Alt+C, then arrows", "Show another slide / class (the keys come back to the cells)"),
+    ("Alt+U", "Show only the unreviewed cells, or every cell again"),
+    ("Alt+B, a value, Enter", "Show only the cells the model was less sure of than the value"),
+    ("Ctrl+Tab", "Leave the gallery for the rest of the window"),
 )
 
 
