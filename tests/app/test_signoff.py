@@ -78,3 +78,17 @@ def test_initials_default_to_the_os_user_then_are_remembered(qtbot, review_store
     dialog.accept_button.click()
     assert review_store.slide(2).signed_off_by == "MK"
     assert remembered_initials() == "MK"
+
+
+def test_a_count_short_of_the_target_is_signed_with_a_note_on_its_precision(qtbot, review_store: ProjectStore) -> None:
+    """A field of a smear may hold a few white cells: allowed, but said."""
+    white = review_store.cells(2, kind=CellKind.WHITE)
+    review_store.confirm([c.id for c in white])
+    dialog = SignOffDialog(None, review_store, 2, target=100)
+    qtbot.addWidget(dialog)
+    assert dialog.accept_button.isEnabled()
+    assert not dialog.short_note.isHidden()
+    assert "2 of the 100 white cells" in dialog.short_note.text() and "50.0 percentage points" in dialog.short_note.text()
+    enough = SignOffDialog(None, review_store, 2, target=2)
+    qtbot.addWidget(enough)
+    assert enough.short_note.isHidden()

@@ -63,6 +63,21 @@ class SignOffDialog(QDialog):
         layout.addWidget(heading)
         layout.addLayout(self._count_grid())
 
+        # Allowed (a field of a smear may hold a few white cells), but said:
+        # with few cells each one moves a class's percentage a long way.
+        self.short_note = QLabel()
+        self.short_note.setObjectName("signoffShortCount")
+        self.short_note.setWordWrap(True)
+        self.short_note.setStyleSheet("QLabel { color: #9a6100; }")
+        counted = self.count.counted
+        if not self.unlocking and 0 < counted < self.target:
+            self.short_note.setText(
+                f"{counted} of the {self.target} white cells targeted: one cell moves a class by "
+                f"{100.0 / counted:.1f} percentage points, so these percentages are rough."
+            )
+        self.short_note.setVisible(bool(self.short_note.text()))
+        layout.addWidget(self.short_note)
+
         self.problem = QLabel()
         self.problem.setObjectName("signoffProblem")
         self.problem.setWordWrap(True)
