@@ -316,9 +316,9 @@ class GalleryModel(QAbstractListModel):
                 reload_all = True
             elif event.kind in ("slide_added", "slide_changed"):
                 self._reload_slides()
+            elif not self._holds_slide(event.slide_id):
+                continue  # cell events of a slide not read yet: read when a filter first shows it
             elif event.kind in ("cells_added", "cells_changed"):
-                if not self._holds_slide(event.slide_id):
-                    continue  # read when a filter first shows that slide
                 changed.update(event.cell_ids)
                 removed.difference_update(event.cell_ids)
             elif event.kind == "cells_removed":
@@ -382,6 +382,7 @@ class GalleryModel(QAbstractListModel):
             self._cells.pop(cell_id, None)  # its kind was changed on the canvas
 
     def _holds_slide(self, slide_id: int | None) -> bool:
+        """Whether the cells of a slide are held (None, a slide not named: yes)."""
         return self._every_slide_read or slide_id is None or slide_id in self._slides_read
 
     def _read_cells_of(self, slide_id: int | None) -> None:
