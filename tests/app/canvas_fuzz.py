@@ -1,0 +1,103 @@
+"""A random review session in the real window, run as a child process by
+test_canvas_fuzz.py so that a crash inside Qt fails one test instead of
+killing the test run.  It zooms, changes slides, deletes, undoes and
+redoes, adds, moves and re-kinds boxes, switches to the gallery and back,
+and paints in between.  A box whose bounds changed behind Qt's back (its
+handles follow the zoom) left stale entries in the scene's index, and the
+window crashed in 400 steps of every seed tried.
+
+    python tests/app/canvas_fuzz.py FOLDER SEED STEPS
+
+Prints "survived" at the end; any unexpected exception ends the run with
+its traceback.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import random
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from app.gui.launch import create_main_window, make_application  # noqa: E402
+from conftest import make_slide_image  # noqa: E402
+from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus  # noqa: E402
+from core.store import ProjectStore  # noqa: E402
+
+WINDOW_ACTIONS = ("zoom_in", "zoom_out", "fit", "zoom_actual", "next_slide", "previous_slide", "undo", "redo",
+                  "gallery", "show_red", "show_white", "accept_all")
+STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint")
+
+
+def make_project(folder: Path, rng: random.Random) -> Path:
+    path = folder / "fuzz.hemalabel"
+    with ProjectStore.create(path) as store:
+        for n in range(3):
+            image = make_slide_image(folder / f"slide_{n}.png", 320, 240, seed=n)
+            slide = store.add_slide(image, 320, 240)
+            cells = []
+            for _ in range(25):
+                x, y = rng.uniform(0, 290), rng.uniform(0, 210)
+                cells.append(NewCell(Box(x, y, x + rng.uniform(4, 40), y + rng.uniform(4, 40)),
+                                     rng.choice(list(CellKind)), source=LabelSource.MODEL, score=0.9))
+            store.add_cells(slide.id, cells)
+    return path
+
+
+def one_step(choice: str, controller, window, rng: random.Random) -> None:  # noqa: ANN001
+    store = controller.session.store
+    slide = controller.slide
+    editable = slide is not None and store.slide(slide.id).status is not SlideStatus.SIGNED_OFF
+    cells = store.cells(slide.id) if slide is not None else []
+    if choice in WINDOW_ACTIONS:
+        if window.actions[choice].isEnabled():
+            window.actions[choice].trigger()
+    elif choice == "delete" and editable and cells and not controller.review.gallery_active:
+        controller.canvas.select(rng.choice(cells).id, reveal=rng.random() < 0.5)
+        if window.actions["delete"].isEnabled():
+            window.actions["delete"].trigger()
+    elif choice == "add" and editable:
+        x, y = rng.uniform(0, 300), rng.uniform(0, 220)
+        box = Box(x, y, x + rng.uniform(2, 80), y + rng.uniform(2, 80))
+        store.add_cells(slide.id, [NewCell(box, rng.choice(list(CellKind)), source=LabelSource.HUMAN)])
+    elif choice == "move" and editable and cells:
+        cell = rng.choice(cells)
+        dx, dy = rng.uniform(-30, 30), rng.uniform(-10, 40)
+        store.move_cell(cell.id, Box(max(0.0, cell.box.x0 + dx), cell.box.y0, max(1.0, cell.box.x1 + dx), cell.box.y1 + dy))
+    elif choice == "kind" and editable and cells:
+        store.set_kind([rng.choice(cells).id], rng.choice(list(CellKind)))
+    elif choice in ("tab", "class"):
+        key = Qt.Key.Key_Tab if choice == "tab" else rng.choice([Qt.Key.Key_0, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_4])
+        QTest.keyClick(QApplication.focusWidget() or window.view, key)
+    elif choice == "paint":
+        window.grab()
+
+
+def main() -> int:
+    faulthandler.enable()
+    folder, seed, steps = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    rng = random.Random(seed)
+    project = make_project(folder, rng)
+    app = make_application()
+    window, controller = create_main_window()
+    window.resize(1280, 800)
+    window.show()
+    assert controller.open_project(project)
+    for _ in range(steps):
+        one_step(rng.choice(STEPS), controller, window, rng)
+        for _ in range(rng.randint(1, 6)):
+            app.processEvents()
+    controller.close_project()
+    print("survived", steps, "steps")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
