@@ -1,12 +1,16 @@
 """A random review session in the real window, run as a child process by
-test_canvas_fuzz.py so that a crash inside Qt fails one test instead of
+test_review_fuzz.py so that a crash inside Qt fails one test instead of
 killing the test run.  It zooms, changes slides, deletes, undoes and
 redoes, adds, moves and re-kinds boxes, switches to the gallery and back,
-and paints in between.  A box whose bounds changed behind Qt's back (its
-handles follow the zoom) left stale entries in the scene's index, and the
-window crashed in 400 steps of every seed tried.
+filters it, confirms and reclassifies there, and paints in between.
 
-    python tests/app/canvas_fuzz.py FOLDER SEED STEPS
+Two things are checked.  The window must not crash: a box whose bounds
+changed behind Qt's back (its handles follow the zoom) left stale entries
+in the scene's index, and the window crashed within 400 steps of every
+seed tried.  And after every step the gallery's rows must be those a full
+regrouping gives: it mends them in place after most edits.
+
+    python tests/app/review_fuzz.py FOLDER SEED STEPS
 
 Prints "survived" at the end; any unexpected exception ends the run with
 its traceback.
@@ -33,7 +37,7 @@ from core.store import ProjectStore  # noqa: E402
 
 WINDOW_ACTIONS = ("zoom_in", "zoom_out", "fit", "zoom_actual", "next_slide", "previous_slide", "undo", "redo",
                   "gallery", "show_red", "show_white", "accept_all")
-STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint")
+STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint", "filter", "space", "end")
 
 
 def make_project(folder: Path, rng: random.Random) -> Path:
@@ -78,6 +82,26 @@ def one_step(choice: str, controller, window, rng: random.Random) -> None:  # no
         QTest.keyClick(QApplication.focusWidget() or window.view, key)
     elif choice == "paint":
         window.grab()
+    elif choice == "filter" and controller.review.gallery is not None:
+        gallery = controller.review.gallery
+        combo, check = rng.choice([(gallery.slide_combo, None), (gallery.class_combo, None),
+                                   (None, gallery.unreviewed_check), (None, gallery.confidence_check)])
+        if combo is not None:
+            combo.setCurrentIndex(rng.randrange(combo.count()))
+        else:
+            check.toggle()
+            if check is gallery.confidence_check:
+                gallery.confidence_spin.setValue(rng.randint(1, 100))
+    elif choice in ("space", "end") and controller.review.gallery_active:
+        QTest.keyClick(controller.review.gallery.view, Qt.Key.Key_Space if choice == "space" else Qt.Key.Key_End)
+
+
+def check_gallery(controller) -> None:  # noqa: ANN001
+    """The rows mended in place after each edit are those a full regrouping gives."""
+    gallery = controller.review.gallery
+    if gallery is not None:
+        model = gallery.model
+        assert model._rows == model._build_rows(), "the gallery's rows differ from a regrouping"
 
 
 def main() -> int:
@@ -94,6 +118,7 @@ def main() -> int:
         one_step(rng.choice(STEPS), controller, window, rng)
         for _ in range(rng.randint(1, 6)):
             app.processEvents()
+        check_gallery(controller)
     controller.close_project()
     print("survived", steps, "steps")
     return 0
