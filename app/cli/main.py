@@ -4,13 +4,19 @@ benchmarks: options may be added, never renamed or removed."""
 
 from __future__ import annotations
 
-import argparse
-import multiprocessing
-import sys
-from collections.abc import Sequence
+import time
 
-from app.cli import commands
-from app.version import app_version
+# Before the imports below: `hemalabel --self-test` reports how long the
+# window took to appear from here, as a technician waits for it.
+STARTED = time.perf_counter()
+
+import argparse  # noqa: E402
+import multiprocessing  # noqa: E402
+import sys  # noqa: E402
+from collections.abc import Sequence  # noqa: E402
+
+from app.cli import commands  # noqa: E402
+from app.version import app_version  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +54,7 @@ def _launch_gui(parser: argparse.ArgumentParser, args: list[str]) -> int:
     options = gui_parser.parse_args(args)
     from app.gui.launch import launch  # Qt loads only when the window is wanted
 
-    return launch(project=options.project, self_test=options.self_test)
+    return launch(project=options.project, self_test=options.self_test, started=STARTED)
 
 
 if __name__ == "__main__":

@@ -56,27 +56,31 @@ def create_main_window(project: str | None = None, settings: AppSettings | None 
 WARM_UP_DELAY_MS = 500
 
 
-def launch(project: str | None = None, self_test: bool = False) -> int:
-    started = time.perf_counter()
+def launch(project: str | None = None, self_test: bool = False, started: float | None = None) -> int:
+    """The window (on `project` if given); `started`: time.perf_counter() when
+    the program began, for the self-test's figure (default: now)."""
+    started = time.perf_counter() if started is None else started
     app = make_application()
     window, controller = create_main_window(project)
     window.show()
     if self_test:
-        return _self_test(app, window, controller, started)
+        return _self_test(app, window, controller, time.perf_counter() - started)
     UnexpectedErrorReporter(window).install()
     QTimer.singleShot(WARM_UP_DELAY_MS, lambda: start_call("Loading TensorFlow", model_provider.warm_up, window))
     return app.exec()
 
 
-def _self_test(app: QApplication, window: MainWindow, controller: MainController, started: float) -> int:
-    """Check the window, then the models and a project (app/selftest.py)."""
+def _self_test(app: QApplication, window: MainWindow, controller: MainController, shown_after: float) -> int:
+    """Check the models and a project (app/selftest.py), then the window,
+    which was shown `shown_after` seconds after start, before the models
+    loaded (they take seconds, the window must not wait for them)."""
     from app.selftest import run_self_test
 
     def show_window() -> None:
         app.processEvents()
         if not window.isVisible():
             raise RuntimeError("main window did not appear")
-        print(f"window: shown {(time.perf_counter() - started) * 1000:.0f} ms after start")
+        print(f"window: shown {shown_after * 1000:.0f} ms after start")
         window.close()
         app.processEvents()
 
