@@ -469,3 +469,28 @@ def test_a_confidence_typed_digit_by_digit_never_reaches_the_tiles_as_class_keys
     _type(qtbot, [Qt.Key.Key_Return])
     assert gallery.model.filter.confidence_below == 0.85 and gallery.view.hasFocus()
     assert {cell.id: cell.label for cell in review_store.cells()} == labels
+
+
+def test_a_read_only_gallery_follows_edits_saved_elsewhere_on_the_slides_it_holds(
+    qtbot, review_store: ProjectStore, monkeypatch
+) -> None:
+    """Another window edits the project; this one, read-only, reloads what it
+    holds (one slide) and reads the rest when it is first shown."""
+    from app.gui import session as session_module
+
+    monkeypatch.setattr(session_module, "FOLLOW_INTERVAL_MS", 50)
+    path = review_store.path
+    with ProjectStore.open(path, read_only=True) as reader:
+        model = GalleryModel(reader, slide_id=1)
+        first, other = white_ids(review_store, 1)[0], white_ids(review_store, 2)[0]
+        review_store.set_label([first], "basophil")
+        review_store.set_label([other], "monocyte")
+        qtbot.waitUntil(lambda: model.cell(first).label == "basophil", timeout=5000)
+        assert model.cell(other) is None  # slide 2 is not held
+        assert model._rows == model._build_rows()
+        model.set_filter(GalleryFilter())
+        assert model.cell(other).label == "monocyte"
+        fresh = GalleryModel(reader)
+        assert model._rows == fresh._rows and model._cells == fresh._cells
+        fresh.detach()
+        model.detach()
