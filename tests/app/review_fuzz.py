@@ -26,7 +26,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 
-from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
@@ -36,8 +37,9 @@ from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus  # noqa
 from core.store import ProjectStore  # noqa: E402
 
 WINDOW_ACTIONS = ("zoom_in", "zoom_out", "fit", "zoom_actual", "next_slide", "previous_slide", "undo", "redo",
-                  "gallery", "show_red", "show_white", "accept_all")
-STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint", "filter", "space", "end")
+                  "gallery", "show_red", "show_white", "accept_all", "draw")
+STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint", "filter", "space", "end",
+         "drag", "drag", "wheel", "double_click", "arrows")
 
 
 def make_project(folder: Path, rng: random.Random) -> Path:
@@ -94,6 +96,40 @@ def one_step(choice: str, controller, window, rng: random.Random) -> None:  # no
                 gallery.confidence_spin.setValue(rng.randint(1, 100))
     elif choice in ("space", "end") and controller.review.gallery_active:
         QTest.keyClick(controller.review.gallery.view, Qt.Key.Key_Space if choice == "space" else Qt.Key.Key_End)
+    elif choice in ("drag", "wheel", "double_click", "arrows") and not controller.review.gallery_active:
+        mouse(choice, window.view, rng)
+
+
+def mouse(choice: str, view, rng: random.Random) -> None:  # noqa: ANN001
+    """Drags (move, resize, rubber band; Shift draws), the wheel, double-clicks
+    and Shift/Alt+arrows on the canvas, at random places of the viewport."""
+    area = view.viewport().rect()
+
+    def somewhere() -> QPoint:
+        return QPoint(rng.randrange(max(1, area.width())), rng.randrange(max(1, area.height())))
+
+    port = view.viewport()
+    if choice == "drag":
+        modifier = rng.choice([Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ShiftModifier,
+                               Qt.KeyboardModifier.ControlModifier])
+        start = somewhere()
+        QTest.mousePress(port, Qt.MouseButton.LeftButton, modifier, start)
+        for _ in range(rng.randint(1, 4)):
+            QTest.mouseMove(port, somewhere())
+        QTest.mouseRelease(port, Qt.MouseButton.LeftButton, modifier, somewhere())
+    elif choice == "wheel":
+        at = QPointF(somewhere())
+        delta = rng.choice([120, -120, 240, -360])
+        event = QWheelEvent(at, QPointF(port.mapToGlobal(at.toPoint())), QPoint(), QPoint(0, delta),
+                            Qt.MouseButton.NoButton, rng.choice([Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ControlModifier]),
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(port, event)
+    elif choice == "double_click":
+        QTest.mouseDClick(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, somewhere())
+    else:
+        modifier = rng.choice([Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.AltModifier])
+        for _ in range(rng.randint(1, 5)):
+            QTest.keyClick(view, rng.choice([Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down]), modifier)
 
 
 def check_gallery(controller) -> None:  # noqa: ANN001
