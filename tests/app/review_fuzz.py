@@ -2,7 +2,8 @@
 test_review_fuzz.py so that a crash inside Qt fails one test instead of
 killing the test run.  It zooms, changes slides, deletes, undoes and
 redoes, adds, moves and re-kinds boxes, switches to the gallery and back,
-filters it, confirms and reclassifies there, and paints in between.
+filters it, clicks, confirms, reclassifies and drops cells there, drags,
+draws, wheels and nudges on the canvas, and paints in between.
 
 Two things are checked.  The window must not crash: a box whose bounds
 changed behind Qt's back (its handles follow the zoom) left stale entries
@@ -12,8 +13,9 @@ regrouping gives: it mends them in place after most edits.
 
     python tests/app/review_fuzz.py FOLDER SEED STEPS
 
-Prints "survived" at the end; any unexpected exception ends the run with
-its traceback.
+Prints "survived" at the end.  Any unexpected exception, raised in the
+loop or in a slot or Qt virtual (which PySide hands to sys.excepthook and
+goes on), ends the run with its traceback and exit status 1.
 """
 
 from __future__ import annotations
@@ -21,16 +23,18 @@ from __future__ import annotations
 import faulthandler
 import random
 import sys
+import traceback
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 
-from PySide6.QtCore import QPoint, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QWheelEvent  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt  # noqa: E402
+from PySide6.QtGui import QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from app.gui.gallery.model import CELL_IDS_MIME  # noqa: E402
 from app.gui.launch import create_main_window, make_application  # noqa: E402
 from conftest import make_slide_image  # noqa: E402
 from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus  # noqa: E402
@@ -39,7 +43,7 @@ from core.store import ProjectStore  # noqa: E402
 WINDOW_ACTIONS = ("zoom_in", "zoom_out", "fit", "zoom_actual", "next_slide", "previous_slide", "undo", "redo",
                   "gallery", "show_red", "show_white", "accept_all", "draw")
 STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint", "filter", "space", "end",
-         "drag", "drag", "wheel", "double_click", "arrows")
+         "drag", "drag", "wheel", "double_click", "arrows", "tile_click", "tile_click", "drop")
 
 
 def make_project(folder: Path, rng: random.Random) -> Path:
@@ -98,6 +102,31 @@ def one_step(choice: str, controller, window, rng: random.Random) -> None:  # no
         QTest.keyClick(controller.review.gallery.view, Qt.Key.Key_Space if choice == "space" else Qt.Key.Key_End)
     elif choice in ("drag", "wheel", "double_click", "arrows") and not controller.review.gallery_active:
         mouse(choice, window.view, rng)
+    elif choice in ("tile_click", "drop") and controller.review.gallery_active:
+        gallery_mouse(choice, controller.review.gallery, rng)
+
+
+def gallery_mouse(choice: str, gallery, rng: random.Random) -> None:  # noqa: ANN001
+    """Clicks on tiles and headers (Ctrl and Shift extend, a double-click
+    opens the cell on its slide), and drops of cells onto a group."""
+    view = gallery.view
+    area = view.viewport().rect()
+    at = QPoint(rng.randrange(max(1, area.width())), rng.randrange(max(1, area.height())))
+    if choice == "tile_click":
+        modifier = rng.choice([Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ControlModifier,
+                               Qt.KeyboardModifier.ShiftModifier])
+        if rng.random() < 0.15:
+            QTest.mouseDClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, at)
+        else:
+            QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, at)
+        return
+    ids = gallery.model.shown_cell_ids()
+    if not ids:
+        return
+    mime = QMimeData()
+    mime.setData(CELL_IDS_MIME, ",".join(str(i) for i in rng.sample(ids, min(len(ids), rng.randint(1, 3)))).encode())
+    view.dropEvent(QDropEvent(QPointF(at), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+                              Qt.KeyboardModifier.NoModifier))
 
 
 def mouse(choice: str, view, rng: random.Random) -> None:  # noqa: ANN001
@@ -142,6 +171,10 @@ def check_gallery(controller) -> None:  # noqa: ANN001
 
 def main() -> int:
     faulthandler.enable()
+    # An exception in a slot or a Qt virtual (a drop, a paint) does not
+    # reach the loop below: PySide hands it to sys.excepthook and goes on.
+    raised: list[str] = []
+    sys.excepthook = lambda kind, error, trace: raised.append("".join(traceback.format_exception(kind, error, trace)))
     folder, seed, steps = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(seed)
     project = make_project(folder, rng)
@@ -155,6 +188,9 @@ def main() -> int:
         for _ in range(rng.randint(1, 6)):
             app.processEvents()
         check_gallery(controller)
+        if raised:
+            print(raised[0], file=sys.stderr)
+            return 1
     controller.close_project()
     print("survived", steps, "steps")
     return 0
