@@ -44,3 +44,24 @@ def test_errors_name_the_file_and_exit_2(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["import", str(tmp_path / "missing"), "--project", str(tmp_path / "p.hemalabel")]) == 2
     assert "missing: no such folder or file" in capsys.readouterr().err
     assert not (tmp_path / "p.hemalabel").exists()
+
+
+def test_a_folder_without_images_is_refused_before_a_model_loads(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pointed at the wrong folder, classify said "classified: 0" and exited 0,
+    after loading TensorFlow (seconds) to find nothing to do."""
+    import core.classifier
+    import core.detection.detector
+
+    def no_model(*_args: object) -> None:
+        raise AssertionError("a model was loaded for a folder without images")
+
+    monkeypatch.setattr(core.classifier, "load_classifier", no_model)
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", no_model)
+    (tmp_path / "notes.txt").write_text("no images here")
+    assert main(["classify", "--images", str(tmp_path), "--out", str(tmp_path / "p.csv")]) == 2
+    assert f"{tmp_path}: no images found" in capsys.readouterr().err
+    assert main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "d.csv")]) == 2
+    assert f"{tmp_path}: no images found" in capsys.readouterr().err
+    assert not (tmp_path / "p.csv").exists() and not (tmp_path / "d.csv").exists()

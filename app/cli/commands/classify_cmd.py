@@ -39,7 +39,11 @@ def run(args: argparse.Namespace) -> int:
         return fail("--images needs --out predictions.csv")
     try:
         if args.images:
-            summary = _classify_images(load_classifier(args.model), Path(args.images), Path(args.out))
+            folder = Path(args.images)
+            paths = _crop_files(folder)  # before the model, which takes seconds to load
+            if not paths:
+                return fail(f"{folder}: no images found (looked for JPEG, PNG, TIFF, BMP, in subfolders too)")
+            summary = _classify_images(load_classifier(args.model), folder, paths, Path(args.out))
         else:
             from core.store import ProjectStore
 
@@ -61,13 +65,18 @@ def _plain(value: object) -> str:
     return str(value)
 
 
-def _classify_images(classifier, folder: Path, out: Path) -> dict:
-    from core.imaging import ImageReadError, is_image_file, load_rgb
-    from core.inference import label_from_probabilities
+def _crop_files(folder: Path) -> list[Path]:
+    from core.imaging import is_image_file
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
-    paths = sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+
+
+def _classify_images(classifier, folder: Path, paths: list[Path], out: Path) -> dict:
+    from core.imaging import ImageReadError, load_rgb
+    from core.inference import label_from_probabilities
+
     skipped: list[tuple[str, str]] = []
     rows: list[list[str]] = []
     chunk = 512  # bounded memory on large folders

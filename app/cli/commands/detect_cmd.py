@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -52,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
                 return _detect_project(args, store, KerasCellDetector.load(args.model))
-        return _detect_folder(args, KerasCellDetector.load(args.model))
+        # The folder before the model, which takes seconds to load.
+        return _detect_folder(args, lambda: KerasCellDetector.load(args.model))
     except ModelCardError as error:
         return fail(str(error))
 
@@ -78,7 +80,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: obj
     return 0
 
 
-def _detect_folder(args: argparse.Namespace, detector: object) -> int:
+def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], object]) -> int:
     from core.detection.batch import detect_images, write_csv, write_voc
     from core.formats.folder import find_images
 
@@ -88,6 +90,7 @@ def _detect_folder(args: argparse.Namespace, detector: object) -> int:
     paths = find_images(root)
     if not paths:
         return fail(f"{root}: no images found (looked for JPEG, PNG, TIFF, BMP)")
+    detector = load_detector()
     report = run_job(detect_images(detector, paths), print_progress)
     as_csv = args.format == "csv" or (args.format == "auto" and args.out.suffix.lower() == ".csv")
     if as_csv:
