@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.resources import resource_path
+from core.wording import json_error_place
 
 UNIDENTIFIED = "unidentified"
 GROUPS = ("white", "red", "platelet", "other")
@@ -106,7 +107,7 @@ class Taxonomy:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as error:
-            raise TaxonomyError(f"{where}: not valid JSON at line {error.lineno}: {error.msg}") from None
+            raise TaxonomyError(f"{where}: not valid JSON at {json_error_place(error)}") from None
         if not isinstance(data, dict) or not isinstance(data.get("classes"), list):
             raise TaxonomyError(f"{where}: expected an object with a 'classes' list")
         classes = tuple(

@@ -1,7 +1,9 @@
-"""Counts in messages a technician reads: "1 white cell is", "3 white cells
-are", never "1 cell(s) are"."""
+"""Wording of messages a technician reads: counts ("1 white cell is", "3
+white cells are", never "1 cell(s) are") and where a JSON file is broken."""
 
 from __future__ import annotations
+
+import json
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -12,3 +14,11 @@ def counted(n: int, noun: str, plural: str | None = None) -> str:
 def counted_verb(n: int, noun: str, singular_verb: str, plural_verb: str, plural: str | None = None) -> str:
     """`n`, the noun and a verb that agree: counted_verb(1, "cell", "is", "are")."""
     return f"{counted(n, noun, plural)} {singular_verb if n == 1 else plural_verb}"
+
+
+def json_error_place(error: json.JSONDecodeError) -> str:
+    """"line 3, column 14: Expecting ',' delimiter".  Python's own text for
+    some errors ends on "at" ("Invalid control character at"), the place
+    having been cut off; here it comes first."""
+    problem = error.msg.removesuffix(" starting at").removesuffix(" at")
+    return f"line {error.lineno}, column {error.colno}: {problem}"

@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.wording import json_error_place
+
 CARD_FORMAT = 1
 
 
@@ -74,7 +76,7 @@ def read_card(path: Path) -> ModelCard:
     except FileNotFoundError:
         raise ModelCardError(f"{path}: model card not found (every model needs its card beside it)") from None
     except json.JSONDecodeError as error:
-        raise ModelCardError(f"{path}: model card is not valid JSON (line {error.lineno}: {error.msg})") from None
+        raise ModelCardError(f"{path}: model card is not valid JSON ({json_error_place(error)})") from None
     if not isinstance(data, dict):
         raise ModelCardError(f"{path}: model card must be a JSON object")
     known = set(ModelCard.__dataclass_fields__)

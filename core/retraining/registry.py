@@ -21,6 +21,7 @@ from typing import Any
 
 from core.classifier.card import ModelCardError, card_path_for, read_card
 from core.resources import bundled_models_dir, user_models_dir
+from core.wording import json_error_place
 
 REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT = 1
@@ -68,7 +69,7 @@ class ModelRegistry:
         except FileNotFoundError:
             return {"format": REGISTRY_FORMAT, "current": None, "previous": [], "versions": []}
         except json.JSONDecodeError as error:
-            raise RegistryError(f"{self.file}: model registry is not valid JSON (line {error.lineno}: {error.msg})") from None
+            raise RegistryError(f"{self.file}: model registry is not valid JSON ({json_error_place(error)})") from None
         if not isinstance(data, dict) or not isinstance(data.get("versions"), list):
             raise RegistryError(f"{self.file}: not a HemaLabel model registry")
         data.setdefault("current", None)

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.training.augment import COLOUR_JITTER, DEFAULT_SCALE_JITTER
 from core.training.samples import DatasetError
+from core.wording import json_error_place
 
 SOURCE_TYPES = ("pbc", "bccd", "folder", "project")
 
@@ -80,5 +81,5 @@ class TrainConfig:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as error:
-            raise DatasetError(f"{path}: not valid JSON at line {error.lineno}: {error.msg}") from None
+            raise DatasetError(f"{path}: not valid JSON at {json_error_place(error)}") from None
         return cls.from_dict(data, str(path))

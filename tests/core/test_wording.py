@@ -1,6 +1,9 @@
-"""Counts in messages agree with their nouns and verbs."""
+"""Counts in messages agree with their nouns and verbs; a broken JSON file
+is described by where and what."""
 
-from core.wording import counted, counted_verb
+import json
+
+from core.wording import counted, counted_verb, json_error_place
 
 
 def test_counts_agree_with_their_nouns() -> None:
@@ -10,3 +13,16 @@ def test_counts_agree_with_their_nouns() -> None:
     assert counted(2, "box", "boxes") == "2 boxes"
     assert counted_verb(1, "cell", "is", "are") == "1 cell is"
     assert counted_verb(4, "white cell", "has", "have") == "4 white cells have"
+
+
+def test_a_broken_json_file_is_described_by_line_column_and_problem() -> None:
+    def place(text: str) -> str:
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as error:
+            return json_error_place(error)
+        raise AssertionError("valid JSON")
+
+    assert place('{"a": 1,\n "b": }') == "line 2, column 7: Expecting value"
+    assert place('{"name": "tab\there"}') == "line 1, column 14: Invalid control character"  # Python's text ends on "at"
+    assert place('{"name": "unfinished') == "line 1, column 10: Unterminated string"
