@@ -242,3 +242,25 @@ def test_zooming_tells_qt_of_each_box_before_its_bounds_change(qtbot, open_windo
         window.actions[action].trigger()
         if item.boundingRect().getRect()[2:] != before:
             assert told_with and set(told_with) == {before}, action
+
+
+def test_tags_of_boxes_too_small_on_screen_are_drawn_only_when_selected(qtbot, open_window, project_path):
+    """Zoomed out on a scan, hundreds of tags wider than their boxes hid the image."""
+    from app.gui.canvas.cell_item import MIN_TAGGED_BOX_PX, CellItem
+    from core.schema import Box, NewCell
+
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    controller.session.store.add_cells(controller.slide.id, [NewCell(Box(100, 100, 110, 110), CellKind.PLATELET,
+                                                                     label="platelet", source=LabelSource.MODEL, score=0.6)])
+    qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 1)
+    (item,) = [i for i in window.view.scene().items() if isinstance(i, CellItem)]
+    assert item.tag_text  # a platelet proposal has its tag
+    window.actions["zoom_actual"].trigger()  # 10 px on screen
+    assert CellItem.view_scale * 10 < MIN_TAGGED_BOX_PX and not item.tag_readable()
+    item.setSelected(True)
+    assert item.tag_readable()
+    item.setSelected(False)
+    while CellItem.view_scale * 10 < MIN_TAGGED_BOX_PX:
+        window.actions["zoom_in"].trigger()
+    assert item.tag_readable()

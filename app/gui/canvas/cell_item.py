@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 from app.gui.presentation import CellLook
 
 HANDLE_PX = 8.0  # on screen, whatever the zoom
+MIN_TAGGED_BOX_PX = 28.0  # on screen: a box smaller than this shows its tag only when selected
 # Handle names, clockwise from the top-left corner; each says which edges it moves.
 HANDLES: dict[str, tuple[bool, bool, bool, bool]] = {  # left, top, right, bottom
     "tl": (True, True, False, False),
@@ -71,6 +72,9 @@ class TagItem(QGraphicsItem):
         return self._rect
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        box = self.parentItem()
+        if isinstance(box, CellItem) and not box.tag_readable():
+            return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         background = QColor(self._colour)
@@ -139,6 +143,12 @@ class CellItem(QGraphicsItem):
     @property
     def tag_text(self) -> str:
         return self._tag._text if self._tag is not None and self._tag.isVisible() else ""
+
+    def tag_readable(self) -> bool:
+        """Whether the tag is worth drawing: the box is selected, or big
+        enough on screen.  Zoomed out on a scan, hundreds of tags wider than
+        their boxes hid the image."""
+        return self.isSelected() or max(self._rect.width(), self._rect.height()) * CellItem.view_scale >= MIN_TAGGED_BOX_PX
 
     def zoom_changed(self) -> None:
         """Call before view_scale changes (the bounds follow it)."""
