@@ -92,3 +92,24 @@ def test_a_count_short_of_the_target_is_signed_with_a_note_on_its_precision(qtbo
     enough = SignOffDialog(None, review_store, 2, target=2)
     qtbot.addWidget(enough)
     assert enough.short_note.isHidden()
+
+
+def test_enter_in_the_reviewer_or_reason_field_signs_off_or_unlocks(qtbot, review_store: ProjectStore) -> None:
+    """Typing initials and Enter cancelled the dialog: the default button was
+    set before it was in the dialog, so Enter pressed Cancel."""
+    white = review_store.cells(2, kind=CellKind.WHITE)
+    review_store.confirm([c.id for c in white])
+    dialog = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.initials_edit.setText("")
+    dialog.initials_edit.setFocus()
+    qtbot.keyClicks(dialog.initials_edit, "JD")
+    qtbot.keyClick(dialog.initials_edit, Qt.Key.Key_Return)
+    assert review_store.slide(2).status is SlideStatus.SIGNED_OFF
+    unlock = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(unlock)
+    unlock.show()
+    qtbot.keyClicks(unlock.reason_edit, "recount")
+    qtbot.keyClick(unlock.reason_edit, Qt.Key.Key_Return)
+    assert review_store.slide(2).status is not SlideStatus.SIGNED_OFF

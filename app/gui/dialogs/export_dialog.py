@@ -115,6 +115,7 @@ class ExportDialog(JobDialog):
         self.crop_box = crop_box
         self.form_layout.addWidget(crop_box)
         self._update_enabled()
+        self.out_edit.setFocus()  # the one field to fill: type the folder, Enter exports
 
     def _add_class_item(self, text: str, key: str) -> None:
         item = QListWidgetItem(text)

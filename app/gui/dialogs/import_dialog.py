@@ -75,6 +75,7 @@ class ImportDialog(JobDialog):
         self.unknown_box.setVisible(False)
         self.form_layout.addWidget(self.unknown_box)
         self.unknown: list[UnknownClass] = []
+        self.source_edit.setFocus()  # the one field to fill: type the source, Enter imports
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import folder", self.source_edit.text())

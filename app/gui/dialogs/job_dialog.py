@@ -49,13 +49,16 @@ class JobDialog(QDialog):
         layout.addWidget(self.status)
         self.buttons = QDialogButtonBox()
         self.start_button = QPushButton(self.start_text)
-        self.start_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel")
         self.buttons.addButton(self.start_button, QDialogButtonBox.ButtonRole.ActionRole)
         self.buttons.addButton(self.cancel_button, QDialogButtonBox.ButtonRole.RejectRole)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel_or_close)
         layout.addWidget(self.buttons)
+        # Only now: a button becomes its dialog's default only if it is in the
+        # dialog when told.  Told before, Enter in the folder field pressed the
+        # first other button instead (Browse…, which opened a file dialog).
+        self.start_button.setDefault(True)
 
     # ------------------------------------------------------------------ to override
     def start(self) -> None:

@@ -104,11 +104,13 @@ class SignOffDialog(QDialog):
         self.accept_button = self.buttons.addButton(
             "Unlock" if self.unlocking else "Sign off", QDialogButtonBox.ButtonRole.AcceptRole
         )
-        self.accept_button.setDefault(True)
-        self.accept_button.setAutoDefault(True)
         self.buttons.accepted.connect(self._accept)
         self.buttons.rejected.connect(self.reject)
         layout.addWidget(self.buttons)
+        # Only now, with the buttons in the dialog: told before, the dialog
+        # never learnt its default, and Enter in the Reviewer field pressed
+        # Cancel, so a technician who typed initials and Enter signed nothing.
+        self.accept_button.setDefault(True)
         self.initials_edit.textChanged.connect(self._update_enabled)
         self.reason_edit.textChanged.connect(self._update_enabled)
 
