@@ -448,3 +448,38 @@ def test_confusion_matrices_leave_out_classes_nobody_had_or_predicted() -> None:
     candidate = [[4, 0, 0], [0, 0, 0], [0, 0, 2]]
     assert classes_in_play([current, candidate]) == [0, 2]
     assert classes_in_play([[[0, 1], [0, 0]]]) == [0, 1]  # a predicted-only class stays
+
+
+def test_enter_never_promotes_nor_starts_a_retrain(qtbot, store: ProjectStore, tmp_path: Path, fake_insights_job: None,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no default button a dialog made its first button the default:
+    Enter on the versions table promoted the selected candidate, and Enter in
+    a retrain setting would have started minutes of training."""
+    folder = tmp_path / "user-models"
+    folder.mkdir()
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(folder))
+    registry = retraining.ModelRegistry()
+    bundled = registry.current().name
+    (folder / f"{bundled}-r1.keras").write_bytes(b"not a real model")
+    (folder / f"{bundled}-r1.json").write_text("{}")
+    registry.register_candidate(f"{bundled}-r1", bundled, "2026-12-01T12:00:00+00:00", {"neutrophil": 30},
+                                outcome().comparison.to_dict())
+    versions = ModelsDialog()
+    qtbot.addWidget(versions)
+    versions.show()
+    versions.select_name(f"{bundled}-r1")
+    versions.table.setFocus()
+    qtbot.keyClick(versions.table, Qt.Key.Key_Return)
+    assert retraining.ModelRegistry().current().name == bundled and not versions.isVisible()  # Enter closed it
+
+    from PySide6.QtWidgets import QFileDialog
+
+    browsed: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: browsed.append("folder") or "")
+    monkeypatch.setattr(backend, "retrain", FakeRetrain(epochs=1))
+    dialog = make_dialog(qtbot, store)
+    dialog.tabs.setCurrentWidget(dialog.settings_form)
+    qtbot.waitUntil(dialog.settings_form.min_examples.isVisible)
+    dialog.settings_form.min_examples.setFocus()
+    qtbot.keyClick(dialog.settings_form.min_examples, Qt.Key.Key_Return)
+    assert not dialog.running and dialog.isVisible() and browsed == []  # it pressed Browse… before

@@ -93,6 +93,10 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
+        # Enter closes.  With no default the dialog took the first button,
+        # Promote, and Enter on the table made the selected candidate the
+        # classifier in use.  Set now that the button is in the dialog.
+        self.close_button.setDefault(True)
         self.refresh()
         self.table.setFocus()
 

@@ -86,6 +86,11 @@ class RetrainDialog(QDialog):
         layout.addWidget(self.tabs, 1)
         layout.addWidget(self.status)
         layout.addWidget(buttons)
+        # No default button: Enter in a settings field must neither start
+        # minutes of training nor close the dialog and lose what was typed
+        # (with none set, the dialog made the first button its default).
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
 
         self.settings_form.set_settings(load_settings())
         self.settings_form.min_new_class_changed.connect(self._min_new_class_changed)
