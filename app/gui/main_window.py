@@ -150,7 +150,7 @@ class MainWindow(QMainWindow):
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
         file_menu.addActions([a["open_project"], a["open_folder"]])
-        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu = QMenu("Open Recen&t", self)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addActions([a["import_data"], a["export_data"]])

@@ -43,7 +43,7 @@ class InsightsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.counts_plot, 1)
-        layout.addLayout(chooser_row("C&lass:", self.class_combo))
+        layout.addLayout(chooser_row("Class to s&how:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
 
     def show_insights(self, insights: Insights) -> None:

@@ -66,7 +66,7 @@ class SettingsForm(QWidget):
         note.setStyleSheet("color: #4a5562;")
         form.addRow(note)
         _row(form, "Replay &folder:", self.replay_edit, self.replay_browse)
-        _row(form, "Replay cells &per class:", self.replay_per_class)
+        _row(form, "Repla&y cells per class:", self.replay_per_class)
         _row(form, "St&andard set:", self.standard_edit, self.standard_browse)
         _row(form, "&Epochs:", self.epochs)
         _row(form, "Time &limit:", self.max_minutes)

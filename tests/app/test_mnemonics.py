@@ -1,0 +1,61 @@
+"""No two controls of one window, and no two items of one menu, share an
+Alt+letter: Qt then only moves between them and presses neither (Alt+P in the
+Retrain dialog went to both Promote Candidate and a settings field)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from pathlib import Path
+
+from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QMenu, QTabWidget, QWidget
+
+from app.gui import worker
+from app.gui.dialogs.export_dialog import ExportDialog
+from app.gui.dialogs.import_dialog import ImportDialog
+from app.gui.dialogs.signoff_dialog import SignOffDialog
+from app.gui.retrain.models_dialog import ModelsDialog
+from app.gui.retrain.retrain_dialog import RetrainDialog
+from core.store import ProjectStore
+
+
+def _letter(text: str) -> str | None:
+    found = re.search(r"&([^&])", text.replace("&&", ""))
+    return found.group(1).lower() if found else None
+
+
+def _clashes(texts: list[str]) -> dict[str, list[str]]:
+    by_letter: dict[str, list[str]] = defaultdict(list)
+    for text in texts:
+        if (letter := _letter(text)) is not None:
+            by_letter[letter].append(text)
+    return {letter: same for letter, same in by_letter.items() if len(same) > 1}
+
+
+def _window_texts(widget: QWidget) -> list[str]:
+    texts = [button.text() for button in widget.findChildren(QAbstractButton)]
+    texts += [label.text() for label in widget.findChildren(QLabel) if label.buddy() is not None]
+    texts += [box.title() for box in widget.findChildren(QGroupBox) if box.isCheckable()]
+    texts += [tabs.tabText(i) for tabs in widget.findChildren(QTabWidget) for i in range(tabs.count())]
+    return texts
+
+
+def test_no_dialog_gives_one_alt_letter_to_two_controls(qtbot, review_store: ProjectStore, fake_models) -> None:
+    dialogs = {
+        "retrain": RetrainDialog(None, review_store),
+        "versions": ModelsDialog(),
+        "export": ExportDialog(None, review_store),
+        "import": ImportDialog(None, review_store),
+        "sign-off": SignOffDialog(None, review_store, 1),
+    }
+    for name, dialog in dialogs.items():
+        qtbot.addWidget(dialog)
+        assert _clashes(_window_texts(dialog)) == {}, name
+    qtbot.waitUntil(lambda: not worker.active_jobs(), timeout=10000)  # the retrain dialog's reads of the queue
+
+
+def test_no_menu_gives_one_letter_to_two_items(open_window, review_project: Path) -> None:
+    window, _controller = open_window(review_project)
+    assert _clashes([action.text() for action in window.menuBar().actions()]) == {}
+    for menu in window.menuBar().findChildren(QMenu):
+        assert _clashes([action.text() for action in menu.actions()]) == {}, menu.title()
