@@ -453,11 +453,15 @@ def test_every_filter_is_reached_from_the_keyboard_and_gives_the_keys_back(
     assert gallery.model.filter.class_name is not None and gallery.view.hasFocus()
 
 
+@pytest.mark.parametrize("width", [900, 360], ids=["one row", "two rows"])
 def test_a_confidence_typed_digit_by_digit_never_reaches_the_tiles_as_class_keys(
-    qtbot, gallery: CellGallery, review_store: ProjectStore
+    qtbot, gallery: CellGallery, review_store: ProjectStore, width: int
 ) -> None:
     """Typing 85 applied the filter at "8", gave the keys back to the tiles,
-    and the "5" set the current cell's class."""
+    and the "5" set the current cell's class.  In a narrow gallery the box
+    was hidden behind a tool bar's » button and could not take the keys."""
+    gallery.resize(width, 600)
+    qtbot.waitUntil(gallery.confidence_spin.isVisible)
     labels = {cell.id: cell.label for cell in review_store.cells()}
     gallery.activateWindow()
     gallery.view.setFocus()

@@ -331,3 +331,7 @@ def test_the_window_fits_a_laptop_screen_with_the_gallery_on(qtbot, open_window,
     assert window.minimumSizeHint().width() <= 1280
     window.resize(1024, 640)
     qtbot.waitUntil(lambda: window.width() == 1024)
+    gallery = controller.review.gallery
+    filters = (gallery.slide_combo, gallery.class_combo, gallery.unreviewed_check, gallery.confidence_check,
+               gallery.confidence_spin)
+    qtbot.waitUntil(lambda: all(widget.isVisible() for widget in filters))  # none hidden for want of room

@@ -11,17 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QKeySequence, QResizeEvent, QShortcut
 from PySide6.QtWidgets import (
     QApplication,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QSizePolicy,
     QSpinBox,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -217,22 +215,28 @@ class CellGallery(QWidget):
 
     # ------------------------------------------------------------ filter bar
     def _build_filter_bar(self) -> None:
-        # A tool bar rather than a row of widgets: what does not fit moves
-        # behind its » button.  Laid out in a row, the filters held the window
-        # over 1,440 px wide, more than a laptop's screen.  The slide combo
-        # takes the room there is (file names are long) and needs only a few
-        # letters; the full path is its tooltip.
-        self.filter_bar = QToolBar("Filters")
+        # One row when there is room, the options on a second row when not:
+        # in a row always, the filters held the window over 1,440 px wide, more
+        # than a laptop's screen.  Nothing is ever hidden (behind a tool bar's
+        # » button a filter cannot take the keys, and a confidence typed for
+        # a hidden box reached the tiles as class keys).  The combos shrink to
+        # a few letters; a slide's full path is its item's tooltip.
+        self.filter_bar = QWidget()
         self.filter_bar.setObjectName("galleryFilters")
-        self.filter_bar.setFloatable(False)
-        self.filter_bar.setMovable(False)
+        rows = QVBoxLayout(self.filter_bar)
+        rows.setContentsMargins(0, 0, 0, 0)
+        rows.setSpacing(4)
+        self._filter_row = QHBoxLayout()
+        self._filter_row.setSpacing(8)
+        self._options_row = QHBoxLayout()
+        rows.addLayout(self._filter_row)
+        rows.addLayout(self._options_row)
         self.slide_combo = QComboBox()
-        self.slide_combo.setMinimumContentsLength(10)
+        self.slide_combo.setMinimumContentsLength(8)
         self.slide_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.slide_combo.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self._fill_slide_combo()
         self.class_combo = QComboBox()
-        self.class_combo.setMinimumContentsLength(12)
+        self.class_combo.setMinimumContentsLength(10)
         self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.class_combo.addItem("All classes", "")
         for item in self.store.taxonomy.classes:
@@ -264,13 +268,19 @@ class CellGallery(QWidget):
         self.class_combo.setToolTip("The class whose cells are shown (Alt+C, then arrows)")
         self.unreviewed_check.setToolTip("Show only the cells nobody has reviewed (Alt+U)")
         self.confidence_check.setToolTip("Show only the cells the model was less sure of (Alt+B, type a value, Enter)")
-        for text, widget in (("Slide ", self.slide_combo), ("  Class ", self.class_combo)):
-            self.filter_bar.addWidget(QLabel(text))
-            self.filter_bar.addWidget(widget)
-        self.filter_bar.addSeparator()
-        self.filter_bar.addWidget(self.unreviewed_check)
-        self.filter_bar.addWidget(self.confidence_check)
-        self.filter_bar.addWidget(self.confidence_spin)
+        self._filter_row.addWidget(QLabel("Slide"))
+        self._filter_row.addWidget(self.slide_combo, 2)
+        self._filter_row.addWidget(QLabel("Class"))
+        self._filter_row.addWidget(self.class_combo, 1)
+        self.filter_options = QWidget()
+        options = QHBoxLayout(self.filter_options)
+        options.setContentsMargins(0, 0, 0, 0)
+        options.setSpacing(8)
+        for widget in (self.unreviewed_check, self.confidence_check, self.confidence_spin):
+            options.addWidget(widget)
+        options.addStretch(1)
+        self._filter_row.addWidget(self.filter_options)
+        self._options_on_second_row = False
         self.slide_combo.currentIndexChanged.connect(self._filters_changed)
         self.class_combo.currentIndexChanged.connect(self._filters_changed)
         self.unreviewed_check.toggled.connect(self._filters_changed)
@@ -291,6 +301,41 @@ class CellGallery(QWidget):
         index = self.slide_combo.findData(current if current is not None else -1)
         self.slide_combo.setCurrentIndex(max(0, index))
         self.slide_combo.blockSignals(False)
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
+        """As narrow as the filters on two rows: with the options still on
+        the first row (the gallery is wide), the layout's own minimum would
+        keep the window from ever making it narrow enough to move them."""
+        hint = super().minimumSizeHint()
+        row = self._filter_row
+        spacing = row.spacing()
+        filters = sum(row.itemAt(i).minimumSize().width() + spacing for i in range(row.count())
+                      if row.itemAt(i).widget() is not self.filter_options) - spacing
+        others = max(self.view.minimumSizeHint().width(), self.status.minimumSizeHint().width())
+        margins = self.layout().contentsMargins()
+        hint.setWidth(max(filters, self.filter_options.minimumSizeHint().width(), others) + margins.left() + margins.right())
+        return hint
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._place_filter_options()
+
+    def _place_filter_options(self) -> None:
+        """The options on the filters' row if all fits at its natural width,
+        else on a row of their own."""
+        spacing = self._filter_row.spacing()
+        one_row = sum(self._filter_row.itemAt(i).sizeHint().width() + spacing for i in range(self._filter_row.count()))
+        if not self._options_on_second_row:
+            needed = one_row
+        else:
+            needed = one_row + self.filter_options.sizeHint().width() + spacing
+        margins = self.layout().contentsMargins()
+        second_row = self.width() - margins.left() - margins.right() < needed
+        if second_row == self._options_on_second_row:
+            return
+        (self._filter_row if second_row else self._options_row).removeWidget(self.filter_options)
+        (self._options_row if second_row else self._filter_row).addWidget(self.filter_options)
+        self._options_on_second_row = second_row
 
     def _sync_filter_bar(self) -> None:
         wanted = self.model.filter
