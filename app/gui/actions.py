@@ -52,6 +52,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("show_white", "Show &White Cells", "W", "Show or hide white-cell boxes", "View", True),
     ActionSpec("show_red", "Show &Red Cells", "R", "Show or hide red-cell boxes", "View", True),
     ActionSpec("show_platelet", "Show &Platelets", "P", "Show or hide platelet boxes", "View", True),
+    ActionSpec("threshold", "Minimum &Confidence\u2026", "Ctrl+Shift+C",
+               "Cells the classifier is less sure of than this go to Unidentified (0: each model's own threshold)", "View"),
     ActionSpec("detect_slide", "&Detect Cells on This Slide", "Ctrl+D", "Propose boxes on this slide with the detector", "Models"),
     ActionSpec("detect_all", "Detect Cells on &All Slides", "Ctrl+Shift+D", "Propose boxes on every slide", "Models"),
     ActionSpec("classify_slide", "&Classify This Slide", "Ctrl+K", "Classify this slide's white cells", "Models"),

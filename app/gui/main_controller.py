@@ -16,7 +16,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, QPoint, Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMessageBox
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.data_controller import DataController
@@ -108,6 +108,7 @@ class MainController(QObject):
         w.browser.slide_activated.connect(self.show_slide_id)
         w.image_banner.button.clicked.connect(self.ask_locate)
         w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
+        a["threshold"].triggered.connect(self.ask_threshold)
         w.view.zoom_changed.connect(lambda scale: w.zoom_label.setText(f"{scale * 100:.0f}%"))
         w.view.cursor_moved.connect(self._cursor_moved)
         w.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -562,6 +563,19 @@ class MainController(QObject):
     def _set_kind_visible(self, kind: CellKind, visible: bool) -> None:
         self.canvas.set_kind_visible(kind, visible)
         self.settings.set_kind_visible(kind.value, visible)
+
+    def ask_threshold(self) -> None:
+        """The tool bar's box from the keyboard, which cannot reach it (and a
+        narrow window hides it behind the tool bar's » button)."""
+        box = self.window.threshold
+        value, ok = QInputDialog.getInt(
+            self.window, "Minimum confidence",
+            "Cells the classifier is less sure of go to Unidentified.\nPercent, or 0 for each model's own threshold:",
+            round(box.value()), 0, 100, 5,
+        )
+        if ok:
+            box.setValue(value)
+        self.window.focus_current_view()
 
     def _threshold_changed(self, value: float) -> None:
         self.canvas.set_threshold(value)

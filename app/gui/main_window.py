@@ -174,6 +174,7 @@ class MainWindow(QMainWindow):
         view.addActions([a["fit"], a["zoom_in"], a["zoom_out"], a["zoom_actual"]])
         view.addSeparator()
         view.addActions([a["show_white"], a["show_red"], a["show_platelet"]])
+        view.addAction(a["threshold"])
         view.addSeparator()
         view.addAction(self.browser_dock.toggleViewAction())
         view.addAction(self.inspector_dock.toggleViewAction())

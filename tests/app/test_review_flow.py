@@ -264,3 +264,18 @@ def test_tags_of_boxes_too_small_on_screen_are_drawn_only_when_selected(qtbot, o
     while CellItem.view_scale * 10 < MIN_TAGGED_BOX_PX:
         window.actions["zoom_in"].trigger()
     assert item.tag_readable()
+
+
+def test_the_minimum_confidence_is_set_from_the_keyboard(qtbot, open_window, project_path, monkeypatch):
+    """The tool bar's box took no key, and a narrow window hides it."""
+    from PySide6.QtWidgets import QInputDialog
+
+    window, controller = open_window(project_path)
+    asked: list[int] = []
+    monkeypatch.setattr(QInputDialog, "getInt", lambda *args: asked.append(args[3]) or (85, True))
+    window.threshold.setValue(60)
+    window.view.setFocus()
+    qtbot.keyClick(window, Qt.Key.Key_C, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    assert asked == [60]  # asked, starting from the value in use
+    assert window.threshold.value() == 85 and controller.models.threshold == 0.85
+    assert window.view.hasFocus()  # the keys are back on the slide
