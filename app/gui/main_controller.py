@@ -89,6 +89,8 @@ class MainController(QObject):
         a["sign_off"].triggered.connect(self.review.sign_off)
         w.view.cell_step.connect(self.canvas.step)
         a["next_slide"].triggered.connect(lambda: self.step_slide(1))
+        a["next_pane"].triggered.connect(lambda: w.focus_pane(1))
+        a["previous_pane"].triggered.connect(lambda: w.focus_pane(-1))
         a["previous_slide"].triggered.connect(lambda: self.step_slide(-1))
         a["fit"].triggered.connect(w.view.fit)
         a["zoom_in"].triggered.connect(w.view.zoom_in)

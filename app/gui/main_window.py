@@ -8,6 +8,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QDoubleSpinBox,
     QLabel,
@@ -16,6 +17,7 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QScrollArea,
+    QScrollBar,
     QStackedWidget,
     QToolBar,
     QVBoxLayout,
@@ -181,6 +183,8 @@ class MainWindow(QMainWindow):
         view.addAction(self.differential_dock.toggleViewAction())
         navigate = bar.addMenu("&Navigate")
         navigate.addActions([a["next_cell"], a["previous_cell"], a["next_slide"], a["previous_slide"]])
+        navigate.addSeparator()
+        navigate.addActions([a["next_pane"], a["previous_pane"]])
         models = bar.addMenu("&Models")
         models.addActions([a["detect_slide"], a["detect_all"], a["classify_slide"], a["classify_all"]])
         models.addSeparator()
@@ -219,6 +223,29 @@ class MainWindow(QMainWindow):
         item = self.gallery_page.layout().itemAt(0) if self.gallery_shown else None
         target = item.widget() if item is not None else self.view
         target.setFocus()
+
+    def panes(self) -> list[QWidget]:
+        """Where F6 and Shift+F6 take the keys, left to right and top to
+        bottom: the slide list, the view on show, the cell, the differential
+        count.  Tab cannot: in the canvas and the gallery it steps cells."""
+        item = self.gallery_page.layout().itemAt(0) if self.gallery_shown else None
+        centre = item.widget() if item is not None else self.view
+        candidates = (self.browser, centre, self.inspector_dock.widget(), self.differential_dock.widget())
+        return [pane for pane in candidates if pane is not None and pane.isVisible()]
+
+    def focus_pane(self, step: int) -> None:
+        """Give the keys to the next (step 1) or previous (-1) pane that has
+        something to take them."""
+        panes = self.panes()
+        focus = QApplication.focusWidget()
+        here = next((i for i, pane in enumerate(panes) if focus is not None and (focus is pane or pane.isAncestorOf(focus))), -1)
+        if here < 0 and step < 0:
+            here = 0
+        for offset in range(1, len(panes) + 1):
+            target = _first_focusable(panes[(here + step * offset) % len(panes)])
+            if target is not None:
+                target.setFocus(Qt.FocusReason.TabFocusReason)
+                return
 
     def canvas_context_menu(self) -> QMenu:
         menu = QMenu(self)
@@ -273,3 +300,22 @@ def _column(banner: QWidget, body: QWidget) -> QWidget:
     column.addWidget(banner)
     column.addWidget(body, 1)
     return page
+
+
+def _first_focusable(pane: QWidget) -> QWidget | None:
+    """The pane's first control in Tab order that can take the keys now (the
+    differential's Target, not the scroll area around it), else the pane
+    itself if it can (the slide list, the canvas), else None.  Controls that
+    Tab skips on purpose (click focus: keys belong to the review views)
+    count: F6 asked for this pane."""
+    def takes_keys(widget: QWidget) -> bool:
+        return widget.focusPolicy() != Qt.FocusPolicy.NoFocus and widget.isVisible() and widget.isEnabled()
+
+    widget = pane.nextInFocusChain()
+    for _ in range(10_000):  # the chain is a ring through the whole window; a bound all the same
+        if widget is None or widget is pane:
+            break
+        if pane.isAncestorOf(widget) and takes_keys(widget) and not isinstance(widget, (QScrollBar, QLabel)):
+            return widget
+        widget = widget.nextInFocusChain()
+    return pane if takes_keys(pane) else None

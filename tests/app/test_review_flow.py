@@ -279,3 +279,34 @@ def test_the_minimum_confidence_is_set_from_the_keyboard(qtbot, open_window, pro
     assert asked == [60]  # asked, starting from the value in use
     assert window.threshold.value() == 85 and controller.models.threshold == 0.85
     assert window.view.hasFocus()  # the keys are back on the slide
+
+
+def test_f6_gives_the_keys_to_each_pane_in_turn(qtbot, open_window, project_path):
+    """Tab steps cells in the canvas and the gallery, so it never left them:
+    the slide list and the differential's Target took no key."""
+    from PySide6.QtWidgets import QApplication
+
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    target = controller.review.panel.target_combo
+
+    def cycle(key_modifier: Qt.KeyboardModifier) -> list[object]:
+        window.view.setFocus()
+        reached = []
+        for _ in range(4):
+            qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6, key_modifier)
+            reached.append(QApplication.focusWidget())
+        return reached
+
+    def in_slide_list(widget: object) -> bool:
+        return widget is window.browser or window.browser.isAncestorOf(widget)
+
+    forward = cycle(Qt.KeyboardModifier.NoModifier)
+    assert target in forward and any(in_slide_list(w) for w in forward) and forward[-1] is window.view
+    assert cycle(Qt.KeyboardModifier.ShiftModifier) == [*reversed(forward[:-1]), window.view]
+    qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)  # the gallery is the centre pane now
+    gallery_view = controller.review.gallery.view
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)
+    assert in_slide_list(QApplication.focusWidget())
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6)
+    assert QApplication.focusWidget() is gallery_view

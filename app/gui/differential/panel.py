@@ -155,6 +155,7 @@ class DifferentialPanel(QWidget):
         self.plot.setMinimumHeight(120)
         self.plot.setMenuEnabled(False)
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a chart to read: keys belong to the review views
+        self.plot.viewport().setFocusPolicy(Qt.FocusPolicy.NoFocus)  # which takes them itself otherwise
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.setLabel("left", "%")
