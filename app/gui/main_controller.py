@@ -108,6 +108,7 @@ class MainController(QObject):
         a["about"].triggered.connect(lambda: show_about(w))
         w.cancel_button.clicked.connect(self.cancel_jobs)
         w.browser.slide_activated.connect(self.show_slide_id)
+        w.browser.review_requested.connect(w.focus_current_view)
         w.image_banner.button.clicked.connect(self.ask_locate)
         w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
         a["threshold"].triggered.connect(self.ask_threshold)

@@ -322,6 +322,7 @@ class SlideBrowser(QWidget):
     """Layout only: a title and the list.  The main window wires it."""
 
     slide_activated = Signal(int)  # slide id
+    review_requested = Signal()  # Enter (or a double-click) on a slide: the keys go to the view
 
     def __init__(self, model: SlideListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -336,13 +337,15 @@ class SlideBrowser(QWidget):
         self.list.setMouseTracking(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
-        self.list.setToolTip("Slides of this project (PageDown / PageUp to move between them)")
+        self.list.setToolTip("Slides of this project: arrows choose, Enter reviews the slide "
+                             "(PageDown / PageUp move between slides from anywhere)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.title)
         layout.addWidget(self.list)
         self.list.selectionModel().currentChanged.connect(self._current_changed)
+        self.list.activated.connect(lambda _index: self.review_requested.emit())
         model.modelReset.connect(self._update_title)
         model.rowsInserted.connect(self._update_title)
         model.dataChanged.connect(self._update_title)

@@ -310,3 +310,17 @@ def test_f6_gives_the_keys_to_each_pane_in_turn(qtbot, open_window, project_path
     assert in_slide_list(QApplication.focusWidget())
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6)
     assert QApplication.focusWidget() is gallery_view
+
+
+def test_enter_on_a_slide_in_the_list_gives_the_keys_to_its_review(qtbot, open_window, project_path):
+    from PySide6.QtWidgets import QApplication
+
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    first = controller.slide.id
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)  # the slide list
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Down)
+    assert controller.slide.id != first
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
+    assert QApplication.focusWidget() is window.view
