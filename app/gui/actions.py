@@ -30,7 +30,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("quit", "&Quit", QKeySequence.StandardKey.Quit, "Close HemaLabel (every edit is already saved)", "File"),
     ActionSpec("undo", "&Undo", "Ctrl+Z", "Undo the last edit", "Edit"),
     ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "Redo the edit just undone", "Edit"),
-    ActionSpec("draw", "&Draw Box", "B", "Draw a new box by dragging (Shift+drag draws at any time; Esc leaves)", "Edit", True),
+    ActionSpec("draw", "&Draw Box", "B", "Draw a new box by dragging, or press Enter for one in the middle of the view to move with "
+               "Shift+arrows and size with Alt+arrows (Shift+drag draws at any time; Esc leaves)", "Edit", True),
     ActionSpec("delete", "De&lete Box", QKeySequence.StandardKey.Delete, "Delete the selected boxes", "Edit"),
     ActionSpec("accept_selected", "&Accept Selected", "A", "Accept the selected proposals as they are", "Edit"),
     ActionSpec("accept_all", "Accept All &Proposals", "Ctrl+Return", "Accept every proposal on this slide", "Edit"),

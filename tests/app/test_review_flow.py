@@ -324,3 +324,23 @@ def test_enter_on_a_slide_in_the_list_gives_the_keys_to_its_review(qtbot, open_w
     assert controller.slide.id != first
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_Return)
     assert QApplication.focusWidget() is window.view
+
+
+def test_a_box_is_drawn_moved_and_sized_without_the_mouse(qtbot, open_window, project_path):
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    before = {cell.id for cell in store.cells(controller.slide.id)}
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_B)  # draw mode
+    qtbot.keyClick(window.view, Qt.Key.Key_Return)
+    (new,) = [cell for cell in store.cells(controller.slide.id) if cell.id not in before]
+    assert controller.canvas.selected_ids() == [new.id]
+    middle = window.view.mapToScene(window.view.viewport().rect().center())
+    assert abs(new.box.centre[0] - middle.x()) < 2 and abs(new.box.centre[1] - middle.y()) < 2
+    qtbot.keyClick(window.view, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    qtbot.keyClick(window.view, Qt.Key.Key_Down, Qt.KeyboardModifier.AltModifier)
+    moved = store.cell(new.id).box
+    assert moved.x0 > new.box.x0 and moved.height > new.box.height
+    qtbot.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.view.draw_mode

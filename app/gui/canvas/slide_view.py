@@ -195,6 +195,10 @@ class SlideView(QGraphicsView):
                 dx, dy = _ARROW_STEPS[event.key()]
                 self.box_nudged.emit(dx, dy, modifiers == Qt.KeyboardModifier.AltModifier)
                 return
+        if (event.key() in (Qt.Key.Key_Return, Qt.Key.Key_Enter) and self._draw_mode and self.editable
+                and not self._gesture):
+            self._draw_in_the_middle()
+            return
         if event.key() == Qt.Key.Key_Escape:
             if self._gesture:
                 self._cancel_gesture()
@@ -204,6 +208,17 @@ class SlideView(QGraphicsView):
                 self.scene().clearSelection()
             return
         super().keyPressEvent(event)
+
+    def _draw_in_the_middle(self) -> None:
+        """Draw mode's Enter: a box in the middle of what is on screen, a
+        sixth of its shorter side, for Shift+arrows to move and Alt+arrows
+        to size; drawing needs no mouse."""
+        shown = self.mapToScene(self.viewport().rect()).boundingRect().intersected(self.sceneRect())
+        side = max(float(MIN_BOX_PX), min(shown.width(), shown.height()) / 6)
+        if shown.width() < side or shown.height() < side:
+            return  # no image on screen
+        centre = shown.center()
+        self.box_drawn.emit(QRectF(centre.x() - side / 2, centre.y() - side / 2, side, side))
 
     def keyReleaseEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Space and not event.isAutoRepeat():
