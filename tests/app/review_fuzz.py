@@ -43,7 +43,7 @@ from core.store import ProjectStore  # noqa: E402
 WINDOW_ACTIONS = ("zoom_in", "zoom_out", "fit", "zoom_actual", "next_slide", "previous_slide", "undo", "redo",
                   "gallery", "show_red", "show_white", "accept_all", "draw")
 STEPS = (*WINDOW_ACTIONS, "delete", "add", "move", "kind", "tab", "class", "paint", "filter", "space", "end",
-         "drag", "drag", "wheel", "double_click", "arrows", "tile_click", "tile_click", "drop")
+         "drag", "drag", "wheel", "double_click", "arrows", "tile_click", "tile_click", "drop", "enter")
 
 
 def make_project(folder: Path, rng: random.Random) -> Path:
@@ -80,11 +80,17 @@ def one_step(choice: str, controller, window, rng: random.Random) -> None:  # no
     elif choice == "move" and editable and cells:
         cell = rng.choice(cells)
         dx, dy = rng.uniform(-30, 30), rng.uniform(-10, 40)
-        store.move_cell(cell.id, Box(max(0.0, cell.box.x0 + dx), cell.box.y0, max(1.0, cell.box.x1 + dx), cell.box.y1 + dy))
+        x0 = max(0.0, cell.box.x0 + dx)
+        store.move_cell(cell.id, Box(x0, cell.box.y0, max(x0 + 1, cell.box.x1 + dx), max(cell.box.y0 + 1, cell.box.y1 + dy)))
     elif choice == "kind" and editable and cells:
         store.set_kind([rng.choice(cells).id], rng.choice(list(CellKind)))
-    elif choice in ("tab", "class"):
-        key = Qt.Key.Key_Tab if choice == "tab" else rng.choice([Qt.Key.Key_0, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_4])
+    elif choice in ("tab", "class", "enter"):
+        if choice == "tab":
+            key = Qt.Key.Key_Tab
+        elif choice == "enter":  # draws a box in draw mode, confirms in the gallery
+            key = Qt.Key.Key_Return
+        else:
+            key = rng.choice([Qt.Key.Key_0, Qt.Key.Key_1, Qt.Key.Key_2, Qt.Key.Key_4])
         QTest.keyClick(QApplication.focusWidget() or window.view, key)
     elif choice == "paint":
         window.grab()
@@ -174,7 +180,12 @@ def main() -> int:
     # An exception in a slot or a Qt virtual (a drop, a paint) does not
     # reach the loop below: PySide hands it to sys.excepthook and goes on.
     raised: list[str] = []
-    sys.excepthook = lambda kind, error, trace: raised.append("".join(traceback.format_exception(kind, error, trace)))
+
+    def record(kind: type[BaseException], error: BaseException, trace: object) -> None:
+        raised.append("".join(traceback.format_exception(kind, error, trace)))
+        print(raised[-1], file=sys.stderr)  # an exception in the loop itself ends the run here too
+
+    sys.excepthook = record
     folder, seed, steps = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
     rng = random.Random(seed)
     project = make_project(folder, rng)
@@ -189,7 +200,6 @@ def main() -> int:
             app.processEvents()
         check_gallery(controller)
         if raised:
-            print(raised[0], file=sys.stderr)
             return 1
     controller.close_project()
     print("survived", steps, "steps")
