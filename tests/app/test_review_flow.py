@@ -344,3 +344,49 @@ def test_a_box_is_drawn_moved_and_sized_without_the_mouse(qtbot, open_window, pr
     assert moved.x0 > new.box.x0 and moved.height > new.box.height
     qtbot.keyClick(window.view, Qt.Key.Key_Escape)
     assert not window.view.draw_mode
+
+
+def test_a_whole_review_from_the_keyboard(qtbot, open_window, project_path, tmp_path):
+    """Choose a slide, draw a box, classify it, sign the slide off and export
+    it, every key sent to whatever has the focus, as a keyboard does."""
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.dialogs.export_dialog import ExportDialog
+    from app.gui.dialogs.signoff_dialog import SignOffDialog
+    from core.schema import SlideStatus
+
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+
+    def press(key: Qt.Key, modifiers: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
+        focus = QApplication.focusWidget()
+        assert focus is not None, f"nothing has the keys for {key.name}"
+        qtbot.keyClick(focus, key, modifiers)
+
+    window.view.setFocus()
+    press(Qt.Key.Key_F6, Qt.KeyboardModifier.ShiftModifier)  # the slide list
+    press(Qt.Key.Key_Down)
+    press(Qt.Key.Key_Return)  # the second slide, in review
+    slide = controller.slide
+    assert slide.id == store.slides()[1].id and QApplication.focusWidget() is window.view
+    wait_image(qtbot, controller)
+    press(Qt.Key.Key_B)
+    press(Qt.Key.Key_Return)  # a box in the middle of the view
+    press(Qt.Key.Key_1)  # neutrophil
+    press(Qt.Key.Key_Escape)  # out of draw mode
+    (cell,) = store.cells(slide.id)
+    assert (cell.kind, cell.label, cell.reviewed) == (CellKind.WHITE, "neutrophil", True)
+    press(Qt.Key.Key_S, Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), SignOffDialog))
+    qtbot.waitUntil(QApplication.activeModalWidget().isActiveWindow)  # the keys go to it once shown
+    press(Qt.Key.Key_Return)  # signed with the remembered initials
+    qtbot.waitUntil(lambda: store.slide(slide.id).status is SlideStatus.SIGNED_OFF)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is window.view)  # the keys come back to the slide
+    press(Qt.Key.Key_E, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), ExportDialog))
+    qtbot.waitUntil(QApplication.activeModalWidget().isActiveWindow)
+    qtbot.keyClicks(QApplication.focusWidget(), str(tmp_path / "dataset"))
+    press(Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: len(list((tmp_path / "dataset").rglob("*.xml"))) == len(store.slides()), timeout=10000)
+    QApplication.activeModalWidget().reject()
