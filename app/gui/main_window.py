@@ -240,7 +240,7 @@ class MainWindow(QMainWindow):
         focus = QApplication.focusWidget()
         here = next((i for i, pane in enumerate(panes) if focus is not None and (focus is pane or pane.isAncestorOf(focus))), -1)
         if here < 0 and step < 0:
-            here = 0
+            here = 0  # the keys nowhere in the panes: F6 starts at the first, Shift+F6 at the last
         for offset in range(1, len(panes) + 1):
             target = _first_focusable(panes[(here + step * offset) % len(panes)])
             if target is not None:
