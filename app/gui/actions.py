@@ -27,6 +27,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("export_data", "&Export\u2026", "Ctrl+E", "Export the labelled cells as VOC, COCO, YOLO, class-folder crops or CSV", "File"),
     ActionSpec("report_slide", "&Report for This Slide\u2026", "Ctrl+Shift+P", "Write this slide's differential report as PDF or CSV", "File"),
     ActionSpec("report_project", "Report for &All Slides\u2026", None, "Write the differential report of every slide as PDF or CSV", "File"),
+    ActionSpec("locate_image", "&Locate Slide Image\u2026", "Ctrl+L",
+               "Point to where this slide's image is now (moved or renamed)", "File"),
     ActionSpec("quit", "&Quit", QKeySequence.StandardKey.Quit, "Close HemaLabel (every edit is already saved)", "File"),
     ActionSpec("undo", "&Undo", "Ctrl+Z", "Undo the last edit", "Edit"),
     ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "Redo the edit just undone", "Edit"),

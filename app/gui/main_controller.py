@@ -110,6 +110,7 @@ class MainController(QObject):
         w.browser.slide_activated.connect(self.show_slide_id)
         w.browser.review_requested.connect(w.focus_current_view)
         w.image_banner.button.clicked.connect(self.ask_locate)
+        a["locate_image"].triggered.connect(self.ask_locate)
         w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
         a["threshold"].triggered.connect(self.ask_threshold)
         w.view.zoom_changed.connect(lambda scale: w.zoom_label.setText(f"{scale * 100:.0f}%"))
@@ -490,6 +491,7 @@ class MainController(QObject):
         for name in ("export_data", "report_project"):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
+        a["locate_image"].setEnabled(has_slide and not self.session.read_only)
         a["retrain"].setEnabled(has_project)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)
@@ -545,7 +547,7 @@ class MainController(QObject):
         if state == "missing":
             where = self.session.store.image_path(self.slide) if self.session and self.slide else name
             w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).", "error", "Locate\u2026")
-            w.view.set_overlay(f"Image missing\n{name}\n\nUse Locate\u2026 to point to where it is now.")
+            w.view.set_overlay(f"Image missing\n{name}\n\nUse Locate\u2026 (Ctrl+L) to point to where it is now.")
         elif state == "corrupt":
             w.image_banner.show_message(f"<b>Cannot show {name}.</b> {reason}", "error")
             w.view.set_overlay(f"Cannot show this image\n{reason}")

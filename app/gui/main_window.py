@@ -159,6 +159,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([a["report_slide"], a["report_project"]])
         file_menu.addSeparator()
+        file_menu.addAction(a["locate_image"])
+        file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = bar.addMenu("&Edit")
         edit.addActions([a["undo"], a["redo"]])

@@ -55,7 +55,7 @@ def test_an_image_replaced_by_another_size_is_shown_with_a_warning(qtbot, open_w
     assert not window.image_banner.isVisible()
 
 
-def test_missing_image_offers_locate(qtbot, open_window, project_path, tmp_path):
+def test_missing_image_offers_locate(qtbot, open_window, project_path, tmp_path, monkeypatch):
     moved_to = tmp_path / "elsewhere" / "slide_00.png"
     moved_to.parent.mkdir()
     shutil.move(project_path.parent / "slide_00.png", moved_to)
@@ -67,7 +67,11 @@ def test_missing_image_offers_locate(qtbot, open_window, project_path, tmp_path)
     assert "Image missing" in window.view.overlay
     qtbot.waitUntil(lambda: (window.slide_model.problem(slide.id) or "").startswith("Missing"))
 
-    assert controller.relocate(slide.id, moved_to)
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(moved_to), ""))
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)  # File > Locate Slide Image…
     wait_image(qtbot, controller, "ok")
     assert not window.image_banner.isVisible()
     assert controller.session.store.image_path(controller.session.store.slide(slide.id)).resolve() == moved_to.resolve()
