@@ -21,6 +21,7 @@ goes on), ends the run with its traceback and exit status 1.
 from __future__ import annotations
 
 import faulthandler
+import os
 import random
 import sys
 import traceback
@@ -187,6 +188,8 @@ def main() -> int:
 
     sys.excepthook = record
     folder, seed, steps = Path(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+    # Run by hand, it toggles boxes and sets thresholds: not in the user's own settings.
+    os.environ.setdefault("HEMALABEL_SETTINGS", str(folder / "settings.ini"))
     rng = random.Random(seed)
     project = make_project(folder, rng)
     app = make_application()
