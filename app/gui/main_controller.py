@@ -491,7 +491,7 @@ class MainController(QObject):
         for name in ("export_data", "report_project"):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
-        a["locate_image"].setEnabled(has_slide and not self.session.read_only)
+        a["locate_image"].setEnabled(has_slide and editable)
         a["retrain"].setEnabled(has_project)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)

@@ -222,17 +222,18 @@ class MainWindow(QMainWindow):
         """Give the keyboard back to the view on show (a project opened, a
         dialog closed), so the next key is a review key."""
         self.activateWindow()
+        self.current_view().setFocus()
+
+    def current_view(self) -> QWidget:
+        """The review view on show: the project's gallery, or the canvas."""
         item = self.gallery_page.layout().itemAt(0) if self.gallery_shown else None
-        target = item.widget() if item is not None else self.view
-        target.setFocus()
+        return item.widget() if item is not None else self.view
 
     def panes(self) -> list[QWidget]:
         """Where F6 and Shift+F6 take the keys, left to right and top to
         bottom: the slide list, the view on show, the cell, the differential
         count.  Tab cannot: in the canvas and the gallery it steps cells."""
-        item = self.gallery_page.layout().itemAt(0) if self.gallery_shown else None
-        centre = item.widget() if item is not None else self.view
-        candidates = (self.browser, centre, self.inspector_dock.widget(), self.differential_dock.widget())
+        candidates = (self.browser, self.current_view(), self.inspector_dock.widget(), self.differential_dock.widget())
         return [pane for pane in candidates if pane is not None and pane.isVisible()]
 
     def focus_pane(self, step: int) -> None:

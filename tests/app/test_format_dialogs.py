@@ -138,32 +138,39 @@ def test_cancel_stops_a_running_job_and_says_so(qtbot) -> None:
     assert not dialog.running
 
 
+def _type_into_the_opened_dialog(qtbot, dialog, text: str) -> None:  # noqa: ANN001
+    """Show the dialog, wait for its focus (it must be the path field, as
+    the dialog opens), type there and press Enter."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QApplication
+
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is not None and dialog.isAncestorOf(QApplication.focusWidget()))
+    field = QApplication.focusWidget()
+    qtbot.keyClicks(field, text)
+    qtbot.keyClick(field, Qt.Key.Key_Return)
+
+
 def test_a_path_typed_into_the_open_dialog_and_enter_runs_its_job(qtbot, store: ProjectStore, tmp_path: Path,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """The path field has the keys when the dialog opens, and Enter there runs
     the export or import: it pressed Browse… (a file dialog) instead."""
-    from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QFileDialog
 
     browsed: list[str] = []
     monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: browsed.append("folder") or "")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: browsed.append("file") or ("", ""))
     dialog = ExportDialog(None, store)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitUntil(dialog.out_edit.hasFocus)
-    qtbot.keyClicks(dialog.out_edit, str(tmp_path / "voc"))
-    qtbot.keyClick(dialog.out_edit, Qt.Key.Key_Return)
+    _type_into_the_opened_dialog(qtbot, dialog, str(tmp_path / "voc"))
+    assert dialog.out_edit.text() == str(tmp_path / "voc")  # typed where the folder goes
     qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=10000)
     assert dialog.result_value.cells == 8 and browsed == []
     imported = ProjectStore.create(tmp_path / "imported.hemalabel")
     try:
         importer = ImportDialog(None, imported)
-        qtbot.addWidget(importer)
-        importer.show()
-        qtbot.waitUntil(importer.source_edit.hasFocus)
-        qtbot.keyClicks(importer.source_edit, str(tmp_path / "voc"))
-        qtbot.keyClick(importer.source_edit, Qt.Key.Key_Return)
+        _type_into_the_opened_dialog(qtbot, importer, str(tmp_path / "voc"))
+        assert importer.source_edit.text() == str(tmp_path / "voc")
         qtbot.waitUntil(lambda: len(imported.slides()) == 4, timeout=10000)
         assert browsed == []
     finally:

@@ -368,8 +368,9 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
 
 
-def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_path: Path,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def real_registry_with_a_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[retraining.ModelRegistry, str]:
+    """A real registry in a folder of its own, holding the candidate
+    BUNDLED-r1 (its files are not a real model); returns it and BUNDLED."""
     folder = tmp_path / "user-models"
     folder.mkdir()
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(folder))
@@ -379,6 +380,12 @@ def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_p
     (folder / f"{bundled}-r1.json").write_text("{}")
     registry.register_candidate(f"{bundled}-r1", bundled, "2026-12-01T12:00:00+00:00", {"neutrophil": 30},
                                 outcome().comparison.to_dict())
+    return registry, bundled
+
+
+def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    registry, bundled = real_registry_with_a_candidate(tmp_path, monkeypatch)
     dialog = ModelsDialog()
     qtbot.addWidget(dialog)
     names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
@@ -455,15 +462,7 @@ def test_enter_never_promotes_nor_starts_a_retrain(qtbot, store: ProjectStore, t
     """With no default button a dialog made its first button the default:
     Enter on the versions table promoted the selected candidate, and Enter in
     a retrain setting would have started minutes of training."""
-    folder = tmp_path / "user-models"
-    folder.mkdir()
-    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(folder))
-    registry = retraining.ModelRegistry()
-    bundled = registry.current().name
-    (folder / f"{bundled}-r1.keras").write_bytes(b"not a real model")
-    (folder / f"{bundled}-r1.json").write_text("{}")
-    registry.register_candidate(f"{bundled}-r1", bundled, "2026-12-01T12:00:00+00:00", {"neutrophil": 30},
-                                outcome().comparison.to_dict())
+    _, bundled = real_registry_with_a_candidate(tmp_path, monkeypatch)
     versions = ModelsDialog()
     qtbot.addWidget(versions)
     versions.show()

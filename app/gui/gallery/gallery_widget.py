@@ -280,7 +280,6 @@ class CellGallery(QWidget):
             options.addWidget(widget)
         options.addStretch(1)
         self._filter_row.addWidget(self.filter_options)
-        self._options_on_second_row = False
         self.slide_combo.currentIndexChanged.connect(self._filters_changed)
         self.class_combo.currentIndexChanged.connect(self._filters_changed)
         self.unreviewed_check.toggled.connect(self._filters_changed)
@@ -302,18 +301,23 @@ class CellGallery(QWidget):
         self.slide_combo.setCurrentIndex(max(0, index))
         self.slide_combo.blockSignals(False)
 
+    def _filters_width(self, minimum: bool) -> int:
+        """The slide and class filters side by side, without the options
+        (wherever they are): at their minimum or their natural widths."""
+        row = self._filter_row
+        items = [row.itemAt(i) for i in range(row.count()) if row.itemAt(i).widget() is not self.filter_options]
+        widths = [(item.minimumSize() if minimum else item.sizeHint()).width() for item in items]
+        return sum(widths) + row.spacing() * (len(widths) - 1)
+
     def minimumSizeHint(self) -> QSize:  # noqa: N802 (Qt's name)
         """As narrow as the filters on two rows: with the options still on
         the first row (the gallery is wide), the layout's own minimum would
         keep the window from ever making it narrow enough to move them."""
         hint = super().minimumSizeHint()
-        row = self._filter_row
-        spacing = row.spacing()
-        filters = sum(row.itemAt(i).minimumSize().width() + spacing for i in range(row.count())
-                      if row.itemAt(i).widget() is not self.filter_options) - spacing
         others = max(self.view.minimumSizeHint().width(), self.status.minimumSizeHint().width())
         margins = self.layout().contentsMargins()
-        hint.setWidth(max(filters, self.filter_options.minimumSizeHint().width(), others) + margins.left() + margins.right())
+        width = max(self._filters_width(minimum=True), self.filter_options.minimumSizeHint().width(), others)
+        hint.setWidth(width + margins.left() + margins.right())
         return hint
 
     def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
@@ -323,19 +327,13 @@ class CellGallery(QWidget):
     def _place_filter_options(self) -> None:
         """The options on the filters' row if all fits at its natural width,
         else on a row of their own."""
-        spacing = self._filter_row.spacing()
-        one_row = sum(self._filter_row.itemAt(i).sizeHint().width() + spacing for i in range(self._filter_row.count()))
-        if not self._options_on_second_row:
-            needed = one_row
-        else:
-            needed = one_row + self.filter_options.sizeHint().width() + spacing
+        needed = self._filters_width(minimum=False) + self._filter_row.spacing() + self.filter_options.sizeHint().width()
         margins = self.layout().contentsMargins()
         second_row = self.width() - margins.left() - margins.right() < needed
-        if second_row == self._options_on_second_row:
-            return
-        (self._filter_row if second_row else self._options_row).removeWidget(self.filter_options)
-        (self._options_row if second_row else self._filter_row).addWidget(self.filter_options)
-        self._options_on_second_row = second_row
+        target, other = (self._options_row, self._filter_row) if second_row else (self._filter_row, self._options_row)
+        if target.indexOf(self.filter_options) < 0:
+            other.removeWidget(self.filter_options)
+            target.addWidget(self.filter_options)
 
     def _sync_filter_bar(self) -> None:
         wanted = self.model.filter
@@ -367,26 +365,31 @@ class CellGallery(QWidget):
         if self.model.filter.slide_id != previous_slide:
             self.slide_filter_changed.emit(self.model.filter.slide_id)
             self._select_first_unreviewed()
-        focus = QApplication.focusWidget()
-        typing = focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus))
-        if self.isVisible() and not typing and (focus is None or self.isAncestorOf(focus)):
+        if self._keys_here() and not self._typing_a_confidence():
             # Back to the tiles after a filter was chosen; never steal the keys
             # from the canvas when the window changes the slide, nor from the
             # confidence box while a value is typed: its next digit would
             # reach the tiles as a class key.
             self.view.setFocus()
 
+    def _keys_here(self) -> bool:
+        """Whether the keys are in this gallery (or nowhere) while it is on show."""
+        focus = QApplication.focusWidget()
+        return self.isVisible() and (focus is None or self.isAncestorOf(focus))
+
+    def _typing_a_confidence(self) -> bool:
+        focus = QApplication.focusWidget()
+        return focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus))
+
     @Slot(bool)
     def _confidence_toggled(self, on: bool) -> None:
-        focus = QApplication.focusWidget()
-        if on and self.isVisible() and (focus is None or self.isAncestorOf(focus)):
+        if on and self._keys_here():
             self.confidence_spin.setFocus(Qt.FocusReason.ShortcutFocusReason)
             self.confidence_spin.selectAll()
 
     @Slot()
     def _confidence_entered(self) -> None:
-        focus = QApplication.focusWidget()
-        if focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus)):
+        if self._typing_a_confidence():
             self.view.setFocus()  # Enter: the value is set, the keys go back to the tiles
 
     # ------------------------------------------------------------ gestures

@@ -72,7 +72,6 @@ class RetrainDialog(QDialog):
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.start_button = QPushButton("&Start Retraining")
         self.start_button.setObjectName("startRetrain")
-        self.start_button.setToolTip("Fine-tune a candidate on the queue; the current model stays in use until you promote")
         self.cancel_button = QPushButton("&Cancel Training")
         self.cancel_button.setObjectName("cancelRetrain")
         self.cancel_button.setToolTip("Stop the fine-tune; nothing is registered (Esc also stops it, then closes)")
