@@ -23,7 +23,7 @@ NRBC_CLASS = "erythroblast"
 @dataclass(frozen=True, slots=True)
 class Differential:
     counts: dict[str, int]          # per differential class, in taxonomy order
-    percentages: dict[str, float]   # same keys; 0 when nothing is counted
+    percentages: dict[str, float]   # same keys; 0 when nothing is counted (shown by percent_text)
     counted: int                    # white cells in the differential
     nrbc: int
     nrbc_per_100_wbc: float | None  # None when no white cell is counted
@@ -33,6 +33,12 @@ class Differential:
     unclassified: int
     unreviewed_white: int
     other_white: dict[str, int] = field(default_factory=dict)  # white-group classes outside the count
+
+    def percent_text(self, name: str, none: str = "–") -> str:
+        """A class's share with one decimal, or `none` when no white cell is
+        counted: 0 of 0 is no percentage, and a report that prints 0.0 for
+        every class of an empty count states what was never measured."""
+        return f"{self.percentages[name]:.1f}" if self.counted else none
 
     def progress(self, target: int) -> float:
         """How far the count is towards a target (100 or 200 cells)."""

@@ -25,6 +25,7 @@ from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore, folder_is_writable
 from core.taxonomy import UNIDENTIFIED
+from core.wording import minute_utc
 
 # Below this top probability a model's label is flagged for the reader.
 LOW_CONFIDENCE = 0.80
@@ -120,7 +121,7 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         writer.writerow(
             [path, status, reviewer, at, count.counted]
             + [count.counts[name] for name in classes]
-            + [f"{count.percentages[name]:.1f}" for name in classes]
+            + [count.percent_text(name, none="") for name in classes]
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
                count.platelets, count.unidentified, count.unreviewed_white, model_versions]
         )
@@ -153,12 +154,12 @@ def _pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         for name in taxonomy.differential_classes():
             pdf.cell(70, 6, _latin1(taxonomy.get(name).display), border=1)
             pdf.cell(25, 6, str(count.counts[name]), border=1, align="R")
-            pdf.cell(25, 6, f"{count.percentages[name]:.1f}", border=1, align="R")
+            pdf.cell(25, 6, count.percent_text(name, none="n/a"), border=1, align="R")
             pdf.ln()
         pdf.set_font("Helvetica", "B", 10)
         pdf.cell(70, 6, "White cells counted", border=1)
         pdf.cell(25, 6, str(count.counted), border=1, align="R")
-        pdf.cell(25, 6, "100.0" if count.counted else "0.0", border=1, align="R")
+        pdf.cell(25, 6, "100.0" if count.counted else "n/a", border=1, align="R")
         pdf.ln()
         nrbc = "n/a" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}"
         line(f"NRBC: {count.nrbc} ({nrbc} per 100 WBC)    Platelets: {count.platelets}    "
@@ -177,9 +178,10 @@ def _pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         pdf.add_page()
         heading(f"Slide {report.slide.path}", 12)
         slide = report.slide
-        signed = f"signed off by {slide.signed_off_by} at {slide.signed_off_at}" if slide.signed_off_by else "not signed off"
+        signed = (f"signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}" if slide.signed_off_by
+                  else "not signed off")
         line(f"Status: {slide.status.value.replace('_', ' ')}, {signed}")
-        line(f"Image: {slide.width} x {slide.height} px, added {slide.added_at}")
+        line(f"Image: {slide.width} x {slide.height} px, added {minute_utc(slide.added_at)}")
         line(f"Classifier versions: {', '.join(report.model_versions) or 'none'}")
         pdf.ln(2)
         count_table(report.count)
@@ -192,7 +194,7 @@ def _thumbnails(pdf, store: ProjectStore, report: SlideReport) -> None:
         return
     pdf.ln(3)
     pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 6, f"Cells changed by a reviewer or with low confidence ({len(report.flagged)})",
+    pdf.cell(0, 6, f"Cells changed by a reviewer, of low confidence or Unidentified ({len(report.flagged)})",
              new_x="LMARGIN", new_y="NEXT")
     try:
         image = load_slide_rgb(store, report.slide)

@@ -1,9 +1,11 @@
 """Wording of messages a technician reads: counts ("1 white cell is", "3
-white cells are", never "1 cell(s) are") and where a JSON file is broken."""
+white cells are", never "1 cell(s) are"), where a JSON file is broken, and
+times to the minute."""
 
 from __future__ import annotations
 
 import json
+from datetime import datetime, timezone
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -22,3 +24,19 @@ def json_error_place(error: json.JSONDecodeError) -> str:
     having been cut off; here it comes first."""
     problem = error.msg.removesuffix(" starting at").removesuffix(" at")
     return f"line {error.lineno}, column {error.colno}: {problem}"
+
+
+def minute_utc(iso: str | None) -> str:
+    """A stored timestamp for people: "2026-12-04 15:27 UTC".  The store
+    writes UTC with milliseconds; a time with another offset is converted,
+    and one with none is taken as UTC.  Text that is no timestamp is shown
+    as it is rather than lost."""
+    if not iso:
+        return ""
+    try:
+        moment = datetime.fromisoformat(iso)
+    except ValueError:
+        return iso
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")

@@ -4,6 +4,8 @@ with remembered initials, then unlocked only with a reason."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 pytest.importorskip("pytestqt")
@@ -55,6 +57,7 @@ def test_panel_counts_sign_off_and_unlock(qtbot, review_store: ProjectStore) -> 
     slide = review_store.slide(1)
     assert slide.status is SlideStatus.SIGNED_OFF and slide.signed_off_by == "JD"
     qtbot.waitUntil(lambda: "Signed off by JD" in panel.subtitle.text(), timeout=3000)
+    assert re.fullmatch(r"Signed off by JD at \d{4}-\d\d-\d\d \d\d:\d\d UTC", panel.subtitle.text())
 
     unlock = SignOffDialog(None, review_store, 1)
     qtbot.addWidget(unlock)
@@ -65,6 +68,22 @@ def test_panel_counts_sign_off_and_unlock(qtbot, review_store: ProjectStore) -> 
     assert review_store.slide(1).status is SlideStatus.IN_REVIEW
     actions = [(entry["action"], entry["who"], entry["reason"]) for entry in review_store.audit_trail(1)]
     assert actions == [("sign_off", "JD", ""), ("unlock", "JD", "lymphocyte count rechecked")]
+
+
+def test_panel_shows_no_percentages_while_no_white_cell_is_counted(qtbot, review_store: ProjectStore) -> None:
+    """0 of 0 is no share: the table shows a dash, not 0.0 for every class,
+    and takes the figures up again once a cell counts."""
+    white = review_store.cells(2, kind=CellKind.WHITE)
+    review_store.set_label([c.id for c in white], "unidentified")
+    panel = DifferentialPanel(review_store, slide_id=2)
+    qtbot.addWidget(panel)
+    panel.show()
+    assert panel.count.counted == 0
+    assert {panel.table.item(row, 2).text() for row in range(panel.table.rowCount())} == {"–"}
+    review_store.set_label([white[0].id], "monocyte")
+    qtbot.waitUntil(lambda: panel.count.counted == 1, timeout=3000)
+    shares = [panel.table.item(row, 2).text() for row in range(panel.table.rowCount())]
+    assert "100.0" in shares and "–" not in shares
 
 
 def test_initials_default_to_the_os_user_then_are_remembered(qtbot, review_store: ProjectStore, monkeypatch) -> None:

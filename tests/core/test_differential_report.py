@@ -88,8 +88,38 @@ def test_pdf_report_states_the_counts_and_flags_changed_cells(tmp_path: Path) ->
     text = pdf_text(written)
     assert written.read_bytes().startswith(b"%PDF")
     for expected in ("White cells counted", "Neutrophil", "54.5", "NRBC: 2 (18.2 per 100 WBC)", "Platelets: 4",
-                     "cls-7", "changed from monocyte"):
+                     "cls-7", "changed from monocyte", "Cells changed by a reviewer, of low confidence or Unidentified (1)"):
         assert expected in text, expected
+
+
+def test_a_slide_with_no_white_cell_counted_reports_no_percentages(tmp_path: Path) -> None:
+    """0 of 0 is no share: printing 0.0 for every class would state a count
+    that was never made.  The CSV leaves the cells empty (as it does NRBC per
+    100), the PDF writes n/a; the slide with cells keeps its figures."""
+    with make_project(tmp_path) as store:
+        empty = store.add_slide(write_image(tmp_path / "img" / "s2.png", 64, 48), 64, 48)
+        store.add_cells(empty.id, [labelled(None, CellKind.RED)] * 3, "Import annotations")
+        (tmp_path / "out").mkdir()
+        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open()))
+        text = pdf_text(write_report(store, tmp_path / "out" / "report.pdf", [empty.id]))
+    by_slide = {row["slide"]: row for row in rows}
+    assert by_slide["img/s2.png"]["white_cells_counted"] == "0"
+    assert {by_slide["img/s2.png"][f"{name}_percent"] for name in ("neutrophil", "lymphocyte", "monocyte")} == {""}
+    assert by_slide["img/s2.png"]["nrbc_per_100_wbc"] == ""
+    assert by_slide["img/s1.png"]["neutrophil_percent"] == "54.5"
+    assert by_slide["TOTAL"]["neutrophil_percent"] == "54.5"
+    table = text.split("Slide img/s2.png")[1].split("NRBC")[0]
+    assert "0.0" not in table and table.count("n/a") == 7  # six classes and the total
+
+
+def test_pdf_gives_times_to_the_minute_in_utc(tmp_path: Path) -> None:
+    with make_project(tmp_path) as store:
+        slide = store.slides()[0]
+        store.sign_off(slide.id, "J. Doe")
+        signed_at = store.slide(slide.id).signed_off_at
+        text = pdf_text(write_report(store, tmp_path / "report.pdf"))
+    assert f"signed off by J. Doe at {signed_at[:10]} {signed_at[11:16]} UTC" in text
+    assert signed_at not in text  # not the stored form with seconds, milliseconds and offset
 
 
 def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:

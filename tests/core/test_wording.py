@@ -1,9 +1,9 @@
 """Counts in messages agree with their nouns and verbs; a broken JSON file
-is described by where and what."""
+is described by where and what; stored times read to the minute in UTC."""
 
 import json
 
-from core.wording import counted, counted_verb, json_error_place
+from core.wording import counted, counted_verb, json_error_place, minute_utc
 
 
 def test_counts_agree_with_their_nouns() -> None:
@@ -26,3 +26,11 @@ def test_a_broken_json_file_is_described_by_line_column_and_problem() -> None:
     assert place('{"a": 1,\n "b": }') == "line 2, column 7: Expecting value"
     assert place('{"name": "tab\there"}') == "line 1, column 14: Invalid control character"  # Python's text ends on "at"
     assert place('{"name": "unfinished') == "line 1, column 10: Unterminated string"
+
+
+def test_stored_times_read_to_the_minute_in_utc() -> None:
+    assert minute_utc("2026-12-04T15:27:07.502+00:00") == "2026-12-04 15:27 UTC"
+    assert minute_utc("2026-12-04T16:27:59+01:00") == "2026-12-04 15:27 UTC"  # another offset is converted
+    assert minute_utc("2026-12-04T15:27") == "2026-12-04 15:27 UTC"  # no offset: taken as UTC
+    assert minute_utc(None) == minute_utc("") == ""
+    assert minute_utc("yesterday") == "yesterday"  # not a timestamp: shown, not lost

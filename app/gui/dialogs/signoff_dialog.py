@@ -27,6 +27,7 @@ from app.gui.settings import app_qsettings
 from core.differential import Differential, differential
 from core.schema import SlideStatus
 from core.store import ProjectStore, SignOffRefusedError, StoreError
+from core.wording import minute_utc
 
 SETTINGS_INITIALS = "review/initials"
 
@@ -95,7 +96,7 @@ class SignOffDialog(QDialog):
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("why the signed count must change")
         if self.unlocking:
-            signed = QLabel(f"Signed off by {slide.signed_off_by} at {(slide.signed_off_at or '')[:16].replace('T', ' ')} UTC")
+            signed = QLabel(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
             layout.insertWidget(1, signed)
             form.addRow("Reason", self.reason_edit)
         layout.addLayout(form)
@@ -134,7 +135,7 @@ class SignOffDialog(QDialog):
         for name, n in count.counts.items():
             grid.addWidget(QLabel(taxonomy.get(name).display), row, 0)
             grid.addWidget(_right(str(n)), row, 1)
-            grid.addWidget(_right(f"{count.percentages[name]:.1f} %"), row, 2)
+            grid.addWidget(_right(f"{count.percent_text(name)} %" if count.counted else "–"), row, 2)
             row += 1
         nrbc = "–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}"
         for text, value in (

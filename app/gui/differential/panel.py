@@ -36,6 +36,7 @@ from app.gui.style import configure_pyqtgraph
 from core.differential import Differential, differential_of_groups
 from core.schema import SlideStatus
 from core.store import ProjectStore, StoreError
+from core.wording import minute_utc
 
 REDRAW_INTERVAL_MS = 200
 TARGETS = (100, 200)
@@ -239,12 +240,12 @@ class DifferentialPanel(QWidget):
         else:
             self.title.setText(f"Differential: {Path(slide.path).name}")
             if slide.status is SlideStatus.SIGNED_OFF:
-                self.subtitle.setText(f"Signed off by {slide.signed_off_by} at {_short_time(slide.signed_off_at)}")
+                self.subtitle.setText(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
             else:
                 self.subtitle.setText(f"Status: {slide.status.value.replace('_', ' ')}")
         for row, name in enumerate(self._classes):
             self.table.item(row, 1).setText(str(count.counts[name]))
-            self.table.item(row, 2).setText(f"{count.percentages[name]:.1f}")
+            self.table.item(row, 2).setText(count.percent_text(name))
         self.extra_values["counted"].setText(str(count.counted))
         self.extra_values["nrbc"].setText("–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}  ({count.nrbc})")
         self.extra_values["platelets"].setText(str(count.platelets))
@@ -309,7 +310,3 @@ def _short(display: str) -> str:
     if display.startswith("Immature"):
         return "IG"
     return words[0][:5] + ("." if len(words[0]) > 5 else "")
-
-
-def _short_time(iso: str | None) -> str:
-    return "" if not iso else iso.replace("T", " ")[:16] + " UTC"
