@@ -16,7 +16,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.imaging import ImageReadError, is_image_file, probe_image
+from core.formats.folder import find_images
+from core.imaging import ImageReadError, probe_image
 from core.schema import Box, Cell, CellKind, LabelSource
 from core.slide_pixels import check_slide_file
 from core.store import ProjectStore
@@ -75,7 +76,10 @@ def from_class_folders(
                 f"{class_dir}: folder name {class_dir.name!r} is not a class of the model; "
                 f"classes are: {', '.join(classes)}"
             )
-        for path in sorted(p for p in class_dir.rglob("*") if p.is_file() and is_image_file(p)):
+        # Hidden files and folders are left out as on import: a tree copied
+        # from a Mac carries a "._name.png" beside every image, and a
+        # viewer's .thumbnails folder is no class's data.
+        for path in find_images(class_dir):
             try:
                 probe_image(path, verify_pixels=False)
             except ImageReadError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 from pathlib import Path
 
@@ -121,6 +122,10 @@ def test_evaluate_and_classify_cli(trained: tuple[Path, Path, list[Progress]], t
                                    capsys: pytest.CaptureFixture[str]) -> None:
     weights, tree, _ = trained
     (tree / "Lymphocyte" / "broken.png").write_bytes(b"not an image")
+    # A hidden folder (a viewer's thumbnail cache) holds no crops: neither
+    # counted nor listed as unreadable.
+    (tree / "Lymphocyte" / ".thumbnails").mkdir()
+    (tree / "Lymphocyte" / ".thumbnails" / "cache.png").write_bytes(b"cached, half written")
     assert main(["evaluate", "--images", str(tree), "--model", str(weights), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     for key in ("accuracy", "balanced_accuracy", "macro_f1", "per_class", "confusion_matrix", "ece",
@@ -132,6 +137,7 @@ def test_evaluate_and_classify_cli(trained: tuple[Path, Path, list[Progress]], t
     lines = out.read_text().splitlines()
     assert lines[0].startswith("image,label,top1,p1,top2,p2,top3,p3") and len(lines) == 37
     (tree / "Lymphocyte" / "broken.png").unlink()
+    shutil.rmtree(tree / "Lymphocyte" / ".thumbnails")
 
 
 def test_classify_project_cli_counts_the_white_cells(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,

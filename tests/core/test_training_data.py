@@ -46,6 +46,21 @@ def test_class_folders_match_case_insensitively_and_reject_unknown(tmp_path: Pat
         from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"])
 
 
+def test_class_folders_leave_hidden_files_and_folders_out(tmp_path: Path) -> None:
+    """As import does: a viewer's .thumbnails folder holds copies of the
+    images, and a Mac's "._name.png" beside each image is no image."""
+    tree = write_class_tree(tmp_path / "t", per_class=2)
+    for class_dir in [p for p in tree.iterdir() if p.is_dir()]:
+        image = sorted(class_dir.iterdir())[0]
+        (class_dir / ("._" + image.name)).write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+        (class_dir / ".thumbnails").mkdir()
+        (class_dir / ".thumbnails" / image.name).write_bytes(image.read_bytes())
+    skipped: list[tuple[str, str]] = []
+    cells = from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"], skipped)
+    assert len(cells) == 6 and skipped == []
+    assert all(not part.startswith(".") for c in cells for part in c.path.relative_to(tree).parts)
+
+
 def test_load_cells_evaluation_view_is_the_inference_crop(tmp_path: Path) -> None:
     tree = write_class_tree(tmp_path / "t", per_class=1)
     cells = from_class_folders(tree, ["neutrophil", "eosinophil", "lymphocyte"])

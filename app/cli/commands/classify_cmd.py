@@ -66,11 +66,11 @@ def _plain(value: object) -> str:
 
 
 def _crop_files(folder: Path) -> list[Path]:
-    from core.imaging import is_image_file
+    from core.formats.folder import find_images
 
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: not a folder")
-    return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_file(p))
+    return find_images(folder)
 
 
 def _classify_images(classifier, folder: Path, paths: list[Path], out: Path) -> dict:
