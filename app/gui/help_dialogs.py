@@ -25,6 +25,7 @@ _GALLERY = (
     ("0\u20138", "Reclassify the selected cells (the next unreviewed cell becomes current)"),
     ("Enter / Space", "Confirm the selected cells as classified"),
     ("Tab / arrows, Home / End", "Move between cells"),
+    ("PgDown / PgUp", "Next / previous slide; with All slides shown, a page of cells down / up"),
     ("Click a group header", "Select the whole group (Ctrl+click adds it)"),
     ("Drag cells onto a group", "Reclassify them"),
     ("Double-click a cell", "Show it on its slide in the canvas"),

@@ -332,6 +332,14 @@ class MainController(QObject):
         self._update_actions()
 
     def step_slide(self, delta: int) -> None:
+        """PgDown / PgUp: the next or previous slide.  In the gallery showing
+        every slide they page through the cells instead, as in any grid:
+        there the slide is not what the view shows, and moving to the next
+        one used to narrow the gallery to it, losing the view chosen."""
+        gallery = self.review.gallery
+        if self.review.gallery_active and gallery is not None and gallery.slide_id is None:
+            gallery.view.page(delta)
+            return
         model = self.window.slide_model
         if self.slide is None or model.rowCount() == 0:
             return

@@ -338,7 +338,8 @@ class SlideBrowser(QWidget):
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setToolTip("Slides of this project: arrows choose, Enter reviews the slide "
-                             "(PageDown / PageUp move between slides from anywhere)")
+                             "(PageDown / PageUp move between slides from anywhere; in the gallery "
+                             "showing All slides they page through its cells)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)

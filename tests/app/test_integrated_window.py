@@ -250,6 +250,40 @@ def test_changing_slides_on_the_canvas_leaves_the_keys_with_the_canvas(qtbot, op
     assert controller.review.gallery.view.hasFocus()
 
 
+def test_page_keys_page_through_the_all_slides_gallery_and_keep_it(qtbot, open_window, tmp_path):
+    """With All slides shown, PgDown / PgUp page through the cells as in any
+    grid; they used to move to the next slide and narrow the gallery to it."""
+    from tests.app.test_gallery import _big_store
+
+    _big_store(tmp_path / "big.hemalabel", slides=3, cells_per_slide=200).close()
+    window, controller = open_window(tmp_path / "big.hemalabel")
+    gallery = _open_gallery(qtbot, window, controller)
+    gallery.set_slide(None)
+    view, model = gallery.view, gallery.model
+    first = model.row_of(model.shown_cell_ids()[0])
+    qtbot.waitUntil(lambda: view.currentIndex().isValid(), timeout=5000)
+    view.set_current_row(first)
+    slide = controller.slide.id
+    tiles_per_screen = len([row for row in range(model.rowCount())
+                            if view.viewport().rect().contains(view.visualRect(model.index(row, 0)))])
+    qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    down = view.currentIndex().row()
+    assert gallery.slide_id is None and controller.slide.id == slide
+    assert down - first >= tiles_per_screen // 2 and not model.is_header(down)
+    assert view.viewport().rect().intersects(view.visualRect(view.currentIndex()))
+    qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    assert view.currentIndex().row() > down
+    qtbot.keyClick(view, Qt.Key.Key_PageUp)
+    qtbot.keyClick(view, Qt.Key.Key_PageUp)
+    assert view.currentIndex().row() == first and gallery.slide_id is None
+    for _ in range(40):  # past the end: the last cell, never a header or nothing
+        qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    assert view.currentIndex().row() == model.row_of(model.shown_cell_ids()[-1])
+    gallery.set_slide(slide)  # one slide shown: PgDown is the next slide again
+    qtbot.keyClick(view, Qt.Key.Key_PageDown)
+    assert controller.slide.id != slide and gallery.slide_id == controller.slide.id
+
+
 def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, open_window, review_project, monkeypatch):
     names = _record_jobs(monkeypatch, "app.gui.gallery.thumbnails.start_call", worker.start_call)
     window, controller = open_window(review_project)

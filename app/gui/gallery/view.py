@@ -134,6 +134,35 @@ class GalleryView(QListView):
         if 0 <= row < model.rowCount():
             self.set_current_row(row)
 
+    def page(self, step: int) -> None:
+        """Make the cell a screenful further on (step +1) or back (-1) current,
+        as Page Down does in any grid; over a header it takes the next cell
+        in that direction, and past either end the last or first cell."""
+        model = self.gallery_model()
+        ids = model.shown_cell_ids()
+        if not ids:
+            return
+        current = self.currentIndex()
+        if not current.isValid() or model.is_header(current.row()):
+            self.set_current_row(model.row_of(ids[0]))
+            return
+        # The tile a screen height away in the same column; where that point
+        # falls between tiles or past either end, the nearest tile back
+        # towards the current one (4 px steps: finer than the tile spacing).
+        start = self.visualRect(current).center()
+        height = self.viewport().height()
+        row = -1
+        for back in range(0, height, 4):
+            target = self.indexAt(start + QPoint(0, step * (height - back)))
+            if target.isValid():
+                row = target.row()
+                break
+        while 0 <= row < model.rowCount() and model.is_header(row):
+            row += step
+        if not 0 <= row < model.rowCount() or row == current.row():
+            row = model.row_of(ids[-1] if step > 0 else ids[0])
+        self.set_current_row(row)
+
     def set_current_row(self, row: int, select: bool = True) -> None:
         index = self.model().index(row, 0)
         flags = QItemSelectionModel.SelectionFlag.ClearAndSelect if select else QItemSelectionModel.SelectionFlag.NoUpdate
