@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.detection.card import CARD_FORMAT as DETECTOR_CARD_FORMAT
 from core.wording import json_error_place
 
 CARD_FORMAT = 1
@@ -79,6 +80,9 @@ def read_card(path: Path) -> ModelCard:
         raise ModelCardError(f"{path}: model card is not valid JSON ({json_error_place(error)})") from None
     if not isinstance(data, dict):
         raise ModelCardError(f"{path}: model card must be a JSON object")
+    if data.get("format") == DETECTOR_CARD_FORMAT:
+        raise ModelCardError(f"{path}: the card of a cell detector, not of a white-cell classifier; "
+                             "give it to `hemalabel detect --model`")
     known = set(ModelCard.__dataclass_fields__)
     try:
         card = ModelCard(**{key: value for key, value in data.items() if key in known})

@@ -3,6 +3,7 @@ ones, so a promoted retrained model wins over the shipped one of that name."""
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -54,8 +55,19 @@ def current_model_path() -> Path:
 
 
 def available_models() -> list[str]:
+    """The classifiers that can be named: each .keras file whose card is not
+    a cell detector's (the detector's weights lie in the same folders)."""
     names: list[str] = []
     for folder in search_dirs():
         if folder.is_dir():
-            names.extend(p.stem for p in sorted(folder.glob("*.keras")) if p.stem not in names)
+            names.extend(p.stem for p in sorted(folder.glob("*.keras")) if p.stem not in names and not _is_detector(p))
     return names
+
+
+def _is_detector(weights: Path) -> bool:
+    from core.detection.card import CARD_FORMAT
+
+    try:
+        return json.loads(weights.with_suffix(".json").read_text(encoding="utf-8")).get("format") == CARD_FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False  # no readable card: loading it will say so

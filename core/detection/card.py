@@ -73,6 +73,9 @@ class DetectorCard:
             raise ModelCardError(f"{path}: model card not found") from None
         except (OSError, json.JSONDecodeError) as error:
             raise ModelCardError(f"{path}: unreadable model card ({error})") from None
+        if isinstance(data, dict) and "input_size" in data and "work_scale" not in data:
+            raise ModelCardError(f"{path}: the card of a white-cell classifier, not of a cell detector; "
+                                 "give it to `hemalabel classify --model` or `evaluate --model`")
         if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
             raise ModelCardError(f"{path}: not a HemaLabel detector card (format must be {CARD_FORMAT!r})")
         try:

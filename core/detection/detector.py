@@ -47,6 +47,11 @@ def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
         path = Path(model)
         if path.is_dir():
             return path / DEFAULT_CARD_NAME
+        if not path.suffix and path.parent == Path(".") and not path.exists():
+            # A bare name, as classifiers are named: the user's models, then the bundled ones.
+            for folder in (user_models_dir(), bundled_models_dir()):
+                if (folder / f"{path.name}.json").is_file():
+                    return folder / f"{path.name}.json"
         return path.with_suffix(".json") if path.suffix == ".keras" else path
     user_card = user_models_dir() / DEFAULT_CARD_NAME
     return user_card if user_card.is_file() else default_detector_card()

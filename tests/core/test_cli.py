@@ -65,3 +65,26 @@ def test_a_folder_without_images_is_refused_before_a_model_loads(
     assert main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "d.csv")]) == 2
     assert f"{tmp_path}: no images found" in capsys.readouterr().err
     assert not (tmp_path / "p.csv").exists() and not (tmp_path / "d.csv").exists()
+
+
+def test_a_detector_given_as_a_classifier_and_the_reverse_are_refused_by_what_they_are(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The bundled detector and classifier lie in the same folder: naming one
+    for the other's command used to end on "card lacks a field (... missing
+    4 required positional arguments ...)" or "card not found"."""
+    from core.classifier import available_models
+    from core.detection.detector import resolve_detector_card
+    from core.resources import bundled_models_dir
+
+    write_image(tmp_path / "crops" / "a.png")
+    args = ["--images", str(tmp_path / "crops"), "--out", str(tmp_path / "out.csv")]
+    assert main(["classify", *args, "--model", "cell-detector"]) == 2
+    assert "the card of a cell detector, not of a white-cell classifier" in capsys.readouterr().err
+    assert main(["detect", *args, "--model", "hemalabel-wbc"]) == 2
+    assert "the card of a white-cell classifier, not of a cell detector" in capsys.readouterr().err
+    assert not (tmp_path / "out.csv").exists()
+    # A classifier that is not found lists only classifiers; a detector is
+    # found by its bare name, as a classifier is.
+    assert "cell-detector" not in available_models() and "hemalabel-wbc" in available_models()
+    assert resolve_detector_card("cell-detector") == bundled_models_dir() / "cell-detector.json"
