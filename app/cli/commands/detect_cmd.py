@@ -32,7 +32,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--format", choices=("auto", "voc", "csv"), default="auto", help="with --images: VOC folder or CSV (auto: CSV if OUT ends in .csv)"
     )
-    parser.add_argument("--model", metavar="M", help="detector card or weights (default: user-trained, else bundled)")
+    parser.add_argument("--model", metavar="M", help="detector card, weights, their folder or a model name such as cell-detector "
+                        "(default: user-trained, else bundled)")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON")
     parser.set_defaults(handler=run)
 

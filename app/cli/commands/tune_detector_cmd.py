@@ -22,7 +22,8 @@ NAME = "tune-detector"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="re-choose a trained detector's thresholds on the validation fields")
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
-    parser.add_argument("--model", help="detector card or weights (default: user-trained, else bundled)")
+    parser.add_argument("--model", help="detector card, weights, their folder or a model name such as cell-detector "
+                        "(default: user-trained, else bundled)")
     parser.add_argument(
         "--extra-scales",
         type=_scales,
