@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.detection.card import CARD_FORMAT as DETECTOR_CARD_FORMAT
+from core.detection.card import is_detector_card
 from core.wording import json_error_place
 
 CARD_FORMAT = 1
@@ -80,7 +80,7 @@ def read_card(path: Path) -> ModelCard:
         raise ModelCardError(f"{path}: model card is not valid JSON ({json_error_place(error)})") from None
     if not isinstance(data, dict):
         raise ModelCardError(f"{path}: model card must be a JSON object")
-    if data.get("format") == DETECTOR_CARD_FORMAT:
+    if is_detector_card(data):
         raise ModelCardError(f"{path}: the card of a cell detector, not of a white-cell classifier; "
                              "give it to `hemalabel detect --model`")
     known = set(ModelCard.__dataclass_fields__)

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from core.classifier.card import ModelCardError
+from core.detection.card import is_detector_card
 from core.resources import bundled_models_dir, user_models_dir
 
 DEFAULT_MODEL_NAME = "hemalabel-wbc"
@@ -65,9 +66,7 @@ def available_models() -> list[str]:
 
 
 def _is_detector(weights: Path) -> bool:
-    from core.detection.card import CARD_FORMAT
-
     try:
-        return json.loads(weights.with_suffix(".json").read_text(encoding="utf-8")).get("format") == CARD_FORMAT
-    except (OSError, ValueError, AttributeError):
+        return is_detector_card(json.loads(weights.with_suffix(".json").read_text(encoding="utf-8")))
+    except (OSError, ValueError):
         return False  # no readable card: loading it will say so

@@ -14,6 +14,12 @@ from typing import Any
 CARD_FORMAT = "hemalabel-detector-card/1"
 
 
+def is_detector_card(data: object) -> bool:
+    """Whether parsed card JSON is a detector's: the detector's weights lie
+    beside the classifiers', and each card reader names the other kind."""
+    return isinstance(data, dict) and data.get("format") == CARD_FORMAT
+
+
 class ModelCardError(Exception):
     """A model whose card is missing, malformed or does not match its weights."""
 
