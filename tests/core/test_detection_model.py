@@ -214,6 +214,14 @@ def test_cli_refuses_a_missing_model(tmp_path: Path, capsys) -> None:
     assert "model card not found" in capsys.readouterr().err
 
 
+def test_cli_evaluate_detector_names_the_layouts_a_folder_lacks(tmp_path: Path, capsys) -> None:
+    from app.cli.main import main
+
+    (tmp_path / "a.png").write_bytes(b"")
+    assert main(["evaluate-detector", str(tmp_path)]) == 2
+    assert "neither Pascal VOC (Annotations/ with XML files) nor YOLO" in capsys.readouterr().err
+
+
 def test_cli_detect_writes_unreviewed_model_proposals_into_a_project(trained, tmp_path: Path, capsys) -> None:
     from app.cli.main import main
     from core.schema import LabelSource

@@ -33,12 +33,20 @@ def run(args: argparse.Namespace) -> int:
     from core.detection.card import ModelCardError
     from core.detection.data import read_ground_truth
     from core.detection.detector import KerasCellDetector
-    from core.formats import voc
+    from core.formats import voc, yolo
 
     source = args.source
     if not source.is_dir():
         return fail(f"{source}: not a folder")
-    fmt = args.format if args.format != "auto" else ("voc" if voc.looks_like_voc(source) else "yolo")
+    fmt = args.format
+    if fmt == "auto":
+        if voc.looks_like_voc(source):
+            fmt = "voc"
+        elif yolo.looks_like_yolo(source):
+            fmt = "yolo"
+        else:
+            return fail(f"{source}: neither Pascal VOC (Annotations/ with XML files) nor YOLO (labels/ beside "
+                        "images/, with data.yaml, classes.txt or obj.names); laid out as BCCD or TXL-PBC?")
     samples = read_ground_truth(source, fmt, args.split)
     if not samples:
         split = f" in split {args.split!r}" if args.split else ""
