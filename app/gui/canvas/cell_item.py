@@ -186,26 +186,20 @@ class CellItem(QGraphicsItem):
     # ------------------------------------------------------------ drawing
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         look = self._look
-        colour = QColor(look.colour)
         selected = self.isSelected()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
         if selected:
-            fill = QColor(colour)
+            fill = QColor(look.colour)
             fill.setAlpha(28)
             painter.fillRect(self._rect, fill)
         # A dark halo under the coloured line keeps boxes visible on pale and dark stains alike.
-        halo = QPen(QColor(0, 0, 0, 110), 4.0 if selected else 3.0)
-        halo.setCosmetic(True)
-        painter.setPen(halo)
+        painter.setPen(_halo_pen(selected))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(self._rect)
-        pen = QPen(colour, 2.5 if selected else look.line_width)
-        pen.setCosmetic(True)
-        if look.proposal:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
+        painter.setPen(_line_pen(look.colour, 2.5 if selected else look.line_width, look.proposal))
         painter.drawRect(self._rect)
         if selected and self.editable:
+            colour = QColor(look.colour)
             side = HANDLE_PX / max(CellItem.view_scale, 1e-6)
             handle_pen = QPen(colour.darker(150), 1.0)
             handle_pen.setCosmetic(True)
@@ -213,3 +207,28 @@ class CellItem(QGraphicsItem):
             painter.setBrush(QBrush(QColor("white")))
             for point in handle_points(self._rect).values():
                 painter.drawRect(QRectF(point.x() - side / 2, point.y() - side / 2, side, side))
+
+
+# Pens are made once per look: on a scan, a repaint draws about 2,000 boxes,
+# and making two QPens and a QColor for each was a fifth of the paint.
+_PENS: dict[tuple[str, float, bool], QPen] = {}
+
+
+def _halo_pen(selected: bool) -> QPen:
+    key = ("halo", 4.0 if selected else 3.0, False)
+    pen = _PENS.get(key)
+    if pen is None:
+        pen = _PENS[key] = QPen(QColor(0, 0, 0, 110), key[1])
+        pen.setCosmetic(True)
+    return pen
+
+
+def _line_pen(colour: str, width: float, dashed: bool) -> QPen:
+    key = (colour, width, dashed)
+    pen = _PENS.get(key)
+    if pen is None:
+        pen = _PENS[key] = QPen(QColor(colour), width)
+        pen.setCosmetic(True)
+        if dashed:
+            pen.setStyle(Qt.PenStyle.DashLine)
+    return pen
