@@ -101,6 +101,8 @@ class CellItem(QGraphicsItem):
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable, True)
         self.setAcceptHoverEvents(False)
         self._tag: TagItem | None = None  # made only when shown: a scan can hold thousands of boxes
+        self._bounds = QRectF()
+        self._bounds_scale = -1.0  # the view_scale _bounds was made for; -1: none yet
         self.set_look(look)
 
     # ------------------------------------------------------------ state
@@ -115,6 +117,7 @@ class CellItem(QGraphicsItem):
     def set_rect(self, rect: QRectF) -> None:
         self.prepareGeometryChange()
         self._rect = QRectF(rect).normalized()
+        self._bounds_scale = -1.0
         if self._tag is not None:
             self._tag.setPos(self._rect.topLeft())
         self.update()
@@ -159,8 +162,13 @@ class CellItem(QGraphicsItem):
         return (HANDLE_PX + 2) / max(CellItem.view_scale, 1e-6)
 
     def boundingRect(self) -> QRectF:
-        m = self._margin()
-        return self._rect.adjusted(-m, -m, m, m)
+        # Asked about four times per box per repaint (some 8,000 calls on a
+        # scan), so kept until the box or the zoom changes.
+        if self._bounds_scale != CellItem.view_scale:
+            m = self._margin()
+            self._bounds = self._rect.adjusted(-m, -m, m, m)
+            self._bounds_scale = CellItem.view_scale
+        return self._bounds
 
     def shape(self):  # noqa: ANN201 - QPainterPath
         from PySide6.QtGui import QPainterPath
