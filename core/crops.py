@@ -13,11 +13,19 @@ from core.schema import Box
 DEFAULT_MARGIN = 0.15
 
 
-def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN) -> np.ndarray:
+# What a person is shown beyond the slide's edge: the canvas's own colour
+# outside the image.  Replicated border pixels read as a smeared cell.
+OUTSIDE_FOR_DISPLAY = (36, 40, 44)
+
+
+def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN,
+                outside: tuple[int, ...] | None = None) -> np.ndarray:
     """A square crop centred on the box, its side the box's longer side plus
     `margin` of it on each side.  Parts outside the image are filled by
-    replicating the border, so a cell at the edge keeps its size and place.
-    A zero-size box gives a crop of one pixel."""
+    replicating the border, so a cell at the edge keeps its size and place
+    (what the classifier is trained on and shown), or with the colour
+    `outside` for crops a person looks at (OUTSIDE_FOR_DISPLAY).  A zero-size
+    box gives a crop of one pixel."""
     height, width = image.shape[:2]
     cx, cy = box.centre
     side = max(box.width, box.height) * (1.0 + 2.0 * margin)
@@ -30,11 +38,29 @@ def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN) -> 
         # The box lies wholly outside the image: nothing to show but the
         # nearest border pixel.
         nearest = image[min(max(int(cy), 0), height - 1), min(max(int(cx), 0), width - 1)]
+        if outside is not None:
+            nearest = _colour(image, outside)
         return np.broadcast_to(nearest, (side, side) + image.shape[2:]).copy()
     pad = (
         (max(0, -y0), max(0, y1 - height)),
         (max(0, -x0), max(0, x1 - width)),
     ) + ((0, 0),) * (image.ndim - 2)
     if any(before or after for before, after in pad[:2]):
-        inside = np.pad(inside, pad, mode="edge")
+        if outside is None:
+            inside = np.pad(inside, pad, mode="edge")
+        else:
+            filled = np.empty((side, side) + image.shape[2:], image.dtype)
+            filled[...] = _colour(image, outside)
+            top, left = pad[0][0], pad[1][0]
+            filled[top : top + inside.shape[0], left : left + inside.shape[1]] = inside
+            inside = filled
     return np.ascontiguousarray(inside)
+
+
+def _colour(image: np.ndarray, colour: tuple[int, ...]) -> np.ndarray:
+    """`colour` in the image's channels and type: its first value for a grey
+    image, opaque where the image has an alpha channel."""
+    if image.ndim == 2:
+        return np.asarray(colour[0], image.dtype)
+    channels = image.shape[2]
+    return np.asarray((list(colour) + [255] * channels)[:channels], image.dtype)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.crops import crop_square
+from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.differential import Differential, differential
 from core.formats.common import atomic_write_bytes
 from core.imaging import ImageReadError
@@ -212,7 +212,7 @@ def _thumbnails(pdf, store: ProjectStore, report: SlideReport) -> None:
                 pdf.add_page()
             row_y = pdf.get_y()
         x = pdf.l_margin + column * (size + gap)
-        thumbnail = Image.fromarray(crop_square(image, flagged.cell.box)).resize((112, 112))
+        thumbnail = Image.fromarray(crop_square(image, flagged.cell.box, outside=OUTSIDE_FOR_DISPLAY)).resize((112, 112))
         pdf.image(thumbnail, x=x, y=row_y, w=size, h=size)
         pdf.set_xy(x, row_y + size)
         pdf.set_font("Helvetica", "", 6)

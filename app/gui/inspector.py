@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 from app.gui.canvas.tiled_image import rgb_to_qimage
 from app.gui.imagery import SlideImage
 from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_confidence, cell_title, percent
-from core.crops import crop_square
+from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.schema import Cell
 from core.taxonomy import Taxonomy
 
@@ -131,7 +131,7 @@ class InspectorView(QWidget):
             return
         cell = cells[0]
         if image is not None:
-            crop = crop_square(image.full, cell.box)
+            crop = crop_square(image.full, cell.box, outside=OUTSIDE_FOR_DISPLAY)
             pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
                 CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )

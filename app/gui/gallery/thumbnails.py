@@ -31,7 +31,7 @@ from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
 from app.gui.worker import JobHandle, start_call
-from core.crops import crop_square
+from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.imaging import ImageReadError, load_rgb
 from core.schema import Box, Cell
 
@@ -97,7 +97,7 @@ def _decode(path: Path, decoded: OrderedDict[Path, np.ndarray | None], budget: i
 
 
 def _thumbnail(pixels: np.ndarray, box: Box, size: int) -> QImage:
-    crop = crop_square(pixels, box)
+    crop = crop_square(pixels, box, outside=OUTSIDE_FOR_DISPLAY)
     side = crop.shape[0]
     interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
     small = np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=interpolation))
