@@ -111,19 +111,19 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         ["slide", "status", "reviewer", "signed_off_at", "white_cells_counted"]
         + [f"{name}_count" for name in classes]
         + [f"{name}_percent" for name in classes]
-        + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions"]
+        + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions", "comment"]
     )
     rows = [(r.slide.path, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
-             r.count, ";".join(r.model_versions)) for r in reports]
+             r.count, ";".join(r.model_versions), r.slide.comment) for r in reports]
     versions = sorted({v for r in reports for v in r.model_versions})
-    rows.append(("TOTAL", "", "", "", project_total(store, reports), ";".join(versions)))
-    for path, status, reviewer, at, count, model_versions in rows:
+    rows.append(("TOTAL", "", "", "", project_total(store, reports), ";".join(versions), ""))
+    for path, status, reviewer, at, count, model_versions, comment in rows:
         writer.writerow(
             [path, status, reviewer, at, count.counted]
             + [count.counts[name] for name in classes]
             + [count.percent_text(name, none="") for name in classes]
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
-               count.platelets, count.unidentified, count.unreviewed_white, model_versions]
+               count.platelets, count.unidentified, count.unreviewed_white, model_versions, comment]
         )
     return buffer.getvalue().encode("utf-8")
 
@@ -181,6 +181,9 @@ def _pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         signed = (f"signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}" if slide.signed_off_by
                   else "not signed off")
         line(f"Status: {slide.status.value.replace('_', ' ')}, {signed}")
+        if slide.comment:
+            pdf.set_font("Helvetica", "", 10)
+            pdf.multi_cell(0, 5, _latin1(f"Comment: {slide.comment}"), new_x="LMARGIN", new_y="NEXT")
         line(f"Image: {slide.width} x {slide.height} px, added {minute_utc(slide.added_at)}")
         line(f"Classifier versions: {', '.join(report.model_versions) or 'none'}")
         pdf.ln(2)

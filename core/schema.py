@@ -115,6 +115,10 @@ class Box:
         return (self.x0, self.y0, self.x1, self.y1)
 
 
+# The key of a slide's attributes that holds the sign-off comment.
+COMMENT_KEY = "comment"
+
+
 @dataclass(frozen=True, slots=True)
 class Slide:
     """One smear image in a project.  `path` is relative to the project file."""
@@ -128,6 +132,11 @@ class Slide:
     signed_off_by: str | None = None
     signed_off_at: str | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def comment(self) -> str:
+        """The reviewer's comment given with the last sign-off ("" if none)."""
+        return str(self.attributes.get(COMMENT_KEY, ""))
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.schema import (
+    COMMENT_KEY,
     Box,
     Cell,
     CellKind,
@@ -529,23 +530,31 @@ class ProjectStore:
             raise SlideLockedError(f"{row[1]} is signed off; unlock it with a reason before editing")
 
     # ----------------------------------------------------------- sign-off
-    def sign_off(self, slide_id: int, who: str) -> Slide:
+    def sign_off(self, slide_id: int, who: str, comment: str = "") -> Slide:
         """Sign a slide off: refused while any white cell is Unidentified,
-        unclassified or unreviewed, so a signed count is always final."""
+        unclassified or unreviewed, so a signed count is always final.
+        `comment`: what the reviewer adds to the count for the report (red
+        cell and platelet morphology, say), kept in the slide's attributes
+        (through an unlock, for the next sign-off) and in the audit trail."""
         if not who.strip():
             raise StoreError("sign-off needs the reviewer's name or initials")
         with self.edit("Sign off slide", record_history=False):
             self._check_unlocked(slide_id)
+            slide = self._slide(slide_id)
             blockers = self.differential(slide_id).blockers()
             if blockers:
-                raise SignOffRefusedError(f"{self._slide(slide_id).path} cannot be signed off: " + "; ".join(blockers))
+                raise SignOffRefusedError(f"{slide.path} cannot be signed off: " + "; ".join(blockers))
             at = now_iso()
+            attributes = {key: value for key, value in slide.attributes.items() if key != COMMENT_KEY}
+            if comment.strip():
+                attributes[COMMENT_KEY] = comment.strip()
             self._db.execute(
-                "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ? WHERE id = ?",
-                (SlideStatus.SIGNED_OFF.value, who.strip(), at, slide_id),
+                "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ?, attributes = ? WHERE id = ?",
+                (SlideStatus.SIGNED_OFF.value, who.strip(), at, json.dumps(attributes), slide_id),
             )
             self._db.execute(
-                "INSERT INTO audit(at, slide_id, who, action) VALUES (?, ?, ?, 'sign_off')", (at, slide_id, who.strip())
+                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'sign_off', ?)",
+                (at, slide_id, who.strip(), comment.strip()),
             )
             self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)
@@ -566,6 +575,8 @@ class ProjectStore:
             return self._slide(slide_id)
 
     def audit_trail(self, slide_id: int | None = None) -> list[dict[str, Any]]:
+        """Sign-offs and unlocks, oldest first; `reason` is an unlock's
+        reason or a sign-off's comment."""
         where, params = _of_slide(slide_id)
         with self._lock:
             query = f"SELECT at, slide_id, who, action, reason FROM audit{where} ORDER BY id"

@@ -132,3 +132,30 @@ def test_enter_in_the_reviewer_or_reason_field_signs_off_or_unlocks(qtbot, revie
     qtbot.keyClicks(unlock.reason_edit, "recount")
     qtbot.keyClick(unlock.reason_edit, Qt.Key.Key_Return)
     assert review_store.slide(2).status is not SlideStatus.SIGNED_OFF
+
+
+def test_a_comment_typed_with_the_sign_off_reaches_the_slide_the_panel_and_the_next_sign_off(
+    qtbot, review_store: ProjectStore
+) -> None:
+    white = review_store.cells(2, kind=CellKind.WHITE)
+    review_store.confirm([c.id for c in white])
+    panel = DifferentialPanel(review_store, slide_id=2)
+    qtbot.addWidget(panel)
+    dialog = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    dialog.initials_edit.setText("JD")
+    dialog.comment_edit.setFocus()
+    qtbot.keyClicks(dialog.comment_edit, "RBC normocytic")
+    qtbot.keyClick(dialog.comment_edit, Qt.Key.Key_Return)  # Enter signs off from the comment too
+    assert review_store.slide(2).status is SlideStatus.SIGNED_OFF
+    assert review_store.slide(2).comment == "RBC normocytic"
+    qtbot.waitUntil(lambda: panel.subtitle.text().endswith("\nComment: RBC normocytic"), timeout=3000)
+    review_store.unlock(2, "JD", "recount")
+    again = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(again)
+    assert again.comment_edit.text() == "RBC normocytic"  # kept through the unlock
+    review_store.sign_off(2, "JD", "RBC normocytic")
+    unlocking = SignOffDialog(None, review_store, 2)
+    qtbot.addWidget(unlocking)
+    assert unlocking.unlocking and not unlocking.comment_edit.isVisibleTo(unlocking)  # an unlock asks for a reason only

@@ -122,6 +122,18 @@ def test_pdf_gives_times_to_the_minute_in_utc(tmp_path: Path) -> None:
     assert signed_at not in text  # not the stored form with seconds, milliseconds and offset
 
 
+def test_the_sign_off_comment_is_in_both_reports(tmp_path: Path) -> None:
+    with make_project(tmp_path) as store:
+        slide = store.slides()[0]
+        store.confirm([cell.id for cell in store.cells(slide.id)])
+        store.sign_off(slide.id, "J. Doe", "Toxic granulation; platelets adequate")
+        (tmp_path / "out").mkdir()
+        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open()))
+        text = pdf_text(write_report(store, tmp_path / "out" / "report.pdf"))
+    assert rows[0]["comment"] == "Toxic granulation; platelets adequate" and rows[-1]["comment"] == ""
+    assert "Comment: Toxic granulation; platelets adequate" in text
+
+
 def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:
     """The PDF's core fonts cover Latin-1 only: other characters must not all
     print as '?', or two slides could read the same."""

@@ -246,6 +246,23 @@ def test_a_signed_off_slide_is_locked_until_unlocked_with_a_reason(project: Proj
     assert [a["action"] for a in project.audit_trail(slide_id)] == ["sign_off", "unlock"]
 
 
+def test_a_sign_off_comment_is_kept_with_the_slide_through_an_unlock(project: ProjectStore, tmp_path: Path) -> None:
+    """The reviewer's comment (red cell and platelet morphology, say) goes
+    with the count into the report; an unlock keeps it for the next
+    sign-off, and the audit trail holds each sign-off's comment."""
+    slide_id = add_slide(project, tmp_path)
+    project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE, label="monocyte")
+    signed = project.sign_off(slide_id, "AB", "  RBC normocytic; platelets clumped  ")
+    assert signed.comment == "RBC normocytic; platelets clumped"
+    project.unlock(slide_id, "AB", "recount")
+    assert project.slide(slide_id).comment == "RBC normocytic; platelets clumped"
+    assert project.sign_off(slide_id, "CD", "").comment == ""  # cleared on purpose
+    trail = [(a["action"], a["who"], a["reason"]) for a in project.audit_trail(slide_id)]
+    assert trail == [("sign_off", "AB", "RBC normocytic; platelets clumped"), ("unlock", "AB", "recount"),
+                     ("sign_off", "CD", "")]
+    assert "comment" not in project.slide(slide_id).attributes
+
+
 def test_unknown_labels_are_refused_naming_the_classes(project: ProjectStore, tmp_path: Path) -> None:
     slide_id = add_slide(project, tmp_path)
     with pytest.raises(StoreError, match="neutrophil"):

@@ -95,10 +95,18 @@ class SignOffDialog(QDialog):
         form.addRow("Reviewer", self.initials_edit)
         self.reason_edit = QLineEdit()
         self.reason_edit.setPlaceholderText("why the signed count must change")
+        # What the count alone does not say (red cell and platelet morphology,
+        # say); printed with the count in the report.  Kept through an unlock,
+        # so signing off again starts from the comment given before.
+        self.comment_edit = QLineEdit(slide.comment)
+        self.comment_edit.setMaxLength(500)
+        self.comment_edit.setPlaceholderText("optional, for the report: e.g. RBC normocytic, platelets adequate")
         if self.unlocking:
             signed = QLabel(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
             layout.insertWidget(1, signed)
             form.addRow("Reason", self.reason_edit)
+        else:
+            form.addRow("Comment", self.comment_edit)
         layout.addLayout(form)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Cancel)
@@ -167,7 +175,7 @@ class SignOffDialog(QDialog):
             if self.unlocking:
                 self.store.unlock(self.slide_id, who, self.reason_edit.text())
             else:
-                self.store.sign_off(self.slide_id, who)
+                self.store.sign_off(self.slide_id, who, self.comment_edit.text())
         except SignOffRefusedError as refusal:
             # The store has the last word (another view may have changed a cell).
             self._blocked = True

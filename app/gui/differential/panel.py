@@ -240,7 +240,8 @@ class DifferentialPanel(QWidget):
         else:
             self.title.setText(f"Differential: {Path(slide.path).name}")
             if slide.status is SlideStatus.SIGNED_OFF:
-                self.subtitle.setText(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
+                signed = f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}"
+                self.subtitle.setText(signed + (f"\nComment: {slide.comment}" if slide.comment else ""))
             else:
                 self.subtitle.setText(f"Status: {slide.status.value.replace('_', ' ')}")
         for row, name in enumerate(self._classes):
