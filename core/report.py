@@ -125,7 +125,11 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
                count.platelets, count.unidentified, count.unreviewed_white, model_versions, comment]
         )
-    return buffer.getvalue().encode("utf-8")
+    # With a byte-order mark: Excel, where a lab opens a report, reads a CSV
+    # without one in the system's legacy code page, so a reviewer's name or
+    # comment in any accented letter came out garbled.  Scripts read it with
+    # encoding "utf-8-sig" (pandas strips the mark by itself).
+    return buffer.getvalue().encode("utf-8-sig")
 
 
 def _pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:

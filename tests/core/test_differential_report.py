@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import re
 import stat
 import sys
@@ -60,7 +61,7 @@ def test_differential_percentages_nrbc_and_platelets() -> None:
 def test_csv_report_has_counts_and_a_total(tmp_path: Path) -> None:
     with make_project(tmp_path) as store:
         written = write_report(store, tmp_path / "out" / "report.csv") if (tmp_path / "out").mkdir() is None else None
-    rows = list(csv.DictReader(written.open()))
+    rows = list(csv.DictReader(written.open(encoding="utf-8-sig")))
     assert [row["slide"] for row in rows] == ["img/s1.png", "TOTAL"]
     assert rows[0]["white_cells_counted"] == "11"
     assert rows[0]["lymphocyte_count"] == "4" and rows[0]["neutrophil_percent"] == "54.5"
@@ -100,7 +101,7 @@ def test_a_slide_with_no_white_cell_counted_reports_no_percentages(tmp_path: Pat
         empty = store.add_slide(write_image(tmp_path / "img" / "s2.png", 64, 48), 64, 48)
         store.add_cells(empty.id, [labelled(None, CellKind.RED)] * 3, "Import annotations")
         (tmp_path / "out").mkdir()
-        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open()))
+        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open(encoding="utf-8-sig")))
         text = pdf_text(write_report(store, tmp_path / "out" / "report.pdf", [empty.id]))
     by_slide = {row["slide"]: row for row in rows}
     assert by_slide["img/s2.png"]["white_cells_counted"] == "0"
@@ -128,10 +129,24 @@ def test_the_sign_off_comment_is_in_both_reports(tmp_path: Path) -> None:
         store.confirm([cell.id for cell in store.cells(slide.id)])
         store.sign_off(slide.id, "J. Doe", "Toxic granulation; platelets adequate")
         (tmp_path / "out").mkdir()
-        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open()))
+        rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open(encoding="utf-8-sig")))
         text = pdf_text(write_report(store, tmp_path / "out" / "report.pdf"))
     assert rows[0]["comment"] == "Toxic granulation; platelets adequate" and rows[-1]["comment"] == ""
     assert "Comment: Toxic granulation; platelets adequate" in text
+
+
+def test_the_csv_report_opens_in_excel_with_accents_intact(tmp_path: Path) -> None:
+    """Excel reads a CSV without a byte-order mark in the legacy code page:
+    "Müller" came out as "MÃ¼ller".  The mark tells it UTF-8."""
+    with make_project(tmp_path) as store:
+        slide = store.slides()[0]
+        store.confirm([cell.id for cell in store.cells(slide.id)])
+        store.sign_off(slide.id, "Müller", "Anisozytose; Thrombozyten vermindert")
+        written = write_report(store, tmp_path / "report.csv")
+    data = written.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfslide,")
+    row = next(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    assert row["reviewer"] == "Müller" and row["comment"] == "Anisozytose; Thrombozyten vermindert"
 
 
 def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:
