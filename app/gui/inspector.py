@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.canvas.tiled_image import rgb_to_qimage
 from app.gui.imagery import SlideImage
-from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_confidence, cell_title, percent
+from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, percent
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.schema import Cell
 from core.taxonomy import Taxonomy
@@ -63,13 +63,14 @@ class InspectorView(QWidget):
         form = QFormLayout()
         form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         form.setHorizontalSpacing(10)
-        for key in ("Kind", "Source", "Reviewed", "Model", "P(label)", "Box"):
+        for key in ("Kind", "Source", "Reviewed", "Model", "Confidence", "Box"):
             value = QLabel("\u2014")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             value.setWordWrap(True)
             form.addRow(key, value)
-            if key == "P(label)":
-                value.setToolTip("The model's probability for the cell's current class (or the detector's score)")
+            if key == "Confidence":
+                value.setToolTip("The classifier's probability for the cell's current class, "
+                                 "else the detector's score for its box")
             self.fields[key] = value
         self.class_grid = QGridLayout()
         self.class_grid.setSpacing(4)
@@ -156,11 +157,10 @@ class InspectorView(QWidget):
             else:
                 name.setText("" if row else "No model prediction yet")
                 bar.setVisible(False)
-        confidence = cell_confidence(cell)
         self.fields["Kind"].setText(KIND_NAMES[cell.kind])
         self.fields["Source"].setText(SOURCE_TEXT[cell.source])
         self.fields["Reviewed"].setText("Yes" if cell.reviewed else "No \u2014 model proposal")
         self.fields["Model"].setText(cell.model_version or "\u2014")
-        self.fields["P(label)"].setText("\u2014" if confidence is None else f"{confidence:.3f}")
+        self.fields["Confidence"].setText(confidence_text(cell))
         box = cell.box
         self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")

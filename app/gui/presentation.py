@@ -52,6 +52,20 @@ def cell_confidence(cell: Cell) -> float | None:
     return cell.score
 
 
+def confidence_text(cell: Cell) -> str:
+    """The inspector's Confidence row: whose number it is, as a percent that
+    never reads as certainty.  The classifier's probability for the cell's
+    class, else the detector's score for the box; a class the classifier
+    has no output for (one a person chose) has no probability to show."""
+    if cell.label and cell.label in cell.probabilities:
+        return f"{percent(float(cell.probabilities[cell.label]), 1)} (classifier, for this class)"
+    if cell.probabilities:
+        return "\u2014 (not a class of the classifier)"
+    if cell.score is not None:
+        return f"{percent(float(cell.score), 1)} (detector's score for the box)"
+    return "\u2014"
+
+
 def percent(probability: float, decimals: int = 0) -> str:
     """A model probability as text: rounded to `decimals` places of a
     percent, except that one short of certainty never reads 100% and a

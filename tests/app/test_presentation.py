@@ -25,3 +25,21 @@ from app.gui.presentation import percent
 )
 def test_percent_never_rounds_to_certainty_or_to_nothing(probability: float, decimals: int, text: str) -> None:
     assert percent(probability, decimals) == text
+
+
+def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_certainty() -> None:
+    from app.gui.presentation import confidence_text
+    from core.schema import Box, Cell, CellKind, LabelSource
+
+    def cell(**kwargs) -> Cell:  # noqa: ANN003
+        return Cell(id=1, slide_id=1, box=Box(0, 0, 10, 10), kind=kwargs.pop("kind", CellKind.WHITE), **kwargs)
+
+    classified = cell(label="neutrophil", source=LabelSource.MODEL, probabilities={"neutrophil": 0.99996, "ig": 0.00004})
+    assert confidence_text(classified) == "99.99% (classifier, for this class)"  # was "1.000"
+    relabelled = cell(label="ig", source=LabelSource.HUMAN, probabilities={"neutrophil": 0.99996, "ig": 0.00004})
+    assert confidence_text(relabelled) == "<0.01% (classifier, for this class)"
+    outside = cell(label="smudge", source=LabelSource.HUMAN, probabilities={"neutrophil": 0.9})
+    assert confidence_text(outside) == "\u2014 (not a class of the classifier)"  # not the neutrophil's 90%
+    red = cell(kind=CellKind.RED, source=LabelSource.MODEL, score=0.87)
+    assert confidence_text(red) == "87.0% (detector's score for the box)"
+    assert confidence_text(cell(kind=CellKind.RED, source=LabelSource.HUMAN)) == "\u2014"
