@@ -25,7 +25,7 @@ from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore, folder_is_writable
 from core.taxonomy import UNIDENTIFIED
-from core.wording import minute_utc
+from core.wording import minute_utc, percent
 
 # Below this top probability a model's label is flagged for the reader.
 LOW_CONFIDENCE = 0.80
@@ -39,7 +39,7 @@ class ReportError(Exception):
 @dataclass(frozen=True, slots=True)
 class FlaggedCell:
     cell: Cell
-    reason: str  # "changed from X" or "low confidence (0.62)"
+    reason: str  # "changed from X" or "low confidence (62%)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +66,7 @@ def slide_reports(store: ProjectStore, slide_ids: Sequence[int] | None = None) -
             if cell.id in changed_from:
                 flagged.append(FlaggedCell(cell, f"changed from {changed_from[cell.id] or 'unclassified'}"))
             elif cell.probabilities and max(cell.probabilities.values()) < LOW_CONFIDENCE:
-                flagged.append(FlaggedCell(cell, f"low confidence ({max(cell.probabilities.values()):.2f})"))
+                flagged.append(FlaggedCell(cell, f"low confidence ({percent(max(cell.probabilities.values()))})"))
             elif cell.label == UNIDENTIFIED:
                 flagged.append(FlaggedCell(cell, "unidentified"))
         reports.append(SlideReport(slide, differential(cells, store.taxonomy), versions, tuple(flagged)))

@@ -1,10 +1,12 @@
 """Wording of messages a technician reads: counts ("1 white cell is", "3
-white cells are", never "1 cell(s) are"), where a JSON file is broken, and
-times to the minute."""
+white cells are", never "1 cell(s) are"), where a JSON file is broken,
+times to the minute, and probabilities as percents that never read as
+certainty."""
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 
 
@@ -40,3 +42,20 @@ def minute_utc(iso: str | None) -> str:
     if moment.tzinfo is not None:
         moment = moment.astimezone(timezone.utc)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def percent(probability: float, decimals: int = 0) -> str:
+    """A model probability as text: rounded to `decimals` places of a
+    percent, except that one short of certainty never reads 100% and a
+    non-zero one never reads 0%, since a technician takes those literally.
+    Such values get one more place ("99.6%", "0.4%", "<0.1%"); near 100%
+    that place is cut, not rounded, so 0.99996 stays under 100."""
+    text = f"{probability:.{decimals}%}"
+    places = decimals + 1
+    unit = 10.0 ** -places
+    if probability < 1.0 and text == f"{1.0:.{decimals}%}":
+        # The epsilon keeps 0.996 * 1000 = 995.9999... from flooring to 99.5.
+        return f"{math.floor(probability * 100 / unit + 1e-9) * unit:.{places}f}%"
+    if probability > 0.0 and text == f"{0.0:.{decimals}%}":
+        return f"<{unit:.{places}f}%" if probability * 100 < unit else f"{probability * 100:.{places}f}%"
+    return text

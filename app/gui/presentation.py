@@ -3,12 +3,12 @@ Python, so the canvas, the browser and the inspector agree on one look."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
 from core.store import CellTally
 from core.taxonomy import UNIDENTIFIED, Taxonomy
+from core.wording import percent
 
 # Colours for boxes nobody has classified yet, by what the detector saw.
 KIND_COLOURS = {
@@ -64,23 +64,6 @@ def confidence_text(cell: Cell) -> str:
     if cell.score is not None:
         return f"{percent(float(cell.score), 1)} (detector's score for the box)"
     return "\u2014"
-
-
-def percent(probability: float, decimals: int = 0) -> str:
-    """A model probability as text: rounded to `decimals` places of a
-    percent, except that one short of certainty never reads 100% and a
-    non-zero one never reads 0%, since a technician takes those literally.
-    Such values get one more place ("99.6%", "0.4%", "<0.1%"); near 100%
-    that place is cut, not rounded, so 0.99996 stays under 100."""
-    text = f"{probability:.{decimals}%}"
-    places = decimals + 1
-    unit = 10.0 ** -places
-    if probability < 1.0 and text == f"{1.0:.{decimals}%}":
-        # The epsilon keeps 0.996 * 1000 = 995.9999... from flooring to 99.5.
-        return f"{math.floor(probability * 100 / unit + 1e-9) * unit:.{places}f}%"
-    if probability > 0.0 and text == f"{0.0:.{decimals}%}":
-        return f"<{unit:.{places}f}%" if probability * 100 < unit else f"{probability * 100:.{places}f}%"
-    return text
 
 
 def cell_title(cell: Cell, taxonomy: Taxonomy) -> str:

@@ -149,6 +149,16 @@ def test_the_csv_report_opens_in_excel_with_accents_intact(tmp_path: Path) -> No
     assert row["reviewer"] == "Müller" and row["comment"] == "Anisozytose; Thrombozyten vermindert"
 
 
+def test_pdf_flags_an_unsure_cell_with_its_probability_as_a_percent(tmp_path: Path) -> None:
+    with make_project(tmp_path) as store:
+        slide = store.slides()[0]
+        unsure = store.add_cells(slide.id, [NewCell(box=Box(40, 30, 60, 46), kind=CellKind.WHITE,
+                                                    source=LabelSource.MODEL)], "Detect cells")[0]
+        store.set_predictions([(unsure.id, "monocyte", {"monocyte": 0.62, "lymphocyte": 0.38})], "cls-7")
+        text = pdf_text(write_report(store, tmp_path / "report.pdf"))
+    assert "low confidence (62%)" in text and "0.62" not in text
+
+
 def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:
     """The PDF's core fonts cover Latin-1 only: other characters must not all
     print as '?', or two slides could read the same."""
