@@ -161,6 +161,6 @@ class InspectorView(QWidget):
         self.fields["Source"].setText(SOURCE_TEXT[cell.source])
         self.fields["Reviewed"].setText("Yes" if cell.reviewed else "No \u2014 model proposal")
         self.fields["Model"].setText(cell.model_version or "\u2014")
-        self.fields["Confidence"].setText(confidence_text(cell))
+        self.fields["Confidence"].setText(confidence_text(cell, taxonomy))
         box = cell.box
         self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")

@@ -52,13 +52,18 @@ def cell_confidence(cell: Cell) -> float | None:
     return cell.score
 
 
-def confidence_text(cell: Cell) -> str:
+def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
     """The inspector's Confidence row: whose number it is, as a percent that
     never reads as certainty.  The classifier's probability for the cell's
-    class, else the detector's score for the box; a class the classifier
-    has no output for (one a person chose) has no probability to show."""
+    class; for an Unidentified cell, that of the class it was too unsure to
+    name; else the detector's score for the box.  A class a person chose
+    that the classifier has no output for has no probability to show."""
     if cell.label and cell.label in cell.probabilities:
         return f"{percent(float(cell.probabilities[cell.label]), 1)} (classifier, for this class)"
+    if cell.label == UNIDENTIFIED and cell.probabilities:
+        name, probability = cell.top_classes(1)[0]
+        shown = taxonomy.get(name).display if name in taxonomy else name
+        return f"{percent(float(probability), 1)} for {shown}, the classifier's best guess: too unsure to name"
     if cell.probabilities:
         return "\u2014 (not a class of the classifier)"
     if cell.score is not None:

@@ -28,8 +28,12 @@ def test_percent_never_rounds_to_certainty_or_to_nothing(probability: float, dec
 
 
 def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_certainty() -> None:
-    from app.gui.presentation import confidence_text
+    from app.gui.presentation import confidence_text as text_of
     from core.schema import Box, Cell, CellKind, LabelSource
+    from core.taxonomy import default_taxonomy
+
+    def confidence_text(cell: Cell) -> str:
+        return text_of(cell, default_taxonomy())
 
     def cell(**kwargs) -> Cell:  # noqa: ANN003
         return Cell(id=1, slide_id=1, box=Box(0, 0, 10, 10), kind=kwargs.pop("kind", CellKind.WHITE), **kwargs)
@@ -43,3 +47,5 @@ def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_cert
     red = cell(kind=CellKind.RED, source=LabelSource.MODEL, score=0.87)
     assert confidence_text(red) == "87.0% (detector's score for the box)"
     assert confidence_text(cell(kind=CellKind.RED, source=LabelSource.HUMAN)) == "\u2014"
+    unsure = cell(label="unidentified", source=LabelSource.MODEL, probabilities={"eosinophil": 0.639, "neutrophil": 0.36})
+    assert confidence_text(unsure) == "63.9% for Eosinophil, the classifier's best guess: too unsure to name"
