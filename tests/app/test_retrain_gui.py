@@ -120,10 +120,11 @@ def test_retrain_dialog_opens_from_the_menu_and_counts_the_queue(
     assert isinstance(dialog, RetrainDialog) and dialog.isVisible()
     qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10000)
     counts = table_dict(dialog.queue_tab.class_table)
-    assert counts["neutrophil"] == ["2", "2"]
-    assert counts["lymphocyte"] == ["1", "1"]
-    assert counts["eosinophil"] == ["1", "1"]
-    assert counts["monocyte"] == ["2", "2"]
+    # Classes as the rest of the window names them, not the taxonomy's keys.
+    assert counts["Neutrophil"] == ["2", "2"]
+    assert counts["Lymphocyte"] == ["1", "1"]
+    assert counts["Eosinophil"] == ["1", "1"]
+    assert counts["Monocyte"] == ["2", "2"]
     assert counts["Total"] == ["6", "6"]
     slides = table_dict(dialog.queue_tab.slide_table)
     assert sorted(int(v[0]) for v in slides.values()) == [2, 4]
@@ -269,7 +270,7 @@ def test_insights_show_counts_and_histograms_per_class(qtbot, store: ProjectStor
     tab = dialog.insights_tab
     qtbot.waitUntil(lambda: tab.insights is not None, timeout=10000)
     assert list(tab.bars.opts["height"]) == [40, 30, 12]
-    assert [tab.class_combo.itemText(i) for i in range(tab.class_combo.count())] == ["neutrophil", "lymphocyte", "monocyte"]
+    assert [tab.class_combo.itemText(i) for i in range(tab.class_combo.count())] == ["Neutrophil", "Lymphocyte", "Monocyte"]
     xs, ys = tab.histogram_curves["red"].getData()
     assert len(xs) == 33 and len(ys) == 32
     tab.class_combo.setCurrentIndex(2)
@@ -360,11 +361,12 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     assert dialog.summary.model == retraining.ModelRegistry().current().name
     counts = table_dict(dialog.queue_tab.class_table)
     assert {name: values[0] for name, values in counts.items()} == {
-        "neutrophil": "2", "lymphocyte": "1", "eosinophil": "1", "monocyte": "2", "Total": "6"}
+        "Neutrophil": "2", "Lymphocyte": "1", "Eosinophil": "1", "Monocyte": "2", "Total": "6"}
     insights = dialog.insights_tab.insights
     assert insights.class_counts == {"neutrophil": 2, "eosinophil": 1, "lymphocyte": 1, "monocyte": 2}
     combo = dialog.insights_tab.class_combo
-    assert sorted(combo.itemText(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
+    assert sorted(combo.itemText(i) for i in range(combo.count())) == ["Eosinophil", "Lymphocyte", "Monocyte", "Neutrophil"]
+    assert sorted(combo.itemData(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
 
 

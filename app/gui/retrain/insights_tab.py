@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 from app.gui.retrain.boxes import chooser_row
 from app.gui.style import configure_pyqtgraph
 from core.retraining import Insights
+from core.taxonomy import Taxonomy
 
 CHANNELS = (("red", "#d62728"), ("green", "#2ca02c"), ("blue", "#1f5fbf"), ("gray", "#555555"))
 
@@ -46,8 +47,13 @@ class InsightsTab(QWidget):
         layout.addLayout(chooser_row("Class to s&how:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
 
-    def show_insights(self, insights: Insights) -> None:
+    def show_insights(self, insights: Insights, taxonomy: Taxonomy | None = None) -> None:
+        """`taxonomy`: the project's, so classes read as the window names them."""
         self.insights = insights
+
+        def display(name: str) -> str:
+            return taxonomy.get(name).display if taxonomy is not None and name in taxonomy else name
+
         total = sum(insights.class_counts.values())
         self.status.setText(f"{total} examples in {len(insights.class_counts)} classes.")
         names = list(insights.class_counts)
@@ -56,22 +62,23 @@ class InsightsTab(QWidget):
             self.counts_plot.removeItem(self.bars)
         self.bars = pg.BarGraphItem(x=list(range(len(names))), height=counts, width=0.7, brush="#4a7fc1")
         self.counts_plot.addItem(self.bars)
-        self.counts_plot.getAxis("bottom").setTicks([list(enumerate(names))])
+        self.counts_plot.getAxis("bottom").setTicks([[(i, display(n)) for i, n in enumerate(names)]])
         self.counts_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         self.counts_plot.setYRange(0, max(counts or [1]) * 1.1, padding=0)
-        chosen = self.class_combo.currentText()
+        chosen = self.class_combo.currentData()
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
-        self.class_combo.addItems([n for n in names if n in insights.histograms] or list(insights.histograms))
-        if chosen:
-            self.class_combo.setCurrentText(chosen)
+        for name in [n for n in names if n in insights.histograms] or list(insights.histograms):
+            self.class_combo.addItem(display(name), name)
+        if chosen is not None and self.class_combo.findData(chosen) >= 0:
+            self.class_combo.setCurrentIndex(self.class_combo.findData(chosen))
         self.class_combo.blockSignals(False)
         self._show_histograms()
 
     def _show_histograms(self) -> None:
         if self.insights is None:
             return
-        histograms = self.insights.histograms.get(self.class_combo.currentText(), {})
+        histograms = self.insights.histograms.get(self.class_combo.currentData(), {})
         edges = list(self.insights.bin_edges)
         for name, curve in self.histogram_curves.items():
             values = histograms.get(name)

@@ -24,6 +24,7 @@ from app.gui import model_provider
 from app.gui.retrain import backend
 from app.gui.retrain.tables import cell_item, make_table
 from core.retraining import ModelVersion
+from core.wording import minute_utc
 
 COLUMNS = ["", "Name", "Status", "Parent", "Created", "Trained on", "Accuracy", "Balanced acc."]
 
@@ -115,7 +116,7 @@ class ModelsDialog(QDialog):
                 accuracy = float(version.metrics["validation_accuracy"])
             trained = sum(version.trained_on.values()) if version.trained_on else None
             values = ["\u25cf" if version.is_current else "", version.name, version.status, version.parent or "",
-                      version.created_at.replace("T", " ")[:16], trained, accuracy, balanced]
+                      minute_utc(version.created_at), trained, accuracy, balanced]
             for column, value in enumerate(values):
                 item = cell_item(value)
                 if version.is_current:

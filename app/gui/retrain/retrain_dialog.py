@@ -117,7 +117,7 @@ class RetrainDialog(QDialog):
 
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
-        self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value())
+        self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value(), self.store.taxonomy)
         self.queue_tab.show_readiness(summary, self.settings_form.min_examples.value())
         self._update_start()
 
@@ -125,7 +125,7 @@ class RetrainDialog(QDialog):
         self.queue_tab.show_error(str(error))
 
     def _insights_ready(self, insights: object) -> None:
-        self.insights_tab.show_insights(insights)
+        self.insights_tab.show_insights(insights, self.store.taxonomy)
 
     def _insights_failed(self, _message: str, error: object) -> None:
         self.insights_tab.show_error(str(error))
