@@ -82,6 +82,11 @@ class Taxonomy:
                 return item
         raise KeyError(f"no class {name!r} in taxonomy {self.name!r} (classes: {', '.join(self.names)})")
 
+    def display_of(self, name: str) -> str:
+        """How the window names a class ("Immature granulocyte" for "ig"); a
+        name the taxonomy lacks (a model's output it does not list) as it is."""
+        return self.get(name).display if name in self else name
+
     def by_key(self, key: str) -> TaxonomyClass | None:
         for item in self.classes:
             if item.key and item.key == key:

@@ -150,7 +150,7 @@ class InspectorView(QWidget):
         for row, (name, bar) in enumerate(self.bars):
             if row < len(top):
                 label, probability = top[row]
-                name.setText(taxonomy.get(label).display if label in taxonomy else label)
+                name.setText(taxonomy.display_of(label))
                 bar.setValue(int(round(probability * 1000)))
                 bar.setFormat(percent(probability, 1))
                 bar.setVisible(True)

@@ -62,7 +62,7 @@ def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
         return f"{percent(float(cell.probabilities[cell.label]), 1)} (classifier, for this class)"
     if cell.label == UNIDENTIFIED and cell.probabilities:
         name, probability = cell.top_classes(1)[0]
-        shown = taxonomy.get(name).display if name in taxonomy else name
+        shown = taxonomy.display_of(name)
         return f"{percent(float(probability), 1)} for {shown}, the classifier's best guess: too unsure to name"
     if cell.probabilities:
         return "\u2014 (not a class of the classifier)"

@@ -178,7 +178,7 @@ def test_a_run_draws_curves_and_shows_results_then_promote_reloads_the_classifie
     metrics = table_dict(results.metrics_table)
     assert metrics["Accuracy"] == ["0.740", "0.950", "0.800", "0.860"]
     assert metrics["Balanced accuracy"][:2] == ["0.710", "0.930"]
-    assert "Recall: monocyte" in metrics
+    assert "Recall: Monocyte" in metrics
     assert results.current_confusion.rowCount() == results.candidate_confusion.rowCount() == 3
     assert results.candidate_confusion.item(0, 0).text() == "14"
     results.set_combo.setCurrentIndex(1)  # the standard set's matrices

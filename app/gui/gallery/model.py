@@ -512,7 +512,7 @@ class GalleryModel(QAbstractListModel):
         label = taxonomy.get(cell.label).display if cell.label in taxonomy else (cell.label or "no class yet")
         lines.append(f"Class: {label} ({cell.source.value}{', reviewed' if cell.reviewed else ', not reviewed'})")
         for name, probability in cell.top_classes(3):
-            shown = taxonomy.get(name).display if name in taxonomy else name
+            shown = taxonomy.display_of(name)
             lines.append(f"  {shown}: {percent(probability)}")
         if cell.model_version:
             lines.append(f"Model: {cell.model_version}")

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 from app.gui.retrain.boxes import chooser_row
 from app.gui.style import configure_pyqtgraph
 from core.retraining import Insights
-from core.taxonomy import Taxonomy
+from core.taxonomy import Taxonomy, default_taxonomy
 
 CHANNELS = (("red", "#d62728"), ("green", "#2ca02c"), ("blue", "#1f5fbf"), ("gray", "#555555"))
 
@@ -20,6 +20,7 @@ CHANNELS = (("red", "#d62728"), ("green", "#2ca02c"), ("blue", "#1f5fbf"), ("gra
 class InsightsTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.taxonomy: Taxonomy = default_taxonomy()  # the project's once set: class names as the window shows them
         configure_pyqtgraph()
         self.insights: Insights | None = None
         self.status = QLabel("Reading cell crops\u2026")
@@ -47,12 +48,9 @@ class InsightsTab(QWidget):
         layout.addLayout(chooser_row("Class to s&how:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
 
-    def show_insights(self, insights: Insights, taxonomy: Taxonomy | None = None) -> None:
-        """`taxonomy`: the project's, so classes read as the window names them."""
+    def show_insights(self, insights: Insights) -> None:
         self.insights = insights
-
-        def display(name: str) -> str:
-            return taxonomy.get(name).display if taxonomy is not None and name in taxonomy else name
+        display = self.taxonomy.display_of
 
         total = sum(insights.class_counts.values())
         self.status.setText(f"{total} examples in {len(insights.class_counts)} classes.")

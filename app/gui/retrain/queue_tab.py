@@ -12,14 +12,14 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 from app.gui.retrain.boxes import titled
 from app.gui.retrain.tables import fill_rows, make_table
 from core.retraining import QueueSummary
-from core.taxonomy import Taxonomy
+from core.taxonomy import Taxonomy, default_taxonomy
 from core.wording import minute_utc
 
 
 class QueueTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.taxonomy: Taxonomy | None = None  # the project's, for class names as the window shows them
+        self.taxonomy: Taxonomy = default_taxonomy()  # the project's once set: class names as the window shows them
         self.headline = QLabel("Reading the project\u2026")
         self.headline.setObjectName("queueHeadline")
         self.headline.setWordWrap(True)
@@ -40,15 +40,14 @@ class QueueTab(QWidget):
         layout.addWidget(titled("Classes the model does not know yet", self.new_class_table))
         self.new_class_table.setMaximumHeight(130)
 
-    def show_summary(self, summary: QueueSummary, min_new_class_cells: int, taxonomy: Taxonomy | None = None) -> None:
-        self.taxonomy = taxonomy
+    def show_summary(self, summary: QueueSummary, min_new_class_cells: int) -> None:
         self.headline.setText(
             f"<b>{summary.total_examples}</b> training examples in this project, "
             f"<b>{summary.total_new}</b> of them new since the current model "
             f"<b>{summary.model}</b> (made {minute_utc(summary.model_created_at)})."
         )
         classes = sorted(set(summary.examples_per_class) | set(summary.new_per_class))
-        rows = [(self._display(c), summary.examples_per_class.get(c, 0), summary.new_per_class.get(c, 0))
+        rows = [(self.taxonomy.display_of(c), summary.examples_per_class.get(c, 0), summary.new_per_class.get(c, 0))
                 for c in classes]
         rows.append(("Total", summary.total_examples, summary.total_new))
         fill_rows(self.class_table, rows)
@@ -73,14 +72,9 @@ class QueueTab(QWidget):
     def show_new_classes(self, summary: QueueSummary, min_new_class_cells: int) -> None:
         """Re-judged when the technician changes the minimum in Settings."""
         fill_rows(self.new_class_table, [
-            (self._display(name), count, "yes" if count >= min_new_class_cells else f"no: needs {min_new_class_cells}")
+            (self.taxonomy.display_of(name), count, "yes" if count >= min_new_class_cells else f"no: needs {min_new_class_cells}")
             for name, count in sorted(summary.new_classes.items())
         ])
-
-    def _display(self, name: str) -> str:
-        """A class as the rest of the window names it ("Immature granulocyte", not "ig")."""
-        taxonomy = self.taxonomy
-        return taxonomy.get(name).display if taxonomy is not None and name in taxonomy else name
 
     def show_error(self, message: str) -> None:
         self.headline.setText(f"<span style='color:#b00020'>Could not read the queue: {message}</span>")

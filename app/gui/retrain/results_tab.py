@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from app.gui.retrain.boxes import chooser_row, titled
 from app.gui.retrain.tables import classes_in_play, fill_confusion, fill_rows, make_table, stretch_value_columns
 from core.retraining import Comparison, ModelScores, RetrainOutcome
+from core.taxonomy import Taxonomy, default_taxonomy
 
 SETS = (("held_out", "held-out slides"), ("standard", "standard set"))
 
@@ -29,6 +30,7 @@ SETS = (("held_out", "held-out slides"), ("standard", "standard set"))
 class ResultsTab(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.taxonomy: Taxonomy = default_taxonomy()  # the project's once set: class names as the window shows them
         self.comparison: Comparison | None = None
         self.recommendation = QLabel("Results appear here when a fine-tune has finished.")
         self.recommendation.setObjectName("recommendation")
@@ -109,7 +111,7 @@ class ResultsTab(QWidget):
             ["Accuracy"] + [s.accuracy for _, s in columns],
             ["Balanced accuracy"] + [s.balanced_accuracy for _, s in columns],
         ]
-        rows += [[f"Recall: {c}"] + [s.per_class_recall.get(c) for _, s in columns] for c in classes]
+        rows += [[f"Recall: {self.taxonomy.display_of(c)}"] + [s.per_class_recall.get(c) for _, s in columns] for c in classes]
         fill_rows(table, rows)
         stretch_value_columns(table)
         _mark_better(table, len(columns))
@@ -128,7 +130,7 @@ class ResultsTab(QWidget):
                                           (self.candidate_title, self.candidate_confusion, pair[1], "Candidate")):
             title.setText(f"<b>{who}</b>: {scores.model} \u2014 balanced accuracy {scores.balanced_accuracy:.3f}")
             matrix = [[scores.confusion[r][c] for c in shown] for r in shown]
-            fill_confusion(table, matrix, [scores.classes[i] for i in shown])
+            fill_confusion(table, matrix, [self.taxonomy.display_of(scores.classes[i]) for i in shown])
 
     def set_decision_enabled(self, enabled: bool) -> None:
         self.promote_button.setEnabled(enabled)

@@ -60,6 +60,9 @@ class RetrainDialog(QDialog):
         self.training_tab = TrainingTab()
         self.results_tab = ResultsTab()
         self.insights_tab = InsightsTab()
+        # Classes as the rest of the window names them ("Immature granulocyte", not "ig").
+        for tab in (self.queue_tab, self.results_tab, self.insights_tab):
+            tab.taxonomy = store.taxonomy
         self.tabs = QTabWidget()
         self.tabs.setObjectName("retrainTabs")
         for widget, text in ((self.queue_tab, "&Queue"), (self.settings_form, "Se&ttings"),
@@ -117,7 +120,7 @@ class RetrainDialog(QDialog):
 
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
-        self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value(), self.store.taxonomy)
+        self.queue_tab.show_summary(summary, self.settings_form.min_new_class.value())
         self.queue_tab.show_readiness(summary, self.settings_form.min_examples.value())
         self._update_start()
 
@@ -125,7 +128,7 @@ class RetrainDialog(QDialog):
         self.queue_tab.show_error(str(error))
 
     def _insights_ready(self, insights: object) -> None:
-        self.insights_tab.show_insights(insights, self.store.taxonomy)
+        self.insights_tab.show_insights(insights)
 
     def _insights_failed(self, _message: str, error: object) -> None:
         self.insights_tab.show_error(str(error))
