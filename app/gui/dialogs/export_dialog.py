@@ -77,6 +77,10 @@ class ExportDialog(JobDialog):
             self._add_class_item(store.taxonomy.get(name).display, name)
         for key, text in KIND_ITEMS:
             self._add_class_item(text, key)
+        # Every class in view without scrolling (Qt's default showed five of
+        # the twelve entries); a taxonomy longer than twelve scrolls.
+        rows = min(self.class_list.count(), 12)
+        self.class_list.setMinimumHeight(rows * self.class_list.sizeHintForRow(0) + 2 * self.class_list.frameWidth())
         classes_layout.addWidget(self.class_list)
         self.form_layout.addWidget(classes_box)
 

@@ -31,6 +31,9 @@ class JobDialog(QDialog):
     def __init__(self, parent: QWidget | None, title: str) -> None:
         super().__init__(parent)
         self.setWindowTitle(title)
+        # Room for a folder's path: at their natural width (335-390 px) the
+        # path fields showed a dozen characters and the placeholder was cut.
+        self.setMinimumWidth(560)
         self.result_value: Any = None
         # The running job (None when idle): its signals and its Cancel.
         self.job: JobHandle | None = None
