@@ -75,6 +75,9 @@ class TrainingTab(QWidget):
         plot = pg.PlotWidget(title=title)
         plot.setObjectName(f"{name}Plot")
         plot.setLabel("bottom", "epoch")
+        # Before the first epoch: not pyqtgraph's 0-1 with ticks at 0.2, 0.4, ...
+        plot.setXRange(1, 2)
+        plot.getAxis("bottom").setTickSpacing(1, 1)
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.addLegend(offset=legend_offset)
         plot.setMinimumHeight(180)
@@ -111,6 +114,11 @@ class TrainingTab(QWidget):
             self.curves[name].setData(list(xs), list(ys))
         epochs = int(row.get("epochs") or 0)
         if epochs:
+            # Epochs are whole: ticks at each one while they fit, and the axis
+            # spans the whole run so the curves grow into it.
+            for plot in (self.loss_plot, self.accuracy_plot):
+                plot.getAxis("bottom").setTickSpacing(*((1, 1) if epochs <= 20 else ()))
+                plot.setXRange(1, max(epochs, 2), padding=0.02)
             self.progress.setRange(0, epochs)
             self.progress.setValue(int(epoch))
             self.progress.setFormat(f"epoch {int(epoch)} / {epochs}")
