@@ -82,9 +82,54 @@ class ShortcutsDialog(QDialog):
 
 
 def show_about(parent: QWidget) -> None:
-    QMessageBox.about(
-        parent,
-        f"About {APP_NAME}",
+    QMessageBox.about(parent, f"About {APP_NAME}", about_html())
+
+
+# What the bundled models learnt from, with the licences their use asks us
+# to state (PBC's CC BY 4.0 asks for attribution).
+_TRAINING_DATA = (
+    "PBC (Acevedo et al., Data in Brief 30, 2020; CC BY 4.0) with its OI-PBC cell boxes "
+    "(Abou Ali et al., 2025), BCCD (Shenggan; MIT) and TXL-PBC (Gan and Li, 2024; MIT)"
+)
+_LIBRARIES = (
+    "Qt for Python (PySide6; LGPLv3), TensorFlow and Keras (Apache 2.0), NumPy (BSD), "
+    "OpenCV (Apache 2.0), Pillow (MIT-CMU), pyqtgraph (MIT) and fpdf2 (LGPLv3)"
+)
+
+
+def about_html() -> str:
+    """The About box: version, the models in use (read from their cards, so
+    a retrained classifier shows as such), their training data and the
+    libraries, with licences."""
+    return (
         f"<b>{APP_NAME} {app_version()}</b><p>Review, label and count blood-smear cells. "
-        "Every edit is saved as you make it.</p>",
+        "Every edit is saved as you make it.</p>"
+        f"<p><b>Models in use:</b> {models_in_use()}.</p>"
+        f"<p><b>The bundled models were trained on</b> {_TRAINING_DATA}.</p>"
+        f"<p><b>Built with</b> {_LIBRARIES}.</p>"
     )
+
+
+def models_in_use() -> str:
+    """"classifier hemalabel-wbc 1.2.0 (bundled), detector cell-detector 2.2",
+    from the cards alone: no network is loaded to say it."""
+    from core.classifier import read_card, resolve_model
+    from core.classifier.card import card_path_for
+    from core.detection.card import DetectorCard
+    from core.detection.detector import resolve_detector_card
+    from core.resources import bundled_models_dir
+
+    parts = []
+    try:
+        weights = resolve_model(None)
+        card = read_card(card_path_for(weights))
+        where = "bundled" if weights.parent == bundled_models_dir() else "retrained here"
+        parts.append(f"classifier {card.name} {card.version} ({where})")
+    except Exception as error:  # noqa: BLE001 - the About box must open whatever is wrong
+        parts.append(f"classifier unreadable ({error})")
+    try:
+        detector = DetectorCard.load(resolve_detector_card(None))
+        parts.append(f"detector {detector.name} {detector.version}")
+    except Exception as error:  # noqa: BLE001
+        parts.append(f"detector unreadable ({error})")
+    return ", ".join(parts)

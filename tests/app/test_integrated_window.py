@@ -224,6 +224,20 @@ def test_report_is_written_in_the_worker_and_a_failure_names_the_file(qtbot, ope
     assert "not written" in window.statusBar().currentMessage()
 
 
+def test_about_names_the_models_in_use_and_what_they_learnt_from() -> None:
+    """Help > About promised "Version and licences" and gave neither: PBC's
+    CC BY 4.0 asks for attribution wherever models trained on it ship."""
+    from app.gui.help_dialogs import about_html
+    from core.classifier import read_card, resolve_model
+    from core.classifier.card import card_path_for
+
+    card = read_card(card_path_for(resolve_model(None)))
+    text = about_html()
+    assert f"classifier {card.name} {card.version} (bundled)" in text and "detector cell-detector" in text
+    for expected in ("PBC (Acevedo et al.", "CC BY 4.0", "BCCD", "TXL-PBC", "LGPLv3", "Apache 2.0"):
+        assert expected in text, expected
+
+
 def test_help_lists_the_gallery_and_sign_off_keys(open_window):
     window, _controller = open_window()
     from app.gui.help_dialogs import shortcuts_html
