@@ -97,6 +97,7 @@ class CellTally(NamedTuple):
     platelet: int = 0
     unreviewed: int = 0
     unidentified: int = 0
+    unreviewed_white: int = 0  # of `unreviewed`: what stands between the slide and its sign-off
 
 
 @dataclass(slots=True)
@@ -608,7 +609,8 @@ class ProjectStore:
         where, params = _of_slide(slide_id)
         query = (
             "SELECT slide_id, SUM(kind = 'white'), SUM(kind = 'red'), SUM(kind = 'platelet'), "
-            f"SUM(reviewed = 0), SUM(COALESCE(label, '') = ?) FROM cells{where} GROUP BY slide_id"
+            "SUM(reviewed = 0), SUM(COALESCE(label, '') = ?), SUM(kind = 'white' AND reviewed = 0) "
+            f"FROM cells{where} GROUP BY slide_id"
         )
         with self._lock:
             rows = self._db.execute(query, (UNIDENTIFIED, *params)).fetchall()

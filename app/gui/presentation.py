@@ -109,4 +109,12 @@ class SlideCounts(CellTally):
     def text(self) -> str:
         return f"{self.white} WBC \u00b7 {self.red} RBC \u00b7 {self.platelet} PLT"
 
+    def review_text(self) -> str:
+        """What is left to review, white cells first: only they stand
+        between the slide and its sign-off ("to review: 1 white \u00b7 19
+        other"); "" when every box is reviewed."""
+        other = self.unreviewed - self.unreviewed_white
+        parts = [f"{n} {what}" for n, what in ((self.unreviewed_white, "white"), (other, "other")) if n]
+        return "to review: " + " \u00b7 ".join(parts) if parts else ""
+
 

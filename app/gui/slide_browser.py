@@ -209,7 +209,7 @@ class SlideListModel(QAbstractListModel):
             lines = [
                 slide.path,
                 f"{slide.width} x {slide.height} px \u00b7 {STATUS_TEXT[slide.status]}",
-                f"{counts.text()} \u00b7 {counts.unreviewed} to review",
+                f"{counts.text()} \u00b7 {counts.review_text() or 'every box reviewed'}",
             ]
             if slide.id in self._problems:
                 lines.append(self._problems[slide.id])
@@ -310,7 +310,7 @@ class SlideDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#8a939c"))
             painter.drawText(QRect(text_left, rect.top() + 45, rect.right() - text_left - 6, 14),
                              Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                             f"{counts.unreviewed} to review")
+                             counts.review_text())
         painter.setPen(QColor("#e1e5e9"))
         painter.drawLine(rect.left(), rect.bottom(), rect.right(), rect.bottom())
         painter.restore()

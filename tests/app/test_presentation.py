@@ -49,3 +49,13 @@ def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_cert
     assert confidence_text(cell(kind=CellKind.RED, source=LabelSource.HUMAN)) == "\u2014"
     unsure = cell(label="unidentified", source=LabelSource.MODEL, probabilities={"eosinophil": 0.639, "neutrophil": 0.36})
     assert confidence_text(unsure) == "63.9% for Eosinophil, the classifier's best guess: too unsure to name"
+
+
+def test_the_slide_list_says_how_many_white_cells_stand_before_sign_off() -> None:
+    from app.gui.presentation import SlideCounts
+
+    assert SlideCounts(white=1, red=18, platelet=1, unreviewed=20, unreviewed_white=1).review_text() == (
+        "to review: 1 white \u00b7 19 other")
+    assert SlideCounts(white=3, red=10, unreviewed=10).review_text() == "to review: 10 other"
+    assert SlideCounts(white=3, unreviewed=3, unreviewed_white=3).review_text() == "to review: 3 white"
+    assert SlideCounts(white=3, red=5).review_text() == ""

@@ -376,7 +376,7 @@ def test_cell_tallies_count_what_the_cells_say(tmp_path: Path) -> None:
         store.confirm([store.cells(first.id)[1].id])
         tallies = store.cell_tallies()
         assert tallies == {
-            first.id: CellTally(white=2, red=1, platelet=1, unreviewed=3, unidentified=1),
+            first.id: CellTally(white=2, red=1, platelet=1, unreviewed=3, unidentified=1, unreviewed_white=1),
             second.id: CellTally(white=1, unreviewed=0),
         }
         assert empty.id not in tallies
