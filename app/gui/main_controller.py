@@ -522,8 +522,10 @@ class MainController(QObject):
             return
         slide = self.slide
         if slide is not None and slide.status is SlideStatus.SIGNED_OFF:
-            who = f" by {slide.signed_off_by}" if slide.signed_off_by else ""
-            banner.show_message(f"<b>Signed off{who}.</b> This slide is locked; its boxes and classes cannot be changed.", "info")
+            who = f" by {html.escape(slide.signed_off_by)}" if slide.signed_off_by else ""
+            keys = self.window.actions["sign_off"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            banner.show_message(f"<b>Signed off{who}.</b> This slide is locked; its boxes and classes cannot be "
+                                f"changed until it is unlocked with a reason ({html.escape(keys)}).", "info")
         else:
             banner.hide_message()
 

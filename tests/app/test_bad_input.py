@@ -124,10 +124,12 @@ def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_pa
         first = store.slides()[0]
         # A reviewed, classified white cell: sign-off accepts only a final count.
         store.add_cell(first.id, Box(5, 5, 40, 40), CellKind.WHITE, label="neutrophil")
-        store.sign_off(first.id, "tech1")
+        store.sign_off(first.id, "<tech1>")  # typed initials are text, not markup
     window, controller = open_window(project_path)
     assert controller.slide.id == first.id
-    assert window.read_only_banner.isVisible() and "Signed off by tech1" in window.read_only_banner.label.text()
+    banner = window.read_only_banner.label.text()
+    assert window.read_only_banner.isVisible() and "Signed off by &lt;tech1&gt;" in banner
+    assert "unlocked with a reason (Ctrl+Shift+S)" in banner  # the way out is named
     assert not window.actions["draw"].isEnabled() and not window.view.editable
     controller.step_slide(1)
     assert not window.read_only_banner.isVisible() and window.actions["draw"].isEnabled()

@@ -146,15 +146,16 @@ def test_a_comment_typed_with_the_sign_off_reaches_the_slide_the_panel_and_the_n
     dialog.show()
     dialog.initials_edit.setText("JD")
     dialog.comment_edit.setFocus()
-    qtbot.keyClicks(dialog.comment_edit, "RBC normocytic")
+    qtbot.keyClicks(dialog.comment_edit, "RBC normocytic <5% schistocytes")
     qtbot.keyClick(dialog.comment_edit, Qt.Key.Key_Return)  # Enter signs off from the comment too
     assert review_store.slide(2).status is SlideStatus.SIGNED_OFF
-    assert review_store.slide(2).comment == "RBC normocytic"
-    qtbot.waitUntil(lambda: panel.subtitle.text().endswith("\nComment: RBC normocytic"), timeout=3000)
+    assert review_store.slide(2).comment == "RBC normocytic <5% schistocytes"
+    qtbot.waitUntil(lambda: panel.subtitle.text().endswith("\nComment: RBC normocytic <5% schistocytes"), timeout=3000)
+    assert panel.subtitle.textFormat() == Qt.TextFormat.PlainText  # typed text, never read as markup
     review_store.unlock(2, "JD", "recount")
     again = SignOffDialog(None, review_store, 2)
     qtbot.addWidget(again)
-    assert again.comment_edit.text() == "RBC normocytic"  # kept through the unlock
+    assert again.comment_edit.text() == "RBC normocytic <5% schistocytes"  # kept through the unlock
     review_store.sign_off(2, "JD", "RBC normocytic")
     unlocking = SignOffDialog(None, review_store, 2)
     qtbot.addWidget(unlocking)

@@ -103,6 +103,7 @@ class SignOffDialog(QDialog):
         self.comment_edit.setPlaceholderText("optional, for the report: e.g. RBC normocytic, platelets adequate")
         if self.unlocking:
             signed = QLabel(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
+            signed.setTextFormat(Qt.TextFormat.PlainText)  # typed initials, not markup
             layout.insertWidget(1, signed)
             form.addRow("Reason", self.reason_edit)
         else:

@@ -85,6 +85,8 @@ class DifferentialPanel(QWidget):
         self.title.setFont(title_font)
         self.title.setWordWrap(True)  # a long file name must not widen the dock
         self.subtitle = QLabel()
+        # Initials and comments are typed text: "<5% blasts" must not be taken for markup.
+        self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
         self.subtitle.setStyleSheet("color: #5f6b7a;")
         self.subtitle.setWordWrap(True)
         layout.addWidget(self.title)
