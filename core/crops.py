@@ -36,11 +36,10 @@ def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN,
     inside = image[max(y0, 0) : min(y1, height), max(x0, 0) : min(x1, width)]
     if inside.size == 0:
         # The box lies wholly outside the image: nothing to show but the
-        # nearest border pixel.
-        nearest = image[min(max(int(cy), 0), height - 1), min(max(int(cx), 0), width - 1)]
-        if outside is not None:
-            nearest = _colour(image, outside)
-        return np.broadcast_to(nearest, (side, side) + image.shape[2:]).copy()
+        # nearest border pixel (or the outside colour).
+        fill = (image[min(max(int(cy), 0), height - 1), min(max(int(cx), 0), width - 1)] if outside is None
+                else _colour(image, outside))
+        return np.broadcast_to(fill, (side, side) + image.shape[2:]).copy()
     pad = (
         (max(0, -y0), max(0, y1 - height)),
         (max(0, -x0), max(0, x1 - width)),

@@ -116,5 +116,3 @@ class SlideCounts(CellTally):
         other = self.unreviewed - self.unreviewed_white
         parts = [f"{n} {what}" for n, what in ((self.unreviewed_white, "white"), (other, "other")) if n]
         return "to review: " + " \u00b7 ".join(parts) if parts else ""
-
-

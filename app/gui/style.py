@@ -75,3 +75,13 @@ def configure_pyqtgraph() -> None:
 
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True, background="w", foreground="#1d2733")
     _pyqtgraph_configured = True
+
+
+def whole_number_ticks(axis, largest: float, up_to: int) -> None:  # noqa: ANN001 - a pyqtgraph AxisItem
+    """A tick at every whole number on an axis of counts or epochs while
+    `largest` is at most `up_to`, pyqtgraph's own beyond: left to itself it
+    labels a short axis 0.2, 0.4, ..., values a count never takes."""
+    if largest <= up_to:
+        axis.setTickSpacing(1, 1)
+    else:
+        axis.setTickSpacing()  # back to automatic

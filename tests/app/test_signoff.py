@@ -116,11 +116,7 @@ def test_a_count_short_of_the_target_is_signed_with_a_note_on_its_precision(qtbo
 def test_enter_in_the_reviewer_or_reason_field_signs_off_or_unlocks(qtbot, review_store: ProjectStore) -> None:
     """Typing initials and Enter cancelled the dialog: the default button was
     set before it was in the dialog, so Enter pressed Cancel."""
-    white = review_store.cells(2, kind=CellKind.WHITE)
-    review_store.confirm([c.id for c in white])
-    dialog = SignOffDialog(None, review_store, 2)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog = _signable_dialog(qtbot, review_store)
     dialog.initials_edit.setText("")
     dialog.initials_edit.setFocus()
     qtbot.keyClicks(dialog.initials_edit, "JD")
@@ -137,13 +133,9 @@ def test_enter_in_the_reviewer_or_reason_field_signs_off_or_unlocks(qtbot, revie
 def test_a_comment_typed_with_the_sign_off_reaches_the_slide_the_panel_and_the_next_sign_off(
     qtbot, review_store: ProjectStore
 ) -> None:
-    white = review_store.cells(2, kind=CellKind.WHITE)
-    review_store.confirm([c.id for c in white])
     panel = DifferentialPanel(review_store, slide_id=2)
     qtbot.addWidget(panel)
-    dialog = SignOffDialog(None, review_store, 2)
-    qtbot.addWidget(dialog)
-    dialog.show()
+    dialog = _signable_dialog(qtbot, review_store)
     dialog.initials_edit.setText("JD")
     dialog.comment_edit.setFocus()
     qtbot.keyClicks(dialog.comment_edit, "RBC normocytic <5% schistocytes")
@@ -160,3 +152,12 @@ def test_a_comment_typed_with_the_sign_off_reaches_the_slide_the_panel_and_the_n
     unlocking = SignOffDialog(None, review_store, 2)
     qtbot.addWidget(unlocking)
     assert unlocking.unlocking and not unlocking.comment_edit.isVisibleTo(unlocking)  # an unlock asks for a reason only
+
+
+def _signable_dialog(qtbot, store: ProjectStore) -> SignOffDialog:  # noqa: ANN001
+    """The sign-off dialog of slide 2, shown, with its white cells reviewed so that it can sign."""
+    store.confirm([c.id for c in store.cells(2, kind=CellKind.WHITE)])
+    dialog = SignOffDialog(None, store, 2)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    return dialog

@@ -53,6 +53,8 @@ def test_a_wrong_value_is_refused_naming_the_file_and_key(tmp_path: Path, extra:
 
 
 def test_the_committed_configs_are_valid() -> None:
-    for path in sorted((ROOT / "models").glob("*.train.json")):
+    paths = sorted((ROOT / "models").glob("*.train.json"))
+    assert [p.name for p in paths] == ["hemalabel-wbc-pbconly.train.json", "hemalabel-wbc.train.json"]
+    for path in paths:
         config = TrainConfig.load(path)
         assert config.name == path.name.removesuffix(".train.json") and config.sources

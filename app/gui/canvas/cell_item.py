@@ -5,6 +5,8 @@ and the controller writes to the store."""
 
 from __future__ import annotations
 
+import functools
+
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
@@ -201,10 +203,10 @@ class CellItem(QGraphicsItem):
             fill.setAlpha(28)
             painter.fillRect(self._rect, fill)
         # A dark halo under the coloured line keeps boxes visible on pale and dark stains alike.
-        painter.setPen(_halo_pen(selected))
+        painter.setPen(_pen(HALO_COLOUR, 4.0 if selected else 3.0))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRect(self._rect)
-        painter.setPen(_line_pen(look.colour, 2.5 if selected else look.line_width, look.proposal))
+        painter.setPen(_pen(look.colour, 2.5 if selected else look.line_width, look.proposal))
         painter.drawRect(self._rect)
         if selected and self.editable:
             colour = QColor(look.colour)
@@ -219,24 +221,13 @@ class CellItem(QGraphicsItem):
 
 # Pens are made once per look: on a scan, a repaint draws about 2,000 boxes,
 # and making two QPens and a QColor for each was a fifth of the paint.
-_PENS: dict[tuple[str, float, bool], QPen] = {}
+HALO_COLOUR = "#6e000000"  # black at alpha 110 (#AARRGGBB)
 
 
-def _halo_pen(selected: bool) -> QPen:
-    key = ("halo", 4.0 if selected else 3.0, False)
-    pen = _PENS.get(key)
-    if pen is None:
-        pen = _PENS[key] = QPen(QColor(0, 0, 0, 110), key[1])
-        pen.setCosmetic(True)
-    return pen
-
-
-def _line_pen(colour: str, width: float, dashed: bool) -> QPen:
-    key = (colour, width, dashed)
-    pen = _PENS.get(key)
-    if pen is None:
-        pen = _PENS[key] = QPen(QColor(colour), width)
-        pen.setCosmetic(True)
-        if dashed:
-            pen.setStyle(Qt.PenStyle.DashLine)
+@functools.cache
+def _pen(colour: str, width: float, dashed: bool = False) -> QPen:
+    pen = QPen(QColor(colour), width)
+    pen.setCosmetic(True)
+    if dashed:
+        pen.setStyle(Qt.PenStyle.DashLine)
     return pen

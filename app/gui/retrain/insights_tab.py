@@ -10,7 +10,7 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 from app.gui.retrain.boxes import chooser_row
-from app.gui.style import configure_pyqtgraph
+from app.gui.style import configure_pyqtgraph, whole_number_ticks
 from core.retraining import Insights
 from core.taxonomy import Taxonomy, default_taxonomy
 
@@ -63,12 +63,7 @@ class InsightsTab(QWidget):
         self.counts_plot.getAxis("bottom").setTicks([[(i, display(n)) for i, n in enumerate(names)]])
         self.counts_plot.setXRange(-0.6, len(names) - 0.4, padding=0)
         self.counts_plot.setYRange(0, max(counts or [1]) * 1.1, padding=0)
-        # Counts are whole: with a few examples pyqtgraph's own ticks read 0.2, 0.4, ...
-        left = self.counts_plot.getAxis("left")
-        if max(counts or [0]) <= 10:
-            left.setTickSpacing(1, 1)
-        else:
-            left.setTickSpacing()  # back to automatic
+        whole_number_ticks(self.counts_plot.getAxis("left"), max(counts or [0]), up_to=10)
         chosen = self.class_combo.currentData()
         self.class_combo.blockSignals(True)
         self.class_combo.clear()

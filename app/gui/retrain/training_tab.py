@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QVBoxLayout, QWidget
 
-from app.gui.style import configure_pyqtgraph
+from app.gui.style import configure_pyqtgraph, whole_number_ticks
 from core.jobs import Progress
 
 SERIES = ("loss", "val_loss", "accuracy", "val_accuracy")
@@ -23,6 +23,7 @@ _PENS = {
 }
 # A runaway log (a noisy TensorFlow) must not grow the widget without end.
 MAX_LOG_LINES = 5000
+MAX_EPOCH_TICKS = 20  # a tick at every epoch up to this many (the fine-tune's default is 15)
 
 
 class TrainingTab(QWidget):
@@ -75,9 +76,9 @@ class TrainingTab(QWidget):
         plot = pg.PlotWidget(title=title)
         plot.setObjectName(f"{name}Plot")
         plot.setLabel("bottom", "epoch")
-        # Before the first epoch: not pyqtgraph's 0-1 with ticks at 0.2, 0.4, ...
+        # Before the first epoch: epochs 1-2, not pyqtgraph's 0-1.
         plot.setXRange(1, 2)
-        plot.getAxis("bottom").setTickSpacing(1, 1)
+        whole_number_ticks(plot.getAxis("bottom"), 2, up_to=MAX_EPOCH_TICKS)
         plot.showGrid(x=True, y=True, alpha=0.25)
         plot.addLegend(offset=legend_offset)
         plot.setMinimumHeight(180)
@@ -114,10 +115,9 @@ class TrainingTab(QWidget):
             self.curves[name].setData(list(xs), list(ys))
         epochs = int(row.get("epochs") or 0)
         if epochs:
-            # Epochs are whole: ticks at each one while they fit, and the axis
-            # spans the whole run so the curves grow into it.
+            # The axis spans the whole run, so the curves grow into it.
             for plot in (self.loss_plot, self.accuracy_plot):
-                plot.getAxis("bottom").setTickSpacing(*((1, 1) if epochs <= 20 else ()))
+                whole_number_ticks(plot.getAxis("bottom"), epochs, up_to=MAX_EPOCH_TICKS)
                 plot.setXRange(1, max(epochs, 2), padding=0.02)
             self.progress.setRange(0, epochs)
             self.progress.setValue(int(epoch))
