@@ -18,13 +18,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
-from core.differential import Differential, differential
+from core.differential import CountsAs, Differential, class_of, counts_as, differential
 from core.formats.common import atomic_write_bytes
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore, folder_is_writable
-from core.taxonomy import UNIDENTIFIED
 from core.wording import minute_utc, percent
 
 # Below this top probability a model's label is flagged for the reader.
@@ -67,7 +66,7 @@ def slide_reports(store: ProjectStore, slide_ids: Sequence[int] | None = None) -
                 flagged.append(FlaggedCell(cell, f"changed from {changed_from[cell.id] or 'unclassified'}"))
             elif cell.probabilities and max(cell.probabilities.values()) < LOW_CONFIDENCE:
                 flagged.append(FlaggedCell(cell, f"low confidence ({percent(max(cell.probabilities.values()))})"))
-            elif cell.label == UNIDENTIFIED:
+            elif counts_as(cell.kind, cell.label, store.taxonomy) is CountsAs.UNIDENTIFIED:
                 flagged.append(FlaggedCell(cell, "unidentified"))
         reports.append(SlideReport(slide, differential(cells, store.taxonomy), versions, tuple(flagged)))
     return reports
@@ -223,7 +222,7 @@ def _thumbnails(pdf, store: ProjectStore, report: SlideReport) -> None:
         pdf.image(thumbnail, x=x, y=row_y, w=size, h=size)
         pdf.set_xy(x, row_y + size)
         pdf.set_font("Helvetica", "", 6)
-        label = store.taxonomy.get(flagged.cell.label).display if flagged.cell.label in store.taxonomy else "?"
+        label = store.taxonomy.display_of(class_of(flagged.cell.label))
         pdf.multi_cell(size, 3, _latin1(f"{label}\n{flagged.reason}"), align="C")
         if column == per_row - 1 or index == min(len(report.flagged), MAX_THUMBNAILS_PER_SLIDE) - 1:
             pdf.set_xy(pdf.l_margin, row_y + size + 8)

@@ -38,10 +38,10 @@ from core.schema import (
     Slide,
     SlideStatus,
 )
-from core.differential import CellGroup, Differential, differential_of_groups
+from core.differential import CellGroup, CountsAs, Differential, awaits_review, counts_as, differential_of_groups
 from core.project_lock import LockHeld, ProjectLock
 from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
-from core.taxonomy import UNIDENTIFIED, Taxonomy, default_taxonomy
+from core.taxonomy import Taxonomy, default_taxonomy
 
 PROJECT_SUFFIX = ".hemalabel"
 DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
@@ -532,8 +532,8 @@ class ProjectStore:
 
     # ----------------------------------------------------------- sign-off
     def sign_off(self, slide_id: int, who: str, comment: str = "") -> Slide:
-        """Sign a slide off: refused while any white cell is Unidentified,
-        unclassified or unreviewed, so a signed count is always final.
+        """Sign a slide off: refused while any white cell is Unidentified
+        (without a class, too) or unreviewed, so a signed count is always final.
         `comment`: what the reviewer adds to the count for the report (red
         cell and platelet morphology, say), kept in the slide's attributes
         (through an unlock, for the next sign-off) and in the audit trail."""
@@ -603,18 +603,37 @@ class ProjectStore:
 
     def cell_tallies(self, slide_id: int | None = None) -> dict[int, CellTally]:
         """Per slide (or for one): how many cells of each kind, how many not
-        reviewed, how many Unidentified.  Counted by SQLite: a 500-slide
-        project holds 150,000 cells, and reading them all as Cells to count
-        them takes seconds."""
+        reviewed, how many Unidentified; Unidentified and unreviewed white
+        cells by the differential's own rule (`core.differential.counts_as`,
+        `awaits_review`), so the slide list says what the panel says."""
+        tallies = {}
+        for slide, groups in self.cell_groups_by_slide(slide_id).items():
+            kinds: Counter[CellKind] = Counter()
+            unreviewed = unidentified = unreviewed_white = 0
+            for (kind, label, reviewed), n in groups.items():
+                kinds[kind] += n
+                unreviewed += 0 if reviewed else n
+                unidentified += n if counts_as(kind, label, self.taxonomy) is CountsAs.UNIDENTIFIED else 0
+                unreviewed_white += n if awaits_review(kind, reviewed) else 0
+            tallies[slide] = CellTally(kinds[CellKind.WHITE], kinds[CellKind.RED], kinds[CellKind.PLATELET],
+                                       unreviewed, unidentified, unreviewed_white)
+        return tallies
+
+    def cell_groups_by_slide(self, slide_id: int | None = None) -> dict[int, dict[CellGroup, int]]:
+        """`cell_groups` for every slide with cells (or for one), in one query:
+        counted by SQLite, as a 500-slide project holds 150,000 cells and
+        reading them all as Cells to count them takes seconds."""
         where, params = _of_slide(slide_id)
         query = (
-            "SELECT slide_id, SUM(kind = 'white'), SUM(kind = 'red'), SUM(kind = 'platelet'), "
-            "SUM(reviewed = 0), SUM(COALESCE(label, '') = ?), SUM(kind = 'white' AND reviewed = 0) "
-            f"FROM cells{where} GROUP BY slide_id"
+            f"SELECT slide_id, kind, label, reviewed, COUNT(*) FROM cells{where} "
+            "GROUP BY slide_id, kind, label, reviewed"
         )
         with self._lock:
-            rows = self._db.execute(query, (UNIDENTIFIED, *params)).fetchall()
-        return {row[0]: CellTally(*(int(n) for n in row[1:])) for row in rows}
+            rows = self._db.execute(query, params).fetchall()
+        groups: dict[int, dict[CellGroup, int]] = {}
+        for slide, kind, label, reviewed, n in rows:
+            groups.setdefault(slide, {})[(_KIND_OF[kind], label, bool(reviewed))] = int(n)
+        return groups
 
     def cell_groups(self, slide_id: int | None = None) -> dict[CellGroup, int]:
         """How many cells of one slide, or of the whole project, there are of
@@ -968,8 +987,11 @@ class ProjectStore:
     # ----------------------------------------------------------- summaries
     def summary(self) -> dict[str, Any]:
         """Counts for `hemalabel info`: slides by status, cells by kind and class,
-        reviewed cells, queued corrections."""
+        reviewed cells, queued corrections, and the differential of each
+        slide (by path) and of the project, as the panel and the reports count it."""
+        groups = self.cell_groups_by_slide()
         with self._lock:
+            slide_paths = self._db.execute("SELECT id, path FROM slides ORDER BY id").fetchall()
             slides_by_status = Counter(
                 dict(self._db.execute("SELECT status, COUNT(*) FROM slides GROUP BY status").fetchall())
             )
@@ -999,6 +1021,13 @@ class ProjectStore:
             "classes": {kind: by_class.get(kind, {}) for kind in kinds},
             "slides_with_white_cell_type": labelled_white_slides,
             "queued_corrections": queued,
+            "differential": {
+                "total": self.differential().as_dict(),
+                "slides": {
+                    path: differential_of_groups(groups.get(slide, {}), self.taxonomy).as_dict()
+                    for slide, path in slide_paths
+                },
+            },
         }
 
 

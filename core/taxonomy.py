@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -73,13 +74,19 @@ class Taxonomy:
     def names(self) -> list[str]:
         return [c.name for c in self.classes]
 
+    @cached_property
+    def _by_name(self) -> dict[str, TaxonomyClass]:
+        # Looked up for every cell a count or the gallery places (50,000 for
+        # a big project); not a field, so equality and hashing ignore it.
+        return {c.name: c for c in self.classes}
+
     def __contains__(self, name: object) -> bool:
-        return any(c.name == name for c in self.classes)
+        return isinstance(name, str) and name in self._by_name
 
     def get(self, name: str) -> TaxonomyClass:
-        for item in self.classes:
-            if item.name == name:
-                return item
+        item = self._by_name.get(name)
+        if item is not None:
+            return item
         raise KeyError(f"no class {name!r} in taxonomy {self.name!r} (classes: {', '.join(self.names)})")
 
     def display_of(self, name: str) -> str:

@@ -383,3 +383,43 @@ def test_the_window_fits_a_laptop_screen_with_the_gallery_on(qtbot, open_window,
     filters = (gallery.slide_combo, gallery.class_combo, gallery.unreviewed_check, gallery.confidence_check,
                gallery.confidence_spin)
     qtbot.waitUntil(lambda: all(widget.isVisible() for widget in filters))  # none hidden for want of room
+
+
+def test_an_imported_white_cell_without_a_class_is_unidentified_in_the_window_and_the_report(
+        qtbot, open_window, tmp_path):
+    """Issue 27: the panel counted an imported white cell without a type as
+    Unidentified, the reports as nothing at all."""
+    import csv
+
+    from core.schema import Box, LabelSource, NewCell
+    from core.store import ProjectStore
+
+    project = tmp_path / "imported" / "p.hemalabel"
+    image = make_slide_image(project.parent / "BloodImage_00043.jpg")
+    with ProjectStore.create(project) as store:
+        slide = store.add_slide(image, 320, 240)
+        store.add_cells(slide.id, [
+            NewCell(Box(10, 10, 60, 60), CellKind.WHITE, source=LabelSource.IMPORT, reviewed=True),  # no type
+            NewCell(Box(100, 10, 150, 60), CellKind.WHITE, "lymphocyte", source=LabelSource.IMPORT, reviewed=True),
+            NewCell(Box(200, 100, 220, 120), CellKind.RED, source=LabelSource.IMPORT, reviewed=True),
+        ], "Import annotations")
+    window, controller = open_window(project)
+    wait_image(qtbot, controller)
+    panel = controller.review.panel
+    qtbot.waitUntil(lambda: panel.count is not None and panel.slide_id == slide.id, timeout=3000)
+    assert panel.extra_values["unidentified"].text() == "1"
+    assert panel.extra_values["counted"].text() == "1"
+
+    target = tmp_path / "report.csv"
+    controller.data.write_report(target)
+    with qtbot.waitSignal(controller.data.report_written, timeout=10000):
+        pass
+    rows = {row["slide"]: row for row in csv.DictReader(target.open(encoding="utf-8-sig"))}
+    assert rows["BloodImage_00043.jpg"]["unidentified"] == rows["TOTAL"]["unidentified"] == "1"
+    assert rows["BloodImage_00043.jpg"]["white_cells_counted"] == "1"
+
+    # The sign-off check, the slide list and the gallery's group say the same.
+    assert "1 cell is Unidentified" in panel.state_label.text()
+    assert window.slide_model.counts(slide.id).unidentified == 1
+    gallery = _open_gallery(qtbot, window, controller)
+    assert gallery.model.entry(gallery.model.header_row("unidentified")).shown == 1

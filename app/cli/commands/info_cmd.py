@@ -34,6 +34,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"{kind.capitalize()} cells: {count} ({summary['reviewed'][kind]} reviewed)")
         for label, n in sorted(summary["classes"][kind].items(), key=lambda item: -item[1]):
             print(f"    {label:<20} {n}")
+    total = summary["differential"]["total"]
+    print(f"Differential (all slides): {total['counted']} white cells counted, {total['unidentified']} Unidentified, "
+          f"{total['unreviewed_white']} not reviewed")
     print(f"Fields with a white-cell type: {summary['slides_with_white_cell_type']}")
     print(f"Corrections queued for retraining: {summary['queued_corrections']}")
     return 0

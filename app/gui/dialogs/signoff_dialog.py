@@ -1,7 +1,7 @@
 """Sign a slide off with its differential count, or unlock a signed slide.
 
 The count shown is the one that will be signed.  While the store would
-refuse (Unidentified, unclassified or unreviewed white cells) the dialog says
+refuse (Unidentified or unreviewed white cells) the dialog says
 why, in the store's words, and offers no sign-off.  The reviewer's initials
 are asked once and remembered; the OS user is the first suggestion.
 """

@@ -252,7 +252,7 @@ class DifferentialPanel(QWidget):
         self.extra_values["counted"].setText(str(count.counted))
         self.extra_values["nrbc"].setText("–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}  ({count.nrbc})")
         self.extra_values["platelets"].setText(str(count.platelets))
-        self.extra_values["unidentified"].setText(str(count.unidentified + count.unclassified))
+        self.extra_values["unidentified"].setText(str(count.unidentified))
         self.extra_values["unreviewed"].setText(str(count.unreviewed_white))
         target = self.target
         self.progress.setRange(0, target)

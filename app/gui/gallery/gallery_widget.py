@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.gallery.model import GalleryFilter, GalleryModel
+from app.gui.gallery.model import GalleryFilter, GalleryModel, group_of
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
 from app.gui.session import ProjectSession
@@ -186,7 +186,9 @@ class CellGallery(QWidget):
         ids = self._targets()
         if not ids:
             return False
-        undecided = [i for i in ids if (cell := self.model.cell(i)) is not None and cell.label in (None, UNIDENTIFIED)]
+        taxonomy = self.session.taxonomy
+        undecided = [i for i in ids
+                     if (cell := self.model.cell(i)) is not None and group_of(cell, taxonomy) == UNIDENTIFIED]
         ids = [i for i in ids if i not in undecided]
         if undecided and not ids:
             self.message.emit("Unidentified cells need a class: press its digit or drag them onto a group")

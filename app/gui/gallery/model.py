@@ -1,8 +1,9 @@
 """The gallery's list model: white cells grouped by class, with a header row
 before each group.
 
-Groups come in a fixed order: Unidentified first (with cells that have no
-class yet), then the taxonomy's classes.  Within a group the lowest model
+Groups come in a fixed order: Unidentified first (with the cells that have
+no class yet or one the taxonomy lacks, as the differential counts them),
+then the taxonomy's classes.  Within a group the lowest model
 confidence comes first, so the doubtful cells are looked at while attention is
 fresh.  Filters (slide, class, unreviewed only, confidence below a value)
 are applied here rather than in a proxy, because headers and their counts
@@ -30,6 +31,7 @@ from PySide6.QtGui import QGuiApplication
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
 from app.gui.presentation import percent
 from app.gui.session import ProjectSession
+from core.differential import CountsAs, awaits_review, class_of, counts_as
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.store import ProjectStore, StoreError, StoreEvent
 from core.taxonomy import UNIDENTIFIED, Taxonomy
@@ -103,9 +105,11 @@ def _same_places(new: _Rows, old: _Rows) -> bool:
     return True
 
 
-def group_of(cell: Cell) -> str:
-    """The gallery group a cell is shown in: no class yet shows as Unidentified."""
-    return cell.label if cell.label is not None else UNIDENTIFIED
+def group_of(cell: Cell, taxonomy: Taxonomy) -> str:
+    """The gallery group a cell is shown in: the class it counts as, so the
+    Unidentified group holds what the differential counts as Unidentified
+    (no class yet, or a label the taxonomy lacks)."""
+    return UNIDENTIFIED if counts_as(cell.kind, cell.label, taxonomy) is CountsAs.UNIDENTIFIED else class_of(cell.label)
 
 
 def confidence_of(cell: Cell) -> float | None:
@@ -213,7 +217,7 @@ class GalleryModel(QAbstractListModel):
         if role == Role.CELL_ID:
             return cell.id
         if role == Role.GROUP:
-            return group_of(cell)
+            return group_of(cell, self.session.taxonomy)
         if role == Role.CONFIDENCE:
             return confidence_of(cell)
         if role == Qt.ItemDataRole.DecorationRole:
@@ -279,7 +283,7 @@ class GalleryModel(QAbstractListModel):
         if not 0 <= row < len(self._rows.kinds):
             return None
         entry = self._rows.kinds[row]
-        return entry.class_name if isinstance(entry, GroupHeader) else group_of(self._cells[entry])  # type: ignore[index]
+        return entry.class_name if isinstance(entry, GroupHeader) else group_of(self._cells[entry], self.session.taxonomy)  # type: ignore[index]
 
     def header_row(self, class_name: str) -> int | None:
         return self._rows.row_of_header.get(class_name)
@@ -453,7 +457,7 @@ class GalleryModel(QAbstractListModel):
         wanted = self._filter
         if wanted.slide_id is not None and cell.slide_id != wanted.slide_id:
             return None
-        group = group_of(cell)
+        group = group_of(cell, self.session.taxonomy)
         if wanted.class_name is not None and group != wanted.class_name:
             return None
         if wanted.unreviewed_only and cell.reviewed:
@@ -473,27 +477,23 @@ class GalleryModel(QAbstractListModel):
             place = self._place(cell)
             if place is None:
                 continue
+            # Every group is a class of the taxonomy: a label it lacks is in Unidentified.
             group, sort_key = place
-            if group not in groups:  # a label the taxonomy no longer has: show it last rather than hide it
-                groups[group] = []
-                unreviewed[group] = 0
             groups[group].append((sort_key, cell.id))
-            if not cell.reviewed:
+            if awaits_review(cell.kind, cell.reviewed):
                 unreviewed[group] += 1
         rows = _Rows()
         for name, members in groups.items():
             if wanted.class_name is not None and name != wanted.class_name:
                 continue
-            if not members and name not in taxonomy:
-                continue
-            item = taxonomy.get(name) if name in taxonomy else None
+            item = taxonomy.get(name)
             rows.row_of_header[name] = len(rows.kinds)
             rows.kinds.append(
                 GroupHeader(
                     class_name=name,
-                    display=item.display if item else name,
-                    key=item.key if item else "",
-                    colour=item.colour if item else "#808080",
+                    display=item.display,
+                    key=item.key,
+                    colour=item.colour,
                     shown=len(members),
                     unreviewed=unreviewed[name],
                 )
@@ -521,7 +521,7 @@ class GalleryModel(QAbstractListModel):
 
 def _make_tile(cell: Cell, taxonomy: Taxonomy) -> Tile:
     changed = bool(cell.probabilities) and cell.label is not None and cell.top_classes(1)[0][0] != cell.label
-    return Tile(cell, group_of(cell), confidence_of(cell), _caption(cell, taxonomy), changed)
+    return Tile(cell, group_of(cell, taxonomy), confidence_of(cell), _caption(cell, taxonomy), changed)
 
 
 def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
