@@ -8,8 +8,10 @@ they are, never copied or modified.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,6 +26,7 @@ from core.formats.common import (
 )
 from core.imaging import ImageReadError, probe_image
 from core.jobs import CancelToken, Job, Progress
+from core.locating import LOCATE_MODES, CellLocator, LocateCounts, Placement, load_locator, read_and_locate
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
 from core.slide_pixels import changed_size
 from core.store import ProjectStore
@@ -70,6 +73,7 @@ class ImportReport:
     white_cell_types: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    cells_found: LocateCounts | None = None  # crops whose cell the locator looked for
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +86,7 @@ class ImportReport:
             "white_cell_types": self.white_cell_types,
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "warnings": self.warnings,
+            "cells_found": self.cells_found.as_dict() if self.cells_found is not None else None,
         }
 
 
@@ -155,6 +160,8 @@ def import_source(
     class_map: dict[str, str] | None = None,
     skip_unknown: bool = False,
     crop_margin: float | None = None,
+    locate: str = "auto",
+    locator: CellLocator | None = None,
 ) -> Job[ImportReport]:
     """Import `source` into `store`, yielding progress while images are checked.
 
@@ -164,7 +171,13 @@ def import_source(
     with the same name and content) get the new boxes; boxes they already
     have are not added twice.  Class names the project does not know raise
     UnknownClassesError unless mapped (`class_map`, old name -> project
-    class) or skipped (`skip_unknown`)."""
+    class) or skipped (`skip_unknown`).
+
+    Crops (one cell an image) whose margin nobody recorded get the box of
+    the cell the locator finds in each (`locate` "auto"; `locator` defaults
+    to the detector in use); "off" makes each whole image its cell's box."""
+    if locate not in LOCATE_MODES:
+        raise ImportSourceError(f"locate must be one of {', '.join(LOCATE_MODES)}, not {locate!r}")
     cancel = cancel or CancelToken()
     given = Path(source).resolve()
     if not given.exists():
@@ -188,9 +201,42 @@ def import_source(
         raise UnknownClassesError(given, sorted(resolver.unknown.values(), key=lambda item: item.name))
     report = ImportReport(format=chosen, source=str(given), warnings=list(plan.warnings))
 
+    if chosen == "crops" and locate == "auto" and not _crop_margin_known(manifest, crop_margin):
+        readable = yield from _located_crops(plan.images, locator or load_locator(), report, cancel)
+    else:
+        readable = yield from _checked_images(plan.images, report, cancel)
+
+    cancel.raise_if_cancelled()
+    matcher = _SlideMatcher(store)
+    with store.edit(f"Import {given.name}", record_history=False):
+        for index, (image, width, height) in enumerate(readable, start=1):
+            # A cancel here (or a caller dropping the job) rolls the whole
+            # transaction back.
+            cancel.raise_if_cancelled()
+            _write_image(store, image, width, height, report, matcher)
+            if index % 64 == 0 or index == len(readable):
+                yield Progress(index, len(readable), f"wrote {index} of {len(readable)} images to the project")
+    return report
+
+
+Readable = list[tuple[AnnotatedImage, int, int]]  # each image with its width and height
+
+
+def _crop_margin_known(manifest: object, crop_margin: float | None) -> bool:
+    """A HemaLabel crops export records the margin it cut with, and
+    --crop-margin states one: the cell's box is then known exactly."""
+    options = getattr(manifest, "options", None) or {}
+    return crop_margin is not None or options.get("crop_margin") is not None
+
+
+def _checked_images(
+    images: list[AnnotatedImage], report: ImportReport, cancel: CancelToken
+) -> Generator[Progress, None, Readable]:
+    """Every image decoded once to prove it readable; the others go to the
+    report's skipped list."""
     readable = []
-    total = len(plan.images)
-    for index, image in enumerate(plan.images, start=1):
+    total = len(images)
+    for index, image in enumerate(images, start=1):
         cancel.raise_if_cancelled()
         try:
             info = probe_image(image.path)
@@ -205,18 +251,33 @@ def import_source(
             readable.append((image, info.width, info.height))
         if index % 8 == 0 or index == total:
             yield Progress(index, total, f"checked {index} of {total} images")
+    return readable
 
-    cancel.raise_if_cancelled()
-    matcher = _SlideMatcher(store)
-    with store.edit(f"Import {given.name}", record_history=False):
-        for index, (image, width, height) in enumerate(readable, start=1):
-            # A cancel here (or a caller dropping the job) rolls the whole
-            # transaction back.
-            cancel.raise_if_cancelled()
-            _write_image(store, image, width, height, report, matcher)
-            if index % 64 == 0 or index == len(readable):
-                yield Progress(index, len(readable), f"wrote {index} of {len(readable)} images to the project")
-    return report
+
+def _located_crops(
+    images: list[AnnotatedImage], locator: CellLocator, report: ImportReport, cancel: CancelToken
+) -> Generator[Progress, None, Readable]:
+    """Every crop decoded (which proves it readable) and its box made the
+    cell the locator finds, of the kind its class folder says; a tight crop
+    or one with no cell found keeps the whole image, counted in the report."""
+    readable = []
+    counts = report.cells_found = LocateCounts()
+    total = len(images)
+    kinds = [image.boxes[0].kind if image.boxes else None for image in images]
+    for index, (image, read) in enumerate(zip(images, read_and_locate([i.path for i in images], locator, kinds)), 1):
+        cancel.raise_if_cancelled()
+        if read.image is None or read.cell is None:
+            report.skipped.append((str(image.path), read.error or "unreadable"))
+        else:
+            counts.add(read.cell)
+            if read.cell.placement is Placement.LOCATED:
+                image.boxes = [dataclasses.replace(box, box=read.cell.box) for box in image.boxes]
+            readable.append((image, int(read.image.shape[1]), int(read.image.shape[0])))
+        if index % 64 == 0 or index == total:
+            yield Progress(index, total, f"found the cell in {index} of {total} crops")
+    if counts.whole:
+        report.warnings.append(f"no cell found in {counts.whole} of {total} crops: each of those is boxed whole")
+    return readable
 
 
 class _SlideMatcher:

@@ -30,3 +30,22 @@ def checked(convert: Callable[[str], T], accept: Callable[[T], bool], expected: 
 def float_list(text: str) -> tuple[float, ...]:
     """Comma-separated numbers: '0.6,0.7' -> (0.6, 0.7); '' is refused."""
     return tuple(float(part) for part in text.split(","))
+
+
+def add_locate_option(parser: argparse._ActionsContainer, what: str) -> None:
+    """--locate auto|off, the same words on every command that takes
+    single-cell images."""
+    from core.locating import LOCATE_MODES
+
+    parser.add_argument(
+        "--locate", choices=LOCATE_MODES, default="auto",
+        help=f"auto (default): find the cell in each {what} with the detector, as a CellaVision image holds "
+        "it among red cells; off: take each image whole as its cell's box (crops cut tight at the cell)",
+    )
+
+
+def locator_for(mode: str):  # -> CellLocator | None; the detector loads only when wanted
+    """The locator --locate asks for (None for off)."""
+    from core.locating import load_locator
+
+    return load_locator() if mode == "auto" else None

@@ -89,6 +89,10 @@ class KerasCellDetector:
     def head(self, work_image: np.ndarray, model: Any = None) -> np.ndarray:
         """Raw stride-4 output of `model` (default: the card's own network)
         for a working-scale image whose sides are multiples of 32."""
+        return self.heads(work_image[None], model)[0]
+
+    def heads(self, work_images: np.ndarray, model: Any = None) -> np.ndarray:
+        """head() of a batch of working-scale images of one shape (N x H x W x 3)."""
         model = self.model if model is None else model
         with self._lock:
             # Keyed by the network object; the detector holds both networks
@@ -103,7 +107,7 @@ class KerasCellDetector:
                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
                     autograph=False,  # plain graph code; nothing to convert
                 )
-        return forward(work_image[None].astype(np.float32)).numpy()[0]
+        return forward(work_images.astype(np.float32)).numpy()
 
     def looks(self) -> list[tuple[Any, float]]:
         """(network, working scale) of every look at a tile: the card's own

@@ -71,9 +71,10 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
 
     started = time.monotonic()
     settings = request.settings
+    locate = str(settings.get("locate", "auto"))
     replay_train, replay_val = replay_sample(settings["replay_path"], int(settings["replay_per_class"]),
-                                             int(settings["seed"]), request.classes)
-    standard = standard_set(settings["standard_set"], request.classes)
+                                             int(settings["seed"]), request.classes, locate)
+    standard = standard_set(settings["standard_set"], request.classes, locate)
     train, val = request.train + replay_train, request.val + replay_val
     base = load_classifier(request.base)
     log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.train)} queued and "

@@ -9,17 +9,22 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
+from core.locating import load_locator
 from core.store import ProjectStore
-from core.training.samples import DatasetError, LabelledCell, from_class_folders, from_store
+from core.training.samples import DatasetError, LabelledCell, from_class_folders, from_store, locate_samples
 
 
 class ReplayError(ValueError):
     """Replay data or a standard set that cannot be used, with the reason."""
 
 
-def replay_sample(path: str | None, per_class: int, seed: int, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
+def replay_sample(
+    path: str | None, per_class: int, seed: int, classes: list[str], locate: str = "auto"
+) -> tuple[list[LabelledCell], list[LabelledCell]]:
     """A per-class random sample of the original training data (train and
-    validation parts); none without a replay path."""
+    validation parts); none without a replay path.  The single-cell images
+    of a class-folder tree get their cell found (`locate` auto) once
+    sampled, so only the sample is looked at."""
     if not path or per_class == 0:
         return [], []
     train_pool, val_pool = _replay_pools(Path(path), classes)
@@ -30,8 +35,11 @@ def replay_sample(path: str | None, per_class: int, seed: int, classes: list[str
         chosen = _per_class_sample(train_pool, per_class * 5 // 4, rng)
         val_pool = [c for i, c in enumerate(chosen) if i % 5 == 4]
         train_pool = [c for i, c in enumerate(chosen) if i % 5 != 4]
-    return (_per_class_sample(train_pool, per_class, rng),
-            _per_class_sample(val_pool, max(1, per_class // 4), rng))
+    train, val = _per_class_sample(train_pool, per_class, rng), _per_class_sample(val_pool, max(1, per_class // 4), rng)
+    if locate == "auto" and any(cell.box is None for cell in train + val):
+        locator = load_locator()
+        train, val = locate_samples(train, locator), locate_samples(val, locator)
+    return train, val
 
 
 def _replay_pools(root: Path, classes: list[str]) -> tuple[list[LabelledCell], list[LabelledCell]]:
@@ -74,14 +82,14 @@ def _per_class_sample(cells: list[LabelledCell], per_class: int, rng: random.Ran
     return chosen
 
 
-def standard_set(path: str | None, classes: list[str]) -> list[LabelledCell]:
+def standard_set(path: str | None, classes: list[str], locate: str = "auto") -> list[LabelledCell]:
     if not path:
         return []
     try:
         if Path(path).suffix == ".hemalabel":
             with ProjectStore.open(path, read_only=True) as store:
                 return from_store(store, classes)
-        return from_class_folders(path, classes)
+        return from_class_folders(path, classes, locator=load_locator() if locate == "auto" else None)
     except (DatasetError, OSError) as error:
         raise ReplayError(f"standard set: {error}") from None
     except Exception as error:  # a store that cannot be opened names itself

@@ -15,6 +15,9 @@ class RetrainSettings:
     replay_path: str | None = None  # None: queue only
     replay_per_class: int = 150
     standard_set: str | None = None  # class-folder tree or .hemalabel project of reviewed cells
+    # Class-folder trees (replay or standard set) hold single-cell images:
+    # "auto" finds each image's cell (core.locating), "off" takes it whole.
+    locate: str = "auto"
     epochs: int = 15
     max_minutes: float = 3.0  # budget of the fine-tune itself; the schedule runs on wall time
     learning_rate: float = 1e-3
@@ -41,5 +44,7 @@ class RetrainSettings:
             raise ValueError(f"holdout_fraction must be between 0 and 0.9, not {self.holdout_fraction}")
         if self.min_examples < 1 or self.min_new_class_cells < 1 or self.replay_per_class < 0:
             raise ValueError("min_examples and min_new_class_cells must be at least 1, replay_per_class at least 0")
+        if self.locate not in ("auto", "off"):
+            raise ValueError(f"locate must be auto or off, not {self.locate!r}")
         if not 0.0 < self.learning_rate < 1.0:
             raise ValueError(f"learning_rate must be between 0 and 1, not {self.learning_rate}")

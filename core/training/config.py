@@ -11,6 +11,7 @@ from typing import Any
 
 from core.training.augment import COLOUR_JITTER, DEFAULT_SCALE_JITTER
 from core.training.samples import DatasetError
+from core.locating import LOCATE_MODES
 from core.wording import json_error_place
 
 SOURCE_TYPES = ("pbc", "bccd", "folder", "project")
@@ -23,6 +24,7 @@ class SourceConfig:
     val: float = 0.1  # fractions held out (pbc, folder, project)
     test: float = 0.0
     splits: list[str] = field(default_factory=lambda: ["train"])  # bccd: its own splits, all for training
+    locate: str = "auto"  # folder: find each image's cell (core.locating), or "off" for crops cut tight
 
 
 @dataclass(slots=True)
@@ -158,4 +160,6 @@ def _source(where: str, index: int, entry: Any) -> SourceConfig:
             _check(place, key, entry[key], _NUMBER, 0, 0.9, True, "a fraction from 0 to 0.9")
     if "splits" in entry:
         _check(place, "splits", entry["splits"], list, None, None, True, "a list of split names")
+    if entry.get("locate", "auto") not in LOCATE_MODES:
+        raise DatasetError(f"{place}: locate must be one of {list(LOCATE_MODES)}, not {json.dumps(entry['locate'])}")
     return SourceConfig(**entry)

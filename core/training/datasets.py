@@ -6,6 +6,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+from core.locating import load_locator
 from core.training.config import SourceConfig, TrainConfig
 from core.training.pbc import pbc_cells
 from core.training.samples import LabelledCell, from_bccd, from_class_folders, from_store
@@ -20,7 +21,7 @@ def source_splits(source: SourceConfig, classes: list[str], seed: int) -> dict[s
     if source.type == "pbc":
         cells, _ = pbc_cells(source.path, classes)
     elif source.type == "folder":
-        cells = from_class_folders(source.path, classes)
+        cells = from_class_folders(source.path, classes, locator=load_locator() if source.locate == "auto" else None)
     else:
         from core.store import ProjectStore
 

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from core.formats.folder import find_images
 from core.imaging import ImageReadError, probe_image
+from core.locating import CellLocator, LocateCounts, classifier_box, kind_of_label, read_and_locate
 from core.schema import Box, Cell, CellKind, LabelSource
 from core.slide_pixels import check_slide_file
 from core.store import ProjectStore
@@ -56,12 +57,19 @@ def match_class(name: str, classes: Sequence[str]) -> str | None:
 
 
 def from_class_folders(
-    root: str | os.PathLike[str], classes: Sequence[str], skipped: list[tuple[str, str]] | None = None
+    root: str | os.PathLike[str],
+    classes: Sequence[str],
+    skipped: list[tuple[str, str]] | None = None,
+    locator: CellLocator | None = None,
+    counts: LocateCounts | None = None,
 ) -> list[LabelledCell]:
     """Every image under root/<class>/ (one level of sub-folders per class;
     names matched case-insensitively).  An unknown folder name is an error
     listing the classes, since silently ignoring it would bias a metric.
-    Unreadable images are appended to `skipped` (path, reason) and left out."""
+    Unreadable images are appended to `skipped` (path, reason) and left out.
+    With a locator each image's cell is found (its kind from its folder's
+    class) and becomes the sample's box, as classify --images crops it;
+    `counts` tallies how."""
     folder = Path(root)
     if not folder.is_dir():
         raise DatasetError(f"{folder}: not a folder")
@@ -80,14 +88,40 @@ def from_class_folders(
         # from a Mac carries a "._name.png" beside every image, and a
         # viewer's .thumbnails folder is no class's data.
         for path in find_images(class_dir):
-            try:
-                probe_image(path, verify_pixels=False)
-            except ImageReadError as error:
-                if skipped is not None:
-                    skipped.append((str(path), error.reason))
-                continue
+            if locator is None:
+                try:
+                    probe_image(path, verify_pixels=False)
+                except ImageReadError as error:
+                    if skipped is not None:
+                        skipped.append((str(path), error.reason))
+                    continue
             samples.append(LabelledCell(path, None, label, file_digest(path), "folder"))
-    return samples
+    return samples if locator is None else locate_samples(samples, locator, skipped, counts)
+
+
+def locate_samples(
+    samples: Sequence[LabelledCell],
+    locator: CellLocator,
+    skipped: list[tuple[str, str]] | None = None,
+    counts: LocateCounts | None = None,
+) -> list[LabelledCell]:
+    """Whole-file samples (box None) given the box of the cell the locator
+    finds, of the kind their label says; samples with a box pass through.
+    Unreadable files go to `skipped`."""
+    boxed = [sample for sample in samples if sample.box is not None]
+    samples = [sample for sample in samples if sample.box is None]
+    kinds = [kind_of_label(sample.label) for sample in samples]
+    found: list[LabelledCell] = []
+    for sample, read in zip(samples, read_and_locate([s.path for s in samples], locator, kinds)):
+        if read.cell is None or read.image is None:
+            if skipped is not None:
+                skipped.append((str(read.path), read.error or "unreadable"))
+            continue
+        if counts is not None:
+            counts.add(read.cell)
+        box = classifier_box(read.cell, read.image.shape[1], read.image.shape[0])
+        found.append(LabelledCell(sample.path, box, sample.label, sample.group, sample.source, sample.kind))
+    return boxed + found
 
 
 def is_human_decided(cell: Cell) -> bool:

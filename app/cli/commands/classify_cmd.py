@@ -1,4 +1,4 @@
-"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M]"""
+"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M] [--locate auto|off]"""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from app.cli.arguments import add_locate_option, locator_for
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.formats.common import atomic_write_text
 
@@ -27,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--project", "-p", metavar="P", help="project whose white cells to classify")
     parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
+    add_locate_option(parser, "image (with --images)")
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.set_defaults(handler=run)
 
@@ -34,6 +36,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.classifier import ModelCardError, load_classifier
+    from core.detection.card import ModelCardError as DetectorCardError
 
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
@@ -43,14 +46,15 @@ def run(args: argparse.Namespace) -> int:
             paths = _crop_files(folder)  # before the model, which takes seconds to load
             if not paths:
                 return fail(f"{folder}: no images found (looked for JPEG, PNG, TIFF, BMP, in subfolders too)")
-            summary = _classify_images(load_classifier(args.model), folder, paths, Path(args.out))
+            classifier = load_classifier(args.model)
+            summary = _classify_images(classifier, locator_for(args.locate), folder, paths, Path(args.out))
         else:
             from core.store import ProjectStore
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
                 summary = _classify_project(load_classifier(args.model), store)
-    except ModelCardError as error:
+    except (ModelCardError, DetectorCardError) as error:
         return fail(str(error))
     if args.json:
         print_json(summary)
@@ -73,36 +77,45 @@ def _crop_files(folder: Path) -> list[Path]:
     return find_images(folder)
 
 
-def _classify_images(classifier, folder: Path, paths: list[Path], out: Path) -> dict:
-    from core.imaging import ImageReadError, load_rgb
+def _classify_images(classifier, locator, folder: Path, paths: list[Path], out: Path) -> dict:
     from core.inference import label_from_probabilities
+    from core.locating import LocateCounts, classifier_view, read_and_locate
 
     skipped: list[tuple[str, str]] = []
     rows: list[list[str]] = []
+    counts = LocateCounts()
     chunk = 512  # bounded memory on large folders
     for start in range(0, len(paths), chunk):
-        crops, kept = [], []
-        for path in paths[start : start + chunk]:
-            try:
-                crops.append(load_rgb(path))
-                kept.append(path)
-            except ImageReadError as error:
-                skipped.append((str(path), error.reason))
-                print(f"hemalabel: skipped {path}: {error.reason}", file=sys.stderr)
-        probabilities = classifier.predict(crops)
-        for path, row in zip(kept, probabilities):
+        views, kept = [], []
+        for read in read_and_locate(paths[start : start + chunk], locator):
+            if read.image is None or read.cell is None:
+                skipped.append((str(read.path), read.error or "unreadable"))
+                print(f"hemalabel: skipped {read.path}: {read.error}", file=sys.stderr)
+                continue
+            counts.add(read.cell)
+            views.append(classifier_view(read.image, read.cell, classifier.crop_margin))
+            kept.append(read)
+        probabilities = classifier.predict(views)
+        for read, row in zip(kept, probabilities):
             top = np.argsort(-row)[:3]
-            cells = [path.relative_to(folder).as_posix(), label_from_probabilities(classifier, row)]
+            cells = [read.path.relative_to(folder).as_posix(), label_from_probabilities(classifier, row)]
             for index in top:
                 cells += [classifier.classes[index], f"{row[index]:.4f}"]
+            box = read.cell.box
+            cells += [f"{box.x0:.1f}", f"{box.y0:.1f}", f"{box.x1:.1f}", f"{box.y1:.1f}", read.cell.placement.value]
             rows.append(cells)
-    header = ["image", "label", "top1", "p1", "top2", "p2", "top3", "p3"]
+    # The cell's box and how it was found come last, so readers of the
+    # first eight columns are unchanged.
+    header = ["image", "label", "top1", "p1", "top2", "p2", "top3", "p3", "x0", "y0", "x1", "y1", "cell"]
     text = io.StringIO(newline="")
     writer = csv.writer(text)
     writer.writerow(header)
     writer.writerows(rows)
     atomic_write_text(out, text.getvalue())  # never a half-written predictions file
-    return {"model": classifier.version, "classified": len(rows), "skipped": len(skipped), "out": str(out)}
+    summary = {"model": classifier.version, "classified": len(rows), "skipped": len(skipped), "out": str(out)}
+    if locator is not None:
+        summary["cells_found"] = counts.as_dict()
+    return summary
 
 
 def _classify_project(classifier, store: ProjectStore) -> dict:

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 from pathlib import Path
 
+from app.cli.arguments import add_locate_option
 from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
@@ -33,6 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--skip-unknown", action="store_true", help="leave out boxes of classes the project lacks")
     parser.add_argument("--crop-margin", type=float, metavar="M",
                         help="crops: the margin the crops were cut with (default: as the export recorded, else 0)")
+    add_locate_option(parser, "crop whose margin was not recorded (--format crops)")
     parser.add_argument("--json", action="store_true", help="print the import report as JSON")
     parser.set_defaults(handler=run)
 
@@ -70,6 +72,7 @@ def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport
             class_map=class_map,
             skip_unknown=args.skip_unknown,
             crop_margin=args.crop_margin,
+            locate=args.locate,
         )
         try:
             return run_job(job, print_progress)
@@ -95,6 +98,8 @@ def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
         + (f", {report.cells_duplicate} duplicates ignored" if report.cells_duplicate else "")
         + (f", white-cell type on {counted(report.white_cell_types, 'field')}" if report.white_cell_types else "")
     )
+    if report.cells_found is not None:
+        print(f"  cells: {report.cells_found.describe()}")
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
     for warning in report.warnings:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from app.cli.arguments import add_locate_option
 from app.cli.output import fail, print_json, reports_user_errors
 from core.jobs import Progress, run_job
 
@@ -38,6 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retrain.add_argument("--min-examples", type=int, metavar="N", help="refuse with fewer reviewed cells (default 20)")
     retrain.add_argument("--min-new-class", type=int, metavar="N",
                          help="cells a new taxonomy class needs to become an output (default 10)")
+    add_locate_option(retrain, "image of a class-folder --replay or --standard-set tree")
     retrain.add_argument("--promote", action="store_true", help="make the candidate the model in use")
     parser.add_argument("--json", action="store_true", help="print one JSON object at the end")
     parser.set_defaults(handler=run)
@@ -102,7 +104,8 @@ def _print(progress: Progress) -> None:
 
 RETRAIN_OPTIONS = {"replay": "replay_path", "replay_per_class": "replay_per_class", "standard_set": "standard_set",
                    "epochs": "epochs", "max_minutes": "max_minutes", "holdout": "holdout_fraction",
-                   "min_examples": "min_examples", "min_new_class": "min_new_class_cells", "base": "base"}
+                   "min_examples": "min_examples", "min_new_class": "min_new_class_cells", "base": "base",
+                   "locate": "locate"}
 
 
 def run_retrain(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ written until every class is settled."""
 from __future__ import annotations
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -64,6 +65,18 @@ class ImportDialog(JobDialog):
         for split in ("train", "val", "test"):
             self.split_combo.addItem(split, split)
         form.addRow("Split", self.split_combo)
+        # A CellaVision image or a crop cut at another tool's margin holds
+        # its cell among others: the detector finds it, unless the crops are
+        # known to be cut tight at the cell.
+        self.locate_check = QCheckBox("Find the cell in each crop with the detector")
+        self.locate_check.setChecked(True)
+        self.locate_check.setToolTip(
+            "On: each crop's box is the cell the detector finds nearest its centre (you can move it in review). "
+            "Off: each whole image is its cell's box, for crops cut tight at the cell."
+        )
+        form.addRow("", self.locate_check)
+        self.format_combo.currentIndexChanged.connect(self._format_changed)
+        self._format_changed()
         self.form_layout.addWidget(box)
 
         self.unknown_box = QGroupBox("Classes this project does not have: choose what each becomes")
@@ -76,6 +89,9 @@ class ImportDialog(JobDialog):
         self.form_layout.addWidget(self.unknown_box)
         self.unknown: list[UnknownClass] = []
         self.source_edit.setFocus()  # the one field to fill: type the source, Enter imports
+
+    def _format_changed(self) -> None:
+        self.locate_check.setEnabled(self.format_combo.currentData() == "crops")
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Import folder", self.source_edit.text())
@@ -123,9 +139,11 @@ class ImportDialog(JobDialog):
         fmt = self.format_combo.currentData()
         split = self.split_combo.currentData()
         mapping, skip = self.class_choices() if self.unknown else ({}, False)
+        locate = "auto" if self.locate_check.isChecked() else "off"
         self.start_job(
             lambda token: import_source(
-                self.store, source, fmt, split=split, cancel=token, class_map=mapping, skip_unknown=skip
+                self.store, source, fmt, split=split, cancel=token, class_map=mapping, skip_unknown=skip,
+                locate=locate,
             ),
             "Reading the source…",
         )
@@ -148,6 +166,8 @@ class ImportDialog(JobDialog):
             f"{counted(report.cells_added, 'cell')}"
             + (f", {report.cells_duplicate} duplicates ignored" if report.cells_duplicate else "")
         ]
+        if report.cells_found is not None:
+            lines.append(f"Cells: {report.cells_found.describe()}")
         lines += [f"skipped {path}: {reason}" for path, reason in report.skipped[:5]]
         lines += [f"warning: {warning}" for warning in report.warnings[:5]]
         more = len(report.skipped) + len(report.warnings) - len(lines) + 1

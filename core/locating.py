@@ -1,0 +1,355 @@
+"""Finding the cell a single-cell image is about.
+
+A lab's labelled cells mostly come as single-cell images: a CellaVision
+export is 360x363 px with the cell in the middle and red cells and
+platelets around it, other tools cut crops at whatever margin.  Handing
+the whole image to the classifier as the cell's box shows it the cell at
+a scale it never learnt, so every path that takes such an image asks the
+locator for the cell first: the bundled detector looks at the image, and
+the box of the wanted kind nearest the centre is the cell.
+
+Three outcomes, counted by every caller (a fourth, given, is --locate off):
+- located: a plausible box near the centre;
+- tight: the cell fills the image (a crop cut at its box), so the whole
+  image is its box, as before;
+- whole: nothing plausible was found (no cell, a blank image), so the
+  whole image stands in, and the caller says how many.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from core.crops import crop_square
+from core.imaging import ImageReadError, load_rgb
+from core.schema import Box, CellKind
+from core.wording import counted
+
+# --locate: "auto" finds the cell in each image, "off" takes each image
+# whole as its cell's box (crops known to be cut tight at the cell).
+LOCATE_MODES = ("auto", "off")
+
+# A single-cell image is shrunk to at most this longer side before the
+# detector looks: the size of a CellaVision image, whose cells (60-150 px)
+# are the sizes the detector learnt.  Larger images hold the cell larger.
+LOCATE_SIDE = 400
+# Candidates down to this score are considered: the image is known to hold
+# a cell, so a weak box near the centre beats none.
+MIN_SCORE = 0.1
+# The cell's centre lies within this fraction of the image's shorter side
+# from the image's centre: every tool centres the cell it cuts.
+MAX_OFFSET = 0.25
+# A cell this large in its image (its box's side over the image's) is
+# already framed as the classifier frames a cell (1.3x the box, +-25% in
+# training): recutting it would only add the detector's error.
+TIGHT_FILL = 0.8
+# An image whose cell spans this much of it already frames the cell within
+# the classifier's tolerance of framing, so the classifier is shown the
+# image itself rather than a recut that would carry the detector's error.
+FRAMED = 0.6
+# The second look at an image with no cell found pads it on each side by
+# this fraction of its side, so a cell that fills a tight crop is seen
+# whole, surrounded by plasma, as the detector learnt cells.
+TIGHT_PAD = 0.3
+
+Proposals = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes N x 4 (image pixels), scores N, kinds N (CellKind values)
+
+
+class Placement(str, enum.Enum):
+    LOCATED = "located"
+    TIGHT = "tight"
+    WHOLE = "whole"
+    GIVEN = "given"  # not looked for (--locate off): the image is the cell's box
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedCell:
+    box: Box  # in the image's own pixels
+    placement: Placement
+    score: float = 0.0  # the detector's, for a located cell
+
+    @property
+    def is_fallback(self) -> bool:
+        return self.placement is Placement.WHOLE
+
+
+@dataclass(slots=True)
+class LocateCounts:
+    """How the cells of a batch of single-cell images were found."""
+
+    located: int = 0
+    tight: int = 0
+    whole: int = 0
+    given: int = 0
+
+    def add(self, cell: LocatedCell) -> None:
+        setattr(self, cell.placement.value, getattr(self, cell.placement.value) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {"located": self.located, "tight": self.tight, "whole_image_fallbacks": self.whole}
+
+    def describe(self) -> str:
+        """One line for a report: 'cell found in 7,980 images, 12 tight
+        crops kept whole, no cell found in 8 (whole image used)'."""
+        parts = [f"cell found in {counted(self.located, 'image')}"]
+        if self.tight:
+            parts.append(f"{counted(self.tight, 'tight crop')} kept whole")
+        parts.append(f"no cell found in {self.whole} (whole image used)" if self.whole else "no fallbacks")
+        return ", ".join(parts)
+
+
+class CellProposer(Protocol):
+    def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
+        """Every candidate box of each RGB uint8 image, in its pixels."""
+
+
+def whole_image_box(width: int, height: int) -> Box:
+    return Box(0.0, 0.0, float(width), float(height))
+
+
+def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | None) -> LocatedCell | None:
+    """The box of `kind` (white cell or platelet when None) nearest the
+    image's centre, within MAX_OFFSET; tight when it fills the image; None
+    when no box is plausible."""
+    boxes, scores, kinds = proposals
+    wanted = {kind.value} if kind is not None else {CellKind.WHITE.value, CellKind.PLATELET.value}
+    best: tuple[float, int] | None = None
+    cx, cy = width / 2.0, height / 2.0
+    reach = MAX_OFFSET * min(width, height)
+    for index, (box, score, box_kind) in enumerate(zip(boxes, scores, kinds)):
+        if box_kind not in wanted or score < MIN_SCORE:
+            continue
+        offset = float(np.hypot((box[0] + box[2]) / 2 - cx, (box[1] + box[3]) / 2 - cy))
+        if offset > reach:
+            continue
+        # Nearest the centre, a weak box paying for its doubt in distance:
+        # a confident cell a little off-centre beats a faint blob on it.
+        cost = offset + (1.0 - float(score)) * 0.1 * min(width, height)
+        if best is None or cost < best[0]:
+            best = (cost, index)
+    if best is None:
+        return None
+    x0, y0, x1, y1 = (float(v) for v in boxes[best[1]])
+    box = Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+    if box.is_empty():
+        return None
+    score = float(scores[best[1]])
+    if max(box.width / width, box.height / height) >= TIGHT_FILL:
+        return LocatedCell(whole_image_box(width, height), Placement.TIGHT, score)
+    return LocatedCell(box, Placement.LOCATED, score)
+
+
+def classifier_view(image: np.ndarray, cell: LocatedCell, margin: float) -> np.ndarray:
+    """What the classifier is shown of a single-cell image: the crop of the
+    cell found, as for a cell on a slide, or the image itself when the cell
+    fills or frames it, or none was found."""
+    box = classifier_box(cell, image.shape[1], image.shape[0])
+    return image if box is None else crop_square(image, box, margin)
+
+
+def classifier_box(cell: LocatedCell, width: int, height: int) -> Box | None:
+    """The box the classifier's crop is cut from, None for the whole image:
+    training from class folders and classify --images share this rule."""
+    if cell.placement is not Placement.LOCATED:
+        return None
+    if max(cell.box.width / width, cell.box.height / height) >= FRAMED:
+        return None
+    return cell.box
+
+
+def plasma_colour(image: np.ndarray) -> np.ndarray:
+    """The smear's background: the mean colour of the brightest tenth of
+    the image (plasma is the lightest thing on a stained smear)."""
+    pixels = image.reshape(-1, 3).astype(np.float32)
+    brightness = pixels.sum(axis=1)
+    bright = pixels[brightness >= np.percentile(brightness, 90)]
+    return bright.mean(axis=0).round().astype(np.uint8)
+
+
+def padded_for_tight_look(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """The image framed in plasma, and the frame's left and top widths."""
+    height, width = image.shape[:2]
+    pad_x, pad_y = round(TIGHT_PAD * width), round(TIGHT_PAD * height)
+    framed = np.empty((height + 2 * pad_y, width + 2 * pad_x, 3), np.uint8)
+    framed[:] = plasma_colour(image)
+    framed[pad_y : pad_y + height, pad_x : pad_x + width] = image
+    return framed, pad_x, pad_y
+
+
+class CellLocator:
+    """Finds the cell of each single-cell image with a proposer (the
+    detector, DetectorProposer) and the rules of choose_cell."""
+
+    def __init__(self, proposer: CellProposer, version: str = "") -> None:
+        self.proposer = proposer
+        self.version = version
+
+    def locate(self, images: Sequence[np.ndarray], kinds: Sequence[CellKind | None] | None = None) -> list[LocatedCell]:
+        """One LocatedCell per image (RGB uint8).  kinds: what each image's
+        cell is when known (its class folder says), else None."""
+        if kinds is None:
+            kinds = [None] * len(images)
+        if len(kinds) != len(images):
+            raise ValueError(f"{len(images)} images but {len(kinds)} kinds")
+        results: list[LocatedCell | None] = [None] * len(images)
+        looked = [index for index, image in enumerate(images) if _lookable(image)]
+        proposals = self.proposer.propose([images[i] for i in looked]) if looked else []
+        second: list[int] = []
+        for index, found in zip(looked, proposals):
+            height, width = images[index].shape[:2]
+            results[index] = choose_cell(found, width, height, kinds[index])
+            if results[index] is None:
+                second.append(index)
+        if second:
+            # Nothing near the centre: perhaps the cell fills the image, and
+            # a cell cut at its edges is not what the detector learnt.
+            framed = [padded_for_tight_look(images[i]) for i in second]
+            for index, (image, pad_x, pad_y), found in zip(
+                second, framed, self.proposer.propose([f[0] for f in framed])
+            ):
+                height, width = images[index].shape[:2]
+                results[index] = _tight_or_none(found, pad_x, pad_y, width, height, kinds[index])
+        return [
+            result if result is not None else LocatedCell(whole_image_box(*_size(image)), Placement.WHOLE)
+            for result, image in zip(results, images)
+        ]
+
+
+def _size(image: np.ndarray) -> tuple[int, int]:
+    return int(image.shape[1]), int(image.shape[0])
+
+
+def _lookable(image: np.ndarray) -> bool:
+    return image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 8
+
+
+def _tight_or_none(
+    found: Proposals, pad_x: int, pad_y: int, width: int, height: int, kind: CellKind | None
+) -> LocatedCell | None:
+    """From the framed look: tight if the cell found there fills the
+    original image, else a box inside it (clipped), else None."""
+    boxes, scores, kinds = found
+    shifted = boxes - np.array([pad_x, pad_y, pad_x, pad_y], np.float32) if len(boxes) else boxes
+    return choose_cell((shifted, scores, kinds), width, height, kind)
+
+
+# ---------------------------------------------------------------- the detector
+
+
+_KIND_OF_CLASS = np.array([CellKind.WHITE.value, CellKind.RED.value, CellKind.PLATELET.value])
+
+
+class DetectorProposer:
+    """The bundled detector over single-cell images: each image shrunk to
+    at most LOCATE_SIDE, then to the detector's working scale, images of one
+    padded shape run as one batch (a batch of 32 costs a third of 32 single
+    calls on 2 cores)."""
+
+    def __init__(self, detector: object, batch_size: int = 32) -> None:
+        from core.detection.detector import KerasCellDetector
+
+        if not isinstance(detector, KerasCellDetector):
+            raise TypeError("DetectorProposer needs the Keras cell detector")
+        self.detector = detector
+        self.batch_size = batch_size
+
+    def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
+        from core.detection.decode import decode_head
+        from core.detection.scale import pad_to_multiple
+
+        card = self.detector.card
+        prepared: list[tuple[np.ndarray, float, int, int]] = []
+        for image in images:
+            height, width = image.shape[:2]
+            scale = card.work_scale * min(1.0, LOCATE_SIDE / max(height, width))
+            size = (max(8, round(width * scale)), max(8, round(height * scale)))
+            work = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+            prepared.append((pad_to_multiple(work), scale, size[0], size[1]))
+        results: list[Proposals | None] = [None] * len(images)
+        by_shape: dict[tuple[int, ...], list[int]] = {}
+        for index, (padded, *_rest) in enumerate(prepared):
+            by_shape.setdefault(padded.shape, []).append(index)
+        for indices in by_shape.values():
+            for start in range(0, len(indices), self.batch_size):
+                part = indices[start : start + self.batch_size]
+                raw = self.detector.heads(np.stack([prepared[i][0] for i in part]))
+                for i, head in zip(part, raw):
+                    _padded, scale, width, height = prepared[i]
+                    boxes, scores, classes = decode_head(head, min_score=MIN_SCORE, nms_iou=card.nms_iou)
+                    centres_x = (boxes[:, 0] + boxes[:, 2]) / 2
+                    centres_y = (boxes[:, 1] + boxes[:, 3]) / 2
+                    inside = (centres_x < width) & (centres_y < height)
+                    results[i] = (boxes[inside] / scale, scores[inside], _KIND_OF_CLASS[classes[inside]])
+        return [r for r in results if r is not None]
+
+
+def load_locator(model: str | None = None) -> CellLocator:
+    """The locator over the detector in use (or the one `model` names);
+    ModelCardError if its card and weights disagree."""
+    from core.detection.detector import KerasCellDetector
+
+    detector = KerasCellDetector.load(model)
+    return CellLocator(DetectorProposer(detector), detector.version)
+
+
+def kind_of_label(label: str | None) -> CellKind | None:
+    """The detector's kind of a class's cell (the default taxonomy's group),
+    None when unknown: the locator then takes a white cell or a platelet."""
+    if label is None:
+        return None
+    return {"white": CellKind.WHITE, "platelet": CellKind.PLATELET}.get(_default_groups().get(label, ""))
+
+
+@functools.cache
+def _default_groups() -> dict[str, str]:
+    from core.taxonomy import default_taxonomy
+
+    return {item.name: item.group for item in default_taxonomy().classes}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadCell:
+    """One single-cell image read and its cell found; `error` instead when
+    the file could not be read."""
+
+    path: Path
+    image: np.ndarray | None
+    cell: LocatedCell | None
+    error: str | None = None
+
+
+def read_and_locate(
+    paths: Sequence[str | os.PathLike[str]],
+    locator: CellLocator | None,
+    kinds: Sequence[CellKind | None] | None = None,
+    chunk: int = 64,
+) -> Iterator[ReadCell]:
+    """Every single-cell image decoded and its cell found, in order, a
+    chunk at a time (bounded memory, batched detection).  Without a locator
+    (--locate off) each image is its own cell's box."""
+    kinds = list(kinds) if kinds is not None else [None] * len(paths)
+    for start in range(0, len(paths), chunk):
+        read: list[ReadCell] = []
+        for path in paths[start : start + chunk]:
+            try:
+                read.append(ReadCell(Path(path), load_rgb(path), None))
+            except ImageReadError as error:
+                read.append(ReadCell(Path(path), None, None, error.reason))
+        good = [i for i, item in enumerate(read) if item.image is not None]
+        images = [read[i].image for i in good]
+        if locator is not None:
+            found = locator.locate(images, [kinds[start + i] for i in good])  # type: ignore[arg-type]
+        else:
+            found = [LocatedCell(whole_image_box(*_size(image)), Placement.GIVEN) for image in images]  # type: ignore[arg-type]
+        for i, cell in zip(good, found):
+            read[i] = ReadCell(read[i].path, read[i].image, cell)
+        yield from read
