@@ -25,6 +25,10 @@ from core.taxonomy import UNIDENTIFIED, Taxonomy
 from core.wording import counted_verb
 
 NRBC_CLASS = "erythroblast"
+# The white cells a differential counts before it is signed without a reason:
+# 100 is the manual count labs report percentages over (200 for a lower
+# variance; the window lets the reviewer choose).
+DEFAULT_TARGET = 100
 
 
 class CountsAs(str, enum.Enum):
@@ -97,6 +101,11 @@ class Differential:
     def progress(self, target: int) -> float:
         """How far the count is towards a target (100 or 200 cells)."""
         return 0.0 if target <= 0 else min(1.0, self.counted / target)
+
+    def below_target(self, target: int) -> bool:
+        """Whether fewer white cells are counted than `target`; a count of none
+        is always short, whatever the target, as no differential was made."""
+        return self.counted < max(1, target)
 
     def blockers(self) -> list[str]:
         """Why this count cannot be signed off yet (empty when it can)."""

@@ -107,18 +107,19 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["slide", "status", "reviewer", "signed_off_at", "white_cells_counted"]
+        ["slide", "status", "reviewer", "signed_off_at", "white_cells_counted", "target", "below_target_reason"]
         + [f"{name}_count" for name in classes]
         + [f"{name}_percent" for name in classes]
         + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions", "comment"]
     )
     rows = [(r.slide.path, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
-             r.count, ";".join(r.model_versions), r.slide.comment) for r in reports]
+             r.count, r.slide.signed_target or "", r.slide.below_target_reason, ";".join(r.model_versions),
+             r.slide.comment) for r in reports]
     versions = sorted({v for r in reports for v in r.model_versions})
-    rows.append(("TOTAL", "", "", "", project_total(store, reports), ";".join(versions), ""))
-    for path, status, reviewer, at, count, model_versions, comment in rows:
+    rows.append(("TOTAL", "", "", "", project_total(store, reports), "", "", ";".join(versions), ""))
+    for path, status, reviewer, at, count, target, below_target, model_versions, comment in rows:
         writer.writerow(
-            [path, status, reviewer, at, count.counted]
+            [path, status, reviewer, at, count.counted, target, below_target]
             + [count.counts[name] for name in classes]
             + [count.percent_text(name, none="") for name in classes]
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
@@ -191,6 +192,14 @@ def _pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         line(f"Classifier versions: {', '.join(report.model_versions) or 'none'}")
         pdf.ln(2)
         count_table(report.count)
+        if slide.signed_target is not None:
+            # Beside the count: what it was signed against, and why a short count was signed anyway.
+            reached = "reached" if not slide.below_target_reason else f"not reached ({report.count.counted} counted)"
+            pdf.set_font("Helvetica", "B" if slide.below_target_reason else "", 10)
+            text = f"Target: {slide.signed_target} white cells, {reached}"
+            if slide.below_target_reason:
+                text += f". Signed below the target because: {slide.below_target_reason}"
+            pdf.multi_cell(0, 5, _latin1(text), new_x="LMARGIN", new_y="NEXT")
         _thumbnails(pdf, store, report)
     return bytes(pdf.output())
 

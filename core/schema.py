@@ -117,6 +117,10 @@ class Box:
 
 # The key of a slide's attributes that holds the sign-off comment.
 COMMENT_KEY = "comment"
+# The keys that record, with a sign-off, the white-cell target it was signed
+# against and, for a count short of it, the reviewer's reason for signing anyway.
+SIGNED_TARGET_KEY = "signed_target"
+BELOW_TARGET_KEY = "below_target_reason"
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,6 +141,19 @@ class Slide:
     def comment(self) -> str:
         """The reviewer's comment given with the last sign-off ("" if none)."""
         return str(self.attributes.get(COMMENT_KEY, ""))
+
+    @property
+    def signed_target(self) -> int | None:
+        """The white-cell target the slide was signed off against (None: not
+        signed, or signed before targets were recorded)."""
+        value = self.attributes.get(SIGNED_TARGET_KEY)
+        return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+    @property
+    def below_target_reason(self) -> str:
+        """Why the slide was signed off with fewer white cells counted than its
+        target ("" when the count reached it)."""
+        return str(self.attributes.get(BELOW_TARGET_KEY, ""))
 
 
 @dataclass(frozen=True, slots=True)

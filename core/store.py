@@ -27,7 +27,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from core.schema import (
+    BELOW_TARGET_KEY,
     COMMENT_KEY,
+    SIGNED_TARGET_KEY,
     Box,
     Cell,
     CellKind,
@@ -38,7 +40,15 @@ from core.schema import (
     Slide,
     SlideStatus,
 )
-from core.differential import CellGroup, CountsAs, Differential, awaits_review, counts_as, differential_of_groups
+from core.differential import (
+    DEFAULT_TARGET,
+    CellGroup,
+    CountsAs,
+    Differential,
+    awaits_review,
+    counts_as,
+    differential_of_groups,
+)
 from core.project_lock import LockHeld, ProjectLock
 from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
@@ -87,6 +97,21 @@ class StoreEvent:
     kind: str
     slide_id: int | None = None
     cell_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStep:
+    """One undo or redo that was done: its edit's description and the cells
+    it changed, as (slide id, cell id) in the order they were changed, so a
+    window can show the technician where the change landed."""
+
+    description: str
+    cells: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def slide_ids(self) -> tuple[int, ...]:
+        """The slides it changed, in the order first changed."""
+        return tuple(dict.fromkeys(slide_id for slide_id, _cell_id in self.cells))
 
 
 class CellTally(NamedTuple):
@@ -531,24 +556,49 @@ class ProjectStore:
             raise SlideLockedError(f"{row[1]} is signed off; unlock it with a reason before editing")
 
     # ----------------------------------------------------------- sign-off
-    def sign_off(self, slide_id: int, who: str, comment: str = "") -> Slide:
+    def sign_off(
+        self,
+        slide_id: int,
+        who: str,
+        comment: str = "",
+        *,
+        target: int = DEFAULT_TARGET,
+        below_target_reason: str = "",
+    ) -> Slide:
         """Sign a slide off: refused while any white cell is Unidentified
         (without a class, too) or unreviewed, so a signed count is always final.
         `comment`: what the reviewer adds to the count for the report (red
         cell and platelet morphology, say), kept in the slide's attributes
-        (through an unlock, for the next sign-off) and in the audit trail."""
+        (through an unlock, for the next sign-off) and in the audit trail.
+        `target`: the white cells the count should reach.  A count short of it
+        (and a count of none, always) is signed only with a
+        `below_target_reason`, which the slide, the audit trail and the
+        report keep beside the count."""
         if not who.strip():
             raise StoreError("sign-off needs the reviewer's name or initials")
+        if target < 1:
+            raise StoreError(f"a sign-off's target is at least 1 white cell, not {target}")
         with self.edit("Sign off slide", record_history=False):
             self._check_unlocked(slide_id)
             slide = self._slide(slide_id)
-            blockers = self.differential(slide_id).blockers()
+            count = self.differential(slide_id)
+            blockers = count.blockers()
             if blockers:
                 raise SignOffRefusedError(f"{slide.path} cannot be signed off: " + "; ".join(blockers))
+            # A reason given for a count that reaches its target is not recorded: nothing needed one.
+            reason = below_target_reason.strip() if count.below_target(target) else ""
+            if count.below_target(target) and not reason:
+                raise SignOffRefusedError(
+                    f"{slide.path} cannot be signed off: {count.counted} of the {target} white cells targeted "
+                    "are counted; give the reason for signing a count short of its target"
+                )
             at = now_iso()
-            attributes = {key: value for key, value in slide.attributes.items() if key != COMMENT_KEY}
+            attributes = {key: value for key, value in slide.attributes.items() if key not in _SIGN_OFF_KEYS}
             if comment.strip():
                 attributes[COMMENT_KEY] = comment.strip()
+            attributes[SIGNED_TARGET_KEY] = target
+            if reason:
+                attributes[BELOW_TARGET_KEY] = reason
             self._db.execute(
                 "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ?, attributes = ? WHERE id = ?",
                 (SlideStatus.SIGNED_OFF.value, who.strip(), at, json.dumps(attributes), slide_id),
@@ -557,16 +607,28 @@ class ProjectStore:
                 "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'sign_off', ?)",
                 (at, slide_id, who.strip(), comment.strip()),
             )
+            if reason:
+                # Its own row, so the trail says plainly which sign-offs were short and why.
+                self._db.execute(
+                    "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'below_target', ?)",
+                    (at, slide_id, who.strip(), f"{count.counted} of {target} white cells counted: {reason}"),
+                )
             self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)
 
     def unlock(self, slide_id: int, who: str, reason: str) -> Slide:
+        """Reopen a signed slide for editing.  The comment stays for the next
+        sign-off; the target and any below-target reason go with the count
+        they were given for (the audit trail keeps them)."""
         if not reason.strip():
             raise StoreError("unlocking a signed-off slide needs a reason")
         with self.edit("Unlock slide", record_history=False):
+            slide = self._slide(slide_id)
+            attributes = {key: value for key, value in slide.attributes.items()
+                          if key not in (SIGNED_TARGET_KEY, BELOW_TARGET_KEY)}
             self._db.execute(
-                "UPDATE slides SET status = ?, signed_off_by = NULL, signed_off_at = NULL WHERE id = ?",
-                (SlideStatus.IN_REVIEW.value, slide_id),
+                "UPDATE slides SET status = ?, signed_off_by = NULL, signed_off_at = NULL, attributes = ? WHERE id = ?",
+                (SlideStatus.IN_REVIEW.value, json.dumps(attributes), slide_id),
             )
             self._db.execute(
                 "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'unlock', ?)",
@@ -577,7 +639,8 @@ class ProjectStore:
 
     def audit_trail(self, slide_id: int | None = None) -> list[dict[str, Any]]:
         """Sign-offs and unlocks, oldest first; `reason` is an unlock's
-        reason or a sign-off's comment."""
+        reason or a sign-off's comment.  A sign-off short of its target is
+        followed by a 'below_target' entry: the count, the target and why."""
         where, params = _of_slide(slide_id)
         with self._lock:
             query = f"SELECT at, slide_id, who, action, reason FROM audit{where} ORDER BY id"
@@ -905,34 +968,65 @@ class ProjectStore:
 
     def undo(self) -> str | None:
         """Reverse the latest edit; returns its description, or None."""
-        return self._step(undo=True)
+        step = self.undo_step()
+        return step.description if step else None
 
     def redo(self) -> str | None:
+        step = self.redo_step()
+        return step.description if step else None
+
+    def undo_step(self) -> HistoryStep | None:
+        """Reverse the latest edit; returns what it changed, or None when
+        there is nothing to undo.  Raises SlideLockedError, changing nothing
+        and keeping the step, when the edit touched a slide now signed off."""
+        return self._step(undo=True)
+
+    def redo_step(self) -> HistoryStep | None:
+        """Make the edit just undone again; as `undo_step`."""
         return self._step(undo=False)
 
-    def _step(self, undo: bool) -> str | None:
+    def _step(self, undo: bool) -> HistoryStep | None:
         query = (
             "SELECT id, description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
             if undo
             else "SELECT id, description FROM edits WHERE undone = 1 ORDER BY id LIMIT 1"
         )
+        verb = "Undo" if undo else "Redo"
         with self._lock:
             row = self._db.execute(query).fetchone()
             if row is None:
                 return None
             edit_id, description = row
-            with self.edit(("Undo " if undo else "Redo ") + description, record_history=False):
+            with self.edit(f"{verb} {description}", record_history=False):
                 changes = self._db.execute(
                     "SELECT cell_id, before, after FROM changes WHERE edit_id = ? ORDER BY id", (edit_id,)
                 ).fetchall()
                 if undo:
                     changes = [(cell_id, after, before) for cell_id, before, after in reversed(changes)]
-                for cell_id, current, target in changes:
-                    self._restore(cell_id, _load(current), _load(target))
+                states = [(cell_id, _load(current), _load(target)) for cell_id, current, target in changes]
+                cells = tuple(
+                    (int(slide_id), cell_id)
+                    for cell_id, current, target in states
+                    if (slide_id := (target or current or {}).get("slide_id")) is not None
+                )
+                # Refused before anything is written: a signed count is final,
+                # and the history keeps the step for after an unlock.
+                self._refuse_signed(verb, description, dict.fromkeys(slide_id for slide_id, _ in cells))
+                for cell_id, current, target in states:
+                    self._restore(cell_id, current, target)
                 self._db.execute("UPDATE edits SET undone = ? WHERE id = ?", (1 if undo else 0, edit_id))
                 self._db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (1 if undo else 0, edit_id))
                 self._emit(StoreEvent("history_changed"))
-            return description
+            return HistoryStep(description, cells)
+
+    def _refuse_signed(self, verb: str, description: str, slide_ids: Iterable[int]) -> None:
+        for slide_id in slide_ids:
+            row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
+            if row is not None and row[0] == SlideStatus.SIGNED_OFF.value:
+                raise SlideLockedError(
+                    f'{verb} of "{description}" refused: it would change {Path(row[1]).name}, which is signed off. '
+                    "Nothing was changed; unlock that slide with a reason to take the edit back"
+                )
 
     def _restore(self, cell_id: int, current: dict[str, Any] | None, target: dict[str, Any] | None) -> None:
         slide_id = (target or current or {}).get("slide_id")
@@ -1033,6 +1127,7 @@ class ProjectStore:
 
 # --------------------------------------------------------------------------- rows
 
+_SIGN_OFF_KEYS = (COMMENT_KEY, SIGNED_TARGET_KEY, BELOW_TARGET_KEY)  # a sign-off writes them afresh
 _SLIDE_COLUMNS = "id, path, width, height, status, added_at, signed_off_by, signed_off_at, attributes"
 _CELL_FIELDS = "x0, y0, x1, y1, kind, label, source, probabilities, model_version, score, reviewed"
 _CELL_COLUMNS = "id, slide_id, " + _CELL_FIELDS

@@ -36,6 +36,7 @@ from core.jobs import Progress
 from core.schema import CellKind, Slide, SlideStatus
 from core.store import (
     PROJECT_SUFFIX,
+    HistoryStep,
     ProjectInUseError,
     ProjectStore,
     StoreError,
@@ -422,13 +423,50 @@ class MainController(QObject):
             self.show_message("Undo and redo wait until the model run has finished (or is cancelled).")
             return
         try:
-            done = self.session.store.undo() if undo else self.session.store.redo()
+            # The store refuses a step that would change a signed slide, naming it.
+            step = self.session.store.undo_step() if undo else self.session.store.redo_step()
         except StoreError as error:
             self.show_message(str(error))
             return
-        if done:
-            self.show_message(("Undid: " if undo else "Redid: ") + done)
+        if step is not None:
+            where = self._reveal_step(step)
+            self.show_message(("Undid: " if undo else "Redid: ") + step.description + where)
         self._update_undo_actions()
+
+    def _reveal_step(self, step: HistoryStep) -> str:
+        """An undo or redo that changed cells on another slide than the one on
+        show goes to that slide and selects them, so no change lands unseen;
+        returns what the status bar adds about where it went."""
+        if self.session is None or not step.slide_ids:
+            return ""
+        gallery = self.review.gallery if self.review.gallery_active else None
+        if gallery is not None and gallery.slide_id is None:
+            gallery.select_cells([cell_id for _slide_id, cell_id in step.cells])  # every slide is on show
+            return ""
+        if self.slide is not None and self.slide.id in step.slide_ids:
+            return ""
+        slide_id = step.slide_ids[0]
+        self.show_slide_id(slide_id)
+        if self.slide is None or self.slide.id != slide_id:
+            return ""  # the slide could not be shown; show_slide_id said why
+        ids = [cell_id for on, cell_id in step.cells if on == slide_id]
+        if gallery is not None:
+            gallery.select_cells(ids)
+        else:
+            self._show_kinds_of(slide_id, ids)
+            self.canvas.select_cells(ids)
+        others = len(step.slide_ids) - 1
+        return f" — on {Path(self.slide.path).name}, now shown" + (
+            f" (and {counted(others, 'other slide')})" if others else "")
+
+    def _show_kinds_of(self, slide_id: int, cell_ids: list[int]) -> None:
+        """Turn on the kinds of these cells where hidden, so that they can be selected."""
+        assert self.session is not None
+        wanted = set(cell_ids)
+        kinds = {cell.kind for cell in self.session.reader.cells(slide_id) if cell.id in wanted}
+        for name, kind in _KINDS.items():
+            if kind in kinds and not self.window.actions[name].isChecked():
+                self.window.actions[name].setChecked(True)
 
     # ------------------------------------------------------------ gallery and canvas
     def show_cell_on_canvas(self, cell_id: int) -> None:

@@ -124,7 +124,7 @@ def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_pa
         first = store.slides()[0]
         # A reviewed, classified white cell: sign-off accepts only a final count.
         store.add_cell(first.id, Box(5, 5, 40, 40), CellKind.WHITE, label="neutrophil")
-        store.sign_off(first.id, "<tech1>")  # typed initials are text, not markup
+        store.sign_off(first.id, "<tech1>", target=1)  # typed initials are text, not markup
     window, controller = open_window(project_path)
     assert controller.slide.id == first.id
     banner = window.read_only_banner.label.text()

@@ -162,7 +162,7 @@ def test_filters(qtbot, gallery: CellGallery, review_store: ProjectStore) -> Non
 def test_signed_off_slide_refuses_reclassification(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
     ids = white_ids(review_store, 2)
     review_store.confirm(ids)
-    review_store.sign_off(2, "AB")
+    review_store.sign_off(2, "AB", target=2)
     gallery.select_cells([ids[0]])
     messages: list[str] = []
     gallery.message.connect(messages.append)

@@ -144,10 +144,11 @@ def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_w
     gallery.select_cells(unidentified)
     qtbot.keyClick(gallery.view, Qt.Key.Key_5)  # monocyte
     panel = controller.review.panel
-    qtbot.waitUntil(lambda: "Ready to sign off" in panel.state_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "6 of 100 white cells counted" in panel.state_label.text(), timeout=3000)
     qtbot.mouseClick(panel.sign_off_button, Qt.MouseButton.LeftButton)
     dialog = panel.active_dialog
     dialog.initials_edit.setText("QA")
+    dialog.below_target_edit.setText("test field of six cells")  # below the 100-cell target
     dialog.accept_button.click()
     assert store.slide(1).status is SlideStatus.SIGNED_OFF
     qtbot.waitUntil(lambda: "Signed off by QA" in window.read_only_banner.label.text(), timeout=3000)

@@ -55,7 +55,7 @@ def test_a_signed_off_slide_is_passed_by_and_named_once(qtbot, open_window, proj
     store = controller.session.store
     locked = store.slides()[0]
     store.add_cell(locked.id, Box(2, 2, 20, 20), CellKind.WHITE, label="neutrophil")
-    store.sign_off(locked.id, "tech")
+    store.sign_off(locked.id, "tech", target=1)
     with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
         window.actions["pipeline_all"].trigger()
     message = finished.args[0]

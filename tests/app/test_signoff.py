@@ -1,6 +1,7 @@
 """Sign-off through the differential panel and its dialog: refused with the
-store's reasons while Unidentified or unreviewed cells remain, then signed
-with remembered initials, then unlocked only with a reason."""
+store's reasons while Unidentified or unreviewed cells remain, signed below
+the target count only with a reason, then signed with remembered initials,
+then unlocked only with a reason."""
 
 from __future__ import annotations
 
@@ -47,12 +48,15 @@ def test_panel_counts_sign_off_and_unlock(qtbot, review_store: ProjectStore) -> 
     unidentified = [c.id for c in white if c.label == "unidentified"]
     review_store.set_label(unidentified, "lymphocyte")
     review_store.confirm([c.id for c in white if c.id not in unidentified])
-    qtbot.waitUntil(lambda: "Ready to sign off" in panel.state_label.text(), timeout=3000)
+    qtbot.waitUntil(lambda: "6 of 100 white cells counted" in panel.state_label.text(), timeout=3000)
+    assert "Ready" not in panel.state_label.text() and "needs a reason" in panel.state_label.text()
     assert panel.progress.value() == 6 and panel.progress.format().startswith("6 / 100")
+    panel.set_target(6)
+    assert panel.state_label.text() == "Ready to sign off: 6 of 6 white cells counted."
 
     qtbot.mouseClick(panel.sign_off_button, Qt.MouseButton.LeftButton)
     dialog = panel.active_dialog
-    assert dialog is not None and dialog.initials_edit.text() == "JD"
+    assert dialog is not None and dialog.initials_edit.text() == "JD" and not dialog.below_target
     qtbot.keyClick(dialog.accept_button, Qt.Key.Key_Return)
     slide = review_store.slide(1)
     assert slide.status is SlideStatus.SIGNED_OFF and slide.signed_off_by == "JD"
@@ -91,7 +95,7 @@ def test_initials_default_to_the_os_user_then_are_remembered(qtbot, review_store
     assert remembered_initials() == "tech7"
     for cell in review_store.cells(2, kind=CellKind.WHITE):
         review_store.confirm([cell.id])
-    dialog = SignOffDialog(None, review_store, 2)
+    dialog = SignOffDialog(None, review_store, 2, target=2)
     qtbot.addWidget(dialog)
     dialog.initials_edit.setText("MK")
     dialog.accept_button.click()
@@ -99,18 +103,60 @@ def test_initials_default_to_the_os_user_then_are_remembered(qtbot, review_store
     assert remembered_initials() == "MK"
 
 
-def test_a_count_short_of_the_target_is_signed_with_a_note_on_its_precision(qtbot, review_store: ProjectStore) -> None:
-    """A field of a smear may hold a few white cells: allowed, but said."""
-    white = review_store.cells(2, kind=CellKind.WHITE)
-    review_store.confirm([c.id for c in white])
+def test_a_count_short_of_the_target_is_signed_only_with_a_reason(qtbot, review_store: ProjectStore) -> None:
+    """A field of a smear may hold a few white cells: signed, but with a
+    reason typed (the field has the keys, Enter signs) and recorded."""
+    review_store.confirm([c.id for c in review_store.cells(2, kind=CellKind.WHITE)])
     dialog = SignOffDialog(None, review_store, 2, target=100)
     qtbot.addWidget(dialog)
-    assert dialog.accept_button.isEnabled()
+    dialog.show()
+    qtbot.waitUntil(dialog.isActiveWindow)
     assert not dialog.short_note.isHidden()
     assert "2 of the 100 white cells" in dialog.short_note.text() and "50.0 percentage points" in dialog.short_note.text()
-    enough = SignOffDialog(None, review_store, 2, target=2)
+    assert "needs a reason" in dialog.short_note.text()
+    assert dialog.below_target_edit.isVisibleTo(dialog) and dialog.focusWidget() is dialog.below_target_edit
+    assert not dialog.accept_button.isEnabled()
+    qtbot.keyClick(dialog.below_target_edit, Qt.Key.Key_Return)  # no reason: Enter signs nothing
+    assert review_store.slide(2).status is not SlideStatus.SIGNED_OFF
+    # Even if the button were pressed without a reason, the store refuses and the dialog says why.
+    dialog._accept()
+    assert "2 of the 100 white cells" in dialog.error_text and "reason" in dialog.error_text
+    assert review_store.slide(2).status is not SlideStatus.SIGNED_OFF
+
+    again = SignOffDialog(None, review_store, 2, target=100)
+    qtbot.addWidget(again)
+    again.show()
+    qtbot.waitUntil(again.isActiveWindow)
+    again.initials_edit.setText("JD")
+    qtbot.keyClicks(again.below_target_edit, "thin smear, few cells")
+    qtbot.keyClick(again.below_target_edit, Qt.Key.Key_Return)
+    slide = review_store.slide(2)
+    assert slide.status is SlideStatus.SIGNED_OFF
+    assert (slide.signed_target, slide.below_target_reason) == (100, "thin smear, few cells")
+    assert ("below_target", "JD", "2 of 100 white cells counted: thin smear, few cells") in [
+        (entry["action"], entry["who"], entry["reason"]) for entry in review_store.audit_trail(2)]
+
+    enough = SignOffDialog(None, review_store, 1, target=2)
     qtbot.addWidget(enough)
-    assert enough.short_note.isHidden()
+    assert enough.short_note.isHidden() and not enough.below_target_edit.isVisibleTo(enough)
+
+
+def test_a_slide_with_no_white_cell_is_signed_only_with_a_reason(qtbot, review_store: ProjectStore) -> None:
+    """A never-detected slide said "Ready to sign off" and was signed with 0 of 100."""
+    review_store.remove_cells([c.id for c in review_store.cells(2)])
+    panel = DifferentialPanel(review_store, slide_id=2)
+    qtbot.addWidget(panel)
+    assert panel.count.counted == 0
+    assert "Ready" not in panel.state_label.text() and "0 of 100 white cells counted" in panel.state_label.text()
+    panel.set_target(1)
+    assert "0 of 1 white cells counted" in panel.state_label.text()  # no target makes nothing enough
+    dialog = SignOffDialog(None, review_store, 2, target=100)
+    qtbot.addWidget(dialog)
+    assert "No white cell is counted" in dialog.short_note.text() and not dialog.accept_button.isEnabled()
+    dialog.below_target_edit.setText("field without white cells, counted on another slide")
+    assert dialog.accept_button.isEnabled()
+    dialog.accept_button.click()
+    assert review_store.slide(2).below_target_reason == "field without white cells, counted on another slide"
 
 
 def test_enter_in_the_reviewer_or_reason_field_signs_off_or_unlocks(qtbot, review_store: ProjectStore) -> None:
@@ -148,16 +194,17 @@ def test_a_comment_typed_with_the_sign_off_reaches_the_slide_the_panel_and_the_n
     again = SignOffDialog(None, review_store, 2)
     qtbot.addWidget(again)
     assert again.comment_edit.text() == "RBC normocytic <5% schistocytes"  # kept through the unlock
-    review_store.sign_off(2, "JD", "RBC normocytic")
+    review_store.sign_off(2, "JD", "RBC normocytic", target=2)
     unlocking = SignOffDialog(None, review_store, 2)
     qtbot.addWidget(unlocking)
     assert unlocking.unlocking and not unlocking.comment_edit.isVisibleTo(unlocking)  # an unlock asks for a reason only
 
 
 def _signable_dialog(qtbot, store: ProjectStore) -> SignOffDialog:  # noqa: ANN001
-    """The sign-off dialog of slide 2, shown, with its white cells reviewed so that it can sign."""
+    """The sign-off dialog of slide 2, shown, with its white cells reviewed
+    and its target their number, so that it can sign without a reason."""
     store.confirm([c.id for c in store.cells(2, kind=CellKind.WHITE)])
-    dialog = SignOffDialog(None, store, 2)
+    dialog = SignOffDialog(None, store, 2, target=2)
     qtbot.addWidget(dialog)
     dialog.show()
     return dialog

@@ -116,7 +116,7 @@ def test_a_slide_with_no_white_cell_counted_reports_no_percentages(tmp_path: Pat
 def test_pdf_gives_times_to_the_minute_in_utc(tmp_path: Path) -> None:
     with make_project(tmp_path) as store:
         slide = store.slides()[0]
-        store.sign_off(slide.id, "J. Doe")
+        store.sign_off(slide.id, "J. Doe", below_target_reason="test field")
         signed_at = store.slide(slide.id).signed_off_at
         text = pdf_text(write_report(store, tmp_path / "report.pdf"))
     assert f"signed off by J. Doe at {signed_at[:10]} {signed_at[11:16]} UTC" in text
@@ -127,7 +127,7 @@ def test_the_sign_off_comment_is_in_both_reports(tmp_path: Path) -> None:
     with make_project(tmp_path) as store:
         slide = store.slides()[0]
         store.confirm([cell.id for cell in store.cells(slide.id)])
-        store.sign_off(slide.id, "J. Doe", "Toxic granulation; platelets adequate")
+        store.sign_off(slide.id, "J. Doe", "Toxic granulation; platelets adequate", below_target_reason="test field")
         (tmp_path / "out").mkdir()
         rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "report.csv").open(encoding="utf-8-sig")))
         text = pdf_text(write_report(store, tmp_path / "out" / "report.pdf"))
@@ -141,7 +141,7 @@ def test_the_csv_report_opens_in_excel_with_accents_intact(tmp_path: Path) -> No
     with make_project(tmp_path) as store:
         slide = store.slides()[0]
         store.confirm([cell.id for cell in store.cells(slide.id)])
-        store.sign_off(slide.id, "Müller", "Anisozytose; Thrombozyten vermindert")
+        store.sign_off(slide.id, "Müller", "Anisozytose; Thrombozyten vermindert", below_target_reason="test field")
         written = write_report(store, tmp_path / "report.csv")
     data = written.read_bytes()
     assert data.startswith(b"\xef\xbb\xbfslide,")

@@ -303,7 +303,7 @@ def test_slide_and_class_choices(tmp_path: Path) -> None:
     store.add_cells(slides[0].id, [NewCell(Box(1, 1, 9, 9), CellKind.WHITE, "neutrophil", reviewed=True)])
     store.add_cells(slides[1].id, [NewCell(Box(1, 1, 9, 9), CellKind.RED, source=LabelSource.MODEL)])
     store.add_cells(slides[2].id, [NewCell(Box(1, 1, 9, 9), CellKind.PLATELET, "platelet", reviewed=True)])
-    store.sign_off(slides[2].id, "tech")
+    store.sign_off(slides[2].id, "tech", below_target_reason="no white cells in this field")
 
     def export(**options) -> tuple[int, int]:
         out = tmp_path / f"out{len(list(tmp_path.glob('out*')))}"

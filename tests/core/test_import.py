@@ -92,7 +92,7 @@ def test_boxes_for_a_signed_off_slide_are_listed_and_the_rest_imported(project: 
     source = make_voc_dataset(tmp_path / "voc")
     run_job(import_source(project, source))
     locked = next(s for s in project.slides() if s.path.endswith("BloodImage_00001.jpg"))
-    project.sign_off(locked.id, "tech")
+    project.sign_off(locked.id, "tech", below_target_reason="test field")
     write_voc(source, "BloodImage_00001", [("WBC", 40, 30, 60, 45)])
     write_voc(source, "BloodImage_00002", [("WBC", 5, 5, 20, 20), ("WBC", 30, 20, 50, 40), ("RBC", 1, 1, 9, 9)])
     again = run_job(import_source(project, source))

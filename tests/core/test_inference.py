@@ -128,7 +128,7 @@ def test_a_slide_whose_image_changed_size_is_skipped_everywhere_with_its_reason(
 def test_a_run_over_all_slides_passes_a_signed_off_slide_by(project: ProjectStore) -> None:
     ids = [slide.id for slide in project.slides()]
     drawn = project.add_cell(ids[0], Box(2, 2, 20, 20), CellKind.WHITE, label="neutrophil")
-    project.sign_off(ids[0], "tech")
+    project.sign_off(ids[0], "tech", target=1)
     failures = run_job(detect_slides(project, FakeDetector(), ids))
     assert [(f.slide_id, "signed off" in f.reason) for f in failures] == [(ids[0], True)]
     assert [c.id for c in project.cells(ids[0])] == [drawn.id]  # untouched

@@ -234,7 +234,7 @@ def test_slide_status_follows_the_work(project: ProjectStore, tmp_path: Path) ->
 def test_a_signed_off_slide_is_locked_until_unlocked_with_a_reason(project: ProjectStore, tmp_path: Path) -> None:
     slide_id = add_slide(project, tmp_path)
     cell = project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE, label="monocyte")
-    project.sign_off(slide_id, "AB")
+    project.sign_off(slide_id, "AB", target=1)
     with pytest.raises(SlideLockedError, match="signed off"):
         project.set_label([cell.id], "basophil")
     with pytest.raises(SlideLockedError):
@@ -252,11 +252,11 @@ def test_a_sign_off_comment_is_kept_with_the_slide_through_an_unlock(project: Pr
     sign-off, and the audit trail holds each sign-off's comment."""
     slide_id = add_slide(project, tmp_path)
     project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE, label="monocyte")
-    signed = project.sign_off(slide_id, "AB", "  RBC normocytic; platelets clumped  ")
+    signed = project.sign_off(slide_id, "AB", "  RBC normocytic; platelets clumped  ", target=1)
     assert signed.comment == "RBC normocytic; platelets clumped"
     project.unlock(slide_id, "AB", "recount")
     assert project.slide(slide_id).comment == "RBC normocytic; platelets clumped"
-    assert project.sign_off(slide_id, "CD", "").comment == ""  # cleared on purpose
+    assert project.sign_off(slide_id, "CD", "", target=1).comment == ""  # cleared on purpose
     trail = [(a["action"], a["who"], a["reason"]) for a in project.audit_trail(slide_id)]
     assert trail == [("sign_off", "AB", "RBC normocytic; platelets clumped"), ("unlock", "AB", "recount"),
                      ("sign_off", "CD", "")]
@@ -354,9 +354,9 @@ def test_sign_off_is_refused_while_white_cells_are_unresolved(project: ProjectSt
     (cell,) = project.add_cells(slide_id, [proposal(Box(1, 1, 9, 9))])
     project.set_predictions([(cell.id, "unidentified", {"monocyte": 0.4})], "cls-1")
     with pytest.raises(SignOffRefusedError, match="1 cell is Unidentified"):
-        project.sign_off(slide_id, "AB")
+        project.sign_off(slide_id, "AB", target=1)
     project.set_label([cell.id], "monocyte")
-    assert project.sign_off(slide_id, "AB").status is SlideStatus.SIGNED_OFF
+    assert project.sign_off(slide_id, "AB", target=1).status is SlideStatus.SIGNED_OFF
 
 
 def test_cell_tallies_count_what_the_cells_say(tmp_path: Path) -> None:

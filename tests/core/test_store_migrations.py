@@ -61,7 +61,7 @@ def test_a_version_1_project_opens_upgraded_with_its_data_and_history(tmp_path: 
         assert store.undo() == "Set class"
         assert store.cell(7).label == "lymphocyte"
         assert store.redo() == "Set class"
-        store.sign_off(slide.id, "AB")  # a version-2 feature works on the upgraded file
+        store.sign_off(slide.id, "AB", target=1)  # a version-2 feature works on the upgraded file
     with ProjectStore.open(path) as store:
         assert store.slide(1).signed_off_by == "AB"
 

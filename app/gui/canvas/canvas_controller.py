@@ -314,13 +314,19 @@ class CanvasController(QObject):
         return [self._cells[cid] for cid in self.selected_ids() if cid in self._cells]
 
     def select(self, cell_id: int, reveal: bool = True) -> None:
-        item = self._items.get(cell_id)
-        if item is None:
+        self.select_cells([cell_id], reveal)
+
+    def select_cells(self, cell_ids: Sequence[int], reveal: bool = True) -> None:
+        """Select the cells of `cell_ids` that are on show (none on show: the
+        selection stays); `reveal` centres the view on the first."""
+        items = [item for item in (self._items.get(cell_id) for cell_id in cell_ids) if item is not None]
+        if not items:
             return
         self.scene.clearSelection()
-        item.setSelected(True)
+        for item in items:
+            item.setSelected(True)
         if reveal:
-            self.view.centre_on_rect(item.rect)
+            self.view.centre_on_rect(items[0].rect)
 
     def step(self, backwards: bool = False) -> None:
         """Tab / Shift+Tab: the next visible cell in reading order, white cells first."""

@@ -2,8 +2,11 @@
 
 The count shown is the one that will be signed.  While the store would
 refuse (Unidentified or unreviewed white cells) the dialog says
-why, in the store's words, and offers no sign-off.  The reviewer's initials
-are asked once and remembered; the OS user is the first suggestion.
+why, in the store's words, and offers no sign-off.  A count below the
+target (none counted, too) is signed only with a reason, asked for in a
+field of its own that has the keys first, so typing it and Enter signs.
+The reviewer's initials are asked once and remembered; the OS user is the
+first suggestion.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.settings import app_qsettings
-from core.differential import Differential, differential
+from core.differential import DEFAULT_TARGET, Differential, differential
 from core.schema import SlideStatus
 from core.store import ProjectStore, SignOffRefusedError, StoreError
 from core.wording import minute_utc
@@ -47,7 +50,9 @@ class SignOffDialog(QDialog):
     """Signs off (or, for a signed slide, unlocks) `slide_id`.  `error_text`
     holds the last refusal shown."""
 
-    def __init__(self, parent: QWidget | None, store: ProjectStore, slide_id: int, target: int = 100) -> None:
+    def __init__(
+        self, parent: QWidget | None, store: ProjectStore, slide_id: int, target: int = DEFAULT_TARGET
+    ) -> None:
         super().__init__(parent)
         self.store = store
         self.slide_id = slide_id
@@ -64,17 +69,24 @@ class SignOffDialog(QDialog):
         layout.addWidget(heading)
         layout.addLayout(self._count_grid())
 
-        # Allowed (a field of a smear may hold a few white cells), but said:
-        # with few cells each one moves a class's percentage a long way.
+        # Allowed with a reason (a field of a smear may hold few white cells),
+        # and said: with few cells each one moves a class's percentage a long way.
+        self.below_target = not self.unlocking and self.count.below_target(self.target)
         self.short_note = QLabel()
         self.short_note.setObjectName("signoffShortCount")
         self.short_note.setWordWrap(True)
         self.short_note.setStyleSheet("QLabel { color: #9a6100; }")
         counted = self.count.counted
-        if not self.unlocking and 0 < counted < self.target:
+        if self.below_target and counted:
             self.short_note.setText(
                 f"{counted} of the {self.target} white cells targeted: one cell moves a class by "
-                f"{100.0 / counted:.1f} percentage points, so these percentages are rough."
+                f"{100.0 / counted:.1f} percentage points, so these percentages are rough. "
+                "Signing this count needs a reason, printed with it in the report."
+            )
+        elif self.below_target:
+            self.short_note.setText(
+                f"No white cell is counted (target {self.target}): signing a slide without a "
+                "differential needs a reason, printed with it in the report."
             )
         self.short_note.setVisible(bool(self.short_note.text()))
         layout.addWidget(self.short_note)
@@ -101,12 +113,19 @@ class SignOffDialog(QDialog):
         self.comment_edit = QLineEdit(slide.comment)
         self.comment_edit.setMaxLength(500)
         self.comment_edit.setPlaceholderText("optional, for the report: e.g. RBC normocytic, platelets adequate")
+        self.below_target_edit = QLineEdit()
+        self.below_target_edit.setObjectName("signoffBelowTargetReason")
+        self.below_target_edit.setMaxLength(500)
+        self.below_target_edit.setPlaceholderText(
+            f"required below {self.target} cells: e.g. thin smear, few cells in the field")
         if self.unlocking:
             signed = QLabel(f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}")
             signed.setTextFormat(Qt.TextFormat.PlainText)  # typed initials, not markup
             layout.insertWidget(1, signed)
             form.addRow("Reason", self.reason_edit)
         else:
+            if self.below_target:
+                form.addRow("Why below target", self.below_target_edit)
             form.addRow("Comment", self.comment_edit)
         layout.addLayout(form)
 
@@ -123,13 +142,19 @@ class SignOffDialog(QDialog):
         self.accept_button.setDefault(True)
         self.initials_edit.textChanged.connect(self._update_enabled)
         self.reason_edit.textChanged.connect(self._update_enabled)
+        self.below_target_edit.textChanged.connect(self._update_enabled)
 
         blockers = [] if self.unlocking else self.count.blockers()
         if blockers:
             self._show_problem("Cannot sign off yet: " + "; ".join(blockers) + ".")
         self._blocked = bool(blockers)
         self._update_enabled()
-        (self.reason_edit if self.unlocking else self.accept_button).setFocus()
+        if self.unlocking:
+            self.reason_edit.setFocus()
+        elif self.below_target and not self._blocked:
+            self.below_target_edit.setFocus()  # the one thing left to type before Enter signs
+        else:
+            self.accept_button.setFocus()
 
     @property
     def error_text(self) -> str:
@@ -167,7 +192,8 @@ class SignOffDialog(QDialog):
         if self.unlocking:
             self.accept_button.setEnabled(who and bool(self.reason_edit.text().strip()))
         else:
-            self.accept_button.setEnabled(who and not self._blocked)
+            reason_given = not self.below_target or bool(self.below_target_edit.text().strip())
+            self.accept_button.setEnabled(who and not self._blocked and reason_given)
 
     @Slot()
     def _accept(self) -> None:
@@ -176,7 +202,8 @@ class SignOffDialog(QDialog):
             if self.unlocking:
                 self.store.unlock(self.slide_id, who, self.reason_edit.text())
             else:
-                self.store.sign_off(self.slide_id, who, self.comment_edit.text())
+                self.store.sign_off(self.slide_id, who, self.comment_edit.text(), target=self.target,
+                                    below_target_reason=self.below_target_edit.text())
         except SignOffRefusedError as refusal:
             # The store has the last word (another view may have changed a cell).
             self._blocked = True

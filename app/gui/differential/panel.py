@@ -272,9 +272,16 @@ class DifferentialPanel(QWidget):
             self.state_label.setText("Not ready to sign off: " + "; ".join(blockers) + ".")
             self.state_label.setStyleSheet("color: #a15c00;")
             self.sign_off_button.setText("Sign off slide…")
+        elif count.below_target(target):
+            # Not "ready": a short count is signed only with a reason, which the dialog asks for.
+            self.state_label.setText(
+                f"{count.counted} of {target} white cells counted: below the target; "
+                "signing off needs a reason."
+            )
+            self.state_label.setStyleSheet("color: #a15c00;")
+            self.sign_off_button.setText("Sign off slide…")
         else:
-            short = "" if count.counted >= target else f" (below the {target}-cell target)"
-            self.state_label.setText(f"Ready to sign off{short}.")
+            self.state_label.setText(f"Ready to sign off: {count.counted} of {target} white cells counted.")
             self.state_label.setStyleSheet("color: #1e8e3e; font-weight: bold;")
             self.sign_off_button.setText("Sign off slide…")
         self.sign_off_button.setEnabled(slide is not None)
