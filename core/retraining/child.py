@@ -120,23 +120,42 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
         else:
             log(step.message)
     trained_on = dict(sorted(Counter(c.label for c in train).items()))
-    candidate_card = read_card(result.card)
-    candidate_card.parent = request.base_name
-    candidate_card.training_data = {**candidate_card.training_data, "trained_on": trained_on,
-                                    "queue_cells": len(request.train), "replay_cells": len(replay_train)}
-    write_card(candidate_card, result.card)
-    log("scoring both models on held-out cells")
     candidate = load_classifier(result.weights)
     from core.taxonomy import Taxonomy
 
     taxonomy = Taxonomy.from_json(request.taxonomy_json, "project taxonomy")
+    check = _replay_check(base, candidate, request, replay_val, taxonomy)
+    if check is not None:
+        log(f"replay check ({check['cells']} cells of the original data, not trained on): accuracy "
+            f"{check['base_accuracy']:.1%} -> {check['candidate_accuracy']:.1%}")
+    candidate_card = read_card(result.card)
+    candidate_card.parent = request.base_name
+    candidate_card.training_data = {**candidate_card.training_data, "trained_on": trained_on,
+                                    "queue_cells": len(request.train), "replay_cells": len(replay_train),
+                                    "replay_check": check}
+    write_card(candidate_card, result.card)
+    log("scoring both models on held-out cells")
     scores = {
         "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes, taxonomy),
         "standard": _score_pair(base, candidate, request.base_name, request.name, standard, request.classes, taxonomy),
     }
     return {"weights": str(result.weights), "card": str(result.card), "history": result.history,
             "trained_on": trained_on, "scores": scores, "created_at": candidate_card.created_at,
+            "replay_check": check,
             "seconds": time.monotonic() - started}
+
+
+def _replay_check(base: Any, candidate: Any, request: ChildRequest, cells: list[LabelledCell],
+                  taxonomy: Any) -> dict[str, Any] | None:
+    """What the candidate forgot: both models' accuracy on the replay's
+    validation cells (PBC's validation split for the shipped set), which
+    the fine-tune only validated on."""
+    pair = _score_pair(base, candidate, request.base_name, request.name, cells, request.classes, taxonomy)
+    if pair is None:
+        return None
+    before, after = pair[0]["accuracy"], pair[1]["accuracy"]
+    return {"cells": len(cells), "base_accuracy": before, "candidate_accuracy": after,
+            "change_points": round(100.0 * (after - before), 2)}
 
 
 def widened_model(keras_model: Any, card: Any, outputs: int) -> Any:

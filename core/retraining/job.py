@@ -48,6 +48,16 @@ class RetrainOutcome:
     history: list[dict[str, Any]] = field(default_factory=list)
     log: str = ""
     seconds: float = 0.0
+    # Both models on the replay's validation cells: what the candidate forgot.
+    replay_check: dict[str, Any] | None = None
+
+    def forgetting(self) -> str | None:
+        """'original data (240 cells): accuracy 99.2% -> 98.8%', or None."""
+        check = self.replay_check
+        if not check:
+            return None
+        return (f"original data ({check['cells']} cells not trained on): accuracy "
+                f"{check['base_accuracy']:.1%} -> {check['candidate_accuracy']:.1%}")
 
 
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None = None,
@@ -210,4 +220,5 @@ def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegist
             (registry.folder / f"{request.name}{suffix}").unlink(missing_ok=True)
         raise RetrainError(f"{registry.folder}: could not store the candidate ({error.strerror or error}); "
                            "it was discarded and the model in use is unchanged") from None
-    return RetrainOutcome(candidate, comparison, done["history"], "\n".join(log_lines), time.monotonic() - started)
+    return RetrainOutcome(candidate, comparison, done["history"], "\n".join(log_lines), time.monotonic() - started,
+                          done.get("replay_check"))

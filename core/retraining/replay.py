@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 from core.locating import load_locator
+from core.retraining.bundled_replay import bundled_replay_dir, is_replay_set, read_replay_set
 from core.store import ProjectStore
 from core.training.samples import DatasetError, LabelledCell, from_class_folders, from_store, locate_samples
 
@@ -22,12 +23,17 @@ def replay_sample(
     path: str | None, per_class: int, seed: int, classes: list[str], locate: str = "auto"
 ) -> tuple[list[LabelledCell], list[LabelledCell]]:
     """A per-class random sample of the original training data (train and
-    validation parts); none without a replay path.  The single-cell images
+    validation parts): of `path`, else of the replay set shipped with the
+    app; none with per_class 0.  The single-cell images
     of a class-folder tree get their cell found (`locate` auto) once
     sampled, so only the sample is looked at."""
-    if not path or per_class == 0:
+    if per_class == 0:
         return [], []
-    train_pool, val_pool = _replay_pools(Path(path), classes)
+    root = Path(path) if path else bundled_replay_dir()
+    if not path and not is_replay_set(root):
+        raise ReplayError(f"replay data: the replay set shipped with the app is missing ({root}); "
+                          "name one, or set the replay cells per class to 0")
+    train_pool, val_pool = _replay_pools(root, classes)
     if not train_pool:
         raise ReplayError(f"replay data: {path} holds no cells of the classes {', '.join(classes)}")
     rng = random.Random(seed)
@@ -48,6 +54,10 @@ def _replay_pools(root: Path, classes: list[str]) -> tuple[list[LabelledCell], l
     shows the model its own test split; a PBC root or a class-folder tree is
     taken whole."""
     try:
+        if is_replay_set(root):
+            parts = read_replay_set(root)
+            wanted = set(classes)
+            return ([c for c in parts["train"] if c.label in wanted], [c for c in parts["check"] if c.label in wanted])
         if root.suffix == ".json":
             from core.training.config import TrainConfig
             from core.training.datasets import source_splits

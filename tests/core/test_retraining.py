@@ -169,6 +169,11 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     assert model.card.parent == "hemalabel-wbc"
     assert model.card.training_data["trained_on"] == candidate.trained_on
     assert model.card.training_data["replay_cells"] == 3 * 4  # three classes in the tree
+    # What it forgot, on the replay's validation part (a fifth of a tree's sample: one a class).
+    check = model.card.training_data["replay_check"]
+    assert check == outcome.replay_check and check["cells"] == 3
+    assert check["change_points"] == pytest.approx(100 * (check["candidate_accuracy"] - check["base_accuracy"]), abs=0.01)
+    assert "original data (3 cells not trained on)" in outcome.forgetting()
     base_augmentation = load_classifier("hemalabel-wbc").card.training_data["augmentation"]
     assert model.card.training_data["augmentation"]["scale_jitter"] == base_augmentation["scale_jitter"] == 0.25
     assert sum(candidate.trained_on.values()) == model.card.training_data["queue_cells"] + 12

@@ -136,7 +136,8 @@ def run_retrain(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"candidate": candidate.name, "weights": str(candidate.path), "parent": candidate.parent,
                     "trained_on": candidate.trained_on, "promoted": bool(args.promote), "seconds": round(outcome.seconds, 1),
-                    "comparison": outcome.comparison.to_dict(), "history": outcome.history})
+                    "comparison": outcome.comparison.to_dict(), "replay_check": outcome.replay_check,
+                    "history": outcome.history})
         return 0
     print(f"candidate {candidate.name} (fine-tuned from {candidate.parent} in {outcome.seconds:.0f} s): {candidate.path}")
     for title, pair in (("held-out slides", outcome.comparison.held_out), ("standard set", outcome.comparison.standard)):
@@ -144,6 +145,8 @@ def run_retrain(args: argparse.Namespace) -> int:
             current, new = pair
             print(f"{title}: {current.cells} cells; accuracy {current.accuracy:.4f} -> {new.accuracy:.4f}, "
                   f"balanced {current.balanced_accuracy:.4f} -> {new.balanced_accuracy:.4f}")
+    if outcome.forgetting():
+        print(outcome.forgetting())
     print(outcome.comparison.recommendation)
     if args.promote:
         print(f"promoted {candidate.name}: it is now the model in use (undo: hemalabel models rollback)")

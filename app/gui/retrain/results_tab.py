@@ -8,6 +8,8 @@ The tab shows; the dialog acts (its buttons are `promote_button` and
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QComboBox,
@@ -81,7 +83,9 @@ class ResultsTab(QWidget):
         colour = "#1b7a3a" if comparison.promote_advised else "#9a6100"
         self.recommendation.setText(f"<span style='font-size:11pt; color:{colour}'><b>{comparison.recommendation}</b></span>"
                                     f"<br>Candidate <b>{outcome.candidate.name}</b>, trained in "
-                                    f"{outcome.seconds:.0f} s on {sum(outcome.candidate.trained_on.values())} examples.")
+                                    f"{outcome.seconds:.0f} s on {sum(outcome.candidate.trained_on.values())} examples."
+                                    + (f"<br>Forgetting check, {escape(outcome.forgetting() or '')}."
+                                       if outcome.forgetting() else ""))
         self._fill_metrics(comparison)
         self.set_combo.blockSignals(True)
         self.set_combo.clear()

@@ -28,14 +28,14 @@ class SettingsForm(QWidget):
         form = QFormLayout(self)
         self.replay_edit = QLineEdit()
         self.replay_edit.setObjectName("replayEdit")
-        self.replay_edit.setPlaceholderText("none: learn from this project's queue only")
+        self.replay_edit.setPlaceholderText("the replay set shipped with HemaLabel (PBC cells)")
         self.replay_edit.setToolTip("The original training data: the model's training config (.json, whose test "
                                     "split is never replayed), a PBC folder with images/ and boxes/, or a "
                                     "class-folder tree. Replaying some of it keeps the model from forgetting")
         self.replay_browse = QPushButton("&Browse\u2026")
         self.replay_browse.clicked.connect(lambda: self._choose_folder(self.replay_edit, "Original training data"))
         self.replay_per_class = _spin(0, 5000, "replayPerClass")
-        self.replay_per_class.setToolTip("Cells drawn from the replay data for each class")
+        self.replay_per_class.setToolTip("Cells drawn from the replay data for each class (0: no replay)")
         self.standard_edit = QLineEdit()
         self.standard_edit.setObjectName("standardEdit")
         self.standard_edit.setPlaceholderText("none")
@@ -60,8 +60,9 @@ class SettingsForm(QWidget):
         for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class):
             spin.setMaximumWidth(140)  # a number, not a text field
         note = QLabel("The fine-tune learns from this project's reviewed cells (the Queue tab), plus replayed "
-                      "cells of the original training data if a replay folder is set, so the model does not "
-                      "forget what the project lacks. The current model stays in use until you promote the candidate.")
+                      "cells of the original training data (the replay set shipped with HemaLabel unless you name "
+                      "another; 0 cells per class turns replay off), so the model does not forget what the project "
+                      "lacks. The current model stays in use until you promote the candidate.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #4a5562;")
         form.addRow(note)
