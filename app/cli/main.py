@@ -52,6 +52,9 @@ def _launch_gui(parser: argparse.ArgumentParser, args: list[str]) -> int:
     gui_parser.add_argument("project", nargs="?", help="project file or folder of images to open")
     gui_parser.add_argument("--self-test", action="store_true", help="check models and window, then exit")
     options = gui_parser.parse_args(args)
+    from app.platform_libraries import warn_if_missing
+
+    warn_if_missing()  # before Qt loads: its own message names no package to install
     from app.gui.launch import launch  # Qt loads only when the window is wanted
 
     return launch(project=options.project, self_test=options.self_test, started=STARTED)
