@@ -86,8 +86,18 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
                 assert len(store.cells(slide.id)) <= len(cells)
         return f"{len(cells)} cells detected and classified in a project, undo works"
 
+    def sample() -> str:
+        # Help > Open Sample Project's fields: proves the bundle carries them.
+        from core.sample_project import prepare_sample_project
+
+        with tempfile.TemporaryDirectory(prefix="hemalabel-selftest-") as folder:
+            with ProjectStore.open(run_job(prepare_sample_project(folder))) as store:
+                slides, cells = len(store.slides()), len(store.cells())
+        assert slides and cells, "the sample project has no slides or no cells"
+        return f"{counted(slides, 'slide')} and {counted(cells, 'cell')} in the sample project"
+
     checks: list[tuple[str, Callable[[], str]]] = [("detector", detector), ("classifier", classifier)]
-    checks.append(("project", project))
+    checks += [("project", project), ("sample", sample)]
     if os.environ.get("HEMALABEL_SELF_TEST_WINDOW_ONLY"):
         checks = []  # the bundle script times the window's cold start alone
     if show_window is not None:

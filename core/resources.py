@@ -29,15 +29,27 @@ def bundled_models_dir() -> Path:
 
 
 USER_MODELS_ENV = "HEMALABEL_MODELS_DIR"
+USER_DATA_ENV = "HEMALABEL_DATA_DIR"
 
 
-def user_models_dir() -> Path:
-    """Where models the user trained live: HEMALABEL_MODELS_DIR if set (tests,
-    shared lab installs), else the platform's per-user data folder.  Bundled
-    models are never written; a promoted model here wins over them."""
-    override = os.environ.get(USER_MODELS_ENV)
+def user_data_dir() -> Path:
+    """The user's own HemaLabel folder: HEMALABEL_DATA_DIR if set (tests),
+    else the platform's per-user data folder.  What the app writes for the
+    user (trained models, the sample project) goes here, never into the
+    install, which may be read-only or, in a one-file bundle, temporary."""
+    override = os.environ.get(USER_DATA_ENV)
     if override:
         return Path(override)
     import platformdirs
 
-    return Path(platformdirs.user_data_dir("HemaLabel", appauthor=False)) / "models"
+    return Path(platformdirs.user_data_dir("HemaLabel", appauthor=False))
+
+
+def user_models_dir() -> Path:
+    """Where models the user trained live: HEMALABEL_MODELS_DIR if set (tests,
+    shared lab installs), else models/ in the user's data folder.  Bundled
+    models are never written; a promoted model here wins over them."""
+    override = os.environ.get(USER_MODELS_ENV)
+    if override:
+        return Path(override)
+    return user_data_dir() / "models"

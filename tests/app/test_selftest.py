@@ -10,7 +10,7 @@ from app.selftest import EXIT_FAILED, generated_smear, run_self_test
 def test_self_test_passes_with_working_models(fake_models, capsys: pytest.CaptureFixture[str]) -> None:
     assert run_self_test() == 0
     out = capsys.readouterr().out
-    assert "detector: ok" in out and "classifier: ok" in out and "project: ok" in out
+    assert "detector: ok" in out and "classifier: ok" in out and "project: ok" in out and "sample: ok" in out
     assert out.strip().endswith("self-test: passed")
 
 
