@@ -71,6 +71,8 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("model_versions", "&Models\u2026", "Ctrl+Shift+M",
                "List the classifier versions: promote, discard or roll back", "Models"),
     ActionSpec("shortcuts", "&Keyboard Shortcuts", QKeySequence.StandardKey.HelpContents, "List every shortcut", "Help"),
+    ActionSpec("open_sample", "Open &Sample Project\u2026", None,
+               "Open a project of six bundled blood-smear fields (BCCD, MIT) to try the whole review", "Help"),
     ActionSpec("about", "&About HemaLabel", None, "Version and licences", "Help"),
 )
 

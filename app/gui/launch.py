@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QApplication
 from app.gui import model_provider
 from app.gui.main_controller import MainController
 from app.gui.main_window import MainWindow
+from app.gui.sample_controller import SampleProjectController
 from app.gui.settings import AppSettings
 from app.gui.style import apply_style, configure_pyqtgraph
 from app.gui.unexpected_errors import UnexpectedErrorReporter
@@ -46,6 +47,7 @@ def make_application(argv: list[str] | None = None) -> QApplication:
 def create_main_window(project: str | None = None, settings: AppSettings | None = None) -> tuple[MainWindow, MainController]:
     window = MainWindow()
     controller = MainController(window, settings)
+    SampleProjectController(controller)  # Help > Open Sample Project…; lives as long as the controller
     if project:
         # After the first paint, so the window shows at once even for a big project.
         QTimer.singleShot(0, lambda: controller.open_project(project))

@@ -194,7 +194,7 @@ class MainWindow(QMainWindow):
         models.addSeparator()
         models.addActions([a["retrain"], a["model_versions"]])
         help_menu = bar.addMenu("&Help")
-        help_menu.addActions([a["shortcuts"], a["about"]])
+        help_menu.addActions([a["shortcuts"], a["open_sample"], a["about"]])
 
     def set_page_widget(self, page: QWidget, widget: QWidget | None, placeholder: str = "") -> None:
         """Put a project's widget (the gallery, the differential panel) on its
