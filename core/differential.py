@@ -72,6 +72,29 @@ def counts_as(kind: CellKind, label: str | None, taxonomy: Taxonomy) -> CountsAs
     return CountsAs.NOT_COUNTED
 
 
+_KIND_WORDS = {CellKind.WHITE: "a white cell", CellKind.RED: "a red cell", CellKind.PLATELET: "a platelet"}
+
+
+def class_fits(kind: CellKind, name: str, taxonomy: Taxonomy) -> bool:
+    """Whether a cell of this kind can be given the class `name` without its
+    kind changing.  A white cell takes every class (the classifier names what
+    a white-cell box holds, platelet included, and `counts_as` places it by
+    the class's group); a red cell or a platelet only a class of its own
+    group.  Giving a class never changes a kind: that is its own act."""
+    if kind is CellKind.WHITE:
+        return True
+    return name in taxonomy and taxonomy.get(name).group == kind.value
+
+
+def class_refusal(kind: CellKind, name: str, taxonomy: Taxonomy) -> str | None:
+    """Why a cell of this kind cannot take the class `name` (None: it can),
+    in words for the status bar; the window adds how to change the kind."""
+    if class_fits(kind, name, taxonomy):
+        return None
+    return (f"This is {_KIND_WORDS[kind]}, and {taxonomy.display_of(name)} is not a class for one: "
+            "a class never changes what a box holds; change its kind first")
+
+
 def awaits_review(kind: CellKind, reviewed: bool) -> bool:
     """Whether a cell still stands between its slide and sign-off for want of
     a review: a white cell nobody has reviewed.  Red cells and platelets are

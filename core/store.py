@@ -46,6 +46,7 @@ from core.differential import (
     CountsAs,
     Differential,
     awaits_review,
+    class_refusal,
     counts_as,
     differential_of_groups,
 )
@@ -79,6 +80,11 @@ class ProjectInUseError(StoreError):
 class SaveFailedError(StoreError):
     """The file refused an edit (a full disk, a drive gone): the edit was
     rolled back whole and the project is as it was before it."""
+
+
+class ClassKindError(StoreError):
+    """A class given to a cell of a kind it is not a class for (a white-cell
+    class for a red cell): refused, as a class never changes a kind."""
 
 
 class SlideLockedError(StoreError):
@@ -811,7 +817,14 @@ class ProjectStore:
         cell's label, a confirmation where it does not."""
         self._check_label(label)
         with self.edit(description):
-            for cell in self._human_targets(cell_ids):
+            targets = self._human_targets(cell_ids)
+            for cell in targets:
+                # A class digit on a red cell once made it a white cell of
+                # that class: a kind changes only by set_kind, asked for.
+                refusal = class_refusal(cell.kind, label, self.taxonomy)
+                if refusal is not None:
+                    raise ClassKindError(f"Cell {cell.id}: {refusal}")
+            for cell in targets:
                 action = CorrectionAction.CONFIRM if cell.label == label else CorrectionAction.RELABEL
                 after = cell.with_changes(label=label, source=LabelSource.HUMAN, reviewed=True)
                 edit_id = self._write_cell(cell, after)

@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.gui.canvas.tiled_image import rgb_to_qimage
 from app.gui.imagery import SlideImage
-from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, percent
+from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, needs_class, percent
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.schema import Cell
 from core.taxonomy import Taxonomy
@@ -159,7 +159,10 @@ class InspectorView(QWidget):
                 bar.setVisible(False)
         self.fields["Kind"].setText(KIND_NAMES[cell.kind])
         self.fields["Source"].setText(SOURCE_TEXT[cell.source])
-        self.fields["Reviewed"].setText("Yes" if cell.reviewed else "No \u2014 model proposal")
+        reviewed = "Yes" if cell.reviewed else "No \u2014 model proposal"
+        if needs_class(cell, taxonomy):
+            reviewed += " \u2014 needs a class" if cell.reviewed else "; needs a class"
+        self.fields["Reviewed"].setText(reviewed)
         self.fields["Model"].setText(cell.model_version or "\u2014")
         self.fields["Confidence"].setText(confidence_text(cell, taxonomy))
         box = cell.box

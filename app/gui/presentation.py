@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.differential import CountsAs, counts_as
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
 from core.store import CellTally
 from core.taxonomy import UNIDENTIFIED, Taxonomy
@@ -71,7 +72,21 @@ def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
     return "\u2014"
 
 
+def needs_class(cell: Cell, taxonomy: Taxonomy) -> bool:
+    """A white cell the differential counts as Unidentified: no class yet
+    (an imported box without a type, a detection not classified) or one the
+    taxonomy lacks.  Reviewed or not, it still needs a class."""
+    return counts_as(cell.kind, cell.label, taxonomy) is CountsAs.UNIDENTIFIED
+
+
 def cell_title(cell: Cell, taxonomy: Taxonomy) -> str:
+    """What a cell is called: its class, "Unidentified" (with the unknown
+    label, if any) for a white cell without one the project knows, else
+    its kind.  A white cell with no class was called "White cell", which
+    read as an answer; the count holds it as Unidentified."""
+    if needs_class(cell, taxonomy):
+        unknown = cell.label not in (None, UNIDENTIFIED)
+        return taxonomy.display_of(UNIDENTIFIED) + (f" ({cell.label})" if unknown else "")
     if cell.label and cell.label in taxonomy:
         return taxonomy.get(cell.label).display
     return KIND_NAMES[cell.kind]
@@ -83,12 +98,15 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
     title = cell_title(cell, taxonomy)
     confidence = cell_confidence(cell)
     tag = title
-    if cell.source is LabelSource.MODEL and confidence is not None:
+    # A white box only detected, not classified, has the detector's score:
+    # beside "Unidentified" it would read as a class's probability.
+    detector_only = not cell.probabilities and needs_class(cell, taxonomy)
+    if cell.source is LabelSource.MODEL and confidence is not None and not detector_only:
         tag = f"{title} {percent(confidence)}"
         if threshold > 0 and confidence < threshold and cell.label != UNIDENTIFIED:
             tag += " ?"
-    elif cell.reviewed and cell.source is not LabelSource.MODEL:
-        tag = f"{title} \u2713"
+    elif cell.reviewed and cell.source is not LabelSource.MODEL and not needs_class(cell, taxonomy):
+        tag = f"{title} \u2713"  # no tick for a cell that still needs a class
     # Red cells are many and alike: their tag only shows when selected.
     show_tag = cell.kind is not CellKind.RED or labelled
     return CellLook(

@@ -83,8 +83,9 @@ def test_draw_classify_undo_redo_move_and_reopen(qtbot, open_window, project_pat
     qtbot.mouseMove(viewport, end)
     qtbot.mouseRelease(viewport, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ShiftModifier, end)
     (platelet,) = store.cells(second.id)
-    qtbot.keyClick(window.view, Qt.Key.Key_8)
+    qtbot.keyClick(window.view, Qt.Key.Key_P, Qt.KeyboardModifier.AltModifier)  # Edit > Set Kind > Mark as Platelet
     assert store.cell(platelet.id).kind is CellKind.PLATELET
+    qtbot.keyClick(window.view, Qt.Key.Key_8)
     assert store.cell(platelet.id).label == "platelet"
     qtbot.keyClick(window.view, Qt.Key.Key_PageUp)
     assert controller.slide.id == first.id

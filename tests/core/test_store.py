@@ -401,3 +401,24 @@ def test_the_counted_differential_is_the_one_of_the_cells(tmp_path: Path) -> Non
         for slide_id in [slide.id for slide in slides] + [None]:
             assert store.differential(slide_id) == differential(store.cells(slide_id), store.taxonomy)
         assert store.differential().counted == 8 and store.differential(slides[2].id).counted == 0
+
+
+def test_a_class_never_changes_a_kind(project: ProjectStore, tmp_path: Path) -> None:
+    """A white-cell class for a red cell is refused whole, nothing written:
+    a kind changes only by set_kind (issue 27)."""
+    from core.store import ClassKindError
+
+    slide_id = add_slide(project, tmp_path)
+    white, red, platelet = project.add_cells(
+        slide_id, [proposal(Box(0, 0, 9, 9)), proposal(Box(20, 0, 29, 9), CellKind.RED),
+                   proposal(Box(40, 0, 49, 9), CellKind.PLATELET)]
+    )
+    before, last_step = snapshot(project), project.undo_description()
+    with pytest.raises(ClassKindError, match="red cell"):
+        project.set_label([white.id, red.id], "neutrophil")
+    with pytest.raises(ClassKindError, match="platelet"):
+        project.set_label([platelet.id], "unidentified")
+    assert snapshot(project) == before and project.undo_description() == last_step
+    project.set_label([white.id], "platelet")  # the classifier's class for a white-cell box: its kind stays
+    project.set_label([platelet.id], "platelet")
+    assert project.cell(white.id).kind is CellKind.WHITE and project.cell(platelet.id).kind is CellKind.PLATELET

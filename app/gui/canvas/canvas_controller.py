@@ -16,6 +16,7 @@ import cv2
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
+from app.gui.actions import kind_change_hint
 from app.gui.canvas.cell_item import CellItem
 from app.gui.canvas.slide_view import SlideView
 from app.gui.canvas.tiled_image import TiledImageItem
@@ -23,6 +24,7 @@ from app.gui.imagery import SlideImage, read_preview, read_slide_image
 from app.gui.presentation import cell_look
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
+from core.differential import class_fits, class_refusal
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide, SlideStatus
@@ -387,23 +389,29 @@ class CanvasController(QObject):
             self._store_edit(self.session.store.nudge_cell, ids[0], fitted)
 
     def set_class(self, name: str) -> None:
-        """Give the selected cells a class: one undo step, kind fixed to match the class."""
+        """Give the selected cells a class: one undo step.  A class never
+        changes a kind (core.differential.class_fits): a red cell or a
+        platelet selected with white cells keeps its kind and its class, and
+        the status bar says how to change a kind."""
         ids = self.selected_ids()
         if not ids or self.session is None:
             return
         store = self.session.store
-        taxonomy_class = store.taxonomy.get(name)
-        wanted_kind = _GROUP_KIND.get(taxonomy_class.group)
-
-        def apply() -> None:
-            with store.edit(f"Set class {taxonomy_class.display}"):
-                if wanted_kind is not None:
-                    wrong_kind = [cid for cid in ids if self._cells[cid].kind is not wanted_kind]
-                    if wrong_kind:
-                        store.set_kind(wrong_kind, wanted_kind)
-                store.set_label(ids, name)
-
-        self._store_edit(apply)
+        taxonomy = store.taxonomy
+        taxonomy_class = taxonomy.get(name)
+        fitting = [cid for cid in ids if class_fits(self._cells[cid].kind, name, taxonomy)]
+        refused = [self._cells[cid] for cid in ids if cid not in fitting]
+        why = ""
+        if refused:
+            kind = _GROUP_KIND.get(taxonomy_class.group, CellKind.WHITE)
+            why = f"{class_refusal(refused[0].kind, name, taxonomy)} with {kind_change_hint(kind)}"
+        if not fitting:
+            self.message.emit(why)
+            return
+        done = self._store_edit(lambda: store.set_label(fitting, name, f"Set class {taxonomy_class.display}") or True)
+        if done and refused:
+            self.message.emit(f"{len(fitting)} set to {taxonomy_class.display}; {len(refused)} left as "
+                              f"{'it was' if len(refused) == 1 else 'they were'}. {why}")
 
     def set_kind(self, kind: CellKind, ids: Sequence[int] | None = None) -> None:
         """Mark the selected cells (or `ids`, the gallery's) as another kind."""

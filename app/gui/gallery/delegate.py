@@ -8,6 +8,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from app.gui.gallery.model import GroupHeader, Tile
+from core.taxonomy import UNIDENTIFIED
 
 HEADER_HEIGHT = 30
 CAPTION_HEIGHT = 18
@@ -36,7 +37,13 @@ def header_detail(header: GroupHeader, room: int, metrics: QFontMetrics) -> str:
         forms = ["no cells (drop here to move cells to this class)", "no cells"]
     else:
         count = f"{header.shown} cell{'s' if header.shown != 1 else ''}"
-        state = f"{header.unreviewed} to review" if header.unreviewed else "all reviewed"
+        if header.class_name == UNIDENTIFIED:
+            # Every cell of this group counts as Unidentified (group_of is
+            # counts_as): reviewed or not, each still needs a class before
+            # the slide can be signed off, so none is "reviewed" here.
+            state = "need a class" if header.shown != 1 else "needs a class"
+        else:
+            state = f"{header.unreviewed} to review" if header.unreviewed else "all reviewed"
         forms = [f"{count}  ·  {state}", f"{header.shown}  ·  {state}"]
     fitting = next((text for text in forms if metrics.horizontalAdvance(text) <= room), None)
     return fitting if fitting is not None else metrics.elidedText(forms[-1], Qt.TextElideMode.ElideRight, max(room, 0))

@@ -24,10 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.actions import kind_change_hint
 from app.gui.gallery.model import GalleryFilter, GalleryModel, group_of
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
 from app.gui.session import ProjectSession
+from core.differential import class_fits, class_refusal
+from core.schema import CellKind
 from core.store import ProjectStore, StoreError
 from core.taxonomy import UNIDENTIFIED
 
@@ -168,6 +171,14 @@ class CellGallery(QWidget):
     def reclassify(self, cell_ids: list[int], class_name: str) -> bool:
         taxonomy = self.store.taxonomy
         display = taxonomy.get(class_name).display
+        # The gallery holds white cells, which take every class; one whose
+        # kind was changed meanwhile keeps it (core.differential.class_fits).
+        kinds = {cell_id: cell.kind for cell_id in cell_ids if (cell := self.model.cell(cell_id)) is not None}
+        refused = [cell_id for cell_id, kind in kinds.items() if not class_fits(kind, class_name, taxonomy)]
+        if refused:
+            self.message.emit(f"{class_refusal(kinds[refused[0]], class_name, taxonomy)} "
+                              f"with {kind_change_hint(CellKind.WHITE)}")
+            return False
         next_id = self._next_unreviewed_after(cell_ids)
         description = f"Set class {display}" + (f" ({len(cell_ids)} cells)" if len(cell_ids) > 1 else "")
         # Set before the edit: the window's session hands a GUI-thread edit on
