@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QWidget
 
+from core.schema import CellKind
+
 
 @dataclass(frozen=True, slots=True)
 class ActionSpec:
@@ -78,6 +80,16 @@ SPECS: tuple[ActionSpec, ...] = (
 
 # Digit keys set classes; they are built from the project's taxonomy (see class_actions).
 CLASS_KEYS_NOTE = "0\u20138  Set the class of the selected cells (see Edit \u203a Set Class)"
+
+
+_KIND_ACTIONS = {CellKind.WHITE: "kind_white", CellKind.RED: "kind_red", CellKind.PLATELET: "kind_platelet"}
+
+
+def kind_change_hint(kind: CellKind) -> str:
+    """Where the explicit change to `kind` is, for a refusal to say:
+    "Edit › Set Kind › Mark as White Cell (Alt+W)"."""
+    spec = next(spec for spec in SPECS if spec.name == _KIND_ACTIONS[kind])
+    return f"Edit › Set Kind › {spec.text.replace('&', '')} ({shortcut_text(spec.shortcut)})"
 
 
 def shortcut_text(spec_shortcut: str | QKeySequence.StandardKey | None) -> str:
