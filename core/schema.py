@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass, field, replace
+from pathlib import PurePosixPath
 from typing import Any
 
 
@@ -121,6 +122,9 @@ COMMENT_KEY = "comment"
 # against and, for a count short of it, the reviewer's reason for signing anyway.
 SIGNED_TARGET_KEY = "signed_target"
 BELOW_TARGET_KEY = "below_target_reason"
+# The key that holds a sample identifier the technician gave the slide (an
+# accession or patient sample number); without one the image's file stem stands in.
+SAMPLE_ID_KEY = "sample_id"
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +145,19 @@ class Slide:
     def comment(self) -> str:
         """The reviewer's comment given with the last sign-off ("" if none)."""
         return str(self.attributes.get(COMMENT_KEY, ""))
+
+    @property
+    def image_name(self) -> str:
+        """The image's file name, without the folders of its stored path."""
+        return PurePosixPath(self.path).name
+
+    @property
+    def sample_id(self) -> str:
+        """The sample the slide is of, as the window, the reports and `info`
+        name it: the identifier the technician gave, or else the image's file
+        name without its suffix ("BloodImage_00010")."""
+        given = str(self.attributes.get(SAMPLE_ID_KEY, "")).strip()
+        return given or PurePosixPath(self.path).stem
 
     @property
     def signed_target(self) -> int | None:

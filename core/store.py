@@ -18,6 +18,7 @@ import os
 import sqlite3
 import tempfile
 import threading
+import unicodedata
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +30,7 @@ from typing import Any, NamedTuple
 from core.schema import (
     BELOW_TARGET_KEY,
     COMMENT_KEY,
+    SAMPLE_ID_KEY,
     SIGNED_TARGET_KEY,
     Box,
     Cell,
@@ -58,6 +60,8 @@ PROJECT_SUFFIX = ".hemalabel"
 DEFAULT_PROJECT_NAME = "project" + PROJECT_SUFFIX
 NUDGE_DESCRIPTION = "Nudge box"
 NUDGES_JOIN_WITHIN_S = 2.0  # key presses on one box closer than this are one undo step
+# Long enough for any accession or sample number a lab prints; short enough for a report's heading.
+MAX_SAMPLE_ID = 64
 DEFAULT_EDITOR = "HemaLabel"  # who holds a project's lock, in words, where the caller does not say
 
 
@@ -510,6 +514,27 @@ class ProjectStore:
             merged = {**slide.attributes, **attributes}
             self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(merged), slide_id))
             self._emit(StoreEvent("slide_changed", slide_id))
+            return self._slide(slide_id)
+
+    def set_sample_id(self, slide_id: int, sample_id: str) -> Slide:
+        """Name the sample a slide is of (what the report is headed with).
+        Blank goes back to the image's file stem.  Refused on a signed slide,
+        as any other edit: the signed report names its sample.  Not an undo
+        step: the history holds cell edits, and Ctrl+Z is for those."""
+        text = sample_id.strip()
+        if len(text) > MAX_SAMPLE_ID:
+            raise StoreError(f"a sample identifier is at most {MAX_SAMPLE_ID} characters, not {len(text)}")
+        if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text):
+            raise StoreError("a sample identifier is one line of printable characters")
+        with self.edit("Set sample identifier", record_history=False):
+            self._check_unlocked(slide_id)
+            slide = self._slide(slide_id)
+            attributes = {key: value for key, value in slide.attributes.items() if key != SAMPLE_ID_KEY}
+            if text:
+                attributes[SAMPLE_ID_KEY] = text
+            if attributes != slide.attributes:
+                self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(attributes), slide_id))
+                self._emit(StoreEvent("slide_changed", slide_id))
             return self._slide(slide_id)
 
     def relocate_slide(self, slide_id: int, image_path: str | os.PathLike[str], width: int, height: int) -> Slide:
@@ -1094,11 +1119,11 @@ class ProjectStore:
     # ----------------------------------------------------------- summaries
     def summary(self) -> dict[str, Any]:
         """Counts for `hemalabel info`: slides by status, cells by kind and class,
-        reviewed cells, queued corrections, and the differential of each
-        slide (by path) and of the project, as the panel and the reports count it."""
+        reviewed cells, queued corrections, each slide's sample identifier
+        and differential (by path) and the project's, as the panel and the reports count it."""
         groups = self.cell_groups_by_slide()
         with self._lock:
-            slide_paths = self._db.execute("SELECT id, path FROM slides ORDER BY id").fetchall()
+            slide_rows = self._db.execute(f"SELECT {_SLIDE_COLUMNS} FROM slides ORDER BY id").fetchall()
             slides_by_status = Counter(
                 dict(self._db.execute("SELECT status, COUNT(*) FROM slides GROUP BY status").fetchall())
             )
@@ -1116,6 +1141,7 @@ class ProjectStore:
             ).fetchone()[0]
             queued = self._db.execute("SELECT COUNT(*) FROM corrections WHERE retracted = 0").fetchone()[0]
         kinds = [kind.value for kind in CellKind]
+        slides = [_slide_from_row(row) for row in slide_rows]
         return {
             "project": str(self.path),
             "schema_version": self.schema_version,
@@ -1128,11 +1154,12 @@ class ProjectStore:
             "classes": {kind: by_class.get(kind, {}) for kind in kinds},
             "slides_with_white_cell_type": labelled_white_slides,
             "queued_corrections": queued,
+            "samples": {slide.path: slide.sample_id for slide in slides},
             "differential": {
                 "total": self.differential().as_dict(),
                 "slides": {
-                    path: differential_of_groups(groups.get(slide, {}), self.taxonomy).as_dict()
-                    for slide, path in slide_paths
+                    slide.path: differential_of_groups(groups.get(slide.id, {}), self.taxonomy).as_dict()
+                    for slide in slides
                 },
             },
         }

@@ -8,6 +8,7 @@ from app.cli.output import print_json, reports_user_errors
 from core.store import ProjectStore
 
 NAME = "info"
+MAX_SAMPLES_LISTED = 20  # a project of hundreds of fields would push the counts off the screen
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -30,6 +31,11 @@ def run(args: argparse.Namespace) -> int:
     print(f"Project {summary['project']} (schema v{summary['schema_version']}){read_only}")
     statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in summary["slides_by_status"].items())
     print(f"Slides: {summary['slides']} ({statuses})")
+    samples = list(summary["samples"].items())
+    for path, sample in samples[:MAX_SAMPLES_LISTED]:
+        print(f"    Sample {sample}: {path}")
+    if len(samples) > MAX_SAMPLES_LISTED:
+        print(f"    ... and {len(samples) - MAX_SAMPLES_LISTED} more (--json lists every sample)")
     for kind, count in summary["cells"].items():
         print(f"{kind.capitalize()} cells: {count} ({summary['reviewed'][kind]} reviewed)")
         for label, n in sorted(summary["classes"][kind].items(), key=lambda item: -item[1]):
