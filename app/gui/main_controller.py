@@ -26,6 +26,7 @@ from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
 from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
+from app.gui.sample_id import SampleIdController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
@@ -61,6 +62,7 @@ class MainController(QObject):
         self.review = ReviewController(window, self.canvas, self)
         self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
         self.retraining = RetrainController(window, self)
+        self.sample_ids = SampleIdController(self)
         self._import_job: JobHandle | None = None
         self._class_actions: list[QAction] = []
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
@@ -538,6 +540,7 @@ class MainController(QObject):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
         a["locate_image"].setEnabled(has_slide and editable)
+        a["sample_id"].setEnabled(has_slide and editable)
         a["retrain"].setEnabled(has_project)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)

@@ -171,7 +171,7 @@ class MainWindow(QMainWindow):
         kind_menu = edit.addMenu("Set &Kind")
         kind_menu.addActions([a["kind_white"], a["kind_red"], a["kind_platelet"]])
         edit.addSeparator()
-        edit.addAction(a["sign_off"])
+        edit.addActions([a["sign_off"], a["sample_id"]])
         view = bar.addMenu("&View")
         view.addAction(a["gallery"])
         view.addSeparator()

@@ -12,6 +12,7 @@ first suggestion.
 from __future__ import annotations
 
 import getpass
+import html
 from pathlib import Path
 
 from PySide6.QtCore import Qt, Slot
@@ -65,7 +66,7 @@ class SignOffDialog(QDialog):
         self.setMinimumWidth(420)
 
         layout = QVBoxLayout(self)
-        heading = QLabel(f"<b>{name}</b>")
+        heading = QLabel(f"<b>Sample {html.escape(slide.sample_id)}</b> ({html.escape(name)})")
         layout.addWidget(heading)
         layout.addLayout(self._count_grid())
 

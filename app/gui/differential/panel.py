@@ -84,6 +84,7 @@ class DifferentialPanel(QWidget):
         title_font.setBold(True)
         self.title.setFont(title_font)
         self.title.setWordWrap(True)  # a long file name must not widen the dock
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # a typed sample identifier is no markup either
         self.subtitle = QLabel()
         # Initials and comments are typed text: "<5% blasts" must not be taken for markup.
         self.subtitle.setTextFormat(Qt.TextFormat.PlainText)
@@ -240,7 +241,9 @@ class DifferentialPanel(QWidget):
             self.title.setText("Differential: all slides")
             self.subtitle.setText(f"{len(self.store.slides())} slides; choose a slide to sign it off")
         else:
-            self.title.setText(f"Differential: {Path(slide.path).name}")
+            # The sample first, as the report heads its page; the file too where the sample is named apart.
+            named_apart = slide.sample_id != Path(slide.image_name).stem
+            self.title.setText(f"Differential: {slide.sample_id}" + (f" ({slide.image_name})" if named_apart else ""))
             if slide.status is SlideStatus.SIGNED_OFF:
                 signed = f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}"
                 self.subtitle.setText(signed + (f"\nComment: {slide.comment}" if slide.comment else ""))
