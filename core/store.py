@@ -820,6 +820,30 @@ class ProjectStore:
                 self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
                 self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
 
+    def set_taught_predictions(
+        self, predictions: Sequence[tuple[int, str, dict[str, float]]], model_version: str
+    ) -> int:
+        """Write what the project taught (core.project_learning) onto model
+        proposals nobody reviewed.  No undo step: the predictions follow
+        from the reviewed cells, whose own edits undo them.  Cells a person
+        decided since, and signed slides, are left alone; returns how many
+        cells were written."""
+        written: dict[int, list[int]] = {}
+        with self.edit("Update predictions", record_history=False):
+            for cell_id, label, probabilities in predictions:
+                before = self._cell_or_none(cell_id)
+                if before is None or before.reviewed or before.source is not LabelSource.MODEL:
+                    continue
+                if self.slide(before.slide_id).status is SlideStatus.SIGNED_OFF:
+                    continue
+                self._check_label(label)
+                self._write_cell(before, before.with_changes(label=label, probabilities=dict(probabilities),
+                                                             model_version=model_version))
+                written.setdefault(before.slide_id, []).append(cell_id)
+            for slide_id, ids in written.items():
+                self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+        return sum(len(ids) for ids in written.values())
+
     def remove_model_proposals(self, cell_ids: Sequence[int]) -> None:
         """Drop unreviewed model proposals (a new detection run replaces them).
         Undoable, but no human decided anything, so nothing is queued."""

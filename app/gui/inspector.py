@@ -23,6 +23,7 @@ from app.gui.canvas.tiled_image import rgb_to_qimage
 from app.gui.imagery import SlideImage
 from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, needs_class, percent
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
+from core.project_learning import describe_version
 from core.schema import Cell
 from core.taxonomy import Taxonomy
 
@@ -163,7 +164,7 @@ class InspectorView(QWidget):
         if needs_class(cell, taxonomy):
             reviewed += " \u2014 needs a class" if cell.reviewed else "; needs a class"
         self.fields["Reviewed"].setText(reviewed)
-        self.fields["Model"].setText(cell.model_version or "\u2014")
+        self.fields["Model"].setText(describe_version(cell.model_version))
         self.fields["Confidence"].setText(confidence_text(cell, taxonomy))
         box = cell.box
         self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")

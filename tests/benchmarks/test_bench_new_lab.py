@@ -164,3 +164,101 @@ def test_retrain_time_on_200_queued_cells(tmp_path: Path, monkeypatch: pytest.Mo
     queued = sum(outcome.candidate.trained_on.values()) - 150 * 8
     print(f"\nretrain with 200 queued cells ({queued} trained on, the rest held out) plus 1,200 replay cells: "
           f"{seconds:.0f} s wall, {len(outcome.history)} epochs (goal <= 180 s on 2 cores)")
+
+
+CHECKPOINTS = (0, 5, 10, 20, 30, 50, 75, 100)
+
+
+def _new_lab_project(folder: Path, cells: list[LabelledCell], classifier) -> tuple[Path, dict[int, str]]:
+    """One slide per BCCD field, each white cell proposed and classified by
+    the model as the app does (classify_slides); returns the truth by cell id."""
+    from PIL import Image
+
+    from core.inference import classify_slides
+
+    path = folder / "instant.hemalabel"
+    truth: dict[int, str] = {}
+    with ProjectStore.create(path) as store:
+        for cell in cells:
+            with Image.open(cell.path) as image:
+                width, height = image.size
+            slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
+            (added,) = store.add_cells(slide.id, [NewCell(box=cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
+                                       "Detect cells")
+            truth[added.id] = cell.label
+        run_job(classify_slides(store, classifier, [slide.id for slide in store.slides()]))
+    return path, truth
+
+
+def _balanced_on_uncorrected(store: ProjectStore, truth: dict[int, str], corrected: set[int]) -> float:
+    cells = {c.id: c for c in store.cells(kind=CellKind.WHITE)}
+    recalls = []
+    for name in CROSS_LAB_CLASSES:
+        ids = [i for i, label in truth.items() if label == name and i not in corrected]
+        if ids:
+            recalls.append(np.mean([cells[i].label == name for i in ids]))
+    return float(np.mean(recalls))
+
+
+def _next_cell(order: str, store: ProjectStore, teacher, rng: random.Random) -> int:
+    from core.project_learning import most_informative_first
+
+    cells = [c for c in store.cells(kind=CellKind.WHITE) if not c.reviewed]
+    if order == "informative":
+        return most_informative_first(store.cells(kind=CellKind.WHITE), teacher.cache, limit=1)[0]
+    if order == "least_confident":
+        return min(cells, key=lambda c: max(c.probabilities.values(), default=0.0)).id
+    return rng.choice(cells).id
+
+
+@pytest.mark.realdata
+@pytest.mark.parametrize("which", ["bundled", "pbc-only"])
+def test_instant_learning_curve(which: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scripted technician reviews BCCD as a new lab in each review order,
+    through the store calls the window makes; after each decision the
+    project's teacher refits (core.project_learning), and the balanced
+    accuracy over the four classes is read from the store on the cells never
+    corrected.  The bundled model learnt BCCD's train split, so its lab is
+    BCCD val+test; the PBC-only model's is every typed BCCD white cell."""
+    from core.project_learning import ProjectTeacher
+
+    monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "registry"))
+    if which == "bundled":
+        classifier = load_classifier()
+        cells = bccd_val_test(list(classifier.classes))
+    else:
+        classifier = load_classifier(pbc_only_model(tmp_path / "base"))
+        cells = [c for c in from_bccd(DATA / "bccd", list(classifier.classes), ["train", "val", "test"])
+                 if c.label in CROSS_LAB_CLASSES]
+    cells = [c for c in cells if c.label in CROSS_LAB_CLASSES]
+    print(f"\n{which} model {classifier.version} on {len(cells)} BCCD white cells")
+    results: dict[str, dict[int, float]] = {}
+    refit_seconds: list[float] = []
+    for order in ("informative", "least_confident", "random"):
+        folder = tmp_path / order
+        folder.mkdir()
+        path, truth = _new_lab_project(folder, cells, classifier)
+        rng = random.Random(0)
+        corrected: set[int] = set()
+        curve: dict[int, float] = {}
+        with ProjectStore.open(path) as store:
+            teacher = ProjectTeacher(store, classifier)
+            teacher.prepare()
+            for step in range(max(CHECKPOINTS) + 1):
+                if step in CHECKPOINTS:
+                    curve[step] = _balanced_on_uncorrected(store, truth, corrected)
+                if step == max(CHECKPOINTS) or len(corrected) >= len(truth) - 20:
+                    break
+                cell_id = _next_cell(order, store, teacher, rng)
+                store.set_label([cell_id], truth[cell_id])  # a confirmation where the model was right
+                corrected.add(cell_id)
+                started = time.perf_counter()
+                teacher.teach()
+                refit_seconds.append(time.perf_counter() - started)
+        results[order] = curve
+        print(f"{order:>16}: " + "  ".join(f"{k}:{v:.3f}" for k, v in curve.items()), flush=True)
+    print(f"refit and write after a decision: median {np.median(refit_seconds) * 1000:.0f} ms, "
+          f"max {max(refit_seconds) * 1000:.0f} ms over {len(refit_seconds)} decisions")
+    informative = results["informative"]
+    assert informative[20] >= 0.80 and informative[50] >= 0.90
+

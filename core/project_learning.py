@@ -1,0 +1,404 @@
+"""What a project teaches the classifier between fine-tunes.
+
+A fine-tune takes minutes; a technician's 30th correction should change
+the other cells' predictions at once.  So each white cell's embedding (the
+network's pooled features, the input of its last layer) is kept with the
+network's own logits, and after every decision a light model is refitted
+on the project's reviewed cells: one prototype per class (the mean of its
+reviewed cells' normalised embeddings), whose cosine similarities give a
+second opinion.  The two are combined as a product of experts,
+
+    log p(class) = log p_network(class) + w * score(class) + constant,
+
+where a class's score is its prototype's similarity, and a class the
+project has no example of scores midway between the similarity of the
+reviewed cells to their own class and to the others; w is
+the weight that
+best predicts each reviewed cell from the others (leave-one-out), with a
+small pull towards the network: a project whose corrections agree with
+the network leaves it alone, one whose cells the network gets wrong hands
+more of the decision to what the project taught.
+
+The reviewed cells are the whole of what was taught, so undoing a
+correction undoes its teaching, and reopening a project restores it: the
+embeddings are a cache, recomputed from the slides when missing.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from core.classifier.preprocess import batch_of
+from core.crops import crop_square
+from core.imaging import ImageReadError
+from core.schema import Cell, CellKind, LabelSource, SlideStatus
+from core.slide_pixels import load_slide_rgb
+from core.store import ProjectStore
+
+# Cosine similarities of normalised embeddings are scaled by this before the
+# softmax over prototypes: a sharp but not one-hot second opinion.
+SHARPNESS = 15.0
+# The weights tried for the prototypes' opinion, and the pull to the network
+# (added to the mean leave-one-out NLL per unit of weight).
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
+PULL_TO_NETWORK = 0.02
+# Fewer reviewed cells than this teach nothing: leave-one-out needs a few.
+MIN_TAUGHT = 3
+# A prediction is rewritten only when its label changes or a probability
+# moves this much: every refit moves them all a little.
+MIN_CHANGE = 0.02
+_TAUGHT = re.compile(r"^(?P<base>.+)\+taught(?P<count>\d+)$")
+
+
+def taught_version(base: str, count: int) -> str:
+    """The model version a taught prediction carries: 'hemalabel-wbc-1.2.0+taught37'."""
+    return f"{base}+taught{count}"
+
+
+def taught_count(version: str | None) -> int | None:
+    """How many reviewed cells taught a prediction, None for the network's own."""
+    match = _TAUGHT.match(version or "")
+    return int(match["count"]) if match else None
+
+
+def describe_version(version: str | None) -> str:
+    """A model version as the inspector shows it: a taught prediction says
+    so, 'hemalabel-wbc-1.2.0, taught by 37 reviewed cells of this project'."""
+    count = taught_count(version)
+    if count is None:
+        return version or "\u2014"
+    cells = "1 reviewed cell" if count == 1 else f"{count} reviewed cells"
+    return f"{base_version(version)}, taught by {cells} of this project"
+
+
+def base_version(version: str | None) -> str | None:
+    match = _TAUGHT.match(version or "")
+    return match["base"] if match else version
+
+
+def log_softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+
+
+def normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class ProjectLearner:
+    """Prototypes of the reviewed cells and the weight of their opinion."""
+
+    def __init__(self, n_classes: int) -> None:
+        self.n_classes = n_classes
+        self.sums = np.zeros((n_classes, 0), np.float64)
+        self.counts = np.zeros(n_classes, np.int64)
+        self.weight = 0.0
+        self.other = 0.0
+        self.taught = 0
+
+    def fit(self, embeddings: np.ndarray, labels: np.ndarray, network_logp: np.ndarray) -> ProjectLearner:
+        """embeddings R x d (normalised), labels R class indices, network_logp
+        R x C: the reviewed cells."""
+        self.sums = np.zeros((self.n_classes, embeddings.shape[1]), np.float64)
+        self.counts = np.zeros(self.n_classes, np.int64)
+        np.add.at(self.sums, labels, embeddings)
+        np.add.at(self.counts, labels, 1)
+        self.taught = len(labels)
+        self.weight = 0.0
+        if len(labels) >= MIN_TAUGHT and (self.counts > 0).sum() >= 2:
+            self.weight = self._leave_one_out_weight(embeddings, labels, network_logp)
+        return self
+
+    def predict(self, embeddings: np.ndarray, network_logp: np.ndarray) -> np.ndarray:
+        """Probabilities N x C for cells with these embeddings and the
+        network's log-probabilities."""
+        if self.weight == 0.0:
+            return np.exp(network_logp)
+        scores = self._prototype_scores(embeddings, self.sums, self.counts)
+        return _combine(network_logp, scores, self.weight, self.other)
+
+    def _leave_one_out_weight(self, embeddings: np.ndarray, labels: np.ndarray, network_logp: np.ndarray) -> float:
+        # Each reviewed cell scored by prototypes that leave it out.
+        sums = self.sums[labels] - embeddings  # its own class's sum without it
+        scores = self._prototype_scores(embeddings, self.sums, self.counts)
+        own_count = self.counts[labels] - 1
+        own = np.einsum("nd,nd->n", normalised(np.where(own_count[:, None] > 0, sums, 1.0)), embeddings) * SHARPNESS
+        rows = np.arange(len(labels))
+        scores[rows, labels] = np.where(own_count > 0, own, -np.inf)
+        # The score of 'none of the reviewed classes': midway between how
+        # reviewed cells score for their own class and for another one.
+        typical = own[own_count > 0]
+        others = scores.copy()
+        others[rows, labels] = -np.inf
+        between = others[np.isfinite(others)]
+        self.other = float((np.median(typical) + np.median(between)) / 2) if typical.size and between.size else 0.0
+        best, chosen = np.inf, 0.0
+        for weight in WEIGHTS:
+            probabilities = _combine(network_logp, scores, weight, self.other)
+            nll = -np.log(probabilities[rows, labels] + 1e-9).mean() + PULL_TO_NETWORK * weight
+            if nll < best - 1e-9:
+                best, chosen = nll, weight
+        return chosen
+
+    @staticmethod
+    def _prototype_scores(embeddings: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+        """Scaled cosine similarity to each class's prototype; -inf where the
+        project has no example of the class."""
+        have = counts > 0
+        prototypes = np.zeros_like(sums)
+        prototypes[have] = normalised(sums[have])
+        scores = SHARPNESS * embeddings @ prototypes.T
+        scores[:, ~have] = -np.inf
+        return scores
+
+
+def _combine(network_logp: np.ndarray, scores: np.ndarray, weight: float, other: float) -> np.ndarray:
+    """Product of experts.  A class the project has no example of gets the
+    prototypes' `other` score: a cell as close to a reviewed class as those
+    cells are to their own is probably not of an unseen class, however sure
+    the network is; a cell unlike every reviewed one keeps the network's
+    view of the unseen classes."""
+    if weight == 0.0:
+        return np.exp(network_logp)
+    opinion = np.where(np.isfinite(scores), scores, other)
+    return np.exp(log_softmax(network_logp + weight * opinion))
+
+
+@dataclass(frozen=True, slots=True)
+class CellFeatures:
+    box: tuple[float, float, float, float]
+    embedding: np.ndarray  # normalised
+    logits: np.ndarray  # the network's, uncalibrated
+
+
+class FeatureModel:
+    """The classifier's embedding and logits of crops, in one pass: the
+    network up to its last layer, then that layer by hand."""
+
+    def __init__(self, classifier: Any) -> None:
+        import tensorflow as tf
+
+        model = classifier.keras_model
+        last = model.layers[-1]
+        kernel, bias = last.get_weights()
+        self.kernel, self.bias = kernel.astype(np.float32), bias.astype(np.float32)
+        import keras
+
+        trunk = keras.Model(model.inputs, last.input)
+        self._forward = tf.function(
+            lambda x: trunk(tf.cast(x, tf.float32), training=False),
+            input_signature=[tf.TensorSpec([None, classifier.card.input_size, classifier.card.input_size, 3], tf.uint8)],
+            autograph=False,
+        )
+        self.size = int(classifier.card.input_size)
+        self.margin = float(classifier.crop_margin)
+        self.version = str(classifier.version)
+        self.classes = list(classifier.classes)
+        self.temperature = float(classifier.temperature)
+        self._lock = threading.Lock()
+
+    def features(self, image: np.ndarray, cells: Sequence[Cell]) -> list[CellFeatures]:
+        if not cells:
+            return []
+        pixels = batch_of([crop_square(image, cell.box, self.margin) for cell in cells], self.size)
+        with self._lock:
+            embeddings = np.concatenate([self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)])
+        logits = embeddings @ self.kernel + self.bias
+        return [
+            CellFeatures(cell.box.as_tuple(), vector, row)
+            for cell, vector, row in zip(cells, normalised(embeddings), logits)
+        ]
+
+
+class FeatureCache:
+    """Embeddings and logits of a project's white cells, by cell id, for one
+    model; an entry whose box has moved since is recomputed."""
+
+    def __init__(self, version: str) -> None:
+        self.version = version
+        self.entries: dict[int, CellFeatures] = {}
+        self._lock = threading.Lock()
+
+    def missing(self, cells: Iterable[Cell]) -> list[Cell]:
+        with self._lock:
+            return [c for c in cells if (e := self.entries.get(c.id)) is None or e.box != c.box.as_tuple()]
+
+    def put(self, cells: Sequence[Cell], features: Sequence[CellFeatures]) -> None:
+        with self._lock:
+            for cell, feature in zip(cells, features):
+                self.entries[cell.id] = feature
+
+    def get(self, cell_id: int) -> CellFeatures | None:
+        with self._lock:
+            return self.entries.get(cell_id)
+
+
+def fill_cache(
+    store: ProjectStore, model: FeatureModel, cache: FeatureCache, cells: Sequence[Cell],
+    should_stop: Callable[[], bool] = lambda: False,
+) -> int:
+    """Compute the missing features of `cells`, slide by slide; returns how
+    many were computed.  An unreadable slide's cells are left out."""
+    by_slide: dict[int, list[Cell]] = {}
+    for cell in cache.missing(cells):
+        by_slide.setdefault(cell.slide_id, []).append(cell)
+    done = 0
+    for slide_id, slide_cells in by_slide.items():
+        if should_stop():
+            break
+        try:
+            image = load_slide_rgb(store, store.slide(slide_id))
+        except (ImageReadError, OSError, KeyError):
+            continue
+        cache.put(slide_cells, model.features(image, slide_cells))
+        done += len(slide_cells)
+    return done
+
+
+def teaching_cells(cells: Iterable[Cell], classes: Sequence[str]) -> list[Cell]:
+    """White cells a person stands behind, with a class the network has."""
+    wanted = set(classes)
+    return [
+        c for c in cells
+        if c.kind is CellKind.WHITE and c.label in wanted
+        and (c.reviewed or c.source in (LabelSource.HUMAN, LabelSource.IMPORT))
+    ]
+
+
+@dataclass(slots=True)
+class Teaching:
+    """One refit's result: what to write and how it was taught."""
+
+    predictions: list[tuple[int, str, dict[str, float]]]  # (cell id, label, probabilities) that changed
+    taught: int  # reviewed cells learnt from
+    weight: float  # the prototypes' weight chosen
+    version: str  # the model version written with the predictions
+
+
+def refit(
+    cells: Sequence[Cell],
+    cache: FeatureCache,
+    model: FeatureModel,
+    allowed: np.ndarray,
+    label_of: Callable[[np.ndarray], str],
+    locked_slides: set[int],
+) -> Teaching:
+    """Fit on the reviewed white cells and predict the unreviewed model
+    proposals of the network's own version on unlocked slides.  `allowed` is
+    the white-cell class mask (core.inference.allowed_classes); `label_of`
+    turns probabilities into a label with the thresholds in use."""
+    index = {name: i for i, name in enumerate(model.classes)}
+    teachers = [c for c in teaching_cells(cells, model.classes) if cache.get(c.id) is not None]
+    learner = ProjectLearner(len(model.classes))
+    if teachers:
+        embeddings = np.stack([cache.get(c.id).embedding for c in teachers])  # type: ignore[union-attr]
+        logits = np.stack([cache.get(c.id).logits for c in teachers])  # type: ignore[union-attr]
+        labels = np.array([index[str(c.label)] for c in teachers])
+        learner.fit(embeddings, labels, _network_logp(logits, model.temperature, allowed))
+    version = taught_version(model.version, learner.taught) if learner.weight > 0 else model.version
+    pupils = [
+        c for c in cells
+        if c.kind is CellKind.WHITE and not c.reviewed and c.source is LabelSource.MODEL
+        and c.slide_id not in locked_slides and base_version(c.model_version) == model.version
+        and cache.get(c.id) is not None
+    ]
+    changes: list[tuple[int, str, dict[str, float]]] = []
+    if pupils:
+        embeddings = np.stack([cache.get(c.id).embedding for c in pupils])  # type: ignore[union-attr]
+        logits = np.stack([cache.get(c.id).logits for c in pupils])  # type: ignore[union-attr]
+        probabilities = learner.predict(embeddings, _network_logp(logits, model.temperature, allowed))
+        for cell, row in zip(pupils, probabilities):
+            label = label_of(row)
+            if label == cell.label and cell.model_version == version and _close(cell.probabilities, model.classes, row):
+                continue
+            changes.append((cell.id, label, dict(zip(model.classes, map(float, row)))))
+    return Teaching(changes, learner.taught, learner.weight, version)
+
+
+def _network_logp(logits: np.ndarray, temperature: float, allowed: np.ndarray) -> np.ndarray:
+    """The network's calibrated log-probabilities, ruled-out classes at
+    -inf (as core.inference.rule_out_logits does for a white cell)."""
+    return log_softmax(np.where(allowed[None, :], logits / temperature, -1e9))
+
+
+def _close(stored: dict[str, float], classes: Sequence[str], row: np.ndarray) -> bool:
+    return all(abs(stored.get(name, -1.0) - float(value)) < MIN_CHANGE for name, value in zip(classes, row))
+
+
+def locked_slide_ids(store: ProjectStore) -> set[int]:
+    return {slide.id for slide in store.slides() if slide.status is SlideStatus.SIGNED_OFF}
+
+
+REVIEW_ORDERS = ("informative", "least_confident", "random")
+
+
+def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: int | None = None) -> list[int]:
+    """Unreviewed white cells, those whose answer would teach most first:
+    the least certain (entropy of their current probabilities), and among
+    them those least like anything already reviewed (one minus the largest
+    cosine similarity to a reviewed cell), so a run of near-identical
+    doubtful cells is not asked one after another.  The choice is greedy:
+    each chosen cell counts as reviewed for the next."""
+    candidates = [c for c in cells if c.kind is CellKind.WHITE and not c.reviewed and cache.get(c.id) is not None]
+    reviewed = [c for c in cells if c.kind is CellKind.WHITE and c.reviewed and cache.get(c.id) is not None]
+    if not candidates:
+        return []
+    embeddings = np.stack([cache.get(c.id).embedding for c in candidates])  # type: ignore[union-attr]
+    doubt = np.array([_entropy(c.probabilities) for c in candidates])
+    nearest = np.full(len(candidates), -1.0)
+    if reviewed:
+        taught = np.stack([cache.get(c.id).embedding for c in reviewed])  # type: ignore[union-attr]
+        nearest = (embeddings @ taught.T).max(axis=1)
+    order: list[int] = []
+    remaining = np.ones(len(candidates), bool)
+    for _ in range(min(limit or len(candidates), len(candidates))):
+        gain = np.where(remaining, doubt + 0.5 * (1.0 - nearest), -np.inf)
+        best = int(gain.argmax())
+        order.append(candidates[best].id)
+        remaining[best] = False
+        nearest = np.maximum(nearest, embeddings @ embeddings[best])
+    return order
+
+
+def _entropy(probabilities: dict[str, float]) -> float:
+    values = np.array([p for p in probabilities.values() if p > 0], np.float64)
+    return float(-(values * np.log(values)).sum()) if values.size else float(np.log(8))
+
+
+class ProjectTeacher:
+    """The instant path for one project and classifier: keep the cells'
+    features, refit after each decision, write what changed.  The GUI runs
+    teach() off the window's thread; the benchmark runs it inline."""
+
+    def __init__(self, store: ProjectStore, classifier: Any, thresholds: Any = None) -> None:
+        from core.inference import allowed_classes, label_from_probabilities
+
+        self.store = store
+        self.classifier = classifier
+        self.model = FeatureModel(classifier)
+        self.cache = FeatureCache(self.model.version)
+        judge = thresholds if thresholds is not None else classifier
+        self._label_of = lambda row: label_from_probabilities(judge, row)
+        self._allowed = allowed_classes(self.model.classes, CellKind.WHITE, store.taxonomy)
+        self.last: Teaching | None = None
+
+    def prepare(self, should_stop: Callable[[], bool] = lambda: False) -> int:
+        """Features of every white cell not yet cached (slides are read)."""
+        return fill_cache(self.store, self.model, self.cache, self.store.cells(kind=CellKind.WHITE), should_stop)
+
+    def teach(self) -> Teaching:
+        """Refit on the reviewed cells and write the predictions that changed."""
+        cells = self.store.cells(kind=CellKind.WHITE)
+        fill_cache(self.store, self.model, self.cache, cells)
+        teaching = refit(cells, self.cache, self.model, self._allowed, self._label_of, locked_slide_ids(self.store))
+        if teaching.predictions:
+            self.store.set_taught_predictions(teaching.predictions, teaching.version)
+        self.last = teaching
+        return teaching
