@@ -70,6 +70,12 @@ SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("classify_slide", "&Classify This Slide", "Ctrl+K", "Classify this slide's white cells", "Models"),
     ActionSpec("classify_all", "Classify A&ll Slides", "Ctrl+Shift+K", "Classify the white cells of every slide", "Models"),
     ActionSpec("pipeline_all", "Detect and Classify All Slides", "Ctrl+Shift+R", "Detect, then classify, every slide", "Models"),
+    ActionSpec("propose_on_import", "&Propose Cells on Import", None,
+               "Detect and classify the cells of a folder's images as they are added (off: they open with no boxes)",
+               "Models", True),
+    ActionSpec("learn_at_once", "Learn &From Each Decision", None,
+               "After each confirmation or correction, predict this project's unreviewed white cells again from "
+               "what its reviewed cells teach, without waiting for a retrain", "Models", True),
     ActionSpec("cancel_job", "Cancel", "Ctrl+.", "Stop the running job (what is done so far is kept)", "Models"),
     ActionSpec("retrain", "&Retrain\u2026", "Ctrl+Shift+T",
                "Fine-tune the classifier on this project's reviewed cells and compare it with the current one", "Models"),

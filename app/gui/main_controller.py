@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.data_controller import DataController
 from app.gui.edited_elsewhere import EditedElsewhere
+from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController
@@ -64,6 +65,7 @@ class MainController(QObject):
         self.retraining = RetrainController(window, self)
         self.sample_ids = SampleIdController(self)
         self._import_job: JobHandle | None = None
+        self._slides_before_import: set[int] = set()
         self._class_actions: list[QAction] = []
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
@@ -107,6 +109,7 @@ class MainController(QObject):
         a["classify_all"].triggered.connect(lambda: self.models.classify(self._all_ids()))
         a["pipeline_all"].triggered.connect(lambda: self.models.detect_and_classify(self._all_ids()))
         a["cancel_job"].triggered.connect(self.cancel_jobs)
+        a["propose_on_import"].toggled.connect(self.settings.set_propose_on_import)
         a["shortcuts"].triggered.connect(self.show_shortcuts)
         a["about"].triggered.connect(lambda: show_about(w))
         w.cancel_button.clicked.connect(self.cancel_jobs)
@@ -129,6 +132,7 @@ class MainController(QObject):
         self.models.finished.connect(self._job_finished)
         self.models.failed.connect(self.show_message)
         self.models.running_changed.connect(lambda _running: self._update_actions())
+        self.models.running_changed.connect(lambda _running: self._show_empty_hint())
         self.review.slide_chosen.connect(self.show_slide_id)
         self.review.open_cell.connect(self.show_cell_on_canvas)
         self.review.message.connect(self.show_message)
@@ -150,6 +154,23 @@ class MainController(QObject):
             )
         return f"This project has no slides yet\n\nAdd images with {keys('import_data')} (File \u203a Import\u2026)."
 
+    def _empty_slide_hint(self) -> str:
+        """What the canvas says over a slide with no boxes: what to do next."""
+        if self.slide is None or self.canvas.cells() or not self.canvas.editable:
+            return ""
+        keys = self.window.actions["detect_slide"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        if self.models.running:
+            cancel = self.window.actions["cancel_job"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            return f"No cells yet: the models are finding them\u2026\nThe boxes appear as each slide is done ({cancel} cancels)."
+        draw = self.window.actions["draw"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+        return (f"No cells yet\n\nPress {keys} to detect the cells on this slide (Models \u203a Detect Cells),\n"
+                f"or {draw} to draw a box yourself.")
+
+    def _show_empty_hint(self) -> None:
+        """Over a shown image only: a missing or unreadable one has its own message."""
+        if self.slide is not None and self.canvas.image_state[0] in ("ok", "preview"):
+            self.window.view.set_overlay(self._empty_slide_hint())
+
     def _restore_settings(self) -> None:
         w = self.window
         geometry, state = self.settings.window_geometry(), self.settings.window_state()
@@ -164,6 +185,7 @@ class MainController(QObject):
             visible = self.settings.kind_visible(kind.value)
             w.actions[name].setChecked(visible)
             self.canvas.set_kind_visible(kind, visible)
+        w.actions["propose_on_import"].setChecked(self.settings.propose_on_import())
         self._fill_recent_menu()
 
     # ------------------------------------------------------------ projects
@@ -192,7 +214,14 @@ class MainController(QObject):
                 images = [p for p in source.iterdir() if p.is_file() and is_image_file(p)]
                 if not images:
                     raise StoreError(f"{source}: no project file and no slide images (JPEG, PNG, TIFF, BMP) here")
-                store = ProjectStore.create(source, editor=EDITOR)
+                # The project goes where the technician says, never into
+                # the image folder unasked (the default is beside it).
+                target = ask_project_file(self.window, source)
+                if target is None:
+                    self.show_message(f"Nothing opened: no place was chosen for the project of {source}")
+                    return False
+                # A project chosen that exists is opened and the folder's new images added to it.
+                store = (ProjectStore.open if target.exists() else ProjectStore.create)(target, editor=EDITOR)
                 to_import = source
             else:
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
@@ -248,6 +277,7 @@ class MainController(QObject):
 
     def _start_import(self, store: ProjectStore, folder: Path) -> None:
         title = f"Adding images from {folder.name}"
+        self._slides_before_import = {slide.id for slide in store.slides()}
         self._import_job = start_job(
             title,
             lambda token: import_source(store, folder, "folder", cancel=token),
@@ -268,11 +298,18 @@ class MainController(QObject):
         text = f"Added {counted(added, 'slide')}"
         if skipped:
             text += f"; skipped {counted(len(skipped), 'unreadable image')}: " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
-        self.show_message(text)
         if self.slide is None and self.session is not None:
             slides = self.session.reader.slides()
             if slides:
                 self.show_slide_id(slides[0].id)
+        added_ids = [] if self.session is None else [
+            slide.id for slide in self.session.reader.slides() if slide.id not in self._slides_before_import]
+        if added_ids and self.settings.propose_on_import() and not self.session.read_only:
+            # A plain folder opened with nothing proposed and no hint; the
+            # technician's next step was always to detect and classify.
+            self.models.detect_and_classify(added_ids)
+            text += "; finding and classifying their cells (Models \u203a Propose Cells on Import turns this off)"
+        self.show_message(text)
 
     def _import_finished(self) -> None:
         self._import_job = None
@@ -383,6 +420,8 @@ class MainController(QObject):
             return  # a late batch from a project already closed
         self.window.slide_model.on_store_events(events)
         self.canvas.on_store_events(events)
+        if self.slide is not None and any(e.kind.startswith("cells_") and e.slide_id == self.slide.id for e in events):
+            self._show_empty_hint()
         kinds = {event.kind for event in events}
         if self.slide is not None and any(
             e.kind == "reloaded" or (e.kind == "slide_changed" and e.slide_id == self.slide.id) for e in events
@@ -609,6 +648,9 @@ class MainController(QObject):
         elif state == "loading":
             w.image_banner.hide_message()
             w.view.set_overlay("")
+        elif state in ("ok", "preview"):
+            w.image_banner.hide_message()
+            w.view.set_overlay(self._empty_slide_hint())
         elif state == "none":
             w.image_banner.hide_message()
             w.view.set_overlay(self._idle_overlay())

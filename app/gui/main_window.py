@@ -190,7 +190,7 @@ class MainWindow(QMainWindow):
         models = bar.addMenu("&Models")
         models.addActions([a["detect_slide"], a["detect_all"], a["classify_slide"], a["classify_all"]])
         models.addSeparator()
-        models.addActions([a["pipeline_all"], a["cancel_job"]])
+        models.addActions([a["pipeline_all"], a["propose_on_import"], a["cancel_job"]])
         models.addSeparator()
         models.addActions([a["retrain"], a["model_versions"]])
         help_menu = bar.addMenu("&Help")

@@ -64,6 +64,22 @@ class AppSettings:
     def set_confidence_threshold(self, value: float) -> None:
         self._q.setValue("review/confidence_threshold", float(value))
 
+    def propose_on_import(self) -> bool:
+        """Whether images added from a folder are detected and classified at
+        once (Models > Propose Cells on Import); on unless turned off."""
+        return str(self._q.value("review/propose_on_import", "true")).lower() in ("true", "1")
+
+    def set_propose_on_import(self, on: bool) -> None:
+        self._q.setValue("review/propose_on_import", bool(on))
+
+    def learn_at_once(self) -> bool:
+        """Whether each decision re-predicts the project's unreviewed cells
+        (Models > Learn From Each Decision); on unless turned off."""
+        return str(self._q.value("review/learn_at_once", "true")).lower() in ("true", "1")
+
+    def set_learn_at_once(self, on: bool) -> None:
+        self._q.setValue("review/learn_at_once", bool(on))
+
     def kind_visible(self, kind: str) -> bool:
         return str(self._q.value(f"review/show_{kind}", "true")).lower() in ("true", "1")
 

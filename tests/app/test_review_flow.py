@@ -176,11 +176,21 @@ def test_tooltips_show_shortcuts_and_help_lists_them(open_window):
         assert text in html
 
 
-def test_opening_a_folder_of_images_makes_the_project_in_the_background(qtbot, open_window, slides_dir):
+def test_opening_a_folder_of_images_makes_the_project_in_the_background(qtbot, open_window, slides_dir, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    # The project goes where the save dialog says: here, its default, beside the folder.
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda _parent, _title, default, *a, **k: (default, "")))
+    from app.gui.settings import AppSettings
+
+    settings = AppSettings()
+    settings.set_propose_on_import(False)  # no models here: see test_folder_project.py
+    settings.sync()
     window, controller = open_window(slides_dir)  # no project file there yet
     qtbot.waitUntil(lambda: window.slide_model.rowCount() == 4, timeout=5000)
     qtbot.waitUntil(lambda: controller.slide is not None and not window.job_progress.isVisible(), timeout=5000)
-    assert (slides_dir / "project.hemalabel").is_file()
+    assert (slides_dir.parent / "slides.hemalabel").is_file()
+    assert not list(slides_dir.glob("*.hemalabel"))
     wait_image(qtbot, controller)
 
 
