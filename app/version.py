@@ -16,8 +16,10 @@ def app_version() -> str:
         return _FALLBACK_VERSION
 
 
-def window_title(project: str | None = None) -> str:
-    """"HemaLabel 0.1.0", or "<project> — HemaLabel 0.1.0" with a project open:
-    the version in the title is what a technician quotes when reporting a problem."""
+def window_title(project: str | None = None, slide: str | None = None) -> str:
+    """"HemaLabel 0.1.0", or "<project file> — <slide> — HemaLabel 0.1.0"
+    with a project open: the version in the title is what a technician
+    quotes when reporting a problem."""
     title = f"{APP_NAME} {app_version()}"
-    return f"{project} \u2014 {title}" if project else title
+    names = [name for name in (project, slide) if name]
+    return " \u2014 ".join([*names, title])

@@ -223,6 +223,9 @@ class MainController(QObject):
                 # A project chosen that exists is opened and the folder's new images added to it.
                 store = (ProjectStore.open if target.exists() else ProjectStore.create)(target, editor=EDITOR)
                 to_import = source
+            elif source.is_file() and is_image_file(source):  # picked through "All files"
+                raise StoreError(f"{source.name} is a slide image, not a HemaLabel project: open its folder "
+                                 "with File \u203a Open Folder of Images")
             else:
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
         except ProjectInUseError as error:
@@ -248,14 +251,16 @@ class MainController(QObject):
         self._build_class_actions()
         self.settings.add_recent_project(store.path)
         self._fill_recent_menu()
-        self.window.setWindowTitle(window_title(store.path.parent.name))
+        self.window.setWindowTitle(window_title(store.path.name))
         if store.read_only:
             self.window.read_only_banner.show_message(self._read_only_reason(store), "warning")
         else:
             self.window.read_only_banner.hide_message()
         slides = store.slides()
         if slides:
-            self.show_slide_id(slides[0].id)
+            # Where the technician stopped last time, else the first slide.
+            last = self.settings.last_slide(store.path)
+            self.show_slide_id(last if any(s.id == last for s in slides) else slides[0].id)
         self._update_actions()
         self.window.focus_current_view()
         self.show_message(f"Opened {store.path} \u2014 {counted(len(slides), 'slide')}")
@@ -366,8 +371,9 @@ class MainController(QObject):
         self.window.browser.select_slide(slide_id)
         self.canvas.show_slide(slide)
         self.review.follow_slide(slide_id)
-        row = self.window.slide_model.row_of(slide_id)
-        neighbours = [self.window.slide_model.slide_at(r) for r in (row + 1, row - 1)]
+        self.settings.set_last_slide(self.session.store.path, slide_id)
+        self.window.setWindowTitle(window_title(self.session.store.path.name, Path(slide.path).name))
+        neighbours = [self.window.browser.slide_after(slide_id, step) for step in (1, -1)]
         self.canvas.prefetch([s for s in neighbours if s is not None])
         self._update_actions()
 
@@ -380,12 +386,12 @@ class MainController(QObject):
         if self.review.gallery_active and gallery is not None and gallery.slide_id is None:
             gallery.view.page(delta)
             return
-        model = self.window.slide_model
-        if self.slide is None or model.rowCount() == 0:
+        if self.slide is None:
             return
-        row = model.row_of(self.slide.id) + delta
-        if 0 <= row < model.rowCount():
-            self.show_slide_id(model.slide_at(row).id)
+        # The list's order, filtered and sorted as the technician chose.
+        following = self.window.browser.slide_after(self.slide.id, delta)
+        if following is not None:
+            self.show_slide_id(following.id)
 
     def ask_locate(self) -> None:
         if self.slide is None or self.session is None:

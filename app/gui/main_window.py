@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.slide_model = SlideListModel(self)
         self.browser = SlideBrowser(self.slide_model)
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.actions["find_slide"].triggered.connect(self.find_slide)
         self.inspector = InspectorView()
         self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector), Qt.DockWidgetArea.RightDockWidgetArea)
         # Right, below the cell: the differential count of the slide on show.
@@ -184,7 +185,7 @@ class MainWindow(QMainWindow):
         view.addAction(self.inspector_dock.toggleViewAction())
         view.addAction(self.differential_dock.toggleViewAction())
         navigate = bar.addMenu("&Navigate")
-        navigate.addActions([a["next_cell"], a["previous_cell"], a["next_slide"], a["previous_slide"]])
+        navigate.addActions([a["next_cell"], a["previous_cell"], a["next_slide"], a["previous_slide"], a["find_slide"]])
         navigate.addSeparator()
         navigate.addActions([a["next_pane"], a["previous_pane"]])
         models = bar.addMenu("&Models")
@@ -217,6 +218,11 @@ class MainWindow(QMainWindow):
 
     def show_gallery_page(self, on: bool) -> None:
         self.central_stack.setCurrentWidget(self.gallery_page if on else self.central_stack.widget(0))
+
+    def find_slide(self) -> None:
+        """Ctrl+F: the slide list's search field, showing the list if hidden."""
+        self.browser_dock.show()
+        self.browser.focus_search()
 
     def focus_current_view(self) -> None:
         """Give the keyboard back to the view on show (a project opened, a

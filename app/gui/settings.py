@@ -5,6 +5,7 @@ they never touch a technician's real settings."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -39,6 +40,17 @@ class AppSettings:
 
     def clear_recent_projects(self) -> None:
         self._q.setValue("recent_projects", [])
+
+    # ------------------------------------------------------------ where each project was left
+    def last_slide(self, project: str | os.PathLike[str]) -> int | None:
+        """The slide on show when the project was last open here, if any."""
+        try:
+            return int(self._q.value(_project_key(project, "last_slide")))
+        except (TypeError, ValueError):
+            return None
+
+    def set_last_slide(self, project: str | os.PathLike[str], slide_id: int) -> None:
+        self._q.setValue(_project_key(project, "last_slide"), int(slide_id))
 
     # ------------------------------------------------------------ layout
     def window_geometry(self) -> QByteArray | None:
@@ -88,3 +100,12 @@ class AppSettings:
 
     def sync(self) -> None:
         self._q.sync()
+
+
+def _project_key(project: str | os.PathLike[str], name: str) -> str:
+    """A settings key of one project: by a digest of its resolved path, as
+    a path's slashes and colons are not safe in a key.  Kept in the user's
+    settings, not the project: each technician returns to their own place,
+    and a read-only project remembers it too."""
+    digest = hashlib.sha1(str(Path(project).resolve()).encode("utf-8")).hexdigest()[:16]
+    return f"projects/{digest}/{name}"

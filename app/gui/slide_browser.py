@@ -1,15 +1,33 @@
 """The slide browser: every slide of the project with its thumbnail, its
-review status and its cell counts, kept current from the store's events."""
+review status and its cell counts, kept current from the store's events;
+a search field, a filter and a sort find one slide among hundreds."""
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRect, QSize, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QEvent,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRect,
+    QSize,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QColor, QFont, QKeyEvent, QKeySequence, QPainter, QPen, QPixmap, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QApplication,
+    QComboBox,
+    QHBoxLayout,
     QLabel,
+    QLineEdit,
     QListView,
     QStyle,
     QStyledItemDelegate,
@@ -21,7 +39,7 @@ from PySide6.QtWidgets import (
 from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
-from core.schema import Slide
+from core.schema import Slide, SlideStatus
 from core.store import CellTally, StoreError, StoreEvent
 
 SLIDE_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -318,8 +336,124 @@ class SlideDelegate(QStyledItemDelegate):
 
 
 
+# What the Show filter offers: key, text.  "Unsigned" is every slide not yet
+# signed off; "With Unidentified cells" counts by the differential's rule
+# (store.cell_tallies), so it agrees with the panel and the sign-off.
+FILTERS: tuple[tuple[str, str], ...] = (
+    ("all", "All slides"),
+    ("unsigned", "Unsigned"),
+    ("unidentified", "With Unidentified cells"),
+    ("in_review", "In review"),
+    ("signed_off", "Signed off"),
+)
+# What the Sort offers: key, text.  "added" is the project's own order.
+SORTS: tuple[tuple[str, str], ...] = (
+    ("added", "Sort: as added"),
+    ("name", "Sort: name"),
+    ("status", "Sort: status"),
+    ("to_review", "Sort: most to review"),
+)
+_STATUS_ORDER = {status: n for n, status in enumerate(SlideStatus)}
+
+
+def natural_key(name: str) -> list[int | str]:
+    """slide_2 before slide_10, as a file manager sorts them."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name.casefold())]
+
+
+def slide_text(slide: Slide) -> str:
+    """What the search field looks in: the image's path (its folders often
+    name the sample), who signed it, its comment and any other text the
+    slide carries, in lower case."""
+    parts = [slide.path, slide.signed_off_by or ""]
+    parts += [str(value) for value in slide.attributes.values() if isinstance(value, (str, int))]
+    return " ".join(parts).casefold()
+
+
+class SlideFilterModel(QSortFilterProxyModel):
+    """The slides the list shows, in the order chosen.  The slide on show is
+    always kept (pinned): a filter that dropped it would move the list's
+    current row, and with it the slide, under the technician's hands."""
+
+    def __init__(self, source: SlideListModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.setSourceModel(source)
+        self.slides_model = source
+        self.text = ""
+        self.show = "all"
+        self.order = "added"
+        self.pinned: int | None = None
+        self.sort(0)
+
+    def set_filter(self, text: str | None = None, show: str | None = None, pinned: int | None | bool = False) -> None:
+        """Change any of the search text, the Show filter and the pinned
+        slide (False: leave it), then filter again once."""
+        if text is not None:
+            self.text = text
+        if show is not None:
+            self.show = show
+        if pinned is not False:
+            self.pinned = pinned  # type: ignore[assignment]
+        self.invalidateFilter()
+
+    def set_order(self, order: str) -> None:
+        self.order = order
+        self.invalidate()
+        self.sort(0)
+
+    def matches(self, slide: Slide) -> bool:
+        """Whether a slide passes the search and the filter (pin aside)."""
+        words = self.text.casefold().split()
+        if words:
+            haystack = slide_text(slide)
+            if not all(word in haystack for word in words):
+                return False
+        if self.show == "unsigned":
+            return slide.status is not SlideStatus.SIGNED_OFF
+        if self.show == "signed_off":
+            return slide.status is SlideStatus.SIGNED_OFF
+        if self.show == "in_review":
+            return slide.status is SlideStatus.IN_REVIEW
+        if self.show == "unidentified":
+            return self.slides_model.counts(slide.id).unidentified > 0
+        return True
+
+    @property
+    def filtering(self) -> bool:
+        return bool(self.text.strip()) or self.show != "all"
+
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        slide = self.slides_model.slide_at(source_row)
+        return slide is not None and (slide.id == self.pinned or self.matches(slide))
+
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+        return self._key(left.row()) < self._key(right.row())
+
+    def _key(self, row: int) -> tuple:
+        slide = self.slides_model.slide_at(row)
+        if slide is None or self.order == "added":
+            return (row,)
+        name = natural_key(slide.path.rsplit("/", 1)[-1])
+        if self.order == "status":
+            return (_STATUS_ORDER[slide.status], name, row)
+        if self.order == "to_review":
+            # The white cells that stand between a slide and its sign-off
+            # (core.differential.awaits_review), most first; then Unidentified.
+            counts = self.slides_model.counts(slide.id)
+            return (-counts.unreviewed_white, -counts.unidentified, name, row)
+        return (name, row)
+
+    def slide_at(self, row: int) -> Slide | None:
+        return self.slides_model.slide_at(self.mapToSource(self.index(row, 0)).row()) if 0 <= row < self.rowCount() else None
+
+    def row_of(self, slide_id: int) -> int:
+        source_row = self.slides_model.row_of(slide_id)
+        return self.mapFromSource(self.slides_model.index(source_row)).row() if source_row >= 0 else -1
+
+
 class SlideBrowser(QWidget):
-    """Layout only: a title and the list.  The main window wires it."""
+    """Layout only: a title, the search, filter and sort, and the list.  The
+    main window wires it."""
 
     slide_activated = Signal(int)  # slide id
     review_requested = Signal()  # Enter (or a double-click) on a slide: the keys go to the view
@@ -327,41 +461,164 @@ class SlideBrowser(QWidget):
     def __init__(self, model: SlideListModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model = model
+        self.shown = SlideFilterModel(model, self)
+        self._following = False  # True while the list follows the window's slide: no slide_activated
         self.title = QLabel("No project open")
         self.title.setObjectName("panelTitle")
+        self.search = QLineEdit()
+        self.search.setObjectName("slideSearch")
+        self.search.setPlaceholderText("Find: file name or text (Ctrl+F)")
+        self.search.setClearButtonEnabled(True)
+        self.search.setToolTip("Show the slides whose file name, folder, signer or comment holds every word typed "
+                               "(Ctrl+F).  ↓ / ↑ choose among them, Enter reviews, Esc clears")
+        self.search.installEventFilter(self)
+        self.filter_combo = _combo(FILTERS, "Show slides", "Show only these slides (Alt+O, then arrows); "
+                                   "the slide on show stays listed")
+        self.sort_combo = _combo(SORTS, "Sort slides", "Order the list (Alt+T, then arrows): as added, by name, by "
+                                 "status, or the slides with the most white cells still to review first")
+        # Keys rather than labels with mnemonics: two labels would not leave
+        # the combos room in a 290 px dock, and Qt turns mnemonics off on macOS.
+        for keys, combo in (("Alt+O", self.filter_combo), ("Alt+T", self.sort_combo)):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(lambda combo=combo: self._reach(combo))
+        controls = QWidget()
+        controls.setObjectName("slideControls")
+        grid = QVBoxLayout(controls)
+        grid.setContentsMargins(6, 4, 6, 4)
+        grid.setSpacing(4)
+        grid.addWidget(self.search)
+        choices = QHBoxLayout()
+        choices.setSpacing(4)
+        choices.addWidget(self.filter_combo, 4)
+        choices.addWidget(self.sort_combo, 3)
+        grid.addLayout(choices)
         self.list = QListView()
         self.list.setObjectName("slideList")
-        self.list.setModel(model)
+        self.list.setModel(self.shown)
         self.list.setItemDelegate(SlideDelegate(self.list))
         self.list.setUniformItemSizes(True)
         self.list.setMouseTracking(True)
         self.list.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.list.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self.list.setToolTip("Slides of this project: arrows choose, Enter reviews the slide "
-                             "(PageDown / PageUp move between slides from anywhere; in the gallery "
+                             "(PageDown / PageUp move between the slides listed from anywhere; in the gallery "
                              "showing All slides they page through its cells)")
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(self.title)
+        layout.addWidget(controls)
         layout.addWidget(self.list)
         self.list.selectionModel().currentChanged.connect(self._current_changed)
         self.list.activated.connect(lambda _index: self.review_requested.emit())
-        model.modelReset.connect(self._update_title)
-        model.rowsInserted.connect(self._update_title)
-        model.dataChanged.connect(self._update_title)
+        self.search.textChanged.connect(lambda text: self._refilter(text=text))
+        self.filter_combo.currentIndexChanged.connect(lambda _i: self._refilter(show=self.filter_combo.currentData()))
+        self.sort_combo.currentIndexChanged.connect(self._resort)
+        model.modelReset.connect(self._project_changed)
+        for signal in (model.modelReset, model.rowsInserted, model.dataChanged, self.shown.rowsInserted,
+                       self.shown.rowsRemoved, self.shown.modelReset):
+            signal.connect(self._update_title)
+        self._session: object | None = None
 
+    def _project_changed(self) -> None:
+        """Another project: its slides are found afresh (the search text of the
+        last one would hide them); the filter and sort chosen stay."""
+        if self.model.session is not self._session:
+            self._session = self.model.session
+            self.shown.pinned = None
+            self.search.clear()
+
+    # ------------------------------------------------------------ following the window
     def _current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
-        slide = self.model.slide_at(current.row()) if current.isValid() else None
+        if self._following:
+            return
+        slide = self.shown.slide_at(current.row()) if current.isValid() else None
         if slide is not None:
             self.slide_activated.emit(slide.id)
 
     def select_slide(self, slide_id: int) -> None:
-        row = self.model.row_of(slide_id)
-        if row >= 0 and self.list.currentIndex().row() != row:
-            self.list.setCurrentIndex(self.model.index(row))
+        """Show the window's slide as the list's current row, keeping it
+        listed whatever the filter (it is pinned until another is shown)."""
+        self._following = True
+        try:
+            if self.shown.pinned != slide_id:
+                self.shown.set_filter(pinned=slide_id)
+            row = self.shown.row_of(slide_id)
+            if row >= 0 and self.list.currentIndex().row() != row:
+                self.list.setCurrentIndex(self.shown.index(row, 0))
+        finally:
+            self._following = False
         if row >= 0:
-            self.list.scrollTo(self.model.index(row))
+            self.list.scrollTo(self.shown.index(row, 0))
+
+    def slide_after(self, slide_id: int, step: int) -> Slide | None:
+        """The slide `step` rows after (or before) this one in the list as
+        shown, filtered and sorted: what PageDown and PageUp go to."""
+        row = self.shown.row_of(slide_id)
+        return self.shown.slide_at(row + step) if row >= 0 else None
+
+    # ------------------------------------------------------------ search, filter, sort
+    def _reach(self, combo: QComboBox) -> None:
+        """Alt+O / Alt+T: the keys to the Show or Sort list; arrows choose."""
+        combo.setFocus(Qt.FocusReason.ShortcutFocusReason)
+
+    def focus_search(self) -> None:
+        """Ctrl+F: the keys to the search field, its text selected to type over."""
+        self.search.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.search.selectAll()
+
+    def _refilter(self, text: str | None = None, show: str | None = None) -> None:
+        self._following = True  # rows come and go; the slide on show is pinned and stays current
+        try:
+            self.shown.set_filter(text=text, show=show)
+        finally:
+            self._following = False
+        self._scroll_to_current()
+
+    def _resort(self, _index: int) -> None:
+        self._following = True
+        try:
+            self.shown.set_order(self.sort_combo.currentData())
+        finally:
+            self._following = False
+        self._scroll_to_current()
+
+    def _scroll_to_current(self) -> None:
+        if self.list.currentIndex().isValid():
+            self.list.scrollTo(self.list.currentIndex())
+
+    def _choose_first_match(self) -> None:
+        """Enter in the search field: the slide on show if it matches what was
+        typed, else the first listed slide that does; then review it."""
+        current = self.shown.slide_at(self.list.currentIndex().row())
+        if current is None or not self.shown.matches(current):
+            for row in range(self.shown.rowCount()):
+                slide = self.shown.slide_at(row)
+                if slide is not None and self.shown.matches(slide):
+                    self.list.setCurrentIndex(self.shown.index(row, 0))
+                    break
+            else:
+                return  # nothing matches: the keys stay here to type again
+        self.review_requested.emit()
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+        # The arrows in the search field move through the list below, as in a
+        # launcher: the slides are found and chosen without leaving the field.
+        if watched is self.search and event.type() == QEvent.Type.KeyPress and isinstance(event, QKeyEvent):
+            key = event.key()
+            if key in (Qt.Key.Key_Up, Qt.Key.Key_Down):
+                if not self.list.currentIndex().isValid() and self.shown.rowCount():
+                    self.list.setCurrentIndex(self.shown.index(0, 0))
+                else:
+                    QApplication.sendEvent(self.list, QKeyEvent(event.type(), key, event.modifiers()))
+                return True
+            if key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                self._choose_first_match()
+                return True
+            if key == Qt.Key.Key_Escape and self.search.text():
+                self.search.clear()
+                return True
+        return super().eventFilter(watched, event)
 
     def _update_title(self, *_args: object) -> None:
         slides = self.model.slides()
@@ -369,7 +626,21 @@ class SlideBrowser(QWidget):
             self.title.setText("No project open")
             return
         done = sum(1 for s in slides if s.status.value == "signed_off")
-        self.title.setText(f"Slides  \u00b7  {len(slides)}  \u00b7  {done} signed off")
+        listed = f"{self.shown.rowCount()} of {len(slides)}" if self.shown.filtering else f"{len(slides)}"
+        self.title.setText(f"Slides  \u00b7  {listed}  \u00b7  {done} signed off")
+
+
+def _combo(items: tuple[tuple[str, str], ...], name: str, tip: str) -> QComboBox:
+    combo = QComboBox()
+    for key, text in items:
+        combo.addItem(text, key)
+    combo.setAccessibleName(name)
+    combo.setToolTip(tip)
+    # Narrow when closed (the dock is 290 px wide at 1366x768); the open list
+    # shows each choice whole.
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(6)
+    return combo
 
 
 def _counts(tallies: dict[int, CellTally], slide_id: int) -> SlideCounts:

@@ -336,11 +336,16 @@ def test_one_history_for_both_views(qtbot, open_window, review_project):
     assert window.actions["redo"].isEnabled()
 
 
-def test_window_title_names_the_app_its_version_and_the_project(qtbot, open_window, review_project):
+def test_window_title_names_the_project_file_the_slide_the_app_and_its_version(qtbot, open_window, review_project):
+    """The project's file, not its folder (two projects may share one), and the slide on show."""
     from app.version import app_version
 
     window, controller = open_window(review_project)
-    assert window.windowTitle() == f"{review_project.parent.name} \u2014 HemaLabel {app_version()}"
+    assert window.windowTitle() == f"p.hemalabel \u2014 slide0.png \u2014 HemaLabel {app_version()}"
+    controller.step_slide(1)
+    assert window.windowTitle() == f"p.hemalabel \u2014 slide1.png \u2014 HemaLabel {app_version()}"
+    controller.close_project()
+    assert window.windowTitle() == f"HemaLabel {app_version()}"
 
 
 def test_the_window_has_the_application_icon(qtbot, open_window, review_project):

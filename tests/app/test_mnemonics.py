@@ -59,3 +59,23 @@ def test_no_menu_gives_one_letter_to_two_items(open_window, review_project: Path
     assert _clashes([action.text() for action in window.menuBar().actions()]) == {}
     for menu in window.menuBar().findChildren(QMenu):
         assert _clashes([action.text() for action in menu.actions()]) == {}, menu.title()
+
+
+def test_the_main_window_gives_one_alt_letter_to_one_control(qtbot, open_window, review_project: Path) -> None:
+    """The menus, the slide list's and the gallery's Alt keys and the Alt
+    shortcuts of the window's actions: one letter each."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QAction, QKeySequence, QShortcut
+
+    window, controller = open_window(review_project)
+    qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)  # the gallery and its filters
+    assert controller.review.gallery is not None
+    texts = _window_texts(window) + [action.text() for action in window.menuBar().actions()]
+    keys = [item.key() for item in window.findChildren(QShortcut)]
+    keys += [action.shortcut() for action in window.findChildren(QAction)]
+    for key in keys:
+        text = key.toString(QKeySequence.SequenceFormat.PortableText)
+        if text.startswith("Alt+") and len(text) == 5:
+            texts.append(f"{text} &{text[-1]}")
+    assert {"Alt+O &O", "Alt+T &T"} <= set(texts)  # the slide list's Show and Sort
+    assert _clashes(texts) == {}
