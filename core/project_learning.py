@@ -29,7 +29,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -280,6 +280,7 @@ class Teaching:
     taught: int  # reviewed cells learnt from
     weight: float  # the prototypes' weight chosen
     version: str  # the model version written with the predictions
+    informative: list[int] = field(default_factory=list)  # unreviewed cell ids, most informative first
 
 
 def refit(
@@ -336,7 +337,9 @@ def locked_slide_ids(store: ProjectStore) -> set[int]:
     return {slide.id for slide in store.slides() if slide.status is SlideStatus.SIGNED_OFF}
 
 
-REVIEW_ORDERS = ("informative", "least_confident", "random")
+# How much being unlike every reviewed cell counts beside doubt (entropy).
+NOVELTY = 0.5
+GREEDY_HEAD = 200
 
 
 def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: int | None = None) -> list[int]:
@@ -358,12 +361,19 @@ def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: in
         nearest = (embeddings @ taught.T).max(axis=1)
     order: list[int] = []
     remaining = np.ones(len(candidates), bool)
-    for _ in range(min(limit or len(candidates), len(candidates))):
-        gain = np.where(remaining, doubt + 0.5 * (1.0 - nearest), -np.inf)
+    # Greedy where it matters, the first GREEDY_HEAD asked; the rest by
+    # their gain as it then stands (each greedy step costs a pass over all).
+    wanted = min(limit or len(candidates), len(candidates))
+    for _ in range(min(wanted, GREEDY_HEAD)):
+        gain = np.where(remaining, doubt + NOVELTY * (1.0 - nearest), -np.inf)
         best = int(gain.argmax())
         order.append(candidates[best].id)
         remaining[best] = False
         nearest = np.maximum(nearest, embeddings @ embeddings[best])
+    if len(order) < wanted:
+        gain = np.where(remaining, doubt + NOVELTY * (1.0 - nearest), -np.inf)
+        rest = np.argsort(-gain, kind="stable")[: wanted - len(order)]
+        order += [candidates[int(i)].id for i in rest]
     return order
 
 
@@ -400,5 +410,7 @@ class ProjectTeacher:
         teaching = refit(cells, self.cache, self.model, self._allowed, self._label_of, locked_slide_ids(self.store))
         if teaching.predictions:
             self.store.set_taught_predictions(teaching.predictions, teaching.version)
+            cells = self.store.cells(kind=CellKind.WHITE)
+        teaching.informative = most_informative_first(cells, self.cache)
         self.last = teaching
         return teaching

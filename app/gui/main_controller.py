@@ -24,16 +24,18 @@ from app.gui.edited_elsewhere import EditedElsewhere
 from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
-from app.gui.model_controller import ModelController
+from app.gui.model_controller import ModelController, ThresholdedClassifier
 from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
 from app.gui.sample_id import SampleIdController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
+from app.gui.teaching_controller import TeachingController
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
 from app.version import window_title
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
+from core.inference import CellClassifier
 from core.jobs import Progress
 from core.schema import CellKind, Slide, SlideStatus
 from core.store import (
@@ -60,6 +62,7 @@ class MainController(QObject):
         self.slide: Slide | None = None
         self.canvas = CanvasController(window.view, self)
         self.models = ModelController(self)
+        self.teaching = TeachingController(self, thresholds=self._with_threshold)
         self.review = ReviewController(window, self.canvas, self)
         self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
         self.retraining = RetrainController(window, self)
@@ -110,6 +113,10 @@ class MainController(QObject):
         a["pipeline_all"].triggered.connect(lambda: self.models.detect_and_classify(self._all_ids()))
         a["cancel_job"].triggered.connect(self.cancel_jobs)
         a["propose_on_import"].toggled.connect(self.settings.set_propose_on_import)
+        a["learn_at_once"].toggled.connect(self._set_learning)
+        self.teaching.message.connect(self.show_message)
+        self.teaching.taught.connect(lambda teaching: self.review.set_informative_order(teaching.informative))
+        self.review.informative_wanted.connect(self._informative_wanted)
         a["shortcuts"].triggered.connect(self.show_shortcuts)
         a["about"].triggered.connect(lambda: show_about(w))
         w.cancel_button.clicked.connect(self.cancel_jobs)
@@ -186,6 +193,8 @@ class MainController(QObject):
             w.actions[name].setChecked(visible)
             self.canvas.set_kind_visible(kind, visible)
         w.actions["propose_on_import"].setChecked(self.settings.propose_on_import())
+        w.actions["learn_at_once"].setChecked(self.settings.learn_at_once())
+        self.teaching.enabled = self.settings.learn_at_once()
         self._fill_recent_menu()
 
     # ------------------------------------------------------------ projects
@@ -242,6 +251,7 @@ class MainController(QObject):
         self.session.save_failed.connect(self._on_save_failed)
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
+        self.teaching.set_session(self.session)
         self.window.slide_model.set_session(self.session)
         self.window.inspector.set_classes(store.taxonomy, self.review.set_class)
         a = self.window.actions
@@ -335,6 +345,7 @@ class MainController(QObject):
         self.elsewhere.opened(None)
         self.canvas.set_session(None)
         self.models.set_session(None)
+        self.teaching.set_session(None)
         self.window.slide_model.set_session(None)
         session.close()
         self.window.read_only_banner.hide_message()
@@ -685,6 +696,22 @@ class MainController(QObject):
         self.canvas.set_threshold(value)
         self.models.threshold = value
         self.settings.set_confidence_threshold(value)
+        self.teaching.thresholds_changed()
+
+    def _with_threshold(self, classifier: CellClassifier) -> CellClassifier:
+        """The classifier judged with the minimum confidence in use."""
+        minimum = self.models.threshold
+        return ThresholdedClassifier(classifier, minimum) if minimum > 0 else classifier
+
+    def _informative_wanted(self) -> None:
+        if not self.teaching.enabled:
+            self.show_message("Most informative first needs Models \u203a Learn From Each Decision, which is off")
+            return
+        self.teaching.schedule()
+
+    def _set_learning(self, on: bool) -> None:
+        self.settings.set_learn_at_once(on)
+        self.teaching.set_enabled(on)
 
     def _cursor_moved(self, x: float, y: float) -> None:
         if self.slide is not None and 0 <= x < self.slide.width and 0 <= y < self.slide.height:

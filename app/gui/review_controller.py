@@ -36,6 +36,7 @@ class ReviewController(QObject):
     open_cell = Signal(int)
     message = Signal(str)
     view_changed = Signal(bool)  # True: the gallery is on show
+    informative_wanted = Signal()  # the gallery asks for the order that teaches most
 
     def __init__(self, window: MainWindow, canvas: CanvasController, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -45,6 +46,7 @@ class ReviewController(QObject):
         self.gallery: CellGallery | None = None
         self.panel: DifferentialPanel | None = None
         self.slide_id: int | None = None
+        self.informative_order: list[int] = []  # the project's teacher's latest
         self._undo: Callable[[], None] = lambda: None  # the window's, given with each project
         self._redo: Callable[[], None] = lambda: None
         window.actions["gallery"].toggled.connect(self.show_gallery)
@@ -87,8 +89,15 @@ class ReviewController(QObject):
         self.gallery.current_cell_changed.connect(self._gallery_current_changed)
         self.gallery.thumbnails.ready.connect(self._tiles_arrived)
         self.gallery.message.connect(self.message)
+        self.gallery.informative_wanted.connect(self.informative_wanted)
+        self.gallery.model.set_informative_order(self.informative_order)
         self.gallery.message_label.hide()  # the window's status bar says it once
         w.set_page_widget(w.gallery_page, self.gallery)
+
+    def set_informative_order(self, cell_ids: list[int]) -> None:
+        self.informative_order = list(cell_ids)
+        if self.gallery is not None:
+            self.gallery.model.set_informative_order(self.informative_order)
 
     def _drop_views(self) -> None:
         w = self.window

@@ -125,6 +125,9 @@ def project_path(slides_dir: Path) -> Path:
 def window_settings_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The main window's AppSettings read HEMALABEL_SETTINGS: one INI per test."""
     settings = tmp_path / "settings.ini"
+    # Learning from each decision loads the real classifier in the
+    # background: off unless a test is about it (test_teaching.py).
+    settings.write_text("[review]\nlearn_at_once=false\n", encoding="utf-8")
     monkeypatch.setenv("HEMALABEL_SETTINGS", str(settings))
     return settings
 

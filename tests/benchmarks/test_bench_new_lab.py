@@ -262,3 +262,46 @@ def test_instant_learning_curve(which: str, tmp_path: Path, monkeypatch: pytest.
     informative = results["informative"]
     assert informative[20] >= 0.80 and informative[50] >= 0.90
 
+
+
+@pytest.mark.realdata
+def test_instant_learning_speed_on_2000_cells(tmp_path: Path) -> None:
+    """A correction's effect on a 2,000-cell project: from the store call
+    the window makes to the other cells' predictions written, median over
+    30 decisions (features computed beforehand, as the window keeps them)."""
+    from core.inference import classify_slides
+    from core.project_learning import ProjectTeacher
+
+    classifier = load_classifier()
+    cells = (pbc_test_split() + [c for c in from_bccd(DATA / "bccd", list(classifier.classes), ["train", "val", "test"])])
+    cells = (cells * 2)[:2000]
+    path = tmp_path / "big.hemalabel"
+    truth: dict[int, str] = {}
+    with ProjectStore.create(path) as store:
+        from PIL import Image
+
+        for index, cell in enumerate(cells):
+            with Image.open(cell.path) as image:
+                width, height = image.size
+            slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
+            box = cell.box if index < len(cells) // 2 else type(cell.box)(cell.box.x0 + 1, cell.box.y0, cell.box.x1 + 1, cell.box.y1)
+            (added,) = store.add_cells(slide.id, [NewCell(box=box, kind=CellKind.WHITE, source=LabelSource.MODEL)], "Detect")
+            truth[added.id] = cell.label
+        run_job(classify_slides(store, classifier, [slide.id for slide in store.slides()]))
+        teacher = ProjectTeacher(store, classifier)
+        started = time.perf_counter()
+        teacher.prepare()
+        prepare = time.perf_counter() - started
+        rng = random.Random(0)
+        ids = rng.sample(sorted(truth), 30)
+        seconds, written = [], []
+        for cell_id in ids:
+            started = time.perf_counter()
+            store.set_label([cell_id], truth[cell_id])
+            teaching = teacher.teach()
+            seconds.append(time.perf_counter() - started)
+            written.append(len(teaching.predictions))
+    print(f"\n{len(truth)} white cells on {len(set(c.path for c in cells))} slides: features of all in {prepare:.1f} s; "
+          f"decision to predictions written: median {np.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
+          f"over {len(seconds)} decisions ({int(np.median(written))} predictions rewritten at the median)")
+    assert np.median(seconds) <= 1.0

@@ -37,7 +37,7 @@ from core.taxonomy import UNIDENTIFIED
 HINT = (
     "Digits reclassify  ·  Enter / Space confirm  ·  Tab, arrows move  ·  click a header to select its group  ·  "
     "drag onto a group to move  ·  double-click shows the cell on its slide  ·  Ctrl+Z undo  ·  "
-    "Alt+S slide, Alt+C class, Alt+U unreviewed, Alt+B confidence filters"
+    "Alt+S slide, Alt+C class, Alt+U unreviewed, Alt+B confidence filters, Alt+I most informative first"
 )
 
 
@@ -56,6 +56,7 @@ class CellGallery(QWidget):
     current_cell_changed = Signal(int)
     slide_filter_changed = Signal(object)
     message = Signal(str)
+    informative_wanted = Signal()  # the order that teaches most was asked for: it needs the project's teacher
 
     def __init__(
         self,
@@ -264,16 +265,19 @@ class CellGallery(QWidget):
         # A value is typed digit by digit: one change when Enter is pressed
         # (or the box is left), never one per digit.
         self.confidence_spin.setKeyboardTracking(False)
+        self.informative_check = QCheckBox("Most informative first")
         # Tab does not reach the filters (keys belong to the tiles); these
         # keys do, and choosing gives the keys back.  Shortcuts rather than
         # mnemonics: Qt turns mnemonics off on macOS.
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
+                       self.informative_check):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         for keys, reach in (
             ("Alt+S", self.slide_combo.setFocus),
             ("Alt+C", self.class_combo.setFocus),
             ("Alt+U", self.unreviewed_check.toggle),
             ("Alt+B", self.confidence_check.toggle),
+            ("Alt+I", self.informative_check.toggle),
         ):
             shortcut = QShortcut(QKeySequence(keys), self, context=Qt.ShortcutContext.WidgetWithChildrenShortcut)
             shortcut.activated.connect(reach)
@@ -281,6 +285,10 @@ class CellGallery(QWidget):
         self.class_combo.setToolTip("The class whose cells are shown (Alt+C, then arrows)")
         self.unreviewed_check.setToolTip("Show only the cells nobody has reviewed (Alt+U)")
         self.confidence_check.setToolTip("Show only the cells the model was less sure of (Alt+B, type a value, Enter)")
+        self.informative_check.setToolTip(
+            "Within each class, first the cells whose answer would teach the model most: the least certain, and "
+            "unlike any you have reviewed (Alt+I; needs Models > Learn From Each Decision)"
+        )
         self._filter_row.addWidget(QLabel("Slide"))
         self._filter_row.addWidget(self.slide_combo, 2)
         self._filter_row.addWidget(QLabel("Class"))
@@ -289,7 +297,7 @@ class CellGallery(QWidget):
         options = QHBoxLayout(self.filter_options)
         options.setContentsMargins(0, 0, 0, 0)
         options.setSpacing(8)
-        for widget in (self.unreviewed_check, self.confidence_check, self.confidence_spin):
+        for widget in (self.unreviewed_check, self.confidence_check, self.confidence_spin, self.informative_check):
             options.addWidget(widget)
         options.addStretch(1)
         self._filter_row.addWidget(self.filter_options)
@@ -299,6 +307,8 @@ class CellGallery(QWidget):
         self.confidence_check.toggled.connect(self._filters_changed)
         self.confidence_spin.valueChanged.connect(self._filters_changed)
         self.confidence_check.toggled.connect(self._confidence_toggled)
+        self.informative_check.toggled.connect(self._filters_changed)
+        self.informative_check.toggled.connect(lambda on: on and self.informative_wanted.emit())
         self.confidence_spin.editingFinished.connect(self._confidence_entered)
 
     def _fill_slide_combo(self) -> None:
@@ -350,7 +360,8 @@ class CellGallery(QWidget):
 
     def _sync_filter_bar(self) -> None:
         wanted = self.model.filter
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
+                       self.informative_check):
             widget.blockSignals(True)
         self.slide_combo.setCurrentIndex(max(0, self.slide_combo.findData(wanted.slide_id if wanted.slide_id is not None else -1)))
         self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(wanted.class_name or "")))
@@ -359,7 +370,9 @@ class CellGallery(QWidget):
         self.confidence_spin.setEnabled(wanted.confidence_below is not None)
         if wanted.confidence_below is not None:
             self.confidence_spin.setValue(round(wanted.confidence_below * 100))
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin):
+        self.informative_check.setChecked(wanted.informative_first)
+        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
+                       self.informative_check):
             widget.blockSignals(False)
 
     @Slot()
@@ -373,6 +386,7 @@ class CellGallery(QWidget):
                 class_name=self.class_combo.currentData() or None,
                 unreviewed_only=self.unreviewed_check.isChecked(),
                 confidence_below=self.confidence_spin.value() / 100.0 if self.confidence_check.isChecked() else None,
+                informative_first=self.informative_check.isChecked(),
             )
         )
         if self.model.filter.slide_id != previous_slide:

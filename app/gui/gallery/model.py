@@ -60,6 +60,7 @@ class GalleryFilter:
     class_name: str | None = None  # None: every class
     unreviewed_only: bool = False
     confidence_below: float | None = None  # 0..1; None: no limit
+    informative_first: bool = False  # within a group: the cells whose answer teaches most first
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +147,7 @@ class GalleryModel(QAbstractListModel):
         self.thumbnails = thumbnails
         self._filter = GalleryFilter(slide_id=slide_id)
         self._cells: dict[int, Cell] = {}
+        self._informative: dict[int, int] = {}  # cell id -> place in the order that teaches most
         self._slides_read: set[int] = set()  # whose white cells are in _cells
         self._every_slide_read = False
         self._slides: dict[int, Slide] = {}
@@ -181,6 +183,13 @@ class GalleryModel(QAbstractListModel):
 
     def update_filter(self, **changes: object) -> None:
         self.set_filter(replace(self._filter, **changes))
+
+    def set_informative_order(self, cell_ids: list[int]) -> None:
+        """The unreviewed cells, those whose answer would teach the project
+        most first (core.project_learning.most_informative_first)."""
+        self._informative = {cell_id: place for place, cell_id in enumerate(cell_ids)}
+        if self._filter.informative_first:
+            self._rebuild()
 
     # ------------------------------------------------------------ Qt model API
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
@@ -465,6 +474,12 @@ class GalleryModel(QAbstractListModel):
         confidence = confidence_of(cell)
         if wanted.confidence_below is not None and confidence is not None and confidence >= wanted.confidence_below:
             return None
+        if wanted.informative_first:
+            # Ranked cells first in their order; the rest (reviewed, or not
+            # ranked yet) after them, least confident first.
+            place = self._informative.get(cell.id)
+            if place is not None:
+                return group, float(place) - len(self._informative) - 2.0
         return group, -1.0 if confidence is None else confidence
 
     def _build_rows(self) -> _Rows:
