@@ -189,7 +189,7 @@ def import_source(
     root = given
     if given.is_file():
         if chosen not in ("coco", "csv"):
-            raise ImportSourceError(f"{source}: a {chosen} source is a folder, not a file")
+            raise ImportSourceError(_file_for_folder_format(source, chosen))
         root, files = given.parent, [given]
     manifest = read_manifest(root)
     try:
@@ -217,6 +217,20 @@ def import_source(
             if index % 64 == 0 or index == len(readable):
                 yield Progress(index, len(readable), f"wrote {index} of {len(readable)} images to the project")
     return report
+
+
+# What a technician calls each format that is read from a folder, for a
+# refusal of a file given where its folder was wanted.
+_FOLDER_FORMAT_NAMES = {"voc": "Pascal VOC", "yolo": "YOLO", "crops": "class-folder crops"}
+
+
+def _file_for_folder_format(source: str | os.PathLike[str], chosen: str) -> str:
+    only_files = "only a COCO .json or a .csv is imported as one file"
+    if chosen == "folder":
+        return (f"{source} is a file, but slide images are imported a folder at a time: choose the folder that "
+                f"holds it ({only_files})")
+    name = _FOLDER_FORMAT_NAMES.get(chosen, chosen)
+    return f"{source} is a file, but a {name} dataset is a folder: choose its folder ({only_files})"
 
 
 Readable = list[tuple[AnnotatedImage, int, int]]  # each image with its width and height

@@ -124,10 +124,12 @@ class MainWindow(QMainWindow):
         self.threshold.setSingleStep(5.0)
         self.threshold.setDecimals(0)
         self.threshold.setSuffix(" %")
-        self.threshold.setSpecialValueText("model")
+        # At 0 no floor of the technician's own applies: each model's card
+        # threshold decides.  "model" alone read as a setting named "model".
+        self.threshold.setSpecialValueText("model's own")
         self.threshold.setToolTip(
             "Cells the classifier is less sure of than this go to Unidentified and are marked '?'.\n"
-            "'model' uses each model's own calibrated threshold."
+            "\"model's own\" (0 %): no floor of yours; each model's own calibrated threshold decides."
         )
         bar.addWidget(self.threshold)
         self.toolbar = bar

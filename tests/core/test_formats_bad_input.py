@@ -410,3 +410,15 @@ def test_yolo_label_without_its_image_is_refused(store: ProjectStore, tmp_path: 
     (root / "labels" / "train" / "gone.txt").write_text("0 0.5 0.5 0.1 0.1\n")
     message = refused(store, root)
     assert "gone.txt" in message and "without an image" in message
+
+
+def test_a_file_given_for_a_folder_format_says_plainly_to_choose_its_folder(store: ProjectStore, tmp_path: Path) -> None:
+    """It said "x.png: a folder source is a folder, not a file"."""
+    image = write_image(tmp_path / "loose" / "one.png")
+    message = refused(store, image, ImportSourceError)
+    assert message.startswith(f"{image} is a file, but slide images are imported a folder at a time")
+    assert "choose the folder that holds it" in message and "a folder source" not in message
+    xml = tmp_path / "loose" / "one.xml"
+    xml.write_text("<annotation/>")
+    message = refused(store, xml, ImportSourceError, fmt="voc")
+    assert message.startswith(f"{xml} is a file, but a Pascal VOC dataset is a folder: choose its folder")

@@ -27,7 +27,7 @@ from core.store import ProjectStore
 from core.wording import counted, counted_verb
 
 FORMAT_NAMES = {
-    "auto": "Detect",
+    "auto": "Recognise automatically",
     "folder": "Folder of images to review",
     "voc": "Pascal VOC",
     "yolo": "YOLO",

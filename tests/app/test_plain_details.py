@@ -1,0 +1,29 @@
+"""Small things a technician met in a day's review (issue 27, item 10):
+wording that read as jargon, a hidden kind with no sign of it, stale status
+messages, a quit or a discard that threw work away unasked, an empty chart
+with a made-up axis, fixed-size gallery tiles and a report with no Cancel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import wait_image
+from PySide6.QtCore import Qt
+
+
+def test_the_tool_bar_names_the_models_own_confidence_floor_plainly(qtbot, open_window) -> None:
+    window, _controller = open_window()
+    box = window.threshold
+    box.setValue(0)
+    assert box.text() == "model's own"
+    assert "each model's own calibrated threshold decides" in box.toolTip()
+
+
+def test_the_import_formats_automatic_choice_is_not_called_detect(qtbot, review_store) -> None:
+    from app.gui.dialogs.import_dialog import ImportDialog
+
+    dialog = ImportDialog(None, review_store)
+    qtbot.addWidget(dialog)
+    names = [dialog.format_combo.itemText(i) for i in range(dialog.format_combo.count())]
+    assert "Detect" not in names  # cell detection is the Detect the technician knows
+    assert dialog.format_combo.itemText(dialog.format_combo.findData("auto")) == "Recognise automatically"
