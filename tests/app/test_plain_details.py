@@ -27,3 +27,29 @@ def test_the_import_formats_automatic_choice_is_not_called_detect(qtbot, review_
     names = [dialog.format_combo.itemText(i) for i in range(dialog.format_combo.count())]
     assert "Detect" not in names  # cell detection is the Detect the technician knows
     assert dialog.format_combo.itemText(dialog.format_combo.findData("auto")) == "Recognise automatically"
+
+
+def test_the_differential_chart_with_nothing_counted_says_so_rather_than_draw_an_empty_axis(qtbot, tmp_path) -> None:
+    from conftest import make_slide_image
+
+    from app.gui.differential.panel import DifferentialPanel
+    from core.schema import Box, CellKind, LabelSource, NewCell
+    from core.store import ProjectStore
+
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    try:
+        slide = store.add_slide(make_slide_image(tmp_path / "a.png"), 320, 240)
+        panel = DifferentialPanel(store, slide_id=slide.id)
+        qtbot.addWidget(panel)
+        panel.show()
+        assert not panel.plot.isVisibleTo(panel)
+        assert panel.chart_empty.isVisibleTo(panel) and "No white cells counted yet" in panel.chart_empty.text()
+
+        store.add_cells(slide.id, [NewCell(Box(5, 5, 40, 40), CellKind.WHITE, label="lymphocyte",
+                                           source=LabelSource.HUMAN, reviewed=True)])
+        panel.refresh()
+        assert panel.count.counted == 1
+        assert panel.plot.isVisibleTo(panel) and not panel.chart_empty.isVisibleTo(panel)
+    finally:
+        panel.shutdown()
+        store.close()

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QStackedWidget,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -171,7 +172,17 @@ class DifferentialPanel(QWidget):
         ticks = [(i, _short(taxonomy.get(name).display)) for i, name in enumerate(self._classes)]
         self.plot.getAxis("bottom").setTicks([ticks])
         self.plot.setXRange(-0.6, len(self._classes) - 0.4, padding=0)
-        layout.addWidget(self.plot, 1)
+        # With nothing counted the chart would be bars of nothing on a
+        # made-up 0-10 % axis: a sentence says so instead.
+        self.chart_empty = QLabel("No white cells counted yet.\nThe chart fills in as white cells are classified.")
+        self.chart_empty.setObjectName("differentialChartEmpty")
+        self.chart_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.chart_empty.setWordWrap(True)
+        self.chart_empty.setStyleSheet("color: #7a8591;")
+        self.chart = QStackedWidget()
+        self.chart.addWidget(self.plot)
+        self.chart.addWidget(self.chart_empty)
+        layout.addWidget(self.chart, 1)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -261,6 +272,7 @@ class DifferentialPanel(QWidget):
         self.progress.setRange(0, target)
         self.progress.setValue(min(count.counted, target))
         self.progress.setFormat(f"{count.counted} / {target}  ({count.progress(target):.0%})")
+        self.chart.setCurrentWidget(self.plot if count.counted else self.chart_empty)
         self.bars.setOpts(height=[count.percentages[name] for name in self._classes])
         top = max([10.0] + [count.percentages[name] for name in self._classes])
         self.plot.setYRange(0, min(100.0, top * 1.15), padding=0)
