@@ -25,6 +25,7 @@ from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController, ThresholdedClassifier
+from app.gui.presentation import hidden_kinds_note
 from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
 from app.gui.sample_id import SampleIdController
@@ -351,6 +352,7 @@ class MainController(QObject):
         self.window.read_only_banner.hide_message()
         self.window.image_banner.hide_message()
         self.window.view.set_overlay(self._idle_overlay())
+        self._update_hidden_note()
         self.window.setWindowTitle(window_title())
         self._update_actions()
 
@@ -381,6 +383,7 @@ class MainController(QObject):
         self.slide = slide
         self.window.browser.select_slide(slide_id)
         self.canvas.show_slide(slide)
+        self._update_hidden_note()
         self.review.follow_slide(slide_id)
         self.settings.set_last_slide(self.session.store.path, slide_id)
         self.window.setWindowTitle(window_title(self.session.store.path.name, Path(slide.path).name))
@@ -678,6 +681,15 @@ class MainController(QObject):
     def _set_kind_visible(self, kind: CellKind, visible: bool) -> None:
         self.canvas.set_kind_visible(kind, visible)
         self.settings.set_kind_visible(kind.value, visible)
+        self._update_hidden_note()
+
+    def _update_hidden_note(self) -> None:
+        """W, R and P hide every box of a kind: the canvas says which are
+        hidden while it shows a slide, so a slide does not look bare."""
+        hidden = [] if self.slide is None else [
+            (kind, self.window.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText))
+            for name, kind in _KINDS.items() if not self.window.actions[name].isChecked()]
+        self.window.view.set_corner_note(hidden_kinds_note(hidden))
 
     def ask_threshold(self) -> None:
         """The tool bar's box from the keyboard, which cannot reach it (and a

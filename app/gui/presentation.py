@@ -134,3 +134,14 @@ class SlideCounts(CellTally):
         other = self.unreviewed - self.unreviewed_white
         parts = [f"{n} {what}" for n, what in ((self.unreviewed_white, "white"), (other, "other")) if n]
         return "to review: " + " \u00b7 ".join(parts) if parts else ""
+
+
+def hidden_kinds_note(hidden: list[tuple[CellKind, str]]) -> str:
+    """The canvas's note of the kinds whose boxes are hidden, each with the
+    key that shows them again: "Red cells and platelets hidden (R, P)"."""
+    if not hidden:
+        return ""
+    names = [KIND_NAMES[kind].lower() + "s" for kind, _key in hidden]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    keys = ", ".join(key for _kind, key in hidden if key)
+    return f"{listed[:1].upper()}{listed[1:]} hidden" + (f" ({keys})" if keys else "")

@@ -53,3 +53,20 @@ def test_the_differential_chart_with_nothing_counted_says_so_rather_than_draw_an
     finally:
         panel.shutdown()
         store.close()
+
+
+def test_hiding_a_kind_of_box_leaves_a_note_on_the_canvas(qtbot, open_window, review_project) -> None:
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    note = window.view.corner_note
+    assert not note.isVisible()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_R)
+    assert not window.actions["show_red"].isChecked()
+    assert note.isVisible() and note.text() == "Red cells hidden (R)"
+    qtbot.keyClick(window.view, Qt.Key.Key_P)
+    assert note.text() == "Red cells and platelets hidden (R, P)"
+    qtbot.keyClick(window.view, Qt.Key.Key_R)
+    assert note.isVisible() and note.text() == "Platelets hidden (P)"
+    qtbot.keyClick(window.view, Qt.Key.Key_P)
+    assert not note.isVisible()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
-from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QGraphicsScene, QGraphicsView
+from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QLabel
 
 from app.gui.canvas.cell_item import HANDLES, CellItem
 
@@ -53,6 +53,16 @@ class SlideView(QGraphicsView):
         self._space_down = False
         self._fitted = True
         self._overlay = ""
+        # A corner note that stays put over the image (a child of the view,
+        # not of its viewport, which scrolling moves): which kinds of box
+        # are hidden, so an empty-looking slide is not taken for a bare one.
+        self.corner_note = QLabel(self)
+        self.corner_note.setObjectName("canvasCornerNote")
+        self.corner_note.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        self.corner_note.setStyleSheet(
+            "QLabel { background: rgba(20, 24, 28, 200); color: #f3f5f7; padding: 3px 8px; border-radius: 4px; }"
+        )
+        self.corner_note.hide()
         self.scene().selectionChanged.connect(self.selection_changed)
 
     # ------------------------------------------------------------ placeholder text
@@ -70,6 +80,18 @@ class SlideView(QGraphicsView):
     @property
     def overlay(self) -> str:
         return self._overlay
+
+    def set_corner_note(self, text: str) -> None:
+        """A short note in the canvas's top-left corner ("" hides it)."""
+        self.corner_note.setText(text)
+        self.corner_note.setVisible(bool(text))
+        self._place_corner_note()
+
+    def _place_corner_note(self) -> None:
+        self.corner_note.adjustSize()
+        origin = self.viewport().geometry().topLeft()
+        self.corner_note.move(origin.x() + 8, origin.y() + 8)
+        self.corner_note.raise_()
 
     def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
         if not self._overlay:
@@ -150,6 +172,7 @@ class SlideView(QGraphicsView):
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
+        self._place_corner_note()
         if self._fitted:
             self.fit()
 
