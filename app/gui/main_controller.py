@@ -72,6 +72,7 @@ class MainController(QObject):
         self._slides_before_import: set[int] = set()
         self._class_actions: list[QAction] = []
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
+        self._message: tuple[str, int | None] = ("", None)  # the status bar's message, and the slide it is about
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
         self._connect()
         self._restore_settings()
@@ -115,7 +116,7 @@ class MainController(QObject):
         a["cancel_job"].triggered.connect(self.cancel_jobs)
         a["propose_on_import"].toggled.connect(self.settings.set_propose_on_import)
         a["learn_at_once"].toggled.connect(self._set_learning)
-        self.teaching.message.connect(self.show_message)
+        self.teaching.message.connect(self.show_project_message)
         self.teaching.taught.connect(lambda teaching: self.review.set_informative_order(teaching.informative))
         self.review.informative_wanted.connect(self._informative_wanted)
         a["shortcuts"].triggered.connect(self.show_shortcuts)
@@ -138,15 +139,15 @@ class MainController(QObject):
         self.models.started.connect(lambda title: self._job_started(title, self.models.cancel))
         self.models.progress.connect(self._job_progress)
         self.models.finished.connect(self._job_finished)
-        self.models.failed.connect(self.show_message)
+        self.models.failed.connect(self.show_project_message)
         self.models.running_changed.connect(lambda _running: self._update_actions())
         self.models.running_changed.connect(lambda _running: self._show_empty_hint())
         self.review.slide_chosen.connect(self.show_slide_id)
         self.review.open_cell.connect(self.show_cell_on_canvas)
         self.review.message.connect(self.show_message)
         self.review.view_changed.connect(self._view_changed)
-        self.data.message.connect(self.show_message)
-        self.retraining.message.connect(self.show_message)
+        self.data.message.connect(self.show_project_message)
+        self.retraining.message.connect(self.show_project_message)
         self.window.view.set_overlay(self._idle_overlay())
         self._selection_changed()  # the inspector's empty state, as after a click on nothing
 
@@ -217,7 +218,7 @@ class MainController(QObject):
         source = Path(path)
         to_import: Path | None = None
         if self.session is not None and self._is_open_here(source):
-            self.show_message(f"{self.session.store.path} is already open in this window")
+            self.show_project_message(f"{self.session.store.path} is already open in this window")
             return True
         try:
             if source.is_dir() and not resolve_project_path(source).exists():
@@ -228,7 +229,7 @@ class MainController(QObject):
                 # the image folder unasked (the default is beside it).
                 target = ask_project_file(self.window, source)
                 if target is None:
-                    self.show_message(f"Nothing opened: no place was chosen for the project of {source}")
+                    self.show_project_message(f"Nothing opened: no place was chosen for the project of {source}")
                     return False
                 # A project chosen that exists is opened and the folder's new images added to it.
                 store = (ProjectStore.open if target.exists() else ProjectStore.create)(target, editor=EDITOR)
@@ -239,11 +240,11 @@ class MainController(QObject):
             else:
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
         except ProjectInUseError as error:
-            self.show_message(f"Cannot edit {source}: {error}")
+            self.show_project_message(f"Cannot edit {source}: {error}")
             self.elsewhere.offer(source, error)
             return False
         except (StoreError, OSError) as error:
-            self.show_message(f"Cannot open {source}: {error}")
+            self.show_project_message(f"Cannot open {source}: {error}")
             self._alert("Cannot open project", str(error))
             return False
         self.close_project()
@@ -274,7 +275,7 @@ class MainController(QObject):
             self.show_slide_id(last if any(s.id == last for s in slides) else slides[0].id)
         self._update_actions()
         self.window.focus_current_view()
-        self.show_message(f"Opened {store.path} \u2014 {counted(len(slides), 'slide')}")
+        self.show_project_message(f"Opened {store.path} \u2014 {counted(len(slides), 'slide')}")
         if to_import is not None:
             self._start_import(store, to_import)
         return True
@@ -306,7 +307,7 @@ class MainController(QObject):
         self._job_started(title, self._import_job.cancel)
 
     def _import_failed(self, message: str, _error: object) -> None:
-        self.show_message(message)
+        self.show_project_message(message)
 
     def _import_done(self, report: object) -> None:
         skipped = getattr(report, "skipped", [])
@@ -325,7 +326,7 @@ class MainController(QObject):
             # technician's next step was always to detect and classify.
             self.models.detect_and_classify(added_ids)
             text += "; finding and classifying their cells (Models \u203a Propose Cells on Import turns this off)"
-        self.show_message(text)
+        self.show_project_message(text)
 
     def _import_finished(self) -> None:
         self._import_job = None
@@ -381,6 +382,7 @@ class MainController(QObject):
             self.show_message(str(error))
             return
         self.slide = slide
+        self._drop_message_of_other_slide(slide_id)
         self.window.browser.select_slide(slide_id)
         self.canvas.show_slide(slide)
         self._update_hidden_note()
@@ -746,7 +748,25 @@ class MainController(QObject):
         box.open()
 
     def show_message(self, text: str) -> None:
+        """A status-bar message about what is on show: it goes after 15 s,
+        or as soon as another slide is shown, so that no word about one
+        slide stays up under the next."""
+        self._show_status(text, self.slide.id if self.slide is not None else None)
+
+    def show_project_message(self, text: str) -> None:
+        """A message about the project or a background job (a run finished,
+        a report written): it stays its 15 s whichever slide is on show."""
+        self._show_status(text, None)
+
+    def _show_status(self, text: str, slide_id: int | None) -> None:
+        self._message = (text, slide_id)
         self.window.statusBar().showMessage(text, 15000)
+
+    def _drop_message_of_other_slide(self, slide_id: int) -> None:
+        text, about = self._message
+        bar = self.window.statusBar()
+        if about is not None and about != slide_id and text and bar.currentMessage() == text:
+            bar.clearMessage()
 
     def _fill_recent_menu(self) -> None:
         menu = self.window.recent_menu
@@ -779,7 +799,7 @@ class MainController(QObject):
 
     def _job_finished(self, summary: str) -> None:
         self._hide_job_ui()
-        self.show_message(summary)
+        self.show_project_message(summary)
 
     def _hide_job_ui(self) -> None:
         if self.models.running or self._import_job is not None:

@@ -27,21 +27,21 @@ class SampleProjectController(QObject):
     def open_sample(self) -> JobHandle | None:
         if self.job is not None:
             return self.job  # still being made: the second press waits for the first
-        self.main.show_message("Preparing the sample project\u2026")
+        self.main.show_project_message("Preparing the sample project\u2026")
         self.job = start_job(
             "Preparing the sample project",
             lambda token: prepare_sample_project(cancel=token, editor=EDITOR),
             self,
             on_progress=self._progress,
             on_result=self._ready,
-            on_error=lambda message, _error: self.main.show_message(f"The sample project could not be made: {message}"),
+            on_error=lambda message, _error: self.main.show_project_message(f"The sample project could not be made: {message}"),
             on_finished=self._finished,
         )
         return self.job
 
     def _progress(self, progress: Progress) -> None:
         if progress.message:
-            self.main.show_message(f"Sample project: {progress.message}")
+            self.main.show_project_message(f"Sample project: {progress.message}")
 
     def _ready(self, project: object) -> None:
         if not self.main.open_project(Path(str(project))):

@@ -70,3 +70,26 @@ def test_hiding_a_kind_of_box_leaves_a_note_on_the_canvas(qtbot, open_window, re
     assert note.isVisible() and note.text() == "Platelets hidden (P)"
     qtbot.keyClick(window.view, Qt.Key.Key_P)
     assert not note.isVisible()
+
+
+def test_a_status_message_about_one_slide_goes_when_the_next_is_shown(qtbot, open_window, review_project) -> None:
+    from core.schema import CellKind
+
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    first = controller.slide.id
+    white = next(cell for cell in controller.canvas.cells() if cell.kind is CellKind.WHITE)
+    controller.canvas.select(white.id)
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_1)
+    qtbot.keyClick(window.view, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    bar = window.statusBar()
+    assert bar.currentMessage().startswith("Undid: ")
+    qtbot.keyClick(window.view, Qt.Key.Key_PageDown)
+    assert controller.slide.id != first
+    assert bar.currentMessage() == ""  # it spoke of the slide before
+
+    # A word about the project or a job stays while the technician moves on.
+    controller.show_project_message("Report written to r.pdf")
+    qtbot.keyClick(window.view, Qt.Key.Key_PageUp)
+    assert controller.slide.id == first and bar.currentMessage() == "Report written to r.pdf"
