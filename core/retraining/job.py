@@ -214,7 +214,7 @@ def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegist
         for suffix in (".keras", ".json"):
             shutil.move(str(staging / f"{request.name}{suffix}"), str(registry.folder / f"{request.name}{suffix}"))
         candidate = registry.register_candidate(request.name, request.base_name, done["created_at"], done["trained_on"],
-                                                comparison.to_dict())
+                                                comparison.to_dict(), train_seconds=time.monotonic() - started)
     except OSError as error:
         for suffix in (".keras", ".json"):
             (registry.folder / f"{request.name}{suffix}").unlink(missing_ok=True)

@@ -43,6 +43,9 @@ class ModelVersion:
     trained_on: dict[str, int] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     is_current: bool = False
+    # How long its fine-tune took, start to scores (None: not recorded, as
+    # for versions trained before it was): a discard asks naming it.
+    train_seconds: float | None = None
 
 
 def lineage_root(name: str) -> str:
@@ -108,6 +111,7 @@ class ModelRegistry:
             trained_on=dict(entry.get("trained_on", {})),
             metrics=dict(entry.get("metrics", {})),
             is_current=entry["name"] == current,
+            train_seconds=entry.get("train_seconds"),
         )
 
     def versions(self) -> list[ModelVersion]:
@@ -147,14 +151,18 @@ class ModelRegistry:
         return f"{root}-r{max(used, default=0) + 1}"
 
     def register_candidate(self, name: str, parent: str, created_at: str, trained_on: dict[str, int],
-                           metrics: dict[str, Any]) -> ModelVersion:
-        """Record a candidate whose files are already in place as <name>.keras/.json."""
+                           metrics: dict[str, Any], train_seconds: float | None = None) -> ModelVersion:
+        """Record a candidate whose files are already in place as <name>.keras/.json
+        (`train_seconds`: how long its training took)."""
         if not (self.folder / f"{name}.keras").is_file():
             raise RegistryError(f"{self.folder / (name + '.keras')}: candidate weights not found")
         data = self._read()
         data["versions"] = [e for e in data["versions"] if e["name"] != name]
-        data["versions"].append({"name": name, "status": "candidate", "parent": parent, "created_at": created_at,
-                                 "trained_on": trained_on, "metrics": metrics})
+        entry = {"name": name, "status": "candidate", "parent": parent, "created_at": created_at,
+                 "trained_on": trained_on, "metrics": metrics}
+        if train_seconds is not None:
+            entry["train_seconds"] = round(float(train_seconds), 1)
+        data["versions"].append(entry)
         self._write(data)
         return self.get(name)
 

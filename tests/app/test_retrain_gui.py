@@ -201,6 +201,14 @@ def test_discard_keeps_the_current_model(qtbot, store: ProjectStore, registry: F
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.results_tab.discard_button.isEnabled(), timeout=10000)
     wait_idle(qtbot, dialog)
+    asked: list[str] = []
+    dialog.confirm = lambda _title, text: asked.append(text) or False  # Keep It
+    dialog.results_tab.discard_button.click()
+    assert registry.calls == [] and dialog.results_tab.discard_button.isEnabled()
+    # The question names what the discard throws away: the time it took.
+    assert asked == ["Discard hemalabel-wbc-r2? It took 12 s to train. Its files are deleted and it cannot be "
+                     "brought back; the current classifier stays in use."]
+    dialog.confirm = lambda _title, _text: True
     dialog.results_tab.discard_button.click()
     assert registry.calls == [("discard", "hemalabel-wbc-r2")]
     assert "discarded" in dialog.results_tab.decision.text()
@@ -311,9 +319,16 @@ def test_models_dialog_promotes_and_discards_candidates(qtbot, registry: FakeReg
     qtbot.addWidget(dialog)
     dialog.select_name("hemalabel-wbc-r2")
     assert dialog.promote_button.isEnabled() and dialog.discard_button.isEnabled()
-    dialog.confirm = lambda _title, _text: False
+    asked: list[str] = []
+    dialog.confirm = lambda _title, text: asked.append(text) or False
     dialog.discard_button.click()
     assert registry.calls == []
+    assert "hemalabel-wbc-r2" in asked[0] and "It was trained on 2020-01-01" in asked[0]  # no time recorded
+    registry.get("hemalabel-wbc-r2").train_seconds = 754.0
+    dialog.refresh()
+    dialog.select_name("hemalabel-wbc-r2")
+    dialog.discard_button.click()
+    assert "It took 12 min 34 s to train" in asked[1]
     dialog.confirm = lambda _title, _text: True
     dialog.discard_button.click()
     assert registry.calls == [("discard", "hemalabel-wbc-r2")]

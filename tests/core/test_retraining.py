@@ -105,7 +105,10 @@ def test_registry_promote_rollback_discard(tmp_path: Path, registry: ModelRegist
         registry.folder.mkdir(parents=True, exist_ok=True)
         for suffix in (".keras", ".json"):
             shutil.copy(BUNDLED / f"hemalabel-wbc{suffix}", registry.folder / f"{name}{suffix}")
-        registry.register_candidate(name, "hemalabel-wbc", "2026-12-01T00:00:00+00:00", {"neutrophil": 3}, {})
+        registry.register_candidate(name, "hemalabel-wbc", "2026-12-01T00:00:00+00:00", {"neutrophil": 3}, {},
+                                    train_seconds=95.04 if name.endswith("r2") else None)
+    # How long a fine-tune took is kept, for a discard to name it.
+    assert [v.train_seconds for v in registry.versions()] == [None, None, 95.0]
     assert registry.next_name("hemalabel-wbc-r2") == "hemalabel-wbc-r3"
     registry.promote("hemalabel-wbc-r1")
     registry.promote("hemalabel-wbc-r2")

@@ -14,7 +14,6 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
-    QMessageBox,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -22,6 +21,7 @@ from PySide6.QtWidgets import (
 
 from app.gui import model_provider
 from app.gui.retrain import backend
+from app.gui.retrain.discard import TITLE, ask_discard, discard_question
 from app.gui.retrain.tables import cell_item, make_table
 from core.retraining import ModelVersion
 from core.wording import minute_utc
@@ -168,7 +168,7 @@ class ModelsDialog(QDialog):
     def discard_selected(self) -> None:
         version = self.selected()
         if version is None or not self.confirm(
-                "Discard candidate", f"Delete {version.name} and its card? This cannot be undone."):
+                TITLE, discard_question(version.name, version.train_seconds, version.created_at)):
             return
         self._act(lambda: backend.registry().discard(version.name), lambda _result: f"{version.name} discarded.",
                   changed=False)
@@ -199,6 +199,4 @@ class ModelsDialog(QDialog):
         self.status.setText(text)
 
     def _ask(self, title: str, text: str) -> bool:
-        answer = QMessageBox.question(self, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                                      QMessageBox.StandardButton.No)
-        return answer == QMessageBox.StandardButton.Yes
+        return ask_discard(self, title, text)

@@ -10,6 +10,7 @@ failure ends as text in the dialog."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from app.gui import model_provider
 from app.gui.retrain import backend
+from app.gui.retrain.discard import TITLE, ask_discard, discard_question
 from app.gui.retrain.insights_tab import InsightsTab
 from app.gui.retrain.prefs import load_settings, save_settings
 from app.gui.retrain.queue_tab import QueueTab
@@ -102,6 +104,8 @@ class RetrainDialog(QDialog):
         self.close_button.clicked.connect(self.reject)
         self.results_tab.promote_button.clicked.connect(self.promote)
         self.results_tab.discard_button.clicked.connect(self.discard)
+        # Asked before the candidate's files are deleted; a test answers it.
+        self.confirm: Callable[[str, str], bool] = lambda title, text: ask_discard(self, title, text)
         self._update_start()
         self._read_project()
 
@@ -244,6 +248,8 @@ class RetrainDialog(QDialog):
         if self.outcome is None:
             return
         name = self.outcome.candidate.name
+        if not self.confirm(TITLE, discard_question(name, self.outcome.seconds)):
+            return
         try:
             backend.registry().discard(name)
         except Exception as error:  # noqa: BLE001
