@@ -73,7 +73,11 @@ def test_import_dialog_settles_unknown_classes_then_imports(qtbot, store: Projec
     dialog = ImportDialog(None, store)
     qtbot.addWidget(dialog)
     dialog.source_edit.setText(str(source))
+    assert not dialog.locate_check.isEnabled()  # finding the cell is a crops matter
     dialog.format_combo.setCurrentIndex(dialog.format_combo.findData("crops"))
+    assert dialog.locate_check.isEnabled() and dialog.locate_check.isChecked()
+    # Uniform 20 px squares hold no cell to find, and the detector would load for nothing.
+    dialog.locate_check.setChecked(False)
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.unknown_box.isVisibleTo(dialog), timeout=10000)
     assert store.summary() == before
