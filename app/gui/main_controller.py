@@ -26,6 +26,7 @@ from app.gui.help_dialogs import ShortcutsDialog, show_about
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController, ThresholdedClassifier
 from app.gui.presentation import hidden_kinds_note
+from app.gui.quit_guard import ask_quit, running_jobs
 from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
 from app.gui.sample_id import SampleIdController
@@ -83,7 +84,8 @@ class MainController(QObject):
         w, a = self.window, self.window.actions
         a["open_project"].triggered.connect(self.ask_open_project)
         a["open_folder"].triggered.connect(self.ask_open_folder)
-        a["quit"].triggered.connect(w.close)
+        a["quit"].triggered.connect(self.request_quit)
+        w.may_close = self.may_close  # the window manager's close button asks the same
         a["undo"].triggered.connect(self.undo)
         a["redo"].triggered.connect(self.redo)
         a["draw"].toggled.connect(w.view.set_draw_mode)
@@ -356,6 +358,23 @@ class MainController(QObject):
         self._update_hidden_note()
         self.window.setWindowTitle(window_title())
         self._update_actions()
+
+    @property
+    def adding_images(self) -> bool:
+        """A folder's images are being added to the project just opened."""
+        return self._import_job is not None
+
+    def may_close(self) -> bool:
+        """With a batch job running, the technician chooses: cancel it and
+        quit, or keep working.  With none, closing never asks."""
+        jobs = running_jobs(self)
+        return not jobs or ask_quit(self.window, jobs)
+
+    def request_quit(self) -> None:
+        """File > Quit (Ctrl+Q): asks, as closing the window does."""
+        if self.may_close():
+            self.window.may_close = None  # asked already
+            self.window.close()
 
     def shutdown(self) -> None:
         """The window is closing: every edit is already saved; stop workers, keep the layout."""

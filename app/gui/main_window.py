@@ -5,6 +5,8 @@ differential dock for each project it opens."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent
 from PySide6.QtWidgets import (
@@ -41,6 +43,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(window_title())
         self.resize(1440, 900)
         self.actions = build_actions(self)
+        self.may_close: Callable[[], bool] | None = None  # asked before the window closes
 
         # Centre: the read-only banner over two pages, the slide canvas (with
         # its image banner) and the cell gallery; View > Cell Gallery switches.
@@ -270,7 +273,13 @@ class MainWindow(QMainWindow):
         self.addAction(action)
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        # Every edit is already in the project file: closing never asks.
+        # Every edit is already in the project file: closing asks only while
+        # a batch job runs (may_close, set by the controller), and only when
+        # the technician closed it (the title bar's button); Quit asks
+        # before it closes, and a script's close() never waits on a question.
+        if event.spontaneous() and self.may_close is not None and not self.may_close():
+            event.ignore()
+            return
         self.closing.emit()
         event.accept()
 

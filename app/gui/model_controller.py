@@ -58,6 +58,11 @@ class ModelController(QObject):
         return self._job is not None
 
     @property
+    def title(self) -> str:
+        """What the running job does ("Detecting cells"); "" when idle."""
+        return self._title if self._job is not None else ""
+
+    @property
     def job(self) -> JobHandle | None:
         return self._job
 

@@ -93,3 +93,50 @@ def test_a_status_message_about_one_slide_goes_when_the_next_is_shown(qtbot, ope
     controller.show_project_message("Report written to r.pdf")
     qtbot.keyClick(window.view, Qt.Key.Key_PageUp)
     assert controller.slide.id == first and bar.currentMessage() == "Report written to r.pdf"
+
+
+def _answer_box(qtbot, button_text: str, seen: list[str]) -> None:
+    """Click `button_text` on the question box once it is up (it runs its own event loop)."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    def answer() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, answer)
+            return
+        seen.append(box.text())
+        next(b for b in box.buttons() if b.text() == button_text).click()
+
+    QTimer.singleShot(20, answer)
+
+
+def test_quitting_while_a_batch_job_runs_asks_first(qtbot, open_window, project_path) -> None:
+    from fake_models import FakeClassifier, FakeDetector
+
+    from app.gui import model_provider
+
+    model_provider.use_models(detector=lambda: FakeDetector(delay_s=0.4), classifier=FakeClassifier)
+    try:
+        window, controller = open_window(project_path)
+        window.actions["detect_all"].trigger()
+        assert controller.models.running
+        seen: list[str] = []
+        _answer_box(qtbot, "&Keep Working", seen)
+        window.actions["quit"].trigger()
+        assert seen and "still detecting cells" in seen[0] and "Quitting cancels it" in seen[0]
+        assert window.isVisible() and controller.models.running  # nothing stopped
+
+        _answer_box(qtbot, "Cancel the Job and &Quit", seen)
+        window.actions["quit"].trigger()
+        assert len(seen) == 2
+        assert not window.isVisible()
+        qtbot.waitUntil(lambda: not controller.models.running, timeout=5000)  # cancelled, not left running
+    finally:
+        model_provider.use_models()
+
+
+def test_quitting_with_nothing_running_never_asks(qtbot, open_window, review_project) -> None:
+    window, controller = open_window(review_project)
+    window.actions["quit"].trigger()
+    assert not window.isVisible()

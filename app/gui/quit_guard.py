@@ -1,0 +1,52 @@
+"""Quitting while a batch job runs (detection, classification, an import,
+an export, a report, a retrain) asks first: closing cancels the job, and
+a technician who pressed Ctrl+Q by habit would lose minutes of work.
+Every edit is saved as it is made, so with nothing running closing never
+asks."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+if TYPE_CHECKING:
+    from app.gui.main_controller import MainController
+
+TITLE = "A job is running"
+
+
+def running_jobs(main: MainController) -> list[str]:
+    """What is running that quitting would stop, in the technician's words."""
+    jobs = []
+    if main.models.running:
+        jobs.append(main.models.title.lower() or "a model run")
+    if main.adding_images:
+        jobs.append("adding images")
+    dialog = main.data.active_dialog
+    if dialog is not None and getattr(dialog, "running", False):
+        jobs.append(f"{dialog.windowTitle().lower()} (File \u203a {dialog.windowTitle()}\u2026)")
+    if main.data.report_job is not None:
+        jobs.append("writing a report")
+    retrain = main.retraining.retrain_dialog
+    if retrain is not None and getattr(retrain, "running", False):
+        jobs.append("retraining the classifier")
+    return jobs
+
+
+def quit_question(jobs: list[str]) -> str:
+    listed = jobs[0] if len(jobs) == 1 else ", ".join(jobs[:-1]) + " and " + jobs[-1]
+    return (f"HemaLabel is still {listed}.\n\nQuitting cancels it: what it has finished is kept, "
+            "the rest is not done. Your own edits are all saved.")
+
+
+def ask_quit(parent: QWidget, jobs: list[str]) -> bool:
+    """Cancel the Job and Quit, or Keep Working (the default, and Esc)."""
+    box = QMessageBox(QMessageBox.Icon.Question, TITLE, quit_question(jobs), QMessageBox.StandardButton.NoButton, parent)
+    box.setObjectName("quitWhileRunning")
+    quit_button = box.addButton("Cancel the Job and &Quit", QMessageBox.ButtonRole.DestructiveRole)
+    keep = box.addButton("&Keep Working", QMessageBox.ButtonRole.RejectRole)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(keep)
+    box.exec()
+    return box.clickedButton() is quit_button
