@@ -13,12 +13,13 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.differential import CountsAs, Differential, class_of, counts_as, differential
 from core.formats.common import atomic_write_bytes
+from core.jobs import CancelToken, Job, Progress, run_job
 from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.store import ProjectStore, folder_is_writable
 from core.taxonomy import Taxonomy
@@ -83,21 +84,27 @@ def report_pages(reports: Sequence[SlideReport]) -> list[ReportPage]:
 
 
 def slide_reports(store: ProjectStore, slide_ids: Sequence[int] | None = None) -> list[SlideReport]:
+    first_label = _first_labels(store)
     slides = store.slides() if slide_ids is None else [store.slide(i) for i in slide_ids]
-    taxonomy = store.taxonomy
-    # The label each cell had before a reviewer first changed it (undone changes are not in the queue).
+    return [_slide_report(store, slide, first_label) for slide in slides]
+
+
+def _first_labels(store: ProjectStore) -> dict[int, str | None]:
+    """The label each cell had before a reviewer first changed it (undone changes are not in the queue)."""
     first_label: dict[int, str | None] = {}
     for correction in store.corrections():
         if correction.action is CorrectionAction.RELABEL:
             first_label.setdefault(correction.cell_id, correction.old_label)
-    reports = []
-    for slide in slides:
-        cells = store.cells(slide.id)
-        white = [cell for cell in cells if cell.kind is CellKind.WHITE]
-        versions = tuple(sorted({cell.model_version for cell in white if cell.model_version and cell.probabilities}))
-        flagged = [flag for cell in white if (flag := flag_of(cell, first_label, taxonomy)) is not None]
-        reports.append(SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged)))
-    return reports
+    return first_label
+
+
+def _slide_report(store: ProjectStore, slide: Slide, first_label: Mapping[int, str | None]) -> SlideReport:
+    taxonomy = store.taxonomy
+    cells = store.cells(slide.id)
+    white = [cell for cell in cells if cell.kind is CellKind.WHITE]
+    versions = tuple(sorted({cell.model_version for cell in white if cell.model_version and cell.probabilities}))
+    flagged = [flag for cell in white if (flag := flag_of(cell, first_label, taxonomy)) is not None]
+    return SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged))
 
 
 def flag_of(cell: Cell, first_label: Mapping[int, str | None], taxonomy: Taxonomy) -> FlaggedCell | None:
@@ -131,6 +138,14 @@ def project_total(store: ProjectStore, reports: Sequence[SlideReport]) -> Differ
 def write_report(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Sequence[int] | None = None) -> Path:
     """Write a CSV or PDF report (by the file's suffix) atomically: the file
     appears whole or not at all, and an unwritable folder is refused first."""
+    return run_job(report_job(store, out, slide_ids))
+
+
+def report_job(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Sequence[int] | None = None,
+               cancel: CancelToken | None = None) -> Job[Path]:
+    """write_report as a job: progress a slide counted and a PDF page drawn
+    at a time, and a cancel leaves no file (it is written only at the end)."""
+    cancel = cancel or CancelToken()
     target = Path(out)
     suffix = target.suffix.lower()
     if suffix not in (".csv", ".pdf"):
@@ -140,15 +155,37 @@ def write_report(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Se
         raise ReportError(f"{folder}: folder does not exist")
     if not folder_is_writable(folder):
         raise ReportError(f"{folder}: folder is not writable; the report was not written")
-    reports = slide_reports(store, slide_ids)
+    first_label = _first_labels(store)
+    slides = store.slides() if slide_ids is None else [store.slide(i) for i in slide_ids]
+    # A PDF draws a page per sample, and a summary after several.
+    pages = (len(slides) + (len(slides) > 1)) if suffix == ".pdf" else 0
+    total = len(slides) + pages + 1
+    reports = []
+    for done, slide in enumerate(slides):
+        cancel.raise_if_cancelled()
+        yield Progress(done, total, f"Counting {slide.image_name} ({done + 1} of {len(slides)})")
+        reports.append(_slide_report(store, slide, first_label))
     if suffix == ".pdf":
-        from core.report_pdf import pdf_bytes  # fpdf2 loads only for a PDF
+        from core.report_pdf import pdf_job  # fpdf2 loads only for a PDF
 
-        data = pdf_bytes(store, reports)
+        data = yield from _offset(pdf_job(store, reports, cancel), len(slides), total)
     else:
         data = _csv_bytes(store, reports)
+    cancel.raise_if_cancelled()
+    yield Progress(total - 1, total, f"Writing {target.name}")
     _write_atomically(target, data)
+    yield Progress(total, total, f"Written {target.name}")
     return target
+
+
+def _offset(job: Job[bytes], offset: int, total: int) -> Generator[Progress, None, bytes]:
+    """A part's progress as steps of the whole."""
+    while True:
+        try:
+            progress = next(job)
+        except StopIteration as finished:
+            return finished.value
+        yield Progress(offset + progress.done, total, progress.message)
 
 
 def _write_atomically(target: Path, data: bytes) -> None:

@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.differential import Differential
 from core.imaging import ImageReadError
+from core.jobs import CancelToken, Job, Progress, run_job
 from core.report import MAX_THUMBNAILS_PER_SLIDE, SIGNATURE_LINE, SlideReport, project_total, report_pages
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
@@ -30,7 +31,15 @@ LEFT_WIDTH, RIGHT_X = 95.0, 117.0  # the count table's column, and where the fac
 
 
 def pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
+    return run_job(pdf_job(store, reports))
+
+
+def pdf_job(store: ProjectStore, reports: Sequence[SlideReport], cancel: CancelToken | None = None) -> Job[bytes]:
+    """The PDF's bytes, yielding progress a page at a time (a page's
+    thumbnails are what take the time)."""
     from fpdf import FPDF  # imported here: only PDF reports need it
+
+    cancel = cancel or CancelToken()
 
     generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     footer_text = _latin1(f"{store.path.name}  -  generated {generated}  -  HemaLabel")
@@ -51,7 +60,9 @@ def pdf_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
     pages = report_pages(reports)
     pdf.set_title(_latin1("HemaLabel differential report" + (f": {pages[0].title}" if len(reports) == 1 else "")))
     page = _Page(pdf, store.taxonomy)
-    for plan in pages:
+    for number, plan in enumerate(pages, start=1):
+        cancel.raise_if_cancelled()
+        yield Progress(number - 1, len(pages), f"Drawing page {number} of {len(pages)}")
         pdf.add_page()
         if plan.kind == "sample":
             page.sample(store, plan.reports[0])

@@ -1,4 +1,4 @@
-"""File > Import…, Export… and Report…: the dialogs and the report, each run
+"""File > Import…, Export… and Report…: their dialogs, each running its job
 through the window's one worker helper, so the window keeps painting and
 closing it waits for them.
 
@@ -10,14 +10,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QDialog, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog
 
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
+from app.gui.dialogs.report_dialog import ReportDialog
 from app.gui.main_window import MainWindow
 from app.gui.session import ProjectSession
-from app.gui.worker import JobHandle, start_call
-from core.report import write_report
+from app.gui.worker import JobHandle
 
 REPORT_FILTERS = "PDF report (*.pdf);;CSV table (*.csv)"
 
@@ -33,7 +33,6 @@ class DataController(QObject):
         self._current_slide = current_slide
         self.session: ProjectSession | None = None
         self.active_dialog: QDialog | None = None
-        self.report_job: JobHandle | None = None
         a = window.actions
         a["import_data"].triggered.connect(self.open_import)
         a["export_data"].triggered.connect(self.open_export)
@@ -48,9 +47,7 @@ class DataController(QObject):
 
     @property
     def busy(self) -> bool:
-        return (self.active_dialog is not None and getattr(self.active_dialog, "running", False)) or (
-            self.report_job is not None
-        )
+        return self.active_dialog is not None and getattr(self.active_dialog, "running", False)
 
     # ------------------------------------------------------------ import / export
     def open_import(self) -> ImportDialog | None:
@@ -103,38 +100,31 @@ class DataController(QObject):
             self.write_report(path, None if all_slides else [slide_id])
 
     def write_report(self, path: str | Path, slide_ids: Sequence[int] | None = None) -> JobHandle | None:
-        """Write the report in the background; the status bar says where, or
-        an alert says why not, naming the file."""
+        """Write the report in the background, in a dialog with its progress
+        and Cancel; the status bar says where it went, or why not."""
         if self.session is None:
             return None
         if self.report_job is not None:
-            self.message.emit("A report is being written; wait for it to finish.")
+            self.message.emit("A report is being written; wait for it to finish, or cancel it.")
             return None
-        reader, target = self.session.reader, Path(path)
-        self.message.emit(f"Writing the report to {target}\u2026")
-        self.report_job = start_call(
-            f"Report {target.name}",
-            lambda: write_report(reader, target, slide_ids),
-            self,
-            on_result=self._report_done,
-            on_error=lambda _message, error: self._report_error(target, error),
-            on_finished=self._report_finished,
-        )
-        return self.report_job
+        target = Path(path)
+        dialog = ReportDialog(self.window, self.session.reader, target, slide_ids)
+        dialog.written.connect(self._report_done)
+        dialog.failed.connect(self._report_error)
+        self._open(dialog)
+        dialog.start()
+        return dialog.job
 
-    def _report_done(self, written: object) -> None:
+    @property
+    def report_job(self) -> JobHandle | None:
+        """The report being written, if one is."""
+        dialog = self.active_dialog
+        return dialog.job if isinstance(dialog, ReportDialog) else None
+
+    def _report_done(self, written: str) -> None:
         self.message.emit(f"Report written to {written}")
-        self.report_written.emit(str(written))
+        self.report_written.emit(written)
 
-    def _report_error(self, target: Path, error: object) -> None:
-        text = str(error)
-        if str(target) not in text:
-            text = f"{target}: {text}"
+    def _report_error(self, text: str) -> None:
         self.message.emit(f"The report was not written. {text}")
         self.report_failed.emit(text)
-        box = QMessageBox(QMessageBox.Icon.Warning, "Report not written", text, QMessageBox.StandardButton.Ok, self.window)
-        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        box.open()
-
-    def _report_finished(self) -> None:
-        self.report_job = None

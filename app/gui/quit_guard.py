@@ -23,11 +23,9 @@ def running_jobs(main: MainController) -> list[str]:
         jobs.append(main.models.title.lower() or "a model run")
     if main.adding_images:
         jobs.append("adding images")
-    dialog = main.data.active_dialog
+    dialog = main.data.active_dialog  # an import, an export or a report
     if dialog is not None and getattr(dialog, "running", False):
-        jobs.append(f"{dialog.windowTitle().lower()} (File \u203a {dialog.windowTitle()}\u2026)")
-    if main.data.report_job is not None:
-        jobs.append("writing a report")
+        jobs.append(getattr(dialog, "doing", "") or dialog.windowTitle().lower())
     retrain = main.retraining.retrain_dialog
     if retrain is not None and getattr(retrain, "running", False):
         jobs.append("retraining the classifier")

@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QMenu, QTabWid
 from app.gui import worker
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
+from app.gui.dialogs.report_dialog import ReportDialog
 from app.gui.dialogs.signoff_dialog import SignOffDialog
 from app.gui.retrain.models_dialog import ModelsDialog
 from app.gui.retrain.retrain_dialog import RetrainDialog
@@ -47,6 +48,7 @@ def test_no_dialog_gives_one_alt_letter_to_two_controls(qtbot, review_store: Pro
         "export": ExportDialog(None, review_store),
         "import": ImportDialog(None, review_store),
         "sign-off": SignOffDialog(None, review_store, 1),
+        "report": ReportDialog(None, review_store, Path("r.pdf"), None),
     }
     for name, dialog in dialogs.items():
         qtbot.addWidget(dialog)

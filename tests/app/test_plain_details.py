@@ -140,3 +140,48 @@ def test_quitting_with_nothing_running_never_asks(qtbot, open_window, review_pro
     window, controller = open_window(review_project)
     window.actions["quit"].trigger()
     assert not window.isVisible()
+
+
+def test_a_report_shows_its_progress_and_can_be_cancelled(qtbot, open_window, review_project, tmp_path,
+                                                         monkeypatch) -> None:
+    import time
+
+    from app.gui.dialogs import report_dialog
+    from app.gui.dialogs.report_dialog import ReportDialog
+
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    target = tmp_path / "all.pdf"
+    progress: list[int] = []
+    with qtbot.waitSignal(controller.data.report_written, timeout=10000):
+        controller.data.write_report(target)
+        dialog = controller.data.active_dialog
+        assert isinstance(dialog, ReportDialog) and dialog.isVisible() and dialog.running
+        assert dialog.cancel_button.isEnabled()
+        dialog.progress_bar.valueChanged.connect(progress.append)
+    assert target.is_file() and max(progress) == 6  # 2 slides counted, 3 pages drawn, the file written
+    qtbot.waitUntil(lambda: controller.data.active_dialog is None)  # closed once written
+    assert window.statusBar().currentMessage() == f"Report written to {target}"
+
+    real = report_dialog.report_job
+
+    def slow_job(*args, **kwargs):  # a project of many slides: a step a quarter second
+        job = real(*args, **kwargs)
+        while True:
+            time.sleep(0.25)
+            try:
+                step = next(job)
+            except StopIteration as done:
+                return done.value
+            yield step
+
+    monkeypatch.setattr(report_dialog, "report_job", slow_job)
+    cancelled = tmp_path / "cancelled.pdf"
+    controller.data.write_report(cancelled)
+    dialog = controller.data.active_dialog
+    qtbot.waitUntil(lambda: dialog.progress_bar.maximum() > 1, timeout=5000)
+    dialog.cancel_button.click()
+    qtbot.waitUntil(lambda: not dialog.running, timeout=5000)
+    assert dialog.status.text() == "Cancelled: no report was written." and not cancelled.exists()
+    dialog.cancel_button.click()  # now Close
+    qtbot.waitUntil(lambda: controller.data.active_dialog is None)

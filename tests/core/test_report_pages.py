@@ -120,3 +120,30 @@ def test_a_caption_says_changed_only_when_the_class_changed(store: ProjectStore)
     assert back not in captions
     assert captions[changed] == "Immature granulocyte\nchanged from Neutrophil"
     assert captions[model] == "Neutrophil\nlow confidence (55%)"
+
+
+def test_the_report_job_counts_a_slide_and_draws_a_page_at_a_time_and_a_cancel_writes_nothing(
+        tmp_path: Path) -> None:
+    from core.jobs import CancelToken, Cancelled, Progress, run_job
+    from core.report import report_job
+
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    try:
+        for n in range(3):
+            store.add_slide(write_image(tmp_path / f"s{n}.png"), 64, 48)
+        seen: list[Progress] = []
+        written = run_job(report_job(store, tmp_path / "r.pdf"), seen.append)
+        assert written.is_file()
+        # 3 slides counted, 3 sample pages and the summary drawn, the file written.
+        assert seen[-1].done == seen[-1].total == 8 and [p.done for p in seen] == sorted(p.done for p in seen)
+        assert any("Drawing page 4 of 4" in p.message for p in seen)
+
+        cancel = CancelToken()
+        job = report_job(store, tmp_path / "cancelled.pdf", cancel=cancel)
+        next(job)
+        cancel.cancel()
+        with pytest.raises(Cancelled):
+            run_job(job)
+        assert not (tmp_path / "cancelled.pdf").exists()
+    finally:
+        store.close()

@@ -43,6 +43,7 @@ _KEY = "export/"  # the settings group of the dialog's remembered choices
 
 
 class ExportDialog(JobDialog):
+    doing = "exporting"  # what quitting would stop
     start_text = "Export"
     cancel_leaves_nothing = False  # files already written stay; the folder is marked incomplete by its missing manifest
 

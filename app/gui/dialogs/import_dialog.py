@@ -39,6 +39,7 @@ SKIP = "(skip these boxes)"
 
 
 class ImportDialog(JobDialog):
+    doing = "importing"  # what quitting would stop
     start_text = "Import"
 
     def __init__(self, parent: QWidget | None, store: ProjectStore) -> None:
