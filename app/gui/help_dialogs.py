@@ -29,6 +29,7 @@ _GALLERY = (
     ("Click a group header", "Select the whole group (Ctrl+click adds it)"),
     ("Drag cells onto a group", "Reclassify them"),
     ("Double-click a cell", "Show it on its slide in the canvas"),
+    ("Ctrl+= / Ctrl+\u2212, Ctrl+wheel", "Larger / smaller tiles (kept for next time)"),
     ("Ctrl+Z / Ctrl+Shift+Z", "Undo / redo, the same history as the canvas"),
     ("Alt+S / Alt+C, then arrows", "Show another slide / class (the keys come back to the cells)"),
     ("Alt+U", "Show only the unreviewed cells, or every cell again"),

@@ -105,8 +105,8 @@ class MainController(QObject):
         a["previous_pane"].triggered.connect(lambda: w.focus_pane(-1))
         a["previous_slide"].triggered.connect(lambda: self.step_slide(-1))
         a["fit"].triggered.connect(w.view.fit)
-        a["zoom_in"].triggered.connect(w.view.zoom_in)
-        a["zoom_out"].triggered.connect(w.view.zoom_out)
+        a["zoom_in"].triggered.connect(lambda: self._zoom(1))
+        a["zoom_out"].triggered.connect(lambda: self._zoom(-1))
         a["zoom_actual"].triggered.connect(w.view.zoom_actual)
         for name, kind in _KINDS.items():
             a[name].toggled.connect(lambda on, kind=kind: self._set_kind_visible(kind, on))
@@ -630,8 +630,10 @@ class MainController(QObject):
         a["cancel_job"].setEnabled(running or self._import_job is not None)
         for name in ("next_slide", "previous_slide", "next_cell", "previous_cell"):
             a[name].setEnabled(has_slide)
-        for name in ("fit", "zoom_in", "zoom_out", "zoom_actual"):
+        for name in ("fit", "zoom_actual"):
             a[name].setEnabled(has_slide and not gallery)
+        for name in ("zoom_in", "zoom_out"):  # in the gallery: its tiles
+            a[name].setEnabled(has_slide or (gallery and self.review.gallery is not None))
         self._update_undo_actions()
 
     def _update_lock_banner(self) -> None:
@@ -698,6 +700,16 @@ class MainController(QObject):
         else:
             w.image_banner.hide_message()
             w.view.set_overlay("")
+
+    def _zoom(self, step: int) -> None:
+        """View > Zoom In / Out: the slide on the canvas, the tiles in the gallery."""
+        gallery = self.review.gallery
+        if self.review.gallery_active and gallery is not None:
+            gallery.zoom_tiles(step)
+        elif step > 0:
+            self.window.view.zoom_in()
+        else:
+            self.window.view.zoom_out()
 
     def _set_kind_visible(self, kind: CellKind, visible: bool) -> None:
         self.canvas.set_kind_visible(kind, visible)

@@ -185,3 +185,53 @@ def test_a_report_shows_its_progress_and_can_be_cancelled(qtbot, open_window, re
     assert dialog.status.text() == "Cancelled: no report was written." and not cancelled.exists()
     dialog.cancel_button.click()  # now Close
     qtbot.waitUntil(lambda: controller.data.active_dialog is None)
+
+
+def test_gallery_tiles_zoom_with_ctrl_keys_and_wheel_within_bounds_and_are_remembered(
+        qtbot, open_window, review_project) -> None:
+    from PySide6.QtCore import QPoint, QPointF
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.gui.gallery.gallery_widget import TILE_SIZES
+
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    gallery = controller.review.gallery
+    assert gallery is not None and gallery.tile_size == 96
+    view = gallery.view
+    view.setFocus()
+    tile = view.model().index(next(r for r in range(view.model().rowCount()) if not view.model().is_header(r)), 0)
+
+    qtbot.keyClick(view, Qt.Key.Key_Equal, Qt.KeyboardModifier.ControlModifier)
+    assert gallery.tile_size == 128
+    qtbot.waitUntil(lambda: view.visualRect(tile).width() == 128 + 8)  # laid out again at the new size
+    qtbot.keyClick(view, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(view, Qt.Key.Key_Minus, Qt.KeyboardModifier.ControlModifier)
+    assert gallery.tile_size == 72
+
+    def wheel(delta: int) -> None:
+        centre = QPointF(view.viewport().rect().center())
+        event = QWheelEvent(centre, QPointF(view.viewport().mapToGlobal(centre.toPoint())), QPoint(0, 0),
+                            QPoint(0, delta), Qt.MouseButton.NoButton, Qt.KeyboardModifier.ControlModifier,
+                            Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(view.viewport(), event)
+
+    wheel(120)
+    assert gallery.tile_size == 96
+    for _ in range(len(TILE_SIZES) + 2):
+        wheel(-120)
+    assert gallery.tile_size == TILE_SIZES[0]  # no smaller than the smallest
+    window.actions["zoom_in"].trigger()  # View > Zoom In, in the gallery: its tiles
+    assert gallery.tile_size == TILE_SIZES[1]
+    qtbot.waitUntil(lambda: gallery.thumbnails.idle, timeout=5000)
+
+    # The next gallery opens at the size chosen.
+    controller.close_project()
+    assert controller.open_project(review_project)
+    if controller.review.gallery is None:
+        qtbot.keyClick(window, Qt.Key.Key_G, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: controller.review.gallery is not None)
+    assert controller.review.gallery.tile_size == TILE_SIZES[1]
+    qtbot.waitUntil(lambda: controller.review.gallery.thumbnails.idle, timeout=5000)

@@ -65,6 +65,11 @@ class GalleryDelegate(QStyledItemDelegate):
         self._bold_metrics = QFontMetrics(self._bold)
         self._tick_width = self._metrics.horizontalAdvance(" ✓") + 2
 
+    def set_thumb_size(self, thumb_size: int) -> None:
+        """Tiles of another size (the gallery's tile zoom); the view lays out again."""
+        self.thumb_size = thumb_size
+        self._tile = QSize(thumb_size + 2 * PADDING, thumb_size + CAPTION_HEIGHT + 2 * PADDING)
+
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         if index.model().is_header(index.row()):  # type: ignore[attr-defined]
             # As wide as the viewport, so a header always starts its own row.

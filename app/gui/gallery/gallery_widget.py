@@ -29,10 +29,26 @@ from app.gui.gallery.model import GalleryFilter, GalleryModel, group_of
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
 from app.gui.session import ProjectSession
+from app.gui.settings import app_qsettings
 from core.differential import class_fits, class_refusal
 from core.schema import CellKind
 from core.store import ProjectStore, StoreError
 from core.taxonomy import UNIDENTIFIED
+
+# Tile sizes the zoom steps through, in pixels of the crop: small enough to
+# see a whole group, large enough to read granules.
+TILE_SIZES = (56, 72, 96, 128, 160, 200, 256)
+DEFAULT_TILE_SIZE = 96
+SETTINGS_TILE_SIZE = "gallery/tile_size"
+
+
+def remembered_tile_size() -> int:
+    try:
+        size = int(app_qsettings().value(SETTINGS_TILE_SIZE, DEFAULT_TILE_SIZE))
+    except (TypeError, ValueError):
+        return DEFAULT_TILE_SIZE
+    return size if size in TILE_SIZES else DEFAULT_TILE_SIZE
+
 
 HINT = (
     "Digits reclassify  ·  Enter / Space confirm  ·  Tab, arrows move  ·  click a header to select its group  ·  "
@@ -63,7 +79,7 @@ class CellGallery(QWidget):
         project: ProjectSession | ProjectStore,
         on_open_cell: Callable[[int], None] | None = None,
         parent: QWidget | None = None,
-        thumb_size: int = 96,
+        thumb_size: int | None = None,
         *,
         on_undo: Callable[[], None] | None = None,
         on_redo: Callable[[], None] | None = None,
@@ -76,6 +92,8 @@ class CellGallery(QWidget):
         self.on_open_cell = on_open_cell
         self.on_undo = on_undo
         self.on_redo = on_redo
+        if thumb_size is None:
+            thumb_size = remembered_tile_size()
         self.thumbnails = ThumbnailProvider(self._slide_image, size=thumb_size, parent=self)
         self.model = GalleryModel(self.session, self.thumbnails, self, slide_id=slide_id)
         self.view = GalleryView(self.model, thumb_size, self)
@@ -117,6 +135,7 @@ class CellGallery(QWidget):
         self.view.open_requested.connect(self._open_cell)
         self.view.undo_pressed.connect(self._undo)
         self.view.redo_pressed.connect(self._redo)
+        self.view.tile_zoom.connect(self.zoom_tiles)
         self.view.selectionModel().currentChanged.connect(self._on_current_changed)
         self.view.selectionModel().selectionChanged.connect(lambda *_: self._update_status())
         self.model.about_to_rebuild.connect(self._keep_selection)
@@ -215,6 +234,26 @@ class CellGallery(QWidget):
         skipped = f"; {len(undecided)} Unidentified left for a class" if undecided else ""
         self.message.emit(f"Confirmed {len(ids)} cell{'s' if len(ids) != 1 else ''}{skipped}")
         return True
+
+    @property
+    def tile_size(self) -> int:
+        return self.view.gallery_delegate.thumb_size
+
+    def zoom_tiles(self, step: int) -> None:
+        """Larger (step +1) or smaller (-1) tiles, within TILE_SIZES; the
+        size is remembered for the next gallery.  The current cell stays in view."""
+        sizes = TILE_SIZES
+        here = min(range(len(sizes)), key=lambda i: abs(sizes[i] - self.tile_size))
+        size = sizes[max(0, min(len(sizes) - 1, here + step))]
+        if size == self.tile_size:
+            return
+        self.view.gallery_delegate.set_thumb_size(size)
+        self.thumbnails.set_size(size)
+        self.view.doItemsLayout()
+        if self.view.currentIndex().isValid():
+            self.view.scrollTo(self.view.currentIndex())
+        app_qsettings().setValue(SETTINGS_TILE_SIZE, size)
+        self.message.emit(f"Gallery tiles {size} px (Ctrl+wheel or Ctrl+= / Ctrl+- for larger or smaller)")
 
     def shutdown(self) -> None:
         """Stop listening and finish thumbnail work (before the store closes)."""

@@ -160,6 +160,17 @@ class ThumbnailProvider(QObject):
             self._flush_timer.start()
         return None
 
+    def set_size(self, size: int) -> None:
+        """Thumbnails of another size from now on: those made are dropped
+        (a tile drawn larger from a small one would be blurred), and a batch
+        in flight at the old size is not kept."""
+        if size == self.size:
+            return
+        self.size = size
+        self._cache.clear()
+        self._failed.clear()
+        self._pending.clear()
+
     def failed(self, cell: Cell) -> bool:
         return thumb_key(cell) in self._failed
 
@@ -199,7 +210,7 @@ class ThumbnailProvider(QObject):
         self.batches_started += 1
         self._job = start_call(
             "Cell thumbnails",
-            lambda: _make_batch(requests, size, decoded),
+            lambda: (size, _make_batch(requests, size, decoded)),
             self,
             on_result=self._batch_done,
             on_finished=self._batch_finished,
@@ -217,10 +228,13 @@ class ThumbnailProvider(QObject):
             self._flush_timer.start()
 
     @Slot(object)
-    def _batch_done(self, results: list[tuple[ThumbKey, QImage | None]]) -> None:
+    def _batch_done(self, sized: tuple[int, list[tuple[ThumbKey, QImage | None]]]) -> None:
+        size, results = sized
         arrived = []
         for key, image in results:
-            if image is None:
+            if size != self.size:
+                pass  # made before the tiles changed size: asked again at the new size when painted
+            elif image is None:
                 self._failed.add(key)
             else:
                 self._cache[key] = QPixmap.fromImage(image)

@@ -11,7 +11,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from PySide6.QtCore import QItemSelection, QItemSelectionModel, QModelIndex, QPersistentModelIndex, QPoint, Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent, QDragMoveEvent, QDropEvent, QKeyEvent, QKeySequence, QMouseEvent
+from PySide6.QtGui import (
+    QDragEnterEvent,
+    QDragLeaveEvent,
+    QDragMoveEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QMouseEvent,
+    QWheelEvent,
+)
 from PySide6.QtWidgets import QAbstractItemView, QListView, QWidget
 
 from app.gui.gallery.delegate import GalleryDelegate
@@ -19,6 +28,8 @@ from app.gui.gallery.model import CELL_IDS_MIME, GalleryModel, Role
 
 LAYOUT_BATCH = 2000  # rows laid out per turn of the event loop (no turn over 15 ms with 50,000 cells)
 _CONFIRM_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space}
+# Ctrl with these: larger or smaller tiles ("=" is "+" unshifted on most keyboards).
+_ZOOM_KEYS = {Qt.Key.Key_Plus: 1, Qt.Key.Key_Equal: 1, Qt.Key.Key_Minus: -1, Qt.Key.Key_Underscore: -1}
 
 
 class GalleryView(QListView):
@@ -28,6 +39,7 @@ class GalleryView(QListView):
     open_requested = Signal(int)  # cell id
     undo_pressed = Signal()
     redo_pressed = Signal()
+    tile_zoom = Signal(int)  # +1 larger tiles, -1 smaller: Ctrl+wheel, Ctrl+= / Ctrl+-
 
     def __init__(self, model: GalleryModel, thumb_size: int = 96, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -84,6 +96,9 @@ class GalleryView(QListView):
     # ------------------------------------------------------------ keys
     def keyPressEvent(self, event: QKeyEvent) -> None:
         modifiers = event.modifiers() & ~Qt.KeyboardModifier.KeypadModifier
+        if modifiers & Qt.KeyboardModifier.ControlModifier and event.key() in _ZOOM_KEYS:
+            self.tile_zoom.emit(_ZOOM_KEYS[event.key()])
+            return
         if event.matches(QKeySequence.StandardKey.Undo):
             self.undo_pressed.emit()
             return
@@ -119,6 +134,15 @@ class GalleryView(QListView):
                 self.set_current_row(row)
             return
         super().keyPressEvent(event)
+
+    def wheelEvent(self, event: QWheelEvent) -> None:
+        if event.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            delta = event.angleDelta().y()
+            if delta:
+                self.tile_zoom.emit(1 if delta > 0 else -1)
+            event.accept()
+            return
+        super().wheelEvent(event)
 
     def focusNextPrevChild(self, next: bool) -> bool:  # noqa: A002
         # Tab moves between cells here, as in a spreadsheet; it does not leave the gallery.
