@@ -99,7 +99,13 @@ class _JobRunnable(QRunnable):
             handle.error.emit(f"{handle.name}: {exc}", exc)
         finally:
             handle.done.set()
-            handle.finished.emit()
+            try:
+                handle.finished.emit()
+            except RuntimeError:
+                # Its owner went on the result (a dialog that closes once its
+                # report is written, deleting the handle with it): no one is
+                # left to tell.
+                pass
 
 
 # Qt sizes the global pool to the core count: two threads on a 2-core
