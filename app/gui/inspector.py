@@ -9,9 +9,9 @@ from collections.abc import Callable
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QPixmap
 from PySide6.QtWidgets import (
-    QFormLayout,
     QFrame,
     QGridLayout,
+    QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
@@ -27,7 +27,12 @@ from core.project_learning import describe_version
 from core.schema import Cell
 from core.taxonomy import Taxonomy
 
-CROP_SIDE = 168
+# Small enough that the crop, the top three classes beside it, the details
+# and every class button fit a 1366x768 laptop screen without scrolling,
+# with the differential below; the canvas shows the cell larger.
+CROP_SIDE = 104
+# The details; the two short ones share a row.
+DETAIL_ROWS = (("Kind", "Source"), ("Reviewed",), ("Model",), ("Confidence",), ("Box",))
 
 
 class InspectorView(QWidget):
@@ -42,6 +47,7 @@ class InspectorView(QWidget):
         self.crop.setObjectName("cropView")
         self.crop.setFixedSize(CROP_SIDE, CROP_SIDE)
         self.crop.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.crop.setWordWrap(True)  # "Click a box, or press Tab" in a small square
         self.heading = QLabel("No cell selected")
         self.heading.setObjectName("cellHeading")
         self.heading.setWordWrap(True)
@@ -49,46 +55,61 @@ class InspectorView(QWidget):
         probs = QFrame()
         probs_layout = QGridLayout(probs)
         probs_layout.setContentsMargins(0, 0, 0, 0)
-        probs_layout.setVerticalSpacing(4)
+        probs_layout.setVerticalSpacing(3)
         for row in range(3):
             name = QLabel("")
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setTextVisible(True)
-            bar.setFixedHeight(16)
+            bar.setFixedHeight(15)
             probs_layout.addWidget(name, row, 0)
             probs_layout.addWidget(bar, row, 1)
             self.bars.append((name, bar))
         probs_layout.setColumnStretch(1, 1)
+        # The crop, and beside it what the cell is and the model's top three.
+        summary = QVBoxLayout()
+        summary.setSpacing(4)
+        summary.addWidget(self.heading)
+        summary.addWidget(probs)
+        summary.addStretch(1)
+        top = QHBoxLayout()
+        top.setSpacing(10)
+        top.addWidget(self.crop, 0, Qt.AlignmentFlag.AlignTop)
+        top.addLayout(summary, 1)
         self.fields: dict[str, QLabel] = {}
-        form = QFormLayout()
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setHorizontalSpacing(10)
-        for key in ("Kind", "Source", "Reviewed", "Model", "Confidence", "Box"):
-            value = QLabel("\u2014")
-            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
-            form.addRow(key, value)
-            if key == "Confidence":
-                value.setToolTip("The classifier's probability for the cell's current class, "
-                                 "else the detector's score for its box")
-            self.fields[key] = value
+        details = QGridLayout()
+        details.setHorizontalSpacing(6)
+        details.setVerticalSpacing(2)
+        for row, keys in enumerate(DETAIL_ROWS):
+            for pair, key in enumerate(keys):
+                name = QLabel(key)
+                name.setObjectName("detailName")
+                name.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop)
+                value = QLabel("\u2014")
+                value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+                value.setWordWrap(True)
+                value.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+                details.addWidget(name, row, 2 * pair)
+                details.addWidget(value, row, 2 * pair + 1, 1, 3 if len(keys) == 1 else 1)
+                if key == "Confidence":
+                    value.setToolTip("The classifier's probability for the cell's current class, "
+                                     "else the detector's score for its box")
+                if key == "Box":
+                    value.setToolTip("The box's size and its top-left corner, in image pixels")
+                self.fields[key] = value
+        details.setColumnStretch(1, 1)
+        details.setColumnStretch(3, 1)
         self.class_grid = QGridLayout()
-        self.class_grid.setSpacing(4)
-        classes_title = QLabel("Set class")
-        classes_title.setObjectName("sectionTitle")
+        self.class_grid.setSpacing(3)
         layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 8)
-        layout.setSpacing(8)
+        layout.setContentsMargins(0, 0, 0, 6)
+        layout.setSpacing(6)
         layout.addWidget(title)
         body = QVBoxLayout()
-        body.setContentsMargins(12, 4, 12, 0)
-        body.setSpacing(8)
-        body.addWidget(self.crop, 0, Qt.AlignmentFlag.AlignHCenter)
-        body.addWidget(self.heading)
-        body.addWidget(probs)
-        body.addLayout(form)
-        body.addWidget(classes_title)
+        body.setContentsMargins(10, 0, 10, 0)
+        body.setSpacing(6)
+        body.addLayout(top)
+        body.addLayout(details)
         body.addLayout(self.class_grid)
         body.addStretch(1)
         layout.addLayout(body)
@@ -106,6 +127,7 @@ class InspectorView(QWidget):
             button.setStyleSheet(f"QPushButton#classButton {{ border-left: 4px solid {item.colour}; }}")
             button.setToolTip(f"Set the selected cells to {item.display}" + (f" ({item.key})" if item.key else ""))
             button.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+            button.setMinimumWidth(60)  # a narrow panel cuts a long name short rather than the column of buttons
             button.clicked.connect(lambda _=False, name=item.name: on_click(name))
             self.class_grid.addWidget(button, index // 2, index % 2)
             self.class_buttons[item.name] = button
@@ -167,4 +189,4 @@ class InspectorView(QWidget):
         self.fields["Model"].setText(describe_version(cell.model_version))
         self.fields["Confidence"].setText(confidence_text(cell, taxonomy))
         box = cell.box
-        self.fields["Box"].setText(f"{box.x0:.0f}, {box.y0:.0f} \u2013 {box.x1:.0f}, {box.y1:.0f}  ({box.width:.0f}\u00d7{box.height:.0f})")
+        self.fields["Box"].setText(f"{box.width:.0f}\u00d7{box.height:.0f} at {box.x0:.0f}, {box.y0:.0f}")

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QCloseEvent
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QResizeEvent
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
@@ -41,7 +41,11 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(window_title())
-        self.resize(1440, 900)
+        self._layout_restored = False  # the technician's own dock layout (restoreState); till then resizeEvent fits the docks
+        # No larger than the screen (a 1366x768 laptop's, say) less the task bar.
+        screen = QGuiApplication.primaryScreen()
+        room = screen.availableGeometry().size() if screen is not None else QSize(1440, 900)
+        self.resize(QSize(1440, 900).boundedTo(room))
         self.actions = build_actions(self)
         self.may_close: Callable[[], bool] | None = None  # asked before the window closes
 
@@ -65,7 +69,7 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.actions["find_slide"].triggered.connect(self.find_slide)
         self.inspector = InspectorView()
-        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector, fit_height=True), Qt.DockWidgetArea.RightDockWidgetArea)
         # Right, below the cell: the differential count of the slide on show.
         # Both scroll rather than make the window taller than a laptop screen.
         self.differential_page = _holder("Open a project to count its slides.")
@@ -73,10 +77,12 @@ class MainWindow(QMainWindow):
             "differentialDock", "Differential", _scrolling(self.differential_page), Qt.DockWidgetArea.RightDockWidgetArea
         )
         self.splitDockWidget(self.inspector_dock, self.differential_dock, Qt.Orientation.Vertical)
-        self.resizeDocks([self.inspector_dock, self.differential_dock], [470, 430], Qt.Orientation.Vertical)
-        self.browser_dock.setMinimumWidth(290)
-        self.inspector_dock.setMinimumWidth(330)
-        self.resizeDocks([self.browser_dock, self.inspector_dock], [300, 360], Qt.Orientation.Horizontal)
+        # The cell takes the height its contents need, the differential the
+        # rest: a taller window gives the differential room, not the cell
+        # blank space, and on a 1366x768 laptop screen both fit unscrolled.
+        self.browser_dock.setMinimumWidth(220)
+        self.inspector_dock.setMinimumWidth(340)
+        self.inspector_dock.widget().needs_height.connect(self._give_inspector_height, Qt.ConnectionType.QueuedConnection)
 
         self._build_toolbar()
         self._build_status_bar()
@@ -86,17 +92,32 @@ class MainWindow(QMainWindow):
         dock = QDockWidget(title, self)
         dock.setObjectName(name)
         dock.setWidget(widget)
-        dock.setTitleBarWidget(QWidget())  # the panel draws its own title
+        no_title = QWidget()  # the panel draws its own title
+        # An empty layout makes its size hint 0 high, not -1, which would take a pixel off the dock's contents.
+        QVBoxLayout(no_title).setContentsMargins(0, 0, 0, 0)
+        dock.setTitleBarWidget(no_title)
         dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
         self.addDockWidget(area, dock)
         return dock
 
+    def _give_inspector_height(self, height: int) -> None:
+        """The cell's contents changed height (the classes came with a
+        project, a longer model name wraps): the cell dock takes what it
+        needs, the differential below it the rest."""
+        total = self.inspector_dock.height() + self.differential_dock.height()
+        if total > height and self.differential_dock.isVisible():
+            self.resizeDocks([self.inspector_dock, self.differential_dock], [height, total - height], Qt.Orientation.Vertical)
+        else:
+            self.resizeDocks([self.inspector_dock], [height], Qt.Orientation.Vertical)
+
     def _build_toolbar(self) -> None:
+        # Two bars on one line, the second moving under the first where the
+        # window is too narrow for both (resizeEvent): no action is ever
+        # hidden behind the bar's overflow button.
         a = self.actions
-        bar = QToolBar("Review")
-        bar.setObjectName("reviewToolbar")
-        bar.setMovable(False)
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        review = _tool_bar("Review", "reviewToolbar")
+        self.addToolBar(review)
+        bar = _tool_bar("View", "viewToolbar")
         self.addToolBar(bar)
         a["open_folder"].setIconText("Open\u2026")
         a["detect_slide"].setIconText("Detect")
@@ -113,8 +134,12 @@ class MainWindow(QMainWindow):
         a["undo"].setIconText("Undo")
         a["redo"].setIconText("Redo")
         for name in ("open_folder", None, "undo", "redo", None, "detect_slide", "classify_slide", "pipeline_all",
-                     None, "draw", "accept_all", None, "show_white", "show_red", "show_platelet", None, "fit",
-                     None, "gallery", "sign_off"):
+                     None, "draw", "accept_all"):
+            if name is None:
+                review.addSeparator()
+            else:
+                review.addAction(a[name])
+        for name in ("show_white", "show_red", "show_platelet", None, "fit", None, "gallery", "sign_off"):
             if name is None:
                 bar.addSeparator()
             else:
@@ -135,7 +160,38 @@ class MainWindow(QMainWindow):
             "\"model's own\" (0 %): no floor of yours; each model's own calibrated threshold decides."
         )
         bar.addWidget(self.threshold)
-        self.toolbar = bar
+        self.toolbar = review
+        self.view_toolbar = bar
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if event.size().width() != event.oldSize().width():
+            self._fit_to_width(event.size().width())
+
+    def _fit_to_width(self, width: int) -> None:
+        if not hasattr(self, "view_toolbar"):
+            return  # still being built
+        # The tool bars on one line where both fit, else on two.
+        wrap = self.toolbar.sizeHint().width() + self.view_toolbar.sizeHint().width() > width
+        if wrap != self.toolBarBreak(self.view_toolbar):
+            if wrap:
+                self.insertToolBarBreak(self.view_toolbar)
+            else:
+                self.removeToolBarBreak(self.view_toolbar)
+        # The side panels narrower on a narrow window, so the slide keeps room;
+        # once the technician's own layout is restored, it is theirs.
+        if not self._layout_restored:
+            self.resizeDocks(
+                [self.browser_dock, self.inspector_dock],
+                [min(280, max(220, round(width * 0.2))), min(400, max(360, round(width * 0.3)))],
+                Qt.Orientation.Horizontal,
+            )
+
+    def restoreState(self, state, version: int = 0) -> bool:  # noqa: ANN001 - QByteArray, as QMainWindow's
+        restored = super().restoreState(state, version)
+        self._layout_restored = self._layout_restored or restored
+        self._fit_to_width(self.width())
+        return restored
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()
@@ -302,13 +358,67 @@ def _holder(text: str) -> QWidget:
     return page
 
 
-def _scrolling(widget: QWidget) -> QScrollArea:
-    area = QScrollArea()
-    area.setWidget(widget)
-    area.setWidgetResizable(True)
-    area.setFrameShape(QScrollArea.Shape.NoFrame)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-    return area
+class _ScrollArea(QScrollArea):
+    """A dock's scroll area.  With `fit_height` it is never taller than its
+    widget needs at its width (updated as the widget's layout changes), so
+    the dock below it takes the rest of the height rather than it showing
+    blank space; where the window is shorter than that, it scrolls.
+    `needs_height` tells the window when the widget's height changes, to
+    give the dock that much."""
+
+    needs_height = Signal(int)
+
+    def __init__(self, widget: QWidget, fit_height: bool = False) -> None:
+        super().__init__()
+        self.setWidget(widget)
+        self.setWidgetResizable(True)
+        self.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self._fit_height = fit_height
+        if fit_height:
+            widget.installEventFilter(self)
+
+    def needed_height(self) -> int:
+        """The height at which the widget shows whole, at the present width."""
+        widget = self.widget()
+        width = self.width() - self.contentsMargins().left() - self.contentsMargins().right()
+        height = widget.heightForWidth(width) if widget.hasHeightForWidth() else -1
+        if height < 0:
+            height = widget.sizeHint().height()
+        margins = self.contentsMargins()
+        return max(height, widget.minimumSizeHint().height()) + margins.top() + margins.bottom()
+
+    def sizeHint(self) -> QSize:
+        # QScrollArea's own remembers the widget's first size and caps it at 24 lines.
+        return QSize(super().sizeHint().width(), self.needed_height())
+
+    def _fit(self) -> None:
+        if self._fit_height:
+            height = self.needed_height()
+            if height != self.maximumHeight():
+                self.setMaximumHeight(height)
+                self.needs_height.emit(height)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if watched is self.widget() and event.type() == QEvent.Type.LayoutRequest:
+            self._fit()
+        return super().eventFilter(watched, event)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._fit()
+
+
+def _tool_bar(title: str, name: str) -> QToolBar:
+    bar = QToolBar(title)
+    bar.setObjectName(name)
+    bar.setMovable(False)
+    bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+    return bar
+
+
+def _scrolling(widget: QWidget, fit_height: bool = False) -> QScrollArea:
+    return _ScrollArea(widget, fit_height)
 
 
 def _column(banner: QWidget, body: QWidget) -> QWidget:

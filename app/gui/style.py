@@ -10,22 +10,23 @@ ACCENT = "#2f7fd8"
 
 STYLE_SHEET = f"""
 QMainWindow {{ background: #f4f6f8; }}
-QToolBar {{ background: #fbfcfd; border: none; border-bottom: 1px solid #dde2e7; spacing: 2px; padding: 3px 6px; }}
-QToolBar QToolButton {{ padding: 4px 8px; border-radius: 4px; color: #26313b; }}
+QToolBar {{ background: #fbfcfd; border: none; border-bottom: 1px solid #dde2e7; spacing: 1px; padding: 2px 4px; }}
+QToolBar QToolButton {{ padding: 3px 6px; border-radius: 4px; color: #26313b; }}
 QToolBar QToolButton:hover {{ background: #e8eef5; }}
 QToolBar QToolButton:checked {{ background: #d6e6fa; color: #174a85; }}
 QToolBar QToolButton:disabled {{ color: #a3acb5; }}
-QToolBar QLabel {{ color: #5f6b76; padding: 0 4px 0 10px; }}
+QToolBar QLabel {{ color: #5f6b76; padding: 0 4px 0 6px; }}
 QDockWidget {{ font-weight: 600; }}
 QDockWidget::title {{ background: #eef1f4; padding: 5px 8px; border-bottom: 1px solid #dde2e7; }}
-QLabel#panelTitle {{ background: #fbfcfd; color: #5f6b76; font-weight: 700; padding: 8px 10px;
+QLabel#panelTitle {{ background: #fbfcfd; color: #5f6b76; font-weight: 700; padding: 5px 10px;
     border-bottom: 1px solid #e1e5e9; letter-spacing: 0.5px; }}
-QLabel#sectionTitle {{ color: #5f6b76; font-weight: 700; padding-top: 6px; }}
+QLabel#sectionTitle {{ color: #5f6b76; font-weight: 700; padding-top: 2px; }}
+QLabel#detailName {{ color: #5f6b76; }}
 QLabel#cellHeading {{ font-size: 11pt; }}
 QLabel#cropView {{ background: #24282c; border: 1px solid #c9d0d6; border-radius: 3px; color: #aab3bb; }}
 QListView#slideList {{ background: #ffffff; border: none; }}
 QWidget#inspector {{ background: #ffffff; }}
-QPushButton#classButton {{ text-align: left; padding: 4px 6px; background: #f7f9fb; border: 1px solid #d9dee3;
+QPushButton#classButton {{ text-align: left; padding: 3px 6px; background: #f7f9fb; border: 1px solid #d9dee3;
     border-radius: 3px; }}
 QPushButton#classButton:hover {{ background: #e8eef5; }}
 QPushButton#classButton:disabled {{ color: #a3acb5; background: #f4f6f8; }}

@@ -78,7 +78,7 @@ class DifferentialPanel(QWidget):
     def _build(self) -> None:
         layout = QVBoxLayout(self)
         layout.setContentsMargins(8, 6, 8, 6)
-        layout.setSpacing(6)
+        layout.setSpacing(5)
         self.title = QLabel()
         title_font = QFont()
         title_font.setPointSizeF(title_font.pointSizeF() + 2)
@@ -118,7 +118,7 @@ class DifferentialPanel(QWidget):
         self.table.setShowGrid(False)
         self.table.setAlternatingRowColors(True)
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         taxonomy = self.session.taxonomy
@@ -133,47 +133,54 @@ class DifferentialPanel(QWidget):
                 self.table.setItem(row, column, cell)
         self.table.resizeRowsToContents()
         rows_height = sum(self.table.rowHeight(r) for r in range(self.table.rowCount()))
-        self.table.setFixedHeight(rows_height + self.table.horizontalHeader().height() + 4)
-        layout.addWidget(self.table)
+        header_height = self.table.horizontalHeader().sizeHint().height()
+        frame = self.table.frameWidth()
+        self.table.setFixedHeight(rows_height + header_height + 2 * frame)
+        # As wide as its columns with the widest figures in them, so no class
+        # name or count is cut; the chart takes the rest.
+        for column, widest in ((1, "8888"), (2, "100.0")):
+            self.table.item(0, column).setText(widest)
+        self.table.resizeColumnsToContents()
+        self.table.setFixedWidth(header.length() + 2 * frame)
+        for column in (1, 2):
+            self.table.item(0, column).setText("0")
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
-        extras = QGridLayout()
-        extras.setHorizontalSpacing(12)
-        self.extra_values: dict[str, QLabel] = {}
-        for row, (key, text) in enumerate(
-            (
-                ("counted", "White cells counted"),
-                ("nrbc", "NRBC per 100 WBC"),
-                ("platelets", "Platelets"),
-                ("unidentified", "Unidentified"),
-                ("unreviewed", "Not yet reviewed"),
-            )
-        ):
-            extras.addWidget(QLabel(text), row, 0)
-            value = QLabel("0")
-            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-            value.setObjectName(f"differential_{key}")
-            extras.addWidget(value, row, 1)
-            self.extra_values[key] = value
-        layout.addLayout(extras)
-
+        # The chart beside the table, one bar per row, level with its row:
+        # the table names the classes and gives the numbers, the bars show
+        # the shares at a glance.  Beside rather than below, so the counts,
+        # the chart and the sign-off fit a 1366x768 screen with the cell
+        # inspector above them.
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumHeight(120)
+        self.plot.setObjectName("differentialChart")
+        self.plot.setFixedHeight(rows_height)
+        self.plot.setMinimumWidth(60)
         self.plot.setMenuEnabled(False)
         self.plot.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # a chart to read: keys belong to the review views
         self.plot.viewport().setFocusPolicy(Qt.FocusPolicy.NoFocus)  # which takes them itself otherwise
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
-        self.plot.setLabel("left", "%")
-        self.plot.showGrid(y=True, alpha=0.25)
+        self.plot.setFrameShape(QFrame.Shape.NoFrame)
+        item = self.plot.getPlotItem()
+        item.hideAxis("left")
+        item.hideAxis("bottom")
+        item.layout.setContentsMargins(0, 0, 0, 0)
+        self.plot.setToolTip("Share of each class among the white cells counted, level with its row in the table")
         brushes = [pg.mkBrush(taxonomy.get(name).colour) for name in self._classes]
-        self.bars = pg.BarGraphItem(x=list(range(len(self._classes))), height=[0] * len(self._classes), width=0.7,
+        rows = len(self._classes)
+        self.bars = pg.BarGraphItem(x0=[0] * rows, y=list(range(rows)), width=[0] * rows, height=0.62,
                                     brushes=brushes, pen=pg.mkPen(None))
         self.plot.addItem(self.bars)
-        ticks = [(i, _short(taxonomy.get(name).display)) for i, name in enumerate(self._classes)]
-        self.plot.getAxis("bottom").setTicks([ticks])
-        self.plot.setXRange(-0.6, len(self._classes) - 0.4, padding=0)
-        # With nothing counted the chart would be bars of nothing on a
-        # made-up 0-10 % axis: a sentence says so instead.
+        # The percentages 0 to 100 as faint guides at the quarters.
+        for share in (25, 50, 75, 100):
+            self.plot.addItem(pg.InfiniteLine(share, angle=90, pen=pg.mkPen("#dde2e7", width=1)))
+        view = item.getViewBox()
+        view.invertY(True)  # the first class at the top, as in the table
+        view.setDefaultPadding(0)
+        view.setYRange(-0.5, rows - 0.5, padding=0)
+        view.setXRange(0, 100, padding=0)
+        # With nothing counted the chart would be bars of nothing: a sentence says so instead.
         self.chart_empty = QLabel("No white cells counted yet.\nThe chart fills in as white cells are classified.")
         self.chart_empty.setObjectName("differentialChartEmpty")
         self.chart_empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -182,7 +189,40 @@ class DifferentialPanel(QWidget):
         self.chart = QStackedWidget()
         self.chart.addWidget(self.plot)
         self.chart.addWidget(self.chart_empty)
-        layout.addWidget(self.chart, 1)
+        beside_rows = QVBoxLayout()  # the chart's top level with the table's first row
+        beside_rows.setContentsMargins(0, header_height + frame, 0, frame)
+        beside_rows.addWidget(self.chart)
+        counts = QHBoxLayout()
+        counts.setSpacing(6)
+        counts.addWidget(self.table)
+        counts.addLayout(beside_rows, 1)
+        layout.addLayout(counts)
+
+        # The other figures, two to a row.
+        extras = QGridLayout()
+        extras.setHorizontalSpacing(8)
+        extras.setVerticalSpacing(2)
+        self.extra_values: dict[str, QLabel] = {}
+        for index, (key, text) in enumerate(
+            (
+                ("counted", "White cells counted"),
+                ("platelets", "Platelets"),
+                ("nrbc", "NRBC per 100 WBC"),
+                ("unidentified", "Unidentified"),
+                ("unreviewed", "Not yet reviewed"),
+            )
+        ):
+            row, pair = divmod(index, 2)
+            extras.addWidget(QLabel(text), row, 3 * pair)
+            value = QLabel("0")
+            value.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            value.setObjectName(f"differential_{key}")
+            extras.addWidget(value, row, 3 * pair + 1)
+            self.extra_values[key] = value
+        extras.setColumnMinimumWidth(2, 10)
+        extras.setColumnStretch(1, 1)
+        extras.setColumnStretch(4, 1)
+        layout.addLayout(extras)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -190,14 +230,14 @@ class DifferentialPanel(QWidget):
         layout.addWidget(line)
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
-        layout.addWidget(self.state_label)
-        buttons = QHBoxLayout()
-        buttons.addStretch(1)
         self.sign_off_button = QPushButton("Sign off slide…")
         self.sign_off_button.setToolTip("Sign the slide off with this count, or unlock a signed slide")
         self.sign_off_button.clicked.connect(self._sign_off_clicked)
-        buttons.addWidget(self.sign_off_button)
-        layout.addLayout(buttons)
+        sign_off_row = QHBoxLayout()
+        sign_off_row.addWidget(self.state_label, 1)
+        sign_off_row.addWidget(self.sign_off_button, 0, Qt.AlignmentFlag.AlignBottom)
+        layout.addLayout(sign_off_row)
+        layout.addStretch(1)  # on a tall screen the blank is below the sign-off, not between it and its count
 
     # ------------------------------------------------------------ public API
     def shutdown(self) -> None:
@@ -273,9 +313,7 @@ class DifferentialPanel(QWidget):
         self.progress.setValue(min(count.counted, target))
         self.progress.setFormat(f"{count.counted} / {target}  ({count.progress(target):.0%})")
         self.chart.setCurrentWidget(self.plot if count.counted else self.chart_empty)
-        self.bars.setOpts(height=[count.percentages[name] for name in self._classes])
-        top = max([10.0] + [count.percentages[name] for name in self._classes])
-        self.plot.setYRange(0, min(100.0, top * 1.15), padding=0)
+        self.bars.setOpts(width=[count.percentages[name] for name in self._classes])
 
         blockers = count.blockers()
         signed = slide is not None and slide.status is SlideStatus.SIGNED_OFF
@@ -329,9 +367,3 @@ class DifferentialPanel(QWidget):
         dialog.open()
         return dialog
 
-
-def _short(display: str) -> str:
-    words = display.replace("(", "").replace(")", "").split()
-    if display.startswith("Immature"):
-        return "IG"
-    return words[0][:5] + ("." if len(words[0]) > 5 else "")
