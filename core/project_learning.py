@@ -12,12 +12,11 @@ second opinion.  The two are combined as a product of experts,
 
 where a class's score is its prototype's similarity, and a class the
 project has no example of scores midway between the similarity of the
-reviewed cells to their own class and to the others; w is
-the weight that
-best predicts each reviewed cell from the others (leave-one-out), with a
-small pull towards the network: a project whose corrections agree with
-the network leaves it alone, one whose cells the network gets wrong hands
-more of the decision to what the project taught.
+reviewed cells to their own class and to the others.  w is the weight
+under which the others best predict each reviewed cell (leave-one-out,
+balanced accuracy), the smaller among equals: a project whose corrections
+agree with the network leaves it alone, one whose cells the network gets
+wrong hands more of the decision to what the project taught.
 
 The reviewed cells are the whole of what was taught, so undoing a
 correction undoes its teaching, and reopening a project restores it: the
@@ -46,8 +45,10 @@ from core.store import ProjectStore
 SHARPNESS = 15.0
 # The weights tried for the prototypes' opinion, and the pull to the network
 # (added to the mean leave-one-out NLL per unit of weight).
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0)
-PULL_TO_NETWORK = 0.02
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
+# Between weights that predict the reviewed cells equally well, the
+# smaller wins: the network is kept unless the project shows it wrong.
+PULL_TO_NETWORK = 1e-4
 # Fewer reviewed cells than this teach nothing: leave-one-out needs a few.
 MIN_TAUGHT = 3
 # A prediction is rewritten only when its label changes or a probability
@@ -139,12 +140,15 @@ class ProjectLearner:
         others[rows, labels] = -np.inf
         between = others[np.isfinite(others)]
         self.other = float((np.median(typical) + np.median(between)) / 2) if typical.size and between.size else 0.0
-        best, chosen = np.inf, 0.0
+        # Judged by balanced accuracy, as the differential is: a network
+        # confidently wrong on this lab's cells would dominate a likelihood.
+        classes = np.unique(labels)
+        best, chosen = -np.inf, 0.0
         for weight in WEIGHTS:
-            probabilities = _combine(network_logp, scores, weight, self.other)
-            nll = -np.log(probabilities[rows, labels] + 1e-9).mean() + PULL_TO_NETWORK * weight
-            if nll < best - 1e-9:
-                best, chosen = nll, weight
+            predicted = _combine(network_logp, scores, weight, self.other).argmax(axis=1)
+            recall = np.mean([np.mean(predicted[labels == k] == k) for k in classes])
+            if recall - PULL_TO_NETWORK * weight > best + 1e-9:
+                best, chosen = recall - PULL_TO_NETWORK * weight, weight
         return chosen
 
     @staticmethod
@@ -337,14 +341,14 @@ def locked_slide_ids(store: ProjectStore) -> set[int]:
     return {slide.id for slide in store.slides() if slide.status is SlideStatus.SIGNED_OFF}
 
 
-# How much being unlike every reviewed cell counts beside doubt (entropy).
-NOVELTY = 0.5
+# How much being unlike every reviewed cell counts beside doubt.
+NOVELTY = 0.2
 GREEDY_HEAD = 200
 
 
 def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: int | None = None) -> list[int]:
     """Unreviewed white cells, those whose answer would teach most first:
-    the least certain (entropy of their current probabilities), and among
+    the least certain (one minus their top probability), and among
     them those least like anything already reviewed (one minus the largest
     cosine similarity to a reviewed cell), so a run of near-identical
     doubtful cells is not asked one after another.  The choice is greedy:
@@ -354,7 +358,7 @@ def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: in
     if not candidates:
         return []
     embeddings = np.stack([cache.get(c.id).embedding for c in candidates])  # type: ignore[union-attr]
-    doubt = np.array([_entropy(c.probabilities) for c in candidates])
+    doubt = np.array([_doubt(c.probabilities) for c in candidates])
     nearest = np.full(len(candidates), -1.0)
     if reviewed:
         taught = np.stack([cache.get(c.id).embedding for c in reviewed])  # type: ignore[union-attr]
@@ -377,9 +381,9 @@ def most_informative_first(cells: Sequence[Cell], cache: FeatureCache, limit: in
     return order
 
 
-def _entropy(probabilities: dict[str, float]) -> float:
-    values = np.array([p for p in probabilities.values() if p > 0], np.float64)
-    return float(-(values * np.log(values)).sum()) if values.size else float(np.log(8))
+def _doubt(probabilities: dict[str, float]) -> float:
+    """One minus the top probability: 0 for a sure cell, 1 for none given."""
+    return 1.0 - max(probabilities.values(), default=0.0)
 
 
 class ProjectTeacher:

@@ -750,7 +750,7 @@ class MainController(QObject):
 
     def _informative_wanted(self) -> None:
         if not self.teaching.enabled:
-            self.show_message("Most informative first needs Models \u203a Learn From Each Decision, which is off")
+            self.show_message("Teach first needs Models \u203a Learn From Each Decision, which is off")
             return
         self.teaching.schedule()
 

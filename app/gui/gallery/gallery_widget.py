@@ -53,7 +53,7 @@ def remembered_tile_size() -> int:
 HINT = (
     "Digits reclassify  ·  Enter / Space confirm  ·  Tab, arrows move  ·  click a header to select its group  ·  "
     "drag onto a group to move  ·  double-click shows the cell on its slide  ·  Ctrl+Z undo  ·  "
-    "Alt+S slide, Alt+C class, Alt+U unreviewed, Alt+B confidence filters, Alt+I most informative first"
+    "Alt+S slide, Alt+C class, Alt+U unreviewed, Alt+B confidence filters, Alt+I teach first"
 )
 
 
@@ -304,7 +304,7 @@ class CellGallery(QWidget):
         # A value is typed digit by digit: one change when Enter is pressed
         # (or the box is left), never one per digit.
         self.confidence_spin.setKeyboardTracking(False)
-        self.informative_check = QCheckBox("Most informative first")
+        self.informative_check = QCheckBox("Teach first")
         # Tab does not reach the filters (keys belong to the tiles); these
         # keys do, and choosing gives the keys back.  Shortcuts rather than
         # mnemonics: Qt turns mnemonics off on macOS.
@@ -325,8 +325,8 @@ class CellGallery(QWidget):
         self.unreviewed_check.setToolTip("Show only the cells nobody has reviewed (Alt+U)")
         self.confidence_check.setToolTip("Show only the cells the model was less sure of (Alt+B, type a value, Enter)")
         self.informative_check.setToolTip(
-            "Within each class, first the cells whose answer would teach the model most: the least certain, and "
-            "unlike any you have reviewed (Alt+I; needs Models > Learn From Each Decision)"
+            "Most informative first: within each class, first the cells whose answer would teach the model most, "
+            "the least certain and unlike any you have reviewed (Alt+I; needs Models > Learn From Each Decision)"
         )
         self._filter_row.addWidget(QLabel("Slide"))
         self._filter_row.addWidget(self.slide_combo, 2)
