@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
+
+from app.gui.questions import ask_before
 
 if TYPE_CHECKING:
     from app.gui.main_controller import MainController
@@ -40,11 +42,5 @@ def quit_question(jobs: list[str]) -> str:
 
 def ask_quit(parent: QWidget, jobs: list[str]) -> bool:
     """Cancel the Job and Quit, or Keep Working (the default, and Esc)."""
-    box = QMessageBox(QMessageBox.Icon.Question, TITLE, quit_question(jobs), QMessageBox.StandardButton.NoButton, parent)
-    box.setObjectName("quitWhileRunning")
-    quit_button = box.addButton("Cancel the Job and &Quit", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("&Keep Working", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setEscapeButton(keep)
-    box.exec()
-    return box.clickedButton() is quit_button
+    return ask_before(parent, TITLE, quit_question(jobs), "Cancel the Job and &Quit", "&Keep Working",
+                      name="quitWhileRunning")

@@ -184,3 +184,17 @@ def open_window(qtbot):
 
 def wait_image(qtbot, controller, state: str = "ok", timeout: int = 5000) -> None:
     qtbot.waitUntil(lambda: controller.canvas.image_state[0] == state, timeout=timeout)
+
+
+def small_labelled_store(tmp_path: Path, slides: int) -> ProjectStore:
+    """A project of plain grey slides, each with a reviewed neutrophil and
+    a red cell: enough for the import and export dialogs."""
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    for n in range(slides):
+        path = tmp_path / f"s{n}.png"
+        cv2.imwrite(str(path), np.full((48, 64, 3), 100, np.uint8))
+        slide = store.add_slide(path, 64, 48)
+        store.add_cells(slide.id, [NewCell(Box(2, 2, 20, 20), CellKind.WHITE, "neutrophil", reviewed=True),
+                                   NewCell(Box(30, 10, 40, 20), CellKind.RED)])
+    return store
+

@@ -6,25 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 from PySide6.QtCore import QThreadPool, Qt
 
 from app.gui.dialogs.export_dialog import ExportDialog
-from core.schema import Box, CellKind, NewCell
+from conftest import small_labelled_store
 from core.store import ProjectStore
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    store = ProjectStore.create(tmp_path / "p.hemalabel")
-    for n in range(2):
-        path = tmp_path / f"s{n}.png"
-        cv2.imwrite(str(path), np.full((48, 64, 3), 100, np.uint8))
-        slide = store.add_slide(path, 64, 48)
-        store.add_cells(slide.id, [NewCell(Box(2, 2, 20, 20), CellKind.WHITE, "neutrophil", reviewed=True),
-                                   NewCell(Box(30, 10, 40, 20), CellKind.RED)])
+    store = small_labelled_store(tmp_path, slides=2)
     yield store
     QThreadPool.globalInstance().waitForDone(5000)
     store.close()

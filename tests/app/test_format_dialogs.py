@@ -19,19 +19,13 @@ from PySide6.QtCore import QThreadPool  # noqa: E402
 
 from app.gui.dialogs.export_dialog import ExportDialog  # noqa: E402
 from app.gui.dialogs.import_dialog import SKIP, ImportDialog  # noqa: E402
-from core.schema import Box, CellKind, NewCell  # noqa: E402
+from conftest import small_labelled_store  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
 
 @pytest.fixture
 def store(tmp_path: Path):
-    store = ProjectStore.create(tmp_path / "p.hemalabel")
-    for n in range(4):
-        path = tmp_path / f"s{n}.png"
-        cv2.imwrite(str(path), np.full((48, 64, 3), 100, np.uint8))
-        slide = store.add_slide(path, 64, 48)
-        store.add_cells(slide.id, [NewCell(Box(2, 2, 20, 20), CellKind.WHITE, "neutrophil", reviewed=True),
-                                   NewCell(Box(30, 10, 40, 20), CellKind.RED)])
+    store = small_labelled_store(tmp_path, slides=4)
     yield store
     QThreadPool.globalInstance().waitForDone(5000)
     store.close()

@@ -4,8 +4,9 @@ that time is what is thrown away."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QMessageBox, QWidget
+from PySide6.QtWidgets import QWidget
 
+from app.gui.questions import ask_before
 from app.gui.retrain.training_tab import format_duration
 
 TITLE = "Discard candidate"
@@ -24,10 +25,4 @@ def discard_question(name: str, train_seconds: float | None, created_at: str = "
 
 def ask_discard(parent: QWidget, title: str, text: str) -> bool:
     """Discard, or Keep It (the default, and Esc)."""
-    box = QMessageBox(QMessageBox.Icon.Question, title, text, QMessageBox.StandardButton.NoButton, parent)
-    discard = box.addButton("&Discard", QMessageBox.ButtonRole.DestructiveRole)
-    keep = box.addButton("&Keep It", QMessageBox.ButtonRole.RejectRole)
-    box.setDefaultButton(keep)
-    box.setEscapeButton(keep)
-    box.exec()
-    return box.clickedButton() is discard
+    return ask_before(parent, title, text, "&Discard", "&Keep It")
