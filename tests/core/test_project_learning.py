@@ -190,3 +190,43 @@ def test_the_most_informative_cell_is_the_doubtful_one_unlike_those_reviewed(pro
 def test_log_softmax_is_a_distribution() -> None:
     z = log_softmax(np.array([[1.0, 2.0, -np.inf]]))
     assert np.exp(z).sum() == pytest.approx(1.0) and np.exp(z)[0, 2] == 0.0
+
+
+def test_classify_project_learns_from_the_reviewed_cells_as_the_window_does(tmp_path: Path, capsys) -> None:
+    """`hemalabel classify --project` runs the same teacher: after a few
+    reviewed cells the others' predictions name what they taught."""
+    import json
+
+    import cv2
+
+    from app.cli.main import main
+
+    image = np.full((160, 720, 3), (200, 170, 220), np.uint8)
+    boxes = []
+    for index in range(6):
+        cx = 60 + 120 * index
+        radius = 30 if index % 2 == 0 else 50
+        colour = (120, 40, 90) if index % 2 == 0 else (200, 150, 160)
+        cv2.circle(image, (cx, 80), radius, colour, -1)
+        boxes.append(Box(cx - radius, 80 - radius, cx + radius, 80 + radius))
+    for n in range(3):
+        cv2.imwrite(str(tmp_path / f"s{n}.png"), image)
+    project = tmp_path / "p.hemalabel"
+    with ProjectStore.create(project) as store:
+        for n in range(3):
+            slide = store.add_slide(tmp_path / f"s{n}.png", 720, 160)
+            cells = store.add_cells(slide.id, [NewCell(box=b, kind=CellKind.WHITE, source=LabelSource.MODEL) for b in boxes],
+                                    "Detect")
+            if n == 0:
+                for index, cell in enumerate(cells):
+                    store.set_label([cell.id], "lymphocyte" if index % 2 == 0 else "monocyte")
+    assert main(["classify", "--project", str(project), "--learn", "off", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["taught_by"] == 0
+    assert main(["classify", "--project", str(project), "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["taught_by"] == 6 and summary["taught_predictions"] > 0
+    with ProjectStore.open(project, read_only=True) as store:
+        others = [c for c in store.cells() if not c.reviewed]
+        assert all(taught_count(c.model_version) == 6 for c in others)
+        assert all(max(c.probabilities, key=c.probabilities.get) == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte")
+                   for c in others)

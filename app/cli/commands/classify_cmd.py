@@ -1,4 +1,5 @@
-"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M] [--locate auto|off]"""
+"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M] [--locate auto|off]
+[--learn auto|off]"""
 
 from __future__ import annotations
 
@@ -29,6 +30,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
     add_locate_option(parser, "image (with --images)")
+    parser.add_argument("--learn", choices=("auto", "off"), default="auto",
+                        help="with --project: auto (default) predicts the unreviewed white cells again from what the "
+                        "project's reviewed cells teach, as the window does after each decision; off: the network alone")
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.set_defaults(handler=run)
 
@@ -53,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
-                summary = _classify_project(load_classifier(args.model), store)
+                summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
     except (ModelCardError, DetectorCardError) as error:
         return fail(str(error))
     if args.json:
@@ -118,15 +122,17 @@ def _classify_images(classifier, locator, folder: Path, paths: list[Path], out: 
     return summary
 
 
-def _classify_project(classifier, store: ProjectStore) -> dict:
+def _classify_project(classifier, store: ProjectStore, learn: bool = True) -> dict:
     from collections import Counter
 
     from core.inference import classify_slides
     from core.jobs import run_job
+    from core.project_learning import ProjectTeacher
     from core.schema import CellKind
 
     slide_ids = [slide.id for slide in store.slides()]
     failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
+    taught = ProjectTeacher(store, classifier).teach() if learn else None
     # What the white cells of the slides that could be read now say: the
     # model's labels, and the labels a human decided, which it keeps.
     unread = {failure.slide_id for failure in failures}
@@ -143,4 +149,6 @@ def _classify_project(classifier, store: ProjectStore) -> dict:
         "white_cells": sum(labels.values()),
         "labels": dict(labels.most_common()),
         "skipped": len(failures),
+        "taught_by": taught.taught if taught is not None and taught.weight > 0 else 0,
+        "taught_predictions": len(taught.predictions) if taught is not None else 0,
     }
