@@ -338,6 +338,7 @@ class MainController(QObject):
         if self.session is None:
             return
         self.cancel_jobs()
+        self.teaching.set_session(None)  # first: its timer must not start a refit on a closing store
         cancel_all_and_wait(30.0)
         self.data.set_session(None)
         self.retraining.set_session(None)  # a running fine-tune is cancelled
@@ -349,7 +350,6 @@ class MainController(QObject):
         self.elsewhere.opened(None)
         self.canvas.set_session(None)
         self.models.set_session(None)
-        self.teaching.set_session(None)
         self.window.slide_model.set_session(None)
         session.close()
         self.window.read_only_banner.hide_message()
