@@ -32,6 +32,7 @@ from core.formats.common import (
 )
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import OutsideFolderError, path_inside
 from core.schema import Cell, CellKind, Slide, SlideStatus
 from core.slide_pixels import check_slide_file
 from core.store import ProjectStore, folder_is_writable, now_iso
@@ -102,6 +103,9 @@ class ExportReport:
     classes: dict[str, int] = field(default_factory=dict)
     splits: dict[str, int] = field(default_factory=dict)
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    # Labels the project's taxonomy lacks, and how many cells carried each:
+    # those cells were exported under their kind's name (WBC, RBC, Platelets).
+    unknown_labels: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -128,6 +132,8 @@ def export_dataset(
         write_manifest(target, plan, options, store)
     except OSError as error:
         raise ExportStoppedError(target, error) from error
+    except OutsideFolderError as error:
+        raise ExportError(str(error)) from None
     report.slides = len(plan.images)
     report.cells = plan.cell_count
     report.classes = dict(Counter(name for image in plan.images for _, name in image.cells))
@@ -156,7 +162,11 @@ def build_plan(store: ProjectStore, options: ExportOptions, report: ExportReport
                 if report is not None:
                     report.skipped.append((str(source), f"{error.reason}; slide not exported"))
                 continue
-        cells = [cell for cell in cells_by_slide.get(slide.id, []) if _cell_chosen(cell, options.classes, store)]
+        cells = [
+            _within_taxonomy(cell, store, report)
+            for cell in cells_by_slide.get(slide.id, [])
+            if _cell_chosen(cell, options.classes, store)
+        ]
         chosen.append((slide, source, cells))
 
     class_names: dict[tuple[CellKind, str | None], str] = {}
@@ -204,7 +214,7 @@ def write_manifest(out: Path, plan: ExportPlan, options: ExportOptions, store: P
         },
         "taxonomy": json.loads(store.taxonomy.to_json()),
     }
-    atomic_write_text(out / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    atomic_write_text(path_inside(out, MANIFEST_NAME), json.dumps(manifest, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------- choices
@@ -255,6 +265,20 @@ def _slide_chosen(store: ProjectStore, slide: Slide, which: str) -> bool:
         return False
     cells = store.cells(slide.id)
     return bool(cells) and all(cell.reviewed for cell in cells)
+
+
+def _within_taxonomy(cell: Cell, store: ProjectStore, report: ExportReport | None) -> Cell:
+    """The cell as exported: a label the project's taxonomy lacks (a class
+    since removed, or a hand-edited project's "../../X") is dropped, so the
+    cell goes out under its kind's name, as an unlabelled one does.  That is
+    what the project itself makes of it (the differential counts it as
+    Unidentified), and no text from outside the taxonomy becomes a class
+    name, a folder or a file of the export."""
+    if cell.label is None or cell.label in store.taxonomy:
+        return cell
+    if report is not None:
+        report.unknown_labels[cell.label] = report.unknown_labels.get(cell.label, 0) + 1
+    return cell.with_changes(label=None)
 
 
 def _class_filter(name: str, store: ProjectStore) -> tuple[str, Any] | None:

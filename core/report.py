@@ -20,6 +20,7 @@ from pathlib import Path
 from core.differential import CountsAs, Differential, class_of, counts_as, differential
 from core.formats.common import atomic_write_bytes
 from core.jobs import CancelToken, Job, Progress, run_job
+from core.safe_output import spreadsheet_text
 from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.store import ProjectStore, folder_is_writable
 from core.taxonomy import Taxonomy
@@ -211,6 +212,13 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
     versions = sorted({v for r in reports for v in r.model_versions})
     rows.append(("TOTAL", "", "", "", "", project_total(store, reports), "", "", ";".join(versions), ""))
     for path, sample, status, reviewer, at, count, target, below_target, model_versions, comment in rows:
+        # Every free-text field (a slide's path, sample, the reviewer's
+        # initials, reasons and comment, even model names) is one a person or
+        # an imported file chose: one starting with "=" would run as a formula
+        # in the spreadsheet that opens the report.  Counts stay numbers.
+        path, sample, reviewer, at, below_target, model_versions, comment = (
+            spreadsheet_text(text) for text in (path, sample, reviewer, at, below_target, model_versions, comment)
+        )
         writer.writerow(
             [path, sample, status, reviewer, at, count.counted, target, below_target]
             + [count.counts[name] for name in classes]

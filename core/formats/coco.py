@@ -30,6 +30,7 @@ from core.formats.common import (
     MANIFEST_NAME,
 )
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import path_inside
 from core.schema import Box
 
 SPLITS = ("train", "val", "test")
@@ -213,7 +214,7 @@ def export_coco(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
     for image_id, image in enumerate(plan.images, start=1):
         cancel.raise_if_cancelled()
         if plan.copy_images:
-            atomic_copy(image.source, out / "images" / image.file_name)
+            atomic_copy(image.source, path_inside(out, "images", image.file_name, what=f"slide {image.slide.path}"))
         document = documents.setdefault(image.split, _document(categories))
         document["images"].append(
             {"id": image_id, "file_name": image.file_name, "width": image.slide.width, "height": image.slide.height}
@@ -242,7 +243,7 @@ def export_coco(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         documents.setdefault(split, _document(categories))
     for split, document in documents.items():
         name = "annotations.json" if split is None else f"annotations_{split}.json"
-        atomic_write_text(out / name, json.dumps(document))
+        atomic_write_text(path_inside(out, name), json.dumps(document))
 
 
 def _document(categories: list[dict[str, Any]]) -> dict[str, Any]:

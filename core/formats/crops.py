@@ -29,6 +29,7 @@ from core.formats.common import (
 from core.formats.folder import find_images
 from core.imaging import is_image_file, load_rgb
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import path_inside
 from core.schema import Box
 from core.wording import counted
 
@@ -105,9 +106,14 @@ def export_crops(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         raise ValueError(f"crop format must be one of {', '.join(CROP_FORMATS)}, not {plan.crop_format!r}")
     total = plan.cell_count
     done = 0
+    first_cell = {}
+    for image in plan.images:
+        for cell, name in image.cells:
+            first_cell.setdefault(name, f"cell {cell.id} of {image.slide.path}")
     for name in plan.class_names:
+        what = f"{first_cell.get(name, 'class')} (class {name!r})"
         for split in plan.splits or [None]:
-            (out / split / name if split else out / name).mkdir(parents=True, exist_ok=True)
+            path_inside(out, *([split] if split else []), name, what=what).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         # Submit a few slides ahead only, so a cancel stops promptly and memory
         # holds a handful of decoded slides, not the whole project.
@@ -144,6 +150,10 @@ def _write_slide_crops(plan: ExportPlan, image: ExportImage, out: Path) -> int:
         ok, encoded = cv2.imencode(extension, np.ascontiguousarray(crop[:, :, ::-1]), params)
         if not ok:
             raise OSError(f"could not encode the crop of cell {cell.id} of {image.slide.path}")
-        folder = out / image.split / class_name if image.split else out / class_name
-        atomic_write_bytes(folder / crop_file_name(image, cell.id, plan.crop_format), encoded.tobytes())
+        parts = [image.split] if image.split else []
+        target = path_inside(
+            out, *parts, class_name, crop_file_name(image, cell.id, plan.crop_format),
+            what=f"cell {cell.id} of {image.slide.path} (class {class_name!r})",
+        )
+        atomic_write_bytes(target, encoded.tobytes())
     return len(image.cells)

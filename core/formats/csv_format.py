@@ -25,6 +25,7 @@ from core.formats.common import (
     resolve_inside,
 )
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import path_inside, spreadsheet_text
 from core.schema import Box, CellKind
 
 FILE_NAME = "cells.csv"
@@ -132,6 +133,11 @@ def _number(text: str, decimal_comma: bool) -> float:
     return float(text.replace(",", ".") if decimal_comma else text)
 
 
+def is_probability(value: float) -> bool:
+    """A finite number from 0 to 1 (NaN fails every comparison)."""
+    return 0.0 <= value <= 1.0
+
+
 def _read_row(
     row: dict[str, str],
     path: Path,
@@ -185,9 +191,16 @@ def _read_row(
     probabilities: tuple[tuple[str, float], ...] = ()
     if row.get("probability") and label is not None:
         try:
-            probabilities = ((label, _number(row["probability"], decimal_comma)),)
+            probability = _number(row["probability"], decimal_comma)
         except ValueError:
             raise AnnotationError(path, where, f"probability must be a number, found {row['probability']!r}") from None
+        # "nan", "inf" and 7.5 parse as floats, but are no probability: kept,
+        # they would sort, flag and re-export as if a model had given them.
+        if not is_probability(probability):
+            raise AnnotationError(
+                path, where, f"probability must be a number from 0 to 1, found {row['probability']!r}"
+            )
+        probabilities = ((label, probability),)
     image.boxes.append(
         LabelledBox(box, kind, label, where=where, reviewed=reviewed_text not in _FALSE, probabilities=probabilities)
     )
@@ -205,26 +218,31 @@ def export_csv(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         cancel.raise_if_cancelled()
         name = f"images/{image.file_name}"
         if plan.copy_images:
-            atomic_copy(image.source, out / name)
+            atomic_copy(image.source, path_inside(out, "images", image.file_name, what=f"slide {image.slide.path}"))
         slide = image.slide
-        common = (name, slide.width, slide.height)
+        # Free text goes through spreadsheet_text: a value a spreadsheet would
+        # run as a formula is written as text.  Numbers stay numbers.
+        common = (spreadsheet_text(name), slide.width, slide.height)
+        split = spreadsheet_text(image.split or "")
         if not image.cells:
-            writer.writerow([*common, "", "", "", "", "", "", "", "", "", "", image.split or ""])
+            writer.writerow([*common, "", "", "", "", "", "", "", "", "", "", split])
         for cell, _ in image.cells:
             probability = cell.probabilities.get(cell.label) if cell.label else None
+            if not isinstance(probability, (int, float)) or not is_probability(float(probability)):
+                probability = None  # a project's NaN or 7.5 is no probability; not passed on
             writer.writerow(
                 [
                     *common,
                     cell.id,
                     *(format_number(value) for value in cell.box.as_tuple()),
                     cell.kind.value,
-                    cell.label or "",
+                    spreadsheet_text(cell.label or ""),
                     "" if probability is None else repr(float(probability)),
-                    cell.source.value,
+                    spreadsheet_text(cell.source.value),
                     "true" if cell.reviewed else "false",
-                    image.split or "",
+                    split,
                 ]
             )
         if number % 16 == 0 or number == total:
             yield Progress(number, total, f"wrote {number} of {total} images to CSV")
-    atomic_write_text(out / FILE_NAME, buffer.getvalue())
+    atomic_write_text(path_inside(out, FILE_NAME), buffer.getvalue())

@@ -19,6 +19,7 @@ from core.formats.common import (
     resolve_inside,
 )
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import path_inside
 from core.schema import Box
 from core.taxonomy import Taxonomy
 
@@ -141,18 +142,21 @@ def export_voc(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
     stems: dict[str, list[str]] = {split: [] for split in plan.splits}
     for index, image in enumerate(plan.images, start=1):
         cancel.raise_if_cancelled()
+        what = f"slide {image.slide.path}"
         if plan.copy_images:
-            atomic_copy(image.source, out / "JPEGImages" / image.file_name)
-        atomic_write_text(out / "Annotations" / (Path(image.file_name).stem + ".xml"), voc_xml(image.file_name, image))
+            atomic_copy(image.source, path_inside(out, "JPEGImages", image.file_name, what=what))
+        annotation = path_inside(out, "Annotations", Path(image.file_name).stem + ".xml", what=what)
+        atomic_write_text(annotation, voc_xml(image.file_name, image))
         if image.split:
             stems[image.split].append(Path(image.file_name).stem)
         if index % 16 == 0 or index == total:
             yield Progress(index, total, f"wrote {index} of {total} VOC annotations")
     for split, names in stems.items():
-        atomic_write_text(out / "ImageSets" / "Main" / f"{split}.txt", "".join(f"{name}\n" for name in names))
+        atomic_write_text(path_inside(out, "ImageSets", "Main", f"{split}.txt"), "".join(f"{name}\n" for name in names))
     if {"train", "val"} <= set(stems):
         trainval = stems["train"] + stems["val"]
-        atomic_write_text(out / "ImageSets" / "Main" / "trainval.txt", "".join(f"{name}\n" for name in trainval))
+        listing = path_inside(out, "ImageSets", "Main", "trainval.txt")
+        atomic_write_text(listing, "".join(f"{name}\n" for name in trainval))
 
 
 def voc_xml(file_name: str, image) -> str:

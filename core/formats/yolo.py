@@ -21,6 +21,7 @@ from core.formats.common import (
 )
 from core.formats.folder import find_images
 from core.jobs import CancelToken, Job, Progress
+from core.safe_output import path_inside
 from core.schema import Box
 from core.taxonomy import Taxonomy
 
@@ -212,8 +213,9 @@ def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
     for number, image in enumerate(plan.images, start=1):
         cancel.raise_if_cancelled()
         folder = Path(image.split) if image.split else Path()
+        what = f"slide {image.slide.path}"
         if plan.copy_images:
-            atomic_copy(image.source, out / "images" / folder / image.file_name)
+            atomic_copy(image.source, path_inside(out, "images", folder, image.file_name, what=what))
         width, height = image.slide.width, image.slide.height
         lines = []
         for cell, class_name in image.cells:
@@ -223,11 +225,12 @@ def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
                 f"{index_of[class_name]} {cx / width:.6f} {cy / height:.6f} "
                 f"{box.width / width:.6f} {box.height / height:.6f}\n"
             )
-        atomic_write_text(out / "labels" / folder / (Path(image.file_name).stem + ".txt"), "".join(lines))
+        labels = path_inside(out, "labels", folder, Path(image.file_name).stem + ".txt", what=what)
+        atomic_write_text(labels, "".join(lines))
         if number % 16 == 0 or number == total:
             yield Progress(number, total, f"wrote {number} of {total} YOLO label files")
-    atomic_write_text(out / "data.yaml", data_yaml(plan))
-    atomic_write_text(out / "classes.txt", "".join(f"{name}\n" for name in plan.class_names))
+    atomic_write_text(path_inside(out, "data.yaml"), data_yaml(plan))
+    atomic_write_text(path_inside(out, "classes.txt"), "".join(f"{name}\n" for name in plan.class_names))
 
 
 def data_yaml(plan: ExportPlan) -> str:

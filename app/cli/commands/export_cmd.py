@@ -85,4 +85,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"    {name:<20} {count}")
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
+    for label, count in sorted(report.unknown_labels.items()):
+        print(f"  {counted(count, 'cell')} labelled {label!r}, not a class of this project: exported under its kind")
     return 0
