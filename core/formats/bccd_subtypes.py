@@ -8,10 +8,11 @@ anything else would be a guess presented as a label."""
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import replace
 from pathlib import Path
 
-from core.formats.common import AnnotationError, ImportPlan
+from core.formats.common import AnnotationError, ImportPlan, read_text
 from core.schema import CellKind
 from core.taxonomy import Taxonomy
 
@@ -21,8 +22,9 @@ FILE_NAME = "wbc_subtypes.csv"
 def read_subtypes(path: Path) -> dict[str, list[str]]:
     """Image stem (BloodImage_NNNNN) -> the listed types, upper-case."""
     subtypes: dict[str, list[str]] = {}
-    with path.open(newline="", encoding="utf-8") as handle:
-        reader = csv.reader(handle)
+    # UTF-8, or the Windows code page a spreadsheet saved it in.
+    reader = csv.reader(io.StringIO(read_text(path, spreadsheet=True), newline=""))
+    try:
         header = next(reader, None)
         if header is None or "Image" not in header or "Category" not in header:
             raise AnnotationError(path, "line 1", "expected columns 'Image' and 'Category'")
@@ -37,6 +39,8 @@ def read_subtypes(path: Path) -> dict[str, list[str]]:
             category = row[category_column] if category_column < len(row) else ""
             types = [part.strip() for part in category.split(",") if part.strip()]
             subtypes[f"BloodImage_{image_number:05d}"] = types
+    except csv.Error as error:
+        raise AnnotationError(path, f"line {reader.line_num}", f"malformed CSV ({error})") from None
     return subtypes
 
 

@@ -25,9 +25,12 @@ from core.formats.common import (
     LabelledBox,
     atomic_copy,
     atomic_write_text,
+    check_number,
+    check_size,
     load_json,
     resolve_inside,
     MANIFEST_NAME,
+    MAX_PIXELS,
 )
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
@@ -119,7 +122,10 @@ def read_coco_file(path: Path, root: Path, resolver: ClassResolver) -> list[Anno
         by_file[image_path] = where
         size = None
         if "width" in entry and "height" in entry:
-            size = (_int(entry, "width", path, where), _int(entry, "height", path, where))
+            size = (
+                check_size(_int(entry, "width", path, where), path, f"{where} width"),
+                check_size(_int(entry, "height", path, where), path, f"{where} height"),
+            )
         image = AnnotatedImage(path=image_path, size=size, origin=f"{path}:{where}", annotation=path)
         if split:
             image.attributes["split"] = split
@@ -166,15 +172,15 @@ def _int(entry: Any, key: str, path: Path, where: str) -> int:
         raise AnnotationError(path, where, "expected an object")
     value = entry.get(key)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise AnnotationError(path, where, f"'{key}' must be an integer, found {value!r}")
+        raise AnnotationError(path, where, f"'{key}' must be an integer, found {_brief(value)}")
     return value
 
 
 def _box(entry: dict[str, Any], path: Path, where: str) -> Box:
     bbox = entry.get("bbox")
-    if not isinstance(bbox, list) or len(bbox) != 4 or not all(_is_number(v) for v in bbox):
-        raise AnnotationError(path, where, f"'bbox' must be [x, y, width, height], found {bbox!r}")
-    x, y, w, h = (float(v) for v in bbox)
+    if not isinstance(bbox, list) or len(bbox) != 4:
+        raise AnnotationError(path, where, f"'bbox' must be [x, y, width, height], found {_brief(bbox)}")
+    x, y, w, h = (check_number(v, path, f"{where} bbox") for v in bbox)
     if w < 0 or h < 0:
         raise AnnotationError(path, where, f"'bbox' has a negative size: {bbox!r}")
     exact = entry.get("hemalabel_box")
@@ -190,7 +196,18 @@ def _box(entry: dict[str, Any], path: Path, where: str) -> Box:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number in range: a huge int makes math.isfinite overflow."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    return abs(value) <= MAX_PIXELS if isinstance(value, int) else math.isfinite(value) and abs(value) <= MAX_PIXELS
+
+
+def _brief(value: Any) -> str:
+    try:
+        text = repr(value)
+    except (ValueError, RecursionError):
+        return "an unreadable value"
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def _split_of(path: Path) -> str | None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
+import math
 import os
 import secrets
 import shutil
@@ -100,6 +102,7 @@ def resolve_inside(root: Path, name: str, annotation: Path, where: str) -> Path:
     annotation must never make us read (or later write) elsewhere."""
     if not name.strip():
         raise AnnotationError(annotation, where, "names no image file")
+    check_path_text(name, annotation, where)
     candidate = Path(name.replace("\\", "/"))
     if candidate.is_absolute() or ".." in candidate.parts:
         raise AnnotationError(annotation, where, f"image {name!r} lies outside the imported folder; refused")
@@ -247,15 +250,129 @@ def read_manifest(root: Path) -> Manifest | None:
 
 
 def load_json(path: Path) -> Any:
-    """A JSON file, or AnnotationError naming the line and column of the fault."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError as error:
-        raise AnnotationError(path, f"byte {error.start}", "not UTF-8 text") from None
+    """A JSON file, or AnnotationError naming the line and column of the fault.
+    Nesting too deep for the parser, and integers too long to convert, are
+    refused as malformed rather than escaping as RecursionError or ValueError."""
+    text = read_text(path)
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
         raise AnnotationError(path, f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}") from None
+    except RecursionError:
+        raise AnnotationError(path, "", "malformed JSON: nested too deeply to read") from None
+    except (ValueError, OverflowError) as error:  # e.g. an integer of thousands of digits
+        raise AnnotationError(path, "", f"malformed JSON: {error}") from None
+
+
+# --------------------------------------------------------------------------- hostile input
+#
+# Every reader goes through these, so that whatever a file holds (another
+# encoding, a NUL, nan, 1e308) ends as one AnnotationError naming the file
+# and line, never as a traceback from deeper down.
+
+# Spreadsheets (Excel on Windows above all) save CSV in the Windows code page.
+SPREADSHEET_ENCODING = "cp1252"
+# No microscope field or scan comes near this many pixels a side; larger
+# coordinates or sizes are damage, and would overflow the arithmetic on boxes.
+MAX_PIXELS = 10_000_000.0
+
+
+def read_bytes(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as error:
+        raise AnnotationError(path, "", f"cannot read ({error.strerror or error})") from None
+
+
+def decode_text(data: bytes, path: Path, spreadsheet: bool = False) -> str:
+    """UTF-8 text (a byte-order mark dropped).  A spreadsheet's file
+    (spreadsheet=True) that is not UTF-8 is read in the Windows code page,
+    as Excel saves CSV there.  Otherwise AnnotationError names the line."""
+    if spreadsheet and data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:  # Excel's "Unicode text"
+            return data.decode("utf-16")
+        except UnicodeDecodeError as error:
+            raise AnnotationError(path, "", f"not UTF-16 text as its byte-order mark says (byte {error.start})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        failure = error
+    if spreadsheet:
+        try:
+            return data.decode(SPREADSHEET_ENCODING)
+        except UnicodeDecodeError:
+            pass
+    line = data[: failure.start].count(b"\n") + 1
+    also = f" (nor {SPREADSHEET_ENCODING}, as spreadsheets save it)" if spreadsheet else ""
+    raise AnnotationError(path, f"line {line}", f"not UTF-8 text{also}: byte {data[failure.start]:#04x}; save it as UTF-8")
+
+
+def read_text(path: Path, spreadsheet: bool = False) -> str:
+    """A text file decoded as decode_text does; AnnotationError if it cannot be read."""
+    return decode_text(read_bytes(path), path, spreadsheet)
+
+
+def parse_number(text: str, path: str | os.PathLike[str], where: str, limit: float = MAX_PIXELS) -> float:
+    """A finite number no larger than `limit` either way, or AnnotationError
+    naming file and entry: nan, inf and 1e308 are damage, not coordinates."""
+    try:
+        value = float(text)
+    except (ValueError, OverflowError):
+        raise AnnotationError(path, where, f"expected a number, found {text!r}") from None
+    return check_number(value, path, where, limit)
+
+
+def check_number(value: Any, path: str | os.PathLike[str], where: str, limit: float = MAX_PIXELS) -> float:
+    """`value` (an int or float, as JSON gives) as a finite float within `limit`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise AnnotationError(path, where, f"expected a number, found {value!r}")
+    if isinstance(value, int):
+        if abs(value) > limit:
+            raise AnnotationError(path, where, f"number {_short(value)} is out of range (at most {limit:g})")
+        return float(value)
+    if not math.isfinite(value):
+        raise AnnotationError(path, where, f"expected a finite number, found {value!r}")
+    if abs(value) > limit:
+        raise AnnotationError(path, where, f"number {value!r} is out of range (at most {limit:g})")
+    return value
+
+
+def check_size(value: Any, path: str | os.PathLike[str], where: str) -> int:
+    """An image width or height an annotation states: whole pixels, 0 to
+    MAX_PIXELS (some tools write 0 for unknown; the import only compares it)."""
+    number = check_number(value, path, where)
+    if number < 0:
+        raise AnnotationError(path, where, f"image size must not be negative, found {_short(value)}")
+    return int(number)
+
+
+def check_path_text(name: str, path: str | os.PathLike[str], where: str) -> str:
+    """A file name from an annotation that the file system can be asked about:
+    a NUL or a lone surrogate would escape as ValueError from deep in os."""
+    if "\x00" in name:
+        raise AnnotationError(path, where, f"file name {name!r} holds a NUL character; refused")
+    try:
+        encoded = os.fsencode(name)
+    except UnicodeError:
+        raise AnnotationError(path, where, f"file name {name!r} is not valid text; refused") from None
+    # No common file system takes a longer name (255 bytes) or path; asking
+    # about one fails with an OSError instead of "not found".
+    parts = encoded.replace(b"\\", b"/").split(b"/")
+    if len(encoded) > _MAX_PATH_BYTES or any(len(part) > _MAX_NAME_BYTES for part in parts):
+        raise AnnotationError(path, where, f"file name {_short(name)} is longer than any file system takes; refused")
+    return name
+
+
+_MAX_NAME_BYTES = 255
+_MAX_PATH_BYTES = 4096
+
+
+def _short(value: Any) -> str:
+    try:
+        text = repr(value)
+    except ValueError:  # an integer too long to convert to text
+        return "a number of thousands of digits"
+    return text if len(text) <= 40 else f"{text[:20]}...({len(text)} characters)"
 
 
 # --------------------------------------------------------------------------- writing

@@ -8,6 +8,7 @@ model's unreviewed guess comes back as one, never as a reviewed label."""
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 from pathlib import Path
@@ -21,7 +22,10 @@ from core.formats.common import (
     LabelledBox,
     atomic_copy,
     atomic_write_text,
+    decode_text,
     format_number,
+    parse_number,
+    read_text,
     resolve_inside,
 )
 from core.jobs import CancelToken, Job, Progress
@@ -60,24 +64,41 @@ _DELIMITERS = (",", ";", "\t")
 def _delimiter_of(header_line: str) -> str | None:
     """The delimiter that splits a header line into our required columns."""
     for delimiter in _DELIMITERS:
-        names = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter), [])]
+        try:
+            names = [name.strip() for name in next(csv.reader([header_line], delimiter=delimiter), [])]
+        except csv.Error:  # not a header of ours; read_csv_file names the fault if asked to read it
+            continue
         if all(column in names for column in REQUIRED):
             return delimiter
     return None
 
 
 def csv_files(root: Path) -> list[Path]:
-    """The CSV files of `root` whose header has the columns we need."""
+    """The CSV files of `root` whose header has the columns we need.  A .csv
+    whose header cannot be read (unreadable, or in no encoding we know) is
+    an AnnotationError naming it: passing it over would import its folder
+    as bare images and lose every cell without a word."""
     found = []
     for path in sorted(root.glob("*.csv")):
-        try:
-            with path.open(newline="", encoding="utf-8-sig") as handle:
-                header_line = handle.readline()
-        except (OSError, UnicodeDecodeError):
+        if not path.is_file():
             continue
+        try:
+            with path.open("rb") as handle:
+                head = handle.read(_HEADER_BYTES)
+        except OSError as error:
+            raise AnnotationError(path, "", f"cannot read ({error.strerror or error})") from None
+        if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+            header_line = head.decode("utf-16", errors="replace").split("\n", 1)[0]
+        else:
+            end = min((head.find(mark) for mark in (b"\n", b"\r") if mark in head), default=len(head))
+            header_line = decode_text(head[:end], path, spreadsheet=True)
         if _delimiter_of(header_line) is not None:
             found.append(path)
     return found
+
+
+# A header line is far shorter; enough to tell a cells CSV from any other.
+_HEADER_BYTES = 65536
 
 
 def looks_like_csv(root: Path) -> bool:
@@ -95,16 +116,11 @@ def read_csv(root: Path, resolver: ClassResolver, files: list[Path] | None = Non
 
 
 def read_csv_file(path: Path, root: Path, resolver: ClassResolver, images: dict[Path, AnnotatedImage]) -> None:
-    try:
-        handle = path.open(newline="", encoding="utf-8-sig")
-    except OSError as error:
-        raise AnnotationError(path, "", f"cannot read ({error.strerror})") from None
+    # UTF-8, or the Windows code page a spreadsheet saved it in.
+    handle = io.StringIO(read_text(path, spreadsheet=True), newline="")
     with handle:
-        try:
-            delimiter = _delimiter_of(handle.readline()) or ","
-            handle.seek(0)
-        except UnicodeDecodeError:
-            raise AnnotationError(path, "line 1", "not UTF-8 text") from None
+        delimiter = _delimiter_of(handle.readline()) or ","
+        handle.seek(0)
         reader = csv.reader(handle, delimiter=delimiter)
         try:
             header = [name.strip() for name in next(reader, [])]
@@ -124,8 +140,6 @@ def read_csv_file(path: Path, root: Path, resolver: ClassResolver, images: dict[
                 _read_row(values, path, root, line, resolver, images, ids, decimal_comma=delimiter == ";")
         except csv.Error as error:
             raise AnnotationError(path, f"line {reader.line_num}", f"malformed CSV ({error})") from None
-        except UnicodeDecodeError:
-            raise AnnotationError(path, f"line {reader.line_num + 1}", "not UTF-8 text") from None
 
 
 def _number(text: str, decimal_comma: bool) -> float:
@@ -166,8 +180,13 @@ def _read_row(
     if not any(coordinates) and not row["kind"]:
         return  # a slide without cells
     try:
-        x0, y0, x1, y1 = (_number(value, decimal_comma) for value in coordinates)
+        x0, y0, x1, y1 = (
+            parse_number(value.replace(",", ".") if decimal_comma else value, path, name)
+            for name, value in zip(("x0", "y0", "x1", "y1"), coordinates)
+        )
         box = Box(x0, y0, x1, y1)
+    except AnnotationError as error:
+        raise AnnotationError(path, where, f"bad box {coordinates}: {error.where} {error.reason}") from None
     except ValueError as error:
         raise AnnotationError(path, where, f"bad box {coordinates}: {error}") from None
     kind = _KINDS.get(row["kind"].lower())

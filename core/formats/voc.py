@@ -15,7 +15,10 @@ from core.formats.common import (
     LabelledBox,
     atomic_copy,
     atomic_write_text,
+    check_size,
     format_number,
+    parse_number,
+    read_text,
     resolve_inside,
 )
 from core.jobs import CancelToken, Job, Progress
@@ -73,7 +76,7 @@ def read_voc_file(
     if size_element is not None:
         width = _number(size_element, "width", xml_path, "<size>")
         height = _number(size_element, "height", xml_path, "<size>")
-        size = (int(width), int(height))
+        size = (check_size(width, xml_path, "<size> <width>"), check_size(height, xml_path, "<size> <height>"))
     boxes = []
     for index, obj in enumerate(annotation.iter("object"), start=1):
         where = f"<object> #{index}"
@@ -99,7 +102,7 @@ def read_image_sets(root: Path) -> dict[str, str]:
     for split in ("train", "val", "test"):
         listing = main / f"{split}.txt"
         if listing.is_file():
-            for line in listing.read_text(encoding="utf-8").split():
+            for line in read_text(listing).split():
                 splits.setdefault(line.strip(), split)
     return splits
 
@@ -126,11 +129,7 @@ def _text(element: ElementTree.Element, tag: str, path: Path, where: str) -> str
 
 
 def _number(element: ElementTree.Element, tag: str, path: Path, where: str) -> float:
-    text = _text(element, tag, path, where)
-    try:
-        return float(text)
-    except ValueError:
-        raise AnnotationError(path, f"{where} <{tag}>", f"expected a number, found {text!r}") from None
+    return parse_number(_text(element, tag, path, where), path, f"{where} <{tag}>")
 
 
 # --------------------------------------------------------------------------- export

@@ -18,6 +18,8 @@ from core.formats.common import (
     LabelledBox,
     atomic_copy,
     atomic_write_text,
+    check_number,
+    read_text,
 )
 from core.formats.folder import find_images
 from core.jobs import CancelToken, Job, Progress
@@ -30,6 +32,8 @@ _CLASS_LISTS = ("classes.txt", "obj.names")
 # Normalised coordinates written with few decimals overshoot the image by a
 # fraction of a pixel; that is rounding, not a box outside the image.
 _ROUNDING_PX = 0.5
+# Normalised coordinates beyond this are damage, not a box.
+_MAX_NORMALISED = 1000.0
 
 
 def looks_like_yolo(root: Path) -> bool:
@@ -45,7 +49,7 @@ def read_class_names(root: Path) -> list[str]:
     for name in ("classes.txt", "obj.names"):
         listing = root / name
         if listing.is_file():
-            return [line.strip() for line in listing.read_text(encoding="utf-8").splitlines() if line.strip()]
+            return [line.strip() for line in read_text(listing).splitlines() if line.strip()]
     raise AnnotationError(root, "", "YOLO folder has no data.yaml, classes.txt or obj.names naming its classes")
 
 
@@ -53,7 +57,7 @@ def parse_data_yaml_names(path: Path) -> list[str]:
     """The `names` entry of a YOLO data.yaml: a flow list (`names: ['a', 'b']`)
     or a block of `index: name` or `- name` lines.  Only this entry is read,
     so no YAML library is needed."""
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         stripped = line.split("#", 1)[0].rstrip()
         if not stripped.startswith("names:"):
@@ -62,10 +66,10 @@ def parse_data_yaml_names(path: Path) -> list[str]:
         if rest:
             try:
                 value = ast.literal_eval(rest)
-            except (ValueError, SyntaxError):
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
                 raise AnnotationError(path, f"line {number}", f"cannot read names list {rest!r}") from None
             if isinstance(value, dict):
-                return [str(value[key]) for key in sorted(value)]
+                return _names_by_index(value, path, f"line {number}")
             if isinstance(value, (list, tuple)):
                 return [str(item) for item in value]
             raise AnnotationError(path, f"line {number}", "names must be a list or a mapping")
@@ -84,8 +88,20 @@ def parse_data_yaml_names(path: Path) -> list[str]:
                     names[int(key)] = value.strip().strip("'\"")
                 except ValueError:
                     raise AnnotationError(path, f"line {offset}", f"expected 'index: name', found {text!r}") from None
-        return [names[key] for key in sorted(names)]
+        return _names_by_index(names, path, f"line {number}")
     raise AnnotationError(path, "", "has no 'names' entry")
+
+
+def _names_by_index(names: dict, path: Path, where: str) -> list[str]:
+    """A `names` mapping as the list of class names by index.  Its keys must
+    be the indices 0 to n-1: a key of another type ('a', 1.5) or a missing
+    index would shift every class after it onto the wrong boxes."""
+    for key in names:
+        if isinstance(key, bool) or not isinstance(key, int):
+            raise AnnotationError(path, where, f"names mapping has the key {key!r}; keys must be class indices 0, 1, 2...")
+    if sorted(names) != list(range(len(names))):
+        raise AnnotationError(path, where, f"names mapping must number the classes 0 to {len(names) - 1} without gaps")
+    return [str(names[key]) for key in range(len(names))]
 
 
 def label_file_for(image: Path, root: Path) -> Path:
@@ -155,17 +171,20 @@ def read_label_file(
 ) -> list[LabelledBox]:
     width, height = size
     boxes = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(read_text(path).splitlines(), start=1):
         fields = line.split()
         if not fields:
             continue
+        where = f"line {number}"
         if len(fields) != 5:
-            raise AnnotationError(path, f"line {number}", f"expected 'class cx cy w h', found {line.strip()!r}")
+            raise AnnotationError(path, where, f"expected 'class cx cy w h', found {line.strip()!r}")
         try:
             class_index = int(fields[0])
-            cx, cy, w, h = (float(value) for value in fields[1:])
+            values = [float(value) for value in fields[1:]]
         except ValueError:
-            raise AnnotationError(path, f"line {number}", f"expected numbers, found {line.strip()!r}") from None
+            raise AnnotationError(path, where, f"expected numbers, found {line.strip()!r}") from None
+        # Normalised: a few image sizes out is already far outside the image.
+        cx, cy, w, h = (check_number(value, path, where, limit=_MAX_NORMALISED) for value in values)
         if not 0 <= class_index < len(names):
             raise AnnotationError(path, f"line {number}", f"class {class_index} is not one of the {len(names)} named")
         if w < 0 or h < 0:
