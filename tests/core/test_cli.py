@@ -88,3 +88,61 @@ def test_a_detector_given_as_a_classifier_and_the_reverse_are_refused_by_what_th
     # found by its bare name, as a classifier is.
     assert "cell-detector" not in available_models() and "hemalabel-wbc" in available_models()
     assert resolve_detector_card("cell-detector") == bundled_models_dir() / "cell-detector.json"
+
+
+def test_an_import_whose_every_image_was_skipped_fails_with_its_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """It printed the skipped images and exited 0: a script went on with an
+    empty project."""
+    write_truncated_jpeg(tmp_path / "slides" / "b.jpg")
+    project = tmp_path / "p.hemalabel"
+    assert main(["import", str(tmp_path / "slides"), "--project", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert "0 new slides," in captured.out and "skipped" in captured.out and "b.jpg" in captured.out
+    assert "nothing imported; 1 image was skipped" in captured.err
+    assert not project.exists()
+
+
+class _FakeDetector:
+    version = "fake-detector"
+
+    def detect(self, image: object) -> list[object]:
+        return []
+
+
+def test_a_detect_whose_every_slide_failed_exits_2_with_its_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.detection.detector
+
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", lambda *_args: _FakeDetector())
+    write_image(tmp_path / "slides" / "a.png")
+    write_image(tmp_path / "slides" / "b.png", seed=1)
+    project = tmp_path / "p.hemalabel"
+    assert main(["import", str(tmp_path / "slides"), "--project", str(project)]) == 0
+    assert main(["detect", "--project", str(project)]) == 0  # every slide readable
+    (tmp_path / "slides" / "a.png").unlink()
+    assert main(["detect", "--project", str(project)]) == 0  # one of two failed: still a result
+    (tmp_path / "slides" / "b.png").unlink()
+    capsys.readouterr()
+    assert main(["detect", "--project", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert "Detected cells on 0 of 2 slides" in captured.out and "a.png" in captured.err
+    assert "detection failed on every slide" in captured.err
+
+
+def test_a_detect_whose_every_image_failed_exits_2_with_its_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import core.detection.detector
+
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", lambda *_args: _FakeDetector())
+    write_truncated_jpeg(tmp_path / "images" / "b.jpg")
+    out = tmp_path / "d.csv"
+    assert main(["detect", "--images", str(tmp_path / "images"), "--out", str(out)]) == 2
+    captured = capsys.readouterr()
+    assert "on 0 images" in captured.out and "b.jpg" in captured.err
+    assert "detection failed on every image" in captured.err
+    write_image(tmp_path / "images" / "a.png")
+    assert main(["detect", "--images", str(tmp_path / "images"), "--out", str(out)]) == 0

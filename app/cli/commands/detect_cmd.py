@@ -78,6 +78,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: obj
         print(f"Detected cells on {len(slide_ids) - len(failures)} of {counted(len(slide_ids), 'slide')} with {detector.version}")
         for failure in failures:
             print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
+    if slide_ids and len(failures) == len(slide_ids):
+        return fail(f"{args.project}: detection failed on every slide ({counted(len(slide_ids), 'slide')})")
     return 0
 
 
@@ -119,4 +121,6 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], object]
               f"{counted(len(report.images), 'image')}; wrote {written}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
+    if report.skipped and not report.images:
+        return fail(f"{root}: detection failed on every image ({counted(len(report.skipped), 'image')})")
     return 0

@@ -12,7 +12,7 @@ from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, re
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
 from core.store import ProjectStore, resolve_project_path
-from core.wording import counted
+from core.wording import counted, counted_verb
 
 NAME = "import"
 
@@ -59,7 +59,18 @@ def run(args: argparse.Namespace) -> int:
         if created:
             _remove_new_project(project)
         return EXIT_USER_ERROR
-    return _print_report(args, report)
+    status = _print_report(args, report)
+    if _nothing_imported(report):
+        # Every image was skipped: the summary says why, and the exit code
+        # says it failed, so a script does not go on with an empty project.
+        if created:
+            _remove_new_project(project)
+        return fail(f"{args.source}: nothing imported; {counted_verb(len(report.skipped), 'image', 'was', 'were')} skipped")
+    return status
+
+
+def _nothing_imported(report: ImportReport) -> bool:
+    return bool(report.skipped) and report.slides_added == 0 and report.slides_existing == 0
 
 
 def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
