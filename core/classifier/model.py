@@ -108,14 +108,10 @@ def load_classifier(name_or_path: str | os.PathLike[str] | None = None, runtime:
     card_file = card_path_for(weights)
     card = read_card(card_file)
     check_weights(card, card_file, weights)
-    import keras
-
     from core.classifier.layers import crop_standardization_layer
+    from core.keras_files import load_keras_file
 
     crop_standardization_layer()  # registers the custom layer before loading
-    try:
-        model = keras.saving.load_model(weights, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a bad file
-        raise ModelCardError(f"{weights}: cannot load the model ({error})") from None
+    model = load_keras_file(weights, ModelCardError, "the model")
     check_model(card, card_file, model)
     return Classifier(card, model, weights, runtime)

@@ -184,9 +184,6 @@ class KerasCellDetector:
 
 
 def _load_keras(weights: Path) -> Any:
-    import keras
+    from core.keras_files import load_keras_file
 
-    try:
-        return keras.saving.load_model(weights, compile=False, safe_mode=True)
-    except Exception as error:  # Keras raises many types for a bad file
-        raise ModelCardError(f"{weights}: cannot load the detector weights ({error})") from None
+    return load_keras_file(weights, ModelCardError, "the detector weights")
