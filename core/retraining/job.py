@@ -10,14 +10,16 @@ disk leave nothing behind but the log, and never touch the model in use.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import queue
+import re
 import shutil
 import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from core.jobs import Cancelled, CancelToken, Job, Progress
 from core.retraining.child import ChildRequest, run_child
@@ -35,6 +37,15 @@ MIN_SLIDES_FOR_PROJECT_VALIDATION = 30
 # The child reports at least once per epoch; this long without a message or
 # an exit means it hung.
 POLL_SECONDS = 0.2
+# Each retrain stages its candidate in `.<name>-XXXXXXXX` in the models
+# folder, holding an operating-system lock on this file inside (with its
+# pid, for a person looking): the lock dies with the process, so a staging
+# folder whose lock can be taken was left by a retrain that was killed.
+STAGING_OWNER = "owner.lock"
+_STAGING_NAME = re.compile(r"^\..+-[a-z0-9_]{8}$")
+# A staging folder without an owner file (made before owner files were, or
+# by a retrain killed between the two) is stale once this old.
+UNOWNED_STALE_SECONDS = 3600.0
 
 
 class RetrainError(Exception):
@@ -70,6 +81,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     except ValueError as error:
         raise RetrainError(f"retrain settings: {error}") from None
     _check_paths(settings)
+    remove_stale_staging(registry.folder)
     yield Progress(0, 1, "choosing the cells")
     base_path, base_name, base_card = _base_model(settings, registry)
     with ProjectStore.open(project, read_only=True) as store:
@@ -81,7 +93,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     _check_enough(examples, settings, project)
     parts = split_samples(examples, _val_fraction(examples, settings), settings.holdout_fraction, settings.seed)
     name = registry.next_name(base_name)
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=_ensure(registry.folder)))
+    staging, owner = _new_staging(_ensure(registry.folder), name)
     request = ChildRequest(
         base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
         train=parts["train"], val=parts["val"], held_out=parts["test"], settings=settings.to_dict(),
@@ -94,6 +106,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
         done = yield from _run_child(request, cancel, log_lines, settings.epochs)
         outcome = _register(done, request, registry, staging, log_lines, started)
     finally:
+        owner.close()  # before the removal: Windows cannot delete an open file
         shutil.rmtree(staging, ignore_errors=True)
     yield Progress(settings.epochs, settings.epochs, f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}")
     return outcome
@@ -151,6 +164,79 @@ def _check_paths(settings: RetrainSettings) -> None:
 def _ensure(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def _new_staging(folder: Path, name: str) -> tuple[Path, IO[bytes]]:
+    """A fresh staging folder and its owner file, locked for this process's life."""
+    from core.project_lock import _try_lock
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder))
+    owner = open(staging / STAGING_OWNER, "wb")  # noqa: SIM115 - held until the retrain ends
+    try:
+        _try_lock(owner)
+        owner.write(f"{os.getpid()}\n".encode())
+        owner.flush()
+    except OSError:
+        owner.close()
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return staging, owner
+
+
+def remove_stale_staging(folder: Path) -> list[Path]:
+    """Remove the staging folders of retrains that were killed (their owner
+    gone); a running retrain's, in this process or another, is left alone."""
+    removed: list[Path] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed  # no models folder yet: nothing staged
+    for path in entries:
+        if _STAGING_NAME.match(path.name) and path.is_dir() and _is_stale(path):
+            shutil.rmtree(path, ignore_errors=True)
+            if not path.exists():
+                removed.append(path)
+    return removed
+
+
+def _is_stale(staging: Path) -> bool:
+    from core.project_lock import _try_lock, _unlock
+
+    owner = staging / STAGING_OWNER
+    try:
+        stream = open(owner, "r+b")  # noqa: SIM115
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > UNOWNED_STALE_SECONDS
+        except OSError:
+            return False
+    except OSError:
+        return False  # unreadable (Windows: open elsewhere): not ours to judge
+    with stream:
+        if not _try_lock(stream):
+            return False  # its retrain is running
+        try:
+            pid = int(stream.read(32).split()[0])
+        except (ValueError, IndexError, OSError):
+            pid = None
+        _unlock(stream)
+    # Where the file system takes no locks, the lock always looks free:
+    # the pid then says whether its retrain still runs.
+    return pid is None or not _process_alive(pid)
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    if os.name != "posix":
+        return False  # the lock decided; os.kill(pid, 0) would end the process on Windows
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # someone else's process: alive
+    return True
 
 
 def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str], epochs: int) -> Job[dict[str, Any]]:

@@ -291,3 +291,85 @@ def test_replay_from_a_training_config_never_draws_its_test_split(tmp_path: Path
         replay_sample(str(tmp_path / "nowhere"), 8, 0, ["neutrophil"])
     with pytest.raises(RetrainError, match="replay data: .*nowhere: not found"):
         run_job(retrain(tmp_path / "x.hemalabel", RetrainSettings(replay_path=str(tmp_path / "nowhere"))))
+
+
+_RETRAIN_FOREVER = """
+import sys
+from pathlib import Path
+from core.jobs import run_job
+from core.retraining import RetrainSettings, retrain
+settings = RetrainSettings(epochs=500, max_minutes=0, min_examples=5)
+run_job(retrain(Path(sys.argv[1]), settings), lambda step: print(step.message, flush=True))
+"""
+
+
+def _children_of(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the child through /proc")
+def test_a_killed_retrain_takes_its_child_with_it_and_the_next_cleans_its_staging(
+    tmp_path: Path, registry: ModelRegistry
+) -> None:
+    """A killed `train` left its training child running for over a minute,
+    and a staging folder in the models folder each time, never cleaned."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    project = make_project(tmp_path, slides=3, per_slide={"neutrophil": 3, "lymphocyte": 3})
+    parent = subprocess.Popen([sys.executable, "-c", _RETRAIN_FOREVER, str(project)], cwd=REPO,
+                              stdout=subprocess.PIPE, text=True, env=os.environ.copy())
+    children: list[int] = []
+    try:
+        assert parent.stdout is not None
+        for line in parent.stdout:  # the child's own first line: it runs, TensorFlow loaded
+            if line.startswith("fine-tuning hemalabel-wbc ("):
+                break
+        else:
+            pytest.fail(f"the retrain ended before its child reported (exit {parent.wait()})")
+        children = _children_of(parent.pid)
+        assert children
+        staged = list(registry.folder.glob(".hemalabel-wbc-r1-*"))
+        assert len(staged) == 1
+        # A concurrent retrain's staging, this process its owner, is not stale.
+        mine, owner = job_module._new_staging(registry.folder, "hemalabel-wbc-r9")
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 5.0
+        while any(map(_alive, children)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(_alive, children)), "the training child outlived its parent"
+        assert staged[0].exists()  # nobody cleaned up after the kill ...
+        with pytest.raises(RetrainError, match="reviewed cells so far"):
+            run_job(retrain(project, RetrainSettings(min_examples=1000), registry=registry))
+        assert not staged[0].exists()  # ... until the next retrain started
+        assert mine.exists()
+        owner.close()  # its owner ends (here: it names the killed process)
+        (mine / job_module.STAGING_OWNER).write_text(f"{parent.pid}\n")
+        assert job_module.remove_stale_staging(registry.folder) == [mine]
+    finally:
+        parent.kill()
+        for pid in children:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
