@@ -74,6 +74,7 @@ class ImportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     cells_found: LocateCounts | None = None  # crops whose cell the locator looked for
+    backup: str | None = None  # the copy of the project taken before the import, where it held slides
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -87,6 +88,7 @@ class ImportReport:
             "skipped": [{"path": path, "reason": reason} for path, reason in self.skipped],
             "warnings": self.warnings,
             "cells_found": self.cells_found.as_dict() if self.cells_found is not None else None,
+            "backup": self.backup,
         }
 
 
@@ -207,6 +209,10 @@ def import_source(
         readable = yield from _checked_images(plan.images, report, cancel)
 
     cancel.raise_if_cancelled()
+    if not store.read_only and store.slides():
+        # An import writes many slides at once: keep the project as it was
+        # beside it (replacing the copy from the import before).
+        report.backup = str(store.back_up())
     matcher = _SlideMatcher(store)
     with store.edit(f"Import {given.name}", record_history=False):
         for index, (image, width, height) in enumerate(readable, start=1):

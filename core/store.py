@@ -53,6 +53,7 @@ from core.differential import (
     differential_of_groups,
 )
 from core.project_lock import LockHeld, ProjectLock
+from core.store_integrity import back_up, damage_message, integrity_problem, is_damage
 from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
 
@@ -79,6 +80,16 @@ class ProjectInUseError(StoreError):
     def __init__(self, project: Path, held: LockHeld) -> None:
         self.holder = held.holder
         super().__init__(f"{project}: {held}; close it there first, or open it read-only")
+
+
+class DamagedProjectError(StoreError):
+    """The project file is damaged (pages that no longer parse): named with
+    the problem and how to recover what is readable, never a traceback."""
+
+    def __init__(self, project: Path, problem: str) -> None:
+        self.project = project
+        self.problem = problem
+        super().__init__(damage_message(project, problem))
 
 
 class SaveFailedError(StoreError):
@@ -278,7 +289,7 @@ class ProjectStore:
                 if not self.read_only:
                     # Fold the WAL back into the main file so a copied project is whole.
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.Error:
+            except (sqlite3.Error, DamagedProjectError):
                 pass  # a full disk, say: the saved edits stay in the WAL beside the file, which SQLite reads next time
             finally:
                 self._db.close()
@@ -373,6 +384,9 @@ class ProjectStore:
             self._pending = None
             try:
                 self._db.execute("COMMIT")
+            except DamagedProjectError:
+                self._roll_back()
+                raise
             except sqlite3.Error as error:
                 self._roll_back()
                 raise self._not_saved(description, error) from error
@@ -386,7 +400,7 @@ class ProjectStore:
         if self._db.in_transaction:
             try:
                 self._db.execute("ROLLBACK")
-            except sqlite3.Error:
+            except (sqlite3.Error, DamagedProjectError):
                 pass  # the connection ends the transaction when it can; the edit is not committed either way
 
     def _not_saved(self, description: str, error: sqlite3.Error) -> SaveFailedError:
@@ -423,6 +437,13 @@ class ProjectStore:
     def _emit(self, event: StoreEvent) -> None:
         assert self._pending is not None
         self._pending.events.append(event)
+
+    # ----------------------------------------------------------- backup
+    def back_up(self) -> Path:
+        """Copy the project, as saved, beside itself (`<name>.hemalabel.bak`),
+        replacing the previous copy; an import takes one first."""
+        with self._lock:
+            return back_up(self._db, self.path)
 
     # ----------------------------------------------------------- taxonomy
     def _load_taxonomy(self) -> Taxonomy:
@@ -1254,8 +1275,18 @@ def _open_connection(target: Path, read_only: bool) -> sqlite3.Connection:
             f"{target}: cannot open the project ({error}); check that the disk has free space and the drive "
             "is still there"
         ) from None
+    except DamagedProjectError:
+        raise
     except sqlite3.DatabaseError as error:
         raise StoreError(f"{target}: not a HemaLabel project file ({error})") from None
+    try:
+        problem = integrity_problem(connection)
+    except sqlite3.Error as error:  # the check could not read the file at all: the disk, not the file
+        connection.close()
+        raise StoreError(f"{target}: cannot read the project ({error}); check that the drive is still there") from None
+    if problem is not None:
+        connection.close()
+        raise DamagedProjectError(target, problem)
     if version > CURRENT_VERSION:
         connection.close()
         raise StoreError(
@@ -1282,13 +1313,92 @@ def _connect(path: Path, read_only: bool) -> sqlite3.Connection:
         # writable another process may be, so the WAL must be read normally.
         immutable = "&immutable=1" if not folder_is_writable(path.parent) else ""
         uri = f"{path.resolve().as_uri()}?mode=ro{immutable}"
-        connection = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        connection = sqlite3.connect(
+            uri, uri=True, isolation_level=None, check_same_thread=False, factory=_ProjectConnection
+        )
     else:
-        connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=10.0)
+        connection = sqlite3.connect(
+            path, isolation_level=None, check_same_thread=False, timeout=10.0, factory=_ProjectConnection
+        )
+        connection.project_path = path
         connection.execute("PRAGMA journal_mode = WAL")
         connection.execute("PRAGMA synchronous = FULL")
+    connection.project_path = path
     connection.execute("PRAGMA foreign_keys = ON")
     return connection
+
+
+class _ProjectConnection(sqlite3.Connection):
+    """A project's connection: SQLite's "database disk image is malformed",
+    from whichever query first meets a damaged page, arrives as one
+    DamagedProjectError naming the file, never as a raw sqlite3 error."""
+
+    project_path: Path
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor(_ProjectCursor).execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        return self.cursor(_ProjectCursor).executemany(sql, parameters)
+
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
+        return self.cursor(_ProjectCursor).executescript(script)
+
+
+class _ProjectCursor(sqlite3.Cursor):
+    def _raise_if_damage(self, error: sqlite3.DatabaseError) -> None:
+        if is_damage(error):
+            project = getattr(self.connection, "project_path", Path("project"))
+            raise DamagedProjectError(project, str(error)) from error
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _ProjectCursor:
+        try:
+            return super().execute(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def executemany(self, sql: str, parameters: Any, /) -> _ProjectCursor:
+        try:
+            return super().executemany(sql, parameters)
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def executescript(self, script: str, /) -> _ProjectCursor:
+        try:
+            return super().executescript(script)
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def __next__(self) -> Any:
+        try:
+            return super().__next__()
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def fetchone(self) -> Any:
+        try:
+            return super().fetchone()
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def fetchmany(self, size: int | None = None) -> list[Any]:
+        try:
+            return super().fetchmany(self.arraysize if size is None else size)
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
+
+    def fetchall(self) -> list[Any]:
+        try:
+            return super().fetchall()
+        except sqlite3.DatabaseError as error:
+            self._raise_if_damage(error)
+            raise
 
 
 @contextmanager

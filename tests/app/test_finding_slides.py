@@ -178,3 +178,24 @@ def test_file_open_on_a_file_that_is_no_project_says_so(qtbot, open_window, tmp_
     (alert,) = [box for box in window.findChildren(QMessageBox) if box.windowTitle() == "Cannot open project"]
     assert words in alert.text() and name in alert.text()
     alert.close()
+
+
+def test_file_open_on_a_damaged_project_names_it_the_problem_and_the_recover_command(
+    qtbot, open_window, tmp_path, monkeypatch
+):
+    images = tmp_path / "images"
+    for n in range(2):
+        make_slide_image(images / f"field_{n}.png", seed=n)
+    project = tmp_path / "ward.hemalabel"
+    assert cli_main(["import", str(images), "--project", str(project)]) == 0
+    with open(project, "r+b") as stream:  # garbage over the second page (the project's settings)
+        stream.seek(4096)
+        stream.write(b"\xab" * 4096)
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: (str(project), "All files (*)"))
+    window, controller = open_window()
+    window.actions["open_project"].trigger()
+    assert controller.session is None
+    (alert,) = [box for box in window.findChildren(QMessageBox) if box.windowTitle() == "Cannot open project"]
+    assert str(project) in alert.text() and "damaged" in alert.text()
+    assert f"hemalabel recover --project {project}" in alert.text()
+    alert.close()

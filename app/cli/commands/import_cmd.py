@@ -111,6 +111,8 @@ def _print_report(args: argparse.Namespace, report: ImportReport) -> int:
     )
     if report.cells_found is not None:
         print(f"  cells: {report.cells_found.describe()}")
+    if report.backup:
+        print(f"  the project as it was before this import: {report.backup}")
     for path, reason in report.skipped:
         print(f"  skipped {path}: {reason}")
     for warning in report.warnings:
