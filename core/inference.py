@@ -5,13 +5,15 @@ fakes both satisfy these protocols."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
 from core.crops import DEFAULT_MARGIN, crop_square
+from core.image_bands import open_bands
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
@@ -73,6 +75,62 @@ def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailu
         return None
 
 
+def detect_in_bands(
+    detector: CellDetector,
+    path: str | os.PathLike[str],
+    label: str,
+    done: int,
+    total: int,
+    cancel: CancelToken,
+    size: tuple[int, int] | None = None,
+) -> Generator[Progress, None, tuple[list[Detection], int, int] | None]:
+    """Detect on a large image read in bands of rows (core.image_bands), so
+    a whole-slide scan is never held whole, when the detector can take
+    bands and the file can be read so; None otherwise (decode it whole).
+    Yields Progress(done, total, no payload) after each row of tiles;
+    returns the detections and the image's width and height.  `size`: the
+    (width, height) the image must have; for any other, None, so that the
+    whole decode names the change."""
+    detect_bands = getattr(detector, "detect_bands", None)
+    source = open_bands(path) if detect_bands is not None else None
+    if source is None:
+        return None
+    if size is not None and (source.width, source.height) != size:
+        return None  # the whole decode names the change in size
+    steps = detect_bands(source.bands(), source.height, source.width)
+    while True:
+        cancel.raise_if_cancelled()
+        try:
+            tiles_done, tiles = next(steps)
+        except StopIteration as finished:
+            return finished.value, source.width, source.height
+        yield Progress(done, total, f"{label}: {tiles_done} of {counted(tiles, 'tile')} searched")
+
+
+def _detect_slide(
+    store: ProjectStore,
+    detector: CellDetector,
+    slide: Slide,
+    failures: list[SlideFailure],
+    done: int,
+    total: int,
+    cancel: CancelToken,
+) -> Generator[Progress, None, list[Detection] | None]:
+    """The slide's detections, in bands where it is large (see
+    detect_in_bands), or None with the reason recorded."""
+    try:
+        banded = yield from detect_in_bands(
+            detector, store.image_path(slide), slide.path, done, total, cancel, size=(slide.width, slide.height)
+        )
+    except ImageReadError as error:
+        failures.append(SlideFailure(slide.id, slide.path, error.reason))
+        return None
+    if banded is not None:
+        return banded[0]
+    image = _load_or_record(store, slide, failures)
+    return None if image is None else detector.detect(image)
+
+
 # A detection overlapping a kept cell this much is that cell found again.
 _SAME_CELL_IOU = 0.5
 
@@ -90,18 +148,20 @@ def detect_slides(
 ) -> Job[list[SlideFailure]]:
     """Propose cells on each slide.  Unreviewed model proposals from an earlier
     run are replaced; anything a human touched or imported stays, and is not
-    proposed a second time.  Yields
-    Progress with the slide id as payload after each slide is written."""
+    proposed a second time.  Yields Progress with the slide id as payload
+    after each slide is written, and without one after each row of tiles
+    of a large slide read in bands."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
-        image = None if _left_signed_off(slide, failures) else _load_or_record(store, slide, failures)
-        if image is None:
+        detections = None
+        if not _left_signed_off(slide, failures):
+            detections = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel)
+        if detections is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
-        detections = detector.detect(image)
         cancel.raise_if_cancelled()
         with store.edit("Detect cells"):
             existing = store.cells(slide_id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -53,9 +54,32 @@ def reports_user_errors(handler: Callable[..., int]) -> Callable[..., int]:
     return wrapped
 
 
+# print_slide_progress, sent to a log or a pipe: seconds between lines.
+STEP_LINE_SECONDS = 1.0
+WITHIN_STEP_LINE_SECONDS = 5.0
+_last_line = {"time": float("-inf"), "done": -1}
+
+
 def print_progress(progress: Progress) -> None:
     if sys.stderr.isatty():
         print(f"\r{progress.message}", end="" if progress.done < progress.total else "\n", file=sys.stderr)
+
+
+def print_slide_progress(progress: Progress) -> None:
+    """print_progress on a terminal; otherwise (a log, a pipe, a scheduler's
+    capture) whole lines, so that detection over a scan, minutes long, shows
+    it is alive without flooding the log: a line per slide or image at most
+    every STEP_LINE_SECONDS (the last always), and within one, a line per
+    row of tiles at most every WITHIN_STEP_LINE_SECONDS."""
+    if sys.stderr.isatty():
+        print_progress(progress)
+        return
+    now = time.monotonic()
+    last = progress.done >= progress.total
+    wait = STEP_LINE_SECONDS if progress.done != _last_line["done"] else WITHIN_STEP_LINE_SECONDS
+    if last or now - _last_line["time"] >= wait:
+        print(f"[{progress.done}/{progress.total}] {progress.message}", file=sys.stderr, flush=True)
+        _last_line.update(time=float("-inf") if last else now, done=-1 if last else progress.done)
 
 
 def print_progress_lines(progress: Progress) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from core.formats.common import atomic_write_text
 from core.imaging import ImageReadError, load_rgb
-from core.inference import CellDetector, Detection
+from core.inference import CellDetector, Detection, detect_in_bands
 from core.jobs import CancelToken, Job, Progress
 from core.schema import CellKind
 from core.wording import counted
@@ -46,12 +46,18 @@ def detect_images(
     for index, path in enumerate(paths, start=1):
         cancel.raise_if_cancelled()
         try:
-            image = load_rgb(path)
+            # A large scan is read in bands of rows, never held whole.
+            banded = yield from detect_in_bands(detector, path, str(path), index - 1, len(paths), cancel)
+            if banded is None:
+                image = load_rgb(path)
+                banded = detector.detect(image), image.shape[1], image.shape[0]
+                del image
         except ImageReadError as error:
             report.skipped.append((str(path), error.reason))
             yield Progress(index, len(paths), f"{path}: {error.reason}")
             continue
-        result = ImageDetections(Path(path), image.shape[1], image.shape[0], detector.detect(image))
+        detections, width, height = banded
+        result = ImageDetections(Path(path), width, height, detections)
         report.images.append(result)
         yield Progress(index, len(paths), f"{counted(len(result.detections), 'cell')} on {path}", payload=result)
     return report

@@ -5,14 +5,15 @@ safe_mode on.  detect() shrinks the image to the working scale, runs the
 network over it whole or in overlapping tiles, decodes peaks to boxes,
 applies NMS, fuses the looks at the card's extra scales and those of a
 second network if it names any, applies the per-class operating
-thresholds, and scales back.
+thresholds, and scales back.  detect_bands() does the same over a scan
+read in bands of rows (core.image_bands), holding one row of tiles.
 """
 
 from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from core.detection.decode import decode_head
 from core.detection.fusion import fuse_detections
 from core.detection.scale import pad_to_multiple, to_work_scale
 from core.detection.targets import CLASSES
-from core.detection.tiling import Detections, detect_tiled
+from core.detection.tiling import BandWindow, Detections, detect_tiled_rows
 from core.inference import Detection
 from core.resources import bundled_models_dir, user_models_dir
 from core.schema import Box, CellKind
@@ -32,6 +33,10 @@ DEFAULT_CARD_NAME = "cell-detector.json"
 _KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
 # Below this many image pixels on a side there is no room for a cell.
 _MIN_SIDE = 8
+
+
+def _empty() -> Detections:
+    return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
 
 
 def default_detector_card() -> Path:
@@ -154,13 +159,42 @@ class KerasCellDetector:
         """Boxes (image pixels, clipped), scores and class indices for every
         detection scoring at least min_score (default: the card's lowest)."""
         height, width = image.shape[:2]
-        empty = (np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64))
-        if image.ndim != 3 or image.shape[2] != 3 or min(height, width) < _MIN_SIDE:
-            return empty
+        if image.ndim != 3 or image.shape[2] != 3:
+            return _empty()
+        steps = self._detect_rows(height, width, lambda y0, y1, x0, x1: image[y0:y1, x0:x1], min_score)
+        while True:
+            try:
+                next(steps)
+            except StopIteration as finished:
+                return finished.value
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        """Every cell in an RGB uint8 image scoring at least its class's
+        operating threshold, after NMS."""
+        return self._operating(self.detect_arrays(image, min_score=float(self._thresholds().min())))
+
+    def detect_bands(
+        self, bands: Iterator[np.ndarray], height: int, width: int
+    ) -> Generator[tuple[int, int], None, list[Detection]]:
+        """detect() over an image read top to bottom in bands of rows (see
+        core.image_bands), holding one row of tiles rather than the whole
+        image.  Yields (tiles done, tiles in all) after each row of tiles;
+        returns what detect() would."""
+        window = BandWindow(bands, width)
+        detections = yield from self._detect_rows(height, width, window.tile, float(self._thresholds().min()))
+        return self._operating(detections)
+
+    def _detect_rows(
+        self, height: int, width: int, pixels: Callable[[int, int, int, int], np.ndarray], min_score: float | None
+    ) -> Generator[tuple[int, int], None, Detections]:
+        if min(height, width) < _MIN_SIDE:
+            return _empty()
         score_floor = self.card.min_score if min_score is None else min_score
         scale = self.card.work_scale
-        boxes, scores, classes = detect_tiled(
-            image,
+        boxes, scores, classes = yield from detect_tiled_rows(
+            height,
+            width,
+            pixels,
             lambda tile: self._detect_tile(tile, score_floor),
             tile=round(self.card.tile / scale),
             overlap=round(self.card.overlap / scale),
@@ -171,12 +205,13 @@ class KerasCellDetector:
         real = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
         return boxes[real], scores[real], classes[real]
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
-        """Every cell in an RGB uint8 image scoring at least its class's
-        operating threshold, after NMS."""
-        thresholds = np.array([self.card.thresholds[name] for name in CLASSES], dtype=np.float32)
-        boxes, scores, classes = self.detect_arrays(image, min_score=float(thresholds.min()))
-        keep = scores >= thresholds[classes]
+    def _thresholds(self) -> np.ndarray:
+        return np.array([self.card.thresholds[name] for name in CLASSES], dtype=np.float32)
+
+    def _operating(self, detections: Detections) -> list[Detection]:
+        """Detections scoring at least their class's operating threshold."""
+        boxes, scores, classes = detections
+        keep = scores >= self._thresholds()[classes]
         return [
             Detection(Box(*map(float, box)), _KINDS[int(cls)], float(score))
             for box, score, cls in zip(boxes[keep], scores[keep], classes[keep])

@@ -9,7 +9,7 @@ still give.  The overlap must exceed the largest cell (at working scale).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 
 import numpy as np
 
@@ -48,25 +48,58 @@ def detect_tiled(
     """Run `detect_tile` over every tile of `image` and merge the results in
     image coordinates.  Memory stays that of one tile at a time."""
     height, width = image.shape[:2]
+    steps = detect_tiled_rows(
+        height, width, lambda y0, y1, x0, x1: image[y0:y1, x0:x1], detect_tile, tile, overlap, nms_iou, should_stop
+    )
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            return finished.value
+
+
+def detect_tiled_rows(
+    height: int,
+    width: int,
+    pixels: Callable[[int, int, int, int], np.ndarray],
+    detect_tile: Callable[[np.ndarray], Detections],
+    tile: int,
+    overlap: int,
+    nms_iou: float = 0.5,
+    should_stop: Callable[[], bool] | None = None,
+) -> Generator[tuple[int, int], None, Detections]:
+    """detect_tiled over an image known by its size and `pixels(y0, y1,
+    x0, x1)`, which gives one tile and is asked for tiles row by row, top
+    to bottom, so a reader of bands (BandWindow) can hold only the rows of
+    one row of tiles.  Yields (tiles done, tiles in all) after each row of tiles
+    and returns the merged detections."""
     grid = tile_grid(height, width, tile, overlap)
     ys = sorted({g[0] for g in grid})
     xs = sorted({g[1] for g in grid})
     all_boxes, all_scores, all_classes = [], [], []
-    for y0, x0, y1, x1 in grid:
+    done = 0
+    for y0 in ys:
+        y1 = min(y0 + tile, height)
+        for x0 in xs:
+            if should_stop is not None and should_stop():
+                break
+            x1 = min(x0 + tile, width)
+            boxes, scores, classes = detect_tile(pixels(y0, y1, x0, x1))
+            done += 1
+            if len(boxes) == 0:
+                continue
+            boxes = boxes + np.array([x0, y0, x0, y0], dtype=boxes.dtype)
+            cx = (boxes[:, 0] + boxes[:, 2]) / 2
+            cy = (boxes[:, 1] + boxes[:, 3]) / 2
+            cx0, cx1 = _core(xs, x0, x1, width)
+            cy0, cy1 = _core(ys, y0, y1, height)
+            inside = (cx >= cx0) & (cx < cx1) & (cy >= cy0) & (cy < cy1)
+            all_boxes.append(boxes[inside])
+            all_scores.append(scores[inside])
+            all_classes.append(classes[inside])
         if should_stop is not None and should_stop():
             break
-        boxes, scores, classes = detect_tile(image[y0:y1, x0:x1])
-        if len(boxes) == 0:
-            continue
-        boxes = boxes + np.array([x0, y0, x0, y0], dtype=boxes.dtype)
-        cx = (boxes[:, 0] + boxes[:, 2]) / 2
-        cy = (boxes[:, 1] + boxes[:, 3]) / 2
-        cx0, cx1 = _core(xs, x0, x1, width)
-        cy0, cy1 = _core(ys, y0, y1, height)
-        inside = (cx >= cx0) & (cx < cx1) & (cy >= cy0) & (cy < cy1)
-        all_boxes.append(boxes[inside])
-        all_scores.append(scores[inside])
-        all_classes.append(classes[inside])
+        yield done, len(grid)
     if not all_boxes:
         return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
     boxes = np.concatenate(all_boxes)
@@ -76,6 +109,38 @@ def detect_tiled(
         keep = class_nms(boxes, scores, classes, nms_iou)
         boxes, scores, classes = boxes[keep], scores[keep], classes[keep]
     return boxes, scores, classes
+
+
+class BandWindow:
+    """rows(y0, y1) and tile(y0, y1, x0, x1) over an iterator of bands
+    read top to bottom, holding only the rows from the last y0 asked for
+    to the end of the last band read."""
+
+    def __init__(self, bands: Iterator[np.ndarray], width: int) -> None:
+        self._bands = bands
+        self._top = 0  # image row of self._held[0]
+        self._held = np.zeros((0, width, 3), np.uint8)
+
+    def rows(self, y0: int, y1: int) -> np.ndarray:
+        if y0 < self._top:
+            raise ValueError(f"rows {y0}-{y1} asked for after row {self._top}: bands are read top to bottom")
+        # Drop what is above y0 before reading on, so only one window is held.
+        self._held = self._held[y0 - self._top :]
+        self._top = y0
+        parts = [self._held]
+        held = len(self._held)
+        while self._top + held < y1:
+            band = next(self._bands, None)
+            if band is None:
+                break
+            parts.append(band)
+            held += len(band)
+        if len(parts) > 1:
+            self._held = np.concatenate(parts)
+        return self._held[: y1 - self._top]
+
+    def tile(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+        return self.rows(y0, y1)[:, x0:x1]
 
 
 def _core(starts: list[int], start: int, end: int, length: int) -> tuple[float, float]:

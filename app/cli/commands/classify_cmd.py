@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from app.cli.arguments import add_locate_option, locator_for
-from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
 from core.formats.common import atomic_write_text
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def _classify_project(classifier, store: ProjectStore, learn: bool = True) -> di
     from core.schema import CellKind
 
     slide_ids = [slide.id for slide in store.slides()]
-    failures = run_job(classify_slides(store, classifier, slide_ids), print_progress)
+    failures = run_job(classify_slides(store, classifier, slide_ids), print_slide_progress)
     taught = ProjectTeacher(store, classifier).teach() if learn else None
     # What the white cells of the slides that could be read now say: the
     # model's labels, and the labels a human decided, which it keeps.

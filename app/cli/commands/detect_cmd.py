@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli.output import fail, print_json, print_progress, reports_user_errors
+from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
 from core.jobs import run_job
 from core.wording import counted
 
@@ -64,7 +64,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: obj
     from core.inference import detect_slides
 
     slide_ids = [slide.id for slide in store.slides()]
-    failures = run_job(detect_slides(store, detector, slide_ids), print_progress)
+    failures = run_job(detect_slides(store, detector, slide_ids), print_slide_progress)
     summary = store.summary()
     result = {
         "model": detector.version,
@@ -94,7 +94,7 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], object]
     if not paths:
         return fail(f"{root}: no images found (looked for JPEG, PNG, TIFF, BMP)")
     detector = load_detector()
-    report = run_job(detect_images(detector, paths), print_progress)
+    report = run_job(detect_images(detector, paths), print_slide_progress)
     as_csv = args.format == "csv" or (args.format == "auto" and args.out.suffix.lower() == ".csv")
     if as_csv:
         out_file = args.out if args.out.suffix.lower() == ".csv" else args.out / "detections.csv"
