@@ -22,7 +22,7 @@ def main() -> None:
     parser.add_argument("--config", default=str(ROOT / "models" / "hemalabel-wbc.train.json"))
     parser.add_argument("--per-class", type=int, default=150)
     parser.add_argument("--check-per-class", type=int, default=30)
-    parser.add_argument("--out", default=str(ROOT / "models" / BUNDLED_NAME))
+    parser.add_argument("--out", default=str(ROOT / "resources" / "replay" / BUNDLED_NAME))
     args = parser.parse_args()
     config = TrainConfig.load(args.config)
     source = next(s for s in config.sources if s.type == "pbc")

@@ -30,12 +30,12 @@ from core.classifier.preprocess import resize_square
 from core.crops import crop_square
 from core.formats.crops import inner_box
 from core.imaging import load_rgb
-from core.resources import bundled_models_dir
+from core.resources import resource_path
 from core.training.loading import TRAIN_VIEW_MARGIN, train_view_size
 from core.training.samples import DatasetError, LabelledCell
 
 MANIFEST = "replay.json"
-BUNDLED_NAME = "hemalabel-wbc.replay"
+BUNDLED_NAME = "hemalabel-wbc"  # resources/replay/<name>: the classifier it replays for
 PARTS = ("train", "check")
 _JPEG_QUALITY = 92
 ATTRIBUTION = (
@@ -47,7 +47,7 @@ ATTRIBUTION = (
 
 
 def bundled_replay_dir() -> Path:
-    return bundled_models_dir() / BUNDLED_NAME
+    return resource_path(f"replay/{BUNDLED_NAME}")
 
 
 def is_replay_set(root: str | os.PathLike[str]) -> bool:

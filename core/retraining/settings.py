@@ -12,7 +12,7 @@ class RetrainSettings:
     base: str | None = None  # model to fine-tune; None: the one in use
     # Its original training data: the training config it was made with (its
     # train split, never its test split), a PBC root or a class-folder tree.
-    replay_path: str | None = None  # None: the replay set shipped with the app (models/hemalabel-wbc.replay)
+    replay_path: str | None = None  # None: the replay set shipped with the app (resources/replay/hemalabel-wbc)
     replay_per_class: int = 150  # 0: no replay, the project's queue only
     standard_set: str | None = None  # class-folder tree or .hemalabel project of reviewed cells
     # Class-folder trees (replay or standard set) hold single-cell images:

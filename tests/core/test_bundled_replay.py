@@ -45,7 +45,9 @@ def test_a_retrain_with_no_replay_named_replays_the_shipped_set() -> None:
 
 
 def test_a_missing_shipped_set_is_named(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setenv("HEMALABEL_BUNDLED_MODELS", str(tmp_path))
+    import core.retraining.replay as replay
+
+    monkeypatch.setattr(replay, "bundled_replay_dir", lambda: tmp_path / "replay")
     with pytest.raises(ReplayError, match="replay set shipped with the app is missing"):
         replay_sample(None, 10, 0, CLASSES)
 
