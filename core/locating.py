@@ -77,10 +77,6 @@ class LocatedCell:
     placement: Placement
     score: float = 0.0  # the detector's, for a located cell
 
-    @property
-    def is_fallback(self) -> bool:
-        return self.placement is Placement.WHOLE
-
 
 @dataclass(slots=True)
 class LocateCounts:

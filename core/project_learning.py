@@ -223,10 +223,9 @@ class FeatureModel:
 
 class FeatureCache:
     """Embeddings and logits of a project's white cells, by cell id, for one
-    model; an entry whose box has moved since is recomputed."""
+    model (its teacher's); an entry whose box has moved since is recomputed."""
 
-    def __init__(self, version: str) -> None:
-        self.version = version
+    def __init__(self) -> None:
         self.entries: dict[int, CellFeatures] = {}
         self._lock = threading.Lock()
 
@@ -284,7 +283,7 @@ class Teaching:
     taught: int  # reviewed cells learnt from
     weight: float  # the prototypes' weight chosen
     version: str  # the model version written with the predictions
-    informative: list[int] = field(default_factory=list)  # unreviewed cell ids, most informative first
+    informative: list[int] = field(default_factory=list)  # unreviewed cell ids, most informative first (if asked)
 
 
 def refit(
@@ -397,11 +396,14 @@ class ProjectTeacher:
         self.store = store
         self.classifier = classifier
         self.model = FeatureModel(classifier)
-        self.cache = FeatureCache(self.model.version)
+        self.cache = FeatureCache()
         judge = thresholds if thresholds is not None else classifier
         self._label_of = lambda row: label_from_probabilities(judge, row)
         self._allowed = allowed_classes(self.model.classes, CellKind.WHITE, store.taxonomy)
         self.last: Teaching | None = None
+        # The review order costs a pass over every cell a decision: made
+        # only once a view has asked for it.
+        self.ranks = False
 
     def prepare(self, should_stop: Callable[[], bool] = lambda: False) -> int:
         """Features of every white cell not yet cached (slides are read)."""
@@ -415,6 +417,7 @@ class ProjectTeacher:
         if teaching.predictions:
             self.store.set_taught_predictions(teaching.predictions, teaching.version)
             cells = self.store.cells(kind=CellKind.WHITE)
-        teaching.informative = most_informative_first(cells, self.cache)
+        if self.ranks:
+            teaching.informative = most_informative_first(cells, self.cache)
         self.last = teaching
         return teaching

@@ -850,12 +850,15 @@ class ProjectStore:
         decided since, and signed slides, are left alone; returns how many
         cells were written."""
         written: dict[int, list[int]] = {}
+        signed: dict[int, bool] = {}  # by slide, asked once per slide
         with self.edit("Update predictions", record_history=False):
             for cell_id, label, probabilities in predictions:
                 before = self._cell_or_none(cell_id)
                 if before is None or before.reviewed or before.source is not LabelSource.MODEL:
                     continue
-                if self.slide(before.slide_id).status is SlideStatus.SIGNED_OFF:
+                if before.slide_id not in signed:
+                    signed[before.slide_id] = self.slide(before.slide_id).status is SlideStatus.SIGNED_OFF
+                if signed[before.slide_id]:
                     continue
                 self._check_label(label)
                 self._write_cell(before, before.with_changes(label=label, probabilities=dict(probabilities),

@@ -752,7 +752,7 @@ class MainController(QObject):
         if not self.teaching.enabled:
             self.show_message("Teach first needs Models \u203a Learn From Each Decision, which is off")
             return
-        self.teaching.schedule()
+        self.teaching.rank()
 
     def _set_learning(self, on: bool) -> None:
         self.settings.set_learn_at_once(on)

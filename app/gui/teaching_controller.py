@@ -40,6 +40,7 @@ class TeachingController(QObject):
         self._teacher: ProjectTeacher | None = None
         self._job: JobHandle | None = None
         self._again = False
+        self.ranks = False  # a view asked for the review order (the gallery's Teach first)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
@@ -70,6 +71,11 @@ class TeachingController(QObject):
         if on:
             self.schedule()
 
+    def rank(self) -> None:
+        """Make the review order from now on (it costs a pass a decision)."""
+        self.ranks = True
+        self.schedule()
+
     def thresholds_changed(self) -> None:
         """The minimum confidence moved: labels are judged anew."""
         self._teacher = None
@@ -95,7 +101,7 @@ class TeachingController(QObject):
         if self._job is not None:
             self._again = True
             return
-        store, teacher, wrap = self.session.store, self._teacher, self._thresholds
+        store, teacher, wrap, ranks = self.session.store, self._teacher, self._thresholds, self.ranks
 
         def job(token: CancelToken) -> Generator[Progress, None, tuple[ProjectTeacher, Teaching] | None]:
             yield Progress(0, 1, "Learning from this project's reviewed cells")
@@ -106,6 +112,7 @@ class TeachingController(QObject):
             made = teacher if teacher is not None and teacher.classifier is classifier else None
             if made is None:
                 made = ProjectTeacher(store, classifier, wrap(classifier))
+            made.ranks = ranks
             made.prepare(lambda: token.cancelled)
             token.raise_if_cancelled()
             return made, made.teach()

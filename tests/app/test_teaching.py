@@ -96,7 +96,9 @@ def test_corrections_teach_the_other_cells_at_once(qtbot, open_window, tmp_path)
     gallery.view.setFocus()
     qtbot.keyClick(gallery.view, Qt.Key.Key_I, Qt.KeyboardModifier.AltModifier)
     assert gallery.informative_check.isChecked()
-    qtbot.waitUntil(lambda: not controller.teaching.running, timeout=60000)
+    # The order is made from the first refit after it is asked for.
+    qtbot.waitUntil(lambda: bool(controller.review.informative_order) and not controller.teaching.running,
+                    timeout=60000)
     order = controller.review.informative_order
     assert set(order) == {c.id for c in store.cells() if not c.reviewed and c.kind is CellKind.WHITE}
     gallery.model.update_filter(slide_id=None)

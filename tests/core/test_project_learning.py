@@ -109,7 +109,7 @@ class Project:
         self.store = ProjectStore.create(folder / "p.hemalabel")
         slides = [self.store.add_slide(folder / f"s{i}.png", 1000, 1000) for i in range(2)]
         self.model = SimpleNamespace(classes=CLASSES, temperature=1.0, version="net-1")
-        self.cache = FeatureCache("net-1")
+        self.cache = FeatureCache()
         self.truth: dict[int, int] = {}
         probabilities = np.exp(net)
         for index, (embedding, label) in enumerate(zip(embeddings, labels)):
