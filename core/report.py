@@ -17,6 +17,7 @@ from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.confidence import ConfidenceBasis, cell_confidence
 from core.differential import CountsAs, Differential, class_of, counts_as, differential
 from core.formats.common import atomic_write_bytes
 from core.jobs import CancelToken, Job, Progress, run_job
@@ -117,10 +118,13 @@ def flag_of(cell: Cell, first_label: Mapping[int, str | None], taxonomy: Taxonom
     label = taxonomy.display_of(name)
     if cell.id in first_label and _canonical(first_label[cell.id], taxonomy) != name:
         return FlaggedCell(cell, label, f"changed from {taxonomy.display_of(_canonical(first_label[cell.id], taxonomy))}")
-    if cell.probabilities and max(cell.probabilities.values()) < LOW_CONFIDENCE:
-        top, probability = max(cell.probabilities.items(), key=lambda item: item[1])
-        guess = "" if _canonical(top, taxonomy) == name else f"{taxonomy.display_of(_canonical(top, taxonomy))} "
-        return FlaggedCell(cell, label, f"low confidence ({guess}{percent(probability)})")
+    confidence = cell_confidence(cell)
+    value = confidence.value
+    # The classifier's number only: a detector's box score says nothing of the class.
+    if value is not None and value < LOW_CONFIDENCE and confidence.basis is not ConfidenceBasis.BOX:
+        guess = _canonical(confidence.guess, taxonomy) if confidence.guess else name
+        named = "" if guess == name else f"{taxonomy.display_of(guess)} "
+        return FlaggedCell(cell, label, f"low confidence ({named}{percent(value)})")
     if counts_as(cell.kind, cell.label, taxonomy) is CountsAs.UNIDENTIFIED:
         return FlaggedCell(cell, label, "unidentified")
     return None

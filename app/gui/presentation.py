@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.confidence import ConfidenceBasis, cell_confidence
 from core.differential import CountsAs, counts_as
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
 from core.store import CellTally
@@ -44,31 +45,24 @@ class CellLook:
     line_width: float
 
 
-def cell_confidence(cell: Cell) -> float | None:
-    """The model's probability for the cell's label, else the detector score."""
-    if cell.label and cell.label in cell.probabilities:
-        return float(cell.probabilities[cell.label])
-    if cell.probabilities:
-        return float(max(cell.probabilities.values()))
-    return cell.score
-
-
 def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
-    """The inspector's Confidence row: whose number it is, as a percent that
-    never reads as certainty.  The classifier's probability for the cell's
-    class; for an Unidentified cell, that of the class it was too unsure to
-    name; else the detector's score for the box.  A class a person chose
-    that the classifier has no output for has no probability to show."""
-    if cell.label and cell.label in cell.probabilities:
-        return f"{percent(float(cell.probabilities[cell.label]), 1)} (classifier, for this class)"
-    if cell.label == UNIDENTIFIED and cell.probabilities:
-        name, probability = cell.top_classes(1)[0]
-        shown = taxonomy.display_of(name)
-        return f"{percent(float(probability), 1)} for {shown}, the classifier's best guess: too unsure to name"
-    if cell.probabilities:
+    """The inspector's Confidence row: the cell's confidence
+    (core.confidence) with whose number it is, as a percent that never
+    reads as certainty."""
+    confidence = cell_confidence(cell)
+    value, basis = confidence.value, confidence.basis
+    if value is not None and basis is ConfidenceBasis.CLASS:
+        return f"{percent(value, 1)} (classifier, for this class)"
+    if value is not None and basis is ConfidenceBasis.BEST_GUESS:
+        unsure = ": too unsure to name" if cell.label == UNIDENTIFIED else ""
+        return f"{percent(value, 1)} for {taxonomy.display_of(confidence.guess)}, the classifier's best guess{unsure}"
+    if value is not None and basis is ConfidenceBasis.BOX:
+        return f"{percent(value, 1)} (detector's score for the box)"
+    if basis is ConfidenceBasis.OUTSIDE_CLASSIFIER:
         return "\u2014 (not a class of the classifier)"
-    if cell.score is not None:
-        return f"{percent(float(cell.score), 1)} (detector's score for the box)"
+    if cell.score is not None and cell.kind is CellKind.WHITE:
+        # Not the confidence (no class to be sure of), but what the detector said of the box.
+        return f"\u2014 (no class yet; the detector's score for the box is {percent(cell.score, 1)})"
     return "\u2014"
 
 
@@ -98,12 +92,12 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
     title = cell_title(cell, taxonomy)
     confidence = cell_confidence(cell)
     tag = title
-    # A white box only detected, not classified, has the detector's score:
-    # beside "Unidentified" it would read as a class's probability.
-    detector_only = not cell.probabilities and needs_class(cell, taxonomy)
-    if cell.source is LabelSource.MODEL and confidence is not None and not detector_only:
-        tag = f"{title} {percent(confidence)}"
-        if threshold > 0 and confidence < threshold and cell.label != UNIDENTIFIED:
+    # A box's detector score beside "Unidentified" (a label the taxonomy
+    # lacks) would read as a class's probability.
+    detector_only = confidence.basis is ConfidenceBasis.BOX and needs_class(cell, taxonomy)
+    if cell.source is LabelSource.MODEL and confidence.value is not None and not detector_only:
+        tag = f"{title} {percent(confidence.value)}"
+        if threshold > 0 and confidence.below(threshold) and cell.label != UNIDENTIFIED:
             tag += " ?"
     elif cell.reviewed and cell.source is not LabelSource.MODEL and not needs_class(cell, taxonomy):
         tag = f"{title} \u2713"  # no tick for a cell that still needs a class

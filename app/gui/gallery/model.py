@@ -31,6 +31,7 @@ from PySide6.QtGui import QGuiApplication
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
 from app.gui.presentation import percent
 from app.gui.session import ProjectSession
+from core.confidence import cell_confidence
 from core.differential import CountsAs, awaits_review, class_of, counts_as
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.store import ProjectStore, StoreError, StoreEvent
@@ -111,16 +112,6 @@ def group_of(cell: Cell, taxonomy: Taxonomy) -> str:
     Unidentified group holds what the differential counts as Unidentified
     (no class yet, or a label the taxonomy lacks)."""
     return UNIDENTIFIED if counts_as(cell.kind, cell.label, taxonomy) is CountsAs.UNIDENTIFIED else class_of(cell.label)
-
-
-def confidence_of(cell: Cell) -> float | None:
-    """The model's probability for the class the cell is in now; for an
-    Unidentified cell, the model's best guess (how close it came)."""
-    if not cell.probabilities:
-        return cell.score if cell.label not in (None, UNIDENTIFIED) and cell.score is not None else None
-    if cell.label in (None, UNIDENTIFIED):
-        return max(cell.probabilities.values())
-    return cell.probabilities.get(cell.label, 0.0)
 
 
 class GalleryModel(QAbstractListModel):
@@ -228,7 +219,7 @@ class GalleryModel(QAbstractListModel):
         if role == Role.GROUP:
             return group_of(cell, self.session.taxonomy)
         if role == Role.CONFIDENCE:
-            return confidence_of(cell)
+            return cell_confidence(cell).value
         if role == Qt.ItemDataRole.DecorationRole:
             return None if self.thumbnails is None else self.thumbnails.pixmap(cell)
         if role == Role.THUMBNAIL_FAILED:
@@ -471,7 +462,7 @@ class GalleryModel(QAbstractListModel):
             return None
         if wanted.unreviewed_only and cell.reviewed:
             return None
-        confidence = confidence_of(cell)
+        confidence = cell_confidence(cell).value
         if wanted.confidence_below is not None and confidence is not None and confidence >= wanted.confidence_below:
             return None
         if wanted.informative_first:
@@ -536,7 +527,7 @@ class GalleryModel(QAbstractListModel):
 
 def _make_tile(cell: Cell, taxonomy: Taxonomy) -> Tile:
     changed = bool(cell.probabilities) and cell.label is not None and cell.top_classes(1)[0][0] != cell.label
-    return Tile(cell, group_of(cell, taxonomy), confidence_of(cell), _caption(cell, taxonomy), changed)
+    return Tile(cell, group_of(cell, taxonomy), cell_confidence(cell).value, _caption(cell, taxonomy), changed)
 
 
 def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
@@ -549,7 +540,8 @@ def _caption(cell: Cell, taxonomy: Taxonomy) -> str:
             return percent(probability)
         short = _short_name(taxonomy.get(name).display) if name in taxonomy else name[:6]
         return f"{short}? {percent(probability)}"
-    return percent(cell.probabilities.get(cell.label, 0.0))
+    confidence = cell_confidence(cell).value
+    return "" if confidence is None else percent(confidence)
 
 
 def _short_name(display: str) -> str:
