@@ -165,6 +165,8 @@ class ReviewController(QObject):
             self.gallery.select_cells(ids)
 
     # ------------------------------------------------------------ window actions on the view on show
+    # Both views run the same core.review action; the view on show only
+    # says which cells (its selection) and where the focus goes next.
     def set_class(self, name: str) -> None:
         if self.gallery_active:
             self.gallery.reclassify_selected(name)
@@ -178,10 +180,16 @@ class ReviewController(QObject):
             self.canvas.accept_selected()
 
     def delete_selected(self) -> None:
-        self.canvas.delete_selected(self.gallery.selected_cell_ids() if self.gallery_active else None)
+        if self.gallery_active:
+            self.gallery.delete_selected()
+        else:
+            self.canvas.delete_selected()
 
     def set_kind(self, kind: CellKind) -> None:
-        self.canvas.set_kind(kind, self.gallery.selected_cell_ids() if self.gallery_active else None)
+        if self.gallery_active:
+            self.gallery.set_kind_selected(kind)
+        else:
+            self.canvas.set_kind(kind)
 
     def step_cell(self, backwards: bool) -> None:
         if self.gallery_active:

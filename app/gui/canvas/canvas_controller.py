@@ -10,26 +10,27 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
+from typing import TypeVar
 
 import cv2
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
-from app.gui.actions import kind_change_hint
 from app.gui.canvas.cell_item import CellItem
 from app.gui.canvas.slide_view import SlideView
 from app.gui.canvas.tiled_image import TiledImageItem
 from app.gui.imagery import SlideImage, read_preview, read_slide_image
 from app.gui.presentation import cell_look
+from app.gui.review_actions import run_review
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
-from core.differential import class_fits, class_refusal
+from core import review
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide, SlideStatus
 from core.slide_pixels import changed_size
-from core.store import StoreError, StoreEvent
+from core.store import StoreEvent
 
 # Decoded slides kept for quick back-and-forth, bounded by pixels so one
 # whole-slide scan is never held twice.
@@ -38,7 +39,7 @@ _CACHE_PIXELS = 40_000_000
 _PREVIEW_ABOVE_PIXELS = 30_000_000
 
 _KIND_RANK = {CellKind.WHITE: 0, CellKind.PLATELET: 1, CellKind.RED: 2}
-_GROUP_KIND = {"white": CellKind.WHITE, "platelet": CellKind.PLATELET, "red": CellKind.RED}
+_Result = TypeVar("_Result")
 
 
 def rect_of(box: Box) -> QRectF:
@@ -347,26 +348,26 @@ class CanvasController(QObject):
         self.select(ids[index])
 
     # ------------------------------------------------------------ edits
-    def _store_edit(self, action, *args) -> object:  # noqa: ANN001
+    def _review(self, action: Callable[..., _Result], *args: object) -> _Result | None:
+        """Run a review action (core.review) on the project; a refusal is
+        said in the status bar and the boxes are drawn from the store again,
+        dropping a drag the store refused."""
         if self.session is None:
             return None
-        try:
-            return action(*args)
-        except StoreError as error:
-            self.message.emit(str(error))
-            self._sync_cells()  # drop any preview the store refused
-            return None
+        result = run_review(self.message.emit, action, self.session.store, *args)
+        if result is None:
+            self._sync_cells()
+        return result
 
     def _on_box_drawn(self, rect: QRectF) -> None:
         if self.slide is None or self.session is None:
             return
-        cell = self._store_edit(self.session.store.add_cell, self.slide.id, box_of(rect), self.draw_kind)
+        cell = self._review(review.draw_box, self.slide.id, box_of(rect), self.draw_kind)
         if cell is not None:
             self.select(cell.id, reveal=False)
 
     def _on_box_edited(self, cell_id: int, rect: QRectF) -> None:
-        if self.session is not None:
-            self._store_edit(self.session.store.move_cell, cell_id, box_of(rect))
+        self._review(review.move_box, cell_id, box_of(rect))
 
     def nudge_selected(self, dx: int, dy: int, resize: bool = False) -> None:
         """Move the selected box, or its right or bottom edge, by (dx, dy)
@@ -386,58 +387,33 @@ class CanvasController(QObject):
         else:
             fitted = _shifted_inside(_moved(box, dx * step, dy * step), width, height)
         if fitted != box:
-            self._store_edit(self.session.store.nudge_cell, ids[0], fitted)
+            self._review(review.nudge_box, ids[0], fitted)
 
     def set_class(self, name: str) -> None:
-        """Give the selected cells a class: one undo step.  A class never
-        changes a kind (core.differential.class_fits): a red cell or a
-        platelet selected with white cells keeps its kind and its class, and
-        the status bar says how to change a kind."""
+        """Give the selected cells a class: one undo step (core.review.set_class)."""
         ids = self.selected_ids()
-        if not ids or self.session is None:
-            return
-        store = self.session.store
-        taxonomy = store.taxonomy
-        taxonomy_class = taxonomy.get(name)
-        fitting = [cid for cid in ids if class_fits(self._cells[cid].kind, name, taxonomy)]
-        refused = [self._cells[cid] for cid in ids if cid not in fitting]
-        why = ""
-        if refused:
-            kind = _GROUP_KIND.get(taxonomy_class.group, CellKind.WHITE)
-            why = f"{class_refusal(refused[0].kind, name, taxonomy)} with {kind_change_hint(kind)}"
-        if not fitting:
-            self.message.emit(why)
-            return
-        done = self._store_edit(lambda: store.set_label(fitting, name, f"Set class {taxonomy_class.display}") or True)
-        if done and refused:
-            self.message.emit(f"{len(fitting)} set to {taxonomy_class.display}; {len(refused)} left as "
-                              f"{'it was' if len(refused) == 1 else 'they were'}. {why}")
+        if ids:
+            self._review(review.set_class, ids, name)
 
-    def set_kind(self, kind: CellKind, ids: Sequence[int] | None = None) -> None:
-        """Mark the selected cells (or `ids`, the gallery's) as another kind."""
-        ids = list(ids) if ids is not None else self.selected_ids()
-        if ids and self.session is not None:
-            self._store_edit(self.session.store.set_kind, ids, kind, f"Mark as {kind.value}")
+    def set_kind(self, kind: CellKind) -> None:
+        """Mark the selected cells as another kind."""
+        ids = self.selected_ids()
+        if ids:
+            self._review(review.set_kind, ids, kind)
 
-    def delete_selected(self, ids: Sequence[int] | None = None) -> None:
-        """Delete the selected boxes (or `ids`, the gallery's)."""
-        ids = list(ids) if ids is not None else self.selected_ids()
-        if ids and self.session is not None:
-            self._store_edit(self.session.store.remove_cells, ids, "Delete box" if len(ids) == 1 else "Delete boxes")
+    def delete_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self._review(review.delete, ids)
 
     def accept_selected(self) -> None:
         ids = self.selected_ids()
-        if ids and self.session is not None:
-            self._store_edit(self.session.store.confirm, ids, "Accept selected")
+        if ids:
+            self._review(review.accept, ids)
 
     def accept_all(self) -> None:
-        if self.session is None:
-            return
-        ids = [cid for cid, cell in self._cells.items() if not cell.reviewed]
-        if ids:
-            self._store_edit(self.session.store.confirm, ids, f"Accept {len(ids)} proposals")
-        else:
-            self.message.emit("Nothing to accept: every box on this slide is reviewed.")
+        if self.slide is not None:
+            self._review(review.accept_slide, self.slide.id)
 
 
 def _state_of(slide: Slide, image: SlideImage) -> tuple[str, str]:

@@ -1,9 +1,10 @@
 """CellGallery: the filter bar, the gallery view and what its gestures do.
 
-Every decision goes through the store (set_label, confirm), so it is one
-undo step and lands in the correction queue exactly as on the canvas.  After
-a decision the next unreviewed cell becomes current, so a review is one
-keystroke per cell: Space where the model is right, a digit where it is not.
+Every decision goes through core.review, the door the canvas uses too, so
+it is one undo step, worded and refused as on the canvas, and lands in the
+correction queue the same way.  After a decision the next unreviewed cell
+becomes current, so a review is one keystroke per cell: Space where the
+model is right, a digit where it is not.
 """
 
 from __future__ import annotations
@@ -24,16 +25,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.actions import kind_change_hint
-from app.gui.gallery.model import GalleryFilter, GalleryModel, group_of
+from app.gui.gallery.model import GalleryFilter, GalleryModel
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
+from app.gui.review_actions import run_review
 from app.gui.session import ProjectSession
 from app.gui.settings import app_qsettings
-from core.differential import class_fits, class_refusal
+from core import review
+from core.review import ReviewOutcome
 from core.schema import CellKind
 from core.store import ProjectStore, StoreError
-from core.taxonomy import UNIDENTIFIED
 
 # Tile sizes the zoom steps through, in pixels of the crop: small enough to
 # see a whole group, large enough to read granules.
@@ -189,51 +190,36 @@ class CellGallery(QWidget):
         return self.reclassify(ids, class_name) if ids else False
 
     def reclassify(self, cell_ids: list[int], class_name: str) -> bool:
-        taxonomy = self.store.taxonomy
-        display = taxonomy.get(class_name).display
-        # The gallery holds white cells, which take every class; one whose
-        # kind was changed meanwhile keeps it (core.differential.class_fits).
-        kinds = {cell_id: cell.kind for cell_id in cell_ids if (cell := self.model.cell(cell_id)) is not None}
-        refused = [cell_id for cell_id, kind in kinds.items() if not class_fits(kind, class_name, taxonomy)]
-        if refused:
-            self.message.emit(f"{class_refusal(kinds[refused[0]], class_name, taxonomy)} "
-                              f"with {kind_change_hint(CellKind.WHITE)}")
-            return False
-        next_id = self._next_unreviewed_after(cell_ids)
-        description = f"Set class {display}" + (f" ({len(cell_ids)} cells)" if len(cell_ids) > 1 else "")
-        # Set before the edit: the window's session hands a GUI-thread edit on
-        # at once, so the model rebuilds (and restores the focus) inside the call.
-        self._focus_after = next_id
-        done = self._apply(lambda: self.store.set_label(cell_ids, class_name, description=description))
-        self._focus_after = None
-        if not done:
-            return False
-        self.message.emit(f"{len(cell_ids)} cell{'s' if len(cell_ids) != 1 else ''} set to {display}")
-        return True
+        """Give cells a class (core.review.set_class), then make the next
+        unreviewed cell current."""
+        return self._decide(review.set_class, cell_ids, class_name)
 
     def confirm_selected(self) -> bool:
-        """Accept the selected cells (or the current one) as classified.
-        Unidentified cells cannot be confirmed: they need a class."""
+        """Confirm the classes of the selected cells (or the current one)
+        (core.review.confirm: Unidentified cells are left for a class)."""
         ids = self._targets()
-        if not ids:
-            return False
-        taxonomy = self.session.taxonomy
-        undecided = [i for i in ids
-                     if (cell := self.model.cell(i)) is not None and group_of(cell, taxonomy) == UNIDENTIFIED]
-        ids = [i for i in ids if i not in undecided]
-        if undecided and not ids:
-            self.message.emit("Unidentified cells need a class: press its digit or drag them onto a group")
-            return False
-        next_id = self._next_unreviewed_after(ids + undecided)
-        description = "Confirm" + (f" {len(ids)} cells" if len(ids) > 1 else "")
-        self._focus_after = next_id
-        done = self._apply(lambda: self.store.confirm(ids, description=description))
+        return self._decide(review.confirm, ids) if ids else False
+
+    def set_kind_selected(self, kind: CellKind) -> bool:
+        """Mark the selected cells (or the current one) as another kind: a
+        white cell marked red leaves the gallery."""
+        ids = self._targets()
+        return run_review(self.message.emit, review.set_kind, self.store, ids, kind) is not None if ids else False
+
+    def delete_selected(self) -> bool:
+        """Delete the boxes of the selected cells (or the current one)."""
+        ids = self._targets()
+        return run_review(self.message.emit, review.delete, self.store, ids) is not None if ids else False
+
+    def _decide(self, action: Callable[..., ReviewOutcome], cell_ids: list[int], *args: object) -> bool:
+        """A decision on cells, after which the first unreviewed cell after
+        them becomes current: a review is one keystroke per cell."""
+        # Set before the edit: the window's session hands a GUI-thread edit on
+        # at once, so the model rebuilds (and restores the focus) inside the call.
+        self._focus_after = self._next_unreviewed_after(cell_ids)
+        outcome = run_review(self.message.emit, action, self.store, cell_ids, *args)
         self._focus_after = None
-        if not done:
-            return False
-        skipped = f"; {len(undecided)} Unidentified left for a class" if undecided else ""
-        self.message.emit(f"Confirmed {len(ids)} cell{'s' if len(ids) != 1 else ''}{skipped}")
-        return True
+        return outcome is not None
 
     @property
     def tile_size(self) -> int:

@@ -1,0 +1,33 @@
+"""How a view runs a review action (core.review): the same words in the
+status bar from the canvas and from the gallery, with where to change a
+kind when a class was refused for one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from app.gui.actions import kind_change_hint
+from core.review import ReviewError, ReviewOutcome
+from core.schema import CellKind
+
+_Result = TypeVar("_Result")
+
+
+def run_review(show: Callable[[str], None], action: Callable[..., _Result], *args: object) -> _Result | None:
+    """Call `action(*args)`; its refusal, or its outcome's note, goes to
+    `show`.  None when it was refused (nothing was changed)."""
+    try:
+        result = action(*args)
+    except ReviewError as error:
+        show(with_kind_hint(str(error), error.needs_kind))
+        return None
+    if isinstance(result, ReviewOutcome) and result.note:
+        show(with_kind_hint(result.note, result.needs_kind))
+    return result
+
+
+def with_kind_hint(text: str, needs_kind: CellKind | None) -> str:
+    """`text`, and where the window changes a cell's kind, when a class was
+    refused for a cell of another kind."""
+    return text if needs_kind is None else f"{text} with {kind_change_hint(needs_kind)}"
