@@ -212,13 +212,17 @@ class FeatureModel:
         if not cells:
             return []
         pixels = batch_of([crop_square(image, cell.box, self.margin) for cell in cells], self.size)
+        embeddings, logits = self.of_pixels(pixels)
+        return [CellFeatures(cell.box.as_tuple(), vector, row) for cell, vector, row in zip(cells, embeddings, logits)]
+
+    def of_pixels(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Normalised embeddings and logits of N x S x S x 3 uint8 crops
+        already cut and resized to the input size."""
+        if not len(pixels):
+            return np.zeros((0, len(self.kernel)), np.float32), np.zeros((0, len(self.classes)), np.float32)
         with self._lock:
             embeddings = np.concatenate([self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)])
-        logits = embeddings @ self.kernel + self.bias
-        return [
-            CellFeatures(cell.box.as_tuple(), vector, row)
-            for cell, vector, row in zip(cells, normalised(embeddings), logits)
-        ]
+        return normalised(embeddings), embeddings @ self.kernel + self.bias
 
 
 class FeatureCache:

@@ -34,9 +34,8 @@ class ChildRequest:
     name: str  # the candidate's name
     out_dir: str  # staging folder for its files
     classes: list[str]
-    train: list[LabelledCell]  # the project's cells; replay is added in the child
-    val: list[LabelledCell]
-    held_out: list[LabelledCell]
+    cells: list[LabelledCell]  # the project's reviewed cells; replay is added in the child
+    folds: list[int]  # each cell's fold (core.retraining.out_of_fold.slide_folds)
     settings: dict[str, Any]
     taxonomy_json: str  # the project's: which classes each kind of cell may take
 
@@ -97,84 +96,225 @@ def watch_parent(poll: float = PARENT_POLL_SECONDS) -> None:
 def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]:
     from core.classifier import load_classifier
     from core.classifier.card import read_card, write_card
-    from core.training.augment import DEFAULT_SCALE_JITTER
-    from core.training.config import TrainConfig
-    from core.training.trainer import train_classifier
+    from core.taxonomy import Taxonomy
 
     started = time.monotonic()
     settings = request.settings
-    locate = str(settings.get("locate", "auto"))
     replay_train, replay_val = replay_sample(settings["replay_path"], int(settings["replay_per_class"]),
-                                             int(settings["seed"]), request.classes, locate)
-    standard = standard_set(settings["standard_set"], request.classes, locate)
-    train, val = request.train + replay_train, request.val + replay_val
+                                             int(settings["seed"]), request.classes, str(settings.get("locate", "auto")))
+    standard = standard_set(settings["standard_set"], request.classes, str(settings.get("locate", "auto")))
     base = load_classifier(request.base)
-    log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.train)} queued and "
-        f"{len(replay_train)} replay cells, validating on {len(val)}")
+    taxonomy = Taxonomy.from_json(request.taxonomy_json, "project taxonomy")
+    folds = max(request.folds) + 1
+    log(f"fine-tuning {request.base_name} ({len(base.classes)} classes) on {len(request.cells)} reviewed and "
+        f"{len(replay_train)} replay cells, validating on {len(replay_val)}: one fit per fold of {folds} for the "
+        "out-of-fold scores, then one on every reviewed cell")
     new_classes = [c for c in request.classes if c not in base.classes]
     if new_classes:
         log(f"new outputs: {', '.join(new_classes)}")
-    card = base.card
-    config = TrainConfig(
-        name=request.name,
-        sources=[],
-        version=card.version,
-        architecture=card.architecture,
-        classes=list(request.classes),
-        input_size=card.input_size,
-        crop_margin=card.crop_margin,
-        epochs=int(settings["epochs"]),
-        max_minutes=float(settings["max_minutes"]),
-        learning_rate=float(settings["learning_rate"]),
-        early_stopping_patience=max(4, int(settings["epochs"]) // 3),
-        # As the base was trained: a model taught not to mind how tight a box
-        # is should not unlearn it in a fine-tune (older cards name none).
-        scale_jitter=float(card.training_data.get("augmentation", {}).get("scale_jitter", DEFAULT_SCALE_JITTER)),
-        source_weights=queue_weight(request.train, replay_train),
-        target_recall={k: v["target"] for k, v in card.target_recall.items() if k in request.classes},
-        seed=int(settings["seed"]),
-        output_dir=request.out_dir,
-    )
-    model = widened_model(base.keras_model, card, len(request.classes))
-    fit_started = time.monotonic()
-    job = train_classifier(config, model, splits={"train": train, "val": val})
-    while True:
-        try:
-            step = next(job)
-        except StopIteration as finished:
-            result = finished.value
-            break
-        if isinstance(step.payload, dict):
-            row = dict(step.payload)
-            row["epochs"] = config.epochs
-            row["eta_seconds"] = _eta(row, config, time.monotonic() - fit_started)
-            messages.put(("epoch", row))
-        else:
-            log(step.message)
-    trained_on = dict(sorted(Counter(c.label for c in train).items()))
+    lab = _LabCells.load(base, request, taxonomy)
+    fitter = _Fitter(request, base, replay_train, replay_val, messages, log, fits=folds + 1)
+    out_of_fold = np.zeros((len(lab.labels), len(request.classes)), np.float64)
+    for fold in range(folds):
+        inside = [cell for cell, f in zip(request.cells, request.folds) if f != fold]
+        log(f"fold {fold + 1} of {folds}: fine-tuning on {len(inside)} reviewed cells, predicting the other "
+            f"{len(request.cells) - len(inside)}")
+        model = fitter.fit(inside, f"{request.name}-fold{fold + 1}")
+        rows = lab.folds == fold
+        if rows.any():
+            out_of_fold[rows] = lab.logits_of(model, rows)
+        fitter.discard(model)
+    log("the candidate: fine-tuning on every reviewed cell")
+    result = fitter.fit(request.cells, request.name, keep=True)
     candidate = load_classifier(result.weights)
-    from core.taxonomy import Taxonomy
-
-    taxonomy = Taxonomy.from_json(request.taxonomy_json, "project taxonomy")
+    calibration = calibrate_out_of_fold(out_of_fold, lab.labels, float(candidate.temperature))
     check = _replay_check(base, candidate, request, replay_val, taxonomy)
     if check is not None:
         log(f"replay check ({check['cells']} cells of the original data, not trained on): accuracy "
             f"{check['base_accuracy']:.1%} -> {check['candidate_accuracy']:.1%}")
+    trained_on = dict(sorted(Counter(c.label for c in request.cells + replay_train).items()))
     candidate_card = read_card(result.card)
     candidate_card.parent = request.base_name
+    if calibration is not None:
+        candidate_card.temperature = calibration["temperature"]
+        log(f"temperature refitted on {calibration['cells']} out-of-fold predictions: "
+            f"{calibration['temperature_before']:.3f} -> {calibration['temperature']:.3f}, ECE "
+            f"{calibration['ece_before']:.1%} -> {calibration['ece_after']:.1%}")
     candidate_card.training_data = {**candidate_card.training_data, "trained_on": trained_on,
-                                    "queue_cells": len(request.train), "replay_cells": len(replay_train),
-                                    "replay_check": check}
+                                    "queue_cells": len(request.cells), "replay_cells": len(replay_train),
+                                    "folds": folds, "replay_check": check, "out_of_fold_calibration": calibration}
     write_card(candidate_card, result.card)
-    log("scoring both models on held-out cells")
+    log("scoring the model in use, the instant path and the candidate out of fold")
     scores = {
-        "held_out": _score_pair(base, candidate, request.base_name, request.name, request.held_out, request.classes, taxonomy),
+        "out_of_fold": lab.scores(base, request.base_name, request.name, out_of_fold),
+        "instant": lab.instant_scores(base, request.base_name),
         "standard": _score_pair(base, candidate, request.base_name, request.name, standard, request.classes, taxonomy),
     }
-    return {"weights": str(result.weights), "card": str(result.card), "history": result.history,
+    return {"weights": str(result.weights), "card": str(result.card), "history": fitter.history,
             "trained_on": trained_on, "scores": scores, "created_at": candidate_card.created_at,
-            "replay_check": check,
+            "replay_check": check, "calibration": calibration,
             "seconds": time.monotonic() - started}
+
+
+# Fewer out-of-fold predictions than this, or of one class only, leave the
+# temperature the fine-tune chose on its validation cells.
+MIN_CALIBRATION_CELLS = 20
+
+
+def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict[str, Any] | None:
+    """The temperature that best fits the lab's own cells, each predicted by
+    a fit that never saw its slide, and the calibration error before and
+    after: the fine-tune's validation cells are the replay's, another lab's."""
+    from core.classifier.calibration import expected_calibration_error, fit_temperature, softmax
+
+    if len(labels) < MIN_CALIBRATION_CELLS or len(np.unique(labels)) < 2:
+        return None
+    fitted = fit_temperature(logits, labels)
+    return {"cells": int(len(labels)), "temperature_before": float(temperature), "temperature": float(fitted),
+            "ece_before": expected_calibration_error(softmax(logits, temperature), labels),
+            "ece_after": expected_calibration_error(softmax(logits, fitted), labels)}
+
+
+@dataclass(slots=True)
+class _LabCells:
+    """The project's reviewed cells as the models see them, cut once."""
+
+    pixels: np.ndarray
+    labels: np.ndarray  # indices into the request's classes
+    folds: np.ndarray
+    kinds: list[Any]
+    masks: np.ndarray  # classes each cell's kind allows, over the request's classes
+    classes: list[str]
+    taxonomy: Any
+
+    @classmethod
+    def load(cls, base: Any, request: ChildRequest, taxonomy: Any) -> _LabCells:
+        from core.inference import allowed_classes
+        from core.jobs import run_job
+        from core.training.loading import load_cells
+
+        arrays = run_job(load_cells(request.cells, request.classes, base.card.input_size, base.crop_margin,
+                                    with_train_view=False))
+        fold_of = {id(cell): fold for cell, fold in zip(request.cells, request.folds)}
+        kinds = [cell.kind for cell in arrays.samples]
+        masks = np.array([allowed_classes(request.classes, kind, taxonomy) for kind in kinds], bool)
+        return cls(arrays.eval_view, arrays.labels, np.array([fold_of[id(c)] for c in arrays.samples], np.int64),
+                   kinds, masks.reshape(-1, len(request.classes)), list(request.classes), taxonomy)
+
+    def logits_of(self, model: Any, rows: np.ndarray) -> np.ndarray:
+        """A model over the request's classes (a fold's fit) on some cells."""
+        return np.where(self.masks[rows], model.logits(self.pixels[rows]), -1e9)
+
+    def _base_view(self, base: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The model in use's logits over its own classes, the classes each
+        cell's kind allows among them, and where each of its classes sits
+        among the request's."""
+        from core.inference import allowed_classes
+
+        positions = np.array([self.classes.index(name) for name in base.classes])
+        masks = np.array([allowed_classes(base.classes, kind, self.taxonomy) for kind in self.kinds], bool)
+        return base.logits(self.pixels), masks.reshape(-1, len(base.classes)), positions
+
+    def scores(self, base: Any, base_name: str, name: str, out_of_fold: np.ndarray) -> list[dict[str, Any]] | None:
+        from core.retraining.scoring import score
+
+        if not len(self.labels):
+            return None
+        logits, masks, positions = self._base_view(base)
+        predicted = positions[np.where(masks, logits, -1e9).argmax(1)]
+        return [score(base_name, predicted, self.labels, self.classes).to_dict(),
+                score(name, out_of_fold.argmax(1), self.labels, self.classes).to_dict()]
+
+    def instant_scores(self, base: Any, base_name: str) -> dict[str, Any] | None:
+        """What the window's instant path would have predicted for each cell,
+        taught by the other folds' white cells."""
+        from core.project_learning import FeatureModel
+        from core.retraining.out_of_fold import instant_out_of_fold, network_log_probabilities
+        from core.retraining.scoring import score
+
+        if not len(self.labels):
+            return None
+        logits, masks, positions = self._base_view(base)
+        embeddings, _ = FeatureModel(base).of_pixels(self.pixels)
+        own = {name: i for i, name in enumerate(base.classes)}
+        labels = np.array([own.get(self.classes[i], -1) for i in self.labels], np.int64)
+        logp = network_log_probabilities(logits, float(base.temperature), masks)
+        probabilities = instant_out_of_fold(embeddings, logp, labels, self.kinds, self.folds.tolist())
+        return score(f"{base_name}+taught", positions[probabilities.argmax(1)], self.labels, self.classes).to_dict()
+
+
+class _Fitter:
+    """One fine-tune of the base on some reviewed cells plus the replay,
+    within its share of the time budget; its epochs reported as parts of
+    the whole run."""
+
+    def __init__(self, request: ChildRequest, base: Any, replay_train: list[LabelledCell],
+                 replay_val: list[LabelledCell], messages: Any, log: Any, fits: int) -> None:
+        self.request, self.base, self.messages, self.log = request, base, messages, log
+        self.replay_train, self.replay_val = replay_train, replay_val
+        self.fits, self.done = fits, 0
+        self.started = time.monotonic()
+        self.history: list[dict[str, Any]] = []
+
+    def fit(self, cells: list[LabelledCell], name: str, keep: bool = False) -> Any:
+        from core.classifier import load_classifier
+        from core.training.augment import DEFAULT_SCALE_JITTER
+        from core.training.config import TrainConfig
+        from core.training.trainer import train_classifier
+
+        settings, card = self.request.settings, self.base.card
+        out_dir = self.request.out_dir if keep else os.path.join(self.request.out_dir, name)
+        config = TrainConfig(
+            name=name,
+            sources=[],
+            version=card.version,
+            architecture=card.architecture,
+            classes=list(self.request.classes),
+            input_size=card.input_size,
+            crop_margin=card.crop_margin,
+            epochs=int(settings["epochs"]),
+            max_minutes=float(settings["max_minutes"]) / self.fits,
+            learning_rate=float(settings["learning_rate"]),
+            early_stopping_patience=max(4, int(settings["epochs"]) // 3),
+            # As the base was trained: a model taught not to mind how tight a box
+            # is should not unlearn it in a fine-tune (older cards name none).
+            scale_jitter=float(card.training_data.get("augmentation", {}).get("scale_jitter", DEFAULT_SCALE_JITTER)),
+            source_weights=queue_weight(cells, self.replay_train),
+            target_recall={k: v["target"] for k, v in card.target_recall.items() if k in self.request.classes},
+            seed=int(settings["seed"]) + self.done,
+            output_dir=out_dir,
+        )
+        model = widened_model(self.base.keras_model, card, len(self.request.classes))
+        job = train_classifier(config, model, splits={"train": cells + self.replay_train, "val": self.replay_val})
+        while True:
+            try:
+                step = next(job)
+            except StopIteration as finished:
+                result = finished.value
+                break
+            if isinstance(step.payload, dict):
+                self._report(dict(step.payload), config)
+            else:
+                self.log(step.message)
+        self.done += 1
+        return result if keep else load_classifier(result.weights)
+
+    def discard(self, model: Any) -> None:
+        """A fold's fit: only its predictions were wanted."""
+        import shutil
+
+        shutil.rmtree(os.path.join(self.request.out_dir, model.card.name), ignore_errors=True)
+
+    def _report(self, row: dict[str, Any], config: Any) -> None:
+        row["fit"], row["fits"] = self.done + 1, self.fits
+        row["epoch"] = self.done * config.epochs + int(row["epoch"])
+        row["epochs"] = self.fits * config.epochs
+        elapsed = time.monotonic() - self.started
+        by_epochs = elapsed / max(1, row["epoch"]) * (row["epochs"] - row["epoch"])
+        total = float(self.request.settings["max_minutes"]) * 60.0
+        row["eta_seconds"] = float(max(0.0, min(by_epochs, total - elapsed)) if total > 0 else by_epochs)
+        self.history.append(row)
+        self.messages.put(("epoch", row))
 
 
 def _replay_check(base: Any, candidate: Any, request: ChildRequest, cells: list[LabelledCell],
@@ -210,14 +350,6 @@ def widened_model(keras_model: Any, card: Any, outputs: int) -> Any:
         new_bias = np.concatenate([bias, np.full(extra, bias.mean() - 1.0, bias.dtype)])
         new_layer.set_weights([new_kernel, new_bias])
     return widened
-
-
-def _eta(row: dict[str, Any], config: Any, elapsed: float) -> float:
-    per_epoch = elapsed / max(1, row["epoch"])
-    by_epochs = per_epoch * (config.epochs - row["epoch"])
-    if config.max_minutes > 0:
-        return float(max(0.0, min(by_epochs, config.max_minutes * 60.0 - elapsed)))
-    return float(by_epochs)
 
 
 def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: list[LabelledCell],

@@ -24,16 +24,13 @@ from typing import IO, Any
 from core.jobs import Cancelled, CancelToken, Job, Progress
 from core.retraining.child import ChildRequest, run_child
 from core.retraining.examples import candidate_classes, training_examples
+from core.retraining.out_of_fold import slide_folds
 from core.retraining.registry import ModelRegistry, ModelVersion, RegistryError
 from core.retraining.scoring import Comparison, ModelScores, recommend
 from core.retraining.settings import RetrainSettings
 from core.store import ProjectStore
 from core.training.samples import LabelledCell
-from core.training.splits import split_samples
 
-# Slides kept for validation (early stopping, calibration) once a project
-# has this many; below it, validation uses the replay sample alone.
-MIN_SLIDES_FOR_PROJECT_VALIDATION = 30
 # The child reports at least once per epoch; this long without a message or
 # an exit means it hung.
 POLL_SECONDS = 0.2
@@ -61,6 +58,9 @@ class RetrainOutcome:
     seconds: float = 0.0
     # Both models on the replay's validation cells: what the candidate forgot.
     replay_check: dict[str, Any] | None = None
+    # The temperature refitted on the out-of-fold predictions, and the
+    # calibration error before and after (None: too few cells to refit).
+    calibration: dict[str, Any] | None = None
 
     def forgetting(self) -> str | None:
         """'original data (240 cells): accuracy 99.2% -> 98.8%', or None."""
@@ -91,24 +91,24 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     classes = _learnable_classes(classes, base_card.classes, examples, settings.min_new_class_cells)
     examples = [e for e in examples if e.label in classes]
     _check_enough(examples, settings, project)
-    parts = split_samples(examples, _val_fraction(examples, settings), settings.holdout_fraction, settings.seed)
+    folds = slide_folds([e.group for e in examples], settings.folds, settings.seed)
     name = registry.next_name(base_name)
     staging, owner = _new_staging(_ensure(registry.folder), name)
     request = ChildRequest(
         base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
-        train=parts["train"], val=parts["val"], held_out=parts["test"], settings=settings.to_dict(),
-        taxonomy_json=taxonomy_json,
+        cells=examples, folds=folds, settings=settings.to_dict(), taxonomy_json=taxonomy_json,
     )
-    yield Progress(0, settings.epochs, f"fine-tuning on {len(parts['train'])} queued cells; "
-                   f"{len(parts['test'])} held out from {len({c.group for c in parts['test']})} slides")
+    fits = max(folds) + 2
+    yield Progress(0, settings.epochs * fits, f"fine-tuning on {len(examples)} reviewed cells from "
+                   f"{len({c.group for c in examples})} slides: {fits - 1} out-of-fold fits, then the candidate")
     log_lines: list[str] = []
     try:
-        done = yield from _run_child(request, cancel, log_lines, settings.epochs)
+        done = yield from _run_child(request, cancel, log_lines, settings.epochs * fits)
         outcome = _register(done, request, registry, staging, log_lines, started)
     finally:
         owner.close()  # before the removal: Windows cannot delete an open file
         shutil.rmtree(staging, ignore_errors=True)
-    yield Progress(settings.epochs, settings.epochs, f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}")
+    yield Progress(settings.epochs * fits, settings.epochs * fits, f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}")
     return outcome
 
 
@@ -141,16 +141,11 @@ def _check_enough(examples: list[LabelledCell], settings: RetrainSettings, proje
             f"{project}: {len(examples)} reviewed cells so far; a retrain needs at least {settings.min_examples}. "
             f"Confirm or correct {settings.min_examples - len(examples)} more cells (the minimum is a retrain setting)."
         )
-    if settings.holdout_fraction > 0 and len(slides) < 2:
+    if len(slides) < 2:
         raise RetrainError(
             f"{project}: all {len(examples)} reviewed cells come from one slide; review cells on at least one more "
-            "slide so the new model can be checked on a slide it did not learn from."
+            "slide so the new model can be checked on slides it did not learn from."
         )
-
-
-def _val_fraction(examples: list[LabelledCell], settings: RetrainSettings) -> float:
-    slides = len({e.group for e in examples})
-    return 0.15 if slides >= MIN_SLIDES_FOR_PROJECT_VALIDATION and settings.holdout_fraction <= 0.6 else 0.0
 
 
 def _check_paths(settings: RetrainSettings) -> None:
@@ -265,7 +260,8 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
                 log_lines.append(value)
                 yield Progress(0, epochs, value.splitlines()[-1] if value else "", payload={"kind": "log", "line": value})
             elif kind == "epoch":
-                yield Progress(int(value["epoch"]), epochs, _describe(value), payload={"kind": "epoch", **value})
+                yield Progress(int(value["epoch"]), int(value.get("epochs", epochs)), _describe(value),
+                               payload={"kind": "epoch", **value})
             elif kind == "error":
                 raise RetrainError(_with_log(f"{value}; the model in use is unchanged", log_lines))
             elif kind == "done":
@@ -277,7 +273,8 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
 
 
 def _describe(row: dict[str, Any]) -> str:
-    text = f"epoch {row['epoch']}/{row['epochs']}: loss {row['loss']:.3f}, accuracy {row.get('accuracy', 0):.3f}"
+    fit = f"fit {row['fit']} of {row['fits']}, " if "fit" in row else ""
+    text = f"{fit}epoch {row['epoch']}/{row['epochs']}: loss {row['loss']:.3f}, accuracy {row.get('accuracy', 0):.3f}"
     if "val_accuracy" in row:
         text += f", validation accuracy {row['val_accuracy']:.3f}"
     return text + f"; about {row['eta_seconds']:.0f} s left"
@@ -290,12 +287,7 @@ def _with_log(message: str, log_lines: list[str], tail: int = 15) -> str:
 
 def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegistry, staging: Path,
               log_lines: list[str], started: float) -> RetrainOutcome:
-    pairs = {}
-    for key in ("held_out", "standard"):
-        pair = done["scores"].get(key)
-        pairs[key] = None if pair is None else (ModelScores.from_dict(pair[0]), ModelScores.from_dict(pair[1]))
-    text, advised = recommend(pairs["held_out"], pairs["standard"])
-    comparison = Comparison(pairs["held_out"], pairs["standard"], text, advised)
+    comparison = comparison_of(done["scores"])
     try:
         for suffix in (".keras", ".json"):
             shutil.move(str(staging / f"{request.name}{suffix}"), str(registry.folder / f"{request.name}{suffix}"))
@@ -307,4 +299,15 @@ def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegist
         raise RetrainError(f"{registry.folder}: could not store the candidate ({error.strerror or error}); "
                            "it was discarded and the model in use is unchanged") from None
     return RetrainOutcome(candidate, comparison, done["history"], "\n".join(log_lines), time.monotonic() - started,
-                          done.get("replay_check"))
+                          done.get("replay_check"), done.get("calibration"))
+
+
+def comparison_of(scores: dict[str, Any]) -> Comparison:
+    """The child's scores as a Comparison with its advice."""
+    pairs: dict[str, tuple[ModelScores, ModelScores] | None] = {}
+    for key in ("out_of_fold", "standard"):
+        pair = scores.get(key)
+        pairs[key] = None if pair is None else (ModelScores.from_dict(pair[0]), ModelScores.from_dict(pair[1]))
+    instant = ModelScores.from_dict(scores["instant"]) if scores.get("instant") else None
+    text, advised = recommend(pairs["out_of_fold"], pairs["standard"], instant)
+    return Comparison(pairs["out_of_fold"], pairs["standard"], text, advised, instant)

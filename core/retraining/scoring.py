@@ -13,7 +13,7 @@ MIN_GAIN = 0.01
 # A standard set may drop at most this much (the lab's own set must not be
 # traded for the new cells).
 MAX_STANDARD_DROP = 0.01
-# Fewer held-out cells than this and a comparison is too noisy to advise on.
+# Fewer scored cells than this and a comparison is too noisy to advise on.
 MIN_CELLS_TO_JUDGE = 10
 
 
@@ -37,14 +37,20 @@ class ModelScores:
 
 @dataclass(slots=True)
 class Comparison:
-    held_out: tuple[ModelScores, ModelScores] | None
+    # The model in use and the candidate on the project's reviewed cells,
+    # the candidate's predictions out of fold (core.retraining.out_of_fold).
+    out_of_fold: tuple[ModelScores, ModelScores] | None
     standard: tuple[ModelScores, ModelScores] | None
     recommendation: str
     promote_advised: bool
+    # The instant path (the model in use taught by the other folds) on the
+    # same cells: what the window already gives without a fine-tune.
+    instant: ModelScores | None = None
 
     def to_dict(self) -> dict[str, Any]:
         pair = lambda p: None if p is None else [p[0].to_dict(), p[1].to_dict()]  # noqa: E731
-        return {"held_out": pair(self.held_out), "standard": pair(self.standard),
+        return {"out_of_fold": pair(self.out_of_fold), "standard": pair(self.standard),
+                "instant": None if self.instant is None else self.instant.to_dict(),
                 "recommendation": self.recommendation, "promote_advised": self.promote_advised}
 
 
@@ -67,26 +73,35 @@ def score(model: str, predicted: np.ndarray, truth: np.ndarray, classes: list[st
     )
 
 
-def recommend(held_out: tuple[ModelScores, ModelScores] | None,
-              standard: tuple[ModelScores, ModelScores] | None) -> tuple[str, bool]:
-    """A plain sentence a technician can act on, and whether it says promote."""
+def recommend(out_of_fold: tuple[ModelScores, ModelScores] | None,
+              standard: tuple[ModelScores, ModelScores] | None,
+              instant: ModelScores | None = None) -> tuple[str, bool]:
+    """A plain sentence a technician can act on, and whether it says promote.
+    The candidate must beat the model in use, and on the reviewed cells also
+    the instant path, which the window already applies without it."""
     parts: list[str] = []
-    judged = [(name, pair) for name, pair in (("held-out slides", held_out), ("the standard set", standard))
+    judged = [(name, pair) for name, pair in (("the reviewed cells (out of fold)", out_of_fold), ("the standard set", standard))
               if pair is not None and pair[0].cells >= MIN_CELLS_TO_JUDGE]
     for name, (current, candidate) in judged:
         parts.append(f"balanced accuracy on {name} {current.balanced_accuracy:.1%} -> {candidate.balanced_accuracy:.1%}"
                      f" ({candidate.cells} cells)")
     if not judged:
-        cells = held_out[0].cells if held_out else 0
-        return (f"Too few held-out cells to judge ({cells}; {MIN_CELLS_TO_JUDGE} needed): review more slides, "
+        cells = out_of_fold[0].cells if out_of_fold else 0
+        return (f"Too few reviewed cells to judge ({cells}; {MIN_CELLS_TO_JUDGE} needed): review more cells, "
                 "or set a standard set, before promoting.", False)
-    primary = dict(judged).get("the standard set") or dict(judged)["held-out slides"]
+    by_name = dict(judged)
+    primary = by_name.get("the standard set") or by_name["the reviewed cells (out of fold)"]
     gain = primary[1].balanced_accuracy - primary[0].balanced_accuracy
     worse = [name for name, (current, candidate) in judged
              if candidate.balanced_accuracy < current.balanced_accuracy - MAX_STANDARD_DROP]
     detail = "; ".join(parts)
     if worse:
         return f"Discard: the candidate is worse on {', '.join(worse)} ({detail}).", False
+    reviewed = by_name.get("the reviewed cells (out of fold)")
+    if instant is not None and reviewed is not None and instant.cells >= MIN_CELLS_TO_JUDGE \
+            and reviewed[1].balanced_accuracy < instant.balanced_accuracy + MIN_GAIN:
+        return (f"Keep the current model: what this project teaches it at once does as well "
+                f"({instant.balanced_accuracy:.1%} out of fold; {detail}).", False)
     if gain >= MIN_GAIN:
         return f"Promote: {detail}.", True
     return f"Keep the current model: no clear gain ({detail}).", False

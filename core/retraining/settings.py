@@ -19,9 +19,11 @@ class RetrainSettings:
     # "auto" finds each image's cell (core.locating), "off" takes it whole.
     locate: str = "auto"
     epochs: int = 15
-    max_minutes: float = 3.0  # budget of the fine-tune itself; the schedule runs on wall time
+    max_minutes: float = 3.0  # budget of all the fits together; each one's schedule runs on wall time
     learning_rate: float = 1e-3
-    holdout_fraction: float = 0.25  # of the project's slides, kept out of training for the comparison
+    # The reviewed cells are scored out of fold (folds grouped by slide),
+    # then every one of them trains the candidate.
+    folds: int = 3
     min_examples: int = 20
     min_new_class_cells: int = 10
     seed: int = 0
@@ -40,8 +42,8 @@ class RetrainSettings:
             raise ValueError(f"epochs must be at least 1, not {self.epochs}")
         if self.max_minutes < 0:
             raise ValueError(f"max_minutes must be 0 (no limit) or more, not {self.max_minutes}")
-        if not 0.0 <= self.holdout_fraction < 0.9:
-            raise ValueError(f"holdout_fraction must be between 0 and 0.9, not {self.holdout_fraction}")
+        if not 2 <= self.folds <= 10:
+            raise ValueError(f"folds must be between 2 and 10, not {self.folds}")
         if self.min_examples < 1 or self.min_new_class_cells < 1 or self.replay_per_class < 0:
             raise ValueError("min_examples and min_new_class_cells must be at least 1, replay_per_class at least 0")
         if self.locate not in ("auto", "off"):

@@ -98,10 +98,11 @@ def scores(model: str, accuracy: float, balanced: float, seed: int, fewer_errors
 
 def outcome(candidate_name: str = "hemalabel-wbc-r2", epochs: int = 4) -> Any:
     comparison = retraining.Comparison(
-        held_out=(scores("hemalabel-wbc", 0.74, 0.71, 0), scores(candidate_name, 0.95, 0.93, 5, True)),
+        out_of_fold=(scores("hemalabel-wbc", 0.74, 0.71, 0), scores(candidate_name, 0.95, 0.93, 5, True)),
         standard=(scores("hemalabel-wbc", 0.80, 0.78, 1), scores(candidate_name, 0.86, 0.84, 3, True)),
-        recommendation="Promote: balanced accuracy on held-out slides 0.71 -> 0.93",
+        recommendation="Promote: balanced accuracy on the reviewed cells (out of fold) 0.71 -> 0.93",
         promote_advised=True,
+        instant=scores("hemalabel-wbc+taught", 0.85, 0.82, 2),
     )
     return retraining.RetrainOutcome(
         candidate=version(candidate_name, "candidate", "hemalabel-wbc"),

@@ -176,7 +176,10 @@ def test_a_run_draws_curves_and_shows_results_then_promote_reloads_the_classifie
     assert dialog.tabs.currentWidget() is results
     assert "Promote" in results.recommendation.text()
     metrics = table_dict(results.metrics_table)
-    assert metrics["Accuracy"] == ["0.740", "0.950", "0.800", "0.860"]
+    # In use and candidate on the reviewed cells and the standard set, then the instant path.
+    assert metrics["Accuracy"] == ["0.740", "0.950", "0.800", "0.860", "0.850"]
+    headers = [results.metrics_table.horizontalHeaderItem(c).text() for c in range(results.metrics_table.columnCount())]
+    assert headers[-1] == "Taught at once, reviewed cells"
     assert metrics["Balanced accuracy"][:2] == ["0.710", "0.930"]
     assert "Recall: Monocyte" in metrics
     assert results.current_confusion.rowCount() == results.candidate_confusion.rowCount() == 3
@@ -364,6 +367,7 @@ def test_key_metrics_reads_flat_and_nested_summaries() -> None:
     nested = {"held_out": {"current": {"accuracy": 0.5, "balanced_accuracy": 0.4},
                            "candidate": {"accuracy": 0.95, "balanced_accuracy": 0.93}}}
     assert key_metrics(nested) == (0.95, 0.93)
+    assert key_metrics({"out_of_fold": [nested["held_out"]["current"], nested["held_out"]["candidate"]]}) == (0.95, 0.93)
 
 
 # --------------------------------------------------------------------------- against the real core
@@ -408,7 +412,7 @@ def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_p
     names = [dialog.table.item(r, 1).text() for r in range(dialog.table.rowCount())]
     assert names == [bundled, f"{bundled}-r1"]
     assert dialog.table.item(0, 0).text() == "\u25cf" and not dialog.rollback_button.isEnabled()
-    assert dialog.table.item(1, 6).text() == "0.950"  # the candidate's held-out accuracy
+    assert dialog.table.item(1, 6).text() == "0.950"  # the candidate's out-of-fold accuracy
     card = read_card(card_path_for(registry.bundled().path))  # the bundled model's own figures
     trained = sum(sum(source["train_classes"].values()) for source in card.training_data["sources"])
     assert dialog.table.item(0, 5).text() == str(trained)
@@ -446,6 +450,7 @@ def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, 
     qtbot.wait(50)  # the late answer reaches nobody, and nothing raises
 
 
+@pytest.mark.slow
 def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: ProjectStore, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """No fakes: the dialog's Start runs core's retrain through the app's
@@ -460,7 +465,8 @@ def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: 
     qtbot.waitUntil(lambda: dialog.outcome is not None or not dialog.running, timeout=120000)
     wait_idle(qtbot, dialog)
     assert dialog.outcome is not None, dialog.training_tab.log_view.toPlainText()
-    assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1]
+    # Its two slides make two folds: two out-of-fold fits and the candidate's, one epoch each.
+    assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1, 2, 3]
     assert retraining.ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
     assert dialog.results_tab.recommendation.text()
 

@@ -151,16 +151,18 @@ def test_too_few_examples_says_what_is_needed(tmp_path: Path, registry: ModelReg
     assert len(registry.versions()) == 1
 
 
+@pytest.mark.slow
 def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_path: Path, registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=6, per_slide={"neutrophil": 2, "lymphocyte": 2, "smudge": 2, "monocyte": 1})
     replay = write_class_tree(tmp_path / "replay", per_class=6)
-    settings = RetrainSettings(epochs=2, max_minutes=0, min_examples=10, min_new_class_cells=6, holdout_fraction=0.34,
+    settings = RetrainSettings(epochs=2, max_minutes=0, min_examples=10, min_new_class_cells=6, folds=2,
                                replay_path=str(replay), replay_per_class=4)
     steps: list[Progress] = []
     outcome = run_job(retrain(project, settings, registry=registry), steps.append)
     epochs = [s.payload for s in steps if isinstance(s.payload, dict) and s.payload["kind"] == "epoch"]
-    assert [e["epoch"] for e in epochs] == [1, 2]
-    assert all({"loss", "accuracy", "eta_seconds", "epochs"} <= set(e) for e in epochs)
+    # Two out-of-fold fits, then the candidate's, counted as one run.
+    assert [(e["fit"], e["epoch"]) for e in epochs] == [(1, 1), (1, 2), (2, 3), (2, 4), (3, 5), (3, 6)]
+    assert all({"loss", "accuracy", "eta_seconds", "epochs"} <= set(e) and e["epochs"] == 6 for e in epochs)
     assert any(isinstance(s.payload, dict) and s.payload["kind"] == "log" for s in steps)
     candidate = outcome.candidate
     assert candidate.name == "hemalabel-wbc-r1" and candidate.status == "candidate" and candidate.parent == "hemalabel-wbc"
@@ -180,13 +182,24 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     base_augmentation = load_classifier("hemalabel-wbc").card.training_data["augmentation"]
     assert model.card.training_data["augmentation"]["scale_jitter"] == base_augmentation["scale_jitter"] == 0.25
     assert sum(candidate.trained_on.values()) == model.card.training_data["queue_cells"] + 12
-    held_out = outcome.comparison.held_out
-    assert held_out is not None and held_out[0].model == "hemalabel-wbc" and held_out[1].model == candidate.name
-    assert held_out[0].cells == held_out[1].cells > 0
-    assert len(held_out[0].confusion) == 9 and sum(map(sum, held_out[1].confusion)) == held_out[1].cells
-    platelet = held_out[0].classes.index("platelet")
-    for scores in held_out:  # scored as the app labels white cells: never platelet
+    # Every reviewed cell trains the candidate and is scored out of fold.
+    reviewed = model.card.training_data["queue_cells"]
+    assert reviewed == 6 * 7 and model.card.training_data["folds"] == 2
+    out_of_fold = outcome.comparison.out_of_fold
+    assert out_of_fold is not None and out_of_fold[0].model == "hemalabel-wbc" and out_of_fold[1].model == candidate.name
+    assert out_of_fold[0].cells == out_of_fold[1].cells == reviewed
+    assert len(out_of_fold[0].confusion) == 9 and sum(map(sum, out_of_fold[1].confusion)) == reviewed
+    platelet = out_of_fold[0].classes.index("platelet")
+    for scores in out_of_fold:  # scored as the app labels white cells: never platelet
         assert all(row[platelet] == 0 for row in scores.confusion)
+    instant = outcome.comparison.instant
+    assert instant is not None and instant.model == "hemalabel-wbc+taught" and instant.cells == reviewed
+    # The confidence is refitted on the lab's own cells, predicted out of fold.
+    calibration = outcome.calibration
+    assert calibration is not None and calibration["cells"] == reviewed
+    assert model.card.temperature == pytest.approx(calibration["temperature"])
+    assert model.card.training_data["out_of_fold_calibration"] == calibration
+    assert calibration["ece_after"] <= calibration["ece_before"] + 1e-9
     assert outcome.comparison.recommendation
     assert not list(registry.folder.glob(".hemalabel-wbc-r1-*"))  # the staging folder is gone
     registry.promote(candidate.name)
@@ -208,6 +221,7 @@ def test_cancel_terminates_the_child_and_registers_nothing(tmp_path: Path, regis
     assert not any(registry.folder.iterdir())
 
 
+@pytest.mark.slow
 def test_a_crash_in_training_reports_the_log_and_leaves_the_model_alone(tmp_path: Path, registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=3, per_slide={"neutrophil": 3, "lymphocyte": 3})
     broken = tmp_path / "broken"
@@ -225,7 +239,7 @@ def test_a_full_disk_discards_the_candidate(tmp_path: Path, registry: ModelRegis
     def no_space(source: str, target: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", target)
 
-    done = {"scores": {"held_out": None, "standard": None}, "created_at": "", "trained_on": {}, "history": []}
+    done = {"scores": {"out_of_fold": None, "standard": None}, "created_at": "", "trained_on": {}, "history": []}
     request = type("Request", (), {"name": "hemalabel-wbc-r1", "base_name": "hemalabel-wbc"})()
     staging = tmp_path / "staging"
     staging.mkdir()
@@ -248,6 +262,7 @@ def test_insights_count_and_histogram_each_class(tmp_path: Path) -> None:
     assert sum(insights.histograms["eosinophil"]["red"][-6:]) > sum(insights.histograms["neutrophil"]["red"][-6:])
 
 
+@pytest.mark.slow
 def test_train_project_and_models_commands(tmp_path: Path, registry: ModelRegistry,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     import json
@@ -255,11 +270,12 @@ def test_train_project_and_models_commands(tmp_path: Path, registry: ModelRegist
     from app.cli.main import main
 
     project = make_project(tmp_path, slides=4, per_slide={"neutrophil": 2, "lymphocyte": 2})
-    assert main(["train", "--project", str(project), "--epochs", "1", "--min-examples", "5", "--promote", "--json"]) == 0
+    assert main(["train", "--project", str(project), "--epochs", "1", "--folds", "2", "--min-examples", "5",
+                 "--promote", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["candidate"] == "hemalabel-wbc-r1" and result["promoted"] is True
     assert Path(result["weights"]).is_file() and result["parent"] == "hemalabel-wbc"
-    assert {"held_out", "standard", "recommendation"} <= set(result["comparison"])
+    assert {"out_of_fold", "instant", "standard", "recommendation"} <= set(result["comparison"])
     assert main(["models", "list", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert [(v["name"], v["current"]) for v in listed] == [("hemalabel-wbc", False), ("hemalabel-wbc-r1", True)]

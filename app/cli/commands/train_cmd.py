@@ -35,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     retrain.add_argument("--standard-set", metavar="PATH", help="class-folder tree or .hemalabel project to compare on")
     retrain.add_argument("--epochs", type=int, metavar="N", help="fine-tune epochs (default 15)")
     retrain.add_argument("--max-minutes", type=float, metavar="M", help="time budget of the fine-tune (default 3)")
-    retrain.add_argument("--holdout", type=float, metavar="F", help="fraction of slides held out for the comparison (default 0.25)")
+    retrain.add_argument("--folds", type=int, metavar="K",
+                         help="folds of the reviewed cells (grouped by slide) for the out-of-fold comparison (default 3)")
     retrain.add_argument("--min-examples", type=int, metavar="N", help="refuse with fewer reviewed cells (default 20)")
     retrain.add_argument("--min-new-class", type=int, metavar="N",
                          help="cells a new taxonomy class needs to become an output (default 10)")
@@ -103,7 +104,7 @@ def _print(progress: Progress) -> None:
 
 
 RETRAIN_OPTIONS = {"replay": "replay_path", "replay_per_class": "replay_per_class", "standard_set": "standard_set",
-                   "epochs": "epochs", "max_minutes": "max_minutes", "holdout": "holdout_fraction",
+                   "epochs": "epochs", "max_minutes": "max_minutes", "folds": "folds",
                    "min_examples": "min_examples", "min_new_class": "min_new_class_cells", "base": "base",
                    "locate": "locate"}
 
@@ -137,14 +138,22 @@ def run_retrain(args: argparse.Namespace) -> int:
         print_json({"candidate": candidate.name, "weights": str(candidate.path), "parent": candidate.parent,
                     "trained_on": candidate.trained_on, "promoted": bool(args.promote), "seconds": round(outcome.seconds, 1),
                     "comparison": outcome.comparison.to_dict(), "replay_check": outcome.replay_check,
+                    "calibration": outcome.calibration,
                     "history": outcome.history})
         return 0
     print(f"candidate {candidate.name} (fine-tuned from {candidate.parent} in {outcome.seconds:.0f} s): {candidate.path}")
-    for title, pair in (("held-out slides", outcome.comparison.held_out), ("standard set", outcome.comparison.standard)):
+    comparison = outcome.comparison
+    for title, pair in (("reviewed cells, out of fold", comparison.out_of_fold), ("standard set", comparison.standard)):
         if pair is not None:
             current, new = pair
             print(f"{title}: {current.cells} cells; accuracy {current.accuracy:.4f} -> {new.accuracy:.4f}, "
                   f"balanced {current.balanced_accuracy:.4f} -> {new.balanced_accuracy:.4f}")
+    if comparison.instant is not None:
+        print(f"taught at once (no fine-tune), reviewed cells out of fold: accuracy {comparison.instant.accuracy:.4f}, "
+              f"balanced {comparison.instant.balanced_accuracy:.4f}")
+    if outcome.calibration:
+        print(f"confidence refitted on {outcome.calibration['cells']} reviewed cells out of fold: calibration error "
+              f"{outcome.calibration['ece_before']:.1%} -> {outcome.calibration['ece_after']:.1%}")
     if outcome.forgetting():
         print(outcome.forgetting())
     print(outcome.comparison.recommendation)

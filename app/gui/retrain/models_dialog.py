@@ -32,12 +32,13 @@ COLUMNS = ["", "Name", "Status", "Parent", "Created", "Trained on", "Accuracy", 
 def key_metrics(metrics: dict) -> tuple[float | None, float | None]:
     """(accuracy, balanced accuracy) from a version's saved metrics.  The
     summary may be flat or nested by set and model; the candidate's
-    held-out scores are preferred, as that is what promotion was judged on."""
+    out-of-fold scores (held-out ones for older versions) are preferred, as
+    that is what promotion was judged on."""
     def find(node: Any, key: str) -> float | None:
         if isinstance(node, dict):
             if isinstance(node.get(key), (int, float)):
                 return float(node[key])
-            for preferred in ("candidate", "held_out", "standard"):
+            for preferred in ("candidate", "out_of_fold", "held_out", "standard"):
                 if preferred in node:
                     found = find(node[preferred], key)
                     if found is not None:

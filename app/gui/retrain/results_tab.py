@@ -1,6 +1,7 @@
 """The Results tab: the current model and the candidate side by side
-(accuracy, balanced accuracy, recall per class) on the held-out slides and
-the standard set, both confusion matrices of the chosen set, the plain
+(accuracy, balanced accuracy, recall per class) on the project's reviewed
+cells, the candidate's predictions out of fold, and on the standard set,
+with what the instant path already gives on the same cells, both confusion matrices of the chosen set, the plain
 recommendation, and Promote / Discard.
 
 The tab shows; the dialog acts (its buttons are `promote_button` and
@@ -26,7 +27,7 @@ from app.gui.retrain.tables import classes_in_play, fill_confusion, fill_rows, m
 from core.retraining import Comparison, ModelScores, RetrainOutcome
 from core.taxonomy import Taxonomy, default_taxonomy
 
-SETS = (("held_out", "held-out slides"), ("standard", "standard set"))
+SETS = (("out_of_fold", "reviewed cells"), ("standard", "standard set"))
 
 
 class ResultsTab(QWidget):
@@ -85,7 +86,8 @@ class ResultsTab(QWidget):
                                     f"<br>Candidate <b>{outcome.candidate.name}</b>, trained in "
                                     f"{outcome.seconds:.0f} s on {sum(outcome.candidate.trained_on.values())} examples."
                                     + (f"<br>Forgetting check, {escape(outcome.forgetting() or '')}."
-                                       if outcome.forgetting() else ""))
+                                       if outcome.forgetting() else "")
+                                    + _calibration_line(outcome.calibration))
         self._fill_metrics(comparison)
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
@@ -104,6 +106,8 @@ class ResultsTab(QWidget):
             pair = getattr(comparison, key)
             if pair is not None:
                 columns += [(f"Current, {text}", pair[0]), (f"Candidate, {text}", pair[1])]
+        if comparison.instant is not None:  # after the pairs: _mark_better reads columns two by two
+            columns.append(("Taught at once, reviewed cells", comparison.instant))
         table = self.metrics_table
         table.setColumnCount(1 + len(columns))
         table.setHorizontalHeaderLabels(["Metric"] + [title for title, _ in columns])
@@ -147,6 +151,13 @@ class ResultsTab(QWidget):
         self.set_combo.clear()
         self.decision.setText("")
         self.set_decision_enabled(False)
+
+
+def _calibration_line(calibration: dict | None) -> str:
+    if not calibration:
+        return ""
+    return (f"<br>Confidence refitted on {calibration['cells']} reviewed cells (out of fold): calibration error "
+            f"{calibration['ece_before']:.1%} \u2192 {calibration['ece_after']:.1%}.")
 
 
 def _mark_better(table, columns: int) -> None:  # noqa: ANN001
