@@ -150,6 +150,7 @@ class MainController(QObject):
         self.review.view_changed.connect(self._view_changed)
         self.data.message.connect(self.show_project_message)
         self.retraining.message.connect(self.show_project_message)
+        self.retraining.classifier_changed.connect(self._classifier_changed)
         self.window.view.set_overlay(self._idle_overlay())
         self._selection_changed()  # the inspector's empty state, as after a click on nothing
 
@@ -384,6 +385,17 @@ class MainController(QObject):
         cancel_all_and_wait(30.0)
 
     # ------------------------------------------------------------ slides
+    def _classifier_changed(self, name: str) -> None:
+        """A promoted or rolled-back model takes over every cell nobody has
+        decided (classify keeps human labels and leaves signed-off slides
+        alone); what the project taught is then applied on its predictions."""
+        if self.session is None or self.session.read_only:
+            return
+        slides = [s.id for s in self.window.slide_model.slides() if s.status is not SlideStatus.SIGNED_OFF]
+        if slides and self.models.classify(slides) is not None:
+            self.show_project_message(f"{name} is now in use: classifying the undecided cells of "
+                                      f"{len(slides)} slide{'s' if len(slides) != 1 else ''} with it")
+
     def _all_ids(self) -> list[int]:
         return [slide.id for slide in self.window.slide_model.slides()]
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 from PySide6.QtCore import Qt
 
 from conftest import wait_image
@@ -58,6 +59,7 @@ def _project(tmp_path: Path) -> tuple[Path, dict[int, str]]:
     return path, look_of
 
 
+@pytest.mark.slow
 def test_corrections_teach_the_other_cells_at_once(qtbot, open_window, tmp_path):
     project, look_of = _project(tmp_path)
     window, controller = open_window(project)
@@ -123,3 +125,22 @@ def test_corrections_teach_the_other_cells_at_once(qtbot, open_window, tmp_path)
     qtbot.keyClick(window.view, monocyte_key)
     qtbot.wait(400)
     assert not controller.teaching.running
+
+
+def test_a_promoted_model_takes_over_the_undecided_cells(qtbot, open_window, tmp_path):
+    """Promotion (or roll back) re-classifies every cell nobody decided with
+    the model now in use; a person's label stays."""
+    project, _ = _project(tmp_path)
+    window, controller = open_window(project)
+    wait_image(qtbot, controller)
+    store = controller.session.store
+    cells = store.cells()
+    store.set_predictions([(c.id, "neutrophil", {"neutrophil": 0.9}) for c in cells], "an-older-model-1.0")
+    decided = cells[0]
+    store.set_label([decided.id], "basophil")
+    controller.retraining.classifier_changed.emit("hemalabel-wbc")
+    qtbot.waitUntil(lambda: controller.models.job is None and all(
+        c.model_version != "an-older-model-1.0" for c in store.cells()), timeout=60000)
+    version = load_classifier().version
+    assert {c.model_version.split("+")[0] for c in store.cells()} == {version}
+    assert store.cell(decided.id).label == "basophil"
