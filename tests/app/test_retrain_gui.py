@@ -286,6 +286,12 @@ def test_insights_show_counts_and_histograms_per_class(qtbot, store: ProjectStor
     assert len(xs) == 33 and len(ys) == 32
     tab.class_combo.setCurrentIndex(2)
     assert list(tab.histogram_curves["green"].getData()[1]) == fake_insights().histograms["monocyte"]["green"]
+    # The project's learning curve, against the network alone on the same cells.
+    xs, ys = tab.curves["taught"].getData()
+    assert list(xs) == list(range(0, 73, 8)) and ys[-1] == pytest.approx(0.888)
+    assert set(tab.curves["network"].getData()[1]) == {0.6}
+    assert tab.curve_note.text() == ("After 72 decisions: 88.8% balanced accuracy on the 10 cells decided later, "
+                                     "against 60.0% for the network alone.")
     qtbot.waitUntil(lambda: dialog.summary is not None, timeout=10000)
 
 
@@ -387,6 +393,7 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     assert sorted(combo.itemText(i) for i in range(combo.count())) == ["Eosinophil", "Lymphocyte", "Monocyte", "Neutrophil"]
     assert sorted(combo.itemData(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
+    assert "appears once at least 10 white cells are reviewed" in dialog.insights_tab.curve_note.text()
 
 
 def real_registry_with_a_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[retraining.ModelRegistry, str]:

@@ -230,3 +230,21 @@ def test_classify_project_learns_from_the_reviewed_cells_as_the_window_does(tmp_
         assert all(taught_count(c.model_version) == 6 for c in others)
         assert all(max(c.probabilities, key=c.probabilities.get) == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte")
                    for c in others)
+
+
+def test_learning_curve_scores_each_point_on_the_cells_decided_later() -> None:
+    from core.project_learning import MIN_CURVE_CELLS, learning_curve, log_softmax
+
+    rng = np.random.default_rng(3)
+    centres = rng.normal(size=(3, 12)) * 3
+    labels = np.tile(np.arange(3), 20)
+    vectors = centres[labels] + rng.normal(size=(60, 12))
+    embeddings = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    network = log_softmax(np.tile([1.5, 0.0, 0.0], (60, 1)))  # a network that says class 0 to every cell
+    curve = learning_curve(embeddings, labels, network, points=10)
+    assert curve[0].taught == 0 and curve[0].scored == 60
+    assert curve[-1].taught == 60 - MIN_CURVE_CELLS and curve[-1].scored == MIN_CURVE_CELLS
+    assert all(p.network_balanced_accuracy == pytest.approx(1 / 3) for p in curve)
+    assert curve[0].balanced_accuracy == pytest.approx(1 / 3)  # nothing taught yet
+    assert curve[-1].balanced_accuracy > 0.9
+    assert learning_curve(embeddings[:9], labels[:9], network[:9]) == []

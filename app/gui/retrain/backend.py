@@ -31,7 +31,14 @@ def summary(store: ProjectStore) -> QueueSummary:
 
 
 def insights(store: ProjectStore) -> Insights:
-    return dataset_insights(store)
+    """With the classifier in use, so the tab draws what the project taught it."""
+    from app.gui import model_provider
+
+    try:
+        classifier = model_provider.default_classifier()
+    except model_provider.ModelUnavailable:
+        classifier = None  # the counts and histograms still help; the curve needs the network
+    return dataset_insights(store, classifier=classifier)
 
 
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken) -> Job[RetrainOutcome]:

@@ -2,11 +2,14 @@
 colour make-up of one class's cells (red, green, blue and grey intensity
 histograms), the class chosen in a combo box.  Lopsided counts or a class
 whose stain differs from the rest are what a technician looks for before
-trusting a fine-tune."""
+trusting a fine-tune.  Below them, the project's learning curve: after each
+number of decisions, how well what they taught (and the network alone)
+labels the cells decided later."""
 
 from __future__ import annotations
 
 import pyqtgraph as pg
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
 
 from app.gui.retrain.boxes import chooser_row
@@ -42,11 +45,29 @@ class InsightsTab(QWidget):
             for name, colour in CHANNELS
         }
 
+        self.curve_plot = pg.PlotWidget(title="Learning from this project's decisions")
+        self.curve_plot.setObjectName("learningCurvePlot")
+        self.curve_plot.setLabel("bottom", "cells decided (taught)")
+        self.curve_plot.setLabel("left", "balanced accuracy on the cells decided later")
+        self.curve_plot.setYRange(0, 1, padding=0.02)
+        self.curve_plot.setMouseEnabled(x=False, y=False)
+        self.curve_plot.addLegend(offset=(-10, -10))
+        self.curves = {
+            "taught": self.curve_plot.plot([], [], pen=pg.mkPen("#1b7a3a", width=2), name="taught at once"),
+            "network": self.curve_plot.plot([], [], pen=pg.mkPen("#888888", width=2, style=Qt.PenStyle.DashLine),
+                                            name="network alone"),
+        }
+        self.curve_note = QLabel("")
+        self.curve_note.setObjectName("learningCurveNote")
+        self.curve_note.setWordWrap(True)
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
         layout.addWidget(self.counts_plot, 1)
         layout.addLayout(chooser_row("Class to s&how:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
+        layout.addWidget(self.curve_plot, 1)
+        layout.addWidget(self.curve_note)
 
     def show_insights(self, insights: Insights) -> None:
         self.insights = insights
@@ -73,6 +94,19 @@ class InsightsTab(QWidget):
             self.class_combo.setCurrentIndex(self.class_combo.findData(chosen))
         self.class_combo.blockSignals(False)
         self._show_histograms()
+        self._show_curve(insights)
+
+    def _show_curve(self, insights: Insights) -> None:
+        curve = insights.curve
+        self.curves["taught"].setData([p.taught for p in curve], [p.balanced_accuracy for p in curve])
+        self.curves["network"].setData([p.taught for p in curve], [p.network_balanced_accuracy for p in curve])
+        if not curve:
+            self.curve_note.setText("The learning curve appears once at least 10 white cells are reviewed.")
+            return
+        last = curve[-1]
+        self.curve_note.setText(
+            f"After {last.taught} decisions: {last.balanced_accuracy:.1%} balanced accuracy on the {last.scored} cells "
+            f"decided later, against {last.network_balanced_accuracy:.1%} for the network alone.")
 
     def _show_histograms(self) -> None:
         if self.insights is None:
