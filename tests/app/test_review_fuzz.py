@@ -18,6 +18,7 @@ FUZZ = Path(__file__).with_name("review_fuzz.py")
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.slow
 def test_a_random_review_session_never_crashes_the_window(tmp_path: Path, seed: int) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     run = subprocess.run([sys.executable, str(FUZZ), str(tmp_path), str(seed), "400"],

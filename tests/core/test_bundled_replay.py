@@ -53,6 +53,7 @@ def test_a_missing_shipped_set_is_named(monkeypatch: pytest.MonkeyPatch, tmp_pat
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_the_shipped_set_never_holds_a_test_split_cell() -> None:
     from core.training.pbc import pbc_cells
     from core.training.splits import split_samples

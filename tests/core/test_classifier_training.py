@@ -37,6 +37,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
     return result.weights, tree, progress
 
 
+@pytest.mark.slow
 def test_training_yields_epochs_and_writes_a_checked_card(trained: tuple[Path, Path, list[Progress]]) -> None:
     weights, _, progress = trained
     epochs = [p.payload for p in progress if isinstance(p.payload, dict)]
@@ -51,6 +52,7 @@ def test_training_yields_epochs_and_writes_a_checked_card(trained: tuple[Path, P
     assert card.training_data["augmentation"] == {"colour_jitter": "standard", "strength": 1.0, "scale_jitter": 0.12}
 
 
+@pytest.mark.slow
 def test_classifier_predicts_calibrated_rows(trained: tuple[Path, Path, list[Progress]]) -> None:
     weights, _, _ = trained
     classifier = load_classifier(weights)
@@ -69,6 +71,7 @@ def _copy_model(weights: Path, folder: Path) -> Path:
     return target
 
 
+@pytest.mark.slow
 def test_changed_weights_are_refused_naming_the_file(trained: tuple[Path, Path, list[Progress]], tmp_path: Path) -> None:
     target = _copy_model(trained[0], tmp_path)
     target.write_bytes(target.read_bytes() + b"x")
@@ -78,6 +81,7 @@ def test_changed_weights_are_refused_naming_the_file(trained: tuple[Path, Path, 
 
 
 @pytest.mark.parametrize("field,value,message", [("classes", ["a", "b"], "classes"), ("input_size", 48, "input")])
+@pytest.mark.slow
 def test_card_disagreeing_with_model_is_refused(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                                  field: str, value: object, message: str) -> None:
     target = _copy_model(trained[0], tmp_path)
@@ -88,6 +92,7 @@ def test_card_disagreeing_with_model_is_refused(trained: tuple[Path, Path, list[
         load_classifier(target)
 
 
+@pytest.mark.slow
 def test_missing_card_is_refused(trained: tuple[Path, Path, list[Progress]], tmp_path: Path) -> None:
     target = _copy_model(trained[0], tmp_path)
     target.with_suffix(".json").unlink()
@@ -95,6 +100,7 @@ def test_missing_card_is_refused(trained: tuple[Path, Path, list[Progress]], tmp
         load_classifier(target)
 
 
+@pytest.mark.slow
 def test_resolver_prefers_user_folder(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch) -> None:
     user = _copy_model(trained[0], tmp_path / "user")
@@ -108,6 +114,7 @@ def test_resolver_prefers_user_folder(trained: tuple[Path, Path, list[Progress]]
         resolve_model("nonexistent")
 
 
+@pytest.mark.slow
 def test_cancel_stops_training(tmp_path: Path) -> None:
     tree = write_class_tree(tmp_path / "cells", per_class=4)
     token = CancelToken()
@@ -118,6 +125,7 @@ def test_cancel_stops_training(tmp_path: Path) -> None:
         run_job(job)
 
 
+@pytest.mark.slow
 def test_evaluate_and_classify_cli(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                    capsys: pytest.CaptureFixture[str]) -> None:
     weights, tree, _ = trained
@@ -140,6 +148,7 @@ def test_evaluate_and_classify_cli(trained: tuple[Path, Path, list[Progress]], t
     shutil.rmtree(tree / "Lymphocyte" / ".thumbnails")
 
 
+@pytest.mark.slow
 def test_classify_project_cli_counts_the_white_cells(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     from PIL import Image
@@ -169,6 +178,7 @@ def test_classify_project_cli_counts_the_white_cells(trained: tuple[Path, Path, 
     assert "(unclassified)" not in summary["labels"]
 
 
+@pytest.mark.slow
 def test_evaluate_rejects_unknown_folder(trained: tuple[Path, Path, list[Progress]], tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
     weights, tree, _ = trained
@@ -194,6 +204,7 @@ def test_importing_core_classifier_does_not_load_tensorflow() -> None:
     assert out.strip() == "False"
 
 
+@pytest.mark.slow
 def test_both_runtimes_give_the_same_logits(trained: tuple[Path, Path, list[Progress]]) -> None:
     weights, _, _ = trained
     crops = [np.random.default_rng(i).integers(0, 256, (20 + 7 * i, 20 + 7 * i, 3)).astype(np.uint8) for i in range(70)]
@@ -204,6 +215,7 @@ def test_both_runtimes_give_the_same_logits(trained: tuple[Path, Path, list[Prog
         load_classifier(weights, runtime="gpu")
 
 
+@pytest.mark.slow
 def test_classifier_falls_back_to_tensorflow_when_lite_fails(
     trained: tuple[Path, Path, list[Progress]], monkeypatch: pytest.MonkeyPatch
 ) -> None:

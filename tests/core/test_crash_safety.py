@@ -39,6 +39,7 @@ def parse_report(text: str) -> tuple[list[tuple[str, int, str | None]], tuple[st
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="SIGKILL is POSIX")
+@pytest.mark.slow
 def test_killed_writer_loses_no_committed_edit(tmp_path: Path) -> None:
     path = tmp_path / "p.hemalabel"
     with ProjectStore.create(path) as store:

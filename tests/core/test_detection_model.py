@@ -72,6 +72,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ground
     return card_path, samples, progress
 
 
+@pytest.mark.slow
 def test_training_yields_epoch_metrics_and_writes_a_matching_card(trained) -> None:
     card_path, _, progress = trained
     metrics = [p.payload for p in progress if isinstance(p.payload, EpochMetrics)]
@@ -95,6 +96,7 @@ def test_training_honours_cancel(tmp_path: Path) -> None:
     assert not (tmp_path / "out" / "cell-detector.keras").exists()
 
 
+@pytest.mark.slow
 def test_tampered_weights_are_refused(trained, tmp_path: Path) -> None:
     card_path, _, _ = trained
     copy = tmp_path / "copy"
@@ -107,6 +109,7 @@ def test_tampered_weights_are_refused(trained, tmp_path: Path) -> None:
         KerasCellDetector.load(tmp_path / "nowhere.json")
 
 
+@pytest.mark.slow
 def test_awkward_images_give_sane_detections(trained) -> None:
     detector = KerasCellDetector.load(trained[0])
     assert detector.detect(np.zeros((1, 1, 3), np.uint8)) == []
@@ -120,6 +123,7 @@ def test_awkward_images_give_sane_detections(trained) -> None:
             assert detection.kind in CellKind and 0 <= detection.score <= 1
 
 
+@pytest.mark.slow
 def test_every_file_mode_is_read_and_bad_files_are_listed(trained, tmp_path: Path, monkeypatch) -> None:
     detector = KerasCellDetector.load(trained[0])
     rgb = np.asarray(Image.open(trained[1][0].path).convert("RGB"))
@@ -164,6 +168,7 @@ def test_every_file_mode_is_read_and_bad_files_are_listed(trained, tmp_path: Pat
     assert "too many to open" in skipped[str(tmp_path / "huge.png")]
 
 
+@pytest.mark.slow
 def test_cli_detect_writes_voc_and_csv_and_evaluates(trained, tmp_path: Path, capsys) -> None:
     from app.cli.main import main
 
@@ -222,6 +227,7 @@ def test_cli_evaluate_detector_names_the_layouts_a_folder_lacks(tmp_path: Path, 
     assert "neither Pascal VOC (Annotations/ with XML files) nor YOLO" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_cli_detect_writes_unreviewed_model_proposals_into_a_project(trained, tmp_path: Path, capsys) -> None:
     from app.cli.main import main
     from core.schema import LabelSource
@@ -295,6 +301,7 @@ def test_cli_train_detector_keeps_the_overlap_in_image_pixels_at_another_work_sc
     assert config.augment.min_visible == default.augment.min_visible  # the rest of the recipe untouched
 
 
+@pytest.mark.slow
 def test_training_with_an_average_records_its_decay_in_the_card(tmp_path: Path) -> None:
     samples = [disc_field(tmp_path / f"field{i}.png", i) for i in range(2)]
     card_path = run_job(train_detector(samples, samples[:1], tmp_path / "model", tiny_config(epochs=2, ema_decay=0.9)))
@@ -303,6 +310,7 @@ def test_training_with_an_average_records_its_decay_in_the_card(tmp_path: Path) 
     assert "validation" in card.metrics
 
 
+@pytest.mark.slow
 def test_a_second_look_at_the_same_scale_changes_nothing(trained) -> None:
     """Fusion of two identical looks is the look itself: same boxes, same
     scores.  Guards the extra-scales path (tiling, score floors, fusion)."""
@@ -317,6 +325,7 @@ def test_a_second_look_at_the_same_scale_changes_nothing(trained) -> None:
         np.testing.assert_allclose(np.sort(a, axis=0), np.sort(b, axis=0), rtol=1e-5, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights(trained, tmp_path: Path) -> None:
     from core.detection.tuning import retune_detector
 
@@ -338,6 +347,7 @@ def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights
     assert record["val_dropped_as_training_fields"] == 3
 
 
+@pytest.mark.slow
 def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_path: Path) -> None:
     """The card can name a second network that looks at each field too.
     With the same network as partner, at the same scale, fusion of two
@@ -374,6 +384,7 @@ def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_pa
         run_job(retune_detector(alone, samples, None, tmp_path / "bad", partner_scales=[0.6]))
 
 
+@pytest.mark.slow
 def test_a_card_naming_partner_scales_without_partner_weights_is_refused(trained, tmp_path: Path) -> None:
     from core.detection.card import ModelCardError
 

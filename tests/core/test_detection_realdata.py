@@ -80,6 +80,7 @@ def test_a_relabelled_field_takes_the_other_sources_boxes(tmp_path: Path) -> Non
 
 @pytest.mark.realdata
 @needs_data
+@pytest.mark.slow
 def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
     bccd = read_ground_truth(DATA / "bccd", "voc", "test")
     txl = read_ground_truth(DATA / "txl-pbc", "yolo")  # every split
@@ -93,6 +94,7 @@ def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
 
 @pytest.mark.realdata
 @needs_data
+@pytest.mark.slow
 def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there() -> None:
     data = bundled_training_data(DATA)
     summary = data.summary
@@ -110,6 +112,7 @@ def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there(
 
 @pytest.mark.realdata
 @needs_data
+@pytest.mark.slow
 def test_bundled_detector_finds_the_cells_of_bccd_test_fields() -> None:
     detector = KerasCellDetector.load(default_detector_card())
     samples = read_ground_truth(DATA / "bccd", "voc", "test")[:16]
@@ -124,6 +127,7 @@ def test_bundled_detector_finds_the_cells_of_bccd_test_fields() -> None:
 
 @pytest.mark.realdata
 @needs_data
+@pytest.mark.slow
 def test_bundled_detector_on_txl_pbc_test_fields_of_every_lab() -> None:
     detector = KerasCellDetector.load(default_detector_card())
     samples = read_ground_truth(DATA / "txl-pbc", "yolo", "test")[::9]

@@ -32,6 +32,7 @@ def bccd_project(tmp_path_factory: pytest.TempPathFactory):
 
 @pytest.mark.realdata
 @pytest.mark.parametrize("fmt", EXPORT_FORMATS)
+@pytest.mark.slow
 def test_bccd_round_trip_keeps_the_counts(bccd_project, fmt: str) -> None:
     store, folder = bccd_project
     out = folder / f"export_{fmt}"

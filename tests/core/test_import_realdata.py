@@ -13,6 +13,7 @@ from tests.conftest import REPO_ROOT, real_data_path
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_bccd_imports_with_its_counts_from_the_command_line(tmp_path: Path) -> None:
     bccd = real_data_path("bccd")
     project = tmp_path / "bccd.hemalabel"

@@ -65,6 +65,7 @@ def detector() -> KerasCellDetector:
     return KerasCellDetector.load()
 
 
+@pytest.mark.slow
 def test_a_scan_read_in_bands_gets_the_boxes_of_a_whole_decode(
     tmp_path: Path, detector: KerasCellDetector, monkeypatch: pytest.MonkeyPatch
 ) -> None:

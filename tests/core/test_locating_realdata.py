@@ -21,7 +21,7 @@ from core.training.samples import LabelledCell, from_bccd
 from core.training.splits import split_samples
 from tests.conftest import real_data_path
 
-pytestmark = pytest.mark.realdata
+pytestmark = [pytest.mark.realdata, pytest.mark.slow]
 
 PER_CLASS = 8
 

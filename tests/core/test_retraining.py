@@ -288,6 +288,7 @@ def test_train_project_and_models_commands(tmp_path: Path, registry: ModelRegist
     assert "project not found" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_replay_from_a_training_config_never_draws_its_test_split(tmp_path: Path) -> None:
     import json
 

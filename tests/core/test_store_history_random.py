@@ -65,6 +65,7 @@ def edit(store: ProjectStore, slides: list[int], rng: random.Random, last_nudged
 
 
 @pytest.mark.parametrize("seed", range(6))
+@pytest.mark.slow
 def test_undo_and_redo_give_back_each_state_under_random_edits(tmp_path: Path, seed: int) -> None:
     rng = random.Random(seed)
     with ProjectStore.create(tmp_path / "p.hemalabel") as store:

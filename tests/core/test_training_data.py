@@ -126,6 +126,7 @@ def test_recall_intervals_narrow_with_more_cells_and_leave_doubt_when_all_are_ri
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
     from core.training.pbc import pbc_cells
 
@@ -139,6 +140,7 @@ def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
 
 
 @pytest.mark.realdata
+@pytest.mark.slow
 def test_bccd_white_cells_are_labelled_only_in_single_cell_fields() -> None:
     from core.training.samples import from_bccd
 
