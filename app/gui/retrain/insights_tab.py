@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from app.gui.retrain.boxes import chooser_row
 from app.gui.style import configure_pyqtgraph, whole_number_ticks
@@ -45,10 +45,10 @@ class InsightsTab(QWidget):
             for name, colour in CHANNELS
         }
 
-        self.curve_plot = pg.PlotWidget(title="Learning from this project's decisions")
+        self.curve_plot = pg.PlotWidget(title="Learnt from this project: accuracy on the cells decided later")
         self.curve_plot.setObjectName("learningCurvePlot")
         self.curve_plot.setLabel("bottom", "cells decided (taught)")
-        self.curve_plot.setLabel("left", "balanced accuracy on the cells decided later")
+        self.curve_plot.setLabel("left", "balanced accuracy")
         self.curve_plot.setYRange(0, 1, padding=0.02)
         self.curve_plot.setMouseEnabled(x=False, y=False)
         self.curve_plot.addLegend(offset=(-10, -10))
@@ -63,11 +63,14 @@ class InsightsTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.status)
-        layout.addWidget(self.counts_plot, 1)
+        # Side by side: three plots stacked leave each too flat at 768 px high.
+        top = QHBoxLayout()
+        top.addWidget(self.counts_plot, 1)
+        top.addWidget(self.curve_plot, 1)
+        layout.addLayout(top, 1)
+        layout.addWidget(self.curve_note)
         layout.addLayout(chooser_row("Class to s&how:", self.class_combo))
         layout.addWidget(self.histogram_plot, 1)
-        layout.addWidget(self.curve_plot, 1)
-        layout.addWidget(self.curve_note)
 
     def show_insights(self, insights: Insights) -> None:
         self.insights = insights
