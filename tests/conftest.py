@@ -1,4 +1,5 @@
-"""Shared test set-up: real-data location and the offscreen Qt platform."""
+"""Shared test set-up: the real-data rule, the offscreen Qt platform and a
+private user models folder."""
 
 from __future__ import annotations
 
@@ -12,29 +13,30 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 REAL_DATA = REPO_ROOT.parent / "shared" / "data"
+REQUIRE_VARIABLE = "HEMALABEL_REQUIRE_REAL_DATA"
+
+
+def require_real_data() -> None:
+    """The one rule for tests and benchmarks that read ../shared/data: skip
+    only on a machine without it (a new user's); where
+    HEMALABEL_REQUIRE_REAL_DATA is set (.ci/run sets it), fail instead.
+    Every test marked realdata passes here before its fixtures run."""
+    if REAL_DATA.is_dir():
+        return
+    if os.environ.get(REQUIRE_VARIABLE):
+        pytest.fail(f"{REAL_DATA} is missing but {REQUIRE_VARIABLE} is set", pytrace=False)
+    pytest.skip(f"real data not found at {REAL_DATA}")
 
 
 def real_data_path(*parts: str) -> Path:
-    """A path under ../shared/data.  Real-data tests skip only on a machine
-    without the data (a new user's); CI sets HEMALABEL_REQUIRE_REAL_DATA so a
-    missing folder fails there instead of silently skipping."""
-    if not REAL_DATA.is_dir():
-        if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
-            pytest.fail(f"{REAL_DATA} is missing but HEMALABEL_REQUIRE_REAL_DATA is set")
-        pytest.skip(f"real data not found at {REAL_DATA}")
+    """A path under ../shared/data, behind the same rule."""
+    require_real_data()
     return REAL_DATA.joinpath(*parts)
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests marked realdata follow the same rule as real_data_path()."""
-    if REAL_DATA.is_dir():
-        return
-    if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
-        raise pytest.UsageError(f"{REAL_DATA} is missing but HEMALABEL_REQUIRE_REAL_DATA is set")
-    skip = pytest.mark.skip(reason=f"real data not found at {REAL_DATA}")
-    for item in items:
-        if "realdata" in item.keywords:
-            item.add_marker(skip)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    if item.get_closest_marker("realdata"):
+        require_real_data()
 
 
 @pytest.fixture(autouse=True)

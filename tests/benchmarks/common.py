@@ -17,9 +17,9 @@ from core.imaging import load_rgb
 from core.training.config import TrainConfig
 from core.training.datasets import source_splits
 from core.training.samples import LabelledCell, from_bccd
+from tests.conftest import REAL_DATA as DATA
+from tests.conftest import REPO_ROOT as ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
-DATA = ROOT.parent / "shared" / "data"
 BUNDLED_CONFIG = ROOT / "models" / "hemalabel-wbc.train.json"
 CROSS_LAB_CLASSES = ("neutrophil", "eosinophil", "lymphocyte", "monocyte")  # >= 5 cells in BCCD val+test
 

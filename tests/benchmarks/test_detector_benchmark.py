@@ -17,7 +17,6 @@ import json
 import os
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -28,11 +27,11 @@ from core.detection.data import read_ground_truth, relabelled_fields
 from core.detection.detector import KerasCellDetector, resolve_detector_card
 from core.imaging import load_rgb
 from core.jobs import run_job
+from tests.conftest import REAL_DATA as DATA
 
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 GOALS = {"white": {"recall": 0.99, "precision": 0.95, "ap50": 0.98}, "red": {"ap50": 0.90}, "platelet": {"ap50": 0.90}}
 
-pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
+pytestmark = pytest.mark.realdata
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@ keeps test fields out of training."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -22,11 +21,7 @@ from core.detection.data import (
 from core.detection.detector import KerasCellDetector, default_detector_card
 from core.detection.evaluation import evaluate
 from core.detection.assess import predict_results
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-needs_data = pytest.mark.skipif(
-    not DATA.is_dir() and not os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"), reason="../shared/data is absent"
-)
+from tests.conftest import REAL_DATA
 
 
 def test_a_copied_field_is_dropped_from_training(tmp_path: Path) -> None:
@@ -79,11 +74,10 @@ def test_a_relabelled_field_takes_the_other_sources_boxes(tmp_path: Path) -> Non
 
 
 @pytest.mark.realdata
-@needs_data
 @pytest.mark.slow
 def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
-    bccd = read_ground_truth(DATA / "bccd", "voc", "test")
-    txl = read_ground_truth(DATA / "txl-pbc", "yolo")  # every split
+    bccd = read_ground_truth(REAL_DATA / "bccd", "voc", "test")
+    txl = read_ground_truth(REAL_DATA / "txl-pbc", "yolo")  # every split
     found = relabelled_fields(bccd, txl)
     assert len(found) >= 30
     own = {gt.path: gt for gt in bccd}
@@ -93,17 +87,18 @@ def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
 
 
 @pytest.mark.realdata
-@needs_data
 @pytest.mark.slow
 def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there() -> None:
-    data = bundled_training_data(DATA)
+    data = bundled_training_data(REAL_DATA)
     summary = data.summary
     assert summary["val_dropped_as_test_fields"] > 0 and summary["val_dropped_as_training_fields"] > 0
     assert summary["val_dropped_as_repeats"] > 0
     # BCCD's unlabelled red cells count only weakly as background there.
     weights = {gt.negative_weights for gt in data.train if "/bccd/" in str(gt.path)}
     assert weights == {BCCD_NEGATIVE_WEIGHTS} and summary["bccd_negative_weights"] == list(BCCD_NEGATIVE_WEIGHTS)
-    tests = read_ground_truth(DATA / "bccd", "voc", "test") + read_ground_truth(DATA / "txl-pbc", "yolo", "test")
+    tests = read_ground_truth(REAL_DATA / "bccd", "voc", "test") + read_ground_truth(
+        REAL_DATA / "txl-pbc", "yolo", "test"
+    )
     thumbs = {gt.path: thumbnail(gt.path) for gt in tests + data.train + data.val}
     assert drop_duplicates_of(data.val, tests, thumbs.get)[1] == 0
     assert drop_duplicates_of(data.val, data.train, thumbs.get)[1] == 0
@@ -111,11 +106,10 @@ def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there(
 
 
 @pytest.mark.realdata
-@needs_data
 @pytest.mark.slow
 def test_bundled_detector_finds_the_cells_of_bccd_test_fields() -> None:
     detector = KerasCellDetector.load(default_detector_card())
-    samples = read_ground_truth(DATA / "bccd", "voc", "test")[:16]
+    samples = read_ground_truth(REAL_DATA / "bccd", "voc", "test")[:16]
     metrics = evaluate(predict_results(detector, samples), detector.card.thresholds)
     assert metrics["white"]["recall"] >= 0.9
     assert metrics["white"]["ap50"] >= 0.9
@@ -126,11 +120,10 @@ def test_bundled_detector_finds_the_cells_of_bccd_test_fields() -> None:
 
 
 @pytest.mark.realdata
-@needs_data
 @pytest.mark.slow
 def test_bundled_detector_on_txl_pbc_test_fields_of_every_lab() -> None:
     detector = KerasCellDetector.load(default_detector_card())
-    samples = read_ground_truth(DATA / "txl-pbc", "yolo", "test")[::9]
+    samples = read_ground_truth(REAL_DATA / "txl-pbc", "yolo", "test")[::9]
     metrics = evaluate(predict_results(detector, samples), detector.card.thresholds)
     assert metrics["white"]["recall"] >= 0.9
     assert metrics["red"]["ap50"] >= 0.8

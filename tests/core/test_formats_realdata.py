@@ -2,29 +2,20 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
 from core.exporting import EXPORT_FORMATS, ExportOptions, export_dataset
 from core.importing import import_source
 from core.jobs import run_job
 from core.store import ProjectStore
-
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-BCCD = DATA / "bccd"
+from tests.conftest import real_data_path
 
 
 @pytest.fixture(scope="module")
 def bccd_project(tmp_path_factory: pytest.TempPathFactory):
-    if not BCCD.is_dir():
-        if os.environ.get("HEMALABEL_REQUIRE_REAL_DATA"):
-            pytest.fail(f"{BCCD} is missing and HEMALABEL_REQUIRE_REAL_DATA is set")
-        pytest.skip(f"{BCCD} is absent")
     folder = tmp_path_factory.mktemp("bccd")
     store = ProjectStore.create(folder / "bccd.hemalabel")
-    report = run_job(import_source(store, BCCD))
+    report = run_job(import_source(store, real_data_path("bccd")))
     assert (report.slides_added, report.cells_added, report.skipped) == (364, 4888, [])
     yield store, folder
     store.close()

@@ -17,9 +17,8 @@ from core.training.loading import load_cells
 from core.training.samples import DatasetError, LabelledCell, from_class_folders
 from core.training.splits import split_samples
 from core.jobs import run_job
+from tests.conftest import REAL_DATA
 from tests.core.classifier_fixtures import write_class_tree
-
-DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 
 def _cells(n: int, label: str, groups: int) -> list[LabelledCell]:
@@ -130,7 +129,7 @@ def test_recall_intervals_narrow_with_more_cells_and_leave_doubt_when_all_are_ri
 def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
     from core.training.pbc import pbc_cells
 
-    cells, fallbacks = pbc_cells(DATA / "pbc")
+    cells, fallbacks = pbc_cells(REAL_DATA / "pbc")
     assert len(cells) == 8000 and fallbacks < 400
     assert {c.label for c in cells} == {"basophil", "eosinophil", "erythroblast", "ig", "lymphocyte", "monocyte",
                                         "neutrophil", "platelet"}
@@ -144,6 +143,6 @@ def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
 def test_bccd_white_cells_are_labelled_only_in_single_cell_fields() -> None:
     from core.training.samples import from_bccd
 
-    cells = from_bccd(DATA / "bccd", ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte"], ["val", "test"])
+    cells = from_bccd(REAL_DATA / "bccd", ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte"], ["val", "test"])
     assert 100 < len(cells) < 200
     assert len({c.path for c in cells}) == len(cells)
