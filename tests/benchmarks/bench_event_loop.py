@@ -6,6 +6,9 @@ window shows a slide and receives every store event (canvas and browser
 update as results arrive).
 
     xvfb-run -a uv run python tests/benchmarks/bench_event_loop.py [SLIDES] [--real [--warm]] [--no-pan]
+
+Exits 1 when the worst stall misses the goal (issue 5: the GUI thread never
+blocked over 100 ms).
 """
 
 from __future__ import annotations
@@ -15,6 +18,8 @@ import sys
 import time
 
 from _bench_common import make_project
+
+GOAL_MAX_STALL_MS = 100.0
 
 
 def main() -> int:
@@ -81,10 +86,12 @@ def main() -> int:
     state = "bundled models, " + ("TensorFlow warmed up" if "--warm" in sys.argv else "TensorFlow imported during the run") if real else "fake models"
     print(f"detect+classify {count} slides ({state}): {elapsed:.1f} s, {cells} cells written")
     print(f"event loop during the run: max stall {max(gaps):.1f} ms, p99 {statistics.quantiles(gaps, n=100)[98]:.1f} ms, "
-          f"median tick gap {statistics.median(gaps):.1f} ms over {len(gaps)} ticks (goal: max <= 100 ms)")
+          f"median tick gap {statistics.median(gaps):.1f} ms over {len(gaps)} ticks")
     print(f"for reference, the same window idle (no job) on this machine: max stall {baseline:.1f} ms")
     print("worst stalls (ms, at ms into the run): " + ", ".join(f"{gap:.0f} @ {at:.0f}" for gap, at in worst))
-    return 0
+    met = max(gaps) <= GOAL_MAX_STALL_MS
+    print(f"goal: max stall <= {GOAL_MAX_STALL_MS:.0f} ms: {'met' if met else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":

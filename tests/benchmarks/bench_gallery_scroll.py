@@ -7,6 +7,9 @@ layout, each repaint while scrolling page by page through all 5,000 cells
 thumbnails of a page take to arrive after a jump.
 
     QT_QPA_PLATFORM=offscreen uv run python tests/benchmarks/bench_gallery_scroll.py [--cells N]
+
+Exits 1 when the 95th percentile repaint while scrolling is over one frame
+at 60 Hz: scrolling "without lag" (issue 6), a rare slower frame allowed.
 """
 
 from __future__ import annotations
@@ -83,8 +86,9 @@ def main() -> int:
             QApplication.processEvents()  # thumbnails arriving meanwhile, as when a user scrolls
             position += page
         paints.sort()
+        p95 = paints[int(0.95 * (len(paints) - 1))]
         print(f"scrolled {len(paints)} pages: repaint median {statistics.median(paints):.1f} ms, "
-              f"p95 {paints[int(0.95 * (len(paints) - 1))]:.1f} ms, max {paints[-1]:.1f} ms (frame budget {FRAME_BUDGET_MS} ms)")
+              f"p95 {p95:.1f} ms, max {paints[-1]:.1f} ms (frame budget {FRAME_BUDGET_MS} ms)")
 
         for where in (bar.maximum() // 3, bar.maximum() // 2):
             pump(300)
@@ -107,7 +111,9 @@ def main() -> int:
         gallery.shutdown()
         gallery.close()
         store.close()
-    return 0
+    met = p95 <= FRAME_BUDGET_MS
+    print(f"goal: p95 repaint <= {FRAME_BUDGET_MS} ms: {'met' if met else 'MISSED'}")
+    return 0 if met else 1
 
 
 if __name__ == "__main__":
