@@ -3,6 +3,7 @@ inference alike, so a model is trained on exactly what it will be shown."""
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
 from core.schema import Box
@@ -54,6 +55,14 @@ def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN,
             filled[top : top + inside.shape[0], left : left + inside.shape[1]] = inside
             inside = filled
     return np.ascontiguousarray(inside)
+
+
+def display_tile(image: np.ndarray, box: Box, side: int) -> np.ndarray:
+    """The crop a person is shown for a cell (the outside colour past the
+    slide's edge), resized to side x side pixels."""
+    crop = crop_square(image, box, outside=OUTSIDE_FOR_DISPLAY)
+    interpolation = cv2.INTER_AREA if crop.shape[0] > side else cv2.INTER_LINEAR
+    return np.ascontiguousarray(cv2.resize(crop, (side, side), interpolation=interpolation))
 
 
 def _colour(image: np.ndarray, colour: tuple[int, ...]) -> np.ndarray:

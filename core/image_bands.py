@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.imaging import _OPENCV_PIXEL_LIMIT, ImageReadError
+from core.imaging import OPENCV_PIXEL_LIMIT, OPENCV_WIDTH_LIMIT, MissingImage, UnreadableImage
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # PNG colour type -> channels, for the 8-bit types read in bands.
@@ -48,7 +48,7 @@ class PngBands:
 
     def bands(self, rows: int = 256) -> Iterator[np.ndarray]:
         """RGB uint8 bands of up to `rows` rows, top to bottom, covering the
-        image; ImageReadError if the file is damaged or ends early."""
+        image; UnreadableImage if the file is damaged or ends early."""
         stride = 1 + self.width * self._channels  # filter byte + pixels
         previous: bytes | None = None
         pending = bytearray()
@@ -64,7 +64,7 @@ class PngBands:
                 done += count
                 yield self._to_rgb(raw)
         if done < self.height:
-            raise ImageReadError(self.path, f"damaged or truncated image (ends after row {done} of {self.height})")
+            raise UnreadableImage(self.path, f"damaged or truncated image (ends after row {done} of {self.height})")
 
     def _inflated(self) -> Iterator[bytes]:
         inflater = zlib.decompressobj()
@@ -74,7 +74,7 @@ class PngBands:
                 while True:
                     header = file.read(8)
                     if len(header) < 8:
-                        raise ImageReadError(self.path, "damaged or truncated image (no end chunk)")
+                        raise UnreadableImage(self.path, "damaged or truncated image (no end chunk)")
                     length, kind = struct.unpack(">I4s", header)
                     if kind == b"IEND":
                         break
@@ -85,15 +85,17 @@ class PngBands:
                     while left:
                         chunk = file.read(min(left, _READ_CHUNK))
                         if not chunk:
-                            raise ImageReadError(self.path, "damaged or truncated image (a data chunk ends early)")
+                            raise UnreadableImage(self.path, "damaged or truncated image (a data chunk ends early)")
                         left -= len(chunk)
                         yield inflater.decompress(chunk)
                     file.seek(4, os.SEEK_CUR)  # CRC: libpng checks each band's own
             yield inflater.flush()
         except zlib.error as error:
-            raise ImageReadError(self.path, f"damaged image ({error})") from None
+            raise UnreadableImage(self.path, f"damaged image ({error})") from None
+        except FileNotFoundError:
+            raise MissingImage(self.path, "file not found") from None
         except OSError as error:
-            raise ImageReadError(self.path, f"cannot read file ({error.strerror or error})") from None
+            raise UnreadableImage(self.path, f"cannot read file ({error.strerror or error})") from None
 
     def _decode(self, block: bytes, count: int, previous: bytes | None) -> np.ndarray:
         """The band's rows as OpenCV gives them unchanged (grey, BGR or BGRA)."""
@@ -103,7 +105,7 @@ class PngBands:
         png = _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", zlib.compress(body, 0)) + _chunk(b"IEND", b"")
         image = cv2.imdecode(np.frombuffer(png, np.uint8), cv2.IMREAD_UNCHANGED)
         if image is None:
-            raise ImageReadError(self.path, "damaged image (a band of rows could not be decoded)")
+            raise UnreadableImage(self.path, "damaged image (a band of rows could not be decoded)")
         image = image[1:] if previous is not None else image
         if image.ndim == 2:
             return image
@@ -138,7 +140,7 @@ def open_bands(path: str | os.PathLike[str], min_pixels: int | None = None) -> P
             file.seek(4, os.SEEK_CUR)
             if depth != 8 or color_type not in _CHANNELS or interlace or width * height < min_pixels:
                 return None
-            if width * height > _OPENCV_PIXEL_LIMIT:
+            if width * height > OPENCV_PIXEL_LIMIT or width > OPENCV_WIDTH_LIMIT:
                 return None  # refused, as a whole decode refuses it: the rest of the app could not open it
             while True:
                 header = file.read(8)

@@ -4,35 +4,47 @@ Boxes are stored in the pixels of the image as it was then, so a file that
 has since been replaced by one of another size (re-exported, cropped,
 rotated) no longer carries them: crops, detections and exported boxes taken
 from it would be wrong without any sign.  Whatever reads a slide to crop,
-detect or export goes through here, so the reason reads the same everywhere."""
+detect, export or show cell tiles goes through here, so the reason reads
+the same everywhere."""
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from core.imaging import ImageReadError, load_rgb, probe_image
+from core.imaging import BeyondPillowGuard, ChangedSize, load_rgb, probe_image
 from core.schema import Slide
 from core.store import ProjectStore
 
 
 def changed_size(slide: Slide, width: int, height: int) -> str | None:
     """Why an image of width x height cannot carry the slide's boxes, or None."""
-    if (width, height) == (slide.width, slide.height):
+    return _size_change((slide.width, slide.height), (width, height))
+
+
+def _size_change(recorded: tuple[int, int], now: tuple[int, int]) -> str | None:
+    if now == recorded:
         return None
     return (
-        f"the image is {width}x{height} now but was {slide.width}x{slide.height} when it was added "
+        f"the image is {now[0]}x{now[1]} now but was {recorded[0]}x{recorded[1]} when it was added "
         "to the project, so its boxes no longer fit it"
     )
 
 
+def load_rgb_sized(path: str | os.PathLike[str], recorded: tuple[int, int]) -> np.ndarray:
+    """The image's pixels; ChangedSize if it is no longer `recorded`
+    (width, height), ImageReadError if it cannot be read."""
+    image = load_rgb(path)
+    reason = _size_change(recorded, (image.shape[1], image.shape[0]))
+    if reason is not None:
+        raise ChangedSize(path, reason)
+    return image
+
+
 def load_slide_rgb(store: ProjectStore, slide: Slide) -> np.ndarray:
     """The slide's pixels; ImageReadError if unreadable or changed in size."""
-    path = store.image_path(slide)
-    image = load_rgb(path)
-    reason = changed_size(slide, image.shape[1], image.shape[0])
-    if reason is not None:
-        raise ImageReadError(path, reason)
-    return image
+    return load_rgb_sized(store.image_path(slide), (slide.width, slide.height))
 
 
 def check_slide_file(store: ProjectStore, slide: Slide) -> None:
@@ -43,10 +55,8 @@ def check_slide_file(store: ProjectStore, slide: Slide) -> None:
     path = store.image_path(slide)
     try:
         info = probe_image(path, verify_pixels=False, decode_large=False)
-    except ImageReadError as error:
-        if error.too_large_for_pillow:
-            return
-        raise
+    except BeyondPillowGuard:
+        return
     reason = changed_size(slide, info.width, info.height)
     if reason is not None:
-        raise ImageReadError(path, reason)
+        raise ChangedSize(path, reason)

@@ -20,7 +20,8 @@
     dialogs/             sign-off, import, export (job_dialog.py: their shared form + worker job)
     retrain/             Models > Retrain… (queue, settings, live curves, results, promote/discard,
                          insights) and Models > Models… (versions, promote, discard, roll back)
-    imagery.py           decoding for the viewer (Pillow, or OpenCV past Pillow's bomb guard), pyramid levels
+    imagery.py           core's RGB arrays as QImages, and ImageShown (what the canvas says of its image);
+                         reading files and pyramid levels are core's (core/imaging.py, core/image_levels.py)
     presentation.py      colours, tags and status words shared by all views
     style.py             the look, and pyqtgraph's one configuration
     settings.py          QSettings: recent projects, layout, confidence threshold, kinds shown

@@ -19,10 +19,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.canvas.tiled_image import rgb_to_qimage
-from app.gui.imagery import SlideImage
+from app.gui.imagery import rgb_to_qimage
 from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, needs_class, percent
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
+from core.image_levels import ImageLevels
 from core.project_learning import describe_version
 from core.schema import Cell
 from core.taxonomy import Taxonomy
@@ -137,7 +137,7 @@ class InspectorView(QWidget):
             button.setEnabled(editable)
 
     def show_cells(
-        self, cells: list[Cell], taxonomy: Taxonomy | None, image: SlideImage | None, crop: QPixmap | None = None
+        self, cells: list[Cell], taxonomy: Taxonomy | None, image: ImageLevels | None, crop: QPixmap | None = None
     ) -> None:
         """`image` is the slide on show; for a cell on another slide (the
         gallery's, across slides) `crop` is its ready-made tile, if any."""

@@ -23,6 +23,7 @@ from app.gui.data_controller import DataController
 from app.gui.edited_elsewhere import EditedElsewhere
 from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
+from app.gui.imagery import ImageShown
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController, ThresholdedClassifier
 from app.gui.presentation import hidden_kinds_note
@@ -180,7 +181,7 @@ class MainController(QObject):
 
     def _show_empty_hint(self) -> None:
         """Over a shown image only: a missing or unreadable one has its own message."""
-        if self.slide is not None and self.canvas.image_state[0] in ("ok", "preview"):
+        if self.slide is not None and self.canvas.image_state[0] in (ImageShown.OK, ImageShown.PREVIEW):
             self.window.view.set_overlay(self._empty_slide_hint())
 
     def _restore_settings(self) -> None:
@@ -685,33 +686,30 @@ class MainController(QObject):
         taxonomy = self.session.taxonomy if self.session else None
         self.window.inspector.show_cells(cells, taxonomy, self.canvas.image())
 
-    def _image_state_changed(self, slide_id: int, state: str, reason: str) -> None:
+    def _image_state_changed(self, slide_id: int, state: ImageShown, reason: str) -> None:
         w = self.window
         w.slide_model.set_problem(slide_id, state, reason) if slide_id else None
         name = Path(self.slide.path).name if self.slide else ""
-        if state == "missing":
+        if state == ImageShown.MISSING:
             where = self.session.store.image_path(self.slide) if self.session and self.slide else name
             w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).", "error", "Locate\u2026")
             w.view.set_overlay(f"Image missing\n{name}\n\nUse Locate\u2026 (Ctrl+L) to point to where it is now.")
-        elif state == "corrupt":
+        elif state in (ImageShown.UNREADABLE, ImageShown.TOO_LARGE):
             w.image_banner.show_message(f"<b>Cannot show {name}.</b> {reason}", "error")
             w.view.set_overlay(f"Cannot show this image\n{reason}")
-        elif state == "changed":
+        elif state == ImageShown.CHANGED:
             # Shown as it is; detection, classification and export skip it.
             w.image_banner.show_message(f"<b>{name} has changed.</b> {reason[:1].upper()}{reason[1:]}.", "warning")
             w.view.set_overlay("")
-        elif state == "loading":
+        elif state == ImageShown.LOADING:
             w.image_banner.hide_message()
             w.view.set_overlay("")
-        elif state in ("ok", "preview"):
+        elif state in (ImageShown.OK, ImageShown.PREVIEW):
             w.image_banner.hide_message()
             w.view.set_overlay(self._empty_slide_hint())
-        elif state == "none":
+        else:  # no slide
             w.image_banner.hide_message()
             w.view.set_overlay(self._idle_overlay())
-        else:
-            w.image_banner.hide_message()
-            w.view.set_overlay("")
 
     def _zoom(self, step: int) -> None:
         """View > Zoom In / Out: the slide on the canvas, the tiles in the gallery."""

@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.imagery import ImageShown
 from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
@@ -46,6 +47,14 @@ SLIDE_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 2
 THUMB_ROLE = Qt.ItemDataRole.UserRole + 3
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 4
+
+# How a slide's row names the trouble with its image.
+_PROBLEM_WORDS = {
+    ImageShown.MISSING: "Missing",
+    ImageShown.UNREADABLE: "Unreadable",
+    ImageShown.TOO_LARGE: "Too large",
+    ImageShown.CHANGED: "Changed",
+}
 
 
 class SlideListModel(QAbstractListModel):
@@ -63,7 +72,7 @@ class SlideListModel(QAbstractListModel):
         self._repaint_timer.timeout.connect(self._emit_dirty)
         self.thumbnails = ThumbnailLoader(self)
         self.thumbnails.ready.connect(self._thumbnail_ready)
-        self.thumbnails.failed.connect(self._thumbnail_failed)
+        self.thumbnails.failed.connect(self.set_problem)
 
     # ------------------------------------------------------------ content
     def set_session(self, session: ProjectSession | None) -> None:
@@ -94,10 +103,10 @@ class SlideListModel(QAbstractListModel):
     def problem(self, slide_id: int) -> str | None:
         return self._problems.get(slide_id)
 
-    def set_problem(self, slide_id: int, state: str, reason: str) -> None:
-        """Mark a slide whose image is missing, unreadable or changed in size
-        (state "missing"/"corrupt"/"changed"), or clear it."""
-        text = {"missing": "Missing", "corrupt": "Unreadable", "changed": "Changed"}.get(state)
+    def set_problem(self, slide_id: int, state: ImageShown, reason: str) -> None:
+        """Mark a slide whose image is missing, unreadable, too large or
+        changed in size, or clear the mark for any other state."""
+        text = _PROBLEM_WORDS.get(state)
         if text is None:
             if self._problems.pop(slide_id, None) is not None:
                 self._row_changed(slide_id)
@@ -196,9 +205,6 @@ class SlideListModel(QAbstractListModel):
 
     def _thumbnail_ready(self, slide_id: int) -> None:
         self._row_changed(slide_id)
-
-    def _thumbnail_failed(self, slide_id: int, reason: str) -> None:
-        self.set_problem(slide_id, "missing" if reason == "file not found" else "corrupt", reason)
 
     # ------------------------------------------------------------ Qt model
     def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008

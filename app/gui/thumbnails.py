@@ -10,31 +10,35 @@ from __future__ import annotations
 from collections.abc import Generator
 from pathlib import Path
 
+import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QPixmap
 
-from app.gui.canvas.tiled_image import rgb_to_qimage
-from app.gui.imagery import read_thumbnail
+from app.gui.imagery import ImageShown, rgb_to_qimage
 from app.gui.worker import JobHandle, start_job
-from core.imaging import ImageReadError
+from core.imaging import ImageRead, ImageState, read_thumbnail, try_read
 from core.jobs import CancelToken, Progress
+
+THUMBNAIL_SIDE = 96
+
+
+def _read_thumbnail(path: Path) -> np.ndarray:
+    return read_thumbnail(path, THUMBNAIL_SIDE)
 
 
 def _thumbnail_job(batch: list[tuple[int, Path]], token: CancelToken) -> Generator[Progress, None, None]:
     for index, (slide_id, path) in enumerate(batch, start=1):
         token.raise_if_cancelled()
         try:
-            payload = (slide_id, path, read_thumbnail(path), "")
-        except ImageReadError as error:
-            payload = (slide_id, path, None, error.reason)
+            read = try_read(_read_thumbnail, path)
         except Exception as error:  # an odd file must not stop the other thumbnails
-            payload = (slide_id, path, None, str(error))
-        yield Progress(index, len(batch), "", payload=payload)
+            read = ImageRead(ImageState.UNREADABLE, reason=str(error))
+        yield Progress(index, len(batch), "", payload=(slide_id, path, read))
 
 
 class ThumbnailLoader(QObject):
     ready = Signal(int)  # slide id whose thumbnail (or failure) is now known
-    failed = Signal(int, str)  # slide id, reason
+    failed = Signal(int, object, str)  # slide id, ImageShown, reason
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -87,16 +91,16 @@ class ThumbnailLoader(QObject):
         )
 
     def _on_progress(self, progress: Progress) -> None:
-        slide_id, path, array, reason = progress.payload
+        slide_id, path, read = progress.payload
         if self._requested.get(slide_id) != path:
             return  # the slide was relocated (or the project closed) meanwhile
         self._pending.pop(slide_id, None)
-        if array is not None:
-            self._pixmaps[slide_id] = QPixmap.fromImage(rgb_to_qimage(array))
+        if read.image is not None:
+            self._pixmaps[slide_id] = QPixmap.fromImage(rgb_to_qimage(read.image))
             self.ready.emit(slide_id)
         else:
-            self._failures[slide_id] = reason
-            self.failed.emit(slide_id, reason)
+            self._failures[slide_id] = read.reason
+            self.failed.emit(slide_id, ImageShown.of(read.state), read.reason)
             self.ready.emit(slide_id)
 
     def _on_finished(self) -> None:

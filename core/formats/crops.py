@@ -13,7 +13,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PIL import Image
 
 from core.crops import crop_square
 from core.formats.common import (
@@ -27,7 +26,7 @@ from core.formats.common import (
     atomic_write_bytes,
 )
 from core.formats.folder import find_images
-from core.imaging import is_image_file, load_rgb
+from core.imaging import ImageReadError, is_image_file, load_rgb, stored_size
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
 from core.schema import Box
@@ -88,9 +87,8 @@ def inner_box(size: tuple[int, int], margin: float) -> Box:
 
 def _image_size(path: Path) -> tuple[int, int] | None:
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+        return stored_size(path)
+    except ImageReadError:
         return None  # the import's image check lists it
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from PIL import Image
-
 from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
@@ -22,6 +20,7 @@ from core.formats.common import (
     read_text,
 )
 from core.formats.folder import find_images
+from core.imaging import ImageReadError, stored_size
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
 from core.schema import Box
@@ -216,9 +215,8 @@ def _image_size(path: Path) -> tuple[int, int] | None:
     """The stored size (YOLO boxes are normalised to it); None if the image
     cannot be read, which the import then lists."""
     try:
-        with Image.open(path) as image:
-            return image.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+        return stored_size(path)
+    except ImageReadError:
         return None
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import shutil
 
 import numpy as np
+import pytest
 from PIL import Image
 from PySide6.QtCore import Qt
 
@@ -94,15 +95,17 @@ def test_image_over_pillows_guard_opens_through_opencv_in_tiles(qtbot, open_wind
     """A scan bigger than Pillow's decompression-bomb limit opens (via OpenCV)
     as one full array plus smaller levels, and is painted in tiles.  The limit
     is lowered for this test so a small file stands in for a 20,000 px scan."""
-    from app.gui import imagery
+    from core.image_levels import read_levels
+    from core.imaging import BeyondPillowGuard, probe_image, read_thumbnail
     from core.store import ProjectStore
 
     big = make_slide_image(tmp_path / "scan" / "scan.png", width=3000, height=2000)
     with ProjectStore.create(tmp_path / "scan" / "scan.hemalabel") as store:
         store.add_slide(big, 3000, 2000)
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1_000_000)  # 3000x2000 is now "a bomb" to Pillow
-    assert imagery.too_large_for_pillow(big)
-    image = imagery.read_slide_image(big)
+    with pytest.raises(BeyondPillowGuard):
+        probe_image(big, verify_pixels=False, decode_large=False)
+    image = read_levels(big)
     assert [level.shape[:2] for level in image.levels] == [(2000, 3000), (1000, 1500), (500, 750)]
     assert np.shares_memory(image.full, image.levels[0])
 
@@ -115,7 +118,7 @@ def test_image_over_pillows_guard_opens_through_opencv_in_tiles(qtbot, open_wind
     window.view.zoom_actual()
     window.view.viewport().repaint()
     assert item.cached_tiles() < 4 + 24  # at 100 % only the tiles in view are made
-    assert imagery.read_thumbnail(big).shape[2] == 3
+    assert read_thumbnail(big, 96).shape == (64, 96, 3)
 
 
 def test_signed_off_slide_is_locked_with_a_banner(qtbot, open_window, project_path):
@@ -257,3 +260,39 @@ def test_a_full_disk_is_shown_until_an_edit_is_saved_again(qtbot, open_window, p
     qtbot.keyClick(window.view, other_key)
     assert store.cell(cell.id).label == other
     qtbot.waitUntil(lambda: not banner.isVisible())
+
+
+def test_slide_thumbnails_say_by_type_what_is_wrong_with_each_image(qtbot, tmp_path):
+    """Missing, unreadable and too large reach the slide list as states, not
+    as message text to be matched."""
+    import struct
+    import zlib
+
+    from app.gui import worker
+    from app.gui.imagery import ImageShown
+    from app.gui.slide_browser import SlideListModel
+    from app.gui.thumbnails import ThumbnailLoader
+
+    good = make_slide_image(tmp_path / "good.png", width=120, height=90)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    header = bytearray(good.read_bytes())
+    header[16:24] = struct.pack(">II", 50_000, 50_000)  # claims 2.5 gigapixels
+    header[29:33] = struct.pack(">I", zlib.crc32(bytes(header[12:29])))
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(bytes(header))
+    loader = ThumbnailLoader()
+    failures = {}
+    loader.failed.connect(lambda slide_id, state, reason: failures.update({slide_id: (state, reason)}))
+    for slide_id, path in enumerate([good, tmp_path / "gone.png", empty, huge], start=1):
+        loader.request(slide_id, path)
+    qtbot.waitUntil(lambda: loader.pixmap(1) is not None and len(failures) == 3 and not worker.active_jobs())
+    assert {slide_id: state for slide_id, (state, _) in failures.items()} == {
+        2: ImageShown.MISSING, 3: ImageShown.UNREADABLE, 4: ImageShown.TOO_LARGE}
+    assert loader.failure(4) == failures[4][1] and "too many to open" in failures[4][1]
+
+    rows = SlideListModel()
+    rows.set_problem(4, *failures[4])
+    assert rows.problem(4).startswith("Too large: image has more than")
+    rows.set_problem(4, ImageShown.OK, "")
+    assert rows.problem(4) is None

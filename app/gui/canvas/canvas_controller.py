@@ -11,22 +11,23 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TypeVar
-
-import cv2
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
 from app.gui.canvas.cell_item import CellItem
 from app.gui.canvas.slide_view import SlideView
 from app.gui.canvas.tiled_image import TiledImageItem
-from app.gui.imagery import SlideImage, read_preview, read_slide_image
+from app.gui.imagery import ImageShown
 from app.gui.presentation import cell_look
 from app.gui.review_actions import run_review
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core import review
-from core.imaging import ImageReadError
+from core.image_levels import ImageLevels, read_levels, read_preview
+from core.imaging import ImageRead, ImageState, try_read
 from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide, SlideStatus
 from core.slide_pixels import changed_size
@@ -51,9 +52,20 @@ def box_of(rect: QRectF) -> Box:
     return Box(rect.left(), rect.top(), rect.right(), rect.bottom())
 
 
+@dataclass(frozen=True, slots=True)
+class _Loaded:
+    """A slide's image read on a worker thread, with what it was read for:
+    a result for another session or path is not shown."""
+
+    slide_id: int
+    session: ProjectSession
+    path: Path
+    read: ImageRead[ImageLevels]
+
+
 class CanvasController(QObject):
     selection_changed = Signal()
-    image_state_changed = Signal(int, str, str)  # slide id, "loading"|"ok"|"changed"|"missing"|"corrupt", reason
+    image_state_changed = Signal(int, object, str)  # slide id, ImageShown, reason
     slide_shown = Signal(int)  # the slide's image (or its placeholder) is in place
     message = Signal(str)
 
@@ -70,8 +82,8 @@ class CanvasController(QObject):
         self._visible_kinds = {CellKind.WHITE, CellKind.RED, CellKind.PLATELET}
         self._image_item = TiledImageItem()
         self.scene.addItem(self._image_item)
-        self._image_state = ("none", "")
-        self._cache: OrderedDict[int, SlideImage] = OrderedDict()
+        self._image_state: tuple[ImageShown, str] = (ImageShown.NONE, "")
+        self._cache: OrderedDict[int, ImageLevels] = OrderedDict()
         self._loads: dict[int, JobHandle] = {}
         self.switch_started = 0.0
         self.last_switch_ms = 0.0
@@ -118,7 +130,7 @@ class CanvasController(QObject):
         if slide is None or self.session is None:
             self._image_item.set_image(None, 0, 0)
             self.scene.setSceneRect(QRectF(0, 0, 1, 1))
-            self._set_image_state(0, "none", "")
+            self._set_image_state(0, ImageShown.NONE, "")
             self.selection_changed.emit()
             return
         self.scene.setSceneRect(QRectF(0, 0, slide.width, slide.height))
@@ -129,7 +141,7 @@ class CanvasController(QObject):
             self._set_image_state(slide.id, *_state_of(slide, cached))
         else:
             self._image_item.set_image(None, slide.width, slide.height)
-            self._set_image_state(slide.id, "loading", "")
+            self._set_image_state(slide.id, ImageShown.LOADING, "")
             self._load(slide)
         self._sync_cells()
         self.view.fit()
@@ -150,18 +162,18 @@ class CanvasController(QObject):
             self._cache.pop(slide.id, None)
             self.show_slide(slide)
 
-    def image(self) -> SlideImage | None:
+    def image(self) -> ImageLevels | None:
         """The full image on show, to cut cells from (None while loading,
         during a preview, when unreadable, or when it changed size since its
         boxes were drawn)."""
         image = self._image_item.image
-        return None if image is None or image.preview or self._image_state[0] == "changed" else image
+        return None if image is None or image.preview or self._image_state[0] == ImageShown.CHANGED else image
 
     @property
-    def image_state(self) -> tuple[str, str]:
+    def image_state(self) -> tuple[ImageShown, str]:
         return self._image_state
 
-    def _set_image_state(self, slide_id: int, state: str, reason: str) -> None:
+    def _set_image_state(self, slide_id: int, state: ImageShown, reason: str) -> None:
         self._image_state = (state, reason)
         self.image_state_changed.emit(slide_id, state, reason)
 
@@ -176,22 +188,13 @@ class CanvasController(QObject):
         slide_id = slide.id
         large = slide.width * slide.height > _PREVIEW_ABOVE_PIXELS
 
-        def read(token: CancelToken) -> Generator[Progress, None, tuple]:
+        def read(token: CancelToken) -> Generator[Progress, None, _Loaded]:
             if large:
                 # A whole-slide scan takes seconds to decode: show a 1/8 preview first.
-                try:
-                    preview = read_preview(path)
-                except (ImageReadError, MemoryError, cv2.error):
-                    preview = None
-                if preview is not None:
-                    yield Progress(0, 1, "preview", payload=(slide_id, session, preview, "ok", "", path))
-            try:
-                return slide_id, session, read_slide_image(path), "ok", "", path
-            except ImageReadError as error:
-                state = "missing" if error.reason == "file not found" else "corrupt"
-                return slide_id, session, None, state, error.reason, path
-            except MemoryError:
-                return slide_id, session, None, "corrupt", "not enough memory to open this image", path
+                preview = try_read(read_preview, path)
+                if preview.state == ImageState.READ:
+                    yield Progress(0, 1, "preview", payload=_Loaded(slide_id, session, path, preview))
+            return _Loaded(slide_id, session, path, try_read(read_levels, path))
 
         # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
         handle = start_job(
@@ -200,10 +203,11 @@ class CanvasController(QObject):
         self._loads[key] = handle
 
     def _preview(self, progress: Progress) -> None:
-        slide_id, session, preview, _state, _reason, path = progress.payload
-        if self._is_current(slide_id, session, path):
-            self._image_item.set_image(preview, self.slide.width, self.slide.height)
-            self._set_image_state(slide_id, "preview", "")
+        loaded: _Loaded = progress.payload
+        slide_id = loaded.slide_id
+        if self._is_current(slide_id, loaded.session, loaded.path):
+            self._image_item.set_image(loaded.read.image, self.slide.width, self.slide.height)
+            self._set_image_state(slide_id, ImageShown.PREVIEW, "")
             self.message.emit("Showing a preview while the full-resolution image loads…")
 
     def _prune_loads(self) -> None:
@@ -225,11 +229,11 @@ class CanvasController(QObject):
             and self.session.store.image_path(self.slide) == path
         )
 
-    def _loaded(self, outcome: tuple) -> None:
-        slide_id, session, image, state, reason, path = outcome
+    def _loaded(self, loaded: _Loaded) -> None:
+        slide_id, session, image = loaded.slide_id, loaded.session, loaded.read.image
         if session is not self.session or self.session is None:
             return
-        if self.slide is not None and self.slide.id == slide_id and not self._is_current(slide_id, session, path):
+        if self.slide is not None and self.slide.id == slide_id and not self._is_current(slide_id, session, loaded.path):
             return  # read from where the image used to be
         if image is not None:
             self._cache[slide_id] = image
@@ -244,8 +248,9 @@ class CanvasController(QObject):
             self.scene.setSceneRect(QRectF(0, 0, image.width, image.height))
             self.view.fit()
         if image is not None:
-            state, reason = _state_of(self.slide, image)
-        self._set_image_state(slide_id, state, reason)
+            self._set_image_state(slide_id, *_state_of(self.slide, image))
+        else:
+            self._set_image_state(slide_id, ImageShown.of(loaded.read.state), loaded.read.reason)
         self._shown(slide_id)
         self.selection_changed.emit()  # the inspector can show the crop now
 
@@ -416,11 +421,11 @@ class CanvasController(QObject):
             self._review(review.accept_slide, self.slide.id)
 
 
-def _state_of(slide: Slide, image: SlideImage) -> tuple[str, str]:
-    """("ok", "") or ("changed", why) when the file no longer has the size
-    its boxes were drawn on."""
+def _state_of(slide: Slide, image: ImageLevels) -> tuple[ImageShown, str]:
+    """OK, or CHANGED and why when the file no longer has the size its boxes
+    were drawn on."""
     reason = changed_size(slide, image.width, image.height)
-    return ("ok", "") if reason is None else ("changed", reason)
+    return (ImageShown.OK, "") if reason is None else (ImageShown.CHANGED, reason)
 
 
 _MIN_SIDE = 2.0  # image pixels: a box the keyboard shrinks stays a box

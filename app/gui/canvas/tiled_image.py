@@ -9,33 +9,27 @@ from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtCore import QRectF, Qt
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap
+from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from app.gui.imagery import SlideImage
+from app.gui.imagery import rgb_to_qimage
+from core.image_levels import ImageLevels
 
 _TILE = 512
 _MAX_CACHED_TILES = 160  # about 120 MB of pixmaps at most
 
 
-def rgb_to_qimage(array: np.ndarray) -> QImage:
-    """A QImage that owns a copy of an H x W x 3 uint8 array."""
-    array = np.ascontiguousarray(array)
-    height, width = array.shape[:2]
-    return QImage(array.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
-
-
 class TiledImageItem(QGraphicsItem):
     def __init__(self) -> None:
         super().__init__()
-        self._image: SlideImage | None = None
+        self._image: ImageLevels | None = None
         self._size = (0, 0)
         self._tiles: OrderedDict[tuple[int, int, int], QPixmap] = OrderedDict()
         self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption, True)
         self.setZValue(-10)
         self.setCacheMode(QGraphicsItem.CacheMode.NoCache)
 
-    def set_image(self, image: SlideImage | None, width: int = 0, height: int = 0) -> None:
+    def set_image(self, image: ImageLevels | None, width: int = 0, height: int = 0) -> None:
         """Show `image`; with None, an empty slide of the given size."""
         self.prepareGeometryChange()
         self._image = image
@@ -44,7 +38,7 @@ class TiledImageItem(QGraphicsItem):
         self.update()
 
     @property
-    def image(self) -> SlideImage | None:
+    def image(self) -> ImageLevels | None:
         return self._image
 
     def boundingRect(self) -> QRectF:
@@ -100,4 +94,4 @@ class TiledImageItem(QGraphicsItem):
         return len(self._tiles)
 
 
-__all__ = ["TiledImageItem", "rgb_to_qimage", "Qt"]
+__all__ = ["TiledImageItem", "Qt"]

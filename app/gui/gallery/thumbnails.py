@@ -25,15 +25,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtGui import QImage, QPixmap
 
+from app.gui.imagery import rgb_to_qimage
 from app.gui.worker import JobHandle, start_call
-from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
-from core.imaging import ImageReadError, load_rgb
+from core.crops import display_tile
+from core.imaging import ImageReadError
 from core.schema import Box, Cell
+from core.slide_pixels import load_rgb_sized
 
 log = logging.getLogger(__name__)
 
@@ -68,23 +69,22 @@ def _make_batch(requests: list[_Request], size: int, decoded: OrderedDict[Path, 
     for request in requests:
         by_slide.setdefault(request.image_path, []).append(request)
     for path, slide_requests in by_slide.items():
-        pixels = _decode(path, decoded, budget)
-        if pixels is not None and (pixels.shape[1], pixels.shape[0]) != slide_requests[0].image_size:
-            # Replaced by an image of another size since its boxes were drawn:
-            # its crops would show the wrong cells.
-            log.warning("no thumbnails for %s: the image changed size since it was added", path)
-            pixels = None
+        pixels = _decode(path, slide_requests[0].image_size, decoded, budget)
         for request in slide_requests:
-            results.append((request.key, None if pixels is None else _thumbnail(pixels, request.box, size)))
+            tile = None if pixels is None else rgb_to_qimage(display_tile(pixels, request.box, size))
+            results.append((request.key, tile))
     return results
 
 
-def _decode(path: Path, decoded: OrderedDict[Path, np.ndarray | None], budget: int) -> np.ndarray | None:
+def _decode(path: Path, image_size: tuple[int, int], decoded: OrderedDict[Path, np.ndarray | None],
+            budget: int) -> np.ndarray | None:
     if path in decoded:
         decoded.move_to_end(path)
         return decoded[path]
     try:
-        pixels: np.ndarray | None = load_rgb(path)
+        # A file replaced by one of another size since its boxes were drawn
+        # is refused: its crops would show the wrong cells.
+        pixels: np.ndarray | None = load_rgb_sized(path, image_size)
     except ImageReadError as error:
         log.warning("no thumbnails for %s", error)
         pixels = None
@@ -94,15 +94,6 @@ def _decode(path: Path, decoded: OrderedDict[Path, np.ndarray | None], budget: i
         while sum(0 if p is None else p.nbytes for p in decoded.values()) > budget:
             decoded.popitem(last=False)
     return pixels
-
-
-def _thumbnail(pixels: np.ndarray, box: Box, size: int) -> QImage:
-    crop = crop_square(pixels, box, outside=OUTSIDE_FOR_DISPLAY)
-    side = crop.shape[0]
-    interpolation = cv2.INTER_AREA if side > size else cv2.INTER_LINEAR
-    small = np.ascontiguousarray(cv2.resize(crop, (size, size), interpolation=interpolation))
-    image = QImage(small.data, size, size, 3 * size, QImage.Format.Format_RGB888)
-    return image.copy()  # own the pixels: `small` is freed when this returns
 
 
 class ThumbnailProvider(QObject):
