@@ -151,7 +151,8 @@ def stored_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     rotation (what formats that normalise boxes to the file mean by its
     size); reads the header only."""
     with _reading(path), Image.open(path) as image:
-        return image.size
+        width, height = image.size
+    return int(width), int(height)
 
 
 def _probe_with_pillow(path: str | os.PathLike[str], verify_pixels: bool) -> ImageInfo:

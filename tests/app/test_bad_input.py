@@ -7,10 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import make_slide_image, wait_image
 from PIL import Image
 from PySide6.QtCore import Qt
 
-from conftest import make_slide_image, wait_image
 from core.schema import Box, CellKind
 
 
@@ -109,8 +109,16 @@ def test_image_over_pillows_guard_opens_through_opencv_in_tiles(qtbot, open_wind
     assert [level.shape[:2] for level in image.levels] == [(2000, 3000), (1000, 1500), (500, 750)]
     assert np.shares_memory(image.full, image.levels[0])
 
-    window, controller = open_window(tmp_path / "scan" / "scan.hemalabel")
+    from app.gui.canvas import canvas_controller
+    from app.gui.imagery import ImageShown
+
+    monkeypatch.setattr(canvas_controller, "_PREVIEW_ABOVE_PIXELS", 1_000_000)  # shown first at an eighth
+    window, controller = open_window()
+    shown = []
+    controller.canvas.image_state_changed.connect(lambda slide_id, state, reason: shown.append(state))
+    assert controller.open_project(tmp_path / "scan" / "scan.hemalabel")
     wait_image(qtbot, controller)
+    assert shown[-3:] == [ImageShown.LOADING, ImageShown.PREVIEW, ImageShown.OK]
     window.view.fit()
     window.view.viewport().repaint()
     item = controller.canvas._image_item

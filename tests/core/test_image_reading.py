@@ -145,10 +145,10 @@ def test_opencvs_own_variable_sets_its_pixel_limit_and_the_message_quotes_it(tmp
         "try:\n    load_rgb(sys.argv[1])\nexcept ImageTooLarge as error:\n    print(error)\n"
     )
     env = {**os.environ, "OPENCV_IO_MAX_IMAGE_PIXELS": "5000", "PYTHONPATH": str(REPO)}
-    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True, timeout=120)
-    assert done.stdout.strip() == f"{path}: image has more than 5,000 pixels, too many to open; split or downscale it", (
-        done.stderr
-    )
+    done = subprocess.run([sys.executable, "-c", script, str(path)], env=env, capture_output=True, text=True,
+                          timeout=120)
+    expected = f"{path}: image has more than 5,000 pixels, too many to open; split or downscale it"
+    assert done.stdout.strip() == expected, done.stderr
 
 
 @pytest.mark.parametrize(("value", "limit"), [("5000", 5000), ("2KB", 2048), ("3MB", 3 << 20), ("", 1 << 30),
@@ -248,5 +248,6 @@ def test_images_are_decoded_only_behind_the_door() -> None:
     for path in sorted([*REPO.glob("core/**/*.py"), *REPO.glob("app/**/*.py")]):
         relative = path.relative_to(REPO).as_posix()
         text = path.read_text(encoding="utf-8")
-        found += [(relative, call) for call, allowed in _DECODING_CALLS.items() if call in text and relative not in allowed]
+        found += [(relative, call) for call, allowed in _DECODING_CALLS.items()
+                  if call in text and relative not in allowed]
     assert found == []

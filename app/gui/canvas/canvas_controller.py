@@ -233,7 +233,8 @@ class CanvasController(QObject):
         slide_id, session, image = loaded.slide_id, loaded.session, loaded.read.image
         if session is not self.session or self.session is None:
             return
-        if self.slide is not None and self.slide.id == slide_id and not self._is_current(slide_id, session, loaded.path):
+        on_show = self.slide is not None and self.slide.id == slide_id
+        if on_show and not self._is_current(slide_id, session, loaded.path):
             return  # read from where the image used to be
         if image is not None:
             self._cache[slide_id] = image
