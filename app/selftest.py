@@ -90,9 +90,11 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
         # Help > Open Sample Project's fields: proves the bundle carries them.
         from core.sample_project import prepare_sample_project
 
-        with tempfile.TemporaryDirectory(prefix="hemalabel-selftest-") as folder:
-            with ProjectStore.open(run_job(prepare_sample_project(folder))) as store:
-                slides, cells = len(store.slides()), len(store.cells())
+        with (
+            tempfile.TemporaryDirectory(prefix="hemalabel-selftest-") as folder,
+            ProjectStore.open(run_job(prepare_sample_project(folder))) as store,
+        ):
+            slides, cells = len(store.slides()), len(store.cells())
         assert slides and cells, "the sample project has no slides or no cells"
         return f"{counted(slides, 'slide')} and {counted(cells, 'cell')} in the sample project"
 

@@ -95,7 +95,10 @@ def main() -> int:
     start = cold_start_seconds(program)
     print("\n== bundle figures ==")
     print(f"platform:            {sys.platform}")
-    print(f"bundle size:         {lean_size:.0f} MB" + (f" (without excludes: {full_size:.0f} MB)" if args.compare_full else ""))
+    print(
+        f"bundle size:         {lean_size:.0f} MB"
+        + (f" (without excludes: {full_size:.0f} MB)" if args.compare_full else "")
+    )
     print(f"cold start to window (median of 3, models not loaded): {start:.2f} s")
     print(f"self-test:           {'passed' if status == 0 else f'FAILED (exit {status})'}")
     return status

@@ -15,6 +15,7 @@ import random
 import re
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -232,9 +233,9 @@ def _check_options(store: ProjectStore, options: ExportOptions) -> None:
                 f"choose from {', '.join(store.taxonomy.names)}, "
                 "or white, red, platelet"
             )
-    if options.split is not None:
-        if len(options.split) != 3 or any(part < 0 for part in options.split) or abs(sum(options.split) - 1) > 1e-6:
-            raise ExportError(f"split must be three fractions (train, val, test) adding up to 1, not {options.split}")
+    split = options.split
+    if split is not None and (len(split) != 3 or any(part < 0 for part in split) or abs(sum(split) - 1) > 1e-6):
+        raise ExportError(f"split must be three fractions (train, val, test) adding up to 1, not {split}")
     if not 0 <= options.crop_margin <= 5:
         raise ExportError(f"crop margin must lie between 0 and 5 (a fraction of the box), not {options.crop_margin}")
     if options.crop_size is not None and not 1 <= options.crop_size <= 4096:
@@ -301,7 +302,7 @@ def _cell_chosen(cell: Cell, classes: tuple[str, ...] | None, store: ProjectStor
     return False
 
 
-def _class_order(store: ProjectStore):
+def _class_order(store: ProjectStore) -> Callable[[tuple[CellKind, str | None]], tuple[int, int, str, int]]:
     """Unlabelled kinds first in BCCD's order (WBC, RBC, Platelets), then the
     labels in taxonomy order: a stable class index for YOLO and COCO."""
     kinds = list(CellKind)

@@ -8,9 +8,10 @@ from __future__ import annotations
 import os
 from collections.abc import Generator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.image_bands import open_bands
@@ -33,7 +34,7 @@ class Detection:
 class CellDetector(Protocol):
     version: str
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: NDArray[Any]) -> list[Detection]:
         """Every cell in an RGB uint8 image, after non-maximum suppression."""
 
 
@@ -42,7 +43,7 @@ class CellClassifier(Protocol):
     classes: Sequence[str]
     crop_margin: float
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: Sequence[NDArray[Any]]) -> NDArray[Any]:
         """Calibrated class probabilities, one row per crop (N x len(classes))."""
 
     def threshold_for(self, label: str) -> float:
@@ -65,7 +66,7 @@ def _left_signed_off(slide: Slide, failures: list[SlideFailure]) -> bool:
     return True
 
 
-def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> np.ndarray | None:
+def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> NDArray[Any] | None:
     """The slide's pixels, or None with the reason recorded: one unreadable
     image must not stop a run over many slides."""
     try:
@@ -93,7 +94,7 @@ def detect_in_bands(
     whole decode names the change."""
     detect_bands = getattr(detector, "detect_bands", None)
     source = open_bands(path) if detect_bands is not None else None
-    if source is None:
+    if detect_bands is None or source is None:
         return None
     if size is not None and (source.width, source.height) != size:
         return None  # the whole decode names the change in size
@@ -191,7 +192,7 @@ def detect_slides(
     return failures
 
 
-def label_from_probabilities(classifier: CellClassifier, probabilities: np.ndarray) -> str:
+def label_from_probabilities(classifier: CellClassifier, probabilities: NDArray[Any]) -> str:
     """The top class, or Unidentified when it is below its threshold: a cell
     the model is unsure of is never silently given a class."""
     best = int(np.argmax(probabilities))
@@ -210,23 +211,23 @@ GROUPS_FOR_KIND: dict[CellKind, frozenset[str]] = {
 }
 
 
-def allowed_classes(classes: Sequence[str], kind: CellKind | None, taxonomy: Taxonomy) -> np.ndarray:
+def allowed_classes(classes: Sequence[str], kind: CellKind | None, taxonomy: Taxonomy) -> NDArray[Any]:
     """A mask over `classes`: True where a cell of `kind` may take the class.
     Classes the taxonomy does not know, and cells of no known kind (a
     ready-made crop), allow everything: nothing to go on."""
-    groups = GROUPS_FOR_KIND.get(kind)
+    groups = GROUPS_FOR_KIND.get(kind) if kind is not None else None
     mask = np.array([groups is None or name not in taxonomy or taxonomy.get(name).group in groups for name in classes])
     return mask if mask.any() else np.ones(len(classes), bool)
 
 
-def rule_out_logits(logits: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def rule_out_logits(logits: NDArray[Any], mask: NDArray[Any]) -> NDArray[Any]:
     """Logits with the classes `mask` rules out pushed to minus a billion,
     so that argmax and softmax never pick them (restrict_to_kind's
     counterpart for scoring code that works on logits)."""
     return np.where(mask, logits, -1e9)
 
 
-def restrict_to_kind(probabilities: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def restrict_to_kind(probabilities: NDArray[Any], mask: NDArray[Any]) -> NDArray[Any]:
     """Probabilities renormalised over the allowed classes (the same as
     dropping the other classes' logits before the softmax)."""
     kept = np.where(mask, probabilities, 0.0)

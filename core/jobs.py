@@ -58,6 +58,7 @@ def run_job(job: Job[T], on_progress: Callable[[Progress], None] | None = None) 
         try:
             progress = next(job)
         except StopIteration as finished:
-            return finished.value
+            result: T = finished.value
+            return result
         if on_progress is not None:
             on_progress(progress)

@@ -78,7 +78,7 @@ class ProjectLock:
             try:
                 # Unbuffered: a holder that cannot be written (a full disk)
                 # fails here, and leaves nothing for close() to fail on later.
-                stream = open(path, "a+b", buffering=0)
+                stream = open(path, "a+b", buffering=0)  # noqa: SIM115 (held open: it is the lock)
             except PermissionError:
                 # Another user's lock file (a shared drive), which we may not
                 # write: if nobody holds it, its editor crashed; clear it.
@@ -89,10 +89,9 @@ class ProjectLock:
                 stream.close()
                 raise LockHeld(path, read_holder(path))
             if _still_named(stream, path):
-                try:
+                # A full disk: the lock holds all the same; others are told "another program".
+                with contextlib.suppress(OSError):
                     _write_holder(stream, program)
-                except OSError:
-                    pass  # a full disk: the lock holds all the same; others are told "another program"
                 return cls(path, stream)
             stream.close()  # the holder removed this file as we locked it; lock the new one
         raise LockHeld(path, read_holder(path))
@@ -122,30 +121,30 @@ def is_free(project: Path) -> bool:
     lock and drops it at once, writing nothing (a read-only window asks
     this to learn when the project's editor has closed it)."""
     try:
-        stream = open(lock_path_of(project), "rb", buffering=0)  # a lock needs no write access
+        # Read-only: a lock needs no write access.
+        stream = open(lock_path_of(project), "rb", buffering=0)  # noqa: SIM115 (closed by the with below)
     except FileNotFoundError:
         return True  # removed by its last holder on release
     except OSError:
         return False
-    try:
+    with stream:
         if not _try_lock(stream):
             return False
         _unlock(stream)
         return True
-    finally:
-        stream.close()
 
 
 def _removed_if_stale(path: Path) -> bool:
     """Remove a lock file that nobody holds, holding it meanwhile so that
     nobody takes it as it goes; False where it is held (or cannot be read)."""
     try:
-        stream = open(path, "rb", buffering=0)  # a lock needs no write access
+        # Read-only: a lock needs no write access.
+        stream = open(path, "rb", buffering=0)  # noqa: SIM115 (closed by the with below)
     except FileNotFoundError:
         return True  # gone already: try again
     except OSError:
         return False
-    try:
+    with stream:
         if not _try_lock(stream):
             return False
         try:
@@ -155,8 +154,6 @@ def _removed_if_stale(path: Path) -> bool:
         finally:
             _unlock(stream)
         return True
-    finally:
-        stream.close()
 
 
 def read_holder(path: Path) -> Holder | None:
@@ -208,10 +205,9 @@ def _still_named(stream: IO[bytes], path: Path) -> bool:
 
 
 def _remove(path: Path) -> None:
-    try:
+    # Already gone, or opened by the next holder (Windows): it is theirs now.
+    with contextlib.suppress(OSError):
         path.unlink()
-    except OSError:
-        pass  # already gone, or opened by the next holder (Windows): it is theirs now
 
 
 if sys.platform == "win32":
@@ -232,10 +228,8 @@ if sys.platform == "win32":
     def _unlock(stream: IO[bytes]) -> None:
         fd = stream.fileno()
         os.lseek(fd, _WINDOWS_LOCK_OFFSET, os.SEEK_SET)
-        try:
+        with contextlib.suppress(OSError):  # closing the file drops it anyway
             msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-        except OSError:
-            pass  # closing the file drops it anyway
 
 else:
     import fcntl
@@ -253,7 +247,5 @@ else:
             return True
 
     def _unlock(stream: IO[bytes]) -> None:
-        try:
+        with contextlib.suppress(OSError):  # closing the file drops it anyway
             fcntl.flock(stream.fileno(), fcntl.LOCK_UN)
-        except OSError:
-            pass

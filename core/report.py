@@ -16,6 +16,7 @@ import os
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.confidence import ConfidenceBasis, cell_confidence
 from core.differential import CountsAs, Differential, class_of, counts_as, differential
@@ -117,7 +118,8 @@ def flag_of(cell: Cell, first_label: Mapping[int, str | None], taxonomy: Taxonom
     name = _canonical(cell.label, taxonomy)
     label = taxonomy.display_of(name)
     if cell.id in first_label and _canonical(first_label[cell.id], taxonomy) != name:
-        return FlaggedCell(cell, label, f"changed from {taxonomy.display_of(_canonical(first_label[cell.id], taxonomy))}")
+        return FlaggedCell(cell, label,
+                           f"changed from {taxonomy.display_of(_canonical(first_label[cell.id], taxonomy))}")
     confidence = cell_confidence(cell)
     value = confidence.value
     # The classifier's number only: a detector's box score says nothing of the class.
@@ -189,7 +191,8 @@ def _offset(job: Job[bytes], offset: int, total: int) -> Generator[Progress, Non
         try:
             progress = next(job)
         except StopIteration as finished:
-            return finished.value
+            data: bytes = finished.value
+            return data
         yield Progress(offset + progress.done, total, progress.message)
 
 
@@ -205,14 +208,18 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(
-        ["slide", "sample", "status", "reviewer", "signed_off_at", "white_cells_counted", "target", "below_target_reason"]
+        ["slide", "sample", "status", "reviewer", "signed_off_at", "white_cells_counted", "target",
+         "below_target_reason"]
         + [f"{name}_count" for name in classes]
         + [f"{name}_percent" for name in classes]
         + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions", "comment"]
     )
-    rows = [(r.slide.path, r.sample_id, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
-             r.count, r.slide.signed_target or "", r.slide.below_target_reason, ";".join(r.model_versions),
-             r.slide.comment) for r in reports]
+    rows: list[tuple[Any, ...]] = [
+        (r.slide.path, r.sample_id, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
+         r.count, r.slide.signed_target or "", r.slide.below_target_reason, ";".join(r.model_versions),
+         r.slide.comment)
+        for r in reports
+    ]
     versions = sorted({v for r in reports for v in r.model_versions})
     rows.append(("TOTAL", "", "", "", "", project_total(store, reports), "", "", ";".join(versions), ""))
     for path, sample, status, reviewer, at, count, target, below_target, model_versions, comment in rows:

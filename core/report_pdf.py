@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
+from typing import Any
 
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.differential import Differential
@@ -41,10 +42,10 @@ def pdf_job(store: ProjectStore, reports: Sequence[SlideReport], cancel: CancelT
 
     cancel = cancel or CancelToken()
 
-    generated = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    generated = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     footer_text = _latin1(f"{store.path.name}  -  generated {generated}  -  HemaLabel")
 
-    class ReportPDF(FPDF):
+    class ReportPDF(FPDF):  # type: ignore[misc]  # fpdf2 has no type stubs
         def footer(self) -> None:
             self.set_y(-10)
             self.set_font("Helvetica", "", 7)
@@ -74,7 +75,7 @@ def pdf_job(store: ProjectStore, reports: Sequence[SlideReport], cancel: CancelT
 class _Page:
     """Draws one page's parts on an FPDF; fonts and sizes in one place."""
 
-    def __init__(self, pdf, taxonomy: Taxonomy) -> None:
+    def __init__(self, pdf: Any, taxonomy: Taxonomy) -> None:  # an fpdf.FPDF (no type stubs)
         self.pdf = pdf
         self.taxonomy = taxonomy
 
@@ -232,7 +233,9 @@ class _Page:
         self.text("HemaLabel differential report", 8, height=4)
         self.text(title, 16, "B", 8)
         signed = sum(1 for report in reports if report.slide.signed_off_by)
-        self.text(f"{signed} of {len(reports)} signed off.  Each sample's count, flags and signature are on its own page.")
+        self.text(
+            f"{signed} of {len(reports)} signed off.  Each sample's count, flags and signature are on its own page."
+        )
         pdf.ln(2)
         columns = (("Sample", 38.0), ("Image", 46.0), ("Reviewer", 22.0), ("Signed off", 32.0),
                    ("WBC", 14.0), ("Unident.", 14.0), ("NRBC", 14.0))

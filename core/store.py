@@ -13,6 +13,7 @@ to its own thread.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sqlite3
@@ -23,10 +24,21 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from core.differential import (
+    DEFAULT_TARGET,
+    CellGroup,
+    CountsAs,
+    Differential,
+    awaits_review,
+    class_refusal,
+    counts_as,
+    differential_of_groups,
+)
+from core.project_lock import LockHeld, ProjectLock
 from core.schema import (
     BELOW_TARGET_KEY,
     COMMENT_KEY,
@@ -42,17 +54,6 @@ from core.schema import (
     Slide,
     SlideStatus,
 )
-from core.differential import (
-    DEFAULT_TARGET,
-    CellGroup,
-    CountsAs,
-    Differential,
-    awaits_review,
-    class_refusal,
-    counts_as,
-    differential_of_groups,
-)
-from core.project_lock import LockHeld, ProjectLock
 from core.store_integrity import back_up, damage_message, integrity_problem, is_damage
 from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
@@ -158,7 +159,7 @@ class _Pending:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def resolve_project_path(path: str | os.PathLike[str]) -> Path:
@@ -381,6 +382,7 @@ class ProjectStore:
             if not outermost:
                 return
             pending = self._pending
+            assert pending is not None  # set when the outermost edit began
             self._pending = None
             try:
                 self._db.execute("COMMIT")
@@ -398,10 +400,10 @@ class ProjectStore:
         # SQLite has already rolled back by itself after some failures (a full
         # disk does), and a second ROLLBACK would hide the first error.
         if self._db.in_transaction:
-            try:
+            # Should this fail, the connection ends the transaction when it
+            # can; the edit is not committed either way.
+            with contextlib.suppress(sqlite3.Error, DamagedProjectError):
                 self._db.execute("ROLLBACK")
-            except (sqlite3.Error, DamagedProjectError):
-                pass  # the connection ends the transaction when it can; the edit is not committed either way
 
     def _not_saved(self, description: str, error: sqlite3.Error) -> SaveFailedError:
         failure = SaveFailedError(
@@ -502,6 +504,7 @@ class ProjectStore:
                 "INSERT INTO slides(path, width, height, status, added_at, attributes) VALUES (?, ?, ?, ?, ?, ?)",
                 (relative, int(width), int(height), SlideStatus.NEW.value, now_iso(), json.dumps(attributes or {})),
             )
+            assert cursor.lastrowid is not None  # an INSERT's row
             slide = self._slide(cursor.lastrowid)
             self._emit(StoreEvent("slide_added", slide.id))
             return slide
@@ -701,7 +704,8 @@ class ProjectStore:
 
     # ----------------------------------------------------------- reading cells
     def cells(self, slide_id: int | None = None, kind: CellKind | None = None) -> list[Cell]:
-        clauses, params = [], []
+        clauses: list[str] = []
+        params: list[int | str] = []
         if slide_id is not None:
             clauses.append("slide_id = ?")
             params.append(slide_id)
@@ -800,6 +804,7 @@ class ProjectStore:
             f"INSERT INTO cells(slide_id, {_CELL_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (slide_id, *_cell_values(new)),
         )
+        assert cursor.lastrowid is not None  # an INSERT's row
         cell = self._cell_or_none(cursor.lastrowid)
         assert cell is not None
         edit_id = self._record(cell.id, None, _cell_state(cell))
@@ -954,7 +959,7 @@ class ProjectStore:
         latest = self._db.execute("SELECT id, description, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
         if latest is None or latest[1] != NUDGE_DESCRIPTION or latest[3]:
             return None
-        age = datetime.now(timezone.utc) - datetime.fromisoformat(latest[2])
+        age = datetime.now(UTC) - datetime.fromisoformat(latest[2])
         if age.total_seconds() > NUDGES_JOIN_WITHIN_S:
             return None
         changes = self._db.execute("SELECT id, cell_id FROM changes WHERE edit_id = ?", (latest[0],)).fetchall()
@@ -1368,7 +1373,7 @@ class _ProjectCursor(sqlite3.Cursor):
             self._raise_if_damage(error)
             raise
 
-    def executescript(self, script: str, /) -> _ProjectCursor:
+    def executescript(self, script: str, /) -> sqlite3.Cursor:
         try:
             return super().executescript(script)
         except sqlite3.DatabaseError as error:

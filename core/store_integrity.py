@@ -200,9 +200,9 @@ def recover_project(source: Path, out: Path) -> RecoveryReport:
             _keep_ids_unique(damaged, fresh)
             _restore_taxonomy(fresh, report)
             fresh.execute("COMMIT")
-            if not any(table.recovered for table in report.tables if table.name != "meta"):
-                if all(table.whole_table_lost for table in report.tables):
-                    raise RecoveryError(f"{source}: nothing is readable; its tables could not be found")
+            nothing_recovered = not any(table.recovered for table in report.tables if table.name != "meta")
+            if nothing_recovered and all(table.whole_table_lost for table in report.tables):
+                raise RecoveryError(f"{source}: nothing is readable; its tables could not be found")
             fresh.execute("PRAGMA journal_mode = WAL")
         finally:
             fresh.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
@@ -40,7 +40,7 @@ def minute_utc(iso: str | None) -> str:
     except ValueError:
         return iso
     if moment.tzinfo is not None:
-        moment = moment.astimezone(timezone.utc)
+        moment = moment.astimezone(UTC)
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 

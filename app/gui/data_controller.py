@@ -27,7 +27,8 @@ class DataController(QObject):
     report_written = Signal(str)  # the file
     report_failed = Signal(str)  # the message, naming the file
 
-    def __init__(self, window: MainWindow, current_slide: Callable[[], int | None], parent: QObject | None = None) -> None:
+    def __init__(self, window: MainWindow, current_slide: Callable[[], int | None],
+                 parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.window = window
         self._current_slide = current_slide

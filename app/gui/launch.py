@@ -44,7 +44,9 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def create_main_window(project: str | None = None, settings: AppSettings | None = None) -> tuple[MainWindow, MainController]:
+def create_main_window(
+    project: str | None = None, settings: AppSettings | None = None
+) -> tuple[MainWindow, MainController]:
     window = MainWindow()
     controller = MainController(window, settings)
     SampleProjectController(controller)  # Help > Open Sample Project…; lives as long as the controller

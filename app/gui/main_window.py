@@ -41,7 +41,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle(window_title())
-        self._layout_restored = False  # the technician's own dock layout (restoreState); till then resizeEvent fits the docks
+        # The technician's own dock layout (restoreState); till then resizeEvent fits the docks.
+        self._layout_restored = False
         # No larger than the screen (a 1366x768 laptop's, say) less the task bar.
         screen = QGuiApplication.primaryScreen()
         room = screen.availableGeometry().size() if screen is not None else QSize(1440, 900)
@@ -69,12 +70,16 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.actions["find_slide"].triggered.connect(self.find_slide)
         self.inspector = InspectorView()
-        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector, fit_height=True), Qt.DockWidgetArea.RightDockWidgetArea)
+        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector, fit_height=True),
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
         # Right, below the cell: the differential count of the slide on show.
         # Both scroll rather than make the window taller than a laptop screen.
         self.differential_page = _holder("Open a project to count its slides.")
         self.differential_dock = self._dock(
-            "differentialDock", "Differential", _scrolling(self.differential_page), Qt.DockWidgetArea.RightDockWidgetArea
+            "differentialDock",
+            "Differential",
+            _scrolling(self.differential_page),
+            Qt.DockWidgetArea.RightDockWidgetArea,
         )
         self.splitDockWidget(self.inspector_dock, self.differential_dock, Qt.Orientation.Vertical)
         # The cell takes the height its contents need, the differential the
@@ -82,7 +87,8 @@ class MainWindow(QMainWindow):
         # blank space, and on a 1366x768 laptop screen both fit unscrolled.
         self.browser_dock.setMinimumWidth(220)
         self.inspector_dock.setMinimumWidth(340)
-        self.inspector_dock.widget().needs_height.connect(self._give_inspector_height, Qt.ConnectionType.QueuedConnection)
+        self.inspector_dock.widget().needs_height.connect(self._give_inspector_height,
+                                                          Qt.ConnectionType.QueuedConnection)
 
         self._build_toolbar()
         self._build_status_bar()
@@ -96,7 +102,9 @@ class MainWindow(QMainWindow):
         # An empty layout makes its size hint 0 high, not -1, which would take a pixel off the dock's contents.
         QVBoxLayout(no_title).setContentsMargins(0, 0, 0, 0)
         dock.setTitleBarWidget(no_title)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
         self.addDockWidget(area, dock)
         return dock
 
@@ -106,7 +114,8 @@ class MainWindow(QMainWindow):
         needs, the differential below it the rest."""
         total = self.inspector_dock.height() + self.differential_dock.height()
         if total > height and self.differential_dock.isVisible():
-            self.resizeDocks([self.inspector_dock, self.differential_dock], [height, total - height], Qt.Orientation.Vertical)
+            self.resizeDocks([self.inspector_dock, self.differential_dock], [height, total - height],
+                             Qt.Orientation.Vertical)
         else:
             self.resizeDocks([self.inspector_dock], [height], Qt.Orientation.Vertical)
 
@@ -308,7 +317,9 @@ class MainWindow(QMainWindow):
         something to take them."""
         panes = self.panes()
         focus = QApplication.focusWidget()
-        here = next((i for i, pane in enumerate(panes) if focus is not None and (focus is pane or pane.isAncestorOf(focus))), -1)
+        here = next(
+            (i for i, pane in enumerate(panes) if focus is not None and (focus is pane or pane.isAncestorOf(focus))), -1
+        )
         if here < 0 and step < 0:
             here = 0  # the keys nowhere in the panes: F6 starts at the first, Shift+F6 at the last
         for offset in range(1, len(panes) + 1):

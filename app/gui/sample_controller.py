@@ -34,7 +34,9 @@ class SampleProjectController(QObject):
             self,
             on_progress=self._progress,
             on_result=self._ready,
-            on_error=lambda message, _error: self.main.show_project_message(f"The sample project could not be made: {message}"),
+            on_error=lambda message, _error: self.main.show_project_message(
+                f"The sample project could not be made: {message}"
+            ),
             on_finished=self._finished,
         )
         return self.job
@@ -54,7 +56,11 @@ class SampleProjectController(QObject):
         # the sample is never redone behind their back.
         reader = session.reader
         unseen = sorted(
-            {cell.slide_id for cell in reader.cells(kind=CellKind.WHITE) if cell.model_version is None and not cell.reviewed}
+            {
+                cell.slide_id
+                for cell in reader.cells(kind=CellKind.WHITE)
+                if cell.model_version is None and not cell.reviewed
+            }
         )
         if unseen:
             self.main.models.classify(unseen)

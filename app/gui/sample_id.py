@@ -72,7 +72,8 @@ class SampleIdController(QObject):
         if self.dialog is not None:
             self.dialog.deleteLater()
         self.dialog = SampleIdDialog(main.window, slide)
-        self.dialog.accepted.connect(lambda slide_id=slide.id, dialog=self.dialog: self._store(slide_id, dialog.value()))
+        self.dialog.accepted.connect(lambda slide_id=slide.id,
+                                     dialog=self.dialog: self._store(slide_id, dialog.value()))
         self.dialog.finished.connect(lambda _result: main.window.focus_current_view())
         self.dialog.open()  # window-modal, without blocking the event loop
         return self.dialog

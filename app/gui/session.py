@@ -23,12 +23,12 @@ writer, so repainting never waits for the disk."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from core.store import ProjectStore, StoreEvent
-
 
 FOLLOW_INTERVAL_MS = 2000  # how often a read-only window looks for edits saved elsewhere
 
@@ -90,10 +90,9 @@ class ProjectSession(QObject):
             first = not self._pending
             self._pending.extend(events)
         if first:
-            try:
+            # The session's Qt side may be gone (window closing): then nobody listens.
+            with contextlib.suppress(RuntimeError):
                 self._flush_requested.emit()
-            except RuntimeError:
-                pass  # the session's Qt side is gone (window closing): nobody listens
 
     def _follow_edits_elsewhere(self) -> None:
         if not self._closed and self.store.changed_elsewhere():
@@ -102,10 +101,9 @@ class ProjectSession(QObject):
     def _relay_failure(self, error: Exception) -> None:
         if self._closed:
             return
-        try:
+        # The Qt side may be gone; the caller still gets the error itself.
+        with contextlib.suppress(RuntimeError):
             self.save_failed.emit(str(error))
-        except RuntimeError:
-            pass  # the Qt side is gone; the caller still gets the error itself
 
     def flush(self) -> None:
         """Hand on now whatever workers have announced (a test, or a view

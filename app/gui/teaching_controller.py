@@ -7,6 +7,7 @@ while a refit runs are gathered into the next one."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator
 from typing import Any
 
@@ -52,10 +53,8 @@ class TeachingController(QObject):
 
     def set_session(self, session: ProjectSession | None) -> None:
         if self.session is not None:
-            try:
+            with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
                 self.session.changed.disconnect(self._on_changed)
-            except (RuntimeError, TypeError):
-                pass
         self.cancel()
         self._teacher = None
         self.session = session

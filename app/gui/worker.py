@@ -19,6 +19,7 @@ running, and so that closing the window can cancel and wait for them.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import traceback
@@ -99,13 +100,11 @@ class _JobRunnable(QRunnable):
             handle.error.emit(f"{handle.name}: {exc}", exc)
         finally:
             handle.done.set()
-            try:
+            # Its owner may have gone on the result (a dialog that closes once
+            # its report is written, deleting the handle with it): then no one
+            # is left to tell.
+            with contextlib.suppress(RuntimeError):
                 handle.finished.emit()
-            except RuntimeError:
-                # Its owner went on the result (a dialog that closes once its
-                # report is written, deleting the handle with it): no one is
-                # left to tell.
-                pass
 
 
 # Qt sizes the global pool to the core count: two threads on a 2-core

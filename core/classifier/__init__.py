@@ -9,7 +9,8 @@ not load TensorFlow; loading a model does.
 
 from core.classifier.card import ModelCard, ModelCardError, read_card, write_card
 from core.classifier.model import Classifier, load_classifier
-from core.classifier.resolver import DEFAULT_MODEL_NAME, available_models, resolve_model, user_models_dir
+from core.classifier.resolver import DEFAULT_MODEL_NAME, available_models, resolve_model
+from core.resources import user_models_dir
 
 __all__ = [
     "DEFAULT_MODEL_NAME",

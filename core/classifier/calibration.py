@@ -2,22 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def softmax(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[Any]:
     z = np.asarray(logits, np.float64) / temperature
     z = z - z.max(axis=1, keepdims=True)
     e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
+    probabilities: NDArray[np.float64] = e / e.sum(axis=1, keepdims=True)
+    return probabilities
 
 
-def nll(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+def nll(logits: NDArray[Any], labels: NDArray[Any], temperature: float) -> float:
     p = softmax(logits, temperature)[np.arange(len(labels)), labels]
     return float(-np.mean(np.log(np.maximum(p, 1e-12))))
 
 
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+def fit_temperature(logits: NDArray[Any], labels: NDArray[Any]) -> float:
     """The temperature minimising validation NLL (Guo et al. 2017): a grid in
     log space then a golden-section refinement; one scalar cannot overfit."""
     if len(labels) == 0:
@@ -35,7 +39,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     return float((lo + hi) / 2)
 
 
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+def expected_calibration_error(probabilities: NDArray[Any], labels: NDArray[Any], bins: int = 15) -> float:
     """ECE over equal-width confidence bins of the top class."""
     if len(labels) == 0:
         return 0.0
@@ -50,7 +54,7 @@ def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bi
     return float(total)
 
 
-def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray, target: float = 0.995,
+def threshold_for_accuracy(probabilities: NDArray[Any], labels: NDArray[Any], target: float = 0.995,
                            floor: float = 0.4, ceiling: float = 0.9) -> float:
     """The lowest confidence threshold at which the accepted predictions reach
     `target` accuracy, kept within [floor, ceiling]: below `floor` the top
@@ -65,7 +69,9 @@ def threshold_for_accuracy(probabilities: np.ndarray, labels: np.ndarray, target
     return ceiling
 
 
-def threshold_for_recall(probabilities: np.ndarray, labels: np.ndarray, class_index: int, target: float) -> tuple[float, float]:
+def threshold_for_recall(
+    probabilities: NDArray[Any], labels: NDArray[Any], class_index: int, target: float
+) -> tuple[float, float]:
     """The highest threshold for one class at which that class's recall
     (predicted as it and above the threshold) still reaches `target`.
     Returns (threshold, recall reached).  If even threshold 0 misses the

@@ -110,7 +110,8 @@ def check_model(card: ModelCard, card_file: Path, model: Any) -> None:
     input_shape = tuple(model.input_shape[1:])
     if input_shape != (card.input_size, card.input_size, 3):
         raise ModelCardError(
-            f"{card_file}: card says input {card.input_size}x{card.input_size}x3 but the model takes {input_shape}; refused"
+            f"{card_file}: card says input {card.input_size}x{card.input_size}x3 but the model takes {input_shape}; "
+            "refused"
         )
     outputs = int(model.output_shape[-1])
     if outputs != len(card.classes):

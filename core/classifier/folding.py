@@ -69,12 +69,13 @@ def folded_inference(model: Any, input_size: int) -> Callable[[Any], Any]:
 
     # autograph off: no Python control flow depends on tensors, and in a
     # frozen bundle autograph cannot read this source (it warns each start).
-    return tf.function(
+    traced: Callable[[Any], Any] = tf.function(
         forward,
         input_signature=[tf.TensorSpec([None, input_size, input_size, 3], tf.uint8)],
         reduce_retracing=True,
         autograph=False,
     )
+    return traced
 
 
 def _input_names(layer: Any, producer: dict[int, str]) -> list[str]:

@@ -18,7 +18,7 @@ def crop_standardization_layer() -> Any:
     from keras import ops
 
     @keras.saving.register_keras_serializable(package="hemalabel")
-    class CropStandardization(keras.layers.Layer):
+    class CropStandardization(keras.layers.Layer):  # type: ignore[misc]  # Keras has no type stubs
         """Each crop, each colour channel, to zero mean and unit spread.
 
         Labs differ in stain strength, illumination and camera white balance;

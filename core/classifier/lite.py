@@ -23,6 +23,7 @@ import warnings
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 
 class LiteNetwork:
@@ -37,7 +38,7 @@ class LiteNetwork:
         self._single = _Shaped(flatbuffer, 1, input_size, threads)
         self._lock = threading.Lock()
 
-    def __call__(self, pixels: np.ndarray) -> np.ndarray:
+    def __call__(self, pixels: NDArray[Any]) -> NDArray[Any]:
         pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
         out = []
         with self._lock:
@@ -86,7 +87,7 @@ class _Shaped:
         self._output = output["index"]
         self.classes = int(output["shape"][-1])
 
-    def run(self, pixels: np.ndarray) -> np.ndarray:
+    def run(self, pixels: NDArray[Any]) -> NDArray[Any]:
         self._interpreter.set_tensor(self._input, pixels)
         self._interpreter.invoke()
-        return self._interpreter.get_tensor(self._output).copy()
+        return np.array(self._interpreter.get_tensor(self._output))  # a copy: the interpreter reuses its buffer

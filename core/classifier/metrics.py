@@ -6,12 +6,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.classifier.calibration import expected_calibration_error, softmax
 
 
 def classification_report(
-    logits: np.ndarray, labels: np.ndarray, classes: Sequence[str], temperature: float, thresholds: Sequence[float]
+    logits: NDArray[Any], labels: NDArray[Any], classes: Sequence[str], temperature: float, thresholds: Sequence[float]
 ) -> dict[str, Any]:
     """accuracy, balanced_accuracy (mean recall over classes present),
     macro_f1 (over classes present), per_class precision/recall/f1/support,
@@ -63,7 +64,7 @@ def classification_report(
 
 
 def recall_intervals(
-    confusion: np.ndarray | Sequence[Sequence[int]],
+    confusion: NDArray[Any] | Sequence[Sequence[int]],
     classes: Sequence[int] | None = None,
     draws: int = 4000,
     level: float = 0.95,

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.classifier.calibration import softmax
 from core.classifier.card import ModelCard, ModelCardError, card_path_for, check_model, check_weights, read_card
@@ -51,7 +52,7 @@ class Classifier:
     def threshold_for(self, label: str) -> float:
         return self.card.threshold_for(label)
 
-    def logits(self, crops: Sequence[np.ndarray], batch_size: int = BATCH_SIZE) -> np.ndarray:
+    def logits(self, crops: Sequence[NDArray[Any]], batch_size: int = BATCH_SIZE) -> NDArray[Any]:
         """Uncalibrated logits, N x classes.  crops: a sequence of RGB crops
         of any size, or an N x S x S x 3 array already at the input size S."""
         if len(crops) == 0:
@@ -75,10 +76,10 @@ class Classifier:
         )
 
     @staticmethod
-    def _run(call: Any, pixels: np.ndarray, batch_size: int) -> np.ndarray:
+    def _run(call: Any, pixels: NDArray[Any], batch_size: int) -> NDArray[Any]:
         return np.concatenate([np.asarray(call(pixels[s : s + batch_size])) for s in range(0, len(pixels), batch_size)])
 
-    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def predict(self, crops: Sequence[NDArray[Any]]) -> NDArray[Any]:
         """Calibrated probabilities (softmax of logits / temperature)."""
         return softmax(self.logits(crops), self.temperature).astype(np.float32)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 
-def resize_square(crop: np.ndarray, size: int) -> np.ndarray:
+def resize_square(crop: NDArray[Any], size: int) -> NDArray[Any]:
     """An RGB uint8 crop resized to size x size.  Non-square crops (a folder
     of ready-made crops) are padded square by replicating the border first,
     so a cell keeps its shape.  INTER_AREA when shrinking keeps granules from
@@ -34,7 +36,7 @@ def resize_square(crop: np.ndarray, size: int) -> np.ndarray:
 _CROPS_PER_THREAD = 16
 
 
-def batch_of(crops: Sequence[np.ndarray], size: int, threads: int = 1) -> np.ndarray:
+def batch_of(crops: Sequence[NDArray[Any]], size: int, threads: int = 1) -> NDArray[Any]:
     """N x size x size x 3 uint8, resized on up to `threads` threads
     (OpenCV releases the interpreter lock while it resizes)."""
     out = np.empty((len(crops), size, size, 3), dtype=np.uint8)

@@ -36,7 +36,9 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
         if path.is_file():
             return path
     looked = ", ".join(str(folder) for folder in search_dirs())
-    raise ModelCardError(f"model {wanted!r} not found (looked in {looked}); available: {', '.join(available_models()) or 'none'}")
+    raise ModelCardError(
+        f"model {wanted!r} not found (looked in {looked}); available: {', '.join(available_models()) or 'none'}"
+    )
 
 
 def current_model_path() -> Path:
@@ -51,7 +53,9 @@ def current_model_path() -> Path:
     if current.status == "bundled":
         return resolve_model(DEFAULT_MODEL_NAME)
     if not current.path.is_file():
-        raise ModelCardError(f"{current.path}: the model in use ({current.name}) is missing; roll back with `hemalabel models rollback`")
+        raise ModelCardError(
+            f"{current.path}: the model in use ({current.name}) is missing; roll back with `hemalabel models rollback`"
+        )
     return current.path
 
 

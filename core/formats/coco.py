@@ -12,11 +12,13 @@ from __future__ import annotations
 import json
 import math
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from core.formats.common import (
+    MANIFEST_NAME,
+    MAX_PIXELS,
     AnnotatedImage,
     AnnotationError,
     ClassResolver,
@@ -29,8 +31,6 @@ from core.formats.common import (
     check_size,
     load_json,
     resolve_inside,
-    MANIFEST_NAME,
-    MAX_PIXELS,
 )
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
@@ -258,8 +258,8 @@ def export_coco(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         documents[None] = _document(categories)
     for split in plan.splits:
         documents.setdefault(split, _document(categories))
-    for split, document in documents.items():
-        name = "annotations.json" if split is None else f"annotations_{split}.json"
+    for part, document in documents.items():
+        name = "annotations.json" if part is None else f"annotations_{part}.json"
         atomic_write_text(path_inside(out, name), json.dumps(document))
 
 
@@ -267,7 +267,7 @@ def _document(categories: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "info": {
             "description": "Exported by HemaLabel",
-            "date_created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "date_created": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "licenses": [],
         "images": [],

@@ -245,7 +245,9 @@ def read_manifest(root: Path) -> Manifest | None:
         if entry["name"] in classes:
             raise AnnotationError(path, where, f"duplicate class name {entry['name']!r}")
         classes[entry["name"]] = (kind, label)
-    options = data.get("options") if isinstance(data.get("options"), dict) else {}
+    options = data.get("options")
+    if not isinstance(options, dict):
+        options = {}
     return Manifest(format=str(data.get("format", "")), classes=classes, options=options)
 
 
@@ -257,7 +259,8 @@ def load_json(path: Path) -> Any:
     try:
         return json.loads(text)
     except json.JSONDecodeError as error:
-        raise AnnotationError(path, f"line {error.lineno} column {error.colno}", f"malformed JSON: {error.msg}") from None
+        raise AnnotationError(path, f"line {error.lineno} column {error.colno}",
+                              f"malformed JSON: {error.msg}") from None
     except RecursionError:
         raise AnnotationError(path, "", "malformed JSON: nested too deeply to read") from None
     except (ValueError, OverflowError) as error:  # e.g. an integer of thousands of digits
@@ -292,7 +295,8 @@ def decode_text(data: bytes, path: Path, spreadsheet: bool = False) -> str:
         try:  # Excel's "Unicode text"
             return data.decode("utf-16")
         except UnicodeDecodeError as error:
-            raise AnnotationError(path, "", f"not UTF-16 text as its byte-order mark says (byte {error.start})") from None
+            raise AnnotationError(path, "",
+                                  f"not UTF-16 text as its byte-order mark says (byte {error.start})") from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
@@ -304,7 +308,8 @@ def decode_text(data: bytes, path: Path, spreadsheet: bool = False) -> str:
             pass
     line = data[: failure.start].count(b"\n") + 1
     also = f" (nor {SPREADSHEET_ENCODING}, as spreadsheets save it)" if spreadsheet else ""
-    raise AnnotationError(path, f"line {line}", f"not UTF-8 text{also}: byte {data[failure.start]:#04x}; save it as UTF-8")
+    raise AnnotationError(path, f"line {line}",
+                          f"not UTF-8 text{also}: byte {data[failure.start]:#04x}; save it as UTF-8")
 
 
 def read_text(path: Path, spreadsheet: bool = False) -> str:

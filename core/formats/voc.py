@@ -10,6 +10,7 @@ from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
     ClassResolver,
+    ExportImage,
     ExportPlan,
     ImportPlan,
     LabelledBox,
@@ -88,7 +89,9 @@ def read_voc_file(
         bndbox = obj.find("bndbox")
         if bndbox is None:
             raise AnnotationError(xml_path, where, "has no <bndbox>")
-        x0, y0, x1, y1 = (_number(bndbox, tag, xml_path, f"{where} <bndbox>") for tag in ("xmin", "ymin", "xmax", "ymax"))
+        x0, y0, x1, y1 = (
+            _number(bndbox, tag, xml_path, f"{where} <bndbox>") for tag in ("xmin", "ymin", "xmax", "ymax")
+        )
         if x1 < x0 or y1 < y0:
             raise AnnotationError(xml_path, where, f"box corners are reversed ({x0}, {y0}, {x1}, {y1})")
         boxes.append(LabelledBox(Box(x0, y0, x1, y1), *mapped, where=where))
@@ -158,7 +161,7 @@ def export_voc(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         atomic_write_text(listing, "".join(f"{name}\n" for name in trainval))
 
 
-def voc_xml(file_name: str, image) -> str:
+def voc_xml(file_name: str, image: ExportImage) -> str:
     """One image's annotation.  Coordinates are written as the shortest text
     that reads back as the same float, so a round trip is exact."""
     slide = image.slide

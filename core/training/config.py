@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.locating import LOCATE_MODES
 from core.training.augment import COLOUR_JITTER, DEFAULT_SCALE_JITTER
 from core.training.samples import DatasetError
-from core.locating import LOCATE_MODES
 from core.wording import json_error_place
 
 SOURCE_TYPES = ("pbc", "bccd", "folder", "project")
@@ -34,7 +34,16 @@ class TrainConfig:
     version: str = "1.0.0"
     architecture: str = "hemanet"
     classes: list[str] = field(
-        default_factory=lambda: ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte", "ig", "erythroblast", "platelet"]
+        default_factory=lambda: [
+            "neutrophil",
+            "eosinophil",
+            "basophil",
+            "lymphocyte",
+            "monocyte",
+            "ig",
+            "erythroblast",
+            "platelet",
+        ]
     )
     input_size: int = 80
     crop_margin: float = 0.15

@@ -13,8 +13,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.classifier.preprocess import resize_square
 from core.crops import crop_square
@@ -30,9 +32,9 @@ TRAIN_VIEW_MARGIN = 0.3
 
 @dataclass(slots=True)
 class CellArrays:
-    train_view: np.ndarray  # N x R x R x 3 uint8 (R = train_view_size)
-    eval_view: np.ndarray  # N x S x S x 3 uint8 (S = input size)
-    labels: np.ndarray  # N int32 indices into classes
+    train_view: NDArray[Any]  # N x R x R x 3 uint8 (R = train_view_size)
+    eval_view: NDArray[Any]  # N x S x S x 3 uint8 (S = input size)
+    labels: NDArray[Any]  # N int32 indices into classes
     samples: list[LabelledCell]
     skipped: list[tuple[str, str]]
     margin: float
@@ -42,7 +44,7 @@ class CellArrays:
         """The evaluation crop's side as a fraction of the training view's."""
         return (1.0 + 2.0 * self.margin) / (1.0 + 2.0 * TRAIN_VIEW_MARGIN)
 
-    def subset(self, mask: np.ndarray) -> CellArrays:
+    def subset(self, mask: NDArray[Any]) -> CellArrays:
         indices = np.flatnonzero(mask)
         return CellArrays(
             train_view=self.train_view[indices] if len(self.train_view) else self.train_view,
@@ -58,7 +60,7 @@ def train_view_size(input_size: int, margin: float) -> int:
     return int(np.ceil(input_size * (1.0 + 2.0 * TRAIN_VIEW_MARGIN) / (1.0 + 2.0 * margin)))
 
 
-def whole_file_box(image: np.ndarray, margin: float) -> Box:
+def whole_file_box(image: NDArray[Any], margin: float) -> Box:
     """The box for which crop_square(image, box, margin) is the whole file:
     how a ready-made crop from a class folder joins the same code path."""
     height, width = image.shape[:2]

@@ -44,7 +44,9 @@ def read_yolo_boxes(path: Path, width: int, height: int) -> list[tuple[int, Box]
             continue
         cls = int(float(parts[0]))
         cx, cy, w, h = (float(v) for v in parts[1:])
-        boxes.append((cls, Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height)))
+        boxes.append(
+            (cls, Box((cx - w / 2) * width, (cy - h / 2) * height, (cx + w / 2) * width, (cy + h / 2) * height))
+        )
     return boxes
 
 

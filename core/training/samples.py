@@ -175,10 +175,12 @@ def from_bccd(root: str | os.PathLike[str], classes: Sequence[str], splits: Sequ
     from core.jobs import run_job
 
     samples: list[LabelledCell] = []
-    with tempfile.TemporaryDirectory(prefix="hemalabel-bccd-") as scratch:
-        with ProjectStore.create(Path(scratch) / "bccd.hemalabel") as store:
-            for split in splits:
-                run_job(import_source(store, root, fmt="voc", split=split))
-            for sample in from_store(store, classes, kinds=(CellKind.WHITE,)):
-                samples.append(LabelledCell(sample.path, sample.box, sample.label, sample.group, "bccd", sample.kind))
+    with (
+        tempfile.TemporaryDirectory(prefix="hemalabel-bccd-") as scratch,
+        ProjectStore.create(Path(scratch) / "bccd.hemalabel") as store,
+    ):
+        for split in splits:
+            run_job(import_source(store, root, fmt="voc", split=split))
+        for sample in from_store(store, classes, kinds=(CellKind.WHITE,)):
+            samples.append(LabelledCell(sample.path, sample.box, sample.label, sample.group, "bccd", sample.kind))
     return samples

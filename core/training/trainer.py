@@ -16,11 +16,12 @@ import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.classifier.calibration import (
     expected_calibration_error,
@@ -96,8 +97,17 @@ def train_classifier(
         lr = _learning_rate(config, epoch, progress)
         optimizer.learning_rate.assign(lr)
         dataset = train_dataset(
-            train.train_view, train.labels, weights, len(config.classes), train.eval_window, config.input_size,
-            config.batch_size, config.label_smoothing, config.seed + epoch, config.augment_strength, config.colour_jitter,
+            train.train_view,
+            train.labels,
+            weights,
+            len(config.classes),
+            train.eval_window,
+            config.input_size,
+            config.batch_size,
+            config.label_smoothing,
+            config.seed + epoch,
+            config.augment_strength,
+            config.colour_jitter,
             config.scale_jitter,
         )
         epoch_started = time.monotonic()
@@ -127,22 +137,24 @@ def train_classifier(
     return result
 
 
-def _load(samples: list, config: TrainConfig, with_train_view: bool, cancel: CancelToken, what: str) -> Job[CellArrays]:
+def _load(samples: list[LabelledCell], config: TrainConfig, with_train_view: bool, cancel: CancelToken, what: str) -> Job[CellArrays]:
     job = load_cells(samples, config.classes, config.input_size, config.crop_margin, with_train_view, cancel)
     while True:
         try:
             step = next(job)
         except StopIteration as finished:
-            return finished.value
+            arrays: CellArrays = finished.value
+            return arrays
         yield Progress(step.done, step.total, f"{what}: {step.message}")
 
 
-def _sampling_weights(train: CellArrays, config: TrainConfig) -> np.ndarray:
+def _sampling_weights(train: CellArrays, config: TrainConfig) -> NDArray[Any]:
     """Each class equally likely; within it, samples of a source weighted by
     source_weights (a small set from another lab can count for more)."""
     counts = Counter(train.labels.tolist())
     source = np.array([config.source_weights.get(s.source, 1.0) for s in train.samples])
-    return source / np.array([counts[label] for label in train.labels])
+    weights: NDArray[np.float64] = source / np.array([counts[label] for label in train.labels])
+    return weights
 
 
 def _time_fraction(fit_started: float, config: TrainConfig) -> float:
@@ -157,8 +169,11 @@ def _learning_rate(config: TrainConfig, epoch: int, progress: float) -> float:
     return float(config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) + 1e-6)
 
 
-def _logits(model: Any, views: np.ndarray, tf: Any, batch: int = 256) -> np.ndarray:
-    out = [model(tf.constant(views[i : i + batch], tf.float32), training=False).numpy() for i in range(0, len(views), batch)]
+def _logits(model: Any, views: NDArray[Any], tf: Any, batch: int = 256) -> NDArray[Any]:
+    out = [
+        model(tf.constant(views[i : i + batch], tf.float32), training=False).numpy()
+        for i in range(0, len(views), batch)
+    ]
     return np.concatenate(out) if out else np.zeros((0, model.output_shape[-1]))
 
 
@@ -190,11 +205,13 @@ def _calibrate(model: Any, val: CellArrays, config: TrainConfig, tf: Any) -> tup
         "validation_ece_after_calibration": expected_calibration_error(calibrated, val.labels),
         "validation_coverage_above_threshold": float(accepted.mean()),
     }
-    thresholds = {"temperature": temperature, "threshold": threshold, "class_thresholds": class_thresholds, "target_recall": target_recall}
+    thresholds = {"temperature": temperature, "threshold": threshold, "class_thresholds": class_thresholds,
+                  "target_recall": target_recall}
     return metrics, thresholds
 
 
-def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: dict[str, Any], data_summary: dict[str, Any],
+def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: dict[str, Any],
+          data_summary: dict[str, Any],
           train: CellArrays, history: list[dict[str, float]], started: float) -> TrainResult:
     from core.classifier.architecture import build
 
@@ -227,7 +244,7 @@ def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: 
                        "augmentation": {"colour_jitter": config.colour_jitter, "strength": config.augment_strength,
                                         "scale_jitter": config.scale_jitter}},
         metrics=metrics,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
     )
     card_file = card_path_for(weights)
     write_card(card, card_file)
@@ -237,7 +254,7 @@ def _save(model: Any, config: TrainConfig, metrics: dict[str, Any], thresholds: 
 def _CancelCallback(cancel: CancelToken, keras: Any) -> Any:
     """A Keras callback that stops fit within a batch of a cancel."""
 
-    class CancelCallback(keras.callbacks.Callback):
+    class CancelCallback(keras.callbacks.Callback):  # type: ignore[misc]  # Keras has no type stubs
         def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
             if cancel.cancelled:
                 self.model.stop_training = True

@@ -76,7 +76,10 @@ def fill_review_store(store: ProjectStore, tmp_path: Path) -> None:
         path = tmp_path / f"slide{n}.png"
         cv2.imwrite(str(path), rng.integers(100, 230, (120, 200, 3), dtype=np.uint8))
         slide = store.add_slide(path, 200, 120)
-        new = [NewCell(Box(5 + 30 * i, 10, 30 + 30 * i, 35), CellKind.WHITE, source=LabelSource.MODEL) for i in range(count)]
+        new = [
+            NewCell(Box(5 + 30 * i, 10, 30 + 30 * i, 35), CellKind.WHITE, source=LabelSource.MODEL)
+            for i in range(count)
+        ]
         new += [NewCell(Box(10, 60, 30, 80), CellKind.RED, source=LabelSource.MODEL),
                 NewCell(Box(40, 60, 50, 70), CellKind.PLATELET, label="platelet", source=LabelSource.MODEL)]
         added = store.add_cells(slide.id, new)
@@ -84,7 +87,10 @@ def fill_review_store(store: ProjectStore, tmp_path: Path) -> None:
         labels = PREDICTED if n == 0 else ["lymphocyte", "neutrophil"]
         confidences = CONFIDENCE if n == 0 else [0.9, 0.9]
         store.set_predictions(
-            [(c.id, label, predictions_for(label, conf, classes)) for c, label, conf in zip(white, labels, confidences)],
+            [
+                (c.id, label, predictions_for(label, conf, classes))
+                for c, label, conf in zip(white, labels, confidences)
+            ],
             "test-model-1",
         )
 
@@ -148,8 +154,9 @@ def no_worker_left_running():
 
 @pytest.fixture
 def fake_models():
-    from app.gui import model_provider
     from fake_models import FakeClassifier, FakeDetector
+
+    from app.gui import model_provider
 
     model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier)
     yield

@@ -30,6 +30,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
 
+from conftest import make_slide_image  # noqa: E402
 from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt  # noqa: E402
 from PySide6.QtGui import QDropEvent, QWheelEvent  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
@@ -37,7 +38,6 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from app.gui.gallery.model import CELL_IDS_MIME  # noqa: E402
 from app.gui.launch import create_main_window, make_application  # noqa: E402
-from conftest import make_slide_image  # noqa: E402
 from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
@@ -82,7 +82,8 @@ def one_step(choice: str, controller, window, rng: random.Random) -> None:  # no
         cell = rng.choice(cells)
         dx, dy = rng.uniform(-30, 30), rng.uniform(-10, 40)
         x0 = max(0.0, cell.box.x0 + dx)
-        store.move_cell(cell.id, Box(x0, cell.box.y0, max(x0 + 1, cell.box.x1 + dx), max(cell.box.y0 + 1, cell.box.y1 + dy)))
+        store.move_cell(cell.id,
+                        Box(x0, cell.box.y0, max(x0 + 1, cell.box.x1 + dx), max(cell.box.y0 + 1, cell.box.y1 + dy)))
     elif choice == "kind" and editable and cells:
         store.set_kind([rng.choice(cells).id], rng.choice(list(CellKind)))
     elif choice in ("tab", "class", "enter"):
@@ -156,16 +157,25 @@ def mouse(choice: str, view, rng: random.Random) -> None:  # noqa: ANN001
     elif choice == "wheel":
         at = QPointF(somewhere())
         delta = rng.choice([120, -120, 240, -360])
-        event = QWheelEvent(at, QPointF(port.mapToGlobal(at.toPoint())), QPoint(), QPoint(0, delta),
-                            Qt.MouseButton.NoButton, rng.choice([Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ControlModifier]),
-                            Qt.ScrollPhase.NoScrollPhase, False)
+        event = QWheelEvent(
+            at,
+            QPointF(port.mapToGlobal(at.toPoint())),
+            QPoint(),
+            QPoint(0, delta),
+            Qt.MouseButton.NoButton,
+            rng.choice([Qt.KeyboardModifier.NoModifier, Qt.KeyboardModifier.ControlModifier]),
+            Qt.ScrollPhase.NoScrollPhase,
+            False,
+        )
         QApplication.sendEvent(port, event)
     elif choice == "double_click":
         QTest.mouseDClick(port, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, somewhere())
     else:
         modifier = rng.choice([Qt.KeyboardModifier.ShiftModifier, Qt.KeyboardModifier.AltModifier])
         for _ in range(rng.randint(1, 5)):
-            QTest.keyClick(view, rng.choice([Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down]), modifier)
+            QTest.keyClick(
+                view, rng.choice([Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down]), modifier
+            )
 
 
 def check_gallery(controller) -> None:  # noqa: ANN001

@@ -7,10 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from PySide6.QtCore import QThreadPool, Qt
+from conftest import small_labelled_store
+from PySide6.QtCore import Qt, QThreadPool
 
 from app.gui.dialogs.export_dialog import ExportDialog
-from conftest import small_labelled_store
 from core.store import ProjectStore
 
 

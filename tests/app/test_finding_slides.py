@@ -35,7 +35,8 @@ def ward_project(tmp_path: Path) -> Path:
             ids[name] = store.add_slide(make_slide_image(folder / name, seed=n), 320, 240).id
 
         def white(label: str | None, reviewed: bool = False) -> NewCell:
-            return NewCell(Box(10, 10, 40, 40), CellKind.WHITE, label=label, reviewed=reviewed, source=LabelSource.MODEL)
+            return NewCell(Box(10, 10, 40, 40), CellKind.WHITE, label=label, reviewed=reviewed,
+                           source=LabelSource.MODEL)
 
         store.add_cells(ids["slide_1.png"], [white("neutrophil"), white("lymphocyte")])
         store.add_cells(ids["ward_b.png"], [white(None)])
@@ -47,7 +48,10 @@ def ward_project(tmp_path: Path) -> Path:
 
 
 def listed(window) -> list[str]:
-    return [Path(slide.path).name for slide in (window.browser.shown.slide_at(r) for r in range(window.browser.shown.rowCount()))]
+    return [
+        Path(slide.path).name
+        for slide in (window.browser.shown.slide_at(r) for r in range(window.browser.shown.rowCount()))
+    ]
 
 
 def choose(combo, key: str) -> None:

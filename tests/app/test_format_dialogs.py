@@ -15,11 +15,11 @@ import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
 
+from conftest import small_labelled_store  # noqa: E402
 from PySide6.QtCore import QThreadPool  # noqa: E402
 
 from app.gui.dialogs.export_dialog import ExportDialog  # noqa: E402
 from app.gui.dialogs.import_dialog import SKIP, ImportDialog  # noqa: E402
-from conftest import small_labelled_store  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
 

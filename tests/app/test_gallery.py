@@ -5,7 +5,6 @@ quickly."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +55,8 @@ def test_groups_unidentified_first_then_lowest_confidence(gallery: CellGallery, 
     assert len(model.shown_cell_ids()) == 8
 
 
-def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGallery,
+                                                         review_store: ProjectStore) -> None:
     panel = DifferentialPanel(review_store, slide_id=1)
     qtbot.addWidget(panel)
     before = panel.count.counts["lymphocyte"]
@@ -68,7 +68,11 @@ def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGal
     qtbot.waitUntil(lambda: panel.count.counts["lymphocyte"] == before + 1, timeout=3000)
     assert panel.table.item(panel._classes.index("lymphocyte"), 1).text() == str(before + 1)
     (correction,) = review_store.corrections()
-    assert (correction.action, correction.old_label, correction.new_label) == (CorrectionAction.RELABEL, "neutrophil", "lymphocyte")
+    assert (correction.action, correction.old_label, correction.new_label) == (
+        CorrectionAction.RELABEL,
+        "neutrophil",
+        "lymphocyte",
+    )
     assert correction.model_version == "test-model-1"
     # The model followed: the cell sits in the lymphocyte group, and the next
     # unreviewed cell is current.
@@ -77,7 +81,8 @@ def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGal
     assert current is not None and current != target and not review_store.cell(current).reviewed
 
 
-def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: CellGallery,
+                                                             review_store: ProjectStore) -> None:
     model = gallery.model
     header = model.header_row("neutrophil")
     rect = gallery.view.visualRect(model.index(header, 0))
@@ -94,7 +99,8 @@ def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: Cel
     assert review_store.cell(current).reviewed
 
 
-def test_unidentified_cells_are_not_confirmed_as_they_are(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
+def test_unidentified_cells_are_not_confirmed_as_they_are(qtbot, gallery: CellGallery,
+                                                          review_store: ProjectStore) -> None:
     unidentified = [c.id for c in review_store.cells(1) if c.label == "unidentified"]
     gallery.select_cells(unidentified)
     messages: list[str] = []
@@ -111,7 +117,8 @@ def test_drop_onto_a_group_reclassifies(qtbot, gallery: CellGallery, review_stor
     pos = gallery.view.visualRect(gallery.model.index(header, 0)).center()
     mime = QMimeData()
     mime.setData(CELL_IDS_MIME, ",".join(map(str, ids)).encode())
-    event = QDropEvent(QPointF(pos), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(QPointF(pos), Qt.DropAction.MoveAction, mime, Qt.MouseButton.LeftButton,
+                       Qt.KeyboardModifier.NoModifier)
     gallery.view.dropEvent(event)
     assert [review_store.cell(i).label for i in ids] == ["monocyte", "monocyte"]
     # Both moves are one undo step, undone with Ctrl+Z in the gallery.
@@ -147,11 +154,15 @@ def test_filters(qtbot, gallery: CellGallery, review_store: ProjectStore) -> Non
     gallery.set_slide(None)
     gallery.class_combo.setCurrentIndex(gallery.class_combo.findData("neutrophil"))
     assert {model.cell(i).label for i in model.shown_cell_ids()} == {"neutrophil"}
-    assert [model.data(model.index(r, 0), Role.GROUP) for r in range(model.rowCount()) if model.is_header(r)] == ["neutrophil"]
+    assert [model.data(model.index(r, 0), Role.GROUP) for r in range(model.rowCount()) if model.is_header(r)] == [
+        "neutrophil"
+    ]
     gallery.class_combo.setCurrentIndex(0)
     gallery.confidence_check.setChecked(True)
     gallery.confidence_spin.setValue(75)
-    assert sorted(c for c in (model.data(model.index(model.row_of(i), 0), Role.CONFIDENCE) for i in model.shown_cell_ids())) == [0.41, 0.62, 0.70]
+    assert sorted(
+        c for c in (model.data(model.index(model.row_of(i), 0), Role.CONFIDENCE) for i in model.shown_cell_ids())
+    ) == [0.41, 0.62, 0.70]
     gallery.confidence_check.setChecked(False)
     review_store.confirm([white_ids(review_store)[0]])
     gallery.unreviewed_check.setChecked(True)
@@ -226,9 +237,12 @@ def _big_store(path: Path, slides: int, cells_per_slide: int) -> ProjectStore:
     with store.edit("build", record_history=False):
         for s in range(slides):
             slide = store.add_slide(path.parent / f"s{s}.png", 640, 480)
-            added = store.add_cells(slide.id, [NewCell(Box(10, 10, 60, 60), CellKind.WHITE, source=LabelSource.MODEL)] * cells_per_slide)
+            added = store.add_cells(
+                slide.id, [NewCell(Box(10, 10, 60, 60), CellKind.WHITE, source=LabelSource.MODEL)] * cells_per_slide
+            )
             store.set_predictions(
-                [(c.id, classes[i % 5], {classes[i % 5]: float(rng.uniform(0.3, 1.0))}) for i, c in enumerate(added)], "m1"
+                [(c.id, classes[i % 5], {classes[i % 5]: float(rng.uniform(0.3, 1.0))}) for i, c in enumerate(added)],
+                "m1",
             )
     return store
 
@@ -313,7 +327,8 @@ def test_a_confirmation_repaints_rows_without_laying_out_the_gallery_again(qtbot
     model.modelReset.connect(lambda: resets.append(1))
     sizes: list[int] = []
     real_size_hint = GalleryDelegate.sizeHint
-    monkeypatch.setattr(GalleryDelegate, "sizeHint", lambda self, o, i: sizes.append(i.row()) or real_size_hint(self, o, i))
+    monkeypatch.setattr(GalleryDelegate, "sizeHint", lambda self, o,
+                        i: sizes.append(i.row()) or real_size_hint(self, o, i))
     regroupings: list[int] = []
     real_build_rows = GalleryModel._build_rows
     monkeypatch.setattr(GalleryModel, "_build_rows", lambda self: regroupings.append(1) or real_build_rows(self))
@@ -394,7 +409,8 @@ def test_a_gallery_made_on_one_slide_reads_the_others_when_first_shown(qtbot, re
     widget.shutdown()
 
 
-def test_many_changed_cells_are_read_again_only_on_the_slides_held(qtbot, review_store: ProjectStore, monkeypatch) -> None:
+def test_many_changed_cells_are_read_again_only_on_the_slides_held(qtbot, review_store: ProjectStore,
+                                                                   monkeypatch) -> None:
     from app.gui.gallery import model as gallery_model
 
     monkeypatch.setattr(gallery_model, "RELOAD_ALL_ABOVE", 0)  # any change is "many"

@@ -6,14 +6,13 @@ covers them)."""
 
 from __future__ import annotations
 
-
+from conftest import make_slide_image, wait_image
 from PySide6.QtCore import QRect, Qt
 
 from app.gui import worker
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
 from app.gui.presentation import cell_title
-from conftest import make_slide_image, wait_image
 from core.schema import CellKind, CorrectionAction, SlideStatus
 
 CTRL = Qt.KeyboardModifier.ControlModifier
@@ -120,7 +119,9 @@ def test_gallery_double_click_shows_the_cell_on_its_slide(qtbot, open_window, re
     qtbot.keyClick(window, Qt.Key.Key_G, CTRL)
     other = _white(store, 1)[0].id
     gallery.select_cells([other])
-    qtbot.waitUntil(lambda: window.inspector.crop.pixmap() is not None and not window.inspector.crop.pixmap().isNull(), timeout=5000)
+    qtbot.waitUntil(
+        lambda: window.inspector.crop.pixmap() is not None and not window.inspector.crop.pixmap().isNull(), timeout=5000
+    )
 
 
 def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_window, review_project):
@@ -159,7 +160,9 @@ def test_sign_off_action_is_refused_while_unidentified_holds_cells(qtbot, open_w
     controller.review.panel.active_dialog.reject()
 
 
-def test_export_and_import_through_the_file_menu_run_in_the_worker(qtbot, open_window, review_project, tmp_path, monkeypatch):
+def test_export_and_import_through_the_file_menu_run_in_the_worker(
+    qtbot, open_window, review_project, tmp_path, monkeypatch
+):
     started = _record_jobs(monkeypatch, "app.gui.dialogs.job_dialog.start_job", worker.start_job)
     window, controller = open_window(review_project)
     wait_image(qtbot, controller)
@@ -192,7 +195,9 @@ def test_export_and_import_through_the_file_menu_run_in_the_worker(qtbot, open_w
     assert dialog.result_value.slides_added == 2
     assert started == ["Export labelled data", "Import"]
     qtbot.waitUntil(lambda: window.slide_model.rowCount() == 4, timeout=3000)  # the browser follows
-    gallery_slides = [controller.review.gallery.slide_combo.itemText(i) for i in range(controller.review.gallery.slide_combo.count())]
+    gallery_slides = [
+        controller.review.gallery.slide_combo.itemText(i) for i in range(controller.review.gallery.slide_combo.count())
+    ]
     assert any("extra_1.png" in text for text in gallery_slides)
     dialog.cancel_button.click()
 
@@ -299,7 +304,9 @@ def test_page_keys_page_through_the_all_slides_gallery_and_keep_it(qtbot, open_w
     assert controller.slide.id != slide and gallery.slide_id == controller.slide.id
 
 
-def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(qtbot, open_window, review_project, monkeypatch):
+def test_gallery_thumbnails_run_in_the_worker_and_stop_with_the_project(
+    qtbot, open_window, review_project, monkeypatch
+):
     names = _record_jobs(monkeypatch, "app.gui.gallery.thumbnails.start_call", worker.start_call)
     window, controller = open_window(review_project)
     gallery = _open_gallery(qtbot, window, controller)

@@ -5,12 +5,12 @@ class is Unidentified wherever it is shown, and never "all reviewed"."""
 
 from __future__ import annotations
 
+from conftest import wait_image
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont, QFontMetrics
 
 from app.gui.gallery.delegate import header_detail
 from app.gui.gallery.model import Role
-from conftest import wait_image
 from core.differential import class_fits
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.taxonomy import default_taxonomy

@@ -4,8 +4,9 @@ model is a message, not a crash."""
 
 from __future__ import annotations
 
-from app.gui import model_provider
 from conftest import wait_image
+
+from app.gui import model_provider
 from core.schema import Box, CellKind, LabelSource
 
 
@@ -22,7 +23,9 @@ def test_detect_and_classify_update_the_window(qtbot, open_window, project_path,
         assert not window.actions["detect_slide"].isEnabled()  # one model job at a time
     assert "finished" in finished.args[0]
     # Every slide was reported as it was done.
-    assert {p.payload for p in progress_seen if p.payload is not None} == {s.id for s in controller.session.store.slides()}
+    assert {p.payload for p in progress_seen if p.payload is not None} == {
+        s.id for s in controller.session.store.slides()
+    }
     qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 8)
     white = [c for c in controller.canvas.cells() if c.kind is CellKind.WHITE]
     assert len(white) == 1 and white[0].source is LabelSource.MODEL and not white[0].reviewed
@@ -70,7 +73,8 @@ def test_cancel_stops_a_long_run_and_keeps_what_is_done(qtbot, open_window, proj
     model_provider.use_models(detector=lambda: FakeDetector(delay_s=0.3), classifier=FakeClassifier)
     try:
         window, controller = open_window(project_path)
-        with qtbot.waitSignal(controller.models.progress, timeout=5000, check_params_cb=lambda p: p.payload is not None):
+        with qtbot.waitSignal(controller.models.progress, timeout=5000,
+                              check_params_cb=lambda p: p.payload is not None):
             controller.models.detect_and_classify([s.id for s in controller.session.store.slides()])
         with qtbot.waitSignal(controller.models.finished, timeout=5000) as finished:
             window.cancel_button.click()

@@ -5,8 +5,6 @@ with a made-up axis, fixed-size gallery tiles and a report with no Cancel."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from conftest import wait_image
 from PySide6.QtCore import Qt
 

@@ -38,7 +38,8 @@ def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_cert
     def cell(**kwargs) -> Cell:  # noqa: ANN003
         return Cell(id=1, slide_id=1, box=Box(0, 0, 10, 10), kind=kwargs.pop("kind", CellKind.WHITE), **kwargs)
 
-    classified = cell(label="neutrophil", source=LabelSource.MODEL, probabilities={"neutrophil": 0.99996, "ig": 0.00004})
+    classified = cell(label="neutrophil", source=LabelSource.MODEL,
+                      probabilities={"neutrophil": 0.99996, "ig": 0.00004})
     assert confidence_text(classified) == "99.99% (classifier, for this class)"  # was "1.000"
     relabelled = cell(label="ig", source=LabelSource.HUMAN, probabilities={"neutrophil": 0.99996, "ig": 0.00004})
     assert confidence_text(relabelled) == "<0.01% (classifier, for this class)"
@@ -47,7 +48,8 @@ def test_the_inspectors_confidence_says_whose_number_it_is_and_never_claims_cert
     red = cell(kind=CellKind.RED, source=LabelSource.MODEL, score=0.87)
     assert confidence_text(red) == "87.0% (detector's score for the box)"
     assert confidence_text(cell(kind=CellKind.RED, source=LabelSource.HUMAN)) == "\u2014"
-    unsure = cell(label="unidentified", source=LabelSource.MODEL, probabilities={"eosinophil": 0.639, "neutrophil": 0.36})
+    unsure = cell(label="unidentified", source=LabelSource.MODEL,
+                  probabilities={"eosinophil": 0.639, "neutrophil": 0.36})
     assert confidence_text(unsure) == "63.9% for Eosinophil, the classifier's best guess: too unsure to name"
 
 

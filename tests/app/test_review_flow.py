@@ -3,9 +3,9 @@ redo, move, next slide, close, reopen, and every edit is still there."""
 
 from __future__ import annotations
 
+from conftest import wait_image
 from PySide6.QtCore import QPoint, QPointF, Qt
 
-from conftest import wait_image
 from core.schema import CellKind, LabelSource
 from core.store import ProjectStore
 
@@ -134,7 +134,9 @@ def test_tab_moves_between_cells_and_accept_all(qtbot, open_window, project_path
 
     # Hide red cells: Tab skips them.
     window.actions["show_red"].setChecked(False)
-    assert not controller.canvas.item([c.id for c in controller.canvas.cells() if c.kind is CellKind.RED][0]).isVisible()
+    assert not controller.canvas.item(
+        [c.id for c in controller.canvas.cells() if c.kind is CellKind.RED][0]
+    ).isVisible()
     window.actions["show_red"].setChecked(True)
 
     qtbot.keyClick(window.view, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)  # accept all
@@ -180,7 +182,8 @@ def test_opening_a_folder_of_images_makes_the_project_in_the_background(qtbot, o
     from PySide6.QtWidgets import QFileDialog
 
     # The project goes where the save dialog says: here, its default, beside the folder.
-    monkeypatch.setattr(QFileDialog, "getSaveFileName", staticmethod(lambda _parent, _title, default, *a, **k: (default, "")))
+    monkeypatch.setattr(QFileDialog, "getSaveFileName",
+                        staticmethod(lambda _parent, _title, default, *a, **k: (default, "")))
     from app.gui.settings import AppSettings
 
     settings = AppSettings()
@@ -245,7 +248,9 @@ def test_zooming_tells_qt_of_each_box_before_its_bounds_change(qtbot, open_windo
     told_with: list[tuple[float, float]] = []
     real_prepare = CellItem.prepareGeometryChange
     monkeypatch.setattr(
-        CellItem, "prepareGeometryChange", lambda self: told_with.append(self.boundingRect().getRect()[2:]) or real_prepare(self)
+        CellItem,
+        "prepareGeometryChange",
+        lambda self: told_with.append(self.boundingRect().getRect()[2:]) or real_prepare(self),
     )
     changed = 0
     for action in ("zoom_in", "zoom_in", "zoom_out", "fit"):
@@ -265,8 +270,10 @@ def test_tags_of_boxes_too_small_on_screen_are_drawn_only_when_selected(qtbot, o
 
     window, controller = open_window(project_path)
     wait_image(qtbot, controller)
-    controller.session.store.add_cells(controller.slide.id, [NewCell(Box(100, 100, 110, 110), CellKind.PLATELET,
-                                                                     label="platelet", source=LabelSource.MODEL, score=0.6)])
+    controller.session.store.add_cells(
+        controller.slide.id,
+        [NewCell(Box(100, 100, 110, 110), CellKind.PLATELET, label="platelet", source=LabelSource.MODEL, score=0.6)],
+    )
     qtbot.waitUntil(lambda: len(controller.canvas.cells()) == 1)
     (item,) = [i for i in window.view.scene().items() if isinstance(i, CellItem)]
     assert item.tag_text  # a platelet proposal has its tag

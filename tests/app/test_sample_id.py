@@ -46,7 +46,8 @@ def test_f2_names_the_sample_and_the_csv_report_carries_it(qtbot, open_window, r
     with qtbot.waitSignal(controller.data.report_written, timeout=10000):
         pass
     rows = list(csv.DictReader(target.open(encoding="utf-8-sig")))
-    assert [(row["slide"], row["sample"]) for row in rows[:2]] == [("slide0.png", "H-2026-004711"), ("slide1.png", "slide1")]
+    assert [(row["slide"], row["sample"]) for row in rows[:2]] == [("slide0.png", "H-2026-004711"),
+                                                                   ("slide1.png", "slide1")]
 
 
 def test_escape_changes_nothing_and_a_signed_slide_keeps_its_sample(qtbot, open_window, review_project) -> None:

@@ -15,8 +15,9 @@ def test_self_test_passes_with_working_models(fake_models, capsys: pytest.Captur
 
 
 def test_self_test_fails_when_a_model_is_broken(capsys: pytest.CaptureFixture[str]) -> None:
-    from app.gui import model_provider
     from fake_models import FakeDetector
+
+    from app.gui import model_provider
 
     class WrongShapeClassifier:
         version, classes, crop_margin = "broken-1", ("a", "b"), 0.1

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
+from conftest import wait_image  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 
-from conftest import wait_image  # noqa: E402
 from core.schema import CellKind, SlideStatus  # noqa: E402
 
 CTRL = Qt.KeyboardModifier.ControlModifier

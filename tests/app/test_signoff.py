@@ -13,9 +13,9 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
 
+from app.gui.dialogs.signoff_dialog import SETTINGS_INITIALS, SignOffDialog, remembered_initials  # noqa: E402
 from app.gui.differential import DifferentialPanel  # noqa: E402
 from app.gui.settings import app_qsettings  # noqa: E402
-from app.gui.dialogs.signoff_dialog import SETTINGS_INITIALS, SignOffDialog, remembered_initials  # noqa: E402
 from core.schema import CellKind, SlideStatus  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
@@ -112,7 +112,9 @@ def test_a_count_short_of_the_target_is_signed_only_with_a_reason(qtbot, review_
     dialog.show()
     qtbot.waitUntil(dialog.isActiveWindow)
     assert not dialog.short_note.isHidden()
-    assert "2 of the 100 white cells" in dialog.short_note.text() and "50.0 percentage points" in dialog.short_note.text()
+    assert (
+        "2 of the 100 white cells" in dialog.short_note.text() and "50.0 percentage points" in dialog.short_note.text()
+    )
     assert "needs a reason" in dialog.short_note.text()
     assert dialog.below_target_edit.isVisibleTo(dialog) and dialog.focusWidget() is dialog.below_target_edit
     assert not dialog.accept_button.isEnabled()

@@ -9,10 +9,10 @@ be hidden."""
 from __future__ import annotations
 
 import pytest
+from conftest import wait_image
 from PySide6.QtCore import QRect
 from PySide6.QtWidgets import QScrollArea, QToolBar, QToolButton, QWidget
 
-from conftest import wait_image
 from core.schema import CellKind
 
 
@@ -73,7 +73,8 @@ def test_every_control_is_on_show_without_scrolling(qtbot, open_window, review_p
     assert window.view.width() >= 600, "the slide is squeezed"
 
 
-def test_a_1024x700_window_hides_no_tool_bar_action_and_keeps_the_slide_in_view(qtbot, open_window, review_project) -> None:
+def test_a_1024x700_window_hides_no_tool_bar_action_and_keeps_the_slide_in_view(qtbot, open_window,
+                                                                                review_project) -> None:
     window, controller = _show_at(qtbot, open_window, review_project, 1024, 700)
     _tool_bars_whole(window)
     assert window.view.width() >= 400

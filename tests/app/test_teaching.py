@@ -10,12 +10,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from conftest import wait_image
 from PySide6.QtCore import Qt
 
-from conftest import wait_image
 from core.classifier import load_classifier
-from core.inference import classify_slides
 from core.importing import import_source
+from core.inference import classify_slides
 from core.jobs import run_job
 from core.project_learning import taught_count
 from core.schema import Box, CellKind, LabelSource, NewCell

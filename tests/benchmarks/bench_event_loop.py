@@ -27,11 +27,11 @@ def main() -> int:
     count = int(args[0]) if args else 100
     pan = "--no-pan" not in sys.argv
     project = make_project(count)
+    from fake_models import FakeClassifier, FakeDetector
     from PySide6.QtCore import QEventLoop, QTimer
 
     from app.gui import model_provider
     from app.gui.launch import create_main_window, make_application
-    from fake_models import FakeClassifier, FakeDetector
 
     real = "--real" in sys.argv
     if not real:
@@ -83,10 +83,16 @@ def main() -> int:
     worst = sorted(((gap, (ticks[i] - started) * 1000.0) for i, gap in enumerate(gaps)), reverse=True)[:5]
     cells = len(controller.session.store.cells())
     window.close()
-    state = "bundled models, " + ("TensorFlow warmed up" if "--warm" in sys.argv else "TensorFlow imported during the run") if real else "fake models"
+    state = (
+        "bundled models, " + ("TensorFlow warmed up" if "--warm" in sys.argv else "TensorFlow imported during the run")
+        if real
+        else "fake models"
+    )
     print(f"detect+classify {count} slides ({state}): {elapsed:.1f} s, {cells} cells written")
-    print(f"event loop during the run: max stall {max(gaps):.1f} ms, p99 {statistics.quantiles(gaps, n=100)[98]:.1f} ms, "
-          f"median tick gap {statistics.median(gaps):.1f} ms over {len(gaps)} ticks")
+    print(
+        f"event loop during the run: max stall {max(gaps):.1f} ms, p99 {statistics.quantiles(gaps, n=100)[98]:.1f} ms, "
+        f"median tick gap {statistics.median(gaps):.1f} ms over {len(gaps)} ticks"
+    )
     print(f"for reference, the same window idle (no job) on this machine: max stall {baseline:.1f} ms")
     print("worst stalls (ms, at ms into the run): " + ", ".join(f"{gap:.0f} @ {at:.0f}" for gap, at in worst))
     met = max(gaps) <= GOAL_MAX_STALL_MS

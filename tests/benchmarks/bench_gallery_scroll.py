@@ -27,10 +27,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
+from review_project import build_review_project, pump  # noqa: E402
 
 from app.gui.gallery import CellGallery  # noqa: E402
 from app.gui.gallery.model import GalleryModel  # noqa: E402
-from review_project import build_review_project, pump  # noqa: E402
 
 FRAME_BUDGET_MS = 16.7  # one frame at 60 Hz
 
@@ -55,7 +55,8 @@ def main() -> int:
     app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        store, _ = build_review_project(Path(tmp), cells=args.cells, wrong=100, unidentified=150, slides=max(1, args.cells // 100))
+        store, _ = build_review_project(Path(tmp), cells=args.cells, wrong=100, unidentified=150,
+                                        slides=max(1, args.cells // 100))
         print(f"built a {args.cells}-cell project in {time.perf_counter() - started:.1f} s (not part of the gallery)")
 
         started = time.perf_counter()
@@ -106,8 +107,12 @@ def main() -> int:
         gallery.reclassify_selected("monocyte")
         while gallery.model.cell(cell_id).label != "monocyte":
             pump(1)
-        print(f"reclassify one cell among {args.cells}, gallery followed: {1000 * (time.perf_counter() - started):.0f} ms")
-        print(f"thumbnail cache: {gallery.thumbnails.cached_count()} kept, {gallery.thumbnails.batches_started} batches")
+        print(
+            f"reclassify one cell among {args.cells}, gallery followed: {1000 * (time.perf_counter() - started):.0f} ms"
+        )
+        print(
+            f"thumbnail cache: {gallery.thumbnails.cached_count()} kept, {gallery.thumbnails.batches_started} batches"
+        )
         gallery.shutdown()
         gallery.close()
         store.close()

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from _bench_common import BCCD
 
 
@@ -52,7 +51,9 @@ def main() -> int:
     scan = work / f"scan_{side}.jpg"
     t = time.perf_counter()
     make_scan(scan, side)
-    print(f"scan {side}x{side}: {scan.stat().st_size / 1e6:.0f} MB JPEG (made/found in {time.perf_counter() - t:.1f} s)")
+    print(
+        f"scan {side}x{side}: {scan.stat().st_size / 1e6:.0f} MB JPEG (made/found in {time.perf_counter() - t:.1f} s)"
+    )
 
     import os
 

@@ -193,10 +193,16 @@ def main() -> int:
 
     print(f"open project (GUI thread, to the first slide listed): median {statistics.median(opens):.0f} ms "
           f"(min {min(opens):.0f}, max {max(opens):.0f}); close {statistics.median(closes):.0f} ms")
-    print(f"cell gallery, first shown (reads the slide on show's white cells): median {statistics.median(galleries):.0f} ms")
-    print(f"cell gallery, All slides first chosen (reads every white cell): median {statistics.median(every_slide):.0f} ms, "
-          f"then longest event-loop turn {statistics.median(turns):.0f} ms; laid out in one pass (before): "
-          f"{statistics.median(every_slide_before):.0f} ms, then {statistics.median(turns_before):.0f} ms")
+    print(
+        "cell gallery, first shown (reads the slide on show's white cells): "
+        f"median {statistics.median(galleries):.0f} ms"
+    )
+    print(
+        "cell gallery, All slides first chosen (reads every white cell): "
+        f"median {statistics.median(every_slide):.0f} ms, "
+        f"then longest event-loop turn {statistics.median(turns):.0f} ms; laid out in one pass (before): "
+        f"{statistics.median(every_slide_before):.0f} ms, then {statistics.median(turns_before):.0f} ms"
+    )
     print(f"count every slide's cells: SQLite {statistics.median(tallies):.0f} ms median, "
           f"reading every cell (before) {statistics.median(baseline):.0f} ms median, "
           f"{statistics.median(baseline) / statistics.median(tallies):.1f}x")

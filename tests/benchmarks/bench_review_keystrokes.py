@@ -30,12 +30,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from PySide6.QtCore import QCoreApplication, QPoint, Qt  # noqa: E402
 from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication, QHBoxLayout, QWidget  # noqa: E402
+from review_project import build_review_project, pump  # noqa: E402
 
 from app.gui.differential import DifferentialPanel  # noqa: E402
 from app.gui.gallery import CellGallery  # noqa: E402
 from core.schema import CellKind, CorrectionAction, SlideStatus  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
-from review_project import build_review_project, pump  # noqa: E402
 
 GOAL = 110
 
@@ -112,7 +112,7 @@ def review_cell_by_cell(tech: Technician, truth: dict[int, str], taxonomy_keys: 
             tech.key(Qt.Key.Key_Space)
         else:
             tech.key(taxonomy_keys[truth[current]])
-        wait_for(lambda: decided(gallery, current))
+        wait_for(lambda current=current: decided(gallery, current))
         tech.latencies.append(time.perf_counter() - started)
 
 
@@ -121,7 +121,7 @@ def review_by_group(tech: Technician, truth: dict[int, str], taxonomy_keys: dict
     for cell_id in [i for i in model.shown_cell_ids() if model.cell(i).label != truth[i]]:
         tech.click_row(model.row_of(cell_id))
         tech.key(taxonomy_keys[truth[cell_id]])
-        wait_for(lambda: decided(gallery, cell_id))
+        wait_for(lambda cell_id=cell_id: decided(gallery, cell_id))
     for name in [n for n in gallery.store.taxonomy.names]:
         header = model.header_row(name)
         rows = model.cell_rows_in_group(header) if header is not None else []
@@ -129,7 +129,8 @@ def review_by_group(tech: Technician, truth: dict[int, str], taxonomy_keys: dict
             continue
         tech.click_row(header)
         tech.key(Qt.Key.Key_Return)
-        wait_for(lambda: all(decided(gallery, model.cell_id_at(r)) for r in model.cell_rows_in_group(model.header_row(name))))
+        wait_for(lambda name=name: all(decided(gallery, model.cell_id_at(r))
+                                       for r in model.cell_rows_in_group(model.header_row(name))))
 
 
 def run(strategy: str, type_initials: bool) -> tuple[int, Technician]:

@@ -47,8 +47,18 @@ def main() -> int:
 
     store = controller.session.store
     for slide_id in ids:
-        store.add_cells(slide_id, [NewCell(Box(20 * i, 15 * i, 20 * i + 60, 15 * i + 60), CellKind.RED if i % 5 else CellKind.WHITE,
-                                           source=LabelSource.MODEL, score=0.9) for i in range(20)])
+        store.add_cells(
+            slide_id,
+            [
+                NewCell(
+                    Box(20 * i, 15 * i, 20 * i + 60, 15 * i + 60),
+                    CellKind.RED if i % 5 else CellKind.WHITE,
+                    source=LabelSource.MODEL,
+                    score=0.9,
+                )
+                for i in range(20)
+            ],
+        )
     switch(ids[0])
     page_down = []
     for slide_id in ids[1 : count // 2]:
@@ -60,8 +70,8 @@ def main() -> int:
     for slide_id in ids[count // 2 :: 2]:
         cold.append(switch(slide_id))
     window.close()
-    print(f"slide switch, PageDown (prefetched): median {statistics.median(page_down):.1f} ms, max {max(page_down):.1f} ms "
-          f"over {len(page_down)} switches")
+    print(f"slide switch, PageDown (prefetched): median {statistics.median(page_down):.1f} ms, "
+          f"max {max(page_down):.1f} ms over {len(page_down)} switches")
     print(f"slide switch, jump (cold decode):    median {statistics.median(cold):.1f} ms, max {max(cold):.1f} ms "
           f"over {len(cold)} switches")
     worst = max(page_down + cold)

@@ -12,6 +12,7 @@ import numpy as np
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 
+
 def pump(milliseconds: int) -> None:
     """Run the Qt event loop for a while.  Unlike QTest.qWait, this lets go of
     Python's GIL between turns, so the thumbnail thread can work meanwhile."""
@@ -61,8 +62,10 @@ def build_review_project(folder: Path, cells: int = 100, wrong: int = 3, unident
         n = min(per_slide, cells - made)
         columns = 12
         width, height = columns * 90, (-(-n // columns)) * 90 + 20
-        centres = [(45 + 90 * (i % columns) + int(rng.integers(-8, 8)), 55 + 90 * (i // columns), int(rng.integers(28, 36)))
-                   for i in range(n)]
+        centres = [
+            (45 + 90 * (i % columns) + int(rng.integers(-8, 8)), 55 + 90 * (i // columns), int(rng.integers(28, 36)))
+            for i in range(n)
+        ]
         path = folder / f"smear_{s:03d}.jpg"
         cv2.imwrite(str(path), smear_image(rng, width, height, centres), [cv2.IMWRITE_JPEG_QUALITY, 88])
         slide = store.add_slide(path, width, height)

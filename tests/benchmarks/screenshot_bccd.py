@@ -36,12 +36,11 @@ def main() -> int:
     with ProjectStore.create(project) as store:
         run_job(import_source(store, DATA, "voc", split="test"))
 
+    from fake_models import FakeClassifier, FakeDetector
     from PySide6.QtCore import QEventLoop, QTimer
-    from PySide6.QtWidgets import QApplication
 
     from app.gui import model_provider
     from app.gui.launch import create_main_window, make_application
-    from fake_models import FakeClassifier, FakeDetector
 
     model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier)
     app = make_application()

@@ -130,7 +130,9 @@ def test_latency_per_640x480_field(detector: KerasCellDetector) -> None:
 def test_latency_of_a_4000x3000_image_in_tiles(detector: KerasCellDetector) -> None:
     fields = [load_rgb(gt.path) for gt in read_ground_truth(DATA / "bccd", "voc", "test")[:48]]
     # A 4000x3000 scan made of real fields side by side (7 x 7 of 640x480, cropped).
-    rows = [np.concatenate(fields[r * 7 : r * 7 + 7] if r * 7 + 7 <= len(fields) else fields[:7], axis=1) for r in range(7)]
+    rows = [
+        np.concatenate(fields[r * 7 : r * 7 + 7] if r * 7 + 7 <= len(fields) else fields[:7], axis=1) for r in range(7)
+    ]
     mosaic = np.ascontiguousarray(np.concatenate(rows, axis=0)[:3000, :4000])
     detector.detect(mosaic[:480, :640])  # warm-up
     started = time.perf_counter()

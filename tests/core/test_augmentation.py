@@ -49,7 +49,9 @@ def test_wide_jitter_greys_about_one_crop_in_ten_and_standard_none() -> None:
 
 
 def test_wide_jitter_reaches_stronger_saturation() -> None:
-    assert np.percentile(_saturation(_augmented("wide")), 95) > 1.3 * np.percentile(_saturation(_augmented("standard")), 95)
+    assert np.percentile(_saturation(_augmented("wide")), 95) > 1.3 * np.percentile(
+        _saturation(_augmented("standard")), 95
+    )
 
 
 def test_unknown_jitter_in_a_config_is_refused_with_the_choices() -> None:
@@ -69,7 +71,9 @@ def test_scale_jitter_varies_how_much_of_the_crop_the_cell_fills() -> None:
     shares = {}
     for scale_jitter in (0.0, 0.25):
         tf.random.set_seed(0)
-        shares[scale_jitter] = _cell_share(np.asarray(augment_batch(_purple_cells(300), 0.8, 32, scale_jitter=scale_jitter)))
+        shares[scale_jitter] = _cell_share(
+            np.asarray(augment_batch(_purple_cells(300), 0.8, 32, scale_jitter=scale_jitter))
+        )
     assert shares[0.25].std() > 2 * shares[0.0].std()
     assert shares[0.25].max() > shares[0.0].max() + 0.15  # a tighter window: the cell fills more
 

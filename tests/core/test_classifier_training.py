@@ -33,7 +33,9 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, list[
     root = tmp_path_factory.mktemp("tiny")
     tree = write_class_tree(root / "cells")
     progress: list[Progress] = []
-    result = run_job(train_classifier(_config(tree, root / "models", target_recall={"eosinophil": 0.9})), progress.append)
+    result = run_job(
+        train_classifier(_config(tree, root / "models", target_recall={"eosinophil": 0.9})), progress.append
+    )
     return result.weights, tree, progress
 
 
@@ -72,7 +74,8 @@ def _copy_model(weights: Path, folder: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_changed_weights_are_refused_naming_the_file(trained: tuple[Path, Path, list[Progress]], tmp_path: Path) -> None:
+def test_changed_weights_are_refused_naming_the_file(trained: tuple[Path, Path, list[Progress]],
+                                                     tmp_path: Path) -> None:
     target = _copy_model(trained[0], tmp_path)
     target.write_bytes(target.read_bytes() + b"x")
     with pytest.raises(ModelCardError, match="checksum") as error:

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import app.cli.output
-import core.image_bands
 from app.cli.main import main
 from tests.core.images import write_image
 

@@ -64,7 +64,7 @@ def test_killed_writer_loses_no_committed_edit(tmp_path: Path) -> None:
         report = first + child.stdout.read()
         child.wait()
         committed, in_flight = parse_report(report)
-        for action, cell_id, label in committed:
+        for _action, cell_id, label in committed:
             expected[cell_id] = label
         committed_total += len(committed)
 

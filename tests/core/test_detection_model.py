@@ -21,7 +21,7 @@ from core.detection.card import DetectorCard, ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.detector import KerasCellDetector
 from core.detection.training import DetectorTrainingConfig, EpochMetrics, train_detector
-from core.jobs import CancelToken, Cancelled, run_job
+from core.jobs import Cancelled, CancelToken, run_job
 from core.schema import CellKind
 
 # Keras's own model.save trips a NumPy 2 deprecation inside TensorFlow; not ours.
@@ -54,7 +54,14 @@ def disc_field(path: Path, seed: int, size: tuple[int, int] = (160, 128)) -> Gro
 
 def tiny_config(**changes: object) -> DetectorTrainingConfig:
     base = dict(
-        epochs=1, batch_size=2, width=8, warmup_steps=1, tile=64, overlap=24, val_every=1, augment=AugmentConfig(crop=64)
+        epochs=1,
+        batch_size=2,
+        width=8,
+        warmup_steps=1,
+        tile=64,
+        overlap=24,
+        val_every=1,
+        augment=AugmentConfig(crop=64),
     )
     base.update(changes)
     return DetectorTrainingConfig(**base)  # type: ignore[arg-type]
@@ -134,7 +141,7 @@ def test_every_file_mode_is_read_and_bad_files_are_listed(trained, tmp_path: Pat
         "rgba.png": base.convert("RGBA"),
         "palette.png": base.convert("P"),
         "cmyk.jpg": base.convert("CMYK"),
-        "sixteen.tif": Image.fromarray((np.asarray(base.convert("L")).astype(np.uint16) * 257)),
+        "sixteen.tif": Image.fromarray(np.asarray(base.convert("L")).astype(np.uint16) * 257),
     }.items():
         image.save(tmp_path / name)
         paths.append(tmp_path / name)
@@ -164,7 +171,9 @@ def test_every_file_mode_is_read_and_bad_files_are_listed(trained, tmp_path: Pat
     assert (read["big.png"].width, read["big.png"].height) == (400, 300)
     assert (read["exif.jpg"].width, read["exif.jpg"].height) == (160, 128)
     skipped = dict(report.skipped)
-    assert "truncated" in skipped[str(tmp_path / "truncated.png")] or "damaged" in skipped[str(tmp_path / "truncated.png")]
+    assert (
+        "truncated" in skipped[str(tmp_path / "truncated.png")] or "damaged" in skipped[str(tmp_path / "truncated.png")]
+    )
     assert "too many to open" in skipped[str(tmp_path / "huge.png")]
 
 
@@ -214,7 +223,9 @@ def test_cli_refuses_a_missing_model(tmp_path: Path, capsys) -> None:
     from app.cli.main import main
 
     (tmp_path / "a.png").write_bytes(b"")
-    code = main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "m.json")])
+    code = main(
+        ["detect", "--images", str(tmp_path), "--out", str(tmp_path / "o"), "--model", str(tmp_path / "m.json")]
+    )
     assert code == 2
     assert "model card not found" in capsys.readouterr().err
 
@@ -294,7 +305,9 @@ def test_cli_train_detector_keeps_the_overlap_in_image_pixels_at_another_work_sc
     from app.cli.main import build_parser
 
     default = training_config(build_parser().parse_args(["train-detector", "--data", "d", "--out", "o"]))
-    args = build_parser().parse_args(["train-detector", "--data", "d", "--out", "o", "--work-scale", "0.6", "--crop", "288"])
+    args = build_parser().parse_args(
+        ["train-detector", "--data", "d", "--out", "o", "--work-scale", "0.6", "--crop", "288"]
+    )
     config = training_config(args)
     assert (config.work_scale, config.augment.crop) == (0.6, 288)
     assert config.overlap / config.work_scale == pytest.approx(default.overlap / default.work_scale, rel=0.01)
@@ -341,7 +354,9 @@ def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights
     assert KerasCellDetector.load(new_card).card.extra_scales == [0.6]  # weights copied and checked
     assert DetectorCard.load(card_path).extra_scales == []  # the original is left alone
     # Tuned again: the earlier retune stays on record, with how val was chosen.
-    again = run_job(retune_detector(new_card, samples, None, tmp_path / "again", val_summary={"val_dropped_as_training_fields": 3}))
+    again = run_job(
+        retune_detector(new_card, samples, None, tmp_path / "again", val_summary={"val_dropped_as_training_fields": 3})
+    )
     record = DetectorCard.load(again).training["retuned"]
     assert record["from"]["version"] == "9" and record["from"]["retuned"]["from"]["extra_scales"] == []
     assert record["val_dropped_as_training_fields"] == 3
@@ -358,7 +373,9 @@ def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_pa
     card_path, samples, _ = trained
     paired = run_job(retune_detector(card_path, samples, None, tmp_path / "paired", partner=card_path))
     card = DetectorCard.load(paired)
-    assert card.partner_weights == "cell-detector-partner.keras" and (tmp_path / "paired" / card.partner_weights).is_file()
+    assert (
+        card.partner_weights == "cell-detector-partner.keras" and (tmp_path / "paired" / card.partner_weights).is_file()
+    )
     assert card.partner_sha256 == card.sha256 and card.partner_scales == [card.work_scale]
     assert card.training["partner"]["version"] == KerasCellDetector.load(card_path).version
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.detection.assess import predict_results
 from core.detection.data import (
     BCCD_NEGATIVE_WEIGHTS,
     GroundTruth,
@@ -20,7 +21,6 @@ from core.detection.data import (
 )
 from core.detection.detector import KerasCellDetector, default_detector_card
 from core.detection.evaluation import evaluate
-from core.detection.assess import predict_results
 from tests.conftest import REAL_DATA
 
 

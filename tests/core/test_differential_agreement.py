@@ -14,6 +14,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -76,6 +77,7 @@ def assert_every_white_cell_is_somewhere(count: Differential, cells: list) -> No
     assert placed == white
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None)
 @given(projects, st.booleans())
 def test_every_count_agrees_per_slide_and_in_total(slides: list[list[NewCell]], drop_smudge: bool) -> None:

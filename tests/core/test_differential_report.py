@@ -176,16 +176,18 @@ def test_pdf_names_outside_latin1_stay_identifiable(tmp_path: Path) -> None:
     written = write_report(store, tmp_path / "report.pdf")
     store.close()
     text = pdf_text(written)
-    assert "Image: <U+8840><U+6DB2> <U+03A9> - Prehled.png" in text and "Sample <U+8840><U+6DB2> <U+03A9> - Prehled" in text
+    assert (
+        "Image: <U+8840><U+6DB2> <U+03A9> - Prehled.png" in text
+        and "Sample <U+8840><U+6DB2> <U+03A9> - Prehled" in text
+    )
 
 
 def test_a_report_to_an_unwritable_folder_is_refused_first(tmp_path: Path, read_only_folder) -> None:
     with make_project(tmp_path) as store:
         locked = tmp_path / "locked"
         locked.mkdir()
-        with read_only_folder(locked):
-            with pytest.raises(ReportError, match="not writable"):
-                write_report(store, locked / "report.pdf")
+        with read_only_folder(locked), pytest.raises(ReportError, match="not writable"):
+            write_report(store, locked / "report.pdf")
         with pytest.raises(ReportError, match=".csv or .pdf"):
             write_report(store, tmp_path / "report.docx")
         assert len(store.cells()) == 22  # nothing in the project was touched

@@ -14,7 +14,7 @@ import pytest
 from core.exporting import ExportError, ExportOptions, export_dataset
 from core.formats.common import AnnotationError
 from core.importing import ImportSourceError, UnknownClassesError, import_source
-from core.jobs import CancelToken, Cancelled, Progress, run_job
+from core.jobs import Cancelled, CancelToken, Progress, run_job
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore, StoreError
 
@@ -167,7 +167,9 @@ def test_malformed_csv_is_refused(store: ProjectStore, tmp_path: Path, text: str
 
 def test_malformed_voc_names_the_element(store: ProjectStore, tmp_path: Path) -> None:
     root = make_voc(tmp_path / "voc", {"a.png": [("WBC", (1, 1, 5, 5))], "b.png": [("RBC", (1, 1, 5, 5))]})
-    (root / "Annotations" / "b.xml").write_text(voc_xml("b.png", [("RBC", (1, 1, 5, 5))]).replace("<xmax>5", "<xmax>five"))
+    (root / "Annotations" / "b.xml").write_text(
+        voc_xml("b.png", [("RBC", (1, 1, 5, 5))]).replace("<xmax>5", "<xmax>five")
+    )
     message = refused(store, root)
     assert "b.xml:<object> #1 <bndbox> <xmax>" in message
 
@@ -283,7 +285,9 @@ def test_split_is_by_slide_and_repeatable(tmp_path: Path) -> None:
         slide = store.add_slide(write_image(tmp_path / f"s{n}.png"), 64, 48)
         store.add_cells(slide.id, [NewCell(Box(1, 1, 9, 9), CellKind.RED), NewCell(Box(9, 9, 19, 19), CellKind.RED)])
     reports = [
-        run_job(export_dataset(store, tmp_path / f"out{i}", ExportOptions(format="csv", split=(0.5, 0.25, 0.25), seed=s)))
+        run_job(
+            export_dataset(store, tmp_path / f"out{i}", ExportOptions(format="csv", split=(0.5, 0.25, 0.25), seed=s))
+        )
         for i, s in enumerate((7, 7, 8))
     ]
     assert reports[0].splits == {"train": 20, "val": 10, "test": 10}
@@ -412,7 +416,8 @@ def test_yolo_label_without_its_image_is_refused(store: ProjectStore, tmp_path: 
     assert "gone.txt" in message and "without an image" in message
 
 
-def test_a_file_given_for_a_folder_format_says_plainly_to_choose_its_folder(store: ProjectStore, tmp_path: Path) -> None:
+def test_a_file_given_for_a_folder_format_says_plainly_to_choose_its_folder(store: ProjectStore,
+                                                                            tmp_path: Path) -> None:
     """It said "x.png: a folder source is a folder, not a file"."""
     image = write_image(tmp_path / "loose" / "one.png")
     message = refused(store, image, ImportSourceError)

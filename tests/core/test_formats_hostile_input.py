@@ -142,6 +142,7 @@ def templates(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return {fmt: make(base / fmt) for fmt, (make, _) in DATASETS.items()}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", sorted(DATASETS))
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                  HealthCheck.too_slow])
@@ -202,7 +203,8 @@ def test_wbc_subtypes_in_windows_code_page_is_read(tmp_path: Path) -> None:
     refused(root, "voc", "wbc_subtypes.csv:line 3", "not UTF-8")
 
 
-@pytest.mark.parametrize("line", ["0 nan 0.5 0.2 0.2", "0 0.5 inf 0.2 0.2", "0 0.5 0.5 1e308 0.2", "0 1e999 0.5 0.2 0.2"])
+@pytest.mark.parametrize("line",
+                         ["0 nan 0.5 0.2 0.2", "0 0.5 inf 0.2 0.2", "0 0.5 0.5 1e308 0.2", "0 1e999 0.5 0.2 0.2"])
 def test_yolo_non_finite_or_huge_value_names_file_and_line(tmp_path: Path, line: str) -> None:
     root = make_yolo(tmp_path / "yolo")
     (root / "labels" / "train" / "a.txt").write_text(f"0 0.5 0.5 0.2 0.2\n{line}\n")

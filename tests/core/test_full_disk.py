@@ -116,7 +116,8 @@ def test_the_command_line_reports_a_full_disk_in_one_line(tmp_path: Path, full_d
 def test_a_project_on_a_full_disk_says_the_disk_not_the_file_is_at_fault(tmp_path: Path, monkeypatch) -> None:  # noqa: ANN001
     import sqlite3
 
-    from core import project_lock, store as store_module
+    from core import project_lock
+    from core import store as store_module
     from core.store import ProjectInUseError, StoreError
 
     path = _project(tmp_path)
@@ -137,6 +138,5 @@ def test_a_project_on_a_full_disk_says_the_disk_not_the_file_is_at_fault(tmp_pat
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(project_lock, "_write_holder", holder_cannot_be_written)
-    with ProjectStore.open(path):  # the lock holds all the same
-        with pytest.raises(ProjectInUseError, match="another program"):
-            ProjectStore.open(path)
+    with ProjectStore.open(path), pytest.raises(ProjectInUseError, match="another program"):
+        ProjectStore.open(path)  # the lock holds all the same

@@ -44,7 +44,9 @@ def hostile_project(folder: Path, label: str) -> Path:
             slide.id,
             [
                 NewCell(Box(4, 4, 20, 20), CellKind.WHITE, label="neutrophil", source=LabelSource.HUMAN, reviewed=True),
-                NewCell(Box(30, 10, 44, 24), CellKind.WHITE, label="lymphocyte", source=LabelSource.HUMAN, reviewed=True),
+                NewCell(
+                    Box(30, 10, 44, 24), CellKind.WHITE, label="lymphocyte", source=LabelSource.HUMAN, reviewed=True
+                ),
             ],
         )
     with sqlite3.connect(path) as db:

@@ -10,7 +10,7 @@ from PIL import Image
 from core.formats.common import AnnotationError
 from core.imaging import probe_image
 from core.importing import detect_format, import_source
-from core.jobs import CancelToken, Cancelled, run_job
+from core.jobs import Cancelled, CancelToken, run_job
 from core.schema import CellKind
 from core.store import ProjectStore
 from tests.core.images import write_image, write_truncated_jpeg
@@ -23,7 +23,8 @@ def project(tmp_path: Path) -> ProjectStore:
     store.close()
 
 
-def write_voc(folder: Path, stem: str, objects: list[tuple[str, int, int, int, int]], filename: str | None = None) -> Path:
+def write_voc(folder: Path, stem: str, objects: list[tuple[str, int, int, int, int]],
+              filename: str | None = None) -> Path:
     xml_objects = "".join(
         f"<object><name>{name}</name><bndbox><xmin>{x0}</xmin><ymin>{y0}</ymin>"
         f"<xmax>{x1}</xmax><ymax>{y1}</ymax></bndbox></object>"
@@ -151,7 +152,8 @@ def test_annotation_naming_an_image_outside_the_folder_is_refused(project: Proje
     assert project.slides() == []
 
 
-def write_yolo_dataset(root: Path, label_lines: str = "0 0.5 0.5 0.25 0.5\n1 0.1 0.1 0.1 0.1\n2 0.9 0.9 0.05 0.05\n") -> Path:
+def write_yolo_dataset(root: Path,
+                       label_lines: str = "0 0.5 0.5 0.25 0.5\n1 0.1 0.1 0.1 0.1\n2 0.9 0.9 0.05 0.05\n") -> Path:
     write_image(root / "images" / "train" / "a.jpg", 80, 40)
     write_image(root / "images" / "test" / "b.jpg", 80, 40, seed=2)
     (root / "labels" / "train").mkdir(parents=True)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from core.inference import Detection, classify_slides, detect_slides
-from core.jobs import CancelToken, Cancelled, run_job
+from core.jobs import Cancelled, CancelToken, run_job
 from core.schema import Box, CellKind, LabelSource, SlideStatus
 from core.store import ProjectStore
 from tests.core.images import write_image, write_truncated_jpeg

@@ -170,7 +170,9 @@ class CentreProposer:
     def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
         self.calls += 1
         return [
-            proposals((im.shape[1] / 2 - 20, im.shape[0] / 2 - 20, im.shape[1] / 2 + 20, im.shape[0] / 2 + 20, 0.9, WHITE))
+            proposals(
+                (im.shape[1] / 2 - 20, im.shape[0] / 2 - 20, im.shape[1] / 2 + 20, im.shape[0] / 2 + 20, 0.9, WHITE)
+            )
             for im in images
         ]
 

@@ -215,7 +215,8 @@ def test_classify_project_learns_from_the_reviewed_cells_as_the_window_does(tmp_
     with ProjectStore.create(project) as store:
         for n in range(3):
             slide = store.add_slide(tmp_path / f"s{n}.png", 720, 160)
-            cells = store.add_cells(slide.id, [NewCell(box=b, kind=CellKind.WHITE, source=LabelSource.MODEL) for b in boxes],
+            cells = store.add_cells(slide.id,
+                                    [NewCell(box=b, kind=CellKind.WHITE, source=LabelSource.MODEL) for b in boxes],
                                     "Detect")
             if n == 0:
                 for index, cell in enumerate(cells):
@@ -228,8 +229,11 @@ def test_classify_project_learns_from_the_reviewed_cells_as_the_window_does(tmp_
     with ProjectStore.open(project, read_only=True) as store:
         others = [c for c in store.cells() if not c.reviewed]
         assert all(taught_count(c.model_version) == 6 for c in others)
-        assert all(max(c.probabilities, key=c.probabilities.get) == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte")
-                   for c in others)
+        assert all(
+            max(c.probabilities, key=c.probabilities.get)
+            == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte")
+            for c in others
+        )
 
 
 def test_learning_curve_scores_each_point_on_the_cells_decided_later() -> None:

@@ -74,9 +74,8 @@ def test_the_second_editors_undo_cannot_reach_the_firsts_edits(tmp_path: Path) -
     with ProjectStore.open(path) as first:
         cell = first.add_cell(first.slides()[0].id, Box(1, 1, 9, 9), CellKind.WHITE, label="lymphocyte")
         first.set_label([cell.id], "monocyte")
-        with ProjectStore.open(path, read_only=True) as second:
-            with pytest.raises(Exception, match="read-only"):
-                second.undo()
+        with ProjectStore.open(path, read_only=True) as second, pytest.raises(Exception, match="read-only"):
+            second.undo()
         assert first.cell(cell.id).label == "monocyte"
 
 

@@ -124,7 +124,7 @@ def test_a_caption_says_changed_only_when_the_class_changed(store: ProjectStore)
 
 def test_the_report_job_counts_a_slide_and_draws_a_page_at_a_time_and_a_cancel_writes_nothing(
         tmp_path: Path) -> None:
-    from core.jobs import CancelToken, Cancelled, Progress, run_job
+    from core.jobs import Cancelled, CancelToken, Progress, run_job
     from core.report import report_job
 
     store = ProjectStore.create(tmp_path / "p.hemalabel")

@@ -31,7 +31,8 @@ from tests.core.classifier_fixtures import write_class_tree
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "models"
-COLOURS = {"neutrophil": (150, 70, 170), "lymphocyte": (50, 40, 140), "eosinophil": (230, 120, 50), "smudge": (120, 120, 120),
+COLOURS = {"neutrophil": (150, 70, 170), "lymphocyte": (50, 40, 140), "eosinophil": (230, 120, 50),
+           "smudge": (120, 120, 120),
            "monocyte": (110, 90, 150)}
 
 
@@ -72,7 +73,8 @@ def make_project(folder: Path, slides: int, per_slide: dict[str, int], seed: int
             file.parent.mkdir(parents=True, exist_ok=True)
             Image.fromarray(image).save(file)
             slide = store.add_slide(file, 200, 200)
-            cells = store.add_cells(slide.id, [NewCell(box=b, kind=CellKind.WHITE, source=LabelSource.MODEL) for _, b in boxes])
+            cells = store.add_cells(slide.id,
+                                    [NewCell(box=b, kind=CellKind.WHITE, source=LabelSource.MODEL) for _, b in boxes])
             store.set_predictions([(c.id, "monocyte", {"monocyte": 0.6}) for c in cells], "hemalabel-wbc-1.0.0")
             for cell, (label, _) in zip(cells, boxes):
                 if label == "monocyte":
@@ -144,7 +146,8 @@ def test_default_model_follows_the_registry(tmp_path: Path, registry: ModelRegis
 
 def test_too_few_examples_says_what_is_needed(tmp_path: Path, registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=1, per_slide={"neutrophil": 3})
-    with pytest.raises(RetrainError, match=r"3 reviewed cells so far; a retrain needs at least 20\. Confirm or correct 17 more"):
+    with pytest.raises(RetrainError,
+                       match=r"3 reviewed cells so far; a retrain needs at least 20\. Confirm or correct 17 more"):
         run_job(retrain(project, RetrainSettings(), registry=registry))
     with pytest.raises(RetrainError, match="one slide"):
         run_job(retrain(project, RetrainSettings(min_examples=2), registry=registry))
@@ -152,7 +155,8 @@ def test_too_few_examples_says_what_is_needed(tmp_path: Path, registry: ModelReg
 
 
 @pytest.mark.slow
-def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_path: Path, registry: ModelRegistry) -> None:
+def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_path: Path,
+                                                                           registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=6, per_slide={"neutrophil": 2, "lymphocyte": 2, "smudge": 2, "monocyte": 1})
     replay = write_class_tree(tmp_path / "replay", per_class=6)
     settings = RetrainSettings(epochs=2, max_minutes=0, min_examples=10, min_new_class_cells=6, folds=2,
@@ -165,7 +169,9 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     assert all({"loss", "accuracy", "eta_seconds", "epochs"} <= set(e) and e["epochs"] == 6 for e in epochs)
     assert any(isinstance(s.payload, dict) and s.payload["kind"] == "log" for s in steps)
     candidate = outcome.candidate
-    assert candidate.name == "hemalabel-wbc-r1" and candidate.status == "candidate" and candidate.parent == "hemalabel-wbc"
+    assert (
+        candidate.name == "hemalabel-wbc-r1" and candidate.status == "candidate" and candidate.parent == "hemalabel-wbc"
+    )
     assert registry.current().name == "hemalabel-wbc"  # nothing is promoted by training
     from core.classifier import load_classifier
 
@@ -177,7 +183,9 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     # What it forgot, on the replay's validation part (a fifth of a tree's sample: one a class).
     check = model.card.training_data["replay_check"]
     assert check == outcome.replay_check and check["cells"] == 3
-    assert check["change_points"] == pytest.approx(100 * (check["candidate_accuracy"] - check["base_accuracy"]), abs=0.01)
+    assert check["change_points"] == pytest.approx(
+        100 * (check["candidate_accuracy"] - check["base_accuracy"]), abs=0.01
+    )
     assert "original data (3 cells not trained on)" in outcome.forgetting()
     base_augmentation = load_classifier("hemalabel-wbc").card.training_data["augmentation"]
     assert model.card.training_data["augmentation"]["scale_jitter"] == base_augmentation["scale_jitter"] == 0.25
@@ -186,7 +194,9 @@ def test_retrain_in_a_child_process_adds_a_class_and_registers_a_candidate(tmp_p
     reviewed = model.card.training_data["queue_cells"]
     assert reviewed == 6 * 7 and model.card.training_data["folds"] == 2
     out_of_fold = outcome.comparison.out_of_fold
-    assert out_of_fold is not None and out_of_fold[0].model == "hemalabel-wbc" and out_of_fold[1].model == candidate.name
+    assert (
+        out_of_fold is not None and out_of_fold[0].model == "hemalabel-wbc" and out_of_fold[1].model == candidate.name
+    )
     assert out_of_fold[0].cells == out_of_fold[1].cells == reviewed
     assert len(out_of_fold[0].confusion) == 9 and sum(map(sum, out_of_fold[1].confusion)) == reviewed
     platelet = out_of_fold[0].classes.index("platelet")
@@ -222,20 +232,26 @@ def test_cancel_terminates_the_child_and_registers_nothing(tmp_path: Path, regis
 
 
 @pytest.mark.slow
-def test_a_crash_in_training_reports_the_log_and_leaves_the_model_alone(tmp_path: Path, registry: ModelRegistry) -> None:
+def test_a_crash_in_training_reports_the_log_and_leaves_the_model_alone(tmp_path: Path,
+                                                                        registry: ModelRegistry) -> None:
     project = make_project(tmp_path, slides=3, per_slide={"neutrophil": 3, "lymphocyte": 3})
     broken = tmp_path / "broken"
     broken.mkdir()
     shutil.copy(BUNDLED / "hemalabel-wbc.json", broken / "hemalabel-wbc.json")
     (broken / "hemalabel-wbc.keras").write_bytes(b"these are not the weights")
     with pytest.raises(RetrainError) as failure:
-        run_job(retrain(project, RetrainSettings(base=str(broken / "hemalabel-wbc.keras"), min_examples=5), registry=registry))
+        run_job(
+            retrain(
+                project, RetrainSettings(base=str(broken / "hemalabel-wbc.keras"), min_examples=5), registry=registry
+            )
+        )
     message = str(failure.value)
     assert "model in use is unchanged" in message and "checksum" in message and "--- log ---" in message
     assert [v.name for v in registry.versions()] == ["hemalabel-wbc"]
 
 
-def test_a_full_disk_discards_the_candidate(tmp_path: Path, registry: ModelRegistry, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_disk_discards_the_candidate(tmp_path: Path, registry: ModelRegistry,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
     def no_space(source: str, target: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device", target)
 

@@ -133,10 +133,9 @@ def test_a_failed_gesture_leaves_nothing_behind(project: ProjectStore, tmp_path:
     slide_id = add_slide(project, tmp_path)
     cell = project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE)
     before = snapshot(project)
-    with pytest.raises(StoreError, match="not a class"):
-        with project.edit("Two steps"):
-            project.set_label([cell.id], "monocyte")
-            project.set_label([cell.id], "no-such-class")
+    with pytest.raises(StoreError, match="not a class"), project.edit("Two steps"):
+        project.set_label([cell.id], "monocyte")
+        project.set_label([cell.id], "no-such-class")
     assert snapshot(project) == before
     assert project.undo_description() == "Draw box"
 
@@ -315,12 +314,11 @@ def test_a_project_on_read_only_media_opens_read_only(tmp_path: Path, read_only_
     with ProjectStore.create(folder / "p.hemalabel") as store:
         slide_id = add_slide(store, folder)
         store.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE, label="monocyte")
-    with read_only_folder(folder):
-        with ProjectStore.open(folder / "p.hemalabel") as store:
-            assert store.read_only
-            assert len(store.cells()) == 1
-            with pytest.raises(ReadOnlyProjectError, match="read-only"):
-                store.set_label([store.cells()[0].id], "basophil")
+    with read_only_folder(folder), ProjectStore.open(folder / "p.hemalabel") as store:
+        assert store.read_only
+        assert len(store.cells()) == 1
+        with pytest.raises(ReadOnlyProjectError, match="read-only"):
+            store.set_label([store.cells()[0].id], "basophil")
 
 
 def _edits_one_by_one(store: ProjectStore, slide_id: int):
@@ -390,7 +388,16 @@ def test_the_counted_differential_is_the_one_of_the_cells(tmp_path: Path) -> Non
 
     with ProjectStore.create(tmp_path / "d.hemalabel") as store:
         slides = [store.add_slide(tmp_path / f"{n}.png", 100, 80) for n in range(3)]
-        labels = [None, "neutrophil", "neutrophil", "lymphocyte", "unidentified", "erythroblast", "platelet", "basophil"]
+        labels = [
+            None,
+            "neutrophil",
+            "neutrophil",
+            "lymphocyte",
+            "unidentified",
+            "erythroblast",
+            "platelet",
+            "basophil",
+        ]
         for n, slide in enumerate(slides[:2]):
             store.add_cells(slide.id, [
                 NewCell(Box(1, 1, 9, 9), CellKind.WHITE, label=label, source=LabelSource.MODEL)

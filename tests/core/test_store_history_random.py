@@ -41,7 +41,8 @@ def edit(store: ProjectStore, slides: list[int], rng: random.Random, last_nudged
     chosen = [cell.id for cell in rng.sample(cells, min(len(cells), rng.randint(1, 3)))] if cells else []
     if name == "add":
         store.add_cells(rng.choice(slides), [
-            NewCell(random_box(rng), rng.choice(list(CellKind)), source=rng.choice([LabelSource.HUMAN, LabelSource.MODEL]),
+            NewCell(random_box(rng), rng.choice(list(CellKind)),
+                    source=rng.choice([LabelSource.HUMAN, LabelSource.MODEL]),
                     label=rng.choice(CLASSES) if rng.random() < 0.5 else None, score=0.8)
             for _ in range(rng.randint(1, 3))
         ])
@@ -55,7 +56,11 @@ def edit(store: ProjectStore, slides: list[int], rng: random.Random, last_nudged
         store.move_cell(chosen[0], random_box(rng))
     elif name == "nudge":
         # Most nudges continue on the box just nudged, as key presses in a row do.
-        target = last_nudged if last_nudged is not None and rng.random() < 0.7 and store._cell_or_none(last_nudged) else chosen[0]
+        target = (
+            last_nudged
+            if last_nudged is not None and rng.random() < 0.7 and store._cell_or_none(last_nudged)
+            else chosen[0]
+        )
         box = store.cell(target).box
         store.nudge_cell(target, Box(box.x0 + 1, box.y0, box.x1 + 1, box.y1))
         return name, target
@@ -71,7 +76,8 @@ def test_undo_and_redo_give_back_each_state_under_random_edits(tmp_path: Path, s
     with ProjectStore.create(tmp_path / "p.hemalabel") as store:
         slides = [store.add_slide(write_image(tmp_path / f"s{n}.png"), 64, 48).id for n in range(2)]
         start = state(store)
-        store.add_cells(slides[0], [NewCell(random_box(rng), CellKind.WHITE, source=LabelSource.MODEL, label="neutrophil",
+        store.add_cells(slides[0],
+                        [NewCell(random_box(rng), CellKind.WHITE, source=LabelSource.MODEL, label="neutrophil",
                                             score=0.9, probabilities={"neutrophil": 0.9, "lymphocyte": 0.1})])
         done: list[tuple[str, ...]] = [start, state(store)]  # the state after each live step, oldest first
         undone: list[tuple[str, ...]] = []  # the states redo gives back, next first
@@ -91,7 +97,9 @@ def test_undo_and_redo_give_back_each_state_under_random_edits(tmp_path: Path, s
                 try:
                     name, nudged = edit(store, slides, rng, last_nudged)
                 except StoreError:
-                    assert state(store) == before and live_steps(store) == steps_before, f"a refused edit changed the project (step {step})"
+                    assert state(store) == before and live_steps(store) == steps_before, (
+                        f"a refused edit changed the project (step {step})"
+                    )
                     continue
                 joined = name == "nudge" and nudged == last_nudged and live_steps(store) == steps_before
                 if joined:

@@ -21,12 +21,15 @@ def make_version_1_project(path: Path) -> None:
     connection.executescript(
         f"""
         INSERT INTO meta(key, value) VALUES ('taxonomy', '{default_taxonomy().to_json().replace("'", "''")}');
-        INSERT INTO slides(id, path, width, height, status, added_at) VALUES (1, 'img/a.png', 640, 480, 'in_review', 't');
+        INSERT INTO slides(id, path, width, height, status, added_at)
+            VALUES (1, 'img/a.png', 640, 480, 'in_review', 't');
         INSERT INTO cells(id, slide_id, x0, y0, x1, y1, kind, label, source, probabilities, model_version, reviewed)
-            VALUES (7, 1, 10, 20, 110, 130, 'white', 'monocyte', 'human', '{json.dumps({"monocyte": 0.6})}', 'cls-1', 1);
+            VALUES (7, 1, 10, 20, 110, 130, 'white', 'monocyte', 'human', '{json.dumps({"monocyte": 0.6})}',
+                    'cls-1', 1);
         INSERT INTO edits(id, description, at) VALUES (1, 'Set class', 't');
         INSERT INTO changes(edit_id, cell_id, before, after) VALUES
-            (1, 7, '{json.dumps(_state("lymphocyte", "model", False))}', '{json.dumps(_state("monocyte", "human", True))}');
+            (1, 7, '{json.dumps(_state("lymphocyte", "model", False))}',
+             '{json.dumps(_state("monocyte", "human", True))}');
         INSERT INTO corrections(at, edit_id, slide_id, cell_id, action, old_label, new_label, model_version)
             VALUES ('t', 1, 1, 7, 'relabel', 'lymphocyte', 'monocyte', 'cls-1');
         """

@@ -38,8 +38,10 @@ SOURCE = {"type": "folder", "path": "crops"}
         ({"name": "../elsewhere"}, "name '../elsewhere' becomes the model's file name"),
         ({"sources": "crops"}, "sources must be a list"),
         ({"sources": [{"type": "folder", "path": "crops", "valid": 0.2}]}, r"source #1: unknown keys \['valid'\]"),
-        ({"sources": [{"type": "folder", "path": "crops", "val": 1.5}]}, "source #1: val must be a fraction from 0 to 0.9, not 1.5"),
-        ({"sources": [{"type": "bccd", "path": "b", "splits": "train"}]}, "source #1: splits must be a list of split names"),
+        ({"sources": [{"type": "folder", "path": "crops", "val": 1.5}]},
+         "source #1: val must be a fraction from 0 to 0.9, not 1.5"),
+        ({"sources": [{"type": "bccd", "path": "b", "splits": "train"}]},
+         "source #1: splits must be a list of split names"),
         ({"sources": [{"type": "folder"}]}, "source #1 needs 'type'"),
     ],
 )

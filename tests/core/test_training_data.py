@@ -8,15 +8,19 @@ import numpy as np
 import pytest
 
 from core.classifier.calibration import (
-    expected_calibration_error, fit_temperature, softmax, threshold_for_accuracy, threshold_for_recall,
+    expected_calibration_error,
+    fit_temperature,
+    softmax,
+    threshold_for_accuracy,
+    threshold_for_recall,
 )
 from core.classifier.metrics import classification_report, recall_intervals
 from core.classifier.preprocess import batch_of, resize_square
+from core.jobs import run_job
 from core.schema import Box
 from core.training.loading import load_cells
 from core.training.samples import DatasetError, LabelledCell, from_class_folders
 from core.training.splits import split_samples
-from core.jobs import run_job
 from tests.conftest import REAL_DATA
 from tests.core.classifier_fixtures import write_class_tree
 
@@ -143,6 +147,8 @@ def test_pbc_boxes_give_one_cell_per_image_of_its_class() -> None:
 def test_bccd_white_cells_are_labelled_only_in_single_cell_fields() -> None:
     from core.training.samples import from_bccd
 
-    cells = from_bccd(REAL_DATA / "bccd", ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte"], ["val", "test"])
+    cells = from_bccd(
+        REAL_DATA / "bccd", ["neutrophil", "eosinophil", "basophil", "lymphocyte", "monocyte"], ["val", "test"]
+    )
     assert 100 < len(cells) < 200
     assert len({c.path for c in cells}) == len(cells)

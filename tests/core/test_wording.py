@@ -24,7 +24,9 @@ def test_a_broken_json_file_is_described_by_line_column_and_problem() -> None:
         raise AssertionError("valid JSON")
 
     assert place('{"a": 1,\n "b": }') == "line 2, column 7: Expecting value"
-    assert place('{"name": "tab\there"}') == "line 1, column 14: Invalid control character"  # Python's text ends on "at"
+    assert (
+        place('{"name": "tab\there"}') == "line 1, column 14: Invalid control character"
+    )  # Python's text ends on "at"
     assert place('{"name": "unfinished') == "line 1, column 10: Unterminated string"
 
 

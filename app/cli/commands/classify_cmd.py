@@ -30,9 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
     add_locate_option(parser, "image (with --images)")
-    parser.add_argument("--learn", choices=("auto", "off"), default="auto",
-                        help="with --project: auto (default) predicts the unreviewed white cells again from what the "
-                        "project's reviewed cells teach, as the window does after each decision; off: the network alone")
+    parser.add_argument(
+        "--learn",
+        choices=("auto", "off"),
+        default="auto",
+        help="with --project: auto (default) predicts the unreviewed white cells again from what the "
+        "project's reviewed cells teach, as the window does after each decision; off: the network alone",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.set_defaults(handler=run)
 

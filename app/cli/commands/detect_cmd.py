@@ -30,9 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--images", type=Path, metavar="DIR", help="folder of images (searched recursively)")
     parser.add_argument("--out", type=Path, metavar="OUT", help="with --images: output folder (VOC) or .csv file")
     parser.add_argument(
-        "--format", choices=("auto", "voc", "csv"), default="auto", help="with --images: VOC folder or CSV (auto: CSV if OUT ends in .csv)"
+        "--format",
+        choices=("auto", "voc", "csv"),
+        default="auto",
+        help="with --images: VOC folder or CSV (auto: CSV if OUT ends in .csv)",
     )
-    parser.add_argument("--model", metavar="M", help="detector card, weights, their folder or a model name such as cell-detector "
+    parser.add_argument("--model", metavar="M",
+                        help="detector card, weights, their folder or a model name such as cell-detector "
                         "(default: user-trained, else bundled)")
     parser.add_argument("--json", action="store_true", help="print a summary as JSON")
     parser.set_defaults(handler=run)
@@ -75,7 +79,10 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: obj
     if args.json:
         print_json(result)
     else:
-        print(f"Detected cells on {len(slide_ids) - len(failures)} of {counted(len(slide_ids), 'slide')} with {detector.version}")
+        print(
+            f"Detected cells on {len(slide_ids) - len(failures)} of {counted(len(slide_ids), 'slide')} with "
+            f"{detector.version}"
+        )
         for failure in failures:
             print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
     if slide_ids and len(failures) == len(slide_ids):

@@ -77,9 +77,15 @@ def _print_report(report: dict, found: str | None) -> None:
         f"Accuracy {with_interval(report, 'accuracy', 4)}  balanced {with_interval(report, 'balanced_accuracy', 4)}  "
         f"macro-F1 {report['macro_f1']:.4f}  [in brackets: 95% interval]"
     )
-    print(f"ECE {report['ece']:.4f} (before calibration {report['ece_before_calibration']:.4f}, T={report['temperature']:.3f})")
-    print(f"Above threshold: accuracy {report['accuracy_above_threshold']:.4f}, coverage {report['coverage_above_threshold']:.4f} "
-          f"({report['unidentified']} to Unidentified)")
+    print(
+        f"ECE {report['ece']:.4f} (before calibration {report['ece_before_calibration']:.4f}, "
+        f"T={report['temperature']:.3f})"
+    )
+    print(
+        f"Above threshold: accuracy {report['accuracy_above_threshold']:.4f}, coverage "
+        f"{report['coverage_above_threshold']:.4f} "
+        f"({report['unidentified']} to Unidentified)"
+    )
     print(f"{'class':<14}{'precision':>10}{'recall':>10}{'f1':>10}{'n':>7}")
     for name, row in report["per_class"].items():
         print(f"{name:<14}{row['precision']:>10.4f}{row['recall']:>10.4f}{row['f1']:>10.4f}{row['support']:>7}")

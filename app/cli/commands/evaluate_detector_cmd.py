@@ -21,7 +21,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", metavar="SRC", type=Path, help="folder laid out as BCCD (VOC) or TXL-PBC (YOLO)")
     parser.add_argument("--format", choices=("auto", "voc", "yolo"), default="auto")
     parser.add_argument("--split", metavar="NAME", help="evaluate only this split (train, val or test)")
-    parser.add_argument("--model", metavar="M", help="detector card, weights, their folder or a model name such as cell-detector "
+    parser.add_argument("--model", metavar="M",
+                        help="detector card, weights, their folder or a model name such as cell-detector "
                         "(default: user-trained, else bundled)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)

@@ -33,7 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write (must be empty or new)")
     parser.add_argument("--slides", default="all", choices=SLIDE_CHOICES,
                         help="which slides: all, reviewed (every cell reviewed, or signed off), signed-off")
-    parser.add_argument("--classes", metavar="A,B", help="keep only cells of these classes or kinds (white, red, platelet)")
+    parser.add_argument("--classes", metavar="A,B",
+                        help="keep only cells of these classes or kinds (white, red, platelet)")
     parser.add_argument("--split", metavar="TRAIN,VAL,TEST",
                         help="fractions of slides per split, e.g. 0.8,0.1,0.1 (by slide, never by cell)")
     parser.add_argument("--seed", type=int, default=0, help="seed of the split draw (default 0)")
@@ -77,7 +78,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     splits = ", ".join(f"{count} {name}" for name, count in report.splits.items())
     print(
-        f"Exported {counted(report.slides, 'slide')} and {counted(report.cells, 'cell')} as {report.format} to {report.out}"
+        f"Exported {counted(report.slides, 'slide')} and {counted(report.cells, 'cell')} as {report.format} to "
+        f"{report.out}"
         + (f" (slides: {splits})" if splits else "")
         + f" in {report.seconds:.1f} s"
     )

@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
         # says it failed, so a script does not go on with an empty project.
         if created:
             _remove_new_project(project)
-        return fail(f"{args.source}: nothing imported; {counted_verb(len(report.skipped), 'image', 'was', 'were')} skipped")
+        return fail(
+            f"{args.source}: nothing imported; {counted_verb(len(report.skipped), 'image', 'was', 'were')} skipped"
+        )
     return status
 
 

@@ -29,14 +29,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--target-recall", action="append", default=[], metavar="CLASS=R",
                         help="set CLASS's threshold so validation recall reaches R (e.g. basophil=0.95); repeatable")
     retrain = parser.add_argument_group("with --project")
-    retrain.add_argument("--replay", metavar="PATH",
-                         help="original training data mixed in: its training config (.json), a PBC root or a class-folder tree; default: queue only")
+    retrain.add_argument(
+        "--replay",
+        metavar="PATH",
+        help="original training data mixed in: its training config (.json), a PBC root or a class-folder tree; "
+             "default: queue only",
+    )
     retrain.add_argument("--replay-per-class", type=int, metavar="N", help="replay cells per class (default 150)")
     retrain.add_argument("--standard-set", metavar="PATH", help="class-folder tree or .hemalabel project to compare on")
     retrain.add_argument("--epochs", type=int, metavar="N", help="fine-tune epochs (default 15)")
     retrain.add_argument("--max-minutes", type=float, metavar="M", help="time budget of the fine-tune (default 3)")
-    retrain.add_argument("--folds", type=int, metavar="K",
-                         help="folds of the reviewed cells (grouped by slide) for the out-of-fold comparison (default 3)")
+    retrain.add_argument(
+        "--folds",
+        type=int,
+        metavar="K",
+        help="folds of the reviewed cells (grouped by slide) for the out-of-fold comparison (default 3)",
+    )
     retrain.add_argument("--min-examples", type=int, metavar="N", help="refuse with fewer reviewed cells (default 20)")
     retrain.add_argument("--min-new-class", type=int, metavar="N",
                          help="cells a new taxonomy class needs to become an output (default 10)")
@@ -84,7 +92,10 @@ def run(args: argparse.Namespace) -> int:
             from core.classifier import load_classifier
 
             base_classifier = load_classifier(args.base)
-            if list(base_classifier.classes) != list(config.classes) or base_classifier.card.input_size != config.input_size:
+            if (
+                list(base_classifier.classes) != list(config.classes)
+                or base_classifier.card.input_size != config.input_size
+            ):
                 return fail(f"--base {args.base}: its classes or input size differ from the config's; cannot fine-tune")
             base = base_classifier.keras_model
         result = run_job(train_classifier(config, base), _print)
@@ -135,13 +146,24 @@ def run_retrain(args: argparse.Namespace) -> int:
         except RegistryError as error:
             return fail(str(error))
     if args.json:
-        print_json({"candidate": candidate.name, "weights": str(candidate.path), "parent": candidate.parent,
-                    "trained_on": candidate.trained_on, "promoted": bool(args.promote), "seconds": round(outcome.seconds, 1),
-                    "comparison": outcome.comparison.to_dict(), "replay_check": outcome.replay_check,
-                    "calibration": outcome.calibration,
-                    "history": outcome.history})
+        print_json(
+            {
+                "candidate": candidate.name,
+                "weights": str(candidate.path),
+                "parent": candidate.parent,
+                "trained_on": candidate.trained_on,
+                "promoted": bool(args.promote),
+                "seconds": round(outcome.seconds, 1),
+                "comparison": outcome.comparison.to_dict(),
+                "replay_check": outcome.replay_check,
+                "calibration": outcome.calibration,
+                "history": outcome.history,
+            }
+        )
         return 0
-    print(f"candidate {candidate.name} (fine-tuned from {candidate.parent} in {outcome.seconds:.0f} s): {candidate.path}")
+    print(
+        f"candidate {candidate.name} (fine-tuned from {candidate.parent} in {outcome.seconds:.0f} s): {candidate.path}"
+    )
     comparison = outcome.comparison
     for title, pair in (("reviewed cells, out of fold", comparison.out_of_fold), ("standard set", comparison.standard)):
         if pair is not None:
@@ -160,7 +182,10 @@ def run_retrain(args: argparse.Namespace) -> int:
     if args.promote:
         print(f"promoted {candidate.name}: it is now the model in use (undo: hemalabel models rollback)")
     else:
-        print(f"to use it: hemalabel models promote {candidate.name}   to delete it: hemalabel models discard {candidate.name}")
+        print(
+            f"to use it: hemalabel models promote {candidate.name}   to delete it: hemalabel models discard "
+            f"{candidate.name}"
+        )
     return 0
 
 

@@ -104,7 +104,9 @@ class ExportDialog(JobDialog):
         classes_layout.addWidget(kinds_label, 0, 1)
         classes_layout.addWidget(self.class_list, 1, 0)
         classes_layout.addWidget(self.kind_list, 1, 1, Qt.AlignmentFlag.AlignTop)
-        self.kind_list.setFixedHeight(len(KIND_ITEMS) * self.kind_list.sizeHintForRow(0) + 2 * self.kind_list.frameWidth())
+        self.kind_list.setFixedHeight(
+            len(KIND_ITEMS) * self.kind_list.sizeHintForRow(0) + 2 * self.kind_list.frameWidth()
+        )
         self.form_layout.addWidget(classes_box)
 
         split_box = QGroupBox("S&plit by slide into train / val / test")
@@ -259,7 +261,9 @@ class ExportDialog(JobDialog):
 
     def on_finished(self, report: ExportReport) -> None:
         self.result_value = report
-        skipped = f"; {counted(len(report.skipped), 'slide')} skipped: {report.skipped[0][0]}…" if report.skipped else ""
+        skipped = (
+            f"; {counted(len(report.skipped), 'slide')} skipped: {report.skipped[0][0]}…" if report.skipped else ""
+        )
         self.status.setStyleSheet("")
         self.status.setText(
             f"Exported {counted(report.slides, 'slide')} and {counted(report.cells, 'cell')} to {report.out} "

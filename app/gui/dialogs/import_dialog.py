@@ -100,7 +100,8 @@ class ImportDialog(JobDialog):
             self.source_edit.setText(folder)
 
     def _browse_file(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Import file", self.source_edit.text(), "COCO or CSV (*.json *.csv)")
+        path, _ = QFileDialog.getOpenFileName(self, "Import file", self.source_edit.text(),
+                                              "COCO or CSV (*.json *.csv)")
         if path:
             self.source_edit.setText(path)
 

@@ -26,7 +26,9 @@ class ReportDialog(JobDialog):
                  slide_ids: Sequence[int] | None) -> None:
         super().__init__(parent, "Report")
         self.store, self.target, self.slide_ids = store, Path(target), slide_ids
-        what = "all slides" if slide_ids is None else ("this slide" if len(slide_ids) == 1 else f"{len(slide_ids)} slides")
+        what = (
+            "all slides" if slide_ids is None else ("this slide" if len(slide_ids) == 1 else f"{len(slide_ids)} slides")
+        )
         self.form_layout.addWidget(QLabel(f"The differential report of {what}, to\n{self.target}"))
 
     def start(self) -> None:

@@ -174,7 +174,8 @@ class SignOffDialog(QDialog):
             row += 1
         nrbc = "–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}"
         for text, value in (
-            ("<b>White cells counted</b>", f"<b>{count.counted}</b>" + ("" if count.counted >= self.target else f" (target {self.target})")),
+            ("<b>White cells counted</b>",
+             f"<b>{count.counted}</b>" + ("" if count.counted >= self.target else f" (target {self.target})")),
             ("NRBC per 100 WBC", nrbc),
             ("Platelets", str(count.platelets)),
         ):

@@ -10,6 +10,7 @@ confirmed, a model run) costs one redraw.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pyqtgraph as pg
@@ -54,7 +55,8 @@ class DifferentialPanel(QWidget):
     sign_off_requested = Signal(int)
     refreshed = Signal()
 
-    def __init__(self, project: ProjectSession | ProjectStore, parent: QWidget | None = None, slide_id: int | None = None,
+    def __init__(self, project: ProjectSession | ProjectStore, parent: QWidget | None = None,
+                 slide_id: int | None = None,
                  open_dialog_itself: bool = True) -> None:
         super().__init__(parent)
         configure_pyqtgraph()
@@ -243,10 +245,8 @@ class DifferentialPanel(QWidget):
     def shutdown(self) -> None:
         """Stop following the project (before it closes)."""
         self._redraw_timer.stop()
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):  # already shut down
             self.session.changed.disconnect(self._on_store_events)
-        except (RuntimeError, TypeError):
-            pass  # already shut down
         if self._own_session:
             self.session.close()
 
@@ -304,7 +304,9 @@ class DifferentialPanel(QWidget):
             self.table.item(row, 1).setText(str(count.counts[name]))
             self.table.item(row, 2).setText(count.percent_text(name))
         self.extra_values["counted"].setText(str(count.counted))
-        self.extra_values["nrbc"].setText("–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}  ({count.nrbc})")
+        self.extra_values["nrbc"].setText(
+            "–" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}  ({count.nrbc})"
+        )
         self.extra_values["platelets"].setText(str(count.platelets))
         self.extra_values["unidentified"].setText(str(count.unidentified))
         self.extra_values["unreviewed"].setText(str(count.unreviewed_white))
