@@ -25,6 +25,7 @@ embeddings are a cache, recomputed from the slides when missing.
 
 from __future__ import annotations
 
+import gc
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -206,7 +207,7 @@ class FeatureModel:
         self.version = str(classifier.version)
         self.classes = list(classifier.classes)
         self.temperature = float(classifier.temperature)
-        self._lock = threading.Lock()
+        self._traced = False
 
     def features(self, image: np.ndarray, cells: Sequence[Cell]) -> list[CellFeatures]:
         if not cells:
@@ -220,9 +221,31 @@ class FeatureModel:
         already cut and resized to the input size."""
         if not len(pixels):
             return np.zeros((0, len(self.kernel)), np.float32), np.zeros((0, len(self.classes)), np.float32)
-        with self._lock:
+        with _NETWORK_CALLS:
+            if not self._traced:
+                self._trace(pixels[:1])
             embeddings = np.concatenate([self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)])
         return normalised(embeddings), embeddings @ self.kernel + self.bias
+
+    def _trace(self, sample: np.ndarray) -> None:
+        """The first call builds the graph.  A collection of an older model's
+        graphs (a model replaced by a promotion) while this one is being built
+        crashed TensorFlow: collect first, then build with collection paused."""
+        was_enabled = gc.isenabled()
+        gc.collect()
+        gc.disable()
+        try:
+            self._forward(sample)
+        finally:
+            if was_enabled:
+                gc.enable()
+        self._traced = True
+
+
+# Feature models of one network (the teacher's, the learning curve's) take
+# turns: they share its layers, and TensorFlow traced on two threads at once
+# is not safe.
+_NETWORK_CALLS = threading.Lock()
 
 
 class FeatureCache:

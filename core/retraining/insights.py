@@ -1,18 +1,15 @@
 """What the training data looks like: class counts and per-class intensity
-histograms (the seeds' exploratory plots, computed for the live project),
-and what the reviewed cells taught, decision by decision."""
+histograms (the seeds' exploratory plots, computed for the live project)."""
 
 from __future__ import annotations
 
 import random
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from core.jobs import run_job
-from core.project_learning import CurvePoint, project_learning_curve
 from core.store import ProjectStore
 from core.training.loading import load_cells
 
@@ -27,17 +24,13 @@ class Insights:
     class_counts: dict[str, int] = field(default_factory=dict)
     histograms: dict[str, dict[str, list[float]]] = field(default_factory=dict)
     bin_edges: list[float] = field(default_factory=list)
-    # The instant path's learning curve (core.project_learning.learning_curve);
-    # empty without a classifier or with too few reviewed cells.
-    curve: list[CurvePoint] = field(default_factory=list)
 
 
-def dataset_insights(store: ProjectStore, max_per_class: int = 200, seed: int = 0, classifier: Any = None) -> Insights:
+def dataset_insights(store: ProjectStore, max_per_class: int = 200, seed: int = 0) -> Insights:
     """Counts of every class among the project's training examples, and for
     each class the normalised histogram of each channel over up to
     `max_per_class` of its crops (a random sample: reading every crop of a
-    big project would keep the dialog waiting); with a classifier, the
-    project's learning curve."""
+    big project would keep the dialog waiting)."""
     from core.retraining.examples import training_examples
 
     classes = list(store.taxonomy.names)
@@ -58,6 +51,4 @@ def dataset_insights(store: ProjectStore, max_per_class: int = 200, seed: int = 
             name: (np.histogram(values, bins=edges)[0] / len(values)).tolist()
             for name, values in zip(CHANNELS, (pixels[:, 0], pixels[:, 1], pixels[:, 2], gray))
         }
-    if classifier is not None and hasattr(classifier, "keras_model"):
-        insights.curve = project_learning_curve(store, classifier)
     return insights

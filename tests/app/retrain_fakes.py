@@ -165,6 +165,9 @@ def fake_insights() -> Any:
 
     peaks = {"red": 190, "green": 140, "blue": 200, "gray": 160}
     hist = {c: {ch: bump(peak - 20 * i, 30 + 5 * i) for ch, peak in peaks.items()} for i, c in enumerate(CLASSES)}
-    curve = [CurvePoint(taught, 82 - taught, 0.6 + 0.004 * taught, 0.6) for taught in range(0, 73, 8)]
     return retraining.Insights(class_counts={"neutrophil": 40, "lymphocyte": 30, "monocyte": 12},
-                               histograms=hist, bin_edges=edges, curve=curve)
+                               histograms=hist, bin_edges=edges)
+
+
+def fake_curve() -> list[CurvePoint]:
+    return [CurvePoint(taught, 82 - taught, 0.6 + 0.004 * taught, 0.6) for taught in range(0, 73, 8)]

@@ -18,7 +18,7 @@ pytest.importorskip("pytestqt")
 import retrain_fakes  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtWidgets import QMenu  # noqa: E402
-from retrain_fakes import FakeRegistry, FakeRetrain, fake_insights, outcome, retraining  # noqa: E402
+from retrain_fakes import FakeRegistry, FakeRetrain, fake_curve, fake_insights, outcome, retraining  # noqa: E402
 
 from app.gui import model_provider  # noqa: E402
 from app.gui.actions import SPECS, shortcut_text  # noqa: E402
@@ -65,6 +65,7 @@ def store(decided_project: Path):
 @pytest.fixture
 def fake_insights_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "insights", lambda _store: fake_insights())
+    monkeypatch.setattr(backend, "learning_curve", lambda _store: fake_curve())
 
 
 def make_dialog(qtbot, store: ProjectStore) -> RetrainDialog:
@@ -287,6 +288,7 @@ def test_insights_show_counts_and_histograms_per_class(qtbot, store: ProjectStor
     tab.class_combo.setCurrentIndex(2)
     assert list(tab.histogram_curves["green"].getData()[1]) == fake_insights().histograms["monocyte"]["green"]
     # The project's learning curve, against the network alone on the same cells.
+    qtbot.waitUntil(lambda: tab.curve is not None, timeout=10000)
     xs, ys = tab.curves["taught"].getData()
     assert list(xs) == list(range(0, 73, 8)) and ys[-1] == pytest.approx(0.888)
     assert set(tab.curves["network"].getData()[1]) == {0.6}
@@ -393,6 +395,8 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     assert sorted(combo.itemText(i) for i in range(combo.count())) == ["Eosinophil", "Lymphocyte", "Monocyte", "Neutrophil"]
     assert sorted(combo.itemData(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
+    # The real classifier loads for the curve: six reviewed cells are too few to draw it.
+    qtbot.waitUntil(lambda: dialog.insights_tab.curve is not None, timeout=90000)
     assert "appears once at least 10 white cells are reviewed" in dialog.insights_tab.curve_note.text()
 
 

@@ -408,12 +408,12 @@ def test_a_killed_retrain_takes_its_child_with_it_and_the_next_cleans_its_stagin
                 os.kill(pid, signal.SIGKILL)
 
 
-def test_insights_draw_the_projects_learning_curve_with_a_classifier(tmp_path: Path) -> None:
+def test_the_projects_learning_curve_is_scored_on_cells_decided_later(tmp_path: Path) -> None:
     from core.classifier import load_classifier
+    from core.project_learning import project_learning_curve
 
     project = make_project(tmp_path, slides=3, per_slide={"neutrophil": 3, "lymphocyte": 3})
     with ProjectStore.open(project) as store:
-        assert dataset_insights(store).curve == []  # no classifier: no curve
-        curve = dataset_insights(store, classifier=load_classifier()).curve
+        curve = project_learning_curve(store, load_classifier())
     assert curve[0].taught == 0 and curve[0].scored == 18
     assert curve[-1].scored == 10 and all(0.0 <= p.balanced_accuracy <= 1.0 for p in curve)

@@ -17,6 +17,7 @@ from core.retraining import (
     dataset_insights,
     queue_summary,
 )
+from core.project_learning import CurvePoint, project_learning_curve
 from core.retraining import retrain as _core_retrain
 from core.store import ProjectStore
 
@@ -31,14 +32,21 @@ def summary(store: ProjectStore) -> QueueSummary:
 
 
 def insights(store: ProjectStore) -> Insights:
-    """With the classifier in use, so the tab draws what the project taught it."""
+    return dataset_insights(store)
+
+
+def learning_curve(store: ProjectStore) -> list[CurvePoint]:
+    """What the project's decisions taught the classifier in use; none when
+    it cannot load or is a stand-in without a network."""
     from app.gui import model_provider
 
     try:
         classifier = model_provider.default_classifier()
     except model_provider.ModelUnavailable:
-        classifier = None  # the counts and histograms still help; the curve needs the network
-    return dataset_insights(store, classifier=classifier)
+        return []
+    if not hasattr(classifier, "keras_model"):
+        return []
+    return project_learning_curve(store, classifier)
 
 
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken) -> Job[RetrainOutcome]:

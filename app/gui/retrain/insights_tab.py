@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QVBoxLayout, QWidg
 
 from app.gui.retrain.boxes import chooser_row
 from app.gui.style import configure_pyqtgraph, whole_number_ticks
+from core.project_learning import CurvePoint
 from core.retraining import Insights
 from core.taxonomy import Taxonomy, default_taxonomy
 
@@ -57,7 +58,8 @@ class InsightsTab(QWidget):
             "network": self.curve_plot.plot([], [], pen=pg.mkPen("#888888", width=2, style=Qt.PenStyle.DashLine),
                                             name="network alone"),
         }
-        self.curve_note = QLabel("")
+        self.curve: list[CurvePoint] | None = None  # None until read
+        self.curve_note = QLabel("Reading what this project taught the classifier\u2026")
         self.curve_note.setObjectName("learningCurveNote")
         self.curve_note.setWordWrap(True)
 
@@ -97,10 +99,9 @@ class InsightsTab(QWidget):
             self.class_combo.setCurrentIndex(self.class_combo.findData(chosen))
         self.class_combo.blockSignals(False)
         self._show_histograms()
-        self._show_curve(insights)
 
-    def _show_curve(self, insights: Insights) -> None:
-        curve = insights.curve
+    def show_curve(self, curve: list[CurvePoint]) -> None:
+        self.curve = curve
         self.curves["taught"].setData([p.taught for p in curve], [p.balanced_accuracy for p in curve])
         self.curves["network"].setData([p.taught for p in curve], [p.network_balanced_accuracy for p in curve])
         if not curve:

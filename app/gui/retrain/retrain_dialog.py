@@ -121,6 +121,9 @@ class RetrainDialog(QDialog):
                    on_result=self._summary_ready, on_error=self._summary_failed)
         start_call("Reading dataset insights", lambda: backend.insights(store), None,
                    on_result=self._insights_ready, on_error=self._insights_failed)
+        # Apart: it loads the network, which may take seconds the counts need not wait for.
+        start_call("Reading the learning curve", lambda: backend.learning_curve(store), None,
+                   on_result=self.insights_tab.show_curve, on_error=self._curve_failed)
 
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
@@ -136,6 +139,9 @@ class RetrainDialog(QDialog):
 
     def _insights_failed(self, _message: str, error: object) -> None:
         self.insights_tab.show_error(str(error))
+
+    def _curve_failed(self, _message: str, error: object) -> None:
+        self.insights_tab.curve_note.setText(f"Could not draw the learning curve: {error}")
 
     def _min_new_class_changed(self, value: int) -> None:
         if self.summary is not None:
