@@ -113,7 +113,7 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
     if new_classes:
         log(f"new outputs: {', '.join(new_classes)}")
     lab = _LabCells.load(base, request, taxonomy)
-    fitter = _Fitter(request, base, replay_train, replay_val, messages, log, fits=folds + 1)
+    fitter = _Fitter(request, base, replay_train, replay_val, messages, log, fits=folds + 1, started=started)
     out_of_fold = np.zeros((len(lab.labels), len(request.classes)), np.float64)
     for fold in range(folds):
         inside = [cell for cell, f in zip(request.cells, request.folds) if f != fold]
@@ -243,17 +243,23 @@ class _LabCells:
         return score(f"{base_name}+taught", positions[probabilities.argmax(1)], self.labels, self.classes).to_dict()
 
 
+# The part of the time budget kept for scoring the models after the fits,
+# and the least a fit is given however late it starts.
+SCORING_SHARE = 0.1
+MIN_FIT_SECONDS = 10.0
+
+
 class _Fitter:
     """One fine-tune of the base on some reviewed cells plus the replay,
     within its share of the time budget; its epochs reported as parts of
     the whole run."""
 
     def __init__(self, request: ChildRequest, base: Any, replay_train: list[LabelledCell],
-                 replay_val: list[LabelledCell], messages: Any, log: Any, fits: int) -> None:
+                 replay_val: list[LabelledCell], messages: Any, log: Any, fits: int, started: float) -> None:
         self.request, self.base, self.messages, self.log = request, base, messages, log
         self.replay_train, self.replay_val = replay_train, replay_val
         self.fits, self.done = fits, 0
-        self.started = time.monotonic()
+        self.started = started  # the child's start: reading the cells counts against the budget too
         self.history: list[dict[str, Any]] = []
 
     def fit(self, cells: list[LabelledCell], name: str, keep: bool = False) -> Any:
@@ -273,7 +279,7 @@ class _Fitter:
             input_size=card.input_size,
             crop_margin=card.crop_margin,
             epochs=int(settings["epochs"]),
-            max_minutes=float(settings["max_minutes"]) / self.fits,
+            max_minutes=self._fit_minutes(),
             learning_rate=float(settings["learning_rate"]),
             early_stopping_patience=max(4, int(settings["epochs"]) // 3),
             # As the base was trained: a model taught not to mind how tight a box
@@ -298,6 +304,15 @@ class _Fitter:
                 self.log(step.message)
         self.done += 1
         return result if keep else load_classifier(result.weights)
+
+    def _fit_minutes(self) -> float:
+        """This fit's share of what is left of the budget, once the scoring
+        after the last fit has its share: the budget bounds the whole run."""
+        total = float(self.request.settings["max_minutes"]) * 60.0
+        if total <= 0:
+            return 0.0  # no limit: the epochs decide
+        left = total * (1.0 - SCORING_SHARE) - (time.monotonic() - self.started)
+        return max(MIN_FIT_SECONDS, left / (self.fits - self.done)) / 60.0
 
     def discard(self, model: Any) -> None:
         """A fold's fit: only its predictions were wanted."""

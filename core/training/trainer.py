@@ -92,7 +92,9 @@ def train_classifier(
     for epoch in range(config.epochs):
         cancel.raise_if_cancelled()
         progress = max(epoch / config.epochs, _time_fraction(fit_started, config))
-        if progress >= 1.0:
+        # Nor an epoch that would end more than half of itself past the budget.
+        late = bool(history) and _time_fraction(fit_started, config, 0.5 * history[-1]["seconds"]) >= 1.0
+        if progress >= 1.0 or late:
             break
         lr = _learning_rate(config, epoch, progress)
         optimizer.learning_rate.assign(lr)
@@ -137,7 +139,8 @@ def train_classifier(
     return result
 
 
-def _load(samples: list[LabelledCell], config: TrainConfig, with_train_view: bool, cancel: CancelToken, what: str) -> Job[CellArrays]:
+def _load(samples: list[LabelledCell], config: TrainConfig, with_train_view: bool, cancel: CancelToken,
+          what: str) -> Job[CellArrays]:
     job = load_cells(samples, config.classes, config.input_size, config.crop_margin, with_train_view, cancel)
     while True:
         try:
@@ -157,10 +160,11 @@ def _sampling_weights(train: CellArrays, config: TrainConfig) -> NDArray[Any]:
     return weights
 
 
-def _time_fraction(fit_started: float, config: TrainConfig) -> float:
+def _time_fraction(fit_started: float, config: TrainConfig, ahead: float = 0.0) -> float:
+    """The part of the time budget spent `ahead` seconds from now; 0 with no budget."""
     if config.max_minutes <= 0:
         return 0.0
-    return (time.monotonic() - fit_started) / (config.max_minutes * 60.0)
+    return (time.monotonic() + ahead - fit_started) / (config.max_minutes * 60.0)
 
 
 def _learning_rate(config: TrainConfig, epoch: int, progress: float) -> float:
