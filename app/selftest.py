@@ -14,6 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -44,7 +45,7 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
     from core.jobs import run_job
     from core.store import ProjectStore
 
-    state: dict[str, object] = {}
+    state: dict[str, Any] = {}  # what each check leaves for the next (the loaded models)
     image = generated_smear()
 
     def detector() -> str:

@@ -36,7 +36,7 @@ def draw(size: int = 1024) -> Image.Image:
 def main() -> None:
     ICONS.mkdir(parents=True, exist_ok=True)
     icon = draw()
-    icon.resize((256, 256), Image.LANCZOS).save(ICONS / "hemalabel.png")
+    icon.resize((256, 256), Image.Resampling.LANCZOS).save(ICONS / "hemalabel.png")
     icon.save(ICONS / "hemalabel.ico", sizes=[(16, 16), (32, 32), (48, 48), (64, 64), (128, 128), (256, 256)])
     icon.save(ICONS / "hemalabel.icns")
 

@@ -3,8 +3,11 @@ inference alike, so a model is trained on exactly what it will be shown."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.schema import Box
 
@@ -19,8 +22,8 @@ DEFAULT_MARGIN = 0.15
 OUTSIDE_FOR_DISPLAY = (36, 40, 44)
 
 
-def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN,
-                outside: tuple[int, ...] | None = None) -> np.ndarray:
+def crop_square(image: NDArray[Any], box: Box, margin: float = DEFAULT_MARGIN,
+                outside: tuple[int, ...] | None = None) -> NDArray[Any]:
     """A square crop centred on the box, its side the box's longer side plus
     `margin` of it on each side.  Parts outside the image are filled by
     replicating the border, so a cell at the edge keeps its size and place
@@ -57,7 +60,7 @@ def crop_square(image: np.ndarray, box: Box, margin: float = DEFAULT_MARGIN,
     return np.ascontiguousarray(inside)
 
 
-def display_tile(image: np.ndarray, box: Box, side: int) -> np.ndarray:
+def display_tile(image: NDArray[Any], box: Box, side: int) -> NDArray[Any]:
     """The crop a person is shown for a cell (the outside colour past the
     slide's edge), resized to side x side pixels."""
     crop = crop_square(image, box, outside=OUTSIDE_FOR_DISPLAY)
@@ -65,7 +68,7 @@ def display_tile(image: np.ndarray, box: Box, side: int) -> np.ndarray:
     return np.ascontiguousarray(cv2.resize(crop, (side, side), interpolation=interpolation))
 
 
-def _colour(image: np.ndarray, colour: tuple[int, ...]) -> np.ndarray:
+def _colour(image: NDArray[Any], colour: tuple[int, ...]) -> NDArray[Any]:
     """`colour` in the image's channels and type: its first value for a grey
     image, opaque where the image has an alpha channel."""
     if image.ndim == 2:

@@ -86,7 +86,7 @@ class ExportOptions:
     format: str
     slides: str = "all"
     classes: tuple[str, ...] | None = None
-    split: tuple[float, float, float] | None = None
+    split: tuple[float, ...] | None = None  # three fractions: train, val, test (checked)
     seed: int = 0
     crop_margin: float = DEFAULT_MARGIN
     crop_size: int | None = None
@@ -318,7 +318,7 @@ def _class_order(store: ProjectStore) -> Callable[[tuple[CellKind, str | None]],
 
 
 def _assign_splits(
-    slides: list[Slide], fractions: tuple[float, float, float] | None, seed: int
+    slides: list[Slide], fractions: tuple[float, ...] | None, seed: int
 ) -> dict[int, str]:
     """Shuffle slides (by path, so the draw does not depend on insertion
     order) with `seed` and cut them by the fractions."""

@@ -21,9 +21,11 @@ import struct
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.imaging import OPENCV_PIXEL_LIMIT, OPENCV_WIDTH_LIMIT, MissingImage, UnreadableImage
 
@@ -46,7 +48,7 @@ class PngBands:
         self._color_type = color_type
         self._first_idat = first_idat
 
-    def bands(self, rows: int = 256) -> Iterator[np.ndarray]:
+    def bands(self, rows: int = 256) -> Iterator[NDArray[Any]]:
         """RGB uint8 bands of up to `rows` rows, top to bottom, covering the
         image; UnreadableImage if the file is damaged or ends early."""
         stride = 1 + self.width * self._channels  # filter byte + pixels
@@ -97,7 +99,7 @@ class PngBands:
         except OSError as error:
             raise UnreadableImage(self.path, f"cannot read file ({error.strerror or error})") from None
 
-    def _decode(self, block: bytes, count: int, previous: bytes | None) -> np.ndarray:
+    def _decode(self, block: bytes, count: int, previous: bytes | None) -> NDArray[Any]:
         """The band's rows as OpenCV gives them unchanged (grey, BGR or BGRA)."""
         rows = count + (previous is not None)
         header = struct.pack(">IIBBBBB", self.width, rows, 8, self._color_type, 0, 0, 0)
@@ -112,7 +114,7 @@ class PngBands:
         # Back to the file's own byte order (RGB, RGBA): the next band's filters refer to it.
         return np.ascontiguousarray(image[:, :, [2, 1, 0, 3][: self._channels]])
 
-    def _to_rgb(self, raw: np.ndarray) -> np.ndarray:
+    def _to_rgb(self, raw: NDArray[Any]) -> NDArray[Any]:
         if raw.ndim == 2:
             return np.repeat(raw[:, :, None], 3, axis=2)
         if self._channels == 3:

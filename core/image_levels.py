@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
-import numpy as np
+from numpy.typing import NDArray
 
 from core.imaging import load_rgb, load_rgb_eighth
 
@@ -24,11 +25,11 @@ class ImageLevels:
     """One decoded image: levels[0] is the full image (H x W x 3 uint8, the
     only full-resolution copy held), levels[i] is downscaled by 2**i."""
 
-    levels: list[np.ndarray]
+    levels: list[NDArray[Any]]
     preview: bool = False  # a reduced decode, shown while the full image loads
 
     @property
-    def full(self) -> np.ndarray:
+    def full(self) -> NDArray[Any]:
         return self.levels[0]
 
     @property
@@ -40,7 +41,7 @@ class ImageLevels:
         return int(self.levels[0].shape[0])
 
 
-def build_levels(full: np.ndarray) -> list[np.ndarray]:
+def build_levels(full: NDArray[Any]) -> list[NDArray[Any]]:
     """Level 0 is `full` itself (not copied); each next level is half size."""
     levels = [full]
     while max(levels[-1].shape[:2]) > _SMALLEST_LEVEL_SIDE:

@@ -24,10 +24,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import ClassVar, Generic, TypeVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
@@ -172,7 +173,7 @@ def _probe_with_pillow(path: str | os.PathLike[str], verify_pixels: bool) -> Ima
     return ImageInfo(width=width, height=height, mode=mode)
 
 
-def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
+def load_rgb(path: str | os.PathLike[str]) -> NDArray[Any]:
     """The image as an upright H x W x 3 uint8 array."""
     try:
         with _reading(path), Image.open(path) as image:
@@ -184,7 +185,7 @@ def load_rgb(path: str | os.PathLike[str]) -> np.ndarray:
     return image
 
 
-def load_rgb_eighth(path: str | os.PathLike[str]) -> np.ndarray:
+def load_rgb_eighth(path: str | os.PathLike[str]) -> NDArray[Any]:
     """The image at an eighth of its width and height, upright RGB uint8: a
     JPEG is decoded at that size, cheaply, other formats whole and then shrunk."""
     image = _decode_with_opencv(Path(path), cv2.IMREAD_REDUCED_COLOR_8)
@@ -192,7 +193,7 @@ def load_rgb_eighth(path: str | os.PathLike[str]) -> np.ndarray:
     return image
 
 
-def read_thumbnail(path: str | os.PathLike[str], side: int) -> np.ndarray:
+def read_thumbnail(path: str | os.PathLike[str], side: int) -> NDArray[Any]:
     """The image shrunk to fit `side` x `side`, upright RGB uint8, decoded
     at reduced size where the format allows, so a folder of scans is browsed
     without decoding any of them whole."""
@@ -211,7 +212,7 @@ def read_thumbnail(path: str | os.PathLike[str], side: int) -> np.ndarray:
     return cv2.resize(reduced, size, interpolation=cv2.INTER_AREA)
 
 
-def _decode_with_opencv(path: Path, flags: int) -> np.ndarray:
+def _decode_with_opencv(path: Path, flags: int) -> NDArray[Any]:
     """Decode with OpenCV.  np.fromfile + imdecode rather than imread so that
     non-ASCII paths work on Windows; the colour and grey flags apply the EXIF
     orientation as Pillow's path does."""
@@ -258,7 +259,7 @@ def _reading(path: str | os.PathLike[str]) -> Iterator[None]:
         raise UnreadableImage(path, f"damaged or truncated image ({error})") from None
 
 
-def to_rgb_array(image: Image.Image) -> np.ndarray:
+def to_rgb_array(image: Image.Image) -> NDArray[Any]:
     """Convert any Pillow mode to 8-bit RGB.  16-bit and float images are
     scaled by their own range rather than clipped, so they do not come out
     white."""

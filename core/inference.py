@@ -40,8 +40,11 @@ class CellDetector(Protocol):
 
 class CellClassifier(Protocol):
     version: str
-    classes: Sequence[str]
     crop_margin: float
+
+    @property
+    def classes(self) -> Sequence[str]:
+        """The output classes in order (read-only: a tuple or a list will do)."""
 
     def predict(self, crops: Sequence[NDArray[Any]]) -> NDArray[Any]:
         """Calibrated class probabilities, one row per crop (N x len(classes))."""

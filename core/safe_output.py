@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TypeVar, overload
+
+T = TypeVar("T")
 
 # The first characters that make a spreadsheet read a cell as a formula.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -40,6 +43,14 @@ def path_inside(root: str | os.PathLike[str], *parts: str | os.PathLike[str], wh
             f"{subject}{candidate} lies outside the folder {base}; refused (nothing is written outside it)"
         )
     return resolved
+
+
+@overload
+def spreadsheet_text(value: str) -> str: ...
+
+
+@overload
+def spreadsheet_text(value: T) -> T: ...
 
 
 def spreadsheet_text(value: object) -> object:

@@ -10,8 +10,9 @@ the same everywhere."""
 from __future__ import annotations
 
 import os
+from typing import Any
 
-import numpy as np
+from numpy.typing import NDArray
 
 from core.imaging import BeyondPillowGuard, ChangedSize, load_rgb, probe_image
 from core.schema import Slide
@@ -32,7 +33,7 @@ def _size_change(recorded: tuple[int, int], now: tuple[int, int]) -> str | None:
     )
 
 
-def load_rgb_sized(path: str | os.PathLike[str], recorded: tuple[int, int]) -> np.ndarray:
+def load_rgb_sized(path: str | os.PathLike[str], recorded: tuple[int, int]) -> NDArray[Any]:
     """The image's pixels; ChangedSize if it is no longer `recorded`
     (width, height), ImageReadError if it cannot be read."""
     image = load_rgb(path)
@@ -42,7 +43,7 @@ def load_rgb_sized(path: str | os.PathLike[str], recorded: tuple[int, int]) -> n
     return image
 
 
-def load_slide_rgb(store: ProjectStore, slide: Slide) -> np.ndarray:
+def load_slide_rgb(store: ProjectStore, slide: Slide) -> NDArray[Any]:
     """The slide's pixels; ImageReadError if unreadable or changed in size."""
     return load_rgb_sized(store.image_path(slide), (slide.width, slide.height))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog
@@ -18,6 +19,8 @@ from app.gui.dialogs.report_dialog import ReportDialog
 from app.gui.main_window import MainWindow
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle
+
+DialogT = TypeVar("DialogT", bound=QDialog)
 
 REPORT_FILTERS = "PDF report (*.pdf);;CSV table (*.csv)"
 
@@ -65,7 +68,7 @@ class DataController(QObject):
         # Exports only read the project: the reader never waits on a running job's commits.
         return self._open(ExportDialog(self.window, self.session.reader))
 
-    def _open(self, dialog: QDialog) -> QDialog:
+    def _open(self, dialog: DialogT) -> DialogT:
         if self.active_dialog is not None and not getattr(self.active_dialog, "running", False):
             self.active_dialog.close()
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -88,7 +91,7 @@ class DataController(QObject):
             self.message.emit("Choose a slide first, or use Report for All Slides.")
             return
         store = self.session.reader
-        if all_slides:
+        if all_slides or slide_id is None:
             suggested = store.folder / f"{store.path.stem}-report.pdf"
         else:
             suggested = store.folder / f"{Path(store.slide(slide_id).path).stem}-report.pdf"
@@ -98,7 +101,7 @@ class DataController(QObject):
         if path:
             if not Path(path).suffix:
                 path += ".csv" if chosen_filter.startswith("CSV") else ".pdf"
-            self.write_report(path, None if all_slides else [slide_id])
+            self.write_report(path, None if all_slides or slide_id is None else [slide_id])
 
     def write_report(self, path: str | Path, slide_ids: Sequence[int] | None = None) -> JobHandle | None:
         """Write the report in the background, in a dialog with its progress

@@ -155,19 +155,20 @@ class InspectorView(QWidget):
             return
         cell = cells[0]
         if image is not None:
-            crop = crop_square(image.full, cell.box, outside=OUTSIDE_FOR_DISPLAY)
-            pixmap = QPixmap.fromImage(rgb_to_qimage(crop)).scaled(
+            pixels = crop_square(image.full, cell.box, outside=OUTSIDE_FOR_DISPLAY)
+            pixmap = QPixmap.fromImage(rgb_to_qimage(pixels)).scaled(
                 CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation
             )
             self.crop.setPixmap(pixmap)
         elif crop is not None and not crop.isNull():
             self.crop.setPixmap(
-                crop.scaled(CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+                crop.scaled(CROP_SIDE, CROP_SIDE, Qt.AspectRatioMode.KeepAspectRatio,
+                            Qt.TransformationMode.SmoothTransformation)
             )
         else:
             self.crop.setPixmap(QPixmap())
             self.crop.setText("image not available")
-        colour = taxonomy.get(cell.label).colour if cell.label in taxonomy else "#7f8a93"
+        colour = taxonomy.get(cell.label).colour if cell.label is not None and cell.label in taxonomy else "#7f8a93"
         self.heading.setText(f'<span style="color:{colour}">\u25cf</span> <b>{cell_title(cell, taxonomy)}</b>')
         top = cell.top_classes(3)
         for row, (name, bar) in enumerate(self.bars):

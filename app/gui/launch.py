@@ -30,7 +30,8 @@ def make_application(argv: list[str] | None = None) -> QApplication:
     # callbacks queues behind a busy worker for tens of milliseconds.  1 ms
     # keeps the window's latency low at a small cost to the workers.
     sys.setswitchinterval(float(os.environ.get("HEMALABEL_GIL_SWITCH_S", "0.001")))
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv[:1])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(argv if argv is not None else sys.argv[:1])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(app_version())

@@ -174,7 +174,8 @@ class MainController(QObject):
         keys = self.window.actions["detect_slide"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         if self.models.running:
             cancel = self.window.actions["cancel_job"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
-            return f"No cells yet: the models are finding them\u2026\nThe boxes appear as each slide is done ({cancel} cancels)."
+            return ("No cells yet: the models are finding them\u2026\n"
+                    f"The boxes appear as each slide is done ({cancel} cancels).")
         draw = self.window.actions["draw"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
         return (f"No cells yet\n\nPress {keys} to detect the cells on this slide (Models \u203a Detect Cells),\n"
                 f"or {draw} to draw a box yourself.")
@@ -276,7 +277,7 @@ class MainController(QObject):
         if slides:
             # Where the technician stopped last time, else the first slide.
             last = self.settings.last_slide(store.path)
-            self.show_slide_id(last if any(s.id == last for s in slides) else slides[0].id)
+            self.show_slide_id(last if last is not None and any(s.id == last for s in slides) else slides[0].id)
         self._update_actions()
         self.window.focus_current_view()
         self.show_project_message(f"Opened {store.path} \u2014 {counted(len(slides), 'slide')}")
@@ -318,7 +319,9 @@ class MainController(QObject):
         added = getattr(report, "slides_added", 0)
         text = f"Added {counted(added, 'slide')}"
         if skipped:
-            text += f"; skipped {counted(len(skipped), 'unreadable image')}: " + "; ".join(f"{Path(p).name}: {r}" for p, r in skipped[:3])
+            text += f"; skipped {counted(len(skipped), 'unreadable image')}: " + "; ".join(
+                f"{Path(p).name}: {r}" for p, r in skipped[:3]
+            )
         if self.slide is None and self.session is not None:
             slides = self.session.reader.slides()
             if slides:
@@ -446,7 +449,9 @@ class MainController(QObject):
             return
         start = self.session.store.image_path(self.slide).parent
         path, _ = QFileDialog.getOpenFileName(
-            self.window, f"Locate {Path(self.slide.path).name}", str(start if start.exists() else self.session.store.folder),
+            self.window,
+            f"Locate {Path(self.slide.path).name}",
+            str(start if start.exists() else self.session.store.folder),
             "Images (*.jpg *.jpeg *.png *.tif *.tiff *.bmp);;All files (*)",
         )
         if path:
@@ -490,7 +495,8 @@ class MainController(QObject):
             self._update_lock_banner()
         if "slide_added" in kinds:
             if self.slide is None:
-                self.show_slide_id(next(e.slide_id for e in events if e.kind == "slide_added"))
+                added = [e.slide_id for e in events if e.kind == "slide_added" and e.slide_id is not None]
+                self.show_slide_id(added[0])
             self._update_actions()
 
     def _on_save_failed(self, text: str) -> None:
@@ -692,7 +698,8 @@ class MainController(QObject):
         name = Path(self.slide.path).name if self.slide else ""
         if state == ImageShown.MISSING:
             where = self.session.store.image_path(self.slide) if self.session and self.slide else name
-            w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).", "error", "Locate\u2026")
+            w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).",
+                                        "error", "Locate\u2026")
             w.view.set_overlay(f"Image missing\n{name}\n\nUse Locate\u2026 (Ctrl+L) to point to where it is now.")
         elif state in (ImageShown.UNREADABLE, ImageShown.TOO_LARGE):
             w.image_banner.show_message(f"<b>Cannot show {name}.</b> {reason}", "error")

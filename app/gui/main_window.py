@@ -36,6 +36,8 @@ from app.version import window_title
 
 class MainWindow(QMainWindow):
     closing = Signal()
+    # The window's actions by name; this hides QWidget.actions(), which nothing here calls.
+    actions: dict[str, QAction]  # type: ignore[assignment]
 
     def __init__(self) -> None:
         super().__init__()
@@ -70,8 +72,8 @@ class MainWindow(QMainWindow):
         self.browser_dock = self._dock("slidesDock", "Slides", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.actions["find_slide"].triggered.connect(self.find_slide)
         self.inspector = InspectorView()
-        self.inspector_dock = self._dock("cellDock", "Cell", _scrolling(self.inspector, fit_height=True),
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        inspector_scroll = _scrolling(self.inspector, fit_height=True)
+        self.inspector_dock = self._dock("cellDock", "Cell", inspector_scroll, Qt.DockWidgetArea.RightDockWidgetArea)
         # Right, below the cell: the differential count of the slide on show.
         # Both scroll rather than make the window taller than a laptop screen.
         self.differential_page = _holder("Open a project to count its slides.")
@@ -87,8 +89,7 @@ class MainWindow(QMainWindow):
         # blank space, and on a 1366x768 laptop screen both fit unscrolled.
         self.browser_dock.setMinimumWidth(220)
         self.inspector_dock.setMinimumWidth(340)
-        self.inspector_dock.widget().needs_height.connect(self._give_inspector_height,
-                                                          Qt.ConnectionType.QueuedConnection)
+        inspector_scroll.needs_height.connect(self._give_inspector_height, Qt.ConnectionType.QueuedConnection)
 
         self._build_toolbar()
         self._build_status_bar()
@@ -196,8 +197,8 @@ class MainWindow(QMainWindow):
                 Qt.Orientation.Horizontal,
             )
 
-    def restoreState(self, state, version: int = 0) -> bool:  # noqa: ANN001 - QByteArray, as QMainWindow's
-        restored = super().restoreState(state, version)
+    def restoreState(self, state, version: int | None = 0) -> bool:  # noqa: ANN001 - QByteArray, as QMainWindow's
+        restored = super().restoreState(state, version or 0)
         self._layout_restored = self._layout_restored or restored
         self._fit_to_width(self.width())
         return restored
@@ -428,7 +429,7 @@ def _tool_bar(title: str, name: str) -> QToolBar:
     return bar
 
 
-def _scrolling(widget: QWidget, fit_height: bool = False) -> QScrollArea:
+def _scrolling(widget: QWidget, fit_height: bool = False) -> _ScrollArea:
     return _ScrollArea(widget, fit_height)
 
 

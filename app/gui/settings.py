@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
@@ -28,7 +29,7 @@ class AppSettings:
 
     # ------------------------------------------------------------ recent projects
     def recent_projects(self) -> list[str]:
-        value = self._q.value("recent_projects", [])
+        value: Any = self._q.value("recent_projects", [])
         if isinstance(value, str):
             value = [value]
         return [str(v) for v in (value or []) if v]
@@ -69,7 +70,8 @@ class AppSettings:
     def confidence_threshold(self) -> float:
         """0 means: use each model's own calibrated threshold."""
         try:
-            return min(max(float(self._q.value("review/confidence_threshold", 0.0)), 0.0), 1.0)
+            value: Any = self._q.value("review/confidence_threshold", 0.0)
+            return min(max(float(value), 0.0), 1.0)
         except (TypeError, ValueError):
             return 0.0
 

@@ -124,7 +124,7 @@ class SlideListModel(QAbstractListModel):
         recount: set[int] = set()
         changed: set[int] = set()
         for event in events:
-            if event.kind == "slide_added" and event.slide_id not in self._rows:
+            if event.kind == "slide_added" and event.slide_id is not None and event.slide_id not in self._rows:
                 self._append_slide(event.slide_id)
             elif event.kind == "slide_changed" and event.slide_id in self._rows:
                 changed.add(event.slide_id)
@@ -247,7 +247,7 @@ class SlideDelegate(QStyledItemDelegate):
     ROW_HEIGHT = 62
     THUMB = 52
 
-    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         return QSize(220, self.ROW_HEIGHT)
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -257,22 +257,35 @@ class SlideDelegate(QStyledItemDelegate):
         # that repaints with one call instead of thirty keeps the window fluid.
         self._rows: OrderedDict[tuple, QPixmap] = OrderedDict()
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem,
+              index: QModelIndex | QPersistentModelIndex) -> None:
         slide: Slide = index.data(SLIDE_ROLE)
         counts: SlideCounts = index.data(COUNTS_ROLE)
         problem: str | None = index.data(PROBLEM_ROLE)
         pixmap = index.data(THUMB_ROLE)
-        rect = option.rect
-        selected = bool(option.state & QStyle.StateFlag.State_Selected)
-        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)
+        # PySide6's stubs leave out QStyleOption's fields (rect, state, palette, font).
+        rect = option.rect  # type: ignore[attr-defined]
+        selected = bool(option.state & QStyle.StateFlag.State_Selected)  # type: ignore[attr-defined]
+        hover = bool(option.state & QStyle.StateFlag.State_MouseOver)  # type: ignore[attr-defined]
         ratio = painter.device().devicePixelRatioF() if painter.device() is not None else 1.0
-        key = (slide.id, slide.path, slide.status, counts, problem, pixmap.cacheKey() if pixmap is not None else 0, selected, hover,
-               rect.width(), rect.height(), ratio)
+        key = (
+            slide.id,
+            slide.path,
+            slide.status,
+            counts,
+            problem,
+            pixmap.cacheKey() if pixmap is not None else 0,
+            selected,
+            hover,
+            rect.width(),
+            rect.height(),
+            ratio,
+        )
         row = self._rows.get(key)
         if row is None:
             row = QPixmap(rect.size() * ratio)
             row.setDevicePixelRatio(ratio)
-            row.fill(option.palette.base().color())
+            row.fill(option.palette.base().color())  # type: ignore[attr-defined]
             row_painter = QPainter(row)
             self._render(row_painter, QRect(0, 0, rect.width(), rect.height()), option, index.data(),
                          slide, counts, problem, pixmap, selected, hover)
@@ -286,7 +299,7 @@ class SlideDelegate(QStyledItemDelegate):
 
     def _render(self, painter: QPainter, rect: QRect, option: QStyleOptionViewItem, name: str, slide: Slide,
                 counts: SlideCounts, problem: str | None, pixmap, selected: bool, hover: bool) -> None:  # noqa: ANN001
-        palette = option.palette
+        palette = option.palette  # type: ignore[attr-defined]
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         if selected:
@@ -306,15 +319,15 @@ class SlideDelegate(QStyledItemDelegate):
             painter.setPen(QColor("#c62828"))
             painter.drawText(thumb_rect, Qt.AlignmentFlag.AlignCenter, "!")
         text_left = thumb_rect.right() + 10
-        name_font = QFont(option.font)
+        name_font = QFont(option.font)  # type: ignore[attr-defined]
         name_font.setBold(True)
         painter.setFont(name_font)
         painter.setPen(palette.text().color())
         name_rect = QRect(text_left, rect.top() + 7, rect.right() - text_left - 6, 18)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()))
-        small = QFont(option.font)
-        small.setPointSizeF(max(7.0, option.font.pointSizeF() - 1))
+        small = QFont(option.font)  # type: ignore[attr-defined]
+        small.setPointSizeF(max(7.0, small.pointSizeF() - 1))
         painter.setFont(small)
         # Status pill (or the image problem, which matters more).
         label = problem.split(":", 1)[0] if problem else STATUS_TEXT[slide.status]
@@ -428,11 +441,13 @@ class SlideFilterModel(QSortFilterProxyModel):
     def filtering(self) -> bool:
         return bool(self.text.strip()) or self.show != "all"
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int,
+                         source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         slide = self.slides_model.slide_at(source_row)
         return slide is not None and (slide.id == self.pinned or self.matches(slide))
 
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex,
+                 right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         return self._key(left.row()) < self._key(right.row())
 
     def _key(self, row: int) -> tuple:
@@ -450,7 +465,11 @@ class SlideFilterModel(QSortFilterProxyModel):
         return (name, row)
 
     def slide_at(self, row: int) -> Slide | None:
-        return self.slides_model.slide_at(self.mapToSource(self.index(row, 0)).row()) if 0 <= row < self.rowCount() else None
+        return (
+            self.slides_model.slide_at(self.mapToSource(self.index(row, 0)).row())
+            if 0 <= row < self.rowCount()
+            else None
+        )
 
     def row_of(self, slide_id: int) -> int:
         source_row = self.slides_model.row_of(slide_id)

@@ -129,7 +129,7 @@ def start_job(
     *,
     on_progress: Callable[[Progress], None] | None = None,
     on_result: Callable[[Any], None] | None = None,
-    on_error: Callable[[str, object], None] | None = None,
+    on_error: Callable[[str, Any], None] | None = None,  # the message and the exception
     on_cancelled: Callable[[], None] | None = None,
     on_finished: Callable[[], None] | None = None,
 ) -> JobHandle:

@@ -52,7 +52,7 @@ class Classifier:
     def threshold_for(self, label: str) -> float:
         return self.card.threshold_for(label)
 
-    def logits(self, crops: Sequence[NDArray[Any]], batch_size: int = BATCH_SIZE) -> NDArray[Any]:
+    def logits(self, crops: Sequence[NDArray[Any]] | NDArray[Any], batch_size: int = BATCH_SIZE) -> NDArray[Any]:
         """Uncalibrated logits, N x classes.  crops: a sequence of RGB crops
         of any size, or an N x S x S x 3 array already at the input size S."""
         if len(crops) == 0:

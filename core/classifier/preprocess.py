@@ -36,7 +36,7 @@ def resize_square(crop: NDArray[Any], size: int) -> NDArray[Any]:
 _CROPS_PER_THREAD = 16
 
 
-def batch_of(crops: Sequence[NDArray[Any]], size: int, threads: int = 1) -> NDArray[Any]:
+def batch_of(crops: Sequence[NDArray[Any]] | NDArray[Any], size: int, threads: int = 1) -> NDArray[Any]:
     """N x size x size x 3 uint8, resized on up to `threads` threads
     (OpenCV releases the interpreter lock while it resizes)."""
     out = np.empty((len(crops), size, size, 3), dtype=np.uint8)

@@ -46,6 +46,7 @@ def read_crops(root: Path, resolver: ClassResolver, margin: float = 0.0, split: 
     if margin < 0:
         raise AnnotationError(root, "", f"crop margin must not be negative, found {margin}")
     folders = [path for path in sorted(root.iterdir()) if path.is_dir() and not path.name.startswith(".")]
+    class_folders: list[tuple[str | None, Path]]
     if folders and all(path.name in SPLITS for path in folders):
         class_folders = [
             (folder.name, sub)
@@ -59,7 +60,9 @@ def read_crops(root: Path, resolver: ClassResolver, margin: float = 0.0, split: 
     warnings = []
     loose = [path.name for path in root.iterdir() if path.is_file() and is_image_file(path)]
     if loose:
-        warnings.append(f"{root}: {counted(len(loose), 'image')} outside any class folder ignored, e.g. {sorted(loose)[0]}")
+        warnings.append(
+            f"{root}: {counted(len(loose), 'image')} outside any class folder ignored, e.g. {sorted(loose)[0]}"
+        )
     images = []
     for image_split, folder in class_folders:
         mapped = resolver.lookup(folder.name)
@@ -104,13 +107,13 @@ def export_crops(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         raise ValueError(f"crop format must be one of {', '.join(CROP_FORMATS)}, not {plan.crop_format!r}")
     total = plan.cell_count
     done = 0
-    first_cell = {}
+    first_cell: dict[str, str] = {}
     for image in plan.images:
         for cell, name in image.cells:
             first_cell.setdefault(name, f"cell {cell.id} of {image.slide.path}")
     for name in plan.class_names:
         what = f"{first_cell.get(name, 'class')} (class {name!r})"
-        for split in plan.splits or [None]:
+        for split in plan.splits or [""]:
             path_inside(out, *([split] if split else []), name, what=what).mkdir(parents=True, exist_ok=True)
     with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
         # Submit a few slides ahead only, so a cancel stops promptly and memory

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 from core.formats.common import (
     AnnotatedImage,
@@ -23,7 +24,7 @@ from core.formats.folder import find_images
 from core.imaging import ImageReadError, stored_size
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
-from core.schema import Box
+from core.schema import Box, CellKind
 from core.taxonomy import Taxonomy
 
 SPLITS = ("train", "val", "test")
@@ -91,13 +92,14 @@ def parse_data_yaml_names(path: Path) -> list[str]:
     raise AnnotationError(path, "", "has no 'names' entry")
 
 
-def _names_by_index(names: dict, path: Path, where: str) -> list[str]:
+def _names_by_index(names: dict[Any, Any], path: Path, where: str) -> list[str]:
     """A `names` mapping as the list of class names by index.  Its keys must
     be the indices 0 to n-1: a key of another type ('a', 1.5) or a missing
     index would shift every class after it onto the wrong boxes."""
     for key in names:
         if isinstance(key, bool) or not isinstance(key, int):
-            raise AnnotationError(path, where, f"names mapping has the key {key!r}; keys must be class indices 0, 1, 2...")
+            raise AnnotationError(path, where,
+                                  f"names mapping has the key {key!r}; keys must be class indices 0, 1, 2...")
     if sorted(names) != list(range(len(names))):
         raise AnnotationError(path, where, f"names mapping must number the classes 0 to {len(names) - 1} without gaps")
     return [str(names[key]) for key in range(len(names))]
@@ -164,7 +166,7 @@ def read_label_file(
     path: Path,
     size: tuple[int, int],
     names: list[str],
-    mapping: list,
+    mapping: list[tuple[CellKind, str | None] | None],
     resolver: ClassResolver | None = None,
     clip: bool = True,
 ) -> list[LabelledBox]:

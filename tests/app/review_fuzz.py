@@ -26,6 +26,7 @@ import random
 import sys
 import traceback
 from pathlib import Path
+from types import TracebackType
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parents[1]), str(HERE)]
@@ -192,7 +193,7 @@ def main() -> int:
     # reach the loop below: PySide hands it to sys.excepthook and goes on.
     raised: list[str] = []
 
-    def record(kind: type[BaseException], error: BaseException, trace: object) -> None:
+    def record(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
         raised.append("".join(traceback.format_exception(kind, error, trace)))
         print(raised[-1], file=sys.stderr)  # an exception in the loop itself ends the run here too
 

@@ -58,7 +58,7 @@ def test_canvas_gallery_inspector_and_report_give_the_cells_one_confidence(name:
     doubted = bool(cell.probabilities) and value is not None and value < LOW_CONFIDENCE
     assert low == doubted
     if low:
-        assert _PERCENT.findall(flag.reason) == [percent(value)]
+        assert value is not None and _PERCENT.findall(flag.reason) == [percent(value)]
 
 
 def test_the_cell_the_three_rules_disagreed_on_has_no_number_anywhere() -> None:

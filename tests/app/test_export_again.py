@@ -70,7 +70,8 @@ def test_the_dialog_remembers_the_last_export(qtbot, store: ProjectStore, tmp_pa
     assert again.size_spin.value() == 32 and not again.copy_images_check.isChecked()
     assert again.split_box.isChecked() and again.seed_spin.value() == 7
     assert again.kind_list.item(1).checkState() == Qt.CheckState.Unchecked
-    assert again.options().classes is not None and "red" not in again.options().classes
+    classes = again.options().classes
+    assert classes is not None and "red" not in classes
     assert not again.overwrite_check.isChecked()  # asked again each time: no dataset written over unasked
     assert again.start_button.isEnabled() and again.status.text() == ""
 

@@ -7,6 +7,7 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import cv2  # noqa: E402
@@ -17,6 +18,7 @@ pytest.importorskip("pytestqt")
 
 from conftest import small_labelled_store  # noqa: E402
 from PySide6.QtCore import QThreadPool  # noqa: E402
+from PySide6.QtWidgets import QComboBox  # noqa: E402
 
 from app.gui.dialogs.export_dialog import ExportDialog  # noqa: E402
 from app.gui.dialogs.import_dialog import SKIP, ImportDialog  # noqa: E402
@@ -77,9 +79,10 @@ def test_import_dialog_settles_unknown_classes_then_imports(qtbot, store: Projec
     assert store.summary() == before
     rows = {dialog.unknown_table.item(row, 0).text(): row for row in range(dialog.unknown_table.rowCount())}
     assert set(rows) == {"Lymph", "junk"}
-    lymph = dialog.unknown_table.cellWidget(rows["Lymph"], 2)
+    lymph, junk = (dialog.unknown_table.cellWidget(rows[name], 2) for name in ("Lymph", "junk"))
+    assert isinstance(lymph, QComboBox) and isinstance(junk, QComboBox)
     lymph.setCurrentIndex(lymph.findData("lymphocyte"))
-    assert dialog.unknown_table.cellWidget(rows["junk"], 2).currentText() == SKIP
+    assert junk.currentText() == SKIP
     qtbot.waitUntil(lambda: dialog.start_button.isEnabled(), timeout=5000)
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.result_value is not None, timeout=10000)
@@ -157,8 +160,14 @@ def test_a_path_typed_into_the_open_dialog_and_enter_runs_its_job(qtbot, store: 
     from PySide6.QtWidgets import QFileDialog
 
     browsed: list[str] = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: browsed.append("folder") or "")
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *args: browsed.append("file") or ("", ""))
+    def browse(what: str, chosen: object) -> Callable[..., object]:
+        def dialog(*args: object) -> object:
+            browsed.append(what)
+            return chosen
+        return dialog
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", browse("folder", ""))
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", browse("file", ("", "")))
     dialog = ExportDialog(None, store)
     _type_into_the_opened_dialog(qtbot, dialog, str(tmp_path / "voc"))
     assert dialog.out_edit.text() == str(tmp_path / "voc")  # typed where the folder goes

@@ -313,7 +313,7 @@ def test_f6_gives_the_keys_to_each_pane_in_turn(qtbot, open_window, project_path
 
     def cycle(key_modifier: Qt.KeyboardModifier) -> list[object]:
         window.view.setFocus()
-        reached = []
+        reached: list[object] = []
         for _ in range(4):
             qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_F6, key_modifier)
             reached.append(QApplication.focusWidget())

@@ -24,6 +24,7 @@ def _open_dialog(qtbot, window) -> SampleIdDialog:
     qtbot.keyClick(window, Qt.Key.Key_F2)
     qtbot.waitUntil(lambda: isinstance(QApplication.activeModalWidget(), SampleIdDialog), timeout=3000)
     dialog = QApplication.activeModalWidget()
+    assert isinstance(dialog, SampleIdDialog)
     qtbot.waitUntil(dialog.field.hasFocus, timeout=3000)  # the keys go to the field: no click needed
     return dialog
 

@@ -89,7 +89,7 @@ def main() -> int:
 
     cached, fresh = [], []
     for _ in range(ROUNDS):  # interleaved, so a slower moment of the machine hits both
-        cell_item._pen = fresh_pen
+        cell_item._pen = fresh_pen  # type: ignore[assignment]  # the baseline, swapped in for a round
         fresh.append(zoom_steps())
         cell_item._pen = cached_pen
         cached.append(zoom_steps())

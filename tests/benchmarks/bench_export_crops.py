@@ -25,8 +25,11 @@ from core.store import ProjectStore
 
 GOAL_SECONDS = 30.0
 CELLS_PER_SLIDE = 50
-LABELS = {CellKind.WHITE: ["neutrophil", "lymphocyte", "monocyte", "eosinophil"], CellKind.RED: [None],
-          CellKind.PLATELET: ["platelet"]}
+LABELS: dict[CellKind, list[str | None]] = {
+    CellKind.WHITE: ["neutrophil", "lymphocyte", "monocyte", "eosinophil"],
+    CellKind.RED: [None],
+    CellKind.PLATELET: ["platelet"],
+}
 
 
 def build_project(folder: Path, cells: int, seed: int = 0) -> ProjectStore:

@@ -43,6 +43,8 @@ def all_visible_thumbnails_in(gallery: CellGallery) -> bool:
         if cell_id is None or not view.visualRect(model.index(row, 0)).intersects(area):
             continue
         cell = model.cell(cell_id)
+        if cell is None:
+            continue
         if gallery.thumbnails.pixmap(cell) is None and not gallery.thumbnails.failed(cell):
             return False
     return True

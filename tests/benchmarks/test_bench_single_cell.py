@@ -111,6 +111,7 @@ def test_located_box_against_the_oi_pbc_box() -> None:
 def test_bccd_crops_at_a_margin(margin: float, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cells = bccd_val_test(list(load_classifier().classes))
     for index, cell in enumerate(cells):
+        assert cell.box is not None  # BCCD's cells come with their boxes
         crop = crop_square(load_rgb(cell.path), cell.box, margin)
         folder = tmp_path / "tree" / cell.label
         folder.mkdir(parents=True, exist_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -20,7 +21,7 @@ def smear(width: int = 64, height: int = 48, seed: int = 0) -> np.ndarray:
     return image
 
 
-def write_image(path: Path, width: int = 64, height: int = 48, seed: int = 0, **save_options: object) -> Path:
+def write_image(path: Path, width: int = 64, height: int = 48, seed: int = 0, **save_options: Any) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(smear(width, height, seed)).save(path, **save_options)
     return path

@@ -6,6 +6,7 @@ import json
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -21,7 +22,7 @@ from tests.core.classifier_fixtures import COLOURS, write_class_tree
 CLASSES = list(COLOURS)
 
 
-def _config(tree: Path, out: Path, **options: object) -> TrainConfig:
+def _config(tree: Path, out: Path, **options: Any) -> TrainConfig:
     return TrainConfig(
         name="tiny", classes=CLASSES, input_size=32, epochs=2, batch_size=8,
         sources=[SourceConfig("folder", str(tree), val=0.25, test=0.0)], output_dir=str(out), **options,

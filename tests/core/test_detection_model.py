@@ -21,7 +21,7 @@ from core.detection.card import DetectorCard, ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.detector import KerasCellDetector
 from core.detection.training import DetectorTrainingConfig, EpochMetrics, train_detector
-from core.jobs import Cancelled, CancelToken, run_job
+from core.jobs import Cancelled, CancelToken, Progress, run_job
 from core.schema import CellKind
 
 # Keras's own model.save trips a NumPy 2 deprecation inside TensorFlow; not ours.
@@ -73,7 +73,7 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Ground
     images = folder / "images"
     images.mkdir()
     samples = [disc_field(images / f"field{i}.png", i) for i in range(4)]
-    progress = []
+    progress: list[Progress] = []
     job = train_detector(samples, samples[:2], folder / "model", tiny_config())
     card_path = run_job(job, progress.append)
     return card_path, samples, progress
@@ -343,7 +343,7 @@ def test_retuning_writes_a_card_with_the_new_scales_beside_a_copy_of_the_weights
     from core.detection.tuning import retune_detector
 
     card_path, samples, _ = trained
-    progress = []
+    progress: list[Progress] = []
     new_card = run_job(retune_detector(card_path, samples, [0.6], tmp_path / "tuned", version="9"), progress.append)
     card = DetectorCard.load(new_card)
     assert card.extra_scales == [0.6] and card.version == "9"

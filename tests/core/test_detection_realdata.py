@@ -4,6 +4,7 @@ keeps test fields out of training."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -39,7 +40,9 @@ def test_a_copied_field_is_dropped_from_training(tmp_path: Path) -> None:
         fields.append(GroundTruth(path, np.zeros((0, 4)), np.zeros(0, int)))
     # The same field under another name, recompressed, as TXL-PBC holds BCCD's.
     copy = tmp_path / "renamed.jpg"
-    cv2.imwrite(str(copy), cv2.imread(str(fields[0].path)), [cv2.IMWRITE_JPEG_QUALITY, 85])
+    field = cv2.imread(str(fields[0].path))
+    assert field is not None
+    cv2.imwrite(str(copy), field, [cv2.IMWRITE_JPEG_QUALITY, 85])
     renamed = GroundTruth(copy, np.zeros((0, 4)), np.zeros(0, int))
     kept, dropped = drop_duplicates_of(fields[1:] + [renamed], [fields[0]])
     assert dropped == 1 and [gt.path.name for gt in kept] == ["f1.png", "f2.png"]
@@ -90,7 +93,7 @@ def test_txl_pbc_relabelled_most_bccd_test_fields_with_more_red_cells() -> None:
 @pytest.mark.slow
 def test_validation_fields_are_neither_test_nor_training_fields_nor_twice_there() -> None:
     data = bundled_training_data(REAL_DATA)
-    summary = data.summary
+    summary: dict[str, Any] = data.summary
     assert summary["val_dropped_as_test_fields"] > 0 and summary["val_dropped_as_training_fields"] > 0
     assert summary["val_dropped_as_repeats"] > 0
     # BCCD's unlabelled red cells count only weakly as background there.

@@ -60,7 +60,8 @@ def test_differential_percentages_nrbc_and_platelets() -> None:
 
 def test_csv_report_has_counts_and_a_total(tmp_path: Path) -> None:
     with make_project(tmp_path) as store:
-        written = write_report(store, tmp_path / "out" / "report.csv") if (tmp_path / "out").mkdir() is None else None
+        (tmp_path / "out").mkdir()
+        written = write_report(store, tmp_path / "out" / "report.csv")
     rows = list(csv.DictReader(written.open(encoding="utf-8-sig")))
     assert [row["slide"] for row in rows] == ["img/s1.png", "TOTAL"]
     assert [row["sample"] for row in rows] == ["s1", ""]
@@ -128,6 +129,7 @@ def test_pdf_gives_times_to_the_minute_in_utc(tmp_path: Path) -> None:
         store.sign_off(slide.id, "J. Doe", below_target_reason="test field")
         signed_at = store.slide(slide.id).signed_off_at
         text = pdf_text(write_report(store, tmp_path / "report.pdf"))
+    assert signed_at is not None
     assert f"Signed off by J. Doe at {signed_at[:10]} {signed_at[11:16]} UTC" in text
     assert signed_at not in text  # not the stored form with seconds, milliseconds and offset
 

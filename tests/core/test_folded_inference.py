@@ -4,6 +4,8 @@ statistics far from their initial values, for every architecture."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -42,7 +44,7 @@ def test_every_batch_norm_of_hemanet_is_folded() -> None:
     import tensorflow as tf
 
     model = build("hemanet", 32, 5)
-    function = folded_inference(model, 32)
+    function: Any = folded_inference(model, 32)  # a tf.function
     graph = function.get_concrete_function(tf.TensorSpec([None, 32, 32, 3], tf.uint8)).graph
     assert not [op.name for op in graph.get_operations() if op.type == "Rsqrt"]
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -235,7 +236,7 @@ def test_import_is_all_or_nothing(store: ProjectStore, tmp_path: Path, monkeypat
     # The write fails halfway (a full disk, say): the first image's boxes are written, the second's are not.
     original, calls = store.add_cells, []
 
-    def fail_the_second_time(*args: object, **kwargs: object) -> object:
+    def fail_the_second_time(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
         if len(calls) == 2:
             raise StoreError("disk full")

@@ -37,5 +37,5 @@ def test_bccd_round_trip_keeps_the_counts(bccd_project, fmt: str) -> None:
         assert after["classes"] == before["classes"]
         # Crops hold one cell per image; every other format one slide per field.
         assert after["slides"] == (4888 if fmt == "crops" else 364)
-        splits = [slide.attributes.get("split") for slide in copy.slides()]
+        splits = [str(slide.attributes.get("split")) for slide in copy.slides()]
         assert sorted(set(splits)) == ["test", "train", "val"]

@@ -110,6 +110,7 @@ SETTINGS = settings(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["voc", "coco", "csv"])
 @SETTINGS
 @given(project=projects())
@@ -124,6 +125,7 @@ def test_round_trip_is_exact(fmt: str, project) -> None:
         copy.close()
 
 
+@pytest.mark.slow
 @SETTINGS
 @given(project=projects())
 def test_yolo_round_trip_within_one_pixel(project) -> None:
@@ -145,6 +147,7 @@ def test_yolo_round_trip_within_one_pixel(project) -> None:
         copy.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(project=projects())
 def test_crops_round_trip_keeps_every_cell_and_class(project) -> None:

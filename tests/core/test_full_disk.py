@@ -14,7 +14,6 @@ from PIL import Image
 
 from app.cli.main import main
 from core.exporting import ExportOptions, ExportStoppedError, export_dataset
-from core.formats import common
 from core.formats.common import MANIFEST_NAME, atomic_write_bytes
 from core.jobs import run_job
 from core.schema import Box, CellKind, LabelSource, NewCell
@@ -57,7 +56,7 @@ class _FullDisk:
 def full_disk(monkeypatch: pytest.MonkeyPatch):  # noqa: ANN201
     def fill(room: int) -> _FullDisk:
         disk = _FullDisk(room)
-        monkeypatch.setattr(common.os, "fdopen", disk.fdopen)
+        monkeypatch.setattr(os, "fdopen", disk.fdopen)  # the os that core.formats.common writes through
         return disk
 
     return fill

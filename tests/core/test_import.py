@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from tests.core.images import write_image, write_truncated_jpeg
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> ProjectStore:
+def project(tmp_path: Path) -> Iterator[ProjectStore]:
     store = ProjectStore.create(tmp_path / "p.hemalabel")
     yield store
     store.close()

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from core.inference import Detection, classify_slides, detect_slides
-from core.jobs import Cancelled, CancelToken, run_job
+from core.jobs import Cancelled, CancelToken, Progress, run_job
 from core.schema import Box, CellKind, LabelSource, SlideStatus
 from core.store import ProjectStore
 from tests.core.images import write_image, write_truncated_jpeg
@@ -28,7 +28,7 @@ class FakeDetector:
 
 class FakeClassifier:
     version = "cls-fake-1"
-    classes = ("neutrophil", "lymphocyte")
+    classes: tuple[str, ...] = ("neutrophil", "lymphocyte")
     crop_margin = 0.1
 
     def __init__(self, confidence: float) -> None:
@@ -44,7 +44,7 @@ class FakeClassifier:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> ProjectStore:
+def project(tmp_path: Path) -> Iterator[ProjectStore]:
     store = ProjectStore.create(tmp_path / "p.hemalabel")
     for index in range(3):
         store.add_slide(write_image(tmp_path / f"s{index}.png", seed=index), 64, 48)
@@ -54,7 +54,7 @@ def project(tmp_path: Path) -> ProjectStore:
 
 def test_detection_writes_model_proposals_and_a_rerun_replaces_them(project: ProjectStore) -> None:
     ids = [slide.id for slide in project.slides()]
-    progress = []
+    progress: list[Progress] = []
     failures = run_job(detect_slides(project, FakeDetector(), ids), progress.append)
     assert failures == [] and [p.payload for p in progress] == ids
     cells = project.cells(ids[0])

@@ -17,7 +17,7 @@ from core.detection.detector import KerasCellDetector
 from core.detection.nms import iou_matrix
 from core.image_bands import open_bands
 from core.imaging import ImageReadError, load_rgb
-from core.jobs import run_job
+from core.jobs import Progress, run_job
 from tests.conftest import real_data_path
 from tests.core.images import smear
 
@@ -79,7 +79,7 @@ def test_a_scan_read_in_bands_gets_the_boxes_of_a_whole_decode(
     cv2.imwrite(str(path), scan[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 1])
     monkeypatch.setattr(core.image_bands, "LARGE_IMAGE_PIXELS", side * side)
 
-    progress = []
+    progress: list[Progress] = []
     banded = run_job(detect_images(detector, [path]), progress.append).images[0]
     whole = detector.detect(scan)
     assert (banded.width, banded.height) == (side, side)

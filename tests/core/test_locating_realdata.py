@@ -79,6 +79,7 @@ def test_bccd_white_cells_cut_at_a_margin_are_found_or_kept_whole(locator: CellL
     crops, inner = [], []
     for cell in cells:
         image = load_rgb(cell.path)
+        assert cell.box is not None  # BCCD's cells come with their boxes
         crops.append(crop_square(image, cell.box, margin))
         side = crops[-1].shape[0]
         inset = side * margin / (1 + 2 * margin)

@@ -4,6 +4,7 @@ real store (taught predictions, undo, signed slides)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -136,7 +137,7 @@ class Project:
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Project:
+def project(tmp_path: Path) -> Iterator[Project]:
     rng = np.random.default_rng(4)
     embeddings, labels = clusters(rng, per_class=20)
     project = Project(tmp_path, embeddings, labels, network(labels, wrong={1: 0}))
@@ -229,10 +230,9 @@ def test_classify_project_learns_from_the_reviewed_cells_as_the_window_does(tmp_
     with ProjectStore.open(project, read_only=True) as store:
         others = [c for c in store.cells() if not c.reviewed]
         assert all(taught_count(c.model_version) == 6 for c in others)
+        most_likely = {c.id: max(c.probabilities.items(), key=lambda item: item[1])[0] for c in others}
         assert all(
-            max(c.probabilities, key=c.probabilities.get)
-            == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte")
-            for c in others
+            most_likely[c.id] == ("lymphocyte" if (c.box.x1 - c.box.x0) == 60 else "monocyte") for c in others
         )
 
 
@@ -252,3 +252,17 @@ def test_learning_curve_scores_each_point_on_the_cells_decided_later() -> None:
     assert curve[0].balanced_accuracy == pytest.approx(1 / 3)  # nothing taught yet
     assert curve[-1].balanced_accuracy > 0.9
     assert learning_curve(embeddings[:9], labels[:9], network[:9]) == []
+
+
+def test_a_cell_boxed_twice_and_labelled_two_ways_teaches_nothing() -> None:
+    from core.project_learning import teaching_cells
+    from core.schema import Cell
+
+    def cell(cell_id: int, box: Box, label: str, slide: int = 1) -> Cell:
+        return Cell(id=cell_id, slide_id=slide, box=box, kind=CellKind.WHITE, label=label, source=LabelSource.HUMAN,
+                    reviewed=True, probabilities={}, model_version=None)
+
+    cells = [cell(1, Box(0, 0, 40, 40), "neutrophil"), cell(2, Box(1, 1, 41, 41), "lymphocyte"),
+             cell(3, Box(100, 0, 140, 40), "neutrophil"), cell(4, Box(101, 0, 141, 40), "neutrophil"),
+             cell(5, Box(0, 0, 40, 40), "lymphocyte", slide=2)]
+    assert [c.id for c in teaching_cells(cells, ["neutrophil", "lymphocyte"])] == [3, 4, 5]

@@ -6,6 +6,7 @@ signed slide."""
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,7 @@ from tests.core.test_differential_report import pdf_text
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> ProjectStore:
+def store(tmp_path: Path) -> Iterator[ProjectStore]:
     with ProjectStore.create(tmp_path / "p.hemalabel") as project:
         for name in ("a.png", "b.png"):
             project.add_slide(write_image(tmp_path / "img" / name, 64, 48), 64, 48)

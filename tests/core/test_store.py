@@ -4,6 +4,7 @@ correction queue, change announcements and read-only projects."""
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from tests.core.images import write_image
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> ProjectStore:
+def project(tmp_path: Path) -> Iterator[ProjectStore]:
     store = ProjectStore.create(tmp_path / "p.hemalabel")
     yield store
     store.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,7 @@ class _CommitFails:
         self._connection = connection
         self.failed = False
 
-    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+    def execute(self, sql: str, *args: Any) -> sqlite3.Cursor:
         if sql == "COMMIT" and not self.failed:
             self.failed = True
             raise sqlite3.OperationalError("disk I/O error")
@@ -78,7 +79,7 @@ class _CommitFails:
 def test_a_failed_commit_rolls_the_edit_back_and_the_next_one_saves(store: ProjectStore) -> None:
     slide = store.slides()[0]
     real = store._db
-    store._db = _CommitFails(real)
+    store._db = _CommitFails(real)  # type: ignore[assignment]  # a stand-in connection
     try:
         with pytest.raises(SaveFailedError, match=r'"Draw box" was not saved \(disk I/O error\)'):
             store.add_cell(slide.id, Box(1, 1, 9, 9), CellKind.WHITE)

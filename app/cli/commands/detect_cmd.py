@@ -13,6 +13,7 @@ from core.jobs import run_job
 from core.wording import counted
 
 if TYPE_CHECKING:
+    from core.inference import CellDetector
     from core.store import ProjectStore
 
 NAME = "detect"
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         return fail(str(error))
 
 
-def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: object) -> int:
+def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
     from core.inference import detect_slides
 
     slide_ids = [slide.id for slide in store.slides()]
@@ -90,7 +91,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: obj
     return 0
 
 
-def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], object]) -> int:
+def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDetector]) -> int:
     from core.detection.batch import detect_images, write_csv, write_voc
     from core.formats.folder import find_images
 

@@ -209,8 +209,10 @@ class ExportDialog(JobDialog):
         for check in (self.overwrite_check, self.copy_images_check):
             check.toggled.connect(self._choices_changed)
         self.split_box.toggled.connect(self._choices_changed)
-        for spin in (*self.split_spins, self.seed_spin, self.margin_spin, self.size_spin):
+        for spin in (*self.split_spins, self.margin_spin):
             spin.valueChanged.connect(self._choices_changed)
+        for whole in (self.seed_spin, self.size_spin):
+            whole.valueChanged.connect(self._choices_changed)
         for lst in (self.class_list, self.kind_list):
             lst.itemChanged.connect(self._choices_changed)
 

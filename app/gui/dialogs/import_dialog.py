@@ -110,6 +110,7 @@ class ImportDialog(JobDialog):
         mapping, skip = {}, False
         for row, item in enumerate(self.unknown):
             combo = self.unknown_table.cellWidget(row, 2)
+            assert isinstance(combo, QComboBox)
             if combo.currentText() == SKIP:
                 skip = True
             else:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
@@ -101,7 +102,8 @@ class DifferentialPanel(QWidget):
         self.target_combo = QComboBox()
         for target in TARGETS:
             self.target_combo.addItem(f"{target} cells", target)
-        saved = int(app_qsettings().value(SETTINGS_TARGET, TARGETS[0]))
+        saved_value: Any = app_qsettings().value(SETTINGS_TARGET, TARGETS[0])
+        saved = int(saved_value)
         self.target_combo.setCurrentIndex(max(0, self.target_combo.findData(saved)))
         self.target_combo.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         self.target_combo.currentIndexChanged.connect(self._target_changed)
@@ -296,8 +298,8 @@ class DifferentialPanel(QWidget):
             named_apart = slide.sample_id != Path(slide.image_name).stem
             self.title.setText(f"Differential: {slide.sample_id}" + (f" ({slide.image_name})" if named_apart else ""))
             if slide.status is SlideStatus.SIGNED_OFF:
-                signed = f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}"
-                self.subtitle.setText(signed + (f"\nComment: {slide.comment}" if slide.comment else ""))
+                signed_by = f"Signed off by {slide.signed_off_by} at {minute_utc(slide.signed_off_at)}"
+                self.subtitle.setText(signed_by + (f"\nComment: {slide.comment}" if slide.comment else ""))
             else:
                 self.subtitle.setText(f"Status: {slide.status.value.replace('_', ' ')}")
         for row, name in enumerate(self._classes):
