@@ -50,6 +50,8 @@ WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 64.0)
 # Between weights that predict the reviewed cells equally well, the
 # smaller wins: the network is kept unless the project shows it wrong.
 PULL_TO_NETWORK = 1e-4
+# Two boxes of one slide overlapping this much are one cell.
+SAME_CELL_IOU = 0.8
 # Fewer reviewed cells than this teach nothing: leave-one-out needs a few.
 MIN_TAUGHT = 3
 # A prediction is rewritten only when its label changes or a probability
@@ -293,13 +295,37 @@ def fill_cache(
 
 
 def teaching_cells(cells: Iterable[Cell], classes: Sequence[str]) -> list[Cell]:
-    """White cells a person stands behind, with a class the network has."""
+    """White cells a person stands behind, with a class the network has; a
+    cell boxed twice on its slide and labelled two ways teaches nothing."""
     wanted = set(classes)
-    return [
+    chosen = [
         c for c in cells
         if c.kind is CellKind.WHITE and c.label in wanted
         and (c.reviewed or c.source in (LabelSource.HUMAN, LabelSource.IMPORT))
     ]
+    by_slide: dict[int, list[Cell]] = {}
+    for cell in chosen:
+        by_slide.setdefault(cell.slide_id, []).append(cell)
+    contradicted: set[int] = set()
+    for members in by_slide.values():
+        if len(members) < 2:
+            continue
+        boxes = np.array([m.box.as_tuple() for m in members], np.float64)
+        labels = np.array([str(m.label) for m in members])
+        same = (_iou_matrix(boxes) >= SAME_CELL_IOU) & (labels[:, None] != labels[None, :])
+        contradicted.update(members[i].id for i in np.flatnonzero(same.any(axis=1)))
+    return [c for c in chosen if c.id not in contradicted]
+
+
+def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
+    """IoU of every pair of N x 4 (x0, y0, x1, y1) boxes."""
+    x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
+    y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
+    x1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
+    y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
 
 
 @dataclass(slots=True)

@@ -12,12 +12,14 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
+from core.project_learning import SAME_CELL_IOU
 from core.retraining.registry import ModelRegistry
 from core.schema import CellKind
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
-from core.training.samples import LabelledCell, from_store, is_training_cell
+from core.training.samples import LabelledCell, file_digest, from_store, is_training_cell
 
 # The classifier sees white cells and platelets (its eight PBC classes
 # include platelet); red cells are the detector's business.
@@ -96,3 +98,37 @@ def queue_summary(store: ProjectStore, registry: ModelRegistry | None = None) ->
     summary.total_examples = sum(examples.values())
     summary.total_new = sum(new.values())
     return summary
+
+
+
+
+def drop_contradictions(examples: list[LabelledCell]) -> tuple[list[LabelledCell], list[str]]:
+    """The examples less every cell labelled two ways: the same cell (a box
+    on the same image, or on a byte-identical copy of it) given different
+    classes teaches nothing but doubt.  Returns the kept examples and one
+    line per contradiction, naming the image and the classes."""
+    by_image: dict[str, list[int]] = {}
+    digests: dict[Path, str] = {}
+    for index, example in enumerate(examples):
+        if example.path not in digests:
+            try:
+                digests[example.path] = file_digest(example.path)
+            except OSError:
+                digests[example.path] = str(example.path)  # unreadable: the loader will say so
+        by_image.setdefault(digests[example.path], []).append(index)
+    dropped: set[int] = set()
+    lines: list[str] = []
+    for members in by_image.values():
+        for position, i in enumerate(members):
+            same = [j for j in members[position + 1:] if _same_cell(examples[i], examples[j])]
+            labels = {examples[k].label for k in [i, *same]}
+            if len(labels) > 1 and i not in dropped:
+                dropped.update([i, *same])
+                lines.append(f"{examples[i].path.name}: one cell labelled {' and '.join(sorted(labels))}")
+    return [e for index, e in enumerate(examples) if index not in dropped], lines
+
+
+def _same_cell(a: LabelledCell, b: LabelledCell) -> bool:
+    if a.box is None or b.box is None:
+        return a.box is None and b.box is None  # two whole-image crops of one image
+    return a.box.iou(b.box) >= SAME_CELL_IOU

@@ -23,7 +23,7 @@ from typing import IO, Any
 
 from core.jobs import Cancelled, CancelToken, Job, Progress
 from core.retraining.child import ChildRequest, run_child
-from core.retraining.examples import candidate_classes, training_examples
+from core.retraining.examples import candidate_classes, drop_contradictions, training_examples
 from core.retraining.out_of_fold import slide_folds
 from core.retraining.registry import ModelRegistry, ModelVersion, RegistryError
 from core.retraining.scoring import Comparison, ModelScores, recommend
@@ -88,7 +88,14 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
         classes = candidate_classes(store, list(base_card.classes))
         examples = training_examples(store, classes)
         taxonomy_json = store.taxonomy.to_json()
-    classes = _learnable_classes(classes, base_card.classes, examples, settings.min_new_class_cells)
+    examples, contradictions = drop_contradictions(examples)
+    for line in contradictions:
+        yield Progress(0, 1, f"left out of training: {line}")
+    learnable = _learnable_classes(classes, base_card.classes, examples, settings.min_new_class_cells)
+    for name, count in sorted(Counter(e.label for e in examples if e.label not in learnable).items()):
+        yield Progress(0, 1, f"left out of training: {name}, {count} reviewed cells; a new class needs "
+                             f"{settings.min_new_class_cells} to become an output")
+    classes = learnable
     examples = [e for e in examples if e.label in classes]
     _check_enough(examples, settings, project)
     folds = slide_folds([e.group for e in examples], settings.folds, settings.seed)
@@ -140,6 +147,12 @@ def _check_enough(examples: list[LabelledCell], settings: RetrainSettings, proje
         raise RetrainError(
             f"{project}: {len(examples)} reviewed cells so far; a retrain needs at least {settings.min_examples}. "
             f"Confirm or correct {settings.min_examples - len(examples)} more cells (the minimum is a retrain setting)."
+        )
+    kinds = sorted({e.label for e in examples})
+    if len(kinds) == 1:
+        raise RetrainError(
+            f"{project}: all {len(examples)} reviewed cells are {kinds[0]}; a model taught one class learns only to "
+            "say it. Review cells of at least one more class first."
         )
     if len(slides) < 2:
         raise RetrainError(

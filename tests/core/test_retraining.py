@@ -145,7 +145,7 @@ def test_default_model_follows_the_registry(tmp_path: Path, registry: ModelRegis
 
 
 def test_too_few_examples_says_what_is_needed(tmp_path: Path, registry: ModelRegistry) -> None:
-    project = make_project(tmp_path, slides=1, per_slide={"neutrophil": 3})
+    project = make_project(tmp_path, slides=1, per_slide={"neutrophil": 2, "lymphocyte": 1})
     with pytest.raises(RetrainError,
                        match=r"3 reviewed cells so far; a retrain needs at least 20\. Confirm or correct 17 more"):
         run_job(retrain(project, RetrainSettings(), registry=registry))
@@ -417,3 +417,41 @@ def test_the_projects_learning_curve_is_scored_on_cells_decided_later(tmp_path: 
         curve = project_learning_curve(store, load_classifier())
     assert curve[0].taught == 0 and curve[0].scored == 18
     assert curve[-1].scored == 10 and all(0.0 <= p.balanced_accuracy <= 1.0 for p in curve)
+
+
+def _messages_until_training(project: Path, settings: RetrainSettings, registry: ModelRegistry) -> list[str]:
+    """What a retrain says before its child starts; then it is cancelled."""
+    token = CancelToken()
+    job = retrain(project, settings, token, registry)
+    messages = []
+    while True:
+        step = next(job)
+        messages.append(step.message)
+        if step.message.startswith("fine-tuning"):
+            break
+    token.cancel()
+    with pytest.raises(Cancelled):
+        run_job(job)
+    return messages
+
+
+def test_a_queue_of_one_class_teaches_nothing(tmp_path: Path, registry: ModelRegistry) -> None:
+    project = make_project(tmp_path, slides=4, per_slide={"neutrophil": 6})
+    with pytest.raises(RetrainError, match=r"all 24 reviewed cells are neutrophil; a model taught one class"):
+        run_job(retrain(project, RetrainSettings(), registry=registry))
+    assert [v.name for v in registry.versions()] == ["hemalabel-wbc"]
+
+
+def test_a_new_class_with_few_cells_and_contradicted_cells_are_left_out_and_said(tmp_path: Path,
+                                                                                 registry: ModelRegistry) -> None:
+    project = make_project(tmp_path, slides=4, per_slide={"neutrophil": 3, "lymphocyte": 3, "smudge": 1})
+    with ProjectStore.open(project) as store:
+        # The same cell boxed twice on a slide, one box called neutrophil, the other lymphocyte.
+        first = store.cells(store.slides()[0].id)[0]
+        (twin,) = store.add_cells(first.slide_id, [NewCell(box=first.box, kind=CellKind.WHITE, source=LabelSource.MODEL)])
+        store.set_label([first.id], "neutrophil")
+        store.set_label([twin.id], "lymphocyte")
+    messages = _messages_until_training(project, RetrainSettings(min_examples=5), registry)
+    assert "left out of training: smudge, 4 reviewed cells; a new class needs 10 to become an output" in messages
+    assert "left out of training: slide0.png: one cell labelled lymphocyte and neutrophil" in messages
+    assert "fine-tuning on 23 reviewed cells from 4 slides" in messages[-1]  # 24 and the twin, less both of them
