@@ -1,0 +1,111 @@
+"""The screen model at work: P(blast) and a subtype for each white-cell crop.
+
+Loaded like the white-cell classifier (its card beside it, checksum, input
+and outputs checked, Keras safe mode), but never in its place: it is an
+optional second opinion on lymphoid cells, not a differential.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from core.classifier.card import ModelCardError
+from core.classifier.preprocess import resize_square
+from core.crops import crop_square
+from core.schema import Box
+from core.screen.card import ScreenCard, check_screen_weights, read_screen_card
+from core.screen.fields import SUBTYPES
+from core.screen.pooling import attention_subtype, blast_logits, sigmoid
+
+DEFAULT_SCREEN_MODEL = "lymphoid-screen"
+
+
+@dataclass(frozen=True, slots=True)
+class CellScreen:
+    p_blast: float
+    subtype: str  # one of SUBTYPES: the likeliest should the cell be a blast
+    suspected: bool  # p_blast reaches the card's operating threshold
+
+
+class ScreenModel:
+    def __init__(self, card: ScreenCard, keras_model: Any, path: Path) -> None:
+        self.card = card
+        self.model = keras_model
+        self.path = path
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card.blast_threshold)
+
+    def logits(self, crops: NDArray[Any], batch: int = 128) -> NDArray[np.float64]:
+        """Four logits per crop (N x S x S x 3 uint8 at the card's input size)."""
+        if not len(crops):
+            return np.zeros((0, len(self.card.classes)))
+        import tensorflow as tf
+
+        out = [self.model(tf.constant(crops[i : i + batch], tf.float32), training=False).numpy()
+               for i in range(0, len(crops), batch)]
+        result: NDArray[np.float64] = np.concatenate(out).astype(np.float64)
+        return result
+
+    def screen_crops(self, crops: NDArray[Any]) -> list[CellScreen]:
+        logits = self.logits(crops)
+        probabilities = sigmoid(blast_logits(logits))
+        return [CellScreen(float(p), SUBTYPES[int(np.argmax(row[1:]))], bool(p >= self.threshold))
+                for p, row in zip(probabilities, logits)]
+
+    def screen_boxes(self, image: NDArray[Any], boxes: list[Box]) -> list[CellScreen]:
+        """Each box's cell in an RGB uint8 image, cut as the model was trained."""
+        size, margin = self.card.input_size, self.card.crop_margin
+        crops = np.zeros((len(boxes), size, size, 3), np.uint8)
+        for i, box in enumerate(boxes):
+            crops[i] = resize_square(crop_square(image, box, margin), size)
+        return self.screen_crops(crops)
+
+    def field_subtype(self, logits: NDArray[Any]) -> str:
+        """A field's subtype from its cells' logits (the training's pooling)."""
+        return SUBTYPES[attention_subtype(logits, blast_logits(logits), float(self.card.sharpness))]
+
+
+def resolve_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
+    """The card of a screen model named or given by path (.keras or .json);
+    by name it is looked up where classifiers are."""
+    from core.classifier.resolver import search_dirs
+
+    wanted = str(name_or_path or DEFAULT_SCREEN_MODEL)
+    candidate = Path(wanted)
+    if candidate.suffix in (".keras", ".json") or candidate.parent != Path("."):
+        card = candidate.with_suffix(".json")
+        if card.is_file():
+            return card
+        raise ModelCardError(f"{card}: screen model card not found")
+    for folder in search_dirs():
+        card = folder / f"{wanted}.json"
+        if card.is_file():
+            return card
+    raise ModelCardError(f"screen model {wanted!r} not found (looked in {', '.join(map(str, search_dirs()))})")
+
+
+def load_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> ScreenModel:
+    """Resolve, check and load: the card must be a screen's, its checksum
+    match the weights and the network's input and outputs match the card."""
+    card_file = resolve_screen_model(name_or_path)
+    card = read_screen_card(card_file)
+    weights = check_screen_weights(card, card_file)
+    from core.classifier.layers import crop_standardization_layer
+    from core.keras_files import load_keras_file
+
+    crop_standardization_layer()
+    model = load_keras_file(weights, ModelCardError, "the screen model")
+    if tuple(model.input_shape[1:]) != (card.input_size, card.input_size, 3) or model.output_shape[-1] != len(
+            card.classes):
+        raise ModelCardError(f"{card_file}: card says input {card.input_size}x{card.input_size}x3 and "
+                             f"{len(card.classes)} outputs, the model has {tuple(model.input_shape[1:])} and "
+                             f"{model.output_shape[-1]}; refused")
+    return ScreenModel(card, model, weights)

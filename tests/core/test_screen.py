@@ -1,0 +1,196 @@
+"""The lymphoid screen's core on small generated data: duplicate groups and
+the split, the operating point, field pooling, the card's refusals, and the
+multiple-instance training learning which cell carries a field's label."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import cv2
+import numpy as np
+import pytest
+
+from core.classifier.card import ModelCardError
+from core.jobs import run_job
+from core.screen.card import read_screen_card
+from core.screen.cells import FieldCells
+from core.screen.config import ScreenConfig
+from core.screen.fields import Field, dhash, duplicate_groups, list_fields, split_fields
+from core.screen.pooling import attention_subtype, blast_logits, field_scores, threshold_for_field_recall
+from core.training.samples import DatasetError
+
+
+def _texture(seed: int, side: int = 64) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)
+    return cv2.resize(small, (side, side), interpolation=cv2.INTER_CUBIC)
+
+
+def test_copies_share_a_group_and_different_fields_do_not(tmp_path: Path) -> None:
+    for label in ("benign", "early"):
+        (tmp_path / label).mkdir()
+    original = _texture(1)
+    cv2.imwrite(str(tmp_path / "benign" / "a.png"), original)
+    cv2.imwrite(str(tmp_path / "benign" / "a-copy.png"), original)  # byte-identical
+    cv2.imwrite(str(tmp_path / "benign" / "a-bright.jpg"), np.clip(original.astype(int) + 6, 0, 255).astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "early" / "b.png"), _texture(2))
+    fields = {f.path.name: f for f in list_fields(tmp_path)}
+    assert fields["a.png"].group == fields["a-copy.png"].group == fields["a-bright.jpg"].group
+    assert fields["b.png"].group != fields["a.png"].group
+    assert fields["b.png"].label == "early" and fields["b.png"].malignant and not fields["a.png"].malignant
+
+
+def test_groups_join_transitively_and_do_not_depend_on_order() -> None:
+    digests = ["d3", "d1", "d2", "d1"]
+    hashes = [0b1111, 0b0000, 0b0011, 0xFFFF_0000_0000_0000]
+    groups = duplicate_groups(digests, hashes, near_bits=2)
+    assert groups[0] == groups[1] == groups[2] == groups[3] == "d1"  # 0000~0011~1111, d1 twice
+    assert duplicate_groups(digests[::-1], hashes[::-1], near_bits=2)[::-1] == groups
+    assert len(set(duplicate_groups(["x", "y"], [0, (1 << 64) - 1]))) == 2
+
+
+def test_split_never_divides_a_group_and_is_reproducible() -> None:
+    fields = [Field(Path(f"{label}/{i}.jpg"), label, f"{label}-g{i // 3}") for label in ("benign", "pre")
+              for i in range(60)]
+    first = split_fields(fields, 0.2, 0.2, seed=3)
+    assert first == split_fields(fields, 0.2, 0.2, seed=3)
+    assert first != split_fields(fields, 0.2, 0.2, seed=4)
+    sides = {}
+    for name, part in first.items():
+        for field in part:
+            assert sides.setdefault(field.group, name) == name
+    assert sum(len(part) for part in first.values()) == len(fields)
+    assert {f.label for f in first["test"]} == {"benign", "pre"}
+
+
+def test_unknown_diagnosis_folder_is_named(tmp_path: Path) -> None:
+    (tmp_path / "leukaemia").mkdir()
+    with pytest.raises(DatasetError, match="leukaemia"):
+        list_fields(tmp_path)
+
+
+def test_dhash_survives_resizing() -> None:
+    image = _texture(5, 224)
+    resized = cv2.resize(image, (200, 200), interpolation=cv2.INTER_AREA)
+    assert bin(dhash(image) ^ dhash(resized)).count("1") <= 6
+
+
+def test_operating_point_reaches_the_target_on_malignant_fields() -> None:
+    scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.1, 0.95, 0.2])
+    malignant = np.array([1, 1, 1, 1, 1, 0, 0, 0], bool)
+    threshold, reached = threshold_for_field_recall(scores, malignant, 0.8)
+    assert threshold == 0.6 and reached == 0.8
+    threshold, reached = threshold_for_field_recall(scores, malignant, 1.0)
+    assert threshold == 0.5 and reached == 1.0
+    with pytest.raises(ValueError, match="no malignant"):
+        threshold_for_field_recall(scores, np.zeros(8, bool), 0.9)
+
+
+def test_a_field_without_white_cells_scores_zero() -> None:
+    scores = field_scores([np.array([0.2, 0.7]), np.zeros(0)])
+    assert scores.tolist() == [0.7, 0.0]
+
+
+def test_blast_logit_and_subtype_pooling() -> None:
+    logits = np.array([[3.0, 0.0, 0.0, 0.0], [-2.0, 0.0, 4.0, 0.0]])
+    blast = blast_logits(logits)
+    assert blast[0] < 0 < blast[1]
+    # The blast-like cell decides the subtype (pre-B), not the benign one.
+    assert attention_subtype(logits, blast, 4.0) == 1
+
+
+def test_card_that_is_not_a_screens_is_refused(tmp_path: Path) -> None:
+    card = tmp_path / "other.json"
+    card.write_text(json.dumps({"name": "hemalabel-wbc", "classes": ["lymphocyte"]}), encoding="utf-8")
+    with pytest.raises(ModelCardError, match="other.json.*not the card of a lymphoid screen"):
+        read_screen_card(card)
+    card.write_text(json.dumps({"task": "lymphoid-screen", "name": "x", "version": "1", "architecture": "hemanet",
+                                "classes": ["benign", "pre"], "input_size": 64, "crop_margin": 0.15,
+                                "weights_file": "x.keras", "sha256": "0", "blast_threshold": 0.5,
+                                "target_recall": 0.98}), encoding="utf-8")
+    with pytest.raises(ModelCardError, match="outputs must be"):
+        read_screen_card(card)
+
+
+def test_a_classifier_card_is_refused_as_a_screen(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from app.cli.main import main
+
+    card = Path(__file__).resolve().parents[2] / "models" / "hemalabel-wbc.json"
+    assert main(["evaluate", "--screen", "--images", str(tmp_path), "--model", str(card)]) != 0
+    assert "hemalabel-wbc.json: not the card of a lymphoid screen" in capsys.readouterr().err
+
+
+def test_report_counts_a_field_without_cells_as_missed() -> None:
+    from core.screen.evaluation import screen_report
+
+    bags = [FieldCells(Field(Path("pre/a.png"), "pre", "a"), [], np.zeros((1, 4, 4, 3), np.uint8)),
+            FieldCells(Field(Path("pre/b.png"), "pre", "b"), [], np.zeros((0, 4, 4, 3), np.uint8)),
+            FieldCells(Field(Path("benign/c.png"), "benign", "c"), [], np.zeros((1, 4, 4, 3), np.uint8))]
+    logits = [np.array([[-3.0, 0.0, 3.0, 0.0]]), np.zeros((0, 4)), np.array([[3.0, 0.0, 0.0, 0.0]])]
+    report = screen_report(bags, logits, threshold=0.5, sharpness=4.0)
+    assert report["field_sensitivity"]["count"] == 1 and report["field_sensitivity"]["of"] == 2
+    assert report["field_specificity"]["value"] == 1.0
+    assert report["fields_without_white_cell"] == {"benign": 0, "early": 0, "pre": 1, "pro": 0}
+    assert report["subtype_confusion"][1] == [0, 1, 0] and report["subtype_accuracy"]["value"] == 1.0
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError, match="epochs must be int"):
+        ScreenConfig.from_dict({"name": "s", "fields": "f", "epochs": "ten"})
+    with pytest.raises(DatasetError, match="unknown keys"):
+        ScreenConfig.from_dict({"name": "s", "fields": "f", "colour": 1})
+
+
+def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index: int) -> FieldCells:
+    """A field of 'normal' cells (a small round nucleus) and 'blasts' (a
+    large nucleus, its shape the subtype's: round, square or a ring) on a
+    pale background.  Shapes, not colours: the network standardises each
+    colour channel of a crop."""
+    crops = []
+    for kind in ["normal"] * normals + ["blast"] * blasts:
+        crop = np.full((24, 24, 3), 220, np.uint8)
+        if kind == "normal":
+            cv2.circle(crop, (12, 12), 4, (90, 60, 140), -1)
+        elif label == "early":
+            cv2.circle(crop, (12, 12), 9, (90, 60, 140), -1)
+        elif label == "pre":
+            cv2.rectangle(crop, (4, 4), (19, 19), (90, 60, 140), -1)
+        else:
+            cv2.circle(crop, (12, 12), 9, (90, 60, 140), 3)
+        noise = rng.integers(0, 12, crop.shape, dtype=np.uint8)
+        crops.append(np.clip(crop.astype(int) + noise, 0, 255).astype(np.uint8))
+    return FieldCells(Field(Path(f"{label}/{index}.png"), label, f"g{label}{index}"), [], np.array(crops, np.uint8))
+
+
+@pytest.mark.slow
+def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path: Path) -> None:
+    from core.screen.model import load_screen_model
+    from core.training.screen_trainer import train_screen
+
+    rng = np.random.default_rng(0)
+
+    def bags(count: int, offset: int) -> list[FieldCells]:
+        out = [_bag("benign", 0, 3, rng, offset + i) for i in range(count)]
+        for label in ("early", "pre", "pro"):
+            # Positive fields hold normal cells too: their label is not every cell's.
+            out += [_bag(label, 1, 3, rng, offset + i) for i in range(count)]
+        return out
+
+    config = ScreenConfig(name="toy-screen", fields=str(tmp_path), input_size=24, cells_per_field=4, epochs=20,
+                          max_minutes=0, fields_per_batch=8, learning_rate=0.003, early_stopping_patience=15,
+                          output_dir=str(tmp_path))
+    splits = {"train": bags(16, 0), "val": bags(6, 100) + [FieldCells(Field(Path("pre/empty.png"), "pre", "ge"), [],
+                                                                      np.zeros((0, 24, 24, 3), np.uint8))],
+              "test": []}
+    detector = SimpleNamespace(card=SimpleNamespace(name="toy-detector", sha256="0"))
+    result = run_job(train_screen(config, detector, splits=splits))
+    model = load_screen_model(result.card)
+    normal = model.screen_crops(_bag("pre", 0, 6, rng, 999).crops)
+    blasts = [model.screen_crops(_bag(label, 3, 0, rng, 999).crops) for label in ("early", "pre", "pro")]
+    assert max(cell.p_blast for cell in normal) < min(cell.p_blast for group in blasts for cell in group)
+    assert [group[0].subtype for group in blasts] == ["early", "pre", "pro"]
+    card = json.loads(result.card.read_text(encoding="utf-8"))
+    assert card["metrics"]["validation_fields_without_white_cell"] == 1
+    assert "Ghaderzadeh" in card["citation"] and "not confirmed" in card["licence"]
