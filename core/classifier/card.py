@@ -83,6 +83,9 @@ def read_card(path: Path) -> ModelCard:
     if is_detector_card(data):
         raise ModelCardError(f"{path}: the card of a cell detector, not of a white-cell classifier; "
                              "give it to `hemalabel detect --model`")
+    if data.get("task") == "lymphoid-screen":
+        raise ModelCardError(f"{path}: the card of the lymphoid screen, not of a white-cell classifier; "
+                             "it screens with `--screen` (evaluate, classify) or the project's screen setting")
     known = set(ModelCard.__dataclass_fields__)
     try:
         card = ModelCard(**{key: value for key, value in data.items() if key in known})

@@ -61,7 +61,8 @@ def current_model_path() -> Path:
 
 def available_models() -> list[str]:
     """The classifiers that can be named: each .keras file whose card is not
-    a cell detector's (the detector's weights lie in the same folders)."""
+    a cell detector's or the lymphoid screen's (their weights lie in the same
+    folders)."""
     names: list[str] = []
     for folder in search_dirs():
         if folder.is_dir():
@@ -70,7 +71,9 @@ def available_models() -> list[str]:
 
 
 def _is_detector(weights: Path) -> bool:
+    """Whether the card beside the weights is a detector's or the screen's: not a classifier to pick."""
     try:
-        return is_detector_card(json.loads(weights.with_suffix(".json").read_text(encoding="utf-8")))
+        card = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
+        return is_detector_card(card) or (isinstance(card, dict) and card.get("task") == "lymphoid-screen")
     except (OSError, ValueError):
         return False  # no readable card: loading it will say so

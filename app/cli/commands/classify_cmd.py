@@ -1,5 +1,6 @@
 """hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M] [--locate auto|off]
-[--learn auto|off]"""
+[--learn auto|off]
+hemalabel classify --project P --screen [--screen-model S] [--screen-all-white] [--json]"""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="with --project: auto (default) predicts the unreviewed white cells again from what the "
         "project's reviewed cells teach, as the window does after each decision; off: the network alone",
     )
+    screen = parser.add_argument_group("lymphoid screen (with --project)")
+    screen.add_argument("--screen", action="store_true",
+                        help="after classifying, screen the lymphocytes, monocytes and Unidentified white cells "
+                             "for suspected blasts with the optional screen model")
+    screen.add_argument("--screen-model", metavar="S", help="screen model name or path (default: lymphoid-screen)")
+    screen.add_argument("--screen-all-white", action="store_true", help="screen every white cell")
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
     parser.set_defaults(handler=run)
 
@@ -48,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
+    if args.images and args.screen:
+        return fail("--screen works on a project's slides (--project P), not on a folder of crops")
     try:
         if args.images:
             folder = Path(args.images)
@@ -61,14 +70,45 @@ def run(args: argparse.Namespace) -> int:
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                screen_model = None
+                if args.screen:
+                    from core.screen.model import load_screen_model
+
+                    screen_model = load_screen_model(args.screen_model)  # refused before minutes of classifying
                 summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
+                if screen_model is not None:
+                    summary["screen"] = _screen_project(screen_model, store, args.screen_all_white)
     except (ModelCardError, DetectorCardError) as error:
         return fail(str(error))
     if args.json:
         print_json(summary)
     else:
+        screened = summary.pop("screen", None)
         print(", ".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in summary.items()))
+        if screened is not None:
+            for slide in screened["slides"]:
+                print(f"{slide['path']}: {slide['problem'] or slide['line']}")
+            print(f"All slides: {screened['line']} ({screened['model']}, operating point {screened['threshold']:.4f})")
     return 0
+
+
+def _screen_project(model, store: ProjectStore, all_white: bool) -> dict:
+    from core.jobs import run_job
+    from core.screen.slides import screen_slides
+
+    results = run_job(screen_slides(store, model, [slide.id for slide in store.slides()], all_white))
+    suspected = sum(len(r.suspected) for r in results)
+    lymphoid = sum(r.lymphoid_cells for r in results)
+    return {
+        "model": f"{model.card.name} {model.card.version}",
+        "threshold": model.threshold,
+        "line": f"Blasts suspected: {suspected} of {lymphoid} lymphoid cells",
+        "suspected": suspected,
+        "lymphoid_cells": lymphoid,
+        "slides": [{"path": r.path, "line": r.summary_line(), "problem": r.problem, "lymphoid_cells": r.lymphoid_cells,
+                    "suspected": [{"cell": cell_id, "p_blast": round(v.p_blast, 4), "subtype": v.subtype}
+                                  for cell_id, v in r.suspected]} for r in results],
+    }
 
 
 def _plain(value: object) -> str:

@@ -1,4 +1,5 @@
-"""hemalabel evaluate --images DIR [--model M] [--locate auto|off] [--json]"""
+"""hemalabel evaluate --images DIR [--model M] [--locate auto|off] [--json]
+hemalabel evaluate --screen --images DIR [--model SCREEN] [--json]"""
 
 from __future__ import annotations
 
@@ -18,12 +19,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--images", required=True, metavar="DIR", help="DIR/<class>/<crop image>")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
     add_locate_option(parser, "image (without its folder's class, as classify finds it)")
+    parser.add_argument("--screen", action="store_true",
+                        help="score the lymphoid screen on DIR/<benign|early|pre|pro>/<field image>; --model then "
+                             "names the screen model (default: lymphoid-screen)")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     parser.set_defaults(handler=run)
 
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    if args.screen:
+        return run_screen(args)
     from core.classifier import ModelCardError, load_classifier
     from core.classifier.metrics import classification_report
     from core.classifier.preprocess import resize_square
@@ -94,3 +100,59 @@ def _print_report(report: dict, found: str | None) -> None:
         print(f"{name:<14}" + "".join(f"{v:>6}" for v in row))
     if report["skipped"]:
         print(f"Skipped {len(report['skipped'])} unreadable images")
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    from core.classifier import ModelCardError
+    from core.detection.card import ModelCardError as DetectorCardError
+    from core.detection.detector import KerasCellDetector
+    from core.jobs import run_job
+    from core.screen.evaluation import evaluate_folder
+    from core.screen.model import load_screen_model
+    from core.training.samples import DatasetError
+
+    skipped: list[tuple[str, str]] = []
+    try:
+        model = load_screen_model(args.model)
+        report = run_job(evaluate_folder(model, args.images, KerasCellDetector.load(), skipped))
+    except (ModelCardError, DetectorCardError, DatasetError, ValueError) as error:
+        return fail(str(error))
+    report["skipped"] = [{"path": p, "reason": r} for p, r in skipped]
+    for path, reason in skipped:
+        print(f"hemalabel: skipped {path}: {reason}", file=sys.stderr)
+    if args.json:
+        print_json(report)
+        return 0
+    print_screen_report(report)
+    return 0
+
+
+def _share(entry: dict) -> str:
+    if entry["value"] is None:
+        return "n/a (none)"
+    low, high = entry["ci95"]
+    return f"{entry['value']:.3f} [{low:.3f}-{high:.3f}] ({entry['count']} of {entry['of']})"
+
+
+def print_screen_report(report: dict) -> None:
+    """The screen's figures as text: field level first, since a lab acts on fields."""
+    print(f"Screen {report['model']} on {report['fields']} fields from {report['images']} "
+          f"(operating point P(blast) >= {report['threshold']:.4f}; [in brackets: 95% interval])")
+    empty = {k: v for k, v in report["fields_without_white_cell"].items() if v}
+    if empty:
+        print(f"Fields with no white cell found (never suspected): {empty}")
+    auc = report["field_roc_auc"]
+    print(f"Fields: sensitivity {_share(report['field_sensitivity'])}, specificity "
+          f"{_share(report['field_specificity'])}, ROC AUC "
+          + (f"{auc['value']:.3f} [{auc['ci95'][0]:.3f}-{auc['ci95'][1]:.3f}]" if auc["value"] is not None else "n/a"))
+    for label, entry in report["fields_suspected_by_diagnosis"].items():
+        if entry["of"]:
+            print(f"  suspected among {label}: {_share(entry)}")
+    auc = report["cell_roc_auc"]
+    print(f"Cells ({report['cells']}, each labelled by its field): sensitivity {_share(report['cell_sensitivity'])}, "
+          f"specificity {_share(report['cell_specificity'])}, ROC AUC "
+          + (f"{auc['value']:.3f} [{auc['ci95'][0]:.3f}-{auc['ci95'][1]:.3f}]" if auc["value"] is not None else "n/a"))
+    print(f"Subtype of malignant fields: accuracy {_share(report['subtype_accuracy'])}")
+    print("Subtype confusion (rows true, columns predicted): " + " ".join(report["subtypes"]))
+    for name, row in zip(report["subtypes"], report["subtype_confusion"]):
+        print(f"{name:<8}" + "".join(f"{v:>6}" for v in row))

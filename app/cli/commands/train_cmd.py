@@ -1,4 +1,5 @@
 """hemalabel train (--config FILE | --project P) [--base MODEL] [--target-recall CLASS=R ...]
+hemalabel train --screen --config FILE [--target-recall blast=R]
 
 With --config, trains a model from the config's sources.  With --project,
 fine-tunes the model in use on the project's reviewed cells in a child
@@ -26,6 +27,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--base", metavar="MODEL", help="start from this model (name or .keras path)")
     parser.add_argument("--out", metavar="DIR", help="folder for the new model (default: the config's output_dir)")
     parser.add_argument("--name", help="name of the new model (default: the config's name)")
+    parser.add_argument("--screen", action="store_true",
+                        help="train the optional lymphoid screen from a screen config "
+                             "(models/lymphoid-screen.train.json)")
     parser.add_argument("--target-recall", action="append", default=[], metavar="CLASS=R",
                         help="set CLASS's threshold so validation recall reaches R (e.g. basophil=0.95); repeatable")
     retrain = parser.add_argument_group("with --project")
@@ -75,8 +79,12 @@ def run(args: argparse.Namespace) -> int:
     from core.training.samples import DatasetError
     from core.training.trainer import train_classifier
 
+    if args.screen and args.project:
+        return fail("--screen trains from a screen config (--config FILE), not from a project")
     if args.project:
         return run_retrain(args)
+    if args.screen:
+        return run_screen(args)
     try:
         config = TrainConfig.load(args.config)
         config.target_recall.update(parse_target_recall(args.target_recall))
@@ -104,6 +112,33 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print_json({"weights": str(result.weights), "card": str(result.card), "epochs": len(result.history),
                     "stopped_early": result.stopped_early, "history": result.history})
+    else:
+        print(f"saved {result.weights} and {result.card}")
+    return 0
+
+
+def run_screen(args: argparse.Namespace) -> int:
+    from core.detection.detector import KerasCellDetector
+    from core.screen.config import ScreenConfig
+    from core.training.samples import DatasetError
+    from core.training.screen_trainer import train_screen
+
+    try:
+        config = ScreenConfig.load(args.config)
+        targets = parse_target_recall(args.target_recall)
+        if set(targets) - {"blast"}:
+            return fail(f"--target-recall with --screen: only blast=R is known, not {sorted(set(targets) - {'blast'})}")
+        config.target_recall = targets.get("blast", config.target_recall)
+        if args.out:
+            config.output_dir = args.out
+        if args.name:
+            config.name = args.name
+        result = run_job(train_screen(config, KerasCellDetector.load()), _print)
+    except (DatasetError, ValueError) as error:
+        return fail(str(error))
+    if args.json:
+        print_json({"weights": str(result.weights), "card": str(result.card), "epochs": len(result.history),
+                    "history": result.history})
     else:
         print(f"saved {result.weights} and {result.card}")
     return 0
