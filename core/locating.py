@@ -259,16 +259,44 @@ class DetectorProposer:
         self.batch_size = batch_size
 
     def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
+        """Each image looked at shrunk to at most LOCATE_SIDE, then, where its
+        red cells say it was imaged at another magnification than the
+        detector learnt, or are too few to say, again as the rule of
+        core.detection.magnification asks (a tight crop, with no red cell
+        at any scale, keeps the first look)."""
+        from core.detection.magnification import estimate_magnification, red_cell_side
+
+        starts = [min(1.0, LOCATE_SIDE / max(image.shape[:2])) for image in images]
+        first = self._looks(list(zip(images, starts)))
+        ruler = self.detector.ruler()
+        results = []
+        for image, start, found in zip(images, starts, first):
+            side, _count = red_cell_side(_as_classes(found))
+            if ruler is not None and (side is None or not ruler.holds(side, start)):
+                _, best = estimate_magnification(
+                    lambda factor, image=image: _as_classes(self._looks([(image, factor)])[0]),
+                    ruler,
+                    first=_as_classes(found),
+                    start=start,
+                )
+                found = (best[0], best[1], _KIND_OF_CLASS[best[2]])
+            results.append(found)
+        return results
+
+    def _looks(self, images: Sequence[tuple[np.ndarray, float]]) -> list[Proposals]:
+        """Proposals of each image looked at resized by its factor, images of
+        one padded shape run as one batch."""
         from core.detection.decode import decode_head
         from core.detection.scale import pad_to_multiple
 
         card = self.detector.card
         prepared: list[tuple[np.ndarray, float, int, int]] = []
-        for image in images:
+        for image, factor in images:
             height, width = image.shape[:2]
-            scale = card.work_scale * min(1.0, LOCATE_SIDE / max(height, width))
+            scale = card.work_scale * factor
             size = (max(8, round(width * scale)), max(8, round(height * scale)))
-            work = cv2.resize(np.ascontiguousarray(image), size, interpolation=cv2.INTER_AREA)
+            method = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR  # as to_work_scale
+            work = cv2.resize(np.ascontiguousarray(image), size, interpolation=method)
             prepared.append((pad_to_multiple(work), scale, size[0], size[1]))
         results: list[Proposals | None] = [None] * len(images)
         by_shape: dict[tuple[int, ...], list[int]] = {}
@@ -286,6 +314,13 @@ class DetectorProposer:
                     inside = (centres_x < width) & (centres_y < height)
                     results[i] = (boxes[inside] / scale, scores[inside], _KIND_OF_CLASS[classes[inside]])
         return [r for r in results if r is not None]
+
+
+def _as_classes(found: Proposals) -> Proposals:
+    """Proposals with kinds as the detector's class indices, as the ruler reads them."""
+    boxes, scores, kinds = found
+    classes = np.select([kinds == CellKind.RED.value, kinds == CellKind.PLATELET.value], [1, 2], 0)
+    return boxes, scores, classes.astype(np.int64)
 
 
 def load_locator(model: str | None = None) -> CellLocator:

@@ -6,6 +6,11 @@ the four TXL-PBC labs differ in magnification (a white cell is 140-260 px
 wide) and in stain, so scale and colour jitter are what make the detector
 work on a fifth lab's slides.  Occasional grayscale keeps grayscale files
 usable.
+
+The strong colour changes (hue turned by any angle, channels swapped, the
+stain re-synthesised with other dye colours) are there so that colour alone
+cannot make a white cell: a lab whose red cells stain blue-grey must still
+get red cells, found by their shape and the absence of a nucleus.
 """
 
 from __future__ import annotations
@@ -33,6 +38,74 @@ class AugmentConfig:
     brightness_range: tuple[float, float] = (0.8, 1.2)
     grayscale_probability: float = 0.05
     blur_probability: float = 0.1
+    # Each crop takes at most one strong colour change, with these chances
+    # (their sum at most 1): its hue turned by any angle, its RGB channels
+    # put in another order, its stain re-synthesised (stain_resynthesis).
+    hue_rotation_probability: float = 0.0
+    channel_swap_probability: float = 0.0
+    stain_probability: float = 0.0
+    contrast_range: tuple[float, float] = (1.0, 1.0)  # factor about the crop's mean
+
+
+# The recipe of cell-detector-2.3: about half the crops keep their lab's
+# colours (jittered as before), the other half lose them.
+STRONG_COLOUR = AugmentConfig(
+    grayscale_probability=0.12,
+    blur_probability=0.2,
+    hue_rotation_probability=0.2,
+    channel_swap_probability=0.12,
+    stain_probability=0.16,
+    contrast_range=(0.6, 1.4),
+)
+
+# Optical-density colours (R, G, B) of haematoxylin-like and eosin-like
+# dyes, as in Ruifrok and Johnston's colour deconvolution: the nucleus
+# takes the first, red cells and cytoplasm the second.
+_STAIN_OD = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]], dtype=np.float32)
+_STAIN_OD /= np.linalg.norm(_STAIN_OD, axis=1, keepdims=True)
+
+
+def stain_resynthesis(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The field as if stained with two other dyes: each pixel's optical
+    density split into amounts of the two usual dyes (least squares), then
+    rebuilt with two random dye colours and amounts scaled at random.  Red
+    cells then come out blue-grey, green or brown, the nucleus any colour."""
+    od = -np.log((image.astype(np.float32) + 1.0) / 256.0)
+    amounts = od.reshape(-1, 3) @ np.linalg.pinv(_STAIN_OD)  # pixels x 2
+    amounts = np.clip(amounts, 0, None) * rng.uniform(0.6, 1.4, size=2).astype(np.float32)
+    dyes = rng.uniform(0.05, 1.0, size=(2, 3)).astype(np.float32)
+    dyes /= np.linalg.norm(dyes, axis=1, keepdims=True)
+    rebuilt = 256.0 * np.exp(-(amounts @ dyes)) - 1.0
+    return np.clip(rebuilt, 0, 255).reshape(image.shape).astype(np.uint8)
+
+
+def turned_hue(image: np.ndarray, degrees: float) -> np.ndarray:
+    """The image with every hue turned by `degrees` (saturation and value kept)."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
+    hsv[:, :, 0] = (hsv[:, :, 0] + round(degrees / 2)) % 180  # OpenCV hue runs 0-179
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
+
+
+def greyed(image: np.ndarray) -> np.ndarray:
+    return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+
+
+def strong_colour(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+    """At most one strong colour change, drawn with the config's chances."""
+    chances = config.hue_rotation_probability + config.channel_swap_probability + config.stain_probability
+    if chances <= 0:
+        return image  # no draw: a recipe without strong colour keeps its random stream
+    draw = rng.random()
+    if draw < config.hue_rotation_probability:
+        return turned_hue(image, rng.uniform(0, 360))
+    draw -= config.hue_rotation_probability
+    if draw < config.channel_swap_probability:
+        orders = [(0, 2, 1), (1, 0, 2), (1, 2, 0), (2, 0, 1), (2, 1, 0)]
+        return np.ascontiguousarray(image[:, :, list(orders[int(rng.integers(len(orders)))])])
+    draw -= config.channel_swap_probability
+    if draw < config.stain_probability:
+        return stain_resynthesis(image, rng)
+    return image
 
 
 def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
@@ -42,8 +115,13 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentCo
     hsv[:, :, 1] *= rng.uniform(*config.saturation_range)
     hsv[:, :, 2] *= rng.uniform(*config.brightness_range)
     out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    out = strong_colour(out, rng, config)
+    if config.contrast_range != (1.0, 1.0):
+        mean = out.reshape(-1, 3).mean(axis=0)
+        factor = rng.uniform(*config.contrast_range)
+        out = np.clip((out.astype(np.float32) - mean) * factor + mean, 0, 255).astype(np.uint8)
     if rng.random() < config.grayscale_probability:
-        out = np.repeat(cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
+        out = greyed(out)
     if rng.random() < config.blur_probability:
         out = cv2.GaussianBlur(out, (0, 0), rng.uniform(0.5, 1.5))
     return out

@@ -57,6 +57,11 @@ class DetectorCard:
     partner_weights: str = ""
     partner_sha256: str = ""
     partner_scales: list[float] = field(default_factory=list)
+    # The training fields' red-cell sides, image pixels, as [low, high] (2nd
+    # and 95th percentile of each field's median): the ruler by which an
+    # image's magnification is judged (core.detection.magnification.RedRuler).
+    # Empty: unknown, every image is looked at as it is.
+    red_cell_range: list[float] = field(default_factory=list)
     preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -163,13 +163,18 @@ class TrainingData:
 
 
 def bundled_training_data(
-    data_root: Path, bccd_negative_weights: tuple[float, float, float] | None = None
+    data_root: Path, bccd_negative_weights: tuple[float, float, float] | None = None, pbc_per_class: int = 0
 ) -> TrainingData:
     """TXL-PBC train + BCCD train for training, their val splits for choosing
     thresholds, with every test field (of either set) kept out of both.
     bccd_negative_weights: how much an unlabelled area of a BCCD image counts
     as background, per class (white, red, platelet); None: the bundled
-    detector's, BCCD_NEGATIVE_WEIGHTS."""
+    detector's, BCCD_NEGATIVE_WEIGHTS.  pbc_per_class: that many whole PBC
+    images of each class from the classifier's PBC train split join the
+    training fields (pbc_fields); then no training field may be one of
+    PBC's test or val images (TXL-PBC holds PBC-sourced fields)."""
+    from core.detection.pbc_fields import pbc_fields
+
     bccd_weights = tuple(bccd_negative_weights or BCCD_NEGATIVE_WEIGHTS)
     txl_root, bccd_root = Path(data_root) / "txl-pbc", Path(data_root) / "bccd"
     txl_train = read_ground_truth(txl_root, "yolo", "train")
@@ -194,6 +199,22 @@ def bundled_training_data(
     # A BCCD field that TXL-PBC relabelled is taken once, with TXL-PBC's
     # more complete labels.
     bccd_train_kept, bccd_dropped_dup = drop_duplicates_of(bccd_train_kept, txl_train_kept, cached)
+    pbc_summary: dict[str, object] = {}
+    pbc_kept: list[GroundTruth] = []
+    if pbc_per_class > 0:
+        pbc = pbc_fields(Path(data_root) / "pbc", pbc_per_class)
+        held_out = [GroundTruth(path, np.zeros((0, 4), np.float32), np.zeros(0, np.int64)) for path in pbc.held_out]
+        txl_train_kept, txl_dropped_pbc = drop_duplicates_of(txl_train_kept, held_out, cached)
+        pbc_kept, pbc_dropped_test = drop_duplicates_of(pbc.train, tests, cached)
+        pbc_kept, pbc_dropped_dup = drop_duplicates_of(pbc_kept, txl_train_kept, cached)
+        pbc_summary = {
+            "pbc_fields_per_class": pbc_per_class,
+            "pbc_train_used": len(pbc_kept),
+            "pbc_train_without_boxes": pbc.without_boxes,
+            "pbc_train_dropped_as_test_fields": pbc_dropped_test,
+            "pbc_train_dropped_as_txl_pbc_duplicates": pbc_dropped_dup,
+            "txl_pbc_train_dropped_as_pbc_test_or_val": txl_dropped_pbc,
+        }
     # Validation chooses the operating thresholds, so it must hold no field
     # the network is tested or trained on: fields it has learnt score higher
     # than new ones, and thresholds chosen on them sit too high for new
@@ -202,7 +223,7 @@ def bundled_training_data(
     # splits).  Of the rest, 10 BCCD val fields are TXL-PBC val fields too
     # and TXL-PBC val holds 2 fields twice: each counts once, TXL-PBC's copy
     # (fuller labels) first.
-    training = txl_train_kept + bccd_train_kept
+    training = txl_train_kept + bccd_train_kept + pbc_kept
     txl_val_kept, txl_val_test = drop_duplicates_of(txl_val, tests, cached)
     bccd_val_kept, bccd_val_test = drop_duplicates_of(bccd_val, tests, cached)
     txl_val_kept, txl_val_train = drop_duplicates_of(txl_val_kept, training, cached)
@@ -216,6 +237,7 @@ def bundled_training_data(
         "bccd_train_dropped_as_test_fields": bccd_dropped_test,
         "bccd_train_dropped_as_txl_pbc_duplicates": bccd_dropped_dup,
         "bccd_negative_weights": list(bccd_weights),
+        **pbc_summary,
         "val_images": len(val),
         "val_dropped_as_test_fields": txl_val_test + bccd_val_test,
         "val_dropped_as_training_fields": txl_val_train + bccd_val_train,

@@ -5,7 +5,10 @@ safe_mode on.  detect() shrinks the image to the working scale, runs the
 network over it whole or in overlapping tiles, decodes peaks to boxes,
 applies NMS, fuses the looks at the card's extra scales and those of a
 second network if it names any, applies the per-class operating
-thresholds, and scales back.  detect_bands() does the same over a scan
+thresholds, and scales back.  Before that the image's scale is judged by
+its red cells (core.detection.magnification) when the card knows the red
+cells' learnt size, and an image imaged at another magnification is looked
+at resized to the learnt one.  detect_bands() does the same over a scan
 read in bands of rows (core.image_bands), holding one row of tiles.
 """
 
@@ -22,6 +25,7 @@ import numpy as np
 from core.detection.card import DetectorCard, ModelCardError
 from core.detection.decode import decode_head
 from core.detection.fusion import fuse_detections
+from core.detection.magnification import Magnification, RedRuler, estimate_magnification
 from core.detection.scale import pad_to_multiple, to_work_scale
 from core.detection.targets import CLASSES
 from core.detection.tiling import BandWindow, Detections, detect_tiled_rows
@@ -33,6 +37,10 @@ DEFAULT_CARD_NAME = "cell-detector.json"
 _KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
 # Below this many image pixels on a side there is no room for a cell.
 _MIN_SIDE = 8
+# A probe for the red cells' size (core.detection.magnification) looks at
+# the middle of the image, at most this many pixels a side once resized,
+# so that probing a large image at 4x costs about one field's look.
+PROBE_SIDE = 640
 
 
 def _empty() -> Detections:
@@ -121,10 +129,11 @@ class KerasCellDetector:
         partner = [(self.partner, scale) for scale in self.card.partner_scales] if self.partner is not None else []
         return own + partner
 
-    def _detect_tile(self, tile: np.ndarray, min_score: float) -> Detections:
+    def _detect_tile(self, tile: np.ndarray, min_score: float, factor: float = 1.0) -> Detections:
         """Detections on one tile at image scale, in its image pixels, from
-        one look or fused from several (see looks())."""
-        looks = self.looks()
+        one look or fused from several (see looks()); factor: the tile is
+        looked at as if resized by it first (the image's magnification)."""
+        looks = [(model, scale * factor) for model, scale in self.looks()]
         # A cell that only one of n looks finds keeps 1/n of its score after
         # fusion, so each look reports down to a floor n times lower.  One
         # look passes through fusion untouched.
@@ -155,13 +164,37 @@ class KerasCellDetector:
 
     # -- detection ---------------------------------------------------------
 
-    def detect_arrays(self, image: np.ndarray, min_score: float | None = None) -> Detections:
+    def detect_arrays(
+        self, image: np.ndarray, min_score: float | None = None, factor: float | None = None
+    ) -> Detections:
         """Boxes (image pixels, clipped), scores and class indices for every
-        detection scoring at least min_score (default: the card's lowest)."""
+        detection scoring at least min_score (default: the card's lowest).
+        factor: look at the image as if resized by it; None: as the image's
+        red cells ask (estimate_magnification)."""
+        if factor is not None:
+            return self._detect_at(image, min_score, factor)
+        return self.magnified(image, min_score)[1]
+
+    def magnified(self, image: np.ndarray, min_score: float | None = None) -> tuple[Magnification, Detections]:
+        """The image's magnification as its red cells tell it, and the
+        detections at the learnt scale (see core.detection.magnification)."""
+        # The ruler counts red cells scoring RED_SCORE or more; a look whose
+        # floor is higher (detect()'s, the lowest threshold) counts those it kept.
+        return estimate_magnification(
+            lambda factor: self._detect_at(image, min_score, factor),
+            self.ruler(),
+            probe_look=lambda factor: self._detect_at(_middle(image, PROBE_SIDE / factor), min_score, factor),
+        )
+
+    def ruler(self) -> RedRuler | None:
+        """The red-cell sizes the detector learnt, None when its card does not say."""
+        return RedRuler(*self.card.red_cell_range) if len(self.card.red_cell_range) == 2 else None
+
+    def _detect_at(self, image: np.ndarray, min_score: float | None, factor: float) -> Detections:
         height, width = image.shape[:2]
         if image.ndim != 3 or image.shape[2] != 3:
             return _empty()
-        steps = self._detect_rows(height, width, lambda y0, y1, x0, x1: image[y0:y1, x0:x1], min_score)
+        steps = self._detect_rows(height, width, lambda y0, y1, x0, x1: image[y0:y1, x0:x1], min_score, factor)
         while True:
             try:
                 next(steps)
@@ -170,7 +203,7 @@ class KerasCellDetector:
 
     def detect(self, image: np.ndarray) -> list[Detection]:
         """Every cell in an RGB uint8 image scoring at least its class's
-        operating threshold, after NMS."""
+        operating threshold, after NMS, at the scale its red cells ask for."""
         return self._operating(self.detect_arrays(image, min_score=float(self._thresholds().min())))
 
     def detect_bands(
@@ -181,21 +214,33 @@ class KerasCellDetector:
         image.  Yields (tiles done, tiles in all) after each row of tiles;
         returns what detect() would."""
         window = BandWindow(bands, width)
-        detections = yield from self._detect_rows(height, width, window.tile, float(self._thresholds().min()))
+        # The scan's magnification is judged on its first tile, read before
+        # the rows are searched (the band window keeps it for them).
+        side = round(self.card.tile / self.card.work_scale)
+        corner = window.tile(0, min(height, side), 0, min(width, side))
+        factor = self.magnified(np.ascontiguousarray(corner))[0].factor if min(corner.shape[:2]) >= _MIN_SIDE else 1.0
+        detections = yield from self._detect_rows(height, width, window.tile, float(self._thresholds().min()), factor)
         return self._operating(detections)
 
     def _detect_rows(
-        self, height: int, width: int, pixels: Callable[[int, int, int, int], np.ndarray], min_score: float | None
+        self,
+        height: int,
+        width: int,
+        pixels: Callable[[int, int, int, int], np.ndarray],
+        min_score: float | None,
+        factor: float = 1.0,
     ) -> Generator[tuple[int, int], None, Detections]:
         if min(height, width) < _MIN_SIDE:
             return _empty()
         score_floor = self.card.min_score if min_score is None else min_score
-        scale = self.card.work_scale
+        # Tiles and overlap are sizes in network pixels: in image pixels
+        # they shrink as the image is looked at enlarged.
+        scale = self.card.work_scale * factor
         boxes, scores, classes = yield from detect_tiled_rows(
             height,
             width,
             pixels,
-            lambda tile: self._detect_tile(tile, score_floor),
+            lambda tile: self._detect_tile(tile, score_floor, factor),
             tile=round(self.card.tile / scale),
             overlap=round(self.card.overlap / scale),
             nms_iou=self.card.nms_iou,
@@ -216,6 +261,14 @@ class KerasCellDetector:
             Detection(Box(*map(float, box)), _KINDS[int(cls)], float(score))
             for box, score, cls in zip(boxes[keep], scores[keep], classes[keep])
         ]
+
+
+def _middle(image: np.ndarray, side: float) -> np.ndarray:
+    """The middle of the image, at most `side` pixels a side."""
+    height, width = image.shape[:2]
+    crop_h, crop_w = min(height, max(_MIN_SIDE, round(side))), min(width, max(_MIN_SIDE, round(side)))
+    top, left = (height - crop_h) // 2, (width - crop_w) // 2
+    return image[top : top + crop_h, left : left + crop_w]
 
 
 def _load_keras(weights: Path) -> Any:

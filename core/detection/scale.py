@@ -14,11 +14,14 @@ SIZE_MULTIPLE = 32
 
 
 def to_work_scale(image: np.ndarray, scale: float) -> np.ndarray:
+    """The image resized by `scale`: shrunk by area averaging, enlarged (an
+    image taken at a low magnification, core.detection.magnification)
+    bilinearly, since area averaging enlarges as blocks."""
     if scale == 1.0:
         return image
     height, width = image.shape[:2]
     size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def pad_to_multiple(image: np.ndarray, multiple: int = SIZE_MULTIPLE, minimum: int = SIZE_MULTIPLE) -> np.ndarray:

@@ -36,6 +36,7 @@ def retune_detector(
     val_summary: Mapping[str, Any] | None = None,
     partner: str | os.PathLike[str] | None = None,
     partner_scales: Sequence[float] | None = None,
+    red_cell_range: Sequence[float] | None = None,
 ) -> Job[Path]:
     """Re-choose the thresholds of the detector `model` (a card, its weights
     or their folder; None: user-trained, else bundled) on `val`, after setting its extra working
@@ -48,7 +49,11 @@ def retune_detector(
     partner: another trained detector (card, weights or folder) whose
     network takes the looks at partner_scales (default: the working scale);
     its weights are copied beside the new card.  NO_PARTNER removes the
-    card's partner; None keeps it as it is."""
+    card's partner; None keeps it as it is.
+
+    red_cell_range: the learnt red-cell sizes to record (learnt_ruler of
+    the training fields, low and high); None keeps the card's.  It is set before the
+    thresholds are chosen, since it decides the scale val fields are seen at."""
     from core.detection.detector import KerasCellDetector, resolve_detector_card
 
     cancel = cancel or CancelToken()
@@ -83,6 +88,8 @@ def retune_detector(
         if partner_source is None:
             raise ModelCardError(f"{card_path}: partner scales given, but the detector has no partner network")
         card.partner_scales = [float(scale) for scale in partner_scales]
+    if red_cell_range is not None:
+        card.red_cell_range = [float(side) for side in red_cell_range]
     results: list[ImageResult] = []
     for index, gt in enumerate(val, start=1):
         cancel.raise_if_cancelled()

@@ -1,8 +1,10 @@
 """hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
 [--min-visible F] [--ema-decay D] [--work-scale S] [--crop PX] [--bccd-negative-weights W,R,P]
+[--init-from CARD] [--learning-rate LR] [--colour standard|strong] [--pbc-fields N]
 
-Trains the cell detector from scratch on TXL-PBC train + BCCD train (test
-fields of either set kept out), picks thresholds on their val splits, and
+Trains the cell detector (from scratch, or on from a trained one's weights)
+on TXL-PBC train + BCCD train (test fields of either set kept out), and
+optionally whole PBC images of its train split, picks thresholds on their val splits, and
 writes cell-detector.keras and cell-detector.json.  This is the command that
 reproduces the bundled detector (models/README.md, "Bundled cell detector")."""
 
@@ -24,7 +26,7 @@ NAME = "train-detector"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector from scratch")
+    parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector (from scratch or on from a trained one)")
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
     parser.add_argument("--epochs", type=int, default=70)
@@ -64,6 +66,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how much an unlabelled area of a BCCD image counts as background for white cells, red cells and "
         "platelets, each 0 to 1 (default: the bundled detector's, 1,0.3,1: BCCD leaves many red cells unlabelled)",
     )
+    parser.add_argument(
+        "--init-from",
+        type=Path,
+        metavar="CARD",
+        help="start from this trained detector's weights (its card) instead of from scratch; its width rules",
+    )
+    parser.add_argument("--learning-rate", type=_positive, help="peak learning rate (default: 0.002)")
+    parser.add_argument(
+        "--colour",
+        choices=("standard", "strong"),
+        default="standard",
+        help="colour augmentation: standard (small jitter, the bundled 2.2 recipe) or strong (hue turned by any "
+        "angle, grey and channel-swapped crops, re-synthesised stain, contrast and blur, so colour alone cannot "
+        "make a white cell)",
+    )
+    parser.add_argument(
+        "--pbc-fields",
+        type=_count,
+        default=0,
+        metavar="N",
+        help="add N whole PBC images of each class of the classifier's PBC train split, with their OI-PBC boxes "
+        "of every cell, as training fields (default: 0, none)",
+    )
     parser.add_argument("--version", default="2", help="version written into the model card")
     parser.add_argument("--json", action="store_true", help="print the model card as JSON at the end")
     parser.set_defaults(handler=run)
@@ -73,6 +98,8 @@ _three_weights = checked(float_list, lambda v: len(v) == 3 and all(w > 0 for w i
 _unit_weights = checked(float_list, lambda v: len(v) == 3 and all(0 <= w <= 1 for w in v), "three numbers W,R,P from 0 to 1")
 _work_scale = checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
 _crop_side = checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
+_positive = checked(float, lambda v: v > 0, "a positive number")
+_count = checked(int, lambda v: v >= 0, "a count from 0 up")
 _decay = checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
 
 
@@ -81,9 +108,16 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
     the config's defaults, which are the bundled detector's recipe (imported
     here, not at registration: building the parser for every command must not
     import the detector and OpenCV)."""
+    from core.detection.augment import STRONG_COLOUR
     from core.detection.training import DetectorTrainingConfig
 
     config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
+    if args.colour == "strong":
+        config.augment = STRONG_COLOUR
+    if args.init_from is not None:
+        config.init_from = str(args.init_from)
+    if args.learning_rate is not None:
+        config.learning_rate = args.learning_rate
     if args.class_weights is not None:
         config.class_weights = args.class_weights
     if args.min_visible is not None:
@@ -107,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
     from core.detection.training import train_detector
     from core.jobs import run_job
 
-    data = bundled_training_data(args.data, args.bccd_negative_weights)
+    data = bundled_training_data(args.data, args.bccd_negative_weights, args.pbc_fields)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)
     config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)

@@ -2,7 +2,9 @@
                         [--out DIR] [--version V]
 
 Re-chooses a trained detector's operating thresholds on the validation
-fields of TXL-PBC and BCCD (test and training fields kept out), after
+fields of TXL-PBC and BCCD (test and training fields kept out), records the
+training fields' red-cell sizes in the card (the ruler of an image's
+magnification), after
 optionally changing the extra working scales it looks at each field with,
 or the second trained network (--partner) that looks at it too.  The
 weights are not touched.  This is how the bundled detector's card got its
@@ -67,13 +69,22 @@ _scales = checked(
 def run(args: argparse.Namespace) -> int:
     from core.detection.card import DetectorCard, ModelCardError
     from core.detection.data import bundled_training_data
+    from core.detection.detector import resolve_detector_card
+    from core.detection.magnification import learnt_ruler
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
 
-    data = bundled_training_data(args.data)
+    try:
+        trained_on = DetectorCard.load(resolve_detector_card(args.model)).training.get("data", {})
+    except ModelCardError as error:
+        return fail(str(error))
+    # The same fields the detector was trained on, so that val holds none of
+    # them (a card trained with PBC's images says how many it took).
+    data = bundled_training_data(args.data, pbc_per_class=int(trained_on.get("pbc_fields_per_class", 0)))
     val_summary = {key: value for key, value in data.summary.items() if "val_" in key and key != "val_images"}
+    ruler = learnt_ruler([(gt.boxes, gt.classes) for gt in data.train])
     job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version, val_summary=val_summary,
-                          partner=args.partner, partner_scales=args.partner_scales)
+                          partner=args.partner, partner_scales=args.partner_scales, red_cell_range=[ruler.low, ruler.high])
     try:
         new_card = run_job(job, print_progress_lines)
     except ModelCardError as error:

@@ -1,0 +1,34 @@
+"""Scoring a detector on test fields changed in memory (colours turned,
+sizes changed), with the same labels moved along; nothing is written."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.detection.data import GroundTruth
+from core.detection.evaluation import ImageResult, evaluate
+from core.imaging import load_rgb
+
+# An image and its boxes in, the changed image and its boxes out.
+Change = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
+
+
+def changed_results(detector: Any, samples: Sequence[GroundTruth], change: Change) -> list[ImageResult]:
+    results = []
+    for gt in samples:
+        image, boxes = change(load_rgb(gt.path), gt.boxes)
+        found, scores, classes = detector.detect_arrays(image, min_score=detector.card.min_score)
+        results.append(ImageResult(boxes, gt.classes, found, scores, classes))
+    return results
+
+
+def figures(detector: Any, results: Sequence[ImageResult]) -> dict[str, dict[str, Any]]:
+    """Per class: AP50, and recall and precision at the card's thresholds."""
+    return evaluate(results, detector.card.thresholds)
+
+
+def unchanged(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return image, boxes
