@@ -16,23 +16,25 @@ def softmax(logits: NDArray[Any], temperature: float = 1.0) -> NDArray[Any]:
     return probabilities
 
 
-def nll(logits: NDArray[Any], labels: NDArray[Any], temperature: float) -> float:
+def nll(logits: NDArray[Any], labels: NDArray[Any], temperature: float,
+        weights: NDArray[Any] | None = None) -> float:
+    """Mean negative log-likelihood, weighted per cell when weights are given."""
     p = softmax(logits, temperature)[np.arange(len(labels)), labels]
-    return float(-np.mean(np.log(np.maximum(p, 1e-12))))
+    return float(-np.average(np.log(np.maximum(p, 1e-12)), weights=weights))
 
 
-def fit_temperature(logits: NDArray[Any], labels: NDArray[Any]) -> float:
+def fit_temperature(logits: NDArray[Any], labels: NDArray[Any], weights: NDArray[Any] | None = None) -> float:
     """The temperature minimising validation NLL (Guo et al. 2017): a grid in
     log space then a golden-section refinement; one scalar cannot overfit."""
     if len(labels) == 0:
         return 1.0
     grid = np.exp(np.linspace(np.log(0.05), np.log(20.0), 121))
-    best = min(grid, key=lambda t: nll(logits, labels, t))
+    best = min(grid, key=lambda t: nll(logits, labels, t, weights))
     lo, hi = best / 1.06, best * 1.06
     ratio = (np.sqrt(5) - 1) / 2
     for _ in range(40):
         a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        if nll(logits, labels, a) < nll(logits, labels, b):
+        if nll(logits, labels, a, weights) < nll(logits, labels, b, weights):
             hi = b
         else:
             lo = a

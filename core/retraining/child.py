@@ -127,7 +127,8 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
     log("the candidate: fine-tuning on every reviewed cell")
     result = fitter.fit(request.cells, request.name, keep=True)
     candidate = load_classifier(result.weights)
-    calibration = calibrate_out_of_fold(out_of_fold, lab.labels, float(candidate.temperature))
+    calibration = calibrate_out_of_fold(out_of_fold, lab.labels, float(candidate.temperature),
+                                        _original_logits(candidate, replay_val, request.classes))
     check = _replay_check(base, candidate, request, replay_val, taxonomy)
     if check is not None:
         log(f"replay check ({check['cells']} cells of the original data, not trained on): accuracy "
@@ -161,18 +162,40 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
 MIN_CALIBRATION_CELLS = 20
 
 
-def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict[str, Any] | None:
-    """The temperature that best fits the lab's own cells, each predicted by
-    a fit that never saw its slide, and the calibration error before and
-    after: the fine-tune's validation cells are the replay's, another lab's."""
+def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, temperature: float,
+                          original: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any] | None:
+    """The temperature for the lab's cells, and the calibration error on
+    them before and after.  The fine-tune chose one on the replay's
+    validation cells, another lab's; the lab's own cells, each predicted by
+    a fit that never saw its slide, come from fits taught fewer of them than
+    the candidate, so alone they make it too unsure.  Both halves count
+    equally: the out-of-fold cells, and the candidate on the original data's
+    validation cells (`original`: its logits and labels) when there are any."""
     from core.classifier.calibration import expected_calibration_error, fit_temperature, softmax
 
     if len(labels) < MIN_CALIBRATION_CELLS or len(np.unique(labels)) < 2:
         return None
-    fitted = fit_temperature(logits, labels)
-    return {"cells": int(len(labels)), "temperature_before": float(temperature), "temperature": float(fitted),
+    both_logits, both_labels, weights = logits, labels, np.full(len(labels), 1.0 / len(labels))
+    if original is not None and len(original[1]):
+        both_logits = np.concatenate([logits, original[0]])
+        both_labels = np.concatenate([labels, original[1]])
+        weights = np.concatenate([weights, np.full(len(original[1]), 1.0 / len(original[1]))])
+    fitted = fit_temperature(both_logits, both_labels, weights)
+    return {"cells": int(len(labels)), "original_cells": int(len(both_labels) - len(labels)),
+            "temperature_before": float(temperature), "temperature": float(fitted),
             "ece_before": expected_calibration_error(softmax(logits, temperature), labels),
             "ece_after": expected_calibration_error(softmax(logits, fitted), labels)}
+
+
+def _original_logits(candidate: Any, cells: list[LabelledCell], classes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """The candidate's logits and the labels of the replay's validation cells."""
+    if not cells:
+        return None
+    from core.jobs import run_job
+    from core.training.loading import load_cells
+
+    arrays = run_job(load_cells(cells, classes, candidate.card.input_size, candidate.crop_margin, with_train_view=False))
+    return candidate.logits(arrays.eval_view), arrays.labels
 
 
 @dataclass(slots=True)

@@ -75,6 +75,12 @@ def test_temperature_refit_on_out_of_fold_predictions_lowers_overconfidence() ->
     assert calibration["ece_after"] < calibration["ece_before"] / 2
     assert calibrate_out_of_fold(logits[: MIN_CALIBRATION_CELLS - 1], labels[: MIN_CALIBRATION_CELLS - 1], 1.0) is None
     assert calibrate_out_of_fold(logits, np.zeros(200, np.int64), 1.0) is None
+    # The original data's validation cells, where it is right and sure, pull
+    # the temperature back: each half weighs the same however many cells it has.
+    sure = np.eye(3)[np.arange(600) % 3] * 8.0
+    both = calibrate_out_of_fold(logits, labels, 1.0, (sure, np.arange(600) % 3))
+    assert both is not None and both["original_cells"] == 600
+    assert 1.0 < both["temperature"] < calibration["temperature"]
 
 
 def _scores(model: str, balanced: float, cells: int = 40) -> ModelScores:
