@@ -92,6 +92,14 @@ _TRAINING_DATA = (
     "PBC (Acevedo et al., Data in Brief 30, 2020; CC BY 4.0) with its OI-PBC cell boxes "
     "(Abou Ali et al., 2025), BCCD (Shenggan; MIT) and TXL-PBC (Gan and Li, 2024; MIT)"
 )
+# The optional lymphoid screen is not bundled in the default classifier: its
+# data's licence is not confirmed, and its authors ask to be cited.
+_SCREEN_DATA = (
+    "the optional lymphoid screen (models/lymphoid-screen) was trained on the ALL image dataset of Taleqani "
+    "Hospital, Tehran; cite Ghaderzadeh M. et al., \"A fast and efficient CNN model for B-ALL diagnosis and its "
+    "subtypes classification using peripheral blood smear images\", International Journal of Intelligent Systems "
+    "(2022). Its licence is not confirmed, so it is not part of the default classifier"
+)
 _LIBRARIES = (
     "Qt for Python (PySide6; LGPLv3), TensorFlow and Keras (Apache 2.0), NumPy (BSD), "
     "OpenCV (Apache 2.0), Pillow (MIT-CMU), pyqtgraph (MIT) and fpdf2 (LGPLv3)"
@@ -106,7 +114,7 @@ def about_html() -> str:
         f"<b>{APP_NAME} {app_version()}</b><p>Review, label and count blood-smear cells. "
         "Every edit is saved as you make it.</p>"
         f"<p><b>Models in use:</b> {models_in_use()}.</p>"
-        f"<p><b>The bundled models were trained on</b> {_TRAINING_DATA}.</p>"
+        f"<p><b>The bundled models were trained on</b> {_TRAINING_DATA}; {_SCREEN_DATA}.</p>"
         f"<p><b>Built with</b> {_LIBRARIES}.</p>"
     )
 

@@ -8,6 +8,7 @@ optional second opinion on lymphoid cells, not a differential.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.classifier.card import ModelCardError
+from core.classifier.model import BATCH_SIZE
 from core.classifier.preprocess import resize_square
 from core.crops import crop_square
 from core.schema import Box
@@ -38,21 +40,35 @@ class ScreenModel:
         self.card = card
         self.model = keras_model
         self.path = path
+        self._call: Any = None
+        self._lock = threading.Lock()
 
     @property
     def threshold(self) -> float:
         return float(self.card.blast_threshold)
 
-    def logits(self, crops: NDArray[Any], batch: int = 128) -> NDArray[np.float64]:
+    def logits(self, crops: NDArray[Any]) -> NDArray[np.float64]:
         """Four logits per crop (N x S x S x 3 uint8 at the card's input size)."""
         if not len(crops):
             return np.zeros((0, len(self.card.classes)))
-        import tensorflow as tf
-
-        out = [self.model(tf.constant(crops[i : i + batch], tf.float32), training=False).numpy()
-               for i in range(0, len(crops), batch)]
+        call = self._compiled()
+        pixels = np.ascontiguousarray(crops, np.uint8)
+        out = [np.asarray(call(pixels[i : i + BATCH_SIZE])) for i in range(0, len(pixels), BATCH_SIZE)]
         result: NDArray[np.float64] = np.concatenate(out).astype(np.float64)
         return result
+
+    def _compiled(self) -> Any:
+        # The classifier's fast path (BN folded, TensorFlow Lite kernels):
+        # the screen must add little to a slide's classification time.
+        with self._lock:
+            if self._call is None:
+                from core.classifier.folding import folded_inference
+                from core.classifier.lite import lite_network
+
+                folded = folded_inference(self.model, self.card.input_size)
+                lite, _ = lite_network(folded, self.card.input_size, BATCH_SIZE)
+                self._call = lite if lite is not None else folded
+            return self._call
 
     def screen_crops(self, crops: NDArray[Any]) -> list[CellScreen]:
         logits = self.logits(crops)
