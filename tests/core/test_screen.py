@@ -194,3 +194,30 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
     card = json.loads(result.card.read_text(encoding="utf-8"))
     assert card["metrics"]["validation_fields_without_white_cell"] == 1
     assert "Ghaderzadeh" in card["citation"] and "not confirmed" in card["licence"]
+
+
+def test_slides_screen_their_lymphoid_cells_only(tmp_path: Path) -> None:
+    """A neutrophil is not screened, a lymphocyte and an unclassified white
+    cell are; a slide with none says so instead of failing."""
+    from core.classifier.architecture import build
+    from core.schema import Box, CellKind, LabelSource, NewCell
+    from core.screen.card import ScreenCard
+    from core.screen.model import ScreenModel
+    from core.screen.slides import screen_slides
+    from core.store import ProjectStore
+    from tests.core.images import write_image
+
+    card = ScreenCard(name="toy", version="1", architecture="hemanet", classes=["benign", "early", "pre", "pro"],
+                      input_size=16, crop_margin=0.15, weights_file="toy.keras", sha256="0", blast_threshold=0.0,
+                      target_recall=0.98)
+    model = ScreenModel(card, build("hemanet", 16, 4), tmp_path / "toy.keras")  # threshold 0: every cell flagged
+    with ProjectStore.create(tmp_path / "p.hemalabel") as store:
+        first = store.add_slide(write_image(tmp_path / "images" / "a.png"), 64, 48)
+        second = store.add_slide(write_image(tmp_path / "images" / "b.png"), 64, 48)
+        store.add_cells(first.id, [NewCell(Box(2, 2, 20, 20), CellKind.WHITE, label=label, source=LabelSource.MODEL)
+                                   for label in ("neutrophil", "lymphocyte", None)], "Detect cells")
+        store.add_cells(second.id, [NewCell(Box(2, 2, 20, 20), CellKind.WHITE, label="neutrophil",
+                                            source=LabelSource.MODEL)], "Detect cells")
+        results = run_job(screen_slides(store, model, [first.id, second.id]))
+    assert results[0].summary_line() == "Blasts suspected: 2 of 2 lymphoid cells"
+    assert results[1].lymphoid_cells == 0 and results[1].problem == "no lymphoid white cell to screen"
