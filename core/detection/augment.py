@@ -47,8 +47,9 @@ class AugmentConfig:
     contrast_range: tuple[float, float] = (1.0, 1.0)  # factor about the crop's mean
 
 
-# The recipe of cell-detector-2.3: about half the crops keep their lab's
-# colours (jittered as before), the other half lose them.
+# train-detector --colour strong (models/README.md, "colour robustness"):
+# about half the crops keep their lab's colours (jittered as before), the
+# other half lose them.
 STRONG_COLOUR = AugmentConfig(
     grayscale_probability=0.12,
     blur_probability=0.2,

@@ -1,7 +1,7 @@
 """The scale an image's cells are at, measured with the red cells as a ruler.
 
 Labs image at other pixel sizes (objective, camera, scanner): a red cell is
-70-150 px wide in the detector's training fields and 25 px in a 224x224
+75-160 px wide in the detector's training fields and 25 px in a 224x224
 field of another set, where the detector, never shown cells that small,
 finds almost nothing.  Red cells vary little in size from one person to
 the next, and nearly every field holds many, so the median side of the red
