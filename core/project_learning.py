@@ -25,7 +25,6 @@ embeddings are a cache, recomputed from the slides when missing.
 
 from __future__ import annotations
 
-import gc
 import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -199,17 +198,15 @@ class FeatureModel:
         import keras
 
         trunk = keras.Model(model.inputs, last.input)
-        self._forward = tf.function(
-            lambda x: trunk(tf.cast(x, tf.float32), training=False),
-            input_signature=[tf.TensorSpec([None, classifier.card.input_size, classifier.card.input_size, 3], tf.uint8)],
-            autograph=False,
-        )
+        # Called eagerly, never traced: graphs built on worker threads while
+        # an older model's graphs were collected crashed TensorFlow.  Features
+        # are computed once a cell, so the slower eager call costs little.
+        self._forward = lambda x: trunk(tf.cast(x, tf.float32), training=False)
         self.size = int(classifier.card.input_size)
         self.margin = float(classifier.crop_margin)
         self.version = str(classifier.version)
         self.classes = list(classifier.classes)
         self.temperature = float(classifier.temperature)
-        self._traced = False
 
     def features(self, image: np.ndarray, cells: Sequence[Cell]) -> list[CellFeatures]:
         if not cells:
@@ -224,29 +221,11 @@ class FeatureModel:
         if not len(pixels):
             return np.zeros((0, len(self.kernel)), np.float32), np.zeros((0, len(self.classes)), np.float32)
         with _NETWORK_CALLS:
-            if not self._traced:
-                self._trace(pixels[:1])
             embeddings = np.concatenate([self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)])
         return normalised(embeddings), embeddings @ self.kernel + self.bias
 
-    def _trace(self, sample: np.ndarray) -> None:
-        """The first call builds the graph.  A collection of an older model's
-        graphs (a model replaced by a promotion) while this one is being built
-        crashed TensorFlow: collect first, then build with collection paused."""
-        was_enabled = gc.isenabled()
-        gc.collect()
-        gc.disable()
-        try:
-            self._forward(sample)
-        finally:
-            if was_enabled:
-                gc.enable()
-        self._traced = True
-
-
-# Feature models of one network (the teacher's, the learning curve's) take
-# turns: they share its layers, and TensorFlow traced on two threads at once
-# is not safe.
+# Feature models of one network (the teacher's, the learning curve's, the
+# retrain's) take turns: they share its layers.
 _NETWORK_CALLS = threading.Lock()
 
 
