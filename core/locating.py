@@ -25,10 +25,11 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.crops import crop_square
 from core.imaging import ImageReadError, load_rgb
@@ -70,7 +71,8 @@ TIGHT_PAD = 0.3
 # platelets 94.7% -> 92.0%).
 LOCATE_RESIZE = 2.0
 
-Proposals = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes N x 4 (image pixels), scores N, kinds N (CellKind values)
+# boxes N x 4 (image pixels), scores N, kinds N (CellKind values)
+Proposals = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]
 
 
 class Placement(str, enum.Enum):
@@ -113,7 +115,7 @@ class LocateCounts:
 
 
 class CellProposer(Protocol):
-    def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
+    def propose(self, images: Sequence[NDArray[Any]]) -> list[Proposals]:
         """Every candidate box of each RGB uint8 image, in its pixels."""
 
 
@@ -153,7 +155,7 @@ def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | 
     return LocatedCell(box, Placement.LOCATED, score)
 
 
-def classifier_view(image: np.ndarray, cell: LocatedCell, margin: float) -> np.ndarray:
+def classifier_view(image: NDArray[Any], cell: LocatedCell, margin: float) -> NDArray[Any]:
     """What the classifier is shown of a single-cell image: the crop of the
     cell found, as for a cell on a slide, or the image itself when the cell
     fills or frames it, or none was found."""
@@ -171,16 +173,17 @@ def classifier_box(cell: LocatedCell, width: int, height: int) -> Box | None:
     return cell.box
 
 
-def plasma_colour(image: np.ndarray) -> np.ndarray:
+def plasma_colour(image: NDArray[Any]) -> NDArray[Any]:
     """The smear's background: the mean colour of the brightest tenth of
     the image (plasma is the lightest thing on a stained smear)."""
     pixels = image.reshape(-1, 3).astype(np.float32)
     brightness = pixels.sum(axis=1)
     bright = pixels[brightness >= np.percentile(brightness, 90)]
-    return bright.mean(axis=0).round().astype(np.uint8)
+    colour: NDArray[np.uint8] = bright.mean(axis=0).round().astype(np.uint8)
+    return colour
 
 
-def padded_for_tight_look(image: np.ndarray) -> tuple[np.ndarray, int, int]:
+def padded_for_tight_look(image: NDArray[Any]) -> tuple[NDArray[Any], int, int]:
     """The image framed in plasma, and the frame's left and top widths."""
     height, width = image.shape[:2]
     pad_x, pad_y = round(TIGHT_PAD * width), round(TIGHT_PAD * height)
@@ -198,7 +201,9 @@ class CellLocator:
         self.proposer = proposer
         self.version = version
 
-    def locate(self, images: Sequence[np.ndarray], kinds: Sequence[CellKind | None] | None = None) -> list[LocatedCell]:
+    def locate(
+        self, images: Sequence[NDArray[Any]], kinds: Sequence[CellKind | None] | None = None
+    ) -> list[LocatedCell]:
         """One LocatedCell per image (RGB uint8).  kinds: what each image's
         cell is when known (its class folder says), else None."""
         if kinds is None:
@@ -218,7 +223,7 @@ class CellLocator:
             # Nothing near the centre: perhaps the cell fills the image, and
             # a cell cut at its edges is not what the detector learnt.
             framed = [padded_for_tight_look(images[i]) for i in second]
-            for index, (image, pad_x, pad_y), found in zip(
+            for index, (_, pad_x, pad_y), found in zip(
                 second, framed, self.proposer.propose([f[0] for f in framed])
             ):
                 height, width = images[index].shape[:2]
@@ -229,11 +234,11 @@ class CellLocator:
         ]
 
 
-def _size(image: np.ndarray) -> tuple[int, int]:
+def _size(image: NDArray[Any]) -> tuple[int, int]:
     return int(image.shape[1]), int(image.shape[0])
 
 
-def _lookable(image: np.ndarray) -> bool:
+def _lookable(image: NDArray[Any]) -> bool:
     return image.ndim == 3 and image.shape[2] == 3 and min(image.shape[:2]) >= 8
 
 
@@ -267,7 +272,7 @@ class DetectorProposer:
         self.detector = detector
         self.batch_size = batch_size
 
-    def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
+    def propose(self, images: Sequence[NDArray[Any]]) -> list[Proposals]:
         """Each image looked at shrunk to at most LOCATE_SIDE, then, where its
         red cells say it was imaged at another magnification than the
         detector learnt, or are too few to say, again as the rule of
@@ -282,25 +287,23 @@ class DetectorProposer:
         for image, start, found in zip(images, starts, first):
             side, _count = red_cell_side(_as_classes(found))
             if ruler is not None and (side is None or not ruler.holds(side, start)):
-                magnified, best = estimate_magnification(
-                    lambda factor, image=image: _as_classes(self._looks([(image, factor)])[0]),
-                    ruler,
-                    first=_as_classes(found),
-                    start=start,
-                )
+                def look(factor: float, image: NDArray[Any] = image) -> Proposals:
+                    return _as_classes(self._looks([(image, factor)])[0])
+
+                magnified, best = estimate_magnification(look, ruler, first=_as_classes(found), start=start)
                 if abs(math.log(magnified.factor / start)) >= math.log(LOCATE_RESIZE):
                     found = (best[0], best[1], _KIND_OF_CLASS[best[2]])
             results.append(found)
         return results
 
-    def _looks(self, images: Sequence[tuple[np.ndarray, float]]) -> list[Proposals]:
+    def _looks(self, images: Sequence[tuple[NDArray[Any], float]]) -> list[Proposals]:
         """Proposals of each image looked at resized by its factor, images of
         one padded shape run as one batch."""
         from core.detection.decode import decode_head
         from core.detection.scale import pad_to_multiple
 
         card = self.detector.card
-        prepared: list[tuple[np.ndarray, float, int, int]] = []
+        prepared: list[tuple[NDArray[Any], float, int, int]] = []
         for image, factor in images:
             height, width = image.shape[:2]
             scale = card.work_scale * factor
@@ -363,7 +366,7 @@ class ReadCell:
     the file could not be read."""
 
     path: Path
-    image: np.ndarray | None
+    image: NDArray[Any] | None
     cell: LocatedCell | None
     error: str | None = None
 

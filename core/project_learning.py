@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.classifier.preprocess import batch_of
 from core.crops import crop_square
@@ -85,14 +86,16 @@ def base_version(version: str | None) -> str | None:
     return match["base"] if match else version
 
 
-def log_softmax(z: np.ndarray) -> np.ndarray:
+def log_softmax(z: NDArray[Any]) -> NDArray[Any]:
     z = z - z.max(axis=1, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    out: NDArray[Any] = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
+    return out
 
 
-def normalised(vectors: np.ndarray) -> np.ndarray:
+def normalised(vectors: NDArray[Any]) -> NDArray[Any]:
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
+    out: NDArray[Any] = vectors / np.maximum(norms, 1e-12)
+    return out
 
 
 class ProjectLearner:
@@ -106,7 +109,7 @@ class ProjectLearner:
         self.other = 0.0
         self.taught = 0
 
-    def fit(self, embeddings: np.ndarray, labels: np.ndarray, network_logp: np.ndarray) -> ProjectLearner:
+    def fit(self, embeddings: NDArray[Any], labels: NDArray[Any], network_logp: NDArray[Any]) -> ProjectLearner:
         """embeddings R x d (normalised), labels R class indices, network_logp
         R x C: the reviewed cells."""
         self.sums = np.zeros((self.n_classes, embeddings.shape[1]), np.float64)
@@ -119,15 +122,18 @@ class ProjectLearner:
             self.weight = self._leave_one_out_weight(embeddings, labels, network_logp)
         return self
 
-    def predict(self, embeddings: np.ndarray, network_logp: np.ndarray) -> np.ndarray:
+    def predict(self, embeddings: NDArray[Any], network_logp: NDArray[Any]) -> NDArray[Any]:
         """Probabilities N x C for cells with these embeddings and the
         network's log-probabilities."""
         if self.weight == 0.0:
-            return np.exp(network_logp)
+            network: NDArray[Any] = np.exp(network_logp)
+            return network
         scores = self._prototype_scores(embeddings, self.sums, self.counts)
         return _combine(network_logp, scores, self.weight, self.other)
 
-    def _leave_one_out_weight(self, embeddings: np.ndarray, labels: np.ndarray, network_logp: np.ndarray) -> float:
+    def _leave_one_out_weight(
+        self, embeddings: NDArray[Any], labels: NDArray[Any], network_logp: NDArray[Any]
+    ) -> float:
         # Each reviewed cell scored by prototypes that leave it out.
         sums = self.sums[labels] - embeddings  # its own class's sum without it
         scores = self._prototype_scores(embeddings, self.sums, self.counts)
@@ -154,34 +160,36 @@ class ProjectLearner:
         return chosen
 
     @staticmethod
-    def _prototype_scores(embeddings: np.ndarray, sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    def _prototype_scores(embeddings: NDArray[Any], sums: NDArray[Any], counts: NDArray[Any]) -> NDArray[Any]:
         """Scaled cosine similarity to each class's prototype; -inf where the
         project has no example of the class."""
         have = counts > 0
         prototypes = np.zeros_like(sums)
         prototypes[have] = normalised(sums[have])
-        scores = SHARPNESS * embeddings @ prototypes.T
+        scores: NDArray[Any] = SHARPNESS * embeddings @ prototypes.T
         scores[:, ~have] = -np.inf
         return scores
 
 
-def _combine(network_logp: np.ndarray, scores: np.ndarray, weight: float, other: float) -> np.ndarray:
+def _combine(network_logp: NDArray[Any], scores: NDArray[Any], weight: float, other: float) -> NDArray[Any]:
     """Product of experts.  A class the project has no example of gets the
     prototypes' `other` score: a cell as close to a reviewed class as those
     cells are to their own is probably not of an unseen class, however sure
     the network is; a cell unlike every reviewed one keeps the network's
     view of the unseen classes."""
     if weight == 0.0:
-        return np.exp(network_logp)
+        network: NDArray[Any] = np.exp(network_logp)
+        return network
     opinion = np.where(np.isfinite(scores), scores, other)
-    return np.exp(log_softmax(network_logp + weight * opinion))
+    combined: NDArray[Any] = np.exp(log_softmax(network_logp + weight * opinion))
+    return combined
 
 
 @dataclass(frozen=True, slots=True)
 class CellFeatures:
     box: tuple[float, float, float, float]
-    embedding: np.ndarray  # normalised
-    logits: np.ndarray  # the network's, uncalibrated
+    embedding: NDArray[Any]  # normalised
+    logits: NDArray[Any]  # the network's, uncalibrated
 
 
 class FeatureModel:
@@ -201,27 +209,29 @@ class FeatureModel:
         # Called eagerly, never traced: graphs built on worker threads while
         # an older model's graphs were collected crashed TensorFlow.  Features
         # are computed once a cell, so the slower eager call costs little.
-        self._forward = lambda x: trunk(tf.cast(x, tf.float32), training=False)
+        self._forward: Callable[[Any], Any] = lambda x: trunk(tf.cast(x, tf.float32), training=False)
         self.size = int(classifier.card.input_size)
         self.margin = float(classifier.crop_margin)
         self.version = str(classifier.version)
         self.classes = list(classifier.classes)
         self.temperature = float(classifier.temperature)
 
-    def features(self, image: np.ndarray, cells: Sequence[Cell]) -> list[CellFeatures]:
+    def features(self, image: NDArray[Any], cells: Sequence[Cell]) -> list[CellFeatures]:
         if not cells:
             return []
         pixels = batch_of([crop_square(image, cell.box, self.margin) for cell in cells], self.size)
         embeddings, logits = self.of_pixels(pixels)
         return [CellFeatures(cell.box.as_tuple(), vector, row) for cell, vector, row in zip(cells, embeddings, logits)]
 
-    def of_pixels(self, pixels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def of_pixels(self, pixels: NDArray[Any]) -> tuple[NDArray[Any], NDArray[Any]]:
         """Normalised embeddings and logits of N x S x S x 3 uint8 crops
         already cut and resized to the input size."""
         if not len(pixels):
             return np.zeros((0, len(self.kernel)), np.float32), np.zeros((0, len(self.classes)), np.float32)
         with _NETWORK_CALLS:
-            embeddings = np.concatenate([self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)])
+            embeddings = np.concatenate(
+                [self._forward(pixels[s : s + 256]).numpy() for s in range(0, len(pixels), 256)]
+            )
         return normalised(embeddings), embeddings @ self.kernel + self.bias
 
 # Feature models of one network (the teacher's, the learning curve's, the
@@ -296,7 +306,7 @@ def teaching_cells(cells: Iterable[Cell], classes: Sequence[str]) -> list[Cell]:
     return [c for c in chosen if c.id not in contradicted]
 
 
-def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
+def _iou_matrix(boxes: NDArray[Any]) -> NDArray[Any]:
     """IoU of every pair of N x 4 (x0, y0, x1, y1) boxes."""
     x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
     y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
@@ -304,7 +314,8 @@ def _iou_matrix(boxes: np.ndarray) -> np.ndarray:
     y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
     inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
     area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
+    iou: NDArray[Any] = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
+    return iou
 
 
 @dataclass(slots=True)
@@ -322,8 +333,8 @@ def refit(
     cells: Sequence[Cell],
     cache: FeatureCache,
     model: FeatureModel,
-    allowed: np.ndarray,
-    label_of: Callable[[np.ndarray], str],
+    allowed: NDArray[Any],
+    label_of: Callable[[NDArray[Any]], str],
     locked_slides: set[int],
 ) -> Teaching:
     """Fit on the reviewed white cells and predict the unreviewed model
@@ -358,13 +369,13 @@ def refit(
     return Teaching(changes, learner.taught, learner.weight, version)
 
 
-def _network_logp(logits: np.ndarray, temperature: float, allowed: np.ndarray) -> np.ndarray:
+def _network_logp(logits: NDArray[Any], temperature: float, allowed: NDArray[Any]) -> NDArray[Any]:
     """The network's calibrated log-probabilities, ruled-out classes at
     -inf (as core.inference.rule_out_logits does for a white cell)."""
     return log_softmax(np.where(allowed[None, :], logits / temperature, -1e9))
 
 
-def _close(stored: dict[str, float], classes: Sequence[str], row: np.ndarray) -> bool:
+def _close(stored: dict[str, float], classes: Sequence[str], row: NDArray[Any]) -> bool:
     return all(abs(stored.get(name, -1.0) - float(value)) < MIN_CHANGE for name, value in zip(classes, row))
 
 
@@ -470,7 +481,7 @@ class CurvePoint:
 MIN_CURVE_CELLS = 10
 
 
-def learning_curve(embeddings: np.ndarray, labels: np.ndarray, network_logp: np.ndarray,
+def learning_curve(embeddings: NDArray[Any], labels: NDArray[Any], network_logp: NDArray[Any],
                    points: int = 40) -> list[CurvePoint]:
     """The project's own learning curve: cells in the order they were
     decided, each point taught by the first n and scored on the rest, so no
@@ -490,7 +501,7 @@ def learning_curve(embeddings: np.ndarray, labels: np.ndarray, network_logp: np.
     return curve
 
 
-def _balanced(predicted: np.ndarray, labels: np.ndarray) -> float:
+def _balanced(predicted: NDArray[Any], labels: NDArray[Any]) -> float:
     return float(np.mean([np.mean(predicted[labels == k] == k) for k in np.unique(labels)]))
 
 

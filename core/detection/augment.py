@@ -16,11 +16,14 @@ get red cells, found by their shape and the absence of a nucleus.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.targets import encode_targets
+
 
 @dataclass(frozen=True, slots=True)
 class AugmentConfig:
@@ -66,7 +69,7 @@ _STAIN_OD = np.array([[0.65, 0.70, 0.29], [0.07, 0.99, 0.11]], dtype=np.float32)
 _STAIN_OD /= np.linalg.norm(_STAIN_OD, axis=1, keepdims=True)
 
 
-def stain_resynthesis(image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def stain_resynthesis(image: NDArray[Any], rng: np.random.Generator) -> NDArray[Any]:
     """The field as if stained with two other dyes: each pixel's optical
     density split into amounts of the two usual dyes (least squares), then
     rebuilt with two random dye colours and amounts scaled at random.  Red
@@ -77,21 +80,22 @@ def stain_resynthesis(image: np.ndarray, rng: np.random.Generator) -> np.ndarray
     dyes = rng.uniform(0.05, 1.0, size=(2, 3)).astype(np.float32)
     dyes /= np.linalg.norm(dyes, axis=1, keepdims=True)
     rebuilt = 256.0 * np.exp(-(amounts @ dyes)) - 1.0
-    return np.clip(rebuilt, 0, 255).reshape(image.shape).astype(np.uint8)
+    out: NDArray[np.uint8] = np.clip(rebuilt, 0, 255).reshape(image.shape).astype(np.uint8)
+    return out
 
 
-def turned_hue(image: np.ndarray, degrees: float) -> np.ndarray:
+def turned_hue(image: NDArray[Any], degrees: float) -> NDArray[Any]:
     """The image with every hue turned by `degrees` (saturation and value kept)."""
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
     hsv[:, :, 0] = (hsv[:, :, 0] + round(degrees / 2)) % 180  # OpenCV hue runs 0-179
     return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
 
 
-def greyed(image: np.ndarray) -> np.ndarray:
+def greyed(image: NDArray[Any]) -> NDArray[Any]:
     return np.repeat(cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)[:, :, None], 3, axis=2)
 
 
-def strong_colour(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+def strong_colour(image: NDArray[Any], rng: np.random.Generator, config: AugmentConfig) -> NDArray[Any]:
     """At most one strong colour change, drawn with the config's chances."""
     chances = config.hue_rotation_probability + config.channel_swap_probability + config.stain_probability
     if chances <= 0:
@@ -109,13 +113,13 @@ def strong_colour(image: np.ndarray, rng: np.random.Generator, config: AugmentCo
     return image
 
 
-def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentConfig) -> np.ndarray:
+def colour_jitter(image: NDArray[Any], rng: np.random.Generator, config: AugmentConfig) -> NDArray[Any]:
     hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
     hsv[:, :, 0] = (hsv[:, :, 0] + rng.integers(-config.hue_shift, config.hue_shift + 1)) % 180
-    hsv = hsv.astype(np.float32)
-    hsv[:, :, 1] *= rng.uniform(*config.saturation_range)
-    hsv[:, :, 2] *= rng.uniform(*config.brightness_range)
-    out = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
+    hsv_float = hsv.astype(np.float32)
+    hsv_float[:, :, 1] *= rng.uniform(*config.saturation_range)
+    hsv_float[:, :, 2] *= rng.uniform(*config.brightness_range)
+    out = cv2.cvtColor(np.clip(hsv_float, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB)
     out = strong_colour(out, rng, config)
     if config.contrast_range != (1.0, 1.0):
         mean = out.reshape(-1, 3).mean(axis=0)
@@ -129,13 +133,13 @@ def colour_jitter(image: np.ndarray, rng: np.random.Generator, config: AugmentCo
 
 
 def augmented_sample(
-    image: np.ndarray,
-    boxes: np.ndarray,
-    classes: np.ndarray,
+    image: NDArray[Any],
+    boxes: NDArray[Any],
+    classes: NDArray[Any],
     rng: np.random.Generator,
     config: AugmentConfig,
     negative_weights: tuple[float, float, float] = (1.0, 1.0, 1.0),
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[NDArray[Any], NDArray[Any]]:
     """One (crop x crop x 3 uint8 input, target) pair from a working-scale
     image and its boxes (working-scale pixels)."""
     low, high = config.scale_range
@@ -171,8 +175,8 @@ def augmented_sample(
 
 
 def _flip_rotate(
-    image: np.ndarray, boxes: np.ndarray, ignore: np.ndarray, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    image: NDArray[Any], boxes: NDArray[Any], ignore: NDArray[Any], rng: np.random.Generator
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     size = image.shape[0]  # square crop
     if rng.random() < 0.5:
         image = image[:, ::-1]

@@ -77,8 +77,8 @@ def voc_xml(result: ImageDetections, image_name: str) -> str:
         ElementTree.SubElement(obj, "name").text = VOC_NAMES[detection.kind]
         ElementTree.SubElement(obj, "score").text = f"{detection.score:.4f}"
         box = ElementTree.SubElement(obj, "bndbox")
-        for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), detection.box.as_tuple()):
-            ElementTree.SubElement(box, tag).text = f"{value:.1f}"
+        for tag, coordinate in zip(("xmin", "ymin", "xmax", "ymax"), detection.box.as_tuple()):
+            ElementTree.SubElement(box, tag).text = f"{coordinate:.1f}"
     ElementTree.indent(root)
     return ElementTree.tostring(root, encoding="unicode") + "\n"
 

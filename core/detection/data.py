@@ -14,10 +14,11 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.formats.common import AnnotatedImage
 from core.imaging import ImageReadError, load_rgb, probe_image
@@ -43,8 +44,8 @@ class GroundTruth:
     class indices into targets.CLASSES."""
 
     path: Path
-    boxes: np.ndarray
-    classes: np.ndarray
+    boxes: NDArray[Any]
+    classes: NDArray[Any]
     source: str = ""
     negative_weights: tuple[float, float, float] = (1.0, 1.0, 1.0)
     attributes: dict[str, str] = field(default_factory=dict)
@@ -70,7 +71,7 @@ def read_ground_truth(source: Path, fmt: str, split: str | None = None) -> list[
     return [from_annotated(image, f"{fmt}:{Path(source).name}") for image in plan.images]
 
 
-def thumbnail(path: Path) -> np.ndarray | None:
+def thumbnail(path: Path) -> NDArray[Any] | None:
     try:
         image = load_rgb(path)
     except ImageReadError:
@@ -87,7 +88,9 @@ _Field = TypeVar("_Field", bound=_OnAField)
 
 
 def drop_duplicates_of(
-    candidates: Sequence[_Field], held_out: Iterable[_OnAField], thumbs: Callable[[Path], np.ndarray | None] = thumbnail
+    candidates: Sequence[_Field],
+    held_out: Iterable[_OnAField],
+    thumbs: Callable[[Path], NDArray[Any] | None] = thumbnail,
 ) -> tuple[list[_Field], int]:
     """The candidates (annotated fields, or cells, anything with the path of
     its image) that are not the same field as any held-out image, and how
@@ -106,7 +109,7 @@ def drop_duplicates_of(
 
 
 def drop_repeats(
-    fields: Sequence[GroundTruth], thumbs: Callable[[Path], np.ndarray | None] = thumbnail
+    fields: Sequence[GroundTruth], thumbs: Callable[[Path], NDArray[Any] | None] = thumbnail
 ) -> tuple[list[GroundTruth], int]:
     """The fields with every later copy of an earlier one left out, and how
     many were left out."""
@@ -120,15 +123,15 @@ def drop_repeats(
 def relabelled_fields(
     samples: Sequence[GroundTruth],
     relabelled: Sequence[GroundTruth],
-    thumbs: Callable[[Path], np.ndarray | None] = thumbnail,
+    thumbs: Callable[[Path], NDArray[Any] | None] = thumbnail,
 ) -> list[GroundTruth]:
     """The samples that another source annotated again, each with that
     source's boxes (same image, same pixel grid).  Why: BCCD's own labels
     miss many red cells and a few white cells, and TXL-PBC relabelled 40 of
     BCCD's 72 test fields, so those fields can be scored against fuller
     labels beside BCCD's."""
-    pairs = [(gt, thumbs(gt.path)) for gt in relabelled]
-    pairs = [(gt, t) for gt, t in pairs if t is not None]
+    looked = [(gt, thumbs(gt.path)) for gt in relabelled]
+    pairs = [(gt, t) for gt, t in looked if t is not None]
     if not pairs:
         return []
     stack = np.stack([t.reshape(-1) for _, t in pairs])
@@ -175,7 +178,9 @@ def bundled_training_data(
     PBC's test or val images (TXL-PBC holds PBC-sourced fields)."""
     from core.detection.pbc_fields import pbc_fields
 
-    bccd_weights = tuple(bccd_negative_weights or BCCD_NEGATIVE_WEIGHTS)
+    # A tuple even when the command line gave a list.
+    white, red, platelet = bccd_negative_weights or BCCD_NEGATIVE_WEIGHTS
+    bccd_weights = (white, red, platelet)
     txl_root, bccd_root = Path(data_root) / "txl-pbc", Path(data_root) / "bccd"
     txl_train = read_ground_truth(txl_root, "yolo", "train")
     txl_val = read_ground_truth(txl_root, "yolo", "val")
@@ -186,9 +191,9 @@ def bundled_training_data(
     for gt in bccd_train + bccd_val:
         gt.negative_weights = bccd_weights
 
-    cache: dict[Path, np.ndarray | None] = {}
+    cache: dict[Path, NDArray[Any] | None] = {}
 
-    def cached(path: Path) -> np.ndarray | None:
+    def cached(path: Path) -> NDArray[Any] | None:
         if path not in cache:
             cache[path] = thumbnail(path)
         return cache[path]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.nms import class_nms
 from core.detection.targets import CLASSES, OUTPUT_STRIDE
@@ -12,13 +15,14 @@ from core.detection.targets import CLASSES, OUTPUT_STRIDE
 MAX_PEAKS = 1000
 
 
-def sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+def sigmoid(x: NDArray[Any]) -> NDArray[Any]:
+    out: NDArray[Any] = 1.0 / (1.0 + np.exp(-np.clip(x, -30, 30)))
+    return out
 
 
 def decode_head(
-    raw: np.ndarray, min_score: float = 0.05, nms_iou: float = 0.5
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    raw: NDArray[Any], min_score: float = 0.05, nms_iou: float = 0.5
+) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
     """Boxes (N x 4, x0 y0 x1 y1 in input pixels), scores and class indices
     from one image's raw head output (h x w x 7)."""
     n_classes = len(CLASSES)

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.card import DetectorCard, ModelCardError
 from core.detection.decode import decode_head
@@ -81,7 +82,7 @@ class KerasCellDetector:
         self.card = card
         self.version = f"{card.name}-{card.version}"
         self._lock = threading.Lock()
-        self._forwards: dict[int, Callable[[np.ndarray], np.ndarray]] = {}
+        self._forwards: dict[int, Callable[[NDArray[Any]], Any]] = {}  # traced: they return tensors
 
     @classmethod
     def load(cls, card_path: str | os.PathLike[str] | None = None) -> KerasCellDetector:
@@ -99,12 +100,13 @@ class KerasCellDetector:
 
     # -- the network -------------------------------------------------------
 
-    def head(self, work_image: np.ndarray, model: Any = None) -> np.ndarray:
+    def head(self, work_image: NDArray[Any], model: Any = None) -> NDArray[Any]:
         """Raw stride-4 output of `model` (default: the card's own network)
         for a working-scale image whose sides are multiples of 32."""
-        return self.heads(work_image[None], model)[0]
+        out: NDArray[Any] = self.heads(work_image[None], model)[0]
+        return out
 
-    def heads(self, work_images: np.ndarray, model: Any = None) -> np.ndarray:
+    def heads(self, work_images: NDArray[Any], model: Any = None) -> NDArray[Any]:
         """head() of a batch of working-scale images of one shape (N x H x W x 3)."""
         model = self.model if model is None else model
         with self._lock:
@@ -120,7 +122,8 @@ class KerasCellDetector:
                     input_signature=[tf.TensorSpec([None, None, None, 3], tf.float32)],
                     autograph=False,  # plain graph code; nothing to convert
                 )
-        return forward(work_images.astype(np.float32)).numpy()
+        out: NDArray[Any] = forward(work_images.astype(np.float32)).numpy()
+        return out
 
     def looks(self) -> list[tuple[Any, float]]:
         """(network, working scale) of every look at a tile: the card's own
@@ -129,7 +132,7 @@ class KerasCellDetector:
         partner = [(self.partner, scale) for scale in self.card.partner_scales] if self.partner is not None else []
         return own + partner
 
-    def _detect_tile(self, tile: np.ndarray, min_score: float, factor: float = 1.0) -> Detections:
+    def _detect_tile(self, tile: NDArray[Any], min_score: float, factor: float = 1.0) -> Detections:
         """Detections on one tile at image scale, in its image pixels, from
         one look or fused from several (see looks()); factor: the tile is
         looked at as if resized by it first (the image's magnification)."""
@@ -142,7 +145,7 @@ class KerasCellDetector:
         keep = scores >= min_score
         return boxes[keep], scores[keep], classes[keep]
 
-    def _look(self, tile: np.ndarray, scale: float, min_score: float, model: Any = None) -> Detections:
+    def _look(self, tile: NDArray[Any], scale: float, min_score: float, model: Any = None) -> Detections:
         """One pass of a network over a tile shrunk by `scale`.  Each tile
         is shrunk on its own, so memory is that of one tile however large
         the image."""
@@ -165,7 +168,7 @@ class KerasCellDetector:
     # -- detection ---------------------------------------------------------
 
     def detect_arrays(
-        self, image: np.ndarray, min_score: float | None = None, factor: float | None = None
+        self, image: NDArray[Any], min_score: float | None = None, factor: float | None = None
     ) -> Detections:
         """Boxes (image pixels, clipped), scores and class indices for every
         detection scoring at least min_score (default: the card's lowest).
@@ -175,7 +178,7 @@ class KerasCellDetector:
             return self._detect_at(image, min_score, factor)
         return self.magnified(image, min_score)[1]
 
-    def magnified(self, image: np.ndarray, min_score: float | None = None) -> tuple[Magnification, Detections]:
+    def magnified(self, image: NDArray[Any], min_score: float | None = None) -> tuple[Magnification, Detections]:
         """The image's magnification as its red cells tell it, and the
         detections at the learnt scale (see core.detection.magnification)."""
         # The ruler counts red cells scoring RED_SCORE or more; a look whose
@@ -190,7 +193,7 @@ class KerasCellDetector:
         """The red-cell sizes the detector learnt, None when its card does not say."""
         return RedRuler(*self.card.red_cell_range) if len(self.card.red_cell_range) == 2 else None
 
-    def _detect_at(self, image: np.ndarray, min_score: float | None, factor: float) -> Detections:
+    def _detect_at(self, image: NDArray[Any], min_score: float | None, factor: float) -> Detections:
         height, width = image.shape[:2]
         if image.ndim != 3 or image.shape[2] != 3:
             return _empty()
@@ -199,15 +202,16 @@ class KerasCellDetector:
             try:
                 next(steps)
             except StopIteration as finished:
-                return finished.value
+                found: Detections = finished.value
+                return found
 
-    def detect(self, image: np.ndarray) -> list[Detection]:
+    def detect(self, image: NDArray[Any]) -> list[Detection]:
         """Every cell in an RGB uint8 image scoring at least its class's
         operating threshold, after NMS, at the scale its red cells ask for."""
         return self._operating(self.detect_arrays(image, min_score=float(self._thresholds().min())))
 
     def detect_bands(
-        self, bands: Iterator[np.ndarray], height: int, width: int
+        self, bands: Iterator[NDArray[Any]], height: int, width: int
     ) -> Generator[tuple[int, int], None, list[Detection]]:
         """detect() over an image read top to bottom in bands of rows (see
         core.image_bands), holding one row of tiles rather than the whole
@@ -226,7 +230,7 @@ class KerasCellDetector:
         self,
         height: int,
         width: int,
-        pixels: Callable[[int, int, int, int], np.ndarray],
+        pixels: Callable[[int, int, int, int], NDArray[Any]],
         min_score: float | None,
         factor: float = 1.0,
     ) -> Generator[tuple[int, int], None, Detections]:
@@ -250,7 +254,7 @@ class KerasCellDetector:
         real = (boxes[:, 2] - boxes[:, 0] >= 1) & (boxes[:, 3] - boxes[:, 1] >= 1)
         return boxes[real], scores[real], classes[real]
 
-    def _thresholds(self) -> np.ndarray:
+    def _thresholds(self) -> NDArray[Any]:
         return np.array([self.card.thresholds[name] for name in CLASSES], dtype=np.float32)
 
     def _operating(self, detections: Detections) -> list[Detection]:
@@ -263,7 +267,7 @@ class KerasCellDetector:
         ]
 
 
-def _middle(image: np.ndarray, side: float) -> np.ndarray:
+def _middle(image: NDArray[Any], side: float) -> NDArray[Any]:
     """The middle of the image, at most `side` pixels a side."""
     height, width = image.shape[:2]
     crop_h, crop_w = min(height, max(_MIN_SIDE, round(side))), min(width, max(_MIN_SIDE, round(side)))

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.nms import iou_matrix
 from core.detection.targets import CLASSES
@@ -22,14 +23,14 @@ IOU_THRESHOLDS = tuple(np.round(np.arange(0.5, 0.96, 0.05), 2))
 class ImageResult:
     """Ground truth and predictions of one image (boxes N x 4 in pixels)."""
 
-    gt_boxes: np.ndarray
-    gt_classes: np.ndarray
-    boxes: np.ndarray
-    scores: np.ndarray
-    classes: np.ndarray
+    gt_boxes: NDArray[Any]
+    gt_classes: NDArray[Any]
+    boxes: NDArray[Any]
+    scores: NDArray[Any]
+    classes: NDArray[Any]
 
 
-def _match_image(r: ImageResult, cls: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
+def _match_image(r: ImageResult, cls: int, iou_threshold: float) -> tuple[NDArray[Any], NDArray[Any], int]:
     """Scores and true-positive flags of one image's predictions of a class,
     and its number of ground-truth boxes of that class."""
     gt = r.gt_boxes[r.gt_classes == cls]
@@ -50,7 +51,7 @@ def _match_image(r: ImageResult, cls: int, iou_threshold: float) -> tuple[np.nda
     return scores, tp, len(gt)
 
 
-def _pooled(matches: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.ndarray, np.ndarray, int]:
+def _pooled(matches: Sequence[tuple[NDArray[Any], NDArray[Any], int]]) -> tuple[NDArray[Any], NDArray[Any], int]:
     """Per-image matches joined and sorted by score, highest first."""
     scores = np.concatenate([m[0] for m in matches]) if matches else np.zeros(0)
     tp = np.concatenate([m[1] for m in matches]) if matches else np.zeros(0, dtype=bool)
@@ -58,13 +59,13 @@ def _pooled(matches: Sequence[tuple[np.ndarray, np.ndarray, int]]) -> tuple[np.n
     return scores[order], tp[order], sum(m[2] for m in matches)
 
 
-def _match(results: Sequence[ImageResult], cls: int, iou_threshold: float) -> tuple[np.ndarray, np.ndarray, int]:
+def _match(results: Sequence[ImageResult], cls: int, iou_threshold: float) -> tuple[NDArray[Any], NDArray[Any], int]:
     """Scores and true-positive flags of all predictions of a class, and the
     number of ground-truth boxes."""
     return _pooled([_match_image(r, cls, iou_threshold) for r in results])
 
 
-def average_precision(tp: np.ndarray, n_gt: int) -> float:
+def average_precision(tp: NDArray[Any], n_gt: int) -> float:
     """COCO-style 101-point interpolated AP from score-sorted TP flags."""
     if n_gt == 0:
         return float("nan")
@@ -158,7 +159,7 @@ def bootstrap_intervals(
 
 
 def _bootstrap(
-    matches: Sequence[tuple[np.ndarray, np.ndarray, int]],
+    matches: Sequence[tuple[NDArray[Any], NDArray[Any], int]],
     threshold: float,
     images: int,
     repeats: int = 1000,

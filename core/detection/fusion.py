@@ -15,8 +15,10 @@ most, at most one box per look per cluster."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.nms import iou_matrix
 from core.detection.tiling import Detections
@@ -60,7 +62,7 @@ def fuse_detections(looks: Sequence[Detections], iou_threshold: float = FUSION_I
     )
 
 
-def _match(boxes: np.ndarray, clusters: np.ndarray, iou_threshold: float) -> np.ndarray:
+def _match(boxes: NDArray[Any], clusters: NDArray[Any], iou_threshold: float) -> NDArray[Any]:
     """For each box, the cluster it joins (-1: none), pairing the most
     overlapping box and cluster first so that each cluster takes at most one."""
     joined = np.full(len(boxes), -1, dtype=np.int64)

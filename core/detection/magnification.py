@@ -25,11 +25,13 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 # (boxes N x 4 in the image's own pixels, scores N, class indices N)
-Detections = tuple[np.ndarray, np.ndarray, np.ndarray]
+Detections = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]
 
 RED = 1  # index of red cells in targets.CLASSES
 # Red boxes scoring this much count as the ruler: confident ones only,
@@ -99,7 +101,7 @@ def red_cell_side(detections: Detections, min_score: float = RED_SCORE) -> tuple
     return float(np.median(sides)), int(len(red))
 
 
-def learnt_ruler(boxes_of_fields: Sequence[tuple[np.ndarray, np.ndarray]]) -> RedRuler:
+def learnt_ruler(boxes_of_fields: Sequence[tuple[NDArray[Any], NDArray[Any]]]) -> RedRuler:
     """The ruler of training fields ((boxes, classes) each, image pixels),
     from the median red side of each field holding MIN_RED_CELLS or more."""
     medians = []

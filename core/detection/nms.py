@@ -3,10 +3,13 @@ per field, so the O(n^2) worst case is never a concern)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from numpy.typing import NDArray
 
 
-def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def iou_matrix(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
     """IoU of every box in a (N x 4, x0 y0 x1 y1) with every box in b (M x 4)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
@@ -19,7 +22,7 @@ def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
-def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarray:
+def nms(boxes: NDArray[Any], scores: NDArray[Any], iou_threshold: float) -> NDArray[Any]:
     """Indices of the boxes kept, highest score first."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     order = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable")
@@ -34,11 +37,15 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float) -> np.ndarr
     return np.asarray(keep, dtype=np.int64)
 
 
-def class_nms(boxes: np.ndarray, scores: np.ndarray, classes: np.ndarray, iou_threshold: float) -> np.ndarray:
+def class_nms(boxes: NDArray[Any], scores: NDArray[Any], classes: NDArray[Any], iou_threshold: float) -> NDArray[Any]:
     """NMS within each class; indices kept, highest score first."""
     classes = np.asarray(classes)
-    keep = [np.flatnonzero(classes == c)[nms(boxes[classes == c], scores[classes == c], iou_threshold)] for c in np.unique(classes)]
+    keep = [
+        np.flatnonzero(classes == c)[nms(boxes[classes == c], scores[classes == c], iou_threshold)]
+        for c in np.unique(classes)
+    ]
     if not keep:
         return np.zeros(0, dtype=np.int64)
     merged = np.concatenate(keep)
-    return merged[np.argsort(-np.asarray(scores)[merged], kind="stable")]
+    ordered: NDArray[Any] = merged[np.argsort(-np.asarray(scores)[merged], kind="stable")]
+    return ordered

@@ -5,15 +5,18 @@ the work four-fold."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import cv2
 import numpy as np
+from numpy.typing import NDArray
 
 DEFAULT_WORK_SCALE = 0.5
 # The network downsamples by 32, so its input sides are padded to this.
 SIZE_MULTIPLE = 32
 
 
-def to_work_scale(image: np.ndarray, scale: float) -> np.ndarray:
+def to_work_scale(image: NDArray[Any], scale: float) -> NDArray[Any]:
     """The image resized by `scale`: shrunk by area averaging, enlarged (an
     image taken at a low magnification, core.detection.magnification)
     bilinearly, since area averaging enlarges as blocks."""
@@ -24,7 +27,7 @@ def to_work_scale(image: np.ndarray, scale: float) -> np.ndarray:
     return cv2.resize(image, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
-def pad_to_multiple(image: np.ndarray, multiple: int = SIZE_MULTIPLE, minimum: int = SIZE_MULTIPLE) -> np.ndarray:
+def pad_to_multiple(image: NDArray[Any], multiple: int = SIZE_MULTIPLE, minimum: int = SIZE_MULTIPLE) -> NDArray[Any]:
     """Pad bottom and right with the image's mean colour (the plasma
     background, mostly), so the padding looks like empty smear, as in
     training."""

@@ -15,8 +15,10 @@ Per output cell (stride OUTPUT_STRIDE) the target holds, in this order:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 CLASSES: tuple[str, ...] = ("white", "red", "platelet")
 OUTPUT_STRIDE = 4
@@ -35,13 +37,13 @@ _REG_THRESHOLD = 0.3  # heat above which a cell also regresses the box
 
 
 def encode_targets(
-    boxes: np.ndarray,
-    classes: np.ndarray,
+    boxes: NDArray[Any],
+    classes: NDArray[Any],
     height: int,
     width: int,
-    ignore_boxes: np.ndarray | None = None,
+    ignore_boxes: NDArray[Any] | None = None,
     negative_weights: Sequence[float] = (1.0, 1.0, 1.0),
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Targets for an input of height x width pixels.  `boxes` is N x 4
     (x0, y0, x1, y1) in input pixels, `classes` N indices into CLASSES;
     `ignore_boxes` are regions where no class is penalised."""

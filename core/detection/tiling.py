@@ -10,12 +10,14 @@ still give.  The overlap must exceed the largest cell (at working scale).
 from __future__ import annotations
 
 from collections.abc import Callable, Generator, Iterator
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.nms import class_nms
 
-Detections = tuple[np.ndarray, np.ndarray, np.ndarray]  # boxes N x 4, scores, classes
+Detections = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]  # boxes N x 4, scores, classes
 
 
 def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
@@ -38,8 +40,8 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[tuple[in
 
 
 def detect_tiled(
-    image: np.ndarray,
-    detect_tile: Callable[[np.ndarray], Detections],
+    image: NDArray[Any],
+    detect_tile: Callable[[NDArray[Any]], Detections],
     tile: int,
     overlap: int,
     nms_iou: float = 0.5,
@@ -55,14 +57,15 @@ def detect_tiled(
         try:
             next(steps)
         except StopIteration as finished:
-            return finished.value
+            merged: Detections = finished.value
+            return merged
 
 
 def detect_tiled_rows(
     height: int,
     width: int,
-    pixels: Callable[[int, int, int, int], np.ndarray],
-    detect_tile: Callable[[np.ndarray], Detections],
+    pixels: Callable[[int, int, int, int], NDArray[Any]],
+    detect_tile: Callable[[NDArray[Any]], Detections],
     tile: int,
     overlap: int,
     nms_iou: float = 0.5,
@@ -116,12 +119,12 @@ class BandWindow:
     read top to bottom, holding only the rows from the last y0 asked for
     to the end of the last band read."""
 
-    def __init__(self, bands: Iterator[np.ndarray], width: int) -> None:
+    def __init__(self, bands: Iterator[NDArray[Any]], width: int) -> None:
         self._bands = bands
         self._top = 0  # image row of self._held[0]
         self._held = np.zeros((0, width, 3), np.uint8)
 
-    def rows(self, y0: int, y1: int) -> np.ndarray:
+    def rows(self, y0: int, y1: int) -> NDArray[Any]:
         if y0 < self._top:
             raise ValueError(f"rows {y0}-{y1} asked for after row {self._top}: bands are read top to bottom")
         # Drop what is above y0 before reading on, so only one window is held.
@@ -139,7 +142,7 @@ class BandWindow:
             self._held = np.concatenate(parts)
         return self._held[: y1 - self._top]
 
-    def tile(self, y0: int, y1: int, x0: int, x1: int) -> np.ndarray:
+    def tile(self, y0: int, y1: int, x0: int, x1: int) -> NDArray[Any]:
         return self.rows(y0, y1)[:, x0:x1]
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.detection.assess import predict_results
 from core.detection.augment import AugmentConfig, augmented_sample
@@ -76,9 +77,9 @@ class EpochMetrics:
 
 @dataclass(slots=True)
 class _Prepared:
-    image: np.ndarray
-    boxes: np.ndarray
-    classes: np.ndarray
+    image: NDArray[Any]
+    boxes: NDArray[Any]
+    classes: NDArray[Any]
     negative_weights: tuple[float, float, float]
 
 
@@ -96,7 +97,7 @@ def prepare(samples: Sequence[GroundTruth], scale: float) -> list[_Prepared]:
 
 def _batches(
     data: Sequence[_Prepared], config: DetectorTrainingConfig, rng: np.random.Generator, stop: threading.Event
-) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+) -> Iterator[tuple[NDArray[Any], NDArray[Any]]]:
     """One epoch of augmented batches, built on a helper thread so that
     augmentation overlaps the network's work (OpenCV releases the GIL)."""
     order = rng.permutation(len(data))
@@ -209,7 +210,7 @@ def train_detector(
     optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=10.0)
     average = WeightAverage(model.trainable_variables, config.ema_decay) if config.ema_decay else None
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]  # TensorFlow has no type stubs
     def train_step(images: Any, targets: Any) -> Any:
         with tf.GradientTape() as tape:
             raw = model(tf.cast(images, tf.float32), training=True)
@@ -252,7 +253,10 @@ def train_detector(
         means = sums / max(steps, 1)
         if not math.isfinite(means[0]):
             raise FloatingPointError(f"training diverged at epoch {epoch} (loss {means[0]})")
-        metrics = EpochMetrics(epoch, config.epochs, *map(float, means), seconds=time.perf_counter() - started)
+        loss, heat_loss, size_loss, offset_loss = map(float, means)
+        metrics = EpochMetrics(
+            epoch, config.epochs, loss, heat_loss, size_loss, offset_loss, seconds=time.perf_counter() - started
+        )
         last = epoch == config.epochs
         if last or (val and epoch % config.val_every == 0):
             if last and average is not None:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.retraining.replay import ReplayError, queue_weight, replay_sample, standard_set
 from core.training.samples import LabelledCell
@@ -59,7 +60,9 @@ def run_child(request: ChildRequest, messages: Any) -> None:
     except OSError as error:
         log(traceback.format_exc())
         if error.errno == errno.ENOSPC:
-            messages.put(("error", f"the disk is full ({error.filename or request.out_dir}); the candidate was discarded"))
+            messages.put(
+                ("error", f"the disk is full ({error.filename or request.out_dir}); the candidate was discarded")
+            )
         else:
             messages.put(("error", f"{error.filename or request.out_dir}: {error.strerror or error}"))
         return
@@ -100,8 +103,13 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
 
     started = time.monotonic()
     settings = request.settings
-    replay_train, replay_val = replay_sample(settings["replay_path"], int(settings["replay_per_class"]),
-                                             int(settings["seed"]), request.classes, str(settings.get("locate", "auto")))
+    replay_train, replay_val = replay_sample(
+        settings["replay_path"],
+        int(settings["replay_per_class"]),
+        int(settings["seed"]),
+        request.classes,
+        str(settings.get("locate", "auto")),
+    )
     standard = standard_set(settings["standard_set"], request.classes, str(settings.get("locate", "auto")))
     base = load_classifier(request.base)
     taxonomy = Taxonomy.from_json(request.taxonomy_json, "project taxonomy")
@@ -162,8 +170,8 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
 MIN_CALIBRATION_CELLS = 20
 
 
-def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, temperature: float,
-                          original: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, Any] | None:
+def calibrate_out_of_fold(logits: NDArray[Any], labels: NDArray[Any], temperature: float,
+                          original: tuple[NDArray[Any], NDArray[Any]] | None = None) -> dict[str, Any] | None:
     """The temperature for the lab's cells, and the calibration error on
     them before and after.  The fine-tune chose one on the replay's
     validation cells, another lab's; the lab's own cells, each predicted by
@@ -187,14 +195,18 @@ def calibrate_out_of_fold(logits: np.ndarray, labels: np.ndarray, temperature: f
             "ece_after": expected_calibration_error(softmax(logits, fitted), labels)}
 
 
-def _original_logits(candidate: Any, cells: list[LabelledCell], classes: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+def _original_logits(
+    candidate: Any, cells: list[LabelledCell], classes: list[str]
+) -> tuple[NDArray[Any], NDArray[Any]] | None:
     """The candidate's logits and the labels of the replay's validation cells."""
     if not cells:
         return None
     from core.jobs import run_job
     from core.training.loading import load_cells
 
-    arrays = run_job(load_cells(cells, classes, candidate.card.input_size, candidate.crop_margin, with_train_view=False))
+    arrays = run_job(
+        load_cells(cells, classes, candidate.card.input_size, candidate.crop_margin, with_train_view=False)
+    )
     return candidate.logits(arrays.eval_view), arrays.labels
 
 
@@ -202,11 +214,11 @@ def _original_logits(candidate: Any, cells: list[LabelledCell], classes: list[st
 class _LabCells:
     """The project's reviewed cells as the models see them, cut once."""
 
-    pixels: np.ndarray
-    labels: np.ndarray  # indices into the request's classes
-    folds: np.ndarray
+    pixels: NDArray[Any]
+    labels: NDArray[Any]  # indices into the request's classes
+    folds: NDArray[Any]
     kinds: list[Any]
-    masks: np.ndarray  # classes each cell's kind allows, over the request's classes
+    masks: NDArray[Any]  # classes each cell's kind allows, over the request's classes
     classes: list[str]
     taxonomy: Any
 
@@ -224,11 +236,11 @@ class _LabCells:
         return cls(arrays.eval_view, arrays.labels, np.array([fold_of[id(c)] for c in arrays.samples], np.int64),
                    kinds, masks.reshape(-1, len(request.classes)), list(request.classes), taxonomy)
 
-    def logits_of(self, model: Any, rows: np.ndarray) -> np.ndarray:
+    def logits_of(self, model: Any, rows: NDArray[Any]) -> NDArray[Any]:
         """A model over the request's classes (a fold's fit) on some cells."""
         return np.where(self.masks[rows], model.logits(self.pixels[rows]), -1e9)
 
-    def _base_view(self, base: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _base_view(self, base: Any) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any]]:
         """The model in use's logits over its own classes, the classes each
         cell's kind allows among them, and where each of its classes sits
         among the request's."""
@@ -238,7 +250,7 @@ class _LabCells:
         masks = np.array([allowed_classes(base.classes, kind, self.taxonomy) for kind in self.kinds], bool)
         return base.logits(self.pixels), masks.reshape(-1, len(base.classes)), positions
 
-    def scores(self, base: Any, base_name: str, name: str, out_of_fold: np.ndarray) -> list[dict[str, Any]] | None:
+    def scores(self, base: Any, base_name: str, name: str, out_of_fold: NDArray[Any]) -> list[dict[str, Any]] | None:
         from core.retraining.scoring import score
 
         if not len(self.labels):

@@ -79,13 +79,13 @@ def queue_summary(store: ProjectStore, registry: ModelRegistry | None = None) ->
         if since is None or (at is not None and at > since):
             decided_after.add(correction.cell_id)
     summary = QueueSummary(model=current.name, model_created_at=created)
-    examples = Counter()
-    new = Counter()
-    new_by_slide = Counter()
+    examples: Counter[str] = Counter()
+    new: Counter[str] = Counter()
+    new_by_slide: Counter[str] = Counter()
     slides = {slide.id: slide.path for slide in store.slides()}
     wanted, kinds = set(classes), set(CLASSIFIED_KINDS)
     for cell in store.cells():
-        if not is_training_cell(cell, wanted, kinds):
+        if cell.label is None or not is_training_cell(cell, wanted, kinds):
             continue
         examples[cell.label] += 1
         if cell.id in decided_after:

@@ -115,7 +115,11 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     finally:
         owner.close()  # before the removal: Windows cannot delete an open file
         shutil.rmtree(staging, ignore_errors=True)
-    yield Progress(settings.epochs * fits, settings.epochs * fits, f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}")
+    yield Progress(
+        settings.epochs * fits,
+        settings.epochs * fits,
+        f"candidate {outcome.candidate.name}: {outcome.comparison.recommendation}",
+    )
     return outcome
 
 
@@ -135,7 +139,9 @@ def _base_model(settings: RetrainSettings, registry: ModelRegistry) -> tuple[Pat
         raise RetrainError(f"the model to fine-tune: {error}") from None
 
 
-def _learnable_classes(classes: list[str], model_classes: list[str], examples: list[LabelledCell], minimum: int) -> list[str]:
+def _learnable_classes(
+    classes: list[str], model_classes: list[str], examples: list[LabelledCell], minimum: int
+) -> list[str]:
     """The model's classes, plus each new taxonomy class with enough examples."""
     counts = Counter(e.label for e in examples)
     return [c for c in classes if c in model_classes or counts[c] >= minimum]
@@ -266,19 +272,24 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
                     try:
                         kind, value = messages.get(timeout=1.0)
                     except queue.Empty:
-                        raise RetrainError(_with_log(f"training stopped unexpectedly (exit code {child.exitcode})", log_lines)) from None
+                        raise RetrainError(
+                            _with_log(f"training stopped unexpectedly (exit code {child.exitcode})", log_lines)
+                        ) from None
                 else:
                     continue
             if kind == "log":
                 log_lines.append(value)
-                yield Progress(0, epochs, value.splitlines()[-1] if value else "", payload={"kind": "log", "line": value})
+                yield Progress(
+                    0, epochs, value.splitlines()[-1] if value else "", payload={"kind": "log", "line": value}
+                )
             elif kind == "epoch":
                 yield Progress(int(value["epoch"]), int(value.get("epochs", epochs)), _describe(value),
                                payload={"kind": "epoch", **value})
             elif kind == "error":
                 raise RetrainError(_with_log(f"{value}; the model in use is unchanged", log_lines))
             elif kind == "done":
-                return value
+                done: dict[str, Any] = value
+                return done
     finally:
         if child.is_alive():
             child.terminate()

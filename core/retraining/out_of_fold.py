@@ -18,8 +18,10 @@ from __future__ import annotations
 import random
 from collections import Counter
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from core.project_learning import ProjectLearner, log_softmax
 from core.schema import CellKind
@@ -49,16 +51,16 @@ def slide_folds(groups: Sequence[str], k: int, seed: int = 0) -> list[int]:
     return [fold_of[group] for group in groups]
 
 
-def network_log_probabilities(logits: np.ndarray, temperature: float, masks: np.ndarray) -> np.ndarray:
+def network_log_probabilities(logits: NDArray[Any], temperature: float, masks: NDArray[Any]) -> NDArray[Any]:
     """Calibrated log-probabilities with the classes each cell's kind rules
     out at minus a billion (masks: N x C booleans)."""
     return log_softmax(np.where(masks, logits / temperature, -1e9))
 
 
 def instant_out_of_fold(
-    embeddings: np.ndarray, network_logp: np.ndarray, labels: np.ndarray, kinds: Sequence[CellKind | None],
+    embeddings: NDArray[Any], network_logp: NDArray[Any], labels: NDArray[Any], kinds: Sequence[CellKind | None],
     folds: Sequence[int],
-) -> np.ndarray:
+) -> NDArray[Any]:
     """Probabilities N x C of the instant path for each cell, taught by the
     white cells of the other folds (as core.project_learning teaches only
     from white cells; other cells keep the network's view).  `labels` holds
@@ -66,7 +68,7 @@ def instant_out_of_fold(
     nothing."""
     folds_array = np.asarray(folds)
     white = np.array([kind is CellKind.WHITE for kind in kinds], bool)
-    probabilities = np.exp(network_logp)
+    probabilities: NDArray[Any] = np.exp(network_logp)
     for fold in np.unique(folds_array):
         teachers = white & (folds_array != fold) & (labels >= 0)
         pupils = white & (folds_array == fold)

@@ -99,7 +99,9 @@ class ModelRegistry:
         for source in card.training_data.get("sources", []):
             trained_on.update(source.get("train_classes", {}))
         metrics = {key: value for key, value in card.metrics.items() if key != "history"}
-        return ModelVersion(BUNDLED_DEFAULT, path, "bundled", None, card.created_at, dict(sorted(trained_on.items())), metrics)
+        return ModelVersion(
+            BUNDLED_DEFAULT, path, "bundled", None, card.created_at, dict(sorted(trained_on.items())), metrics
+        )
 
     def _version(self, entry: dict[str, Any], current: str | None) -> ModelVersion:
         return ModelVersion(
@@ -147,7 +149,11 @@ class ModelRegistry:
     def next_name(self, parent: str) -> str:
         """A name never used before in this registry, discarded ones included."""
         root = lineage_root(parent)
-        used = [int(m.group(1)) for e in self._read()["versions"] if (m := re.fullmatch(re.escape(root) + r"-r(\d+)", e["name"]))]
+        used = [
+            int(m.group(1))
+            for e in self._read()["versions"]
+            if (m := re.fullmatch(re.escape(root) + r"-r(\d+)", e["name"]))
+        ]
         return f"{root}-r{max(used, default=0) + 1}"
 
     def register_candidate(self, name: str, parent: str, created_at: str, trained_on: dict[str, int],
@@ -158,7 +164,7 @@ class ModelRegistry:
             raise RegistryError(f"{self.folder / (name + '.keras')}: candidate weights not found")
         data = self._read()
         data["versions"] = [e for e in data["versions"] if e["name"] != name]
-        entry = {"name": name, "status": "candidate", "parent": parent, "created_at": created_at,
+        entry: dict[str, Any] = {"name": name, "status": "candidate", "parent": parent, "created_at": created_at,
                  "trained_on": trained_on, "metrics": metrics}
         if train_seconds is not None:
             entry["train_seconds"] = round(float(train_seconds), 1)
@@ -208,7 +214,9 @@ class ModelRegistry:
         """The version in use before the current one becomes current again."""
         data = self._read()
         if data["current"] is None and not data["previous"]:
-            raise RegistryError("the bundled model is in use and nothing was promoted before it; nothing to roll back to")
+            raise RegistryError(
+                "the bundled model is in use and nothing was promoted before it; nothing to roll back to"
+            )
         if not data["previous"]:
             data["previous"] = [None]
         leaving = data["current"]
@@ -224,7 +232,8 @@ class ModelRegistry:
     def _entry(self, data: dict[str, Any], name: str) -> dict[str, Any]:
         for entry in data["versions"]:
             if entry["name"] == name and entry.get("status") != "discarded":
-                return entry
+                found: dict[str, Any] = entry
+                return found
         known = ", ".join(v.name for v in self.versions())
         raise RegistryError(f"no model version {name!r} in {self.file}; known versions: {known}")
 

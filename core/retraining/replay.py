@@ -63,11 +63,11 @@ def _replay_pools(root: Path, classes: list[str]) -> tuple[list[LabelledCell], l
             from core.training.datasets import source_splits
 
             config = TrainConfig.load(root)
-            wanted = [c for c in classes if c in config.classes]
+            known = [c for c in classes if c in config.classes]
             train: list[LabelledCell] = []
             val: list[LabelledCell] = []
             for source in config.sources:
-                parts = source_splits(source, wanted, config.seed)
+                parts = source_splits(source, known, config.seed)
                 train += parts["train"]
                 val += parts["val"]
             return train, val

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 # The candidate must beat the current model by this much balanced accuracy
 # before we advise promoting it: smaller gaps are within a few cells' noise.
@@ -48,13 +49,16 @@ class Comparison:
     instant: ModelScores | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        pair = lambda p: None if p is None else [p[0].to_dict(), p[1].to_dict()]  # noqa: E731
-        return {"out_of_fold": pair(self.out_of_fold), "standard": pair(self.standard),
+        return {"out_of_fold": _pair_dicts(self.out_of_fold), "standard": _pair_dicts(self.standard),
                 "instant": None if self.instant is None else self.instant.to_dict(),
                 "recommendation": self.recommendation, "promote_advised": self.promote_advised}
 
 
-def score(model: str, predicted: np.ndarray, truth: np.ndarray, classes: list[str]) -> ModelScores:
+def _pair_dicts(pair: tuple[ModelScores, ModelScores] | None) -> list[dict[str, Any]] | None:
+    return None if pair is None else [pair[0].to_dict(), pair[1].to_dict()]
+
+
+def score(model: str, predicted: NDArray[Any], truth: NDArray[Any], classes: list[str]) -> ModelScores:
     """Top-1 scores over `classes`; balanced accuracy averages the recall of
     the classes present in `truth`."""
     n = len(classes)
@@ -80,8 +84,11 @@ def recommend(out_of_fold: tuple[ModelScores, ModelScores] | None,
     The candidate must beat the model in use, and on the reviewed cells also
     the instant path, which the window already applies without it."""
     parts: list[str] = []
-    judged = [(name, pair) for name, pair in (("the reviewed cells (out of fold)", out_of_fold), ("the standard set", standard))
-              if pair is not None and pair[0].cells >= MIN_CELLS_TO_JUDGE]
+    judged = [
+        (name, pair)
+        for name, pair in (("the reviewed cells (out of fold)", out_of_fold), ("the standard set", standard))
+        if pair is not None and pair[0].cells >= MIN_CELLS_TO_JUDGE
+    ]
     for name, (current, candidate) in judged:
         parts.append(f"balanced accuracy on {name} {current.balanced_accuracy:.1%} -> {candidate.balanced_accuracy:.1%}"
                      f" ({candidate.cells} cells)")

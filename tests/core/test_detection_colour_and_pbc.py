@@ -15,8 +15,8 @@ from core.detection.augment import (
     augmented_sample,
     colour_jitter,
     greyed,
-    strong_colour,
     stain_resynthesis,
+    strong_colour,
     turned_hue,
 )
 from core.detection.pbc_fields import pbc_fields

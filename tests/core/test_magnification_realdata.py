@@ -5,7 +5,6 @@ found through detect(), `detect --images` and the single-cell locator."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import cv2

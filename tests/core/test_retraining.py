@@ -448,7 +448,9 @@ def test_a_new_class_with_few_cells_and_contradicted_cells_are_left_out_and_said
     with ProjectStore.open(project) as store:
         # The same cell boxed twice on a slide, one box called neutrophil, the other lymphocyte.
         first = store.cells(store.slides()[0].id)[0]
-        (twin,) = store.add_cells(first.slide_id, [NewCell(box=first.box, kind=CellKind.WHITE, source=LabelSource.MODEL)])
+        (twin,) = store.add_cells(
+            first.slide_id, [NewCell(box=first.box, kind=CellKind.WHITE, source=LabelSource.MODEL)]
+        )
         store.set_label([first.id], "neutrophil")
         store.set_label([twin.id], "lymphocyte")
     messages = _messages_until_training(project, RetrainSettings(min_examples=5), registry)
