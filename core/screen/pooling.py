@@ -14,6 +14,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+# The threshold sits this far below the score of the last malignant field it
+# must suspect: the app's fast kernels score a cell ~1e-5 off the training
+# graph, which put that very field on the wrong side of a threshold equal
+# to its score.
+SCORE_NOISE = 1e-4
+
 
 def field_scores(cell_probabilities: Sequence[NDArray[Any]]) -> NDArray[np.float64]:
     """Each field's highest cell P(blast); 0 for a field without cells."""
@@ -24,15 +30,15 @@ def threshold_for_field_recall(scores: NDArray[Any], malignant: NDArray[Any], ta
     """The highest cell threshold at which at least `target` of the malignant
     fields are suspected (score >= threshold), and the recall reached.  The
     threshold is the k-th highest malignant score, k = ceil(target x count),
-    so it is exact rather than a grid step; fields scoring 0 (no cell) cannot
-    be reached by any threshold above 0."""
+    less SCORE_NOISE, so it is exact rather than a grid step; fields scoring
+    0 (no cell) cannot be reached by any threshold above 0."""
     positives = np.sort(np.asarray(scores, np.float64)[np.asarray(malignant, bool)])[::-1]
     if not len(positives):
         raise ValueError("no malignant fields to choose an operating point on")
     if not 0.0 < target <= 1.0:
         raise ValueError(f"target recall {target!r} must be above 0 and at most 1")
     needed = int(np.ceil(target * len(positives) - 1e-9))
-    threshold = float(positives[needed - 1])
+    threshold = max(0.0, float(positives[needed - 1]) - SCORE_NOISE)
     reached = float((positives >= threshold).mean())
     return threshold, reached
 

@@ -18,7 +18,13 @@ from core.screen.card import read_screen_card
 from core.screen.cells import FieldCells
 from core.screen.config import ScreenConfig
 from core.screen.fields import Field, dhash, duplicate_groups, list_fields, split_fields
-from core.screen.pooling import attention_subtype, blast_logits, field_scores, threshold_for_field_recall
+from core.screen.pooling import (
+    SCORE_NOISE,
+    attention_subtype,
+    blast_logits,
+    field_scores,
+    threshold_for_field_recall,
+)
 from core.training.samples import DatasetError
 
 
@@ -81,9 +87,11 @@ def test_operating_point_reaches_the_target_on_malignant_fields() -> None:
     scores = np.array([0.9, 0.8, 0.7, 0.6, 0.5, 0.1, 0.95, 0.2])
     malignant = np.array([1, 1, 1, 1, 1, 0, 0, 0], bool)
     threshold, reached = threshold_for_field_recall(scores, malignant, 0.8)
-    assert threshold == 0.6 and reached == 0.8
+    assert threshold == pytest.approx(0.6 - SCORE_NOISE) and reached == 0.8
     threshold, reached = threshold_for_field_recall(scores, malignant, 1.0)
-    assert threshold == 0.5 and reached == 1.0
+    assert threshold == pytest.approx(0.5 - SCORE_NOISE) and reached == 1.0
+    # A malignant field scoring a hair under its own score (another kernel's rounding) is still suspected.
+    assert scores[3] - 1e-5 >= threshold_for_field_recall(scores, malignant, 0.8)[0]
     with pytest.raises(ValueError, match="no malignant"):
         threshold_for_field_recall(scores, np.zeros(8, bool), 0.9)
 
