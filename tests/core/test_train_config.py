@@ -55,8 +55,13 @@ def test_a_wrong_value_is_refused_naming_the_file_and_key(tmp_path: Path, extra:
 
 
 def test_the_committed_configs_are_valid() -> None:
+    from core.screen.config import ScreenConfig
+
     paths = sorted((ROOT / "models").glob("*.train.json"))
-    assert [p.name for p in paths] == ["hemalabel-wbc-pbconly.train.json", "hemalabel-wbc.train.json"]
-    for path in paths:
+    assert [p.name for p in paths] == ["hemalabel-wbc-pbconly.train.json", "hemalabel-wbc.train.json",
+                                       "lymphoid-screen.train.json"]
+    for path in paths[:2]:
         config = TrainConfig.load(path)
         assert config.name == path.name.removesuffix(".train.json") and config.sources
+    screen = ScreenConfig.load(paths[2])  # the optional screen's config, read by `train --screen`
+    assert screen.name == "lymphoid-screen" and screen.target_recall == 0.98
