@@ -53,7 +53,7 @@ def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
     value, basis = confidence.value, confidence.basis
     if value is not None and basis is ConfidenceBasis.CLASS:
         return f"{percent(value, 1)} (classifier, for this class)"
-    if value is not None and basis is ConfidenceBasis.BEST_GUESS:
+    if value is not None and basis is ConfidenceBasis.BEST_GUESS and confidence.guess is not None:
         unsure = ": too unsure to name" if cell.label == UNIDENTIFIED else ""
         return f"{percent(value, 1)} for {taxonomy.display_of(confidence.guess)}, the classifier's best guess{unsure}"
     if value is not None and basis is ConfidenceBasis.BOX:
@@ -87,8 +87,9 @@ def cell_title(cell: Cell, taxonomy: Taxonomy) -> str:
 
 
 def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLook:
-    labelled = cell.label is not None and cell.label in taxonomy
-    colour = taxonomy.get(cell.label).colour if labelled else KIND_COLOURS[cell.kind]
+    known_class = cell.label if cell.label is not None and cell.label in taxonomy else None
+    labelled = known_class is not None
+    colour = taxonomy.get(known_class).colour if known_class is not None else KIND_COLOURS[cell.kind]
     title = cell_title(cell, taxonomy)
     confidence = cell_confidence(cell)
     tag = title

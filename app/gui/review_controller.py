@@ -52,7 +52,9 @@ class ReviewController(QObject):
         window.actions["gallery"].toggled.connect(self.show_gallery)
 
     # ------------------------------------------------------------ project
-    def set_session(self, session: ProjectSession | None, *, undo: Callable[[], None], redo: Callable[[], None]) -> None:
+    def set_session(
+        self, session: ProjectSession | None, *, undo: Callable[[], None], redo: Callable[[], None]
+    ) -> None:
         self._drop_views()
         self.session = session
         self.slide_id = None
@@ -82,7 +84,11 @@ class ReviewController(QObject):
         w = self.window
         # It follows the slide on show, and reads that slide's white cells only.
         self.gallery = CellGallery(
-            self.session, on_open_cell=self.open_cell.emit, on_undo=self._undo, on_redo=self._redo, slide_id=self.slide_id
+            self.session,
+            on_open_cell=self.open_cell.emit,
+            on_undo=self._undo,
+            on_redo=self._redo,
+            slide_id=self.slide_id,
         )
         self.gallery.setObjectName("cellGallery")
         self.gallery.slide_filter_changed.connect(self._gallery_slide_changed)
@@ -147,7 +153,7 @@ class ReviewController(QObject):
         if self.panel is not None:
             self.panel.set_slide(slide_id)
 
-    def _gallery_slide_changed(self, slide_id: object) -> None:
+    def _gallery_slide_changed(self, slide_id: int | None) -> None:
         if slide_id is None:
             # "All slides" in the gallery: count the whole project too.
             if self.panel is not None and self.gallery_active:

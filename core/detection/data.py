@@ -81,7 +81,8 @@ def thumbnail(path: Path) -> NDArray[Any] | None:
 
 
 class _OnAField(Protocol):
-    path: Path
+    @property  # read-only, so frozen dataclasses (LabelledCell) qualify
+    def path(self) -> Path: ...
 
 
 _Field = TypeVar("_Field", bound=_OnAField)

@@ -12,13 +12,13 @@ import pytest
 
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPointF, Qt  # noqa: E402
-from PySide6.QtGui import QDropEvent  # noqa: E402
-from PySide6.QtWidgets import QListView  # noqa: E402
+from PySide6.QtCore import QMimeData, QModelIndex, QPointF, QSize, Qt  # noqa: E402
+from PySide6.QtGui import QDropEvent, QPixmap  # noqa: E402
+from PySide6.QtWidgets import QListView, QStyleOptionViewItem  # noqa: E402
 
 from app.gui.differential import DifferentialPanel  # noqa: E402
 from app.gui.gallery import CellGallery, GalleryFilter, GalleryModel  # noqa: E402
-from app.gui.gallery.model import CELL_IDS_MIME, Role  # noqa: E402
+from app.gui.gallery.model import CELL_IDS_MIME, GroupHeader, Role, _Rows  # noqa: E402
 from app.gui.gallery.view import LAYOUT_BATCH  # noqa: E402
 from core.schema import Box, CellKind, CorrectionAction, LabelSource, NewCell  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
@@ -41,14 +41,38 @@ def white_ids(store: ProjectStore, slide_id: int = 1) -> list[int]:
     return [c.id for c in store.cells(slide_id, kind=CellKind.WHITE)]
 
 
+def header_row(model: GalleryModel, class_name: str) -> int:
+    row = model.header_row(class_name)
+    assert row is not None, f"the gallery shows no {class_name} group"
+    return row
+
+
+def row_of(model: GalleryModel, cell_id: int) -> int:
+    row = model.row_of(cell_id)
+    assert row is not None, f"the gallery does not show cell {cell_id}"
+    return row
+
+
+def cell_id_at(model: GalleryModel, row: int) -> int:
+    cell_id = model.cell_id_at(row)
+    assert cell_id is not None, f"row {row} of the gallery is a header"
+    return cell_id
+
+
+def confidence_at(model: GalleryModel, row: int) -> float:
+    value = model.data(model.index(row, 0), Role.CONFIDENCE)
+    assert isinstance(value, float), f"row {row} has no confidence"
+    return value
+
+
 def test_groups_unidentified_first_then_lowest_confidence(gallery: CellGallery, review_store: ProjectStore) -> None:
     model = gallery.model
     headers = [model.data(model.index(r, 0), Role.GROUP) for r in range(model.rowCount()) if model.is_header(r)]
     assert headers[0] == "unidentified"
     assert headers[1:] == [n for n in review_store.taxonomy.names if n != "unidentified"]
-    neutrophil_row = model.header_row("neutrophil")
+    neutrophil_row = header_row(model, "neutrophil")
     rows = model.cell_rows_in_group(neutrophil_row)
-    confidences = [model.data(model.index(r, 0), Role.CONFIDENCE) for r in rows]
+    confidences = [confidence_at(model, r) for r in rows]
     assert confidences == sorted(confidences)
     assert len(rows) == 4  # three from slide 1, one from slide 2
     # Red cells and platelets are not in the gallery.
@@ -76,7 +100,7 @@ def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGal
     assert correction.model_version == "test-model-1"
     # The model followed: the cell sits in the lymphocyte group, and the next
     # unreviewed cell is current.
-    qtbot.waitUntil(lambda: gallery.model.group_at(gallery.model.row_of(target)) == "lymphocyte", timeout=3000)
+    qtbot.waitUntil(lambda: gallery.model.group_at(row_of(gallery.model, target)) == "lymphocyte", timeout=3000)
     current = gallery.current_cell_id()
     assert current is not None and current != target and not review_store.cell(current).reviewed
 
@@ -84,10 +108,10 @@ def test_digit_reclassifies_and_updates_queue_and_counts(qtbot, gallery: CellGal
 def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: CellGallery,
                                                              review_store: ProjectStore) -> None:
     model = gallery.model
-    header = model.header_row("neutrophil")
+    header = header_row(model, "neutrophil")
     rect = gallery.view.visualRect(model.index(header, 0))
     qtbot.mouseClick(gallery.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
-    group = [model.cell_id_at(r) for r in model.cell_rows_in_group(header)]
+    group = [cell_id_at(model, r) for r in model.cell_rows_in_group(header)]
     assert sorted(gallery.selected_cell_ids()) == sorted(group)
     qtbot.keyClick(gallery.view, Qt.Key.Key_Return)
     assert all(review_store.cell(i).reviewed for i in group)
@@ -95,6 +119,7 @@ def test_enter_confirms_selection_and_space_the_current_cell(qtbot, gallery: Cel
     assert actions == {CorrectionAction.CONFIRM}
     qtbot.waitUntil(lambda: gallery.current_cell_id() not in group, timeout=3000)
     current = gallery.current_cell_id()
+    assert current is not None
     qtbot.keyClick(gallery.view, Qt.Key.Key_Space)
     assert review_store.cell(current).reviewed
 
@@ -112,7 +137,7 @@ def test_unidentified_cells_are_not_confirmed_as_they_are(qtbot, gallery: CellGa
 
 def test_drop_onto_a_group_reclassifies(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
     ids = white_ids(review_store)[:2]
-    header = gallery.model.header_row("monocyte")
+    header = header_row(gallery.model, "monocyte")
     gallery.view.scrollTo(gallery.model.index(header, 0))
     pos = gallery.view.visualRect(gallery.model.index(header, 0)).center()
     mime = QMimeData()
@@ -137,7 +162,7 @@ def test_drag_carries_the_selected_cell_ids(gallery: CellGallery, review_store: 
 
 def test_double_click_opens_the_cell_on_its_slide(qtbot, gallery: CellGallery, review_store: ProjectStore) -> None:
     target = white_ids(review_store, 2)[0]
-    row = gallery.model.row_of(target)
+    row = row_of(gallery.model, target)
     gallery.view.scrollTo(gallery.model.index(row, 0))
     pos = gallery.view.visualRect(gallery.model.index(row, 0)).center()
     qtbot.mouseDClick(gallery.view.viewport(), Qt.MouseButton.LeftButton, pos=pos)
@@ -160,9 +185,7 @@ def test_filters(qtbot, gallery: CellGallery, review_store: ProjectStore) -> Non
     gallery.class_combo.setCurrentIndex(0)
     gallery.confidence_check.setChecked(True)
     gallery.confidence_spin.setValue(75)
-    assert sorted(
-        c for c in (model.data(model.index(model.row_of(i), 0), Role.CONFIDENCE) for i in model.shown_cell_ids())
-    ) == [0.41, 0.62, 0.70]
+    assert sorted(confidence_at(model, row_of(model, i)) for i in model.shown_cell_ids()) == [0.41, 0.62, 0.70]
     gallery.confidence_check.setChecked(False)
     review_store.confirm([white_ids(review_store)[0]])
     gallery.unreviewed_check.setChecked(True)
@@ -186,9 +209,9 @@ def test_thumbnails_are_made_off_the_gui_thread_and_cached(qtbot, gallery: CellG
     provider = gallery.thumbnails
     gallery.resize(900, 1200)  # every tile on screen: only painted tiles ask for thumbnails
     qtbot.waitUntil(lambda: provider.idle and provider.cached_count() == 8, timeout=5000)
-    index = gallery.model.index(gallery.model.row_of(gallery.model.shown_cell_ids()[0]), 0)
+    index = gallery.model.index(row_of(gallery.model, gallery.model.shown_cell_ids()[0]), 0)
     pixmap = gallery.model.data(index, Qt.ItemDataRole.DecorationRole)
-    assert pixmap is not None and pixmap.width() == provider.size
+    assert isinstance(pixmap, QPixmap) and pixmap.width() == provider.size
     batches = provider.batches_started
     gallery.view.viewport().repaint()
     assert provider.batches_started == batches  # answered from the cache
@@ -206,7 +229,7 @@ def _gallery_with_thumbnails(qtbot, store: ProjectStore) -> CellGallery:
 
 
 def _thumbnail_failed(widget: CellGallery, cell_id: int) -> bool:
-    return bool(widget.model.data(widget.model.index(widget.model.row_of(cell_id), 0), Role.THUMBNAIL_FAILED))
+    return bool(widget.model.data(widget.model.index(row_of(widget.model, cell_id), 0), Role.THUMBNAIL_FAILED))
 
 
 def test_missing_slide_image_shows_a_placeholder(qtbot, review_store: ProjectStore, tmp_path: Path) -> None:
@@ -272,7 +295,7 @@ def test_end_pressed_before_the_layout_is_done_still_reaches_the_last_cell(qtbot
     view.setFocus()
     qtbot.keyClick(view, Qt.Key.Key_End)
     model = widget.model
-    last = model.index(model.row_of(model.shown_cell_ids()[-1]), 0)
+    last = model.index(row_of(model, model.shown_cell_ids()[-1]), 0)
     assert last.row() > LAYOUT_BATCH
     assert view.currentIndex() == last
 
@@ -286,7 +309,7 @@ def test_end_pressed_before_the_layout_is_done_still_reaches_the_last_cell(qtbot
 
 def test_arrows_tab_and_home_step_over_headers(qtbot, gallery: CellGallery) -> None:
     model = gallery.model
-    unidentified = model.cell_rows_in_group(model.header_row("unidentified"))
+    unidentified = model.cell_rows_in_group(header_row(model, "unidentified"))
     gallery.view.set_current_row(unidentified[-1])
     for key in (Qt.Key.Key_Right, Qt.Key.Key_Tab):
         gallery.view.set_current_row(unidentified[-1])
@@ -301,7 +324,12 @@ def test_arrows_tab_and_home_step_over_headers(qtbot, gallery: CellGallery) -> N
 
 def test_tab_steps_cells_and_ctrl_tab_leaves_the_gallery(qtbot, gallery: CellGallery, monkeypatch) -> None:
     left: list[bool] = []
-    monkeypatch.setattr(QListView, "focusNextPrevChild", lambda self, forward: left.append(forward) or True)
+
+    def focus_next_prev_child(_view: QListView, forward: bool) -> bool:
+        left.append(forward)
+        return True
+
+    monkeypatch.setattr(QListView, "focusNextPrevChild", focus_next_prev_child)
     row = gallery.view.currentIndex().row()
     qtbot.keyClick(gallery.view, Qt.Key.Key_Tab)
     assert gallery.view.currentIndex().row() > row and left == []
@@ -327,13 +355,22 @@ def test_a_confirmation_repaints_rows_without_laying_out_the_gallery_again(qtbot
     model.modelReset.connect(lambda: resets.append(1))
     sizes: list[int] = []
     real_size_hint = GalleryDelegate.sizeHint
-    monkeypatch.setattr(GalleryDelegate, "sizeHint", lambda self, o,
-                        i: sizes.append(i.row()) or real_size_hint(self, o, i))
+
+    def size_hint(delegate: GalleryDelegate, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        sizes.append(index.row())
+        return real_size_hint(delegate, option, index)
+
+    monkeypatch.setattr(GalleryDelegate, "sizeHint", size_hint)
     regroupings: list[int] = []
     real_build_rows = GalleryModel._build_rows
-    monkeypatch.setattr(GalleryModel, "_build_rows", lambda self: regroupings.append(1) or real_build_rows(self))
-    neutrophils = model.cell_rows_in_group(model.header_row("neutrophil"))
-    first = model.cell_id_at(neutrophils[0])
+
+    def build_rows(gallery_model: GalleryModel) -> _Rows:
+        regroupings.append(1)
+        return real_build_rows(gallery_model)
+
+    monkeypatch.setattr(GalleryModel, "_build_rows", build_rows)
+    neutrophils = model.cell_rows_in_group(header_row(model, "neutrophil"))
+    first = cell_id_at(model, neutrophils[0])
     gallery.select_cells([first])
     qtbot.wait(20)
     sizes.clear()
@@ -342,7 +379,8 @@ def test_a_confirmation_repaints_rows_without_laying_out_the_gallery_again(qtbot
     assert store.cell(first).reviewed and resets == [] and regroupings == []
     assert gallery.current_cell_id() != first  # moved on to the next cell to review
     assert len(sizes) < model.rowCount() / 4  # the tiles on screen, not every row
-    header = model.data(model.index(model.header_row("neutrophil"), 0), Role.HEADER)
+    header = model.data(model.index(header_row(model, "neutrophil"), 0), Role.HEADER)
+    assert isinstance(header, GroupHeader)
     assert header.unreviewed == len(neutrophils) - 1  # the header's count was mended
     qtbot.keyClick(gallery.view, Qt.Key.Key_4)  # a class key moves the cell: the rows are made again
     assert resets == [1] and regroupings == [1]

@@ -88,7 +88,9 @@ def wait_idle(qtbot, dialog: RetrainDialog) -> None:
     qtbot.waitUntil(lambda: not dialog.running, timeout=10000)
 
 
-def start_held_retrain(qtbot, store: ProjectStore, monkeypatch: pytest.MonkeyPatch) -> tuple[RetrainDialog, FakeRetrain]:
+def start_held_retrain(
+    qtbot, store: ProjectStore, monkeypatch: pytest.MonkeyPatch
+) -> tuple[RetrainDialog, FakeRetrain]:
     """A dialog whose (fake) retrain has reported its first epoch and then
     waits, as a real one does mid-fit."""
     job = FakeRetrain(epochs=5, hold=True)
@@ -206,7 +208,12 @@ def test_discard_keeps_the_current_model(qtbot, store: ProjectStore, registry: F
     qtbot.waitUntil(lambda: dialog.results_tab.discard_button.isEnabled(), timeout=10000)
     wait_idle(qtbot, dialog)
     asked: list[str] = []
-    dialog.confirm = lambda _title, text: asked.append(text) or False  # Keep It
+
+    def keep_it(_title: str, text: str) -> bool:
+        asked.append(text)
+        return False
+
+    dialog.confirm = keep_it
     dialog.results_tab.discard_button.click()
     assert registry.calls == [] and dialog.results_tab.discard_button.isEnabled()
     # The question names what the discard throws away: the time it took.
@@ -282,7 +289,11 @@ def test_insights_show_counts_and_histograms_per_class(qtbot, store: ProjectStor
     tab = dialog.insights_tab
     qtbot.waitUntil(lambda: tab.insights is not None, timeout=10000)
     assert list(tab.bars.opts["height"]) == [40, 30, 12]
-    assert [tab.class_combo.itemText(i) for i in range(tab.class_combo.count())] == ["Neutrophil", "Lymphocyte", "Monocyte"]
+    assert [tab.class_combo.itemText(i) for i in range(tab.class_combo.count())] == [
+        "Neutrophil",
+        "Lymphocyte",
+        "Monocyte",
+    ]
     xs, ys = tab.histogram_curves["red"].getData()
     assert len(xs) == 33 and len(ys) == 32
     tab.class_combo.setCurrentIndex(2)
@@ -331,7 +342,12 @@ def test_models_dialog_promotes_and_discards_candidates(qtbot, registry: FakeReg
     dialog.select_name("hemalabel-wbc-r2")
     assert dialog.promote_button.isEnabled() and dialog.discard_button.isEnabled()
     asked: list[str] = []
-    dialog.confirm = lambda _title, text: asked.append(text) or False
+
+    def keep_it(_title: str, text: str) -> bool:
+        asked.append(text)
+        return False
+
+    dialog.confirm = keep_it
     dialog.discard_button.click()
     assert registry.calls == []
     assert "hemalabel-wbc-r2" in asked[0] and "It was trained on 2020-01-01" in asked[0]  # no time recorded
@@ -375,7 +391,10 @@ def test_key_metrics_reads_flat_and_nested_summaries() -> None:
     nested = {"held_out": {"current": {"accuracy": 0.5, "balanced_accuracy": 0.4},
                            "candidate": {"accuracy": 0.95, "balanced_accuracy": 0.93}}}
     assert key_metrics(nested) == (0.95, 0.93)
-    assert key_metrics({"out_of_fold": [nested["held_out"]["current"], nested["held_out"]["candidate"]]}) == (0.95, 0.93)
+    assert key_metrics({"out_of_fold": [nested["held_out"]["current"], nested["held_out"]["candidate"]]}) == (
+        0.95,
+        0.93,
+    )
 
 
 # --------------------------------------------------------------------------- against the real core
@@ -392,15 +411,27 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     insights = dialog.insights_tab.insights
     assert insights.class_counts == {"neutrophil": 2, "eosinophil": 1, "lymphocyte": 1, "monocyte": 2}
     combo = dialog.insights_tab.class_combo
-    assert sorted(combo.itemText(i) for i in range(combo.count())) == ["Eosinophil", "Lymphocyte", "Monocyte", "Neutrophil"]
-    assert sorted(combo.itemData(i) for i in range(combo.count())) == ["eosinophil", "lymphocyte", "monocyte", "neutrophil"]
+    assert sorted(combo.itemText(i) for i in range(combo.count())) == [
+        "Eosinophil",
+        "Lymphocyte",
+        "Monocyte",
+        "Neutrophil",
+    ]
+    assert sorted(combo.itemData(i) for i in range(combo.count())) == [
+        "eosinophil",
+        "lymphocyte",
+        "monocyte",
+        "neutrophil",
+    ]
     assert len(dialog.insights_tab.histogram_curves["gray"].getData()[1]) == 32
     # The real classifier loads for the curve: six reviewed cells are too few to draw it.
     qtbot.waitUntil(lambda: dialog.insights_tab.curve is not None, timeout=90000)
     assert "appears once at least 10 white cells are reviewed" in dialog.insights_tab.curve_note.text()
 
 
-def real_registry_with_a_candidate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[retraining.ModelRegistry, str]:
+def real_registry_with_a_candidate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[retraining.ModelRegistry, str]:
     """A real registry in a folder of its own, holding the candidate
     BUNDLED-r1 (its files are not a real model); returns it and BUNDLED."""
     folder = tmp_path / "user-models"
@@ -508,7 +539,12 @@ def test_enter_never_promotes_nor_starts_a_retrain(qtbot, store: ProjectStore, t
     from PySide6.QtWidgets import QFileDialog
 
     browsed: list[str] = []
-    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *args: browsed.append("folder") or "")
+
+    def no_folder(*_args: object) -> str:
+        browsed.append("folder")
+        return ""
+
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", no_folder)
     monkeypatch.setattr(backend, "retrain", FakeRetrain(epochs=1))
     dialog = make_dialog(qtbot, store)
     dialog.tabs.setCurrentWidget(dialog.settings_form)

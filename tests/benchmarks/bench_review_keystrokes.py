@@ -17,6 +17,7 @@ events (QTest), as a technician would:
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 import tempfile
@@ -52,7 +53,8 @@ class Technician:
 
     def key(self, key: Qt.Key | str, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier,
             widget: QWidget | None = None) -> None:
-        QTest.keyClick(widget or self.gallery.view, key, modifier)
+        # A str is a character key: Qt's keyClick(QWidget*, char) overload.
+        QTest.keyClick(widget or self.gallery.view, key, modifier)  # type: ignore[arg-type]  # stubs omit the char form
         self.keys += 1
 
     def click(self, widget: QWidget, pos: QPoint | None = None) -> None:
@@ -98,9 +100,22 @@ def decided(gallery: CellGallery, cell_id: int) -> bool:
     return cell is not None and cell.reviewed
 
 
+def group_decided(gallery: CellGallery, class_name: str) -> bool:
+    model = gallery.model
+    header = model.header_row(class_name)
+    rows = model.cell_rows_in_group(header) if header is not None else []
+    return all(decided(gallery, cell_id) for cell_id in cell_ids_at(gallery, rows))
+
+
+def cell_ids_at(gallery: CellGallery, rows: list[int]) -> list[int]:
+    ids = [gallery.model.cell_id_at(row) for row in rows]
+    return [cell_id for cell_id in ids if cell_id is not None]
+
+
 def review_cell_by_cell(tech: Technician, truth: dict[int, str], taxonomy_keys: dict[str, str]) -> None:
     gallery = tech.gallery
     first = gallery.model.row_of(gallery.model.shown_cell_ids()[0])
+    assert first is not None, "the gallery shows none of its cells"
     tech.click_row(first)
     for _ in range(3 * len(truth)):
         current = gallery.current_cell_id()
@@ -112,25 +127,25 @@ def review_cell_by_cell(tech: Technician, truth: dict[int, str], taxonomy_keys: 
             tech.key(Qt.Key.Key_Space)
         else:
             tech.key(taxonomy_keys[truth[current]])
-        wait_for(lambda current=current: decided(gallery, current))
+        wait_for(functools.partial(decided, gallery, current))
         tech.latencies.append(time.perf_counter() - started)
 
 
 def review_by_group(tech: Technician, truth: dict[int, str], taxonomy_keys: dict[str, str]) -> None:
     gallery, model = tech.gallery, tech.gallery.model
     for cell_id in [i for i in model.shown_cell_ids() if model.cell(i).label != truth[i]]:
-        tech.click_row(model.row_of(cell_id))
+        row = model.row_of(cell_id)
+        assert row is not None, f"the gallery does not show cell {cell_id}"
+        tech.click_row(row)
         tech.key(taxonomy_keys[truth[cell_id]])
-        wait_for(lambda cell_id=cell_id: decided(gallery, cell_id))
+        wait_for(functools.partial(decided, gallery, cell_id))
     for name in [n for n in gallery.store.taxonomy.names]:
         header = model.header_row(name)
-        rows = model.cell_rows_in_group(header) if header is not None else []
-        if not any(not model.cell(model.cell_id_at(r)).reviewed for r in rows):
+        if header is None or group_decided(gallery, name):
             continue
         tech.click_row(header)
         tech.key(Qt.Key.Key_Return)
-        wait_for(lambda name=name: all(decided(gallery, model.cell_id_at(r))
-                                       for r in model.cell_rows_in_group(model.header_row(name))))
+        wait_for(functools.partial(group_decided, gallery, name))
 
 
 def run(strategy: str, type_initials: bool) -> tuple[int, Technician]:

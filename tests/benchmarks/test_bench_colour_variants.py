@@ -49,7 +49,7 @@ def test_white_cells_on_colour_variants() -> None:
         per_split = {name: changed_results(detector, samples, change) for name, samples in splits.items()}
         per_split["both"] = [r for results in per_split.values() for r in results]
         cells, both = [], {}
-        for name, results in per_split.items():
+        for results in per_split.values():
             per_class = figures(detector, results)
             white = per_class["white"]
             cells.append(f"{white['ap50']:.3f}/{white['recall']:.3f}/{white['precision']:.3f} "

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -139,7 +140,7 @@ def test_whole_field_networks() -> None:
     parts = split_fields(list_fields(DATA / "all-taleqani"), config.val, config.test, config.seed)
     arrays = {name: (np.stack([resize_square(load_rgb(f.path), 128) for f in fields]),
                      np.array([DIAGNOSES.index(f.label) for f in fields])) for name, fields in parts.items()}
-    results = {}
+    results: dict[str, dict[str, Any]] = {}  # architecture: its figures
     for architecture in ("seed004", "hemanet"):
         keras.utils.set_random_seed(config.seed)
         model = build(architecture, 128, len(DIAGNOSES))

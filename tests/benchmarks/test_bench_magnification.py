@@ -55,7 +55,7 @@ def test_resized_test_fields(detector: KerasCellDetector, split: str) -> None:
                else read_ground_truth(DATA / "txl-pbc", "yolo", "test"))
     native = figures(detector, changed_results(detector, samples, unchanged))
     print(f"\n{split}, detector {detector.version}: AP50 white / red / platelet")
-    print(f"  native: " + " / ".join(f"{native[c]['ap50']:.3f}" for c in CLASSES))
+    print("  native: " + " / ".join(f"{native[c]['ap50']:.3f}" for c in CLASSES))
     misses = []
     for factor in FACTORS:
         found = figures(detector, changed_results(detector, samples, partial(resized, factor)))
@@ -90,10 +90,9 @@ def test_latency_with_the_estimate(detector: KerasCellDetector) -> None:
         detector.detect(image)
     timings: dict[str, list[float]] = {"estimate": [], "as is": []}
     for image in images:
-        for name, run in (("estimate", lambda: detector.detect_arrays(image, floor)),
-                          ("as is", lambda: detector.detect_arrays(image, floor, factor=1.0))):
+        for name, factor in (("estimate", None), ("as is", 1.0)):
             started = time.perf_counter()
-            run()
+            detector.detect_arrays(image, floor, factor=factor)
             timings[name].append((time.perf_counter() - started) * 1000)
     medians = {name: float(np.median(values)) for name, values in timings.items()}
     resized_fields = sum(detector.magnified(image, floor)[0].resized for image in images)

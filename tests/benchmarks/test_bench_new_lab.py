@@ -40,7 +40,16 @@ from core.store import ProjectStore
 from core.training.config import TrainConfig
 from core.training.samples import LabelledCell, from_bccd
 from core.training.trainer import train_classifier
-from tests.benchmarks.common import CROSS_LAB_CLASSES, DATA, ROOT, balanced_over, bccd_val_test, crops_of, pbc_test_split, score
+from tests.benchmarks.common import (
+    CROSS_LAB_CLASSES,
+    DATA,
+    ROOT,
+    balanced_over,
+    bccd_val_test,
+    crops_of,
+    pbc_test_split,
+    score,
+)
 
 PBC_ONLY_CONFIG = ROOT / "models" / "hemalabel-wbc-pbconly.train.json"
 BUNDLED_WEIGHTS = ROOT / "models" / "hemalabel-wbc.keras"
@@ -91,10 +100,13 @@ def corrected_project(folder: Path, cells: list[LabelledCell], model_path: Path)
             with Image.open(cell.path) as image:
                 width, height = image.size
             slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
+            assert cell.box is not None, f"{cell.path}: a located cell has a box"
             (added,) = store.add_cells(slide.id, [NewCell(box=cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
                                        "Detect cells")
             guess = classifier.classes[int(np.argmax(probs))]
-            store.set_predictions([(added.id, guess, dict(zip(classifier.classes, map(float, probs))))], classifier.version)
+            store.set_predictions(
+                [(added.id, guess, dict(zip(classifier.classes, map(float, probs))))], classifier.version
+            )
             if guess == cell.label:
                 store.confirm([added.id])
             else:
@@ -157,7 +169,9 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
         with ProjectStore.open(project, read_only=True) as store:
             changed = sum(1 for c in store.corrections() if c.action.value != "confirm")
         started = time.perf_counter()
-        outcome = run_job(retrain(project, RetrainSettings(base=str(base), replay_path=replay), registry=ModelRegistry()))
+        outcome = run_job(
+            retrain(project, RetrainSettings(base=str(base), replay_path=replay), registry=ModelRegistry())
+        )
         seconds = time.perf_counter() - started
         candidate = load_classifier(outcome.candidate.path)
         never_corrected = [c for c in scored if c not in chosen]
@@ -167,6 +181,7 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
         balanced, pbc = balanced_over(report, left), pbc_accuracy(candidate)
         comparison = outcome.comparison
         oof = comparison.out_of_fold
+        assert oof is not None, "the project's reviewed cells were scored out of fold"
         rows.append((k, len(chosen), balanced, pbc, seconds, report["ece"]))
         print(f"{k:>3} {len(chosen):>6} {changed:>8} {seconds:>10.0f} {oof[0].balanced_accuracy:>7.3f} "
               f"{comparison.instant.balanced_accuracy:>8.3f} {oof[1].balanced_accuracy:>6.3f} {balanced:>13.4f} "
@@ -178,7 +193,7 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
         best = max(within, key=lambda r: r[2]) if within else None
         print(f"goal (<= {limit} corrections: >= {goal:.0%}, PBC within 1 point): "
               + (f"K={best[0]} ({best[1]} cells) {best[2]:.4f}, PBC {best[3] - pbc_before:+.4f}" if best else "no run"))
-    print(f"goal (ECE on the lab's cells never corrected <= 3%): " + ", ".join(f"K={r[0]} {r[5]:.4f}" for r in rows))
+    print("goal (ECE on the lab's cells never corrected <= 3%): " + ", ".join(f"K={r[0]} {r[5]:.4f}" for r in rows))
     assert all(r[5] <= 0.03 for r in rows), "calibration goal missed"
     assert all(abs(r[3] - pbc_before) <= 0.01 for r in rows), "PBC accuracy moved more than a point"
 
@@ -219,6 +234,7 @@ def _new_lab_project(folder: Path, cells: list[LabelledCell], classifier) -> tup
             with Image.open(cell.path) as image:
                 width, height = image.size
             slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
+            assert cell.box is not None, f"{cell.path}: a located cell has a box"
             (added,) = store.add_cells(slide.id, [NewCell(box=cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
                                        "Detect cells")
             truth[added.id] = cell.label
@@ -309,7 +325,7 @@ def test_instant_learning_speed_on_2000_cells(tmp_path: Path) -> None:
     from core.project_learning import ProjectTeacher
 
     classifier = load_classifier()
-    cells = (pbc_test_split() + [c for c in from_bccd(DATA / "bccd", list(classifier.classes), ["train", "val", "test"])])
+    cells = pbc_test_split() + [c for c in from_bccd(DATA / "bccd", list(classifier.classes), ["train", "val", "test"])]
     cells = (cells * 2)[:2000]
     path = tmp_path / "big.hemalabel"
     truth: dict[int, str] = {}
@@ -320,8 +336,15 @@ def test_instant_learning_speed_on_2000_cells(tmp_path: Path) -> None:
             with Image.open(cell.path) as image:
                 width, height = image.size
             slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
-            box = cell.box if index < len(cells) // 2 else type(cell.box)(cell.box.x0 + 1, cell.box.y0, cell.box.x1 + 1, cell.box.y1)
-            (added,) = store.add_cells(slide.id, [NewCell(box=box, kind=CellKind.WHITE, source=LabelSource.MODEL)], "Detect")
+            assert cell.box is not None, f"{cell.path}: a located cell has a box"
+            box = (
+                cell.box
+                if index < len(cells) // 2
+                else type(cell.box)(cell.box.x0 + 1, cell.box.y0, cell.box.x1 + 1, cell.box.y1)
+            )
+            (added,) = store.add_cells(
+                slide.id, [NewCell(box=box, kind=CellKind.WHITE, source=LabelSource.MODEL)], "Detect"
+            )
             truth[added.id] = cell.label
         run_job(classify_slides(store, classifier, [slide.id for slide in store.slides()]))
         teacher = ProjectTeacher(store, classifier)
@@ -337,7 +360,9 @@ def test_instant_learning_speed_on_2000_cells(tmp_path: Path) -> None:
             teaching = teacher.teach()
             seconds.append(time.perf_counter() - started)
             written.append(len(teaching.predictions))
-    print(f"\n{len(truth)} white cells on {len(set(c.path for c in cells))} slides: features of all in {prepare:.1f} s; "
-          f"decision to predictions written: median {np.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
-          f"over {len(seconds)} decisions ({int(np.median(written))} predictions rewritten at the median)")
+    print(
+        f"\n{len(truth)} white cells on {len(set(c.path for c in cells))} slides: features of all in {prepare:.1f} s; "
+        f"decision to predictions written: median {np.median(seconds) * 1000:.0f} ms, max {max(seconds) * 1000:.0f} ms "
+        f"over {len(seconds)} decisions ({int(np.median(written))} predictions rewritten at the median)"
+    )
     assert np.median(seconds) <= 1.0

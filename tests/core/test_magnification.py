@@ -87,7 +87,8 @@ def test_a_short_reading_of_large_cells_is_found_by_the_check() -> None:
     # the check, looking at them shrunk, reads them larger, and the image is
     # then looked at shrunk until they read as a learnt size.
     look = Microscope(300, bias=-0.45)
-    assert RULER.holds(red_cell_side(look(1.0))[0], 1.0) and not RULER.holds(300, 1.0)
+    side, _count = red_cell_side(look(1.0))
+    assert side is not None and RULER.holds(side, 1.0) and not RULER.holds(300, 1.0)
     found, _ = estimate_magnification(look, RULER)
     assert found.factor < 0.7 and RULER.holds(300, found.factor)
 

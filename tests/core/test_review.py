@@ -5,7 +5,7 @@ names the project file and the problem."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -111,7 +111,7 @@ def test_a_signed_slide_refuses_every_action_with_the_project_named_once(store: 
     (cell,) = _proposals(store, (CellKind.WHITE, "lymphocyte"))
     review.confirm(store, [cell])
     store.sign_off(1, "AB", target=1)
-    for action, args in [
+    actions: list[tuple[Callable[..., object], tuple[object, ...]]] = [
         (review.set_class, ([cell], "monocyte")),
         (review.confirm, ([cell],)),
         (review.accept, ([cell],)),
@@ -119,7 +119,8 @@ def test_a_signed_slide_refuses_every_action_with_the_project_named_once(store: 
         (review.delete, ([cell],)),
         (review.move_box, (cell, Box(1, 1, 5, 5))),
         (review.draw_box, (1, Box(1, 1, 5, 5), CellKind.WHITE)),
-    ]:
+    ]
+    for action, args in actions:
         with pytest.raises(ReviewError) as refused:
             action(store, *args)
         message = str(refused.value)

@@ -26,7 +26,9 @@ NAME = "train-detector"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(NAME, help="train the white/red/platelet cell detector (from scratch or on from a trained one)")
+    parser = subparsers.add_parser(
+        NAME, help="train the white/red/platelet cell detector (from scratch or on from a trained one)"
+    )
     parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
     parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
     parser.add_argument("--epochs", type=int, default=70)
@@ -42,7 +44,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--min-visible",
         type=float,
-        help="a box cut by a training crop stays a positive if this part of it is visible (default: the bundled detector's, 0.25)",
+        help=(
+            "a box cut by a training crop stays a positive if this part of it is visible"
+            " (default: the bundled detector's, 0.25)"
+        ),
     )
     parser.add_argument(
         "--ema-decay",
@@ -95,7 +100,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 _three_weights = checked(float_list, lambda v: len(v) == 3 and all(w > 0 for w in v), "three positive numbers W,R,P")
-_unit_weights = checked(float_list, lambda v: len(v) == 3 and all(0 <= w <= 1 for w in v), "three numbers W,R,P from 0 to 1")
+_unit_weights = checked(
+    float_list, lambda v: len(v) == 3 and all(0 <= w <= 1 for w in v), "three numbers W,R,P from 0 to 1"
+)
 _work_scale = checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
 _crop_side = checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
 _positive = checked(float, lambda v: v > 0, "a positive number")

@@ -83,8 +83,17 @@ def run(args: argparse.Namespace) -> int:
     data = bundled_training_data(args.data, pbc_per_class=int(trained_on.get("pbc_fields_per_class", 0)))
     val_summary = {key: value for key, value in data.summary.items() if "val_" in key and key != "val_images"}
     ruler = learnt_ruler([(gt.boxes, gt.classes) for gt in data.train])
-    job = retune_detector(args.model, data.val, args.extra_scales, args.out, args.version, val_summary=val_summary,
-                          partner=args.partner, partner_scales=args.partner_scales, red_cell_range=[ruler.low, ruler.high])
+    job = retune_detector(
+        args.model,
+        data.val,
+        args.extra_scales,
+        args.out,
+        args.version,
+        val_summary=val_summary,
+        partner=args.partner,
+        partner_scales=args.partner_scales,
+        red_cell_range=[ruler.low, ruler.high],
+    )
     try:
         new_card = run_job(job, print_progress_lines)
     except ModelCardError as error:

@@ -84,7 +84,7 @@ class CanvasController(QObject):
         self.scene.addItem(self._image_item)
         self._image_state: tuple[ImageShown, str] = (ImageShown.NONE, "")
         self._cache: OrderedDict[int, ImageLevels] = OrderedDict()
-        self._loads: dict[int, JobHandle] = {}
+        self._loads: dict[tuple[int, str], JobHandle] = {}  # by (slide id, image path)
         self.switch_started = 0.0
         self.last_switch_ms = 0.0
         view.box_drawn.connect(self._on_box_drawn)
@@ -198,7 +198,12 @@ class CanvasController(QObject):
 
         # Bound methods of GUI-thread objects: Qt queues these calls to the GUI thread.
         handle = start_job(
-            f"Open {slide.path}", read, self, on_progress=self._preview, on_result=self._loaded, on_finished=self._prune_loads
+            f"Open {slide.path}",
+            read,
+            self,
+            on_progress=self._preview,
+            on_result=self._loaded,
+            on_finished=self._prune_loads,
         )
         self._loads[key] = handle
 

@@ -57,7 +57,8 @@ class TagItem(QGraphicsItem):
             TagItem._font = QFont()
             TagItem._font.setPointSizeF(8.5)
             TagItem._font.setBold(True)
-        self._metrics = QFontMetricsF(TagItem._font)
+        self._font_of_tag: QFont = TagItem._font
+        self._metrics = QFontMetricsF(self._font_of_tag)
         self._rect = QRectF()
 
     def set_text(self, text: str, colour: QColor) -> None:
@@ -83,7 +84,7 @@ class TagItem(QGraphicsItem):
         background.setAlpha(225)
         painter.setBrush(background)
         painter.drawRoundedRect(self._rect, 3, 3)
-        painter.setFont(TagItem._font)
+        painter.setFont(self._font_of_tag)
         painter.setPen(QColor("#111111") if self._colour.lightnessF() > 0.6 else QColor("white"))
         painter.drawText(self._rect.adjusted(4, 0, 0, 0), Qt.AlignmentFlag.AlignVCenter, self._text)
 
@@ -133,7 +134,9 @@ class CellItem(QGraphicsItem):
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value: object) -> object:
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged:
             self._update_tag(bool(value))
-            self.setZValue(5 if value else 2 if self._look.kind == "white" else 1 if self._look.kind == "platelet" else 0)
+            self.setZValue(
+                5 if value else 2 if self._look.kind == "white" else 1 if self._look.kind == "platelet" else 0
+            )
         return super().itemChange(change, value)
 
     def _update_tag(self, selected: bool) -> None:
@@ -153,7 +156,9 @@ class CellItem(QGraphicsItem):
         """Whether the tag is worth drawing: the box is selected, or big
         enough on screen.  Zoomed out on a scan, hundreds of tags wider than
         their boxes hid the image."""
-        return self.isSelected() or max(self._rect.width(), self._rect.height()) * CellItem.view_scale >= MIN_TAGGED_BOX_PX
+        return (
+            self.isSelected() or max(self._rect.width(), self._rect.height()) * CellItem.view_scale >= MIN_TAGGED_BOX_PX
+        )
 
     def zoom_changed(self) -> None:
         """Call before view_scale changes (the bounds follow it)."""

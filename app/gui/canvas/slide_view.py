@@ -5,7 +5,7 @@ controller writes one store edit (one undo step) per drag."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QEvent, QPoint, QPointF, QRectF, Qt, Signal
+from PySide6.QtCore import QEvent, QPoint, QPointF, QRect, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QKeyEvent, QMouseEvent, QPainter, QPen, QWheelEvent
 from PySide6.QtWidgets import QFrame, QGraphicsRectItem, QGraphicsScene, QGraphicsView, QLabel
 
@@ -93,7 +93,7 @@ class SlideView(QGraphicsView):
         self.corner_note.move(origin.x() + 8, origin.y() + 8)
         self.corner_note.raise_()
 
-    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawForeground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         if not self._overlay:
             return
         painter.save()
@@ -198,7 +198,7 @@ class SlideView(QGraphicsView):
     # ------------------------------------------------------------ keys
     def event(self, event: QEvent) -> bool:
         # Tab belongs to cell navigation here, not to moving the focus away.
-        if event.type() == QEvent.Type.KeyPress and event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Backtab):
+        if isinstance(event, QKeyEvent) and event.type() == QEvent.Type.KeyPress and event.key() in _TAB_KEYS:
             self.cell_step.emit(event.key() == Qt.Key.Key_Backtab)
             return True
         return super().event(event)
@@ -349,8 +349,8 @@ class SlideView(QGraphicsView):
             self._gesture = "move"
             gesture = "move"
         if gesture == "move" and self._target is not None:
-            delta = scene_point - self._press_scene
-            moved = self._start_rect.translated(delta)
+            shift = scene_point - self._press_scene
+            moved = self._start_rect.translated(shift)
             bounds = self.scene().sceneRect()
             dx = min(max(moved.left(), bounds.left()), bounds.right() - moved.width()) - moved.left()
             dy = min(max(moved.top(), bounds.top()), bounds.bottom() - moved.height()) - moved.top()
@@ -407,7 +407,14 @@ def _resized(rect: QRectF, handle: str, point: QPointF) -> QRectF:
 
 
 _STEP_KEYS = (Qt.Key.Key_Left, Qt.Key.Key_Right, Qt.Key.Key_Up, Qt.Key.Key_Down)
-_ARROW_STEPS = {Qt.Key.Key_Left: (-1, 0), Qt.Key.Key_Right: (1, 0), Qt.Key.Key_Up: (0, -1), Qt.Key.Key_Down: (0, 1)}
+_TAB_KEYS = (Qt.Key.Key_Tab, Qt.Key.Key_Backtab)
+# Keyed by int: QKeyEvent.key() gives an int, equal to its Qt.Key.
+_ARROW_STEPS: dict[int, tuple[int, int]] = {
+    Qt.Key.Key_Left: (-1, 0),
+    Qt.Key.Key_Right: (1, 0),
+    Qt.Key.Key_Up: (0, -1),
+    Qt.Key.Key_Down: (0, 1),
+}
 
 _HANDLE_CURSORS = {
     "tl": Qt.CursorShape.SizeFDiagCursor,

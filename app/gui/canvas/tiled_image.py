@@ -63,7 +63,7 @@ class TiledImageItem(QGraphicsItem):
         fx = self._size[0] / array.shape[1]
         fy = self._size[1] / array.shape[0]
         tile = self._tile_side()
-        exposed = option.exposedRect.intersected(self.boundingRect())
+        exposed = option.exposedRect.intersected(self.boundingRect())  # type: ignore[attr-defined]  # PySide6's stubs omit QStyleOption's fields
         if exposed.isEmpty():
             return
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, lod < 3.0)

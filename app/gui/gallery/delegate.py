@@ -73,15 +73,19 @@ class GalleryDelegate(QStyledItemDelegate):
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> QSize:
         if index.model().is_header(index.row()):  # type: ignore[attr-defined]
             # As wide as the viewport, so a header always starts its own row.
-            return QSize(max(self._tile.width(), self.view.viewport().width() - 2 * self.view.spacing() - 2), HEADER_HEIGHT)
+            return QSize(
+                max(self._tile.width(), self.view.viewport().width() - 2 * self.view.spacing() - 2), HEADER_HEIGHT
+            )
         return self._tile
 
-    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         painter.save()
         try:
             entry = index.model().entry(index.row())  # type: ignore[attr-defined]
             if isinstance(entry, GroupHeader):
-                self._paint_header(painter, option.rect, entry)
+                self._paint_header(painter, option.rect, entry)  # type: ignore[attr-defined]  # PySide6's stubs omit QStyleOption's fields
             else:
                 self._paint_cell(painter, option, index)
         finally:
@@ -118,12 +122,15 @@ class GalleryDelegate(QStyledItemDelegate):
             colour = self._colours[name] = QColor(taxonomy.get(name).colour if name in taxonomy else "#808080")
         return colour
 
-    def _paint_cell(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
+    def _paint_cell(
+        self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex
+    ) -> None:
         model = index.model()
         tile: Tile = model.entry(index.row())  # type: ignore[attr-defined]
         cell = tile.cell
-        rect = option.rect
-        selected = bool(option.state & _SELECTED)
+        rect = option.rect  # type: ignore[attr-defined]  # PySide6's stubs omit QStyleOption's fields
+        state = option.state  # type: ignore[attr-defined]  # PySide6's stubs omit QStyleOption's fields
+        selected = bool(state & _SELECTED)
         colour = self._colour(tile.group, model.store.taxonomy)  # type: ignore[attr-defined]
 
         if selected:
@@ -159,7 +166,7 @@ class GalleryDelegate(QStyledItemDelegate):
         if selected:
             painter.setPen(QPen(_SELECTED_EDGE, 2))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
-        elif option.state & _HAS_FOCUS:
+        elif state & _HAS_FOCUS:
             painter.setPen(QPen(_SELECTED_EDGE, 1, Qt.PenStyle.DashLine))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
 

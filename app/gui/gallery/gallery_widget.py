@@ -9,6 +9,7 @@ model is right, a digit where it is not.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -44,9 +45,12 @@ SETTINGS_TILE_SIZE = "gallery/tile_size"
 
 
 def remembered_tile_size() -> int:
+    value = app_qsettings().value(SETTINGS_TILE_SIZE, DEFAULT_TILE_SIZE)
+    if not isinstance(value, int | float | str):
+        return DEFAULT_TILE_SIZE
     try:
-        size = int(app_qsettings().value(SETTINGS_TILE_SIZE, DEFAULT_TILE_SIZE))
-    except (TypeError, ValueError):
+        size = int(value)
+    except ValueError:
         return DEFAULT_TILE_SIZE
     return size if size in TILE_SIZES else DEFAULT_TILE_SIZE
 
@@ -243,10 +247,8 @@ class CellGallery(QWidget):
 
     def shutdown(self) -> None:
         """Stop listening and finish thumbnail work (before the store closes)."""
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):  # already shut down
             self.session.changed.disconnect(self._on_store_events)
-        except (RuntimeError, TypeError):
-            pass  # already shut down
         self.model.detach()
         self.thumbnails.shutdown()
         if self._own_session:
@@ -294,8 +296,14 @@ class CellGallery(QWidget):
         # Tab does not reach the filters (keys belong to the tiles); these
         # keys do, and choosing gives the keys back.  Shortcuts rather than
         # mnemonics: Qt turns mnemonics off on macOS.
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
-                       self.informative_check):
+        for widget in (
+            self.slide_combo,
+            self.class_combo,
+            self.unreviewed_check,
+            self.confidence_check,
+            self.confidence_spin,
+            self.informative_check,
+        ):
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         for keys, reach in (
             ("Alt+S", self.slide_combo.setFocus),
@@ -333,7 +341,7 @@ class CellGallery(QWidget):
         self.confidence_spin.valueChanged.connect(self._filters_changed)
         self.confidence_check.toggled.connect(self._confidence_toggled)
         self.informative_check.toggled.connect(self._filters_changed)
-        self.informative_check.toggled.connect(lambda on: on and self.informative_wanted.emit())
+        self.informative_check.toggled.connect(self._informative_toggled)
         self.confidence_spin.editingFinished.connect(self._confidence_entered)
 
     def _fill_slide_combo(self) -> None:
@@ -375,7 +383,9 @@ class CellGallery(QWidget):
     def _place_filter_options(self) -> None:
         """The options on the filters' row if all fits at its natural width,
         else on a row of their own."""
-        needed = self._filters_width(minimum=False) + self._filter_row.spacing() + self.filter_options.sizeHint().width()
+        needed = (
+            self._filters_width(minimum=False) + self._filter_row.spacing() + self.filter_options.sizeHint().width()
+        )
         margins = self.layout().contentsMargins()
         second_row = self.width() - margins.left() - margins.right() < needed
         target, other = (self._options_row, self._filter_row) if second_row else (self._filter_row, self._options_row)
@@ -385,10 +395,18 @@ class CellGallery(QWidget):
 
     def _sync_filter_bar(self) -> None:
         wanted = self.model.filter
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
-                       self.informative_check):
+        for widget in (
+            self.slide_combo,
+            self.class_combo,
+            self.unreviewed_check,
+            self.confidence_check,
+            self.confidence_spin,
+            self.informative_check,
+        ):
             widget.blockSignals(True)
-        self.slide_combo.setCurrentIndex(max(0, self.slide_combo.findData(wanted.slide_id if wanted.slide_id is not None else -1)))
+        self.slide_combo.setCurrentIndex(
+            max(0, self.slide_combo.findData(wanted.slide_id if wanted.slide_id is not None else -1))
+        )
         self.class_combo.setCurrentIndex(max(0, self.class_combo.findData(wanted.class_name or "")))
         self.unreviewed_check.setChecked(wanted.unreviewed_only)
         self.confidence_check.setChecked(wanted.confidence_below is not None)
@@ -396,8 +414,14 @@ class CellGallery(QWidget):
         if wanted.confidence_below is not None:
             self.confidence_spin.setValue(round(wanted.confidence_below * 100))
         self.informative_check.setChecked(wanted.informative_first)
-        for widget in (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check, self.confidence_spin,
-                       self.informative_check):
+        for widget in (
+            self.slide_combo,
+            self.class_combo,
+            self.unreviewed_check,
+            self.confidence_check,
+            self.confidence_spin,
+            self.informative_check,
+        ):
             widget.blockSignals(False)
 
     @Slot()
@@ -432,6 +456,11 @@ class CellGallery(QWidget):
     def _typing_a_confidence(self) -> bool:
         focus = QApplication.focusWidget()
         return focus is not None and (focus is self.confidence_spin or self.confidence_spin.isAncestorOf(focus))
+
+    @Slot(bool)
+    def _informative_toggled(self, on: bool) -> None:
+        if on:
+            self.informative_wanted.emit()
 
     @Slot(bool)
     def _confidence_toggled(self, on: bool) -> None:

@@ -21,11 +21,23 @@ commit never makes it wait.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal, Slot
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QByteArray,
+    QMimeData,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    Signal,
+    Slot,
+)
 from PySide6.QtGui import QGuiApplication
 
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
@@ -88,7 +100,7 @@ class Tile:
 
 @dataclass(slots=True)
 class _Rows:
-    kinds: list[object] = field(default_factory=list)  # GroupHeader or cell id, in display order
+    kinds: list[GroupHeader | int] = field(default_factory=list)  # header or cell id, in display order
     row_of_cell: dict[int, int] = field(default_factory=dict)
     row_of_header: dict[str, int] = field(default_factory=dict)
 
@@ -154,10 +166,8 @@ class GalleryModel(QAbstractListModel):
     def detach(self) -> None:
         """Stop following the project (the gallery is going away); a session
         made here for a bare store is closed, the window's is left open."""
-        try:
+        with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
             self.session.changed.disconnect(self._on_store_changed)
-        except (RuntimeError, TypeError):
-            pass  # already disconnected
         if self._own_session:
             self.session.close()
 
@@ -172,7 +182,7 @@ class GalleryModel(QAbstractListModel):
             self._read_cells_of(gallery_filter.slide_id)
             self._rebuild()
 
-    def update_filter(self, **changes: object) -> None:
+    def update_filter(self, **changes: Any) -> None:
         self.set_filter(replace(self._filter, **changes))
 
     def set_informative_order(self, cell_ids: list[int]) -> None:
@@ -255,7 +265,7 @@ class GalleryModel(QAbstractListModel):
     def cell_id_at(self, row: int) -> int | None:
         if 0 <= row < len(self._rows.kinds):
             entry = self._rows.kinds[row]
-            return None if isinstance(entry, GroupHeader) else entry  # type: ignore[return-value]
+            return None if isinstance(entry, GroupHeader) else entry
         return None
 
     def cell(self, cell_id: int) -> Cell | None:
@@ -266,9 +276,9 @@ class GalleryModel(QAbstractListModel):
         entry = self._rows.kinds[row]
         if isinstance(entry, GroupHeader):
             return entry
-        tile = self._tiles.get(entry)  # type: ignore[arg-type]
+        tile = self._tiles.get(entry)
         if tile is None:
-            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.session.taxonomy)  # type: ignore[index]
+            tile = self._tiles[entry] = _make_tile(self._cells[entry], self.session.taxonomy)
         return tile
 
     def slide_path(self, slide_id: int) -> str | None:
@@ -283,7 +293,9 @@ class GalleryModel(QAbstractListModel):
         if not 0 <= row < len(self._rows.kinds):
             return None
         entry = self._rows.kinds[row]
-        return entry.class_name if isinstance(entry, GroupHeader) else group_of(self._cells[entry], self.session.taxonomy)  # type: ignore[index]
+        if isinstance(entry, GroupHeader):
+            return entry.class_name
+        return group_of(self._cells[entry], self.session.taxonomy)
 
     def header_row(self, class_name: str) -> int | None:
         return self._rows.row_of_header.get(class_name)
@@ -300,7 +312,7 @@ class GalleryModel(QAbstractListModel):
         return len(self._rows.row_of_cell)
 
     def shown_cell_ids(self) -> list[int]:
-        return [entry for entry in self._rows.kinds if not isinstance(entry, GroupHeader)]  # type: ignore[misc]
+        return [entry for entry in self._rows.kinds if not isinstance(entry, GroupHeader)]
 
     def slides(self) -> list[Slide]:
         return list(self._slides.values())
@@ -364,7 +376,8 @@ class GalleryModel(QAbstractListModel):
         for group, delta in unreviewed_delta.items():
             row = self._rows.row_of_header[group]
             header = self._rows.kinds[row]
-            self._rows.kinds[row] = replace(header, unreviewed=header.unreviewed + delta)  # type: ignore[type-var]
+            assert isinstance(header, GroupHeader), "row_of_header points at a header"
+            self._rows.kinds[row] = replace(header, unreviewed=header.unreviewed + delta)
             repaint.append(row)
         if repaint_all and self._rows.kinds:
             self.dataChanged.emit(self.index(0), self.index(len(self._rows.kinds) - 1))
@@ -437,7 +450,9 @@ class GalleryModel(QAbstractListModel):
             # and the headers whose counts changed.  A reset makes the view
             # lay out every row again (0.37 s with 50,000 cells on show).
             old, self._rows = self._rows, rows
-            repaint = [row for row, (a, b) in enumerate(zip(rows.kinds, old.kinds)) if isinstance(a, GroupHeader) and a != b]
+            repaint = [
+                row for row, (a, b) in enumerate(zip(rows.kinds, old.kinds)) if isinstance(a, GroupHeader) and a != b
+            ]
             repaint += [rows.row_of_cell[cell_id] for cell_id in touched if cell_id in rows.row_of_cell]
             for row in repaint:
                 self.dataChanged.emit(self.index(row), self.index(row))

@@ -192,7 +192,7 @@ class ThumbnailProvider(QObject):
     def _start_batch(self) -> None:
         if self._job is not None or self._in_flight or not self._pending:
             return
-        requests = []
+        requests: list[_Request] = []
         while self._pending and len(requests) < BATCH_SIZE:
             _, request = self._pending.popitem(last=True)  # newest first: what is on screen now
             requests.append(request)

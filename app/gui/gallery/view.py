@@ -29,7 +29,8 @@ from app.gui.gallery.model import CELL_IDS_MIME, GalleryModel, Role
 LAYOUT_BATCH = 2000  # rows laid out per turn of the event loop (no turn over 15 ms with 50,000 cells)
 _CONFIRM_KEYS = {Qt.Key.Key_Return, Qt.Key.Key_Enter, Qt.Key.Key_Space}
 # Ctrl with these: larger or smaller tiles ("=" is "+" unshifted on most keyboards).
-_ZOOM_KEYS = {Qt.Key.Key_Plus: 1, Qt.Key.Key_Equal: 1, Qt.Key.Key_Minus: -1, Qt.Key.Key_Underscore: -1}
+# Keyed by int: QKeyEvent.key() gives an int, equal to its Qt.Key.
+_ZOOM_KEYS: dict[int, int] = {Qt.Key.Key_Plus: 1, Qt.Key.Key_Equal: 1, Qt.Key.Key_Minus: -1, Qt.Key.Key_Underscore: -1}
 
 
 class GalleryView(QListView):
@@ -131,7 +132,8 @@ class GalleryView(QListView):
             ids = self.gallery_model().shown_cell_ids()
             if ids:
                 row = self.gallery_model().row_of(ids[0] if event.key() == Qt.Key.Key_Home else ids[-1])
-                self.set_current_row(row)
+                if row is not None:
+                    self.set_current_row(row)
             return
         super().keyPressEvent(event)
 
@@ -167,8 +169,9 @@ class GalleryView(QListView):
         if not ids:
             return
         current = self.currentIndex()
-        if not current.isValid() or model.is_header(current.row()):
-            self.set_current_row(model.row_of(ids[0]))
+        first = model.row_of(ids[0])
+        if first is not None and (not current.isValid() or model.is_header(current.row())):
+            self.set_current_row(first)
             return
         # The tile a screen height away in the same column; where that point
         # falls between tiles or past either end, the nearest tile back
@@ -184,19 +187,28 @@ class GalleryView(QListView):
         while 0 <= row < model.rowCount() and model.is_header(row):
             row += step
         if not 0 <= row < model.rowCount() or row == current.row():
-            row = model.row_of(ids[-1] if step > 0 else ids[0])
+            end = model.row_of(ids[-1] if step > 0 else ids[0])
+            if end is None:
+                return
+            row = end
         self.set_current_row(row)
 
     def set_current_row(self, row: int, select: bool = True) -> None:
         index = self.model().index(row, 0)
-        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect if select else QItemSelectionModel.SelectionFlag.NoUpdate
+        flags = (
+            QItemSelectionModel.SelectionFlag.ClearAndSelect if select else QItemSelectionModel.SelectionFlag.NoUpdate
+        )
         self.selectionModel().setCurrentIndex(index, flags)
         self.scroll_to_row(row)
 
     def scroll_to_row(self, row: int) -> None:
         self.scrollTo(self.model().index(row, 0), QAbstractItemView.ScrollHint.EnsureVisible)
 
-    def scrollTo(self, index: QModelIndex, hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible) -> None:  # noqa: N802
+    def scrollTo(
+        self,
+        index: QModelIndex | QPersistentModelIndex,
+        hint: QAbstractItemView.ScrollHint = QAbstractItemView.ScrollHint.EnsureVisible
+    ) -> None:  # noqa: N802
         """As QListView's, but the first tile of a group brings its header into
         view, so the technician always sees which class a tile is in.  Qt calls
         this for its own delayed scrolls too.  A row that the batched layout

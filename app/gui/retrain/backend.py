@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.jobs import CancelToken, Job
+from core.project_learning import CurvePoint, project_learning_curve
 from core.retraining import (
     Insights,
     ModelRegistry,
@@ -17,7 +18,6 @@ from core.retraining import (
     dataset_insights,
     queue_summary,
 )
-from core.project_learning import CurvePoint, project_learning_curve
 from core.retraining import retrain as _core_retrain
 from core.store import ProjectStore
 

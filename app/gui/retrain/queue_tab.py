@@ -71,10 +71,17 @@ class QueueTab(QWidget):
 
     def show_new_classes(self, summary: QueueSummary, min_new_class_cells: int) -> None:
         """Re-judged when the technician changes the minimum in Settings."""
-        fill_rows(self.new_class_table, [
-            (self.taxonomy.display_of(name), count, "yes" if count >= min_new_class_cells else f"no: needs {min_new_class_cells}")
-            for name, count in sorted(summary.new_classes.items())
-        ])
+        fill_rows(
+            self.new_class_table,
+            [
+                (
+                    self.taxonomy.display_of(name),
+                    count,
+                    "yes" if count >= min_new_class_cells else f"no: needs {min_new_class_cells}",
+                )
+                for name, count in sorted(summary.new_classes.items())
+            ],
+        )
 
     def show_error(self, message: str) -> None:
         self.headline.setText(f"<span style='color:#b00020'>Could not read the queue: {message}</span>")

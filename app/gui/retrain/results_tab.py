@@ -48,7 +48,9 @@ class ResultsTab(QWidget):
         self.candidate_confusion = make_table([], "candidateConfusion")
         self.promote_button = QPushButton("&Promote Candidate")
         self.promote_button.setObjectName("promoteButton")
-        self.promote_button.setToolTip("Make the candidate the current classifier (the old one is kept; roll back in Models\u2026)")
+        self.promote_button.setToolTip(
+            "Make the candidate the current classifier (the old one is kept; roll back in Models\u2026)"
+        )
         self.discard_button = QPushButton("&Discard Candidate")
         self.discard_button.setObjectName("discardButton")
         self.discard_button.setToolTip("Delete the candidate's files and keep the current classifier")
@@ -64,7 +66,10 @@ class ResultsTab(QWidget):
         confusion_layout = QVBoxLayout(confusion_box)
         confusion_layout.addLayout(chooser_row("Scored &on:", self.set_combo))
         pair = QHBoxLayout()
-        for title, table in ((self.current_title, self.current_confusion), (self.candidate_title, self.candidate_confusion)):
+        for title, table in (
+            (self.current_title, self.current_confusion),
+            (self.candidate_title, self.candidate_confusion),
+        ):
             column = QVBoxLayout()
             column.addWidget(title)
             column.addWidget(table, 0, Qt.AlignmentFlag.AlignLeft)
@@ -82,12 +87,13 @@ class ResultsTab(QWidget):
         comparison = outcome.comparison
         self.comparison = comparison
         colour = "#1b7a3a" if comparison.promote_advised else "#9a6100"
-        self.recommendation.setText(f"<span style='font-size:11pt; color:{colour}'><b>{comparison.recommendation}</b></span>"
-                                    f"<br>Candidate <b>{outcome.candidate.name}</b>, trained in "
-                                    f"{outcome.seconds:.0f} s on {sum(outcome.candidate.trained_on.values())} examples."
-                                    + (f"<br>Forgetting check, {escape(outcome.forgetting() or '')}."
-                                       if outcome.forgetting() else "")
-                                    + _calibration_line(outcome.calibration))
+        self.recommendation.setText(
+            f"<span style='font-size:11pt; color:{colour}'><b>{comparison.recommendation}</b></span>"
+            f"<br>Candidate <b>{outcome.candidate.name}</b>, trained in "
+            f"{outcome.seconds:.0f} s on {sum(outcome.candidate.trained_on.values())} examples."
+            + (f"<br>Forgetting check, {escape(outcome.forgetting() or '')}." if outcome.forgetting() else "")
+            + _calibration_line(outcome.calibration)
+        )
         self._fill_metrics(comparison)
         self.set_combo.blockSignals(True)
         self.set_combo.clear()
@@ -119,7 +125,10 @@ class ResultsTab(QWidget):
             ["Accuracy"] + [s.accuracy for _, s in columns],
             ["Balanced accuracy"] + [s.balanced_accuracy for _, s in columns],
         ]
-        rows += [[f"Recall: {self.taxonomy.display_of(c)}"] + [s.per_class_recall.get(c) for _, s in columns] for c in classes]
+        rows += [
+            [f"Recall: {self.taxonomy.display_of(c)}"] + [s.per_class_recall.get(c) for _, s in columns]
+            for c in classes
+        ]
         fill_rows(table, rows)
         stretch_value_columns(table)
         _mark_better(table, len(columns))

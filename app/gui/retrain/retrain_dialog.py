@@ -37,7 +37,7 @@ from app.gui.retrain.settings_form import SettingsForm
 from app.gui.retrain.training_tab import TrainingTab
 from app.gui.worker import JobHandle, start_call, start_job
 from core.jobs import CancelToken, Job, Progress
-from core.retraining import QueueSummary, RetrainOutcome, RetrainSettings
+from core.retraining import Insights, QueueSummary, RetrainOutcome, RetrainSettings
 from core.store import ProjectStore
 
 
@@ -134,7 +134,7 @@ class RetrainDialog(QDialog):
     def _summary_failed(self, _message: str, error: object) -> None:
         self.queue_tab.show_error(str(error))
 
-    def _insights_ready(self, insights: object) -> None:
+    def _insights_ready(self, insights: Insights) -> None:
         self.insights_tab.show_insights(insights)
 
     def _insights_failed(self, _message: str, error: object) -> None:
@@ -202,7 +202,9 @@ class RetrainDialog(QDialog):
         text = str(error) or type(error).__name__
         self.training_tab.show_error(text)
         self.tabs.setCurrentWidget(self.training_tab)
-        self._say(f"Retraining failed; the current model is unchanged. {text.splitlines()[0] if text else ''}", error=True)
+        self._say(
+            f"Retraining failed; the current model is unchanged. {text.splitlines()[0] if text else ''}", error=True
+        )
 
     def _on_cancelled(self) -> None:
         self.training_tab.stopped("Cancelled: the training process was stopped and nothing was registered.")

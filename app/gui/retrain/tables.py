@@ -11,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QAbstractItemView, QAbstractScrollArea, QHeaderView, QTableWidget, QTableWidgetItem
 
-
 # Up to this many classes a confusion matrix is shown whole, without scroll bars.
 SCROLL_FREE_CLASSES = 12
 

@@ -96,9 +96,9 @@ class TrainingTab(QWidget):
     def on_progress(self, progress: Progress) -> None:
         payload = progress.payload if isinstance(progress.payload, dict) else None
         kind = payload.get("kind") if payload else None
-        if kind == "epoch":
+        if payload is not None and kind == "epoch":
             self.add_epoch(payload)
-        elif kind == "log":
+        elif payload is not None and kind == "log":
             self.append_log(str(payload.get("line", "")))
         elif progress.message:
             self.phase.setText(progress.message)
