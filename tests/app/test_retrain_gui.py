@@ -480,6 +480,7 @@ def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, 
         return fake_insights()
 
     monkeypatch.setattr(backend, "insights", slow_insights)
+    monkeypatch.setattr(backend, "learning_curve", lambda _store: fake_curve())
     dialog = RetrainDialog(None, store)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
@@ -504,13 +505,15 @@ def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: 
     dialog.settings_form.epochs.setValue(1)
     dialog.settings_form.min_examples.setValue(4)
     dialog.start_button.click()
-    qtbot.waitUntil(lambda: dialog.outcome is not None or not dialog.running, timeout=120000)
+    # Three fits in a child process: minutes on a busy 2-core machine.
+    qtbot.waitUntil(lambda: dialog.outcome is not None or not dialog.running, timeout=300000)
     wait_idle(qtbot, dialog)
     assert dialog.outcome is not None, dialog.training_tab.log_view.toPlainText()
     # Its two slides make two folds: two out-of-fold fits and the candidate's, one epoch each.
     assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1, 2, 3]
     assert retraining.ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
     assert dialog.results_tab.recommendation.text()
+    qtbot.waitUntil(lambda: dialog.insights_tab.curve is not None, timeout=90000)  # its own job, the real network
 
 
 def test_confusion_matrices_leave_out_classes_nobody_had_or_predicted() -> None:
