@@ -188,12 +188,16 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
               f"{report['ece']:>7.4f} {pbc:>8.4f} {pbc - pbc_before:>+10.4f}", flush=True)
         print(f"     out-of-fold calibration: {outcome.calibration}")
         print(f"     {comparison.recommendation}")
+    missed = []
     for limit, goal in ((20, 0.80), (50, 0.90)):
         within = [r for r in rows if r[1] <= limit]
         best = max(within, key=lambda r: r[2]) if within else None
         print(f"goal (<= {limit} corrections: >= {goal:.0%}, PBC within 1 point): "
               + (f"K={best[0]} ({best[1]} cells) {best[2]:.4f}, PBC {best[3] - pbc_before:+.4f}" if best else "no run"))
+        if best is None or best[2] < goal:
+            missed.append(f"<= {limit} corrections: >= {goal:.0%}")
     print("goal (ECE on the lab's cells never corrected <= 3%): " + ", ".join(f"K={r[0]} {r[5]:.4f}" for r in rows))
+    assert not missed, f"accuracy goals missed: {', '.join(missed)}"
     assert all(r[5] <= 0.03 for r in rows), "calibration goal missed"
     assert all(abs(r[3] - pbc_before) <= 0.01 for r in rows), "PBC accuracy moved more than a point"
 
