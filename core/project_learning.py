@@ -36,6 +36,7 @@ from numpy.typing import NDArray
 
 from core.classifier.preprocess import batch_of
 from core.crops import crop_square
+from core.detection.nms import iou_matrix
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
 from core.slide_pixels import load_slide_rgb
@@ -301,21 +302,9 @@ def teaching_cells(cells: Iterable[Cell], classes: Sequence[str]) -> list[Cell]:
             continue
         boxes = np.array([m.box.as_tuple() for m in members], np.float64)
         labels = np.array([str(m.label) for m in members])
-        same = (_iou_matrix(boxes) >= SAME_CELL_IOU) & (labels[:, None] != labels[None, :])
+        same = (iou_matrix(boxes, boxes) >= SAME_CELL_IOU) & (labels[:, None] != labels[None, :])
         contradicted.update(members[i].id for i in np.flatnonzero(same.any(axis=1)))
     return [c for c in chosen if c.id not in contradicted]
-
-
-def _iou_matrix(boxes: NDArray[Any]) -> NDArray[Any]:
-    """IoU of every pair of N x 4 (x0, y0, x1, y1) boxes."""
-    x0 = np.maximum(boxes[:, None, 0], boxes[None, :, 0])
-    y0 = np.maximum(boxes[:, None, 1], boxes[None, :, 1])
-    x1 = np.minimum(boxes[:, None, 2], boxes[None, :, 2])
-    y1 = np.minimum(boxes[:, None, 3], boxes[None, :, 3])
-    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
-    area = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    iou: NDArray[Any] = inter / np.maximum(area[:, None] + area[None, :] - inter, 1e-9)
-    return iou
 
 
 @dataclass(slots=True)

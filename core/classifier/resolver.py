@@ -24,21 +24,29 @@ def resolve_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     bundled default."""
     if name_or_path is None:
         return current_model_path()
-    wanted = str(name_or_path)
-    candidate = Path(wanted)
+    found = find_model_file(name_or_path, ".keras", "model file")
+    if found is None:
+        looked = ", ".join(str(folder) for folder in search_dirs())
+        raise ModelCardError(f"model {str(name_or_path)!r} not found (looked in {looked}); "
+                             f"available: {', '.join(available_models()) or 'none'}")
+    return found
+
+
+def find_model_file(name_or_path: str | os.PathLike[str], suffix: str, what: str) -> Path | None:
+    """A model's file with `suffix` (.keras or .json): a path given (either
+    file's) must exist, else ModelCardError naming `what`; a name is looked up
+    in the user's models, then the bundled ones; None if no folder has it."""
+    candidate = Path(str(name_or_path))
     if candidate.suffix in (".keras", ".json") or candidate.parent != Path("."):
-        path = candidate.with_suffix(".keras") if candidate.suffix == ".json" else candidate
+        path = candidate.with_suffix(suffix)
         if path.is_file():
             return path
-        raise ModelCardError(f"{path}: model file not found")
+        raise ModelCardError(f"{path}: {what} not found")
     for folder in search_dirs():
-        path = folder / f"{wanted}.keras"
+        path = folder / f"{candidate}{suffix}"
         if path.is_file():
             return path
-    looked = ", ".join(str(folder) for folder in search_dirs())
-    raise ModelCardError(
-        f"model {wanted!r} not found (looked in {looked}); available: {', '.join(available_models()) or 'none'}"
-    )
+    return None
 
 
 def current_model_path() -> Path:

@@ -135,9 +135,10 @@ def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]
     log("the candidate: fine-tuning on every reviewed cell")
     result = fitter.fit(request.cells, request.name, keep=True)
     candidate = load_classifier(result.weights)
+    replay_views: dict[tuple[int, float], Any] = {}  # the replay's validation cells, cut once for both uses
     calibration = calibrate_out_of_fold(out_of_fold, lab.labels, float(candidate.temperature),
-                                        _original_logits(candidate, replay_val, request.classes))
-    check = _replay_check(base, candidate, request, replay_val, taxonomy)
+                                        _original_logits(candidate, replay_val, request.classes, replay_views))
+    check = _replay_check(base, candidate, request, replay_val, taxonomy, replay_views)
     if check is not None:
         log(f"replay check ({check['cells']} cells of the original data, not trained on): accuracy "
             f"{check['base_accuracy']:.1%} -> {check['candidate_accuracy']:.1%}")
@@ -196,18 +197,25 @@ def calibrate_out_of_fold(logits: NDArray[Any], labels: NDArray[Any], temperatur
 
 
 def _original_logits(
-    candidate: Any, cells: list[LabelledCell], classes: list[str]
+    candidate: Any, cells: list[LabelledCell], classes: list[str], views: dict[tuple[int, float], Any]
 ) -> tuple[NDArray[Any], NDArray[Any]] | None:
     """The candidate's logits and the labels of the replay's validation cells."""
     if not cells:
         return None
+    arrays = _cut(views, cells, classes, candidate)
+    return candidate.logits(arrays.eval_view), arrays.labels
+
+
+def _cut(views: dict[tuple[int, float], Any], cells: list[LabelledCell], classes: list[str], model: Any) -> Any:
+    """The cells as `model` sees them, cut once per input size and margin
+    (a candidate shares its base's)."""
     from core.jobs import run_job
     from core.training.loading import load_cells
 
-    arrays = run_job(
-        load_cells(cells, classes, candidate.card.input_size, candidate.crop_margin, with_train_view=False)
-    )
-    return candidate.logits(arrays.eval_view), arrays.labels
+    key = (int(model.card.input_size), float(model.crop_margin))
+    if key not in views:
+        views[key] = run_job(load_cells(cells, classes, *key, with_train_view=False))
+    return views[key]
 
 
 @dataclass(slots=True)
@@ -374,11 +382,11 @@ class _Fitter:
 
 
 def _replay_check(base: Any, candidate: Any, request: ChildRequest, cells: list[LabelledCell],
-                  taxonomy: Any) -> dict[str, Any] | None:
+                  taxonomy: Any, views: dict[tuple[int, float], Any]) -> dict[str, Any] | None:
     """What the candidate forgot: both models' accuracy on the replay's
     validation cells (PBC's validation split for the shipped set), which
     the fine-tune only validated on."""
-    pair = _score_pair(base, candidate, request.base_name, request.name, cells, request.classes, taxonomy)
+    pair = _score_pair(base, candidate, request.base_name, request.name, cells, request.classes, taxonomy, views)
     if pair is None:
         return None
     before, after = pair[0]["accuracy"], pair[1]["accuracy"]
@@ -409,23 +417,19 @@ def widened_model(keras_model: Any, card: Any, outputs: int) -> Any:
 
 
 def _score_pair(base: Any, candidate: Any, base_name: str, name: str, cells: list[LabelledCell],
-                classes: list[str], taxonomy: Any) -> list[dict[str, Any]] | None:
+                classes: list[str], taxonomy: Any,
+                views: dict[tuple[int, float], Any] | None = None) -> list[dict[str, Any]] | None:
     """Both models on the same cells, scored as the app labels them: a white
     cell never gets a platelet class (core.inference.allowed_classes)."""
     if not cells:
         return None
     from core.inference import allowed_classes, rule_out_logits
-    from core.jobs import run_job
     from core.retraining.scoring import score
-    from core.training.loading import load_cells
 
-    views: dict[tuple[int, float], Any] = {}  # the candidate shares its base's crop: cut once
+    views = {} if views is None else views
     pair = []
     for model, model_name in ((base, base_name), (candidate, name)):
-        key = (model.card.input_size, model.crop_margin)
-        if key not in views:
-            views[key] = run_job(load_cells(cells, classes, *key, with_train_view=False))
-        arrays = views[key]
+        arrays = _cut(views, cells, classes, model)
         by_kind = {kind: allowed_classes(model.classes, kind, taxonomy) for kind in {c.kind for c in arrays.samples}}
         masks = np.array([by_kind[c.kind] for c in arrays.samples]).reshape(-1, len(model.classes))
         logits = rule_out_logits(model.logits(arrays.eval_view), masks)

@@ -92,20 +92,13 @@ class ScreenModel:
 def resolve_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
     """The card of a screen model named or given by path (.keras or .json);
     by name it is looked up where classifiers are."""
-    from core.classifier.resolver import search_dirs
+    from core.classifier.resolver import find_model_file, search_dirs
 
     wanted = str(name_or_path or DEFAULT_SCREEN_MODEL)
-    candidate = Path(wanted)
-    if candidate.suffix in (".keras", ".json") or candidate.parent != Path("."):
-        card = candidate.with_suffix(".json")
-        if card.is_file():
-            return card
-        raise ModelCardError(f"{card}: screen model card not found")
-    for folder in search_dirs():
-        card = folder / f"{wanted}.json"
-        if card.is_file():
-            return card
-    raise ModelCardError(f"screen model {wanted!r} not found (looked in {', '.join(map(str, search_dirs()))})")
+    card = find_model_file(wanted, ".json", "screen model card")
+    if card is None:
+        raise ModelCardError(f"screen model {wanted!r} not found (looked in {', '.join(map(str, search_dirs()))})")
+    return card
 
 
 def load_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> ScreenModel:

@@ -36,6 +36,7 @@ from core.screen.cells import FIELD_ENLARGEMENT, FieldCells, field_cells
 from core.screen.config import ScreenConfig
 from core.screen.fields import BENIGN, DIAGNOSES, list_fields, split_fields
 from core.screen.pooling import blast_logits, field_scores, sigmoid, threshold_for_field_recall
+from core.training.budget import epoch_progress
 
 
 @dataclass(slots=True)
@@ -85,9 +86,9 @@ def train_screen(config: ScreenConfig, detector: Any, cancel: CancelToken | None
     fit_started = time.monotonic()
     for epoch in range(config.epochs):
         cancel.raise_if_cancelled()
-        progress = max(epoch / config.epochs, _time_fraction(fit_started, config))
-        late = bool(history) and _time_fraction(fit_started, config, 0.5 * history[-1]["seconds"]) >= 1.0
-        if progress >= 1.0 or late:
+        progress = epoch_progress(epoch, config.epochs, config.max_minutes, fit_started,
+                                  history[-1]["seconds"] if history else None)
+        if progress is None:
             break
         lr = config.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0))) + 1e-6
         optimizer.learning_rate.assign(lr)
@@ -269,12 +270,6 @@ def _save(model: Any, config: ScreenConfig, threshold: float, reached: float, va
     card_file = weights.with_suffix(".json")
     write_screen_card(card, card_file)
     return ScreenTrainResult(weights=weights, card=card_file, history=history)
-
-
-def _time_fraction(started: float, config: ScreenConfig, ahead: float = 0.0) -> float:
-    if config.max_minutes <= 0:
-        return 0.0
-    return (time.monotonic() - started + ahead) / (60.0 * config.max_minutes)
 
 
 def _describe(row: dict[str, float]) -> str:

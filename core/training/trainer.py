@@ -33,6 +33,7 @@ from core.classifier.calibration import (
 )
 from core.classifier.card import ModelCard, card_path_for, sha256_of, write_card
 from core.jobs import CancelToken, Job, Progress
+from core.training.budget import epoch_progress
 from core.training.config import TrainConfig
 from core.training.datasets import gather_samples
 from core.training.loading import CellArrays, load_cells
@@ -91,10 +92,9 @@ def train_classifier(
     fit_started = time.monotonic()
     for epoch in range(config.epochs):
         cancel.raise_if_cancelled()
-        progress = max(epoch / config.epochs, _time_fraction(fit_started, config))
-        # Nor an epoch that would end more than half of itself past the budget.
-        late = bool(history) and _time_fraction(fit_started, config, 0.5 * history[-1]["seconds"]) >= 1.0
-        if progress >= 1.0 or late:
+        progress = epoch_progress(epoch, config.epochs, config.max_minutes, fit_started,
+                                  history[-1]["seconds"] if history else None)
+        if progress is None:
             break
         lr = _learning_rate(config, epoch, progress)
         optimizer.learning_rate.assign(lr)
@@ -158,13 +158,6 @@ def _sampling_weights(train: CellArrays, config: TrainConfig) -> NDArray[Any]:
     source = np.array([config.source_weights.get(s.source, 1.0) for s in train.samples])
     weights: NDArray[np.float64] = source / np.array([counts[label] for label in train.labels])
     return weights
-
-
-def _time_fraction(fit_started: float, config: TrainConfig, ahead: float = 0.0) -> float:
-    """The part of the time budget spent `ahead` seconds from now; 0 with no budget."""
-    if config.max_minutes <= 0:
-        return 0.0
-    return (time.monotonic() + ahead - fit_started) / (config.max_minutes * 60.0)
 
 
 def _learning_rate(config: TrainConfig, epoch: int, progress: float) -> float:

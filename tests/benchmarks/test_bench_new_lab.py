@@ -33,9 +33,10 @@ import numpy as np
 import pytest
 
 from core.classifier import load_classifier
+from core.imaging import probe_image
 from core.jobs import run_job
 from core.retraining import ModelRegistry, RetrainSettings, retrain
-from core.schema import CellKind, LabelSource, NewCell
+from core.schema import Box, Cell, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.training.config import TrainConfig
 from core.training.samples import LabelledCell, from_bccd
@@ -88,6 +89,18 @@ def choose_corrections(train_cells: list[LabelledCell], k: int, seed: int = 0) -
     return chosen
 
 
+def propose(store: ProjectStore, cell: LabelledCell, box: Box | None = None) -> Cell:
+    """The cell as a model proposal on its field's slide (added once)."""
+    slide = store.slide_by_path(cell.path)
+    if slide is None:
+        size = probe_image(cell.path, verify_pixels=False)
+        slide = store.add_slide(cell.path, size.width, size.height)
+    assert cell.box is not None, f"{cell.path}: a located cell has a box"
+    (added,) = store.add_cells(slide.id, [NewCell(box=box or cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
+                               "Detect cells")
+    return added
+
+
 def corrected_project(folder: Path, cells: list[LabelledCell], model_path: Path) -> Path:
     """One slide per BCCD field; the model proposes, a person decides."""
     classifier = load_classifier(model_path)
@@ -95,14 +108,7 @@ def corrected_project(folder: Path, cells: list[LabelledCell], model_path: Path)
     path = folder / "new-lab.hemalabel"
     with ProjectStore.create(path) as store:
         for cell, probs in zip(cells, probabilities):
-            from PIL import Image
-
-            with Image.open(cell.path) as image:
-                width, height = image.size
-            slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
-            assert cell.box is not None, f"{cell.path}: a located cell has a box"
-            (added,) = store.add_cells(slide.id, [NewCell(box=cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
-                                       "Detect cells")
+            added = propose(store, cell)
             guess = classifier.classes[int(np.argmax(probs))]
             store.set_predictions(
                 [(added.id, guess, dict(zip(classifier.classes, map(float, probs))))], classifier.version
@@ -227,21 +233,13 @@ CHECKPOINTS = (0, 5, 10, 20, 30, 50, 75, 100)
 def _new_lab_project(folder: Path, cells: list[LabelledCell], classifier) -> tuple[Path, dict[int, str]]:
     """One slide per BCCD field, each white cell proposed and classified by
     the model as the app does (classify_slides); returns the truth by cell id."""
-    from PIL import Image
-
     from core.inference import classify_slides
 
     path = folder / "instant.hemalabel"
     truth: dict[int, str] = {}
     with ProjectStore.create(path) as store:
         for cell in cells:
-            with Image.open(cell.path) as image:
-                width, height = image.size
-            slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
-            assert cell.box is not None, f"{cell.path}: a located cell has a box"
-            (added,) = store.add_cells(slide.id, [NewCell(box=cell.box, kind=CellKind.WHITE, source=LabelSource.MODEL)],
-                                       "Detect cells")
-            truth[added.id] = cell.label
+            truth[propose(store, cell).id] = cell.label
         run_job(classify_slides(store, classifier, [slide.id for slide in store.slides()]))
     return path, truth
 
@@ -334,22 +332,11 @@ def test_instant_learning_speed_on_2000_cells(tmp_path: Path) -> None:
     path = tmp_path / "big.hemalabel"
     truth: dict[int, str] = {}
     with ProjectStore.create(path) as store:
-        from PIL import Image
-
         for index, cell in enumerate(cells):
-            with Image.open(cell.path) as image:
-                width, height = image.size
-            slide = store.slide_by_path(cell.path) or store.add_slide(cell.path, width, height)
             assert cell.box is not None, f"{cell.path}: a located cell has a box"
-            box = (
-                cell.box
-                if index < len(cells) // 2
-                else type(cell.box)(cell.box.x0 + 1, cell.box.y0, cell.box.x1 + 1, cell.box.y1)
-            )
-            (added,) = store.add_cells(
-                slide.id, [NewCell(box=box, kind=CellKind.WHITE, source=LabelSource.MODEL)], "Detect"
-            )
-            truth[added.id] = cell.label
+            # The second copy of each cell is a box a pixel to the right: a cell of its own.
+            moved = None if index < len(cells) // 2 else Box(cell.box.x0 + 1, cell.box.y0, cell.box.x1 + 1, cell.box.y1)
+            truth[propose(store, cell, moved).id] = cell.label
         run_job(classify_slides(store, classifier, [slide.id for slide in store.slides()]))
         teacher = ProjectTeacher(store, classifier)
         started = time.perf_counter()

@@ -296,14 +296,7 @@ class CellGallery(QWidget):
         # Tab does not reach the filters (keys belong to the tiles); these
         # keys do, and choosing gives the keys back.  Shortcuts rather than
         # mnemonics: Qt turns mnemonics off on macOS.
-        for widget in (
-            self.slide_combo,
-            self.class_combo,
-            self.unreviewed_check,
-            self.confidence_check,
-            self.confidence_spin,
-            self.informative_check,
-        ):
+        for widget in self._filter_widgets():
             widget.setFocusPolicy(Qt.FocusPolicy.ClickFocus)
         for keys, reach in (
             ("Alt+S", self.slide_combo.setFocus),
@@ -393,16 +386,13 @@ class CellGallery(QWidget):
             other.removeWidget(self.filter_options)
             target.addWidget(self.filter_options)
 
+    def _filter_widgets(self) -> tuple[QWidget, ...]:
+        return (self.slide_combo, self.class_combo, self.unreviewed_check, self.confidence_check,
+                self.confidence_spin, self.informative_check)
+
     def _sync_filter_bar(self) -> None:
         wanted = self.model.filter
-        for widget in (
-            self.slide_combo,
-            self.class_combo,
-            self.unreviewed_check,
-            self.confidence_check,
-            self.confidence_spin,
-            self.informative_check,
-        ):
+        for widget in self._filter_widgets():
             widget.blockSignals(True)
         self.slide_combo.setCurrentIndex(
             max(0, self.slide_combo.findData(wanted.slide_id if wanted.slide_id is not None else -1))
@@ -414,14 +404,7 @@ class CellGallery(QWidget):
         if wanted.confidence_below is not None:
             self.confidence_spin.setValue(round(wanted.confidence_below * 100))
         self.informative_check.setChecked(wanted.informative_first)
-        for widget in (
-            self.slide_combo,
-            self.class_combo,
-            self.unreviewed_check,
-            self.confidence_check,
-            self.confidence_spin,
-            self.informative_check,
-        ):
+        for widget in self._filter_widgets():
             widget.blockSignals(False)
 
     @Slot()
