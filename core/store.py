@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -111,12 +112,33 @@ class SignOffRefusedError(StoreError):
     pass
 
 
+class StoreEventKind(StrEnum):
+    """What kind of change a StoreEvent announces.  A StrEnum so a logged
+    event reads as its value; views compare against the members."""
+
+    SLIDE_ADDED = "slide_added"
+    SLIDE_CHANGED = "slide_changed"
+    CELLS_ADDED = "cells_added"
+    CELLS_CHANGED = "cells_changed"
+    CELLS_REMOVED = "cells_removed"
+    HISTORY_CHANGED = "history_changed"  # what undo and redo would do has changed
+    RELOADED = "reloaded"  # anything may have changed (the taxonomy, an edit in another window)
+
+    @property
+    def about_cells(self) -> bool:
+        return self in (StoreEventKind.CELLS_ADDED, StoreEventKind.CELLS_CHANGED, StoreEventKind.CELLS_REMOVED)
+
+    @property
+    def about_a_slide(self) -> bool:
+        return self in (StoreEventKind.SLIDE_ADDED, StoreEventKind.SLIDE_CHANGED)
+
+
 @dataclass(frozen=True, slots=True)
 class StoreEvent:
-    """What changed.  `kind` is one of: slide_added, slide_changed,
-    cells_added, cells_changed, cells_removed, history_changed, reloaded."""
+    """What changed: cells and slide for the cell kinds, the slide for the
+    slide kinds, neither for the others."""
 
-    kind: str
+    kind: StoreEventKind
     slide_id: int | None = None
     cell_ids: tuple[int, ...] = ()
 
@@ -393,7 +415,7 @@ class ProjectStore:
                 self._roll_back()
                 raise self._not_saved(description, error) from error
         if pending.edit_id is not None:
-            pending.events.append(StoreEvent("history_changed"))
+            pending.events.append(StoreEvent(StoreEventKind.HISTORY_CHANGED))
         self._announce(pending.events)
 
     def _roll_back(self) -> None:
@@ -462,7 +484,7 @@ class ProjectStore:
                 (taxonomy.to_json(),),
             )
             self.taxonomy = taxonomy
-            self._emit(StoreEvent("reloaded"))
+            self._emit(StoreEvent(StoreEventKind.RELOADED))
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:
@@ -506,7 +528,7 @@ class ProjectStore:
             )
             assert cursor.lastrowid is not None  # an INSERT's row
             slide = self._slide(cursor.lastrowid)
-            self._emit(StoreEvent("slide_added", slide.id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_ADDED, slide.id))
             return slide
 
     def slide_by_path(self, image_path: str | os.PathLike[str]) -> Slide | None:
@@ -537,7 +559,7 @@ class ProjectStore:
             slide = self._slide(slide_id)
             merged = {**slide.attributes, **attributes}
             self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(merged), slide_id))
-            self._emit(StoreEvent("slide_changed", slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
     def set_sample_id(self, slide_id: int, sample_id: str) -> Slide:
@@ -558,7 +580,7 @@ class ProjectStore:
                 attributes[SAMPLE_ID_KEY] = text
             if attributes != slide.attributes:
                 self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(attributes), slide_id))
-                self._emit(StoreEvent("slide_changed", slide_id))
+                self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
     def relocate_slide(self, slide_id: int, image_path: str | os.PathLike[str], width: int, height: int) -> Slide:
@@ -577,7 +599,7 @@ class ProjectStore:
                     "choose the same image"
                 )
             self._db.execute("UPDATE slides SET path = ? WHERE id = ?", (relative, slide_id))
-            self._emit(StoreEvent("slide_changed", slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
     def mark_detected(self, slide_id: int, detector_version: str) -> Slide:
@@ -597,7 +619,7 @@ class ProjectStore:
         if current is None or current[0] == status.value:
             return
         self._db.execute("UPDATE slides SET status = ? WHERE id = ?", (status.value, slide_id))
-        self._emit(StoreEvent("slide_changed", slide_id))
+        self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
 
     def _touch_for_review(self, slide_id: int) -> None:
         """A human edit moves a slide into review."""
@@ -668,7 +690,7 @@ class ProjectStore:
                     "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'below_target', ?)",
                     (at, slide_id, who.strip(), f"{count.counted} of {target} white cells counted: {reason}"),
                 )
-            self._emit(StoreEvent("slide_changed", slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
     def unlock(self, slide_id: int, who: str, reason: str) -> Slide:
@@ -689,7 +711,7 @@ class ProjectStore:
                 "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'unlock', ?)",
                 (now_iso(), slide_id, who, reason.strip()),
             )
-            self._emit(StoreEvent("slide_changed", slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
     def audit_trail(self, slide_id: int | None = None) -> list[dict[str, Any]]:
@@ -790,7 +812,7 @@ class ProjectStore:
                 self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
             if any(new.source is LabelSource.HUMAN for new in cells):
                 self._touch_for_review(slide_id)
-            self._emit(StoreEvent("cells_added", slide_id, tuple(c.id for c in added)))
+            self._emit(StoreEvent(StoreEventKind.CELLS_ADDED, slide_id, tuple(c.id for c in added)))
             return added
 
     def add_cell(self, slide_id: int, box: Box, kind: CellKind, label: str | None = None) -> Cell:
@@ -844,7 +866,7 @@ class ProjectStore:
                 touched.setdefault(before.slide_id, []).append(cell_id)
             for slide_id, ids in touched.items():
                 self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
-                self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+                self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
 
     def set_taught_predictions(
         self, predictions: Sequence[tuple[int, str, dict[str, float]]], model_version: str
@@ -870,7 +892,7 @@ class ProjectStore:
                                                              model_version=model_version))
                 written.setdefault(before.slide_id, []).append(cell_id)
             for slide_id, ids in written.items():
-                self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+                self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
         return sum(len(ids) for ids in written.values())
 
     def remove_model_proposals(self, cell_ids: Sequence[int]) -> None:
@@ -887,7 +909,7 @@ class ProjectStore:
                 self._record(cell.id, _cell_state(cell), None)
                 removed.setdefault(cell.slide_id, []).append(cell.id)
             for slide_id, ids in removed.items():
-                self._emit(StoreEvent("cells_removed", slide_id, tuple(ids)))
+                self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
 
     # ----------------------------------------------------------- human decisions
     def set_label(self, cell_ids: Sequence[int], label: str, description: str = "Set class") -> None:
@@ -984,7 +1006,7 @@ class ProjectStore:
                 self._queue(edit_id, cell, CorrectionAction.DELETE, old=cell, new=None)
                 removed.setdefault(cell.slide_id, []).append(cell.id)
             for slide_id, ids in removed.items():
-                self._emit(StoreEvent("cells_removed", slide_id, tuple(ids)))
+                self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
 
     def _human_targets(self, cell_ids: Sequence[int]) -> list[Cell]:
         cells = []
@@ -1004,7 +1026,7 @@ class ProjectStore:
             if row:
                 by_slide.setdefault(row[0], []).append(cell_id)
         for slide_id, ids in by_slide.items():
-            self._emit(StoreEvent("cells_changed", slide_id, tuple(ids)))
+            self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
 
     def _check_label(self, label: str | None) -> None:
         if label is not None and label not in self.taxonomy:
@@ -1107,7 +1129,7 @@ class ProjectStore:
                     self._restore(cell_id, current, target)
                 self._db.execute("UPDATE edits SET undone = ? WHERE id = ?", (1 if undo else 0, edit_id))
                 self._db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (1 if undo else 0, edit_id))
-                self._emit(StoreEvent("history_changed"))
+                self._emit(StoreEvent(StoreEventKind.HISTORY_CHANGED))
             return HistoryStep(description, cells)
 
     def _refuse_signed(self, verb: str, description: str, slide_ids: Iterable[int]) -> None:
@@ -1125,7 +1147,7 @@ class ProjectStore:
             self._check_unlocked(slide_id)
         if target is None:
             self._db.execute("DELETE FROM cells WHERE id = ?", (cell_id,))
-            self._emit(StoreEvent("cells_removed", slide_id, (cell_id,)))
+            self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, (cell_id,)))
             return
         cell = _cell_from_state(cell_id, target)
         values = (cell_id, cell.slide_id, *_cell_values(cell))
@@ -1134,14 +1156,14 @@ class ProjectStore:
                 f"INSERT INTO cells(id, slide_id, {_CELL_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 values,
             )
-            self._emit(StoreEvent("cells_added", cell.slide_id, (cell_id,)))
+            self._emit(StoreEvent(StoreEventKind.CELLS_ADDED, cell.slide_id, (cell_id,)))
         else:
             self._db.execute(
                 f"UPDATE cells SET slide_id = ?, {', '.join(f'{n} = ?' for n in _CELL_FIELDS.split(', '))} "
                 "WHERE id = ?",
                 (*values[1:], cell_id),
             )
-            self._emit(StoreEvent("cells_changed", cell.slide_id, (cell_id,)))
+            self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, cell.slide_id, (cell_id,)))
 
     # ----------------------------------------------------------- the correction queue
     def corrections(self, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:

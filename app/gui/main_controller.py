@@ -48,6 +48,7 @@ from core.store import (
     ProjectStore,
     StoreError,
     StoreEvent,
+    StoreEventKind,
     resolve_project_path,
 )
 from core.wording import counted
@@ -479,23 +480,25 @@ class MainController(QObject):
             return  # a late batch from a project already closed
         self.window.slide_model.on_store_events(events)
         self.canvas.on_store_events(events)
-        if self.slide is not None and any(e.kind.startswith("cells_") and e.slide_id == self.slide.id for e in events):
+        if self.slide is not None and any(e.kind.about_cells and e.slide_id == self.slide.id for e in events):
             self._show_empty_hint()
         kinds = {event.kind for event in events}
         if self.slide is not None and any(
-            e.kind == "reloaded" or (e.kind == "slide_changed" and e.slide_id == self.slide.id) for e in events
+            e.kind is StoreEventKind.RELOADED
+            or (e.kind is StoreEventKind.SLIDE_CHANGED and e.slide_id == self.slide.id)
+            for e in events
         ):
             self.slide = self.session.reader.slide(self.slide.id)
             self.canvas.refresh_slide(self.slide)
             self._update_actions()
-        if "history_changed" in kinds:
+        if StoreEventKind.HISTORY_CHANGED in kinds:
             self._update_undo_actions()
         if self._not_saved is not None:
             self._not_saved = None  # an edit has been saved since: the file takes edits again
             self._update_lock_banner()
-        if "slide_added" in kinds:
+        if StoreEventKind.SLIDE_ADDED in kinds:
             if self.slide is None:
-                added = [e.slide_id for e in events if e.kind == "slide_added" and e.slide_id is not None]
+                added = [e.slide_id for e in events if e.kind is StoreEventKind.SLIDE_ADDED and e.slide_id is not None]
                 self.show_slide_id(added[0])
             self._update_actions()
 

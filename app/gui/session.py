@@ -28,7 +28,7 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from core.store import ProjectStore, StoreEvent
+from core.store import ProjectStore, StoreEvent, StoreEventKind
 
 FOLLOW_INTERVAL_MS = 2000  # how often a read-only window looks for edits saved elsewhere
 
@@ -96,7 +96,7 @@ class ProjectSession(QObject):
 
     def _follow_edits_elsewhere(self) -> None:
         if not self._closed and self.store.changed_elsewhere():
-            self.changed.emit([StoreEvent("reloaded")])
+            self.changed.emit([StoreEvent(StoreEventKind.RELOADED)])
 
     def _relay_failure(self, error: Exception) -> None:
         if self._closed:

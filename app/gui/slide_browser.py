@@ -41,7 +41,7 @@ from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
 from core.schema import Slide, SlideStatus
-from core.store import CellTally, StoreError, StoreEvent
+from core.store import CellTally, StoreError, StoreEvent, StoreEventKind
 
 SLIDE_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -118,17 +118,18 @@ class SlideListModel(QAbstractListModel):
         """Follow a batch of store events; each touched slide is recounted once."""
         if self.session is None:
             return
-        if any(event.kind == "reloaded" for event in events):
+        if any(event.kind is StoreEventKind.RELOADED for event in events):
             self._reload()
             return
         recount: set[int] = set()
         changed: set[int] = set()
         for event in events:
-            if event.kind == "slide_added" and event.slide_id is not None and event.slide_id not in self._rows:
-                self._append_slide(event.slide_id)
-            elif event.kind == "slide_changed" and event.slide_id in self._rows:
+            if event.kind is StoreEventKind.SLIDE_ADDED and event.slide_id is not None:
+                if event.slide_id not in self._rows:
+                    self._append_slide(event.slide_id)
+            elif event.kind is StoreEventKind.SLIDE_CHANGED and event.slide_id in self._rows:
                 changed.add(event.slide_id)
-            elif event.kind.startswith("cells_") and event.slide_id in self._rows:
+            elif event.kind.about_cells and event.slide_id in self._rows:
                 recount.add(event.slide_id)
         for slide_id in changed:
             row = self._rows[slide_id]

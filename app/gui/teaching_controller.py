@@ -19,7 +19,7 @@ from app.gui.worker import JobHandle, start_job
 from core.jobs import CancelToken, Progress
 from core.project_learning import ProjectTeacher, Teaching
 from core.schema import CellKind
-from core.store import StoreEvent
+from core.store import StoreEvent, StoreEventKind
 from core.wording import counted
 
 # Decisions closer together than this are taught in one refit.
@@ -91,7 +91,7 @@ class TeachingController(QObject):
 
     def _on_changed(self, events: list[StoreEvent]) -> None:
         # A decision enters the history; the teacher's own writes do not.
-        if any(event.kind in ("history_changed", "reloaded") for event in events):
+        if any(event.kind in (StoreEventKind.HISTORY_CHANGED, StoreEventKind.RELOADED) for event in events):
             self.schedule()
 
     def _start(self) -> None:

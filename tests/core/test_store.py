@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.schema import Box, CellKind, CorrectionAction, LabelSource, NewCell, SlideStatus
-from core.store import ProjectStore, ReadOnlyProjectError, SlideLockedError, StoreError, StoreEvent
+from core.store import ProjectStore, ReadOnlyProjectError, SlideLockedError, StoreError, StoreEvent, StoreEventKind
 from tests.core.images import write_image
 
 
@@ -198,13 +198,28 @@ def test_changes_are_announced_after_commit(project: ProjectStore, tmp_path: Pat
     cell = project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE)
     project.set_label([cell.id], "monocyte")
     project.remove_cells([cell.id])
-    kinds = [e.kind for e in events if e.kind.startswith("cells")]
-    assert kinds == ["cells_added", "cells_changed", "cells_removed"]
-    assert all(e.cell_ids == (cell.id,) for e in events if e.kind.startswith("cells"))
+    kinds = [e.kind for e in events if e.kind.about_cells]
+    assert kinds == [StoreEventKind.CELLS_ADDED, StoreEventKind.CELLS_CHANGED, StoreEventKind.CELLS_REMOVED]
+    assert all(e.cell_ids == (cell.id,) for e in events if e.kind.about_cells)
     events.clear()
     with pytest.raises(StoreError):
         project.set_label([cell.id], "monocyte")  # the cell is gone
     assert events == []
+
+
+def test_every_event_kind_is_announced_as_a_member_of_its_enum(project: ProjectStore, tmp_path: Path) -> None:
+    # Views compare kinds against the members; an event carrying a plain
+    # string (or a kind the enum lacks) would slip past every such comparison.
+    events: list[StoreEvent] = []
+    project.subscribe(events.append)
+    slide_id = add_slide(project, tmp_path)
+    cell = project.add_cell(slide_id, Box(0, 0, 5, 5), CellKind.WHITE)
+    project.set_label([cell.id], "monocyte")
+    project.remove_cells([cell.id])
+    project.set_sample_id(slide_id, "S-1")
+    project.set_taxonomy(project.taxonomy)
+    assert all(type(event.kind) is StoreEventKind for event in events)
+    assert {event.kind for event in events} == set(StoreEventKind)
 
 
 def test_batch_listeners_hear_one_call_per_transaction(project: ProjectStore, tmp_path: Path) -> None:
@@ -215,7 +230,7 @@ def test_batch_listeners_hear_one_call_per_transaction(project: ProjectStore, tm
     project.confirm([c.id for c in cells])
     project.undo()  # announces each restored cell on its own
     assert len(batches) == 2
-    assert sum(1 for e in batches[1] if e.kind == "cells_changed") >= 1
+    assert sum(1 for e in batches[1] if e.kind is StoreEventKind.CELLS_CHANGED) >= 1
     assert {cell_id for e in batches[1] for cell_id in e.cell_ids} == {c.id for c in cells}
     unsubscribe()
     project.redo()

@@ -31,7 +31,7 @@ from core.imaging import ImageRead, ImageState, try_read
 from core.jobs import CancelToken, Progress
 from core.schema import Box, Cell, CellKind, Slide, SlideStatus
 from core.slide_pixels import changed_size
-from core.store import StoreEvent
+from core.store import StoreEvent, StoreEventKind
 
 # Decoded slides kept for quick back-and-forth, bounded by pixels so one
 # whole-slide scan is never held twice.
@@ -268,7 +268,7 @@ class CanvasController(QObject):
         # Undo and redo announce the cells they restore with their slide, so
         # history_changed alone needs no refresh here.
         if any(
-            event.kind == "reloaded" or (event.kind.startswith("cells_") and event.slide_id == slide_id)
+            event.kind is StoreEventKind.RELOADED or (event.kind.about_cells and event.slide_id == slide_id)
             for event in events
         ):
             self._sync_cells()

@@ -35,7 +35,7 @@ from app.gui.settings import app_qsettings
 from core import review
 from core.review import ReviewOutcome
 from core.schema import CellKind
-from core.store import ProjectStore, StoreError
+from core.store import ProjectStore, StoreError, StoreEvent, StoreEventKind
 
 # Tile sizes the zoom steps through, in pixels of the crop: small enough to
 # see a whole group, large enough to read granules.
@@ -563,8 +563,8 @@ class CellGallery(QWidget):
         self._update_status()
 
     @Slot(object)
-    def _on_store_events(self, events: list) -> None:
-        if any(event.kind in ("slide_added", "slide_changed", "reloaded") for event in events):
+    def _on_store_events(self, events: list[StoreEvent]) -> None:
+        if any(event.kind.about_a_slide or event.kind is StoreEventKind.RELOADED for event in events):
             self._fill_slide_combo()
 
     @Slot(QModelIndex, QModelIndex)

@@ -46,7 +46,7 @@ from app.gui.session import ProjectSession
 from core.confidence import cell_confidence
 from core.differential import CountsAs, awaits_review, class_of, counts_as
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
-from core.store import ProjectStore, StoreError, StoreEvent
+from core.store import ProjectStore, StoreError, StoreEvent, StoreEventKind
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 CELL_IDS_MIME = "application/x-hemalabel-cell-ids"
@@ -328,19 +328,19 @@ class GalleryModel(QAbstractListModel):
         removed: set[int] = set()
         reload_all = False
         for event in events:
-            if event.kind in ("reloaded",):
+            if event.kind is StoreEventKind.RELOADED:
                 reload_all = True
-            elif event.kind in ("slide_added", "slide_changed"):
+            elif event.kind.about_a_slide:
                 self._reload_slides()
             elif not self._holds_slide(event.slide_id):
                 continue  # cell events of a slide not read yet: read when a filter first shows it
-            elif event.kind in ("cells_added", "cells_changed"):
+            elif event.kind in (StoreEventKind.CELLS_ADDED, StoreEventKind.CELLS_CHANGED):
                 changed.update(event.cell_ids)
                 removed.difference_update(event.cell_ids)
-            elif event.kind == "cells_removed":
+            elif event.kind is StoreEventKind.CELLS_REMOVED:
                 removed.update(event.cell_ids)
                 changed.difference_update(event.cell_ids)
-        if not (reload_all or changed or removed or any(e.kind.startswith("slide") for e in events)):
+        if not (reload_all or changed or removed or any(e.kind.about_a_slide for e in events)):
             return  # history_changed alone: the cells it touched came as their own events
         if reload_all or len(changed) > RELOAD_ALL_ABOVE:
             self._reload_all()
@@ -352,7 +352,7 @@ class GalleryModel(QAbstractListModel):
             for cell_id in changed:
                 self._tiles.pop(cell_id, None)
                 self._reread(cell_id)
-            slides_changed = any(e.kind.startswith("slide") for e in events)
+            slides_changed = any(e.kind.about_a_slide for e in events)
             if not removed and self._update_in_place(before, repaint_all=slides_changed):
                 return
         self._rebuild(touched=changed if not (reload_all or removed) else ())
