@@ -178,6 +178,7 @@ class _Pending:
     record_history: bool
     edit_id: int | None = None
     events: list[StoreEvent] = field(default_factory=list)
+    nudge: bool = False  # a key press's box move, which the next press on that box may join
 
 
 def now_iso() -> str:
@@ -232,6 +233,9 @@ class ProjectStore:
         self._failure_listeners: list[Callable[[SaveFailedError], None]] = []
         self._pending: _Pending | None = None
         self._depth = 0
+        # The history's latest step when it is a nudge, which the next press
+        # on the same box joins; an id rather than a description to match.
+        self._joinable_nudge: int | None = None
         self.taxonomy = self._load_taxonomy()
         self._data_version = self._read_data_version()
 
@@ -414,6 +418,9 @@ class ProjectStore:
             except sqlite3.Error as error:
                 self._roll_back()
                 raise self._not_saved(description, error) from error
+            if pending.edit_id is not None:
+                # Known only once committed: a rolled-back step's id is given to the next one.
+                self._joinable_nudge = pending.edit_id if pending.nudge else None
         if pending.edit_id is not None:
             pending.events.append(StoreEvent(StoreEventKind.HISTORY_CHANGED))
         self._announce(pending.events)
@@ -957,6 +964,8 @@ class ProjectStore:
         as one drag does; a pause of more than a couple of seconds, or any
         other edit, starts a new step."""
         with self.edit(NUDGE_DESCRIPTION):
+            assert self._pending is not None  # set by edit()
+            self._pending.nudge = self._depth == 1
             (cell,) = self._human_targets([cell_id])
             after = cell.with_changes(box=box, reviewed=True)
             joined = self._nudge_to_join(cell_id)
@@ -978,10 +987,10 @@ class ProjectStore:
     def _nudge_to_join(self, cell_id: int) -> tuple[int, int] | None:
         """The latest edit and its one change, when they are a recent nudge of
         this cell that has not been undone: (edit id, change id)."""
-        latest = self._db.execute("SELECT id, description, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
-        if latest is None or latest[1] != NUDGE_DESCRIPTION or latest[3]:
+        latest = self._db.execute("SELECT id, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
+        if latest is None or latest[0] != self._joinable_nudge or latest[2]:
             return None
-        age = datetime.now(UTC) - datetime.fromisoformat(latest[2])
+        age = datetime.now(UTC) - datetime.fromisoformat(latest[1])
         if age.total_seconds() > NUDGES_JOIN_WITHIN_S:
             return None
         changes = self._db.execute("SELECT id, cell_id FROM changes WHERE edit_id = ?", (latest[0],)).fetchall()

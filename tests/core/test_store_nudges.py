@@ -63,3 +63,11 @@ def test_a_pause_starts_a_new_step(store: ProjectStore, monkeypatch: pytest.Monk
     store.nudge_cell(first.id, Box(11, 10, 41, 40))
     store.nudge_cell(first.id, Box(12, 10, 42, 40))
     assert store.undo() == "Nudge box" and store.cell(first.id).box == Box(11, 10, 41, 40)
+
+
+def test_a_step_is_joined_for_being_a_nudge_not_for_its_name(store: ProjectStore) -> None:
+    first, _second = store.cells()
+    store.move_cell(first.id, Box(11, 10, 41, 40), description="Nudge box")  # a drag that happens to read alike
+    store.nudge_cell(first.id, Box(12, 10, 42, 40))
+    assert len(_moves(store)) == 2
+    assert store.undo() == "Nudge box" and store.cell(first.id).box == Box(11, 10, 41, 40)
