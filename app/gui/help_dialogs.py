@@ -122,10 +122,9 @@ def about_html() -> str:
 def models_in_use() -> str:
     """"classifier hemalabel-wbc 1.2.0 (bundled), detector cell-detector 2.2",
     from the cards alone: no network is loaded to say it."""
-    from core.classifier import read_card, resolve_model
-    from core.classifier.card import card_path_for
-    from core.detection.card import DetectorCard
-    from core.detection.detector import resolve_detector_card
+    from core.models.classifier_card import card_path_for, read_card
+    from core.models.detector_card import DetectorCard
+    from core.models.resolver import resolve_detector_card, resolve_model
     from core.resources import bundled_models_dir
 
     parts = []

@@ -1,5 +1,6 @@
-"""The white-cell classifier: model cards, the model resolver and the
-Classifier (a core.inference.CellClassifier).  Importing this package does
+"""The white-cell classifier: the Classifier (a core.inference.CellClassifier)
+and the network around it; its card and which file is the model in use are
+core.models'.  Importing this package does
 not load TensorFlow; loading a model does.
 
     from core.classifier import load_classifier
@@ -7,20 +8,6 @@ not load TensorFlow; loading a model does.
     probabilities = classifier.predict(crops)
 """
 
-from core.classifier.card import ModelCard, ModelCardError, read_card, write_card
 from core.classifier.model import Classifier, load_classifier
-from core.classifier.resolver import DEFAULT_MODEL_NAME, available_models, resolve_model
-from core.resources import user_models_dir
 
-__all__ = [
-    "DEFAULT_MODEL_NAME",
-    "Classifier",
-    "ModelCard",
-    "ModelCardError",
-    "available_models",
-    "load_classifier",
-    "read_card",
-    "resolve_model",
-    "user_models_dir",
-    "write_card",
-]
+__all__ = ["Classifier", "load_classifier"]

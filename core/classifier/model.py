@@ -12,11 +12,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.classifier.calibration import softmax
-from core.classifier.card import ModelCard, ModelCardError, card_path_for, check_model, check_weights, read_card
 from core.classifier.folding import folded_inference
 from core.classifier.lite import lite_network
 from core.classifier.preprocess import batch_of
-from core.classifier.resolver import resolve_model
+from core.models.classifier_card import ModelCard, card_path_for, check_model, check_weights, read_card
+from core.models.files import ModelCardError
+from core.models.resolver import resolve_model
 
 # Cells per network call: 64 keeps a block's activations in the CPU cache
 # (on 2 cores, 6% more cells per second than 256).

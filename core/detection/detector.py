@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.detection.card import DetectorCard, ModelCardError
 from core.detection.decode import decode_head
 from core.detection.fusion import fuse_detections
 from core.detection.magnification import Magnification, RedRuler, estimate_magnification
@@ -31,10 +30,11 @@ from core.detection.scale import pad_to_multiple, to_work_scale
 from core.detection.targets import CLASSES
 from core.detection.tiling import BandWindow, Detections, detect_tiled_rows
 from core.inference import Detection
-from core.resources import bundled_models_dir, user_models_dir
+from core.models.detector_card import DetectorCard
+from core.models.files import ModelCardError
+from core.models.resolver import resolve_detector_card
 from core.schema import Box, CellKind
 
-DEFAULT_CARD_NAME = "cell-detector.json"
 _KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
 # Below this many image pixels on a side there is no room for a cell.
 _MIN_SIDE = 8
@@ -46,29 +46,6 @@ PROBE_SIDE = 640
 
 def _empty() -> Detections:
     return np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64)
-
-
-def default_detector_card() -> Path:
-    """The bundled detector's card (HEMALABEL_BUNDLED_MODELS can move the folder)."""
-    return bundled_models_dir() / DEFAULT_CARD_NAME
-
-
-def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
-    """The card to load: `model` if given (a card, its .keras file, or a
-    folder holding cell-detector.json), else a user-trained detector in the
-    user's data folder, else the bundled one."""
-    if model is not None:
-        path = Path(model)
-        if path.is_dir():
-            return path / DEFAULT_CARD_NAME
-        if not path.suffix and path.parent == Path(".") and not path.exists():
-            # A bare name, as classifiers are named: the user's models, then the bundled ones.
-            for folder in (user_models_dir(), bundled_models_dir()):
-                if (folder / f"{path.name}.json").is_file():
-                    return folder / f"{path.name}.json"
-        return path.with_suffix(".json") if path.suffix == ".keras" else path
-    user_card = user_models_dir() / DEFAULT_CARD_NAME
-    return user_card if user_card.is_file() else default_detector_card()
 
 
 class KerasCellDetector:
@@ -86,8 +63,8 @@ class KerasCellDetector:
 
     @classmethod
     def load(cls, card_path: str | os.PathLike[str] | None = None) -> KerasCellDetector:
-        """Load a detector from its card (see resolve_detector_card for
-        the default); ModelCardError if card and weights disagree."""
+        """Load a detector from its card (see core.models.resolver.
+        resolve_detector_card for the default); ModelCardError if card and weights disagree."""
         path = resolve_detector_card(card_path)
         card = DetectorCard.load(path)
         if tuple(card.classes) != CLASSES:

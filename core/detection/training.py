@@ -24,7 +24,6 @@ from numpy.typing import NDArray
 from core.detection.assess import predict_results
 from core.detection.augment import AugmentConfig, augmented_sample
 from core.detection.averaging import WeightAverage
-from core.detection.card import DetectorCard, sha256_of
 from core.detection.data import GroundTruth
 from core.detection.evaluation import evaluate
 from core.detection.magnification import learnt_ruler
@@ -33,6 +32,8 @@ from core.detection.targets import CLASSES
 from core.detection.tuning import operating_point
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
+from core.models.detector_card import DetectorCard
+from core.models.files import sha256_of
 
 
 @dataclass(slots=True)

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from core.detection.assess import predict_results
-from core.detection.card import ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, choose_thresholds, evaluate
 from core.jobs import CancelToken, Job, Progress
+from core.models.files import ModelCardError
+from core.models.resolver import resolve_detector_card
 
 NO_PARTNER = "none"  # retune_detector(partner=NO_PARTNER) removes the second network
 
@@ -54,7 +55,7 @@ def retune_detector(
     red_cell_range: the learnt red-cell sizes to record (learnt_ruler of
     the training fields, low and high); None keeps the card's.  It is set before the
     thresholds are chosen, since it decides the scale val fields are seen at."""
-    from core.detection.detector import KerasCellDetector, resolve_detector_card
+    from core.detection.detector import KerasCellDetector
 
     cancel = cancel or CancelToken()
     if not val:

@@ -98,7 +98,7 @@ def watch_parent(poll: float = PARENT_POLL_SECONDS) -> None:
 
 def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]:
     from core.classifier import load_classifier
-    from core.classifier.card import read_card, write_card
+    from core.models.classifier_card import read_card, write_card
     from core.taxonomy import Taxonomy
 
     started = time.monotonic()

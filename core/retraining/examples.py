@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+from core.models.classifier_card import card_path_for, read_card
+from core.models.files import ModelCardError
+from core.models.registry import ModelRegistry
 from core.project_learning import SAME_CELL_IOU
-from core.retraining.registry import ModelRegistry
 from core.schema import CellKind
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
@@ -62,8 +64,6 @@ def _parse_time(text: str) -> datetime | None:
 
 def queue_summary(store: ProjectStore, registry: ModelRegistry | None = None) -> QueueSummary:
     """What a retrain would learn from, against the model now in use."""
-    from core.classifier.card import ModelCardError, card_path_for, read_card
-
     registry = registry or ModelRegistry()
     current = registry.current()
     try:

@@ -22,10 +22,13 @@ from pathlib import Path
 from typing import IO, Any
 
 from core.jobs import Cancelled, CancelToken, Job, Progress
+from core.models.classifier_card import card_path_for, read_card
+from core.models.files import ModelCardError
+from core.models.registry import ModelRegistry, ModelVersion, RegistryError
+from core.models.resolver import resolve_model
 from core.retraining.child import ChildRequest, run_child
 from core.retraining.examples import candidate_classes, drop_contradictions, training_examples
 from core.retraining.out_of_fold import slide_folds
-from core.retraining.registry import ModelRegistry, ModelVersion, RegistryError
 from core.retraining.scoring import Comparison, ModelScores, recommend
 from core.retraining.settings import RetrainSettings
 from core.store import ProjectStore
@@ -124,9 +127,6 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
 
 
 def _base_model(settings: RetrainSettings, registry: ModelRegistry) -> tuple[Path, str, Any]:
-    from core.classifier.card import ModelCardError, card_path_for, read_card
-    from core.classifier.resolver import resolve_model
-
     try:
         if settings.base is None:
             version = registry.current()

@@ -16,16 +16,15 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.classifier.card import ModelCardError
 from core.classifier.model import BATCH_SIZE
 from core.classifier.preprocess import resize_square
 from core.crops import crop_square
+from core.models.files import ModelCardError
+from core.models.resolver import resolve_screen_model
+from core.models.screen_card import ScreenCard, check_screen_weights, read_screen_card
 from core.schema import Box
-from core.screen.card import ScreenCard, check_screen_weights, read_screen_card
 from core.screen.fields import SUBTYPES
 from core.screen.pooling import attention_subtype, blast_logits, sigmoid
-
-DEFAULT_SCREEN_MODEL = "lymphoid-screen"
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,18 +86,6 @@ class ScreenModel:
     def field_subtype(self, logits: NDArray[Any]) -> str:
         """A field's subtype from its cells' logits (the training's pooling)."""
         return SUBTYPES[attention_subtype(logits, blast_logits(logits), float(self.card.sharpness))]
-
-
-def resolve_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> Path:
-    """The card of a screen model named or given by path (.keras or .json);
-    by name it is looked up where classifiers are."""
-    from core.classifier.resolver import find_model_file, search_dirs
-
-    wanted = str(name_or_path or DEFAULT_SCREEN_MODEL)
-    card = find_model_file(wanted, ".json", "screen model card")
-    if card is None:
-        raise ModelCardError(f"screen model {wanted!r} not found (looked in {', '.join(map(str, search_dirs()))})")
-    return card
 
 
 def load_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> ScreenModel:

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.jobs import CancelToken, Job, Progress
-from core.screen.card import ScreenCard, write_screen_card
+from core.models.screen_card import ScreenCard, write_screen_card
 from core.screen.cells import FIELD_ENLARGEMENT, FieldCells, field_cells
 from core.screen.config import ScreenConfig
 from core.screen.fields import BENIGN, DIAGNOSES, list_fields, split_fields
@@ -237,7 +237,7 @@ def _save(model: Any, config: ScreenConfig, threshold: float, reached: float, va
           splits: dict[str, list[FieldCells]], history: list[dict[str, float]], started: float, detector: Any
           ) -> ScreenTrainResult:
     from core.classifier.architecture import build
-    from core.classifier.card import sha256_of
+    from core.models.files import sha256_of
 
     out_dir = Path(config.output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,9 @@ from core.classifier.calibration import (
     threshold_for_accuracy,
     threshold_for_recall,
 )
-from core.classifier.card import ModelCard, card_path_for, sha256_of, write_card
 from core.jobs import CancelToken, Job, Progress
+from core.models.classifier_card import ModelCard, card_path_for, write_card
+from core.models.files import sha256_of
 from core.training.budget import epoch_progress
 from core.training.config import TrainConfig
 from core.training.datasets import gather_samples

@@ -13,13 +13,14 @@ from typing import Any
 
 from core import retraining
 from core.jobs import Cancelled, CancelToken, Progress
+from core.models.registry import ModelVersion
 from core.project_learning import CurvePoint
 
 CLASSES = ["neutrophil", "lymphocyte", "monocyte"]
 
 
 def version(name: str, status: str, parent: str | None = None, current: bool = False, metrics: dict | None = None):
-    return retraining.ModelVersion(
+    return ModelVersion(
         name=name, path=Path(f"/models/{name}.keras"), status=status, parent=parent,
         created_at="2026-12-01T12:00:00", trained_on={"neutrophil": 40, "lymphocyte": 30},
         metrics=metrics or {}, is_current=current,

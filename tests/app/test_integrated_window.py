@@ -234,8 +234,8 @@ def test_about_names_the_models_in_use_and_what_they_learnt_from() -> None:
     """Help > About promised "Version and licences" and gave neither: PBC's
     CC BY 4.0 asks for attribution wherever models trained on it ship."""
     from app.gui.help_dialogs import about_html
-    from core.classifier import read_card, resolve_model
-    from core.classifier.card import card_path_for
+    from core.models.classifier_card import card_path_for, read_card
+    from core.models.resolver import resolve_model
 
     card = read_card(card_path_for(resolve_model(None)))
     text = about_html()

@@ -25,7 +25,8 @@ from app.gui.actions import SPECS, shortcut_text  # noqa: E402
 from app.gui.retrain import backend  # noqa: E402
 from app.gui.retrain.models_dialog import ModelsDialog, key_metrics  # noqa: E402
 from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
-from core.classifier.card import card_path_for, read_card  # noqa: E402
+from core.models.classifier_card import card_path_for, read_card  # noqa: E402
+from core.models.registry import ModelRegistry  # noqa: E402
 from core.schema import CellKind  # noqa: E402
 from core.store import ProjectStore  # noqa: E402
 
@@ -404,7 +405,7 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "user-models"))
     dialog = make_dialog(qtbot, store)
     qtbot.waitUntil(lambda: dialog.summary is not None and dialog.insights_tab.insights is not None, timeout=20000)
-    assert dialog.summary.model == retraining.ModelRegistry().current().name
+    assert dialog.summary.model == ModelRegistry().current().name
     counts = table_dict(dialog.queue_tab.class_table)
     assert {name: values[0] for name, values in counts.items()} == {
         "Neutrophil": "2", "Lymphocyte": "1", "Eosinophil": "1", "Monocyte": "2", "Total": "6"}
@@ -431,13 +432,13 @@ def test_queue_and_insights_come_from_the_real_core(qtbot, store: ProjectStore, 
 
 def real_registry_with_a_candidate(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> tuple[retraining.ModelRegistry, str]:
+) -> tuple[ModelRegistry, str]:
     """A real registry in a folder of its own, holding the candidate
     BUNDLED-r1 (its files are not a real model); returns it and BUNDLED."""
     folder = tmp_path / "user-models"
     folder.mkdir()
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(folder))
-    registry = retraining.ModelRegistry()
+    registry = ModelRegistry()
     bundled = registry.current().name
     (folder / f"{bundled}-r1.keras").write_bytes(b"not a real model")
     (folder / f"{bundled}-r1.json").write_text("{}")
@@ -462,10 +463,10 @@ def test_models_dialog_promotes_and_rolls_back_in_the_real_registry(qtbot, tmp_p
     assert "validation split" in dialog.table.item(0, 6).toolTip()
     dialog.select_name(f"{bundled}-r1")
     dialog.promote_button.click()
-    assert retraining.ModelRegistry().current().name == f"{bundled}-r1"
+    assert ModelRegistry().current().name == f"{bundled}-r1"
     assert dialog.table.item(1, 0).text() == "\u25cf" and dialog.rollback_button.isEnabled()
     dialog.rollback_button.click()
-    assert retraining.ModelRegistry().current().name == bundled
+    assert ModelRegistry().current().name == bundled
     assert "Rolled back" in dialog.status.text()
 
 
@@ -511,7 +512,7 @@ def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: 
     assert dialog.outcome is not None, dialog.training_tab.log_view.toPlainText()
     # Its two slides make two folds: two out-of-fold fits and the candidate's, one epoch each.
     assert list(dialog.training_tab.curves["loss"].getData()[0]) == [1, 2, 3]
-    assert retraining.ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
+    assert ModelRegistry().get(dialog.outcome.candidate.name).status == "candidate"
     assert dialog.results_tab.recommendation.text()
     qtbot.waitUntil(lambda: dialog.insights_tab.curve is not None, timeout=90000)  # its own job, the real network
 
@@ -537,7 +538,7 @@ def test_enter_never_promotes_nor_starts_a_retrain(qtbot, store: ProjectStore, t
     versions.select_name(f"{bundled}-r1")
     versions.table.setFocus()
     qtbot.keyClick(versions.table, Qt.Key.Key_Return)
-    assert retraining.ModelRegistry().current().name == bundled and not versions.isVisible()  # Enter closed it
+    assert ModelRegistry().current().name == bundled and not versions.isVisible()  # Enter closed it
 
     from PySide6.QtWidgets import QFileDialog
 

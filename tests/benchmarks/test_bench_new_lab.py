@@ -35,7 +35,8 @@ import pytest
 from core.classifier import load_classifier
 from core.imaging import probe_image
 from core.jobs import run_job
-from core.retraining import ModelRegistry, RetrainSettings, retrain
+from core.models.registry import ModelRegistry
+from core.retraining import RetrainSettings, retrain
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
 from core.training.config import TrainConfig

@@ -26,9 +26,10 @@ import pytest
 from app.cli.output import with_interval
 from core.detection.assess import evaluate_detector
 from core.detection.data import read_ground_truth, relabelled_fields
-from core.detection.detector import KerasCellDetector, resolve_detector_card
+from core.detection.detector import KerasCellDetector
 from core.imaging import load_rgb
 from core.jobs import run_job
+from core.models.resolver import resolve_detector_card
 from tests.conftest import REAL_DATA as DATA
 
 GOALS = {"white": {"recall": 0.99, "precision": 0.95, "ap50": 0.98}, "red": {"ap50": 0.90}, "platelet": {"ap50": 0.90}}

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
-from core.classifier import ModelCardError, load_classifier, read_card, resolve_model, write_card
-from core.classifier.card import sha256_of
+from core.classifier import load_classifier
 from core.jobs import Cancelled, CancelToken, Progress, run_job
+from core.models.classifier_card import read_card, write_card
+from core.models.files import ModelCardError, sha256_of
+from core.models.resolver import resolve_model
 from core.training.config import SourceConfig, TrainConfig
 from core.training.trainer import train_classifier
 from tests.core.classifier_fixtures import COLOURS, write_class_tree

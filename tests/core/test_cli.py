@@ -73,8 +73,7 @@ def test_a_detector_given_as_a_classifier_and_the_reverse_are_refused_by_what_th
     """The bundled detector and classifier lie in the same folder: naming one
     for the other's command used to end on "card lacks a field (... missing
     4 required positional arguments ...)" or "card not found"."""
-    from core.classifier import available_models
-    from core.detection.detector import resolve_detector_card
+    from core.models.resolver import available_models, resolve_detector_card
     from core.resources import bundled_models_dir
 
     write_image(tmp_path / "crops" / "a.png")
@@ -83,6 +82,8 @@ def test_a_detector_given_as_a_classifier_and_the_reverse_are_refused_by_what_th
     assert "the card of a cell detector, not of a white-cell classifier" in capsys.readouterr().err
     assert main(["detect", *args, "--model", "hemalabel-wbc"]) == 2
     assert "the card of a white-cell classifier, not of a cell detector" in capsys.readouterr().err
+    assert main(["detect", *args, "--model", "lymphoid-screen"]) == 2
+    assert "the card of the lymphoid screen, not of a cell detector" in capsys.readouterr().err
     assert not (tmp_path / "out.csv").exists()
     # A classifier that is not found lists only classifiers; a detector is
     # found by its bare name, as a classifier is.

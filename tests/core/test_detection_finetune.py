@@ -11,11 +11,12 @@ import pytest
 
 from app.cli.commands.train_detector_cmd import register, training_config
 from core.detection.augment import STRONG_COLOUR
-from core.detection.card import DetectorCard, ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.detector import KerasCellDetector
 from core.detection.training import train_detector
 from core.jobs import run_job
+from core.models.detector_card import DetectorCard
+from core.models.files import ModelCardError
 from tests.core.test_detection_model import disc_field, tiny_config
 
 pytestmark = [pytest.mark.slow, pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")]

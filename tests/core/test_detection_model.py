@@ -17,11 +17,12 @@ from PIL import Image
 
 from core.detection.augment import AugmentConfig
 from core.detection.batch import detect_images
-from core.detection.card import DetectorCard, ModelCardError
 from core.detection.data import GroundTruth
 from core.detection.detector import KerasCellDetector
 from core.detection.training import DetectorTrainingConfig, EpochMetrics, train_detector
 from core.jobs import Cancelled, CancelToken, Progress, run_job
+from core.models.detector_card import DetectorCard
+from core.models.files import ModelCardError
 from core.schema import CellKind
 
 # Keras's own model.save trips a NumPy 2 deprecation inside TensorFlow; not ours.
@@ -367,7 +368,6 @@ def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_pa
     """The card can name a second network that looks at each field too.
     With the same network as partner, at the same scale, fusion of two
     identical looks must give the single look's boxes and scores."""
-    from core.detection.card import ModelCardError
     from core.detection.tuning import NO_PARTNER, retune_detector
 
     card_path, samples, _ = trained
@@ -403,7 +403,6 @@ def test_a_partner_network_is_copied_checked_fused_and_removable(trained, tmp_pa
 
 @pytest.mark.slow
 def test_a_card_naming_partner_scales_without_partner_weights_is_refused(trained, tmp_path: Path) -> None:
-    from core.detection.card import ModelCardError
 
     card_path = trained[0]
     card = DetectorCard.load(card_path)

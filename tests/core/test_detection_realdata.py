@@ -20,8 +20,9 @@ from core.detection.data import (
     relabelled_fields,
     thumbnail,
 )
-from core.detection.detector import KerasCellDetector, default_detector_card
+from core.detection.detector import KerasCellDetector
 from core.detection.evaluation import evaluate
+from core.models.resolver import default_detector_card
 from tests.conftest import REAL_DATA
 
 

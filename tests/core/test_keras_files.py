@@ -111,7 +111,8 @@ def test_the_bundled_models_pass_the_check() -> None:
 
 
 def test_the_classifier_loader_refuses_random_bytes_by_what_they_are(tmp_path: Path) -> None:
-    from core.classifier import ModelCardError, load_classifier
+    from core.classifier import load_classifier
+    from core.models.files import ModelCardError
 
     weights = tmp_path / "junk.keras"
     weights.write_bytes(b"\x89random bytes, not a model" * 100)
@@ -122,8 +123,8 @@ def test_the_classifier_loader_refuses_random_bytes_by_what_they_are(tmp_path: P
 
 
 def test_the_detector_loader_refuses_a_bomb(tmp_path: Path) -> None:
-    from core.detection.card import ModelCardError
     from core.detection.detector import KerasCellDetector
+    from core.models.files import ModelCardError
 
     weights = _zip(tmp_path / "bomb.keras", {"config.json": b" " * (11 * MiB)})
     card = _with_card(weights, "cell-detector", "weights")

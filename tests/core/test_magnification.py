@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from core.detection.card import DetectorCard
 from core.detection.detector import KerasCellDetector
 from core.detection.magnification import (
     FACTOR_LIMITS,
@@ -19,6 +18,7 @@ from core.detection.magnification import (
     red_cell_side,
 )
 from core.detection.targets import CLASSES
+from core.models.detector_card import DetectorCard
 
 RULER = RedRuler(50.0, 200.0)
 LEARNT = RULER.middle  # 100

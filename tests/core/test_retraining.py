@@ -13,9 +13,8 @@ import pytest
 from PIL import Image
 
 from core.jobs import Cancelled, CancelToken, Progress, run_job
+from core.models.registry import ModelRegistry, RegistryError
 from core.retraining import (
-    ModelRegistry,
-    RegistryError,
     RetrainError,
     RetrainSettings,
     dataset_insights,
@@ -131,7 +130,7 @@ def test_registry_promote_rollback_discard(tmp_path: Path, registry: ModelRegist
 
 
 def test_default_model_follows_the_registry(tmp_path: Path, registry: ModelRegistry) -> None:
-    from core.classifier import resolve_model
+    from core.models.resolver import resolve_model
 
     assert resolve_model() == BUNDLED / "hemalabel-wbc.keras"
     registry.folder.mkdir(parents=True)

@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
-from core.classifier.card import ModelCardError
 from core.jobs import run_job
-from core.screen.card import read_screen_card
+from core.models.files import ModelCardError
+from core.models.screen_card import read_screen_card
 from core.screen.cells import FieldCells
 from core.screen.config import ScreenConfig
 from core.screen.fields import Field, dhash, duplicate_groups, list_fields, split_fields
@@ -208,8 +208,8 @@ def test_slides_screen_their_lymphoid_cells_only(tmp_path: Path) -> None:
     """A neutrophil is not screened, a lymphocyte and an unclassified white
     cell are; a slide with none says so instead of failing."""
     from core.classifier.architecture import build
+    from core.models.screen_card import ScreenCard
     from core.schema import Box, CellKind, LabelSource, NewCell
-    from core.screen.card import ScreenCard
     from core.screen.model import ScreenModel
     from core.screen.slides import screen_slides
     from core.store import ProjectStore

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from app.cli.main import main
-from core.screen.card import CITATION, TASK, read_screen_card
+from core.models.kinds import SCREEN_TASK
+from core.models.screen_card import CITATION, read_screen_card
 from core.screen.model import load_screen_model
 from tests.conftest import REPO_ROOT, real_data_path
 
@@ -23,7 +24,7 @@ CARD = REPO_ROOT / "models" / "lymphoid-screen.json"
 
 def test_committed_card_describes_an_optional_cited_model() -> None:
     card = read_screen_card(CARD)
-    assert card.task == TASK and card.classes == ["benign", "early", "pre", "pro"]
+    assert card.task == SCREEN_TASK and card.classes == ["benign", "early", "pre", "pro"]
     assert card.citation == CITATION and "not confirmed" in card.licence
     assert 0.0 < card.blast_threshold < 1.0 and card.target_recall == 0.98
     assert (REPO_ROOT / "models" / card.weights_file).stat().st_size <= 5 * 1024 * 1024

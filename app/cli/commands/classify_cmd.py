@@ -50,8 +50,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.classifier import ModelCardError, load_classifier
-    from core.detection.card import ModelCardError as DetectorCardError
+    from core.classifier import load_classifier
+    from core.models.files import ModelCardError
 
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
                 summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
                 if screen_model is not None:
                     summary["screen"] = _screen_project(screen_model, store, args.screen_all_white)
-    except (ModelCardError, DetectorCardError) as error:
+    except ModelCardError as error:
         return fail(str(error))
     if args.json:
         print_json(summary)

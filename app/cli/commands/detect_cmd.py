@@ -49,8 +49,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("--images needs --out (a folder for VOC XML or a .csv file)")
     if args.project is not None and args.out is not None:
         return fail("--out goes with --images; with --project the proposals are written into the project")
-    from core.detection.card import ModelCardError
     from core.detection.detector import KerasCellDetector
+    from core.models.files import ModelCardError
 
     try:
         if args.project is not None:

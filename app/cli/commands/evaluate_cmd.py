@@ -30,11 +30,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.screen:
         return run_screen(args)
-    from core.classifier import ModelCardError, load_classifier
+    from core.classifier import load_classifier
     from core.classifier.metrics import classification_report
     from core.classifier.preprocess import resize_square
-    from core.detection.card import ModelCardError as DetectorCardError
     from core.locating import LocateCounts, classifier_view, read_and_locate
+    from core.models.files import ModelCardError
     from core.training.samples import DatasetError, from_class_folders
 
     try:
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
         skipped: list[tuple[str, str]] = []
         samples = from_class_folders(args.images, classifier.classes, skipped)
         locator = locator_for(args.locate)
-    except (ModelCardError, DetectorCardError, DatasetError) as error:
+    except (ModelCardError, DatasetError) as error:
         return fail(str(error))
     crops, labels = [], []
     counts = LocateCounts()
@@ -103,10 +103,9 @@ def _print_report(report: dict, found: str | None) -> None:
 
 
 def run_screen(args: argparse.Namespace) -> int:
-    from core.classifier import ModelCardError
-    from core.detection.card import ModelCardError as DetectorCardError
     from core.detection.detector import KerasCellDetector
     from core.jobs import run_job
+    from core.models.files import ModelCardError
     from core.screen.evaluation import evaluate_folder
     from core.screen.model import load_screen_model
     from core.training.samples import DatasetError
@@ -115,7 +114,7 @@ def run_screen(args: argparse.Namespace) -> int:
     try:
         model = load_screen_model(args.model)
         report = run_job(evaluate_folder(model, args.images, KerasCellDetector.load(), skipped))
-    except (ModelCardError, DetectorCardError, DatasetError, ValueError) as error:
+    except (ModelCardError, DatasetError, ValueError) as error:
         return fail(str(error))
     report["skipped"] = [{"path": p, "reason": r} for p, r in skipped]
     for path, reason in skipped:

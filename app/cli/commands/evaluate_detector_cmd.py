@@ -31,10 +31,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.assess import evaluate_detector
-    from core.detection.card import ModelCardError
     from core.detection.data import read_ground_truth
     from core.detection.detector import KerasCellDetector
     from core.formats import voc, yolo
+    from core.models.files import ModelCardError
 
     source = args.source
     if not source.is_dir():

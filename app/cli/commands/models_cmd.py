@@ -22,7 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.retraining import ModelRegistry, RegistryError
+    from core.models.registry import ModelRegistry, RegistryError
 
     registry = ModelRegistry()
     try:

@@ -74,7 +74,7 @@ def parse_target_recall(items: list[str]) -> dict[str, float]:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.classifier.card import ModelCardError
+    from core.models.files import ModelCardError
     from core.training.config import TrainConfig
     from core.training.samples import DatasetError
     from core.training.trainer import train_classifier
@@ -159,7 +159,8 @@ def run_retrain(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from core.jobs import Cancelled
-    from core.retraining import ModelRegistry, RegistryError, RetrainError, RetrainSettings, retrain
+    from core.models.registry import ModelRegistry, RegistryError
+    from core.retraining import RetrainError, RetrainSettings, retrain
     from core.store import resolve_project_path
 
     settings = RetrainSettings(**{field: getattr(args, option) for option, field in RETRAIN_OPTIONS.items()

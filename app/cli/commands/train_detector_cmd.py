@@ -143,10 +143,10 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.detection.card import DetectorCard
     from core.detection.data import bundled_training_data
     from core.detection.training import train_detector
     from core.jobs import run_job
+    from core.models.detector_card import DetectorCard
 
     data = bundled_training_data(args.data, args.bccd_negative_weights, args.pbc_fields)
     print(f"training data: {data.summary}", file=sys.stderr, flush=True)

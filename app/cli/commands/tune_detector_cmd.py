@@ -67,12 +67,13 @@ _scales = checked(
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
-    from core.detection.card import DetectorCard, ModelCardError
     from core.detection.data import bundled_training_data
-    from core.detection.detector import resolve_detector_card
     from core.detection.magnification import learnt_ruler
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
+    from core.models.detector_card import DetectorCard
+    from core.models.files import ModelCardError
+    from core.models.resolver import resolve_detector_card
 
     try:
         trained_on = DetectorCard.load(resolve_detector_card(args.model)).training.get("data", {})

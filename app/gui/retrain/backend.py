@@ -8,10 +8,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.jobs import CancelToken, Job
+from core.models.registry import ModelRegistry
 from core.project_learning import CurvePoint, project_learning_curve
 from core.retraining import (
     Insights,
-    ModelRegistry,
     QueueSummary,
     RetrainOutcome,
     RetrainSettings,

@@ -23,7 +23,7 @@ from app.gui import model_provider
 from app.gui.retrain import backend
 from app.gui.retrain.discard import TITLE, ask_discard, discard_question
 from app.gui.retrain.tables import cell_item, make_table
-from core.retraining import ModelVersion
+from core.models.registry import ModelVersion
 from core.wording import minute_utc
 
 COLUMNS = ["", "Name", "Status", "Parent", "Created", "Trained on", "Accuracy", "Balanced acc."]

@@ -1,35 +1,17 @@
-"""The detector's model card: a JSON file beside the weights that says what
+"""The cell detector's card: a JSON file beside the weights that says what
 the model is, how to feed it, its thresholds and metrics, and the sha256 of
 the weights it describes (checked before loading)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-CARD_FORMAT = "hemalabel-detector-card/1"
-
-
-def is_detector_card(data: object) -> bool:
-    """Whether parsed card JSON is a detector's: the detector's weights lie
-    beside the classifiers', and each card reader names the other kind."""
-    return isinstance(data, dict) and data.get("format") == CARD_FORMAT
-
-
-class ModelCardError(Exception):
-    """A model whose card is missing, malformed or does not match its weights."""
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+from core.formats.common import atomic_write_text
+from core.models.files import ModelCardError, sha256_of
+from core.models.kinds import DETECTOR_CARD_FORMAT, card_kind
 
 
 @dataclass(slots=True)
@@ -65,16 +47,13 @@ class DetectorCard:
     preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
-    format: str = CARD_FORMAT
+    format: str = DETECTOR_CARD_FORMAT
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 
     def save(self, path: Path) -> None:
-        # Written to a temporary name first so a crash never leaves half a card.
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_text(self.to_json() + "\n", encoding="utf-8")
-        os.replace(temporary, path)
+        atomic_write_text(path, self.to_json() + "\n")  # a crash mid-write must not leave half a card
 
     @classmethod
     def load(cls, path: Path) -> DetectorCard:
@@ -84,11 +63,15 @@ class DetectorCard:
             raise ModelCardError(f"{path}: model card not found") from None
         except (OSError, json.JSONDecodeError) as error:
             raise ModelCardError(f"{path}: unreadable model card ({error})") from None
-        if isinstance(data, dict) and "input_size" in data and "work_scale" not in data:
+        kind = card_kind(data)
+        if kind == "classifier":
             raise ModelCardError(f"{path}: the card of a white-cell classifier, not of a cell detector; "
                                  "give it to `hemalabel classify --model` or `evaluate --model`")
-        if not isinstance(data, dict) or data.get("format") != CARD_FORMAT:
-            raise ModelCardError(f"{path}: not a HemaLabel detector card (format must be {CARD_FORMAT!r})")
+        if kind == "screen":
+            raise ModelCardError(f"{path}: the card of the lymphoid screen, not of a cell detector; "
+                                 "it screens with `--screen` (evaluate, classify) or the project's screen setting")
+        if kind != "detector":
+            raise ModelCardError(f"{path}: not a HemaLabel detector card (format must be {DETECTOR_CARD_FORMAT!r})")
         try:
             return cls(**data)
         except TypeError as error:

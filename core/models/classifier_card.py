@@ -1,23 +1,20 @@
-"""The model card: a JSON file beside the weights that says what the model
-is and lets loading refuse weights that are not what the card describes."""
+"""The white-cell classifier's card: a JSON file beside the weights that
+says what the model is and lets loading refuse weights that are not what
+the card describes."""
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.detection.card import is_detector_card
+from core.formats.common import atomic_write_text
+from core.models.files import ModelCardError, sha256_of
+from core.models.kinds import card_kind
 from core.wording import json_error_place
 
 CARD_FORMAT = 1
-
-
-class ModelCardError(ValueError):
-    """A card that is missing, malformed, or does not match its weights."""
 
 
 @dataclass(slots=True)
@@ -51,24 +48,12 @@ class ModelCard:
         return json.dumps(asdict(self), indent=2)
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def card_path_for(weights: Path) -> Path:
     return weights.with_suffix(".json")
 
 
 def write_card(card: ModelCard, path: Path) -> None:
-    """Written to a temporary name then moved into place: a crash mid-write
-    must not leave a half card that refuses the model for good."""
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(card.to_json() + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, card.to_json() + "\n")  # a crash mid-write must not leave half a card
 
 
 def read_card(path: Path) -> ModelCard:
@@ -80,10 +65,11 @@ def read_card(path: Path) -> ModelCard:
         raise ModelCardError(f"{path}: model card is not valid JSON ({json_error_place(error)})") from None
     if not isinstance(data, dict):
         raise ModelCardError(f"{path}: model card must be a JSON object")
-    if is_detector_card(data):
+    kind = card_kind(data)
+    if kind == "detector":
         raise ModelCardError(f"{path}: the card of a cell detector, not of a white-cell classifier; "
                              "give it to `hemalabel detect --model`")
-    if data.get("task") == "lymphoid-screen":
+    if kind == "screen":
         raise ModelCardError(f"{path}: the card of the lymphoid screen, not of a white-cell classifier; "
                              "it screens with `--screen` (evaluate, classify) or the project's screen setting")
     known = set(ModelCard.__dataclass_fields__)

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.classifier.card import ModelCardError, sha256_of
+from core.formats.common import atomic_write_text
+from core.models.files import ModelCardError, sha256_of
+from core.models.kinds import SCREEN_TASK, card_kind
 from core.screen.fields import DIAGNOSES
 from core.wording import json_error_place
 
-TASK = "lymphoid-screen"
 CITATION = ('Ghaderzadeh M., Aria M., Hosseini A., Asadi F., Bashash D., Abolghasemi H. "A fast and efficient CNN '
             'model for B-ALL diagnosis and its subtypes classification using peripheral blood smear images." '
             "International Journal of Intelligent Systems 37 (2022) 5113-5133")
@@ -35,7 +36,7 @@ class ScreenCard:
     sha256: str
     blast_threshold: float  # a cell is a suspected blast when P(blast) reaches this
     target_recall: float  # the validation fields' recall the threshold was chosen for
-    task: str = TASK
+    task: str = SCREEN_TASK
     pooling: str = ""
     sharpness: float = 4.0  # of the soft maximum and the subtype attention over a field's cells
     citation: str = CITATION
@@ -49,9 +50,7 @@ class ScreenCard:
 
 
 def write_screen_card(card: ScreenCard, path: Path) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(card.to_json() + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    atomic_write_text(path, card.to_json() + "\n")  # a crash mid-write must not leave half a card
 
 
 def read_screen_card(path: str | os.PathLike[str]) -> ScreenCard:
@@ -64,8 +63,8 @@ def read_screen_card(path: str | os.PathLike[str]) -> ScreenCard:
         raise ModelCardError(f"{path}: screen model card not found (the model needs its card beside it)") from None
     except json.JSONDecodeError as error:
         raise ModelCardError(f"{path}: screen model card is not valid JSON ({json_error_place(error)})") from None
-    if not isinstance(data, dict) or data.get("task") != TASK:
-        raise ModelCardError(f"{path}: not the card of a lymphoid screen model (its task is not {TASK!r}); "
+    if card_kind(data) != "screen":
+        raise ModelCardError(f"{path}: not the card of a lymphoid screen model (its task is not {SCREEN_TASK!r}); "
                              "a white-cell classifier or detector card cannot screen for blasts")
     known = set(ScreenCard.__dataclass_fields__)
     try:

@@ -12,14 +12,15 @@ version's lineage.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from core.classifier.card import ModelCardError, card_path_for, read_card
+from core.formats.common import atomic_write_text
+from core.models.classifier_card import card_path_for, read_card
+from core.models.files import ModelCardError
 from core.resources import bundled_models_dir, user_models_dir
 from core.wording import json_error_place
 
@@ -80,10 +81,7 @@ class ModelRegistry:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        temporary = self.file.with_name(self.file.name + ".tmp")
-        temporary.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-        os.replace(temporary, self.file)
+        atomic_write_text(self.file, json.dumps(data, indent=2) + "\n")
 
     def bundled(self) -> ModelVersion:
         """The model shipped in models/, described by its card: the cells of
