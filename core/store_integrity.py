@@ -1,7 +1,7 @@
 """A damaged project file: found when it is opened, named in one line,
 backed up before an import, and what is readable recovered into a new file.
 
-Why here and not in store.py: the store only needs to know that a file is
+Why here and not in core/store/: the store only needs to know that a file is
 damaged; how to tell, how to keep a copy and how to salvage rows are their
 own concerns, and none of them needs a ProjectStore.
 

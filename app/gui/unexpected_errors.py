@@ -4,7 +4,7 @@ slot or event handler, is shown and written down instead of vanishing.
 Why: PySide prints such an exception on stderr and carries on, and the
 bundled application on Windows and macOS has no console, so the technician
 would press a key, see nothing happen and not know whether the work was
-saved.  Every edit is saved as it is made (core/store.py), so the message
+saved.  Every edit is saved as it is made (core/store/), so the message
 can say what is safe; the traceback goes to a log file that the person who
 looks after HemaLabel can ask for."""
 

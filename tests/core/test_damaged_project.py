@@ -114,7 +114,7 @@ def test_a_damage_met_after_opening_is_the_same_one_error(
     damaged: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """As if the page went bad after the check on opening passed."""
-    monkeypatch.setattr("core.store.integrity_problem", lambda _connection: None)
+    monkeypatch.setattr("core.store.connection.integrity_problem", lambda _connection: None)
     with ProjectStore.open(damaged, read_only=True) as store, pytest.raises(DamagedProjectError, match="damaged"):
         store.cells()
     assert main(["info", "--project", str(damaged)]) == 2

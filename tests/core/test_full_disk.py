@@ -116,22 +116,21 @@ def test_a_project_on_a_full_disk_says_the_disk_not_the_file_is_at_fault(tmp_pat
     import sqlite3
 
     from core import project_lock
-    from core import store as store_module
-    from core.store import ProjectInUseError, StoreError
+    from core.store import ProjectInUseError, StoreError, connection
 
     path = _project(tmp_path)
-    real_connect = store_module._connect
+    real_connect = connection.connect
 
     def no_room(target: Path, read_only: bool) -> sqlite3.Connection:
         raise sqlite3.OperationalError("disk I/O error")  # SQLite cannot make its WAL index
 
-    monkeypatch.setattr(store_module, "_connect", no_room)
+    monkeypatch.setattr(connection, "connect", no_room)
     with pytest.raises(StoreError) as refused:
         ProjectStore.open(path)
     assert "cannot open the project (disk I/O error)" in str(refused.value)
     assert "not a HemaLabel project" not in str(refused.value) and "free space" in str(refused.value)
     assert not project_lock.lock_path_of(path).exists()  # the lock went with the failed open
-    monkeypatch.setattr(store_module, "_connect", real_connect)
+    monkeypatch.setattr(connection, "connect", real_connect)
 
     def holder_cannot_be_written(stream: object, program: str) -> None:
         raise OSError(errno.ENOSPC, "No space left on device")

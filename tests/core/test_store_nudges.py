@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from core import store as store_module
 from core.schema import Box, CellKind, CorrectionAction, LabelSource, NewCell
-from core.store import ProjectStore
+from core.store import ProjectStore, history
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def test_another_box_another_edit_or_an_undo_starts_a_new_step(store: ProjectSto
 
 def test_a_pause_starts_a_new_step(store: ProjectStore, monkeypatch: pytest.MonkeyPatch) -> None:
     first, _second = store.cells()
-    monkeypatch.setattr(store_module, "NUDGES_JOIN_WITHIN_S", -1.0)  # every press comes "after a pause"
+    monkeypatch.setattr(history, "NUDGES_JOIN_WITHIN_S", -1.0)  # every press comes "after a pause"
     store.nudge_cell(first.id, Box(11, 10, 41, 40))
     store.nudge_cell(first.id, Box(12, 10, 42, 40))
     assert store.undo() == "Nudge box" and store.cell(first.id).box == Box(11, 10, 41, 40)

@@ -1,0 +1,95 @@
+"""The correction queue in a project file: every decision a person made on a
+cell (added, relabelled, confirmed, moved, deleted), with the model's view
+of it, for retraining to learn from.  An undo retracts its step's
+corrections and a redo restores them.  These run inside the store's
+transactions and never commit by themselves."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from core.schema import Box, Cell, Correction, CorrectionAction
+from core.store.rows import now_iso
+
+
+def queue(
+    db: sqlite3.Connection,
+    edit_id: int | None,
+    cell: Cell,
+    action: CorrectionAction,
+    old: Cell | None,
+    new: Cell | None,
+) -> None:
+    """Queue a person's decision on `cell`, made by the history step `edit_id`."""
+    db.execute(
+        "INSERT INTO corrections(at, edit_id, slide_id, cell_id, action, old_label, new_label, old_box, new_box, "
+        "model_version) VALUES (:at, :edit_id, :slide_id, :cell_id, :action, :old_label, :new_label, :old_box, "
+        ":new_box, :model_version)",
+        {
+            "at": now_iso(),
+            "edit_id": edit_id,
+            "slide_id": cell.slide_id,
+            "cell_id": cell.id,
+            "action": action.value,
+            "old_label": old.label if old else None,
+            "new_label": new.label if new else None,
+            "old_box": _dump_box(old.box) if old else None,
+            "new_box": _dump_box(new.box) if new else None,
+            "model_version": cell.model_version,
+        },
+    )
+
+
+def queued(db: sqlite3.Connection, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:
+    """The corrections after `since_id`, oldest first."""
+    query = (
+        "SELECT id, at, slide_id, cell_id, action, old_label, new_label, old_box, new_box, model_version "
+        "FROM corrections WHERE id > ?"
+    )
+    if not include_retracted:
+        query += " AND retracted = 0"
+    rows = db.execute(query + " ORDER BY id", (since_id,)).fetchall()
+    return [
+        Correction(
+            id=row["id"],
+            at=row["at"],
+            slide_id=row["slide_id"],
+            cell_id=row["cell_id"],
+            action=CorrectionAction(row["action"]),
+            old_label=row["old_label"],
+            new_label=row["new_label"],
+            old_box=_load_box(row["old_box"]),
+            new_box=_load_box(row["new_box"]),
+            model_version=row["model_version"],
+        )
+        for row in rows
+    ]
+
+
+def queued_count(db: sqlite3.Connection) -> int:
+    return int(db.execute("SELECT COUNT(*) AS n FROM corrections WHERE retracted = 0").fetchone()["n"])
+
+
+def retract(db: sqlite3.Connection, edit_id: int, retracted: bool) -> None:
+    """Take back (or restore) the corrections of history step `edit_id`."""
+    db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (int(retracted), edit_id))
+
+
+def drop_retracted_by_undone_steps(db: sqlite3.Connection) -> None:
+    """Before the undone steps go for good: their retracted corrections can
+    never be restored."""
+    db.execute("DELETE FROM corrections WHERE retracted = 1 AND edit_id IN (SELECT id FROM edits WHERE undone = 1)")
+
+
+def move_box(db: sqlite3.Connection, edit_id: int, box: Box) -> None:
+    """The box step `edit_id` moved now ends at `box` (a nudge joined)."""
+    db.execute("UPDATE corrections SET new_box = ?, at = ? WHERE edit_id = ?", (_dump_box(box), now_iso(), edit_id))
+
+
+def _dump_box(box: Box) -> str:
+    return json.dumps(list(box.as_tuple()))
+
+
+def _load_box(text: str | None) -> Box | None:
+    return Box(*json.loads(text)) if text else None

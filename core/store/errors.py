@@ -1,0 +1,53 @@
+"""What the project store refuses or fails at, each naming the file and the
+problem in words a technician can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.project_lock import LockHeld
+from core.store_integrity import damage_message
+
+
+class StoreError(Exception):
+    """A project file that cannot be opened or an edit that is refused."""
+
+
+class ReadOnlyProjectError(StoreError):
+    pass
+
+
+class ProjectInUseError(StoreError):
+    """Another window or command has the project open for editing."""
+
+    def __init__(self, project: Path, held: LockHeld) -> None:
+        self.holder = held.holder
+        super().__init__(f"{project}: {held}; close it there first, or open it read-only")
+
+
+class DamagedProjectError(StoreError):
+    """The project file is damaged (pages that no longer parse): named with
+    the problem and how to recover what is readable, never a traceback."""
+
+    def __init__(self, project: Path, problem: str) -> None:
+        self.project = project
+        self.problem = problem
+        super().__init__(damage_message(project, problem))
+
+
+class SaveFailedError(StoreError):
+    """The file refused an edit (a full disk, a drive gone): the edit was
+    rolled back whole and the project is as it was before it."""
+
+
+class ClassKindError(StoreError):
+    """A class given to a cell of a kind it is not a class for (a white-cell
+    class for a red cell): refused, as a class never changes a kind."""
+
+
+class SlideLockedError(StoreError):
+    pass
+
+
+class SignOffRefusedError(StoreError):
+    pass

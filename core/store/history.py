@@ -1,0 +1,158 @@
+"""The undo history in a project file: each gesture is one step (a row of
+`edits`) holding the cells it changed, before and after (rows of
+`changes`).  Undo plays a step's changes backwards, redo forwards, and a
+new step drops the steps undone (the redo branch).  These run inside the
+store's transactions and never commit by themselves."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
+
+from core.schema import Box, Cell, CellKind, LabelSource
+from core.store import correction_queue
+from core.store.rows import now_iso
+
+NUDGE_DESCRIPTION = "Nudge box"
+NUDGES_JOIN_WITHIN_S = 2.0  # key presses on one box closer than this are one undo step
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStep:
+    """One undo or redo that was done: its edit's description and the cells
+    it changed, as (slide id, cell id) in the order they were changed, so a
+    window can show the technician where the change landed."""
+
+    description: str
+    cells: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def slide_ids(self) -> tuple[int, ...]:
+        """The slides it changed, in the order first changed."""
+        return tuple(dict.fromkeys(slide_id for slide_id, _cell_id in self.cells))
+
+
+class CellChange(NamedTuple):
+    """One cell as a step being played changes it: from `current` to
+    `target`, each a cell as the history keeps it (None: no cell)."""
+
+    cell_id: int
+    current: dict[str, Any] | None
+    target: dict[str, Any] | None
+
+    @property
+    def slide_id(self) -> int | None:
+        state = self.target or self.current or {}
+        return None if state.get("slide_id") is None else int(state["slide_id"])
+
+
+def begin_step(db: sqlite3.Connection, description: str) -> int:
+    """A new step, after the last one not undone: a new gesture ends the redo
+    branch, so the undone steps and the corrections they retracted go."""
+    correction_queue.drop_retracted_by_undone_steps(db)
+    db.execute("DELETE FROM edits WHERE undone = 1")
+    cursor = db.execute("INSERT INTO edits(description, at) VALUES (?, ?)", (description, now_iso()))
+    assert cursor.lastrowid is not None  # an INSERT's row
+    return cursor.lastrowid
+
+
+def record_change(db: sqlite3.Connection, edit_id: int, cell_id: int, before: Cell | None, after: Cell | None) -> None:
+    """A cell added (no `before`), changed, or deleted (no `after`) by the step."""
+    db.execute(
+        "INSERT INTO changes(edit_id, cell_id, before, after) VALUES (?, ?, ?, ?)",
+        (edit_id, cell_id, _dump_state(before), _dump_state(after)),
+    )
+
+
+def next_description(db: sqlite3.Connection, undo: bool) -> str | None:
+    """What undo (or redo) would do next, as its step's description."""
+    step = next_step(db, undo)
+    return step[1] if step else None
+
+
+def next_step(db: sqlite3.Connection, undo: bool) -> tuple[int, str] | None:
+    """The step undo (or redo) plays next: (edit id, description)."""
+    query = (
+        "SELECT id, description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+        if undo
+        else "SELECT id, description FROM edits WHERE undone = 1 ORDER BY id LIMIT 1"
+    )
+    row = db.execute(query).fetchone()
+    return (row["id"], row["description"]) if row else None
+
+
+def changes_to_play(db: sqlite3.Connection, edit_id: int, undo: bool) -> list[CellChange]:
+    """A step's changes in the order to play them: an undo takes the last
+    change back first."""
+    rows = db.execute("SELECT cell_id, before, after FROM changes WHERE edit_id = ? ORDER BY id", (edit_id,)).fetchall()
+    changes = [CellChange(row["cell_id"], _load(row["before"]), _load(row["after"])) for row in rows]
+    if undo:
+        return [CellChange(change.cell_id, change.target, change.current) for change in reversed(changes)]
+    return changes
+
+
+def mark_played(db: sqlite3.Connection, edit_id: int, undo: bool) -> None:
+    """The step has been undone (or redone), and so have its corrections."""
+    db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit_id))
+    correction_queue.retract(db, edit_id, retracted=undo)
+
+
+def nudge_to_join(db: sqlite3.Connection, nudge_edit_id: int | None, cell_id: int) -> tuple[int, int] | None:
+    """The latest step and its one change, when that step is the nudge
+    `nudge_edit_id`, recent, not undone and of this cell: (edit id, change id)."""
+    latest = db.execute("SELECT id, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
+    if latest is None or latest["id"] != nudge_edit_id or latest["undone"]:
+        return None
+    age = datetime.now(UTC) - datetime.fromisoformat(latest["at"])
+    if age.total_seconds() > NUDGES_JOIN_WITHIN_S:
+        return None
+    changes = db.execute("SELECT id, cell_id FROM changes WHERE edit_id = ?", (latest["id"],)).fetchall()
+    if len(changes) != 1 or changes[0]["cell_id"] != cell_id:
+        return None
+    return latest["id"], changes[0]["id"]
+
+
+def join_nudge(db: sqlite3.Connection, edit_id: int, change_id: int, after: Cell) -> None:
+    """The nudge step now ends where this key press left the box."""
+    db.execute("UPDATE changes SET after = ? WHERE id = ?", (_dump_state(after), change_id))
+    db.execute("UPDATE edits SET at = ? WHERE id = ?", (now_iso(), edit_id))
+    correction_queue.move_box(db, edit_id, after.box)
+
+
+def cell_from_state(cell_id: int, state: dict[str, Any]) -> Cell:
+    return Cell(
+        id=cell_id,
+        slide_id=state["slide_id"],
+        box=Box(*state["box"]),
+        kind=CellKind(state["kind"]),
+        label=state["label"],
+        source=LabelSource(state["source"]),
+        probabilities=state["probabilities"],
+        model_version=state["model_version"],
+        score=state["score"],
+        reviewed=state["reviewed"],
+    )
+
+
+def _dump_state(cell: Cell | None) -> str | None:
+    """A cell as the history keeps it."""
+    if cell is None:
+        return None
+    return json.dumps({
+        "slide_id": cell.slide_id,
+        "box": list(cell.box.as_tuple()),
+        "kind": cell.kind.value,
+        "label": cell.label,
+        "source": cell.source.value,
+        "probabilities": cell.probabilities,
+        "model_version": cell.model_version,
+        "score": cell.score,
+        "reviewed": cell.reviewed,
+    })
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,337 @@
+"""A project file opened: its connection and lock, its transactions (one
+edit, one undo step), and the callbacks that hear of each committed change.
+ProjectReader and ProjectStore build on it.
+
+Every change is announced to subscribers through plain callbacks after it
+has been committed, so the GUI can follow the store without core knowing Qt.
+Callbacks run on the thread that made the change; the GUI adapter hands them
+to its own thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+from core.project_lock import ProjectLock
+from core.schema import Cell
+from core.store import history
+from core.store.connection import (
+    connect,
+    file_is_writable,
+    folder_is_writable,
+    lock_for_editing,
+    open_connection,
+    refuse_what_cannot_be_a_project,
+    resolve_project_path,
+    transaction,
+)
+from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
+from core.store.events import StoreEvent, StoreEventKind
+from core.store.rows import now_iso
+from core.store_integrity import back_up
+from core.store_schema import ensure_indexes, migrate, schema_version
+from core.taxonomy import Taxonomy, default_taxonomy
+
+DEFAULT_EDITOR = "HemaLabel"  # who holds a project's lock, in words, where the caller does not say
+
+
+@dataclass(slots=True)
+class _Pending:
+    """State of the outermost open edit: its history record and the events to
+    announce once it commits."""
+
+    description: str
+    record_history: bool
+    edit_id: int | None = None
+    events: list[StoreEvent] = field(default_factory=list)
+    nudge: bool = False  # a key press's box move, which the next press on that box may join
+
+
+class ProjectFile:
+    """A project file opened.  Use `ProjectStore.open` or `ProjectStore.create`;
+    close it (or use it as a context manager) when done."""
+
+    def __init__(
+        self, path: Path, connection: sqlite3.Connection, read_only: bool, lock: ProjectLock | None = None
+    ) -> None:
+        self.path = path
+        self.folder = path.parent
+        self.read_only = read_only
+        self._db = connection
+        self._editing_lock = lock
+        self.edited_elsewhere_by: str | None = None  # set by open_to_read when another holds the lock
+        self._lock = threading.RLock()
+        self._listeners: list[Callable[[StoreEvent], None]] = []
+        self._batch_listeners: list[Callable[[list[StoreEvent]], None]] = []
+        self._failure_listeners: list[Callable[[SaveFailedError], None]] = []
+        self._pending: _Pending | None = None
+        self._depth = 0
+        # The history's latest step when it is a nudge, which the next press
+        # on the same box joins; an id rather than a description to match.
+        self._joinable_nudge: int | None = None
+        self.taxonomy = self._load_taxonomy()
+        self._data_version = self._read_data_version()
+
+    # ----------------------------------------------------------- lifecycle
+    @classmethod
+    def create(
+        cls, path: str | os.PathLike[str], taxonomy: Taxonomy | None = None, *, editor: str = DEFAULT_EDITOR
+    ) -> Self:
+        """Make a new project and open it for editing.  `editor` names, in
+        words, what edits it, for anyone else who tries to edit it meanwhile."""
+        target = resolve_project_path(path)
+        if target.exists():
+            raise StoreError(f"{target}: a project already exists here; open it instead")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if not folder_is_writable(target.parent):
+            raise ReadOnlyProjectError(f"{target.parent}: folder is not writable, cannot create a project there")
+        lock = lock_for_editing(target, editor)
+        try:
+            if target.exists():  # made by someone else between our check and our lock
+                raise StoreError(f"{target}: a project already exists here; open it instead")
+            connection = connect(target, read_only=False)
+            migrate(connection)
+            ensure_indexes(connection)
+            with transaction(connection):
+                connection.execute(
+                    "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
+                    ((taxonomy or default_taxonomy()).to_json(), now_iso()),
+                )
+        except BaseException:
+            lock.release()
+            raise
+        return cls(target, connection, read_only=False, lock=lock)
+
+    @classmethod
+    def open(
+        cls, path: str | os.PathLike[str], read_only: bool | None = None, *, editor: str = DEFAULT_EDITOR
+    ) -> Self:
+        """Open an existing project.  With read_only=None the store opens
+        read-only by itself when the file or its folder cannot be written.
+        Opening for editing takes the project's lock: while another window
+        or command edits it, ProjectInUseError names who (reading needs no
+        lock)."""
+        target = resolve_project_path(path)
+        if not target.is_file():
+            raise StoreError(f"{target}: no project file here")
+        refuse_what_cannot_be_a_project(target)
+        if read_only is None:
+            read_only = not (file_is_writable(target) and folder_is_writable(target.parent))
+        lock = None if read_only else lock_for_editing(target, editor)
+        try:
+            connection = open_connection(target, read_only)
+        except BaseException:
+            if lock is not None:
+                lock.release()
+            raise
+        return cls(target, connection, read_only=read_only, lock=lock)
+
+    @classmethod
+    def open_or_create(cls, path: str | os.PathLike[str], *, editor: str = DEFAULT_EDITOR) -> Self:
+        target = resolve_project_path(path)
+        return cls.open(target, editor=editor) if target.exists() else cls.create(target, editor=editor)
+
+    @classmethod
+    def open_to_read(cls, path: str | os.PathLike[str]) -> Self:
+        """Open a project to read it (a report, a summary): for editing where
+        nobody else is, so an old project is upgraded as before, and
+        read-only while another window or command edits it."""
+        try:
+            return cls.open(path)
+        except ProjectInUseError as error:
+            store = cls.open(path, read_only=True)
+            store.edited_elsewhere_by = error.holder.describe() if error.holder else "another program"
+            return store
+
+    def close(self) -> None:
+        with self._lock:
+            try:
+                if not self.read_only:
+                    # Fold the WAL back into the main file so a copied project is whole.
+                    self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except (sqlite3.Error, DamagedProjectError):
+                pass  # a full disk, say: the saved edits stay in the WAL beside the file, which SQLite reads next time
+            finally:
+                self._db.close()
+                if self._editing_lock is not None:
+                    self._editing_lock.release()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def schema_version(self) -> int:
+        return schema_version(self._db)
+
+    # ----------------------------------------------------------- listening
+    def subscribe(self, callback: Callable[[StoreEvent], None]) -> Callable[[], None]:
+        """Call `callback(event)` after every committed change.  Returns a
+        function that unsubscribes."""
+        self._listeners.append(callback)
+        return lambda: self._listeners.remove(callback) if callback in self._listeners else None
+
+    def subscribe_batches(self, callback: Callable[[list[StoreEvent]], None]) -> Callable[[], None]:
+        """Call `callback(events)` once per committed transaction with all of
+        its events, so a listener that redraws can do so once per gesture (an
+        undo of a 100-cell step announces 100 cells).  Returns a function that
+        unsubscribes."""
+        self._batch_listeners.append(callback)
+        return lambda: self._batch_listeners.remove(callback) if callback in self._batch_listeners else None
+
+    def subscribe_failures(self, callback: Callable[[SaveFailedError], None]) -> Callable[[], None]:
+        """Call `callback(error)` whenever an edit cannot be saved, on the
+        thread that tried it, before the error is raised there; a window
+        shows it however deep in a worker the edit was.  Returns a function
+        that unsubscribes."""
+        self._failure_listeners.append(callback)
+        return lambda: self._failure_listeners.remove(callback) if callback in self._failure_listeners else None
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another connection has saved an edit since the last call
+        (or since opening).  A read-only window polls this to follow a
+        project that another window edits; the taxonomy is read again."""
+        with self._lock:
+            version = self._read_data_version()
+            if version == self._data_version:
+                return False
+            self._data_version = version
+            self.taxonomy = self._load_taxonomy()
+        return True
+
+    def _read_data_version(self) -> int:
+        # SQLite changes it for a connection whenever another one commits.
+        return int(self._db.execute("PRAGMA data_version").fetchone()["data_version"])
+
+    def _announce(self, events: Iterable[StoreEvent]) -> None:
+        events = list(events)
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)
+        if events:
+            for batch_listener in list(self._batch_listeners):
+                batch_listener(events)
+
+    # ----------------------------------------------------------- transactions
+    @contextmanager
+    def edit(self, description: str, record_history: bool = True) -> Iterator[None]:
+        """Group every change made inside into one transaction and one undo
+        step (one gesture = one step).  Nested groups join the outer one."""
+        with self._lock:
+            if self.read_only:
+                raise ReadOnlyProjectError(f"{self.path}: project is open read-only; {description} was not saved")
+            outermost = self._depth == 0
+            if outermost:
+                self._pending = _Pending(description, record_history)
+                self._db.execute("BEGIN IMMEDIATE")
+            self._depth += 1
+            try:
+                yield
+            except BaseException as error:
+                self._depth -= 1
+                if outermost:
+                    self._pending = None
+                    self._roll_back()
+                    if isinstance(error, sqlite3.Error):
+                        raise self._not_saved(description, error) from error
+                raise
+            self._depth -= 1
+            if not outermost:
+                return
+            pending = self._pending
+            assert pending is not None  # set when the outermost edit began
+            self._pending = None
+            try:
+                self._db.execute("COMMIT")
+            except DamagedProjectError:
+                self._roll_back()
+                raise
+            except sqlite3.Error as error:
+                self._roll_back()
+                raise self._not_saved(description, error) from error
+            if pending.edit_id is not None:
+                # Known only once committed: a rolled-back step's id is given to the next one.
+                self._joinable_nudge = pending.edit_id if pending.nudge else None
+        if pending.edit_id is not None:
+            pending.events.append(StoreEvent(StoreEventKind.HISTORY_CHANGED))
+        self._announce(pending.events)
+
+    def _roll_back(self) -> None:
+        # SQLite has already rolled back by itself after some failures (a full
+        # disk does), and a second ROLLBACK would hide the first error.
+        if self._db.in_transaction:
+            # Should this fail, the connection ends the transaction when it
+            # can; the edit is not committed either way.
+            with contextlib.suppress(sqlite3.Error, DamagedProjectError):
+                self._db.execute("ROLLBACK")
+
+    def _not_saved(self, description: str, error: sqlite3.Error) -> SaveFailedError:
+        failure = SaveFailedError(
+            f"{self.path}: the edit \"{description}\" was not saved ({error}); the project is as it was before it. "
+            "Check that the disk has free space and the drive is still there, then do it again"
+        )
+        for listener in list(self._failure_listeners):
+            listener(failure)
+        return failure
+
+    def _record(self, cell_id: int, before: Cell | None, after: Cell | None) -> int | None:
+        """Enter a cell's change into the open edit's undo step, made by its
+        first change; returns the step's id (None: an edit kept out of the history)."""
+        pending = self._pending
+        assert pending is not None, "store changes must happen inside edit()"
+        if not pending.record_history:
+            return None
+        if pending.edit_id is None:
+            pending.edit_id = history.begin_step(self._db, pending.description)
+        history.record_change(self._db, pending.edit_id, cell_id, before, after)
+        return pending.edit_id
+
+    def _emit(self, event: StoreEvent) -> None:
+        assert self._pending is not None
+        self._pending.events.append(event)
+
+    # ----------------------------------------------------------- backup
+    def back_up(self) -> Path:
+        """Copy the project, as saved, beside itself (`<name>.hemalabel.bak`),
+        replacing the previous copy; an import takes one first."""
+        with self._lock:
+            return back_up(self._db, self.path)
+
+    # ----------------------------------------------------------- taxonomy
+    def _load_taxonomy(self) -> Taxonomy:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'taxonomy'").fetchone()
+        if row is None:
+            return default_taxonomy()
+        return Taxonomy.from_json(row["value"], where=f"{self.path} taxonomy")
+
+    def set_taxonomy(self, taxonomy: Taxonomy) -> None:
+        with self.edit("Change taxonomy", record_history=False):
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES ('taxonomy', ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (taxonomy.to_json(),),
+            )
+            self.taxonomy = taxonomy
+            self._emit(StoreEvent(StoreEventKind.RELOADED))
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        with self._lock:
+            row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row["value"] if row else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.edit(f"Set {key}", record_history=False):
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )

@@ -1,0 +1,515 @@
+"""ProjectStore: a project opened for reading and editing, the one door
+through which every view and command changes a project.
+
+Each edit is one transaction and, where a person or a model changed cells,
+one undo step (`core.store.history`); a person's decisions also enter the
+correction queue (`core.store.correction_queue`).  Opening, transactions and
+announcements are `ProjectFile`'s; reading is `ProjectReader`'s.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import unicodedata
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from core.differential import DEFAULT_TARGET, class_refusal
+from core.schema import (
+    BELOW_TARGET_KEY,
+    COMMENT_KEY,
+    SAMPLE_ID_KEY,
+    SIGNED_TARGET_KEY,
+    Box,
+    Cell,
+    CellKind,
+    CorrectionAction,
+    LabelSource,
+    NewCell,
+    Slide,
+    SlideStatus,
+)
+from core.store import correction_queue, history
+from core.store.errors import ClassKindError, SignOffRefusedError, SlideLockedError, StoreError
+from core.store.events import StoreEvent, StoreEventKind
+from core.store.history import NUDGE_DESCRIPTION, HistoryStep
+from core.store.reading import ProjectReader
+from core.store.rows import INSERT_CELL, INSERT_CELL_WITH_ID, UPDATE_CELL, cell_parameters, now_iso
+
+# Long enough for any accession or sample number a lab prints; short enough for a report's heading.
+MAX_SAMPLE_ID = 64
+_SIGN_OFF_KEYS = (COMMENT_KEY, SIGNED_TARGET_KEY, BELOW_TARGET_KEY)  # a sign-off writes them afresh
+
+
+class ProjectStore(ProjectReader):
+    """A project opened for reading and editing.  Use `ProjectStore.open` or
+    `ProjectStore.create`; close it (or use it as a context manager) when done."""
+
+    # ----------------------------------------------------------- slides
+    def add_slide(
+        self, image_path: str | os.PathLike[str], width: int, height: int, attributes: dict[str, Any] | None = None
+    ) -> Slide:
+        """Add an image, or return the slide that already refers to it."""
+        relative = self.relative_path(image_path)
+        with self.edit("Add slide", record_history=False):
+            existing = self._slide_row_by_path(relative)
+            if existing is not None:
+                return existing
+            cursor = self._db.execute(
+                "INSERT INTO slides(path, width, height, status, added_at, attributes) VALUES (?, ?, ?, ?, ?, ?)",
+                (relative, int(width), int(height), SlideStatus.NEW.value, now_iso(), json.dumps(attributes or {})),
+            )
+            assert cursor.lastrowid is not None  # an INSERT's row
+            slide = self._slide(cursor.lastrowid)
+            self._emit(StoreEvent(StoreEventKind.SLIDE_ADDED, slide.id))
+            return slide
+
+    def update_slide_attributes(self, slide_id: int, **attributes: Any) -> Slide:
+        with self.edit("Update slide", record_history=False):
+            slide = self._slide(slide_id)
+            merged = {**slide.attributes, **attributes}
+            self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(merged), slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return self._slide(slide_id)
+
+    def set_sample_id(self, slide_id: int, sample_id: str) -> Slide:
+        """Name the sample a slide is of (what the report is headed with).
+        Blank goes back to the image's file stem.  Refused on a signed slide,
+        as any other edit: the signed report names its sample.  Not an undo
+        step: the history holds cell edits, and Ctrl+Z is for those."""
+        text = sample_id.strip()
+        if len(text) > MAX_SAMPLE_ID:
+            raise StoreError(f"a sample identifier is at most {MAX_SAMPLE_ID} characters, not {len(text)}")
+        if any(unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp") for char in text):
+            raise StoreError("a sample identifier is one line of printable characters")
+        with self.edit("Set sample identifier", record_history=False):
+            self._check_unlocked(slide_id)
+            slide = self._slide(slide_id)
+            attributes = {key: value for key, value in slide.attributes.items() if key != SAMPLE_ID_KEY}
+            if text:
+                attributes[SAMPLE_ID_KEY] = text
+            if attributes != slide.attributes:
+                self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?", (json.dumps(attributes), slide_id))
+                self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return self._slide(slide_id)
+
+    def relocate_slide(self, slide_id: int, image_path: str | os.PathLike[str], width: int, height: int) -> Slide:
+        """Point a slide at its image's new place (the technician used Locate
+        after the file was moved).  Cells are kept; the caller checks that the
+        image is the same size so the boxes still fit."""
+        relative = self.relative_path(image_path)
+        with self.edit("Locate image", record_history=False):
+            slide = self._slide(slide_id)
+            other = self._slide_row_by_path(relative)
+            if other is not None and other.id != slide_id:
+                raise StoreError(f"{image_path}: already in this project as another slide")
+            if (int(width), int(height)) != (slide.width, slide.height):
+                raise StoreError(
+                    f"{image_path}: is {width}x{height} pixels but {slide.path} was {slide.width}x{slide.height}; "
+                    "choose the same image"
+                )
+            self._db.execute("UPDATE slides SET path = ? WHERE id = ?", (relative, slide_id))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return self._slide(slide_id)
+
+    def mark_detected(self, slide_id: int, detector_version: str) -> Slide:
+        """The detector has looked at this slide.  A new slide becomes
+        proposed even when nothing was found, so that the slide list tells a
+        field without cells from a field nobody has run the detector on."""
+        with self.edit("Detect cells", record_history=False):
+            self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+            return self.update_slide_attributes(slide_id, detector_version=detector_version)
+
+    def set_slide_status(self, slide_id: int, status: SlideStatus) -> None:
+        with self.edit("Set slide status", record_history=False):
+            self._set_status(slide_id, status)
+
+    def _set_status(self, slide_id: int, status: SlideStatus) -> None:
+        current = self._db.execute("SELECT status FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if current is None or current["status"] == status.value:
+            return
+        self._db.execute("UPDATE slides SET status = ? WHERE id = ?", (status.value, slide_id))
+        self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+
+    def _touch_for_review(self, slide_id: int) -> None:
+        """A human edit moves a slide into review."""
+        self._set_status(slide_id, SlideStatus.IN_REVIEW)
+
+    def _check_unlocked(self, slide_id: int) -> None:
+        row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if row is None:
+            raise StoreError(f"{self.path}: no slide with id {slide_id}")
+        if row["status"] == SlideStatus.SIGNED_OFF.value:
+            raise SlideLockedError(f"{row['path']} is signed off; unlock it with a reason before editing")
+
+    # ----------------------------------------------------------- sign-off
+    def sign_off(
+        self,
+        slide_id: int,
+        who: str,
+        comment: str = "",
+        *,
+        target: int = DEFAULT_TARGET,
+        below_target_reason: str = "",
+    ) -> Slide:
+        """Sign a slide off: refused while any white cell is Unidentified
+        (without a class, too) or unreviewed, so a signed count is always final.
+        `comment`: what the reviewer adds to the count for the report (red
+        cell and platelet morphology, say), kept in the slide's attributes
+        (through an unlock, for the next sign-off) and in the audit trail.
+        `target`: the white cells the count should reach.  A count short of it
+        (and a count of none, always) is signed only with a
+        `below_target_reason`, which the slide, the audit trail and the
+        report keep beside the count."""
+        if not who.strip():
+            raise StoreError("sign-off needs the reviewer's name or initials")
+        if target < 1:
+            raise StoreError(f"a sign-off's target is at least 1 white cell, not {target}")
+        with self.edit("Sign off slide", record_history=False):
+            self._check_unlocked(slide_id)
+            slide = self._slide(slide_id)
+            count = self.differential(slide_id)
+            blockers = count.blockers()
+            if blockers:
+                raise SignOffRefusedError(f"{slide.path} cannot be signed off: " + "; ".join(blockers))
+            # A reason given for a count that reaches its target is not recorded: nothing needed one.
+            reason = below_target_reason.strip() if count.below_target(target) else ""
+            if count.below_target(target) and not reason:
+                raise SignOffRefusedError(
+                    f"{slide.path} cannot be signed off: {count.counted} of the {target} white cells targeted "
+                    "are counted; give the reason for signing a count short of its target"
+                )
+            at = now_iso()
+            attributes = {key: value for key, value in slide.attributes.items() if key not in _SIGN_OFF_KEYS}
+            if comment.strip():
+                attributes[COMMENT_KEY] = comment.strip()
+            attributes[SIGNED_TARGET_KEY] = target
+            if reason:
+                attributes[BELOW_TARGET_KEY] = reason
+            self._db.execute(
+                "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ?, attributes = ? WHERE id = ?",
+                (SlideStatus.SIGNED_OFF.value, who.strip(), at, json.dumps(attributes), slide_id),
+            )
+            self._db.execute(
+                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'sign_off', ?)",
+                (at, slide_id, who.strip(), comment.strip()),
+            )
+            if reason:
+                # Its own row, so the trail says plainly which sign-offs were short and why.
+                self._db.execute(
+                    "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'below_target', ?)",
+                    (at, slide_id, who.strip(), f"{count.counted} of {target} white cells counted: {reason}"),
+                )
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return self._slide(slide_id)
+
+    def unlock(self, slide_id: int, who: str, reason: str) -> Slide:
+        """Reopen a signed slide for editing.  The comment stays for the next
+        sign-off; the target and any below-target reason go with the count
+        they were given for (the audit trail keeps them)."""
+        if not reason.strip():
+            raise StoreError("unlocking a signed-off slide needs a reason")
+        with self.edit("Unlock slide", record_history=False):
+            slide = self._slide(slide_id)
+            attributes = {key: value for key, value in slide.attributes.items()
+                          if key not in (SIGNED_TARGET_KEY, BELOW_TARGET_KEY)}
+            self._db.execute(
+                "UPDATE slides SET status = ?, signed_off_by = NULL, signed_off_at = NULL, attributes = ? WHERE id = ?",
+                (SlideStatus.IN_REVIEW.value, json.dumps(attributes), slide_id),
+            )
+            self._db.execute(
+                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'unlock', ?)",
+                (now_iso(), slide_id, who, reason.strip()),
+            )
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return self._slide(slide_id)
+
+    # ----------------------------------------------------------- model and import writes
+    def add_cells(self, slide_id: int, cells: Sequence[NewCell], description: str = "Add cells") -> list[Cell]:
+        """Add cells in one step.  Human-made cells enter the correction queue
+        as 'add'; model proposals and imported cells do not."""
+        with self.edit(description, record_history=not _all_imported(cells)):
+            self._check_unlocked(slide_id)
+            added = [self._insert_cell(slide_id, new) for new in cells]
+            if any(new.source is LabelSource.MODEL for new in cells):
+                self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+            if any(new.source is LabelSource.HUMAN for new in cells):
+                self._touch_for_review(slide_id)
+            self._emit(StoreEvent(StoreEventKind.CELLS_ADDED, slide_id, tuple(c.id for c in added)))
+            return added
+
+    def add_cell(self, slide_id: int, box: Box, kind: CellKind, label: str | None = None) -> Cell:
+        """A cell the technician drew."""
+        new = NewCell(box=box, kind=kind, label=label, source=LabelSource.HUMAN, reviewed=True)
+        return self.add_cells(slide_id, [new], description="Draw box")[0]
+
+    def _insert_cell(self, slide_id: int, new: NewCell) -> Cell:
+        self._check_label(new.label)
+        cursor = self._db.execute(INSERT_CELL, cell_parameters(new, slide_id))
+        assert cursor.lastrowid is not None  # an INSERT's row
+        cell = self._cell_or_none(cursor.lastrowid)
+        assert cell is not None
+        edit_id = self._record(cell.id, None, cell)
+        if new.source is LabelSource.HUMAN:
+            correction_queue.queue(self._db, edit_id, cell, CorrectionAction.ADD, old=None, new=cell)
+        return cell
+
+    def _set_status_if(self, slide_id: int, expected: SlideStatus, status: SlideStatus) -> None:
+        row = self._db.execute("SELECT status FROM slides WHERE id = ?", (slide_id,)).fetchone()
+        if row and row["status"] == expected.value:
+            self._set_status(slide_id, status)
+
+    def set_predictions(
+        self,
+        predictions: Sequence[tuple[int, str, dict[str, float]]],
+        model_version: str,
+        description: str = "Classify",
+    ) -> None:
+        """Write a model's (cell_id, label, probabilities).  Cells a human has
+        already decided keep their label; the model's view is still stored so
+        the queue can tell what it thought."""
+        with self.edit(description):
+            touched: dict[int, list[int]] = {}
+            for cell_id, label, probabilities in predictions:
+                before = self._cell_or_none(cell_id)
+                if before is None:
+                    continue
+                self._check_unlocked(before.slide_id)
+                self._check_label(label)
+                human_owned = before.source is not LabelSource.MODEL
+                after = before.with_changes(
+                    label=before.label if human_owned else label,
+                    probabilities=dict(probabilities),
+                    model_version=model_version,
+                )
+                self._write_cell(before, after)
+                touched.setdefault(before.slide_id, []).append(cell_id)
+            for slide_id, ids in touched.items():
+                self._set_status_if(slide_id, SlideStatus.NEW, SlideStatus.PROPOSED)
+                self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
+
+    def set_taught_predictions(
+        self, predictions: Sequence[tuple[int, str, dict[str, float]]], model_version: str
+    ) -> int:
+        """Write what the project taught (core.project_learning) onto model
+        proposals nobody reviewed.  No undo step: the predictions follow
+        from the reviewed cells, whose own edits undo them.  Cells a person
+        decided since, and signed slides, are left alone; returns how many
+        cells were written."""
+        written: dict[int, list[int]] = {}
+        signed: dict[int, bool] = {}  # by slide, asked once per slide
+        with self.edit("Update predictions", record_history=False):
+            for cell_id, label, probabilities in predictions:
+                before = self._cell_or_none(cell_id)
+                if before is None or before.reviewed or before.source is not LabelSource.MODEL:
+                    continue
+                if before.slide_id not in signed:
+                    signed[before.slide_id] = self.slide(before.slide_id).status is SlideStatus.SIGNED_OFF
+                if signed[before.slide_id]:
+                    continue
+                self._check_label(label)
+                self._write_cell(before, before.with_changes(label=label, probabilities=dict(probabilities),
+                                                             model_version=model_version))
+                written.setdefault(before.slide_id, []).append(cell_id)
+            for slide_id, ids in written.items():
+                self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
+        return sum(len(ids) for ids in written.values())
+
+    def remove_model_proposals(self, cell_ids: Sequence[int]) -> None:
+        """Drop unreviewed model proposals (a new detection run replaces them).
+        Undoable, but no human decided anything, so nothing is queued."""
+        with self.edit("Replace proposals"):
+            removed: dict[int, list[int]] = {}
+            for cell_id in cell_ids:
+                cell = self._cell_or_none(cell_id)
+                if cell is None or cell.source is not LabelSource.MODEL or cell.reviewed:
+                    continue
+                self._check_unlocked(cell.slide_id)
+                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+                self._record(cell.id, cell, None)
+                removed.setdefault(cell.slide_id, []).append(cell.id)
+            for slide_id, ids in removed.items():
+                self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
+
+    # ----------------------------------------------------------- human decisions
+    def set_label(self, cell_ids: Sequence[int], label: str, description: str = "Set class") -> None:
+        """The technician assigns a class: a relabel where it differs from the
+        cell's label, a confirmation where it does not."""
+        self._check_label(label)
+        with self.edit(description):
+            targets = self._human_targets(cell_ids)
+            for cell in targets:
+                # A class digit on a red cell once made it a white cell of
+                # that class: a kind changes only by set_kind, asked for.
+                refusal = class_refusal(cell.kind, label, self.taxonomy)
+                if refusal is not None:
+                    raise ClassKindError(f"Cell {cell.id}: {refusal}")
+            for cell in targets:
+                action = CorrectionAction.CONFIRM if cell.label == label else CorrectionAction.RELABEL
+                after = cell.with_changes(label=label, source=LabelSource.HUMAN, reviewed=True)
+                edit_id = self._write_cell(cell, after)
+                correction_queue.queue(self._db, edit_id, cell, action, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def confirm(self, cell_ids: Sequence[int], description: str = "Confirm") -> None:
+        """The technician accepts cells as they are (box and label)."""
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                after = cell.with_changes(reviewed=True, source=LabelSource.HUMAN if cell.label else cell.source)
+                edit_id = self._write_cell(cell, after)
+                correction_queue.queue(self._db, edit_id, cell, CorrectionAction.CONFIRM, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def move_cell(self, cell_id: int, box: Box, description: str = "Move box") -> Cell:
+        """The technician moves or resizes a box: committed once per drag."""
+        with self.edit(description):
+            (cell,) = self._human_targets([cell_id])
+            after = cell.with_changes(box=box, reviewed=True)
+            edit_id = self._write_cell(cell, after)
+            correction_queue.queue(self._db, edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
+            self._emit_changed([cell_id])
+            return after
+
+    def nudge_cell(self, cell_id: int, box: Box) -> Cell:
+        """The technician moves or resizes a box from the keyboard, a step a
+        key press.  Every press is saved at once (nothing is lost), but the
+        presses in a row on one box make one undo step and one correction,
+        as one drag does; a pause of more than a couple of seconds, or any
+        other edit, starts a new step."""
+        with self.edit(NUDGE_DESCRIPTION):
+            assert self._pending is not None  # set by edit()
+            self._pending.nudge = self._depth == 1
+            (cell,) = self._human_targets([cell_id])
+            after = cell.with_changes(box=box, reviewed=True)
+            joined = history.nudge_to_join(self._db, self._joinable_nudge, cell_id)
+            if joined is None:
+                edit_id = self._write_cell(cell, after)
+                correction_queue.queue(self._db, edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
+            else:
+                edit_id, change_id = joined
+                self._update_cell_row(cell_id, after)
+                history.join_nudge(self._db, edit_id, change_id, after)
+            self._emit_changed([cell_id])
+            return after
+
+    def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind") -> None:
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                after = cell.with_changes(kind=kind, reviewed=True)
+                edit_id = self._write_cell(cell, after)
+                correction_queue.queue(self._db, edit_id, cell, CorrectionAction.RELABEL, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
+    def remove_cells(self, cell_ids: Sequence[int], description: str = "Delete") -> None:
+        with self.edit(description):
+            removed: dict[int, list[int]] = {}
+            for cell in self._human_targets(cell_ids):
+                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+                edit_id = self._record(cell.id, cell, None)
+                correction_queue.queue(self._db, edit_id, cell, CorrectionAction.DELETE, old=cell, new=None)
+                removed.setdefault(cell.slide_id, []).append(cell.id)
+            for slide_id, ids in removed.items():
+                self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
+
+    def _human_targets(self, cell_ids: Sequence[int]) -> list[Cell]:
+        cells = []
+        for cell_id in cell_ids:
+            cell = self._cell_or_none(cell_id)
+            if cell is None:
+                raise StoreError(f"{self.path}: no cell with id {cell_id}")
+            self._check_unlocked(cell.slide_id)
+            self._touch_for_review(cell.slide_id)
+            cells.append(cell)
+        return cells
+
+    def _emit_changed(self, cell_ids: Sequence[int]) -> None:
+        by_slide: dict[int, list[int]] = {}
+        for cell_id in cell_ids:
+            row = self._db.execute("SELECT slide_id FROM cells WHERE id = ?", (cell_id,)).fetchone()
+            if row:
+                by_slide.setdefault(row["slide_id"], []).append(cell_id)
+        for slide_id, ids in by_slide.items():
+            self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
+
+    def _check_label(self, label: str | None) -> None:
+        if label is not None and label not in self.taxonomy:
+            raise StoreError(f"{label!r} is not a class of this project (classes: {', '.join(self.taxonomy.names)})")
+
+    def _write_cell(self, before: Cell, after: Cell) -> int | None:
+        self._update_cell_row(before.id, after)
+        return self._record(before.id, before, after)
+
+    def _update_cell_row(self, cell_id: int, after: Cell) -> None:
+        self._db.execute(UPDATE_CELL, cell_parameters(after, after.slide_id, cell_id))
+
+    # ----------------------------------------------------------- undo / redo
+    def undo(self) -> str | None:
+        """Reverse the latest edit; returns its description, or None."""
+        step = self.undo_step()
+        return step.description if step else None
+
+    def redo(self) -> str | None:
+        step = self.redo_step()
+        return step.description if step else None
+
+    def undo_step(self) -> HistoryStep | None:
+        """Reverse the latest edit; returns what it changed, or None when
+        there is nothing to undo.  Raises SlideLockedError, changing nothing
+        and keeping the step, when the edit touched a slide now signed off."""
+        return self._step(undo=True)
+
+    def redo_step(self) -> HistoryStep | None:
+        """Make the edit just undone again; as `undo_step`."""
+        return self._step(undo=False)
+
+    def _step(self, undo: bool) -> HistoryStep | None:
+        verb = "Undo" if undo else "Redo"
+        with self._lock:
+            step = history.next_step(self._db, undo)
+            if step is None:
+                return None
+            edit_id, description = step
+            with self.edit(f"{verb} {description}", record_history=False):
+                changes = history.changes_to_play(self._db, edit_id, undo)
+                cells = tuple((change.slide_id, change.cell_id) for change in changes if change.slide_id is not None)
+                # Refused before anything is written: a signed count is final,
+                # and the history keeps the step for after an unlock.
+                self._refuse_signed(verb, description, dict.fromkeys(slide_id for slide_id, _ in cells))
+                for change in changes:
+                    self._restore(change)
+                history.mark_played(self._db, edit_id, undo)
+                self._emit(StoreEvent(StoreEventKind.HISTORY_CHANGED))
+            return HistoryStep(description, cells)
+
+    def _refuse_signed(self, verb: str, description: str, slide_ids: Iterable[int]) -> None:
+        for slide_id in slide_ids:
+            row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
+            if row is not None and row["status"] == SlideStatus.SIGNED_OFF.value:
+                raise SlideLockedError(
+                    f'{verb} of "{description}" refused: it would change {Path(row["path"]).name}, which is signed '
+                    "off. Nothing was changed; unlock that slide with a reason to take the edit back"
+                )
+
+    def _restore(self, change: history.CellChange) -> None:
+        """Put one cell as the step being played leaves it, under its own id."""
+        cell_id, slide_id = change.cell_id, change.slide_id
+        if slide_id is not None:
+            self._check_unlocked(slide_id)
+        if change.target is None:
+            self._db.execute("DELETE FROM cells WHERE id = ?", (cell_id,))
+            self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, (cell_id,)))
+            return
+        cell = history.cell_from_state(cell_id, change.target)
+        parameters = cell_parameters(cell, cell.slide_id, cell_id)
+        if change.current is None:
+            self._db.execute(INSERT_CELL_WITH_ID, parameters)
+            self._emit(StoreEvent(StoreEventKind.CELLS_ADDED, cell.slide_id, (cell_id,)))
+        else:
+            self._db.execute(UPDATE_CELL, parameters)
+            self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, cell.slide_id, (cell_id,)))
+
+
+def _all_imported(cells: Sequence[NewCell]) -> bool:
+    return bool(cells) and all(new.source is LabelSource.IMPORT for new in cells)
