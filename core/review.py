@@ -141,7 +141,7 @@ def draw_box(store: ProjectStore, slide_id: int, box: Box, kind: CellKind) -> Ce
 def move_box(store: ProjectStore, cell_id: int, box: Box) -> Cell:
     """A box moved or resized by a drag: one undo step per drag.  Drawing,
     moving and nudging keep the store's step names ("Draw box", "Move box",
-    "Nudge box"): a nudge joins the one before it by that name."""
+    "Nudge box"); a drag never joins a nudge, whatever its name."""
     with _refusals(store):
         return store.move_cell(cell_id, box)
 
