@@ -3,6 +3,7 @@ correction queue, change announcements and read-only projects."""
 
 from __future__ import annotations
 
+import ast
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 
 from core.schema import Box, CellKind, CorrectionAction, LabelSource, NewCell, SlideStatus
 from core.store import ProjectStore, ReadOnlyProjectError, SlideLockedError, StoreError, StoreEvent, StoreEventKind
+from tests.conftest import REPO_ROOT
 from tests.core.images import write_image
 
 
@@ -220,6 +222,32 @@ def test_every_event_kind_is_announced_as_a_member_of_its_enum(project: ProjectS
     project.set_taxonomy(project.taxonomy)
     assert all(type(event.kind) is StoreEventKind for event in events)
     assert {event.kind for event in events} == set(StoreEventKind)
+
+
+def _compares_an_event_kind_with_text(node: ast.AST) -> bool:
+    """`event.kind == "..."`, `e.kind in ("...",)` or `event.kind.startswith("...")`."""
+    def is_event_kind(expr: ast.AST) -> bool:
+        return (isinstance(expr, ast.Attribute) and expr.attr == "kind" and isinstance(expr.value, ast.Name)
+                and expr.value.id in ("event", "e"))
+
+    def holds_text(expr: ast.AST) -> bool:
+        return any(isinstance(part, ast.Constant) and isinstance(part.value, str) for part in ast.walk(expr))
+
+    if isinstance(node, ast.Compare):
+        return is_event_kind(node.left) and any(holds_text(other) for other in node.comparators)
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and is_event_kind(node.func.value) and holds_text(node))
+
+
+def test_views_compare_event_kinds_with_members_not_text() -> None:
+    # A misspelt "reloded" matches nothing and nobody notices; a misspelt member fails at once.
+    found = [
+        f"{path.relative_to(REPO_ROOT)}:{node.lineno}"
+        for path in sorted((REPO_ROOT / "app").rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if _compares_an_event_kind_with_text(node)
+    ]
+    assert found == []
 
 
 def test_batch_listeners_hear_one_call_per_transaction(project: ProjectStore, tmp_path: Path) -> None:
