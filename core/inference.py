@@ -14,6 +14,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.crops import DEFAULT_MARGIN, crop_square
+from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
+from core.detection.familiarity import FieldVerdict, judge_field
 from core.image_bands import open_bands
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
@@ -119,9 +121,11 @@ def _detect_slide(
     done: int,
     total: int,
     cancel: CancelToken,
-) -> Generator[Progress, None, list[Detection] | None]:
+) -> Generator[Progress, None, tuple[list[Detection], FieldVerdict | None] | None]:
     """The slide's detections, in bands where it is large (see
-    detect_in_bands), or None with the reason recorded."""
+    detect_in_bands), and whether the field is unlike the detector's
+    training fields (None: not judged, see judge_detections); or None with
+    the reason recorded."""
     try:
         banded = yield from detect_in_bands(
             detector, store.image_path(slide), slide.path, done, total, cancel, size=(slide.width, slide.height)
@@ -130,9 +134,21 @@ def _detect_slide(
         failures.append(SlideFailure(slide.id, slide.path, error.reason))
         return None
     if banded is not None:
-        return banded[0]
+        return banded[0], None
     image = _load_or_record(store, slide, failures)
-    return None if image is None else detector.detect(image)
+    if image is None:
+        return None
+    detections = detector.detect(image)
+    return detections, judge_detections(detector, image, detections)
+
+
+def judge_detections(
+    detector: CellDetector, image: NDArray[Any], detections: Sequence[Detection]
+) -> FieldVerdict | None:
+    """Whether the field is unlike the fields the detector learnt from, by
+    the reference its card carries; None for a detector without one.  A
+    scan read in bands is not judged: its colours would need it whole."""
+    return judge_field(image, detections, getattr(detector, "familiarity", None))
 
 
 # A detection overlapping a kept cell this much is that cell found again.
@@ -160,12 +176,13 @@ def detect_slides(
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
-        detections = None
+        found = None
         if not _left_signed_off(slide, failures):
-            detections = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel)
-        if detections is None:
+            found = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel)
+        if found is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
+        detections, verdict = found
         cancel.raise_if_cancelled()
         with store.edit("Detect cells"):
             existing = store.cells(slide_id)
@@ -190,6 +207,9 @@ def detect_slides(
                 description="Detect cells",
             )
             store.mark_detected(slide_id, detector.version)
+            # The last run's verdict replaces an earlier run's, null when not judged.
+            check = verdict.to_attribute(detector.version) if verdict is not None else None
+            store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
         message = f"detected {counted(len(detections), 'cell')} on {slide.path}"
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures

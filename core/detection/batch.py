@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.detection.familiarity import FieldVerdict
 from core.formats.common import atomic_write_text
 from core.imaging import ImageReadError, load_rgb
-from core.inference import CellDetector, Detection, detect_in_bands
+from core.inference import CellDetector, Detection, detect_in_bands, judge_detections
 from core.jobs import CancelToken, Job, Progress
 from core.schema import CellKind
 from core.wording import counted
@@ -28,6 +29,9 @@ class ImageDetections:
     width: int
     height: int
     detections: list[Detection]
+    # Whether the image is unlike the detector's training fields (None: not
+    # judged, see core.inference.judge_detections).
+    verdict: FieldVerdict | None = None
 
 
 @dataclass(slots=True)
@@ -48,16 +52,18 @@ def detect_images(
         try:
             # A large scan is read in bands of rows, never held whole.
             banded = yield from detect_in_bands(detector, path, str(path), index - 1, len(paths), cancel)
+            verdict = None
             if banded is None:
                 image = load_rgb(path)
                 banded = detector.detect(image), image.shape[1], image.shape[0]
+                verdict = judge_detections(detector, image, banded[0])
                 del image
         except ImageReadError as error:
             report.skipped.append((str(path), error.reason))
             yield Progress(index, len(paths), f"{path}: {error.reason}")
             continue
         detections, width, height = banded
-        result = ImageDetections(Path(path), width, height, detections)
+        result = ImageDetections(Path(path), width, height, detections, verdict)
         report.images.append(result)
         yield Progress(index, len(paths), f"{counted(len(result.detections), 'cell')} on {path}", payload=result)
     return report

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.detection.decode import decode_head
+from core.detection.familiarity import FamiliarityReference
 from core.detection.fusion import fuse_detections
 from core.detection.magnification import Magnification, RedRuler, estimate_magnification
 from core.detection.scale import pad_to_multiple, to_work_scale
@@ -58,6 +59,9 @@ class KerasCellDetector:
         self.partner = partner
         self.card = card
         self.version = f"{card.name}-{card.version}"
+        # The training fields' colours, by which a field's proposals are
+        # judged (core.detection.familiarity); None: the card has none.
+        self.familiarity = FamiliarityReference.from_card(card.familiarity)
         self._lock = threading.Lock()
         self._forwards: dict[int, Callable[[NDArray[Any]], Any]] = {}  # traced: they return tensors
 
@@ -71,6 +75,10 @@ class KerasCellDetector:
             raise ModelCardError(f"{path}: classes {card.classes} are not the detector's {list(CLASSES)}")
         weights = card.check_weights(path)
         partner_weights = card.check_partner_weights(path)
+        try:
+            FamiliarityReference.from_card(card.familiarity)
+        except ValueError as error:  # before the weights, which take seconds
+            raise ModelCardError(f"{path}: {error}") from None
         model = _load_keras(weights)
         partner = _load_keras(partner_weights) if partner_weights is not None else None
         return cls(model, card, partner)

@@ -44,6 +44,11 @@ class DetectorCard:
     # image's magnification is judged (core.detection.magnification.RedRuler).
     # Empty: unknown, every image is looked at as it is.
     red_cell_range: list[float] = field(default_factory=list)
+    # The colours of the training fields and the distance from them above
+    # which a field's proposals are unreliable
+    # (core.detection.familiarity.FamiliarityReference.to_card).  Empty:
+    # unknown, no field is judged.
+    familiarity: dict[str, Any] = field(default_factory=dict)
     preprocessing: str = "RGB uint8 values 0-255 (the model rescales); image shrunk by work_scale with INTER_AREA"
     training: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

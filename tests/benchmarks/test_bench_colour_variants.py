@@ -14,25 +14,15 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
 import pytest
 
-from core.detection.augment import greyed, turned_hue
 from core.detection.data import read_ground_truth
 from core.detection.detector import KerasCellDetector
 from tests.benchmarks.common import DATA
-from tests.benchmarks.transformed_fields import changed_results, figures, unchanged
+from tests.benchmarks.transformed_fields import COLOUR_VARIANTS, changed_results, figures
 
 pytestmark = pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")
 
-VARIANTS = {
-    "untouched": unchanged,
-    "hue +60": lambda image, boxes: (turned_hue(image, 60), boxes),
-    "hue +120": lambda image, boxes: (turned_hue(image, 120), boxes),
-    "hue +180": lambda image, boxes: (turned_hue(image, 180), boxes),
-    "grey": lambda image, boxes: (greyed(image), boxes),
-    "channels swapped": lambda image, boxes: (np.ascontiguousarray(image[:, :, ::-1]), boxes),
-}
 GOAL_AP50, GOAL_PRECISION = 0.95, 0.95
 
 
@@ -45,7 +35,7 @@ def test_white_cells_on_colour_variants() -> None:
     print(f"\ndetector {detector.version}; white AP50 / recall / precision, red and platelet AP50")
     print(f"{'variant':<18}" + "".join(f"{name:>34}" for name in (*splits, "both")) + "  goal")
     missed = []
-    for variant, change in VARIANTS.items():
+    for variant, change in COLOUR_VARIANTS.items():
         per_split = {name: changed_results(detector, samples, change) for name, samples in splits.items()}
         per_split["both"] = [r for results in per_split.values() for r in results]
         cells, both = [], {}

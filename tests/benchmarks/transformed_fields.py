@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from core.detection.augment import greyed, turned_hue
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, evaluate
 from core.imaging import load_rgb
@@ -32,3 +33,20 @@ def figures(detector: Any, results: Sequence[ImageResult]) -> dict[str, dict[str
 
 def unchanged(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return image, boxes
+
+
+def channels_swapped(image: np.ndarray) -> np.ndarray:
+    """RGB read as BGR."""
+    return np.ascontiguousarray(image[:, :, ::-1])
+
+
+# Test fields in colours that are not any lab's (issue 30): the untouched
+# fields first, then their hues turned, greyed and with channels swapped.
+COLOUR_VARIANTS: dict[str, Change] = {
+    "untouched": unchanged,
+    "hue +60": lambda image, boxes: (turned_hue(image, 60), boxes),
+    "hue +120": lambda image, boxes: (turned_hue(image, 120), boxes),
+    "hue +180": lambda image, boxes: (turned_hue(image, 180), boxes),
+    "grey": lambda image, boxes: (greyed(image), boxes),
+    "channels swapped": lambda image, boxes: (channels_swapped(image), boxes),
+}

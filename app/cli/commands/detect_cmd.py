@@ -66,16 +66,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
+    from core.detection.familiarity import slide_is_unlike, slide_was_judged, unlike_sentence
     from core.inference import detect_slides
 
     slide_ids = [slide.id for slide in store.slides()]
     failures = run_job(detect_slides(store, detector, slide_ids), print_slide_progress)
     summary = store.summary()
+    failed = {f.slide_id for f in failures}
+    judged = [slide for slide in store.slides() if slide.id not in failed and slide_was_judged(slide)]
+    unlike = [slide.path for slide in judged if slide_is_unlike(slide)]
     result = {
         "model": detector.version,
         "slides": len(slide_ids),
         "failed": [{"path": f.path, "reason": f.reason} for f in failures],
         "cells": summary["cells"],
+        "judged": len(judged),
+        "unlike_training": unlike,  # their proposals are unreliable
     }
     if args.json:
         print_json(result)
@@ -84,6 +90,10 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
             f"Detected cells on {len(slide_ids) - len(failures)} of {counted(len(slide_ids), 'slide')} with "
             f"{detector.version}"
         )
+        if judged:
+            print(unlike_sentence(len(unlike), len(judged)))
+        for path in unlike:
+            print(f"  unlike: {path}")
         for failure in failures:
             print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
     if slide_ids and len(failures) == len(slide_ids):
@@ -93,6 +103,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
 
 def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDetector]) -> int:
     from core.detection.batch import detect_images, write_csv, write_voc
+    from core.detection.familiarity import unlike_sentence
     from core.formats.folder import find_images
 
     root = args.images
@@ -110,6 +121,8 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
     else:
         write_voc(report, root, args.out)
         written = args.out / "Annotations"
+    judged = [image for image in report.images if image.verdict is not None]
+    unlike = [image for image in judged if image.verdict is not None and image.verdict.unlike]
     counts: dict[str, int] = {}
     for image in report.images:
         for detection in image.detections:
@@ -120,6 +133,8 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         "skipped": [{"path": path, "reason": reason} for path, reason in report.skipped],
         "cells": counts,
         "written": str(written),  # the CSV file, or the folder of VOC files
+        "judged": len(judged),
+        "unlike_training": [str(image.path) for image in unlike],  # their proposals are unreliable
     }
     if args.json:
         print_json(result)
@@ -127,6 +142,10 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         kinds = ", ".join(f"{kind} {count}" for kind, count in sorted(counts.items()))
         print(f"Detected {counted(sum(counts.values()), 'cell')} ({kinds or 'none'}) on "
               f"{counted(len(report.images), 'image')}; wrote {written}")
+        if judged:
+            print(unlike_sentence(len(unlike), len(judged)))
+        for image in unlike:
+            print(f"  unlike: {image.path}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
     if report.skipped and not report.images:

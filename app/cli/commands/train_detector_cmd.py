@@ -144,6 +144,7 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.data import bundled_training_data
+    from core.detection.familiarity_learning import learn_familiarity
     from core.detection.training import train_detector
     from core.jobs import run_job
     from core.models.detector_card import DetectorCard
@@ -153,6 +154,9 @@ def run(args: argparse.Namespace) -> int:
     config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     card_path = run_job(job, print_progress_lines)
+    # What its training fields look like, so that a field unlike them is told.
+    run_job(learn_familiarity(card_path, [gt.path for gt in data.train], [gt.path for gt in data.val]),
+            print_progress_lines)
     card = DetectorCard.load(card_path)
     if args.json:
         print_json({"card": str(card_path), "thresholds": card.thresholds, "metrics": card.metrics})

@@ -4,7 +4,8 @@
 Re-chooses a trained detector's operating thresholds on the validation
 fields of TXL-PBC and BCCD (test and training fields kept out), records the
 training fields' red-cell sizes in the card (the ruler of an image's
-magnification), after
+magnification) and their colours (by which a field unlike them is told,
+core.detection.familiarity_learning), after
 optionally changing the extra working scales it looks at each field with,
 or the second trained network (--partner) that looks at it too.  The
 weights are not touched.  This is how the bundled detector's card got its
@@ -68,6 +69,7 @@ _scales = checked(
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     from core.detection.data import bundled_training_data
+    from core.detection.familiarity_learning import learn_familiarity
     from core.detection.magnification import learnt_ruler
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
@@ -97,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         new_card = run_job(job, print_progress_lines)
+        # What the fields it learnt look like, by its new thresholds' proposals.
+        run_job(learn_familiarity(new_card, [gt.path for gt in data.train], [gt.path for gt in data.val]),
+                print_progress_lines)
     except ModelCardError as error:
         return fail(str(error))
     card = DetectorCard.load(new_card)

@@ -1,0 +1,199 @@
+"""Whether a field looks like the fields the detector learnt from.
+
+The detector decides "white cell" largely by colour: a lab whose red cells
+stain blue-grey gets nearly every red cell proposed as a white cell, and
+nothing in the proposals' scores says so.  So each field is described by
+the colours of what the detector proposed (the middle of its red boxes and
+of its white boxes) and of its background, in CIELAB's a* and b*, and
+measured against the same description of the detector's training fields:
+a field whose colours are far from every training field's is unlike them,
+and its proposals are not to be trusted unchecked.
+
+The reference fields, their spread and the threshold live in the
+detector's card (DetectorCard.familiarity), learnt on its own training and
+validation fields (core.detection.familiarity_learning), so a detector
+trained elsewhere carries its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from core.schema import Box, CellKind, Slide
+
+FEATURES = ("background_a", "background_b", "red_a", "red_b", "white_a", "white_b")
+# The distance to the third-nearest training field, not the nearest: one
+# odd training field must not make its odd neighbours look familiar.
+NEIGHBOURS = 3
+# Pixels as bright as this share of the field or brighter are background
+# (plasma and glass); as dark as this share or darker stand for stained
+# material when no white box was proposed.
+BACKGROUND_QUANTILE = 60.0
+DARK_QUANTILE = 25.0
+# Colours are read from at most about this many pixels of a field, evenly
+# spread: a large scan's colours are those of its strided pixels.
+_PIXELS_READ = 1_000_000
+
+# The slide attribute `detect` writes its verdict into.
+SLIDE_KEY = "proposals_check"
+UNRELIABLE = "Proposals unreliable on this slide: check them or teach the detector"
+
+
+class Proposal(Protocol):
+    """A detection (core.inference.Detection), as far as colours need it;
+    read-only, so frozen dataclasses qualify."""
+
+    @property
+    def box(self) -> Box: ...
+
+    @property
+    def kind(self) -> CellKind: ...
+
+
+@dataclass(frozen=True, slots=True)
+class FamiliarityReference:
+    """The training fields' colours (N x len(FEATURES)), their spread per
+    feature (distances are measured in it) and the distance above which a
+    field is unlike them."""
+
+    points: NDArray[np.float64]
+    spread: NDArray[np.float64]
+    threshold: float
+
+    @classmethod
+    def from_card(cls, data: Mapping[str, Any]) -> FamiliarityReference | None:
+        """From a card's familiarity section; None when it has none.
+        ValueError, saying what is wrong, when the section is malformed."""
+        if not data:
+            return None
+        try:
+            features = tuple(data["features"])
+            points = np.asarray(data["points"], dtype=np.float64)
+            spread = np.asarray(data["spread"], dtype=np.float64)
+            threshold = float(data["threshold"])
+        except (KeyError, TypeError, ValueError) as error:
+            raise ValueError(f"malformed familiarity section ({error})") from None
+        if features != FEATURES:
+            raise ValueError(f"familiarity features {list(features)} are not {list(FEATURES)}")
+        if points.ndim != 2 or points.shape[1] != len(FEATURES) or len(points) < NEIGHBOURS + 1:
+            raise ValueError(f"familiarity points must be at least {NEIGHBOURS + 1} rows of "
+                             f"{len(FEATURES)} numbers")
+        if spread.shape != (len(FEATURES),) or not np.all(spread > 0):
+            raise ValueError(f"familiarity spread must be {len(FEATURES)} positive numbers")
+        return cls(points, spread, threshold)
+
+    def to_card(self, chosen_on: Mapping[str, Any]) -> dict[str, Any]:
+        """The card's familiarity section; chosen_on says which fields made it."""
+        return {
+            "features": list(FEATURES),
+            "neighbours": NEIGHBOURS,
+            "threshold": round(self.threshold, 3),
+            "spread": [round(float(value), 3) for value in self.spread],
+            "points": [[round(float(value), 1) for value in row] for row in self.points],
+            "chosen_on": dict(chosen_on),
+        }
+
+    def unlikeness(self, colours: NDArray[Any]) -> float:
+        """How far a field's colours (FEATURES order) are from the training
+        fields': the distance to the NEIGHBOURS-th nearest, in spreads."""
+        distances = np.sqrt((((self.points - colours) / self.spread) ** 2).sum(axis=1))
+        return float(np.sort(distances)[NEIGHBOURS - 1])
+
+
+@dataclass(frozen=True, slots=True)
+class FieldVerdict:
+    unlikeness: float
+    threshold: float
+
+    @property
+    def unlike(self) -> bool:
+        return self.unlikeness > self.threshold
+
+    def to_attribute(self, detector_version: str) -> dict[str, Any]:
+        """What a slide keeps of it (see slide_is_unlike)."""
+        return {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
+                "threshold": round(self.threshold, 3), "detector": detector_version}
+
+
+def field_colours(image: NDArray[Any], detections: Sequence[Proposal]) -> NDArray[np.float64]:
+    """A field's description (FEATURES order): the a* and b* of its
+    background, of the middle of its red boxes and of its white boxes, each
+    box weighing the same.  A field without red boxes takes the whole
+    field's colour in their place; one without white boxes, its darkest
+    pixels' (an unstained look then still differs from a stained one)."""
+    step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / _PIXELS_READ)))
+    sample = np.ascontiguousarray(image[::step, ::step])
+    lab = cv2.cvtColor(sample, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    lightness, chroma = lab[:, 0], lab[:, 1:] - 128.0
+    bright, dark = np.percentile(lightness, [BACKGROUND_QUANTILE, DARK_QUANTILE])
+    background = chroma[lightness >= bright].mean(axis=0)
+    red = _boxes_colour(image, detections, CellKind.RED, step)
+    white = _boxes_colour(image, detections, CellKind.WHITE, step)
+    if red is None:
+        red = chroma.mean(axis=0)
+    if white is None:
+        white = chroma[lightness <= dark].mean(axis=0)
+    colours: NDArray[np.float64] = np.concatenate([background, red, white]).astype(np.float64)
+    return colours
+
+
+def _boxes_colour(
+    image: NDArray[Any], detections: Sequence[Proposal], kind: CellKind, step: int
+) -> NDArray[np.float64] | None:
+    """The mean a*, b* of the middle half (each way) of the boxes of one
+    kind, box by box; None when there are none."""
+    height, width = image.shape[:2]
+    colours = []
+    for detection in detections:
+        if detection.kind is not kind:
+            continue
+        box = detection.box
+        cx, cy = (box.x0 + box.x1) / 2, (box.y0 + box.y1) / 2
+        half_w, half_h = (box.x1 - box.x0) / 4, (box.y1 - box.y0) / 4
+        top, bottom = max(0, int(cy - half_h)), min(height, int(cy + half_h) + 1)
+        left, right = max(0, int(cx - half_w)), min(width, int(cx + half_w) + 1)
+        if bottom <= top or right <= left:
+            continue
+        middle = np.ascontiguousarray(image[top:bottom:step, left:right:step])
+        lab = cv2.cvtColor(middle, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+        colours.append(lab[:, 1:].mean(axis=0) - 128.0)
+    if not colours:
+        return None
+    mean: NDArray[np.float64] = np.mean(colours, axis=0, dtype=np.float64)
+    return mean
+
+
+def judge_field(
+    image: NDArray[Any], detections: Sequence[Proposal], reference: FamiliarityReference | None
+) -> FieldVerdict | None:
+    """The verdict on one field's proposals; None without a reference."""
+    if reference is None or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 2:
+        return None
+    return FieldVerdict(reference.unlikeness(field_colours(image, detections)), reference.threshold)
+
+
+def unlike_sentence(unlike: int, judged: int) -> str:
+    """What `detect` says of the fields it judged."""
+    if not unlike:
+        return f"None of the {judged} fields judged is unlike the detector's training fields"
+    verb = "is" if unlike == 1 else "are"
+    return (f"{unlike} of {judged} fields {verb} unlike the detector's training fields: "
+            "check their proposals or teach the detector")
+
+
+def slide_was_judged(slide: Slide) -> bool:
+    """Whether the detector's last run over the slide judged it (see judge_field)."""
+    return isinstance(slide.attributes.get(SLIDE_KEY), dict)
+
+
+def slide_is_unlike(slide: Slide) -> bool:
+    """Whether the detector's last run over the slide found it unlike its
+    training fields."""
+    verdict = slide.attributes.get(SLIDE_KEY)
+    return isinstance(verdict, dict) and verdict.get("unlike") is True

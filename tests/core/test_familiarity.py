@@ -1,0 +1,188 @@
+"""Telling a field unlike the detector's training fields (issue 30), on
+generated fields with fake detector outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.detection.augment import turned_hue
+from core.detection.familiarity import (
+    SLIDE_KEY,
+    FamiliarityReference,
+    field_colours,
+    judge_field,
+    slide_is_unlike,
+    slide_was_judged,
+    unlike_sentence,
+)
+from core.detection.familiarity_learning import reference_from
+from core.inference import Detection, detect_slides
+from core.jobs import run_job
+from core.schema import Box, CellKind
+from core.store import ProjectStore
+
+# A field of 4 x 3 red cells and a white cell in its middle row, on a pale background.
+RED_CENTRES = [(30 + 50 * col, 25 + 90 * row) for row in range(3) for col in range(4) if (row, col) != (1, 1)]
+WHITE_CENTRE = (80, 115)
+RED_RADIUS, WHITE_RADIUS = 16, 22
+
+
+def stained(red: tuple[int, int, int], nucleus: tuple[int, int, int], rng: np.random.Generator) -> np.ndarray:
+    """A 200 x 230 field: pink-white background, red cells and a white cell's nucleus, colours jittered."""
+    def jitter(colour: tuple[int, int, int]) -> np.ndarray:
+        return np.clip(np.array(colour) + rng.normal(0, 4, 3), 0, 255)
+
+    image = np.empty((230, 200, 3), np.uint8)
+    image[:] = jitter((238, 226, 228))
+    yy, xx = np.mgrid[0:230, 0:200]
+    for cx, cy in RED_CENTRES:
+        image[(xx - cx) ** 2 + (yy - cy) ** 2 < RED_RADIUS**2] = jitter(red)
+    cx, cy = WHITE_CENTRE
+    image[(xx - cx) ** 2 + (yy - cy) ** 2 < WHITE_RADIUS**2] = jitter(nucleus)
+    return image
+
+
+def box_around(centre: tuple[int, int], radius: int) -> Box:
+    return Box(centre[0] - radius, centre[1] - radius, centre[0] + radius, centre[1] + radius)
+
+
+def proposals(red_as: CellKind = CellKind.RED) -> list[Detection]:
+    """The fake detector's output: each red cell as `red_as`, the white cell as white."""
+    found = [Detection(box_around(c, RED_RADIUS), red_as, 0.8) for c in RED_CENTRES]
+    return found + [Detection(box_around(WHITE_CENTRE, WHITE_RADIUS), CellKind.WHITE, 0.9)]
+
+
+PINK_RED, PURPLE = (214, 120, 130), (110, 50, 150)
+
+
+@pytest.fixture(scope="module")
+def reference() -> FamiliarityReference:
+    """Learnt on 40 stained fields of one lab, the threshold on 20 more."""
+    rng = np.random.default_rng(0)
+    points = np.array([field_colours(stained(PINK_RED, PURPLE, rng), proposals()) for _ in range(40)])
+    held = np.array([field_colours(stained(PINK_RED, PURPLE, rng), proposals()) for _ in range(20)])
+    return reference_from(points, held)
+
+
+def test_a_field_stained_as_the_training_fields_is_familiar(reference: FamiliarityReference) -> None:
+    field = stained(PINK_RED, PURPLE, np.random.default_rng(99))
+    verdict = judge_field(field, proposals(), reference)
+    assert verdict is not None and not verdict.unlike
+    assert verdict.unlikeness <= verdict.threshold
+
+
+def test_blue_grey_red_cells_all_proposed_as_white_make_the_field_unlike(reference: FamiliarityReference) -> None:
+    """The lab of issue 30: red cells stained blue-grey, every one proposed as a white cell."""
+    field = stained((140, 150, 175), PURPLE, np.random.default_rng(5))
+    verdict = judge_field(field, proposals(red_as=CellKind.WHITE), reference)
+    assert verdict is not None and verdict.unlike
+
+
+@pytest.mark.parametrize("degrees", [60, 120, 180])
+def test_a_field_with_its_hues_turned_is_unlike(reference: FamiliarityReference, degrees: int) -> None:
+    field = turned_hue(stained(PINK_RED, PURPLE, np.random.default_rng(7)), degrees)
+    verdict = judge_field(field, proposals(), reference)
+    assert verdict is not None and verdict.unlike
+
+
+def test_the_colours_read_are_those_of_the_proposed_boxes() -> None:
+    field = stained(PINK_RED, PURPLE, np.random.default_rng(1))
+    background_a, background_b, red_a, red_b, white_a, white_b = field_colours(field, proposals())
+    assert red_a > 20 and white_b < -20 and abs(background_a) < 8  # pink cells, purple nucleus, pale glass
+    # Without proposals the whole field stands for the red cells and its darkest quarter for the white.
+    lab = cv2.cvtColor(field, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
+    darkest = lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)]
+    without = field_colours(field, [])
+    assert without[2:4] == pytest.approx(lab[:, 1:].mean(axis=0) - 128, abs=0.01)
+    assert without[4:] == pytest.approx(darkest[:, 1:].mean(axis=0) - 128, abs=0.01)
+    assert without[:2] == pytest.approx([background_a, background_b])
+
+
+def test_without_a_reference_nothing_is_judged() -> None:
+    assert judge_field(stained(PINK_RED, PURPLE, np.random.default_rng(1)), proposals(), None) is None
+
+
+def test_the_reference_survives_the_card_and_a_malformed_one_is_named(reference: FamiliarityReference) -> None:
+    section = reference.to_card({"reference_fields": 40})
+    again = FamiliarityReference.from_card(section)
+    assert again is not None and again.threshold == pytest.approx(reference.threshold, abs=1e-3)
+    field = stained((140, 150, 175), PURPLE, np.random.default_rng(5))
+    assert again.unlikeness(field_colours(field, proposals())) == pytest.approx(
+        reference.unlikeness(field_colours(field, proposals())), rel=0.05)
+    assert FamiliarityReference.from_card({}) is None
+    with pytest.raises(ValueError, match="malformed familiarity section"):
+        FamiliarityReference.from_card({"features": section["features"]})
+    with pytest.raises(ValueError, match="familiarity spread"):
+        FamiliarityReference.from_card({**section, "spread": [0.0] * 6})
+    with pytest.raises(ValueError, match="familiarity points"):
+        FamiliarityReference.from_card({**section, "points": section["points"][:2]})
+
+
+def test_the_sentence_counts_the_unlike_fields() -> None:
+    assert unlike_sentence(1, 5) == ("1 of 5 fields is unlike the detector's training fields: "
+                                     "check their proposals or teach the detector")
+    assert unlike_sentence(3, 5).startswith("3 of 5 fields are unlike")
+    assert unlike_sentence(0, 5) == "None of the 5 fields judged is unlike the detector's training fields"
+
+
+class JudgingDetector:
+    """A fake detector whose card carries a reference: the red cells'
+    colour decides whether a field is like its training fields."""
+
+    version = "det-judging-1"
+
+    def __init__(self, familiarity: FamiliarityReference | None) -> None:
+        self.familiarity = familiarity
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return proposals()
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Iterator[ProjectStore]:
+    store = ProjectStore.create(tmp_path / "p.hemalabel")
+    rng = np.random.default_rng(3)
+    for name, red in (("usual.png", PINK_RED), ("blue.png", (140, 150, 175))):
+        Image.fromarray(stained(red, PURPLE, rng)).save(tmp_path / name)
+        store.add_slide(tmp_path / name, 200, 230)
+    yield store
+    store.close()
+
+
+def test_detection_keeps_each_slides_verdict_and_a_later_run_replaces_it(
+    project: ProjectStore, reference: FamiliarityReference
+) -> None:
+    usual, blue = project.slides()
+    run_job(detect_slides(project, JudgingDetector(reference), [usual.id, blue.id]))
+    usual, blue = project.slides()
+    assert slide_was_judged(usual) and slide_was_judged(blue)
+    assert not slide_is_unlike(usual) and slide_is_unlike(blue)
+    assert blue.attributes[SLIDE_KEY]["detector"] == "det-judging-1"
+    # A detector that carries no reference leaves no verdict behind.
+    run_job(detect_slides(project, JudgingDetector(None), [blue.id]))
+    blue = project.slide(blue.id)
+    assert not slide_was_judged(blue) and not slide_is_unlike(blue)
+
+
+def test_cli_detect_counts_the_unlike_fields(
+    project: ProjectStore, reference: FamiliarityReference, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import core.detection.detector
+    from app.cli.main import main
+
+    path = project.path
+    project.close()
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", lambda *_args: JudgingDetector(reference))
+    assert main(["detect", "--project", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "1 of 2 fields is unlike the detector's training fields: check their proposals or teach the detector" in out
+    assert "unlike: blue.png" in out and "unlike: usual.png" not in out
+    assert main(["detect", "--project", str(path), "--json"]) == 0
+    assert '"unlike_training": [\n    "blue.png"\n  ]' in capsys.readouterr().out
