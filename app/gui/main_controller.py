@@ -36,6 +36,7 @@ from app.gui.settings import AppSettings
 from app.gui.teaching_controller import TeachingController
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
 from app.version import window_title
+from core.detection.familiarity import UNRELIABLE, slide_is_unlike
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
 from core.inference import CellClassifier
@@ -647,6 +648,7 @@ class MainController(QObject):
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)
         self._update_lock_banner()
+        self._update_proposals_banner()
         for name in ("detect_all", "classify_all", "pipeline_all"):
             a[name].setEnabled(editable and not running and self.window.slide_model.rowCount() > 0)
         a["cancel_job"].setEnabled(running or self._import_job is not None)
@@ -671,6 +673,18 @@ class MainController(QObject):
             keys = self.window.actions["sign_off"].shortcut().toString(QKeySequence.SequenceFormat.NativeText)
             banner.show_message(f"<b>Signed off{who}.</b> This slide is locked; its boxes and classes cannot be "
                                 f"changed until it is unlocked with a reason ({html.escape(keys)}).", "info")
+        else:
+            banner.hide_message()
+
+    def _update_proposals_banner(self) -> None:
+        """The detector's verdict on the slide on show: its proposals are
+        not to be trusted unchecked where it found the field unlike its
+        training fields (core.detection.familiarity)."""
+        banner = self.window.proposals_banner
+        if self.slide is not None and slide_is_unlike(self.slide):
+            banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
+                                "learnt from, so it may have called red cells white or missed cells.", "warning")
+            banner.label.setAccessibleDescription(f"{UNRELIABLE}.")
         else:
             banner.hide_message()
 

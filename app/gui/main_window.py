@@ -58,7 +58,14 @@ class MainWindow(QMainWindow):
         self.read_only_banner = Banner()
         self.read_only_banner.setObjectName("readOnlyBanner")
         self.image_banner = Banner()
-        canvas_page = _column(self.image_banner, self.view)
+        # Says when the detector found the slide unlike its training fields.
+        self.proposals_banner = Banner()
+        self.proposals_banner.label.setAccessibleName("Proposals warning")
+        # Reachable with Tab and read by a screen reader, not only seen.
+        self.proposals_banner.label.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByKeyboard | Qt.TextInteractionFlag.TextSelectableByMouse
+        )
+        canvas_page = _column(self.image_banner, self.proposals_banner, self.view)
         self.gallery_page = _holder("Open a project to see its white cells grouped by class.")
         self.gallery_page.setObjectName("galleryPage")
         self.central_stack = QStackedWidget()
@@ -433,14 +440,15 @@ def _scrolling(widget: QWidget, fit_height: bool = False) -> _ScrollArea:
     return _ScrollArea(widget, fit_height)
 
 
-def _column(banner: QWidget, body: QWidget) -> QWidget:
-    """A banner over a body that takes the rest of the height."""
+def _column(*widgets: QWidget) -> QWidget:
+    """Banners over a body (the last) that takes the rest of the height."""
     page = QWidget()
     column = QVBoxLayout(page)
     column.setContentsMargins(0, 0, 0, 0)
     column.setSpacing(0)
-    column.addWidget(banner)
-    column.addWidget(body, 1)
+    for banner in widgets[:-1]:
+        column.addWidget(banner)
+    column.addWidget(widgets[-1], 1)
     return page
 
 

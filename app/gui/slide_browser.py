@@ -40,6 +40,7 @@ from app.gui.imagery import ImageShown
 from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
+from core.detection.familiarity import UNRELIABLE, slide_is_unlike
 from core.schema import Slide, SlideStatus
 from core.store import CellTally, StoreError, StoreEvent, StoreEventKind
 
@@ -238,7 +239,11 @@ class SlideListModel(QAbstractListModel):
             ]
             if slide.id in self._problems:
                 lines.append(self._problems[slide.id])
+            if slide_is_unlike(slide):
+                lines.append(f"{UNRELIABLE}.")
             return "\n".join(lines)
+        if role == Qt.ItemDataRole.AccessibleDescriptionRole and slide_is_unlike(slide):
+            return f"{UNRELIABLE}."
         return None
 
 
@@ -273,6 +278,7 @@ class SlideDelegate(QStyledItemDelegate):
             slide.id,
             slide.path,
             slide.status,
+            slide_is_unlike(slide),
             counts,
             problem,
             pixmap.cacheKey() if pixmap is not None else 0,
@@ -325,6 +331,17 @@ class SlideDelegate(QStyledItemDelegate):
         painter.setFont(name_font)
         painter.setPen(palette.text().color())
         name_rect = QRect(text_left, rect.top() + 7, rect.right() - text_left - 6, 18)
+        if slide_is_unlike(slide):
+            # The detector found the field unlike its training fields: an
+            # amber mark at the name's end (the tooltip says why).
+            mark = QRect(name_rect.right() - 15, name_rect.top() + 1, 16, 16)
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(QColor("#e0a100"))
+            painter.drawEllipse(mark)
+            painter.setPen(QColor("white"))
+            painter.drawText(mark, Qt.AlignmentFlag.AlignCenter, "!")
+            painter.setPen(palette.text().color())
+            name_rect.setRight(mark.left() - 4)
         painter.drawText(name_rect, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
                          painter.fontMetrics().elidedText(name, Qt.TextElideMode.ElideMiddle, name_rect.width()))
         small = QFont(option.font)  # type: ignore[attr-defined]
