@@ -186,3 +186,21 @@ def test_cli_detect_counts_the_unlike_fields(
     assert "unlike: blue.png" in out and "unlike: usual.png" not in out
     assert main(["detect", "--project", str(path), "--json"]) == 0
     assert '"unlike_training": [\n    "blue.png"\n  ]' in capsys.readouterr().out
+
+
+def test_cli_detect_over_a_folder_lists_the_unlike_images(
+    tmp_path: Path, reference: FamiliarityReference, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    import core.detection.detector
+    from app.cli.main import main
+
+    rng = np.random.default_rng(4)
+    for name, red in (("usual.png", PINK_RED), ("blue.png", (140, 150, 175))):
+        Image.fromarray(stained(red, PURPLE, rng)).save(tmp_path / name)
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", lambda *_args: JudgingDetector(reference))
+    assert main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "d.csv"), "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["judged"] == 2 and result["unlike_training"] == [str(tmp_path / "blue.png")]
