@@ -19,6 +19,7 @@ import time
 import traceback
 from collections import Counter
 from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from typing import Any
 
 import numpy as np
@@ -45,32 +46,32 @@ class ChildRequest:
 PARENT_POLL_SECONDS = 0.5
 
 
-def run_child(request: ChildRequest, messages: Any) -> None:
+def run_child(request: ChildRequest, messages: Connection) -> None:
     """The child's entry point (must be importable by a spawned interpreter)."""
     watch_parent()
 
     def log(line: str) -> None:
-        messages.put(("log", line))
+        messages.send(("log", line))
 
     try:
         result = _fine_tune(request, messages, log)
     except ReplayError as error:
-        messages.put(("error", str(error)))
+        messages.send(("error", str(error)))
         return
     except OSError as error:
         log(traceback.format_exc())
         if error.errno == errno.ENOSPC:
-            messages.put(
+            messages.send(
                 ("error", f"the disk is full ({error.filename or request.out_dir}); the candidate was discarded")
             )
         else:
-            messages.put(("error", f"{error.filename or request.out_dir}: {error.strerror or error}"))
+            messages.send(("error", f"{error.filename or request.out_dir}: {error.strerror or error}"))
         return
     except Exception as error:  # everything must reach the parent as a message
         log(traceback.format_exc())
-        messages.put(("error", f"training failed: {type(error).__name__}: {error}"))
+        messages.send(("error", f"training failed: {type(error).__name__}: {error}"))
         return
-    messages.put(("done", result))
+    messages.send(("done", result))
 
 
 def watch_parent(poll: float = PARENT_POLL_SECONDS) -> None:
@@ -96,7 +97,7 @@ def watch_parent(poll: float = PARENT_POLL_SECONDS) -> None:
     threading.Thread(target=watch, name="hemalabel-retrain-parent-watch", daemon=True).start()
 
 
-def _fine_tune(request: ChildRequest, messages: Any, log: Any) -> dict[str, Any]:
+def _fine_tune(request: ChildRequest, messages: Connection, log: Any) -> dict[str, Any]:
     from core.classifier import load_classifier
     from core.models.classifier_card import read_card, write_card
     from core.taxonomy import Taxonomy
@@ -301,7 +302,7 @@ class _Fitter:
     the whole run."""
 
     def __init__(self, request: ChildRequest, base: Any, replay_train: list[LabelledCell],
-                 replay_val: list[LabelledCell], messages: Any, log: Any, fits: int, started: float) -> None:
+                 replay_val: list[LabelledCell], messages: Connection, log: Any, fits: int, started: float) -> None:
         self.request, self.base, self.messages, self.log = request, base, messages, log
         self.replay_train, self.replay_val = replay_train, replay_val
         self.fits, self.done = fits, 0
@@ -378,7 +379,7 @@ class _Fitter:
         total = float(self.request.settings["max_minutes"]) * 60.0
         row["eta_seconds"] = float(max(0.0, min(by_epochs, total - elapsed)) if total > 0 else by_epochs)
         self.history.append(row)
-        self.messages.put(("epoch", row))
+        self.messages.send(("epoch", row))
 
 
 def _replay_check(base: Any, candidate: Any, request: ChildRequest, cells: list[LabelledCell],

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import queue
 import re
 import shutil
 import tempfile
@@ -257,26 +256,27 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
     # Spawn, not fork: a forked TensorFlow or Qt process is not safe, and
     # spawn is what Windows and macOS do anyway.
     context = multiprocessing.get_context("spawn")
-    messages = context.Queue()
-    child = context.Process(target=run_child, args=(request, messages), name="hemalabel-retrain", daemon=True)
+    # A pipe whose one writing end is the child's: a child that dies, even
+    # halfway through a message, ends the stream.  With a Queue the parent
+    # holds a writing end too, and would wait for the rest of that message
+    # for ever.
+    inbox, outbox = context.Pipe(duplex=False)
+    child = context.Process(target=run_child, args=(request, outbox), name="hemalabel-retrain", daemon=True)
     child.start()
+    outbox.close()
     try:
         while True:
             if cancel.cancelled:
                 raise Cancelled()  # the finally below stops the child
+            if not inbox.poll(POLL_SECONDS):
+                continue
             try:
-                kind, value = messages.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not child.is_alive():
-                    # It may have put its last message just before exiting.
-                    try:
-                        kind, value = messages.get(timeout=1.0)
-                    except queue.Empty:
-                        raise RetrainError(
-                            _with_log(f"training stopped unexpectedly (exit code {child.exitcode})", log_lines)
-                        ) from None
-                else:
-                    continue
+                kind, value = inbox.recv()
+            except (EOFError, OSError):
+                child.join(5)
+                raise RetrainError(
+                    _with_log(f"training stopped unexpectedly (exit code {child.exitcode})", log_lines)
+                ) from None
             if kind == "log":
                 log_lines.append(value)
                 yield Progress(
@@ -291,6 +291,7 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
                 done: dict[str, Any] = value
                 return done
     finally:
+        inbox.close()
         if child.is_alive():
             child.terminate()
         child.join(10)
