@@ -66,7 +66,7 @@ def store(decided_project: Path):
 @pytest.fixture
 def fake_insights_job(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(backend, "insights", lambda _store: fake_insights())
-    monkeypatch.setattr(backend, "learning_curve", lambda _store: fake_curve())
+    monkeypatch.setattr(backend, "learning_curve", lambda _store, _cancel: fake_curve())
 
 
 def make_dialog(qtbot, store: ProjectStore) -> RetrainDialog:
@@ -481,7 +481,7 @@ def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, 
         return fake_insights()
 
     monkeypatch.setattr(backend, "insights", slow_insights)
-    monkeypatch.setattr(backend, "learning_curve", lambda _store: fake_curve())
+    monkeypatch.setattr(backend, "learning_curve", lambda _store, _cancel: fake_curve())
     dialog = RetrainDialog(None, store)
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.show()
@@ -495,6 +495,31 @@ def test_closing_before_the_project_is_read_is_safe(qtbot, store: ProjectStore, 
 
 
 @pytest.mark.slow
+def test_closing_the_dialog_stops_reading_the_learning_curve(qtbot, store: ProjectStore, registry: FakeRegistry,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """The curve reads every reviewed slide through the network: closing
+    the dialog (or the project) must not wait for all of them."""
+    import threading
+    import time
+
+    started = threading.Event()
+
+    def endless_curve(_store, cancel):  # noqa: ANN001, ANN202
+        started.set()
+        give_up = time.monotonic() + 20  # an uncancelled read ends the test, not the suite
+        while not cancel.cancelled and time.monotonic() < give_up:
+            time.sleep(0.01)
+        return []
+
+    monkeypatch.setattr(backend, "learning_curve", endless_curve)
+    dialog = make_dialog(qtbot, store)
+    assert started.wait(10)
+    began = time.monotonic()
+    dialog.close()
+    qtbot.waitUntil(lambda: not dialog._curve_job.running, timeout=5000)
+    assert time.monotonic() - began < 5
+
+
 def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: ProjectStore, tmp_path: Path,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     """No fakes: the dialog's Start runs core's retrain through the app's

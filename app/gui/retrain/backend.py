@@ -35,9 +35,10 @@ def insights(store: ProjectStore) -> Insights:
     return dataset_insights(store)
 
 
-def learning_curve(store: ProjectStore) -> list[CurvePoint]:
+def learning_curve(store: ProjectStore, cancel: CancelToken) -> list[CurvePoint]:
     """What the project's decisions taught the classifier in use; none when
-    it cannot load or is a stand-in without a network."""
+    it cannot load or is a stand-in without a network.  Cancel stops it
+    between slides (closing the dialog must not wait for every cell)."""
     from app.gui import model_provider
 
     try:
@@ -46,7 +47,7 @@ def learning_curve(store: ProjectStore) -> list[CurvePoint]:
         return []
     if not hasattr(classifier, "keras_model"):
         return []
-    return project_learning_curve(store, classifier)
+    return project_learning_curve(store, classifier, lambda: cancel.cancelled)
 
 
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken) -> Job[RetrainOutcome]:

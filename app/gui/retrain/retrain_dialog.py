@@ -37,6 +37,7 @@ from app.gui.retrain.settings_form import SettingsForm
 from app.gui.retrain.training_tab import TrainingTab
 from app.gui.worker import JobHandle, start_call, start_job
 from core.jobs import CancelToken, Job, Progress
+from core.project_learning import CurvePoint
 from core.retraining import Insights, QueueSummary, RetrainOutcome, RetrainSettings
 from core.store import ProjectStore
 
@@ -122,8 +123,13 @@ class RetrainDialog(QDialog):
         start_call("Reading dataset insights", lambda: backend.insights(store), None,
                    on_result=self._insights_ready, on_error=self._insights_failed)
         # Apart: it loads the network, which may take seconds the counts need not wait for.
-        start_call("Reading the learning curve", lambda: backend.learning_curve(store), None,
-                   on_result=self.insights_tab.show_curve, on_error=self._curve_failed)
+        def read_curve(token: CancelToken) -> Job[list[CurvePoint]]:
+            return backend.learning_curve(store, token)
+            yield  # a generator, as start_job runs
+
+        # Cancelled when the dialog closes: it reads every reviewed slide.
+        self._curve_job = start_job("Reading the learning curve", read_curve, None,
+                                    on_result=self.insights_tab.show_curve, on_error=self._curve_failed)
 
     def _summary_ready(self, summary: QueueSummary) -> None:
         self.summary = summary
@@ -281,6 +287,10 @@ class RetrainDialog(QDialog):
             self.cancel()
             return
         super().reject()
+
+    def done(self, result: int) -> None:  # every way it closes ends in here
+        self._curve_job.cancel()
+        super().done(result)
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 (Qt's name)
         if self.running:
