@@ -107,20 +107,26 @@ def _batches(
     out: queue.Queue[Any] = queue.Queue(maxsize=3)
 
     def produce() -> None:
-        for step in range(steps):
-            if stop.is_set():
-                break
-            local = np.random.default_rng(int(seeds[step]))
-            pairs = [
-                augmented_sample(s.image, s.boxes, s.classes, local, config.augment, s.negative_weights)
-                for s in (data[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size])
-            ]
-            out.put((np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])))
+        try:
+            for step in range(steps):
+                if stop.is_set():
+                    break
+                local = np.random.default_rng(int(seeds[step]))
+                pairs = [
+                    augmented_sample(s.image, s.boxes, s.classes, local, config.augment, s.negative_weights)
+                    for s in (data[i] for i in order[step * config.batch_size : (step + 1) * config.batch_size])
+                ]
+                out.put((np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])))
+        except Exception as error:  # handed to the training loop: left here, it would wait for a batch for ever
+            out.put(error)
+            return
         out.put(None)
 
     worker = threading.Thread(target=produce, daemon=True)
     worker.start()
     while (item := out.get()) is not None:
+        if isinstance(item, Exception):
+            raise item
         yield item
     worker.join()
 
