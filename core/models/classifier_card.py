@@ -11,8 +11,7 @@ from typing import Any
 
 from core.formats.common import atomic_write_text
 from core.models.files import ModelCardError, sha256_of
-from core.models.kinds import card_kind
-from core.wording import json_error_place
+from core.models.kinds import read_card_json
 
 CARD_FORMAT = 1
 
@@ -57,21 +56,7 @@ def write_card(card: ModelCard, path: Path) -> None:
 
 
 def read_card(path: Path) -> ModelCard:
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelCardError(f"{path}: model card not found (every model needs its card beside it)") from None
-    except json.JSONDecodeError as error:
-        raise ModelCardError(f"{path}: model card is not valid JSON ({json_error_place(error)})") from None
-    if not isinstance(data, dict):
-        raise ModelCardError(f"{path}: model card must be a JSON object")
-    kind = card_kind(data)
-    if kind == "detector":
-        raise ModelCardError(f"{path}: the card of a cell detector, not of a white-cell classifier; "
-                             "give it to `hemalabel detect --model`")
-    if kind == "screen":
-        raise ModelCardError(f"{path}: the card of the lymphoid screen, not of a white-cell classifier; "
-                             "it screens with `--screen` (evaluate, classify) or the project's screen setting")
+    data = read_card_json(path, "classifier")
     known = set(ModelCard.__dataclass_fields__)
     try:
         card = ModelCard(**{key: value for key, value in data.items() if key in known})

@@ -11,7 +11,7 @@ from typing import Any
 
 from core.formats.common import atomic_write_text
 from core.models.files import ModelCardError, sha256_of
-from core.models.kinds import DETECTOR_CARD_FORMAT, card_kind
+from core.models.kinds import DETECTOR_CARD_FORMAT, card_kind, read_card_json
 
 
 @dataclass(slots=True)
@@ -62,20 +62,8 @@ class DetectorCard:
 
     @classmethod
     def load(cls, path: Path) -> DetectorCard:
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ModelCardError(f"{path}: model card not found") from None
-        except (OSError, json.JSONDecodeError) as error:
-            raise ModelCardError(f"{path}: unreadable model card ({error})") from None
-        kind = card_kind(data)
-        if kind == "classifier":
-            raise ModelCardError(f"{path}: the card of a white-cell classifier, not of a cell detector; "
-                                 "give it to `hemalabel classify --model` or `evaluate --model`")
-        if kind == "screen":
-            raise ModelCardError(f"{path}: the card of the lymphoid screen, not of a cell detector; "
-                                 "it screens with `--screen` (evaluate, classify) or the project's screen setting")
-        if kind != "detector":
+        data = read_card_json(path, "detector")
+        if card_kind(data) != "detector":
             raise ModelCardError(f"{path}: not a HemaLabel detector card (format must be {DETECTOR_CARD_FORMAT!r})")
         try:
             return cls(**data)

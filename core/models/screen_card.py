@@ -12,9 +12,8 @@ from typing import Any
 
 from core.formats.common import atomic_write_text
 from core.models.files import ModelCardError, sha256_of
-from core.models.kinds import SCREEN_TASK, card_kind
+from core.models.kinds import SCREEN_TASK, card_kind, read_card_json
 from core.screen.fields import DIAGNOSES
-from core.wording import json_error_place
 
 CITATION = ('Ghaderzadeh M., Aria M., Hosseini A., Asadi F., Bashash D., Abolghasemi H. "A fast and efficient CNN '
             'model for B-ALL diagnosis and its subtypes classification using peripheral blood smear images." '
@@ -57,15 +56,9 @@ def read_screen_card(path: str | os.PathLike[str]) -> ScreenCard:
     """The card at `path`, checked to be a screen's card with the diagnoses'
     outputs; ModelCardError naming the file otherwise."""
     path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ModelCardError(f"{path}: screen model card not found (the model needs its card beside it)") from None
-    except json.JSONDecodeError as error:
-        raise ModelCardError(f"{path}: screen model card is not valid JSON ({json_error_place(error)})") from None
+    data = read_card_json(path, "screen")
     if card_kind(data) != "screen":
-        raise ModelCardError(f"{path}: not the card of a lymphoid screen model (its task is not {SCREEN_TASK!r}); "
-                             "a white-cell classifier or detector card cannot screen for blasts")
+        raise ModelCardError(f"{path}: not the card of a lymphoid screen model (its task is not {SCREEN_TASK!r})")
     known = set(ScreenCard.__dataclass_fields__)
     try:
         card = ScreenCard(**{key: value for key, value in data.items() if key in known})

@@ -138,3 +138,28 @@ def test_a_copied_bundled_model_still_loads(tmp_path: Path) -> None:
     for suffix in (".keras", ".json"):
         shutil.copy(bundled_models_dir() / f"hemalabel-wbc{suffix}", tmp_path / f"hemalabel-wbc{suffix}")
     assert load_classifier(tmp_path / "hemalabel-wbc.keras").classes
+
+
+def test_every_card_reader_refuses_alike_and_says_where_the_card_goes(tmp_path: Path) -> None:
+    """One door reads model cards: a missing file, a file that is not text
+    or not JSON, and another kind's card get the same words from each."""
+    from core.models.classifier_card import read_card
+    from core.models.detector_card import DetectorCard
+    from core.models.files import ModelCardError
+    from core.models.screen_card import read_screen_card
+
+    readers = (read_card, DetectorCard.load, read_screen_card)
+    for body, words in ((None, "model card not found"), (b"\xff\xfe{", "model card is not UTF-8 text"),
+                        (b"{", "model card is not valid JSON"), (b"[1]", "model card must be a JSON object")):
+        card = tmp_path / "card.json"
+        card.unlink(missing_ok=True)
+        if body is not None:
+            card.write_bytes(body)
+        for read in readers:
+            with pytest.raises(ModelCardError, match=rf"card\.json: {words}"):
+                read(card)
+    detector = tmp_path / "detector.json"
+    detector.write_text('{"format": "hemalabel-detector-card/1"}', encoding="utf-8")
+    for read in (read_card, read_screen_card):
+        with pytest.raises(ModelCardError, match=r"the card of a cell detector, not of .*hemalabel detect --model"):
+            read(detector)

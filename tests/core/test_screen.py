@@ -127,7 +127,8 @@ def test_a_classifier_card_is_refused_as_a_screen(capsys: pytest.CaptureFixture[
 
     card = Path(__file__).resolve().parents[2] / "models" / "hemalabel-wbc.json"
     assert main(["evaluate", "--screen", "--images", str(tmp_path), "--model", str(card)]) != 0
-    assert "hemalabel-wbc.json: not the card of a lymphoid screen" in capsys.readouterr().err
+    refusal = capsys.readouterr().err
+    assert "hemalabel-wbc.json: the card of a white-cell classifier, not of the lymphoid screen" in refusal
 
 
 def test_report_counts_a_field_without_cells_as_missed() -> None:
