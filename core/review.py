@@ -16,8 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.differential import CountsAs, class_fits, class_refusal, counts_as
-from core.schema import Box, Cell, CellKind
+from core.schema import BlastFlag, Box, Cell, CellKind
 from core.store import ProjectStore, StoreError
+from core.taxonomy import BLAST, with_blast
 
 _KIND_WORDS = {CellKind.WHITE: "white cell", CellKind.RED: "red cell", CellKind.PLATELET: "platelet"}
 _KIND_OF_GROUP = {"white": CellKind.WHITE, "red": CellKind.RED, "platelet": CellKind.PLATELET}
@@ -132,6 +133,41 @@ def delete(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
     return ReviewOutcome(ids, note=f"Deleted {len(ids)} box{'es' if len(ids) != 1 else ''}")
 
 
+def confirm_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+    """The flagged cells are blasts: each becomes a reviewed Blast, a
+    correction like any class.  A project whose classes lack Blast gets it
+    first, and the note says so.  Cells without a flag are left as they were."""
+    flagged, unflagged = _flagged(store, cell_ids)
+    if not flagged:
+        raise ReviewError(store.path, "none of these cells carries a suspected-blast flag to confirm")
+    note = ""
+    if BLAST not in store.taxonomy:
+        with _refusals(store):
+            store.set_taxonomy(with_blast(store.taxonomy))
+        note = "Blast added to the project's classes. "
+    with _refusals(store):
+        store.decide_blast(flagged, True, _step("Confirm blast", f"Confirm {len(flagged)} blasts", len(flagged)))
+    note += f"{_cells_word(len(flagged))} confirmed as Blast" + _unflagged_note(unflagged)
+    return ReviewOutcome(flagged, unflagged, note)
+
+
+def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+    """The screen was wrong about the flagged cells: each keeps its class and
+    its flag is dismissed, a correction the screen's retraining learns from.
+    A cell already labelled Blast is refused: give it its class instead."""
+    flagged, unflagged = _flagged(store, cell_ids)
+    blasts = [cell_id for cell_id in flagged if store.cell(cell_id).label == BLAST]
+    if blasts:
+        raise ReviewError(store.path, f"cell {blasts[0]} is labelled Blast; give it its class to dismiss its flag")
+    if not flagged:
+        raise ReviewError(store.path, "none of these cells carries a suspected-blast flag to dismiss")
+    with _refusals(store):
+        store.decide_blast(flagged, False, _step("Dismiss blast flag", f"Dismiss {len(flagged)} blast flags",
+                                                 len(flagged)))
+    return ReviewOutcome(flagged, unflagged, f"Blast flag dismissed on {_cells_word(len(flagged))}"
+                         + _unflagged_note(unflagged))
+
+
 def draw_box(store: ProjectStore, slide_id: int, box: Box, kind: CellKind) -> Cell:
     """A box the technician drew: a reviewed cell of `kind` without a class."""
     with _refusals(store):
@@ -159,6 +195,20 @@ def _cells(store: ProjectStore, cell_ids: Sequence[int]) -> list[Cell]:
     (deleted meanwhile, in another view) is refused by name."""
     with _refusals(store):
         return [store.cell(cell_id) for cell_id in dict.fromkeys(cell_ids)]
+
+
+def _flagged(store: ProjectStore, cell_ids: Sequence[int]) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """The cells the screen flagged (whatever was decided since), and the rest."""
+    cells = _cells(store, cell_ids)
+    flagged = tuple(c.id for c in cells if c.screen is not None and c.screen.flag is not BlastFlag.NONE)
+    return flagged, tuple(c.id for c in cells if c.id not in flagged)
+
+
+def _unflagged_note(unflagged: Sequence[int]) -> str:
+    if not unflagged:
+        return ""
+    left = "it was" if len(unflagged) == 1 else "they were"
+    return f"; {_cells_word(len(unflagged))} without a blast flag left as {left}"
 
 
 def _step(one: str, many: str, count: int) -> str:

@@ -49,6 +49,19 @@ class CorrectionAction(str, enum.Enum):
     ADD = "add"
     MOVE = "move"
     DELETE = "delete"
+    # The technician's decision on a flag of the lymphoid screen: the cell
+    # is a blast (its label becomes Blast), or the screen was wrong.
+    CONFIRM_BLAST = "confirm_blast"
+    DISMISS_BLAST = "dismiss_blast"
+
+
+class BlastFlag(str, enum.Enum):
+    """A screened cell's flag: NONE when the screen did not suspect it."""
+
+    NONE = "none"
+    SUSPECTED = "suspected"
+    CONFIRMED = "confirmed"
+    DISMISSED = "dismissed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,6 +187,21 @@ class Slide:
 
 
 @dataclass(frozen=True, slots=True)
+class BlastScreen:
+    """What the lymphoid screen said of a cell, and what became of its flag."""
+
+    p_blast: float
+    subtype: str  # the likeliest B-ALL subtype, should the cell be a blast
+    flag: BlastFlag
+    model_version: str
+
+    @property
+    def flagged(self) -> bool:
+        """The screen suspected the cell, whatever the technician decided since."""
+        return self.flag is not BlastFlag.NONE
+
+
+@dataclass(frozen=True, slots=True)
 class Cell:
     """One box on a slide and what is known about it.
 
@@ -194,6 +222,7 @@ class Cell:
     model_version: str | None = None
     score: float | None = None
     reviewed: bool = False
+    screen: BlastScreen | None = None  # None: never screened
 
     def with_changes(self, **changes: Any) -> Cell:
         return replace(self, **changes)

@@ -83,7 +83,18 @@ CREATE TABLE audit (
 CREATE INDEX corrections_by_cell ON corrections(cell_id);
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2}
+# Version 3: the lymphoid screen's verdict on each cell (issue 31): P(blast),
+# the likeliest B-ALL subtype, the flag's state (suspected, confirmed,
+# dismissed, none: screened and not suspected) and the screen model's version.
+# NULL blast_flag: the cell was never screened.
+_V3 = """
+ALTER TABLE cells ADD COLUMN blast_p REAL;
+ALTER TABLE cells ADD COLUMN blast_subtype TEXT;
+ALTER TABLE cells ADD COLUMN blast_flag TEXT;
+ALTER TABLE cells ADD COLUMN screen_model TEXT;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
 CURRENT_VERSION = max(MIGRATIONS)
 
 # Indexes that change no layout: made when a file is opened for editing

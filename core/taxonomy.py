@@ -13,6 +13,7 @@ from core.resources import resource_path
 from core.wording import json_error_place
 
 UNIDENTIFIED = "unidentified"
+BLAST = "blast"  # what a confirmed flag of the lymphoid screen makes a cell
 GROUPS = ("white", "red", "platelet", "other")
 _NAME_PATTERN = re.compile(r"^[a-z][a-z0-9_]*$")
 _COLOUR_PATTERN = re.compile(r"^#[0-9a-fA-F]{6}$")
@@ -136,3 +137,14 @@ class Taxonomy:
 def default_taxonomy() -> Taxonomy:
     """The eight PBC classes plus Unidentified, from resources/."""
     return Taxonomy.load(resource_path("taxonomy.json"))
+
+
+def with_blast(taxonomy: Taxonomy) -> Taxonomy:
+    """The taxonomy with a Blast class (white, counted in the differential),
+    on the first free digit key; the same taxonomy when it has one."""
+    if BLAST in taxonomy:
+        return taxonomy
+    used = {c.key for c in taxonomy.classes}
+    key = next((digit for digit in "9876543210" if digit not in used), "")
+    blast = TaxonomyClass(BLAST, "Blast", key, "#17becf", "white", True)
+    return Taxonomy(taxonomy.name, (*taxonomy.classes, blast))

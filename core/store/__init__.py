@@ -30,7 +30,7 @@ from core.store.events import StoreEvent, StoreEventKind
 from core.store.history import HistoryStep
 from core.store.project_file import DEFAULT_EDITOR
 from core.store.project_store import MAX_SAMPLE_ID, ProjectStore
-from core.store.reading import CellTally
+from core.store.reading import BlastTally, CellTally
 from core.store.rows import now_iso
 
 __all__ = [
@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_PROJECT_NAME",
     "MAX_SAMPLE_ID",
     "PROJECT_SUFFIX",
+    "BlastTally",
     "CellTally",
     "ClassKindError",
     "DamagedProjectError",

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from core.schema import Box, Cell, CellKind, LabelSource
+from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource
 from core.store import correction_queue
 from core.store.rows import now_iso
 
@@ -134,7 +134,15 @@ def cell_from_state(cell_id: int, state: dict[str, Any]) -> Cell:
         model_version=state["model_version"],
         score=state["score"],
         reviewed=state["reviewed"],
+        screen=_screen_from_state(state.get("screen")),  # absent from steps saved before the screen
     )
+
+
+def _screen_from_state(state: dict[str, Any] | None) -> BlastScreen | None:
+    if state is None:
+        return None
+    return BlastScreen(float(state["p_blast"]), str(state["subtype"]), BlastFlag(state["flag"]),
+                       str(state["model_version"]))
 
 
 def _dump_state(cell: Cell | None) -> str | None:
@@ -151,6 +159,9 @@ def _dump_state(cell: Cell | None) -> str | None:
         "model_version": cell.model_version,
         "score": cell.score,
         "reviewed": cell.reviewed,
+        "screen": None if cell.screen is None else {
+            "p_blast": cell.screen.p_blast, "subtype": cell.screen.subtype, "flag": cell.screen.flag.value,
+            "model_version": cell.screen.model_version},
     })
 
 

@@ -13,6 +13,7 @@ import json
 import os
 import unicodedata
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,8 @@ from core.schema import (
     COMMENT_KEY,
     SAMPLE_ID_KEY,
     SIGNED_TARGET_KEY,
+    BlastFlag,
+    BlastScreen,
     Box,
     Cell,
     CellKind,
@@ -37,6 +40,8 @@ from core.store.events import StoreEvent, StoreEventKind
 from core.store.history import NUDGE_DESCRIPTION, HistoryStep
 from core.store.reading import ProjectReader
 from core.store.rows import INSERT_CELL, INSERT_CELL_WITH_ID, UPDATE_CELL, cell_parameters, now_iso
+from core.taxonomy import BLAST
+from core.wording import counted_verb
 
 # Long enough for any accession or sample number a lab prints; short enough for a report's heading.
 MAX_SAMPLE_ID = 64
@@ -172,6 +177,10 @@ class ProjectStore(ProjectReader):
             slide = self._slide(slide_id)
             count = self.differential(slide_id)
             blockers = count.blockers()
+            open_flags = self.blast_tally(slide_id).open
+            if open_flags:
+                blockers.append(counted_verb(open_flags, "suspected blast", "is", "are")
+                                + " not decided (confirm or dismiss each flag)")
             if blockers:
                 raise SignOffRefusedError(f"{slide.path} cannot be signed off: " + "; ".join(blockers))
             # A reason given for a count that reaches its target is not recorded: nothing needed one.
@@ -317,6 +326,55 @@ class ProjectStore(ProjectReader):
                 self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
         return sum(len(ids) for ids in written.values())
 
+    def record_screen(
+        self,
+        slide_id: int,
+        verdicts: Sequence[tuple[int, float, str, bool]],
+        model_version: str,
+        description: str = "Screen for blasts",
+    ) -> int:
+        """Write the lymphoid screen's (cell_id, P(blast), subtype, suspected)
+        for a slide, as the slide's screen from now on: a cell screened before
+        and not now (no longer lymphoid) loses its verdict.  A flag a person
+        decided is kept as decided.  One undo step; returns the cells changed."""
+        with self.edit(description):
+            self._check_unlocked(slide_id)
+            given = {cell_id: (p, subtype, suspected) for cell_id, p, subtype, suspected in verdicts}
+            changed = []
+            for cell in self.cells(slide_id):
+                if cell.screen is not None and cell.screen.flag in (BlastFlag.CONFIRMED, BlastFlag.DISMISSED):
+                    continue
+                verdict = given.get(cell.id)
+                screen = None if verdict is None else BlastScreen(
+                    float(verdict[0]), verdict[1], BlastFlag.SUSPECTED if verdict[2] else BlastFlag.NONE,
+                    model_version)
+                if screen != cell.screen:
+                    self._write_cell(cell, cell.with_changes(screen=screen))
+                    changed.append(cell.id)
+            if changed:
+                self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(changed)))
+            return len(changed)
+
+    def decide_blast(self, cell_ids: Sequence[int], confirmed: bool, description: str) -> None:
+        """The technician's decision on flagged cells: confirmed, the cell
+        becomes a reviewed Blast (the taxonomy must hold the class); dismissed,
+        the flag is set aside and the cell keeps its class.  Each a correction."""
+        if confirmed:
+            self._check_label(BLAST)
+        with self.edit(description):
+            for cell in self._human_targets(cell_ids):
+                if cell.screen is None or not cell.screen.flagged:
+                    raise StoreError(f"{self.path}: cell {cell.id} carries no flag of the blast screen")
+                if confirmed:
+                    after = cell.with_changes(label=BLAST, source=LabelSource.HUMAN, reviewed=True,
+                                              screen=replace(cell.screen, flag=BlastFlag.CONFIRMED))
+                else:
+                    after = cell.with_changes(screen=replace(cell.screen, flag=BlastFlag.DISMISSED))
+                action = CorrectionAction.CONFIRM_BLAST if confirmed else CorrectionAction.DISMISS_BLAST
+                edit_id = self._write_cell(cell, after)
+                correction_queue.queue(self._db, edit_id, cell, action, old=cell, new=after)
+            self._emit_changed(cell_ids)
+
     def remove_model_proposals(self, cell_ids: Sequence[int]) -> None:
         """Drop unreviewed model proposals (a new detection run replaces them).
         Undoable, but no human decided anything, so nothing is queued."""
@@ -348,7 +406,8 @@ class ProjectStore(ProjectReader):
                     raise ClassKindError(f"Cell {cell.id}: {refusal}")
             for cell in targets:
                 action = CorrectionAction.CONFIRM if cell.label == label else CorrectionAction.RELABEL
-                after = cell.with_changes(label=label, source=LabelSource.HUMAN, reviewed=True)
+                after = cell.with_changes(label=label, source=LabelSource.HUMAN, reviewed=True,
+                                          screen=_flag_after_class(cell.screen, label))
                 edit_id = self._write_cell(cell, after)
                 correction_queue.queue(self._db, edit_id, cell, action, old=cell, new=after)
             self._emit_changed(cell_ids)
@@ -509,6 +568,19 @@ class ProjectStore(ProjectReader):
         else:
             self._db.execute(UPDATE_CELL, parameters)
             self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, cell.slide_id, (cell_id,)))
+
+
+def _flag_after_class(screen: BlastScreen | None, label: str) -> BlastScreen | None:
+    """A flagged cell given the class Blast by hand is a confirmed flag; a
+    confirmed one given another class, a dismissed flag.  A suspected cell
+    given another class stays suspected: only a decision on the flag ends it."""
+    if screen is None or not screen.flagged:
+        return screen
+    if label == BLAST:
+        return replace(screen, flag=BlastFlag.CONFIRMED)
+    if screen.flag is BlastFlag.CONFIRMED:
+        return replace(screen, flag=BlastFlag.DISMISSED)
+    return screen
 
 
 def _all_imported(cells: Sequence[NewCell]) -> bool:

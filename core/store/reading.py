@@ -18,7 +18,7 @@ from core.differential import (
     counts_as,
     differential_of_groups,
 )
-from core.schema import Cell, CellKind, Correction, Slide, SlideStatus
+from core.schema import BlastFlag, Cell, CellKind, Correction, Slide, SlideStatus
 from core.store import correction_queue, history
 from core.store.errors import StoreError
 from core.store.project_file import ProjectFile
@@ -34,6 +34,26 @@ class CellTally(NamedTuple):
     unreviewed: int = 0
     unidentified: int = 0
     unreviewed_white: int = 0  # of `unreviewed`: what stands between the slide and its sign-off
+
+
+class BlastTally(NamedTuple):
+    """The lymphoid screen's flags on a slide or a project (`ProjectStore.blast_tally`)."""
+
+    screened: int = 0  # white cells the screen looked at
+    open: int = 0  # suspected, not yet decided: what stands between the slide and its sign-off
+    confirmed: int = 0
+    dismissed: int = 0
+
+    @property
+    def flagged(self) -> int:
+        return self.open + self.confirmed + self.dismissed
+
+    def line(self) -> str:
+        """What the differential panel and both reports say."""
+        text = f"Blasts suspected: {self.flagged} of {self.screened} lymphoid cells"
+        if self.flagged:
+            text += f" ({self.confirmed} confirmed, {self.dismissed} dismissed, {self.open} to decide)"
+        return text
 
 
 class ProjectReader(ProjectFile):
@@ -147,6 +167,19 @@ class ProjectReader(ProjectFile):
         with self._lock:
             rows = self._db.execute(query, params).fetchall()
         return {_group_of(row): int(row["n"]) for row in rows}
+
+    def blast_tally(self, slide_id: int | None = None) -> BlastTally:
+        """The screen's flags on one slide, or on the whole project, counted by SQLite."""
+        where, params = of_slide(slide_id)
+        query = f"SELECT blast_flag, COUNT(*) AS n FROM cells{where} GROUP BY blast_flag"
+        with self._lock:
+            counts = {row["blast_flag"]: int(row["n"]) for row in self._db.execute(query, params)}
+        return BlastTally(
+            screened=sum(n for flag, n in counts.items() if flag is not None),
+            open=counts.get(BlastFlag.SUSPECTED.value, 0),
+            confirmed=counts.get(BlastFlag.CONFIRMED.value, 0),
+            dismissed=counts.get(BlastFlag.DISMISSED.value, 0),
+        )
 
     def differential(self, slide_id: int | None = None) -> Differential:
         """The differential count of one slide, or of the whole project."""

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
+from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
 
 SLIDE_COLUMNS = "id, path, width, height, status, added_at, signed_off_by, signed_off_at, attributes"
 
@@ -36,6 +36,10 @@ class _CellRow(NamedTuple):
     model_version: str | None
     score: float | None
     reviewed: int
+    blast_p: float | None
+    blast_subtype: str | None
+    blast_flag: str | None
+    screen_model: str | None
 
 
 _CELL_FIELDS = _CellRow._fields[2:]  # what a cell's row holds besides its id and its slide
@@ -52,6 +56,7 @@ UPDATE_CELL = f"UPDATE cells SET slide_id = :slide_id, {', '.join(f'{n} = :{n}' 
 # every cell a view shows is read through here (30,000 for a big gallery).
 KIND_OF = {kind.value: kind for kind in CellKind}
 _SOURCE_OF = {source.value: source for source in LabelSource}
+_FLAG_OF = {flag.value: flag for flag in BlastFlag}
 
 
 def now_iso() -> str:
@@ -94,6 +99,8 @@ def _cell_from_row(row: _CellRow) -> Cell:
         model_version=row.model_version,
         score=row.score,
         reviewed=bool(row.reviewed),
+        screen=None if row.blast_flag is None else BlastScreen(
+            float(row.blast_p or 0.0), row.blast_subtype or "", _FLAG_OF[row.blast_flag], row.screen_model or ""),
     )
 
 
@@ -114,7 +121,16 @@ def cell_parameters(cell: Cell | NewCell, slide_id: int, cell_id: int | None = N
         "model_version": cell.model_version,
         "score": cell.score,
         "reviewed": int(cell.reviewed),
+        **screen_parameters(cell.screen if isinstance(cell, Cell) else None),
     }
+
+
+def screen_parameters(screen: BlastScreen | None) -> dict[str, Any]:
+    """The screen's columns of a cell's row (all NULL: never screened)."""
+    if screen is None:
+        return {"blast_p": None, "blast_subtype": None, "blast_flag": None, "screen_model": None}
+    return {"blast_p": screen.p_blast, "blast_subtype": screen.subtype, "blast_flag": screen.flag.value,
+            "screen_model": screen.model_version}
 
 
 def of_slide(slide_id: int | None) -> tuple[str, tuple[Any, ...]]:

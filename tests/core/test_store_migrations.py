@@ -122,3 +122,21 @@ def test_a_projects_cells_of_one_kind_are_read_from_the_table(tmp_path: Path) ->
     with ProjectStore.create(tmp_path / "p.hemalabel") as store:
         assert _plan_of(store, lambda: store.cells(kind=CellKind.WHITE)) == "SCAN cells"
         assert "cells_by_slide" in _plan_of(store, lambda: store.cells(1, kind=CellKind.WHITE))
+
+
+def test_a_version_2_project_opens_with_its_cells_unscreened_and_takes_a_screen(tmp_path: Path) -> None:
+    """Version 3 adds the lymphoid screen's columns: old cells were never
+    screened, and an undo step saved before them still plays."""
+    path = tmp_path / "old.hemalabel"
+    make_version_1_project(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=2)
+    connection.close()
+    with ProjectStore.open(path) as store:
+        assert store.schema_version == CURRENT_VERSION == 3
+        assert store.cell(7).screen is None
+        assert store.blast_tally().screened == 0
+        store.record_screen(1, [(7, 0.9, "pre", True)], "screen-1")
+        assert store.cell(7).screen is not None and store.blast_tally().open == 1
+        assert store.undo() == "Screen for blasts" and store.cell(7).screen is None
+        assert store.undo() == "Set class" and store.cell(7).label == "lymphocyte"

@@ -1,0 +1,103 @@
+"""The lymphoid screen's flags in a project: written by the screen, decided
+by the technician through core.review (each an undo step and a correction),
+counted for the panel and the reports, and holding back a sign-off."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from core import review
+from core.review import ReviewError
+from core.schema import BlastFlag, Box, CellKind, CorrectionAction, LabelSource, NewCell
+from core.store import ProjectStore, SignOffRefusedError
+from core.taxonomy import BLAST
+from tests.core.images import write_image
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[ProjectStore]:
+    project = ProjectStore.create(tmp_path / "p.hemalabel")
+    project.add_slide(write_image(tmp_path / "images" / "a.png"), 64, 48)
+    yield project
+    project.close()
+
+
+def _lymphocytes(store: ProjectStore, n: int) -> list[int]:
+    new = [NewCell(Box(4 * i, 4, 4 * i + 3, 7), CellKind.WHITE, label="lymphocyte", source=LabelSource.MODEL)
+           for i in range(n)]
+    return [cell.id for cell in store.add_cells(1, new, "Detect cells")]
+
+
+def test_a_screen_flags_the_suspected_cells_and_counts_the_rest(store: ProjectStore) -> None:
+    a, b, c = _lymphocytes(store, 3)
+    store.record_screen(1, [(a, 0.91, "pre", True), (b, 0.1, "early", False)], "screen 1.0.0")
+    assert store.cell(a).screen.flag is BlastFlag.SUSPECTED  # type: ignore[union-attr]
+    assert store.cell(b).screen.flag is BlastFlag.NONE  # type: ignore[union-attr]
+    assert store.cell(c).screen is None
+    assert store.blast_tally(1).line() == (
+        "Blasts suspected: 1 of 2 lymphoid cells (0 confirmed, 0 dismissed, 1 to decide)")
+    # Screened again without `a` (no longer lymphoid): its verdict goes.
+    store.record_screen(1, [(b, 0.2, "early", False)], "screen 1.0.0")
+    assert store.cell(a).screen is None and store.blast_tally(1).line() == "Blasts suspected: 0 of 1 lymphoid cells"
+
+
+def test_confirming_adds_blast_to_the_classes_and_is_a_correction_undone_as_one_step(store: ProjectStore) -> None:
+    a, b = _lymphocytes(store, 2)
+    store.record_screen(1, [(a, 0.91, "pre", True), (b, 0.1, "early", False)], "screen 1.0.0")
+    assert BLAST not in store.taxonomy
+    outcome = review.confirm_blast(store, [a, b])
+    assert outcome.changed == (a,) and outcome.left == (b,)
+    assert outcome.note.startswith("Blast added to the project's classes. 1 cell confirmed as Blast; 1 cell without")
+    cell = store.cell(a)
+    assert (cell.label, cell.reviewed, cell.screen.flag) == (BLAST, True, BlastFlag.CONFIRMED)  # type: ignore[union-attr]
+    assert store.taxonomy.get(BLAST).display == "Blast" and store.taxonomy.get(BLAST).key == "9"
+    (correction,) = store.corrections()
+    assert (correction.action, correction.old_label, correction.new_label) == (
+        CorrectionAction.CONFIRM_BLAST, "lymphocyte", BLAST)
+    assert store.undo() == "Confirm blast"
+    assert store.cell(a).label == "lymphocyte" and store.cell(a).screen.flag is BlastFlag.SUSPECTED  # type: ignore[union-attr]
+    assert store.corrections() == []
+
+
+def test_dismissing_keeps_the_class_and_a_later_screen_keeps_the_decision(store: ProjectStore) -> None:
+    (a,) = _lymphocytes(store, 1)
+    store.record_screen(1, [(a, 0.91, "pre", True)], "screen 1.0.0")
+    review.dismiss_blast(store, [a])
+    assert store.cell(a).label == "lymphocyte" and store.cell(a).screen.flag is BlastFlag.DISMISSED  # type: ignore[union-attr]
+    assert store.corrections()[-1].action is CorrectionAction.DISMISS_BLAST
+    store.record_screen(1, [(a, 0.95, "pro", True)], "screen 1.0.0")
+    assert store.cell(a).screen.flag is BlastFlag.DISMISSED  # type: ignore[union-attr]
+    with pytest.raises(ReviewError, match="none of these cells carries a suspected-blast flag"):
+        review.dismiss_blast(store, _lymphocytes(store, 1))
+
+
+def test_the_blast_class_key_decides_a_flag_and_another_class_undoes_a_confirmation(store: ProjectStore) -> None:
+    (a,) = _lymphocytes(store, 1)
+    store.record_screen(1, [(a, 0.91, "pre", True)], "screen 1.0.0")
+    review.set_class(store, [a], "monocyte")
+    assert store.cell(a).screen.flag is BlastFlag.SUSPECTED  # type: ignore[union-attr]
+    review.confirm_blast(store, [a])
+    review.set_class(store, [a], "lymphocyte")
+    assert store.cell(a).screen.flag is BlastFlag.DISMISSED  # type: ignore[union-attr]
+    review.set_class(store, [a], BLAST)
+    assert store.cell(a).screen.flag is BlastFlag.CONFIRMED  # type: ignore[union-attr]
+    with pytest.raises(ReviewError, match="labelled Blast; give it its class"):
+        review.dismiss_blast(store, [a])
+
+
+def test_sign_off_waits_for_every_flag_to_be_decided(store: ProjectStore) -> None:
+    a, b = _lymphocytes(store, 2)
+    review.accept(store, [a, b])
+    store.record_screen(1, [(a, 0.91, "pre", True), (b, 0.8, "pro", True)], "screen 1.0.0")
+    with pytest.raises(SignOffRefusedError, match="2 suspected blasts are not decided"):
+        store.sign_off(1, "AB", target=1)
+    review.dismiss_blast(store, [a])
+    with pytest.raises(SignOffRefusedError, match="1 suspected blast is not decided"):
+        store.sign_off(1, "AB", target=1)
+    review.confirm_blast(store, [b])
+    store.sign_off(1, "AB", target=1)
+    assert store.blast_tally(1).line() == (
+        "Blasts suspected: 2 of 2 lymphoid cells (1 confirmed, 1 dismissed, 0 to decide)")
