@@ -1,12 +1,13 @@
 """The screen on a project's slides: each lymphoid white cell (the
 differential called it lymphocyte, monocyte or Unidentified, or any white
-cell when asked) scored for blast, counted per slide."""
+cell when asked) scored for blast, counted per slide, and, when asked,
+recorded in the project as each cell's verdict and flag."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -14,8 +15,8 @@ from core.classifier.preprocess import resize_square
 from core.crops import crop_square
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Cell, CellKind
-from core.screen.model import CellScreen, ScreenModel
+from core.schema import Cell, CellKind, SlideStatus
+from core.screen.model import CellScreen
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
@@ -25,13 +26,29 @@ from core.taxonomy import UNIDENTIFIED
 LYMPHOID_LABELS = frozenset({"lymphocyte", "monocyte", UNIDENTIFIED})
 
 
+class Screener(Protocol):
+    """What screening a slide needs of a screen model (core.screen.model.ScreenModel)."""
+
+    @property
+    def card(self) -> Any: ...  # name, version, input_size and crop_margin are read
+
+    @property
+    def threshold(self) -> float: ...
+
+    def screen_crops(self, crops: Any) -> list[CellScreen]: ...
+
+
 @dataclass(slots=True)
 class SlideScreen:
     slide_id: int
     path: str
     lymphoid_cells: int
-    suspected: list[tuple[int, CellScreen]] = field(default_factory=list)  # (cell id, what the screen says)
+    screened: list[tuple[int, CellScreen]] = field(default_factory=list)  # (cell id, what the screen says)
     problem: str = ""  # why the slide could not be screened, "" when it was
+
+    @property
+    def suspected(self) -> list[tuple[int, CellScreen]]:
+        return [(cell_id, verdict) for cell_id, verdict in self.screened if verdict.suspected]
 
     def summary_line(self) -> str:
         """The line a report and the differential panel show."""
@@ -46,11 +63,18 @@ def is_lymphoid(cell: Cell, all_white: bool = False) -> bool:
     return all_white or cell.label is None or str(cell.label) in LYMPHOID_LABELS
 
 
-def screen_slides(store: ProjectStore, model: ScreenModel, slide_ids: Sequence[int], all_white: bool = False,
-                  cancel: CancelToken | None = None) -> Job[list[SlideScreen]]:
-    """A job: each slide's lymphoid cells screened.  A slide without any, or
-    whose image cannot be read, says so in its result; none stops the run."""
+def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int], all_white: bool = False,
+                  cancel: CancelToken | None = None, threshold: float | None = None,
+                  record: bool = False) -> Job[list[SlideScreen]]:
+    """A job: each slide's lymphoid cells screened, a cell suspected at
+    P(blast) >= `threshold` (None: the card's).  A slide without any, or
+    whose image cannot be read, says so in its result; none stops the run.
+    With `record` each slide's verdicts are written to the project
+    (ProjectStore.record_screen, one undo step a slide); a signed-off slide
+    is neither screened nor changed."""
     cancel = cancel or CancelToken()
+    point = model.threshold if threshold is None else threshold
+    version = f"{model.card.name} {model.card.version}"
     results: list[SlideScreen] = []
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
@@ -58,7 +82,9 @@ def screen_slides(store: ProjectStore, model: ScreenModel, slide_ids: Sequence[i
         cells = [cell for cell in store.cells(slide_id) if is_lymphoid(cell, all_white)]
         result = SlideScreen(slide_id, str(slide.path), len(cells))
         results.append(result)
-        if not cells:
+        if record and slide.status is SlideStatus.SIGNED_OFF:
+            result.problem = "signed off; its screen is kept as it was"
+        elif not cells:
             result.problem = "no lymphoid white cell to screen"
         else:
             try:
@@ -66,14 +92,17 @@ def screen_slides(store: ProjectStore, model: ScreenModel, slide_ids: Sequence[i
             except ImageReadError as error:
                 result.problem = error.reason
             else:
-                screened = _screen(model, image, cells)
-                result.suspected = [(cell.id, verdict) for cell, verdict in zip(cells, screened) if verdict.suspected]
+                result.screened = [(cell.id, replace(verdict, suspected=verdict.p_blast >= point))
+                                   for cell, verdict in zip(cells, _screen(model, image, cells))]
+        if record and slide.status is not SlideStatus.SIGNED_OFF and (result.screened or not cells):
+            store.record_screen(slide_id, [(cell_id, v.p_blast, v.subtype, v.suspected)
+                                           for cell_id, v in result.screened], version)
         yield Progress(index, len(slide_ids), f"{slide.path}: {result.problem or result.summary_line()}",
                        payload=slide_id)
     return results
 
 
-def _screen(model: ScreenModel, image: Any, cells: Sequence[Cell]) -> list[CellScreen]:
+def _screen(model: Screener, image: Any, cells: Sequence[Cell]) -> list[CellScreen]:
     size, margin = model.card.input_size, model.card.crop_margin
     crops = np.stack([resize_square(crop_square(image, cell.box, margin), size) for cell in cells])
     return model.screen_crops(crops)

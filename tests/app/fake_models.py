@@ -68,3 +68,27 @@ class FakeClassifier:
 
     def threshold_for(self, label: str) -> float:
         return 0.5
+
+
+class FakeScreenModel:
+    """The lymphoid screen's stand-in: every crop gets P(blast) `p_blast`
+    and the subtype pre-B; the card's operating point is 0.5."""
+
+    def __init__(self, p_blast: float = 0.9) -> None:
+        from types import SimpleNamespace
+
+        self.p_blast = p_blast
+        self.card = SimpleNamespace(name="fake-screen", version="1", input_size=16, crop_margin=0.15,
+                                    blast_threshold=0.5, target_recall=0.98,
+                                    metrics={"field_sensitivity": 0.98, "field_specificity": 0.95})
+        self.calls = 0
+
+    @property
+    def threshold(self) -> float:
+        return float(self.card.blast_threshold)
+
+    def screen_crops(self, crops: np.ndarray) -> list:
+        from core.screen.model import CellScreen
+
+        self.calls += 1
+        return [CellScreen(self.p_blast, "pre", self.p_blast >= self.threshold) for _ in crops]

@@ -41,7 +41,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     screen = parser.add_argument_group("lymphoid screen (with --project)")
     screen.add_argument("--screen", action="store_true",
                         help="after classifying, screen the lymphocytes, monocytes and Unidentified white cells "
-                             "for suspected blasts with the optional screen model")
+                             "for suspected blasts with the optional screen model and store the flags (done "
+                             "without asking when the project's setting turns the screen on)")
     screen.add_argument("--screen-model", metavar="S", help="screen model name or path (default: lymphoid-screen)")
     screen.add_argument("--screen-all-white", action="store_true", help="screen every white cell")
     parser.add_argument("--json", action="store_true", help="print one JSON summary")
@@ -66,18 +67,20 @@ def run(args: argparse.Namespace) -> int:
             classifier = load_classifier(args.model)
             summary = _classify_images(classifier, locator_for(args.locate), folder, paths, Path(args.out))
         else:
+            from core.screen.settings import load_screen_settings
             from core.store import ProjectStore
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                settings = load_screen_settings(store)
                 screen_model = None
-                if args.screen:
-                    from core.screen.model import load_screen_model
-
-                    screen_model = load_screen_model(args.screen_model)  # refused before minutes of classifying
+                if args.screen or settings.on:
+                    screen_model = _screen_model(args.screen_model, asked=args.screen)
                 summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
                 if screen_model is not None:
-                    summary["screen"] = _screen_project(screen_model, store, args.screen_all_white)
+                    all_white = args.screen_all_white or settings.all_white
+                    summary["screen"] = _screen_project(screen_model, store, all_white,
+                                                        settings.threshold(screen_model.threshold))
     except ModelCardError as error:
         return fail(str(error))
     if args.json:
@@ -92,16 +95,34 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _screen_project(model, store: ProjectStore, all_white: bool) -> dict:
+def _screen_model(name: str | None, asked: bool):
+    """The screen model, refused before minutes of classifying.  When only the
+    project's setting asked for it, a missing one is said once and the
+    classification goes on."""
+    from core.models.files import ModelCardError
+    from core.screen.model import load_screen_model
+
+    try:
+        return load_screen_model(name)
+    except (ModelCardError, FileNotFoundError) as error:
+        if asked:
+            raise
+        print(f"hemalabel: the project's lymphoid screen is on but its model cannot be used ({error}); "
+              "classifying without it", file=sys.stderr)
+        return None
+
+
+def _screen_project(model, store: ProjectStore, all_white: bool, threshold: float) -> dict:
     from core.jobs import run_job
     from core.screen.slides import screen_slides
 
-    results = run_job(screen_slides(store, model, [slide.id for slide in store.slides()], all_white))
+    results = run_job(screen_slides(store, model, [slide.id for slide in store.slides()], all_white,
+                                    threshold=threshold, record=True))
     suspected = sum(len(r.suspected) for r in results)
     lymphoid = sum(r.lymphoid_cells for r in results)
     return {
         "model": f"{model.card.name} {model.card.version}",
-        "threshold": model.threshold,
+        "threshold": threshold,
         "line": f"Blasts suspected: {suspected} of {lymphoid} lymphoid cells",
         "suspected": suspected,
         "lymphoid_cells": lymphoid,
