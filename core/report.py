@@ -24,7 +24,7 @@ from core.formats.common import atomic_write_bytes
 from core.jobs import CancelToken, Job, Progress, run_job
 from core.safe_output import spreadsheet_text
 from core.schema import Cell, CellKind, CorrectionAction, Slide
-from core.store import ProjectStore, folder_is_writable
+from core.store import BlastTally, ProjectStore, folder_is_writable
 from core.taxonomy import Taxonomy
 from core.wording import percent
 
@@ -58,6 +58,7 @@ class SlideReport:
     count: Differential
     model_versions: tuple[str, ...]
     flagged: tuple[FlaggedCell, ...]
+    blasts: BlastTally = BlastTally()  # the lymphoid screen's flags (none screened: never screened)
 
     @property
     def sample_id(self) -> str:
@@ -96,7 +97,7 @@ def _first_labels(store: ProjectStore) -> dict[int, str | None]:
     """The label each cell had before a reviewer first changed it (undone changes are not in the queue)."""
     first_label: dict[int, str | None] = {}
     for correction in store.corrections():
-        if correction.action is CorrectionAction.RELABEL:
+        if correction.action in (CorrectionAction.RELABEL, CorrectionAction.CONFIRM_BLAST):
             first_label.setdefault(correction.cell_id, correction.old_label)
     return first_label
 
@@ -107,7 +108,7 @@ def _slide_report(store: ProjectStore, slide: Slide, first_label: Mapping[int, s
     white = [cell for cell in cells if cell.kind is CellKind.WHITE]
     versions = tuple(sorted({cell.model_version for cell in white if cell.model_version and cell.probabilities}))
     flagged = [flag for cell in white if (flag := flag_of(cell, first_label, taxonomy)) is not None]
-    return SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged))
+    return SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged), store.blast_tally(slide.id))
 
 
 def flag_of(cell: Cell, first_label: Mapping[int, str | None], taxonomy: Taxonomy) -> FlaggedCell | None:
@@ -203,6 +204,12 @@ def _write_atomically(target: Path, data: bytes) -> None:
         raise ReportError(f"{target}: could not write the report ({error.strerror or error})") from None
 
 
+def _blast_columns(blasts: BlastTally) -> list[Any]:
+    if not blasts.screened:
+        return ["", "", "", "", ""]
+    return [blasts.line(), blasts.flagged, blasts.screened, blasts.confirmed, blasts.open]
+
+
 def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
     classes = store.taxonomy.differential_classes()
     buffer = io.StringIO()
@@ -213,16 +220,20 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         + [f"{name}_count" for name in classes]
         + [f"{name}_percent" for name in classes]
         + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions", "comment"]
+        # Last, so readers of the columns before are unchanged; empty where nothing was screened.
+        + ["blast_screen", "blasts_suspected", "lymphoid_cells_screened", "blasts_confirmed", "blast_flags_open"]
     )
     rows: list[tuple[Any, ...]] = [
         (r.slide.path, r.sample_id, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
          r.count, r.slide.signed_target or "", r.slide.below_target_reason, ";".join(r.model_versions),
-         r.slide.comment)
+         r.slide.comment, r.blasts)
         for r in reports
     ]
     versions = sorted({v for r in reports for v in r.model_versions})
-    rows.append(("TOTAL", "", "", "", "", project_total(store, reports), "", "", ";".join(versions), ""))
-    for path, sample, status, reviewer, at, count, target, below_target, model_versions, comment in rows:
+    total_blasts = BlastTally(*(sum(column) for column in zip(BlastTally(), *(r.blasts for r in reports))))
+    rows.append(("TOTAL", "", "", "", "", project_total(store, reports), "", "", ";".join(versions), "",
+                 total_blasts))
+    for path, sample, status, reviewer, at, count, target, below_target, model_versions, comment, blasts in rows:
         # Every free-text field (a slide's path, sample, the reviewer's
         # initials, reasons and comment, even model names) is one a person or
         # an imported file chose: one starting with "=" would run as a formula
@@ -236,6 +247,7 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
             + [count.percent_text(name, none="") for name in classes]
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
                count.platelets, count.unidentified, count.unreviewed_white, model_versions, comment]
+            + _blast_columns(blasts)
         )
     # With a byte-order mark: Excel, where a lab opens a report, reads a CSV
     # without one in the system's legacy code page, so a reviewer's name or

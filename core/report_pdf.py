@@ -141,6 +141,8 @@ class _Page:
         if count.other_white:
             other = ", ".join(f"{self.taxonomy.display_of(name)} {n}" for name, n in count.other_white.items())
             self.fact("Not in the differential", other, width)
+        if report.blasts.screened:
+            self.fact("Lymphoid screen", report.blasts.line(), width)
         self.fact("Classifier", ", ".join(report.model_versions) or "none (labels by hand or imported)", width)
         self.fact("Reviewer", slide.signed_off_by or "-", width)
         self.fact("Signed off", minute_utc(slide.signed_off_at) or "-", width)

@@ -95,6 +95,8 @@ class MainController(QObject):
         w.view.draw_mode_changed.connect(a["draw"].setChecked)
         a["delete"].triggered.connect(self.review.delete_selected)
         a["accept_selected"].triggered.connect(self.review.accept_selected)
+        a["confirm_blast"].triggered.connect(lambda: self.review.decide_blast(True))
+        a["dismiss_blast"].triggered.connect(lambda: self.review.decide_blast(False))
         a["accept_all"].triggered.connect(self.canvas.accept_all)
         a["kind_white"].triggered.connect(lambda: self.review.set_kind(CellKind.WHITE))
         a["kind_red"].triggered.connect(lambda: self.review.set_kind(CellKind.RED))
@@ -133,6 +135,7 @@ class MainController(QObject):
         a["locate_image"].triggered.connect(self.ask_locate)
         w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
         a["threshold"].triggered.connect(self.ask_threshold)
+        a["screen_settings"].triggered.connect(self.open_screen_settings)
         w.view.zoom_changed.connect(lambda scale: w.zoom_label.setText(f"{scale * 100:.0f}%"))
         w.view.cursor_moved.connect(self._cursor_moved)
         w.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -629,7 +632,8 @@ class MainController(QObject):
         gallery = self.review.gallery_active
         # The gallery may show every slide: the store refuses a signed-off one, with its reason.
         cells_editable = editable if gallery else slide_editable
-        for name in ("delete", "accept_selected", "kind_white", "kind_red", "kind_platelet"):
+        for name in ("delete", "accept_selected", "confirm_blast", "dismiss_blast", "kind_white", "kind_red",
+                     "kind_platelet"):
             a[name].setEnabled(cells_editable)
         for name in ("draw", "accept_all"):
             a[name].setEnabled(slide_editable and not gallery)
@@ -645,6 +649,7 @@ class MainController(QObject):
         a["locate_image"].setEnabled(has_slide and editable)
         a["sample_id"].setEnabled(has_slide and editable)
         a["retrain"].setEnabled(has_project)
+        a["screen_settings"].setEnabled(editable)
         for name in ("detect_slide", "classify_slide"):
             a[name].setEnabled(slide_editable and not running)
         self._update_lock_banner()
@@ -757,6 +762,17 @@ class MainController(QObject):
             (kind, self.window.actions[name].shortcut().toString(QKeySequence.SequenceFormat.NativeText))
             for name, kind in _KINDS.items() if not self.window.actions[name].isChecked()]
         self.window.view.set_corner_note(hidden_kinds_note(hidden))
+
+    def open_screen_settings(self):  # noqa: ANN201 - ScreenSettingsDialog, imported late
+        """The project's lymphoid-screen setting, window-modal; returns the dialog."""
+        from app.gui.dialogs.screen_settings_dialog import ScreenSettingsDialog
+
+        if self.session is None:
+            return None
+        dialog = ScreenSettingsDialog(self.window, self.session.store)
+        dialog.finished.connect(lambda _result: self.window.focus_current_view())
+        dialog.open()
+        return dialog
 
     def ask_threshold(self) -> None:
         """The tool bar's box from the keyboard, which cannot reach it (and a

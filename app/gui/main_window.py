@@ -245,6 +245,7 @@ class MainWindow(QMainWindow):
         edit.addActions([a["undo"], a["redo"]])
         edit.addSeparator()
         edit.addActions([a["draw"], a["delete"], a["accept_selected"], a["accept_all"]])
+        edit.addActions([a["confirm_blast"], a["dismiss_blast"]])
         self.class_menu = QMenu("Set &Class", self)
         edit.addMenu(self.class_menu)
         kind_menu = edit.addMenu("Set &Kind")
@@ -269,7 +270,7 @@ class MainWindow(QMainWindow):
         models = bar.addMenu("&Models")
         models.addActions([a["detect_slide"], a["detect_all"], a["classify_slide"], a["classify_all"]])
         models.addSeparator()
-        models.addActions([a["pipeline_all"], a["propose_on_import"], a["cancel_job"]])
+        models.addActions([a["pipeline_all"], a["propose_on_import"], a["screen_settings"], a["cancel_job"]])
         models.addSeparator()
         models.addActions([a["retrain"], a["model_versions"]])
         help_menu = bar.addMenu("&Help")
@@ -339,7 +340,8 @@ class MainWindow(QMainWindow):
     def canvas_context_menu(self) -> QMenu:
         menu = QMenu(self)
         menu.addMenu(self.class_menu)
-        for name in ("accept_selected", "delete", "kind_white", "kind_red", "kind_platelet"):
+        for name in ("accept_selected", "confirm_blast", "dismiss_blast", "delete", "kind_white", "kind_red",
+                     "kind_platelet"):
             menu.addAction(self.actions[name])
         return menu
 

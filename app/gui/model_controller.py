@@ -14,6 +14,9 @@ from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
 from core.jobs import CancelToken, Progress
+from core.screen.settings import ScreenSettings, load_screen_settings
+from core.screen.slides import screen_slides
+from core.store import StoreError
 from core.wording import counted
 
 
@@ -52,6 +55,8 @@ class ModelController(QObject):
         self._failures: list[SlideFailure] = []
         self._last_progress: Progress | None = None
         self._outcome = ""
+        self._screen_note = ""  # why the screen did not run, said once a session
+        self._screen_missing_said = False
 
     @property
     def running(self) -> bool:
@@ -69,6 +74,7 @@ class ModelController(QObject):
     def set_session(self, session: ProjectSession | None) -> None:
         self.cancel()
         self.session = session
+        self._screen_missing_said = False
 
     def detect(self, slide_ids: Sequence[int]) -> JobHandle | None:
         return self._run("Detecting cells", list(slide_ids), detect=True, classify=False)
@@ -94,12 +100,19 @@ class ModelController(QObject):
             return None
         store = self.session.store
         minimum = self.threshold
+        screen = ScreenSettings()
+        if classify:
+            try:
+                screen = load_screen_settings(store)
+            except StoreError as error:
+                self.failed.emit(str(error))
+                return None
 
         def job(token: CancelToken) -> Generator[Progress, None, list[SlideFailure]]:
             # Models load here, on the worker thread: TensorFlow is imported
             # the first time it is needed and the window keeps painting.
             failures: list[SlideFailure] = []
-            steps = (2 if detect and classify else 1) * len(slide_ids)
+            steps = (int(detect) + int(classify) + int(classify and screen.on)) * len(slide_ids)
             offset = 0
             if detect:
                 yield Progress(0, steps, "Loading the detector\u2026")
@@ -112,12 +125,16 @@ class ModelController(QObject):
                 if minimum > 0:
                     classifier = ThresholdedClassifier(classifier, minimum)
                 failures += yield from _offset(classify_slides(store, classifier, slide_ids, token), offset, steps)
+                if screen.on:
+                    offset += len(slide_ids)
+                    yield from _offset(self._screen(store, slide_ids, screen, token), offset, steps)
             return failures
 
         self._title = title
         self._failures = []
         self._last_progress = None
         self._outcome = ""
+        self._screen_note = ""
         handle = start_job(
             title,
             job,
@@ -132,6 +149,22 @@ class ModelController(QObject):
         self.started.emit(title)
         self.running_changed.emit(True)
         return handle
+
+    def _screen(self, store, slide_ids: list[int], settings: ScreenSettings,  # noqa: ANN001
+                token: CancelToken) -> Generator[Progress, None, list[SlideFailure]]:
+        """The project's lymphoid screen on the slides just classified (runs
+        on the worker).  A model that cannot be loaded is said once."""
+        yield Progress(0, len(slide_ids), "Loading the lymphoid screen\u2026")
+        try:
+            model = model_provider.screen_model()
+        except model_provider.ModelUnavailable as error:
+            if not self._screen_missing_said:
+                self._screen_missing_said = True
+                self._screen_note = f"the lymphoid screen is on but not run: {error}"
+            return []
+        threshold = settings.threshold(model.threshold)
+        yield from screen_slides(store, model, slide_ids, settings.all_white, token, threshold, record=True)
+        return []  # a slide the screen could not read was already named by the classifier
 
     def _on_progress(self, progress: Progress) -> None:
         self._last_progress = progress
@@ -150,6 +183,8 @@ class ModelController(QObject):
             names = ", ".join(f.path for f in self._failures[:3])
             more = f" and {len(self._failures) - 3} more" if len(self._failures) > 3 else ""
             text += f"; {counted(len(self._failures), 'slide')} skipped ({names}{more}: {self._failures[0].reason})"
+        if self._screen_note:
+            text += f"; {self._screen_note}"
         self._outcome = text if done else text
 
     def _on_error(self, message: str, error: object) -> None:

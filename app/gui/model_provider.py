@@ -24,10 +24,12 @@ _overrides: dict[str, Callable[[], Any]] = {}
 
 
 def use_models(
-    detector: Callable[[], CellDetector] | None = None, classifier: Callable[[], CellClassifier] | None = None
+    detector: Callable[[], CellDetector] | None = None,
+    classifier: Callable[[], CellClassifier] | None = None,
+    screen: Callable[[], Any] | None = None,
 ) -> None:
-    """Make default_detector()/default_classifier() return these (tests, benchmarks).
-    Passing None for both restores the real models."""
+    """Make default_detector()/default_classifier()/screen_model() return
+    these (tests, benchmarks).  Passing None for all restores the real models."""
     with _lock:
         _cache.clear()
         _overrides.clear()
@@ -35,6 +37,8 @@ def use_models(
             _overrides["detector"] = detector
         if classifier is not None:
             _overrides["classifier"] = classifier
+        if screen is not None:
+            _overrides["lymphoid screen model"] = screen
 
 
 def _load(kind: str, loader: Callable[[], Any]) -> Any:
@@ -60,6 +64,19 @@ def _load_classifier() -> CellClassifier:
     from core.classifier import load_classifier
 
     return load_classifier()
+
+
+def _load_screen_model() -> Any:
+    from core.screen.model import load_screen_model
+
+    return load_screen_model()
+
+
+def screen_model() -> Any:
+    """The optional lymphoid screen model (core.screen.model.ScreenModel),
+    loaded once.  Raises ModelUnavailable with the reason (it is optional:
+    models/lymphoid-screen.keras may be absent)."""
+    return _load("lymphoid screen model", _load_screen_model)
 
 
 def default_detector() -> CellDetector:

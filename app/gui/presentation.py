@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from core.confidence import ConfidenceBasis, cell_confidence
 from core.differential import CountsAs, counts_as
-from core.schema import Cell, CellKind, LabelSource, SlideStatus
+from core.schema import BlastFlag, Cell, CellKind, LabelSource, SlideStatus
 from core.store import CellTally
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 from core.wording import percent
@@ -43,6 +43,17 @@ class CellLook:
     proposal: bool
     kind: str
     line_width: float
+    suspected_blast: bool = False  # a flag of the lymphoid screen not yet decided: marked on the box
+
+
+# What a box's tag and a gallery tile add for an undecided flag of the lymphoid screen.
+BLAST_MARK = "blast?"
+BLAST_COLOUR = "#d0021b"
+
+
+def suspected_blast(cell: Cell) -> bool:
+    """The lymphoid screen flagged the cell and nobody has decided the flag yet."""
+    return cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED
 
 
 def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:
@@ -102,6 +113,9 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
             tag += " ?"
     elif cell.reviewed and cell.source is not LabelSource.MODEL and not needs_class(cell, taxonomy):
         tag = f"{title} \u2713"  # no tick for a cell that still needs a class
+    flagged = suspected_blast(cell)
+    if flagged:
+        tag = f"{tag} \u00b7 {BLAST_MARK}"  # in words too, not by colour alone
     # Red cells are many and alike: their tag only shows when selected.
     show_tag = cell.kind is not CellKind.RED or labelled
     return CellLook(
@@ -111,6 +125,7 @@ def cell_look(cell: Cell, taxonomy: Taxonomy, threshold: float = 0.0) -> CellLoo
         proposal=not cell.reviewed,
         kind=cell.kind.value,
         line_width=1.5 if cell.kind is CellKind.RED else 2.0,
+        suspected_blast=flagged,
     )
 
 

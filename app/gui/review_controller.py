@@ -185,6 +185,13 @@ class ReviewController(QObject):
         else:
             self.canvas.accept_selected()
 
+    def decide_blast(self, confirmed: bool) -> None:
+        """Confirm or dismiss the lymphoid screen's flag on the selected cells."""
+        if self.gallery_active:
+            self.gallery.decide_blast_selected(confirmed)
+        else:
+            self.canvas.decide_blast(confirmed)
+
     def delete_selected(self) -> None:
         if self.gallery_active:
             self.gallery.delete_selected()

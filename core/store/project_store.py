@@ -41,7 +41,6 @@ from core.store.history import NUDGE_DESCRIPTION, HistoryStep
 from core.store.reading import ProjectReader
 from core.store.rows import INSERT_CELL, INSERT_CELL_WITH_ID, UPDATE_CELL, cell_parameters, now_iso
 from core.taxonomy import BLAST
-from core.wording import counted_verb
 
 # Long enough for any accession or sample number a lab prints; short enough for a report's heading.
 MAX_SAMPLE_ID = 64
@@ -177,10 +176,9 @@ class ProjectStore(ProjectReader):
             slide = self._slide(slide_id)
             count = self.differential(slide_id)
             blockers = count.blockers()
-            open_flags = self.blast_tally(slide_id).open
-            if open_flags:
-                blockers.append(counted_verb(open_flags, "suspected blast", "is", "are")
-                                + " not decided (confirm or dismiss each flag)")
+            flags = self.blast_tally(slide_id).blocker()
+            if flags:
+                blockers.append(flags)
             if blockers:
                 raise SignOffRefusedError(f"{slide.path} cannot be signed off: " + "; ".join(blockers))
             # A reason given for a count that reaches its target is not recorded: nothing needed one.

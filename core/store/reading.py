@@ -23,6 +23,7 @@ from core.store import correction_queue, history
 from core.store.errors import StoreError
 from core.store.project_file import ProjectFile
 from core.store.rows import KIND_OF, SLIDE_COLUMNS, of_slide, read_cells, slide_from_row
+from core.wording import counted_verb
 
 
 class CellTally(NamedTuple):
@@ -47,6 +48,12 @@ class BlastTally(NamedTuple):
     @property
     def flagged(self) -> int:
         return self.open + self.confirmed + self.dismissed
+
+    def blocker(self) -> str | None:
+        """Why the flags hold back a sign-off (None: every flag is decided)."""
+        if not self.open:
+            return None
+        return counted_verb(self.open, "suspected blast", "is", "are") + " not decided (confirm or dismiss each flag)"
 
     def line(self) -> str:
         """What the differential panel and both reports say."""

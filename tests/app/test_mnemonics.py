@@ -14,6 +14,7 @@ from app.gui import worker
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
 from app.gui.dialogs.report_dialog import ReportDialog
+from app.gui.dialogs.screen_settings_dialog import ScreenSettingsDialog
 from app.gui.dialogs.signoff_dialog import SignOffDialog
 from app.gui.retrain.models_dialog import ModelsDialog
 from app.gui.retrain.retrain_dialog import RetrainDialog
@@ -49,6 +50,7 @@ def test_no_dialog_gives_one_alt_letter_to_two_controls(qtbot, review_store: Pro
         "import": ImportDialog(None, review_store),
         "sign-off": SignOffDialog(None, review_store, 1),
         "report": ReportDialog(None, review_store, Path("r.pdf"), None),
+        "lymphoid screen": ScreenSettingsDialog(None, review_store),
     }
     for name, dialog in dialogs.items():
         qtbot.addWidget(dialog)

@@ -101,3 +101,33 @@ def test_sign_off_waits_for_every_flag_to_be_decided(store: ProjectStore) -> Non
     store.sign_off(1, "AB", target=1)
     assert store.blast_tally(1).line() == (
         "Blasts suspected: 2 of 2 lymphoid cells (1 confirmed, 1 dismissed, 0 to decide)")
+
+
+def test_both_reports_say_how_many_blasts_were_suspected_and_confirmed(store: ProjectStore, tmp_path: Path) -> None:
+    import csv
+
+    from core.report import write_report
+    from tests.core.test_differential_report import pdf_text
+
+    a, b, c = _lymphocytes(store, 3)
+    store.record_screen(1, [(a, 0.91, "pre", True), (b, 0.8, "pro", True), (c, 0.1, "pre", False)], "screen 1.0.0")
+    review.confirm_blast(store, [a])
+    line = "Blasts suspected: 2 of 3 lymphoid cells (1 confirmed, 0 dismissed, 1 to decide)"
+    (tmp_path / "out").mkdir()
+    rows = list(csv.DictReader(write_report(store, tmp_path / "out" / "r.csv").open(encoding="utf-8-sig")))
+    assert [row["blast_screen"] for row in rows] == [line, line]  # the slide, then the total
+    assert (rows[0]["blasts_suspected"], rows[0]["lymphoid_cells_screened"], rows[0]["blasts_confirmed"],
+            rows[0]["blast_flags_open"]) == ("2", "3", "1", "1")
+    text = " ".join(pdf_text(write_report(store, tmp_path / "out" / "r.pdf")).split())
+    assert f"Lymphoid screen: {line}" in text
+
+
+def test_a_report_of_an_unscreened_slide_leaves_the_screen_out(store: ProjectStore, tmp_path: Path) -> None:
+    import csv
+
+    from core.report import write_report
+
+    _lymphocytes(store, 1)
+    (tmp_path / "out").mkdir()
+    (row, _total) = csv.DictReader(write_report(store, tmp_path / "out" / "r.csv").open(encoding="utf-8-sig"))
+    assert row["blast_screen"] == "" and row["blasts_suspected"] == ""

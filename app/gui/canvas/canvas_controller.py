@@ -417,6 +417,12 @@ class CanvasController(QObject):
         if ids:
             self._review(review.delete, ids)
 
+    def decide_blast(self, confirmed: bool) -> None:
+        """Confirm (or dismiss) the lymphoid screen's flag on the selected cells."""
+        ids = self.selected_ids()
+        if ids:
+            self._review(review.confirm_blast if confirmed else review.dismiss_blast, ids)
+
     def accept_selected(self) -> None:
         ids = self.selected_ids()
         if ids:

@@ -8,10 +8,10 @@ from __future__ import annotations
 import functools
 
 from PySide6.QtCore import QPointF, QRectF, Qt
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPen, QPolygonF
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from app.gui.presentation import CellLook
+from app.gui.presentation import BLAST_COLOUR, CellLook
 
 HANDLE_PX = 8.0  # on screen, whatever the zoom
 MIN_TAGGED_BOX_PX = 28.0  # on screen: a box smaller than this shows its tag only when selected
@@ -213,6 +213,8 @@ class CellItem(QGraphicsItem):
         painter.drawRect(self._rect)
         painter.setPen(_pen(look.colour, 2.5 if selected else look.line_width, look.proposal))
         painter.drawRect(self._rect)
+        if look.suspected_blast:
+            self._paint_blast_mark(painter)
         if selected and self.editable:
             colour = QColor(look.colour)
             side = HANDLE_PX / max(CellItem.view_scale, 1e-6)
@@ -223,6 +225,19 @@ class CellItem(QGraphicsItem):
             for point in handle_points(self._rect).values():
                 painter.drawRect(QRectF(point.x() - side / 2, point.y() - side / 2, side, side))
 
+    def _paint_blast_mark(self, painter: QPainter) -> None:
+        """A red corner triangle inside the box's top right, the same size at
+        any zoom: an undecided flag of the lymphoid screen."""
+        side = BLAST_MARK_PX / max(CellItem.view_scale, 1e-6)
+        side = min(side, self._rect.width(), self._rect.height())
+        corner = self._rect.topRight()
+        triangle = QPolygonF([corner, QPointF(corner.x() - side, corner.y()), QPointF(corner.x(), corner.y() + side)])
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(QBrush(QColor(BLAST_COLOUR)))
+        painter.drawPolygon(triangle)
+
+
+BLAST_MARK_PX = 12
 
 # Pens are made once per look: on a scan, a repaint draws about 2,000 boxes,
 # and making two QPens and a QColor for each was a fifth of the paint.

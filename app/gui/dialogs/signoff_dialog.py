@@ -145,7 +145,8 @@ class SignOffDialog(QDialog):
         self.reason_edit.textChanged.connect(self._update_enabled)
         self.below_target_edit.textChanged.connect(self._update_enabled)
 
-        blockers = [] if self.unlocking else self.count.blockers()
+        blast_blocker = None if self.unlocking else store.blast_tally(slide_id).blocker()
+        blockers = [] if self.unlocking else self.count.blockers() + ([blast_blocker] if blast_blocker else [])
         if blockers:
             self._show_problem("Cannot sign off yet: " + "; ".join(blockers) + ".")
         self._blocked = bool(blockers)

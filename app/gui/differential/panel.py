@@ -38,7 +38,7 @@ from app.gui.settings import app_qsettings
 from app.gui.style import configure_pyqtgraph
 from core.differential import Differential, differential_of_groups
 from core.schema import SlideStatus
-from core.store import ProjectStore, StoreError
+from core.store import BlastTally, ProjectStore, StoreError
 from core.wording import minute_utc
 
 REDRAW_INTERVAL_MS = 200
@@ -66,6 +66,7 @@ class DifferentialPanel(QWidget):
         self.store = self.session.reader  # reads only; sign-off writes through session.store
         self.slide_id = slide_id
         self.count: Differential | None = None
+        self.blasts = BlastTally()
         self._open_dialog_itself = open_dialog_itself
         self.active_dialog = None
         self._classes = self.session.taxonomy.differential_classes()
@@ -227,6 +228,12 @@ class DifferentialPanel(QWidget):
         extras.setColumnStretch(1, 1)
         extras.setColumnStretch(4, 1)
         layout.addLayout(extras)
+        # The lymphoid screen's flags, shown once a slide was screened.
+        self.blast_label = QLabel()
+        self.blast_label.setObjectName("differential_blasts")
+        self.blast_label.setWordWrap(True)
+        self.blast_label.hide()
+        layout.addWidget(self.blast_label)
 
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -285,6 +292,7 @@ class DifferentialPanel(QWidget):
             self.slide_id, slide = None, None
         count = differential_of_groups(self.store.cell_groups(self.slide_id), self.session.taxonomy)
         self.count = count
+        self.blasts = self.store.blast_tally(self.slide_id)
         self._show(count, slide)
         self.refreshed.emit()
 
@@ -319,7 +327,11 @@ class DifferentialPanel(QWidget):
         self.chart.setCurrentWidget(self.plot if count.counted else self.chart_empty)
         self.bars.setOpts(width=[count.percentages[name] for name in self._classes])
 
-        blockers = count.blockers()
+        self.blast_label.setVisible(bool(self.blasts.screened))
+        self.blast_label.setText(self.blasts.line())
+        self.blast_label.setStyleSheet("color: #b3261e; font-weight: bold;" if self.blasts.open else "")
+        blast_blocker = self.blasts.blocker()
+        blockers = count.blockers() + ([blast_blocker] if blast_blocker else [])
         signed = slide is not None and slide.status is SlideStatus.SIGNED_OFF
         if signed:
             self.state_label.setText("Signed off: read-only until unlocked with a reason.")

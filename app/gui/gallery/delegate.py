@@ -3,11 +3,12 @@ and the group headers that span the view's width."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QRect, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QPoint, QRect, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPen, QPolygon
 from PySide6.QtWidgets import QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
-from app.gui.gallery.model import GroupHeader, Tile
+from app.gui.gallery.model import SUSPECTED_BLASTS, GroupHeader, Tile
+from app.gui.presentation import BLAST_COLOUR, suspected_blast
 from core.taxonomy import UNIDENTIFIED
 
 HEADER_HEIGHT = 30
@@ -37,7 +38,9 @@ def header_detail(header: GroupHeader, room: int, metrics: QFontMetrics) -> str:
         forms = ["no cells (drop here to move cells to this class)", "no cells"]
     else:
         count = f"{header.shown} cell{'s' if header.shown != 1 else ''}"
-        if header.class_name == UNIDENTIFIED:
+        if header.class_name == SUSPECTED_BLASTS:
+            state = "confirm (Alt+L) or dismiss (Alt+D) each"
+        elif header.class_name == UNIDENTIFIED:
             # Every cell of this group counts as Unidentified (group_of is
             # counts_as): reviewed or not, each still needs a class before
             # the slide can be signed off, so none is "reviewed" here.
@@ -151,6 +154,8 @@ class GalleryDelegate(QStyledItemDelegate):
         painter.drawRect(thumb.adjusted(1, 1, -2, -2))
         if model.slide_locked(cell.slide_id):  # type: ignore[attr-defined]
             _paint_padlock(painter, thumb.right() - 16, thumb.top() + 4)
+        if suspected_blast(cell):
+            _paint_blast_mark(painter, thumb)
 
         caption = QRect(rect.left() + PADDING, thumb.bottom() + 2, self.thumb_size, CAPTION_HEIGHT)
         painter.setFont(self._small)
@@ -169,6 +174,23 @@ class GalleryDelegate(QStyledItemDelegate):
         elif state & _HAS_FOCUS:
             painter.setPen(QPen(_SELECTED_EDGE, 1, Qt.PenStyle.DashLine))
             painter.drawRect(rect.adjusted(1, 1, -1, -1))
+
+
+def _paint_blast_mark(painter: QPainter, thumb: QRect) -> None:
+    """A red corner at the tile's top left, "B?" on it: an undecided flag of the lymphoid screen."""
+    painter.save()
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(BLAST_COLOUR))
+    corner = QPolygon([thumb.topLeft(), QPoint(thumb.left() + 26, thumb.top()), QPoint(thumb.left(), thumb.top() + 26)])
+    painter.drawPolygon(corner)
+    painter.setPen(Qt.GlobalColor.white)
+    font = QFont(painter.font())
+    font.setBold(True)
+    font.setPointSizeF(7.0)
+    painter.setFont(font)
+    painter.drawText(QRect(thumb.left() + 1, thumb.top(), 16, 12), _CENTRE, "B?")
+    painter.restore()
 
 
 def _paint_padlock(painter: QPainter, x: int, y: int) -> None:

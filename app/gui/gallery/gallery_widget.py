@@ -204,6 +204,11 @@ class CellGallery(QWidget):
         ids = self._targets()
         return self._decide(review.confirm, ids) if ids else False
 
+    def decide_blast_selected(self, confirmed: bool) -> bool:
+        """Confirm (or dismiss) the blast flag of the selected cells (or the current one)."""
+        ids = self._targets()
+        return self._decide(review.confirm_blast if confirmed else review.dismiss_blast, ids) if ids else False
+
     def set_kind_selected(self, kind: CellKind) -> bool:
         """Mark the selected cells (or the current one) as another kind: a
         white cell marked red leaves the gallery."""

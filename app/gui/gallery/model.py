@@ -1,9 +1,11 @@
 """The gallery's list model: white cells grouped by class, with a header row
 before each group.
 
-Groups come in a fixed order: Unidentified first (with the cells that have
-no class yet or one the taxonomy lacks, as the differential counts them),
-then the taxonomy's classes.  Within a group the lowest model
+Groups come in a fixed order: Suspected blasts first (the lymphoid
+screen's flags nobody has decided, whatever their class; shown only when
+there are any), then Unidentified (with the cells that have no class yet or
+one the taxonomy lacks, as the differential counts them), then the
+taxonomy's classes.  Within a group the lowest model
 confidence comes first, so the doubtful cells are looked at while attention is
 fresh.  Filters (slide, class, unreviewed only, confidence below a value)
 are applied here rather than in a proxy, because headers and their counts
@@ -41,7 +43,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QGuiApplication
 
 from app.gui.gallery.thumbnails import ThumbKey, ThumbnailProvider
-from app.gui.presentation import percent
+from app.gui.presentation import BLAST_COLOUR, percent, suspected_blast
 from app.gui.session import ProjectSession
 from core.confidence import cell_confidence
 from core.differential import CountsAs, awaits_review, class_of, counts_as
@@ -50,6 +52,8 @@ from core.store import ProjectStore, StoreError, StoreEvent, StoreEventKind
 from core.taxonomy import UNIDENTIFIED, Taxonomy
 
 CELL_IDS_MIME = "application/x-hemalabel-cell-ids"
+# The group of undecided blast flags: no class (a class name never starts with "!"), so nothing is dropped on it.
+SUSPECTED_BLASTS = "!suspected_blasts"
 RELOAD_ALL_ABOVE = 300  # re-reading more changed cells than this one by one is slower than one query
 _CELL_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsDragEnabled
 _HEADER_FLAGS = Qt.ItemFlag.NoItemFlags
@@ -289,13 +293,15 @@ class GalleryModel(QAbstractListModel):
         return self._rows.row_of_cell.get(cell_id)
 
     def group_at(self, row: int) -> str | None:
-        """The class of the group a row belongs to (header or cell)."""
+        """The class of the group a row belongs to (header or cell); None in
+        Suspected blasts, which is no class to drop cells on."""
         if not 0 <= row < len(self._rows.kinds):
             return None
         entry = self._rows.kinds[row]
         if isinstance(entry, GroupHeader):
-            return entry.class_name
-        return group_of(self._cells[entry], self.session.taxonomy)
+            return None if entry.class_name == SUSPECTED_BLASTS else entry.class_name
+        cell = self._cells[entry]
+        return None if suspected_blast(cell) else group_of(cell, self.session.taxonomy)
 
     def header_row(self, class_name: str) -> int | None:
         return self._rows.row_of_header.get(class_name)
@@ -475,6 +481,8 @@ class GalleryModel(QAbstractListModel):
         group = group_of(cell, self.session.taxonomy)
         if wanted.class_name is not None and group != wanted.class_name:
             return None
+        if suspected_blast(cell):
+            group = SUSPECTED_BLASTS
         if wanted.unreviewed_only and cell.reviewed:
             return None
         confidence = cell_confidence(cell).value
@@ -491,7 +499,7 @@ class GalleryModel(QAbstractListModel):
     def _build_rows(self) -> _Rows:
         wanted = self._filter
         taxonomy = self.session.taxonomy
-        order = [UNIDENTIFIED] + [name for name in taxonomy.names if name != UNIDENTIFIED]
+        order = [SUSPECTED_BLASTS, UNIDENTIFIED] + [name for name in taxonomy.names if name != UNIDENTIFIED]
         groups: dict[str, list[tuple[float, int]]] = {name: [] for name in order}
         unreviewed: dict[str, int] = dict.fromkeys(order, 0)
         for cell in self._cells.values():
@@ -505,20 +513,17 @@ class GalleryModel(QAbstractListModel):
                 unreviewed[group] += 1
         rows = _Rows()
         for name, members in groups.items():
-            if wanted.class_name is not None and name != wanted.class_name:
+            if name == SUSPECTED_BLASTS:
+                if not members:
+                    continue
+                header = GroupHeader(name, "Suspected blasts", "", BLAST_COLOUR, len(members), unreviewed[name])
+            elif wanted.class_name is not None and name != wanted.class_name:
                 continue
-            item = taxonomy.get(name)
+            else:
+                item = taxonomy.get(name)
+                header = GroupHeader(name, item.display, item.key, item.colour, len(members), unreviewed[name])
             rows.row_of_header[name] = len(rows.kinds)
-            rows.kinds.append(
-                GroupHeader(
-                    class_name=name,
-                    display=item.display,
-                    key=item.key,
-                    colour=item.colour,
-                    shown=len(members),
-                    unreviewed=unreviewed[name],
-                )
-            )
+            rows.kinds.append(header)
             members.sort()
             for _, cell_id in members:
                 rows.row_of_cell[cell_id] = len(rows.kinds)

@@ -1,0 +1,138 @@
+"""The lymphoid screen in the window, with fake models: the classify job
+screens when the project's setting is on, a flag is marked on the box and
+the tile, Suspected blasts is the gallery's first group, Alt+L and Alt+D
+decide a flag, and sign-off waits for every flag."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import wait_image
+from fake_models import FakeClassifier, FakeDetector, FakeScreenModel
+from PySide6.QtCore import Qt
+
+from app.gui import model_provider
+from app.gui.gallery.model import SUSPECTED_BLASTS, GroupHeader
+from core.schema import BlastFlag, CellKind
+from core.screen.settings import ScreenSettings, load_screen_settings, save_screen_settings
+from core.store import ProjectStore
+from core.taxonomy import BLAST
+
+
+@pytest.fixture
+def screened_project(review_project: Path) -> Path:
+    with ProjectStore.open(review_project) as store:
+        save_screen_settings(store, ScreenSettings(on=True, all_white=True))
+    return review_project
+
+
+def _classify(qtbot, window, controller) -> str:  # noqa: ANN001
+    with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
+        window.actions["classify_slide"].trigger()
+    return str(finished.args[0])
+
+
+def test_a_classified_slide_is_screened_marked_and_decided_by_keyboard(qtbot, open_window, screened_project):
+    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=FakeScreenModel)
+    try:
+        window, controller = open_window(screened_project)
+        wait_image(qtbot, controller)
+        _classify(qtbot, window, controller)
+        store = controller.session.store
+        white = [c for c in store.cells(controller.slide.id) if c.kind is CellKind.WHITE]
+        assert white and all(c.screen is not None and c.screen.flag is BlastFlag.SUSPECTED for c in white)
+        qtbot.waitUntil(lambda: controller.canvas.item(white[0].id).look.suspected_blast)
+        assert controller.canvas.item(white[0].id).look.tag.endswith("blast?")
+        panel = controller.review.panel
+        qtbot.waitUntil(lambda: panel.blast_label.isVisible())
+        assert panel.blast_label.text().startswith(f"Blasts suspected: {len(white)} of {len(white)} lymphoid cells")
+        assert f"{len(white)} suspected blasts are not decided" in panel.state_label.text()
+
+        controller.canvas.select(white[0].id)
+        window.view.setFocus()
+        qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda: store.cell(white[0].id).label == BLAST)
+        assert "Blast added to the project's classes" in window.statusBar().currentMessage()
+        controller.canvas.select(white[1].id)
+        qtbot.keyClick(window.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda: store.cell(white[1].id).screen.flag is BlastFlag.DISMISSED)
+        assert not controller.canvas.item(white[1].id).look.suspected_blast
+
+        window.actions["gallery"].trigger()
+        gallery = controller.review.gallery
+        qtbot.waitUntil(lambda: gallery.model.rowCount() > 0)
+        first = gallery.model.entry(0)
+        assert isinstance(first, GroupHeader) and first.class_name == SUSPECTED_BLASTS
+        assert first.display == "Suspected blasts" and first.shown == len(white) - 2
+        gallery.select_cells([white[2].id])
+        gallery.view.setFocus()
+        qtbot.keyClick(gallery.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+        qtbot.waitUntil(lambda: store.cell(white[2].id).screen.flag is BlastFlag.DISMISSED)
+    finally:
+        model_provider.use_models()
+
+
+def test_a_missing_screen_model_is_said_once_and_classifying_goes_on(qtbot, open_window, screened_project):
+    def missing() -> None:
+        raise model_provider.ModelUnavailable("The lymphoid screen model could not be loaded: not found")
+
+    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=missing)
+    try:
+        window, controller = open_window(screened_project)
+        wait_image(qtbot, controller)
+        first = _classify(qtbot, window, controller)
+        assert "the lymphoid screen is on but not run: The lymphoid screen model could not be loaded" in first
+        assert "lymphoid screen" not in _classify(qtbot, window, controller)
+        assert all(c.screen is None for c in controller.session.store.cells())
+        assert all(c.label is not None for c in controller.session.store.cells(kind=CellKind.WHITE))
+    finally:
+        model_provider.use_models()
+
+
+def test_the_settings_dialog_shows_what_the_card_measured_and_keeps_the_point(qtbot, review_store, monkeypatch):
+    from types import SimpleNamespace
+
+    from app.gui.dialogs import screen_settings_dialog
+    from app.gui.dialogs.screen_settings_dialog import ScreenSettingsDialog
+
+    card = SimpleNamespace(name="lymphoid-screen", version="1.0.0", blast_threshold=0.6198, target_recall=0.98,
+                           metrics={"field_sensitivity": 0.9823, "field_specificity": 1.0, "validation_fields": 287})
+    monkeypatch.setattr(screen_settings_dialog, "installed_screen_card", lambda: (card, ""))
+    dialog = ScreenSettingsDialog(None, review_store)
+    qtbot.addWidget(dialog)
+    assert dialog.point.value() == pytest.approx(0.6198)
+    assert dialog.measured.text().startswith("Sensitivity 98.2%, specificity 100.0% of 287 validation fields")
+    dialog.on_box.setChecked(True)
+    dialog.point.setValue(0.4)
+    assert dialog.measured.text().startswith("Not measured at 0.4000")
+    dialog.save()
+    assert load_screen_settings(review_store) == ScreenSettings(on=True, all_white=False, operating_point=0.4)
+    again = ScreenSettingsDialog(None, review_store)
+    qtbot.addWidget(again)
+    again.reset_button.click()
+    again.save()
+    assert load_screen_settings(review_store).operating_point is None
+
+
+def test_without_a_screen_model_the_dialog_says_so(qtbot, review_store, monkeypatch):
+    from app.gui.dialogs import screen_settings_dialog
+    from app.gui.dialogs.screen_settings_dialog import ScreenSettingsDialog
+
+    monkeypatch.setattr(screen_settings_dialog, "installed_screen_card",
+                        lambda: (None, "screen model 'lymphoid-screen' not found (looked in models)"))
+    dialog = ScreenSettingsDialog(None, review_store)
+    qtbot.addWidget(dialog)
+    assert dialog.model_label.text().startswith("Not installed: screen model 'lymphoid-screen' not found")
+    assert dialog.measured.text() == "Nothing measured: no screen model is installed."
+
+
+def test_the_sign_off_dialog_names_the_undecided_flags(qtbot, review_store):
+    from app.gui.dialogs.signoff_dialog import SignOffDialog
+
+    white = [c.id for c in review_store.cells(1) if c.kind is CellKind.WHITE]
+    review_store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.8, "pro", True)], "fake-screen 1")
+    dialog = SignOffDialog(None, review_store, 1)
+    qtbot.addWidget(dialog)
+    assert "2 suspected blasts are not decided (confirm or dismiss each flag)" in dialog.error_text
+    assert not dialog.accept_button.isEnabled()
