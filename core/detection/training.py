@@ -62,6 +62,10 @@ class DetectorTrainingConfig:
     # rules), "" to start from scratch.  Fine-tuning teaches a trained
     # detector new data and augmentation in a fraction of the epochs.
     init_from: str = ""
+    # Wall-time budget of the training steps in seconds, 0 for none: the
+    # learning rate then follows the share of the budget spent (or of the
+    # steps, whichever is further on) and training ends when it is spent.
+    max_seconds: float = 0.0
 
 
 @dataclass(slots=True)
@@ -168,6 +172,16 @@ def _red_cell_range(train: Sequence[GroundTruth]) -> list[float]:
     return [ruler.low, ruler.high]
 
 
+def timed_learning_rate(config: DetectorTrainingConfig, progress: float, total_steps: int) -> float:
+    """The learning rate a share `progress` (0-1) through a timed run: the
+    same warm-up then cosine decay to 2% as the epoch-counted schedule."""
+    warmup = min(0.1, config.warmup_steps / max(1, total_steps))
+    if progress < warmup:
+        return config.learning_rate * progress / warmup
+    decay = min(1.0, (progress - warmup) / max(1e-9, 1.0 - warmup))
+    return config.learning_rate * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * decay)))
+
+
 def train_detector(
     train: Sequence[GroundTruth],
     val: Sequence[GroundTruth],
@@ -214,7 +228,12 @@ def train_detector(
         warmup_steps=min(config.warmup_steps, max(0, total_steps - 1)),
         alpha=0.02,
     )
-    optimizer = keras.optimizers.AdamW(learning_rate=schedule, weight_decay=config.weight_decay, clipnorm=10.0)
+    timed = config.max_seconds > 0
+    optimizer = keras.optimizers.AdamW(
+        learning_rate=timed_learning_rate(config, 0.0, total_steps) if timed else schedule,
+        weight_decay=config.weight_decay,
+        clipnorm=10.0,
+    )
     average = WeightAverage(model.trainable_variables, config.ema_decay) if config.ema_decay else None
 
     @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]  # TensorFlow has no type stubs
@@ -242,6 +261,9 @@ def train_detector(
     )
     detector = KerasCellDetector(model, card)
     history: list[dict[str, Any]] = []
+    training_started = time.perf_counter()
+    done_steps = 0
+    out_of_time = False
     for epoch in range(1, config.epochs + 1):
         started = time.perf_counter()
         sums = np.zeros(4)
@@ -252,7 +274,16 @@ def train_detector(
                 if cancel.cancelled:
                     stop.set()
                     cancel.raise_if_cancelled()
+                if timed:
+                    spent = (time.perf_counter() - training_started) / config.max_seconds
+                    if spent >= 1.0 and done_steps:
+                        out_of_time = True
+                        stop.set()
+                        break
+                    progress = max(spent, done_steps / total_steps)
+                    optimizer.learning_rate = timed_learning_rate(config, progress, total_steps)
                 values = train_step(images, targets)
+                done_steps += 1
                 sums += [float(v) for v in values]
                 steps += 1
         finally:
@@ -264,7 +295,7 @@ def train_detector(
         metrics = EpochMetrics(
             epoch, config.epochs, loss, heat_loss, size_loss, offset_loss, seconds=time.perf_counter() - started
         )
-        last = epoch == config.epochs
+        last = epoch == config.epochs or out_of_time
         if last or (val and epoch % config.val_every == 0):
             if last and average is not None:
                 average.copy_to_model()  # what is validated last is what is saved
@@ -284,6 +315,8 @@ def train_detector(
             f"size {metrics.size_loss:.3f}, offset {metrics.offset_loss:.3f}) in {metrics.seconds:.0f} s{val_text}",
             payload=metrics,
         )
+        if last:
+            break
 
     cancel.raise_if_cancelled()
     metrics_out: dict[str, Any] = {}

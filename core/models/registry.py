@@ -1,12 +1,14 @@
-"""The model registry: which classifier versions exist, which one is in use,
-and the history that makes Roll back a single step.
+"""The model registry: which versions of a model exist (the classifier's,
+or the detector's in a registry of their own), which one is in use, and the
+history that makes Roll back a single step.
 
 Registered models live in the user's models folder (core.resources.
 user_models_dir()), each as <name>.keras with its card <name>.json, beside a
 registry.json that records status, parent, counts and the comparison made
 when the version was trained.  The bundled model is never written: it is the
 current model until a retrained version is promoted, and the root of every
-version's lineage.
+version's lineage.  The detector's versions keep their own registry file
+beside the classifier's (DETECTOR), so promoting one never changes the other.
 """
 
 from __future__ import annotations
@@ -28,6 +30,20 @@ REGISTRY_FILE = "registry.json"
 REGISTRY_FORMAT = 1
 BUNDLED_DEFAULT = "hemalabel-wbc"
 STATUSES = ("bundled", "candidate", "promoted", "retired", "discarded")
+
+
+@dataclass(frozen=True, slots=True)
+class RegistryKind:
+    """Which model a registry holds: its file, and the bundled model at the
+    root of its versions."""
+
+    kind: str  # core.models.kinds.CardKind
+    file: str
+    bundled_name: str
+
+
+CLASSIFIER = RegistryKind("classifier", REGISTRY_FILE, BUNDLED_DEFAULT)
+DETECTOR = RegistryKind("detector", "detector-registry.json", "cell-detector")
 
 
 class RegistryError(ValueError):
@@ -59,13 +75,18 @@ class ModelRegistry:
     """Reads registry.json afresh on every call, so the GUI and a command
     line run side by side see each other's promotions."""
 
-    def __init__(self, folder: Path | None = None) -> None:
+    def __init__(self, folder: Path | None = None, kind: RegistryKind = CLASSIFIER) -> None:
         self.folder = Path(folder) if folder is not None else user_models_dir()
+        self.kind = kind
 
     # -- reading -----------------------------------------------------------
     @property
     def file(self) -> Path:
-        return self.folder / REGISTRY_FILE
+        return self.folder / self.kind.file
+
+    @property
+    def bundled_name(self) -> str:
+        return self.kind.bundled_name
 
     def _read(self) -> dict[str, Any]:
         try:
@@ -87,6 +108,8 @@ class ModelRegistry:
         """The model shipped in models/, described by its card: the cells of
         each class it was trained on, and its figures on the validation split
         (there is no held-out project for it, as a retrained version has)."""
+        if self.kind.kind == "detector":
+            return _bundled_detector(self.kind.bundled_name)
         path = bundled_models_dir() / f"{BUNDLED_DEFAULT}.keras"
         try:
             card = read_card(card_path_for(path))
@@ -133,7 +156,7 @@ class ModelRegistry:
 
     def get(self, name: str) -> ModelVersion:
         data = self._read()
-        if name == BUNDLED_DEFAULT:
+        if name == self.bundled_name:
             bundled = self.bundled()
             bundled.is_current = data["current"] is None
             return bundled
@@ -173,7 +196,7 @@ class ModelRegistry:
     def promote(self, name: str) -> ModelVersion:
         """Make `name` the model the app and commands use by default."""
         data = self._read()
-        if name == BUNDLED_DEFAULT:
+        if name == self.bundled_name:
             if data["current"] is not None:
                 data["previous"].append(data["current"])
                 self._set_status(data, data["current"], "retired")
@@ -197,7 +220,7 @@ class ModelRegistry:
         """Delete a version's files and mark it discarded.  The current and
         the bundled model cannot be discarded."""
         data = self._read()
-        if name == BUNDLED_DEFAULT:
+        if name == self.bundled_name:
             raise RegistryError(f"{name} is the bundled model; it is never deleted")
         entry = self._entry(data, name)
         if data["current"] == name:
@@ -240,3 +263,23 @@ class ModelRegistry:
         for entry in data["versions"]:
             if entry["name"] == name:
                 entry["status"] = status
+
+
+def _bundled_detector(name: str) -> ModelVersion:
+    """The shipped detector, described by its card: the boxes of each kind
+    it was trained on and its figures on the validation fields."""
+    from core.models.detector_card import DetectorCard
+
+    card_path = bundled_models_dir() / f"{name}.json"
+    try:
+        card = DetectorCard.load(card_path)
+    except ModelCardError:
+        return ModelVersion(name, card_path.with_suffix(".keras"), "bundled")
+    trained_on = {str(k): int(v) for k, v in card.training.get("data", {}).get("train_boxes", {}).items()}
+    metrics = {key: value for key, value in card.metrics.items() if key != "history"}
+    return ModelVersion(name, card_path.with_name(card.weights), "bundled", None, "", trained_on, metrics)
+
+
+def detector_registry(folder: Path | None = None) -> ModelRegistry:
+    """The registry of the cell detector's versions."""
+    return ModelRegistry(folder, DETECTOR)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.models.files import ModelCardError
 from core.models.kinds import card_kind
-from core.models.registry import BUNDLED_DEFAULT, ModelRegistry, RegistryError
+from core.models.registry import BUNDLED_DEFAULT, ModelRegistry, RegistryError, detector_registry
 from core.resources import bundled_models_dir, user_models_dir
 
 DETECTOR_CARD_NAME = "cell-detector.json"
@@ -98,8 +98,9 @@ def default_detector_card() -> Path:
 
 def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
     """The card to load: `model` if given (a card, its .keras file, or a
-    folder holding cell-detector.json), else a user-trained detector in the
-    user's data folder, else the bundled one."""
+    folder holding cell-detector.json), else the detector version promoted
+    in the detector's registry, else a user-trained detector in the user's
+    data folder, else the bundled one."""
     if model is not None:
         path = Path(model)
         if path.is_dir():
@@ -110,8 +111,29 @@ def resolve_detector_card(model: str | os.PathLike[str] | None = None) -> Path:
                 if (folder / f"{path.name}.json").is_file():
                     return folder / f"{path.name}.json"
         return path.with_suffix(".json") if path.suffix == ".keras" else path
+    promoted = promoted_detector_card()
+    if promoted is not None:
+        return promoted
     user_card = user_models_dir() / DETECTOR_CARD_NAME
     return user_card if user_card.is_file() else default_detector_card()
+
+
+def promoted_detector_card() -> Path | None:
+    """The card of the detector version promoted from a fine-tune (None:
+    none is, the bundled one is in use)."""
+    try:
+        current = detector_registry().current()
+    except RegistryError as error:
+        raise ModelCardError(str(error)) from None
+    if current.status == "bundled":
+        return None
+    card = current.path.with_suffix(".json")
+    if not card.is_file():
+        raise ModelCardError(
+            f"{card}: the detector in use ({current.name}) is missing; roll back with `hemalabel models rollback "
+            "--detector` or in Models"
+        )
+    return card
 
 
 # -- the lymphoid screen ------------------------------------------------------

@@ -18,6 +18,7 @@ import threading
 import time
 import traceback
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -48,13 +49,24 @@ PARENT_POLL_SECONDS = 0.5
 
 def run_child(request: ChildRequest, messages: Connection) -> None:
     """The child's entry point (must be importable by a spawned interpreter)."""
+    serve(_fine_tune, request, messages)
+
+
+# A child's work: (request, messages, log) -> the "done" message's value.
+ChildWork = Callable[[Any, Connection, Callable[[str], None]], dict[str, Any]]
+
+
+def serve(work: ChildWork, request: Any, messages: Connection) -> None:
+    """Run a retrain's work in this child and send its end, whatever it is,
+    as one message: the classifier's and the detector's children share it.
+    `request` has the out_dir the errors name."""
     watch_parent()
 
     def log(line: str) -> None:
         messages.send(("log", line))
 
     try:
-        result = _fine_tune(request, messages, log)
+        result = work(request, messages, log)
     except ReplayError as error:
         messages.send(("error", str(error)))
         return

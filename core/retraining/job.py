@@ -16,7 +16,9 @@ import shutil
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
@@ -102,7 +104,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     _check_enough(examples, settings, project)
     folds = slide_folds([e.group for e in examples], settings.folds, settings.seed)
     name = registry.next_name(base_name)
-    staging, owner = _new_staging(_ensure(registry.folder), name)
+    staging, owner = new_staging(registry.folder, name)
     request = ChildRequest(
         base=str(base_path), base_name=base_name, name=name, out_dir=str(staging), classes=classes,
         cells=examples, folds=folds, settings=settings.to_dict(), taxonomy_json=taxonomy_json,
@@ -112,7 +114,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
                    f"{len({c.group for c in examples})} slides: {fits - 1} out-of-fold fits, then the candidate")
     log_lines: list[str] = []
     try:
-        done = yield from _run_child(request, cancel, log_lines, settings.epochs * fits)
+        done = yield from run_in_child(run_child, request, cancel, log_lines, settings.epochs * fits)
         outcome = _register(done, request, registry, staging, log_lines, started)
     finally:
         owner.close()  # before the removal: Windows cannot delete an open file
@@ -174,15 +176,12 @@ def _check_paths(settings: RetrainSettings) -> None:
             raise RetrainError(f"{what}: {path}: not found")
 
 
-def _ensure(folder: Path) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def _new_staging(folder: Path, name: str) -> tuple[Path, IO[bytes]]:
-    """A fresh staging folder and its owner file, locked for this process's life."""
+def new_staging(folder: Path, name: str) -> tuple[Path, IO[bytes]]:
+    """A fresh staging folder in `folder` (made if need be) and its owner
+    file, locked for this process's life."""
     from core.project_lock import _try_lock
 
+    folder.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder))
     owner = open(staging / STAGING_OWNER, "wb")  # noqa: SIM115 - held until the retrain ends
     try:
@@ -252,7 +251,12 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
-def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str], epochs: int) -> Job[dict[str, Any]]:
+def run_in_child(target: Callable[[Any, Connection], None], request: Any, cancel: CancelToken,
+                 log_lines: list[str], epochs: int) -> Job[dict[str, Any]]:
+    """Run `target(request, outbox)` (a child's entry point, such as
+    run_child) in a spawned process and relay its messages as Progress;
+    returns its "done" value.  Cancel, an error message or a child that
+    dies end it with the child stopped."""
     # Spawn, not fork: a forked TensorFlow or Qt process is not safe, and
     # spawn is what Windows and macOS do anyway.
     context = multiprocessing.get_context("spawn")
@@ -261,7 +265,7 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
     # holds a writing end too, and would wait for the rest of that message
     # for ever.
     inbox, outbox = context.Pipe(duplex=False)
-    child = context.Process(target=run_child, args=(request, outbox), name="hemalabel-retrain", daemon=True)
+    child = context.Process(target=target, args=(request, outbox), name="hemalabel-retrain", daemon=True)
     child.start()
     outbox.close()
     try:
@@ -298,6 +302,8 @@ def _run_child(request: ChildRequest, cancel: CancelToken, log_lines: list[str],
 
 
 def _describe(row: dict[str, Any]) -> str:
+    if "text" in row:
+        return str(row["text"])  # a child that words its own epochs (the detector's)
     fit = f"fit {row['fit']} of {row['fits']}, " if "fit" in row else ""
     text = f"{fit}epoch {row['epoch']}/{row['epochs']}: loss {row['loss']:.3f}, accuracy {row.get('accuracy', 0):.3f}"
     if "val_accuracy" in row:
@@ -313,18 +319,26 @@ def _with_log(message: str, log_lines: list[str], tail: int = 15) -> str:
 def _register(done: dict[str, Any], request: ChildRequest, registry: ModelRegistry, staging: Path,
               log_lines: list[str], started: float) -> RetrainOutcome:
     comparison = comparison_of(done["scores"])
-    try:
-        for suffix in (".keras", ".json"):
-            shutil.move(str(staging / f"{request.name}{suffix}"), str(registry.folder / f"{request.name}{suffix}"))
-        candidate = registry.register_candidate(request.name, request.base_name, done["created_at"], done["trained_on"],
-                                                comparison.to_dict(), train_seconds=time.monotonic() - started)
-    except OSError as error:
-        for suffix in (".keras", ".json"):
-            (registry.folder / f"{request.name}{suffix}").unlink(missing_ok=True)
-        raise RetrainError(f"{registry.folder}: could not store the candidate ({error.strerror or error}); "
-                           "it was discarded and the model in use is unchanged") from None
+    candidate = register_staged(registry, staging, request.name, request.base_name, done, comparison.to_dict(),
+                                time.monotonic() - started)
     return RetrainOutcome(candidate, comparison, done["history"], "\n".join(log_lines), time.monotonic() - started,
                           done.get("replay_check"), done.get("calibration"))
+
+
+def register_staged(registry: ModelRegistry, staging: Path, name: str, parent: str, done: dict[str, Any],
+                    metrics: dict[str, Any], seconds: float) -> ModelVersion:
+    """Move a finished child's <name>.keras and .json from its staging
+    folder into the registry's folder and register them as a candidate."""
+    try:
+        for suffix in (".keras", ".json"):
+            shutil.move(str(staging / f"{name}{suffix}"), str(registry.folder / f"{name}{suffix}"))
+        return registry.register_candidate(name, parent, done["created_at"], done["trained_on"], metrics,
+                                           train_seconds=seconds)
+    except OSError as error:
+        for suffix in (".keras", ".json"):
+            (registry.folder / f"{name}{suffix}").unlink(missing_ok=True)
+        raise RetrainError(f"{registry.folder}: could not store the candidate ({error.strerror or error}); "
+                           "it was discarded and the model in use is unchanged") from None
 
 
 def comparison_of(scores: dict[str, Any]) -> Comparison:

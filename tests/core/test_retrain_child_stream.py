@@ -36,14 +36,13 @@ def finishes(_request: Any, messages: Connection) -> None:
 
 
 def run_parent(monkeypatch: pytest.MonkeyPatch, target: Any) -> tuple[list[Any], BaseException | None, Any]:
-    """Drive _run_child on a thread, so that a parent that hangs fails the
+    """Drive run_in_child on a thread, so that a parent that hangs fails the
     test instead of stopping the suite."""
-    monkeypatch.setattr(retrain_job, "run_child", target)
     progress: list[Any] = []
     outcome: dict[str, Any] = {"error": None, "value": None}
 
     def drive() -> None:
-        steps = retrain_job._run_child(None, CancelToken(), [], 1)  # type: ignore[arg-type]
+        steps = retrain_job.run_in_child(target, None, CancelToken(), [], 1)
         try:
             while True:
                 progress.append(next(steps))

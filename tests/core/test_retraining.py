@@ -385,7 +385,7 @@ def test_a_killed_retrain_takes_its_child_with_it_and_the_next_cleans_its_stagin
         staged = list(registry.folder.glob(".hemalabel-wbc-r1-*"))
         assert len(staged) == 1
         # A concurrent retrain's staging, this process its owner, is not stale.
-        mine, owner = job_module._new_staging(registry.folder, "hemalabel-wbc-r9")
+        mine, owner = job_module.new_staging(registry.folder, "hemalabel-wbc-r9")
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 5.0

@@ -6,7 +6,17 @@ Trains the cell detector (from scratch, or on from a trained one's weights)
 on TXL-PBC train + BCCD train (test fields of either set kept out), and
 optionally whole PBC images of its train split, picks thresholds on their val splits, and
 writes cell-detector.keras and cell-detector.json.  This is the command that
-reproduces the bundled detector (models/README.md, "Bundled cell detector")."""
+reproduces the bundled detector (models/README.md, "Bundled cell detector").
+
+hemalabel train-detector --project P [--out DIR] [--max-minutes M] [--data DIR] [--promote] [--json]
+
+Fine-tunes the detector in use on the project's reviewed fields (signed off,
+or where a person drew, deleted, moved or re-kinded boxes) in a child
+process (core.retraining.detector_job), with a replay of its original
+training fields from --data (default: the data folder beside the app, when
+it is there), compares both detectors on held-out reviewed fields, registers
+the candidate in the user's models folder (`hemalabel models --detector`),
+prints the comparison and its name, and promotes it with --promote."""
 
 from __future__ import annotations
 
@@ -17,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from app.cli.arguments import checked, float_list
-from app.cli.output import print_json, print_progress_lines, reports_user_errors
+from app.cli.output import fail, print_json, print_progress_lines, reports_user_errors
 
 if TYPE_CHECKING:
     from core.detection.training import DetectorTrainingConfig
@@ -29,11 +39,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME, help="train the white/red/platelet cell detector (from scratch or on from a trained one)"
     )
-    parser.add_argument("--data", required=True, type=Path, help="folder holding txl-pbc/ and bccd/")
-    parser.add_argument("--out", required=True, type=Path, help="folder to write the weights and model card into")
-    parser.add_argument("--epochs", type=int, default=70)
+    parser.add_argument("--data", type=Path, help="folder holding txl-pbc/ and bccd/ (with --project: the replay's)")
+    parser.add_argument("--out", type=Path, help="folder to write the weights and model card into (with --project: "
+                        "a copy of the candidate's)")
+    project = parser.add_argument_group("fine-tuning on a project's reviewed fields")
+    project.add_argument("--project", "-p", metavar="P",
+                         help="fine-tune the detector in use on this project's reviewed fields")
+    project.add_argument("--max-minutes", type=_non_negative, metavar="M",
+                         help="time budget of the whole fine-tune and comparison (default 4; 0: the epochs decide)")
+    project.add_argument("--replay-fields", type=_count, metavar="N",
+                         help="original training fields replayed beside the project's (default 40; 0: none, and no "
+                         "check on the original validation fields either)")
+    project.add_argument("--promote", action="store_true", help="make the candidate the detector in use")
+    parser.add_argument("--epochs", type=int, help="epochs (default 70; with --project at most 60, the time budget "
+                        "usually ending it first)")
     parser.add_argument("--width", type=int, default=48, help="network width (channels of the first stage)")
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--batch-size", type=int, help="images a step (default 16; with --project 8)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--class-weights",
@@ -106,6 +127,7 @@ _unit_weights = checked(
 _work_scale = checked(float, lambda v: 0.0 < v <= 1.0, "a scale above 0 and at most 1")
 _crop_side = checked(int, lambda v: v >= 64 and v % 32 == 0, "a multiple of 32 from 64 up")
 _positive = checked(float, lambda v: v > 0, "a positive number")
+_non_negative = checked(float, lambda v: v >= 0, "a number from 0 up")
 _count = checked(int, lambda v: v >= 0, "a count from 0 up")
 _decay = checked(float, lambda v: 0.0 <= v < 1.0, "a decay from 0 up to (not including) 1")
 
@@ -118,7 +140,8 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
     from core.detection.augment import STRONG_COLOUR
     from core.detection.training import DetectorTrainingConfig
 
-    config = DetectorTrainingConfig(epochs=args.epochs, width=args.width, batch_size=args.batch_size, seed=args.seed)
+    config = DetectorTrainingConfig(epochs=70 if args.epochs is None else args.epochs, width=args.width,
+                                    batch_size=16 if args.batch_size is None else args.batch_size, seed=args.seed)
     if args.colour == "strong":
         config.augment = STRONG_COLOUR
     if args.init_from is not None:
@@ -143,6 +166,10 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    if args.project is not None:
+        return _fine_tune_project(args)
+    if args.data is None or args.out is None:
+        return fail("train-detector needs --data and --out (or --project to fine-tune on a project's fields)")
     from core.detection.data import bundled_training_data
     from core.detection.familiarity_learning import learn_familiarity
     from core.detection.training import train_detector
@@ -162,4 +189,57 @@ def run(args: argparse.Namespace) -> int:
         print_json({"card": str(card_path), "thresholds": card.thresholds, "metrics": card.metrics})
     else:
         print(f"wrote {card_path} (thresholds {card.thresholds})")
+    return 0
+
+
+def _fine_tune_project(args: argparse.Namespace) -> int:
+    import shutil
+
+    from core.jobs import run_job
+    from core.models.registry import detector_registry
+    from core.retraining.detector_job import retrain_detector
+    from core.retraining.job import RetrainError
+    from core.retraining.settings import DetectorRetrainSettings
+    from core.store import resolve_project_path
+
+    settings = DetectorRetrainSettings(seed=args.seed)
+    if args.init_from is not None:
+        settings.base = str(args.init_from)
+    if args.replay_fields is not None:
+        settings.replay_fields = args.replay_fields
+        if args.replay_fields == 0:
+            settings.check_fields = 0  # the original data is not read at all
+    if args.epochs is not None:
+        settings.epochs = args.epochs
+    if args.batch_size is not None:
+        settings.batch_size = args.batch_size
+    if args.data is not None:
+        settings.replay_root = str(args.data)
+    if args.max_minutes is not None:
+        settings.max_minutes = args.max_minutes
+    if args.learning_rate is not None:
+        settings.learning_rate = args.learning_rate
+    try:
+        outcome = run_job(retrain_detector(resolve_project_path(args.project), settings), print_progress_lines)
+    except RetrainError as error:
+        return fail(str(error))
+    candidate = outcome.candidate
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for suffix in (".keras", ".json"):
+            shutil.copy2(candidate.path.with_suffix(suffix), args.out / f"{candidate.name}{suffix}")
+    if args.promote:
+        detector_registry().promote(candidate.name)
+    if args.json:
+        print_json({"candidate": candidate.name, "card": str(candidate.path.with_suffix(".json")),
+                    "promoted": bool(args.promote), "seconds": round(outcome.seconds, 1),
+                    "train_fields": outcome.train_fields, "held_out_fields": outcome.held_out_fields,
+                    "replay_fields": outcome.replay_fields, "comparison": outcome.comparison.to_dict()})
+        return 0
+    for line in outcome.comparison.lines():
+        print(line)
+    print(f"candidate: {candidate.name} ({candidate.path.with_suffix('.json')}), fine-tuned in "
+          f"{outcome.seconds:.0f} s on {outcome.train_fields} reviewed and {outcome.replay_fields} replayed fields")
+    print(f"{candidate.name} is now the detector in use" if args.promote else
+          f"promote it with `hemalabel models promote {candidate.name} --detector`")
     return 0

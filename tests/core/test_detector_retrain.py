@@ -1,0 +1,133 @@
+"""Teaching the detector from a project's box corrections: which fields are
+its examples, the split by slide, and a tiny fine-tune in a child process
+that registers a candidate the resolver loads once promoted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.detection.data import GroundTruth
+from core.detection.project_fields import project_fields, split_fields
+from core.detection.training import train_detector
+from core.jobs import run_job
+from core.models.detector_card import DetectorCard
+from core.models.registry import ModelRegistry, detector_registry
+from core.models.resolver import default_detector_card, resolve_detector_card
+from core.retraining.detector_job import retrain_detector
+from core.retraining.detector_scoring import DetectorScores, compare
+from core.retraining.job import RetrainError
+from core.retraining.settings import DetectorRetrainSettings
+from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus
+from core.store import ProjectStore
+from tests.core.test_detection_model import disc_field, tiny_config
+
+KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
+
+
+def proposed_project(folder: Path, count: int) -> tuple[Path, list[GroundTruth]]:
+    """A project of `count` generated fields, each holding the detector's
+    proposals (its true boxes, as if the detector found them all)."""
+    images = folder / "images"
+    images.mkdir(parents=True)
+    fields = [disc_field(images / f"field{i}.png", i) for i in range(count)]
+    path = folder / "lab.hemalabel"
+    with ProjectStore.create(path) as store:
+        for gt in fields:
+            slide = store.add_slide(gt.path, 160, 128)
+            store.add_cells(slide.id, [NewCell(Box(*map(float, box)), KINDS[int(cls)], source=LabelSource.MODEL)
+                                       for box, cls in zip(gt.boxes, gt.classes)])
+    return path, fields
+
+
+def test_drawn_deleted_moved_and_rekinded_boxes_make_their_fields_examples(tmp_path: Path) -> None:
+    path, _ = proposed_project(tmp_path, 6)
+    with ProjectStore.open(path) as store:
+        slides = store.slides()
+        drawn = store.add_cell(slides[0].id, Box(1, 1, 21, 21), CellKind.PLATELET)
+        deleted = store.cells(slides[1].id)[0]
+        store.remove_cells([deleted.id])
+        moved = store.move_cell(store.cells(slides[2].id)[0].id, Box(30, 30, 70, 70))
+        rekinded = store.cells(slides[3].id)[1]
+        store.set_kind([rekinded.id], CellKind.WHITE)
+        store.set_slide_status(slides[4].id, SlideStatus.SIGNED_OFF)
+        store.set_label([store.cells(slides[5].id)[0].id], "neutrophil")  # a class, not a box: not an example
+        found = project_fields(store)
+    assert found.box_corrections == {"drawn": 1, "deleted": 1, "moved": 1, "re-kinded": 1}
+    assert [gt.attributes["slide_id"] for gt in found.fields] == [str(s.id) for s in slides[:5]]
+    by_slide = {int(gt.attributes["slide_id"]): gt for gt in found.fields}
+    first = by_slide[slides[0].id]
+    assert len(first.boxes) == 5 and first.classes[-1] == 2 and first.boxes[-1].tolist() == [1, 1, 21, 21]
+    assert len(by_slide[slides[1].id].boxes) == 3
+    assert deleted.box.as_tuple() not in [tuple(b) for b in by_slide[slides[1].id].boxes.tolist()]
+    assert by_slide[slides[2].id].boxes[0].tolist() == list(moved.box.as_tuple())
+    assert by_slide[slides[3].id].classes.tolist() == [0, 0, 1, 2]
+    assert drawn.slide_id == slides[0].id and first.path.is_file()
+
+
+def test_fields_split_by_slide_with_a_seed() -> None:
+    fields = [GroundTruth(Path(f"f{i}.png"), np.zeros((0, 4), np.float32), np.zeros(0, np.int64)) for i in range(10)]
+    train, held = split_fields(fields, 0.25, seed=3)
+    assert len(held) == 2 and len(train) == 8 and not {g.path for g in train} & {g.path for g in held}
+    assert [g.path for g in split_fields(fields, 0.25, seed=3)[1]] == [g.path for g in held]
+    assert [len(part) for part in split_fields(fields[:2], 0.9, seed=0)] == [1, 1]
+
+
+def scores(model: str, ap50: float, precision: float = 0.99, recall: float = 0.99, cells: int = 20) -> DetectorScores:
+    return DetectorScores(model, 5, cells, ap50, precision, recall, 0.9, 0.8)
+
+
+def test_advice_needs_a_gain_without_losing_precision_recall_or_the_original_fields() -> None:
+    assert compare((scores("a", 0.40), scores("b", 0.95)), None).promote_advised
+    assert not compare((scores("a", 0.95), scores("b", 0.955)), None).promote_advised
+    lost = compare((scores("a", 0.40), scores("b", 0.95, precision=0.90)), None)
+    assert not lost.promote_advised and "white precision" in lost.recommendation
+    forgot = compare((scores("a", 0.40), scores("b", 0.95)), (scores("a", 0.98), scores("b", 0.90)))
+    assert not forgot.promote_advised and "original fields" in forgot.recommendation
+    assert not compare((scores("a", 0.4, cells=2), scores("b", 0.95, cells=2)), None).promote_advised
+
+
+def test_too_few_reviewed_fields_are_refused_naming_the_project(tmp_path: Path) -> None:
+    path, _ = proposed_project(tmp_path, 3)
+    with ProjectStore.open(path) as store:
+        store.set_slide_status(store.slides()[0].id, SlideStatus.SIGNED_OFF)
+    settings = DetectorRetrainSettings(replay_fields=0, check_fields=0)
+    with pytest.raises(RetrainError, match=r"lab.hemalabel: 1 reviewed fields of 3"):
+        run_job(retrain_detector(path, settings))
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_a_tiny_fine_tune_registers_a_candidate_that_promote_and_rollback_switch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from app.cli.main import main
+
+    path, fields = proposed_project(tmp_path / "project", 4)
+    base = run_job(train_detector(fields, [], tmp_path / "base", tiny_config()))
+    with ProjectStore.open(path) as store:
+        for slide in store.slides():
+            store.remove_cells([store.cells(slide.id)[0].id])  # every field reviewed: a box deleted
+    assert main(["train-detector", "--project", str(path), "--init-from", str(base), "--replay-fields", "0",
+                 "--max-minutes", "0", "--epochs", "1", "--batch-size", "2", "--json"]) == 0
+    printed = capsys.readouterr()
+    result = json.loads(printed.out)
+    assert "epoch 1/1: loss" in printed.err and "fine-tuning on the project's fields alone" in printed.err
+    registry = detector_registry()
+    candidate = registry.get(result["candidate"])
+    assert candidate.name == "cell-detector-r1" and candidate.status == "candidate" and not result["promoted"]
+    assert candidate.parent == "cell-detector" and candidate.trained_on == {"white": 0, "red": 6, "platelet": 3}
+    assert (result["train_fields"], result["held_out_fields"], result["replay_fields"]) == (3, 1, 0)
+    assert result["comparison"]["held_out"][0]["fields"] == 1 and result["comparison"]["original"] is None
+    card = DetectorCard.load(candidate.path.with_suffix(".json"))
+    assert card.thresholds == DetectorCard.load(base).thresholds and card.training["parent"] == "cell-detector"
+    classifier_before = ModelRegistry().current().name
+    assert main(["models", "promote", candidate.name, "--detector"]) == 0
+    assert resolve_detector_card(None) == candidate.path.with_suffix(".json")
+    assert ModelRegistry().current().name == classifier_before  # the classifier's registry is its own
+    assert main(["models", "rollback", "--detector"]) == 0
+    assert resolve_detector_card(None) == default_detector_card()
+    assert [v.name for v in registry.versions()] == ["cell-detector", "cell-detector-r1"]
