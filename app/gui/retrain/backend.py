@@ -8,7 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.jobs import CancelToken, Job
-from core.models.registry import ModelRegistry
+from core.models.registry import ModelRegistry, detector_registry
 from core.project_learning import CurvePoint, project_learning_curve
 from core.retraining import (
     Insights,
@@ -19,12 +19,16 @@ from core.retraining import (
     queue_summary,
 )
 from core.retraining import retrain as _core_retrain
+from core.retraining.detector_job import DetectorRetrainOutcome
+from core.retraining.detector_job import retrain_detector as _core_retrain_detector
+from core.retraining.settings import DetectorRetrainSettings
 from core.store import ProjectStore
 
 
-def registry() -> ModelRegistry:
-    """The user's model registry (HEMALABEL_MODELS_DIR or the data folder)."""
-    return ModelRegistry()
+def registry(kind: str = "classifier") -> ModelRegistry:
+    """The user's registry of the classifier's or the detector's versions
+    (HEMALABEL_MODELS_DIR or the data folder)."""
+    return detector_registry() if kind == "detector" else ModelRegistry()
 
 
 def summary(store: ProjectStore) -> QueueSummary:
@@ -53,3 +57,9 @@ def learning_curve(store: ProjectStore, cancel: CancelToken) -> list[CurvePoint]
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken) -> Job[RetrainOutcome]:
     """The fine-tune job; core runs the training in a spawned child process."""
     return _core_retrain(project, settings, cancel, registry())
+
+
+def retrain_detector(project: Path, settings: DetectorRetrainSettings,
+                     cancel: CancelToken) -> Job[DetectorRetrainOutcome]:
+    """The detector's fine-tune job; core runs it in a spawned child process."""
+    return _core_retrain_detector(project, settings, cancel, registry("detector"))

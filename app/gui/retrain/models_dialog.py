@@ -1,7 +1,8 @@
-"""Models > Models…: every classifier version in the registry (bundled,
-candidates, promoted, retired) with its parent, age, what it was trained on
-and its key scores; the current one marked.  Promote a candidate, discard
-one, or roll back to the previously current model in one action."""
+"""Models > Models…: every version of the classifier, or of the cell
+detector (chosen above the list), in its registry (bundled, candidates,
+promoted, retired) with its parent, age, what it was trained on and its key
+scores; the current one marked.  Promote a candidate, discard one, or roll
+back to the previously current model in one action."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
@@ -21,15 +23,20 @@ from PySide6.QtWidgets import (
 
 from app.gui import model_provider
 from app.gui.retrain import backend
+from app.gui.retrain.boxes import chooser_row
 from app.gui.retrain.discard import TITLE, ask_discard, discard_question
 from app.gui.retrain.tables import cell_item, make_table
 from core.models.registry import ModelVersion
 from core.wording import minute_utc
 
 COLUMNS = ["", "Name", "Status", "Parent", "Created", "Trained on", "Accuracy", "Balanced acc."]
+# The detector's key scores, in the two score columns: the candidate's on held-out reviewed fields.
+DETECTOR_SCORES = ("white_ap50", "white_precision")
+DETECTOR_HEADERS = ["White AP50", "White precision"]
 
 
-def key_metrics(metrics: dict) -> tuple[float | None, float | None]:
+def key_metrics(metrics: dict, keys: tuple[str, str] = ("accuracy", "balanced_accuracy")) -> tuple[float | None,
+                                                                                                   float | None]:
     """(accuracy, balanced accuracy) from a version's saved metrics.  The
     summary may be flat or nested by set and model; the candidate's
     out-of-fold scores (held-out ones for older versions) are preferred, as
@@ -51,11 +58,11 @@ def key_metrics(metrics: dict) -> tuple[float | None, float | None]:
             return find(node[-1], key)  # (current, candidate) pairs: the candidate
         return None
 
-    return find(metrics or {}, "accuracy"), find(metrics or {}, "balanced_accuracy")
+    return find(metrics or {}, keys[0]), find(metrics or {}, keys[1])
 
 
 class ModelsDialog(QDialog):
-    current_changed = Signal(str)  # the model now current
+    current_changed = Signal(str)  # the classifier now current
     message = Signal(str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -66,6 +73,11 @@ class ModelsDialog(QDialog):
         self.versions: list[ModelVersion] = []
         # Asked before a candidate's files are deleted; a test answers it.
         self.confirm: Callable[[str, str], bool] = self._ask
+        self.kind_combo = QComboBox()
+        self.kind_combo.setObjectName("modelsKindCombo")
+        self.kind_combo.addItem("Classifier", "classifier")
+        self.kind_combo.addItem("Detector", "detector")
+        self.kind_combo.currentIndexChanged.connect(self._kind_chosen)
         self.table = make_table(COLUMNS, "versionsTable")
         self.table.setSelectionMode(self.table.SelectionMode.SingleSelection)
         self.table.itemSelectionChanged.connect(self._update_buttons)
@@ -88,9 +100,10 @@ class ModelsDialog(QDialog):
         self.discard_button.clicked.connect(self.discard_selected)
         self.rollback_button.clicked.connect(self.roll_back)
         self.close_button.clicked.connect(self.reject)
-        label = QLabel("&Versions (\u25cf marks the current classifier):")
+        label = self.versions_label = QLabel("&Versions (\u25cf marks the current classifier):")
         label.setBuddy(self.table)
         layout = QVBoxLayout(self)
+        layout.addLayout(chooser_row("&Model:", self.kind_combo))
         layout.addWidget(label)
         layout.addWidget(self.table, 1)
         layout.addWidget(self.status)
@@ -102,17 +115,35 @@ class ModelsDialog(QDialog):
         self.refresh()
         self.table.setFocus()
 
+    @property
+    def kind(self) -> str:
+        return str(self.kind_combo.currentData())
+
+    def _registry(self) -> Any:
+        return backend.registry("detector") if self.kind == "detector" else backend.registry()
+
+    def _kind_chosen(self) -> None:
+        what = self.kind
+        self.setWindowTitle("Detector Versions" if what == "detector" else "Classifier Versions")
+        self.versions_label.setText(f"&Versions (\u25cf marks the current {what}):")
+        self.table.setHorizontalHeaderLabels(COLUMNS[:6] + (DETECTOR_HEADERS if what == "detector" else COLUMNS[6:]))
+        self._say("")
+        self.refresh()
+
     def refresh(self) -> None:
         chosen = self.selected()
+        detector = self.kind == "detector"
         try:
-            self.versions = list(backend.registry().versions())
+            self.versions = list(self._registry().versions())
         except Exception as error:  # noqa: BLE001 - an unreadable registry folder, shown
             self.versions = []
             self._say(f"Could not read the model registry: {error}", error=True)
         self.table.setRowCount(len(self.versions))
         for row, version in enumerate(self.versions):
-            accuracy, balanced = key_metrics(version.metrics)
-            on_validation = accuracy is None and isinstance(version.metrics.get("validation_accuracy"), (int, float))
+            accuracy, balanced = key_metrics(version.metrics, DETECTOR_SCORES if detector else
+                                             ("accuracy", "balanced_accuracy"))
+            on_validation = (not detector and accuracy is None
+                             and isinstance(version.metrics.get("validation_accuracy"), (int, float)))
             if on_validation:  # the bundled model: no held-out project, its validation split
                 accuracy = float(version.metrics["validation_accuracy"])
             trained = sum(version.trained_on.values()) if version.trained_on else None
@@ -163,20 +194,20 @@ class ModelsDialog(QDialog):
         version = self.selected()
         if version is None:
             return
-        self._act(lambda: backend.registry().promote(version.name),
-                  lambda _result: f"{version.name} is now the current classifier.", changed=True)
+        self._act(lambda: self._registry().promote(version.name),
+                  lambda _result: f"{version.name} is now the current {self.kind}.", changed=True)
 
     def discard_selected(self) -> None:
         version = self.selected()
         if version is None or not self.confirm(
                 TITLE, discard_question(version.name, version.train_seconds, version.created_at)):
             return
-        self._act(lambda: backend.registry().discard(version.name), lambda _result: f"{version.name} discarded.",
+        self._act(lambda: self._registry().discard(version.name), lambda _result: f"{version.name} discarded.",
                   changed=False)
 
     def roll_back(self) -> None:
-        self._act(lambda: backend.registry().rollback(),
-                  lambda current: f"Rolled back: {current.name} is the current classifier again.", changed=True)
+        self._act(lambda: self._registry().rollback(),
+                  lambda current: f"Rolled back: {current.name} is the current {self.kind} again.", changed=True)
 
     def _act(self, action: Callable[[], Any], describe: Callable[[Any], str], changed: bool) -> None:
         """Run a registry action; `describe` turns its result into the message."""
@@ -192,8 +223,9 @@ class ModelsDialog(QDialog):
         if changed:
             # The window's loaded classifier may be the one just replaced.
             model_provider.forget_loaded_models()
-            current = next((v.name for v in self.versions if v.is_current), "")
-            self.current_changed.emit(current)
+            if self.kind == "classifier":  # the window names the classifier in use, not the detector
+                current = next((v.name for v in self.versions if v.is_current), "")
+                self.current_changed.emit(current)
 
     def _say(self, text: str, error: bool = False) -> None:
         self.status.setStyleSheet("color: #b00020;" if error else "")

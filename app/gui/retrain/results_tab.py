@@ -2,7 +2,9 @@
 (accuracy, balanced accuracy, recall per class) on the project's reviewed
 cells, the candidate's predictions out of fold, and on the standard set,
 with what the instant path already gives on the same cells, both confusion matrices of the chosen set, the plain
-recommendation, and Promote / Discard.
+recommendation, and Promote / Discard.  For a detector fine-tune: both
+detectors' white AP50, precision and recall and red and platelet AP50 on
+the held-out reviewed fields and on original fields.
 
 The tab shows; the dialog acts (its buttons are `promote_button` and
 `discard_button`)."""
@@ -25,9 +27,14 @@ from PySide6.QtWidgets import (
 from app.gui.retrain.boxes import chooser_row, titled
 from app.gui.retrain.tables import classes_in_play, fill_confusion, fill_rows, make_table, stretch_value_columns
 from core.retraining import Comparison, ModelScores, RetrainOutcome
+from core.retraining.detector_job import DetectorRetrainOutcome
+from core.retraining.detector_scoring import DetectorScores
 from core.taxonomy import Taxonomy, default_taxonomy
 
 SETS = (("out_of_fold", "reviewed cells"), ("standard", "standard set"))
+DETECTOR_ROWS = (("white_cells", "White cells"), ("white_ap50", "White AP50"),
+                 ("white_precision", "White precision"), ("white_recall", "White recall"),
+                 ("red_ap50", "Red AP50"), ("platelet_ap50", "Platelet AP50"))
 
 
 class ResultsTab(QWidget):
@@ -62,7 +69,7 @@ class ResultsTab(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(self.recommendation)
         layout.addWidget(titled("Scores", self.metrics_table), 3)
-        confusion_box = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
+        confusion_box = self.confusion_box = QGroupBox("Confusion matrices (rows: true class, columns: predicted)")
         confusion_layout = QVBoxLayout(confusion_box)
         confusion_layout.addLayout(chooser_row("Scored &on:", self.set_combo))
         pair = QHBoxLayout()
@@ -86,6 +93,7 @@ class ResultsTab(QWidget):
     def show_outcome(self, outcome: RetrainOutcome) -> None:
         comparison = outcome.comparison
         self.comparison = comparison
+        self.confusion_box.setVisible(True)
         colour = "#1b7a3a" if comparison.promote_advised else "#9a6100"
         self.recommendation.setText(
             f"<span style='font-size:11pt; color:{colour}'><b>{comparison.recommendation}</b></span>"
@@ -103,6 +111,33 @@ class ResultsTab(QWidget):
                 self.set_combo.addItem(f"{text} ({pair[0].cells} cells)", key)
         self.set_combo.blockSignals(False)
         self._show_confusions()
+        self.decision.setText("")
+        self.set_decision_enabled(True)
+
+    def show_detector_outcome(self, outcome: DetectorRetrainOutcome) -> None:
+        comparison = outcome.comparison
+        self.comparison = None
+        colour = "#1b7a3a" if comparison.promote_advised else "#9a6100"
+        self.recommendation.setText(
+            f"<span style='font-size:11pt; color:{colour}'><b>{escape(comparison.recommendation)}</b></span>"
+            f"<br>Detector candidate <b>{outcome.candidate.name}</b>, fine-tuned in {outcome.seconds:.0f} s on "
+            f"{outcome.train_fields} reviewed fields and {outcome.replay_fields} fields of its original data; "
+            f"compared on {outcome.held_out_fields} reviewed fields it did not learn from."
+        )
+        columns: list[tuple[str, DetectorScores]] = []
+        for pair, text in ((comparison.held_out, "held-out fields"), (comparison.original, "original fields")):
+            if pair is not None:
+                columns += [(f"Current, {text}", pair[0]), (f"Candidate, {text}", pair[1])]
+        table = self.metrics_table
+        table.setColumnCount(1 + len(columns))
+        table.setHorizontalHeaderLabels(["Metric"] + [title for title, _ in columns])
+        rows: list[list[object]] = [["Fields"] + [s.fields for _, s in columns]]
+        rows += [[label] + [getattr(s, key) for _, s in columns] for key, label in DETECTOR_ROWS]
+        fill_rows(table, rows)
+        stretch_value_columns(table)
+        _mark_better(table, len(columns), skip_rows=2)
+        self.set_combo.clear()
+        self.confusion_box.setVisible(False)  # boxes have no confusion matrix of classes
         self.decision.setText("")
         self.set_decision_enabled(True)
 
@@ -155,6 +190,7 @@ class ResultsTab(QWidget):
 
     def clear(self) -> None:
         self.comparison = None
+        self.confusion_box.setVisible(True)
         self.recommendation.setText("Results appear here when a fine-tune has finished.")
         self.metrics_table.setRowCount(0)
         self.set_combo.clear()
@@ -169,12 +205,12 @@ def _calibration_line(calibration: dict | None) -> str:
             f"{calibration['ece_before']:.1%} \u2192 {calibration['ece_after']:.1%}.")
 
 
-def _mark_better(table, columns: int) -> None:  # noqa: ANN001
+def _mark_better(table, columns: int, skip_rows: int = 1) -> None:  # noqa: ANN001
     """Bold the candidate's score where it beats the current model's (columns
-    come in current/candidate pairs)."""
+    come in current/candidate pairs; the first `skip_rows` rows are counts)."""
     for row in range(table.rowCount()):
-        if row == 0:
-            continue  # cell counts are not scores
+        if row < skip_rows:
+            continue  # counts are not scores
         for pair in range(columns // 2):
             current, candidate = table.item(row, 1 + 2 * pair), table.item(row, 2 + 2 * pair)
             try:

@@ -1,5 +1,6 @@
 """Models > Retrain…: the queue, the settings, the live fine-tune, the
-comparison and the decision, in one dialog.
+comparison and the decision, in one dialog, for the classifier or (chosen
+on the Settings tab) the cell detector.
 
 The fine-tune (`core.retraining.retrain`, a generator whose training runs in
 a child process) goes through the window's one worker helper, as detection
@@ -33,17 +34,18 @@ from app.gui.retrain.insights_tab import InsightsTab
 from app.gui.retrain.prefs import load_settings, save_settings
 from app.gui.retrain.queue_tab import QueueTab
 from app.gui.retrain.results_tab import ResultsTab
-from app.gui.retrain.settings_form import SettingsForm
+from app.gui.retrain.settings_form import DETECTOR, SettingsForm
 from app.gui.retrain.training_tab import TrainingTab
 from app.gui.worker import JobHandle, start_call, start_job
 from core.jobs import CancelToken, Job, Progress
 from core.project_learning import CurvePoint
 from core.retraining import Insights, QueueSummary, RetrainOutcome, RetrainSettings
+from core.retraining.detector_job import DetectorRetrainOutcome
 from core.store import ProjectStore
 
 
 class RetrainDialog(QDialog):
-    promoted = Signal(str)  # the model now current
+    promoted = Signal(str)  # the classifier now current
     message = Signal(str)  # a line for the main window's status bar
 
     def __init__(self, parent: QWidget | None, store: ProjectStore) -> None:
@@ -54,7 +56,7 @@ class RetrainDialog(QDialog):
         self.store = store
         self.project_path = Path(store.path)
         self.job: JobHandle | None = None
-        self.outcome: RetrainOutcome | None = None
+        self.outcome: RetrainOutcome | DetectorRetrainOutcome | None = None
         self.summary: QueueSummary | None = None
         self._close_when_done = False
 
@@ -100,6 +102,7 @@ class RetrainDialog(QDialog):
         self.settings_form.set_settings(load_settings())
         self.settings_form.min_new_class_changed.connect(self._min_new_class_changed)
         self.settings_form.min_examples.valueChanged.connect(self._min_examples_changed)
+        self.settings_form.kind_changed.connect(self._kind_changed)
         self.start_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.close_button.clicked.connect(self.reject)
@@ -166,24 +169,40 @@ class RetrainDialog(QDialog):
     def current_settings(self) -> RetrainSettings:
         return self.settings_form.apply_to(load_settings())
 
+    @property
+    def detector_chosen(self) -> bool:
+        return self.settings_form.kind == DETECTOR
+
+    def _kind_changed(self, _kind: str) -> None:
+        self.setWindowTitle("Retrain the Detector" if self.detector_chosen else "Retrain the Classifier")
+        self._update_start()
+
     def start(self) -> JobHandle | None:
         if self.running:
             return None
-        settings = self.current_settings()
-        save_settings(settings)
+        project = self.project_path
+        job: Callable[[CancelToken], Job[Any]]
+        if self.detector_chosen:
+            detector_settings = self.settings_form.detector_settings()
+
+            def job(token: CancelToken) -> Job[Any]:
+                return backend.retrain_detector(project, detector_settings, token)
+        else:
+            settings = self.current_settings()
+            save_settings(settings)
+
+            def job(token: CancelToken) -> Job[Any]:
+                return backend.retrain(project, settings, token)
+
         self.outcome = None
         self.results_tab.clear()
         self.training_tab.reset()
         self.tabs.setCurrentWidget(self.training_tab)
         self._set_running(True)
         self._say("Fine-tuning a candidate; the window stays usable. Cancel stops it and registers nothing.")
-        project = self.project_path
-
-        def job(token: CancelToken) -> Job[Any]:
-            return backend.retrain(project, settings, token)
-
         # Bound methods of this dialog: Qt queues each signal to the GUI thread.
-        self.job = start_job("Retraining the classifier", job, self,
+        what = "the detector" if self.detector_chosen else "the classifier"
+        self.job = start_job(f"Retraining {what}", job, self,
                              on_progress=self._on_progress, on_result=self._on_result, on_error=self._on_error,
                              on_cancelled=self._on_cancelled, on_finished=self._on_finished)
         return self.job
@@ -197,10 +216,13 @@ class RetrainDialog(QDialog):
     def _on_progress(self, progress: Progress) -> None:
         self.training_tab.on_progress(progress)
 
-    def _on_result(self, outcome: RetrainOutcome) -> None:
+    def _on_result(self, outcome: RetrainOutcome | DetectorRetrainOutcome) -> None:
         self.outcome = outcome
         self.training_tab.finished(f"Finished in {outcome.seconds:.0f} s: candidate {outcome.candidate.name}.")
-        self.results_tab.show_outcome(outcome)
+        if isinstance(outcome, DetectorRetrainOutcome):
+            self.results_tab.show_detector_outcome(outcome)
+        else:
+            self.results_tab.show_outcome(outcome)
         self.tabs.setCurrentWidget(self.results_tab)
         self._say(outcome.comparison.recommendation)
 
@@ -231,6 +253,12 @@ class RetrainDialog(QDialog):
         """Start only once the queue is counted and holds enough examples:
         core would refuse the run anyway, after the child process started."""
         running = self.running if running is None else running
+        if self.detector_chosen:
+            # The reviewed fields are counted by core when it starts; too few is said there.
+            self.start_button.setEnabled(not running)
+            self.start_button.setToolTip("Fine-tune a detector candidate on the reviewed fields; the detector in "
+                                         "use stays until you promote")
+            return
         enough = self.summary is not None and self.summary.total_examples >= self.settings_form.min_examples.value()
         self.start_button.setEnabled(enough and not running)
         self.start_button.setToolTip(
@@ -244,19 +272,21 @@ class RetrainDialog(QDialog):
         if self.outcome is None:
             return
         name = self.outcome.candidate.name
+        what, use = self._model_words()
         try:
-            backend.registry().promote(name)
+            self._registry().promote(name)
         except Exception as error:  # noqa: BLE001 - a registry refusal or a disk error, shown
             self.results_tab.decision.setText(f"<span style='color:#b00020'>Not promoted: {error}</span>")
             return
-        # The window's loaded classifier is the old one: drop it so the next
-        # Classify loads the model just promoted.
+        # The window's loaded models are the old ones: drop them so the next
+        # Classify or Detect loads the model just promoted.
         model_provider.forget_loaded_models()
         self.results_tab.set_decision_enabled(False)
-        self.results_tab.decision.setText(f"<b>{name}</b> is now the current classifier; classify slides to use it.")
+        self.results_tab.decision.setText(f"<b>{name}</b> is now the current {what}; {use} slides to use it.")
         self._say(f"{name} promoted. Models\u2026 rolls back if needed.")
-        self.promoted.emit(name)
-        self.message.emit(f"{name} is now the current classifier")
+        if what == "classifier":  # the window names the classifier in use, not the detector
+            self.promoted.emit(name)
+        self.message.emit(f"{name} is now the current {what}")
 
     def discard(self) -> None:
         if self.outcome is None:
@@ -265,14 +295,24 @@ class RetrainDialog(QDialog):
         if not self.confirm(TITLE, discard_question(name, self.outcome.seconds)):
             return
         try:
-            backend.registry().discard(name)
+            self._registry().discard(name)
         except Exception as error:  # noqa: BLE001
             self.results_tab.decision.setText(f"<span style='color:#b00020'>Not discarded: {error}</span>")
             return
         self.results_tab.set_decision_enabled(False)
-        self.results_tab.decision.setText(f"{name} discarded; the current classifier is unchanged.")
+        self.results_tab.decision.setText(f"{name} discarded; the current {self._model_words()[0]} is unchanged.")
         self._say(f"{name} discarded.")
         self.message.emit(f"Candidate {name} discarded")
+
+    def _registry(self) -> Any:
+        """The registry of the model the outcome is of."""
+        return backend.registry("detector") if isinstance(self.outcome, DetectorRetrainOutcome) else backend.registry()
+
+    def _model_words(self) -> tuple[str, str]:
+        """(what the outcome's model is, what a person does to use it)."""
+        if isinstance(self.outcome, DetectorRetrainOutcome):
+            return "detector", "detect"
+        return "classifier", "classify"
 
     # ------------------------------------------------------------ closing
     def _say(self, text: str, error: bool = False) -> None:

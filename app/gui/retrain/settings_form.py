@@ -1,11 +1,13 @@
-"""The Settings tab: the RetrainSettings a technician may change, each with
-a label mnemonic.  Paths are typed or chosen with a folder chooser; the
+"""The Settings tab: which model to retrain (the classifier or the cell
+detector) and the settings a technician may change for it, each with a
+label mnemonic.  Paths are typed or chosen with a folder chooser; the
 standard set may also be a .hemalabel project file."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -18,14 +20,25 @@ from PySide6.QtWidgets import (
 )
 
 from core.retraining import RetrainSettings
+from core.retraining.settings import DetectorRetrainSettings
+
+CLASSIFIER, DETECTOR = "classifier", "detector"
 
 
 class SettingsForm(QWidget):
     min_new_class_changed = Signal(int)
+    kind_changed = Signal(str)  # CLASSIFIER or DETECTOR
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        form = QFormLayout(self)
+        form = self.form = QFormLayout(self)
+        self.kind_combo = QComboBox()
+        self.kind_combo.setObjectName("retrainKindCombo")
+        self.kind_combo.addItem("Classifier: white-cell classes, from reviewed cells", CLASSIFIER)
+        self.kind_combo.addItem("Detector: white cells, red cells and platelets, from reviewed boxes", DETECTOR)
+        self.kind_combo.setToolTip("What the fine-tune teaches: the classifier learns from confirmed and "
+                                   "relabelled cells, the detector from boxes drawn, deleted, moved or re-kinded "
+                                   "on reviewed slides")
         self.replay_edit = QLineEdit()
         self.replay_edit.setObjectName("replayEdit")
         self.replay_edit.setPlaceholderText("the replay set shipped with HemaLabel (PBC cells)")
@@ -57,7 +70,19 @@ class SettingsForm(QWidget):
         self.min_new_class.setToolTip("A class the model lacks becomes a new output once it has this many cells")
         self.min_new_class.valueChanged.connect(self.min_new_class_changed)
 
-        for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class):
+        self.detector_minutes = QDoubleSpinBox()
+        self.detector_minutes.setObjectName("detectorMinutesSpin")
+        self.detector_minutes.setRange(0.5, 600.0)
+        self.detector_minutes.setSingleStep(0.5)
+        self.detector_minutes.setDecimals(1)
+        self.detector_minutes.setSuffix(" min")
+        self.detector_minutes.setToolTip("Wall-time budget of the whole detector fine-tune and its comparison")
+        self.replay_fields = _spin(0, 2000, "replayFieldsSpin")
+        self.replay_fields.setToolTip("Fields of the detector's original training data replayed beside the "
+                                      "project's (0: none); read from the data folder beside HemaLabel when it is "
+                                      "there, else the fine-tune uses the project's fields alone")
+        for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class,
+                     self.detector_minutes, self.replay_fields):
             spin.setMaximumWidth(140)  # a number, not a text field
         note = QLabel("The fine-tune learns from this project's reviewed cells (the Queue tab), plus replayed "
                       "cells of the original training data (the replay set shipped with HemaLabel unless you name "
@@ -65,7 +90,17 @@ class SettingsForm(QWidget):
                       "lacks. The current model stays in use until you promote the candidate.")
         note.setWordWrap(True)
         note.setStyleSheet("color: #4a5562;")
+        detector_note = QLabel(
+            "The detector's fine-tune learns from this project's reviewed fields: slides signed off, or where boxes "
+            "were drawn, deleted, moved or re-kinded. A quarter of them (by slide) are kept aside to compare the "
+            "detector in use with the candidate. Fields of its original training data are replayed so it does not "
+            "forget other labs. The detector in use stays until you promote the candidate."
+        )
+        detector_note.setWordWrap(True)
+        detector_note.setStyleSheet("color: #4a5562;")
+        _row(form, "&Which model:", self.kind_combo)
         form.addRow(note)
+        form.addRow(detector_note)
         _row(form, "Replay &folder:", self.replay_edit, self.replay_browse)
         _row(form, "Repla&y cells per class:", self.replay_per_class)
         _row(form, "St&andard set:", self.standard_edit, self.standard_browse)
@@ -73,6 +108,37 @@ class SettingsForm(QWidget):
         _row(form, "Time &limit:", self.max_minutes)
         _row(form, "&Minimum examples:", self.min_examples)
         _row(form, "Minimum cells for a &new class:", self.min_new_class)
+        _row(form, "Time &limit:", self.detector_minutes)
+        _row(form, "Repla&y fields:", self.replay_fields)
+        self._rows = {CLASSIFIER: [note, self.replay_edit, self.replay_per_class, self.standard_edit, self.epochs,
+                                   self.max_minutes, self.min_examples, self.min_new_class],
+                      DETECTOR: [detector_note, self.detector_minutes, self.replay_fields]}
+        defaults = DetectorRetrainSettings()
+        self.detector_minutes.setValue(defaults.max_minutes)
+        self.replay_fields.setValue(defaults.replay_fields)
+        self.kind_combo.currentIndexChanged.connect(self._kind_chosen)
+        self._kind_chosen()
+
+    @property
+    def kind(self) -> str:
+        return str(self.kind_combo.currentData())
+
+    def set_kind(self, kind: str) -> None:
+        self.kind_combo.setCurrentIndex(max(0, self.kind_combo.findData(kind)))
+
+    def _kind_chosen(self) -> None:
+        """Only the chosen model's settings show (a hidden field's mnemonic is
+        not live, so the two time limits may share theirs)."""
+        for kind, fields in self._rows.items():
+            for field in fields:
+                row = _row_of(self.form, field)
+                if row >= 0:
+                    self.form.setRowVisible(row, kind == self.kind)
+        self.kind_changed.emit(self.kind)
+
+    def detector_settings(self) -> DetectorRetrainSettings:
+        return DetectorRetrainSettings(max_minutes=self.detector_minutes.value(),
+                                       replay_fields=self.replay_fields.value())
 
     def set_settings(self, settings: RetrainSettings) -> None:
         self.replay_edit.setText(settings.replay_path or "")
@@ -119,3 +185,14 @@ def _row(form: QFormLayout, text: str, field: QWidget, button: QWidget | None = 
     line.addWidget(field, 1)
     line.addWidget(button)
     form.addRow(label, holder)
+
+
+def _row_of(form: QFormLayout, field: QWidget) -> int:
+    """The form row holding `field` (itself, or the holder beside its button)."""
+    for row in range(form.rowCount()):
+        for role in (QFormLayout.ItemRole.FieldRole, QFormLayout.ItemRole.SpanningRole):
+            item = form.itemAt(row, role)
+            widget = item.widget() if item is not None else None
+            if widget is not None and (widget is field or widget.isAncestorOf(field)):
+                return row
+    return -1
