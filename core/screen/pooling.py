@@ -64,3 +64,21 @@ def blast_logits(cell_logits: NDArray[Any]) -> NDArray[np.float64]:
 
 def sigmoid(x: NDArray[Any]) -> NDArray[np.float64]:
     return 1.0 / (1.0 + np.exp(-np.asarray(x, np.float64)))
+
+
+def scores_by_diagnosis(scores: NDArray[Any], malignant: NDArray[Any]) -> dict[str, list[float]]:
+    """Validation fields' scores as a screen card keeps them, so that the
+    sensitivity and specificity of any operating point can be read later."""
+    positive = np.asarray(malignant, bool)
+    values = np.asarray(scores, np.float64)
+    return {"malignant": sorted(round(float(s), 6) for s in values[positive]),
+            "benign": sorted(round(float(s), 6) for s in values[~positive])}
+
+
+def measured_at(scores: dict[str, Sequence[float]], threshold: float) -> tuple[float, float] | None:
+    """(field sensitivity, field specificity) at `threshold` from
+    scores_by_diagnosis's record; None when it lacks either diagnosis."""
+    positive, negative = np.asarray(scores.get("malignant", [])), np.asarray(scores.get("benign", []))
+    if not len(positive) or not len(negative):
+        return None
+    return float((positive >= threshold).mean()), float((negative < threshold).mean())

@@ -35,7 +35,13 @@ from core.models.screen_card import ScreenCard, write_screen_card
 from core.screen.cells import FIELD_ENLARGEMENT, FieldCells, field_cells
 from core.screen.config import ScreenConfig
 from core.screen.fields import BENIGN, DIAGNOSES, list_fields, split_fields
-from core.screen.pooling import blast_logits, field_scores, sigmoid, threshold_for_field_recall
+from core.screen.pooling import (
+    blast_logits,
+    field_scores,
+    scores_by_diagnosis,
+    sigmoid,
+    threshold_for_field_recall,
+)
 from core.training.budget import epoch_progress
 
 
@@ -229,6 +235,8 @@ def _operating_point(model: Any, val: list[FieldCells], config: ScreenConfig, tf
         "field_sensitivity": reached,
         "field_specificity": float((~flagged[~malignant]).mean()) if (~malignant).any() else 0.0,
         "subtype_accuracy": float(np.mean(subtype_right)) if subtype_right else 0.0,
+        # Every field's score, so the project settings can say what another operating point measured.
+        "validation_field_scores": scores_by_diagnosis(scores, malignant),
     }
     return threshold, reached, measured
 

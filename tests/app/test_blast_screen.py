@@ -136,3 +136,20 @@ def test_the_sign_off_dialog_names_the_undecided_flags(qtbot, review_store):
     qtbot.addWidget(dialog)
     assert "2 suspected blasts are not decided (confirm or dismiss each flag)" in dialog.error_text
     assert not dialog.accept_button.isEnabled()
+
+
+def test_a_card_with_its_validation_scores_measures_any_operating_point(qtbot, review_store, monkeypatch):
+    from types import SimpleNamespace
+
+    from app.gui.dialogs import screen_settings_dialog
+    from app.gui.dialogs.screen_settings_dialog import ScreenSettingsDialog
+
+    scores = {"malignant": [0.3, 0.5, 0.7, 0.9], "benign": [0.1, 0.2, 0.45, 0.6]}
+    card = SimpleNamespace(name="lymphoid-screen", version="1.1.0", blast_threshold=0.5, target_recall=0.75,
+                           metrics={"validation_field_scores": scores, "validation_fields": 8})
+    monkeypatch.setattr(screen_settings_dialog, "installed_screen_card", lambda: (card, ""))
+    dialog = ScreenSettingsDialog(None, review_store)
+    qtbot.addWidget(dialog)
+    assert dialog.measured.text().startswith("Sensitivity 75.0%, specificity 75.0% of 8 validation fields")
+    dialog.point.setValue(0.25)
+    assert dialog.measured.text().startswith("Sensitivity 100.0%, specificity 50.0% of 8 validation fields")

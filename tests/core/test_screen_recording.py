@@ -109,3 +109,15 @@ def test_a_damaged_or_impossible_setting_is_refused_by_the_file(tmp_path: Path) 
         store.set_meta("lymphoid_screen", "{not json")
         with pytest.raises(StoreError, match=f"{store.path}: the lymphoid screen setting is damaged"):
             load_screen_settings(store)
+
+
+def test_the_cards_validation_scores_give_any_operating_points_figures() -> None:
+    import numpy as np
+
+    from core.screen.pooling import measured_at, scores_by_diagnosis
+
+    record = scores_by_diagnosis(np.array([0.9, 0.1, 0.5, 0.6]), np.array([True, False, True, False]))
+    assert record == {"malignant": [0.5, 0.9], "benign": [0.1, 0.6]}
+    assert measured_at(record, 0.5) == (1.0, 0.5)
+    assert measured_at(record, 0.7) == (0.5, 1.0)
+    assert measured_at({"malignant": [0.5]}, 0.5) is None

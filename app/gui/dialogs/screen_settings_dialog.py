@@ -1,9 +1,10 @@
 """The project's lymphoid-screen setting: on or off, which white cells, and
 the operating point, beside what the screen model's card measured there.
 
-The card measured sensitivity and specificity on its validation fields at
-its own operating point only; an operating point moved away from it is
-said to be unmeasured rather than given figures nobody measured.
+A card that keeps its validation fields' scores gives the sensitivity and
+specificity of any operating point; an older card measured its own point
+only, and another point is then said to be unmeasured rather than given
+figures nobody measured.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from core.models.files import ModelCardError
 from core.models.screen_card import ScreenCard
+from core.screen.pooling import measured_at
 from core.screen.settings import ScreenSettings, load_screen_settings, save_screen_settings
 from core.store import ProjectStore, StoreError
 from core.wording import percent
@@ -132,16 +134,21 @@ class ScreenSettingsDialog(QDialog):
             self.measured.setText("Nothing measured: no screen model is installed.")
             return
         metrics = self.card.metrics
-        sensitivity, specificity = metrics.get("field_sensitivity"), metrics.get("field_specificity")
-        fields = metrics.get("validation_fields")
-        if round(self.point.value(), 4) != round(self._card_point(), 4):
+        point = self.point.value()
+        at_own_point = round(point, 4) == round(self._card_point(), 4)
+        scores = metrics.get("validation_field_scores")
+        figures = measured_at(scores, point) if isinstance(scores, dict) else None
+        if figures is None and at_own_point:
+            sensitivity, specificity = metrics.get("field_sensitivity"), metrics.get("field_specificity")
+            figures = None if sensitivity is None or specificity is None else (sensitivity, specificity)
+        if figures is None:
             self.measured.setText(
-                f"Not measured at {self.point.value():.4f}: the card measured the model's own point only. "
+                f"Not measured at {point:.4f}: the card measured the model's own point only. "
                 "Measure this one with hemalabel evaluate --screen on fields of known diagnosis.")
-        elif sensitivity is None or specificity is None:
-            self.measured.setText("The model's card holds no measured sensitivity and specificity.")
-        else:
-            on = f"{fields} validation fields" if fields else "validation fields"
-            self.measured.setText(f"Sensitivity {percent(sensitivity, 1)}, specificity {percent(specificity, 1)} "
-                                  f"of {on} (a field is suspected when any of its cells is), at this point; these "
-                                  "fields chose the point, so they flatter it (models/README.md: the test split)")
+            return
+        fields = metrics.get("validation_fields")
+        on = f"{fields} validation fields" if fields else "validation fields"
+        self.measured.setText(
+            f"Sensitivity {percent(figures[0], 1)}, specificity {percent(figures[1], 1)} of {on} (a field is "
+            "suspected when any of its cells is), at this point; these fields chose the model's point, so they "
+            "flatter it (models/README.md: the test split)")
