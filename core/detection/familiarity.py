@@ -5,9 +5,15 @@ stain blue-grey gets nearly every red cell proposed as a white cell, and
 nothing in the proposals' scores says so.  So each field is described by
 the colours of what the detector proposed (the middle of its red boxes and
 of its white boxes) and of its background, in CIELAB's a* and b*, and
-measured against the same description of the detector's training fields:
-a field whose colours are far from every training field's is unlike them,
-and its proposals are not to be trusted unchecked.
+measured against the same description of the detector's training fields
+(a field without a white proposal by its darkest colour instead of the
+white boxes'): a field whose colours are far from every training field's
+is unlike them, and its proposals are not to be trusted unchecked.  So is a field where the
+detector proposes more white cells than on any training field, at a share
+of the white and red proposals above a typical training field's: the
+fields of a lab whose colours pass can still be misread that way (a field
+the detector looks at enlarged, its red cells being small, has more cells
+in all, so the share is asked too).
 
 The reference fields, their spread and the threshold live in the
 detector's card (DetectorCard.familiarity), learnt on its own training and
@@ -27,13 +33,19 @@ from numpy.typing import NDArray
 
 from core.schema import Box, CellKind, Slide
 
-FEATURES = ("background_a", "background_b", "red_a", "red_b", "white_a", "white_b")
+FEATURES = ("background_a", "background_b", "red_a", "red_b", "white_a", "white_b", "dark_a", "dark_b")
+# A field with a white proposal is compared on its background, red and
+# white colours; one without, on its background, red and darkest colours
+# (most fields of a smear hold no white cell, and the training fields'
+# darkest colours are read with their white boxes left out, to match).
+WITH_WHITE = (0, 1, 2, 3, 4, 5)
+WITHOUT_WHITE = (0, 1, 2, 3, 6, 7)
 # The distance to the third-nearest training field, not the nearest: one
 # odd training field must not make its odd neighbours look familiar.
 NEIGHBOURS = 3
 # Pixels as bright as this share of the field or brighter are background
-# (plasma and glass); as dark as this share or darker stand for stained
-# material when no white box was proposed.
+# (plasma and glass); as dark as this share or darker (outside white boxes)
+# are its darkest colour: mostly red cells' rims and platelets.
 BACKGROUND_QUANTILE = 60.0
 DARK_QUANTILE = 25.0
 # Colours are read from at most about this many pixels of a field, evenly
@@ -59,12 +71,18 @@ class Proposal(Protocol):
 @dataclass(frozen=True, slots=True)
 class FamiliarityReference:
     """The training fields' colours (N x len(FEATURES)), their spread per
-    feature (distances are measured in it) and the distance above which a
-    field is unlike them."""
+    feature (distances are measured in it), the distances above which a
+    field with a white proposal (threshold) and one without
+    (threshold_without_white) are unlike them; and the share of white
+    among white and red proposals above which a field with min_white or
+    more white proposals is unlike them."""
 
     points: NDArray[np.float64]
     spread: NDArray[np.float64]
     threshold: float
+    threshold_without_white: float
+    white_share: float
+    min_white: int
 
     @classmethod
     def from_card(cls, data: Mapping[str, Any]) -> FamiliarityReference | None:
@@ -76,7 +94,9 @@ class FamiliarityReference:
             features = tuple(data["features"])
             points = np.asarray(data["points"], dtype=np.float64)
             spread = np.asarray(data["spread"], dtype=np.float64)
-            threshold = float(data["threshold"])
+            thresholds = float(data["threshold"]), float(data["threshold_without_white"])
+            white_share = float(data["white_share"])
+            min_white = int(data["min_white"])
         except (KeyError, TypeError, ValueError) as error:
             raise ValueError(f"malformed familiarity section ({error})") from None
         if features != FEATURES:
@@ -86,7 +106,7 @@ class FamiliarityReference:
                              f"{len(FEATURES)} numbers")
         if spread.shape != (len(FEATURES),) or not np.all(spread > 0):
             raise ValueError(f"familiarity spread must be {len(FEATURES)} positive numbers")
-        return cls(points, spread, threshold)
+        return cls(points, spread, *thresholds, white_share, min_white)
 
     def to_card(self, chosen_on: Mapping[str, Any]) -> dict[str, Any]:
         """The card's familiarity section; chosen_on says which fields made it."""
@@ -94,52 +114,91 @@ class FamiliarityReference:
             "features": list(FEATURES),
             "neighbours": NEIGHBOURS,
             "threshold": round(self.threshold, 3),
+            "threshold_without_white": round(self.threshold_without_white, 3),
+            "white_share": round(self.white_share, 3),
+            "min_white": self.min_white,
             "spread": [round(float(value), 3) for value in self.spread],
             "points": [[round(float(value), 1) for value in row] for row in self.points],
             "chosen_on": dict(chosen_on),
         }
 
     def unlikeness(self, colours: NDArray[Any]) -> float:
-        """How far a field's colours (FEATURES order) are from the training
-        fields': the distance to the NEIGHBOURS-th nearest, in spreads."""
-        distances = np.sqrt((((self.points - colours) / self.spread) ** 2).sum(axis=1))
-        return float(np.sort(distances)[NEIGHBOURS - 1])
+        """How far a field's colours (field_colours) are from the training
+        fields': the distance to the NEIGHBOURS-th nearest, in spreads, on
+        the features its proposals give (WITH_WHITE or WITHOUT_WHITE)."""
+        return float(self.distances(colours[None, :], with_white=not np.isnan(colours[4]))[0])
+
+    def distances(self, colours: NDArray[Any], with_white: bool, leave_out_self: bool = False) -> NDArray[np.float64]:
+        """unlikeness of several fields' colours (M x len(FEATURES)) compared
+        on one set of features; leave_out_self: they are the points
+        themselves, each not counted as its own neighbour."""
+        columns = list(WITH_WHITE if with_white else WITHOUT_WHITE)
+        scaled = (colours[:, columns] / self.spread[columns])[:, None, :]
+        apart = np.sqrt(((scaled - self.points[:, columns] / self.spread[columns]) ** 2).sum(axis=2))
+        kth: NDArray[np.float64] = np.sort(apart, axis=1)[:, NEIGHBOURS if leave_out_self else NEIGHBOURS - 1]
+        return kth
+
+    def threshold_for(self, colours: NDArray[Any]) -> float:
+        return self.threshold if not np.isnan(colours[4]) else self.threshold_without_white
 
 
 @dataclass(frozen=True, slots=True)
 class FieldVerdict:
-    unlikeness: float
+    unlikeness: float  # of the field's colours (FamiliarityReference.unlikeness)
     threshold: float
+    white: int  # white proposals
+    white_share: float  # their share of the white and red ones
+    white_share_limit: float
+    min_white: int
 
     @property
     def unlike(self) -> bool:
-        return self.unlikeness > self.threshold
+        too_white = self.white >= self.min_white and self.white_share > self.white_share_limit
+        return self.unlikeness > self.threshold or too_white
 
     def to_attribute(self, detector_version: str) -> dict[str, Any]:
         """What a slide keeps of it (see slide_is_unlike)."""
         return {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
-                "threshold": round(self.threshold, 3), "detector": detector_version}
+                "threshold": round(self.threshold, 3), "white_proposals": self.white,
+                "white_share": round(self.white_share, 3), "detector": detector_version}
+
+
+def white_share(detections: Sequence[Proposal]) -> tuple[int, float]:
+    """How many proposals are white cells, and their share of the white
+    and red ones (0 when there are none)."""
+    white = sum(1 for d in detections if d.kind is CellKind.WHITE)
+    red = sum(1 for d in detections if d.kind is CellKind.RED)
+    return white, white / (white + red) if white + red else 0.0
 
 
 def field_colours(image: NDArray[Any], detections: Sequence[Proposal]) -> NDArray[np.float64]:
     """A field's description (FEATURES order): the a* and b* of its
     background, of the middle of its red boxes and of its white boxes, each
-    box weighing the same.  A field without red boxes takes the whole
-    field's colour in their place; one without white boxes, its darkest
-    pixels' (an unstained look then still differs from a stained one)."""
+    box weighing the same, and of its darkest pixels outside white boxes.
+    A field without red boxes takes the whole field's colour in their
+    place; one without white boxes has NaN for theirs."""
     step = max(1, int(np.sqrt(image.shape[0] * image.shape[1] / _PIXELS_READ)))
     sample = np.ascontiguousarray(image[::step, ::step])
-    lab = cv2.cvtColor(sample, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    lightness, chroma = lab[:, 0], lab[:, 1:] - 128.0
-    bright, dark = np.percentile(lightness, [BACKGROUND_QUANTILE, DARK_QUANTILE])
-    background = chroma[lightness >= bright].mean(axis=0)
+    lab = cv2.cvtColor(sample, cv2.COLOR_RGB2LAB).astype(np.float32)
+    lightness, chroma = lab[:, :, 0], lab[:, :, 1:] - 128.0
+    background = chroma[lightness >= np.percentile(lightness, BACKGROUND_QUANTILE)].mean(axis=0)
     red = _boxes_colour(image, detections, CellKind.RED, step)
     white = _boxes_colour(image, detections, CellKind.WHITE, step)
     if red is None:
-        red = chroma.mean(axis=0)
-    if white is None:
-        white = chroma[lightness <= dark].mean(axis=0)
-    colours: NDArray[np.float64] = np.concatenate([background, red, white]).astype(np.float64)
+        red = chroma.reshape(-1, 2).mean(axis=0)
+    outside = np.ones(lightness.shape, dtype=bool)
+    for detection in detections:
+        if detection.kind is CellKind.WHITE:
+            box = detection.box
+            top, left = max(0, int(box.y0 / step)), max(0, int(box.x0 / step))
+            outside[top : int(box.y1 / step) + 1, left : int(box.x1 / step) + 1] = False
+    if not outside.any():
+        outside[:] = True  # a white box over the whole field: its darkest pixels are its own
+    dark_lightness, dark_chroma = lightness[outside], chroma[outside]
+    dark = dark_chroma[dark_lightness <= np.percentile(dark_lightness, DARK_QUANTILE)].mean(axis=0)
+    colours: NDArray[np.float64] = np.concatenate(
+        [background, red, white if white is not None else (np.nan, np.nan), dark]
+    ).astype(np.float64)
     return colours
 
 
@@ -175,7 +234,10 @@ def judge_field(
     """The verdict on one field's proposals; None without a reference."""
     if reference is None or image.ndim != 3 or image.shape[2] != 3 or min(image.shape[:2]) < 2:
         return None
-    return FieldVerdict(reference.unlikeness(field_colours(image, detections)), reference.threshold)
+    white, share = white_share(detections)
+    colours = field_colours(image, detections)
+    return FieldVerdict(reference.unlikeness(colours), reference.threshold_for(colours), white, share,
+                        reference.white_share, reference.min_white)
 
 
 def unlike_sentence(unlike: int, judged: int) -> str:

@@ -4,8 +4,11 @@
 The reference is every REFERENCE_STRIDE-th training field, as the detector
 proposes on it.  The threshold is chosen on fields apart from those
 points: the larger of the reference fields' own distances with each left
-out and the validation fields' distances, at THRESHOLD_PERCENTILE.  The
-test fields are never looked at."""
+out and the validation fields' distances, at THRESHOLD_PERCENTILE (once
+comparing white boxes' colours, once the darkest colour as for a field
+without a white proposal).  Too many white proposals: one more than any
+of these fields holds, at a share above their median share.  The test
+fields are never looked at."""
 
 from __future__ import annotations
 
@@ -17,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.detection.familiarity import NEIGHBOURS, FamiliarityReference, field_colours
+from core.detection.familiarity import FEATURES, NEIGHBOURS, FamiliarityReference, field_colours, white_share
 from core.imaging import load_rgb
 from core.inference import CellDetector
 from core.jobs import CancelToken, Job, Progress
@@ -29,37 +32,59 @@ REFERENCE_STRIDE = 4
 THRESHOLD_PERCENTILE = 99.5
 
 
-def colours_of(
+def described(
     detector: CellDetector, paths: Sequence[Path], what: str, cancel: CancelToken
-) -> Job[NDArray[np.float64]]:
-    """field_colours of each image with the detector's proposals (N x 6)."""
-    rows = []
+) -> Job[tuple[NDArray[np.float64], list[tuple[int, float]]]]:
+    """field_colours (N x len(FEATURES)) and white_share of each image,
+    with the detector's proposals."""
+    rows, shares = [], []
     for index, path in enumerate(paths, start=1):
         cancel.raise_if_cancelled()
         image = load_rgb(path)
-        rows.append(field_colours(image, detector.detect(image)))
+        detections = detector.detect(image)
+        rows.append(field_colours(image, detections))
+        shares.append(white_share(detections))
         if index % 16 == 0 or index == len(paths):
             yield Progress(index, len(paths), f"looked at {index} of {len(paths)} {what}")
-    return np.array(rows, dtype=np.float64).reshape(-1, 6)
+    return np.array(rows, dtype=np.float64).reshape(-1, len(FEATURES)), shares
 
 
-def reference_from(points: NDArray[np.float64], held_out: NDArray[np.float64]) -> FamiliarityReference:
-    """The reference of these training fields' colours, its threshold
-    chosen on them (each left out) and on the held-out fields' colours."""
+def reference_from(
+    points: NDArray[np.float64],
+    held_out: NDArray[np.float64],
+    shares: Sequence[tuple[int, float]] = (),
+) -> FamiliarityReference:
+    """The reference of these training fields' colours (those without a
+    white proposal left out: they cannot be compared on white colours),
+    its thresholds chosen on them (each left out) and on the held-out
+    fields' colours; the white-proposal rule on the white_share of both
+    sets' fields (none given: no rule)."""
+    # Rounded as the card keeps them, so the thresholds are those of the card's numbers.
+    points = np.round(points[~np.isnan(points[:, 4])], 1)
     if len(points) <= NEIGHBOURS:
-        raise ValueError(f"{len(points)} reference fields are too few to judge by {NEIGHBOURS} neighbours")
-    # Rounded as the card keeps them, so the threshold is that of the card's numbers.
-    points = np.round(points, 1)
+        raise ValueError(f"{len(points)} reference fields with a white proposal are too few to judge by "
+                         f"{NEIGHBOURS} neighbours")
     spread = np.round(points.std(axis=0), 3)
     spread[spread <= 0] = 1.0  # a feature constant over the training fields: distances in its own units
-    reference = FamiliarityReference(points, spread, threshold=0.0)
-    scaled = points / spread
-    mutual = np.sqrt(((scaled[:, None, :] - scaled[None, :, :]) ** 2).sum(axis=2))
-    left_out = np.sort(mutual, axis=1)[:, NEIGHBOURS]  # column 0 is each field's distance to itself
-    held = np.array([reference.unlikeness(row) for row in held_out])
-    threshold = max(float(np.percentile(left_out, THRESHOLD_PERCENTILE)),
-                    float(np.percentile(held, THRESHOLD_PERCENTILE)) if len(held) else 0.0)
-    return FamiliarityReference(points, spread, threshold)
+    reference = FamiliarityReference(points, spread, 0.0, 0.0, white_share=1.0, min_white=0)
+    held_white = held_out[~np.isnan(held_out[:, 4])]
+    # With a white proposal: the held-out fields that have one.  Without:
+    # every held-out field, compared as if it had none.
+    threshold = _percentile_of(reference.distances(points, True, leave_out_self=True),
+                               reference.distances(held_white, True))
+    without = _percentile_of(reference.distances(points, False, leave_out_self=True),
+                             reference.distances(held_out, False))
+    # More white proposals than any of these fields holds, at a share above
+    # the typical one; with no shares given a limit of 1, which no share passes.
+    most_white = max((white for white, _ in shares), default=0)
+    typical_share = float(np.median([share for _, share in shares])) if shares else 1.0
+    return FamiliarityReference(points, spread, threshold, without, round(typical_share, 3), most_white + 1)
+
+
+def _percentile_of(*samples: NDArray[np.float64]) -> float:
+    """The largest of the samples' THRESHOLD_PERCENTILE-th percentiles."""
+    return max((float(np.percentile(values, THRESHOLD_PERCENTILE)) for values in samples if len(values)),
+               default=0.0)
 
 
 def learn_familiarity(
@@ -78,11 +103,11 @@ def learn_familiarity(
     path = resolve_detector_card(card_path)
     detector = KerasCellDetector.load(path)
     chosen = list(training)[::REFERENCE_STRIDE]
-    points = yield from colours_of(detector, chosen, "training fields", cancel)
-    held_out = yield from colours_of(detector, validation, "validation fields", cancel)
-    reference = reference_from(points, held_out)
+    points, shares = yield from described(detector, chosen, "training fields", cancel)
+    held_out, held_out_shares = yield from described(detector, validation, "validation fields", cancel)
+    reference = reference_from(points, held_out, shares + held_out_shares)
     chosen_on: dict[str, Any] = {
-        "reference_fields": len(chosen),
+        "reference_fields": len(reference.points),  # those with a white proposal
         "of_training_fields": len(training),
         "validation_fields": len(validation),
         "percentile": THRESHOLD_PERCENTILE,

@@ -43,7 +43,7 @@ def test_the_banner_shows_on_a_flagged_slide_and_not_on_the_others(qtbot, open_w
 class UnlikeEverythingDetector(FakeDetector):
     """Its card's reference is a colourless field: every smear is unlike it."""
 
-    familiarity = FamiliarityReference(np.zeros((4, 6)), np.ones(6), threshold=1.0)
+    familiarity = FamiliarityReference(np.zeros((4, 8)), np.ones(8), 1.0, 1.0, white_share=1.0, min_white=1)
 
 
 def test_detecting_with_a_detector_that_finds_the_field_unlike_raises_the_banner(

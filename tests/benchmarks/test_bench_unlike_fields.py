@@ -9,7 +9,10 @@ judges a slide (core.inference.judge_detections, by the reference in the
 detector's card, learnt on its training and validation fields only).
 Goal: the warning fires on >= 95% of the fields of each hue turn and on
 <= 2% of the untouched fields of both splits together.  The grey and
-swapped variants are reported, not held to a goal.  Set HEMALABEL_DETECTOR
+swapped variants are reported, not held to a goal, and so are fields of
+other sets: the first 20 of each all-taleqani folder (another lab, 224 px
+fields with blue-grey red cells, issue 30's case) and of PBC's platelet
+images (CellaVision fields without a white cell).  Set HEMALABEL_DETECTOR
 to benchmark another card."""
 
 from __future__ import annotations
@@ -64,6 +67,19 @@ def test_the_warning_fires_on_turned_fields_and_not_on_untouched_ones() -> None:
         goal = (f">= {GOAL_TURNED}" if variant in TURNED else f"<= {GOAL_UNTOUCHED}" if variant == "untouched"
                 else "reported")
         print(f"{variant:<18}" + "".join(f"{cell:>22}" for cell in cells) + f"  {goal}")
+    print(f"{'other fields':<22}{'unlike':>18}{'white proposals a field':>26}")
+    others = {f"all-taleqani {group}": DATA / "all-taleqani" / group for group in ("benign", "early", "pre", "pro")}
+    others["PBC platelet"] = DATA / "pbc" / "images" / "platelet"
+    for name, folder in others.items():
+        paths = sorted(folder.glob("*.jpg"))[:20]
+        unlike, white = 0, 0
+        for path in paths:
+            image = load_rgb(path)
+            detections = detector.detect(image)
+            verdict = judge_detections(detector, image, detections)
+            assert verdict is not None
+            unlike, white = unlike + verdict.unlike, white + verdict.white
+        print(f"{name:<22}{f'{unlike}/{len(paths)}':>18}{white / max(1, len(paths)):>26.1f}")
     judging.sort()
     print(f"judging a field (field_colours and the distance): median {1000 * judging[len(judging) // 2]:.1f} ms")
     missed = [v for v in TURNED if rates[v] < GOAL_TURNED]

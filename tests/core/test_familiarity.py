@@ -4,6 +4,7 @@ generated fields with fake detector outputs."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -20,6 +21,7 @@ from core.detection.familiarity import (
     slide_is_unlike,
     slide_was_judged,
     unlike_sentence,
+    white_share,
 )
 from core.detection.familiarity_learning import reference_from
 from core.inference import Detection, detect_slides
@@ -67,7 +69,8 @@ def reference() -> FamiliarityReference:
     rng = np.random.default_rng(0)
     points = np.array([field_colours(stained(PINK_RED, PURPLE, rng), proposals()) for _ in range(40)])
     held = np.array([field_colours(stained(PINK_RED, PURPLE, rng), proposals()) for _ in range(20)])
-    return reference_from(points, held)
+    # One white cell a field, two on a few: three are more than any field held.
+    return reference_from(points, held, [(1, 1 / 12)] * 50 + [(2, 2 / 12)] * 10)
 
 
 def test_a_field_stained_as_the_training_fields_is_familiar(reference: FamiliarityReference) -> None:
@@ -84,6 +87,26 @@ def test_blue_grey_red_cells_all_proposed_as_white_make_the_field_unlike(referen
     assert verdict is not None and verdict.unlike
 
 
+def test_white_proposals_everywhere_make_the_field_unlike_whatever_its_colours(
+    reference: FamiliarityReference,
+) -> None:
+    """The white-proposal rule alone (the colour thresholds out of reach):
+    three red cells proposed as white are too many, one is not (no more
+    white proposals than the fields learnt from held)."""
+    share_only = replace(reference, threshold=1e9, threshold_without_white=1e9)
+    field = stained(PINK_RED, PURPLE, np.random.default_rng(8))
+    found = proposals()
+    three = [Detection(d.box, CellKind.WHITE, d.score) if n < 3 else d for n, d in enumerate(found)]
+    verdict = judge_field(field, three, share_only)
+    assert verdict is not None and verdict.white == 4 and verdict.unlike
+    assert verdict.white_share == pytest.approx(4 / 12) and reference.white_share == pytest.approx(1 / 12, abs=1e-3)
+    assert reference.min_white == 3
+    one = [Detection(d.box, CellKind.WHITE, d.score) if n < 1 else d for n, d in enumerate(found)]
+    verdict = judge_field(field, one, share_only)
+    assert verdict is not None and verdict.white == 2 and not verdict.unlike
+    assert white_share([]) == (0, 0.0)
+
+
 @pytest.mark.parametrize("degrees", [60, 120, 180])
 def test_a_field_with_its_hues_turned_is_unlike(reference: FamiliarityReference, degrees: int) -> None:
     field = turned_hue(stained(PINK_RED, PURPLE, np.random.default_rng(7)), degrees)
@@ -93,15 +116,36 @@ def test_a_field_with_its_hues_turned_is_unlike(reference: FamiliarityReference,
 
 def test_the_colours_read_are_those_of_the_proposed_boxes() -> None:
     field = stained(PINK_RED, PURPLE, np.random.default_rng(1))
-    background_a, background_b, red_a, red_b, white_a, white_b = field_colours(field, proposals())
+    colours = field_colours(field, proposals())
+    background_a, background_b, red_a, red_b, white_a, white_b, dark_a, dark_b = colours
     assert red_a > 20 and white_b < -20 and abs(background_a) < 8  # pink cells, purple nucleus, pale glass
-    # Without proposals the whole field stands for the red cells and its darkest quarter for the white.
-    lab = cv2.cvtColor(field, cv2.COLOR_RGB2LAB).reshape(-1, 3).astype(np.float32)
-    darkest = lab[lab[:, 0] <= np.percentile(lab[:, 0], 25)]
+    # The darkest quarter outside the white box: red cells, not the nucleus.
+    lab = cv2.cvtColor(field, cv2.COLOR_RGB2LAB).astype(np.float32)
+    outside = np.ones(field.shape[:2], dtype=bool)
+    box = box_around(WHITE_CENTRE, WHITE_RADIUS)
+    outside[int(box.y0) : int(box.y1) + 1, int(box.x0) : int(box.x1) + 1] = False
+    rest = lab[outside]
+    darkest = rest[rest[:, 0] <= np.percentile(rest[:, 0], 25)]
+    assert (dark_a, dark_b) == pytest.approx(darkest[:, 1:].mean(axis=0) - 128, abs=0.01)
+    assert dark_b > white_b + 10
+    # Without proposals the whole field stands for the red cells, and there is no white colour.
+    whole = lab.reshape(-1, 3)
     without = field_colours(field, [])
-    assert without[2:4] == pytest.approx(lab[:, 1:].mean(axis=0) - 128, abs=0.01)
-    assert without[4:] == pytest.approx(darkest[:, 1:].mean(axis=0) - 128, abs=0.01)
+    assert without[2:4] == pytest.approx(whole[:, 1:].mean(axis=0) - 128, abs=0.01)
+    assert np.isnan(without[4:6]).all()
     assert without[:2] == pytest.approx([background_a, background_b])
+
+
+def test_a_familiar_field_without_a_white_proposal_stays_familiar(reference: FamiliarityReference) -> None:
+    """Most fields of a smear hold no white cell: such a field is compared
+    on its darkest colour, not made unlike by the missing white box."""
+    field = stained(PINK_RED, PURPLE, np.random.default_rng(11))
+    red_only = [d for d in proposals() if d.kind is CellKind.RED]
+    verdict = judge_field(field, red_only, reference)
+    assert verdict is not None and not verdict.unlike
+    assert verdict.threshold == reference.threshold_without_white
+    turned = judge_field(turned_hue(field, 120), red_only, reference)
+    assert turned is not None and turned.unlike
 
 
 def test_without_a_reference_nothing_is_judged() -> None:
@@ -112,6 +156,8 @@ def test_the_reference_survives_the_card_and_a_malformed_one_is_named(reference:
     section = reference.to_card({"reference_fields": 40})
     again = FamiliarityReference.from_card(section)
     assert again is not None and again.threshold == pytest.approx(reference.threshold, abs=1e-3)
+    assert again.white_share == pytest.approx(reference.white_share, abs=1e-3)
+    assert again.min_white == reference.min_white
     field = stained((140, 150, 175), PURPLE, np.random.default_rng(5))
     assert again.unlikeness(field_colours(field, proposals())) == pytest.approx(
         reference.unlikeness(field_colours(field, proposals())), rel=0.05)
@@ -119,7 +165,7 @@ def test_the_reference_survives_the_card_and_a_malformed_one_is_named(reference:
     with pytest.raises(ValueError, match="malformed familiarity section"):
         FamiliarityReference.from_card({"features": section["features"]})
     with pytest.raises(ValueError, match="familiarity spread"):
-        FamiliarityReference.from_card({**section, "spread": [0.0] * 6})
+        FamiliarityReference.from_card({**section, "spread": [0.0] * 8})
     with pytest.raises(ValueError, match="familiarity points"):
         FamiliarityReference.from_card({**section, "points": section["points"][:2]})
 
