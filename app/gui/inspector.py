@@ -20,7 +20,16 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.imagery import rgb_to_qimage
-from app.gui.presentation import KIND_NAMES, SOURCE_TEXT, cell_title, confidence_text, needs_class, percent
+from app.gui.presentation import (
+    BLAST_COLOUR,
+    KIND_NAMES,
+    SOURCE_TEXT,
+    blast_screen_text,
+    cell_title,
+    confidence_text,
+    needs_class,
+    percent,
+)
 from core.crops import OUTSIDE_FOR_DISPLAY, crop_square
 from core.image_levels import ImageLevels
 from core.project_learning import describe_version
@@ -169,7 +178,12 @@ class InspectorView(QWidget):
             self.crop.setPixmap(QPixmap())
             self.crop.setText("image not available")
         colour = taxonomy.get(cell.label).colour if cell.label is not None and cell.label in taxonomy else "#7f8a93"
-        self.heading.setText(f'<span style="color:{colour}">\u25cf</span> <b>{cell_title(cell, taxonomy)}</b>')
+        # The screen's word under the class, in the heading: a detail row made the 1366x768 window scroll.
+        screen = blast_screen_text(cell)
+        screen_line = f'<br><span style="color:{BLAST_COLOUR}">{screen}</span>' if screen else ""
+        self.heading.setText(f'<span style="color:{colour}">\u25cf</span> <b>{cell_title(cell, taxonomy)}</b>'
+                             + screen_line)
+        self.heading.setToolTip("Alt+L confirms the blast, Alt+D dismisses the flag" if screen else "")
         top = cell.top_classes(3)
         for row, (name, bar) in enumerate(self.bars):
             if row < len(top):

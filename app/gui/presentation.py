@@ -51,6 +51,23 @@ BLAST_MARK = "blast?"
 BLAST_COLOUR = "#d0021b"
 
 
+def blast_screen_text(cell: Cell) -> str:
+    """What the inspector says of a flag of the lymphoid screen ("" for a
+    cell it did not flag)."""
+    from core.screen.fields import SUBTYPE_NAMES
+
+    screen = cell.screen
+    if screen is None or screen.flag is BlastFlag.NONE:
+        return ""
+    said = f"P(blast) {percent(screen.p_blast, 1)}"
+    subtype = SUBTYPE_NAMES.get(screen.subtype, screen.subtype)
+    return {
+        BlastFlag.SUSPECTED: f"Suspected blast, {subtype}: {said}",
+        BlastFlag.CONFIRMED: f"Blast confirmed, {subtype}: {said}",
+        BlastFlag.DISMISSED: f"Blast flag dismissed: {said}",
+    }[screen.flag]
+
+
 def suspected_blast(cell: Cell) -> bool:
     """The lymphoid screen flagged the cell and nobody has decided the flag yet."""
     return cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED

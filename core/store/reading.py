@@ -53,11 +53,14 @@ class BlastTally(NamedTuple):
         """Why the flags hold back a sign-off (None: every flag is decided)."""
         if not self.open:
             return None
-        return counted_verb(self.open, "suspected blast", "is", "are") + " not decided (confirm or dismiss each flag)"
+        return counted_verb(self.open, "suspected blast", "is", "are") + " not decided"
+
+    def headline(self) -> str:
+        return f"Blasts suspected: {self.flagged} of {self.screened} lymphoid cells"
 
     def line(self) -> str:
-        """What the differential panel and both reports say."""
-        text = f"Blasts suspected: {self.flagged} of {self.screened} lymphoid cells"
+        """What both reports say, and the differential panel's tooltip."""
+        text = self.headline()
         if self.flagged:
             text += f" ({self.confirmed} confirmed, {self.dismissed} dismissed, {self.open} to decide)"
         return text

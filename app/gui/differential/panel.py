@@ -328,7 +328,10 @@ class DifferentialPanel(QWidget):
         self.bars.setOpts(width=[count.percentages[name] for name in self._classes])
 
         self.blast_label.setVisible(bool(self.blasts.screened))
-        self.blast_label.setText(self.blasts.line())
+        # One line: the flags still open are in the sign-off line below.
+        confirmed = f" ({self.blasts.confirmed} confirmed)" if self.blasts.confirmed else ""
+        self.blast_label.setText(self.blasts.headline() + confirmed)
+        self.blast_label.setToolTip(self.blasts.line())
         self.blast_label.setStyleSheet("color: #b3261e; font-weight: bold;" if self.blasts.open else "")
         blast_blocker = self.blasts.blocker()
         blockers = count.blockers() + ([blast_blocker] if blast_blocker else [])
