@@ -40,6 +40,7 @@ FEATURES = ("background_a", "background_b", "red_a", "red_b", "white_a", "white_
 # darkest colours are read with their white boxes left out, to match).
 WITH_WHITE = (0, 1, 2, 3, 4, 5)
 WITHOUT_WHITE = (0, 1, 2, 3, 6, 7)
+WHITE_A = FEATURES.index("white_a")  # NaN in a field without a white proposal
 # The distance to the third-nearest training field, not the nearest: one
 # odd training field must not make its odd neighbours look familiar.
 NEIGHBOURS = 3
@@ -126,7 +127,7 @@ class FamiliarityReference:
         """How far a field's colours (field_colours) are from the training
         fields': the distance to the NEIGHBOURS-th nearest, in spreads, on
         the features its proposals give (WITH_WHITE or WITHOUT_WHITE)."""
-        return float(self.distances(colours[None, :], with_white=not np.isnan(colours[4]))[0])
+        return float(self.distances(colours[None, :], with_white=not np.isnan(colours[WHITE_A]))[0])
 
     def distances(self, colours: NDArray[Any], with_white: bool, leave_out_self: bool = False) -> NDArray[np.float64]:
         """unlikeness of several fields' colours (M x len(FEATURES)) compared
@@ -139,7 +140,7 @@ class FamiliarityReference:
         return kth
 
     def threshold_for(self, colours: NDArray[Any]) -> float:
-        return self.threshold if not np.isnan(colours[4]) else self.threshold_without_white
+        return self.threshold if not np.isnan(colours[WHITE_A]) else self.threshold_without_white
 
 
 @dataclass(frozen=True, slots=True)

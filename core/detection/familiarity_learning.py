@@ -20,7 +20,14 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.detection.familiarity import FEATURES, NEIGHBOURS, FamiliarityReference, field_colours, white_share
+from core.detection.familiarity import (
+    FEATURES,
+    NEIGHBOURS,
+    WHITE_A,
+    FamiliarityReference,
+    field_colours,
+    white_share,
+)
 from core.imaging import load_rgb
 from core.inference import CellDetector
 from core.jobs import CancelToken, Job, Progress
@@ -60,14 +67,14 @@ def reference_from(
     fields' colours; the white-proposal rule on the white_share of both
     sets' fields (none given: no rule)."""
     # Rounded as the card keeps them, so the thresholds are those of the card's numbers.
-    points = np.round(points[~np.isnan(points[:, 4])], 1)
+    points = np.round(points[~np.isnan(points[:, WHITE_A])], 1)
     if len(points) <= NEIGHBOURS:
         raise ValueError(f"{len(points)} reference fields with a white proposal are too few to judge by "
                          f"{NEIGHBOURS} neighbours")
     spread = np.round(points.std(axis=0), 3)
     spread[spread <= 0] = 1.0  # a feature constant over the training fields: distances in its own units
     reference = FamiliarityReference(points, spread, 0.0, 0.0, white_share=1.0, min_white=0)
-    held_white = held_out[~np.isnan(held_out[:, 4])]
+    held_white = held_out[~np.isnan(held_out[:, WHITE_A])]
     # With a white proposal: the held-out fields that have one.  Without:
     # every held-out field, compared as if it had none.
     threshold = _percentile_of(reference.distances(points, True, leave_out_self=True),
