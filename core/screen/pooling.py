@@ -8,7 +8,7 @@ a missed field when malignant, never an invented flag.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,7 +75,7 @@ def scores_by_diagnosis(scores: NDArray[Any], malignant: NDArray[Any]) -> dict[s
             "benign": sorted(round(float(s), 6) for s in values[~positive])}
 
 
-def measured_at(scores: dict[str, Sequence[float]], threshold: float) -> tuple[float, float] | None:
+def measured_at(scores: Mapping[str, Sequence[float]], threshold: float) -> tuple[float, float] | None:
     """(field sensitivity, field specificity) at `threshold` from
     scores_by_diagnosis's record; None when it lacks either diagnosis."""
     positive, negative = np.asarray(scores.get("malignant", [])), np.asarray(scores.get("benign", []))
