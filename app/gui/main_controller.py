@@ -75,6 +75,7 @@ class MainController(QObject):
         self._import_job: JobHandle | None = None
         self._slides_before_import: set[int] = set()
         self._class_actions: list[QAction] = []
+        self._classes_built: list[str] = []  # the taxonomy the class actions were built from
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
         self._message: tuple[str, int | None] = ("", None)  # the status bar's message, and the slide it is about
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
@@ -495,6 +496,11 @@ class MainController(QObject):
             self.slide = self.session.reader.slide(self.slide.id)
             self.canvas.refresh_slide(self.slide)
             self._update_actions()
+        if StoreEventKind.RELOADED in kinds and self._classes_built != self.session.taxonomy.names:
+            self._build_class_actions()  # a class was added (Blast, with a confirmed flag)
+            self.window.inspector.set_classes(self.session.taxonomy, self.review.set_class)
+            self.review.classes_changed()
+            self._update_actions()
         if StoreEventKind.HISTORY_CHANGED in kinds:
             self._update_undo_actions()
         if self._not_saved is not None:
@@ -611,6 +617,7 @@ class MainController(QObject):
         self.window.class_menu.clear()
         self._class_actions = []
         assert self.session is not None
+        self._classes_built = self.session.taxonomy.names
         for item in self.session.taxonomy.classes:
             action = QAction(item.display, self.window)
             action.setObjectName(f"class_{item.name}")

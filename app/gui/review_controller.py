@@ -67,16 +67,34 @@ class ReviewController(QObject):
         # 30,000 took 1.9 s of every opening, most often for a gallery never
         # looked at.
         w.set_page_widget(w.gallery_page, None, GALLERY_PLACEHOLDER)
+        self._make_panel()
+        if w.gallery_shown:
+            self._make_gallery()  # the window was showing the gallery of the project before
+
+    def _make_panel(self) -> None:
+        assert self.session is not None
         # The panel's button and Edit > Sign Off take one path (sign_off below).
-        self.panel = DifferentialPanel(session, open_dialog_itself=False)
+        self.panel = DifferentialPanel(self.session, open_dialog_itself=False)
         self.panel.sign_off_requested.connect(lambda _slide_id: self.sign_off())
         self.panel.setObjectName("differentialPanel")
         self.panel.sign_off_button.setToolTip(
             "Sign the slide off with this count, or unlock a signed slide (Ctrl+Shift+S)"
         )
-        w.set_page_widget(w.differential_page, self.panel)
-        if w.gallery_shown:
-            self._make_gallery()  # the window was showing the gallery of the project before
+        self.window.set_page_widget(self.window.differential_page, self.panel)
+
+    def classes_changed(self) -> None:
+        """The project gained a class (Blast, with a confirmed flag): the
+        panel's table rows are the classes, so it is made again on the same slide."""
+        if self.session is None or self.panel is None:
+            return
+        slide_id = self.panel.slide_id
+        if self.panel.active_dialog is not None:
+            self.panel.active_dialog.reject()
+        self.panel.shutdown()
+        self.panel.deleteLater()
+        self._make_panel()
+        assert self.panel is not None
+        self.panel.set_slide(slide_id)
 
     def _make_gallery(self) -> None:
         if self.gallery is not None or self.session is None:

@@ -11,6 +11,7 @@ import pytest
 from conftest import wait_image
 from fake_models import FakeClassifier, FakeDetector, FakeScreenModel
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QAction
 
 from app.gui import model_provider
 from app.gui.gallery.model import SUSPECTED_BLASTS, GroupHeader
@@ -55,6 +56,13 @@ def test_a_classified_slide_is_screened_marked_and_decided_by_keyboard(qtbot, op
         qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
         qtbot.waitUntil(lambda: store.cell(white[0].id).label == BLAST)
         assert "Blast added to the project's classes" in window.statusBar().currentMessage()
+        # The new class has its key, its button and its row in the differential at once.
+        assert window.inspector.class_buttons[BLAST].text() == "9  Blast"
+        assert any(action.objectName() == f"class_{BLAST}" for action in window.findChildren(QAction))
+        qtbot.waitUntil(lambda: controller.review.panel.count is not None
+                        and controller.review.panel.count.counts.get(BLAST) == 1)
+        assert BLAST in controller.review.panel._classes
+        panel = controller.review.panel
         controller.canvas.select(white[1].id)
         qtbot.keyClick(window.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
         qtbot.waitUntil(lambda: store.cell(white[1].id).screen.flag is BlastFlag.DISMISSED)
