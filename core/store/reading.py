@@ -55,6 +55,11 @@ class BlastTally(NamedTuple):
             return None
         return counted_verb(self.open, "suspected blast", "is", "are") + " not decided"
 
+    def as_json(self) -> dict[str, Any]:
+        """The tally as `hemalabel info --json` gives it."""
+        return {"screened": self.screened, "suspected": self.flagged, "confirmed": self.confirmed,
+                "dismissed": self.dismissed, "open": self.open, "line": self.line()}
+
     def headline(self) -> str:
         return f"Blasts suspected: {self.flagged} of {self.screened} lymphoid cells"
 
@@ -262,6 +267,7 @@ class ProjectReader(ProjectFile):
             "classes": {kind: by_class.get(kind, {}) for kind in kinds},
             "slides_with_white_cell_type": labelled_white_slides,
             "queued_corrections": queued,
+            "lymphoid_screen": self.blast_tally().as_json(),
             "samples": {slide.path: slide.sample_id for slide in slides},
             "differential": {
                 "total": self.differential().as_dict(),

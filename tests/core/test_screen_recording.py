@@ -63,6 +63,10 @@ def test_the_projects_setting_screens_without_asking_at_its_own_operating_point(
         (cell,) = store.cells()
         assert cell.screen is not None and cell.screen.flag is BlastFlag.NONE
         assert store.blast_tally().line() == "Blasts suspected: 0 of 1 lymphoid cells"
+    assert main(["info", "--project", str(project)]) == 0
+    assert "Lymphoid screen: Blasts suspected: 0 of 1 lymphoid cells" in capsys.readouterr().out
+    assert main(["info", "--project", str(project), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["lymphoid_screen"]["screened"] == 1
 
 
 def test_a_missing_screen_model_is_said_once_when_only_the_setting_asked(

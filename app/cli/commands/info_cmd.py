@@ -45,4 +45,6 @@ def run(args: argparse.Namespace) -> int:
           f"{total['unreviewed_white']} not reviewed")
     print(f"Fields with a white-cell type: {summary['slides_with_white_cell_type']}")
     print(f"Corrections queued for retraining: {summary['queued_corrections']}")
+    if summary["lymphoid_screen"]["screened"]:
+        print(f"Lymphoid screen: {summary['lymphoid_screen']['line']}")
     return 0
