@@ -131,3 +131,12 @@ def test_a_tiny_fine_tune_registers_a_candidate_that_promote_and_rollback_switch
     assert main(["models", "rollback", "--detector"]) == 0
     assert resolve_detector_card(None) == default_detector_card()
     assert [v.name for v in registry.versions()] == ["cell-detector", "cell-detector-r1"]
+
+
+def test_a_project_fine_tune_refuses_options_of_a_training_from_scratch(capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli.main import main
+
+    assert main(["train-detector", "--project", "lab.hemalabel", "--colour", "strong", "--crop", "128"]) == 2
+    assert "--crop, --colour apply to a training from --data alone" in capsys.readouterr().err
+    assert main(["train-detector", "--epochs", "3"]) == 2
+    assert "needs --data and --out (or --project" in capsys.readouterr().err

@@ -192,8 +192,20 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+# The recipe options of a training from the data folder; a project's
+# fine-tune keeps the recipe of the detector it starts from.
+_RECIPE_ONLY = ("class_weights", "min_visible", "ema_decay", "work_scale", "crop", "bccd_negative_weights")
+
+
 def _fine_tune_project(args: argparse.Namespace) -> int:
     import shutil
+
+    refused = [f"--{name.replace('_', '-')}" for name in _RECIPE_ONLY if getattr(args, name) is not None]
+    refused += ["--colour"] if args.colour != "standard" else []
+    refused += ["--pbc-fields"] if args.pbc_fields else []
+    if refused:
+        return fail(f"train-detector --project keeps the recipe of the detector it fine-tunes; "
+                    f"{', '.join(refused)} apply to a training from --data alone")
 
     from core.jobs import run_job
     from core.models.registry import detector_registry
