@@ -29,9 +29,13 @@ class Banner(QFrame):
 
     def show_message(self, text: str, level: str = "warning", button_text: str | None = None) -> None:
         background, foreground, border = _LEVEL_STYLES[level]
+        # By the name it has now: a window may rename a banner (tests find
+        # the read-only one by its name), and a rule for "banner" then
+        # coloured nothing.
+        name = self.objectName()
         self.setStyleSheet(
-            f"QFrame#banner {{ background: {background}; border-bottom: 1px solid {border}; }}"
-            f"QFrame#banner QLabel {{ color: {foreground}; }}"
+            f"QFrame#{name} {{ background: {background}; border-bottom: 1px solid {border}; }}"
+            f"QFrame#{name} QLabel {{ color: {foreground}; }}"
         )
         self.level = level
         self.label.setText(text)
