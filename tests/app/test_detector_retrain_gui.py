@@ -17,13 +17,14 @@ import pytest  # noqa: E402
 pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from retrain_fakes import FakeRegistry, FakeRetrain, fake_curve, fake_insights, version  # noqa: E402
+from retrain_fakes import FakeRegistry, fake_curve, fake_insights, version  # noqa: E402
 
 from app.gui import model_provider  # noqa: E402
 from app.gui.retrain import backend  # noqa: E402
 from app.gui.retrain.models_dialog import ModelsDialog  # noqa: E402
 from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
 from app.gui.retrain.settings_form import DETECTOR  # noqa: E402
+from core.jobs import CancelToken, Job, Progress  # noqa: E402
 from core.retraining.detector_job import DetectorRetrainOutcome  # noqa: E402
 from core.retraining.detector_scoring import DetectorComparison, DetectorScores  # noqa: E402
 from core.retraining.settings import DetectorRetrainSettings  # noqa: E402
@@ -98,7 +99,18 @@ def test_the_settings_tab_offers_the_detector_from_the_keyboard(qtbot, store: Pr
 def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
     qtbot, store: ProjectStore, registries: dict[str, FakeRegistry], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    job = FakeRetrain(result=detector_outcome(), epochs=3)
+    calls: list[tuple[Path, DetectorRetrainSettings]] = []
+
+    def job(project: Path, settings: DetectorRetrainSettings, _cancel: CancelToken) -> Job[DetectorRetrainOutcome]:
+        """As core's detector job reports: epochs with a loss and no accuracy, log lines."""
+        calls.append((project, settings))
+        yield Progress(0, 3, "choosing the reviewed fields")
+        for epoch in range(1, 4):
+            yield Progress(epoch, 3, "", {"kind": "epoch", "epoch": epoch, "epochs": 3, "loss": 2.0 / epoch,
+                                          "eta_seconds": 10.0 * (3 - epoch), "text": f"epoch {epoch}/3"})
+            yield Progress(epoch, 3, "", {"kind": "log", "line": f"epoch {epoch} done"})
+        return detector_outcome()
+
     monkeypatch.setattr(backend, "retrain_detector", job)
     forgotten: list[bool] = []
     monkeypatch.setattr(model_provider, "forget_loaded_models", lambda: forgotten.append(True))
@@ -109,8 +121,10 @@ def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
     dialog.promoted.connect(promoted.append)
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.running and dialog.outcome is not None, timeout=10000)
-    assert job.calls[0][0] == Path(store.path) and job.calls[0][1].max_minutes == 2.5
-    assert len(dialog.training_tab.points["loss"]) == 3 and "epoch 3 done" in dialog.training_tab.log_view.toPlainText()
+    assert calls[0][0] == Path(store.path) and calls[0][1].max_minutes == 2.5
+    training = dialog.training_tab
+    assert len(training.points["loss"]) == 3 and "epoch 3 done" in training.log_view.toPlainText()
+    assert training.progress.format() == "done" and not training.accuracy_plot.isVisibleTo(training)
     results = dialog.results_tab
     assert dialog.tabs.currentWidget() is results and not results.confusion_box.isVisible()
     table = results.metrics_table

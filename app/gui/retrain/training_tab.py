@@ -31,7 +31,8 @@ class TrainingTab(QWidget):
         super().__init__(parent)
         configure_pyqtgraph()
         self.points: dict[str, list[tuple[float, float]]] = {name: [] for name in SERIES}
-        self.phase = QLabel("Press Start to fine-tune the classifier on this project's reviewed cells.")
+        self.phase = QLabel("Press Start to fine-tune the model chosen on the Settings tab on this project's "
+                            "reviewed work.")
         self.phase.setObjectName("trainingPhase")
         self.phase.setWordWrap(True)
         self.progress = QProgressBar()
@@ -106,6 +107,8 @@ class TrainingTab(QWidget):
 
     def add_epoch(self, row: dict) -> None:
         epoch = float(row.get("epoch", len(self.points["loss"]) + 1))
+        # A detector's epochs have a loss and no accuracy: no empty plot beside it.
+        self.accuracy_plot.setVisible("accuracy" in row)
         for name in SERIES:
             value = row.get(name)
             if value is None:
