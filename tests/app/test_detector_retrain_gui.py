@@ -12,6 +12,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
 
+import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 pytest.importorskip("pytestqt")
@@ -24,6 +25,8 @@ from app.gui.retrain import backend  # noqa: E402
 from app.gui.retrain.models_dialog import ModelsDialog  # noqa: E402
 from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
 from app.gui.retrain.settings_form import DETECTOR  # noqa: E402
+from core.detection.data import GroundTruth  # noqa: E402
+from core.detection.project_fields import ProjectFields  # noqa: E402
 from core.jobs import CancelToken, Job, Progress  # noqa: E402
 from core.retraining.detector_job import DetectorRetrainOutcome  # noqa: E402
 from core.retraining.detector_scoring import DetectorComparison, DetectorScores  # noqa: E402
@@ -44,6 +47,9 @@ def registries(monkeypatch: pytest.MonkeyPatch) -> dict[str, FakeRegistry]:
         ]),
     }
     monkeypatch.setattr(backend, "registry", lambda kind="classifier": fakes[kind])
+    field = GroundTruth(Path("field.png"), np.zeros((0, 4), np.float32), np.zeros(0, np.int64))
+    monkeypatch.setattr(backend, "detector_fields",
+                        lambda _store: ProjectFields([field] * 5, {"deleted": 2, "drawn": 3}, 8))
     monkeypatch.setattr(backend, "insights", lambda _store: fake_insights())
     monkeypatch.setattr(backend, "learning_curve", lambda _store, _cancel: fake_curve())
     return fakes
@@ -91,8 +97,9 @@ def test_the_settings_tab_offers_the_detector_from_the_keyboard(qtbot, store: Pr
     assert form.kind == DETECTOR and dialog.windowTitle() == "Retrain the Detector"
     assert form.detector_minutes.isVisible() and form.replay_fields.isVisible()
     assert not form.replay_edit.isVisible() and not form.min_examples.isVisible()
-    # Start does not wait for the classifier's queue: core counts the reviewed fields.
-    assert dialog.start_button.isEnabled()
+    # Start waits for the reviewed fields, not for the classifier's queue.
+    qtbot.waitUntil(dialog.start_button.isEnabled)
+    assert form.detector_fields.text() == "5 reviewed fields of 8 slides; boxes 2 deleted, 3 drawn."
     assert form.detector_settings().max_minutes == DetectorRetrainSettings().max_minutes
 
 
@@ -119,6 +126,7 @@ def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
     dialog.settings_form.detector_minutes.setValue(2.5)
     promoted: list[str] = []
     dialog.promoted.connect(promoted.append)
+    qtbot.waitUntil(dialog.start_button.isEnabled)
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.running and dialog.outcome is not None, timeout=10000)
     assert calls[0][0] == Path(store.path) and calls[0][1].max_minutes == 2.5
@@ -137,6 +145,23 @@ def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
     assert registries["detector"].calls == [("promote", "cell-detector-r2")]
     assert registries["classifier"].calls == [] and forgotten and promoted == []  # the classifier is unchanged
     assert "current detector" in results.decision.text()
+
+
+def test_too_few_reviewed_fields_leave_start_off_and_say_what_to_do(qtbot, store: ProjectStore,
+                                                                     registries: dict[str, FakeRegistry],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.detection.project_fields import project_fields
+
+    monkeypatch.setattr(backend, "detector_fields", project_fields)  # the real count of the review project
+    dialog = detector_dialog(qtbot, store)
+    form = dialog.settings_form
+    form.set_kind(DETECTOR)
+    qtbot.waitUntil(lambda: dialog.enough_fields is not None)
+    slides = len(store.slides())
+    assert form.detector_fields.text().startswith(f"0 reviewed fields of {slides} slides.")
+    assert "needs at least 3" in form.detector_fields.text() and not dialog.start_button.isEnabled()
+    form.set_kind("classifier")
+    assert dialog.windowTitle() == "Retrain the Classifier"
 
 
 def test_the_models_dialog_lists_and_promotes_detector_versions(qtbot,

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.detection.project_fields import ProjectFields, project_fields
 from core.jobs import CancelToken, Job
 from core.models.registry import ModelRegistry, detector_registry
 from core.project_learning import CurvePoint, project_learning_curve
@@ -33,6 +34,11 @@ def registry(kind: str = "classifier") -> ModelRegistry:
 
 def summary(store: ProjectStore) -> QueueSummary:
     return queue_summary(store, registry())
+
+
+def detector_fields(store: ProjectStore) -> ProjectFields:
+    """The reviewed fields a detector fine-tune would learn from."""
+    return project_fields(store)
 
 
 def insights(store: ProjectStore) -> Insights:

@@ -37,6 +37,7 @@ from app.gui.retrain.results_tab import ResultsTab
 from app.gui.retrain.settings_form import DETECTOR, SettingsForm
 from app.gui.retrain.training_tab import TrainingTab
 from app.gui.worker import JobHandle, start_call, start_job
+from core.detection.project_fields import ProjectFields
 from core.jobs import CancelToken, Job, Progress
 from core.project_learning import CurvePoint
 from core.retraining import Insights, QueueSummary, RetrainOutcome, RetrainSettings
@@ -58,6 +59,7 @@ class RetrainDialog(QDialog):
         self.job: JobHandle | None = None
         self.outcome: RetrainOutcome | DetectorRetrainOutcome | None = None
         self.summary: QueueSummary | None = None
+        self.enough_fields: bool | None = None  # None: the reviewed fields are being counted
         self._close_when_done = False
 
         self.queue_tab = QueueTab()
@@ -123,6 +125,8 @@ class RetrainDialog(QDialog):
         # by Qt when it goes, so a late answer reaches nobody.
         start_call("Reading the retrain queue", lambda: backend.summary(store), None,
                    on_result=self._summary_ready, on_error=self._summary_failed)
+        start_call("Counting the reviewed fields", lambda: backend.detector_fields(store), None,
+                   on_result=self._fields_ready, on_error=self._fields_failed)
         start_call("Reading dataset insights", lambda: backend.insights(store), None,
                    on_result=self._insights_ready, on_error=self._insights_failed)
         # Apart: it loads the network, which may take seconds the counts need not wait for.
@@ -142,6 +146,15 @@ class RetrainDialog(QDialog):
 
     def _summary_failed(self, _message: str, error: object) -> None:
         self.queue_tab.show_error(str(error))
+
+    def _fields_ready(self, found: ProjectFields) -> None:
+        self.enough_fields = self.settings_form.show_detector_fields(found)
+        self._update_start()
+
+    def _fields_failed(self, _message: str, error: object) -> None:
+        self.enough_fields = False
+        self.settings_form.detector_fields.setText(f"Could not count the reviewed fields: {error}")
+        self._update_start()
 
     def _insights_ready(self, insights: Insights) -> None:
         self.insights_tab.show_insights(insights)
@@ -254,10 +267,11 @@ class RetrainDialog(QDialog):
         core would refuse the run anyway, after the child process started."""
         running = self.running if running is None else running
         if self.detector_chosen:
-            # The reviewed fields are counted by core when it starts; too few is said there.
-            self.start_button.setEnabled(not running)
-            self.start_button.setToolTip("Fine-tune a detector candidate on the reviewed fields; the detector in "
-                                         "use stays until you promote")
+            self.start_button.setEnabled(bool(self.enough_fields) and not running)
+            self.start_button.setToolTip(
+                "Fine-tune a detector candidate on the reviewed fields; the detector in use stays until you promote"
+                if self.enough_fields else self.settings_form.detector_fields.text()
+            )
             return
         enough = self.summary is not None and self.summary.total_examples >= self.settings_form.min_examples.value()
         self.start_button.setEnabled(enough and not running)

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from core.detection.project_fields import ProjectFields
 from core.retraining import RetrainSettings
 from core.retraining.settings import DetectorRetrainSettings
 
@@ -98,6 +99,9 @@ class SettingsForm(QWidget):
         )
         detector_note.setWordWrap(True)
         detector_note.setStyleSheet("color: #4a5562;")
+        self.detector_fields = QLabel("Counting the reviewed fields\u2026")
+        self.detector_fields.setObjectName("detectorFieldsLabel")
+        self.detector_fields.setWordWrap(True)
         _row(form, "&Which model:", self.kind_combo)
         form.addRow(note)
         form.addRow(detector_note)
@@ -110,9 +114,10 @@ class SettingsForm(QWidget):
         _row(form, "Minimum cells for a &new class:", self.min_new_class)
         _row(form, "Time &limit:", self.detector_minutes)
         _row(form, "Repla&y fields:", self.replay_fields)
+        form.addRow(self.detector_fields)
         self._rows = {CLASSIFIER: [note, self.replay_edit, self.replay_per_class, self.standard_edit, self.epochs,
                                    self.max_minutes, self.min_examples, self.min_new_class],
-                      DETECTOR: [detector_note, self.detector_minutes, self.replay_fields]}
+                      DETECTOR: [detector_note, self.detector_minutes, self.replay_fields, self.detector_fields]}
         defaults = DetectorRetrainSettings()
         self.detector_minutes.setValue(defaults.max_minutes)
         self.replay_fields.setValue(defaults.replay_fields)
@@ -135,6 +140,19 @@ class SettingsForm(QWidget):
                 if row >= 0:
                     self.form.setRowVisible(row, kind == self.kind)
         self.kind_changed.emit(self.kind)
+
+    def show_detector_fields(self, found: ProjectFields) -> bool:
+        """Say how many reviewed fields the detector would learn from; True
+        when they are enough to start."""
+        needed = DetectorRetrainSettings().min_fields
+        corrections = ", ".join(f"{count} {action}" for action, count in sorted(found.box_corrections.items()))
+        text = (f"{len(found.fields)} reviewed fields of {found.slides_in_project} slides"
+                + (f"; boxes {corrections}" if corrections else "") + ".")
+        if len(found.fields) < needed:
+            text += (f" A detector fine-tune needs at least {needed}: sign off slides, or correct their boxes "
+                     "(draw, delete, move or re-kind).")
+        self.detector_fields.setText(text)
+        return len(found.fields) >= needed
 
     def detector_settings(self) -> DetectorRetrainSettings:
         return DetectorRetrainSettings(max_minutes=self.detector_minutes.value(),
