@@ -79,9 +79,10 @@ class SettingsForm(QWidget):
         self.detector_minutes.setSuffix(" min")
         self.detector_minutes.setToolTip("Wall-time budget of the whole detector fine-tune and its comparison")
         self.replay_fields = _spin(0, 2000, "replayFieldsSpin")
-        self.replay_fields.setToolTip("Fields of the detector's original training data replayed beside the "
-                                      "project's (0: none); read from the data folder beside HemaLabel when it is "
-                                      "there, else the fine-tune uses the project's fields alone")
+        self.replay_fields.setToolTip("How many fields of the detector's own training data it keeps learning "
+                                      "from beside the project's, so it does not forget them (0: none); read "
+                                      "from the data folder beside HemaLabel when it is there, else the "
+                                      "fine-tune uses the project's fields alone")
         for spin in (self.replay_per_class, self.epochs, self.max_minutes, self.min_examples, self.min_new_class,
                      self.detector_minutes, self.replay_fields):
             spin.setMaximumWidth(140)  # a number, not a text field
@@ -112,8 +113,8 @@ class SettingsForm(QWidget):
         _row(form, "Time &limit:", self.max_minutes)
         _row(form, "&Minimum examples:", self.min_examples)
         _row(form, "Minimum cells for a &new class:", self.min_new_class)
-        _row(form, "Time &limit:", self.detector_minutes)
-        _row(form, "Repla&y fields:", self.replay_fields)
+        _row(form, "Ma&ximum minutes:", self.detector_minutes)
+        _row(form, "Training fields to &keep:", self.replay_fields)
         form.addRow(self.detector_fields)
         self._rows = {CLASSIFIER: [note, self.replay_edit, self.replay_per_class, self.standard_edit, self.epochs,
                                    self.max_minutes, self.min_examples, self.min_new_class],
