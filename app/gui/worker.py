@@ -65,9 +65,11 @@ class JobHandle(QObject):
         """Block until the job's thread has finished (for shutdown and tests)."""
         return self.done.wait(timeout_s)
 
-    def _forget(self) -> None:
+    def _forget(self) -> None:  # on the GUI thread, after the job's last signal
         with _active_lock:
             _active.discard(self)
+        if self.parent() is _owner():
+            self.deleteLater()
 
 
 class _JobRunnable(QRunnable):
@@ -122,6 +124,21 @@ def _pool() -> QThreadPool:
     return pool
 
 
+_orphans: list[QObject] = []
+
+
+def _owner() -> QObject:
+    """The GUI-thread parent of handles started without one.  A handle owned
+    by Python alone is destroyed by whichever thread drops it last, perhaps
+    the pool thread; a QObject destroyed there waits for the interpreter
+    inside Qt's lock while the GUI thread, holding the interpreter, waits for
+    that lock (a frozen test run showed exactly this).  Owned here, a handle
+    is deleted on the GUI thread once its job has finished."""
+    if not _orphans:
+        _orphans.append(QObject())
+    return _orphans[0]
+
+
 def start_job(
     name: str,
     factory: JobFactory,
@@ -139,7 +156,7 @@ def start_job(
     only the slots connected when it was emitted, and a fast job can emit
     before the caller's next line runs.  Pass bound methods of GUI-thread
     QObjects so Qt runs them on the GUI thread."""
-    handle = JobHandle(name, parent)
+    handle = JobHandle(name, parent if parent is not None else _owner())
     for signal, slot in (
         (handle.progress, on_progress),
         (handle.result, on_result),

@@ -5,6 +5,7 @@ a check that no worker job is left running)."""
 
 from __future__ import annotations
 
+import gc
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -150,6 +151,10 @@ def no_worker_left_running():
         names = ", ".join(job.name for job in left)
         worker.cancel_all_and_wait(10.0)
         pytest.fail(f"test left worker job(s) running: {names}")
+    # This test's dead widgets are freed here, on the GUI thread, while no
+    # job runs: left to the collector, a pool thread of the next test could
+    # free them and deadlock against the GUI thread on Qt's lock.
+    gc.collect()
 
 
 @pytest.fixture
