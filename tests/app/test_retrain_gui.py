@@ -527,7 +527,7 @@ def test_a_real_fine_tune_runs_from_the_dialog_in_a_child_process(qtbot, store: 
     child process trains one epoch, and the candidate lands in the (private)
     registry with its comparison on the Results tab.  The learning curve is
     faked here: its real network, called on a pool thread, crashed
-    TensorFlow in this test (a segfault in the first layer, 3 of 14 runs of
+    TensorFlow in this test (a segfault in the first layer, 5 of 17 runs of
     this file), a fault still to be found; the real curve runs in
     test_queue_and_insights_come_from_the_real_core."""
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "user-models"))
