@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import json
 import sys
 import time
 from collections.abc import Callable
 from typing import Any
 
+from core.finite_json import strict_dumps
 from core.formats.common import AnnotationError
 from core.imaging import ImageReadError
 from core.importing import ImportSourceError
@@ -89,7 +89,8 @@ def print_progress_lines(progress: Progress) -> None:
 
 
 def print_json(data: Any) -> None:
-    json.dump(data, sys.stdout, indent=2, sort_keys=False)
+    """data as JSON on stdout, a figure with no value (NaN) as null."""
+    sys.stdout.write(strict_dumps(data))
     sys.stdout.write("\n")
 
 

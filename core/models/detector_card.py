@@ -4,11 +4,11 @@ the weights it describes (checked before loading)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.finite_json import strict_dumps
 from core.formats.common import atomic_write_text
 from core.models.files import ModelCardError, sha256_of
 from core.models.kinds import DETECTOR_CARD_FORMAT, card_kind, read_card_json
@@ -55,7 +55,7 @@ class DetectorCard:
     format: str = DETECTOR_CARD_FORMAT
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2)
+        return strict_dumps(asdict(self))  # a figure with no value (NaN) is written null
 
     def save(self, path: Path) -> None:
         atomic_write_text(path, self.to_json() + "\n")  # a crash mid-write must not leave half a card

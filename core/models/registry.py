@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from core.finite_json import strict_dumps
 from core.formats.common import atomic_write_text
 from core.models.classifier_card import card_path_for, read_card
 from core.models.files import ModelCardError
@@ -102,7 +103,7 @@ class ModelRegistry:
         return data
 
     def _write(self, data: dict[str, Any]) -> None:
-        atomic_write_text(self.file, json.dumps(data, indent=2) + "\n")
+        atomic_write_text(self.file, strict_dumps(data) + "\n")  # scores with no value (NaN) as null
 
     def bundled(self) -> ModelVersion:
         """The model shipped in models/, described by its card: the cells of

@@ -4,11 +4,13 @@ fields (what the fine-tune forgot)."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from core.detection.evaluation import ImageResult, evaluate
+from core.finite_json import finite_or_none
 
 # The candidate must find white cells better than this on the lab's fields
 # (white AP50) before promoting it is advised: smaller gaps are a cell or two.
@@ -32,21 +34,30 @@ class DetectorScores:
     platelet_ap50: float
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """A figure with no value (NaN: a class with no box on the fields)
+        is None, which JSON writes as null."""
+        out: dict[str, Any] = finite_or_none(asdict(self))
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DetectorScores:
-        return cls(**data)
+        values: dict[str, Any] = {key: float("nan") if value is None else value for key, value in data.items()}
+        return cls(**values)
 
     def line(self) -> str:
-        return (f"{self.model}: white AP50 {self.white_ap50:.3f}, precision {self.white_precision:.3f}, "
-                f"recall {self.white_recall:.3f}; red AP50 {self.red_ap50:.3f}, platelet AP50 "
-                f"{self.platelet_ap50:.3f}")
+        return (f"{self.model}: white AP50 {_figure(self.white_ap50)}, precision {_figure(self.white_precision)}, "
+                f"recall {_figure(self.white_recall)}; red AP50 {_figure(self.red_ap50)}, platelet AP50 "
+                f"{_figure(self.platelet_ap50)}")
+
+
+def _figure(value: float) -> str:
+    """A score as a person reads it: 'n/a' where the fields held no box to score."""
+    return f"{value:.3f}" if math.isfinite(value) else "n/a"
 
 
 def detector_scores(model: str, results: Sequence[ImageResult], thresholds: dict[str, float]) -> DetectorScores:
     """One detector's figures on some fields, at its card's thresholds.  A
-    class with no box on the fields scores nan."""
+    class with no box on the fields scores NaN (n/a in line(), null in to_dict())."""
     per_class = evaluate(list(results), thresholds)
     white = per_class["white"]
     return DetectorScores(model, len(results), int(sum(int((r.gt_classes == 0).sum()) for r in results)),

@@ -5,6 +5,7 @@ results and the promote/discard/rollback decisions can be driven."""
 
 from __future__ import annotations
 
+import math
 import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -25,6 +26,7 @@ from app.gui.actions import SPECS, shortcut_text  # noqa: E402
 from app.gui.retrain import backend  # noqa: E402
 from app.gui.retrain.models_dialog import ModelsDialog, key_metrics  # noqa: E402
 from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
+from app.gui.retrain.tables import cell_item  # noqa: E402
 from core.models.classifier_card import card_path_for, read_card  # noqa: E402
 from core.models.registry import ModelRegistry  # noqa: E402
 from core.schema import CellKind  # noqa: E402
@@ -396,6 +398,13 @@ def test_key_metrics_reads_flat_and_nested_summaries() -> None:
         0.95,
         0.93,
     )
+    # A detector candidate's held-out white AP50 saved as null (no white cell held out) is n/a, not the
+    # figure of the original fields beside it.
+    detector = {"held_out": [{"white_ap50": 0.4}, {"white_ap50": None, "white_precision": 0.9}],
+                "original": [{"white_ap50": 0.97}, {"white_ap50": 0.98}]}
+    ap50, precision = key_metrics(detector, ("white_ap50", "white_precision"))
+    assert math.isnan(ap50 or 0.0) and precision == 0.9
+    assert cell_item(ap50).text() == "n/a"
 
 
 # --------------------------------------------------------------------------- against the real core

@@ -5,6 +5,7 @@ that registers a candidate the resolver loads once promoted."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +19,7 @@ from core.models.detector_card import DetectorCard
 from core.models.registry import ModelRegistry, detector_registry
 from core.models.resolver import default_detector_card, resolve_detector_card
 from core.retraining.detector_job import retrain_detector
-from core.retraining.detector_scoring import DetectorScores, compare
+from core.retraining.detector_scoring import DetectorComparison, DetectorScores, compare
 from core.retraining.job import RetrainError
 from core.retraining.settings import DetectorRetrainSettings
 from core.schema import Box, CellKind, LabelSource, NewCell, SlideStatus
@@ -90,6 +91,42 @@ def test_advice_needs_a_gain_without_losing_precision_recall_or_the_original_fie
     assert not compare((scores("a", 0.4, cells=2), scores("b", 0.95, cells=2)), None).promote_advised
 
 
+def strict_json(text: str) -> object:
+    """json.loads refusing NaN and Infinity, which other programs cannot read."""
+    def refuse(constant: str) -> None:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_a_class_with_no_held_out_box_is_null_in_the_json_and_n_a_in_the_lines(tmp_path: Path) -> None:
+    no_platelets = DetectorScores("cell-detector", 3, 12, 0.91, 0.95, 0.9, 0.97, float("nan"))
+    comparison = compare((no_platelets, no_platelets), None)
+    data = comparison.to_dict()
+    assert data["held_out"][1]["platelet_ap50"] is None and data["held_out"][1]["red_ap50"] == 0.97
+    assert math.isnan(DetectorComparison.from_dict(strict_json(json.dumps(data)))  # type: ignore[arg-type]
+                      .held_out[1].platelet_ap50)
+    assert "platelet AP50 n/a" in no_platelets.line() and "nan" not in " ".join(comparison.lines())
+    # The registry and the card write a NaN that slips past as null, never as NaN.
+    registry = detector_registry(tmp_path)
+    (tmp_path / "cell-detector-r1.keras").write_bytes(b"weights")
+    registry.register_candidate("cell-detector-r1", "cell-detector", "2026-01-01", {}, {"ap50": float("nan")})
+    saved = strict_json(registry.file.read_text(encoding="utf-8"))
+    assert saved["versions"][0]["metrics"] == {"ap50": None}  # type: ignore[index]
+    card = DetectorCard.load(default_detector_card())
+    card.metrics = {"validation": {"platelet": {"ap50": float("nan"), "recall": float("inf")}}}
+    card.save(tmp_path / "card.json")
+    assert strict_json((tmp_path / "card.json").read_text(encoding="utf-8"))["metrics"] == {  # type: ignore[index]
+        "validation": {"platelet": {"ap50": None, "recall": None}}}
+
+
+def test_the_command_line_prints_a_nan_as_null(capsys: pytest.CaptureFixture[str]) -> None:
+    from app.cli.output import print_json
+
+    print_json({"comparison": {"red_ap50": float("nan"), "scores": (0.5, float("-inf"))}})
+    assert strict_json(capsys.readouterr().out) == {"comparison": {"red_ap50": None, "scores": [0.5, None]}}
+
+
 def test_too_few_reviewed_fields_are_refused_naming_the_project(tmp_path: Path) -> None:
     path, _ = proposed_project(tmp_path, 3)
     with ProjectStore.open(path) as store:
@@ -114,7 +151,8 @@ def test_a_tiny_fine_tune_registers_a_candidate_that_promote_and_rollback_switch
     assert main(["train-detector", "--project", str(path), "--init-from", str(base), "--replay-fields", "0",
                  "--max-minutes", "0", "--epochs", "1", "--batch-size", "2", "--json"]) == 0
     printed = capsys.readouterr()
-    result = json.loads(printed.out)
+    result = strict_json(printed.out)  # no white cell held out: its scores are null, not NaN
+    assert isinstance(result, dict) and result["comparison"]["held_out"][0]["white_ap50"] is None
     assert "epoch 1/1: loss" in printed.err and "fine-tuning on the project's fields alone" in printed.err
     registry = detector_registry()
     candidate = registry.get(result["candidate"])

@@ -6,6 +6,7 @@ back to the previously current model in one action."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +41,14 @@ def key_metrics(metrics: dict, keys: tuple[str, str] = ("accuracy", "balanced_ac
     """(accuracy, balanced accuracy) from a version's saved metrics.  The
     summary may be flat or nested by set and model; the candidate's
     out-of-fold scores (held-out ones for older versions) are preferred, as
-    that is what promotion was judged on."""
+    that is what promotion was judged on.  A score saved as null (nothing
+    to score on the fields) is NaN."""
     def find(node: Any, key: str) -> float | None:
         if isinstance(node, dict):
             if isinstance(node.get(key), (int, float)):
                 return float(node[key])
+            if key in node and node[key] is None:
+                return math.nan  # no value on those fields (shown n/a), not one to look for on others
             for preferred in ("candidate", "out_of_fold", "held_out", "standard"):
                 if preferred in node:
                     found = find(node[preferred], key)

@@ -4,6 +4,7 @@ confusion matrix shaded by how large each cell is within its row."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -31,7 +32,8 @@ def make_table(headers: Sequence[str], name: str = "") -> QTableWidget:
 
 def cell_item(value: Any) -> QTableWidgetItem:
     if isinstance(value, float):
-        item = QTableWidgetItem(f"{value:.3f}")
+        # NaN: a score with nothing to score (no box of that class on the fields).
+        item = QTableWidgetItem(f"{value:.3f}" if math.isfinite(value) else "n/a")
     else:
         item = QTableWidgetItem("" if value is None else str(value))
     if isinstance(value, (int, float)) and not isinstance(value, bool):
