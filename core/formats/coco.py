@@ -4,8 +4,9 @@ pixels) and `categories`.
 A HemaLabel export writes images/<image> and annotations.json, or one
 annotations_<split>.json per split.  Each annotation also carries the exact
 corners under "hemalabel_box": x + w is not always exactly the right corner
-in floating point, and a round trip must give back every box exactly.  Other
-tools ignore the extra key."""
+in floating point, and a round trip must give back every box exactly.  A
+cell the lymphoid screen looked at carries its verdict under
+"hemalabel_screen".  Other tools ignore the extra keys."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from core.formats import screen_columns
 from core.formats.common import (
     MANIFEST_NAME,
     MAX_PIXELS,
@@ -239,19 +241,21 @@ def export_coco(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         for cell, class_name in image.cells:
             annotation_id += 1
             box = cell.box
-            document["annotations"].append(
-                {
-                    "id": annotation_id,
-                    "image_id": image_id,
-                    "category_id": category_id[class_name],
-                    "bbox": [box.x0, box.y0, box.width, box.height],
-                    "area": box.area,
-                    "iscrowd": 0,
-                    # The box as a polygon: some tools need a segmentation.
-                    "segmentation": [[box.x0, box.y0, box.x1, box.y0, box.x1, box.y1, box.x0, box.y1]],
-                    "hemalabel_box": list(box.as_tuple()),
-                }
-            )
+            annotation: dict[str, Any] = {
+                "id": annotation_id,
+                "image_id": image_id,
+                "category_id": category_id[class_name],
+                "bbox": [box.x0, box.y0, box.width, box.height],
+                "area": box.area,
+                "iscrowd": 0,
+                # The box as a polygon: some tools need a segmentation.
+                "segmentation": [[box.x0, box.y0, box.x1, box.y0, box.x1, box.y1, box.x0, box.y1]],
+                "hemalabel_box": list(box.as_tuple()),
+            }
+            screen = screen_columns.screen_fields(cell)
+            if screen is not None:
+                annotation["hemalabel_screen"] = screen
+            document["annotations"].append(annotation)
         if image_id % 16 == 0 or image_id == total:
             yield Progress(image_id, total, f"prepared {image_id} of {total} COCO images")
     if not documents:

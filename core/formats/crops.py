@@ -15,6 +15,7 @@ import cv2
 import numpy as np
 
 from core.crops import crop_square
+from core.formats import screen_columns
 from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
@@ -101,8 +102,15 @@ def crop_file_name(image: ExportImage, cell_id: int, crop_format: str) -> str:
     return f"{Path(image.file_name).stem}_cell{cell_id}.{crop_format}"
 
 
+def crop_path(image: ExportImage, cell_id: int, class_name: str, crop_format: str) -> str:
+    """Where a cell's crop lies in the export: [split/]<class>/<file>."""
+    parts = [image.split] if image.split else []
+    return "/".join([*parts, class_name, crop_file_name(image, cell_id, crop_format)])
+
+
 def export_crops(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
-    """One image per cell in <split>/<class>/ (or <class>/ when not split)."""
+    """One image per cell in <split>/<class>/ (or <class>/ when not split);
+    screen.csv when the lymphoid screen looked at an exported cell."""
     if plan.crop_format not in CROP_FORMATS:
         raise ValueError(f"crop format must be one of {', '.join(CROP_FORMATS)}, not {plan.crop_format!r}")
     total = plan.cell_count
@@ -134,6 +142,11 @@ def export_crops(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
             if nxt is not None:
                 pending.append(pool.submit(_write_slide_crops, plan, nxt, out))
             yield Progress(done, total, f"wrote {done} of {total} crops")
+    # A crop's class folder has no room for the screen's verdict.
+    screen_rows = [((crop_path(image, cell.id, name, plan.crop_format), cell.id), cell)
+                   for image in plan.images for cell, name in image.cells]
+    if screen_columns.any_screened([cell for _, cell in screen_rows]):
+        screen_columns.write_sidecar(out, ("crop", "cell_id"), screen_rows)
 
 
 def _write_slide_crops(plan: ExportPlan, image: ExportImage, out: Path) -> int:

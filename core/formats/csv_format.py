@@ -1,5 +1,6 @@
 """CSV: one row per cell (image, box, kind, class, probability, source,
-reviewed), for spreadsheets, R and pandas.
+reviewed, split, then the lymphoid screen's columns), for spreadsheets, R
+and pandas.
 
 A slide without cells gets one row with an empty box, so a round trip keeps
 it.  Coordinates are written as the shortest text that reads back as the
@@ -13,6 +14,7 @@ import csv
 import io
 from pathlib import Path
 
+from core.formats import screen_columns
 from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
@@ -48,6 +50,9 @@ COLUMNS = (
     "source",
     "reviewed",
     "split",
+    # Added after the others, so scripts reading the columns above by
+    # position read them still; empty for a cell never screened.
+    *screen_columns.SCREEN_COLUMNS,
 )
 REQUIRED = ("image", "x0", "y0", "x1", "y1", "kind")
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -244,7 +249,7 @@ def export_csv(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
         common = (spreadsheet_text(name), slide.width, slide.height)
         split = spreadsheet_text(image.split or "")
         if not image.cells:
-            writer.writerow([*common, "", "", "", "", "", "", "", "", "", "", split])
+            writer.writerow([*common, "", "", "", "", "", "", "", "", "", "", split, *screen_columns.EMPTY_ROW])
         for cell, _ in image.cells:
             probability = cell.probabilities.get(cell.label) if cell.label else None
             if not isinstance(probability, (int, float)) or not is_probability(float(probability)):
@@ -260,6 +265,7 @@ def export_csv(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
                     spreadsheet_text(cell.source.value),
                     "true" if cell.reviewed else "false",
                     split,
+                    *screen_columns.screen_row(cell),
                 ]
             )
         if number % 16 == 0 or number == total:

@@ -1,11 +1,14 @@
 """Pascal VOC: one XML file per image, laid out as BCCD is
-(Annotations/*.xml, JPEGImages/*, ImageSets/Main/{train,val,test}.txt)."""
+(Annotations/*.xml, JPEGImages/*, ImageSets/Main/{train,val,test}.txt).
+An object the lymphoid screen looked at ends with <hemalabel_screen>, its
+verdict; VOC readers pass over elements they do not know."""
 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
 
+from core.formats import screen_columns
 from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
@@ -184,5 +187,10 @@ def voc_xml(file_name: str, image: ExportImage) -> str:
         bndbox = ElementTree.SubElement(obj, "bndbox")
         for tag, value in zip(("xmin", "ymin", "xmax", "ymax"), cell.box.as_tuple()):
             ElementTree.SubElement(bndbox, tag).text = format_number(value)
+        screen = screen_columns.screen_fields(cell)
+        if screen is not None:
+            verdict = ElementTree.SubElement(obj, "hemalabel_screen")
+            for tag, value in screen.items():
+                ElementTree.SubElement(verdict, tag).text = repr(value) if isinstance(value, float) else value
     ElementTree.indent(root, space="\t")
     return ElementTree.tostring(root, encoding="unicode") + "\n"

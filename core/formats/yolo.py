@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 from typing import Any
 
+from core.formats import screen_columns
 from core.formats.common import (
     AnnotatedImage,
     AnnotationError,
@@ -24,7 +25,7 @@ from core.formats.folder import find_images
 from core.imaging import ImageReadError, stored_size
 from core.jobs import CancelToken, Job, Progress
 from core.safe_output import path_inside
-from core.schema import Box, CellKind
+from core.schema import Box, Cell, CellKind
 from core.taxonomy import Taxonomy
 
 SPLITS = ("train", "val", "test")
@@ -226,9 +227,11 @@ def _image_size(path: Path) -> tuple[int, int] | None:
 
 def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
     """images/[split/]<image>, labels/[split/]<stem>.txt, data.yaml and
-    classes.txt, as Ultralytics and TXL-PBC lay them out."""
+    classes.txt, as Ultralytics and TXL-PBC lay them out; screen.csv when
+    the lymphoid screen looked at an exported cell."""
     index_of = {name: index for index, name in enumerate(plan.class_names)}
     total = len(plan.images)
+    screen_rows: list[tuple[tuple[str, int, int], Cell]] = []
     for number, image in enumerate(plan.images, start=1):
         cancel.raise_if_cancelled()
         folder = Path(image.split) if image.split else Path()
@@ -237,7 +240,9 @@ def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
             atomic_copy(image.source, path_inside(out, "images", folder, image.file_name, what=what))
         width, height = image.slide.width, image.slide.height
         lines = []
-        for cell, class_name in image.cells:
+        label_file = (Path("labels") / folder / (Path(image.file_name).stem + ".txt")).as_posix()
+        for line, (cell, class_name) in enumerate(image.cells, start=1):
+            screen_rows.append(((label_file, line, cell.id), cell))
             (cx, cy), box = cell.box.centre, cell.box
             # Six decimals of the image size: under 0.01 px for images up to 10,000 px.
             lines.append(
@@ -250,6 +255,9 @@ def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
             yield Progress(number, total, f"wrote {number} of {total} YOLO label files")
     atomic_write_text(path_inside(out, "data.yaml"), data_yaml(plan))
     atomic_write_text(path_inside(out, "classes.txt"), "".join(f"{name}\n" for name in plan.class_names))
+    # A label file's line has no room for the screen's verdict.
+    if screen_columns.any_screened([cell for _, cell in screen_rows]):
+        screen_columns.write_sidecar(out, ("label_file", "line", "cell_id"), screen_rows)
 
 
 def data_yaml(plan: ExportPlan) -> str:
