@@ -162,3 +162,36 @@ def test_a_card_with_its_validation_scores_measures_any_operating_point(qtbot, r
     assert dialog.measured.text().startswith("Sensitivity 75.0%, specificity 75.0% of 8 validation fields")
     dialog.point.setValue(0.25)
     assert dialog.measured.text().startswith("Sensitivity 100.0%, specificity 50.0% of 8 validation fields")
+
+
+def test_the_class_filter_shows_the_undecided_flags_alone_reached_by_keyboard(qtbot, open_window, review_project):
+    from app.gui.gallery.model import GroupHeader
+    from core import review
+
+    with ProjectStore.open(review_project) as store:
+        white = [c.id for c in store.cells(1) if c.kind is CellKind.WHITE]
+        store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.2, "pro", False),
+                                (white[2], 0.8, "early", True), (white[3], 0.7, "pre", True)], "fake-screen 1")
+        review.dismiss_blast(store, [white[2]])
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    window.actions["gallery"].trigger()
+    gallery = controller.review.gallery
+    qtbot.waitUntil(lambda: gallery.model.rowCount() > 0)
+    gallery.activateWindow()
+    gallery.view.setFocus()
+    qtbot.waitUntil(gallery.view.hasFocus)
+    qtbot.keyClick(gallery.view, Qt.Key.Key_C, Qt.KeyboardModifier.AltModifier)
+    assert gallery.class_combo.hasFocus()
+    qtbot.keyClick(gallery.class_combo, Qt.Key.Key_Down)  # All classes -> Suspected blasts
+    assert gallery.class_combo.currentText() == "Suspected blasts"
+    assert gallery.model.filter.class_name == SUSPECTED_BLASTS and gallery.view.hasFocus()
+    assert sorted(gallery.model.shown_cell_ids()) == [white[0], white[3]]
+    headers = [gallery.model.entry(row) for row in range(gallery.model.rowCount()) if gallery.model.is_header(row)]
+    assert [(h.class_name, h.shown) for h in headers if isinstance(h, GroupHeader)] == [(SUSPECTED_BLASTS, 2)]
+
+    # A decided flag leaves the list; the technician goes on with the next.
+    gallery.select_cells([white[0]])
+    qtbot.keyClick(gallery.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: gallery.model.shown_cell_ids() == [white[3]])
+    assert controller.session.store.cell(white[0]).screen.flag is BlastFlag.DISMISSED

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.gui.gallery.model import GalleryFilter, GalleryModel
+from app.gui.gallery.model import SUSPECTED_BLASTS, GalleryFilter, GalleryModel
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
 from app.gui.review_actions import run_review
@@ -285,6 +285,10 @@ class CellGallery(QWidget):
         self.class_combo.setMinimumContentsLength(10)
         self.class_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.class_combo.addItem("All classes", "")
+        # Next to All classes, as their group comes first: the flags still to decide.
+        self.class_combo.addItem("Suspected blasts", SUSPECTED_BLASTS)
+        self.class_combo.setItemData(1, "The cells whose blast flag nobody has decided yet",
+                                     Qt.ItemDataRole.ToolTipRole)
         for item in self.store.taxonomy.classes:
             self.class_combo.addItem(f"{item.display}  [{item.key}]" if item.key else item.display, item.name)
         self.unreviewed_check = QCheckBox("Unreviewed only")

@@ -9,7 +9,8 @@ taxonomy's classes.  Within a group the lowest model
 confidence comes first, so the doubtful cells are looked at while attention is
 fresh.  Filters (slide, class, unreviewed only, confidence below a value)
 are applied here rather than in a proxy, because headers and their counts
-depend on what is shown.
+depend on what is shown.  The class filter's "Suspected blasts" shows the
+undecided flags alone, for a technician going through them one by one.
 
 The model keeps a copy of the white cells of the slides it has been asked
 to show, read a slide at a time when the filter first needs it (every slide
@@ -74,7 +75,7 @@ class Role(enum.IntEnum):
 @dataclass(frozen=True, slots=True)
 class GalleryFilter:
     slide_id: int | None = None  # None: every slide
-    class_name: str | None = None  # None: every class
+    class_name: str | None = None  # None: every class; SUSPECTED_BLASTS: the undecided flags alone
     unreviewed_only: bool = False
     confidence_below: float | None = None  # 0..1; None: no limit
     informative_first: bool = False  # within a group: the cells whose answer teaches most first
@@ -479,7 +480,10 @@ class GalleryModel(QAbstractListModel):
         if wanted.slide_id is not None and cell.slide_id != wanted.slide_id:
             return None
         group = group_of(cell, self.session.taxonomy)
-        if wanted.class_name is not None and group != wanted.class_name:
+        if wanted.class_name == SUSPECTED_BLASTS:
+            if not suspected_blast(cell):
+                return None
+        elif wanted.class_name is not None and group != wanted.class_name:
             return None
         if suspected_blast(cell):
             group = SUSPECTED_BLASTS
