@@ -94,6 +94,35 @@ def _percentile_of(*samples: NDArray[np.float64]) -> float:
                default=0.0)
 
 
+def fine_tune_reference(
+    detector: CellDetector,
+    reviewed: Sequence[Path],
+    replayed: Sequence[Path],
+    cancel: CancelToken | None = None,
+) -> Job[tuple[FamiliarityReference, dict[str, Any]]]:
+    """The reference of a detector fine-tuned on a lab's reviewed fields
+    and a replay of its original ones (their image paths), as it proposes
+    on them, with what made it (the card's chosen_on).  Every reviewed
+    field is a point, as the lab's few fields are what it was taught, and
+    every REFERENCE_STRIDE-th replayed one; the thresholds are chosen as
+    learn_familiarity chooses them, the other replayed fields standing for
+    the validation fields.  ValueError when too few of the points hold a
+    white proposal (reference_from)."""
+    cancel = cancel or CancelToken()
+    chosen = [*reviewed, *list(replayed)[::REFERENCE_STRIDE]]
+    others = [path for index, path in enumerate(replayed) if index % REFERENCE_STRIDE]
+    points, shares = yield from described(detector, chosen, "fields trained on", cancel)
+    held_out, held_out_shares = yield from described(detector, others, "other replayed fields", cancel)
+    reference = reference_from(points, held_out, shares + held_out_shares)
+    chosen_on: dict[str, Any] = {
+        "reference_fields": len(reference.points),  # those with a white proposal
+        "reviewed_fields": len(reviewed),
+        "replayed_fields": len(replayed),
+        "percentile": THRESHOLD_PERCENTILE,
+    }
+    return reference, chosen_on
+
+
 def learn_familiarity(
     card_path: str | os.PathLike[str] | None,
     training: Sequence[Path],

@@ -56,13 +56,17 @@ def _fine_tune_detector(request: DetectorChildRequest, messages: Connection,
     base_held = _scores(base, request.base_name, request.held_out)
     base_original = _scores(base, request.base_name, original) if original else None
     scoring_seconds = time.monotonic() - scoring_started
+    # The candidate looks at as many fields again to learn its familiarity reference.
+    scored = len(request.held_out) + len(original)
+    familiarity_seconds = scoring_seconds / max(1, scored) * (len(request.train) + len(replay))
     fields = _training_list(request.train, replay)
     config = _config(base.card, request.base_card, settings)
     budget = float(settings["max_minutes"]) * 60.0
     if budget > 0:
         # What is left once the candidate is scored as the base just was.
         spent = time.monotonic() - started
-        config.max_seconds = max(MIN_TRAIN_SECONDS, budget * (1.0 - FINISH_SHARE) - spent - scoring_seconds)
+        config.max_seconds = max(MIN_TRAIN_SECONDS, budget * (1.0 - FINISH_SHARE) - spent - scoring_seconds
+                                 - familiarity_seconds)
     log(f"fine-tuning {request.base_name} on {len(request.train)} reviewed fields (each seen "
         f"{_repeat(request.train, replay)} times an epoch) and {len(replay)} replayed original fields"
         + (f", for at most {config.max_seconds:.0f} s" if config.max_seconds else ""))
@@ -85,6 +89,8 @@ def _fine_tune_detector(request: DetectorChildRequest, messages: Connection,
         messages.send(("epoch", row))
     candidate_card = _finish_card(card_path, request)
     candidate = KerasCellDetector.load(card_path)
+    candidate_card.familiarity = _familiarity(candidate, request.train, replay, log)
+    candidate_card.save(card_path)
     log(f"scoring the candidate {request.name}")
     held = (base_held, _scores(candidate, request.name, request.held_out))
     pair = (base_original, _scores(candidate, request.name, original)) if base_original is not None else None
@@ -181,11 +187,34 @@ def _epoch_row(metrics: Any, message: str, seconds: float, budget: float) -> dic
     return row
 
 
+def _familiarity(candidate: Any, train: Sequence[GroundTruth], replay: Sequence[GroundTruth],
+                 log: Callable[[str], None]) -> dict[str, Any]:
+    """The candidate's familiarity section, learnt on the fields it was
+    fine-tuned on as it proposes on them (familiarity_learning.
+    fine_tune_reference): without one a promoted candidate would judge no
+    field.  Empty, said in the log, when too few of them hold a white
+    proposal to judge by."""
+    from core.detection.familiarity_learning import fine_tune_reference
+    from core.jobs import run_job
+
+    log(f"learning which fields {candidate.version} knows, on the {len(train)} reviewed and "
+        f"{len(replay)} replayed fields it learnt from")
+    try:
+        reference, chosen_on = run_job(fine_tune_reference(candidate, [gt.path for gt in train],
+                                                           [gt.path for gt in replay]))
+    except ValueError as error:
+        log(f"no familiarity reference for the candidate ({error}): it will judge no field unlike")
+        return {}
+    log(f"familiarity reference: {len(reference.points)} fields, threshold {reference.threshold:.2f}")
+    section: dict[str, Any] = reference.to_card(chosen_on)
+    return section
+
+
 def _finish_card(card_path: Path, request: DetectorChildRequest) -> Any:
     """The candidate looks at fields as the base does (its thresholds,
     scales and magnification ruler): only its weights were fine-tuned.  Its
-    familiarity reference is left unknown, as a reference learnt on a few
-    dozen fields would call the lab's unseen fields unlike them."""
+    familiarity reference, the base's being of other weights, is learnt
+    afresh (_familiarity)."""
     from core.models.detector_card import DetectorCard
 
     base = DetectorCard.load(Path(request.base_card))

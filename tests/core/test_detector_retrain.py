@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image
 
 from core.detection.data import GroundTruth
 from core.detection.project_fields import project_fields, split_fields
@@ -29,12 +30,25 @@ from tests.core.test_detection_model import disc_field, tiny_config
 KINDS = (CellKind.WHITE, CellKind.RED, CellKind.PLATELET)
 
 
-def proposed_project(folder: Path, count: int) -> tuple[Path, list[GroundTruth]]:
+def stained_like_a_lab(path: Path, seed: int, tint: float = 5.0) -> None:
+    """Give a generated field a smear's variety: the whole field's colour
+    shifted a little (a stain's day to day), and grain."""
+    rng = np.random.default_rng(1000 + seed)
+    image = np.asarray(Image.open(path), np.float64)
+    image += rng.normal(0, tint, 3) + rng.normal(0, 2, image.shape)
+    Image.fromarray(np.clip(image, 0, 255).astype(np.uint8)).save(path)
+
+
+def proposed_project(folder: Path, count: int, tinted: bool = False) -> tuple[Path, list[GroundTruth]]:
     """A project of `count` generated fields, each holding the detector's
-    proposals (its true boxes, as if the detector found them all)."""
+    proposals (its true boxes, as if the detector found them all);
+    tinted: each field's colours varied (stained_like_a_lab)."""
     images = folder / "images"
     images.mkdir(parents=True)
     fields = [disc_field(images / f"field{i}.png", i) for i in range(count)]
+    for i, gt in enumerate(fields):
+        if tinted:
+            stained_like_a_lab(gt.path, i)
     path = folder / "lab.hemalabel"
     with ProjectStore.create(path) as store:
         for gt in fields:
@@ -178,3 +192,38 @@ def test_a_project_fine_tune_refuses_options_of_a_training_from_scratch(capsys: 
     assert "--crop, --colour apply to a training from --data alone" in capsys.readouterr().err
     assert main(["train-detector", "--epochs", "3"]) == 2
     assert "needs --data and --out (or --project" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
+def test_a_promoted_candidate_judges_fields_by_a_reference_learnt_on_its_fine_tune(tmp_path: Path) -> None:
+    """The candidate's card carries a familiarity reference of its own, so
+    once promoted it still tells a field turned in hue from an ordinary one."""
+    from app.cli.main import main
+    from core.detection.augment import turned_hue
+    from core.detection.detector import KerasCellDetector
+    from core.detection.familiarity import judge_field
+    from core.imaging import load_rgb
+
+    path, fields = proposed_project(tmp_path / "project", 8, tinted=True)
+    # Trained until it proposes the white discs, which the reference's fields must hold.
+    base = run_job(train_detector(fields, [], tmp_path / "base", tiny_config(epochs=25, learning_rate=0.01)))
+    with ProjectStore.open(path) as store:
+        for slide in store.slides():
+            store.set_slide_status(slide.id, SlideStatus.SIGNED_OFF)  # reviewed, every proposal right
+    assert main(["train-detector", "--project", str(path), "--init-from", str(base), "--replay-fields", "0",
+                 "--max-minutes", "0", "--epochs", "1", "--batch-size", "2", "--promote"]) == 0
+    card = DetectorCard.load(resolve_detector_card(None))
+    assert card.training["parent"] == "cell-detector"
+    chosen_on = card.familiarity["chosen_on"]
+    assert (chosen_on["reviewed_fields"], chosen_on["replayed_fields"]) == (6, 0)
+    detector = KerasCellDetector.load(None)
+    assert detector.familiarity is not None
+    disc_field(tmp_path / "ordinary.png", 100)
+    stained_like_a_lab(tmp_path / "ordinary.png", 100, tint=0.0)  # the lab's usual colours
+    ordinary = load_rgb(tmp_path / "ordinary.png")
+    verdict = judge_field(ordinary, detector.detect(ordinary), detector.familiarity)
+    assert verdict is not None and not verdict.unlike
+    turned = turned_hue(ordinary, 180)
+    verdict = judge_field(turned, detector.detect(turned), detector.familiarity)
+    assert verdict is not None and verdict.unlike

@@ -250,3 +250,30 @@ def test_cli_detect_over_a_folder_lists_the_unlike_images(
     assert main(["detect", "--images", str(tmp_path), "--out", str(tmp_path / "d.csv"), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["judged"] == 2 and result["unlike_training"] == [str(tmp_path / "blue.png")]
+
+
+def test_a_fine_tuned_detectors_reference_has_every_reviewed_field_and_a_stride_of_the_replay(tmp_path: Path) -> None:
+    """fine_tune_reference: the lab's reviewed fields (blue-grey red cells)
+    are all points and the replayed original fields (pink) one in
+    REFERENCE_STRIDE; the rest of the replay chooses the threshold.  Both
+    kinds of field are then familiar, a field turned in hue is not."""
+    from core.detection.familiarity_learning import REFERENCE_STRIDE, fine_tune_reference
+
+    rng = np.random.default_rng(21)
+
+    def saved(name: str, red: tuple[int, int, int]) -> Path:
+        Image.fromarray(stained(red, PURPLE, rng)).save(tmp_path / name)
+        return tmp_path / name
+
+    reviewed = [saved(f"lab{i}.png", (140, 150, 175)) for i in range(8)]
+    replayed = [saved(f"original{i}.png", PINK_RED) for i in range(24)]
+    reference, chosen_on = run_job(fine_tune_reference(JudgingDetector(None), reviewed, replayed))
+    assert len(reference.points) == 8 + 24 // REFERENCE_STRIDE
+    assert chosen_on == {"reference_fields": 14, "reviewed_fields": 8, "replayed_fields": 24, "percentile": 99.5}
+    for red in ((140, 150, 175), PINK_RED):
+        verdict = judge_field(stained(red, PURPLE, rng), proposals(), reference)
+        assert verdict is not None and not verdict.unlike
+    turned = judge_field(turned_hue(stained(PINK_RED, PURPLE, rng), 180), proposals(), reference)
+    assert turned is not None and turned.unlike
+    with pytest.raises(ValueError, match="too few"):
+        run_job(fine_tune_reference(JudgingDetector(None), reviewed[:2], []))
