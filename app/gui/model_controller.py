@@ -14,8 +14,8 @@ from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
 from core.jobs import CancelToken, Progress
+from core.screen.after_classifying import screen_after_classifying
 from core.screen.settings import ScreenSettings, load_screen_settings
-from core.screen.slides import screen_slides
 from core.store import StoreError
 from core.wording import counted
 
@@ -56,6 +56,7 @@ class ModelController(QObject):
         self._last_progress: Progress | None = None
         self._outcome = ""
         self._screen_note = ""  # why the screen did not run, said once a session
+        self._flags_note = ""  # the open flags an earlier screen left, which this run kept
         self._screen_missing_said = False
 
     @property
@@ -125,9 +126,8 @@ class ModelController(QObject):
                 if minimum > 0:
                     classifier = ThresholdedClassifier(classifier, minimum)
                 failures += yield from _offset(classify_slides(store, classifier, slide_ids, token), offset, steps)
-                if screen.on:
-                    offset += len(slide_ids)
-                    yield from _offset(self._screen(store, slide_ids, screen, token), offset, steps)
+                offset += len(slide_ids)
+                yield from _offset(self._screen(store, slide_ids, screen, token), offset, steps)
             return failures
 
         self._title = title
@@ -135,6 +135,7 @@ class ModelController(QObject):
         self._last_progress = None
         self._outcome = ""
         self._screen_note = ""
+        self._flags_note = ""
         handle = start_job(
             title,
             job,
@@ -152,18 +153,22 @@ class ModelController(QObject):
 
     def _screen(self, store, slide_ids: list[int], settings: ScreenSettings,  # noqa: ANN001
                 token: CancelToken) -> Generator[Progress, None, list[SlideFailure]]:
-        """The project's lymphoid screen on the slides just classified (runs
-        on the worker).  A model that cannot be loaded is said once."""
-        yield Progress(0, len(slide_ids), "Loading the lymphoid screen\u2026")
-        try:
-            model = model_provider.screen_model()
-        except model_provider.ModelUnavailable as error:
-            if not self._screen_missing_said:
-                self._screen_missing_said = True
-                self._screen_note = f"the lymphoid screen is on but not run: {error}"
-            return []
-        threshold = settings.threshold(model.threshold)
-        yield from screen_slides(store, model, slide_ids, settings.all_white, token, threshold, record=True)
+        """The lymphoid screen's part of the slides just classified (runs on
+        the worker, through core's one door): screened when the project's
+        setting is on, and the open flags an earlier screen left counted.
+        A model that cannot be loaded is said once."""
+        model = None
+        if settings.on:
+            yield Progress(0, len(slide_ids), "Loading the lymphoid screen\u2026")
+            try:
+                model = model_provider.screen_model()
+            except model_provider.ModelUnavailable as error:
+                if not self._screen_missing_said:
+                    self._screen_missing_said = True
+                    self._screen_note = f"the lymphoid screen is on but not run: {error}"
+        threshold = None if model is None else settings.threshold(model.threshold)
+        after = yield from screen_after_classifying(store, slide_ids, model, settings.all_white, threshold, token)
+        self._flags_note = after.kept_open_line()
         return []  # a slide the screen could not read was already named by the classifier
 
     def _on_progress(self, progress: Progress) -> None:
@@ -185,6 +190,8 @@ class ModelController(QObject):
             text += f"; {counted(len(self._failures), 'slide')} skipped ({names}{more}: {self._failures[0].reason})"
         if self._screen_note:
             text += f"; {self._screen_note}"
+        if self._flags_note:
+            text += f"; {self._flags_note}"
         self._outcome = text if done else text
 
     def _on_error(self, message: str, error: object) -> None:

@@ -45,6 +45,7 @@ class SlideScreen:
     lymphoid_cells: int
     screened: list[tuple[int, CellScreen]] = field(default_factory=list)  # (cell id, what the screen says)
     problem: str = ""  # why the slide could not be screened, "" when it was
+    recorded: bool = False  # its verdicts were written to the project as the slide's screen from now on
 
     @property
     def suspected(self) -> list[tuple[int, CellScreen]]:
@@ -97,6 +98,7 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
         if record and slide.status is not SlideStatus.SIGNED_OFF and (result.screened or not cells):
             store.record_screen(slide_id, [(cell_id, v.p_blast, v.subtype, v.suspected)
                                            for cell_id, v in result.screened], version)
+            result.recorded = True
         yield Progress(index, len(slide_ids), f"{slide.path}: {result.problem or result.summary_line()}",
                        payload=slide_id)
     return results

@@ -333,8 +333,10 @@ class ProjectStore(ProjectReader):
     ) -> int:
         """Write the lymphoid screen's (cell_id, P(blast), subtype, suspected)
         for a slide, as the slide's screen from now on: a cell screened before
-        and not now (no longer lymphoid) loses its verdict.  A flag a person
-        decided is kept as decided.  One undo step; returns the cells changed."""
+        and not now (no longer lymphoid) loses its verdict, unless it is an
+        open flag, which only a person's decision ends (dropped unseen, a
+        blast would be missed).  A flag a person decided is kept as decided.
+        One undo step; returns the cells changed."""
         with self.edit(description):
             self._check_unlocked(slide_id)
             given = {cell_id: (p, subtype, suspected) for cell_id, p, subtype, suspected in verdicts}
@@ -343,6 +345,8 @@ class ProjectStore(ProjectReader):
                 if cell.screen is not None and cell.screen.flag in (BlastFlag.CONFIRMED, BlastFlag.DISMISSED):
                     continue
                 verdict = given.get(cell.id)
+                if verdict is None and cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED:
+                    continue
                 screen = None if verdict is None else BlastScreen(
                     float(verdict[0]), verdict[1], BlastFlag.SUSPECTED if verdict[2] else BlastFlag.NONE,
                     model_version)

@@ -195,3 +195,20 @@ def test_the_class_filter_shows_the_undecided_flags_alone_reached_by_keyboard(qt
     qtbot.keyClick(gallery.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
     qtbot.waitUntil(lambda: gallery.model.shown_cell_ids() == [white[3]])
     assert controller.session.store.cell(white[0]).screen.flag is BlastFlag.DISMISSED
+
+
+def test_classifying_with_the_screen_off_says_which_open_flags_it_kept(qtbot, open_window, review_project):
+    with ProjectStore.open(review_project) as store:
+        white = [c.id for c in store.cells(1) if c.kind is CellKind.WHITE]
+        store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.8, "pro", True)], "fake-screen 1")
+    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=FakeScreenModel)
+    try:
+        window, controller = open_window(review_project)
+        wait_image(qtbot, controller)
+        said = _classify(qtbot, window, controller)
+        assert "2 cells keep an open blast flag from an earlier screen; sign-off waits until each is decided" in said
+        store = controller.session.store
+        assert [store.cell(cell_id).screen.flag for cell_id in white[:2]] == [BlastFlag.SUSPECTED] * 2
+        assert store.cell(white[2]).screen is None  # the screen is off: nothing new was screened
+    finally:
+        model_provider.use_models()

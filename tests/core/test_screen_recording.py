@@ -11,6 +11,7 @@ import pytest
 import core.classifier
 import core.screen.model
 from app.cli.main import main
+from core import review
 from core.jobs import run_job
 from core.schema import BlastFlag, Box, CellKind, LabelSource, NewCell
 from core.screen.settings import ScreenSettings, load_screen_settings, save_screen_settings
@@ -99,7 +100,10 @@ def test_a_signed_slide_keeps_its_screen_and_a_slide_without_lymphoid_cells_says
         results = run_job(screen_slides(store, FakeScreenModel(), [first.id, second.id], record=True))
         assert results[0].problem == "no lymphoid white cell to screen" and results[1].suspected
         assert store.cell(cell.id).screen is None
+        # An empty screen leaves the open flag open: only a decision ends it.
         store.record_screen(second.id, [], "fake-screen 1")
+        assert store.cell(other.id).screen.flag is BlastFlag.SUSPECTED  # type: ignore[union-attr]
+        review.dismiss_blast(store, [other.id])
         store.sign_off(second.id, "AB", target=1)
         results = run_job(screen_slides(store, FakeScreenModel(), [second.id], record=True))
         assert results[0].problem == "signed off; its screen is kept as it was"

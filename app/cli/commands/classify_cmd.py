@@ -77,21 +77,25 @@ def run(args: argparse.Namespace) -> int:
                 if args.screen or settings.on:
                     screen_model = _screen_model(args.screen_model, asked=args.screen)
                 summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
-                if screen_model is not None:
-                    all_white = args.screen_all_white or settings.all_white
-                    summary["screen"] = _screen_project(screen_model, store, all_white,
-                                                        settings.threshold(screen_model.threshold))
+                all_white = args.screen_all_white or settings.all_white
+                screen, kept_open = _screen_project(screen_model, store, all_white, settings)
+                if screen is not None:
+                    summary["screen"] = screen
+                summary["open_flags_kept"] = kept_open
     except ModelCardError as error:
         return fail(str(error))
     if args.json:
         print_json(summary)
     else:
         screened = summary.pop("screen", None)
+        kept_open = summary.pop("open_flags_kept", None)
         print(", ".join(f"{key.replace('_', ' ')}: {_plain(value)}" for key, value in summary.items()))
         if screened is not None:
             for slide in screened["slides"]:
                 print(f"{slide['path']}: {slide['problem'] or slide['line']}")
             print(f"All slides: {screened['line']} ({screened['model']}, operating point {screened['threshold']:.4f})")
+        if kept_open and kept_open["cells"]:
+            print(kept_open["line"])
     return 0
 
 
@@ -112,15 +116,23 @@ def _screen_model(name: str | None, asked: bool):
         return None
 
 
-def _screen_project(model, store: ProjectStore, all_white: bool, threshold: float) -> dict:
+def _screen_project(model, store: ProjectStore, all_white: bool, settings) -> tuple[dict | None, dict]:  # noqa: ANN001
+    """The screen's part of the classification, through core's one door:
+    the screen's summary (None: not screened), and the open flags an
+    earlier screen left that this run kept."""
     from core.jobs import run_job
-    from core.screen.slides import screen_slides
+    from core.screen.after_classifying import screen_after_classifying
 
-    results = run_job(screen_slides(store, model, [slide.id for slide in store.slides()], all_white,
-                                    threshold=threshold, record=True))
+    threshold = None if model is None else settings.threshold(model.threshold)
+    after = run_job(screen_after_classifying(store, [slide.id for slide in store.slides()], model, all_white,
+                                             threshold))
+    kept_open = {"cells": after.kept_open, "line": after.kept_open_line()}
+    if model is None:
+        return None, kept_open
+    results = after.slides
     suspected = sum(len(r.suspected) for r in results)
     lymphoid = sum(r.lymphoid_cells for r in results)
-    return {
+    summary = {
         "model": f"{model.card.name} {model.card.version}",
         "threshold": threshold,
         "line": f"Blasts suspected: {suspected} of {lymphoid} lymphoid cells",
@@ -130,6 +142,7 @@ def _screen_project(model, store: ProjectStore, all_white: bool, threshold: floa
                     "suspected": [{"cell": cell_id, "p_blast": round(v.p_blast, 4), "subtype": v.subtype}
                                   for cell_id, v in r.suspected]} for r in results],
     }
+    return summary, kept_open
 
 
 def _plain(value: object) -> str:
