@@ -16,10 +16,12 @@ from numpy.typing import NDArray
 from core.crops import DEFAULT_MARGIN, crop_square
 from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
+from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
+from core.detection.proposal_learning import Changed, ProposalLesson, learn_proposals
 from core.image_bands import open_bands
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
-from core.schema import Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
+from core.schema import Box, Cell, CellKind, CorrectionAction, LabelSource, NewCell, Slide, SlideStatus
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED, Taxonomy
@@ -113,6 +115,13 @@ def detect_in_bands(
         yield Progress(done, total, f"{label}: {tiles_done} of {counted(tiles, 'tile')} searched")
 
 
+@dataclass(slots=True)
+class _Found:
+    detections: list[Detection]
+    verdict: FieldVerdict | None  # None: not judged (see judge_detections)
+    taught: Changed | None  # what the project's lesson changed; None: not applied
+
+
 def _detect_slide(
     store: ProjectStore,
     detector: CellDetector,
@@ -121,10 +130,13 @@ def _detect_slide(
     done: int,
     total: int,
     cancel: CancelToken,
-) -> Generator[Progress, None, tuple[list[Detection], FieldVerdict | None] | None]:
+    lesson: ProposalLesson | None,
+) -> Generator[Progress, None, _Found | None]:
     """The slide's detections, in bands where it is large (see
-    detect_in_bands), and whether the field is unlike the detector's
-    training fields (None: not judged, see judge_detections); or None with
+    detect_in_bands), whether the field is unlike the detector's training
+    fields, and the detections as the project's box corrections taught
+    (core.detection.proposal_learning; not on a reviewed slide, whose
+    proposals are the teaching, nor on a scan read in bands); or None with
     the reason recorded."""
     try:
         banded = yield from detect_in_bands(
@@ -134,12 +146,16 @@ def _detect_slide(
         failures.append(SlideFailure(slide.id, slide.path, error.reason))
         return None
     if banded is not None:
-        return banded[0], None
+        return _Found(banded[0], None, None)
     image = _load_or_record(store, slide, failures)
     if image is None:
         return None
     detections = detector.detect(image)
-    return detections, judge_detections(detector, image, detections)
+    verdict = judge_detections(detector, image, detections)  # of the detector's own proposals
+    if lesson is None or slide.id in lesson.reviewed_slides:
+        return _Found(detections, verdict, None)
+    taught, changed = lesson.apply(image, detections)
+    return _Found(taught, verdict, changed)
 
 
 def judge_detections(
@@ -155,8 +171,25 @@ def judge_detections(
 _SAME_CELL_IOU = 0.5
 
 
-def _already_boxed(detection: Detection, kept: Sequence[Cell]) -> bool:
-    return any(cell.kind is detection.kind and cell.box.iou(detection.box) >= _SAME_CELL_IOU for cell in kept)
+def _already_boxed(detection: Detection, kept: Sequence[Cell], deleted: Sequence[Box]) -> bool:
+    """Whether a detection is a cell already there (of its kind, or of any
+    kind a person gave it) or a box a person deleted: proposing either
+    again would undo a decision, and the decisions teach the detector
+    (core.detection.proposal_learning)."""
+    return any(
+        (cell.kind is detection.kind or cell.reviewed or cell.source is not LabelSource.MODEL)
+        and cell.box.iou(detection.box) >= _SAME_CELL_IOU
+        for cell in kept
+    ) or any(box.iou(detection.box) >= _SAME_CELL_IOU for box in deleted)
+
+
+def _deleted_boxes(store: ProjectStore) -> dict[int, list[Box]]:
+    """The boxes people deleted, by slide."""
+    deleted: dict[int, list[Box]] = {}
+    for correction in store.corrections():
+        if correction.action is CorrectionAction.DELETE and correction.old_box is not None:
+            deleted.setdefault(correction.slide_id, []).append(correction.old_box)
+    return deleted
 
 
 def detect_slides(
@@ -168,21 +201,27 @@ def detect_slides(
 ) -> Job[list[SlideFailure]]:
     """Propose cells on each slide.  Unreviewed model proposals from an earlier
     run are replaced; anything a human touched or imported stays, and is not
-    proposed a second time.  Yields Progress with the slide id as payload
-    after each slide is written, and without one after each row of tiles
-    of a large slide read in bands."""
+    proposed a second time, nor is a box a person deleted.  What the project's box corrections teach is
+    applied to the proposals on slides nobody reviewed (learn_proposals),
+    and what it changed kept in the slide's attributes (PROPOSALS_TAUGHT_KEY).
+    Yields Progress with the slide id as payload after each slide is
+    written, and without one after each row of tiles of a large slide read
+    in bands."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
+    lesson = learn_proposals(store, detector.version)
+    deleted = _deleted_boxes(store)
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
         found = None
         if not _left_signed_off(slide, failures):
-            found = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel)
+            found = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel,
+                                             lesson)
         if found is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
-        detections, verdict = found
+        detections, verdict = found.detections, found.verdict
         cancel.raise_if_cancelled()
         with store.edit("Detect cells"):
             existing = store.cells(slide_id)
@@ -190,7 +229,7 @@ def detect_slides(
             if replace_proposals:
                 store.remove_model_proposals(stale)
             kept = [c for c in existing if not (replace_proposals and c.id in stale)]
-            fresh = [d for d in detections if not _already_boxed(d, kept)]
+            fresh = [d for d in detections if not _already_boxed(d, kept, deleted.get(slide_id, []))]
             store.add_cells(
                 slide_id,
                 [
@@ -210,6 +249,9 @@ def detect_slides(
             # The last run's verdict replaces an earlier run's, null when not judged.
             check = verdict.to_attribute(detector.version) if verdict is not None else None
             store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
+            taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
+            if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
+                store.update_slide_attributes(slide_id, **{PROPOSALS_TAUGHT_KEY: taught})
         message = f"detected {counted(len(detections), 'cell')} on {slide.path}"
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures

@@ -12,6 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from app.gui import model_provider
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
+from core.detection.proposal_learning import taught_by_corrections, taught_sentence
 from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
 from core.jobs import CancelToken, Progress
 from core.screen.after_classifying import screen_after_classifying
@@ -58,6 +59,7 @@ class ModelController(QObject):
         self._screen_note = ""  # why the screen did not run, said once a session
         self._flags_note = ""  # the open flags an earlier screen left, which this run kept
         self._screen_missing_said = False
+        self._detected: list[int] = []  # the slides the running job detects on
 
     @property
     def running(self) -> bool:
@@ -131,6 +133,7 @@ class ModelController(QObject):
             return failures
 
         self._title = title
+        self._detected = slide_ids if detect else []
         self._failures = []
         self._last_progress = None
         self._outcome = ""
@@ -188,11 +191,28 @@ class ModelController(QObject):
             names = ", ".join(f.path for f in self._failures[:3])
             more = f" and {len(self._failures) - 3} more" if len(self._failures) > 3 else ""
             text += f"; {counted(len(self._failures), 'slide')} skipped ({names}{more}: {self._failures[0].reason})"
+        taught = self._taught_line()
+        if taught:
+            text += f"; {taught}"
         if self._screen_note:
             text += f"; {self._screen_note}"
         if self._flags_note:
             text += f"; {self._flags_note}"
         self._outcome = text if done else text
+
+    def _taught_line(self) -> str:
+        """What the project's box corrections changed in the proposals just
+        made (core.detection.proposal_learning), as a clause; "" when nothing
+        was learnt."""
+        if not self._detected or self.session is None:
+            return ""
+        detected = set(self._detected)
+        slides = [slide for slide in self.session.store.slides() if slide.id in detected]
+        taught = taught_by_corrections(slides)
+        if taught is None:
+            return ""
+        line = taught_sentence(taught["removed"], taught["rekinded"], taught["slides"], taught["examples"])
+        return line[0].lower() + line[1:]
 
     def _on_error(self, message: str, error: object) -> None:
         if isinstance(error, model_provider.ModelUnavailable):

@@ -11,12 +11,13 @@ such a slide are the detector's proposals the person left standing.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from core.detection.data import KIND_INDEX, GroundTruth
-from core.schema import Correction, CorrectionAction, SlideStatus
+from core.schema import Correction, CorrectionAction, Slide, SlideStatus
 from core.store import ProjectStore
 
 # The correction actions that change what the detector should have found.
@@ -46,19 +47,33 @@ def box_action(correction: Correction) -> str | None:
     return None
 
 
-def project_fields(store: ProjectStore) -> ProjectFields:
-    """Every reviewed field of the project with its current boxes."""
+def box_corrections(store: ProjectStore) -> tuple[Counter[str], list[int]]:
+    """How many box corrections of each action the project holds, and the
+    slides they were made on, the most lately corrected first."""
     counts: Counter[str] = Counter()
-    corrected: set[int] = set()
+    last: dict[int, int] = {}
     for correction in store.corrections():
         action = box_action(correction)
         if action is not None:
             counts[action] += 1
-            corrected.add(correction.slide_id)
+            last[correction.slide_id] = correction.id
+    return counts, sorted(last, key=lambda slide_id: -last[slide_id])
+
+
+def is_reviewed(slide: Slide, corrected: Collection[int]) -> bool:
+    """Whether a person stood behind every box on the slide: it is signed
+    off, or is among the slides with box corrections."""
+    return slide.status is SlideStatus.SIGNED_OFF or slide.id in corrected
+
+
+def project_fields(store: ProjectStore) -> ProjectFields:
+    """Every reviewed field of the project with its current boxes."""
+    counts, corrected_order = box_corrections(store)
+    corrected = set(corrected_order)
     slides = store.slides()
     fields = []
     for slide in slides:
-        if slide.status is not SlideStatus.SIGNED_OFF and slide.id not in corrected:
+        if not is_reviewed(slide, corrected):
             continue
         cells = [cell for cell in store.cells(slide.id) if cell.kind in KIND_INDEX]
         boxes = np.array([cell.box.as_tuple() for cell in cells], np.float32).reshape(-1, 4)

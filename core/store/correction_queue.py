@@ -67,6 +67,32 @@ def queued(db: sqlite3.Connection, include_retracted: bool = False, since_id: in
     ]
 
 
+def cells_before(db: sqlite3.Connection, actions: tuple[CorrectionAction, ...]) -> list[tuple[Correction, Cell]]:
+    """The corrections of these actions still standing, oldest first, each
+    with its cell as it was just before (the history's record of its step)."""
+    from core.store.history import cell_from_state
+
+    marks = ", ".join("?" for _ in actions)
+    rows = db.execute(
+        "SELECT c.id, c.at, c.slide_id, c.cell_id, c.action, c.old_label, c.new_label, c.old_box, c.new_box, "
+        "c.model_version, h.before FROM corrections c JOIN changes h ON h.edit_id = c.edit_id AND "
+        f"h.cell_id = c.cell_id WHERE c.retracted = 0 AND h.before IS NOT NULL AND c.action IN ({marks}) "
+        "ORDER BY c.id, h.id",
+        [action.value for action in actions],
+    ).fetchall()
+    found: list[tuple[Correction, Cell]] = []
+    for row in rows:
+        if found and found[-1][0].id == row["id"]:
+            continue  # the cell's first change in the step is its state before it
+        correction = Correction(
+            id=row["id"], at=row["at"], slide_id=row["slide_id"], cell_id=row["cell_id"],
+            action=CorrectionAction(row["action"]), old_label=row["old_label"], new_label=row["new_label"],
+            old_box=_load_box(row["old_box"]), new_box=_load_box(row["new_box"]), model_version=row["model_version"],
+        )
+        found.append((correction, cell_from_state(row["cell_id"], json.loads(row["before"]))))
+    return found
+
+
 def queued_count(db: sqlite3.Connection) -> int:
     return int(db.execute("SELECT COUNT(*) AS n FROM corrections WHERE retracted = 0").fetchone()["n"])
 

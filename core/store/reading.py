@@ -18,7 +18,7 @@ from core.differential import (
     counts_as,
     differential_of_groups,
 )
-from core.schema import BlastFlag, Cell, CellKind, Correction, Slide, SlideStatus
+from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
 from core.store.errors import StoreError
 from core.store.project_file import ProjectFile
@@ -232,6 +232,12 @@ class ProjectReader(ProjectFile):
         step was undone only with `include_retracted`."""
         with self._lock:
             return correction_queue.queued(self._db, include_retracted, since_id)
+
+    def corrections_with_cells(self, actions: tuple[CorrectionAction, ...]) -> list[tuple[Correction, Cell]]:
+        """The standing corrections of these actions, oldest first, each with
+        its cell as it was before it: what a deleted or re-kinded box was."""
+        with self._lock:
+            return correction_queue.cells_before(self._db, actions)
 
     # ----------------------------------------------------------- summaries
     def summary(self) -> dict[str, Any]:

@@ -190,3 +190,42 @@ def test_undo_waits_for_a_model_run(qtbot, open_window, project_path):
         assert window.actions["undo"].isEnabled()
     finally:
         model_provider.use_models()
+
+
+def test_detection_says_what_the_box_corrections_changed(qtbot, open_window, tmp_path):
+    """After three reviewed fields the wrong white boxes drop on the others,
+    and the status line says so (the instant path of core.detection.
+    proposal_learning, through the window's detect)."""
+    import numpy as np
+    from PIL import Image
+
+    from core.detection.proposal_learning import MIN_EXAMPLES
+    from core.store import ProjectStore
+    from tests.core.test_familiarity import PURPLE, stained
+    from tests.core.test_proposal_learning import BLUE_GREY, RED_CENTRES, RedAsWhiteDetector, review
+
+    path = tmp_path / "lab.hemalabel"
+    rng = np.random.default_rng(0)
+    with ProjectStore.create(path) as store:
+        for i in range(5):
+            Image.fromarray(stained(BLUE_GREY, PURPLE, rng)).save(tmp_path / f"field{i}.png")
+            store.add_slide(tmp_path / f"field{i}.png", 200, 230)
+    model_provider.use_models(detector=RedAsWhiteDetector)
+    try:
+        window, controller = open_window(path)
+        store = controller.session.store
+        slides = [slide.id for slide in store.slides()]
+        with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
+            controller.models.detect(slides)
+        assert "taught" not in finished.args[0]
+        for slide_id in slides[:MIN_EXAMPLES]:
+            review(store, slide_id)
+        with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
+            controller.models.detect(slides)
+        removed = 2 * len(RED_CENTRES)
+        assert (f"taught by {MIN_EXAMPLES * (len(RED_CENTRES) + 1)} reviewed proposals of this project: "
+                f"{removed} proposals removed on 2 slides") in finished.args[0]
+        assert all(len(store.cells(slide_id)) == 1 for slide_id in slides[MIN_EXAMPLES:])
+        assert finished.args[0] in window.statusBar().currentMessage()
+    finally:
+        model_provider.use_models()

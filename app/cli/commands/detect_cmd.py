@@ -67,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
     from core.detection.familiarity import slide_is_unlike, slide_was_judged, unlike_sentence
+    from core.detection.proposal_learning import taught_by_corrections, taught_sentence
     from core.inference import detect_slides
 
     slide_ids = [slide.id for slide in store.slides()]
@@ -75,6 +76,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
     failed = {f.slide_id for f in failures}
     judged = [slide for slide in store.slides() if slide.id not in failed and slide_was_judged(slide)]
     unlike = [slide.path for slide in judged if slide_is_unlike(slide)]
+    taught = taught_by_corrections([slide for slide in store.slides() if slide.id not in failed])
     result = {
         "model": detector.version,
         "slides": len(slide_ids),
@@ -82,6 +84,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
         "cells": summary["cells"],
         "judged": len(judged),
         "unlike_training": unlike,  # their proposals are unreliable
+        "taught": taught,  # what the project's box corrections changed; null: nothing was learnt
     }
     if args.json:
         print_json(result)
@@ -94,6 +97,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
             print(unlike_sentence(len(unlike), len(judged)))
         for path in unlike:
             print(f"  unlike: {path}")
+        if taught is not None:
+            print(taught_sentence(taught["removed"], taught["rekinded"], taught["slides"], taught["examples"]))
         for failure in failures:
             print(f"  skipped {failure.path}: {failure.reason}", file=sys.stderr)
     if slide_ids and len(failures) == len(slide_ids):
