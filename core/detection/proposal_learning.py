@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from core.detection.project_fields import box_corrections, is_reviewed
 from core.imaging import ImageReadError
-from core.schema import Box, Cell, CellKind, CorrectionAction, LabelSource, Slide
+from core.schema import Box, Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.wording import counted
@@ -58,6 +58,8 @@ KEPT, DELETED = "kept", "deleted"
 BACKGROUND_QUANTILE = 60.0
 # The darkest quarter of a box's pixels: a white cell's nucleus.
 DARK_QUANTILE = 25.0
+# The background's colour is read from about this many pixels, evenly spread.
+_BACKGROUND_PIXELS = 40_000
 # A field's red-cell size is the median of its red proposals' when it has
 # this many, else of all its proposals.
 MIN_RED_RULER = 3
@@ -89,8 +91,8 @@ def proposal_features(image: NDArray[Any], proposals: Sequence[Proposal]) -> NDA
     if not proposals:
         return np.zeros((0, len(FEATURES)), np.float64)
     lab = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2LAB)
-    step = max(1, int(np.sqrt(lab.shape[0] * lab.shape[1] / 250_000)))
-    sample = lab[::step, ::step].reshape(-1, 3).astype(np.float64)
+    step = max(1, int(np.sqrt(lab.shape[0] * lab.shape[1] / _BACKGROUND_PIXELS)))
+    sample = lab[::step, ::step].reshape(-1, 3).astype(np.float32)
     background = sample[sample[:, 0] >= np.percentile(sample[:, 0], BACKGROUND_QUANTILE)].mean(axis=0)
     sides = np.array([np.sqrt(max(p.box.width, 1.0) * max(p.box.height, 1.0)) for p in proposals])
     red = sides[[p.kind is CellKind.RED for p in proposals]]
@@ -101,13 +103,15 @@ def proposal_features(image: NDArray[Any], proposals: Sequence[Proposal]) -> NDA
         box = proposal.box
         top, bottom = max(0, int(box.y0)), min(height, max(int(box.y0) + 1, int(np.ceil(box.y1))))
         left, right = max(0, int(box.x0)), min(width, max(int(box.x0) + 1, int(np.ceil(box.x1))))
-        pixels = lab[top:bottom, left:right].astype(np.float64)
+        pixels = lab[top:bottom, left:right].astype(np.float32)
         if pixels.size == 0:
             pixels = background.reshape(1, 1, 3)
         h, w = pixels.shape[:2]
         middle = pixels[h // 4 : max(h // 4 + 1, 3 * h // 4), w // 4 : max(w // 4 + 1, 3 * w // 4)].reshape(-1, 3)
         flat = pixels.reshape(-1, 3)
-        dark = flat[flat[:, 0] <= np.percentile(flat[:, 0], DARK_QUANTILE)]
+        lightness = flat[:, 0]
+        quantile = int(len(lightness) * DARK_QUANTILE / 100)
+        dark = flat[lightness <= np.partition(lightness, quantile)[quantile]]
         rows.append([*(middle.mean(axis=0) - background), *(dark.mean(axis=0) - background),
                      float(middle[:, 0].std()), float(side / max(ruler, 1.0)), float(proposal.score or 0.0)])
     return np.array(rows, np.float64)
@@ -226,21 +230,28 @@ def learn_kind(kind: CellKind, features: NDArray[np.float64], outcomes: Sequence
 
 
 def learn_proposals(store: ProjectStore, detector_version: str) -> ProposalLesson | None:
-    """What the project's reviewed fields teach about the proposals of the
+    """What the project's decisions teach about the proposals of the
     detector `detector_version`; None when they teach nothing (no
-    proposal deleted or re-kinded, too few examples, or none that helps)."""
+    proposal deleted or re-kinded, too few examples, or none that helps).
+    On a reviewed slide (signed off, or with a box correction) every
+    proposal is an example, those left standing kept; elsewhere the
+    proposals a person confirmed or classified are kept ones."""
     counts, corrected = box_corrections(store)
     if not counts.get("deleted") and not counts.get("re-kinded"):
         return None  # nothing was changed: the speed of a project never corrected is untouched
     corrected_set = set(corrected)
     slides = {slide.id: slide for slide in store.slides()}
     reviewed = frozenset(s for s, slide in slides.items() if is_reviewed(slide, corrected_set))
-    order = [s for s in corrected if s in slides] + sorted(reviewed - corrected_set)
+    by_slide: dict[int, list[Cell]] = {}
+    for cell in store.cells():
+        by_slide.setdefault(cell.slide_id, []).append(cell)
+    confirmed = {s for s, cells in by_slide.items() if any(c.reviewed and _proposed(c) for c in cells)}
+    order = [s for s in corrected if s in slides] + sorted((reviewed | confirmed) - corrected_set)
     teaching = [slides[s] for s in order if slides[s].attributes.get("detector_version") == detector_version]
     originals = _proposals_as_made(store)
     by_kind: dict[CellKind, tuple[list[NDArray[np.float64]], list[str]]] = {}
     for slide in teaching[:MAX_SLIDES]:
-        found = _slide_examples(store, slide, originals)
+        found = _slide_examples(store, slide, by_slide.get(slide.id, []), originals, slide.id in reviewed)
         if found is None:
             continue
         features, kinds, outcomes = found
@@ -259,40 +270,53 @@ def learn_proposals(store: ProjectStore, detector_version: str) -> ProposalLesso
     return ProposalLesson(detector_version, lessons, examples, reviewed)
 
 
+def _proposed(cell: Cell) -> bool:
+    """Whether the detector proposed the cell: it has the detector's score
+    (a box drawn or imported has none; classifying or confirming a
+    proposal keeps it)."""
+    return cell.score is not None
+
+
 def _proposals_as_made(store: ProjectStore) -> dict[int, Cell]:
     """The detector's proposals a person deleted or re-kinded, by cell id,
     as the detector made them (before the first such correction)."""
     originals: dict[int, Cell] = {}
     for _correction, before in store.corrections_with_cells((CorrectionAction.DELETE, CorrectionAction.RELABEL)):
-        if before.source is LabelSource.MODEL and before.score is not None:
+        if _proposed(before):
             originals.setdefault(before.id, before)
     return originals
 
 
-def _slide_examples(store: ProjectStore, slide: Slide, originals: dict[int, Cell]) -> tuple[
-        NDArray[np.float64], list[CellKind], list[str]] | None:
-    """The features, proposed kinds and decisions of a reviewed slide's
-    proposals; None when its image cannot be read."""
-    current = {cell.id: cell for cell in store.cells(slide.id)}
+def _slide_examples(store: ProjectStore, slide: Slide, cells: Sequence[Cell], originals: dict[int, Cell],
+                    whole: bool) -> tuple[NDArray[np.float64], list[CellKind], list[str]] | None:
+    """The features, proposed kinds and decisions of a slide's decided
+    proposals (whole: every proposal on it, else those a person
+    reviewed), each described among all the slide's proposals as the
+    detector made them; None when there are none or its image cannot be
+    read."""
+    current = {cell.id: cell for cell in cells}
     proposals: list[Cell] = []
-    outcomes: list[str] = []
+    outcomes: list[str | None] = []  # None: not decided, there only to describe the others
     for cell in current.values():
-        if cell.source is not LabelSource.MODEL or cell.score is None:
-            continue  # drawn or imported: not a proposal
+        if not _proposed(cell):
+            continue
         made = originals.get(cell.id, cell)
         proposals.append(made)
-        outcomes.append(KEPT if cell.kind is made.kind else cell.kind.value)
+        decided = whole or cell.reviewed or cell.id in originals
+        outcomes.append((KEPT if cell.kind is made.kind else cell.kind.value) if decided else None)
     for cell_id, made in originals.items():
         if made.slide_id == slide.id and cell_id not in current:
             proposals.append(made)
             outcomes.append(DELETED)
-    if not proposals:
+    rows = [i for i, outcome in enumerate(outcomes) if outcome is not None]
+    if not rows:
         return None
     try:
         image = load_slide_rgb(store, slide)
     except (ImageReadError, OSError):
         return None
-    return proposal_features(image, proposals), [p.kind for p in proposals], outcomes
+    features = proposal_features(image, proposals)[rows]
+    return features, [proposals[i].kind for i in rows], [str(outcomes[i]) for i in rows]
 
 
 def taught_sentence(removed: int, rekinded: int, slides: int, examples: int) -> str:

@@ -191,3 +191,24 @@ def test_cli_detect_says_what_the_corrections_changed(project: ProjectStore, cap
     taught = json.loads(capsys.readouterr().out)["taught"]
     assert taught == {"removed": removed, "rekinded": 0, "slides": FIELDS - MIN_EXAMPLES,
                       "examples": MIN_EXAMPLES * (len(RED_CENTRES) + 1)}
+
+
+def test_white_cells_classified_on_fields_without_a_box_correction_are_kept_examples(
+    project: ProjectStore,
+) -> None:
+    """Classifying a proposal makes it the technician's (source HUMAN) and
+    keeps the detector's score: it still teaches what a kept white cell is,
+    from a field where nothing had to be deleted."""
+    detector = RedAsWhiteDetector()
+    slides = [slide.id for slide in project.slides()]
+    run_job(detect_slides(project, detector, slides))
+    review(project, slides[0])  # one field's deletions: one kept white cell there
+    for slide_id in slides[1:MIN_EXAMPLES]:
+        white = [cell.id for cell in project.cells(slide_id) if is_white_cell(cell.box)]
+        project.set_label(white, "neutrophil")
+    assert learn_proposals(project, detector.version) is not None
+    run_job(detect_slides(project, detector, slides))
+    for slide_id in slides[MIN_EXAMPLES:]:
+        assert [is_white_cell(cell.box) for cell in project.cells(slide_id)] == [True]
+    # The fields whose white cell was classified: the wrong boxes dropped, the classified cell kept.
+    assert [cell.label for cell in project.cells(slides[1])] == ["neutrophil"]
