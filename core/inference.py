@@ -201,12 +201,12 @@ def detect_slides(
 ) -> Job[list[SlideFailure]]:
     """Propose cells on each slide.  Unreviewed model proposals from an earlier
     run are replaced; anything a human touched or imported stays, and is not
-    proposed a second time, nor is a box a person deleted.  What the project's box corrections teach is
-    applied to the proposals on slides nobody reviewed (learn_proposals),
-    and what it changed kept in the slide's attributes (PROPOSALS_TAUGHT_KEY).
-    Yields Progress with the slide id as payload after each slide is
-    written, and without one after each row of tiles of a large slide read
-    in bands."""
+    proposed a second time, nor is a box a person deleted.  What the
+    project's box corrections teach is applied to the proposals on slides
+    nobody reviewed (learn_proposals), and what it changed is kept in the
+    slide's attributes (PROPOSALS_TAUGHT_KEY).  Yields Progress with the
+    slide id as payload after each slide is written, and without one after
+    each row of tiles of a large slide read in bands."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
     lesson = learn_proposals(store, detector.version)

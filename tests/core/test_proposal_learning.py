@@ -119,6 +119,8 @@ def test_re_kinded_boxes_re_kind_the_others_and_an_undo_takes_the_lesson_back(pr
     run_job(detect_slides(project, detector, slides))
     last = project.cells(slides[-1])
     assert sorted(cell.kind.value for cell in last) == ["red"] * len(RED_CENTRES) + ["white"]
+    # A re-kinded cell is not proposed again as the white cell it was.
+    assert sorted(cell.kind.value for cell in project.cells(slides[0])) == ["red"] * len(RED_CENTRES) + ["white"]
     assert project.slide(slides[-1]).attributes[SLIDE_KEY]["rekinded"] == len(RED_CENTRES)
     while project.undo_description() != "Set kind":
         project.undo()  # the detection run
