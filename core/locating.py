@@ -9,7 +9,8 @@ locator for the cell first: the bundled detector looks at the image, and
 the box of the wanted kind nearest the centre is the cell.
 
 Three outcomes, counted by every caller (a fourth, given, is --locate off):
-- located: a plausible box near the centre;
+- located: a plausible box near the centre (or, with nothing there, a
+  confident one elsewhere: a cell cut off-centre);
 - tight: the cell fills the image (a crop cut at its box), so the whole
   image is its box, as before;
 - whole: nothing plausible was found (no cell, a blank image), so the
@@ -58,6 +59,21 @@ TIGHT_FILL = 0.8
 # the classifier's tolerance of framing, so the classifier is shown the
 # image itself rather than a recut that would carry the detector's error.
 FRAMED = 0.6
+# An image with nothing near its centre takes the box of its kind nearest
+# the centre elsewhere, if the detector is this sure of it (about its own
+# thresholds of a cell): an off-centre cell, not a stray fragment.
+CONFIDENT = 0.4
+# A box of another kind than the image's class says (a giant platelet
+# read as a white cell) pays this fraction of the side in distance: the
+# class's own kind is likelier.
+OTHER_KIND = 0.05
+# A box holding two more confident boxes, each this much inside it, is
+# their union.
+UNION_INSIDE = 0.8
+# A box chosen with less than this score is checked against the framed
+# look too: in a crop cut tight at its cell, the first look often finds
+# only a part of the cell, with doubt.
+DOUBTFUL = 0.6
 # The second look at an image with no cell found pads it on each side by
 # this fraction of its side, so a cell that fills a tight crop is seen
 # whole, surrounded by plasma, as the detector learnt cells.
@@ -127,13 +143,12 @@ def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | 
     """The box of `kind` (white cell or platelet when None) nearest the
     image's centre, within MAX_OFFSET; tight when it fills the image; None
     when no box is plausible."""
-    boxes, scores, kinds = proposals
-    wanted = {kind.value} if kind is not None else {CellKind.WHITE.value, CellKind.PLATELET.value}
+    boxes, scores, kinds = _without_unions(proposals, _wanted(kind))
     best: tuple[float, int] | None = None
     cx, cy = width / 2.0, height / 2.0
     reach = MAX_OFFSET * min(width, height)
     for index, (box, score, box_kind) in enumerate(zip(boxes, scores, kinds)):
-        if box_kind not in wanted or score < MIN_SCORE:
+        if box_kind not in _wanted(kind) or score < MIN_SCORE:
             continue
         offset = float(np.hypot((box[0] + box[2]) / 2 - cx, (box[1] + box[3]) / 2 - cy))
         if offset > reach:
@@ -141,18 +156,72 @@ def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | 
         # Nearest the centre, a weak box paying for its doubt in distance:
         # a confident cell a little off-centre beats a faint blob on it.
         cost = offset + (1.0 - float(score)) * 0.1 * min(width, height)
+        if kind is not None and box_kind != kind.value:
+            cost += OTHER_KIND * min(width, height)
         if best is None or cost < best[0]:
             best = (cost, index)
     if best is None:
         return None
-    x0, y0, x1, y1 = (float(v) for v in boxes[best[1]])
-    box = Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
-    if box.is_empty():
+    box = _clipped(boxes[best[1]], width, height)
+    if box is None:
         return None
     score = float(scores[best[1]])
     if max(box.width / width, box.height / height) >= TIGHT_FILL:
         return LocatedCell(whole_image_box(width, height), Placement.TIGHT, score)
     return LocatedCell(box, Placement.LOCATED, score)
+
+
+def choose_off_centre(proposals: Proposals, width: int, height: int, kind: CellKind | None) -> LocatedCell | None:
+    """The confident box of `kind` nearest the centre wherever it lies: for
+    an image with nothing near its centre, whose cell a tool cut off-centre
+    (the cell at an edge of a CellaVision image), before the whole image
+    stands in for it."""
+    boxes, scores, kinds = _without_unions(proposals, _wanted(kind))
+    confident = [i for i in range(len(boxes)) if kinds[i] in _wanted(kind) and scores[i] >= CONFIDENT]
+    if not confident:
+        return None
+    cx, cy = width / 2.0, height / 2.0
+    nearest = min(
+        confident,
+        key=lambda i: float(np.hypot((boxes[i][0] + boxes[i][2]) / 2 - cx, (boxes[i][1] + boxes[i][3]) / 2 - cy))
+        + (1.0 - float(scores[i])) * 0.1 * min(width, height),
+    )
+    box = _clipped(boxes[nearest], width, height)
+    return None if box is None else LocatedCell(box, Placement.LOCATED, float(scores[nearest]))
+
+
+def _wanted(kind: CellKind | None) -> set[str]:
+    # A platelet image may be about a giant platelet, which the detector
+    # reads as a small white cell: so a platelet is looked for as an
+    # unknown kind is, among white cells and platelets.
+    if kind is None or kind is CellKind.PLATELET:
+        return {CellKind.WHITE.value, CellKind.PLATELET.value}
+    return {kind.value}
+
+
+def _without_unions(proposals: Proposals, wanted: set[str]) -> Proposals:
+    """The proposals less any box of a wanted kind that holds two more
+    confident boxes of wanted kinds: the detector's box around two touching
+    cells, not a cell (on a centred pair it lies nearest the centre)."""
+    boxes, scores, kinds = proposals
+    if len(boxes) < 3:
+        return proposals
+    candidates = np.array([k in wanted for k in kinds])
+    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+    inter_w = np.clip(np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :]), 0, None)
+    inter_h = np.clip(np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :]), 0, None)
+    areas = np.maximum((x1 - x0) * (y1 - y0), 1e-6)
+    # holds[i, j]: box j lies (80% of it) inside box i and is more confident
+    holds = (inter_w * inter_h >= UNION_INSIDE * areas[None, :]) & (scores[None, :] > scores[:, None])
+    holds &= candidates[None, :] & candidates[:, None]
+    keep = holds.sum(axis=1) < 2
+    return boxes[keep], scores[keep], kinds[keep]
+
+
+def _clipped(values: NDArray[Any], width: int, height: int) -> Box | None:
+    x0, y0, x1, y1 = (float(v) for v in values)
+    box = Box(max(0.0, x0), max(0.0, y0), min(float(width), x1), min(float(height), y1))
+    return None if box.is_empty() else box
 
 
 def classifier_view(image: NDArray[Any], cell: LocatedCell, margin: float) -> NDArray[Any]:
@@ -213,21 +282,29 @@ class CellLocator:
         results: list[LocatedCell | None] = [None] * len(images)
         looked = [index for index, image in enumerate(images) if _lookable(image)]
         proposals = self.proposer.propose([images[i] for i in looked]) if looked else []
+        first_looks = dict(zip(looked, proposals))
         second: list[int] = []
-        for index, found in zip(looked, proposals):
+        for index, found in first_looks.items():
             height, width = images[index].shape[:2]
-            results[index] = choose_cell(found, width, height, kinds[index])
-            if results[index] is None:
+            chosen = results[index] = choose_cell(found, width, height, kinds[index])
+            if chosen is None or chosen.score < DOUBTFUL:
                 second.append(index)
         if second:
-            # Nothing near the centre: perhaps the cell fills the image, and
-            # a cell cut at its edges is not what the detector learnt.
+            # Nothing sure near the centre: perhaps the cell fills the image,
+            # and a cell cut at its edges is not what the detector learnt.
             framed = [padded_for_tight_look(images[i]) for i in second]
             for index, (_, pad_x, pad_y), found in zip(
                 second, framed, self.proposer.propose([f[0] for f in framed])
             ):
                 height, width = images[index].shape[:2]
-                results[index] = _tight_or_none(found, pad_x, pad_y, width, height, kinds[index])
+                framed_cell = _tight_or_none(found, pad_x, pad_y, width, height, kinds[index])
+                if results[index] is None or (framed_cell is not None and framed_cell.placement is Placement.TIGHT):
+                    # A doubtful box inside a cell that fills the image is a
+                    # part of that cell (a lobe, a granule-free patch).
+                    results[index] = framed_cell
+                if results[index] is None:
+                    # Nor a tight crop: perhaps a cell cut off-centre.
+                    results[index] = choose_off_centre(first_looks[index], width, height, kinds[index])
         return [
             result if result is not None else LocatedCell(whole_image_box(*_size(image)), Placement.WHOLE)
             for result, image in zip(results, images)
@@ -286,7 +363,8 @@ class DetectorProposer:
         results = []
         for image, start, found in zip(images, starts, first):
             side, _count = red_cell_side(_as_classes(found))
-            if ruler is not None and (side is None or not ruler.holds(side, start)):
+            measurable = side is not None or not _fills_with_a_sure_cell(found, image)
+            if ruler is not None and measurable and (side is None or not ruler.holds(side, start)):
                 def look(factor: float, image: NDArray[Any] = image) -> Proposals:
                     return _as_classes(self._looks([(image, factor)])[0])
 
@@ -327,6 +405,15 @@ class DetectorProposer:
                     inside = (centres_x < width) & (centres_y < height)
                     results[i] = (boxes[inside] / scale, scores[inside], _KIND_OF_CLASS[classes[inside]])
         return [r for r in results if r is not None]
+
+
+def _fills_with_a_sure_cell(found: Proposals, image: NDArray[Any]) -> bool:
+    """Whether a sure white cell or platelet fills the image: a crop cut
+    tight at its cell, with no red cell to measure it by and no need of one
+    (other scales see only parts of it)."""
+    height, width = image.shape[:2]
+    cell = choose_cell(found, width, height, None)
+    return cell is not None and cell.placement is Placement.TIGHT and cell.score >= DOUBTFUL
 
 
 def _as_classes(found: Proposals) -> Proposals:

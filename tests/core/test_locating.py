@@ -92,6 +92,37 @@ def test_a_faint_blob_on_the_centre_loses_to_a_confident_cell_beside_it() -> Non
     assert choose_cell(found, 200, 200, CellKind.WHITE).box == Box(84, 84, 124, 124)
 
 
+def test_a_giant_platelet_read_as_a_white_cell_is_a_platelet_images_cell() -> None:
+    found = proposals(
+        (70, 72, 130, 128, 0.75, WHITE),  # the giant platelet on the centre
+        (120, 60, 140, 80, 0.7, PLATELET),  # a small platelet beside it
+    )
+    assert choose_cell(found, 200, 200, CellKind.PLATELET).box == Box(70, 72, 130, 128)
+
+
+def test_a_box_around_two_touching_cells_is_not_a_cell() -> None:
+    found = proposals(
+        (60, 40, 140, 165, 0.5, WHITE),  # the union, centred
+        (60, 40, 140, 100, 0.9, WHITE),  # the upper cell
+        (62, 102, 138, 165, 0.85, WHITE),  # the lower cell
+    )
+    assert choose_cell(found, 200, 200, CellKind.WHITE).box == Box(60, 40, 140, 100)
+    # One cell inside a weaker box is not a pair: the box stays a candidate.
+    one = proposals((70, 70, 130, 130, 0.6, WHITE), (110, 110, 128, 128, 0.9, WHITE), (0, 0, 20, 20, 0.9, RED))
+    assert choose_cell(one, 200, 200, CellKind.WHITE).box == Box(70, 70, 130, 130)
+
+
+def test_a_cell_cut_off_centre_is_found_before_the_whole_image_stands_in() -> None:
+    image = np.full((200, 200, 3), 220, np.uint8)
+    first = proposals((130, 140, 195, 198, 0.9, WHITE), (5, 5, 40, 40, 0.3, WHITE), (80, 80, 120, 120, 0.9, RED))
+    proposer = ScriptedProposer([first], [proposals()])
+    [cell] = CellLocator(proposer).locate([image], [CellKind.WHITE])
+    assert cell.placement is Placement.LOCATED and cell.box == Box(130, 140, 195, 198)
+    # A doubtful box elsewhere is no cell: the whole image stands in.
+    proposer = ScriptedProposer([proposals((5, 5, 40, 40, 0.3, WHITE))], [proposals()])
+    assert CellLocator(proposer).locate([image], [CellKind.WHITE])[0].placement is Placement.WHOLE
+
+
 def test_a_cell_filling_the_image_keeps_the_whole_image_box() -> None:
     cell = choose_cell(proposals((3, 2, 117, 118, 0.9, WHITE)), 120, 120, CellKind.WHITE)
     assert cell is not None and cell.placement is Placement.TIGHT
@@ -111,6 +142,21 @@ def test_a_tight_crop_the_first_look_misses_is_recognised_in_the_framed_look() -
     [cell] = CellLocator(proposer).locate([image])
     assert proposer.seen == [[(100, 100)], [(framed_width, framed_width)]]
     assert cell.placement is Placement.TIGHT and cell.box == Box(0, 0, 100, 100)
+
+
+def test_a_doubtful_part_of_a_cell_filling_the_image_gives_way_to_the_tight_crop() -> None:
+    image = np.full((100, 100, 3), 200, np.uint8)
+    lobe = proposals((40, 35, 70, 65, 0.3, WHITE))
+    whole_cell = proposals((31, 32, 128, 129, 0.8, WHITE))  # in the framed image
+    [cell] = CellLocator(ScriptedProposer([lobe], [whole_cell])).locate([image])
+    assert cell.placement is Placement.TIGHT and cell.box == Box(0, 0, 100, 100)
+    # The framed look finding no cell filling the image keeps the first box.
+    [cell] = CellLocator(ScriptedProposer([lobe], [proposals()])).locate([image])
+    assert cell.placement is Placement.LOCATED and cell.box == Box(40, 35, 70, 65)
+    # A confident first box needs no second look.
+    proposer = ScriptedProposer([proposals((40, 35, 70, 65, 0.9, WHITE))])
+    [cell] = CellLocator(proposer).locate([image])
+    assert len(proposer.seen) == 1 and cell.box == Box(40, 35, 70, 65)
 
 
 def test_nothing_found_falls_back_to_the_whole_image_and_is_counted() -> None:
@@ -162,16 +208,17 @@ def _write(path: Path, image: np.ndarray) -> Path:
 
 
 class CentreProposer:
-    """A white cell of side 40 at the centre of every image."""
+    """A cell of side 40 (white unless told) at the centre of every image."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str = WHITE) -> None:
         self.calls = 0
+        self.kind = kind
 
     def propose(self, images: Sequence[np.ndarray]) -> list[Proposals]:
         self.calls += 1
         return [
             proposals(
-                (im.shape[1] / 2 - 20, im.shape[0] / 2 - 20, im.shape[1] / 2 + 20, im.shape[0] / 2 + 20, 0.9, WHITE)
+                (im.shape[1] / 2 - 20, im.shape[0] / 2 - 20, im.shape[1] / 2 + 20, im.shape[0] / 2 + 20, 0.9, self.kind)
             )
             for im in images
         ]
@@ -194,10 +241,10 @@ def test_class_folder_samples_take_the_located_box(tmp_path: Path) -> None:
     _write(tmp_path / "tree" / "neutrophil" / "n1.png", np.full((160, 160, 3), 200, np.uint8))
     _write(tmp_path / "tree" / "platelet" / "p1.png", np.full((160, 160, 3), 200, np.uint8))
     counts = LocateCounts()
-    samples = from_class_folders(tmp_path / "tree", ["neutrophil", "platelet"], locator=CellLocator(CentreProposer()),
-                                 counts=counts)
-    assert {s.label: s.box for s in samples} == {"neutrophil": Box(60, 60, 100, 100), "platelet": None}
-    # The platelet folder asks for a platelet; the proposer offers only a white cell.
+    locator = CellLocator(CentreProposer(PLATELET))
+    samples = from_class_folders(tmp_path / "tree", ["neutrophil", "platelet"], locator=locator, counts=counts)
+    assert {s.label: s.box for s in samples} == {"neutrophil": None, "platelet": Box(60, 60, 100, 100)}
+    # The neutrophil folder asks for a white cell; the proposer offers only a platelet.
     assert counts.located == 1 and counts.whole == 1
 
 
