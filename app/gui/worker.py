@@ -115,12 +115,19 @@ class _JobRunnable(QRunnable):
 # wait on disk, TensorFlow or a child process, which release the GIL, so a
 # few more threads than cores keep the window fed.
 MIN_POOL_THREADS = 8
+# A pool thread gets the platform's default stack unless told: 512 KiB on
+# macOS, where CPython gives its own threads 16 MiB.  TensorFlow's calls
+# and Keras's nested layers run deep on these threads, so every platform
+# gets the 8 MiB that Linux gives by default.
+JOB_STACK_BYTES = 8 * 1024 * 1024
 
 
 def _pool() -> QThreadPool:
     pool = QThreadPool.globalInstance()
     if pool.maxThreadCount() < MIN_POOL_THREADS:
         pool.setMaxThreadCount(MIN_POOL_THREADS)
+    if pool.stackSize() < JOB_STACK_BYTES:
+        pool.setStackSize(JOB_STACK_BYTES)  # for threads started from now on
     return pool
 
 
