@@ -18,6 +18,7 @@ from core.differential import (
     counts_as,
     differential_of_groups,
 )
+from core.image_roots import ImageRoots, stored_location
 from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
 from core.store.errors import StoreError
@@ -74,6 +75,10 @@ class BlastTally(NamedTuple):
 class ProjectReader(ProjectFile):
     """A project opened, as far as reading it goes."""
 
+    # The user's mapping of the project's image folders to this computer's,
+    # set by whoever opened the store; never written into the project.
+    image_roots: ImageRoots = ImageRoots()
+
     # ----------------------------------------------------------- slides
     def relative_path(self, image_path: str | os.PathLike[str]) -> str:
         """How an image is stored: relative to the project folder, with forward
@@ -86,6 +91,11 @@ class ProjectReader(ProjectFile):
         return Path(relative).as_posix()
 
     def image_path(self, slide: Slide) -> Path:
+        """Where the slide's image is looked for on this computer: as stored,
+        or under the local folder the user's image roots map it to."""
+        mapped = self.image_roots.local(stored_location(slide.path, self.folder)) if self.image_roots else None
+        if mapped is not None:
+            return Path(mapped)
         stored = Path(slide.path)
         return stored if stored.is_absolute() else (self.folder / stored)
 
