@@ -94,13 +94,26 @@ ALTER TABLE cells ADD COLUMN blast_flag TEXT;
 ALTER TABLE cells ADD COLUMN screen_model TEXT;
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3}
+# Version 4: who made each edit, on which workstation, and who undid it and
+# when (the audit trail, issue 32); a sign-off or unlock's workstation.
+# NULL: an edit saved before version 4, shown as "unknown (before v4)".
+# An edit's `undone` is 2 once a new edit replaced the redo branch it was
+# on: kept for the trail, never played again.
+_V4 = """
+ALTER TABLE edits ADD COLUMN who TEXT;
+ALTER TABLE edits ADD COLUMN workstation TEXT;
+ALTER TABLE edits ADD COLUMN undone_by TEXT;
+ALTER TABLE edits ADD COLUMN undone_at TEXT;
+ALTER TABLE audit ADD COLUMN workstation TEXT;
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
 CURRENT_VERSION = max(MIGRATIONS)
 
 # Indexes that change no layout: made when a file is opened for editing
 # rather than by a migration, so the file stays one that the HemaLabel
-# before them opens (it refuses any newer version number).  Every edit drops
-# the undone edits of the redo branch and their retracted corrections, and
+# before them opens (it refuses any newer version number).  Every edit sets
+# aside the undone edits of the redo branch and drops their retracted corrections, and
 # an undo marks an edit's corrections; without these each of those scanned
 # the whole history, which grows by one edit per key press.  The project's
 # differential (ProjectStore.cell_groups over every slide) is counted again

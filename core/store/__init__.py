@@ -9,6 +9,7 @@ Where each part lives:
   rows.py              slides and cells to and from rows, column by column name
   history.py           the undo history's steps, and key presses joined into one
   correction_queue.py  people's decisions queued for retraining
+  trail.py             the audit trail's rows: who changed which cell, sign-offs, reviewers
   events.py            StoreEvent and StoreEventKind, what is announced
   errors.py            what the store refuses or fails at
 The file's layout and migrations are core/store_schema.py; damage and

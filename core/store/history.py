@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
+from core.identity import Identity
 from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource
 from core.store import correction_queue
 from core.store.rows import now_iso
 
 NUDGE_DESCRIPTION = "Nudge box"
 NUDGES_JOIN_WITHIN_S = 2.0  # key presses on one box closer than this are one undo step
+REPLACED = 2  # edits.undone of a step undone and then replaced by a new edit: the trail's only
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,12 +51,16 @@ class CellChange(NamedTuple):
         return None if state.get("slide_id") is None else int(state["slide_id"])
 
 
-def begin_step(db: sqlite3.Connection, description: str) -> int:
-    """A new step, after the last one not undone: a new gesture ends the redo
-    branch, so the undone steps and the corrections they retracted go."""
+def begin_step(db: sqlite3.Connection, description: str, identity: Identity) -> int:
+    """A new step by `identity`, after the last one not undone: a new gesture
+    ends the redo branch, so the corrections its undone steps retracted go,
+    and the steps stay only for the audit trail (never played again)."""
     correction_queue.drop_retracted_by_undone_steps(db)
-    db.execute("DELETE FROM edits WHERE undone = 1")
-    cursor = db.execute("INSERT INTO edits(description, at) VALUES (?, ?)", (description, now_iso()))
+    db.execute(f"UPDATE edits SET undone = {REPLACED} WHERE undone = 1")
+    cursor = db.execute(
+        "INSERT INTO edits(description, at, who, workstation) VALUES (?, ?, ?, ?)",
+        (description, now_iso(), identity.user, identity.workstation),
+    )
     assert cursor.lastrowid is not None  # an INSERT's row
     return cursor.lastrowid
 
@@ -94,9 +100,12 @@ def changes_to_play(db: sqlite3.Connection, edit_id: int, undo: bool) -> list[Ce
     return changes
 
 
-def mark_played(db: sqlite3.Connection, edit_id: int, undo: bool) -> None:
-    """The step has been undone (or redone), and so have its corrections."""
-    db.execute("UPDATE edits SET undone = ? WHERE id = ?", (int(undo), edit_id))
+def mark_played(db: sqlite3.Connection, edit_id: int, undo: bool, identity: Identity) -> None:
+    """The step has been undone (by `identity`, now) or redone, and so have
+    its corrections.  Its own author stays whoever made it."""
+    undone_by, undone_at = (identity.describe(), now_iso()) if undo else (None, None)
+    db.execute("UPDATE edits SET undone = ?, undone_by = ?, undone_at = ? WHERE id = ?",
+               (int(undo), undone_by, undone_at, edit_id))
     correction_queue.retract(db, edit_id, retracted=undo)
 
 

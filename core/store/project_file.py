@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from core.identity import Identity
 from core.project_lock import ProjectLock
 from core.schema import Cell
 from core.store import history
@@ -60,9 +61,17 @@ class ProjectFile:
     close it (or use it as a context manager) when done."""
 
     def __init__(
-        self, path: Path, connection: sqlite3.Connection, read_only: bool, lock: ProjectLock | None = None
+        self,
+        path: Path,
+        connection: sqlite3.Connection,
+        read_only: bool,
+        lock: ProjectLock | None = None,
+        identity: Identity | None = None,
     ) -> None:
         self.path = path
+        # Whom the edits, sign-offs and unlocks are recorded under; a window
+        # changes it when the technician sets other initials.
+        self.identity = identity or Identity.of_this_computer()
         self.folder = path.parent
         self.read_only = read_only
         self._db = connection
@@ -83,10 +92,17 @@ class ProjectFile:
     # ----------------------------------------------------------- lifecycle
     @classmethod
     def create(
-        cls, path: str | os.PathLike[str], taxonomy: Taxonomy | None = None, *, editor: str = DEFAULT_EDITOR
+        cls,
+        path: str | os.PathLike[str],
+        taxonomy: Taxonomy | None = None,
+        *,
+        editor: str = DEFAULT_EDITOR,
+        identity: Identity | None = None,
     ) -> Self:
         """Make a new project and open it for editing.  `editor` names, in
-        words, what edits it, for anyone else who tries to edit it meanwhile."""
+        words, what edits it, for anyone else who tries to edit it meanwhile;
+        `identity`, whom its edits are recorded under (default: the system
+        login on this computer)."""
         target = resolve_project_path(path)
         if target.exists():
             raise StoreError(f"{target}: a project already exists here; open it instead")
@@ -108,17 +124,22 @@ class ProjectFile:
         except BaseException:
             lock.release()
             raise
-        return cls(target, connection, read_only=False, lock=lock)
+        return cls(target, connection, read_only=False, lock=lock, identity=identity)
 
     @classmethod
     def open(
-        cls, path: str | os.PathLike[str], read_only: bool | None = None, *, editor: str = DEFAULT_EDITOR
+        cls,
+        path: str | os.PathLike[str],
+        read_only: bool | None = None,
+        *,
+        editor: str = DEFAULT_EDITOR,
+        identity: Identity | None = None,
     ) -> Self:
         """Open an existing project.  With read_only=None the store opens
         read-only by itself when the file or its folder cannot be written.
         Opening for editing takes the project's lock: while another window
         or command edits it, ProjectInUseError names who (reading needs no
-        lock)."""
+        lock).  `identity`: as for `create`."""
         target = resolve_project_path(path)
         if not target.is_file():
             raise StoreError(f"{target}: no project file here")
@@ -132,12 +153,16 @@ class ProjectFile:
             if lock is not None:
                 lock.release()
             raise
-        return cls(target, connection, read_only=read_only, lock=lock)
+        return cls(target, connection, read_only=read_only, lock=lock, identity=identity)
 
     @classmethod
-    def open_or_create(cls, path: str | os.PathLike[str], *, editor: str = DEFAULT_EDITOR) -> Self:
+    def open_or_create(
+        cls, path: str | os.PathLike[str], *, editor: str = DEFAULT_EDITOR, identity: Identity | None = None
+    ) -> Self:
         target = resolve_project_path(path)
-        return cls.open(target, editor=editor) if target.exists() else cls.create(target, editor=editor)
+        if target.exists():
+            return cls.open(target, editor=editor, identity=identity)
+        return cls.create(target, editor=editor, identity=identity)
 
     @classmethod
     def open_to_read(cls, path: str | os.PathLike[str]) -> Self:
@@ -292,7 +317,7 @@ class ProjectFile:
         if not pending.record_history:
             return None
         if pending.edit_id is None:
-            pending.edit_id = history.begin_step(self._db, pending.description)
+            pending.edit_id = history.begin_step(self._db, pending.description, self.identity)
         history.record_change(self._db, pending.edit_id, cell_id, before, after)
         return pending.edit_id
 

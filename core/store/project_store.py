@@ -199,16 +199,11 @@ class ProjectStore(ProjectReader):
                 "UPDATE slides SET status = ?, signed_off_by = ?, signed_off_at = ?, attributes = ? WHERE id = ?",
                 (SlideStatus.SIGNED_OFF.value, who.strip(), at, json.dumps(attributes), slide_id),
             )
-            self._db.execute(
-                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'sign_off', ?)",
-                (at, slide_id, who.strip(), comment.strip()),
-            )
+            self._record_audit(at, slide_id, who.strip(), "sign_off", comment.strip())
             if reason:
                 # Its own row, so the trail says plainly which sign-offs were short and why.
-                self._db.execute(
-                    "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'below_target', ?)",
-                    (at, slide_id, who.strip(), f"{count.counted} of {target} white cells counted: {reason}"),
-                )
+                self._record_audit(at, slide_id, who.strip(), "below_target",
+                                   f"{count.counted} of {target} white cells counted: {reason}")
             self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
 
@@ -226,12 +221,17 @@ class ProjectStore(ProjectReader):
                 "UPDATE slides SET status = ?, signed_off_by = NULL, signed_off_at = NULL, attributes = ? WHERE id = ?",
                 (SlideStatus.IN_REVIEW.value, json.dumps(attributes), slide_id),
             )
-            self._db.execute(
-                "INSERT INTO audit(at, slide_id, who, action, reason) VALUES (?, ?, ?, 'unlock', ?)",
-                (now_iso(), slide_id, who, reason.strip()),
-            )
+            self._record_audit(now_iso(), slide_id, who, "unlock", reason.strip())
             self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return self._slide(slide_id)
+
+    def _record_audit(self, at: str, slide_id: int, who: str, action: str, reason: str) -> None:
+        """A sign-off or unlock in the audit table: `who` as the reviewer gave
+        it, the workstation as this store's identity has it."""
+        self._db.execute(
+            "INSERT INTO audit(at, slide_id, who, action, reason, workstation) VALUES (?, ?, ?, ?, ?, ?)",
+            (at, slide_id, who, action, reason, self.identity.workstation),
+        )
 
     # ----------------------------------------------------------- model and import writes
     def add_cells(self, slide_id: int, cells: Sequence[NewCell], description: str = "Add cells") -> list[Cell]:
@@ -540,7 +540,7 @@ class ProjectStore(ProjectReader):
                 self._refuse_signed(verb, description, dict.fromkeys(slide_id for slide_id, _ in cells))
                 for change in changes:
                     self._restore(change)
-                history.mark_played(self._db, edit_id, undo)
+                history.mark_played(self._db, edit_id, undo, self.identity)
                 self._emit(StoreEvent(StoreEventKind.HISTORY_CHANGED))
             return HistoryStep(description, cells)
 

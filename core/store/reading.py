@@ -21,6 +21,7 @@ from core.differential import (
 from core.image_roots import ImageRoots, stored_location
 from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
+from core.store import trail as trail_rows
 from core.store.errors import StoreError
 from core.store.project_file import ProjectFile
 from core.store.rows import KIND_OF, SLIDE_COLUMNS, of_slide, read_cells, slide_from_row
@@ -131,6 +132,22 @@ class ProjectReader(ProjectFile):
             query = f"SELECT at, slide_id, who, action, reason FROM audit{where} ORDER BY id"
             rows = self._db.execute(query, params).fetchall()
         return [dict(row) for row in rows]
+
+    def trail(self, query: trail_rows.TrailQuery | None = None) -> list[trail_rows.TrailRecord]:
+        """Every change of a cell and every sign-off and unlock `query`
+        asks for, oldest first, as kept (core.audit_trail puts them in words)."""
+        with self._lock:
+            return trail_rows.read(self._db, query or trail_rows.TrailQuery())
+
+    def trail_users(self) -> list[str]:
+        """Everyone the audit trail names."""
+        with self._lock:
+            return trail_rows.users(self._db)
+
+    def reviewers(self) -> dict[int, list[str]]:
+        """By slide, who decided on its cells (decisions that stand) and who signed it off."""
+        with self._lock:
+            return trail_rows.reviewers(self._db)
 
     # ----------------------------------------------------------- reading cells
     def cells(self, slide_id: int | None = None, kind: CellKind | None = None) -> list[Cell]:

@@ -7,6 +7,8 @@ import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 
+from core.audit_trail import AuditFilter, audit_trail
+from core.identity import BEFORE_IDENTITY, Identity
 from core.schema import CellKind
 from core.store import ProjectStore
 from core.store_schema import CURRENT_VERSION, MIGRATIONS, migrate, schema_version
@@ -133,10 +135,36 @@ def test_a_version_2_project_opens_with_its_cells_unscreened_and_takes_a_screen(
     migrate(connection, target=2)
     connection.close()
     with ProjectStore.open(path) as store:
-        assert store.schema_version == CURRENT_VERSION == 3
+        assert store.schema_version == CURRENT_VERSION
         assert store.cell(7).screen is None
         assert store.blast_tally().screened == 0
         store.record_screen(1, [(7, 0.9, "pre", True)], "screen-1")
         assert store.cell(7).screen is not None and store.blast_tally().open == 1
         assert store.undo() == "Screen for blasts" and store.cell(7).screen is None
         assert store.undo() == "Set class" and store.cell(7).label == "lymphocyte"
+
+
+def test_a_version_3_project_opens_with_its_edits_by_nobody_known_and_records_who_from_then_on(
+    tmp_path: Path,
+) -> None:
+    """Version 4 records who made each edit and where: the edits saved before
+    say so in the trail, an undo of one still plays, and every new edit, a
+    sign-off included, names the identity the project was opened with."""
+    path = tmp_path / "old.hemalabel"
+    make_version_1_project(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=3)
+    connection.execute("UPDATE edits SET at = '2026-01-05T09:00:00.000+00:00'")
+    connection.close()
+    with ProjectStore.open(path, identity=Identity("CD", "bench-2")) as store:
+        assert store.schema_version == CURRENT_VERSION == 4
+        (old,) = audit_trail(store)
+        assert (old.user, old.workstation, old.action) == (BEFORE_IDENTITY, BEFORE_IDENTITY, "Set class")
+        assert old.change == "class Lymphocyte -> Monocyte; marked reviewed"
+        assert [entry.action for entry in audit_trail(store, AuditFilter(user=BEFORE_IDENTITY))] == ["Set class"]
+        store.set_label([7], "neutrophil")
+        store.sign_off(1, "CD", target=1)
+        new_edit, sign_off = audit_trail(store, AuditFilter(user="CD"))
+        assert (new_edit.user, new_edit.workstation, new_edit.change) == ("CD", "bench-2",
+                                                                         "class Monocyte -> Neutrophil")
+        assert (sign_off.action, sign_off.workstation) == ("Signed off", "bench-2")

@@ -1,0 +1,152 @@
+"""The rows of a project's audit trail, as the file keeps them: every change
+of a cell an edit recorded (with who made it, where, and whether it was
+undone) and every sign-off and unlock.  core.audit_trail puts them in words;
+these run under the store's lock and write nothing."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from core.identity import BEFORE_IDENTITY
+
+SIGN_OFF_ACTIONS = ("sign_off", "below_target", "unlock")  # the audit table's actions
+
+
+@dataclass(frozen=True, slots=True)
+class TrailQuery:
+    """Which entries to read; None: any.  `since` and `until` are times as
+    the rows keep them (UTC, ISO 8601), `since` included, `until` not.
+    `user` BEFORE_IDENTITY asks for the edits saved before anyone was recorded."""
+
+    slide_id: int | None = None
+    user: str | None = None
+    since: str | None = None
+    until: str | None = None
+    cell_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TrailRecord:
+    """One entry: a cell's change (`action` the edit's description, `before`
+    and `after` the cell as the history keeps it, None where there was no
+    cell) or a sign-off's or unlock's row (`action` one of SIGN_OFF_ACTIONS,
+    no cell).  `user` and `workstation` None: saved before version 4."""
+
+    at: str
+    user: str | None
+    workstation: str | None
+    slide_id: int | None
+    cell_id: int | None
+    action: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    undone: bool = False
+    undone_by: str | None = None
+    undone_at: str | None = None
+    reason: str = ""
+
+    @property
+    def is_sign_off(self) -> bool:
+        return self.action in SIGN_OFF_ACTIONS and self.cell_id is None
+
+
+def read(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+    """The entries `query` asks for, oldest first (a sign-off after the
+    edits it closed, as they were made)."""
+    records = _cell_changes(db, query)
+    if query.cell_id is None:
+        records += _sign_offs(db, query)
+    return sorted(records, key=lambda record: record.at)
+
+
+def users(db: sqlite3.Connection) -> list[str]:
+    """Everyone the trail names, sorted; BEFORE_IDENTITY where edits were
+    saved before anyone was recorded."""
+    rows = db.execute("SELECT DISTINCT coalesce(who, ?) FROM edits UNION SELECT DISTINCT who FROM audit",
+                      (BEFORE_IDENTITY,)).fetchall()
+    return sorted({str(row[0]) for row in rows}, key=str.casefold)
+
+
+def reviewers(db: sqlite3.Connection) -> dict[int, list[str]]:
+    """By slide, the people whose decisions on its cells stand (the
+    correction queue's, not retracted by an undo), in the order they first
+    decided, then who signed it off.  A decision whose step the history no
+    longer holds (a recovered file) or that predates version 4 is BEFORE_IDENTITY's."""
+    found: dict[int, dict[str, None]] = {}
+    rows = db.execute(
+        "SELECT q.slide_id, coalesce(e.who, ?) AS who FROM corrections q LEFT JOIN edits e ON e.id = q.edit_id "
+        "WHERE q.retracted = 0 ORDER BY q.id",
+        (BEFORE_IDENTITY,),
+    ).fetchall()
+    for row in rows:
+        found.setdefault(int(row["slide_id"]), {})[str(row["who"])] = None
+    for row in db.execute("SELECT id, signed_off_by FROM slides WHERE signed_off_by IS NOT NULL").fetchall():
+        found.setdefault(int(row["id"]), {})[str(row["signed_off_by"])] = None
+    return {slide_id: list(names) for slide_id, names in found.items()}
+
+
+def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+    conditions, params = _time_and_user("e.at", "e.who", query)
+    slide = "json_extract(coalesce(c.after, c.before), '$.slide_id')"
+    if query.slide_id is not None:
+        conditions.append(f"{slide} = ?")
+        params.append(query.slide_id)
+    if query.cell_id is not None:
+        conditions.append("c.cell_id = ?")
+        params.append(query.cell_id)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = db.execute(
+        f"SELECT e.at, e.who, e.workstation, e.description, e.undone, e.undone_by, e.undone_at, "
+        f"c.cell_id, c.before, c.after, {slide} AS slide_id "
+        f"FROM changes c JOIN edits e ON e.id = c.edit_id{where} ORDER BY e.id, c.id",
+        params,
+    ).fetchall()
+    return [
+        TrailRecord(
+            at=row["at"], user=row["who"], workstation=row["workstation"],
+            slide_id=None if row["slide_id"] is None else int(row["slide_id"]), cell_id=int(row["cell_id"]),
+            action=row["description"], before=_load(row["before"]), after=_load(row["after"]),
+            undone=bool(row["undone"]), undone_by=row["undone_by"], undone_at=row["undone_at"],
+        )
+        for row in rows
+    ]
+
+
+def _sign_offs(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+    conditions, params = _time_and_user("at", "who", query)
+    if query.slide_id is not None:
+        conditions.append("slide_id = ?")
+        params.append(query.slide_id)
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    rows = db.execute(f"SELECT at, who, workstation, slide_id, action, reason FROM audit{where} ORDER BY id",
+                      params).fetchall()
+    return [
+        TrailRecord(at=row["at"], user=row["who"], workstation=row["workstation"],
+                    slide_id=None if row["slide_id"] is None else int(row["slide_id"]), cell_id=None,
+                    action=row["action"], reason=row["reason"])
+        for row in rows
+    ]
+
+
+def _time_and_user(at: str, who: str, query: TrailQuery) -> tuple[list[str], list[Any]]:
+    conditions: list[str] = []
+    params: list[Any] = []
+    if query.since is not None:
+        conditions.append(f"{at} >= ?")
+        params.append(query.since)
+    if query.until is not None:
+        conditions.append(f"{at} < ?")
+        params.append(query.until)
+    if query.user == BEFORE_IDENTITY:
+        conditions.append(f"{who} IS NULL")
+    elif query.user is not None:
+        conditions.append(f"{who} = ?")
+        params.append(query.user)
+    return conditions, params
+
+
+def _load(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else dict(json.loads(text))
