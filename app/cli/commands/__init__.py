@@ -2,6 +2,7 @@
 its parser and sets `handler`.  Add a command by adding its module here."""
 
 from app.cli.commands import (
+    audit_cmd,
     classify_cmd,
     detect_cmd,
     evaluate_cmd,
@@ -22,6 +23,7 @@ ALL = [
     export_cmd,
     info_cmd,
     report_cmd,
+    audit_cmd,
     recover_cmd,
     detect_cmd,
     classify_cmd,
