@@ -3,8 +3,9 @@ and PDF (drawn by core.report_pdf).
 
 A report is what leaves the lab, so it states where its numbers come from:
 the sample, the model versions that classified the cells, who signed the
-slide off and when, and the cells a human changed or the model was unsure
-of, with their thumbnails in the PDF.  The data here is what both formats
+slide off and when, who reviewed it (the audit trail's names: who decided
+on its cells and who signed it), and the cells a human changed or the model
+was unsure of, with their thumbnails in the PDF.  The data here is what both formats
 print: the PDF draws `report_pages` and nothing it does not hold.
 """
 
@@ -59,6 +60,8 @@ class SlideReport:
     model_versions: tuple[str, ...]
     flagged: tuple[FlaggedCell, ...]
     blasts: BlastTally = BlastTally()  # the lymphoid screen's flags (none screened: never screened)
+    # Who decided on its cells (decisions that stand), then who signed it off: the audit trail's names.
+    reviewers: tuple[str, ...] = ()
 
     @property
     def sample_id(self) -> str:
@@ -88,9 +91,9 @@ def report_pages(reports: Sequence[SlideReport]) -> list[ReportPage]:
 
 
 def slide_reports(store: ProjectStore, slide_ids: Sequence[int] | None = None) -> list[SlideReport]:
-    first_label = _first_labels(store)
+    first_label, reviewers = _first_labels(store), store.reviewers()
     slides = store.slides() if slide_ids is None else [store.slide(i) for i in slide_ids]
-    return [_slide_report(store, slide, first_label) for slide in slides]
+    return [_slide_report(store, slide, first_label, reviewers) for slide in slides]
 
 
 def _first_labels(store: ProjectStore) -> dict[int, str | None]:
@@ -102,13 +105,15 @@ def _first_labels(store: ProjectStore) -> dict[int, str | None]:
     return first_label
 
 
-def _slide_report(store: ProjectStore, slide: Slide, first_label: Mapping[int, str | None]) -> SlideReport:
+def _slide_report(store: ProjectStore, slide: Slide, first_label: Mapping[int, str | None],
+                  reviewers: Mapping[int, Sequence[str]]) -> SlideReport:
     taxonomy = store.taxonomy
     cells = store.cells(slide.id)
     white = [cell for cell in cells if cell.kind is CellKind.WHITE]
     versions = tuple(sorted({cell.model_version for cell in white if cell.model_version and cell.probabilities}))
     flagged = [flag for cell in white if (flag := flag_of(cell, first_label, taxonomy)) is not None]
-    return SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged), store.blast_tally(slide.id))
+    return SlideReport(slide, differential(cells, taxonomy), versions, tuple(flagged), store.blast_tally(slide.id),
+                       tuple(reviewers.get(slide.id, ())))
 
 
 def flag_of(cell: Cell, first_label: Mapping[int, str | None], taxonomy: Taxonomy) -> FlaggedCell | None:
@@ -163,7 +168,7 @@ def report_job(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Sequ
         raise ReportError(f"{folder}: folder does not exist")
     if not folder_is_writable(folder):
         raise ReportError(f"{folder}: folder is not writable; the report was not written")
-    first_label = _first_labels(store)
+    first_label, reviewers = _first_labels(store), store.reviewers()
     slides = store.slides() if slide_ids is None else [store.slide(i) for i in slide_ids]
     # A PDF draws a page per sample, and a summary after several.
     pages = (len(slides) + (len(slides) > 1)) if suffix == ".pdf" else 0
@@ -172,7 +177,7 @@ def report_job(store: ProjectStore, out: str | os.PathLike[str], slide_ids: Sequ
     for done, slide in enumerate(slides):
         cancel.raise_if_cancelled()
         yield Progress(done, total, f"Counting {slide.image_name} ({done + 1} of {len(slides)})")
-        reports.append(_slide_report(store, slide, first_label))
+        reports.append(_slide_report(store, slide, first_label, reviewers))
     if suffix == ".pdf":
         from core.report_pdf import pdf_job  # fpdf2 loads only for a PDF
 
@@ -222,24 +227,28 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
         + ["nrbc", "nrbc_per_100_wbc", "platelets", "unidentified", "unreviewed_white", "model_versions", "comment"]
         # Last, so readers of the columns before are unchanged; empty where nothing was screened.
         + ["blast_screen", "blasts_suspected", "lymphoid_cells_screened", "blasts_confirmed", "blast_flags_open"]
+        + ["reviewers"]
     )
     rows: list[tuple[Any, ...]] = [
         (r.slide.path, r.sample_id, r.slide.status.value, r.slide.signed_off_by or "", r.slide.signed_off_at or "",
          r.count, r.slide.signed_target or "", r.slide.below_target_reason, ";".join(r.model_versions),
-         r.slide.comment, r.blasts)
+         r.slide.comment, r.blasts, "; ".join(r.reviewers))
         for r in reports
     ]
     versions = sorted({v for r in reports for v in r.model_versions})
     total_blasts = BlastTally(*(sum(column) for column in zip(BlastTally(), *(r.blasts for r in reports))))
+    everyone = "; ".join(dict.fromkeys(name for r in reports for name in r.reviewers))
     rows.append(("TOTAL", "", "", "", "", project_total(store, reports), "", "", ";".join(versions), "",
-                 total_blasts))
-    for path, sample, status, reviewer, at, count, target, below_target, model_versions, comment, blasts in rows:
+                 total_blasts, everyone))
+    for (path, sample, status, reviewer, at, count, target, below_target, model_versions, comment, blasts,
+         reviewers) in rows:
         # Every free-text field (a slide's path, sample, the reviewer's
         # initials, reasons and comment, even model names) is one a person or
         # an imported file chose: one starting with "=" would run as a formula
         # in the spreadsheet that opens the report.  Counts stay numbers.
-        path, sample, reviewer, at, below_target, model_versions, comment = (
-            spreadsheet_text(text) for text in (path, sample, reviewer, at, below_target, model_versions, comment)
+        path, sample, reviewer, at, below_target, model_versions, comment, reviewers = (
+            spreadsheet_text(text)
+            for text in (path, sample, reviewer, at, below_target, model_versions, comment, reviewers)
         )
         writer.writerow(
             [path, sample, status, reviewer, at, count.counted, target, below_target]
@@ -248,6 +257,7 @@ def _csv_bytes(store: ProjectStore, reports: Sequence[SlideReport]) -> bytes:
             + [count.nrbc, "" if count.nrbc_per_100_wbc is None else f"{count.nrbc_per_100_wbc:.1f}",
                count.platelets, count.unidentified, count.unreviewed_white, model_versions, comment]
             + _blast_columns(blasts)
+            + [reviewers]
         )
     # With a byte-order mark: Excel, where a lab opens a report, reads a CSV
     # without one in the system's legacy code page, so a reviewer's name or

@@ -145,6 +145,7 @@ class _Page:
             self.fact("Lymphoid screen", report.blasts.line(), width)
         self.fact("Classifier", ", ".join(report.model_versions) or "none (labels by hand or imported)", width)
         self.fact("Reviewer", slide.signed_off_by or "-", width)
+        self.fact("Reviewed by", ", ".join(report.reviewers) or "-", width)
         self.fact("Signed off", minute_utc(slide.signed_off_at) or "-", width)
 
     def count_table(self, count: Differential) -> None:
