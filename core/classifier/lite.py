@@ -35,7 +35,10 @@ class LiteNetwork:
         # Two fixed shapes: resizing an interpreter's input re-plans its
         # kernels, so full batches and single cells each get their own.
         self._full = _Shaped(flatbuffer, batch_size, input_size, threads)
-        self._single = _Shaped(flatbuffer, 1, input_size, threads)
+        # One cell is too little work to share: on two busy cores a second
+        # thread made the screen's single cell eight times slower (waiting
+        # for the other thread), and the logits are the same either way.
+        self._single = _Shaped(flatbuffer, 1, input_size, 1)
         self._lock = threading.Lock()
 
     def __call__(self, pixels: NDArray[Any]) -> NDArray[Any]:
