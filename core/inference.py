@@ -6,7 +6,7 @@ fakes both satisfy these protocols."""
 from __future__ import annotations
 
 import os
-from collections.abc import Generator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -55,6 +55,13 @@ class CellClassifier(Protocol):
 
     def threshold_for(self, label: str) -> float:
         """The confidence below which a prediction of `label` goes to Unidentified."""
+
+
+# More work on a slide just classified, given its pixels (None: it had no
+# cell to classify), done in the transaction and undo step of its
+# predictions: the lymphoid screen reuses the decoded image and adds no
+# commit of its own.
+FollowUp = Callable[[Slide, NDArray[Any] | None], None]
 
 
 @dataclass(slots=True)
@@ -306,9 +313,13 @@ def classify_slides(
     slide_ids: Sequence[int],
     cancel: CancelToken | None = None,
     kinds: Sequence[CellKind] = (CellKind.WHITE,),
+    follow_up: FollowUp | None = None,
 ) -> Job[list[SlideFailure]]:
     """Classify the cells of the given kinds on each slide and write the
-    predictions (labels of cells a human decided are kept)."""
+    predictions (labels of cells a human decided are kept).  `follow_up`
+    runs on each slide classified, with its pixels, inside the transaction
+    that writes its predictions, and on each slide without a cell to
+    classify, with None; not on a slide skipped (signed off, unreadable)."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
     margin = getattr(classifier, "crop_margin", DEFAULT_MARGIN)
@@ -317,6 +328,8 @@ def classify_slides(
         slide = store.slide(slide_id)
         cells = [cell for cell in store.cells(slide_id) if cell.kind in kinds]
         if not cells:
+            if follow_up is not None:
+                follow_up(slide, None)
             yield Progress(index, len(slide_ids), f"no cells to classify on {slide.path}", payload=slide_id)
             continue
         image = None if _left_signed_off(slide, failures) else _load_or_record(store, slide, failures)
@@ -331,7 +344,10 @@ def classify_slides(
             (cell.id, label_from_probabilities(classifier, row), dict(zip(classifier.classes, map(float, row))))
             for cell, row in zip(cells, rows)
         ]
-        store.set_predictions(predictions, classifier.version)
+        with store.edit("Classify"):
+            store.set_predictions(predictions, classifier.version)
+            if follow_up is not None:
+                follow_up(slide, image)
         message = f"classified {counted(len(cells), 'cell')} on {slide.path}"
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures

@@ -6,6 +6,7 @@ the canvas and the browser as each slide is done."""
 from __future__ import annotations
 
 from collections.abc import Generator, Sequence
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
@@ -13,10 +14,11 @@ from app.gui import model_provider
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core.detection.proposal_learning import taught_by_corrections, taught_sentence
-from core.inference import CellClassifier, SlideFailure, classify_slides, detect_slides
+from core.inference import CellClassifier, SlideFailure, detect_slides
 from core.jobs import CancelToken, Progress
-from core.screen.after_classifying import screen_after_classifying
+from core.screen.after_classifying import classify_and_screen
 from core.screen.settings import ScreenSettings, load_screen_settings
+from core.screen.slides import Screener
 from core.store import StoreError
 from core.wording import counted
 
@@ -115,7 +117,7 @@ class ModelController(QObject):
             # Models load here, on the worker thread: TensorFlow is imported
             # the first time it is needed and the window keeps painting.
             failures: list[SlideFailure] = []
-            steps = (int(detect) + int(classify) + int(classify and screen.on)) * len(slide_ids)
+            steps = (int(detect) + int(classify)) * len(slide_ids)
             offset = 0
             if detect:
                 yield Progress(0, steps, "Loading the detector\u2026")
@@ -127,9 +129,15 @@ class ModelController(QObject):
                 classifier = model_provider.default_classifier()
                 if minimum > 0:
                     classifier = ThresholdedClassifier(classifier, minimum)
-                failures += yield from _offset(classify_slides(store, classifier, slide_ids, token), offset, steps)
-                offset += len(slide_ids)
-                yield from _offset(self._screen(store, slide_ids, screen, token), offset, steps)
+                if screen.on:
+                    yield Progress(offset, steps, "Loading the lymphoid screen\u2026")
+                model = self._screen_model(screen)
+                threshold = None if model is None else screen.threshold(model.threshold)
+                # Through core's one door: the screen runs on each slide as it is classified.
+                after = yield from _offset(classify_and_screen(store, classifier, slide_ids, model, screen.all_white,
+                                                               threshold, token), offset, steps)
+                self._flags_note = after.kept_open_line()
+                failures += after.failures
             return failures
 
         self._title = title
@@ -154,25 +162,19 @@ class ModelController(QObject):
         self.running_changed.emit(True)
         return handle
 
-    def _screen(self, store, slide_ids: list[int], settings: ScreenSettings,  # noqa: ANN001
-                token: CancelToken) -> Generator[Progress, None, list[SlideFailure]]:
-        """The lymphoid screen's part of the slides just classified (runs on
-        the worker, through core's one door): screened when the project's
-        setting is on, and the open flags an earlier screen left counted.
-        A model that cannot be loaded is said once."""
-        model = None
-        if settings.on:
-            yield Progress(0, len(slide_ids), "Loading the lymphoid screen\u2026")
-            try:
-                model = model_provider.screen_model()
-            except model_provider.ModelUnavailable as error:
-                if not self._screen_missing_said:
-                    self._screen_missing_said = True
-                    self._screen_note = f"the lymphoid screen is on but not run: {error}"
-        threshold = None if model is None else settings.threshold(model.threshold)
-        after = yield from screen_after_classifying(store, slide_ids, model, settings.all_white, threshold, token)
-        self._flags_note = after.kept_open_line()
-        return []  # a slide the screen could not read was already named by the classifier
+    def _screen_model(self, settings: ScreenSettings) -> Screener | None:
+        """The lymphoid screen's model when the project's setting is on (loaded
+        on the worker); None when off, or when it cannot be loaded, which is
+        said once a session."""
+        if not settings.on:
+            return None
+        try:
+            return model_provider.screen_model()
+        except model_provider.ModelUnavailable as error:
+            if not self._screen_missing_said:
+                self._screen_missing_said = True
+                self._screen_note = f"the lymphoid screen is on but not run: {error}"
+            return None
 
     def _on_progress(self, progress: Progress) -> None:
         self._last_progress = progress
@@ -235,7 +237,7 @@ class ModelController(QObject):
         return list(self._failures)
 
 
-def _offset(job: Generator[Progress, None, list[SlideFailure]], offset: int, total: int):  # noqa: ANN202
+def _offset(job: Generator[Progress, None, Any], offset: int, total: int):  # noqa: ANN202
     """Re-number one stage's progress as part of a two-stage run."""
     while True:
         try:

@@ -93,8 +93,7 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
             except ImageReadError as error:
                 result.problem = error.reason
             else:
-                result.screened = [(cell.id, replace(verdict, suspected=verdict.p_blast >= point))
-                                   for cell, verdict in zip(cells, _screen(model, image, cells))]
+                result.screened = screen_cells(model, image, cells, point)
         if record and slide.status is not SlideStatus.SIGNED_OFF and (result.screened or not cells):
             store.record_screen(slide_id, [(cell_id, v.p_blast, v.subtype, v.suspected)
                                            for cell_id, v in result.screened], version)
@@ -104,7 +103,12 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
     return results
 
 
-def _screen(model: Screener, image: Any, cells: Sequence[Cell]) -> list[CellScreen]:
+def screen_cells(model: Screener, image: Any, cells: Sequence[Cell], point: float) -> list[tuple[int, CellScreen]]:
+    """Each cell's verdict, cut from the slide's RGB `image` as the model was
+    trained, suspected at P(blast) >= `point`: one call of the model."""
+    if not cells:
+        return []
     size, margin = model.card.input_size, model.card.crop_margin
     crops = np.stack([resize_square(crop_square(image, cell.box, margin), size) for cell in cells])
-    return model.screen_crops(crops)
+    return [(cell.id, replace(verdict, suspected=verdict.p_blast >= point))
+            for cell, verdict in zip(cells, model.screen_crops(crops))]

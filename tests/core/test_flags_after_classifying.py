@@ -6,8 +6,10 @@ suspected blast is never dropped unseen and sign-off still waits for it."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import core.classifier
@@ -15,10 +17,10 @@ from app.cli.main import main
 from core import review
 from core.jobs import run_job
 from core.schema import BlastFlag, Box, CellKind, LabelSource, NewCell
-from core.screen.after_classifying import screen_after_classifying
+from core.screen.after_classifying import classify_and_screen
 from core.store import ProjectStore, SignOffRefusedError
 from core.taxonomy import BLAST
-from tests.app.fake_models import FakeClassifier, FakeScreenModel
+from tests.app.fake_models import CLASSES, FakeClassifier, FakeScreenModel
 from tests.core.images import write_image
 
 
@@ -69,18 +71,32 @@ def test_a_project_without_open_flags_says_nothing_of_them(
     assert "blast flag" not in capsys.readouterr().out
 
 
+class _LabelsInTurn(FakeClassifier):
+    """Calls the cells it is given, in order, by the labels it holds."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__()
+        self.labels = labels
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        rows = np.full((len(crops), len(CLASSES)), 0.01)
+        for row, label in zip(rows, self.labels):
+            row[CLASSES.index(label)] = 0.93
+        return rows
+
+
 def test_a_screen_that_no_longer_looks_at_a_cell_leaves_its_open_flag_open_and_counts_it(tmp_path: Path) -> None:
     project, ids = _flagged_project(tmp_path)
+    lymphocytes = ["lymphocyte"] * 4
     with ProjectStore.open(project) as store:
         # The first cell is now a neutrophil, so the screen passes it over; the last is screened afresh.
-        store.set_predictions([(ids[0], "neutrophil", {"neutrophil": 0.9})], "model 2")
-        after = run_job(screen_after_classifying(store, [1], FakeScreenModel(p_blast=0.9)))
+        now = ["neutrophil", "lymphocyte", "lymphocyte", "lymphocyte"]
+        after = run_job(classify_and_screen(store, _LabelsInTurn(now), [1], FakeScreenModel(p_blast=0.9)))
         assert [cell_id for cell_id, _ in after.slides[0].screened] == [ids[2], ids[3]]  # a Blast is no lymphoid
         assert _flags(store, ids) == [BlastFlag.SUSPECTED, BlastFlag.CONFIRMED, BlastFlag.DISMISSED,
                                       BlastFlag.SUSPECTED]
         assert after.kept_open == 1 and after.kept_open_line().startswith("1 cell keeps an open blast flag")
         # Screened again as a lymphocyte, its flag is this run's: nothing is kept from before.
-        store.set_predictions([(ids[0], "lymphocyte", {"lymphocyte": 0.9})], "model 2")
-        again = run_job(screen_after_classifying(store, [1], FakeScreenModel(p_blast=0.9)))
+        again = run_job(classify_and_screen(store, _LabelsInTurn(lymphocytes), [1], FakeScreenModel(p_blast=0.9)))
         assert again.kept_open == 0 and again.kept_open_line() == ""
         assert store.blast_tally(1).open == 2

@@ -76,12 +76,9 @@ def run(args: argparse.Namespace) -> int:
                 screen_model = None
                 if args.screen or settings.on:
                     screen_model = _screen_model(args.screen_model, asked=args.screen)
-                summary = _classify_project(load_classifier(args.model), store, learn=args.learn == "auto")
                 all_white = args.screen_all_white or settings.all_white
-                screen, kept_open = _screen_project(screen_model, store, all_white, settings)
-                if screen is not None:
-                    summary["screen"] = screen
-                summary["open_flags_kept"] = kept_open
+                summary = _classify_project(load_classifier(args.model), store, screen_model, all_white, settings,
+                                            learn=args.learn == "auto")
     except ModelCardError as error:
         return fail(str(error))
     if args.json:
@@ -116,20 +113,8 @@ def _screen_model(name: str | None, asked: bool):
         return None
 
 
-def _screen_project(model, store: ProjectStore, all_white: bool, settings) -> tuple[dict | None, dict]:  # noqa: ANN001
-    """The screen's part of the classification, through core's one door:
-    the screen's summary (None: not screened), and the open flags an
-    earlier screen left that this run kept."""
-    from core.jobs import run_job
-    from core.screen.after_classifying import screen_after_classifying
-
-    threshold = None if model is None else settings.threshold(model.threshold)
-    after = run_job(screen_after_classifying(store, [slide.id for slide in store.slides()], model, all_white,
-                                             threshold))
-    kept_open = {"cells": after.kept_open, "line": after.kept_open_line()}
-    if model is None:
-        return None, kept_open
-    results = after.slides
+def _screen_summary(model, threshold: float | None, results: list) -> dict:  # noqa: ANN001
+    """What the screen found on the slides just classified."""
     suspected = sum(len(r.suspected) for r in results)
     lymphoid = sum(r.lymphoid_cells for r in results)
     summary = {
@@ -142,7 +127,7 @@ def _screen_project(model, store: ProjectStore, all_white: bool, settings) -> tu
                     "suspected": [{"cell": cell_id, "p_blast": round(v.p_blast, 4), "subtype": v.subtype}
                                   for cell_id, v in r.suspected]} for r in results],
     }
-    return summary, kept_open
+    return summary
 
 
 def _plain(value: object) -> str:
@@ -200,16 +185,22 @@ def _classify_images(classifier, locator, folder: Path, paths: list[Path], out: 
     return summary
 
 
-def _classify_project(classifier, store: ProjectStore, learn: bool = True) -> dict:
+def _classify_project(classifier, store: ProjectStore, screen_model, all_white: bool, settings,  # noqa: ANN001
+                      learn: bool = True) -> dict:
+    """Classify (and screen, with a screen model) through core's one door,
+    as the window does, then teach from the project's reviewed cells."""
     from collections import Counter
 
-    from core.inference import classify_slides
     from core.jobs import run_job
     from core.project_learning import ProjectTeacher
     from core.schema import CellKind
+    from core.screen.after_classifying import classify_and_screen
 
     slide_ids = [slide.id for slide in store.slides()]
-    failures = run_job(classify_slides(store, classifier, slide_ids), print_slide_progress)
+    threshold = None if screen_model is None else settings.threshold(screen_model.threshold)
+    after = run_job(classify_and_screen(store, classifier, slide_ids, screen_model, all_white, threshold),
+                    print_slide_progress)
+    failures = after.failures
     taught = ProjectTeacher(store, classifier).teach() if learn else None
     # What the white cells of the slides that could be read now say: the
     # model's labels, and the labels a human decided, which it keeps.
@@ -221,7 +212,7 @@ def _classify_project(classifier, store: ProjectStore, learn: bool = True) -> di
     )
     for failure in failures:
         print(f"hemalabel: skipped {failure.path}: {failure.reason}", file=sys.stderr)
-    return {
+    summary = {
         "model": classifier.version,
         "slides": len(slide_ids),
         "white_cells": sum(labels.values()),
@@ -230,3 +221,7 @@ def _classify_project(classifier, store: ProjectStore, learn: bool = True) -> di
         "taught_by": taught.taught if taught is not None and taught.weight > 0 else 0,
         "taught_predictions": len(taught.predictions) if taught is not None else 0,
     }
+    if screen_model is not None:
+        summary["screen"] = _screen_summary(screen_model, threshold, after.slides)
+    summary["open_flags_kept"] = {"cells": after.kept_open, "line": after.kept_open_line()}
+    return summary
