@@ -186,7 +186,7 @@ def _kind_words(state: dict[str, Any]) -> str:
 
 def _class_words(state: dict[str, Any], taxonomy: Taxonomy) -> str:
     label = state.get("label")
-    return "no class" if not label else taxonomy.display_of(str(label))
+    return "none" if not label else taxonomy.display_of(str(label))
 
 
 def _cell_words(state: dict[str, Any], taxonomy: Taxonomy) -> str:

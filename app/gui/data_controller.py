@@ -1,4 +1,4 @@
-"""File > Import…, Export… and Report…: their dialogs, each running its job
+"""File > Import…, Export…, Report… and Audit Trail…: their dialogs, each running its job
 through the window's one worker helper, so the window keeps painting and
 closing it waits for them.
 
@@ -13,6 +13,7 @@ from typing import TypeVar
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QDialog, QFileDialog
 
+from app.gui.dialogs.audit_trail_dialog import AuditTrailDialog
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
 from app.gui.dialogs.report_dialog import ReportDialog
@@ -42,6 +43,7 @@ class DataController(QObject):
         a["export_data"].triggered.connect(self.open_export)
         a["report_slide"].triggered.connect(lambda: self.ask_report(all_slides=False))
         a["report_project"].triggered.connect(lambda: self.ask_report(all_slides=True))
+        a["audit_trail"].triggered.connect(self.open_audit_trail)
 
     def set_session(self, session: ProjectSession | None) -> None:
         if self.active_dialog is not None:
@@ -67,6 +69,14 @@ class DataController(QObject):
             return None
         # Exports only read the project: the reader never waits on a running job's commits.
         return self._open(ExportDialog(self.window, self.session.reader))
+
+    def open_audit_trail(self) -> AuditTrailDialog | None:
+        """The trail as read (a read-only project's, too); other initials
+        set there are recorded on the window's editing store."""
+        if self.session is None:
+            return None
+        return self._open(AuditTrailDialog(self.window, self.session.reader, self.session.store,
+                                           self._current_slide()))
 
     def _open(self, dialog: DialogT) -> DialogT:
         if self.active_dialog is not None and not getattr(self.active_dialog, "running", False):

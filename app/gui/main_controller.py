@@ -34,6 +34,7 @@ from app.gui.sample_id import SampleIdController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
 from app.gui.teaching_controller import TeachingController
+from app.gui.user_identity import window_identity
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
 from app.version import window_title
 from core.detection.familiarity import UNRELIABLE, slide_is_unlike
@@ -243,13 +244,14 @@ class MainController(QObject):
                     self.show_project_message(f"Nothing opened: no place was chosen for the project of {source}")
                     return False
                 # A project chosen that exists is opened and the folder's new images added to it.
-                store = (ProjectStore.open if target.exists() else ProjectStore.create)(target, editor=EDITOR)
+                store = (ProjectStore.open if target.exists() else ProjectStore.create)(
+                    target, editor=EDITOR, identity=window_identity())
                 to_import = source
             elif source.is_file() and is_image_file(source):  # picked through "All files"
                 raise StoreError(f"{source.name} is a slide image, not a HemaLabel project: open its folder "
                                  "with File \u203a Open Folder of Images")
             else:
-                store = ProjectStore.open(source, read_only=read_only, editor=EDITOR)
+                store = ProjectStore.open(source, read_only=read_only, editor=EDITOR, identity=window_identity())
         except ProjectInUseError as error:
             self.show_project_message(f"Cannot edit {source}: {error}")
             self.elsewhere.offer(source, error)
@@ -650,7 +652,7 @@ class MainController(QObject):
         a["sign_off"].setEnabled(editable and has_slide)
         a["sign_off"].setIconText("Unlock" if has_slide and self.slide.status is SlideStatus.SIGNED_OFF else "Sign Off")
         a["import_data"].setEnabled(editable)
-        for name in ("export_data", "report_project"):
+        for name in ("export_data", "report_project", "audit_trail"):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
         a["locate_image"].setEnabled(has_slide and editable)

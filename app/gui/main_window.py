@@ -236,7 +236,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([a["import_data"], a["export_data"]])
         file_menu.addSeparator()
-        file_menu.addActions([a["report_slide"], a["report_project"]])
+        file_menu.addActions([a["report_slide"], a["report_project"], a["audit_trail"]])
         file_menu.addSeparator()
         file_menu.addAction(a["locate_image"])
         file_menu.addSeparator()

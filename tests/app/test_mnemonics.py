@@ -11,6 +11,7 @@ from pathlib import Path
 from PySide6.QtWidgets import QAbstractButton, QGroupBox, QLabel, QMenu, QTabWidget, QWidget
 
 from app.gui import worker
+from app.gui.dialogs.audit_trail_dialog import AuditTrailDialog
 from app.gui.dialogs.export_dialog import ExportDialog
 from app.gui.dialogs.import_dialog import ImportDialog
 from app.gui.dialogs.report_dialog import ReportDialog
@@ -51,6 +52,7 @@ def test_no_dialog_gives_one_alt_letter_to_two_controls(qtbot, review_store: Pro
         "sign-off": SignOffDialog(None, review_store, 1),
         "report": ReportDialog(None, review_store, Path("r.pdf"), None),
         "lymphoid screen": ScreenSettingsDialog(None, review_store),
+        "audit trail": AuditTrailDialog(None, review_store, review_store),
     }
     for name, dialog in dialogs.items():
         qtbot.addWidget(dialog)

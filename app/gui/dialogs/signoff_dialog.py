@@ -5,8 +5,9 @@ refuse (Unidentified or unreviewed white cells) the dialog says
 why, in the store's words, and offers no sign-off.  A count below the
 target (none counted, too) is signed only with a reason, asked for in a
 field of its own that has the keys first, so typing it and Enter signs.
-The reviewer's initials are asked once and remembered; the OS user is the
-first suggestion.
+The reviewer's initials are asked once and remembered, and the project's
+edits are recorded under them from then on; the OS user is the first
+suggestion.
 """
 
 from __future__ import annotations
@@ -28,12 +29,11 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.settings import app_qsettings
+from app.gui.user_identity import SETTINGS_INITIALS, remember_initials
 from core.differential import DEFAULT_TARGET, Differential, differential
 from core.schema import SlideStatus
 from core.store import ProjectStore, SignOffRefusedError, StoreError
 from core.wording import minute_utc
-
-SETTINGS_INITIALS = "review/initials"
 
 
 def remembered_initials() -> str:
@@ -216,7 +216,7 @@ class SignOffDialog(QDialog):
         except StoreError as error:
             self._show_problem(str(error))
             return
-        app_qsettings().setValue(SETTINGS_INITIALS, who)
+        remember_initials(who, self.store)  # the initials signed with are whom later edits are recorded under
         self.accept()
 
 
