@@ -60,8 +60,10 @@ class RootCheck:
 
 def missing_image_folders(store: ProjectReader, slides: Iterable[Slide] | None = None) -> list[MissingFolder]:
     """The project's slides whose images are not found where this computer
-    looks, grouped by the deepest folder that exists above them (so every
-    slide of an unmounted share falls in one group), largest group first."""
+    looks, grouped by the topmost missing folder above them (every slide of
+    a share that is gone falls in one group, two shares gone make two), or
+    by the empty folder they should be in (an unmounted share's mount
+    point); largest group first."""
     folders_seen: dict[Path, bool] = {}
 
     def is_dir(folder: Path) -> bool:
@@ -69,15 +71,23 @@ def missing_image_folders(store: ProjectReader, slides: Iterable[Slide] | None =
             folders_seen[folder] = folder.is_dir()
         return folders_seen[folder]
 
-    groups: dict[Path, list[tuple[Slide, Path]]] = {}
+    def is_empty(folder: Path) -> bool:
+        if folder not in empty_seen:
+            empty_seen[folder] = not any(folder.iterdir())
+        return empty_seen[folder]
+
+    empty_seen: dict[Path, bool] = {}
+    groups: dict[tuple[Path, str], list[tuple[Slide, Path]]] = {}
     for slide in store.slides() if slides is None else slides:
-        looked = store.image_path(slide)
+        looked = Path(os.path.normpath(store.image_path(slide)))
         if is_dir(looked.parent) and looked.is_file():
             continue
         existing = looked.parent
         while not is_dir(existing) and existing.parent != existing:
             existing = existing.parent
-        groups.setdefault(existing, []).append((slide, looked))
+        below = looked.relative_to(existing).parts
+        gone = "" if len(below) == 1 or is_empty(existing) else below[0]
+        groups.setdefault((existing, gone), []).append((slide, looked))
     found = [_missing_folder(store, members) for members in groups.values()]
     return sorted(found, key=lambda group: (-len(group.slide_ids), str(group.looked_in)))
 

@@ -130,3 +130,16 @@ def test_a_folder_the_technician_names_is_checked_before_it_is_kept(tmp_path: Pa
         check = check_root(store, as_slashed(share), wrong)
         assert (check.found, check.total, check.worth_mapping()) == (0, 6, False)
         assert check_root(store, as_slashed(share), share).found == 6
+
+
+def test_two_shares_gone_from_one_folder_are_two_messages(tmp_path: Path) -> None:
+    project, share = _project_with_scans(tmp_path, count=2)
+    old = write_image(tmp_path / "mnt" / "old" / "x.png", seed=7)
+    (tmp_path / "mnt" / "kept").mkdir()  # /mnt is not empty: lab and old are each gone
+    with ProjectStore.open(project) as store:
+        store.add_slide(old, 64, 48)
+    shutil.rmtree(tmp_path / "mnt" / "lab")
+    shutil.rmtree(old.parent)
+    with ProjectStore.open(project) as store:
+        groups = missing_image_folders(store)
+    assert [(group.looked_in, len(group.slide_ids)) for group in groups] == [(share, 2), (old.parent, 1)]
