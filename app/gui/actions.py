@@ -39,6 +39,8 @@ SPECS: tuple[ActionSpec, ...] = (
                "File"),
     ActionSpec("locate_image", "&Locate Slide Image\u2026", "Ctrl+L",
                "Point to where this slide's image is now (moved or renamed)", "File"),
+    ActionSpec("image_folders", "Image Fol&ders\u2026", None,
+               "Say where this project's image folders are on this computer (a share mounted elsewhere)", "File"),
     ActionSpec("quit", "&Quit", QKeySequence.StandardKey.Quit, "Close HemaLabel (every edit is already saved)", "File"),
     ActionSpec("undo", "&Undo", "Ctrl+Z", "Undo the last edit", "Edit"),
     ActionSpec("redo", "&Redo", "Ctrl+Shift+Z", "Redo the edit just undone", "Edit"),

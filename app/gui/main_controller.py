@@ -23,6 +23,7 @@ from app.gui.data_controller import DataController
 from app.gui.edited_elsewhere import EditedElsewhere
 from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
+from app.gui.image_folders import ImageFolders
 from app.gui.imagery import ImageShown
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController, ThresholdedClassifier
@@ -80,6 +81,8 @@ class MainController(QObject):
         self._not_saved: str | None = None  # the latest edit the file refused, until one is saved again
         self._message: tuple[str, int | None] = ("", None)  # the status bar's message, and the slide it is about
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
+        self.image_folders = ImageFolders(window, self.settings, window.folders_banner, self.show_project_message,
+                                          self._alert, self._images_remapped)
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -135,6 +138,7 @@ class MainController(QObject):
         w.browser.review_requested.connect(w.focus_current_view)
         w.image_banner.button.clicked.connect(self.ask_locate)
         a["locate_image"].triggered.connect(self.ask_locate)
+        a["image_folders"].triggered.connect(self.image_folders.review)
         w.threshold.valueChanged.connect(lambda percent: self._threshold_changed(percent / 100.0))
         a["threshold"].triggered.connect(self.ask_threshold)
         a["screen_settings"].triggered.connect(self.open_screen_settings)
@@ -264,6 +268,7 @@ class MainController(QObject):
         self.session = ProjectSession(store, self)
         self.session.changed.connect(self._on_store_events)
         self.session.save_failed.connect(self._on_save_failed)
+        self.image_folders.set_session(self.session)  # before any view asks where an image is
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.teaching.set_session(self.session)
@@ -364,6 +369,7 @@ class MainController(QObject):
         self.canvas.set_session(None)
         self.models.set_session(None)
         self.window.slide_model.set_session(None)
+        self.image_folders.set_session(None)
         session.close()
         self.window.read_only_banner.hide_message()
         self.window.image_banner.hide_message()
@@ -467,6 +473,8 @@ class MainController(QObject):
 
     def relocate(self, slide_id: int, path: str | os.PathLike[str]) -> bool:
         assert self.session is not None
+        if self.image_folders.offer_for_located(self.session.reader.slide(slide_id), path):
+            return True
         try:
             info = probe_image(path, verify_pixels=False)
             slide = self.session.store.relocate_slide(slide_id, path, info.width, info.height)
@@ -480,6 +488,14 @@ class MainController(QObject):
             self.canvas.refresh_slide(slide)
         self.show_message(f"{Path(slide.path).name} found at {path}")
         return True
+
+    def _images_remapped(self, slide_ids: list[int]) -> None:
+        """An image folder was mapped or unmapped: those slides' images are looked for anew."""
+        for slide_id in slide_ids:
+            self.window.slide_model.refresh_slide(slide_id)
+        self.canvas.forget_images(slide_ids)
+        if self.slide is not None and self.slide.id in slide_ids:
+            self.canvas.show_slide(self.slide)
 
     # ------------------------------------------------------------ store events
     def _on_store_events(self, events: list[StoreEvent]) -> None:
@@ -656,6 +672,7 @@ class MainController(QObject):
             a[name].setEnabled(has_project)
         a["report_slide"].setEnabled(has_slide)
         a["locate_image"].setEnabled(has_slide and editable)
+        a["image_folders"].setEnabled(self.session is not None)
         a["sample_id"].setEnabled(has_slide and editable)
         a["retrain"].setEnabled(has_project)
         a["screen_settings"].setEnabled(editable)
@@ -727,7 +744,11 @@ class MainController(QObject):
         w = self.window
         w.slide_model.set_problem(slide_id, state, reason) if slide_id else None
         name = Path(self.slide.path).name if self.slide else ""
-        if state == ImageShown.MISSING:
+        if state == ImageShown.MISSING and self.image_folders.covers(slide_id):
+            # The folder banner already says it, for every slide of the folder.
+            w.image_banner.hide_message()
+            w.view.set_overlay(f"Image missing\n{name}\n\nIts folder is not found: use Map Folder\u2026 above.")
+        elif state == ImageShown.MISSING:
             where = self.session.store.image_path(self.slide) if self.session and self.slide else name
             w.image_banner.show_message(f"<b>Image missing.</b> {where} is not there any more (moved or renamed?).",
                                         "error", "Locate\u2026")

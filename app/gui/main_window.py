@@ -58,6 +58,8 @@ class MainWindow(QMainWindow):
         self.read_only_banner = Banner()
         self.read_only_banner.setObjectName("readOnlyBanner")
         self.image_banner = Banner()
+        self.folders_banner = Banner()  # a folder of images missing (a share not mounted), one at a time
+        self.folders_banner.setObjectName("foldersBanner")
         # Says when the detector found the slide unlike its training fields.
         self.proposals_banner = Banner()
         self.proposals_banner.label.setAccessibleName("Proposals warning")
@@ -71,7 +73,7 @@ class MainWindow(QMainWindow):
         self.central_stack = QStackedWidget()
         self.central_stack.addWidget(canvas_page)
         self.central_stack.addWidget(self.gallery_page)
-        self.setCentralWidget(_column(self.read_only_banner, self.central_stack))
+        self.setCentralWidget(_column(self.read_only_banner, self.folders_banner, self.central_stack))
 
         # Left: slides.  Right: the selected cell.
         self.slide_model = SlideListModel(self)
@@ -238,7 +240,7 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addActions([a["report_slide"], a["report_project"], a["audit_trail"]])
         file_menu.addSeparator()
-        file_menu.addAction(a["locate_image"])
+        file_menu.addActions([a["locate_image"], a["image_folders"]])
         file_menu.addSeparator()
         file_menu.addAction(a["quit"])
         edit = bar.addMenu("&Edit")

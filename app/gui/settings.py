@@ -6,6 +6,7 @@ they never touch a technician's real settings."""
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,22 @@ class AppSettings:
 
     def set_last_slide(self, project: str | os.PathLike[str], slide_id: int) -> None:
         self._q.setValue(_project_key(project, "last_slide"), int(slide_id))
+
+    # ------------------------------------------------------------ image folders
+    def image_roots(self, project: str | os.PathLike[str]) -> dict[str, str]:
+        """This user's mapping of the project's image folders to this
+        computer's (core.image_roots), {} when none or unreadable."""
+        try:
+            value = json.loads(str(self._q.value(_project_key(project, "image_roots"), "{}")))
+        except ValueError:
+            return {}
+        if not isinstance(value, dict):
+            return {}
+        return {str(old): str(new) for old, new in value.items()}
+
+    def set_image_roots(self, project: str | os.PathLike[str], roots: dict[str, str]) -> None:
+        # JSON text: QSettings would turn a dict into a platform-specific map type.
+        self._q.setValue(_project_key(project, "image_roots"), json.dumps(roots))
 
     # ------------------------------------------------------------ layout
     def window_geometry(self) -> QByteArray | None:

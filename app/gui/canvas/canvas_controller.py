@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -161,6 +161,12 @@ class CanvasController(QObject):
         if moved:
             self._cache.pop(slide.id, None)
             self.show_slide(slide)
+
+    def forget_images(self, slide_ids: Collection[int]) -> None:
+        """Drop these slides' decoded images: they are looked for elsewhere
+        now (an image folder mapped); the cache knows slides, not paths."""
+        for slide_id in slide_ids:
+            self._cache.pop(slide_id, None)
 
     def image(self) -> ImageLevels | None:
         """The full image on show, to cut cells from (None while loading,
