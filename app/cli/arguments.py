@@ -49,3 +49,29 @@ def locator_for(mode: str):  # -> CellLocator | None; the detector loads only wh
     from core.locating import load_locator
 
     return load_locator() if mode == "auto" else None
+
+
+def add_image_root_option(parser: argparse._ActionsContainer) -> None:
+    """--image-root OLD=NEW, repeatable: where a folder the project names is
+    on this computer (a share mounted elsewhere), for this run only."""
+    parser.add_argument(
+        "--image-root", action="append", default=[], type=_image_root, metavar="OLD=NEW",
+        help="with --project: look for the images the project keeps under folder OLD in folder NEW "
+        "(a share mounted at another path); repeatable, the project is not changed",
+    )
+
+
+def _image_root(text: str) -> tuple[str, str]:
+    from core.image_roots import parse_root
+
+    try:
+        return parse_root(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def image_roots_of(args: argparse.Namespace):  # -> ImageRoots; core loads only when a command runs
+    """The roots --image-root gave, for `store.image_roots`."""
+    from core.image_roots import ImageRoots
+
+    return ImageRoots.of(args.image_root)

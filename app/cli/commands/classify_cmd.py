@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.cli.arguments import add_locate_option, locator_for
+from app.cli.arguments import add_image_root_option, add_locate_option, image_roots_of, locator_for
 from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
 from core.formats.common import atomic_write_text
 
@@ -28,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--images", metavar="DIR", help="folder of single-cell crops (searched recursively)")
     source.add_argument("--project", "-p", metavar="P", help="project whose white cells to classify")
+    add_image_root_option(parser)
     parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
     add_locate_option(parser, "image (with --images)")
@@ -56,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
+    if args.image_root and not args.project:
+        return fail("--image-root goes with --project: it says where a project's image folders are")
     if args.images and args.screen:
         return fail("--screen works on a project's slides (--project P), not on a folder of crops")
     try:
@@ -72,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                store.image_roots = image_roots_of(args)
                 settings = load_screen_settings(store)
                 screen_model = None
                 if args.screen or settings.on:

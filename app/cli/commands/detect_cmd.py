@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.cli.arguments import add_image_root_option, image_roots_of
 from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
 from core.jobs import run_job
 from core.wording import counted
@@ -28,6 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--project", "-p", metavar="P", help="project file or its folder")
+    add_image_root_option(parser)
     source.add_argument("--images", type=Path, metavar="DIR", help="folder of images (searched recursively)")
     parser.add_argument("--out", type=Path, metavar="OUT", help="with --images: output folder (VOC) or .csv file")
     parser.add_argument(
@@ -47,6 +49,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.images is not None and args.out is None:
         return fail("--images needs --out (a folder for VOC XML or a .csv file)")
+    if args.image_root and args.project is None:
+        return fail("--image-root goes with --project: it says where a project's image folders are")
     if args.project is not None and args.out is not None:
         return fail("--out goes with --images; with --project the proposals are written into the project")
     from core.detection.detector import KerasCellDetector
@@ -58,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
 
             # The project before the model: one edited elsewhere is refused at once.
             with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
+                store.image_roots = image_roots_of(args)
                 return _detect_project(args, store, KerasCellDetector.load(args.model))
         # The folder before the model, which takes seconds to load.
         return _detect_folder(args, lambda: KerasCellDetector.load(args.model))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.arguments import add_image_root_option, image_roots_of
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.crops import DEFAULT_MARGIN
 from core.exporting import (
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "so it stands alone; the project is only read.",
     )
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    add_image_root_option(parser)
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="dataset format")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write (must be empty or new)")
     parser.add_argument("--slides", default="all", choices=SLIDE_CHOICES,
@@ -68,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     )
     try:
         with ProjectStore.open(args.project, read_only=True) as store:
+            store.image_roots = image_roots_of(args)
             report = run_job(export_dataset(store, args.out, options), print_progress)
     except FolderNotEmptyError as error:
         return fail(f"{error} (--overwrite)")

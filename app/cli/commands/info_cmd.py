@@ -1,10 +1,12 @@
-"""hemalabel info --project P [--json]"""
+"""hemalabel info --project P [--json] [--image-root OLD=NEW ...]"""
 
 from __future__ import annotations
 
 import argparse
 
+from app.cli.arguments import add_image_root_option, image_roots_of
 from app.cli.output import print_json, reports_user_errors
+from core.missing_images import missing_image_folders
 from core.store import ProjectStore
 
 NAME = "info"
@@ -15,13 +17,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="count slides and cells in a project")
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    add_image_root_option(parser)
     parser.set_defaults(handler=run)
 
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     with ProjectStore.open_to_read(args.project) as store:
+        store.image_roots = image_roots_of(args)
         summary = store.summary()
+        missing = missing_image_folders(store)
+    summary["missing_images"] = [
+        {"folder": str(group.looked_in), "stored_folder": group.stored, "slides": len(group.slide_ids),
+         "folder_state": group.state, "message": group.message()}
+        for group in missing
+    ]
     if args.json:
         print_json(summary)
         return 0
@@ -31,6 +41,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"Project {summary['project']} (schema v{summary['schema_version']}){read_only}")
     statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in summary["slides_by_status"].items())
     print(f"Slides: {summary['slides']} ({statuses})")
+    if missing:
+        # One line per folder: an unmounted share is one line, not a line per slide.
+        print(f"Images missing: {sum(len(group.slide_ids) for group in missing)} of {summary['slides']} slides")
+        for group in missing:
+            print(f"    {group.message()}")
+        print("    (--image-root OLD=NEW tells a command where such a folder is on this computer)")
     samples = list(summary["samples"].items())
     for path, sample in samples[:MAX_SAMPLES_LISTED]:
         print(f"    Sample {sample}: {path}")

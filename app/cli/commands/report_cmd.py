@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from app.cli.arguments import add_image_root_option, image_roots_of
 from app.cli.output import fail, reports_user_errors
 from core.report import ReportError, write_report
 from core.store import ProjectStore
@@ -15,6 +16,7 @@ NAME = "report"
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="write the differential-count report (PDF or CSV)")
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    add_image_root_option(parser)
     parser.add_argument("--out", required=True, metavar="FILE", help="FILE.pdf or FILE.csv")
     parser.add_argument(
         "--slide", action="append", metavar="PATH", help="report only this slide (its image path); repeatable"
@@ -26,6 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     with ProjectStore.open_to_read(args.project) as store:
+        store.image_roots = image_roots_of(args)
         slides = store.slides()
         if args.slide:
             wanted = {store.relative_path(path) for path in args.slide} | set(args.slide)
