@@ -227,6 +227,13 @@ class Cell:
     def with_changes(self, **changes: Any) -> Cell:
         return replace(self, **changes)
 
+    @property
+    def open_blast_flag(self) -> bool:
+        """The lymphoid screen suspects a blast and nobody has decided: only a
+        white cell's (the gallery shows no other, so one marked red or
+        platelet has no flag to decide; ProjectReader.blast_tally agrees)."""
+        return self.kind is CellKind.WHITE and self.screen is not None and self.screen.flag is BlastFlag.SUSPECTED
+
     def top_classes(self, n: int = 3) -> list[tuple[str, float]]:
         ranked = sorted(self.probabilities.items(), key=lambda item: item[1], reverse=True)
         return ranked[:n]

@@ -69,8 +69,8 @@ def blast_screen_text(cell: Cell) -> str:
 
 
 def suspected_blast(cell: Cell) -> bool:
-    """The lymphoid screen flagged the cell and nobody has decided the flag yet."""
-    return cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED
+    """The lymphoid screen flagged the white cell and nobody has decided the flag yet."""
+    return cell.open_blast_flag
 
 
 def confidence_text(cell: Cell, taxonomy: Taxonomy) -> str:

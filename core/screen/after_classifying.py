@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 
 from core.inference import CellClassifier, SlideFailure, classify_slides
 from core.jobs import CancelToken, Job
-from core.schema import BlastFlag, CellKind, Slide, SlideStatus
+from core.schema import CellKind, Slide, SlideStatus
 from core.screen.slides import Screener, SlideScreen, is_lymphoid, screen_cells
 from core.store import ProjectStore
 from core.wording import counted_verb
@@ -107,7 +107,6 @@ def _kept_open(store: ProjectStore, slide_ids: Sequence[int], renewed: dict[int,
         if slide_id not in renewed:
             kept += tally.open
         else:
-            kept += sum(1 for cell in store.cells(slide_id)
-                        if cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED
-                        and cell.id not in renewed[slide_id])
+            kept += sum(1 for cell in store.cells(slide_id, CellKind.WHITE)
+                        if cell.open_blast_flag and cell.id not in renewed[slide_id])
     return kept

@@ -176,7 +176,7 @@ class ProjectStore(ProjectReader):
             slide = self._slide(slide_id)
             count = self.differential(slide_id)
             blockers = count.blockers()
-            flags = self.blast_tally(slide_id).blocker()
+            flags = self.blast_tally(slide_id).blocker(self.open_blast_flags(slide_id))
             if flags:
                 blockers.append(flags)
             if blockers:
@@ -333,9 +333,10 @@ class ProjectStore(ProjectReader):
     ) -> int:
         """Write the lymphoid screen's (cell_id, P(blast), subtype, suspected)
         for a slide, as the slide's screen from now on: a cell screened before
-        and not now (no longer lymphoid) loses its verdict, unless it is an
-        open flag, which only a person's decision ends (dropped unseen, a
-        blast would be missed).  A flag a person decided is kept as decided.
+        and not now (no longer lymphoid) loses its verdict, unless it is a
+        white cell's open flag, which only a person's decision ends (dropped
+        unseen, a blast would be missed; a cell a person marked red or
+        platelet has none).  A flag a person decided is kept as decided.
         One undo step; returns the cells changed."""
         with self.edit(description):
             self._check_unlocked(slide_id)
@@ -345,7 +346,7 @@ class ProjectStore(ProjectReader):
                 if cell.screen is not None and cell.screen.flag in (BlastFlag.CONFIRMED, BlastFlag.DISMISSED):
                     continue
                 verdict = given.get(cell.id)
-                if verdict is None and cell.screen is not None and cell.screen.flag is BlastFlag.SUSPECTED:
+                if verdict is None and cell.open_blast_flag:
                     continue
                 screen = None if verdict is None else BlastScreen(
                     float(verdict[0]), verdict[1], BlastFlag.SUSPECTED if verdict[2] else BlastFlag.NONE,
@@ -458,7 +459,7 @@ class ProjectStore(ProjectReader):
     def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind") -> None:
         with self.edit(description):
             for cell in self._human_targets(cell_ids):
-                after = cell.with_changes(kind=kind, reviewed=True)
+                after = cell.with_changes(kind=kind, reviewed=True, screen=_screen_after_kind(cell.screen, kind))
                 edit_id = self._write_cell(cell, after)
                 correction_queue.queue(self._db, edit_id, cell, CorrectionAction.RELABEL, old=cell, new=after)
             self._emit_changed(cell_ids)
@@ -583,6 +584,16 @@ def _flag_after_class(screen: BlastScreen | None, label: str) -> BlastScreen | N
     if screen.flag is BlastFlag.CONFIRMED:
         return replace(screen, flag=BlastFlag.DISMISSED)
     return screen
+
+
+def _screen_after_kind(screen: BlastScreen | None, kind: CellKind) -> BlastScreen | None:
+    """A cell marked red or platelet is not the screen's: the gallery shows
+    white cells only, so an undecided verdict (an open flag above all) would
+    hold back sign-off unseen.  Marking it so is the person's decision on the
+    cell, and an undo step gives the verdict back; a decided flag stays."""
+    if kind is CellKind.WHITE or screen is None or screen.flag in (BlastFlag.CONFIRMED, BlastFlag.DISMISSED):
+        return screen
+    return None
 
 
 def _all_imported(cells: Sequence[NewCell]) -> bool:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -39,6 +40,9 @@ class CellTally(NamedTuple):
     unreviewed_white: int = 0  # of `unreviewed`: what stands between the slide and its sign-off
 
 
+_CELLS_NAMED = 5  # a sign-off refusal stays one line
+
+
 class BlastTally(NamedTuple):
     """The lymphoid screen's flags on a slide or a project (`ProjectStore.blast_tally`)."""
 
@@ -51,11 +55,17 @@ class BlastTally(NamedTuple):
     def flagged(self) -> int:
         return self.open + self.confirmed + self.dismissed
 
-    def blocker(self) -> str | None:
-        """Why the flags hold back a sign-off (None: every flag is decided)."""
+    def blocker(self, cells: Sequence[int] = ()) -> str | None:
+        """Why the flags hold back a sign-off (None: every flag is decided),
+        naming the `cells` that carry them (ProjectReader.open_blast_flags)."""
         if not self.open:
             return None
-        return counted_verb(self.open, "suspected blast", "is", "are") + " not decided"
+        text = counted_verb(self.open, "suspected blast", "is", "are") + " not decided"
+        if not cells:
+            return text
+        named = ", ".join(str(cell_id) for cell_id in cells[:_CELLS_NAMED])
+        more = f" and {len(cells) - _CELLS_NAMED} more" if len(cells) > _CELLS_NAMED else ""
+        return f"{text} ({'cell' if len(cells) == 1 else 'cells'} {named}{more})"
 
     def as_json(self) -> dict[str, Any]:
         """The tally as `hemalabel info --json` gives it."""
@@ -211,8 +221,10 @@ class ProjectReader(ProjectFile):
         return {_group_of(row): int(row["n"]) for row in rows}
 
     def blast_tally(self, slide_id: int | None = None) -> BlastTally:
-        """The screen's flags on one slide, or on the whole project, counted by SQLite."""
-        where, params = of_slide(slide_id)
+        """The screen's flags on the white cells of one slide, or of the whole
+        project, counted by SQLite.  A cell marked red or platelet is not the
+        screen's: the gallery does not show it, so it has no flag to decide."""
+        where, params = self._white_cells(slide_id)
         query = f"SELECT blast_flag, COUNT(*) AS n FROM cells{where} GROUP BY blast_flag"
         with self._lock:
             counts = {row["blast_flag"]: int(row["n"]) for row in self._db.execute(query, params)}
@@ -222,6 +234,19 @@ class ProjectReader(ProjectFile):
             confirmed=counts.get(BlastFlag.CONFIRMED.value, 0),
             dismissed=counts.get(BlastFlag.DISMISSED.value, 0),
         )
+
+    def open_blast_flags(self, slide_id: int) -> list[int]:
+        """The white cells of a slide whose suspected-blast flag nobody has decided, by id."""
+        where, params = self._white_cells(slide_id)
+        query = f"SELECT id FROM cells{where} AND blast_flag = ? ORDER BY id"
+        with self._lock:
+            return [int(row["id"]) for row in self._db.execute(query, (*params, BlastFlag.SUSPECTED.value))]
+
+    @staticmethod
+    def _white_cells(slide_id: int | None) -> tuple[str, tuple[Any, ...]]:
+        # "+kind": SQLite keeps to the slide's index (or the table) rather than cells_by_group.
+        where, params = of_slide(slide_id)
+        return f"{where} AND +kind = ?" if where else " WHERE +kind = ?", (*params, CellKind.WHITE.value)
 
     def differential(self, slide_id: int | None = None) -> Differential:
         """The differential count of one slide, or of the whole project."""

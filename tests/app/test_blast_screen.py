@@ -143,8 +143,20 @@ def test_the_sign_off_dialog_names_the_undecided_flags(qtbot, review_store):
     review_store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.8, "pro", True)], "fake-screen 1")
     dialog = SignOffDialog(None, review_store, 1)
     qtbot.addWidget(dialog)
-    assert "2 suspected blasts are not decided" in dialog.error_text
+    assert f"2 suspected blasts are not decided (cells {white[0]}, {white[1]})" in dialog.error_text
     assert not dialog.accept_button.isEnabled()
+
+
+def test_a_flagged_cell_marked_red_holds_back_no_sign_off(qtbot, review_store):
+    from app.gui.dialogs.signoff_dialog import SignOffDialog
+    from core import review
+
+    white = [c.id for c in review_store.cells(1) if c.kind is CellKind.WHITE]
+    review_store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.8, "pro", True)], "fake-screen 1")
+    review.set_kind(review_store, [white[0]], CellKind.RED)
+    dialog = SignOffDialog(None, review_store, 1)
+    qtbot.addWidget(dialog)
+    assert f"1 suspected blast is not decided (cell {white[1]})" in dialog.error_text
 
 
 def test_a_card_with_its_validation_scores_measures_any_operating_point(qtbot, review_store, monkeypatch):

@@ -134,3 +134,53 @@ def test_a_report_of_an_unscreened_slide_leaves_the_screen_out(store: ProjectSto
     (tmp_path / "out").mkdir()
     (row, _total) = csv.DictReader(write_report(store, tmp_path / "out" / "r.csv").open(encoding="utf-8-sig"))
     assert row["blast_screen"] == "" and row["blasts_suspected"] == ""
+
+
+def test_the_refusal_names_the_cells_whose_flags_wait(store: ProjectStore) -> None:
+    ids = _lymphocytes(store, 7)
+    review.accept(store, ids)
+    store.record_screen(1, [(cell_id, 0.9, "pre", True) for cell_id in ids[1:]], "screen 1.0.0")
+    named = ", ".join(map(str, ids[1:6]))
+    with pytest.raises(SignOffRefusedError, match=rf"6 suspected blasts are not decided \(cells {named} and 1 more\)$"):
+        store.sign_off(1, "AB", target=1)
+    review.dismiss_blast(store, ids[1:6])
+    with pytest.raises(SignOffRefusedError, match=rf"1 suspected blast is not decided \(cell {ids[6]}\)$"):
+        store.sign_off(1, "AB", target=1)
+
+
+def test_marking_a_screened_cell_red_or_platelet_ends_its_open_flag_and_undo_gives_it_back(
+        store: ProjectStore) -> None:
+    a, b, c, d = _lymphocytes(store, 4)
+    review.accept(store, [a, b, c, d])
+    store.record_screen(1, [(a, 0.91, "pre", True), (b, 0.8, "pro", True), (c, 0.1, "pre", False),
+                            (d, 0.7, "early", True)], "screen 1.0.0")
+    review.confirm_blast(store, [d])
+    review.set_kind(store, [a], CellKind.RED)
+    review.set_kind(store, [c, d], CellKind.PLATELET)
+    # a's open flag and c's verdict were a white cell's; d's confirmation is the technician's and stays.
+    assert [store.cell(cell_id).screen for cell_id in (a, c)] == [None, None]
+    assert store.cell(d).screen.flag is BlastFlag.CONFIRMED  # type: ignore[union-attr]
+    assert store.blast_tally(1).open == 1 and store.open_blast_flags(1) == [b]
+    with pytest.raises(SignOffRefusedError, match=rf"1 suspected blast is not decided \(cell {b}\)"):
+        store.sign_off(1, "AB", target=1)
+    assert store.corrections()[-1].action is CorrectionAction.RELABEL
+    store.undo()
+    store.undo()
+    assert store.cell(a).kind is CellKind.WHITE and store.cell(a).screen.flag is BlastFlag.SUSPECTED  # type: ignore[union-attr]
+    assert store.cell(c).screen.flag is BlastFlag.NONE  # type: ignore[union-attr]
+    assert store.open_blast_flags(1) == [a, b]
+
+
+def test_an_open_flag_left_on_a_cell_no_longer_white_holds_nothing_back_and_the_next_screen_clears_it(
+        store: ProjectStore) -> None:
+    (a,) = _lymphocytes(store, 1)
+    review.accept(store, [a])
+    # As a project marked before kinds ended flags holds it: an open flag on a red cell.
+    (red,) = store.add_cells(1, [NewCell(Box(40, 30, 50, 40), CellKind.RED, source=LabelSource.MODEL)], "Detect")
+    store.record_screen(1, [(a, 0.1, "pre", False), (red.id, 0.9, "pre", True)], "screen 1.0.0")
+    assert store.blast_tally(1).open == 0 and store.blast_tally().screened == 1 and store.open_blast_flags(1) == []
+    legacy = store.cell(red.id)
+    assert legacy.screen.flag is BlastFlag.SUSPECTED and not legacy.open_blast_flag  # type: ignore[union-attr]
+    store.record_screen(1, [(a, 0.1, "pre", False)], "screen 1.0.0")
+    assert store.cell(red.id).screen is None
+    store.sign_off(1, "AB", target=1)

@@ -145,7 +145,9 @@ class SignOffDialog(QDialog):
         self.reason_edit.textChanged.connect(self._update_enabled)
         self.below_target_edit.textChanged.connect(self._update_enabled)
 
-        blast_blocker = None if self.unlocking else store.blast_tally(slide_id).blocker()
+        # The cells named: a flag the technician cannot find would hold the slide back for good.
+        blast_blocker = None if self.unlocking else store.blast_tally(slide_id).blocker(
+            store.open_blast_flags(slide_id))
         blockers = [] if self.unlocking else self.count.blockers() + ([blast_blocker] if blast_blocker else [])
         if blockers:
             self._show_problem("Cannot sign off yet: " + "; ".join(blockers) + ".")
