@@ -111,3 +111,6 @@ def stored_location(stored_path: str, project_folder: Path) -> str:
     if is_absolute_anywhere(stored_path):
         return as_slashed(stored_path)
     return as_slashed(os.path.join(project_folder, stored_path))
+
+
+NO_IMAGE_ROOTS = ImageRoots()  # every image where the project says: the default of whoever takes roots

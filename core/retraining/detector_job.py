@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from core.detection.project_fields import ProjectFields, project_fields, split_fields
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
 from core.jobs import CancelToken, Job, Progress
 from core.models.detector_card import DetectorCard
 from core.models.files import ModelCardError
@@ -43,7 +44,8 @@ class DetectorRetrainOutcome:
 
 
 def retrain_detector(project: Path, settings: DetectorRetrainSettings, cancel: CancelToken | None = None,
-                     registry: ModelRegistry | None = None) -> Job[DetectorRetrainOutcome]:
+                     registry: ModelRegistry | None = None, *,
+                     image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[DetectorRetrainOutcome]:
     cancel = cancel or CancelToken()
     registry = registry or detector_registry()
     started = time.monotonic()
@@ -56,6 +58,7 @@ def retrain_detector(project: Path, settings: DetectorRetrainSettings, cancel: C
     yield Progress(0, 1, "choosing the reviewed fields")
     base_card, base_name = _base_detector(settings, registry)
     with ProjectStore.open(project, read_only=True) as store:
+        store.image_roots = image_roots  # the user's mapping of the project's image folders
         found = project_fields(store)
     _check_enough(found, settings, project)
     train, held_out = split_fields(found.fields, settings.held_out_share, settings.seed)

@@ -22,6 +22,7 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import IO, Any
 
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
 from core.jobs import Cancelled, CancelToken, Job, Progress
 from core.models.classifier_card import card_path_for, read_card
 from core.models.files import ModelCardError
@@ -76,7 +77,9 @@ class RetrainOutcome:
 
 
 def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None = None,
-            registry: ModelRegistry | None = None) -> Job[RetrainOutcome]:
+            registry: ModelRegistry | None = None, *, image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[RetrainOutcome]:
+    """Fine-tune the classifier on the project's reviewed cells, their
+    images looked for through the user's `image_roots`."""
     cancel = cancel or CancelToken()
     registry = registry or ModelRegistry()
     started = time.monotonic()
@@ -89,6 +92,7 @@ def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None
     yield Progress(0, 1, "choosing the cells")
     base_path, base_name, base_card = _base_model(settings, registry)
     with ProjectStore.open(project, read_only=True) as store:
+        store.image_roots = image_roots
         classes = candidate_classes(store, list(base_card.classes))
         examples = training_examples(store, classes)
         taxonomy_json = store.taxonomy.to_json()

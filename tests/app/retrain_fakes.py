@@ -133,7 +133,8 @@ class FakeRetrain:
         self.calls: list[tuple[Path, Any]] = []
         self.terminated = False
 
-    def __call__(self, project: Path, settings: Any, cancel: CancelToken) -> Generator[Progress, None, Any]:
+    def __call__(self, project: Path, settings: Any, cancel: CancelToken,
+                 image_roots: Any = None) -> Generator[Progress, None, Any]:
         self.calls.append((project, settings))
         return self._job(cancel)
 

@@ -27,6 +27,7 @@ from app.gui.retrain.retrain_dialog import RetrainDialog  # noqa: E402
 from app.gui.retrain.settings_form import DETECTOR  # noqa: E402
 from core.detection.data import GroundTruth  # noqa: E402
 from core.detection.project_fields import ProjectFields  # noqa: E402
+from core.image_roots import ImageRoots  # noqa: E402
 from core.jobs import CancelToken, Job, Progress  # noqa: E402
 from core.retraining.detector_job import DetectorRetrainOutcome  # noqa: E402
 from core.retraining.detector_scoring import DetectorComparison, DetectorScores  # noqa: E402
@@ -108,8 +109,10 @@ def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
 ) -> None:
     calls: list[tuple[Path, DetectorRetrainSettings]] = []
 
-    def job(project: Path, settings: DetectorRetrainSettings, _cancel: CancelToken) -> Job[DetectorRetrainOutcome]:
+    def job(project: Path, settings: DetectorRetrainSettings, _cancel: CancelToken,
+            image_roots: ImageRoots) -> Job[DetectorRetrainOutcome]:
         """As core's detector job reports: epochs with a loss and no accuracy, log lines."""
+        assert image_roots == store.image_roots  # the window's mapping of image folders goes along
         calls.append((project, settings))
         yield Progress(0, 3, "choosing the reviewed fields")
         for epoch in range(1, 4):

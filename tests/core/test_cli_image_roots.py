@@ -66,3 +66,11 @@ def test_a_malformed_image_root_is_refused_by_name(moved, capsys: pytest.Capture
         main(["info", "--project", str(project), "--image-root", "/mnt/scans"])
     assert exit_info.value.code == 2
     assert "'/mnt/scans': expected OLD=NEW" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", [["train", "--config", "c.json"], ["train-detector"],
+                                     ["detect", "--images", "d", "--out", "o.csv"],
+                                     ["classify", "--images", "d", "--out", "o.csv"]])
+def test_image_root_without_a_project_is_refused(command, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([*command, "--image-root", "/mnt/a=/media/a"]) == 2
+    assert "--image-root goes with --project" in capsys.readouterr().err

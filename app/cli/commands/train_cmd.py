@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.arguments import add_locate_option
+from app.cli.arguments import add_image_root_option, add_locate_option, image_roots_of
 from app.cli.output import fail, print_json, reports_user_errors
 from core.jobs import Progress, run_job
 
@@ -24,6 +24,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--config", metavar="FILE", help="training config (JSON); see models/README.md")
     source.add_argument("--project", "-p", metavar="P", help="fine-tune on a project's reviewed cells")
+    add_image_root_option(parser)
     parser.add_argument("--base", metavar="MODEL", help="start from this model (name or .keras path)")
     parser.add_argument("--out", metavar="DIR", help="folder for the new model (default: the config's output_dir)")
     parser.add_argument("--name", help="name of the new model (default: the config's name)")
@@ -81,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.screen and args.project:
         return fail("--screen trains from a screen config (--config FILE), not from a project")
+    if args.image_root and not args.project:
+        return fail("--image-root goes with --project: it says where a project's image folders are")
     if args.project:
         return run_retrain(args)
     if args.screen:
@@ -170,7 +173,8 @@ def run_retrain(args: argparse.Namespace) -> int:
         return fail(f"{project}: project not found")
     registry = ModelRegistry()
     try:
-        outcome = run_job(retrain(project, settings, registry=registry), _print_retrain)
+        outcome = run_job(retrain(project, settings, registry=registry, image_roots=image_roots_of(args)),
+                          _print_retrain)
     except RetrainError as error:
         return fail(str(error))
     except (Cancelled, KeyboardInterrupt):

@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli.arguments import checked, float_list
+from app.cli.arguments import add_image_root_option, checked, float_list, image_roots_of
 from app.cli.output import fail, print_json, print_progress_lines, reports_user_errors
 
 if TYPE_CHECKING:
@@ -51,6 +51,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          help="original training fields replayed beside the project's (default 40; 0: none, and no "
                          "check on the original validation fields either)")
     project.add_argument("--promote", action="store_true", help="make the candidate the detector in use")
+    add_image_root_option(project)
     parser.add_argument("--epochs", type=int, help="epochs (default 70; with --project at most 60, the time budget "
                         "usually ending it first)")
     parser.add_argument("--width", type=int, default=48, help="network width (channels of the first stage)")
@@ -166,6 +167,8 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    if args.image_root and args.project is None:
+        return fail("--image-root goes with --project: it says where a project's image folders are")
     if args.project is not None:
         return _fine_tune_project(args)
     if args.data is None or args.out is None:
@@ -232,7 +235,8 @@ def _fine_tune_project(args: argparse.Namespace) -> int:
     if args.learning_rate is not None:
         settings.learning_rate = args.learning_rate
     try:
-        outcome = run_job(retrain_detector(resolve_project_path(args.project), settings), print_progress_lines)
+        outcome = run_job(retrain_detector(resolve_project_path(args.project), settings,
+                                           image_roots=image_roots_of(args)), print_progress_lines)
     except RetrainError as error:
         return fail(str(error))
     candidate = outcome.candidate

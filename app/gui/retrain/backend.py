@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.detection.project_fields import ProjectFields, project_fields
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
 from core.jobs import CancelToken, Job
 from core.models.registry import ModelRegistry, detector_registry
 from core.project_learning import CurvePoint, project_learning_curve
@@ -60,12 +61,13 @@ def learning_curve(store: ProjectStore, cancel: CancelToken) -> list[CurvePoint]
     return project_learning_curve(store, classifier, lambda: cancel.cancelled)
 
 
-def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken) -> Job[RetrainOutcome]:
+def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken,
+            image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[RetrainOutcome]:
     """The fine-tune job; core runs the training in a spawned child process."""
-    return _core_retrain(project, settings, cancel, registry())
+    return _core_retrain(project, settings, cancel, registry(), image_roots=image_roots)
 
 
-def retrain_detector(project: Path, settings: DetectorRetrainSettings,
-                     cancel: CancelToken) -> Job[DetectorRetrainOutcome]:
+def retrain_detector(project: Path, settings: DetectorRetrainSettings, cancel: CancelToken,
+                     image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[DetectorRetrainOutcome]:
     """The detector's fine-tune job; core runs it in a spawned child process."""
-    return _core_retrain_detector(project, settings, cancel, registry("detector"))
+    return _core_retrain_detector(project, settings, cancel, registry("detector"), image_roots=image_roots)

@@ -194,18 +194,19 @@ class RetrainDialog(QDialog):
         if self.running:
             return None
         project = self.project_path
+        roots = self.store.image_roots  # the user's image folders, as the window maps them
         job: Callable[[CancelToken], Job[Any]]
         if self.detector_chosen:
             detector_settings = self.settings_form.detector_settings()
 
             def job(token: CancelToken) -> Job[Any]:
-                return backend.retrain_detector(project, detector_settings, token)
+                return backend.retrain_detector(project, detector_settings, token, roots)
         else:
             settings = self.current_settings()
             save_settings(settings)
 
             def job(token: CancelToken) -> Job[Any]:
-                return backend.retrain(project, settings, token)
+                return backend.retrain(project, settings, token, roots)
 
         self.outcome = None
         self.results_tab.clear()
