@@ -65,6 +65,7 @@ def missing_image_folders(store: ProjectReader, slides: Iterable[Slide] | None =
     by the empty folder they should be in (an unmounted share's mount
     point); largest group first."""
     folders_seen: dict[Path, bool] = {}
+    empty_seen: dict[Path, bool] = {}
 
     def is_dir(folder: Path) -> bool:
         if folder not in folders_seen:
@@ -73,10 +74,9 @@ def missing_image_folders(store: ProjectReader, slides: Iterable[Slide] | None =
 
     def is_empty(folder: Path) -> bool:
         if folder not in empty_seen:
-            empty_seen[folder] = not any(folder.iterdir())
+            empty_seen[folder] = _is_empty(folder)
         return empty_seen[folder]
 
-    empty_seen: dict[Path, bool] = {}
     groups: dict[tuple[Path, str], list[tuple[Slide, Path]]] = {}
     for slide in store.slides() if slides is None else slides:
         looked = Path(os.path.normpath(store.image_path(slide)))
@@ -99,8 +99,16 @@ def _missing_folder(store: ProjectReader, members: list[tuple[Slide, Path]]) -> 
         stored = posixpath.commonpath(stored_folders)
     except ValueError:  # "Z:/..." beside "/mnt/...": nothing in common to name
         stored = as_slashed(looked_in)
-    state = "missing" if not looked_in.is_dir() else "present" if any(looked_in.iterdir()) else "empty"
+    state = "missing" if not looked_in.is_dir() else "empty" if _is_empty(looked_in) else "present"
     return MissingFolder(as_slashed(stored), looked_in, tuple(slide.id for slide, _ in members), state)
+
+
+def _is_empty(folder: Path) -> bool:
+    """Nothing in the folder; one that cannot be listed counts as not empty."""
+    try:
+        return not any(folder.iterdir())
+    except OSError:
+        return False
 
 
 def check_root(store: ProjectReader, stored: str, local: str | os.PathLike[str]) -> RootCheck:
