@@ -5,7 +5,6 @@ these run under the store's lock and write nothing."""
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -32,8 +31,9 @@ class TrailQuery:
 class TrailRecord:
     """One entry: a cell's change (`action` the edit's description, `before`
     and `after` the cell as the history keeps it, None where there was no
-    cell) or a sign-off's or unlock's row (`action` one of SIGN_OFF_ACTIONS,
-    no cell).  `user` and `workstation` None: saved before version 4."""
+    cell; of its state, what the trail tells: kind, label, box, reviewed,
+    source, model_version and the screen's flag) or a sign-off's or
+    unlock's row (`action` one of SIGN_OFF_ACTIONS, no cell).  `user` and `workstation` None: saved before version 4."""
 
     at: str
     user: str | None
@@ -99,8 +99,8 @@ def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord
         params.append(query.cell_id)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = db.execute(
-        f"SELECT e.at, e.who, e.workstation, e.description, e.undone, e.undone_by, e.undone_at, "
-        f"c.cell_id, c.before, c.after, {slide} AS slide_id "
+        f"SELECT e.at, e.who, e.workstation, e.description, e.undone, e.undone_by, e.undone_at, c.cell_id, "
+        f"{_state_columns('c.before', 'before')}, {_state_columns('c.after', 'after')}, {slide} AS slide_id "
         f"FROM changes c JOIN edits e ON e.id = c.edit_id{where} ORDER BY e.id, c.id",
         params,
     ).fetchall()
@@ -108,11 +108,36 @@ def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord
         TrailRecord(
             at=row["at"], user=row["who"], workstation=row["workstation"],
             slide_id=None if row["slide_id"] is None else int(row["slide_id"]), cell_id=int(row["cell_id"]),
-            action=row["description"], before=_load(row["before"]), after=_load(row["after"]),
+            action=row["description"], before=_state(row, "before"), after=_state(row, "after"),
             undone=bool(row["undone"]), undone_by=row["undone_by"], undone_at=row["undone_at"],
         )
         for row in rows
     ]
+
+
+# What the trail tells of a cell's state, taken out by SQLite: parsing each
+# whole state in Python (a model's probabilities, mostly) was most of the time.
+_STATE_FIELDS = {"kind": "$.kind", "label": "$.label", "box": "$.box", "reviewed": "$.reviewed",
+                 "source": "$.source", "model_version": "$.model_version", "flag": "$.screen.flag"}
+
+
+def _state_columns(column: str, prefix: str) -> str:
+    parts = [f"{column} IS NOT NULL AS {prefix}_present"]
+    parts += [f"json_extract({column}, '{path}') AS {prefix}_{name}" for name, path in _STATE_FIELDS.items()]
+    return ", ".join(parts)
+
+
+def _state(row: sqlite3.Row, prefix: str) -> dict[str, Any] | None:
+    """A cell's state as the trail reads it (the history's, less the model's
+    probabilities and score), or None where there was no cell."""
+    if not row[f"{prefix}_present"]:
+        return None
+    state = {name: row[f"{prefix}_{name}"] for name in _STATE_FIELDS}
+    state["box"] = [float(value) for value in str(state["box"]).strip("[]").split(",")]  # "[x0,y0,x1,y1]"
+    state["reviewed"] = bool(state["reviewed"])
+    flag = state.pop("flag")
+    state["screen"] = None if flag is None else {"flag": flag}
+    return state
 
 
 def _sign_offs(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
@@ -147,6 +172,3 @@ def _time_and_user(at: str, who: str, query: TrailQuery) -> tuple[list[str], lis
         params.append(query.user)
     return conditions, params
 
-
-def _load(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else dict(json.loads(text))
