@@ -33,9 +33,10 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.detection.familiarity import Proposal as ColouredProposal
 from core.detection.project_fields import box_corrections, is_reviewed
 from core.imaging import ImageReadError
-from core.schema import Box, Cell, CellKind, CorrectionAction, Slide
+from core.schema import Cell, CellKind, CorrectionAction, Slide
 from core.slide_pixels import load_slide_rgb
 from core.store import ProjectStore
 from core.wording import counted
@@ -68,15 +69,9 @@ MIN_RED_RULER = 3
 SLIDE_KEY = "proposals_taught"
 
 
-class Proposal(Protocol):
-    """A detector's proposal (core.inference.Detection, or a stored Cell);
-    read-only, so frozen dataclasses qualify."""
-
-    @property
-    def box(self) -> Box: ...
-
-    @property
-    def kind(self) -> CellKind: ...
+class Proposal(ColouredProposal, Protocol):
+    """A detector's proposal (core.inference.Detection, or a stored Cell)
+    with its score; read-only, so frozen dataclasses qualify."""
 
     @property
     def score(self) -> float | None: ...
