@@ -15,7 +15,10 @@ from app.gui.settings import app_qsettings
 from app.gui.user_identity import SETTINGS_INITIALS
 
 
-def _rows(dialog: AuditTrailDialog) -> list[dict[str, str]]:
+def _rows(qtbot, dialog: AuditTrailDialog) -> list[dict[str, str]]:  # noqa: ANN001
+    """The rows shown once the read the filters asked for has arrived (the
+    dialog reads off the GUI thread)."""
+    qtbot.waitUntil(lambda: not dialog.reading, timeout=10_000)
     return [{name: cell_text(entry, column) for column, name in enumerate(COLUMNS)} for entry in dialog.model.entries]
 
 
@@ -40,23 +43,25 @@ def test_the_trail_shows_filters_and_exports_who_changed_what(qtbot, open_window
     store.set_label([second], "eosinophil")
     store.undo()
     dialog = _open_trail(qtbot, window, controller)
-    relabel, undone = _rows(dialog)[-2:]
+    relabel, undone = _rows(qtbot, dialog)[-2:]
     assert (relabel["User"], relabel["Workstation"], relabel["Cell"], relabel["Action"]) == (
         "AB", socket.gethostname(), str(first), "Set class")
     assert relabel["Change"].startswith("class Neutrophil -> Basophil") and relabel["Undone"] == ""
     assert undone["Undone"].startswith("undone by AB on ")
 
     dialog.user_combo.setCurrentIndex(dialog.user_combo.findData("AB"))
-    assert [row["Cell"] for row in _rows(dialog)] == [str(first), str(second)]
+    assert [row["Cell"] for row in _rows(qtbot, dialog)] == [str(first), str(second)]
     dialog.cell_spin.setValue(second)
-    assert [row["Action"] for row in _rows(dialog)] == ["Set class"]
+    assert dialog.reading  # read on a worker: the answer comes through the event loop, never on the spot
+    assert [row["Action"] for row in _rows(qtbot, dialog)] == ["Set class"]
     assert dialog.status.text().startswith("1 entry shown")
     dialog.since_check.setChecked(True)
     dialog.until_check.setChecked(True)
     dialog.until_edit.setDate(dialog.since_edit.date().addDays(-1))
-    assert _rows(dialog) == [] and "run backwards" in dialog.status.text()
+    assert _rows(qtbot, dialog) == [] and "run backwards" in dialog.status.text()
     assert not dialog.export_button.isEnabled()
     dialog.until_check.setChecked(False)
+    assert len(_rows(qtbot, dialog)) == 1 and dialog.export_button.isEnabled()
 
     written = dialog.export_to(tmp_path / "trail.csv")
     assert written is not None and str(written) in dialog.status.text()
@@ -80,7 +85,7 @@ def test_initials_set_in_the_dialog_record_the_next_edits_and_are_kept(qtbot, op
     cell = store.cells(1)[0].id
     store.set_label([cell], "basophil")
     dialog = _open_trail(qtbot, window, controller)
-    assert _rows(dialog)[-1]["User"] == "CD"
+    assert _rows(qtbot, dialog)[-1]["User"] == "CD"
     assert dialog.user_combo.findData("CD") >= 0
 
 

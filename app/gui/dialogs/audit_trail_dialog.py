@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.user_identity import MAX_INITIALS, remember_initials, saved_initials
+from app.gui.worker import start_call
 from core.audit_trail import AuditEntry, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
 from core.store import ProjectStore
 from core.wording import counted
@@ -121,6 +122,7 @@ class AuditTrailDialog(QDialog):
         buttons.rejected.connect(self.reject)
         layout.addWidget(buttons)
         self.resize(1100, 600)
+        self._asked = self._shown = 0  # reads asked for, and the one shown
         self.refresh()
 
     # ------------------------------------------------------------ layout
@@ -195,17 +197,48 @@ class AuditTrailDialog(QDialog):
 
     @Slot()
     def refresh(self) -> None:
-        try:
-            entries = audit_trail(self.reader, self.current_filter())
-        except AuditTrailError as error:
+        """Read the entries the filters ask for off the GUI thread (a large
+        project's whole trail takes seconds); the latest read is shown."""
+        self._asked += 1
+        asked, reader, where = self._asked, self.reader, self.current_filter()
+
+        def read() -> tuple[int, list[AuditEntry] | AuditTrailError]:
+            try:
+                return asked, audit_trail(reader, where)
+            except AuditTrailError as error:  # a filter that makes no sense: said in the dialog
+                return asked, error
+
+        self.export_button.setEnabled(False)
+        self.status.setText("Reading the audit trail…")
+        # No parent: a late answer after the dialog is gone reaches nobody,
+        # as Qt disconnects a deleted dialog's slots.
+        start_call("Reading the audit trail", read, None, on_result=self._read, on_error=self._read_failed)
+
+    @property
+    def reading(self) -> bool:
+        """Whether the entries shown are not yet those the filters ask for."""
+        return self._shown != self._asked
+
+    @Slot(object)
+    def _read(self, answer: tuple[int, list[AuditEntry] | AuditTrailError]) -> None:
+        asked, entries = answer
+        if asked != self._asked:
+            return  # the filters changed since: a newer read is on its way
+        self._shown = asked
+        if isinstance(entries, AuditTrailError):
             self.model.set_entries([])
-            self.status.setText(str(error))
-            self.export_button.setEnabled(False)
+            self.status.setText(str(entries))
             return
         self.model.set_entries(entries)
         self.export_button.setEnabled(bool(entries))
         self.status.setText(f"{counted(len(entries), 'entry', 'entries')} shown. Times are this computer's; "
                             "the CSV keeps them in UTC.")
+
+    @Slot(str, object)
+    def _read_failed(self, message: str, _error: object) -> None:
+        self._shown = self._asked
+        self.model.set_entries([])
+        self.status.setText(f"The audit trail could not be read. {message}")
 
     @Slot()
     def ask_export(self) -> None:
