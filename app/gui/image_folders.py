@@ -62,7 +62,7 @@ class ImageFolders:
         """Apply the user's mappings of this project, then say what is missing."""
         self.session = session
         if session is not None:
-            self._use(ImageRoots.of(self._settings.image_roots(session.store.path)))
+            self._use(ImageRoots.of(self._settings.image_roots(session.store.path, session.store.project_id)))
         self.check()
 
     def roots(self) -> ImageRoots:
@@ -126,7 +126,7 @@ class ImageFolders:
         """Keep the mapping for this user and project, and show the slides it finds."""
         assert self.session is not None
         roots = self.roots().with_root(check.stored, check.local)
-        self._settings.set_image_roots(self.session.store.path, roots.as_dict())
+        self._settings.set_image_roots(self.session.store.path, self.session.store.project_id, roots.as_dict())
         self._use(roots)
         self._remapped(self._slides_under(check.stored))
         self.check()
@@ -152,7 +152,7 @@ class ImageFolders:
     def remove(self, stored: str) -> None:
         assert self.session is not None
         roots = self.roots().without(stored)
-        self._settings.set_image_roots(self.session.store.path, roots.as_dict())
+        self._settings.set_image_roots(self.session.store.path, self.session.store.project_id, roots.as_dict())
         self._use(roots)
         self._remapped(self._slides_under(stored))
         self.check()

@@ -55,20 +55,36 @@ class AppSettings:
         self._q.setValue(_project_key(project, "last_slide"), int(slide_id))
 
     # ------------------------------------------------------------ image folders
-    def image_roots(self, project: str | os.PathLike[str]) -> dict[str, str]:
+    def image_roots(self, project: str | os.PathLike[str], project_id: str | None) -> dict[str, str]:
         """This user's mapping of the project's image folders to this
-        computer's (core.image_roots), {} when none or unreadable."""
+        computer's (core.image_roots), {} when none or unreadable.  Kept
+        under the project's id, so a moved or copied project keeps them;
+        `project_id` None (an old file opened read-only): under its path."""
+        key = self._image_roots_key(project, project_id)
         try:
-            value = json.loads(str(self._q.value(_project_key(project, "image_roots"), "{}")))
+            value = json.loads(str(self._q.value(key, "{}")))
         except ValueError:
             return {}
         if not isinstance(value, dict):
             return {}
         return {str(old): str(new) for old, new in value.items()}
 
-    def set_image_roots(self, project: str | os.PathLike[str], roots: dict[str, str]) -> None:
+    def set_image_roots(self, project: str | os.PathLike[str], project_id: str | None,
+                        roots: dict[str, str]) -> None:
         # JSON text: QSettings would turn a dict into a platform-specific map type.
-        self._q.setValue(_project_key(project, "image_roots"), json.dumps(roots))
+        self._q.setValue(self._image_roots_key(project, project_id), json.dumps(roots))
+
+    def _image_roots_key(self, project: str | os.PathLike[str], project_id: str | None) -> str:
+        """The key of a project's mappings: by its id, moving over any that
+        were kept under its path before projects had ids."""
+        by_path = _project_key(project, "image_roots")
+        if project_id is None:
+            return by_path
+        by_id = f"project_ids/{project_id}/image_roots"
+        if not self._q.contains(by_id) and self._q.contains(by_path):
+            self._q.setValue(by_id, self._q.value(by_path))
+            self._q.remove(by_path)
+        return by_id
 
     # ------------------------------------------------------------ layout
     def window_geometry(self) -> QByteArray | None:

@@ -14,6 +14,7 @@ import contextlib
 import os
 import sqlite3
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -87,6 +88,10 @@ class ProjectFile:
         # on the same box joins; an id rather than a description to match.
         self._joinable_nudge: int | None = None
         self.taxonomy = self._load_taxonomy()
+        # The project's own name for itself, which a move or a copy keeps: what
+        # a user's settings of the project (its image roots) are kept under.
+        # None only for a file from before it was given one, opened read-only.
+        self.project_id = self._read_project_id() if read_only else self._give_project_id()
         self._data_version = self._read_data_version()
 
     # ----------------------------------------------------------- lifecycle
@@ -118,8 +123,8 @@ class ProjectFile:
             ensure_indexes(connection)
             with transaction(connection):
                 connection.execute(
-                    "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?)",
-                    ((taxonomy or default_taxonomy()).to_json(), now_iso()),
+                    "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?), ('project_id', ?)",
+                    ((taxonomy or default_taxonomy()).to_json(), now_iso(), str(uuid.uuid4())),
                 )
         except BaseException:
             lock.release()
@@ -348,6 +353,28 @@ class ProjectFile:
             )
             self.taxonomy = taxonomy
             self._emit(StoreEvent(StoreEventKind.RELOADED))
+
+    # ----------------------------------------------------------- identity
+    def _read_project_id(self) -> str | None:
+        row = self._db.execute("SELECT value FROM meta WHERE key = 'project_id'").fetchone()
+        return str(row["value"]) if row else None
+
+    def _give_project_id(self) -> str:
+        """The project's id, given to a file made before projects had one.
+        A meta row, not a layout change: an older HemaLabel still opens the
+        file and reads past it."""
+        known = self._read_project_id()
+        if known is not None:
+            return known
+        with transaction(self._db):
+            # Another window may have given it one since we looked: its id stands.
+            self._db.execute(
+                "INSERT INTO meta(key, value) VALUES ('project_id', ?) ON CONFLICT(key) DO NOTHING",
+                (str(uuid.uuid4()),),
+            )
+        given = self._read_project_id()
+        assert given is not None  # written just above, or by whoever came first
+        return given
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:

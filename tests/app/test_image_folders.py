@@ -44,6 +44,11 @@ def _stored_paths(project: Path) -> list[tuple[str]]:
         connection.close()
 
 
+def _saved_roots(project: Path) -> dict[str, str]:
+    with ProjectStore.open(project, read_only=True) as reader:
+        return AppSettings().image_roots(reader.path, reader.project_id)
+
+
 def test_a_moved_folder_is_one_banner_and_mapping_it_loads_the_slides(qtbot, open_window, moved_share, monkeypatch):
     project, share, moved = moved_share
     before = _stored_paths(project)
@@ -61,13 +66,38 @@ def test_a_moved_folder_is_one_banner_and_mapping_it_loads_the_slides(qtbot, ope
     assert not banner.isVisible()
     wait_image(qtbot, controller)
     assert all(controller.session.reader.image_path(slide).is_file() for slide in controller.session.reader.slides())
-    assert AppSettings().image_roots(project) == {as_slashed(share): as_slashed(moved)}
+    assert _saved_roots(project) == {as_slashed(share): as_slashed(moved)}
     assert _stored_paths(project) == before  # the project is not changed
     window.close()
 
     window, controller = open_window(project)  # kept for this user and project
     assert not window.folders_banner.isVisible()
     wait_image(qtbot, controller)
+    window.close()
+
+    # Kept under the project's id, not its path: the project moved keeps them.
+    moved_project = project.parent.parent / "archive" / project.name
+    moved_project.parent.mkdir()
+    shutil.move(project, moved_project)
+    window, controller = open_window(moved_project)
+    assert not window.folders_banner.isVisible()
+    wait_image(qtbot, controller)
+
+
+def test_a_mapping_kept_under_the_projects_path_moves_to_its_id(qtbot, open_window, moved_share):
+    project, share, moved = moved_share
+    with ProjectStore.open(project, read_only=True) as reader:
+        project_id = reader.project_id
+    assert project_id is not None
+    # As saved before projects had ids: under a digest of the project's path.
+    AppSettings().set_image_roots(project, None, {as_slashed(share): as_slashed(moved)})
+    window, controller = open_window(project)
+    assert not window.folders_banner.isVisible()
+    wait_image(qtbot, controller)
+    window.close()
+    assert AppSettings().image_roots(project.parent / "elsewhere.hemalabel", project_id) == {
+        as_slashed(share): as_slashed(moved)}
+    assert AppSettings().image_roots(project, None) == {}  # moved, not copied
 
 
 def test_a_folder_holding_none_of_the_slides_is_refused(qtbot, open_window, moved_share, tmp_path, monkeypatch):
@@ -81,7 +111,7 @@ def test_a_folder_holding_none_of_the_slides_is_refused(qtbot, open_window, move
     assert str(wrong) in alert.text() and f"none of the {SLIDES} slides" in alert.text()
     alert.close()
     assert window.folders_banner.isVisible()
-    assert AppSettings().image_roots(project) == {}
+    assert _saved_roots(project) == {}
 
 
 def test_locate_offers_to_map_the_whole_folder(qtbot, open_window, moved_share, monkeypatch):
@@ -111,7 +141,7 @@ def test_locate_offers_to_map_the_whole_folder(qtbot, open_window, moved_share, 
     (dialog,) = dialogs
     assert dialog.list.item(0).text() == f"{as_slashed(share)}  \u2192  {as_slashed(moved)}"
     dialog.remove_button.click()
-    assert AppSettings().image_roots(project) == {}
+    assert _saved_roots(project) == {}
     assert window.folders_banner.isVisible()
     assert not dialog.remove_button.isEnabled()
     wait_image(qtbot, controller, "missing")
@@ -132,4 +162,4 @@ def test_locate_of_an_image_alone_in_its_folder_relocates_only_that_slide(qtbot,
     window.actions["locate_image"].trigger()
     wait_image(qtbot, controller)
     assert _stored_paths(project) == [("elsewhere/a.png",)]
-    assert AppSettings().image_roots(project) == {}
+    assert _saved_roots(project) == {}
