@@ -76,7 +76,7 @@ class DataController(QObject):
         if self.session is None:
             return None
         return self._open(AuditTrailDialog(self.window, self.session.reader, self.session.store,
-                                           self._current_slide()))
+                                           self._current_slide(), session=self.session))
 
     def _open(self, dialog: DialogT) -> DialogT:
         if self.active_dialog is not None and not getattr(self.active_dialog, "running", False):

@@ -103,3 +103,29 @@ def test_the_initials_signed_with_record_the_edits_that_follow(qtbot, review_sto
     assert review_store.identity.user == "JD" and app_qsettings().value(SETTINGS_INITIALS) == "JD"
     review_store.confirm([review_store.cells(2)[0].id])
     assert review_store.trail()[-1].user == "JD"
+
+
+def test_the_open_trail_follows_the_edits_made_meanwhile(qtbot, open_window, review_project: Path) -> None:
+    app_qsettings().setValue(SETTINGS_INITIALS, "AB")
+    window, controller = open_window(review_project)
+    dialog = _open_trail(qtbot, window, controller)
+    before = len(_rows(qtbot, dialog))
+    store = controller.session.store
+    cell = store.cells(1)[0].id
+    store.set_label([cell], "basophil")
+    qtbot.waitUntil(lambda: len(dialog.model.entries) == before + 1, timeout=10_000)
+    assert (_rows(qtbot, dialog)[-1]["Cell"], _rows(qtbot, dialog)[-1]["User"]) == (str(cell), "AB")
+
+    # An undo and edits under other initials are shown too, and the new name is offered as a filter.
+    store.undo()
+    qtbot.waitUntil(lambda: bool(dialog.model.entries) and dialog.model.entries[-1].undone_text != "",
+                    timeout=10_000)
+    dialog.initials_edit.setText("EF")
+    dialog.apply_initials_button.click()
+    assert dialog.user_combo.findData("EF") < 0
+    store.set_label([cell], "eosinophil")
+    qtbot.waitUntil(lambda: dialog.user_combo.findData("EF") >= 0, timeout=10_000)
+    assert _rows(qtbot, dialog)[-1]["User"] == "EF"
+
+    added = store.add_slide(review_project.parent / "later.png", 320, 240)
+    assert dialog.slide_combo.findData(added.id) >= 0  # a slide imported meanwhile can be chosen

@@ -3,7 +3,9 @@ on which workstation, whether it was undone, and who signed slides off or
 unlocked them; filtered by slide, user, days and cell, and exported as CSV.
 Everything it shows comes from core.audit_trail, as `hemalabel audit` prints.
 
-It also says whom this window records edits under, and takes other initials."""
+It also says whom this window records edits under, and takes other initials.
+Given the window's session it follows the project: an edit, an undo, a
+sign-off made while it is open is read again and shown."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt, Slot
+from PySide6.QtCore import QAbstractTableModel, QDate, QModelIndex, QPersistentModelIndex, Qt, QTimer, Slot
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -31,14 +33,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.gui.session import ProjectSession
 from app.gui.user_identity import MAX_INITIALS, remember_initials, saved_initials
 from app.gui.worker import start_call
 from core.audit_trail import AuditEntry, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
-from core.store import ProjectStore
+from core.store import ProjectStore, StoreEvent, StoreEventKind
 from core.wording import counted
 
 COLUMNS = ("Time", "User", "Workstation", "Slide", "Cell", "Action", "Change", "Undone")
 _DAYS_SHOWN_AT_FIRST = 30  # the From day offered, when turned on: a month back
+# Edits come a key press at a time: the trail is read again once they pause,
+# and never while a read is on its way (a large project's takes seconds).
+FOLLOW_DELAY_MS = 300
+_TRAIL_CHANGES = (StoreEventKind.HISTORY_CHANGED, StoreEventKind.SLIDE_CHANGED, StoreEventKind.RELOADED)
 
 
 class AuditTrailModel(QAbstractTableModel):
@@ -82,10 +89,11 @@ def cell_text(entry: AuditEntry, column: int) -> str:
 
 class AuditTrailDialog(QDialog):
     """The trail of `reader`'s project.  `store`: the window's editing store,
-    whose edits from now on other initials are recorded under."""
+    whose edits from now on other initials are recorded under.  `session`:
+    the window's, whose announced changes the trail follows."""
 
     def __init__(self, parent: QWidget | None, reader: ProjectStore, store: ProjectStore | None = None,
-                 slide_id: int | None = None) -> None:
+                 slide_id: int | None = None, session: ProjectSession | None = None) -> None:
         super().__init__(parent)
         self.reader, self.store = reader, store
         self.setWindowTitle(f"Audit Trail \u2014 {reader.path.name}")
@@ -123,6 +131,14 @@ class AuditTrailDialog(QDialog):
         layout.addWidget(buttons)
         self.resize(1100, 600)
         self._asked = self._shown = 0  # reads asked for, and the one shown
+        self._stale = False  # the project changed since the read on its way was asked for
+        self._follow_timer = QTimer(self)
+        self._follow_timer.setSingleShot(True)
+        self._follow_timer.setInterval(FOLLOW_DELAY_MS)
+        self._follow_timer.timeout.connect(self._follow)
+        if session is not None:
+            # Qt disconnects it when the dialog is deleted.
+            session.changed.connect(self.on_store_events)
         self.refresh()
 
     # ------------------------------------------------------------ layout
@@ -195,18 +211,38 @@ class AuditTrailDialog(QDialog):
             cell_id=self.cell_spin.value() or None,
         )
 
+    @Slot(list)
+    def on_store_events(self, events: list[StoreEvent]) -> None:
+        """A change the trail may show: read it again once edits pause."""
+        added = [event.slide_id for event in events
+                 if event.kind is StoreEventKind.SLIDE_ADDED and event.slide_id is not None]
+        for slide_id in added:
+            if self.slide_combo.findData(slide_id) < 0:
+                slide = self.reader.slide(slide_id)
+                self.slide_combo.addItem(f"{slide.sample_id} ({slide.image_name})", slide.id)
+        if any(event.kind in _TRAIL_CHANGES for event in events):
+            self._stale = True
+            self._follow_timer.start()
+
+    @Slot()
+    def _follow(self) -> None:
+        # A read on its way started before the change: the next is asked for when it arrives.
+        if self._stale and not self.reading:
+            self.refresh()
+
     @Slot()
     def refresh(self) -> None:
         """Read the entries the filters ask for off the GUI thread (a large
         project's whole trail takes seconds); the latest read is shown."""
         self._asked += 1
+        self._stale = False
         asked, reader, where = self._asked, self.reader, self.current_filter()
 
-        def read() -> tuple[int, list[AuditEntry] | AuditTrailError]:
+        def read() -> tuple[int, list[AuditEntry] | AuditTrailError, list[str]]:
             try:
-                return asked, audit_trail(reader, where)
+                return asked, audit_trail(reader, where), reader.trail_users()
             except AuditTrailError as error:  # a filter that makes no sense: said in the dialog
-                return asked, error
+                return asked, error, []
 
         self.export_button.setEnabled(False)
         self.status.setText("Reading the audit trail…")
@@ -220,25 +256,30 @@ class AuditTrailDialog(QDialog):
         return self._shown != self._asked
 
     @Slot(object)
-    def _read(self, answer: tuple[int, list[AuditEntry] | AuditTrailError]) -> None:
-        asked, entries = answer
+    def _read(self, answer: tuple[int, list[AuditEntry] | AuditTrailError, list[str]]) -> None:
+        asked, entries, users = answer
         if asked != self._asked:
             return  # the filters changed since: a newer read is on its way
         self._shown = asked
+        for user in users:  # someone who first appears while the dialog is open
+            if self.user_combo.findData(user) < 0:
+                self.user_combo.addItem(user, user)
         if isinstance(entries, AuditTrailError):
             self.model.set_entries([])
             self.status.setText(str(entries))
-            return
-        self.model.set_entries(entries)
-        self.export_button.setEnabled(bool(entries))
-        self.status.setText(f"{counted(len(entries), 'entry', 'entries')} shown. Times are this computer's; "
-                            "the CSV keeps them in UTC.")
+        else:
+            self.model.set_entries(entries)
+            self.export_button.setEnabled(bool(entries))
+            self.status.setText(f"{counted(len(entries), 'entry', 'entries')} shown. Times are this computer's; "
+                                "the CSV keeps them in UTC.")
+        self._follow()
 
     @Slot(str, object)
     def _read_failed(self, message: str, _error: object) -> None:
         self._shown = self._asked
         self.model.set_entries([])
         self.status.setText(f"The audit trail could not be read. {message}")
+        self._follow()
 
     @Slot()
     def ask_export(self) -> None:
