@@ -15,6 +15,7 @@ import socket
 from dataclasses import dataclass
 
 UNKNOWN_USER = "unknown"
+MAX_INITIALS = 40  # the longest initials taken, by the window and by --user alike
 # Edits saved before the history recorded anyone (schema version 4).
 BEFORE_IDENTITY = "unknown (before v4)"
 

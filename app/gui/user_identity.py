@@ -5,11 +5,10 @@ Every project the window opens records its edits under this identity."""
 from __future__ import annotations
 
 from app.gui.settings import app_qsettings
-from core.identity import Identity
+from core.identity import MAX_INITIALS, Identity
 from core.store import ProjectStore
 
 SETTINGS_INITIALS = "review/initials"
-MAX_INITIALS = 40  # as the sign-off's field takes them
 
 
 def saved_initials() -> str:

@@ -1,5 +1,5 @@
-"""hemalabel classify (--images DIR --out predictions.csv | --project P) [--model M] [--locate auto|off]
-[--learn auto|off]
+"""hemalabel classify (--images DIR --out predictions.csv | --project P [--user INITIALS]) [--model M]
+[--locate auto|off] [--learn auto|off]
 hemalabel classify --project P --screen [--screen-model S] [--screen-all-white] [--json]"""
 
 from __future__ import annotations
@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from app.cli.arguments import add_image_root_option, add_locate_option, image_roots_of, locator_for
+from app.cli.arguments import add_image_root_option, add_locate_option, locator_for
 from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
+from app.cli.project_editing import add_user_option, misplaced_project_option, open_to_edit
 from core.formats.common import atomic_write_text
 
 if TYPE_CHECKING:
@@ -29,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source.add_argument("--images", metavar="DIR", help="folder of single-cell crops (searched recursively)")
     source.add_argument("--project", "-p", metavar="P", help="project whose white cells to classify")
     add_image_root_option(parser)
+    add_user_option(parser)
     parser.add_argument("--out", metavar="CSV", help="predictions file (with --images)")
     parser.add_argument("--model", "-m", metavar="M", help="model name or .keras path (default: the bundled model)")
     add_locate_option(parser, "image (with --images)")
@@ -57,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.images and not args.out:
         return fail("--images needs --out predictions.csv")
-    if args.image_root and not args.project:
-        return fail("--image-root goes with --project: it says where a project's image folders are")
+    if (misplaced := misplaced_project_option(args)) is not None:
+        return fail(misplaced)
     if args.images and args.screen:
         return fail("--screen works on a project's slides (--project P), not on a folder of crops")
     try:
@@ -71,11 +73,9 @@ def run(args: argparse.Namespace) -> int:
             summary = _classify_images(classifier, locator_for(args.locate), folder, paths, Path(args.out))
         else:
             from core.screen.settings import load_screen_settings
-            from core.store import ProjectStore
 
             # The project before the model: one edited elsewhere is refused at once.
-            with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
-                store.image_roots = image_roots_of(args)
+            with open_to_edit(args, NAME) as store:
                 settings = load_screen_settings(store)
                 screen_model = None
                 if args.screen or settings.on:

@@ -1,4 +1,4 @@
-"""hemalabel detect (--project P | --images DIR --out OUT) [--model M] [--format voc|csv]"""
+"""hemalabel detect (--project P [--user INITIALS] | --images DIR --out OUT) [--model M] [--format voc|csv]"""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli.arguments import add_image_root_option, image_roots_of
+from app.cli.arguments import add_image_root_option
 from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
+from app.cli.project_editing import add_user_option, misplaced_project_option, open_to_edit
 from core.jobs import run_job
 from core.wording import counted
 
@@ -30,6 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--project", "-p", metavar="P", help="project file or its folder")
     add_image_root_option(parser)
+    add_user_option(parser)
     source.add_argument("--images", type=Path, metavar="DIR", help="folder of images (searched recursively)")
     parser.add_argument("--out", type=Path, metavar="OUT", help="with --images: output folder (VOC) or .csv file")
     parser.add_argument(
@@ -49,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.images is not None and args.out is None:
         return fail("--images needs --out (a folder for VOC XML or a .csv file)")
-    if args.image_root and args.project is None:
-        return fail("--image-root goes with --project: it says where a project's image folders are")
+    if (misplaced := misplaced_project_option(args)) is not None:
+        return fail(misplaced)
     if args.project is not None and args.out is not None:
         return fail("--out goes with --images; with --project the proposals are written into the project")
     from core.detection.detector import KerasCellDetector
@@ -58,11 +60,8 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         if args.project is not None:
-            from core.store import ProjectStore
-
             # The project before the model: one edited elsewhere is refused at once.
-            with ProjectStore.open(args.project, editor=f"hemalabel {NAME}") as store:
-                store.image_roots = image_roots_of(args)
+            with open_to_edit(args, NAME) as store:
                 return _detect_project(args, store, KerasCellDetector.load(args.model))
         # The folder before the model, which takes seconds to load.
         return _detect_folder(args, lambda: KerasCellDetector.load(args.model))

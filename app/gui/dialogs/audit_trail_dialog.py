@@ -34,9 +34,10 @@ from PySide6.QtWidgets import (
 )
 
 from app.gui.session import ProjectSession
-from app.gui.user_identity import MAX_INITIALS, remember_initials, saved_initials
+from app.gui.user_identity import remember_initials, saved_initials
 from app.gui.worker import start_call
 from core.audit_trail import AuditEntry, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
+from core.identity import MAX_INITIALS
 from core.store import ProjectStore, StoreEvent, StoreEventKind
 from core.wording import counted
 
