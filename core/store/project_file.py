@@ -359,22 +359,24 @@ class ProjectFile:
         row = self._db.execute("SELECT value FROM meta WHERE key = 'project_id'").fetchone()
         return str(row["value"]) if row else None
 
-    def _give_project_id(self) -> str:
+    def _give_project_id(self) -> str | None:
         """The project's id, given to a file made before projects had one.
         A meta row, not a layout change: an older HemaLabel still opens the
         file and reads past it."""
         known = self._read_project_id()
         if known is not None:
             return known
-        with transaction(self._db):
-            # Another window may have given it one since we looked: its id stands.
-            self._db.execute(
-                "INSERT INTO meta(key, value) VALUES ('project_id', ?) ON CONFLICT(key) DO NOTHING",
-                (str(uuid.uuid4()),),
-            )
-        given = self._read_project_id()
-        assert given is not None  # written just above, or by whoever came first
-        return given
+        try:
+            with transaction(self._db):
+                # Another window may have given it one since we looked: its id stands.
+                self._db.execute(
+                    "INSERT INTO meta(key, value) VALUES ('project_id', ?) ON CONFLICT(key) DO NOTHING",
+                    (str(uuid.uuid4()),),
+                )
+        except sqlite3.OperationalError:
+            # A full disk: the project still opens, its settings kept by path until a later opening.
+            return None
+        return self._read_project_id()
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         with self._lock:

@@ -6,7 +6,11 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import pytest
 
 from core.store import ProjectStore
 from core.store_schema import CURRENT_VERSION
@@ -76,3 +80,26 @@ def test_an_older_file_is_given_an_id_when_first_opened_for_editing_without_a_ne
         assert [row[1] for row in connection.execute("PRAGMA table_info(meta)")] == ["key", "value"]
     finally:
         connection.close()
+
+
+def test_an_older_file_on_a_full_disk_still_opens_and_is_given_its_id_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.store import project_file
+
+    path = tmp_path / "old.hemalabel"
+    ProjectStore.create(path).close()
+    _drop_id(path)
+
+    @contextmanager
+    def disk_full(_connection: sqlite3.Connection) -> Iterator[None]:
+        raise sqlite3.OperationalError("database or disk is full")
+        yield
+
+    monkeypatch.setattr(project_file, "transaction", disk_full)
+    with ProjectStore.open(path) as store:
+        assert store.project_id is None  # its settings are kept by path meanwhile
+        assert not store.read_only
+    monkeypatch.undo()
+    with ProjectStore.open(path) as store:
+        assert store.project_id is not None
