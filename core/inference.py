@@ -18,6 +18,7 @@ from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
 from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
 from core.detection.proposal_learning import Changed, ProposalLesson, learn_proposals
+from core.detection.withheld_proposals import WITHHELD_KEY
 from core.image_bands import open_bands
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
@@ -259,6 +260,9 @@ def detect_slides(
             taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
             if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
                 store.update_slide_attributes(slide_id, **{PROPOSALS_TAUGHT_KEY: taught})
+            if replace_proposals and slide.attributes.get(WITHHELD_KEY) is not None:
+                # What the lesson withheld was among the proposals just replaced.
+                store.update_slide_attributes(slide_id, **{WITHHELD_KEY: None})
         message = f"detected {counted(len(detections), 'cell')} on {slide.path}"
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures

@@ -162,15 +162,8 @@ class ProposalLesson:
         changed = Changed()
         if not any(p.kind in self.kinds for p in proposals):
             return list(proposals), changed
-        features = proposal_features(image, proposals)
-        decisions = [KEPT] * len(proposals)
-        for kind, lesson in self.kinds.items():
-            rows = [i for i, p in enumerate(proposals) if p.kind is kind]
-            if rows:
-                for row, decision in zip(rows, lesson.decide(features[rows])):
-                    decisions[row] = decision
         kept: list[P] = []
-        for proposal, decision in zip(proposals, decisions):
+        for proposal, decision in zip(proposals, self.decide(image, proposals)):
             if decision == DELETED:
                 changed.removed += 1
             elif decision == KEPT:
@@ -179,6 +172,21 @@ class ProposalLesson:
                 changed.rekinded += 1
                 kept.append(dataclasses.replace(proposal, kind=CellKind(decision)))  # type: ignore[type-var]
         return kept, changed
+
+
+    def decide(self, image: NDArray[Any], proposals: Sequence[Proposal]) -> list[str]:
+        """KEPT, DELETED or the kind it becomes, for each of a field's
+        proposals (each described among all of them)."""
+        decisions = [KEPT] * len(proposals)
+        if not any(p.kind in self.kinds for p in proposals):
+            return decisions
+        features = proposal_features(image, proposals)
+        for kind, lesson in self.kinds.items():
+            rows = [i for i, p in enumerate(proposals) if p.kind is kind]
+            if rows:
+                for row, decision in zip(rows, lesson.decide(features[rows])):
+                    decisions[row] = decision
+        return decisions
 
 
 def _distances(features: NDArray[np.float64], points: NDArray[np.float64]) -> NDArray[np.float64]:

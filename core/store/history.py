@@ -131,6 +131,22 @@ def join_nudge(db: sqlite3.Connection, edit_id: int, change_id: int, after: Cell
     correction_queue.move_box(db, edit_id, after.box)
 
 
+def kept_by_history(db: sqlite3.Connection, cell_id: int) -> bool:
+    """Whether the steps in force (not undone) leave the cell standing: its
+    latest change among them has an after.  A cell whose adding was undone,
+    or that a step deleted, is not to be brought back by anything else."""
+    row = db.execute(
+        "SELECT c.after FROM changes c JOIN edits e ON e.id = c.edit_id WHERE c.cell_id = ? AND e.undone = 0 "
+        "ORDER BY c.id DESC LIMIT 1", (cell_id,)).fetchone()
+    return row is not None and row["after"] is not None
+
+
+def cell_state(cell: Cell) -> dict[str, Any]:
+    """A cell as the history keeps it, as a dict (cell_from_state reads it)."""
+    state: dict[str, Any] = json.loads(_dump_state(cell) or "null")
+    return state
+
+
 def cell_from_state(cell_id: int, state: dict[str, Any]) -> Cell:
     return Cell(
         id=cell_id,

@@ -324,6 +324,48 @@ class ProjectStore(ProjectReader):
                 self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(ids)))
         return sum(len(ids) for ids in written.values())
 
+    def kept_by_history(self, cell_id: int) -> bool:
+        """Whether the undo history in force leaves this cell standing."""
+        with self._lock:
+            return history.kept_by_history(self._db, cell_id)
+
+    def set_withheld_proposals(self, slide_id: int, withdraw: Sequence[int], put: Sequence[Cell],
+                               withheld: dict[str, Any] | None, attribute: str) -> int:
+        """Write what the project's box corrections teach onto one slide's
+        model proposals (core.detection.withheld_proposals): `withdraw` taken
+        out of the cells, `put` given back or re-kinded, each under its own
+        id, and `withheld` (what the lesson holds back, to give back later)
+        kept in the slide's `attribute`.  No undo step and no correction: it
+        follows from the reviewed slides, whose own edits undo it.  Only
+        proposals nobody decided are changed; a cell given back must be one
+        the history in force keeps; a signed slide is left alone.  Returns
+        how many cells were written."""
+        with self.edit("Apply box lesson", record_history=False):
+            if self._slide(slide_id).status is SlideStatus.SIGNED_OFF:
+                return 0
+            removed, added, changed = [], [], []
+            for cell_id in withdraw:
+                cell = self._cell_or_none(cell_id)
+                if cell is not None and cell.slide_id == slide_id and _undecided_proposal(cell):
+                    self._db.execute("DELETE FROM cells WHERE id = ?", (cell_id,))
+                    removed.append(cell_id)
+            for after in put:
+                before = self._cell_or_none(after.id)
+                if before is None and history.kept_by_history(self._db, after.id):
+                    self._db.execute(INSERT_CELL_WITH_ID, cell_parameters(after, slide_id, after.id))
+                    added.append(after.id)
+                elif before is not None and before.slide_id == slide_id and _undecided_proposal(before):
+                    self._update_cell_row(after.id, before.with_changes(kind=after.kind))
+                    changed.append(after.id)
+            self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?",
+                             (json.dumps({**self._slide(slide_id).attributes, attribute: withheld}), slide_id))
+            for kind, ids in ((StoreEventKind.CELLS_REMOVED, removed), (StoreEventKind.CELLS_ADDED, added),
+                              (StoreEventKind.CELLS_CHANGED, changed)):
+                if ids:
+                    self._emit(StoreEvent(kind, slide_id, tuple(ids)))
+            self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
+            return len(removed) + len(added) + len(changed)
+
     def record_screen(
         self,
         slide_id: int,
@@ -594,6 +636,11 @@ def _screen_after_kind(screen: BlastScreen | None, kind: CellKind) -> BlastScree
     if kind is CellKind.WHITE or screen is None or screen.flag in (BlastFlag.CONFIRMED, BlastFlag.DISMISSED):
         return screen
     return None
+
+
+def _undecided_proposal(cell: Cell) -> bool:
+    """A detector's proposal nobody decided on: the model's, not reviewed, scored."""
+    return cell.source is LabelSource.MODEL and not cell.reviewed and cell.score is not None
 
 
 def _all_imported(cells: Sequence[NewCell]) -> bool:
