@@ -102,7 +102,8 @@ SPECS: tuple[ActionSpec, ...] = (
                "Models", True),
     ActionSpec("learn_at_once", "Learn &From Each Decision", None,
                "After each confirmation or correction, predict this project's unreviewed white cells again from "
-               "what its reviewed cells teach, without waiting for a retrain", "Models", True),
+               "what its reviewed cells teach, and withdraw or re-kind the proposals like the boxes deleted or "
+               "re-kinded on reviewed slides, without waiting for a retrain", "Models", True),
     ActionSpec("cancel_job", "Cancel", "Ctrl+.", "Stop the running job (what is done so far is kept)", "Models"),
     ActionSpec("screen_settings", "Lymphoid &Screen\u2026", None,
                "Turn the lymphoid screen for suspected blasts on or off for this project, and set its operating point",

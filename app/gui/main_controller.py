@@ -28,6 +28,7 @@ from app.gui.imagery import ImageShown
 from app.gui.main_window import MainWindow
 from app.gui.model_controller import ModelController, ThresholdedClassifier
 from app.gui.presentation import hidden_kinds_note
+from app.gui.proposal_lesson_controller import ProposalLessonController
 from app.gui.quit_guard import ask_quit, running_jobs
 from app.gui.retrain.controller import RetrainController
 from app.gui.review_controller import ReviewController
@@ -70,6 +71,7 @@ class MainController(QObject):
         self.canvas = CanvasController(window.view, self)
         self.models = ModelController(self)
         self.teaching = TeachingController(self, thresholds=self._with_threshold)
+        self.box_lesson = ProposalLessonController(self)
         self.review = ReviewController(window, self.canvas, self)
         self.data = DataController(window, lambda: self.slide.id if self.slide is not None else None, self)
         self.retraining = RetrainController(window, self)
@@ -129,6 +131,7 @@ class MainController(QObject):
         a["propose_on_import"].toggled.connect(self.settings.set_propose_on_import)
         a["learn_at_once"].toggled.connect(self._set_learning)
         self.teaching.message.connect(self.show_project_message)
+        self.box_lesson.message.connect(self.show_project_message)
         self.teaching.taught.connect(lambda teaching: self.review.set_informative_order(teaching.informative))
         self.review.informative_wanted.connect(self._informative_wanted)
         a["shortcuts"].triggered.connect(self.show_shortcuts)
@@ -213,6 +216,7 @@ class MainController(QObject):
         w.actions["propose_on_import"].setChecked(self.settings.propose_on_import())
         w.actions["learn_at_once"].setChecked(self.settings.learn_at_once())
         self.teaching.enabled = self.settings.learn_at_once()
+        self.box_lesson.enabled = self.settings.learn_at_once()
         self._fill_recent_menu()
 
     # ------------------------------------------------------------ projects
@@ -272,6 +276,7 @@ class MainController(QObject):
         self.canvas.set_session(self.session)
         self.models.set_session(self.session)
         self.teaching.set_session(self.session)
+        self.box_lesson.set_session(self.session)
         self.window.slide_model.set_session(self.session)
         self.window.inspector.set_classes(store.taxonomy, self.review.set_class)
         a = self.window.actions
@@ -357,6 +362,7 @@ class MainController(QObject):
             return
         self.cancel_jobs()
         self.teaching.set_session(None)  # first: its timer must not start a refit on a closing store
+        self.box_lesson.set_session(None)
         cancel_all_and_wait(30.0)
         self.data.set_session(None)
         self.retraining.set_session(None)  # a running fine-tune is cancelled
@@ -837,6 +843,7 @@ class MainController(QObject):
     def _set_learning(self, on: bool) -> None:
         self.settings.set_learn_at_once(on)
         self.teaching.set_enabled(on)
+        self.box_lesson.set_enabled(on)
 
     def _cursor_moved(self, x: float, y: float) -> None:
         if self.slide is not None and 0 <= x < self.slide.width and 0 <= y < self.slide.height:

@@ -121,7 +121,8 @@ class AppSettings:
 
     def learn_at_once(self) -> bool:
         """Whether each decision re-predicts the project's unreviewed cells
-        (Models > Learn From Each Decision); on unless turned off."""
+        and applies the reviewed boxes' lesson to their proposals (Models >
+        Learn From Each Decision); on unless turned off."""
         return str(self._q.value("review/learn_at_once", "true")).lower() in ("true", "1")
 
     def set_learn_at_once(self, on: bool) -> None:

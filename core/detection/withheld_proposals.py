@@ -57,6 +57,8 @@ class Withheld:
 
     def sentence(self) -> str:
         """What the window says of it."""
+        if not (self.withdrawn or self.rekinded):
+            return "No proposal withdrawn or re-kinded by the reviewed boxes now: every one is back"
         return (f"Taught by {counted(self.examples, 'reviewed proposal')}: "
                 f"{counted(self.withdrawn, 'proposal')} withdrawn, {self.rekinded} re-kinded on "
                 f"{counted(self.slides, 'slide')}")
