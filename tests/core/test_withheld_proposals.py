@@ -96,3 +96,14 @@ def test_a_proposal_a_person_decided_and_a_signed_or_re_detected_slide_are_left_
     # A new detection replaces the proposals and forgets what was withheld among them.
     run_job(detect_slides(project, RedAsWhiteDetector(), [slides[-3]]))
     assert project.slide(slides[-3]).attributes.get(WITHHELD_KEY) is None
+
+
+def test_a_withdrawn_proposal_whose_detection_was_undone_is_not_given_back(project: ProjectStore) -> None:  # noqa: F811
+    slides = detected_and_reviewed(project)
+    assert refresh_withheld_proposals(project).withdrawn
+    while project.can_undo():  # the deletions, then every detection
+        project.undo()
+    back = refresh_withheld_proposals(project)
+    assert (back.withdrawn, back.written) == (0, 0)
+    assert all(not project.cells(slide_id) for slide_id in slides)
+    assert all(project.slide(slide_id).attributes.get(WITHHELD_KEY) is None for slide_id in slides)
