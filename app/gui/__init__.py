@@ -10,6 +10,8 @@
                          (store batches -> one `changed` signal on the GUI thread); every view listens to it
     worker.py            the one worker helper: a core generator job on QThreadPool -> Qt signals
     model_controller.py  detect / classify runs through the worker, with progress and Cancel
+    decision_follower.py what runs again after each decision, on a worker: teaching_controller.py (the
+                         classifier's instant learning), proposal_lesson_controller.py (the detector's)
     model_provider.py    the real models, imported lazily (TensorFlow loads on first use); fakes for tests
     slide_browser.py     slide list model, delegate and view;  thumbnails.py  lazy background slide thumbnails
     inspector.py         the selected cell: crop, top-3 classes, source, model version

@@ -8,17 +8,18 @@ with the classifier's instant learning."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Generator, Hashable
+from typing import cast
 
-from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtCore import QObject
 
+from app.gui.decision_follower import DecisionFollower
 from app.gui.session import ProjectSession
-from app.gui.worker import JobHandle, start_job
+from app.gui.worker import JobFactory
 from core.detection.project_fields import box_corrections
 from core.detection.withheld_proposals import WITHHELD_KEY, Withheld, refresh_withheld_proposals
 from core.jobs import CancelToken, Progress
-from core.store import ProjectStore, StoreEvent, StoreEventKind
+from core.store import ProjectStore
 
 # Decisions closer together than this are taught in one refresh.
 DEBOUNCE_MS = 150
@@ -33,68 +34,23 @@ def lesson_inputs(store: ProjectStore) -> Hashable:
     return tuple(sorted(counts.items())), tuple(corrected), kept, len(store.slides())
 
 
-class ProposalLessonController(QObject):
-    message = Signal(str)
-    taught = Signal(object)  # core.detection.withheld_proposals.Withheld
-
+class ProposalLessonController(DecisionFollower):
     def __init__(self, parent: QObject | None = None) -> None:
-        super().__init__(parent)
-        self.session: ProjectSession | None = None
-        self.enabled = True
-        self._job: JobHandle | None = None
-        self._again = False
+        super().__init__("Learning from reviewed boxes", DEBOUNCE_MS, parent)
         self._inputs: Hashable = None  # what the last refresh learnt from
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self._start)
 
-    @property
-    def running(self) -> bool:
-        return self._job is not None
-
-    def set_session(self, session: ProjectSession | None) -> None:
-        if self.session is not None:
-            with contextlib.suppress(RuntimeError, TypeError):  # already disconnected
-                self.session.changed.disconnect(self._on_changed)
-        self.cancel()
+    def forget(self) -> None:
         self._inputs = None
-        self.session = session
-        if session is not None:
-            session.changed.connect(self._on_changed)
-            # A project reopened with box corrections or withheld proposals
-            # is refreshed at once; one with neither waits for a decision.
-            counts, _corrected = box_corrections(session.store)
-            if counts.get("deleted") or counts.get("re-kinded") or any(
-                    WITHHELD_KEY in slide.attributes for slide in session.store.slides()):
-                self.schedule()
 
-    def set_enabled(self, on: bool) -> None:
-        self.enabled = bool(on)
-        if on:
-            self.schedule()
+    def wanted_at_open(self, session: ProjectSession) -> bool:
+        # A project reopened with box corrections or withheld proposals is
+        # refreshed at once; one with neither waits for a decision.
+        counts, _corrected = box_corrections(session.store)
+        return bool(counts.get("deleted") or counts.get("re-kinded")) or any(
+            WITHHELD_KEY in slide.attributes for slide in session.store.slides())
 
-    def cancel(self) -> None:
-        self._timer.stop()
-        if self._job is not None:
-            self._job.cancel()
-
-    def schedule(self) -> None:
-        if self.enabled and self.session is not None and not self.session.read_only:
-            self._timer.start()
-
-    def _on_changed(self, events: list[StoreEvent]) -> None:
-        # A decision enters the history; the lesson's own writes do not.
-        if any(event.kind in (StoreEventKind.HISTORY_CHANGED, StoreEventKind.RELOADED) for event in events):
-            self.schedule()
-
-    def _start(self) -> None:
-        if self.session is None or not self.enabled:
-            return
-        if self._job is not None:
-            self._again = True
-            return
-        store, known = self.session.store, self._inputs
+    def job(self, session: ProjectSession) -> JobFactory:
+        store, known = session.store, self._inputs
 
         def job(token: CancelToken) -> Generator[Progress, None, tuple[Hashable, Withheld | None]]:
             yield Progress(0, 1, "Learning from this project's reviewed boxes")
@@ -105,22 +61,13 @@ class ProposalLessonController(QObject):
             token.raise_if_cancelled()
             return inputs, withheld
 
-        self._job = start_job("Learning from reviewed boxes", job, self, on_result=self._done,
-                              on_error=self._failed, on_finished=self._finished)
+        return job
 
-    def _done(self, result: tuple[Hashable, Withheld | None]) -> None:
-        self._inputs, withheld = result
+    def done(self, result: object) -> None:
+        inputs, withheld = cast(tuple[Hashable, Withheld | None], result)
+        self._inputs = inputs
         if withheld is None:
             return
         self.taught.emit(withheld)
         if withheld.written:
             self.message.emit(withheld.sentence())
-
-    def _failed(self, message: str, _error: object) -> None:
-        self.message.emit(f"Learning from reviewed boxes stopped: {message}")
-
-    def _finished(self) -> None:
-        self._job = None
-        if self._again:
-            self._again = False
-            self.schedule()
