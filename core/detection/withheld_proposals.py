@@ -32,6 +32,7 @@ from typing import Any
 
 from core.detection.project_fields import box_corrections, is_reviewed
 from core.detection.proposal_learning import DELETED, KEPT, ProposalLesson, learn_proposals
+from core.image_bands import open_bands
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, LabelSource, Slide, SlideStatus
 from core.slide_pixels import load_slide_rgb
@@ -127,6 +128,10 @@ def _refresh_slide(store: ProjectStore, slide: Slide,
             proposals.append(cell_from_state(cell_id, state))
     decisions = [KEPT] * len(proposals)
     if lesson is not None and proposals:
+        if open_bands(store.image_path(slide)) is not None:
+            # A scan read in bands: never decoded whole, and taught nothing
+            # when detected either (core.inference._detect_slide).
+            return None
         try:
             image = load_slide_rgb(store, slide)
         except (ImageReadError, OSError):

@@ -6,6 +6,10 @@ taught them are undone."""
 
 from __future__ import annotations
 
+import pytest
+
+from core import image_bands
+from core.detection import withheld_proposals
 from core.detection.proposal_learning import MIN_EXAMPLES
 from core.detection.withheld_proposals import WITHHELD_KEY, refresh_withheld_proposals
 from core.inference import detect_slides
@@ -107,3 +111,17 @@ def test_a_withdrawn_proposal_whose_detection_was_undone_is_not_given_back(proje
     assert (back.withdrawn, back.written) == (0, 0)
     assert all(not project.cells(slide_id) for slide_id in slides)
     assert all(project.slide(slide_id).attributes.get(WITHHELD_KEY) is None for slide_id in slides)
+
+
+def test_a_scan_read_in_bands_is_never_decoded_whole_for_the_lesson(
+    project: ProjectStore, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+) -> None:
+    detected_and_reviewed(project)
+    # The fields are PNGs: counted as scans from here on, as detection reads them in bands.
+    monkeypatch.setattr(image_bands, "LARGE_IMAGE_PIXELS", 1)
+
+    def decoded_whole(*_args: object) -> None:
+        raise AssertionError("a scan read in bands was decoded whole")
+
+    monkeypatch.setattr(withheld_proposals, "load_slide_rgb", decoded_whole)
+    assert refresh_withheld_proposals(project).withdrawn == 0
