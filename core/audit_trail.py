@@ -159,7 +159,9 @@ def describe_change(before: dict[str, Any] | None, after: dict[str, Any] | None,
 
 def _entry(record: TrailRecord, slides: dict[int, str], taxonomy: Taxonomy) -> AuditEntry:
     slide = "" if record.slide_id is None else slides.get(record.slide_id, f"slide {record.slide_id}")
-    if record.is_sign_off:
+    if record.is_slide_added:
+        action, change = "Added slide", f"image {record.reason}"
+    elif record.is_sign_off:
         action = _SIGN_OFF_WORDS.get(record.action, record.action)
         label = {"sign_off": "comment", "unlock": "reason"}.get(record.action, "")
         change = f"{label}: {record.reason}" if label and record.reason else record.reason

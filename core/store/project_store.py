@@ -40,6 +40,7 @@ from core.store.events import StoreEvent, StoreEventKind
 from core.store.history import NUDGE_DESCRIPTION, HistoryStep
 from core.store.reading import ProjectReader
 from core.store.rows import INSERT_CELL, INSERT_CELL_WITH_ID, UPDATE_CELL, cell_parameters, now_iso
+from core.store.trail import SLIDE_ADDED
 from core.taxonomy import BLAST
 
 # Long enough for any accession or sample number a lab prints; short enough for a report's heading.
@@ -67,6 +68,8 @@ class ProjectStore(ProjectReader):
             )
             assert cursor.lastrowid is not None  # an INSERT's row
             slide = self._slide(cursor.lastrowid)
+            # Who brought each image into the project belongs in its trail.
+            self._record_audit(slide.added_at, slide.id, self.identity.user, SLIDE_ADDED, relative)
             self._emit(StoreEvent(StoreEventKind.SLIDE_ADDED, slide.id))
             return slide
 

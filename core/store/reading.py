@@ -138,9 +138,11 @@ class ProjectReader(ProjectFile):
         reason or a sign-off's comment.  A sign-off short of its target is
         followed by a 'below_target' entry: the count, the target and why."""
         where, params = of_slide(slide_id)
+        actions = ", ".join("?" * len(trail_rows.SIGN_OFF_ACTIONS))
+        where = f"{where} AND action IN ({actions})" if where else f" WHERE action IN ({actions})"
         with self._lock:
             query = f"SELECT at, slide_id, who, action, reason FROM audit{where} ORDER BY id"
-            rows = self._db.execute(query, params).fetchall()
+            rows = self._db.execute(query, [*params, *trail_rows.SIGN_OFF_ACTIONS]).fetchall()
         return [dict(row) for row in rows]
 
     def trail(self, query: trail_rows.TrailQuery | None = None) -> list[trail_rows.TrailRecord]:

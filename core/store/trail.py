@@ -1,6 +1,6 @@
 """The rows of a project's audit trail, as the file keeps them: every change
 of a cell an edit recorded (with who made it, where, and whether it was
-undone) and every sign-off and unlock.  core.audit_trail puts them in words;
+undone), every sign-off and unlock, and every image added.  core.audit_trail puts them in words;
 these run under the store's lock and write nothing."""
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from typing import Any
 
 from core.identity import BEFORE_IDENTITY
 
-SIGN_OFF_ACTIONS = ("sign_off", "below_target", "unlock")  # the audit table's actions
+SIGN_OFF_ACTIONS = ("sign_off", "below_target", "unlock")  # the audit table's actions on a slide's sign-off
+SLIDE_ADDED = "add_slide"  # the audit table's row for an image brought into the project (reason: its path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,14 +53,19 @@ class TrailRecord:
     def is_sign_off(self) -> bool:
         return self.action in SIGN_OFF_ACTIONS and self.cell_id is None
 
+    @property
+    def is_slide_added(self) -> bool:
+        return self.action == SLIDE_ADDED and self.cell_id is None
+
 
 def read(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
     """The entries `query` asks for, oldest first (a sign-off after the
-    edits it closed, as they were made)."""
+    edits it closed, as they were made; an image's adding before any edit
+    of its cells in the same millisecond, as it must have come first)."""
     records = _cell_changes(db, query)
     if query.cell_id is None:
-        records += _sign_offs(db, query)
-    return sorted(records, key=lambda record: record.at)
+        records += _slide_rows(db, query)
+    return sorted(records, key=lambda record: (record.at, not record.is_slide_added))
 
 
 def users(db: sqlite3.Connection) -> list[str]:
@@ -140,7 +146,8 @@ def _state(row: sqlite3.Row, prefix: str) -> dict[str, Any] | None:
     return state
 
 
-def _sign_offs(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+def _slide_rows(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+    """The audit table's rows: sign-offs, unlocks, images added."""
     conditions, params = _time_and_user("at", "who", query)
     if query.slide_id is not None:
         conditions.append("slide_id = ?")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from core.audit_trail import CSV_COLUMNS, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
+from core.audit_trail import CSV_COLUMNS, AuditEntry, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
 from core.identity import Identity, system_login
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
@@ -30,6 +30,11 @@ def store(tmp_path: Path) -> Iterator[ProjectStore]:
         yield project
 
 
+def edits(store: ProjectStore, where: AuditFilter | None = None) -> list[AuditEntry]:
+    """The trail less the fixture's two images being added."""
+    return [entry for entry in audit_trail(store, where) if entry.action != "Added slide"]
+
+
 def proposal(x: float) -> NewCell:
     return NewCell(box=Box(x, 5, x + 10, 15), kind=CellKind.WHITE, label="lymphocyte", source=LabelSource.MODEL,
                    model_version="cls-1", score=0.9)
@@ -45,7 +50,8 @@ def test_a_store_opened_without_an_identity_records_the_system_login(tmp_path: P
     with ProjectStore.create(tmp_path / "q.hemalabel") as project:
         slide = project.add_slide(write_image(tmp_path / "a.png"), 64, 48)
         project.add_cell(slide.id, Box(1, 1, 9, 9), CellKind.WHITE, "monocyte")
-        (entry,) = audit_trail(project)
+        added, entry = audit_trail(project)
+    assert (added.user, added.action, added.change) == (system_login(), "Added slide", "image a.png")
     assert (entry.user, entry.workstation) == (system_login(), socket.gethostname())
     assert entry.action == "Draw box" and entry.change == "added white cell, Monocyte at 1,1 to 9,9"
 
@@ -57,7 +63,7 @@ def test_every_change_names_its_user_slide_and_cell_and_says_what_changed_in_wor
     store.set_kind([cell.id], CellKind.RED)
     store.identity = CD  # the technician at the bench set other initials
     store.remove_cells([cell.id])
-    trail = audit_trail(store)
+    trail = edits(store)
     assert [(e.user, e.workstation, e.slide, e.cell_id, e.action) for e in trail] == [
         ("AB", "bench-1", "a", cell.id, "Detect"),
         ("AB", "bench-1", "a", cell.id, "Set class"),
@@ -82,15 +88,15 @@ def test_undo_keeps_who_made_the_edit_and_says_who_undid_it_and_a_new_edit_keeps
     store.set_label([cell.id], "monocyte")
     store.identity = CD
     assert store.undo() == "Set class"
-    undone = audit_trail(store)[-1]
+    undone = edits(store)[-1]
     assert (undone.user, undone.undone) == ("AB", True)
     assert undone.undone_text.startswith("undone by CD on bench-2 at ")
     assert store.redo() == "Set class"
-    assert audit_trail(store)[-1].undone_text == ""
+    assert edits(store)[-1].undone_text == ""
     store.undo()
     store.set_label([cell.id], "basophil")  # ends the redo branch: the undone edit can never come back
     assert not store.can_redo()
-    assert [(e.user, e.change, e.undone) for e in audit_trail(store)[1:]] == [
+    assert [(e.user, e.change, e.undone) for e in edits(store)[1:]] == [
         ("AB", "class Lymphocyte -> Monocyte; marked reviewed", True),
         ("CD", "class Lymphocyte -> Basophil; marked reviewed", False),
     ]
@@ -103,7 +109,7 @@ def test_sign_offs_and_unlocks_are_in_the_trail_with_their_workstation(store: Pr
     store.sign_off(1, "AB", "all normal", target=1)
     store.identity = CD
     store.unlock(1, "CD", "recount the monocytes")
-    actions = [(e.user, e.workstation, e.action, e.change) for e in audit_trail(store) if e.cell_id is None]
+    actions = [(e.user, e.workstation, e.action, e.change) for e in edits(store) if e.cell_id is None]
     assert actions == [("AB", "bench-1", "Signed off", "comment: all normal"),
                        ("CD", "bench-2", "Unlocked", "reason: recount the monocytes")]
 
@@ -114,10 +120,12 @@ def test_the_filters_pick_slide_user_days_and_cell(store: ProjectStore) -> None:
     second = store.add_cell(2, Box(1, 1, 9, 9), CellKind.WHITE, "eosinophil")
     store.set_label([first.id], "basophil")
     today = date.today()
-    assert [e.cell_id for e in audit_trail(store, AuditFilter(slide_id=2))] == [second.id]
-    assert [e.change[:20] for e in audit_trail(store, AuditFilter(user="AB"))] == ["added white cell, Mo"]
+    assert [e.cell_id for e in edits(store, AuditFilter(slide_id=2))] == [second.id]
+    assert [e.change[:20] for e in edits(store, AuditFilter(user="AB"))] == ["added white cell, Mo"]
     assert [e.user for e in audit_trail(store, AuditFilter(cell_id=first.id))] == ["AB", "CD"]
-    assert len(audit_trail(store, AuditFilter(since=today, until=today))) == 3
+    assert len(edits(store, AuditFilter(since=today, until=today))) == 3
+    assert [e.change for e in audit_trail(store, AuditFilter(slide_id=2)) if e.cell_id is None] == [
+        "image images/b.png"]  # who brought the image in is in its slide's trail
     assert audit_trail(store, AuditFilter(since=today + timedelta(days=1))) == []
     assert audit_trail(store, AuditFilter(until=today - timedelta(days=1))) == []
     with pytest.raises(AuditTrailError, match="run backwards"):
@@ -129,7 +137,7 @@ def test_the_csv_holds_every_entry_and_runs_no_formula(store: ProjectStore, tmp_
     store.identity = Identity("=HYPERLINK(1)", "bench-1")
     store.add_cell(1, Box(1, 1, 9, 9), CellKind.WHITE, "monocyte")
     store.sign_off(1, "@AB", "+fine", target=1)
-    out = write_audit_csv(audit_trail(store), tmp_path / "trail.csv")
+    out = write_audit_csv(edits(store), tmp_path / "trail.csv")
     raw = out.read_bytes()
     assert raw.startswith(b"\xef\xbb\xbf")
     rows = list(csv.reader(raw.decode("utf-8-sig").splitlines()))

@@ -33,18 +33,21 @@ def project(tmp_path: Path) -> Path:
 def test_the_trail_is_printed_in_words(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--project", str(project)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 5 and lines[-1] == "4 entries"
-    assert "AB on bench-1  a  cell 1  Draw box: added white cell, Monocyte at 1,1 to 9,9" in lines[0]
-    assert "CD on bench-2  a  cell 1  Set class: class Monocyte -> Basophil" in lines[1]
-    assert "CD on bench-2  a  slide  Signed off" in lines[3]
+    assert len(lines) == 7 and lines[-1] == "6 entries"
+    for words in ("AB on bench-1  a  slide  Added slide: image img/a.png",
+                  "AB on bench-1  a  cell 1  Draw box: added white cell, Monocyte at 1,1 to 9,9",
+                  "CD on bench-2  a  cell 1  Set class: class Monocyte -> Basophil",
+                  "CD on bench-2  a  slide  Signed off"):
+        assert sum(words in line for line in lines) == 1, words
 
 
 def test_the_filters_and_json(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["audit", "--project", str(project), "--slide", "b.png", "--json"]) == 0
-    (entry,) = json.loads(capsys.readouterr().out)
+    added, entry = json.loads(capsys.readouterr().out)
+    assert (added["user"], added["action"]) == ("AB", "Added slide")
     assert (entry["user"], entry["workstation"], entry["slide"], entry["undone"]) == ("CD", "bench-2", "b", False)
     assert main(["audit", "-p", str(project), "--user", "AB", "--json"]) == 0
-    assert [e["action"] for e in json.loads(capsys.readouterr().out)] == ["Draw box"]
+    assert [e["action"] for e in json.loads(capsys.readouterr().out)] == ["Added slide", "Added slide", "Draw box"]
     assert main(["audit", "-p", str(project), "--cell", "1", "--json"]) == 0
     assert len(json.loads(capsys.readouterr().out)) == 2
     tomorrow = (date.today() + timedelta(days=1)).isoformat()
@@ -55,9 +58,9 @@ def test_the_filters_and_json(project: Path, capsys: pytest.CaptureFixture[str])
 def test_the_csv_is_written(project: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "trail.csv"
     assert main(["audit", "-p", str(project), "--until", date.today().isoformat(), "--csv", str(out)]) == 0
-    assert f"Audit trail of 4 entries written to {out}" in capsys.readouterr().out
+    assert f"Audit trail of 6 entries written to {out}" in capsys.readouterr().out
     rows = list(csv.reader(out.read_text(encoding="utf-8-sig").splitlines()))
-    assert rows[0][:3] == ["time_utc", "user", "workstation"] and len(rows) == 5
+    assert rows[0][:3] == ["time_utc", "user", "workstation"] and len(rows) == 7
 
 
 def test_what_cannot_be_done_is_one_line_naming_the_problem(
