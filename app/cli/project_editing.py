@@ -1,5 +1,6 @@
 """Opening a command's project for editing, the same way for every command
-whose edits the audit trail records (detect, classify): its lock names the
+whose edits the audit trail records (detect, classify; import records
+who added each image, with --user too): its lock names the
 command, its edits are recorded under `--user`'s initials (else the system
 login) and its images are looked for through `--image-root`."""
 

@@ -61,3 +61,9 @@ def test_blank_or_overlong_initials_are_refused_by_name(project: Path, initials:
         main(["classify", "--project", str(project), "--user", initials])
     assert exit_info.value.code == 2
     assert f"--user: expected initials of 1 to {MAX_INITIALS} characters, got {initials!r}" in capsys.readouterr().err
+
+
+def test_import_records_who_added_each_image(project: Path, tmp_path: Path) -> None:
+    write_image(tmp_path / "more" / "b.png")
+    assert main(["import", str(tmp_path / "more"), "--project", str(project), "--user", "KL"]) == 0
+    assert _last_edit(project) == ("add_slide", "KL", socket.gethostname())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from app.cli.arguments import add_image_root_option, add_locate_option, image_roots_of
 from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
+from app.cli.project_editing import add_user_option
+from core.identity import Identity
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
 from core.store import ProjectStore, resolve_project_path
@@ -28,6 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("source", metavar="SRC", help="folder to import (or a COCO .json / .csv file)")
     parser.add_argument("--project", "-p", required=True, metavar="P", help="project file (created if missing)")
     add_image_root_option(parser)
+    add_user_option(parser)
     parser.add_argument("--format", default="auto", choices=FORMATS, help="source format (default: detect)")
     parser.add_argument("--split", help="import only this split (train, val or test) of a split source")
     parser.add_argument("--map", action="append", default=[], metavar="OLD=NEW",
@@ -77,7 +80,8 @@ def _nothing_imported(report: ImportReport) -> bool:
 
 
 def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
-    with ProjectStore.open_or_create(args.project, editor=f"hemalabel {NAME}") as store:
+    identity = Identity.of_this_computer(args.user)  # who added the images, as the audit trail says
+    with ProjectStore.open_or_create(args.project, editor=f"hemalabel {NAME}", identity=identity) as store:
         store.image_roots = image_roots_of(args)
         job = import_source(
             store,
