@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import cv2
-import numpy as np
 from numpy.typing import NDArray
 
 from core.training.samples import LabelledCell
 
-Image = NDArray[np.uint8]  # BGR, as cv2 reads and writes
+Image = NDArray[Any]  # BGR uint8, as cv2 reads and writes
 
 
 def _resized(factor: float) -> Callable[[Image], Image]:
