@@ -70,6 +70,10 @@ OTHER_KIND = 0.05
 # A box holding two more confident boxes, each this much inside it, is
 # their union.
 UNION_INSIDE = 0.8
+# A box lying this much inside a larger white cell the detector is surer
+# of (and sure, CONFIDENT) is a part of that cell (a lobe, a granule patch) or a platelet on it:
+# the image is about the larger cell, wherever the crop put its centre.
+PART_INSIDE = 0.6
 # A box chosen with less than this score is checked against the framed
 # look too: in a crop cut tight at its cell, the first look often finds
 # only a part of the cell, with doubt.
@@ -143,7 +147,7 @@ def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | 
     """The box of `kind` (white cell or platelet when None) nearest the
     image's centre, within MAX_OFFSET; tight when it fills the image; None
     when no box is plausible."""
-    boxes, scores, kinds = _without_unions(proposals, _wanted(kind))
+    boxes, scores, kinds = _without_parts(_without_unions(proposals, _wanted(kind)), kind)
     best: tuple[float, int] | None = None
     cx, cy = width / 2.0, height / 2.0
     reach = MAX_OFFSET * min(width, height)
@@ -176,7 +180,7 @@ def choose_off_centre(proposals: Proposals, width: int, height: int, kind: CellK
     an image with nothing near its centre, whose cell a tool cut off-centre
     (the cell at an edge of a CellaVision image), before the whole image
     stands in for it."""
-    boxes, scores, kinds = _without_unions(proposals, _wanted(kind))
+    boxes, scores, kinds = _without_parts(_without_unions(proposals, _wanted(kind)), kind)
     confident = [i for i in range(len(boxes)) if kinds[i] in _wanted(kind) and scores[i] >= CONFIDENT]
     if not confident:
         return None
@@ -215,6 +219,29 @@ def _without_unions(proposals: Proposals, wanted: set[str]) -> Proposals:
     holds = (inter_w * inter_h >= UNION_INSIDE * areas[None, :]) & (scores[None, :] > scores[:, None])
     holds &= candidates[None, :] & candidates[:, None]
     keep = holds.sum(axis=1) < 2
+    return boxes[keep], scores[keep], kinds[keep]
+
+
+def _without_parts(proposals: Proposals, kind: CellKind | None) -> Proposals:
+    """The proposals less any box of a wanted kind that lies PART_INSIDE
+    inside a larger, more confident, sure white-cell box: a part of that cell or
+    something on it, which a crop cut off-centre can leave nearest the
+    image's centre.  Not for a platelet image: its platelet may lie on a
+    white cell."""
+    boxes, scores, kinds = proposals
+    if len(boxes) < 2 or kind is CellKind.PLATELET:
+        return proposals
+    wanted = _wanted(kind)
+    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+    inter_w = np.clip(np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :]), 0, None)
+    inter_h = np.clip(np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :]), 0, None)
+    areas = np.maximum((x1 - x0) * (y1 - y0), 1e-6)
+    # within[i, j]: box i lies PART_INSIDE inside the larger, surer white box j
+    within = (inter_w * inter_h >= PART_INSIDE * areas[:, None]) & (areas[None, :] > areas[:, None])
+    within &= (scores[None, :] > scores[:, None]) & (scores[None, :] >= CONFIDENT)
+    within &= kinds[None, :] == CellKind.WHITE.value
+    within &= np.array([k in wanted for k in kinds])[:, None]
+    keep = ~within.any(axis=1)
     return boxes[keep], scores[keep], kinds[keep]
 
 

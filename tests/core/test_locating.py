@@ -112,6 +112,22 @@ def test_a_box_around_two_touching_cells_is_not_a_cell() -> None:
     assert choose_cell(one, 200, 200, CellKind.WHITE).box == Box(70, 70, 130, 130)
 
 
+def test_a_part_of_a_sure_larger_cell_nearer_the_centre_gives_way_to_that_cell() -> None:
+    # A crop cut off-centre: the cell reaches the corner, a platelet on it
+    # (or a lobe) lies nearest the image's centre.
+    cell = (10, 10, 120, 120, 0.9, WHITE)
+    found = proposals(cell, (95, 95, 115, 115, 0.7, PLATELET))
+    assert choose_cell(found, 200, 200, None).box == Box(10, 10, 120, 120)
+    found = proposals(cell, (95, 95, 115, 115, 0.5, WHITE))
+    assert choose_cell(found, 200, 200, CellKind.WHITE).box == Box(10, 10, 120, 120)
+    # Inside a doubtful box (a platelet clump read as a white cell) it stays
+    # the image's cell, as does one only touching the larger cell.
+    clump = proposals((10, 10, 120, 120, 0.3, WHITE), (95, 95, 115, 115, 0.2, PLATELET))
+    assert choose_cell(clump, 200, 200, None).box == Box(95, 95, 115, 115)
+    beside = proposals(cell, (110, 95, 130, 115, 0.7, PLATELET))
+    assert choose_cell(beside, 200, 200, None).box == Box(110, 95, 130, 115)
+
+
 def test_a_cell_cut_off_centre_is_found_before_the_whole_image_stands_in() -> None:
     image = np.full((200, 200, 3), 220, np.uint8)
     first = proposals((130, 140, 195, 198, 0.9, WHITE), (5, 5, 40, 40, 0.3, WHITE), (80, 80, 120, 120, 0.9, RED))
