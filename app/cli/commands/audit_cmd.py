@@ -64,5 +64,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _slides_named(store: ProjectStore, name: str) -> list[Slide]:
     relative = store.relative_path(name)
-    by_path = [slide for slide in store.slides() if slide.path in (name, relative)]
-    return by_path or [slide for slide in store.slides() if name in (slide.image_name, slide.sample_id)]
+    slides = store.slides()
+    by_path = [slide for slide in slides if slide.path in (name, relative)]
+    return by_path or [slide for slide in slides if name in (slide.image_name, slide.sample_id)]
