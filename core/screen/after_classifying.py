@@ -99,14 +99,5 @@ def _kept_open(store: ProjectStore, slide_ids: Sequence[int], renewed: dict[int,
     """Open flags on the slides that no verdict of this run stands behind:
     on a slide screened now, those of cells it did not screen (no longer
     lymphoid); on any other, every open flag."""
-    kept = 0
-    for slide_id in slide_ids:
-        tally = store.blast_tally(slide_id)
-        if not tally.open:
-            continue
-        if slide_id not in renewed:
-            kept += tally.open
-        else:
-            kept += sum(1 for cell in store.cells(slide_id, CellKind.WHITE)
-                        if cell.open_blast_flag and cell.id not in renewed[slide_id])
-    return kept
+    return sum(1 for slide_id in slide_ids for cell_id in store.open_blast_flags(slide_id)
+               if cell_id not in renewed.get(slide_id, ()))
