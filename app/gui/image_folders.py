@@ -28,7 +28,7 @@ from app.gui.banner import Banner
 from app.gui.questions import ask_before
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
-from core.image_roots import ImageRoots, relative_under, stored_location
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots, relative_under, stored_location
 from core.missing_images import MissingFolder, RootCheck, check_root, missing_image_folders, propose_root
 from core.schema import Slide
 
@@ -66,7 +66,7 @@ class ImageFolders:
         self.check()
 
     def roots(self) -> ImageRoots:
-        return self.session.store.image_roots if self.session is not None else ImageRoots()
+        return self.session.store.image_roots if self.session is not None else NO_IMAGE_ROOTS
 
     def _use(self, roots: ImageRoots) -> None:
         assert self.session is not None

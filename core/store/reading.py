@@ -19,7 +19,7 @@ from core.differential import (
     counts_as,
     differential_of_groups,
 )
-from core.image_roots import ImageRoots, stored_location
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots, stored_location
 from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
 from core.store import trail as trail_rows
@@ -88,7 +88,7 @@ class ProjectReader(ProjectFile):
 
     # The user's mapping of the project's image folders to this computer's,
     # set by whoever opened the store; never written into the project.
-    image_roots: ImageRoots = ImageRoots()
+    image_roots: ImageRoots = NO_IMAGE_ROOTS
 
     # ----------------------------------------------------------- slides
     def relative_path(self, image_path: str | os.PathLike[str]) -> str:
