@@ -8,6 +8,7 @@ with the classifier's instant learning."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Generator, Hashable
 from typing import cast
 
@@ -25,11 +26,12 @@ from core.store import ProjectStore
 DEBOUNCE_MS = 150
 
 
-def lesson_inputs(store: ProjectStore) -> Hashable:
+def lesson_inputs(store: ProjectStore, corrections: tuple[Counter[str], list[int]]) -> Hashable:
     """What the lesson is learnt from, in short: the box corrections in
-    force, the proposals a person kept, the slides.  The same again
-    teaches the same, so a class decision costs no refresh."""
-    counts, corrected = box_corrections(store)
+    force (box_corrections(store)), the proposals a person kept, the
+    slides.  The same again teaches the same, so a class decision costs no
+    refresh."""
+    counts, corrected = corrections
     kept = sum(1 for cell in store.cells() if cell.reviewed and cell.score is not None)
     return tuple(sorted(counts.items())), tuple(corrected), kept, len(store.slides())
 
@@ -54,10 +56,11 @@ class ProposalLessonController(DecisionFollower):
 
         def job(token: CancelToken) -> Generator[Progress, None, tuple[Hashable, Withheld | None]]:
             yield Progress(0, 1, "Learning from this project's reviewed boxes")
-            inputs = lesson_inputs(store)
+            corrections = box_corrections(store)
+            inputs = lesson_inputs(store, corrections)
             if inputs == known:
                 return inputs, None
-            withheld = refresh_withheld_proposals(store, lambda: token.cancelled)
+            withheld = refresh_withheld_proposals(store, lambda: token.cancelled, corrections)
             token.raise_if_cancelled()
             return inputs, withheld
 

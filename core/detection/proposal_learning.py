@@ -25,6 +25,7 @@ teach: another detector's proposals and scores are not its own.
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
@@ -232,14 +233,16 @@ def learn_kind(kind: CellKind, features: NDArray[np.float64], outcomes: Sequence
     return KindLesson(kind, points, tuple(chosen.tolist()), spread, margin)
 
 
-def learn_proposals(store: ProjectStore, detector_version: str) -> ProposalLesson | None:
+def learn_proposals(store: ProjectStore, detector_version: str,
+                    corrections: tuple[Counter[str], list[int]] | None = None) -> ProposalLesson | None:
     """What the project's decisions teach about the proposals of the
     detector `detector_version`; None when they teach nothing (no
     proposal deleted or re-kinded, too few examples, or none that helps).
     On a reviewed slide (signed off, or with a box correction) every
     proposal is an example, those left standing kept; elsewhere the
-    proposals a person confirmed or classified are kept ones."""
-    counts, corrected = box_corrections(store)
+    proposals a person confirmed or classified are kept ones.  A caller
+    that has just read box_corrections(store) hands it as `corrections`."""
+    counts, corrected = corrections if corrections is not None else box_corrections(store)
     if not counts.get("deleted") and not counts.get("re-kinded"):
         return None  # nothing was changed: the speed of a project never corrected is untouched
     corrected_set = set(corrected)

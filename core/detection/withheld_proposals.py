@@ -26,6 +26,7 @@ withheld there.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -76,12 +77,15 @@ def withheld_on(slide: Slide) -> tuple[dict[int, dict[str, Any]], dict[int, Cell
     return withdrawn, rekinded
 
 
-def refresh_withheld_proposals(store: ProjectStore, should_stop: Callable[[], bool] = lambda: False) -> Withheld:
+def refresh_withheld_proposals(store: ProjectStore, should_stop: Callable[[], bool] = lambda: False,
+                               corrections: tuple[Counter[str], list[int]] | None = None) -> Withheld:
     """Learn from the reviewed fields and apply the lesson to the stored
     proposals of every slide nobody reviewed, withdrawing, giving back and
-    re-kinding as it now says (see the module's docstring)."""
-    _counts, corrected = box_corrections(store)
-    corrected_set = set(corrected)
+    re-kinding as it now says (see the module's docstring).  A caller that
+    has just read box_corrections(store) hands it as `corrections`."""
+    if corrections is None:
+        corrections = box_corrections(store)
+    corrected_set = set(corrections[1])
     lessons: dict[str, ProposalLesson | None] = {}
     withdrawn = rekinded = slides = written = examples = 0
     for slide in store.slides():
@@ -92,7 +96,7 @@ def refresh_withheld_proposals(store: ProjectStore, should_stop: Callable[[], bo
                 or not isinstance(version, str)):
             continue
         if version not in lessons:
-            lessons[version] = learn_proposals(store, version)
+            lessons[version] = learn_proposals(store, version, corrections)
         lesson = lessons[version]
         if lesson is None and WITHHELD_KEY not in slide.attributes:
             continue
