@@ -121,7 +121,7 @@ def _screen_summary(model, threshold: float | None, results: list) -> dict:  # n
     """What the screen found on the slides just classified."""
     suspected = sum(len(r.suspected) for r in results)
     lymphoid = sum(r.lymphoid_cells for r in results)
-    summary = {
+    return {
         "model": f"{model.card.name} {model.card.version}",
         "threshold": threshold,
         "line": f"Blasts suspected: {suspected} of {lymphoid} lymphoid cells",
@@ -131,7 +131,6 @@ def _screen_summary(model, threshold: float | None, results: list) -> dict:  # n
                     "suspected": [{"cell": cell_id, "p_blast": round(v.p_blast, 4), "subtype": v.subtype}
                                   for cell_id, v in r.suspected]} for r in results],
     }
-    return summary
 
 
 def _plain(value: object) -> str:
