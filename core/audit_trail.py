@@ -80,6 +80,12 @@ class AuditEntry:
     def undone_text(self) -> str:
         return (self.undone_note or "undone") if self.undone else ""
 
+    def texts(self, time: str | None = None) -> tuple[str, ...]:
+        """The entry in CSV_COLUMNS' order, as text; `time` in place of the
+        recorded UTC time (the window shows this computer's)."""
+        return (self.at if time is None else time, self.user, self.workstation, self.slide,
+                "" if self.cell_id is None else str(self.cell_id), self.action, self.change, self.undone_text)
+
     def as_json(self) -> dict[str, Any]:
         return {"at": self.at, "user": self.user, "workstation": self.workstation, "slide_id": self.slide_id,
                 "slide": self.slide, "cell_id": self.cell_id, "action": self.action, "change": self.change,
@@ -110,9 +116,7 @@ def write_audit_csv(entries: Sequence[AuditEntry], out: str | os.PathLike[str]) 
     writer = csv.writer(buffer)
     writer.writerow(CSV_COLUMNS)
     for entry in entries:
-        writer.writerow([spreadsheet_text(text) for text in (
-            entry.at, entry.user, entry.workstation, entry.slide, "" if entry.cell_id is None else str(entry.cell_id),
-            entry.action, entry.change, entry.undone_text)])
+        writer.writerow([spreadsheet_text(text) for text in entry.texts()])
     try:
         atomic_write_bytes(target, buffer.getvalue().encode("utf-8-sig"), durable=True)
     except OSError as error:

@@ -83,9 +83,7 @@ class AuditTrailModel(QAbstractTableModel):
 
 
 def cell_text(entry: AuditEntry, column: int) -> str:
-    values = (entry.local_time, entry.user, entry.workstation, entry.slide,
-              "" if entry.cell_id is None else str(entry.cell_id), entry.action, entry.change, entry.undone_text)
-    return values[column]
+    return entry.texts(entry.local_time)[column]
 
 
 class AuditTrailDialog(QDialog):
