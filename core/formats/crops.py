@@ -164,9 +164,8 @@ def _write_slide_crops(plan: ExportPlan, image: ExportImage, out: Path) -> int:
         ok, encoded = cv2.imencode(extension, np.ascontiguousarray(crop[:, :, ::-1]), params)
         if not ok:
             raise OSError(f"could not encode the crop of cell {cell.id} of {image.slide.path}")
-        parts = [image.split] if image.split else []
         target = path_inside(
-            out, *parts, class_name, crop_file_name(image, cell.id, plan.crop_format),
+            out, crop_path(image, cell.id, class_name, plan.crop_format),
             what=f"cell {cell.id} of {image.slide.path} (class {class_name!r})",
         )
         atomic_write_bytes(target, encoded.tobytes())

@@ -240,17 +240,16 @@ def export_yolo(plan: ExportPlan, out: Path, cancel: CancelToken) -> Job[None]:
             atomic_copy(image.source, path_inside(out, "images", folder, image.file_name, what=what))
         width, height = image.slide.width, image.slide.height
         lines = []
-        label_file = (Path("labels") / folder / (Path(image.file_name).stem + ".txt")).as_posix()
+        label_file = Path("labels", folder, Path(image.file_name).stem + ".txt")
         for line, (cell, class_name) in enumerate(image.cells, start=1):
-            screen_rows.append(((label_file, line, cell.id), cell))
+            screen_rows.append(((label_file.as_posix(), line, cell.id), cell))
             (cx, cy), box = cell.box.centre, cell.box
             # Six decimals of the image size: under 0.01 px for images up to 10,000 px.
             lines.append(
                 f"{index_of[class_name]} {cx / width:.6f} {cy / height:.6f} "
                 f"{box.width / width:.6f} {box.height / height:.6f}\n"
             )
-        labels = path_inside(out, "labels", folder, Path(image.file_name).stem + ".txt", what=what)
-        atomic_write_text(labels, "".join(lines))
+        atomic_write_text(path_inside(out, label_file, what=what), "".join(lines))
         if number % 16 == 0 or number == total:
             yield Progress(number, total, f"wrote {number} of {total} YOLO label files")
     atomic_write_text(path_inside(out, "data.yaml"), data_yaml(plan))
