@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -116,13 +116,24 @@ def check_root(store: ProjectReader, stored: str, local: str | os.PathLike[str])
     image at the same place under `local`: counted before a mapping is kept."""
     stored_text, local_text = as_slashed(stored), as_slashed(local)
     found = total = 0
-    for slide in store.slides():
-        rest = relative_under(stored_location(slide.path, store.folder), stored_text)
-        if rest is None:
-            continue
+    for _slide, rest in _under(store, stored_text):
         total += 1
         found += Path(posixpath.join(local_text, rest) if rest else local_text).is_file()
     return RootCheck(stored_text, local_text, found, total)
+
+
+def slides_under(store: ProjectReader, stored: str) -> list[int]:
+    """The slides, by id, whose images the project keeps under the folder
+    `stored` (as `as_slashed` gives it): those a mapping of it moves."""
+    return [slide.id for slide, _rest in _under(store, stored)]
+
+
+def _under(store: ProjectReader, stored: str) -> Iterator[tuple[Slide, str]]:
+    """Each slide kept under `stored`, with its image's path below it."""
+    for slide in store.slides():
+        rest = relative_under(stored_location(slide.path, store.folder), stored)
+        if rest is not None:
+            yield slide, rest
 
 
 def propose_root(store: ProjectReader, slide: Slide, located: str | os.PathLike[str]) -> RootCheck | None:

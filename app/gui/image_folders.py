@@ -28,8 +28,15 @@ from app.gui.banner import Banner
 from app.gui.questions import ask_before
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
-from core.image_roots import NO_IMAGE_ROOTS, ImageRoots, relative_under, stored_location
-from core.missing_images import MissingFolder, RootCheck, check_root, missing_image_folders, propose_root
+from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
+from core.missing_images import (
+    MissingFolder,
+    RootCheck,
+    check_root,
+    missing_image_folders,
+    propose_root,
+    slides_under,
+)
 from core.schema import Slide
 
 
@@ -160,9 +167,7 @@ class ImageFolders:
 
     def _slides_under(self, stored: str) -> list[int]:
         assert self.session is not None
-        folder = self.session.store.folder
-        return [slide.id for slide in self.session.reader.slides()
-                if relative_under(stored_location(slide.path, folder), stored) is not None]
+        return slides_under(self.session.reader, stored)
 
     # ------------------------------------------------------------ File › Image Folders…
     def review(self) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from core.image_roots import ImageRoots, as_slashed, parse_root, stored_location
-from core.missing_images import check_root, missing_image_folders, propose_root
+from core.missing_images import check_root, missing_image_folders, propose_root, slides_under
 from core.store import ProjectStore
 from tests.core.images import write_image
 
@@ -130,6 +130,9 @@ def test_a_folder_the_technician_names_is_checked_before_it_is_kept(tmp_path: Pa
         check = check_root(store, as_slashed(share), wrong)
         assert (check.found, check.total, check.worth_mapping()) == (0, 6, False)
         assert check_root(store, as_slashed(share), share).found == 6
+        # The slides a mapping moves: those under the folder, whole components only.
+        assert slides_under(store, as_slashed(share / "patient1")) == [2, 4, 6]
+        assert slides_under(store, as_slashed(share / "patient")) == []
 
 
 def test_two_shares_gone_from_one_folder_are_two_messages(tmp_path: Path) -> None:
