@@ -28,75 +28,79 @@ def screened_project(review_project: Path) -> Path:
     return review_project
 
 
+@pytest.fixture
+def with_screen():
+    """Sets the fake detector and classifier beside the given screen model; the real ones again at teardown."""
+    def use(screen) -> None:  # noqa: ANN001
+        model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=screen)
+    yield use
+    model_provider.use_models()
+
+
 def _classify(qtbot, window, controller) -> str:  # noqa: ANN001
     with qtbot.waitSignal(controller.models.finished, timeout=10000) as finished:
         window.actions["classify_slide"].trigger()
     return str(finished.args[0])
 
 
-def test_a_classified_slide_is_screened_marked_and_decided_by_keyboard(qtbot, open_window, screened_project):
-    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=FakeScreenModel)
-    try:
-        window, controller = open_window(screened_project)
-        wait_image(qtbot, controller)
-        _classify(qtbot, window, controller)
-        store = controller.session.store
-        white = [c for c in store.cells(controller.slide.id) if c.kind is CellKind.WHITE]
-        assert white and all(c.screen is not None and c.screen.flag is BlastFlag.SUSPECTED for c in white)
-        qtbot.waitUntil(lambda: controller.canvas.item(white[0].id).look.suspected_blast)
-        assert controller.canvas.item(white[0].id).look.tag.endswith("blast?")
-        panel = controller.review.panel
-        qtbot.waitUntil(lambda: panel.blast_label.isVisible())
-        assert panel.blast_label.text() == f"Blasts suspected: {len(white)} of {len(white)} lymphoid cells"
-        assert f"{len(white)} suspected blasts are not decided" in panel.state_label.text()
+def test_a_classified_slide_is_screened_marked_and_decided_by_keyboard(qtbot, open_window, screened_project,
+                                                                        with_screen):
+    with_screen(FakeScreenModel)
+    window, controller = open_window(screened_project)
+    wait_image(qtbot, controller)
+    _classify(qtbot, window, controller)
+    store = controller.session.store
+    white = [c for c in store.cells(controller.slide.id) if c.kind is CellKind.WHITE]
+    assert white and all(c.screen is not None and c.screen.flag is BlastFlag.SUSPECTED for c in white)
+    qtbot.waitUntil(lambda: controller.canvas.item(white[0].id).look.suspected_blast)
+    assert controller.canvas.item(white[0].id).look.tag.endswith("blast?")
+    panel = controller.review.panel
+    qtbot.waitUntil(lambda: panel.blast_label.isVisible())
+    assert panel.blast_label.text() == f"Blasts suspected: {len(white)} of {len(white)} lymphoid cells"
+    assert f"{len(white)} suspected blasts are not decided" in panel.state_label.text()
 
-        controller.canvas.select(white[0].id)
-        assert "Suspected blast, pre-B: P(blast) 90.0%" in window.inspector.heading.text()
-        window.view.setFocus()
-        qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
-        qtbot.waitUntil(lambda: store.cell(white[0].id).label == BLAST)
-        assert "Blast added to the project's classes" in window.statusBar().currentMessage()
-        # The new class has its key, its button and its row in the differential at once.
-        assert window.inspector.class_buttons[BLAST].text() == "9  Blast"
-        assert any(action.objectName() == f"class_{BLAST}" for action in window.findChildren(QAction))
-        qtbot.waitUntil(lambda: controller.review.panel.count is not None
-                        and controller.review.panel.count.counts.get(BLAST) == 1)
-        assert BLAST in controller.review.panel._classes
-        panel = controller.review.panel
-        controller.canvas.select(white[1].id)
-        qtbot.keyClick(window.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
-        qtbot.waitUntil(lambda: store.cell(white[1].id).screen.flag is BlastFlag.DISMISSED)
-        assert not controller.canvas.item(white[1].id).look.suspected_blast
+    controller.canvas.select(white[0].id)
+    assert "Suspected blast, pre-B: P(blast) 90.0%" in window.inspector.heading.text()
+    window.view.setFocus()
+    qtbot.keyClick(window.view, Qt.Key.Key_L, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: store.cell(white[0].id).label == BLAST)
+    assert "Blast added to the project's classes" in window.statusBar().currentMessage()
+    # The new class has its key, its button and its row in the differential at once.
+    assert window.inspector.class_buttons[BLAST].text() == "9  Blast"
+    assert any(action.objectName() == f"class_{BLAST}" for action in window.findChildren(QAction))
+    qtbot.waitUntil(lambda: controller.review.panel.count is not None
+                    and controller.review.panel.count.counts.get(BLAST) == 1)
+    assert BLAST in controller.review.panel._classes
+    panel = controller.review.panel
+    controller.canvas.select(white[1].id)
+    qtbot.keyClick(window.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: store.cell(white[1].id).screen.flag is BlastFlag.DISMISSED)
+    assert not controller.canvas.item(white[1].id).look.suspected_blast
 
-        window.actions["gallery"].trigger()
-        gallery = controller.review.gallery
-        qtbot.waitUntil(lambda: gallery.model.rowCount() > 0)
-        first = gallery.model.entry(0)
-        assert isinstance(first, GroupHeader) and first.class_name == SUSPECTED_BLASTS
-        assert first.display == "Suspected blasts" and first.shown == len(white) - 2
-        gallery.select_cells([white[2].id])
-        gallery.view.setFocus()
-        qtbot.keyClick(gallery.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
-        qtbot.waitUntil(lambda: store.cell(white[2].id).screen.flag is BlastFlag.DISMISSED)
-    finally:
-        model_provider.use_models()
+    window.actions["gallery"].trigger()
+    gallery = controller.review.gallery
+    qtbot.waitUntil(lambda: gallery.model.rowCount() > 0)
+    first = gallery.model.entry(0)
+    assert isinstance(first, GroupHeader) and first.class_name == SUSPECTED_BLASTS
+    assert first.display == "Suspected blasts" and first.shown == len(white) - 2
+    gallery.select_cells([white[2].id])
+    gallery.view.setFocus()
+    qtbot.keyClick(gallery.view, Qt.Key.Key_D, Qt.KeyboardModifier.AltModifier)
+    qtbot.waitUntil(lambda: store.cell(white[2].id).screen.flag is BlastFlag.DISMISSED)
 
 
-def test_a_missing_screen_model_is_said_once_and_classifying_goes_on(qtbot, open_window, screened_project):
+def test_a_missing_screen_model_is_said_once_and_classifying_goes_on(qtbot, open_window, screened_project, with_screen):
     def missing() -> None:
         raise model_provider.ModelUnavailable("The lymphoid screen model could not be loaded: not found")
 
-    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=missing)
-    try:
-        window, controller = open_window(screened_project)
-        wait_image(qtbot, controller)
-        first = _classify(qtbot, window, controller)
-        assert "the lymphoid screen is on but not run: The lymphoid screen model could not be loaded" in first
-        assert "lymphoid screen" not in _classify(qtbot, window, controller)
-        assert all(c.screen is None for c in controller.session.store.cells())
-        assert all(c.label is not None for c in controller.session.store.cells(kind=CellKind.WHITE))
-    finally:
-        model_provider.use_models()
+    with_screen(missing)
+    window, controller = open_window(screened_project)
+    wait_image(qtbot, controller)
+    first = _classify(qtbot, window, controller)
+    assert "the lymphoid screen is on but not run: The lymphoid screen model could not be loaded" in first
+    assert "lymphoid screen" not in _classify(qtbot, window, controller)
+    assert all(c.screen is None for c in controller.session.store.cells())
+    assert all(c.label is not None for c in controller.session.store.cells(kind=CellKind.WHITE))
 
 
 def test_the_settings_dialog_shows_what_the_card_measured_and_keeps_the_point(qtbot, review_store, monkeypatch):
@@ -209,18 +213,15 @@ def test_the_class_filter_shows_the_undecided_flags_alone_reached_by_keyboard(qt
     assert controller.session.store.cell(white[0]).screen.flag is BlastFlag.DISMISSED
 
 
-def test_classifying_with_the_screen_off_says_which_open_flags_it_kept(qtbot, open_window, review_project):
+def test_classifying_with_the_screen_off_says_which_open_flags_it_kept(qtbot, open_window, review_project, with_screen):
     with ProjectStore.open(review_project) as store:
         white = [c.id for c in store.cells(1) if c.kind is CellKind.WHITE]
         store.record_screen(1, [(white[0], 0.9, "pre", True), (white[1], 0.8, "pro", True)], "fake-screen 1")
-    model_provider.use_models(detector=FakeDetector, classifier=FakeClassifier, screen=FakeScreenModel)
-    try:
-        window, controller = open_window(review_project)
-        wait_image(qtbot, controller)
-        said = _classify(qtbot, window, controller)
-        assert "2 cells keep an open blast flag from an earlier screen; sign-off waits until each is decided" in said
-        store = controller.session.store
-        assert [store.cell(cell_id).screen.flag for cell_id in white[:2]] == [BlastFlag.SUSPECTED] * 2
-        assert store.cell(white[2]).screen is None  # the screen is off: nothing new was screened
-    finally:
-        model_provider.use_models()
+    with_screen(FakeScreenModel)
+    window, controller = open_window(review_project)
+    wait_image(qtbot, controller)
+    said = _classify(qtbot, window, controller)
+    assert "2 cells keep an open blast flag from an earlier screen; sign-off waits until each is decided" in said
+    store = controller.session.store
+    assert [store.cell(cell_id).screen.flag for cell_id in white[:2]] == [BlastFlag.SUSPECTED] * 2
+    assert store.cell(white[2]).screen is None  # the screen is off: nothing new was screened
