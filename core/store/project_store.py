@@ -229,8 +229,9 @@ class ProjectStore(ProjectReader):
             return self._slide(slide_id)
 
     def _record_audit(self, at: str, slide_id: int, who: str, action: str, reason: str) -> None:
-        """A sign-off or unlock in the audit table: `who` as the reviewer gave
-        it, the workstation as this store's identity has it."""
+        """A sign-off, unlock or image added in the audit table: `who` as the
+        reviewer gave it (the store's user for an image), the workstation as
+        this store's identity has it."""
         self._db.execute(
             "INSERT INTO audit(at, slide_id, who, action, reason, workstation) VALUES (?, ?, ?, ?, ?, ?)",
             (at, slide_id, who, action, reason, self.identity.workstation),
