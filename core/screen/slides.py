@@ -72,7 +72,10 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
     whose image cannot be read, says so in its result; none stops the run.
     With `record` each slide's verdicts are written to the project
     (ProjectStore.record_screen, one undo step a slide); a signed-off slide
-    is neither screened nor changed."""
+    is neither screened nor changed.  The window and `classify --project`
+    screen in the classification's pass instead (core.screen.after_classifying);
+    this pass, which reads each slide again, is the reference that one is
+    checked against (tests, tests/benchmarks/bench_classify_screen.py)."""
     cancel = cancel or CancelToken()
     point = model.threshold if threshold is None else threshold
     version = f"{model.card.name} {model.card.version}"
