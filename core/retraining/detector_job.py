@@ -104,17 +104,12 @@ def _base_detector(settings: DetectorRetrainSettings, registry: ModelRegistry) -
     """The card to fine-tune and its name in the registry: the one named,
     else the detector in use."""
     try:
-        if settings.base is None:
-            current = registry.current()
-            card = resolve_detector_card(None)
-            name = current.name if current.status != "bundled" else DetectorCard.load(card).name
-        else:
-            card = resolve_detector_card(settings.base)
-            name = DetectorCard.load(card).name
-        DetectorCard.load(card)  # refused here, named, rather than in the child
+        current = registry.current() if settings.base is None else None
+        card = resolve_detector_card(settings.base)
+        loaded = DetectorCard.load(card)  # refused here, named, rather than in the child
     except (ModelCardError, RegistryError) as error:
         raise RetrainError(f"the detector to fine-tune: {error}") from None
-    return card, name
+    return card, current.name if current is not None and current.status != "bundled" else loaded.name
 
 
 def _check_enough(found: ProjectFields, settings: DetectorRetrainSettings, project: Path) -> None:
