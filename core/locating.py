@@ -33,6 +33,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.crops import crop_square
+from core.detection.nms import box_areas, intersection_matrix
 from core.imaging import ImageReadError, load_rgb
 from core.schema import Box, CellKind
 from core.wording import counted
@@ -71,8 +72,9 @@ OTHER_KIND = 0.05
 # their union.
 UNION_INSIDE = 0.8
 # A box lying this much inside a larger white cell the detector is surer
-# of (and sure, CONFIDENT) is a part of that cell (a lobe, a granule patch) or a platelet on it:
-# the image is about the larger cell, wherever the crop put its centre.
+# of (and sure, CONFIDENT) is a part of that cell (a lobe, a granule
+# patch) or a platelet on it: the image is about the larger cell, wherever
+# the crop put its centre.
 PART_INSIDE = 0.6
 # A box chosen with less than this score is checked against the framed
 # look too: in a crop cut tight at its cell, the first look often finds
@@ -147,19 +149,17 @@ def choose_cell(proposals: Proposals, width: int, height: int, kind: CellKind | 
     """The box of `kind` (white cell or platelet when None) nearest the
     image's centre, within MAX_OFFSET; tight when it fills the image; None
     when no box is plausible."""
-    boxes, scores, kinds = _without_parts(_without_unions(proposals, _wanted(kind)), kind)
+    wanted = _wanted(kind)
+    boxes, scores, kinds = _without_parts(_without_unions(proposals, wanted), kind)
     best: tuple[float, int] | None = None
-    cx, cy = width / 2.0, height / 2.0
     reach = MAX_OFFSET * min(width, height)
     for index, (box, score, box_kind) in enumerate(zip(boxes, scores, kinds)):
-        if box_kind not in _wanted(kind) or score < MIN_SCORE:
+        if box_kind not in wanted or score < MIN_SCORE:
             continue
-        offset = float(np.hypot((box[0] + box[2]) / 2 - cx, (box[1] + box[3]) / 2 - cy))
+        offset = _offset(box, width, height)
         if offset > reach:
             continue
-        # Nearest the centre, a weak box paying for its doubt in distance:
-        # a confident cell a little off-centre beats a faint blob on it.
-        cost = offset + (1.0 - float(score)) * 0.1 * min(width, height)
+        cost = _cost(offset, float(score), width, height)
         if kind is not None and box_kind != kind.value:
             cost += OTHER_KIND * min(width, height)
         if best is None or cost < best[0]:
@@ -180,18 +180,25 @@ def choose_off_centre(proposals: Proposals, width: int, height: int, kind: CellK
     an image with nothing near its centre, whose cell a tool cut off-centre
     (the cell at an edge of a CellaVision image), before the whole image
     stands in for it."""
-    boxes, scores, kinds = _without_parts(_without_unions(proposals, _wanted(kind)), kind)
-    confident = [i for i in range(len(boxes)) if kinds[i] in _wanted(kind) and scores[i] >= CONFIDENT]
+    wanted = _wanted(kind)
+    boxes, scores, kinds = _without_parts(_without_unions(proposals, wanted), kind)
+    confident = [i for i in range(len(boxes)) if kinds[i] in wanted and scores[i] >= CONFIDENT]
     if not confident:
         return None
-    cx, cy = width / 2.0, height / 2.0
-    nearest = min(
-        confident,
-        key=lambda i: float(np.hypot((boxes[i][0] + boxes[i][2]) / 2 - cx, (boxes[i][1] + boxes[i][3]) / 2 - cy))
-        + (1.0 - float(scores[i])) * 0.1 * min(width, height),
-    )
+    nearest = min(confident, key=lambda i: _cost(_offset(boxes[i], width, height), float(scores[i]), width, height))
     box = _clipped(boxes[nearest], width, height)
     return None if box is None else LocatedCell(box, Placement.LOCATED, float(scores[nearest]))
+
+
+def _offset(box: NDArray[Any], width: int, height: int) -> float:
+    """How far the box's centre lies from the image's."""
+    return float(np.hypot((box[0] + box[2]) / 2 - width / 2.0, (box[1] + box[3]) / 2 - height / 2.0))
+
+
+def _cost(offset: float, score: float, width: int, height: int) -> float:
+    # Nearest the centre, a weak box paying for its doubt in distance:
+    # a confident cell a little off-centre beats a faint blob on it.
+    return offset + (1.0 - score) * 0.1 * min(width, height)
 
 
 def _wanted(kind: CellKind | None) -> set[str]:
@@ -211,12 +218,9 @@ def _without_unions(proposals: Proposals, wanted: set[str]) -> Proposals:
     if len(boxes) < 3:
         return proposals
     candidates = np.array([k in wanted for k in kinds])
-    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
-    inter_w = np.clip(np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :]), 0, None)
-    inter_h = np.clip(np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :]), 0, None)
-    areas = np.maximum((x1 - x0) * (y1 - y0), 1e-6)
+    shared, areas = intersection_matrix(boxes, boxes), np.maximum(box_areas(boxes), 1e-6)
     # holds[i, j]: box j lies (80% of it) inside box i and is more confident
-    holds = (inter_w * inter_h >= UNION_INSIDE * areas[None, :]) & (scores[None, :] > scores[:, None])
+    holds = (shared >= UNION_INSIDE * areas[None, :]) & (scores[None, :] > scores[:, None])
     holds &= candidates[None, :] & candidates[:, None]
     keep = holds.sum(axis=1) < 2
     return boxes[keep], scores[keep], kinds[keep]
@@ -232,12 +236,9 @@ def _without_parts(proposals: Proposals, kind: CellKind | None) -> Proposals:
     if len(boxes) < 2 or kind is CellKind.PLATELET:
         return proposals
     wanted = _wanted(kind)
-    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
-    inter_w = np.clip(np.minimum(x1[:, None], x1[None, :]) - np.maximum(x0[:, None], x0[None, :]), 0, None)
-    inter_h = np.clip(np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :]), 0, None)
-    areas = np.maximum((x1 - x0) * (y1 - y0), 1e-6)
+    shared, areas = intersection_matrix(boxes, boxes), np.maximum(box_areas(boxes), 1e-6)
     # within[i, j]: box i lies PART_INSIDE inside the larger, surer white box j
-    within = (inter_w * inter_h >= PART_INSIDE * areas[:, None]) & (areas[None, :] > areas[:, None])
+    within = (shared >= PART_INSIDE * areas[:, None]) & (areas[None, :] > areas[:, None])
     within &= (scores[None, :] > scores[:, None]) & (scores[None, :] >= CONFIDENT)
     within &= kinds[None, :] == CellKind.WHITE.value
     within &= np.array([k in wanted for k in kinds])[:, None]

@@ -9,16 +9,26 @@ import numpy as np
 from numpy.typing import NDArray
 
 
-def iou_matrix(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
-    """IoU of every box in a (N x 4, x0 y0 x1 y1) with every box in b (M x 4)."""
+def intersection_matrix(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
+    """The area every box in a (N x 4, x0 y0 x1 y1) shares with every box in b (M x 4)."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     ix = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
     iy = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
-    inter = np.clip(ix, 0, None) * np.clip(iy, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
+    intersections: NDArray[Any] = np.clip(ix, 0, None) * np.clip(iy, 0, None)
+    return intersections
+
+
+def box_areas(boxes: NDArray[Any]) -> NDArray[Any]:
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    areas: NDArray[Any] = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+    return areas
+
+
+def iou_matrix(a: NDArray[Any], b: NDArray[Any]) -> NDArray[Any]:
+    """IoU of every box in a (N x 4, x0 y0 x1 y1) with every box in b (M x 4)."""
+    inter = intersection_matrix(a, b)
+    union = box_areas(a)[:, None] + box_areas(b)[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 
 
