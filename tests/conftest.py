@@ -4,6 +4,7 @@ private user models folder."""
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -45,3 +46,30 @@ def _private_user_models(tmp_path_factory: pytest.TempPathFactory, monkeypatch: 
     developer's own data folder must not change what a test loads, and no
     test may write there."""
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path_factory.mktemp("user-models")))
+
+
+POSTGRES_VARIABLE = "HEMALABEL_TEST_POSTGRES"  # a server address; .ci/run starts a throwaway cluster
+REQUIRE_POSTGRES_VARIABLE = "HEMALABEL_REQUIRE_POSTGRES"
+
+
+@pytest.fixture
+def postgres_url() -> Iterator[str]:
+    """The address of a new, empty database on the test server, dropped
+    after the test.  Skipped where no server is given (a new user's
+    machine); where HEMALABEL_REQUIRE_POSTGRES is set (.ci/run), failed."""
+    server = os.environ.get(POSTGRES_VARIABLE)
+    if not server:
+        if os.environ.get(REQUIRE_POSTGRES_VARIABLE):
+            pytest.fail(f"{REQUIRE_POSTGRES_VARIABLE} is set but {POSTGRES_VARIABLE} names no server", pytrace=False)
+        pytest.skip(f"no PostgreSQL server ({POSTGRES_VARIABLE} is not set)")
+    import uuid
+
+    import psycopg
+
+    name = f"test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    base, _, _ = server.rpartition("/")
+    yield f"{base}/{name}"
+    with psycopg.connect(server, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
