@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.classifier.calibration import expected_calibration_error, softmax
+from core.classifier.calibration import ece_of_calibrated_model, expected_calibration_error, softmax
 
 
 def classification_report(
@@ -17,7 +17,8 @@ def classification_report(
     """accuracy, balanced_accuracy (mean recall over classes present),
     macro_f1 (over classes present), per_class precision/recall/f1/support,
     confusion_matrix (rows true, columns predicted), ece (calibrated),
-    ece_before_calibration, and accuracy/coverage of predictions at or above
+    ece_before_calibration, ece_floor (median and 95th percentile of the ECE
+    a perfectly calibrated model shows on as many cells), and accuracy/coverage of predictions at or above
     their class's confidence threshold (the rest go to Unidentified).
     Accuracy and balanced accuracy come with 95% intervals (recall_intervals)."""
     k = len(classes)
@@ -56,6 +57,7 @@ def classification_report(
         "confusion_matrix": confusion.tolist(),
         "ece": expected_calibration_error(calibrated, labels),
         "ece_before_calibration": expected_calibration_error(raw, labels),
+        "ece_floor": list(ece_of_calibrated_model(calibrated)),
         "temperature": float(temperature),
         "accuracy_above_threshold": float(correct[accepted].mean()) if accepted.any() else 0.0,
         "coverage_above_threshold": float(accepted.mean()) if n else 0.0,

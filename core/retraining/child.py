@@ -193,7 +193,12 @@ def calibrate_out_of_fold(logits: NDArray[Any], labels: NDArray[Any], temperatur
     the candidate, so alone they make it too unsure.  Both halves count
     equally: the out-of-fold cells, and the candidate on the original data's
     validation cells (`original`: its logits and labels) when there are any."""
-    from core.classifier.calibration import expected_calibration_error, fit_temperature, softmax
+    from core.classifier.calibration import (
+        ece_of_calibrated_model,
+        expected_calibration_error,
+        fit_temperature,
+        softmax,
+    )
 
     if len(labels) < MIN_CALIBRATION_CELLS or len(np.unique(labels)) < 2:
         return None
@@ -206,7 +211,8 @@ def calibrate_out_of_fold(logits: NDArray[Any], labels: NDArray[Any], temperatur
     return {"cells": int(len(labels)), "original_cells": int(len(both_labels) - len(labels)),
             "temperature_before": float(temperature), "temperature": float(fitted),
             "ece_before": expected_calibration_error(softmax(logits, temperature), labels),
-            "ece_after": expected_calibration_error(softmax(logits, fitted), labels)}
+            "ece_after": expected_calibration_error(softmax(logits, fitted), labels),
+            "ece_floor": ece_of_calibrated_model(softmax(logits, fitted))[0]}
 
 
 def _original_logits(

@@ -73,6 +73,7 @@ def test_temperature_refit_on_out_of_fold_predictions_lowers_overconfidence() ->
     calibration = calibrate_out_of_fold(logits, labels, 1.0)
     assert calibration is not None and calibration["temperature"] > 2
     assert calibration["ece_after"] < calibration["ece_before"] / 2
+    assert 0 < calibration["ece_floor"] < 0.1  # the same cells relabelled from the fitted probabilities
     assert calibrate_out_of_fold(logits[: MIN_CALIBRATION_CELLS - 1], labels[: MIN_CALIBRATION_CELLS - 1], 1.0) is None
     assert calibrate_out_of_fold(logits, np.zeros(200, np.int64), 1.0) is None
     # The original data's validation cells, where it is right and sure, pull

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.classifier.calibration import (
+    ece_of_calibrated_model,
     expected_calibration_error,
     fit_temperature,
     softmax,
@@ -152,3 +153,24 @@ def test_bccd_white_cells_are_labelled_only_in_single_cell_fields() -> None:
     )
     assert 100 < len(cells) < 200
     assert len({c.path for c in cells}) == len(cells)
+
+
+def test_ece_floor_is_what_a_calibrated_model_scores_on_as_few_cells() -> None:
+    """Labels drawn from the model's own probabilities: its measured ECE sits
+    within the floor's range, the floor shrinks as the cells grow, and a
+    model that is sure and half wrong lies far above it."""
+    rng = np.random.default_rng(1)
+
+    def cells(n: int) -> np.ndarray:
+        logits = rng.normal(0, 3, size=(n, 4))
+        return softmax(logits)
+
+    few, many = cells(100), cells(5000)
+    few_median, few_high = ece_of_calibrated_model(few)
+    many_median, _ = ece_of_calibrated_model(many)
+    assert 0 < many_median < few_median <= few_high
+    labels = (rng.random((len(few), 1)) > few.cumsum(axis=1)).sum(axis=1)
+    assert expected_calibration_error(few, labels) <= few_high * 1.5
+    sure = np.tile([0.97, 0.01, 0.01, 0.01], (200, 1))
+    half_wrong = np.arange(200) % 2
+    assert expected_calibration_error(sure, half_wrong) > 10 * ece_of_calibrated_model(sure)[1]

@@ -85,7 +85,8 @@ def _print_report(report: dict, found: str | None) -> None:
     )
     print(
         f"ECE {report['ece']:.4f} (before calibration {report['ece_before_calibration']:.4f}, "
-        f"T={report['temperature']:.3f})"
+        f"T={report['temperature']:.3f}; a perfectly calibrated model would show {report['ece_floor'][0]:.4f} "
+        f"on as many cells, up to {report['ece_floor'][1]:.4f})"
     )
     print(
         f"Above threshold: accuracy {report['accuracy_above_threshold']:.4f}, coverage "

@@ -202,7 +202,9 @@ def _calibration_line(calibration: dict | None) -> str:
     if not calibration:
         return ""
     return (f"<br>Confidence refitted on {calibration['cells']} reviewed cells (out of fold): calibration error "
-            f"{calibration['ece_before']:.1%} \u2192 {calibration['ece_after']:.1%}.")
+            f"{calibration['ece_before']:.1%} \u2192 {calibration['ece_after']:.1%}"
+            + (f" (a perfectly calibrated model would show about {calibration['ece_floor']:.1%} on so few cells)."
+               if "ece_floor" in calibration else "."))
 
 
 def _mark_better(table, columns: int, skip_rows: int = 1) -> None:  # noqa: ANN001
