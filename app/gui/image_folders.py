@@ -3,7 +3,10 @@ banner per folder whose images are missing (not one error per slide), with
 Map Folder… to say where that folder is on this computer; Locate offering
 to map a whole folder; File › Image Folders… to review the mappings.  The
 mappings are the user's, per project, in their settings; core applies them
-(core.image_roots) and finds what is missing (core.missing_images)."""
+(core.image_roots) and finds what is missing (core.missing_images).
+
+The look on opening runs in the background: a share that is gone can keep
+a folder check waiting for the network far longer than a window may freeze."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ import html
 import os
 from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -28,6 +31,7 @@ from app.gui.banner import Banner
 from app.gui.questions import ask_before
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
+from app.gui.worker import start_call
 from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
 from core.missing_images import (
     MissingFolder,
@@ -40,7 +44,7 @@ from core.missing_images import (
 from core.schema import Slide
 
 
-class ImageFolders:
+class ImageFolders(QObject):
     """Keeps the open project's image roots and says what is missing.
     `tell` puts a line in the status bar; `alert` shows a warning;
     `remapped(slide_ids)` redraws the slides whose images moved."""
@@ -54,6 +58,7 @@ class ImageFolders:
         alert: Callable[[str, str], None],
         remapped: Callable[[list[int]], None],
     ) -> None:
+        super().__init__(parent)
         self._parent = parent
         self._settings = settings
         self.banner = banner
@@ -62,15 +67,36 @@ class ImageFolders:
         self._remapped = remapped
         self.session: ProjectSession | None = None
         self.missing: list[MissingFolder] = []
+        self.checking = False  # the look on opening has not answered yet
         banner.button.clicked.connect(self.ask_map_folder)
 
     # ------------------------------------------------------------ the open project
     def set_session(self, session: ProjectSession | None) -> None:
-        """Apply the user's mappings of this project, then say what is missing."""
+        """Apply the user's mappings of this project, then look, in the
+        background, for what is missing."""
         self.session = session
-        if session is not None:
-            self._use(ImageRoots.of(self._settings.image_roots(session.store.path, session.store.project_id)))
-        self.check()
+        self._show([])
+        if session is None:
+            return
+        self._use(ImageRoots.of(self._settings.image_roots(session.store.path, session.store.project_id)))
+        reader = session.reader
+        self.checking = True
+        start_call("Looking for the slides' image folders", lambda: (reader, missing_image_folders(reader)), self,
+                   on_result=self._looked_on_opening, on_error=self._look_failed, on_finished=self._look_ended)
+
+    def _looked_on_opening(self, answer: tuple[object, list[MissingFolder]]) -> None:
+        reader, groups = answer
+        if self.session is None or self.session.reader is not reader:
+            return  # a project since closed
+        self._show(groups)
+        # Slides already drawn as missing one by one are drawn again under the folder's banner.
+        self._remapped(sorted({slide_id for group in self.missing for slide_id in group.slide_ids}))
+
+    def _look_failed(self, message: str, _error: object) -> None:
+        self._tell(f"Could not look for the slides' image folders: {message}")
+
+    def _look_ended(self) -> None:
+        self.checking = False
 
     def roots(self) -> ImageRoots:
         return self.session.store.image_roots if self.session is not None else NO_IMAGE_ROOTS
@@ -82,10 +108,14 @@ class ImageFolders:
         self.session.reader.image_roots = roots
 
     def check(self) -> None:
+        """Look again, here and now: after a folder was mapped or unmapped,
+        when the folder just chosen is known to be there."""
+        self._show(missing_image_folders(self.session.reader) if self.session is not None else [])
+
+    def _show(self, groups: list[MissingFolder]) -> None:
         """The banner names the largest missing folder and how many more there
         are.  One file gone from a folder that is there is the slide's own
         banner's (Locate…), not a folder's."""
-        groups = missing_image_folders(self.session.reader) if self.session is not None else []
         self.missing = [group for group in groups if group.state != "present" or len(group.slide_ids) > 1]
         if not self.missing:
             self.banner.hide_message()

@@ -186,6 +186,8 @@ def open_window(qtbot):
         qtbot.waitUntil(window.isActiveWindow)
         if project is not None:
             assert controller.open_project(project, **open_kwargs)
+            # The look for missing image folders answers in the background.
+            qtbot.waitUntil(lambda: not controller.image_folders.checking)
         made.append(window)
         return window, controller
 
