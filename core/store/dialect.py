@@ -1,0 +1,129 @@
+"""What the two engines spell differently beyond the adapter's translation:
+reading a value out of a JSON column, keeping SQLite's planner off an
+index, the errors a connection raises, and how a connection learns that
+another one committed.  One object per engine; `dialect_of(db)` picks it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Protocol
+
+import psycopg
+
+from core.store.postgres_connection import PostgresConnection, ServerGoneError
+
+# Rows are read as sqlite3.Row or PostgresRow: by name or by position.
+Row = Any
+
+# Every committed change on a PostgreSQL project is announced on this
+# channel (a channel belongs to one database, so one name serves every project).
+CHANGES_CHANNEL = "hemalabel_changes"
+
+
+class Cursor(Protocol):
+    """The part of sqlite3.Cursor the store uses."""
+
+    row_factory: Any
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> list[Any]: ...
+
+    def __iter__(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """The part of sqlite3.Connection the store uses, which
+    PostgresConnection gives too."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Any: ...
+
+    def executemany(self, sql: str, parameters: Any, /) -> Any: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def close(self) -> None: ...
+
+
+class Dialect(Protocol):
+    name: str
+    errors: tuple[type[Exception], ...]  # what a failed query raises
+    save_hint: str  # what to check when an edit could not be saved
+
+    def json_value(self, column: str, key: str) -> str:
+        """SQL for the value under `key` (dots for nesting) of a JSON text
+        column, as a number, text, boolean or list."""
+        ...
+
+    def json_integer(self, column: str, key: str) -> str:
+        """SQL for an integer under `key`, comparable with an integer parameter."""
+        ...
+
+    def unindexed(self, column: str) -> str:
+        """A column in a WHERE that the planner must not pick an index for."""
+        ...
+
+    def announce(self, db: Connection) -> None:
+        """Inside a transaction about to commit: let other connections know."""
+        ...
+
+    def change_mark(self, db: Connection) -> int:
+        """A number that moves whenever another connection has committed."""
+        ...
+
+
+class _SQLite:
+    name = "SQLite"
+    errors: tuple[type[Exception], ...] = (sqlite3.Error,)
+    save_hint = "Check that the disk has free space and the drive is still there"
+
+    def json_value(self, column: str, key: str) -> str:
+        return f"json_extract({column}, '$.{key}')"
+
+    def json_integer(self, column: str, key: str) -> str:
+        return self.json_value(column, key)
+
+    def unindexed(self, column: str) -> str:
+        return f"+{column}"  # SQLite's unary plus: the same value, no index
+
+    def announce(self, db: Connection) -> None:
+        pass  # SQLite tells other connections by itself (PRAGMA data_version)
+
+    def change_mark(self, db: Connection) -> int:
+        # SQLite changes it for a connection whenever another one commits.
+        return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+
+class _Postgres:
+    name = "PostgreSQL"
+    errors: tuple[type[Exception], ...] = (psycopg.Error, ServerGoneError)
+    save_hint = "Check that the server is running and can be reached"
+
+    def json_value(self, column: str, key: str) -> str:
+        return f"(({column})::jsonb #> '{{{key.replace('.', ',')}}}')"
+
+    def json_integer(self, column: str, key: str) -> str:
+        return f"(({column})::jsonb #>> '{{{key.replace('.', ',')}}}')::bigint"
+
+    def unindexed(self, column: str) -> str:
+        return column
+
+    def announce(self, db: Connection) -> None:
+        db.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
+
+    def change_mark(self, db: Connection) -> int:
+        assert isinstance(db, PostgresConnection)
+        return db.changes_elsewhere()
+
+
+SQLITE: Dialect = _SQLite()
+POSTGRES: Dialect = _Postgres()
+
+
+def dialect_of(db: Connection) -> Dialect:
+    return POSTGRES if isinstance(db, PostgresConnection) else SQLITE
