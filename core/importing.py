@@ -211,8 +211,10 @@ def import_source(
     cancel.raise_if_cancelled()
     if not store.read_only and store.slides():
         # An import writes many slides at once: keep the project as it was
-        # beside it (replacing the copy from the import before).
-        report.backup = str(store.back_up())
+        # beside it (replacing the copy from the import before); a server
+        # project has no file to copy, its server's back-ups keep it.
+        copy = store.back_up()
+        report.backup = None if copy is None else str(copy)
     matcher = _SlideMatcher(store)
     with store.edit(f"Import {given.name}", record_history=False):
         for index, (image, width, height) in enumerate(readable, start=1):

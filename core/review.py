@@ -13,11 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.differential import CountsAs, class_fits, class_refusal, counts_as
 from core.schema import BlastFlag, Box, Cell, CellKind
 from core.store import ProjectStore, StoreError
+from core.store.address import ProjectLocation
 from core.taxonomy import BLAST, with_blast
 
 _KIND_WORDS = {CellKind.WHITE: "white cell", CellKind.RED: "red cell", CellKind.PLATELET: "platelet"}
@@ -29,7 +29,7 @@ class ReviewError(StoreError):
     `needs_kind`: where a class does not fit the cells' kind, the kind it
     is for, so a view can say how to change a kind (its own act)."""
 
-    def __init__(self, project: Path, problem: str, needs_kind: CellKind | None = None) -> None:
+    def __init__(self, project: ProjectLocation, problem: str, needs_kind: CellKind | None = None) -> None:
         self.project = project
         self.problem = problem
         self.needs_kind = needs_kind

@@ -73,3 +73,12 @@ def postgres_url() -> Iterator[str]:
     yield f"{base}/{name}"
     with psycopg.connect(server, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def project_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where a test makes its project, once on each engine: a file in the
+    test's folder, or a new empty database on the test server."""
+    if request.param == "postgres":
+        return str(request.getfixturevalue("postgres_url"))
+    return str(tmp_path / "p.hemalabel")

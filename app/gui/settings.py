@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from core.store.address import ServerAddress, describe_location, is_server_address
+
 _MAX_RECENT = 10
 
 
@@ -35,8 +37,8 @@ class AppSettings:
             value = [value]
         return [str(v) for v in (value or []) if v]
 
-    def add_recent_project(self, path: str | os.PathLike[str]) -> None:
-        text = str(Path(path).resolve())
+    def add_recent_project(self, path: str | os.PathLike[str] | ServerAddress) -> None:
+        text = _project_text(path)
         recent = [text] + [p for p in self.recent_projects() if p != text]
         self._q.setValue("recent_projects", recent[:_MAX_RECENT])
 
@@ -44,18 +46,18 @@ class AppSettings:
         self._q.setValue("recent_projects", [])
 
     # ------------------------------------------------------------ where each project was left
-    def last_slide(self, project: str | os.PathLike[str]) -> int | None:
+    def last_slide(self, project: str | os.PathLike[str] | ServerAddress) -> int | None:
         """The slide on show when the project was last open here, if any."""
         try:
             return int(self._q.value(_project_key(project, "last_slide")))
         except (TypeError, ValueError):
             return None
 
-    def set_last_slide(self, project: str | os.PathLike[str], slide_id: int) -> None:
+    def set_last_slide(self, project: str | os.PathLike[str] | ServerAddress, slide_id: int) -> None:
         self._q.setValue(_project_key(project, "last_slide"), int(slide_id))
 
     # ------------------------------------------------------------ image folders
-    def image_roots(self, project: str | os.PathLike[str], project_id: str | None) -> dict[str, str]:
+    def image_roots(self, project: str | os.PathLike[str] | ServerAddress, project_id: str | None) -> dict[str, str]:
         """This user's mapping of the project's image folders to this
         computer's (core.image_roots), {} when none or unreadable.  Kept
         under the project's id, so a moved or copied project keeps them;
@@ -69,12 +71,12 @@ class AppSettings:
             return {}
         return {str(old): str(new) for old, new in value.items()}
 
-    def set_image_roots(self, project: str | os.PathLike[str], project_id: str | None,
+    def set_image_roots(self, project: str | os.PathLike[str] | ServerAddress, project_id: str | None,
                         roots: dict[str, str]) -> None:
         # JSON text: QSettings would turn a dict into a platform-specific map type.
         self._q.setValue(self._image_roots_key(project, project_id), json.dumps(roots))
 
-    def _image_roots_key(self, project: str | os.PathLike[str], project_id: str | None) -> str:
+    def _image_roots_key(self, project: str | os.PathLike[str] | ServerAddress, project_id: str | None) -> str:
         """The key of a project's mappings: by its id, moving over any that
         were kept under its path before projects had ids."""
         by_path = _project_key(project, "image_roots")
@@ -138,10 +140,18 @@ class AppSettings:
         self._q.sync()
 
 
-def _project_key(project: str | os.PathLike[str], name: str) -> str:
-    """A settings key of one project: by a digest of its resolved path, as
-    a path's slashes and colons are not safe in a key.  Kept in the user's
-    settings, not the project: each technician returns to their own place,
-    and a read-only project remembers it too."""
-    digest = hashlib.sha1(str(Path(project).resolve()).encode("utf-8")).hexdigest()[:16]
+def _project_key(project: str | os.PathLike[str] | ServerAddress, name: str) -> str:
+    """A settings key of one project: by a digest of its resolved path (or
+    its server address), as a path's slashes and colons are not safe in a
+    key.  Kept in the user's settings, not the project: each technician
+    returns to their own place, and a read-only project remembers it too."""
+    digest = hashlib.sha1(_project_text(project).encode("utf-8")).hexdigest()[:16]
     return f"projects/{digest}/{name}"
+
+
+def _project_text(project: str | os.PathLike[str] | ServerAddress) -> str:
+    """A project as the settings keep it: its resolved path, or its server
+    address with any password masked (the store refuses one anyway)."""
+    if isinstance(project, ServerAddress) or (isinstance(project, str) and is_server_address(project)):
+        return describe_location(project)
+    return str(Path(project).resolve())

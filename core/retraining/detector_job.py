@@ -29,6 +29,7 @@ from core.retraining.detector_scoring import DetectorComparison
 from core.retraining.job import RetrainError, new_staging, register_staged, remove_stale_staging, run_in_child
 from core.retraining.settings import DetectorRetrainSettings
 from core.store import ProjectStore
+from core.store.address import ProjectLocation
 
 
 @dataclass(slots=True)
@@ -43,7 +44,7 @@ class DetectorRetrainOutcome:
     replay_fields: int = 0
 
 
-def retrain_detector(project: Path, settings: DetectorRetrainSettings, cancel: CancelToken | None = None,
+def retrain_detector(project: ProjectLocation, settings: DetectorRetrainSettings, cancel: CancelToken | None = None,
                      registry: ModelRegistry | None = None, *,
                      image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[DetectorRetrainOutcome]:
     cancel = cancel or CancelToken()
@@ -112,7 +113,7 @@ def _base_detector(settings: DetectorRetrainSettings, registry: ModelRegistry) -
     return card, current.name if current is not None and current.status != "bundled" else loaded.name
 
 
-def _check_enough(found: ProjectFields, settings: DetectorRetrainSettings, project: Path) -> None:
+def _check_enough(found: ProjectFields, settings: DetectorRetrainSettings, project: ProjectLocation) -> None:
     if len(found.fields) < settings.min_fields:
         raise RetrainError(
             f"{project}: {len(found.fields)} reviewed fields of {found.slides_in_project}; a detector fine-tune "

@@ -34,6 +34,7 @@ from core.retraining.out_of_fold import slide_folds
 from core.retraining.scoring import Comparison, ModelScores, recommend
 from core.retraining.settings import RetrainSettings
 from core.store import ProjectStore
+from core.store.address import ProjectLocation
 from core.training.samples import LabelledCell
 
 # The child reports at least once per epoch; this long without a message or
@@ -76,7 +77,7 @@ class RetrainOutcome:
                 f"{check['base_accuracy']:.1%} -> {check['candidate_accuracy']:.1%}")
 
 
-def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken | None = None,
+def retrain(project: ProjectLocation, settings: RetrainSettings, cancel: CancelToken | None = None,
             registry: ModelRegistry | None = None, *, image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[RetrainOutcome]:
     """Fine-tune the classifier on the project's reviewed cells, their
     images looked for through the user's `image_roots`."""
@@ -152,7 +153,7 @@ def _learnable_classes(
     return [c for c in classes if c in model_classes or counts[c] >= minimum]
 
 
-def _check_enough(examples: list[LabelledCell], settings: RetrainSettings, project: Path) -> None:
+def _check_enough(examples: list[LabelledCell], settings: RetrainSettings, project: ProjectLocation) -> None:
     slides = {e.group for e in examples}
     if len(examples) < settings.min_examples:
         raise RetrainError(

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.project_lock import LockHeld, ProjectLock
+from core.store.dialect import Connection
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, StoreError
 from core.store_integrity import integrity_problem, is_damage
 from core.store_schema import CURRENT_VERSION, ensure_indexes, migrate, schema_version
@@ -166,7 +167,7 @@ def connect(path: Path, read_only: bool) -> sqlite3.Connection:
 
 
 @contextmanager
-def transaction(connection: sqlite3.Connection) -> Iterator[None]:
+def transaction(connection: Connection) -> Iterator[None]:
     connection.execute("BEGIN IMMEDIATE")
     try:
         yield

@@ -7,14 +7,14 @@ transactions and never commit by themselves."""
 from __future__ import annotations
 
 import json
-import sqlite3
 
 from core.schema import Box, Cell, Correction, CorrectionAction
+from core.store.dialect import Connection
 from core.store.rows import now_iso
 
 
 def queue(
-    db: sqlite3.Connection,
+    db: Connection,
     edit_id: int | None,
     cell: Cell,
     action: CorrectionAction,
@@ -41,7 +41,7 @@ def queue(
     )
 
 
-def queued(db: sqlite3.Connection, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:
+def queued(db: Connection, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:
     """The corrections after `since_id`, oldest first."""
     query = (
         "SELECT id, at, slide_id, cell_id, action, old_label, new_label, old_box, new_box, model_version "
@@ -67,7 +67,7 @@ def queued(db: sqlite3.Connection, include_retracted: bool = False, since_id: in
     ]
 
 
-def cells_before(db: sqlite3.Connection, actions: tuple[CorrectionAction, ...]) -> list[tuple[Correction, Cell]]:
+def cells_before(db: Connection, actions: tuple[CorrectionAction, ...]) -> list[tuple[Correction, Cell]]:
     """The corrections of these actions still standing, oldest first, each
     with its cell as it was just before (the history's record of its step)."""
     from core.store.history import cell_from_state
@@ -93,22 +93,22 @@ def cells_before(db: sqlite3.Connection, actions: tuple[CorrectionAction, ...]) 
     return found
 
 
-def queued_count(db: sqlite3.Connection) -> int:
+def queued_count(db: Connection) -> int:
     return int(db.execute("SELECT COUNT(*) AS n FROM corrections WHERE retracted = 0").fetchone()["n"])
 
 
-def retract(db: sqlite3.Connection, edit_id: int, retracted: bool) -> None:
+def retract(db: Connection, edit_id: int, retracted: bool) -> None:
     """Take back (or restore) the corrections of history step `edit_id`."""
     db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (int(retracted), edit_id))
 
 
-def drop_retracted_by_undone_steps(db: sqlite3.Connection) -> None:
+def drop_retracted_by_undone_steps(db: Connection) -> None:
     """Before the undone steps go for good: their retracted corrections can
     never be restored."""
     db.execute("DELETE FROM corrections WHERE retracted = 1 AND edit_id IN (SELECT id FROM edits WHERE undone = 1)")
 
 
-def move_box(db: sqlite3.Connection, edit_id: int, box: Box) -> None:
+def move_box(db: Connection, edit_id: int, box: Box) -> None:
     """The box step `edit_id` moved now ends at `box` (a nudge joined)."""
     db.execute("UPDATE corrections SET new_box = ?, at = ? WHERE edit_id = ?", (_dump_box(box), now_iso(), edit_id))
 

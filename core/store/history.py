@@ -7,7 +7,6 @@ store's transactions and never commit by themselves."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -15,6 +14,7 @@ from typing import Any, NamedTuple
 from core.identity import Identity
 from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource
 from core.store import correction_queue
+from core.store.dialect import Connection
 from core.store.rows import now_iso
 
 NUDGE_DESCRIPTION = "Nudge box"
@@ -51,21 +51,20 @@ class CellChange(NamedTuple):
         return None if state.get("slide_id") is None else int(state["slide_id"])
 
 
-def begin_step(db: sqlite3.Connection, description: str, identity: Identity) -> int:
+def begin_step(db: Connection, description: str, identity: Identity) -> int:
     """A new step by `identity`, after the last one not undone: a new gesture
     ends the redo branch, so the corrections its undone steps retracted go,
     and the steps stay only for the audit trail (never played again)."""
     correction_queue.drop_retracted_by_undone_steps(db)
     db.execute(f"UPDATE edits SET undone = {REPLACED} WHERE undone = 1")
-    cursor = db.execute(
-        "INSERT INTO edits(description, at, who, workstation) VALUES (?, ?, ?, ?)",
+    row = db.execute(
+        "INSERT INTO edits(description, at, who, workstation) VALUES (?, ?, ?, ?) RETURNING id",
         (description, now_iso(), identity.user, identity.workstation),
-    )
-    assert cursor.lastrowid is not None  # an INSERT's row
-    return cursor.lastrowid
+    ).fetchone()
+    return int(row[0])
 
 
-def record_change(db: sqlite3.Connection, edit_id: int, cell_id: int, before: Cell | None, after: Cell | None) -> None:
+def record_change(db: Connection, edit_id: int, cell_id: int, before: Cell | None, after: Cell | None) -> None:
     """A cell added (no `before`), changed, or deleted (no `after`) by the step."""
     db.execute(
         "INSERT INTO changes(edit_id, cell_id, before, after) VALUES (?, ?, ?, ?)",
@@ -73,13 +72,13 @@ def record_change(db: sqlite3.Connection, edit_id: int, cell_id: int, before: Ce
     )
 
 
-def next_description(db: sqlite3.Connection, undo: bool) -> str | None:
+def next_description(db: Connection, undo: bool) -> str | None:
     """What undo (or redo) would do next, as its step's description."""
     step = next_step(db, undo)
     return step[1] if step else None
 
 
-def next_step(db: sqlite3.Connection, undo: bool) -> tuple[int, str] | None:
+def next_step(db: Connection, undo: bool) -> tuple[int, str] | None:
     """The step undo (or redo) plays next: (edit id, description)."""
     query = (
         "SELECT id, description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
@@ -90,7 +89,7 @@ def next_step(db: sqlite3.Connection, undo: bool) -> tuple[int, str] | None:
     return (row["id"], row["description"]) if row else None
 
 
-def changes_to_play(db: sqlite3.Connection, edit_id: int, undo: bool) -> list[CellChange]:
+def changes_to_play(db: Connection, edit_id: int, undo: bool) -> list[CellChange]:
     """A step's changes in the order to play them: an undo takes the last
     change back first."""
     rows = db.execute("SELECT cell_id, before, after FROM changes WHERE edit_id = ? ORDER BY id", (edit_id,)).fetchall()
@@ -100,7 +99,7 @@ def changes_to_play(db: sqlite3.Connection, edit_id: int, undo: bool) -> list[Ce
     return changes
 
 
-def mark_played(db: sqlite3.Connection, edit_id: int, undo: bool, identity: Identity) -> None:
+def mark_played(db: Connection, edit_id: int, undo: bool, identity: Identity) -> None:
     """The step has been undone (by `identity`, now) or redone, and so have
     its corrections.  Its own author stays whoever made it."""
     undone_by, undone_at = (identity.describe(), now_iso()) if undo else (None, None)
@@ -109,7 +108,7 @@ def mark_played(db: sqlite3.Connection, edit_id: int, undo: bool, identity: Iden
     correction_queue.retract(db, edit_id, retracted=undo)
 
 
-def nudge_to_join(db: sqlite3.Connection, nudge_edit_id: int | None, cell_id: int) -> tuple[int, int] | None:
+def nudge_to_join(db: Connection, nudge_edit_id: int | None, cell_id: int) -> tuple[int, int] | None:
     """The latest step and its one change, when that step is the nudge
     `nudge_edit_id`, recent, not undone and of this cell: (edit id, change id)."""
     latest = db.execute("SELECT id, at, undone FROM edits ORDER BY id DESC LIMIT 1").fetchone()
@@ -124,14 +123,14 @@ def nudge_to_join(db: sqlite3.Connection, nudge_edit_id: int | None, cell_id: in
     return latest["id"], changes[0]["id"]
 
 
-def join_nudge(db: sqlite3.Connection, edit_id: int, change_id: int, after: Cell) -> None:
+def join_nudge(db: Connection, edit_id: int, change_id: int, after: Cell) -> None:
     """The nudge step now ends where this key press left the box."""
     db.execute("UPDATE changes SET after = ? WHERE id = ?", (_dump_state(after), change_id))
     db.execute("UPDATE edits SET at = ? WHERE id = ?", (now_iso(), edit_id))
     correction_queue.move_box(db, edit_id, after.box)
 
 
-def kept_by_history(db: sqlite3.Connection, cell_id: int) -> bool:
+def kept_by_history(db: Connection, cell_id: int) -> bool:
     """Whether the steps in force (not undone) leave the cell standing: its
     latest change among them has an after.  A cell whose adding was undone,
     or that a step deleted, is not to be brought back by anything else."""

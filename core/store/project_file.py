@@ -15,16 +15,17 @@ import os
 import sqlite3
 import threading
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 from core.identity import Identity
 from core.project_lock import ProjectLock
 from core.schema import Cell
 from core.store import history
+from core.store.address import ProjectLocation, ServerAddress, locate_project
 from core.store.connection import (
     connect,
     file_is_writable,
@@ -32,15 +33,28 @@ from core.store.connection import (
     lock_for_editing,
     open_connection,
     refuse_what_cannot_be_a_project,
-    resolve_project_path,
     transaction,
 )
+from core.store.dialect import Connection, Row, dialect_of
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
 from core.store.events import StoreEvent, StoreEventKind
 from core.store.rows import now_iso
+from core.store.server import connect_server, create_server_project, open_server_project
 from core.store_integrity import back_up
-from core.store_schema import ensure_indexes, migrate, schema_version
+from core.store_schema import TABLE_NAMES, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
+
+
+def project_exists(target: ProjectLocation) -> bool:
+    """Whether a project is there: a file, or a server database holding one."""
+    if isinstance(target, ServerAddress):
+        connection = connect_server(target)
+        try:
+            return schema_version(connection) != 0
+        finally:
+            connection.close()
+    return target.exists()
+
 
 DEFAULT_EDITOR = "HemaLabel"  # who holds a project's lock, in words, where the caller does not say
 
@@ -58,13 +72,14 @@ class _Pending:
 
 
 class ProjectFile:
-    """A project file opened.  Use `ProjectStore.open` or `ProjectStore.create`;
-    close it (or use it as a context manager) when done."""
+    """A project opened, a file or a database on a PostgreSQL server.  Use
+    `ProjectStore.open` or `ProjectStore.create`; close it (or use it as a
+    context manager) when done."""
 
     def __init__(
         self,
-        path: Path,
-        connection: sqlite3.Connection,
+        path: ProjectLocation,
+        connection: Connection,
         read_only: bool,
         lock: ProjectLock | None = None,
         identity: Identity | None = None,
@@ -73,9 +88,13 @@ class ProjectFile:
         # Whom the edits, sign-offs and unlocks are recorded under; a window
         # changes it when the technician sets other initials.
         self.identity = identity or Identity.of_this_computer()
-        self.folder = path.parent
+        # Where images are stored relative to; a server project has no
+        # folder and keeps them absolute, so its folder is only where files
+        # about it (reports, exports) are first suggested.
+        self.folder = Path.home() if isinstance(path, ServerAddress) else path.parent
         self.read_only = read_only
         self._db = connection
+        self._dialect = dialect_of(connection)
         self._editing_lock = lock
         self.edited_elsewhere_by: str | None = None  # set by open_to_read when another holds the lock
         self._lock = threading.RLock()
@@ -92,23 +111,32 @@ class ProjectFile:
         # a user's settings of the project (its image roots) are kept under.
         # None only for a file from before it was given one, opened read-only.
         self.project_id = self._read_project_id() if read_only else self._give_project_id()
-        self._data_version = self._read_data_version()
+        self._change_mark = self._dialect.change_mark(self._db)
 
     # ----------------------------------------------------------- lifecycle
     @classmethod
     def create(
         cls,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | ServerAddress,
         taxonomy: Taxonomy | None = None,
         *,
         editor: str = DEFAULT_EDITOR,
         identity: Identity | None = None,
     ) -> Self:
-        """Make a new project and open it for editing.  `editor` names, in
-        words, what edits it, for anyone else who tries to edit it meanwhile;
-        `identity`, whom its edits are recorded under (default: the system
-        login on this computer)."""
-        target = resolve_project_path(path)
+        """Make a new project and open it for editing: a file, or, named by a
+        `postgresql://` address, in an empty database that exists.  `editor`
+        names, in words, what edits it, for anyone else who tries to edit the
+        file meanwhile; `identity`, whom its edits are recorded under
+        (default: the system login on this computer)."""
+        target = locate_project(path)
+        if isinstance(target, ServerAddress):
+            server = create_server_project(target)
+            try:
+                cls._write_new_meta(server, taxonomy)
+            except BaseException:
+                server.close()
+                raise
+            return cls(target, server, read_only=False, identity=identity)
         if target.exists():
             raise StoreError(f"{target}: a project already exists here; open it instead")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -121,31 +149,40 @@ class ProjectFile:
             connection = connect(target, read_only=False)
             migrate(connection)
             ensure_indexes(connection)
-            with transaction(connection):
-                connection.execute(
-                    "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?), ('project_id', ?)",
-                    ((taxonomy or default_taxonomy()).to_json(), now_iso(), str(uuid.uuid4())),
-                )
+            cls._write_new_meta(connection, taxonomy)
         except BaseException:
             lock.release()
             raise
         return cls(target, connection, read_only=False, lock=lock, identity=identity)
 
+    @staticmethod
+    def _write_new_meta(connection: Connection, taxonomy: Taxonomy | None) -> None:
+        with transaction(connection):
+            connection.execute(
+                "INSERT INTO meta(key, value) VALUES ('taxonomy', ?), ('created_at', ?), ('project_id', ?)",
+                ((taxonomy or default_taxonomy()).to_json(), now_iso(), str(uuid.uuid4())),
+            )
+
     @classmethod
     def open(
         cls,
-        path: str | os.PathLike[str],
+        path: str | os.PathLike[str] | ServerAddress,
         read_only: bool | None = None,
         *,
         editor: str = DEFAULT_EDITOR,
         identity: Identity | None = None,
     ) -> Self:
-        """Open an existing project.  With read_only=None the store opens
-        read-only by itself when the file or its folder cannot be written.
-        Opening for editing takes the project's lock: while another window
-        or command edits it, ProjectInUseError names who (reading needs no
-        lock).  `identity`: as for `create`."""
-        target = resolve_project_path(path)
+        """Open an existing project, a file or a server's (a `postgresql://`
+        address).  With read_only=None the store opens read-only by itself
+        when the file or its folder cannot be written, or the server's user
+        may not write.  Opening a file for editing takes its lock: while
+        another window or command edits it, ProjectInUseError names who
+        (reading needs no lock); a server project has none, several
+        workstations edit it at once.  `identity`: as for `create`."""
+        target = locate_project(path)
+        if isinstance(target, ServerAddress):
+            server, read_only = open_server_project(target, read_only)
+            return cls(target, server, read_only=read_only, identity=identity)
         if not target.is_file():
             raise StoreError(f"{target}: no project file here")
         refuse_what_cannot_be_a_project(target)
@@ -162,15 +199,40 @@ class ProjectFile:
 
     @classmethod
     def open_or_create(
-        cls, path: str | os.PathLike[str], *, editor: str = DEFAULT_EDITOR, identity: Identity | None = None
+        cls,
+        path: str | os.PathLike[str] | ServerAddress,
+        *,
+        editor: str = DEFAULT_EDITOR,
+        identity: Identity | None = None,
     ) -> Self:
-        target = resolve_project_path(path)
-        if target.exists():
+        target = locate_project(path)
+        if project_exists(target):
             return cls.open(target, editor=editor, identity=identity)
         return cls.create(target, editor=editor, identity=identity)
 
+    @staticmethod
+    def drop_new_project(path: str | os.PathLike[str] | ServerAddress) -> None:
+        """Remove a project just made that holds no slide (an import or a
+        copy into it failed): its file, or its tables on the server, so no
+        empty project is left behind.  Refused where it holds slides."""
+        target = locate_project(path)
+        if isinstance(target, ServerAddress):
+            connection = connect_server(target)
+            try:
+                if schema_version(connection) == 0:
+                    return
+                if connection.execute("SELECT EXISTS (SELECT 1 FROM slides)").fetchone()[0]:
+                    raise StoreError(f"{target}: holds slides, so it is not a new project to remove")
+                with transaction(connection):
+                    connection.execute(f"DROP TABLE IF EXISTS {', '.join(TABLE_NAMES)} CASCADE")
+            finally:
+                connection.close()
+            return
+        for part in (target, target.with_name(target.name + "-wal"), target.with_name(target.name + "-shm")):
+            part.unlink(missing_ok=True)
+
     @classmethod
-    def open_to_read(cls, path: str | os.PathLike[str]) -> Self:
+    def open_to_read(cls, path: str | os.PathLike[str] | ServerAddress) -> Self:
         """Open a project to read it (a report, a summary): for editing where
         nobody else is, so an old project is upgraded as before, and
         read-only while another window or command edits it."""
@@ -184,10 +246,12 @@ class ProjectFile:
     def close(self) -> None:
         with self._lock:
             try:
-                if not self.read_only:
+                if not self.read_only and self.is_file:
                     # Fold the WAL back into the main file so a copied project is whole.
                     self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except (sqlite3.Error, DamagedProjectError):
+            except DamagedProjectError:
+                pass
+            except self._dialect.errors:
                 pass  # a full disk, say: the saved edits stay in the WAL beside the file, which SQLite reads next time
             finally:
                 self._db.close()
@@ -203,6 +267,11 @@ class ProjectFile:
     @property
     def schema_version(self) -> int:
         return schema_version(self._db)
+
+    @property
+    def is_file(self) -> bool:
+        """An SQLite file, rather than a database on a PostgreSQL server."""
+        return not isinstance(self.path, ServerAddress)
 
     # ----------------------------------------------------------- listening
     def subscribe(self, callback: Callable[[StoreEvent], None]) -> Callable[[], None]:
@@ -232,16 +301,12 @@ class ProjectFile:
         (or since opening).  A read-only window polls this to follow a
         project that another window edits; the taxonomy is read again."""
         with self._lock:
-            version = self._read_data_version()
-            if version == self._data_version:
+            mark = self._dialect.change_mark(self._db)
+            if mark == self._change_mark:
                 return False
-            self._data_version = version
+            self._change_mark = mark
             self.taxonomy = self._load_taxonomy()
         return True
-
-    def _read_data_version(self) -> int:
-        # SQLite changes it for a connection whenever another one commits.
-        return int(self._db.execute("PRAGMA data_version").fetchone()["data_version"])
 
     def _announce(self, events: Iterable[StoreEvent]) -> None:
         events = list(events)
@@ -272,7 +337,7 @@ class ProjectFile:
                 if outermost:
                     self._pending = None
                     self._roll_back()
-                    if isinstance(error, sqlite3.Error):
+                    if isinstance(error, self._dialect.errors):
                         raise self._not_saved(description, error) from error
                 raise
             self._depth -= 1
@@ -282,11 +347,12 @@ class ProjectFile:
             assert pending is not None  # set when the outermost edit began
             self._pending = None
             try:
+                self._dialect.announce(self._db)
                 self._db.execute("COMMIT")
             except DamagedProjectError:
                 self._roll_back()
                 raise
-            except sqlite3.Error as error:
+            except self._dialect.errors as error:
                 self._roll_back()
                 raise self._not_saved(description, error) from error
             if pending.edit_id is not None:
@@ -302,13 +368,14 @@ class ProjectFile:
         if self._db.in_transaction:
             # Should this fail, the connection ends the transaction when it
             # can; the edit is not committed either way.
-            with contextlib.suppress(sqlite3.Error, DamagedProjectError):
+            with contextlib.suppress(*self._dialect.errors, DamagedProjectError):
                 self._db.execute("ROLLBACK")
 
-    def _not_saved(self, description: str, error: sqlite3.Error) -> SaveFailedError:
+    def _not_saved(self, description: str, error: BaseException) -> SaveFailedError:
         failure = SaveFailedError(
-            f"{self.path}: the edit \"{description}\" was not saved ({error}); the project is as it was before it. "
-            "Check that the disk has free space and the drive is still there, then do it again"
+            f"{self.path}: the edit \"{description}\" was not saved ({' '.join(str(error).split())}); the project is "
+            "as it was before it. "
+            f"{self._dialect.save_hint}, then do it again"
         )
         for listener in list(self._failure_listeners):
             listener(failure)
@@ -331,11 +398,79 @@ class ProjectFile:
         self._pending.events.append(event)
 
     # ----------------------------------------------------------- backup
-    def back_up(self) -> Path:
-        """Copy the project, as saved, beside itself (`<name>.hemalabel.bak`),
-        replacing the previous copy; an import takes one first."""
+    def back_up(self) -> Path | None:
+        """Copy the project file, as saved, beside itself
+        (`<name>.hemalabel.bak`), replacing the previous copy; an import
+        takes one first.  None for a server project: it has no file to copy
+        beside, and the server's own back-ups are the lab's to keep."""
         with self._lock:
+            if isinstance(self.path, ServerAddress):
+                return None
+            assert isinstance(self._db, sqlite3.Connection)  # a file's
             return back_up(self._db, self.path)
+
+    # ----------------------------------------------------------- whole-project copy
+    # What core.store.project_copy (`hemalabel migrate`) needs of either
+    # engine: rows table by table, ids kept, in one transaction.
+    @property
+    def display_name(self) -> str:
+        """The project for a message: its file's path or its server address."""
+        return str(self.path)
+
+    @property
+    def has_folder(self) -> bool:
+        """Whether image paths are stored relative to a folder (a file's)."""
+        return self.is_file
+
+    def engine_meta_keys(self) -> frozenset[str]:
+        """Meta rows the engine keeps for itself (the schema version on a
+        server), which a copy leaves to the target's own."""
+        return frozenset() if self.is_file else frozenset({"schema_version"})
+
+    @contextmanager
+    def read_snapshot(self) -> Iterator[None]:
+        """Every read inside sees the project as of one moment, whatever
+        other connections commit meanwhile."""
+        with self._lock:
+            self._db.execute("BEGIN" if self.is_file else "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            try:
+                yield
+            finally:
+                self._db.execute("COMMIT")
+
+    def raw_rows(self, table: str) -> list[Row]:
+        """Every row of one of the project's tables, in key order."""
+        if table not in TABLE_NAMES:
+            raise StoreError(f"{self.path}: no table {table!r} in a project")
+        with self._lock:
+            return list(self._db.execute(f"SELECT * FROM {table} ORDER BY {'key' if table == 'meta' else 'id'}"))
+
+    def raw_execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
+        """A statement in SQLite's spelling, inside an open `edit`."""
+        assert self._pending is not None, "raw writes happen inside edit()"
+        self._db.execute(sql, parameters)
+
+    def raw_executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        assert self._pending is not None, "raw writes happen inside edit()"
+        self._db.executemany(sql, rows)
+
+    def after_explicit_ids(self, tables: Iterable[str]) -> None:
+        """After rows were written with their ids: new ids start above them.
+        SQLite moves its counters by itself; PostgreSQL's identities do not."""
+        if self.is_file:
+            return
+        for table in tables:
+            if table != "meta":
+                self._db.execute(
+                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                    f"(SELECT coalesce(max(id), 0) + 1 FROM {table}), false)"
+                )
+
+    def reload_after_copy(self) -> None:
+        """Read again what the store keeps in memory of the meta table."""
+        with self._lock:
+            self.taxonomy = self._load_taxonomy()
+            self.project_id = self._read_project_id()
 
     # ----------------------------------------------------------- taxonomy
     def _load_taxonomy(self) -> Taxonomy:
@@ -373,7 +508,7 @@ class ProjectFile:
                     "INSERT INTO meta(key, value) VALUES ('project_id', ?) ON CONFLICT(key) DO NOTHING",
                     (str(uuid.uuid4()),),
                 )
-        except sqlite3.OperationalError:
+        except self._dialect.errors:
             # A full disk: the project still opens, its settings kept by path until a later opening.
             return None
         return self._read_project_id()

@@ -62,12 +62,12 @@ class ProjectStore(ProjectReader):
             existing = self._slide_row_by_path(relative)
             if existing is not None:
                 return existing
-            cursor = self._db.execute(
-                "INSERT INTO slides(path, width, height, status, added_at, attributes) VALUES (?, ?, ?, ?, ?, ?)",
+            row = self._db.execute(
+                "INSERT INTO slides(path, width, height, status, added_at, attributes) VALUES (?, ?, ?, ?, ?, ?) "
+                "RETURNING id",
                 (relative, int(width), int(height), SlideStatus.NEW.value, now_iso(), json.dumps(attributes or {})),
-            )
-            assert cursor.lastrowid is not None  # an INSERT's row
-            slide = self._slide(cursor.lastrowid)
+            ).fetchone()
+            slide = self._slide(int(row[0]))
             # Who brought each image into the project belongs in its trail.
             self._record_audit(slide.added_at, slide.id, self.identity.user, SLIDE_ADDED, relative)
             self._emit(StoreEvent(StoreEventKind.SLIDE_ADDED, slide.id))
@@ -258,9 +258,8 @@ class ProjectStore(ProjectReader):
 
     def _insert_cell(self, slide_id: int, new: NewCell) -> Cell:
         self._check_label(new.label)
-        cursor = self._db.execute(INSERT_CELL, cell_parameters(new, slide_id))
-        assert cursor.lastrowid is not None  # an INSERT's row
-        cell = self._cell_or_none(cursor.lastrowid)
+        row = self._db.execute(INSERT_CELL + " RETURNING id", cell_parameters(new, slide_id)).fetchone()
+        cell = self._cell_or_none(int(row[0]))
         assert cell is not None
         edit_id = self._record(cell.id, None, cell)
         if new.source is LabelSource.HUMAN:

@@ -5,7 +5,6 @@ what undo and redo would do, the correction queue, and the summary
 from __future__ import annotations
 
 import os
-import sqlite3
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from core.image_roots import NO_IMAGE_ROOTS, ImageRoots, stored_location
 from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
 from core.store import trail as trail_rows
+from core.store.dialect import Connection, Row
 from core.store.errors import StoreError
 from core.store.project_file import ProjectFile
 from core.store.rows import KIND_OF, SLIDE_COLUMNS, of_slide, read_cells, slide_from_row
@@ -93,8 +93,12 @@ class ProjectReader(ProjectFile):
     # ----------------------------------------------------------- slides
     def relative_path(self, image_path: str | os.PathLike[str]) -> str:
         """How an image is stored: relative to the project folder, with forward
-        slashes, so the whole folder can be moved or shared across systems."""
+        slashes, so the whole folder can be moved or shared across systems.
+        A server project has no folder: its images are stored absolute, and
+        each workstation's image roots map them to its own mount."""
         absolute = Path(os.path.abspath(image_path))
+        if not self.is_file:
+            return absolute.as_posix()
         try:
             relative = os.path.relpath(absolute, os.path.abspath(self.folder))
         except ValueError:  # another drive on Windows: nothing relative exists
@@ -172,7 +176,7 @@ class ProjectReader(ProjectFile):
             # "+kind": not through cells_by_group, which SQLite would pick for
             # a whole project's cells of one kind, then sort them by id: 125 ms
             # for 50,000 white cells of 150,000, against 92 ms reading the table.
-            clauses.append("+kind = ?")
+            clauses.append(f"{self._dialect.unindexed('kind')} = ?")
             params.append(kind.value)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._lock:
@@ -244,11 +248,11 @@ class ProjectReader(ProjectFile):
         with self._lock:
             return [int(row["id"]) for row in self._db.execute(query, (*params, BlastFlag.SUSPECTED.value))]
 
-    @staticmethod
-    def _white_cells(slide_id: int | None) -> tuple[str, tuple[Any, ...]]:
-        # "+kind": SQLite keeps to the slide's index (or the table) rather than cells_by_group.
+    def _white_cells(self, slide_id: int | None) -> tuple[str, tuple[Any, ...]]:
+        # Unindexed kind: SQLite keeps to the slide's index (or the table) rather than cells_by_group.
         where, params = of_slide(slide_id)
-        return f"{where} AND +kind = ?" if where else " WHERE +kind = ?", (*params, CellKind.WHITE.value)
+        kind = f"{self._dialect.unindexed('kind')} = ?"
+        return f"{where} AND {kind}" if where else f" WHERE {kind}", (*params, CellKind.WHITE.value)
 
     def differential(self, slide_id: int | None = None) -> Differential:
         """The differential count of one slide, or of the whole project."""
@@ -339,10 +343,10 @@ class ProjectReader(ProjectFile):
         }
 
 
-def _group_of(row: sqlite3.Row) -> CellGroup:
+def _group_of(row: Row) -> CellGroup:
     return (KIND_OF[row["kind"]], row["label"], bool(row["reviewed"]))
 
 
-def _counts(db: sqlite3.Connection, query: str) -> dict[str, int]:
+def _counts(db: Connection, query: str) -> dict[str, int]:
     """A query's rows of (key, n) as a dict."""
     return {row["key"]: int(row["n"]) for row in db.execute(query)}

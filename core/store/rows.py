@@ -9,12 +9,12 @@ almost the cost of a tuple's (sqlite3.Row's names added a fifth to reading
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource, NewCell, Slide, SlideStatus
+from core.store.dialect import Connection, Row
 
 SLIDE_COLUMNS = "id, path, width, height, status, added_at, signed_off_by, signed_off_at, attributes"
 
@@ -64,7 +64,7 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def slide_from_row(row: sqlite3.Row) -> Slide:
+def slide_from_row(row: Row) -> Slide:
     """A slide from a row of `SELECT {SLIDE_COLUMNS} FROM slides`."""
     return Slide(
         id=row["id"],
@@ -79,7 +79,7 @@ def slide_from_row(row: sqlite3.Row) -> Slide:
     )
 
 
-def read_cells(db: sqlite3.Connection, where: str = "", parameters: Sequence[Any] = ()) -> list[Cell]:
+def read_cells(db: Connection, where: str = "", parameters: Sequence[Any] = ()) -> list[Cell]:
     """The cells a WHERE clause (with its parameters) keeps, in id order."""
     cursor = db.execute(f"SELECT {_CELL_COLUMNS} FROM cells{where} ORDER BY id", parameters)
     cursor.row_factory = None  # plain tuples, each named by _CellRow below without a call back from SQLite

@@ -5,11 +5,11 @@ these run under the store's lock and write nothing."""
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
 from core.identity import BEFORE_IDENTITY
+from core.store.dialect import Connection, Dialect, Row, dialect_of
 
 SIGN_OFF_ACTIONS = ("sign_off", "below_target", "unlock")  # the audit table's actions on a slide's sign-off
 SLIDE_ADDED = "add_slide"  # the audit table's row for an image brought into the project (reason: its path)
@@ -58,7 +58,7 @@ class TrailRecord:
         return self.action == SLIDE_ADDED and self.cell_id is None
 
 
-def read(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+def read(db: Connection, query: TrailQuery) -> list[TrailRecord]:
     """The entries `query` asks for, oldest first (a sign-off after the
     edits it closed, as they were made; an image's adding before any edit
     of its cells in the same millisecond, as it must have come first)."""
@@ -68,7 +68,7 @@ def read(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
     return sorted(records, key=lambda record: (record.at, not record.is_slide_added))
 
 
-def users(db: sqlite3.Connection) -> list[str]:
+def users(db: Connection) -> list[str]:
     """Everyone the trail names, sorted; BEFORE_IDENTITY where edits were
     saved before anyone was recorded."""
     rows = db.execute("SELECT DISTINCT coalesce(who, ?) FROM edits UNION SELECT DISTINCT who FROM audit",
@@ -76,7 +76,7 @@ def users(db: sqlite3.Connection) -> list[str]:
     return sorted({str(row[0]) for row in rows}, key=str.casefold)
 
 
-def reviewers(db: sqlite3.Connection) -> dict[int, list[str]]:
+def reviewers(db: Connection) -> dict[int, list[str]]:
     """By slide, the people whose decisions on its cells stand (the
     correction queue's, not retracted by an undo), in the order they first
     decided, then who signed it off.  A decision whose step the history no
@@ -94,9 +94,10 @@ def reviewers(db: sqlite3.Connection) -> dict[int, list[str]]:
     return {slide_id: list(names) for slide_id, names in found.items()}
 
 
-def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+def _cell_changes(db: Connection, query: TrailQuery) -> list[TrailRecord]:
+    dialect = dialect_of(db)
     conditions, params = _time_and_user("e.at", "e.who", query)
-    slide = "json_extract(coalesce(c.after, c.before), '$.slide_id')"
+    slide = dialect.json_integer("coalesce(c.after, c.before)", "slide_id")
     if query.slide_id is not None:
         conditions.append(f"{slide} = ?")
         params.append(query.slide_id)
@@ -106,7 +107,8 @@ def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = db.execute(
         f"SELECT e.at, e.who, e.workstation, e.description, e.undone, e.undone_by, e.undone_at, c.cell_id, "
-        f"{_state_columns('c.before', 'before')}, {_state_columns('c.after', 'after')}, {slide} AS slide_id "
+        f"{_state_columns(dialect, 'c.before', 'before')}, {_state_columns(dialect, 'c.after', 'after')}, "
+        f"{slide} AS slide_id "
         f"FROM changes c JOIN edits e ON e.id = c.edit_id{where} ORDER BY e.id, c.id",
         params,
     ).fetchall()
@@ -121,19 +123,19 @@ def _cell_changes(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord
     ]
 
 
-# What the trail tells of a cell's state, taken out by SQLite: parsing each
-# whole state in Python (a model's probabilities, mostly) was most of the time.
-_STATE_FIELDS = {"kind": "$.kind", "label": "$.label", "box": "$.box", "reviewed": "$.reviewed",
-                 "source": "$.source", "model_version": "$.model_version", "flag": "$.screen.flag"}
+# What the trail tells of a cell's state, taken out by the database: parsing
+# each whole state in Python (a model's probabilities, mostly) was most of the time.
+_STATE_FIELDS = {"kind": "kind", "label": "label", "box": "box", "reviewed": "reviewed",
+                 "source": "source", "model_version": "model_version", "flag": "screen.flag"}
 
 
-def _state_columns(column: str, prefix: str) -> str:
+def _state_columns(dialect: Dialect, column: str, prefix: str) -> str:
     parts = [f"{column} IS NOT NULL AS {prefix}_present"]
-    parts += [f"json_extract({column}, '{path}') AS {prefix}_{name}" for name, path in _STATE_FIELDS.items()]
+    parts += [f"{dialect.json_value(column, key)} AS {prefix}_{name}" for name, key in _STATE_FIELDS.items()]
     return ", ".join(parts)
 
 
-def _state(row: sqlite3.Row, prefix: str) -> dict[str, Any] | None:
+def _state(row: Row, prefix: str) -> dict[str, Any] | None:
     """A cell's state as the trail reads it (the history's, less the model's
     probabilities and score), or None where there was no cell."""
     if not row[f"{prefix}_present"]:
@@ -146,7 +148,7 @@ def _state(row: sqlite3.Row, prefix: str) -> dict[str, Any] | None:
     return state
 
 
-def _slide_rows(db: sqlite3.Connection, query: TrailQuery) -> list[TrailRecord]:
+def _slide_rows(db: Connection, query: TrailQuery) -> list[TrailRecord]:
     """The audit table's rows: sign-offs, unlocks, images added."""
     conditions, params = _time_and_user("at", "who", query)
     if query.slide_id is not None:

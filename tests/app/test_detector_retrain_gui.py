@@ -132,7 +132,7 @@ def test_a_detector_fine_tune_drives_progress_results_and_promotes_the_detector(
     qtbot.waitUntil(dialog.start_button.isEnabled)
     dialog.start_button.click()
     qtbot.waitUntil(lambda: not dialog.running and dialog.outcome is not None, timeout=10000)
-    assert calls[0][0] == Path(store.path) and calls[0][1].max_minutes == 2.5
+    assert calls[0][0] == store.path and calls[0][1].max_minutes == 2.5
     training = dialog.training_tab
     assert len(training.points["loss"]) == 3 and "epoch 3 done" in training.log_view.toPlainText()
     assert training.progress.format() == "done" and not training.accuracy_plot.isVisibleTo(training)

@@ -169,7 +169,7 @@ def test_a_run_draws_curves_and_shows_results_then_promote_reloads_the_classifie
     dialog.start_button.click()
     qtbot.waitUntil(lambda: dialog.outcome is not None, timeout=10000)
     wait_idle(qtbot, dialog)
-    assert job.calls[0][0] == Path(store.path) and job.calls[0][1].epochs == 4
+    assert job.calls[0][0] == store.path and job.calls[0][1].epochs == 4
     training = dialog.training_tab
     for name in ("loss", "val_loss", "accuracy", "val_accuracy"):
         xs, ys = training.curves[name].getData()

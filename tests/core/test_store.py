@@ -17,8 +17,8 @@ from tests.core.images import write_image
 
 
 @pytest.fixture
-def project(tmp_path: Path) -> Iterator[ProjectStore]:
-    store = ProjectStore.create(tmp_path / "p.hemalabel")
+def project(project_location: str) -> Iterator[ProjectStore]:
+    store = ProjectStore.create(project_location)
     yield store
     store.close()
 
@@ -36,12 +36,24 @@ def snapshot(store: ProjectStore) -> list[tuple]:
     return [(c.id, c.box, c.kind, c.label, c.source, c.reviewed, c.probabilities) for c in store.cells()]
 
 
-def test_project_file_is_wal_with_relative_image_paths(project: ProjectStore, tmp_path: Path) -> None:
-    slide_id = add_slide(project, tmp_path)
-    assert project.slide(slide_id).path == "images/a.png"
-    assert project.image_path(project.slide(slide_id)) == tmp_path / "images" / "a.png"
-    mode = sqlite3.connect(project.path).execute("PRAGMA journal_mode").fetchone()[0]
+def test_project_file_is_wal_with_relative_image_paths(tmp_path: Path) -> None:
+    with ProjectStore.create(tmp_path / "p.hemalabel") as project:
+        slide_id = add_slide(project, tmp_path)
+        assert project.slide(slide_id).path == "images/a.png"
+        assert project.image_path(project.slide(slide_id)) == tmp_path / "images" / "a.png"
+        mode = sqlite3.connect(tmp_path / "p.hemalabel").execute("PRAGMA journal_mode").fetchone()[0]
     assert mode == "wal"
+
+
+def test_a_server_project_stores_image_paths_absolute(postgres_url: str, tmp_path: Path) -> None:
+    """A server project has no folder to be relative to: each workstation
+    maps the stored folder to its own mount (image roots)."""
+    with ProjectStore.create(postgres_url) as project:
+        slide_id = add_slide(project, tmp_path)
+        stored = project.slide(slide_id).path
+        assert stored == (tmp_path / "images" / "a.png").as_posix()
+        assert project.image_path(project.slide(slide_id)) == tmp_path / "images" / "a.png"
+        assert project.back_up() is None
 
 
 def test_the_project_folder_can_be_moved(tmp_path: Path) -> None:
@@ -91,8 +103,8 @@ def test_undo_and_redo_round_trip_every_kind_of_edit(project: ProjectStore, tmp_
     assert project.redo() is None and steps == 9
 
 
-def test_undo_history_survives_reopening(tmp_path: Path) -> None:
-    path = tmp_path / "p.hemalabel"
+def test_undo_history_survives_reopening(project_location: str, tmp_path: Path) -> None:
+    path = project_location
     with ProjectStore.create(path) as store:
         slide_id = add_slide(store, tmp_path)
         before = snapshot(store)
@@ -401,10 +413,10 @@ def test_sign_off_is_refused_while_white_cells_are_unresolved(project: ProjectSt
     assert project.sign_off(slide_id, "AB", target=1).status is SlideStatus.SIGNED_OFF
 
 
-def test_cell_tallies_count_what_the_cells_say(tmp_path: Path) -> None:
+def test_cell_tallies_count_what_the_cells_say(project_location: str, tmp_path: Path) -> None:
     from core.store import CellTally
 
-    with ProjectStore.create(tmp_path / "t.hemalabel") as store:
+    with ProjectStore.create(project_location) as store:
         first = store.add_slide(tmp_path / "a.png", 100, 80)
         second = store.add_slide(tmp_path / "b.png", 100, 80)
         empty = store.add_slide(tmp_path / "c.png", 100, 80)
@@ -425,12 +437,12 @@ def test_cell_tallies_count_what_the_cells_say(tmp_path: Path) -> None:
         assert store.cell_tallies(second.id) == {second.id: tallies[second.id]}
 
 
-def test_the_counted_differential_is_the_one_of_the_cells(tmp_path: Path) -> None:
+def test_the_counted_differential_is_the_one_of_the_cells(project_location: str, tmp_path: Path) -> None:
     """ProjectStore.differential counts in SQL; it must agree with
     core.differential over the very cells, slide by slide and in all."""
     from core.differential import differential
 
-    with ProjectStore.create(tmp_path / "d.hemalabel") as store:
+    with ProjectStore.create(project_location) as store:
         slides = [store.add_slide(tmp_path / f"{n}.png", 100, 80) for n in range(3)]
         labels = [
             None,

@@ -71,9 +71,11 @@ def edit(store: ProjectStore, slides: list[int], rng: random.Random, last_nudged
 
 @pytest.mark.parametrize("seed", range(6))
 @pytest.mark.slow
-def test_undo_and_redo_give_back_each_state_under_random_edits(tmp_path: Path, seed: int) -> None:
+def test_undo_and_redo_give_back_each_state_under_random_edits(
+    project_location: str, tmp_path: Path, seed: int
+) -> None:
     rng = random.Random(seed)
-    with ProjectStore.create(tmp_path / "p.hemalabel") as store:
+    with ProjectStore.create(project_location) as store:
         slides = [store.add_slide(write_image(tmp_path / f"s{n}.png"), 64, 48).id for n in range(2)]
         start = state(store)
         store.add_cells(slides[0],

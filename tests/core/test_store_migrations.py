@@ -106,11 +106,13 @@ def test_the_indexes_that_change_no_layout_are_made_on_opening_without_a_new_ver
 def _plan_of(store: ProjectStore, read: Callable[[], object]) -> str:
     """SQLite's plan for the one query on cells that `read` runs."""
     statements: list[str] = []
-    store._db.set_trace_callback(statements.append)
+    db = store._db
+    assert isinstance(db, sqlite3.Connection)  # a file's
+    db.set_trace_callback(statements.append)
     read()
-    store._db.set_trace_callback(None)
+    db.set_trace_callback(None)
     (query,) = [statement for statement in statements if "FROM cells" in statement]
-    return " | ".join(row[-1] for row in store._db.execute(f"EXPLAIN QUERY PLAN {query}"))
+    return " | ".join(row[-1] for row in db.execute(f"EXPLAIN QUERY PLAN {query}"))
 
 
 def test_the_project_differential_is_counted_from_an_index_alone(tmp_path: Path) -> None:

@@ -12,8 +12,8 @@ from core.store import ProjectStore, history
 
 
 @pytest.fixture
-def store(tmp_path: Path):  # noqa: ANN201
-    store = ProjectStore.create(tmp_path / "p.hemalabel")
+def store(project_location: str, tmp_path: Path):  # noqa: ANN201
+    store = ProjectStore.create(project_location)
     slide = store.add_slide(tmp_path / "a.png", 200, 100)
     store.add_cells(
         slide.id,

@@ -79,6 +79,7 @@ class _CommitFails:
 def test_a_failed_commit_rolls_the_edit_back_and_the_next_one_saves(store: ProjectStore) -> None:
     slide = store.slides()[0]
     real = store._db
+    assert isinstance(real, sqlite3.Connection)  # a file's
     store._db = _CommitFails(real)  # type: ignore[assignment]  # a stand-in connection
     try:
         with pytest.raises(SaveFailedError, match=r'"Draw box" was not saved \(disk I/O error\)'):

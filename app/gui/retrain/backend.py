@@ -5,8 +5,6 @@ fake job or registry, and nothing else in the GUI knows where they live."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from core.detection.project_fields import ProjectFields, project_fields
 from core.image_roots import NO_IMAGE_ROOTS, ImageRoots
 from core.jobs import CancelToken, Job
@@ -25,6 +23,7 @@ from core.retraining.detector_job import DetectorRetrainOutcome
 from core.retraining.detector_job import retrain_detector as _core_retrain_detector
 from core.retraining.settings import DetectorRetrainSettings
 from core.store import ProjectStore
+from core.store.address import ProjectLocation
 
 
 def registry(kind: str = "classifier") -> ModelRegistry:
@@ -61,13 +60,13 @@ def learning_curve(store: ProjectStore, cancel: CancelToken) -> list[CurvePoint]
     return project_learning_curve(store, classifier, lambda: cancel.cancelled)
 
 
-def retrain(project: Path, settings: RetrainSettings, cancel: CancelToken,
+def retrain(project: ProjectLocation, settings: RetrainSettings, cancel: CancelToken,
             image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[RetrainOutcome]:
     """The fine-tune job; core runs the training in a spawned child process."""
     return _core_retrain(project, settings, cancel, registry(), image_roots=image_roots)
 
 
-def retrain_detector(project: Path, settings: DetectorRetrainSettings, cancel: CancelToken,
+def retrain_detector(project: ProjectLocation, settings: DetectorRetrainSettings, cancel: CancelToken,
                      image_roots: ImageRoots = NO_IMAGE_ROOTS) -> Job[DetectorRetrainOutcome]:
     """The detector's fine-tune job; core runs it in a spawned child process."""
     return _core_retrain_detector(project, settings, cancel, registry("detector"), image_roots=image_roots)

@@ -12,7 +12,6 @@ failure ends as text in the dialog."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -55,7 +54,7 @@ class RetrainDialog(QDialog):
         self.setWindowTitle("Retrain the Classifier")
         self.resize(1040, 760)
         self.store = store
-        self.project_path = Path(store.path)
+        self.project_path = store.path  # a file or a server's address: the job opens it again
         self.job: JobHandle | None = None
         self.outcome: RetrainOutcome | DetectorRetrainOutcome | None = None
         self.summary: QueueSummary | None = None

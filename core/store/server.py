@@ -1,0 +1,128 @@
+"""Opening a project kept in a PostgreSQL database: connecting (every
+failure one StoreError naming the address), refusing a database that holds
+no project or a newer one, upgrading an older one, and making a new one in
+an empty database the administrator created.
+
+A server project has no lock file (several workstations edit it at once; the
+server orders their transactions), no back-up copy beside it (the server's
+own back-ups keep it) and no quick_check (the server keeps its pages sound).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from core.store.address import ServerAddress
+from core.store.dialect import CHANGES_CHANNEL
+from core.store.errors import ReadOnlyProjectError, StoreError
+from core.store.postgres_connection import PostgresConnection, problem_of
+from core.store_schema import CURRENT_VERSION, TABLE_NAMES, ensure_indexes, migrate, schema_version
+
+CONNECT_TIMEOUT_S = 10  # a server that does not answer is said so, not waited on forever
+
+
+@dataclass(frozen=True, slots=True)
+class ServerFacts:
+    """What `hemalabel info` says of a server project beyond its counts."""
+
+    server_version: str
+    user: str
+    may_write: bool
+
+
+def connect_server(address: ServerAddress) -> PostgresConnection:
+    """A connection to the database `address` names, hearing of other
+    connections' commits (PostgresConnection.changes_elsewhere)."""
+    try:
+        raw = psycopg.connect(address.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg.Error as error:
+        raise StoreError(f"{address}: cannot connect to the PostgreSQL server ({problem_of(error)})") from None
+    connection = PostgresConnection(raw, str(address))
+    try:
+        connection.listen(CHANGES_CHANNEL)
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def open_server_project(address: ServerAddress, read_only: bool | None) -> tuple[PostgresConnection, bool]:
+    """Connect to an existing project; returns the connection and whether
+    it is read-only (with read_only=None: where the user may not write)."""
+    connection = connect_server(address)
+    try:
+        version = schema_version(connection)
+        if version == 0:
+            raise StoreError(f"{address}: no HemaLabel project in this database; create one there first")
+        if version > CURRENT_VERSION:
+            raise StoreError(
+                f"{address}: made by a newer HemaLabel (project version {version}, this one reads up to "
+                f"{CURRENT_VERSION}); update HemaLabel to open it"
+            )
+        if read_only is None:
+            read_only = not may_write(connection)
+        if version < CURRENT_VERSION:
+            if read_only:
+                raise ReadOnlyProjectError(
+                    f"{address}: project version {version} needs upgrading to {CURRENT_VERSION}, "
+                    "but it is open read-only"
+                )
+            migrate(connection)
+        if read_only:
+            # The server refuses any write, whatever a caller tries.
+            connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        else:
+            ensure_indexes(connection)
+    except BaseException:
+        connection.close()
+        raise
+    return connection, read_only
+
+
+def create_server_project(address: ServerAddress) -> PostgresConnection:
+    """Lay a new project out in an empty database (which must exist: the
+    administrator creates it and grants the rights)."""
+    connection = connect_server(address)
+    try:
+        if schema_version(connection) != 0:
+            raise StoreError(f"{address}: a project already exists here; open it instead")
+        present = _tables_present(connection)
+        if present:
+            raise StoreError(
+                f"{address}: the database already holds tables named {', '.join(present)}; "
+                "a HemaLabel project needs a database of its own"
+            )
+        migrate(connection)
+        ensure_indexes(connection)
+    except psycopg.Error as error:
+        connection.close()
+        raise StoreError(f"{address}: cannot create the project ({problem_of(error)})") from None
+    except BaseException:
+        connection.close()
+        raise
+    return connection
+
+
+def may_write(connection: PostgresConnection) -> bool:
+    """Whether the user may insert, update and delete in every table."""
+    row = connection.execute(
+        "SELECT bool_and(has_table_privilege(t, 'INSERT, UPDATE, DELETE')) FROM unnest(?::text[]) AS t",
+        (list(TABLE_NAMES),),
+    ).fetchone()
+    return bool(row[0])
+
+
+def server_facts(connection: PostgresConnection) -> ServerFacts:
+    row = connection.execute("SELECT current_setting('server_version') AS version, current_user AS who").fetchone()
+    return ServerFacts(server_version=str(row["version"]), user=str(row["who"]), may_write=may_write(connection))
+
+
+def _tables_present(connection: PostgresConnection) -> list[str]:
+    rows = connection.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() "
+        "AND table_name = ANY(?::text[]) ORDER BY table_name",
+        (list(TABLE_NAMES),),
+    ).fetchall()
+    return [str(row[0]) for row in rows]
