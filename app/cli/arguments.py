@@ -10,6 +10,10 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+# Every command's --project: a project is a file or a database on a PostgreSQL server.
+PROJECT_HELP = ("project file or its folder, or a postgresql:// address (the password in libpq's password "
+                "file or a service file, never in the address)")
+
 
 def checked(convert: Callable[[str], T], accept: Callable[[T], bool], expected: str) -> Callable[[str], T]:
     """An argparse type: convert(text), then refuse values that accept()

@@ -38,8 +38,9 @@ from core.store.connection import (
 from core.store.dialect import Connection, Row, dialect_of
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
 from core.store.events import StoreEvent, StoreEventKind
+from core.store.postgres_connection import PostgresConnection
 from core.store.rows import now_iso
-from core.store.server import connect_server, create_server_project, open_server_project
+from core.store.server import ServerFacts, connect_server, create_server_project, open_server_project, server_facts
 from core.store_integrity import back_up
 from core.store_schema import TABLE_NAMES, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
@@ -267,6 +268,14 @@ class ProjectFile:
     @property
     def schema_version(self) -> int:
         return schema_version(self._db)
+
+    def server_facts(self) -> ServerFacts | None:
+        """The server's version, the user and whether they may write; None
+        for a file."""
+        if not isinstance(self._db, PostgresConnection):
+            return None
+        with self._lock:
+            return server_facts(self._db)
 
     @property
     def is_file(self) -> bool:

@@ -299,7 +299,8 @@ class ProjectReader(ProjectFile):
 
     # ----------------------------------------------------------- summaries
     def summary(self) -> dict[str, Any]:
-        """Counts for `hemalabel info`: slides by status, cells by kind and class,
+        """Counts for `hemalabel info`: the server (its version, the user and
+        whether they may write; None for a file), slides by status, cells by kind and class,
         reviewed cells, queued corrections, each slide's sample identifier
         and differential (by path) and the project's, as the panel and the reports count it."""
         groups = self.cell_groups_by_slide()
@@ -319,9 +320,12 @@ class ProjectReader(ProjectFile):
             queued = correction_queue.queued_count(self._db)
         kinds = [kind.value for kind in CellKind]
         slides = [slide_from_row(row) for row in slide_rows]
+        facts = self.server_facts()
         return {
             "project": str(self.path),
             "schema_version": self.schema_version,
+            "server": None if facts is None else {"version": facts.server_version, "user": facts.user,
+                                                  "may_write": facts.may_write},
             "read_only": self.read_only,
             "edited_elsewhere_by": self.edited_elsewhere_by,
             "slides": sum(slides_by_status.values()),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 from datetime import date
 
-from app.cli.arguments import checked
+from app.cli.arguments import PROJECT_HELP, checked
 from app.cli.output import fail, print_json, reports_user_errors
 from core.audit_trail import AuditFilter, AuditTrailError, audit_trail, write_audit_csv
 from core.schema import Slide
@@ -20,7 +20,7 @@ _DAY = checked(date.fromisoformat, lambda _day: True, "a date as YYYY-MM-DD")
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         NAME, help="show who changed which cell from what to what and when, and who signed slides off")
-    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    parser.add_argument("--project", "-p", required=True, metavar="P", help=PROJECT_HELP)
     parser.add_argument("--slide", metavar="S", help="only this slide: its image path, image name or sample")
     parser.add_argument("--user", metavar="U", help="only this user's entries (initials or login, as shown)")
     parser.add_argument("--since", type=_DAY, metavar="DATE", help="from this day on (YYYY-MM-DD, this computer's)")

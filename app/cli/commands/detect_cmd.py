@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli.arguments import add_image_root_option
+from app.cli.arguments import PROJECT_HELP, add_image_root_option
 from app.cli.output import fail, print_json, print_slide_progress, reports_user_errors
 from app.cli.project_editing import add_user_option, misplaced_project_option, open_to_edit
 from core.jobs import run_job
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "or on a folder of images (written as Pascal VOC XML or one CSV).",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--project", "-p", metavar="P", help="project file or its folder")
+    source.add_argument("--project", "-p", metavar="P", help=PROJECT_HELP)
     add_image_root_option(parser)
     add_user_option(parser)
     source.add_argument("--images", type=Path, metavar="DIR", help="folder of images (searched recursively)")

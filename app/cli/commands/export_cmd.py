@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.arguments import add_image_root_option, image_roots_of
+from app.cli.arguments import PROJECT_HELP, add_image_root_option, image_roots_of
 from app.cli.output import fail, print_json, print_progress, reports_user_errors
 from core.crops import DEFAULT_MARGIN
 from core.exporting import (
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Export the labelled cells of a project. Images are copied into the export "
         "so it stands alone; the project is only read.",
     )
-    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    parser.add_argument("--project", "-p", required=True, metavar="P", help=PROJECT_HELP)
     add_image_root_option(parser)
     parser.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="dataset format")
     parser.add_argument("--out", required=True, metavar="DIR", help="folder to write (must be empty or new)")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-from pathlib import Path
 
-from app.cli.arguments import add_image_root_option, add_locate_option, image_roots_of
+from app.cli.arguments import PROJECT_HELP, add_image_root_option, add_locate_option, image_roots_of
 from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
 from app.cli.project_editing import add_user_option
 from core.identity import Identity
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
-from core.store import ProjectStore, resolve_project_path
+from core.store import ProjectStore, StoreError, locate_project, project_exists
+from core.store.address import ProjectLocation
 from core.wording import counted, counted_verb
 
 NAME = "import"
@@ -28,7 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "An import is applied whole or not at all; images already in the project get the new boxes.",
     )
     parser.add_argument("source", metavar="SRC", help="folder to import (or a COCO .json / .csv file)")
-    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file (created if missing)")
+    parser.add_argument("--project", "-p", required=True, metavar="P",
+                        help=PROJECT_HELP + " (a file is made if missing; a database must exist, empty)")
     add_image_root_option(parser)
     add_user_option(parser)
     parser.add_argument("--format", default="auto", choices=FORMATS, help="source format (default: detect)")
@@ -51,8 +52,8 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not old.strip() or not new.strip():
             return fail(f"--map needs OLD=NEW, not {item!r}")
         class_map[old.strip()] = new.strip()
-    project = resolve_project_path(args.project)
-    created = not project.exists()
+    project = locate_project(args.project)
+    created = not project_exists(project)
     try:
         report = _import(args, class_map)
     except BaseException:
@@ -101,10 +102,10 @@ def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport
             return None
 
 
-def _remove_new_project(project: Path) -> None:
-    for path in (project, project.with_name(project.name + "-wal"), project.with_name(project.name + "-shm")):
-        with contextlib.suppress(OSError):
-            path.unlink()
+def _remove_new_project(project: ProjectLocation) -> None:
+    # Left as it is where it cannot be removed: the import's own error is the one to report.
+    with contextlib.suppress(OSError, StoreError):
+        ProjectStore.drop_new_project(project)
 
 
 def _print_report(args: argparse.Namespace, report: ImportReport) -> int:

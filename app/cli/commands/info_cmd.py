@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.arguments import add_image_root_option, image_roots_of
+from app.cli.arguments import PROJECT_HELP, add_image_root_option, image_roots_of
 from app.cli.output import print_json, reports_user_errors
 from core.missing_images import missing_image_folders
 from core.store import ProjectStore
@@ -15,7 +15,7 @@ MAX_SAMPLES_LISTED = 20  # a project of hundreds of fields would push the counts
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="count slides and cells in a project")
-    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    parser.add_argument("--project", "-p", required=True, metavar="P", help=PROJECT_HELP)
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     add_image_root_option(parser)
     parser.set_defaults(handler=run)
@@ -39,6 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if summary["edited_elsewhere_by"]:
         read_only = f" (read-only: open for editing in {summary['edited_elsewhere_by']})"
     print(f"Project {summary['project']} (schema v{summary['schema_version']}){read_only}")
+    server = summary["server"]
+    if server is not None:
+        rights = "may write" if server["may_write"] else "may only read (no INSERT, UPDATE, DELETE on its tables)"
+        print(f"Server: PostgreSQL {server['version']}; user {server['user']} {rights}")
     statuses = ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in summary["slides_by_status"].items())
     print(f"Slides: {summary['slides']} ({statuses})")
     if missing:

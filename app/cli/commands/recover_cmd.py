@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from app.cli.output import EXIT_USER_ERROR, fail, print_json, reports_user_errors
-from core.store import resolve_project_path
+from core.store import describe_location, is_server_address, resolve_project_path
 from core.store_integrity import RecoveryError, recover_project
 
 NAME = "recover"
@@ -26,6 +26,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
+    for given in (args.project, args.out):
+        if is_server_address(given):
+            return fail(f"{describe_location(given)}: recover reads a damaged project file into a new file; a project "
+                        "on a PostgreSQL server is restored from the server's own back-ups")
     try:
         report = recover_project(resolve_project_path(args.project), resolve_project_path(args.out))
     except RecoveryError as error:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from app.cli.arguments import add_image_root_option, image_roots_of
+from app.cli.arguments import PROJECT_HELP, add_image_root_option, image_roots_of
 from app.cli.output import fail, reports_user_errors
 from core.report import ReportError, write_report
 from core.store import ProjectStore
@@ -15,7 +15,7 @@ NAME = "report"
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(NAME, help="write the differential-count report (PDF or CSV)")
-    parser.add_argument("--project", "-p", required=True, metavar="P", help="project file or its folder")
+    parser.add_argument("--project", "-p", required=True, metavar="P", help=PROJECT_HELP)
     add_image_root_option(parser)
     parser.add_argument("--out", required=True, metavar="FILE", help="FILE.pdf or FILE.csv")
     parser.add_argument(

@@ -159,17 +159,16 @@ RETRAIN_OPTIONS = {"replay": "replay_path", "replay_per_class": "replay_per_clas
 
 
 def run_retrain(args: argparse.Namespace) -> int:
-    from pathlib import Path
 
     from core.jobs import Cancelled
     from core.models.registry import ModelRegistry, RegistryError
     from core.retraining import RetrainError, RetrainSettings, retrain
-    from core.store import resolve_project_path
+    from core.store import locate_project, project_exists
 
     settings = RetrainSettings(**{field: getattr(args, option) for option, field in RETRAIN_OPTIONS.items()
                                   if getattr(args, option) is not None})
-    project = resolve_project_path(args.project)
-    if not Path(project).is_file():
+    project = locate_project(args.project)
+    if not project_exists(project):
         return fail(f"{project}: project not found")
     registry = ModelRegistry()
     try:

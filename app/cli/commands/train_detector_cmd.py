@@ -215,7 +215,7 @@ def _fine_tune_project(args: argparse.Namespace) -> int:
     from core.retraining.detector_job import retrain_detector
     from core.retraining.job import RetrainError
     from core.retraining.settings import DetectorRetrainSettings
-    from core.store import resolve_project_path
+    from core.store import locate_project
 
     settings = DetectorRetrainSettings(seed=args.seed)
     if args.init_from is not None:
@@ -235,7 +235,7 @@ def _fine_tune_project(args: argparse.Namespace) -> int:
     if args.learning_rate is not None:
         settings.learning_rate = args.learning_rate
     try:
-        outcome = run_job(retrain_detector(resolve_project_path(args.project), settings,
+        outcome = run_job(retrain_detector(locate_project(args.project), settings,
                                            image_roots=image_roots_of(args)), print_progress_lines)
     except RetrainError as error:
         return fail(str(error))
