@@ -163,8 +163,8 @@ class PostgresConnection:
         return self._connection
 
     def execute(self, sql: str, parameters: Any = (), /) -> PostgresCursor:
-        cursor = self._connection.cursor()
         try:
+            cursor = self._connection.cursor()
             if parameters:
                 cursor.execute(translate(sql), _parameters(parameters))
             else:
@@ -175,8 +175,8 @@ class PostgresConnection:
         return PostgresCursor(cursor)
 
     def executemany(self, sql: str, parameters: Iterable[Any], /) -> PostgresCursor:
-        cursor = self._connection.cursor()
         try:
+            cursor = self._connection.cursor()
             cursor.executemany(translate(sql), [_parameters(row) for row in parameters])
         except psycopg.OperationalError as error:
             self._raise_if_gone(error)

@@ -336,8 +336,11 @@ class ProjectFile:
                 raise ReadOnlyProjectError(f"{self.path}: project is open read-only; {description} was not saved")
             outermost = self._depth == 0
             if outermost:
+                try:
+                    self._db.execute("BEGIN IMMEDIATE")
+                except self._dialect.errors as error:  # a server gone, a file locked past the timeout
+                    raise self._not_saved(description, error) from error
                 self._pending = _Pending(description, record_history)
-                self._db.execute("BEGIN IMMEDIATE")
             self._depth += 1
             try:
                 yield

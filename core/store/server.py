@@ -73,8 +73,9 @@ def open_server_project(address: ServerAddress, read_only: bool | None) -> tuple
         if read_only:
             # The server refuses any write, whatever a caller tries.
             connection.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-        else:
-            ensure_indexes(connection)
+        # No ensure_indexes here, unlike a file: a server project was made
+        # with them, and CREATE INDEX IF NOT EXISTS would hold back every
+        # other station's edits while it looks.
     except BaseException:
         connection.close()
         raise

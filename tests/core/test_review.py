@@ -19,8 +19,8 @@ from tests.core.images import write_image
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[ProjectStore]:
-    project = ProjectStore.create(tmp_path / "p.hemalabel")
+def store(project_location: str, tmp_path: Path) -> Iterator[ProjectStore]:
+    project = ProjectStore.create(project_location)
     project.add_slide(write_image(tmp_path / "images" / "a.png"), 64, 48)
     yield project
     project.close()

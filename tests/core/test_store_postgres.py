@@ -5,6 +5,7 @@ no project or another's tables, and several connections on one project."""
 from __future__ import annotations
 
 import socket
+import uuid
 from pathlib import Path
 
 import psycopg
@@ -144,3 +145,43 @@ def test_an_edit_the_server_refuses_is_rolled_back_whole_and_said_so(postgres_ur
             store._db.execute("INSERT INTO slides(id, path, width, height, added_at) VALUES (?, 'b', 1, 1, 'now')",
                               (slide.id,))  # a duplicate id: the server refuses it
         assert store.cells() == [] and not store.can_undo()
+
+
+def test_a_user_without_write_rights_opens_the_project_read_only_and_is_told(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with ProjectStore.create(postgres_url) as store:
+        store.add_slide(tmp_path / "a.png", 64, 48)
+    reader = f"reader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        admin.execute(f"CREATE ROLE {reader} LOGIN")
+        admin.execute(f"GRANT SELECT ON ALL TABLES IN SCHEMA public TO {reader}")
+    try:
+        as_reader = postgres_url.replace("postgresql://postgres@", f"postgresql://{reader}@")
+        with ProjectStore.open(as_reader) as store:
+            facts = store.server_facts()
+            assert store.read_only and facts is not None and not facts.may_write and facts.user == reader
+            assert len(store.slides()) == 1
+            with pytest.raises(ReadOnlyProjectError, match="open read-only"):
+                store.add_slide(tmp_path / "b.png", 64, 48)
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            admin.execute(f"DROP OWNED BY {reader}")
+            admin.execute(f"DROP ROLE {reader}")
+
+
+def test_a_server_gone_while_working_refuses_the_edit_visibly_and_says_so(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with ProjectStore.create(postgres_url) as store:
+        slide = store.add_slide(tmp_path / "a.png", 64, 48)
+        heard: list[SaveFailedError] = []
+        store.subscribe_failures(heard.append)
+        with psycopg.connect(postgres_url, autocommit=True) as admin:  # stands in for a server restart
+            admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        with pytest.raises(SaveFailedError, match=r'"Draw box" was not saved \(.*lost the connection'):
+            store.add_cell(slide.id, Box(1, 1, 9, 9), CellKind.WHITE)
+        assert len(heard) == 1  # the window hears of it, however deep the edit was
+        with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
+            store.slides()
