@@ -203,6 +203,7 @@ CREATE INDEX corrections_by_cell ON corrections(cell_id);
 
 POSTGRES_MIGRATIONS: dict[int, str] = {4: _PG_V4}
 POSTGRES_FIRST_VERSION = min(POSTGRES_MIGRATIONS)
+_UPGRADE_LOCK = 0x48454D41  # a PostgreSQL advisory lock's key: "HEMA"
 TABLE_NAMES = ("meta", "slides", "cells", "edits", "changes", "corrections", "audit")
 
 # Indexes that change no layout: made when a file is opened for editing
@@ -236,7 +237,12 @@ def schema_version(connection: Any) -> int:
     """The layout's version: 0 for a file or database with no project yet."""
     if isinstance(connection, sqlite3.Connection):
         return int(connection.execute("PRAGMA user_version").fetchone()[0])
-    if connection.execute("SELECT to_regclass('meta') IS NOT NULL").fetchone()[0] is False:
+    # pg_tables, not to_regclass: a table another connection made since this
+    # transaction began shows there, and not always in to_regclass's cache.
+    laid_out = connection.execute(
+        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'meta')"
+    ).fetchone()[0]
+    if not laid_out:
         return 0
     row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     return 0 if row is None else int(row[0])
@@ -255,6 +261,14 @@ def migrate(connection: Any, target: int = CURRENT_VERSION) -> list[int]:
     for version in range(current + 1, target + 1):
         connection.execute("BEGIN IMMEDIATE")
         try:
+            if not on_sqlite:
+                # Several stations may open an old project at once: one
+                # upgrades it, the others find it done (SQLite's file lock
+                # does this for a file).
+                connection.execute("SELECT pg_advisory_xact_lock(?)", (_UPGRADE_LOCK,))
+                if schema_version(connection) >= version:
+                    connection.execute("COMMIT")
+                    continue
             for statement in _statements(migrations[version]):
                 connection.execute(statement)
             _set_version(connection, version)

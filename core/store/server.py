@@ -95,7 +95,8 @@ def create_server_project(address: ServerAddress) -> PostgresConnection:
                 f"{address}: the database already holds tables named {', '.join(present)}; "
                 "a HemaLabel project needs a database of its own"
             )
-        migrate(connection)
+        if not migrate(connection):  # another station laid a project out here meanwhile
+            raise StoreError(f"{address}: a project already exists here; open it instead")
         ensure_indexes(connection)
     except psycopg.Error as error:
         connection.close()

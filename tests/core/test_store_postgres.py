@@ -5,6 +5,7 @@ no project or another's tables, and several connections on one project."""
 from __future__ import annotations
 
 import socket
+import threading
 import uuid
 from pathlib import Path
 
@@ -185,3 +186,24 @@ def test_a_server_gone_while_working_refuses_the_edit_visibly_and_says_so(
         assert len(heard) == 1  # the window hears of it, however deep the edit was
         with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
             store.slides()
+
+
+def test_two_stations_creating_one_project_at_once_make_one(postgres_url: str) -> None:
+    outcomes: list[object] = []
+
+    def create() -> None:
+        try:
+            ProjectStore.create(postgres_url).close()
+            outcomes.append("made")
+        except StoreError as error:
+            outcomes.append(error)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("made") == 1
+    assert all("a project already exists here" in str(outcome) for outcome in outcomes if outcome != "made")
+    with ProjectStore.open(postgres_url) as store:
+        assert store.get_meta("schema_version") == str(CURRENT_VERSION)
