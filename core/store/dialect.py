@@ -2,16 +2,16 @@
 reading a value out of a JSON column, keeping SQLite's planner off an
 index, the errors a connection raises, and how a connection learns that
 another one committed.  One object per engine; `dialect_of(db)` picks it.
+
+psycopg is imported only once a server project is opened: a file's
+commands and windows start without it.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Any, Protocol
-
-import psycopg
-
-from core.store.postgres_connection import PostgresConnection, ServerGoneError
 
 # Rows are read as sqlite3.Row or PostgresRow: by name or by position.
 Row = Any
@@ -101,8 +101,14 @@ class _SQLite:
 
 class _Postgres:
     name = "PostgreSQL"
-    errors: tuple[type[Exception], ...] = (psycopg.Error, ServerGoneError)
     save_hint = "Check that the server is running and can be reached"
+
+    def __init__(self) -> None:
+        import psycopg
+
+        from core.store.postgres_connection import ServerGoneError
+
+        self.errors: tuple[type[Exception], ...] = (psycopg.Error, ServerGoneError)
 
     def json_value(self, column: str, key: str) -> str:
         return f"(({column})::jsonb #> '{{{key.replace('.', ',')}}}')"
@@ -117,13 +123,20 @@ class _Postgres:
         db.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
 
     def change_mark(self, db: Connection) -> int:
+        from core.store.postgres_connection import PostgresConnection
+
         assert isinstance(db, PostgresConnection)
         return db.changes_elsewhere()
 
 
 SQLITE: Dialect = _SQLite()
-POSTGRES: Dialect = _Postgres()
+
+
+@functools.cache
+def _postgres() -> Dialect:
+    return _Postgres()
 
 
 def dialect_of(db: Connection) -> Dialect:
-    return POSTGRES if isinstance(db, PostgresConnection) else SQLITE
+    """SQLite's for an sqlite3 connection (a file's), else PostgreSQL's."""
+    return SQLITE if isinstance(db, sqlite3.Connection) else _postgres()

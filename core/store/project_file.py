@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from core.identity import Identity
 from core.project_lock import ProjectLock
@@ -38,17 +38,20 @@ from core.store.connection import (
 from core.store.dialect import Connection, Row, dialect_of
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
 from core.store.events import StoreEvent, StoreEventKind
-from core.store.postgres_connection import PostgresConnection
 from core.store.rows import now_iso
-from core.store.server import ServerFacts, connect_server, create_server_project, open_server_project, server_facts
 from core.store_integrity import back_up
 from core.store_schema import TABLE_NAMES, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
+
+if TYPE_CHECKING:
+    from core.store.server import ServerFacts
 
 
 def project_exists(target: ProjectLocation) -> bool:
     """Whether a project is there: a file, or a server database holding one."""
     if isinstance(target, ServerAddress):
+        from core.store.server import connect_server  # psycopg only where a server is named
+
         connection = connect_server(target)
         try:
             return schema_version(connection) != 0
@@ -131,6 +134,8 @@ class ProjectFile:
         (default: the system login on this computer)."""
         target = locate_project(path)
         if isinstance(target, ServerAddress):
+            from core.store.server import create_server_project
+
             server = create_server_project(target)
             try:
                 cls._write_new_meta(server, taxonomy)
@@ -182,6 +187,8 @@ class ProjectFile:
         workstations edit it at once.  `identity`: as for `create`."""
         target = locate_project(path)
         if isinstance(target, ServerAddress):
+            from core.store.server import open_server_project
+
             server, read_only = open_server_project(target, read_only)
             return cls(target, server, read_only=read_only, identity=identity)
         if not target.is_file():
@@ -218,6 +225,8 @@ class ProjectFile:
         empty project is left behind.  Refused where it holds slides."""
         target = locate_project(path)
         if isinstance(target, ServerAddress):
+            from core.store.server import connect_server
+
             connection = connect_server(target)
             try:
                 if schema_version(connection) == 0:
@@ -272,8 +281,12 @@ class ProjectFile:
     def server_facts(self) -> ServerFacts | None:
         """The server's version, the user and whether they may write; None
         for a file."""
-        if not isinstance(self._db, PostgresConnection):
+        if self.is_file:
             return None
+        from core.store.postgres_connection import PostgresConnection
+        from core.store.server import server_facts
+
+        assert isinstance(self._db, PostgresConnection)  # a server's
         with self._lock:
             return server_facts(self._db)
 
