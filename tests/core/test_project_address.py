@@ -3,6 +3,8 @@ carries a password."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +19,7 @@ from core.store.address import (
     parse_server_address,
 )
 from core.store.errors import StoreError
+from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.parametrize("text", ["postgresql://lab@db.local/hemalabel", "postgres://db/lab",
@@ -62,3 +65,12 @@ def test_locate_takes_a_path_to_the_file_in_a_folder_and_an_address_to_the_serve
     assert isinstance(located, ServerAddress) and located.database == "lab"
     with pytest.raises(AddressError):
         locate_project("postgresql://lab:s3cret@db/x")
+
+
+def test_a_file_project_never_imports_the_postgresql_driver() -> None:
+    """psycopg costs a command's start-up time; only a server project needs it."""
+    code = ("import sys, app.cli.main, core.store; from core.store import ProjectStore; "
+            "import tempfile, pathlib; d = tempfile.mkdtemp(); "
+            "ProjectStore.create(pathlib.Path(d) / 'p.hemalabel').close(); "
+            "sys.exit('psycopg' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, check=False).returncode == 0
