@@ -17,6 +17,7 @@ Where each part lives:
   trail.py             the audit trail's rows: who changed which cell, sign-offs, reviewers
   events.py            StoreEvent and StoreEventKind, what is announced
   errors.py            what the store refuses or fails at
+  project_copy.py      a whole project copied into a new one, ids kept (hemalabel migrate)
 The file's layout and migrations are core/store_schema.py; damage and
 recovery core/store_integrity.py.
 """
