@@ -117,7 +117,26 @@ ALTER TABLE edits ADD COLUMN undone_at TEXT;
 ALTER TABLE audit ADD COLUMN workstation TEXT;
 """
 
-MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4}
+# Version 5: several workstations on one project (issue 32).  A cell's
+# row_version grows with every change to it, so an edit made on what a
+# station showed is refused once another station changed the cell since.
+# A claim marks a slide in review by one station (a window's session, not a
+# person: the same technician may have two windows); `heartbeat` is seconds
+# since the epoch, by the database's clock where there is a server, and a
+# claim whose heartbeat stopped is free again.
+_V5 = """
+ALTER TABLE cells ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE claims (
+    slide_id INTEGER PRIMARY KEY REFERENCES slides(id) ON DELETE CASCADE,
+    station TEXT NOT NULL,
+    who TEXT NOT NULL,
+    workstation TEXT NOT NULL,
+    since TEXT NOT NULL,
+    heartbeat REAL NOT NULL
+);
+"""
+
+MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 CURRENT_VERSION = max(MIGRATIONS)
 
 # Version 4 on PostgreSQL, the first layout there: SQLite's after its four
@@ -201,10 +220,23 @@ CREATE TABLE audit (
 CREATE INDEX corrections_by_cell ON corrections(cell_id);
 """
 
-POSTGRES_MIGRATIONS: dict[int, str] = {4: _PG_V4}
+_PG_V5 = """
+ALTER TABLE cells ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE claims (
+    slide_id BIGINT PRIMARY KEY REFERENCES slides(id) ON DELETE CASCADE,
+    station TEXT NOT NULL,
+    who TEXT NOT NULL,
+    workstation TEXT NOT NULL,
+    since TEXT NOT NULL,
+    heartbeat DOUBLE PRECISION NOT NULL
+);
+"""
+
+POSTGRES_MIGRATIONS: dict[int, str] = {4: _PG_V4, 5: _PG_V5}
 POSTGRES_FIRST_VERSION = min(POSTGRES_MIGRATIONS)
 _UPGRADE_LOCK = 0x48454D41  # a PostgreSQL advisory lock's key: "HEMA"
-TABLE_NAMES = ("meta", "slides", "cells", "edits", "changes", "corrections", "audit")
+TABLE_NAMES = ("meta", "slides", "cells", "edits", "changes", "corrections", "audit", "claims")
+TABLE_KEYS = {"meta": "key", "claims": "slide_id"}  # the primary key of the tables not keyed by `id`
 
 # Indexes that change no layout: made when a file is opened for editing
 # rather than by a migration, so the file stays one that the HemaLabel

@@ -24,7 +24,8 @@ from core.image_roots import stored_location
 from core.store.errors import StoreError
 from core.store.project_store import ProjectStore
 
-# Parents before children: the foreign keys hold at every row.
+# Parents before children: the foreign keys hold at every row.  Claims are
+# not copied: they name stations working on the source.
 TABLES: tuple[str, ...] = ("meta", "slides", "cells", "edits", "changes", "corrections", "audit")
 
 

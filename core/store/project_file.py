@@ -40,7 +40,7 @@ from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyPr
 from core.store.events import StoreEvent, StoreEventKind
 from core.store.rows import now_iso
 from core.store_integrity import back_up
-from core.store_schema import TABLE_NAMES, ensure_indexes, migrate, schema_version
+from core.store_schema import TABLE_KEYS, TABLE_NAMES, ensure_indexes, migrate, schema_version
 from core.taxonomy import Taxonomy, default_taxonomy
 
 if TYPE_CHECKING:
@@ -468,7 +468,7 @@ class ProjectFile:
         if table not in TABLE_NAMES:
             raise StoreError(f"{self.path}: no table {table!r} in a project")
         with self._lock:
-            return list(self._db.execute(f"SELECT * FROM {table} ORDER BY {'key' if table == 'meta' else 'id'}"))
+            return list(self._db.execute(f"SELECT * FROM {table} ORDER BY {TABLE_KEYS.get(table, 'id')}"))
 
     def raw_execute(self, sql: str, parameters: Sequence[Any] = ()) -> None:
         """A statement in SQLite's spelling, inside an open `edit`."""

@@ -10,6 +10,7 @@ import pytest
 
 from app.cli.main import main
 from core.store import ProjectStore, StoreError
+from core.store_schema import CURRENT_VERSION
 from tests.core.images import write_image
 
 
@@ -22,11 +23,11 @@ def test_import_then_info_on_a_server_project(postgres_url: str, tmp_path: Path,
     assert "2 new slides" in out and "before this import" not in out  # no back-up file beside a database
     assert main(["info", "--project", postgres_url]) == 0
     out = capsys.readouterr().out
-    assert f"Project {postgres_url} (schema v4)" in out
+    assert f"Project {postgres_url} (schema v{CURRENT_VERSION})" in out
     assert "Server: PostgreSQL " in out and "may write" in out and "Slides: 2" in out
     assert main(["info", "--project", postgres_url, "--json"]) == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["server"]["may_write"] is True and summary["schema_version"] == 4
+    assert summary["server"]["may_write"] is True and summary["schema_version"] == CURRENT_VERSION
     with ProjectStore.open(postgres_url) as store:
         assert {Path(slide.path).name for slide in store.slides()} == {"a.png", "b.png"}
         assert all(Path(slide.path).is_absolute() for slide in store.slides())

@@ -159,7 +159,7 @@ def test_a_version_3_project_opens_with_its_edits_by_nobody_known_and_records_wh
     connection.execute("UPDATE edits SET at = '2026-01-05T09:00:00.000+00:00'")
     connection.close()
     with ProjectStore.open(path, identity=Identity("CD", "bench-2")) as store:
-        assert store.schema_version == CURRENT_VERSION == 4
+        assert store.schema_version == CURRENT_VERSION
         (old,) = audit_trail(store)
         assert (old.user, old.workstation, old.action) == (BEFORE_IDENTITY, BEFORE_IDENTITY, "Set class")
         assert old.change == "class Lymphocyte -> Monocyte; marked reviewed"
@@ -170,3 +170,19 @@ def test_a_version_3_project_opens_with_its_edits_by_nobody_known_and_records_wh
         assert (new_edit.user, new_edit.workstation, new_edit.change) == ("CD", "bench-2",
                                                                          "class Monocyte -> Neutrophil")
         assert (sign_off.action, sign_off.workstation) == ("Signed off", "bench-2")
+
+
+def test_a_version_4_project_opens_with_every_cell_at_its_first_row_version_and_no_claims(tmp_path: Path) -> None:
+    """Version 5 (several workstations on one project) adds each cell's row
+    version and the slides' claims: a file from before has every cell at 0
+    and no slide claimed, and its data and history are as they were."""
+    path = tmp_path / "old.hemalabel"
+    make_version_1_project(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=4)
+    connection.close()
+    with ProjectStore.open(path) as store:
+        assert store.schema_version == CURRENT_VERSION
+        assert [dict(row)["row_version"] for row in store.raw_rows("cells")] == [0]
+        assert store.raw_rows("claims") == []
+        assert store.undo() == "Set class" and store.cell(7).label == "lymphocyte"
