@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from app.gui.canvas.canvas_controller import CanvasController
 from app.gui.data_controller import DataController
+from app.gui.dialogs.lab_project_dialog import ask_lab_project
 from app.gui.edited_elsewhere import EditedElsewhere
 from app.gui.folder_project import ask_project_file
 from app.gui.help_dialogs import ShortcutsDialog, show_about
@@ -50,9 +51,12 @@ from core.store import (
     HistoryStep,
     ProjectInUseError,
     ProjectStore,
+    ServerAddress,
     StoreError,
     StoreEvent,
     StoreEventKind,
+    describe_location,
+    is_server_address,
     resolve_project_path,
 )
 from core.wording import counted
@@ -93,6 +97,7 @@ class MainController(QObject):
     def _connect(self) -> None:
         w, a = self.window, self.window.actions
         a["open_project"].triggered.connect(self.ask_open_project)
+        a["open_lab_project"].triggered.connect(self.ask_open_lab_project)
         a["open_folder"].triggered.connect(self.ask_open_folder)
         a["quit"].triggered.connect(self.request_quit)
         w.may_close = self.may_close  # the window manager's close button asks the same
@@ -227,21 +232,34 @@ class MainController(QObject):
         if path:
             self.open_project(path)
 
+    def ask_open_lab_project(self) -> None:
+        recent = next((p for p in self.settings.recent_projects() if is_server_address(p)), "")
+        address = ask_lab_project(self.window, recent)
+        if address:
+            self.open_project(address)
+
     def ask_open_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self.window, "Open a folder of slide images")
         if path:
             self.open_project(path)
 
-    def open_project(self, path: str | os.PathLike[str], read_only: bool | None = None) -> bool:
-        """Open a project file, or the project of a folder of images (made
+    def open_project(self, path: str | os.PathLike[str] | ServerAddress, read_only: bool | None = None) -> bool:
+        """Open a project file, a project on the lab's server (a
+        postgresql:// address), or the project of a folder of images (made
         and filled in the background if it has none yet)."""
-        source = Path(path)
+        source: Path | str
+        if isinstance(path, ServerAddress) or (isinstance(path, str) and is_server_address(path)):
+            source = str(path)
+        else:
+            source = Path(path)
         to_import: Path | None = None
         if self.session is not None and self._is_open_here(source):
             self.show_project_message(f"{self.session.store.path} is already open in this window")
             return True
         try:
-            if source.is_dir() and not resolve_project_path(source).exists():
+            if isinstance(source, str):
+                store = ProjectStore.open(source, read_only=read_only, editor=EDITOR, identity=window_identity())
+            elif source.is_dir() and not resolve_project_path(source).exists():
                 images = [p for p in source.iterdir() if p.is_file() and is_image_file(p)]
                 if not images:
                     raise StoreError(f"{source}: no project file and no slide images (JPEG, PNG, TIFF, BMP) here")
@@ -260,12 +278,13 @@ class MainController(QObject):
                                  "with File \u203a Open Folder of Images")
             else:
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR, identity=window_identity())
-        except ProjectInUseError as error:
+        except ProjectInUseError as error:  # a file's lock: a server project has none
             self.show_project_message(f"Cannot edit {source}: {error}")
-            self.elsewhere.offer(source, error)
+            self.elsewhere.offer(Path(source), error)
             return False
         except (StoreError, OSError) as error:
-            self.show_project_message(f"Cannot open {source}: {error}")
+            where = describe_location(source)
+            self.show_project_message(f"Cannot open {where}: {error}")
             self._alert("Cannot open project", str(error))
             return False
         self.close_project()
@@ -303,9 +322,13 @@ class MainController(QObject):
             self._start_import(store, to_import)
         return True
 
-    def _is_open_here(self, source: Path) -> bool:
+    def _is_open_here(self, source: Path | str) -> bool:
+        assert self.session is not None
+        open_here = self.session.store.path
+        if isinstance(source, str) or isinstance(open_here, ServerAddress):
+            return str(source) == str(open_here)
         try:
-            return resolve_project_path(source).resolve() == self.session.store.path.resolve()
+            return resolve_project_path(source).resolve() == open_here.resolve()
         except (OSError, StoreError):
             return False
 

@@ -232,7 +232,7 @@ class MainWindow(QMainWindow):
         a = self.actions
         bar = self.menuBar()
         file_menu = bar.addMenu("&File")
-        file_menu.addActions([a["open_project"], a["open_folder"]])
+        file_menu.addActions([a["open_project"], a["open_lab_project"], a["open_folder"]])
         self.recent_menu = QMenu("Open Recen&t", self)
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
