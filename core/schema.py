@@ -223,6 +223,10 @@ class Cell:
     score: float | None = None
     reviewed: bool = False
     screen: BlastScreen | None = None  # None: never screened
+    # Grows with every change to the cell's row, so an edit made on what a
+    # station showed is refused once another station has changed the cell.
+    # Not part of what the cell is: two readings of one state compare (and print) equal.
+    row_version: int = field(default=0, compare=False, repr=False)
 
     def with_changes(self, **changes: Any) -> Cell:
         return replace(self, **changes)

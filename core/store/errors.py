@@ -51,3 +51,14 @@ class SlideLockedError(StoreError):
 
 class SignOffRefusedError(StoreError):
     pass
+
+
+class EditConflictError(StoreError):
+    """An edit made on cells as a station showed them, refused because
+    another connection changed or removed one of them since: nothing of the
+    edit was saved, and the message says who changed which cell, where,
+    when and how, so the technician can look again and decide."""
+
+    def __init__(self, message: str, cell_id: int) -> None:
+        self.cell_id = cell_id
+        super().__init__(message)

@@ -159,6 +159,7 @@ def cell_from_state(cell_id: int, state: dict[str, Any]) -> Cell:
         score=state["score"],
         reviewed=state["reviewed"],
         screen=_screen_from_state(state.get("screen")),  # absent from steps saved before the screen
+        row_version=int(state.get("row_version", 0)),  # absent from steps saved before layout 5
     )
 
 
@@ -186,6 +187,7 @@ def _dump_state(cell: Cell | None) -> str | None:
         "screen": None if cell.screen is None else {
             "p_blast": cell.screen.p_blast, "subtype": cell.screen.subtype, "flag": cell.screen.flag.value,
             "model_version": cell.screen.model_version},
+        "row_version": cell.row_version,
     })
 
 

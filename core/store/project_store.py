@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -35,13 +35,25 @@ from core.schema import (
     SlideStatus,
 )
 from core.store import correction_queue, history
+from core.store.edit_conflict import conflict_error
 from core.store.errors import ClassKindError, SignOffRefusedError, SlideLockedError, StoreError
 from core.store.events import StoreEvent, StoreEventKind
 from core.store.history import NUDGE_DESCRIPTION, HistoryStep
 from core.store.reading import ProjectReader
-from core.store.rows import INSERT_CELL, INSERT_CELL_WITH_ID, UPDATE_CELL, cell_parameters, now_iso
+from core.store.rows import (
+    DELETE_CELL_AS_READ,
+    INSERT_CELL,
+    INSERT_CELL_WITH_ID,
+    UPDATE_CELL,
+    UPDATE_CELL_AS_READ,
+    cell_parameters,
+    now_iso,
+)
 from core.store.trail import SLIDE_ADDED
 from core.taxonomy import BLAST
+
+# What a station showed of the cells an edit is on: {cell id: Cell.row_version}.
+Seen = Mapping[int, int]
 
 # Long enough for any accession or sample number a lab prints; short enough for a report's heading.
 MAX_SAMPLE_ID = 64
@@ -350,7 +362,7 @@ class ProjectStore(ProjectReader):
             for cell_id in withdraw:
                 cell = self._cell_or_none(cell_id)
                 if cell is not None and cell.slide_id == slide_id and _undecided_proposal(cell):
-                    self._db.execute("DELETE FROM cells WHERE id = ?", (cell_id,))
+                    self._delete_cell_row(cell)
                     removed.append(cell_id)
             for after in put:
                 before = self._cell_or_none(after.id)
@@ -358,7 +370,7 @@ class ProjectStore(ProjectReader):
                     self._db.execute(INSERT_CELL_WITH_ID, cell_parameters(after, slide_id, after.id))
                     added.append(after.id)
                 elif before is not None and before.slide_id == slide_id and _undecided_proposal(before):
-                    self._update_cell_row(after.id, before.with_changes(kind=after.kind))
+                    self._update_cell_row(before, before.with_changes(kind=after.kind))
                     changed.append(after.id)
             self._db.execute("UPDATE slides SET attributes = ? WHERE id = ?",
                              (json.dumps({**self._slide(slide_id).attributes, attribute: withheld}), slide_id))
@@ -403,14 +415,15 @@ class ProjectStore(ProjectReader):
                 self._emit(StoreEvent(StoreEventKind.CELLS_CHANGED, slide_id, tuple(changed)))
             return len(changed)
 
-    def decide_blast(self, cell_ids: Sequence[int], confirmed: bool, description: str) -> None:
+    def decide_blast(self, cell_ids: Sequence[int], confirmed: bool, description: str, *,
+                     seen: Seen | None = None) -> None:
         """The technician's decision on flagged cells: confirmed, the cell
         becomes a reviewed Blast (the taxonomy must hold the class); dismissed,
         the flag is set aside and the cell keeps its class.  Each a correction."""
         if confirmed:
             self._check_label(BLAST)
         with self.edit(description):
-            for cell in self._human_targets(cell_ids):
+            for cell in self._human_targets(cell_ids, seen):
                 if cell.screen is None or not cell.screen.flagged:
                     raise StoreError(f"{self.path}: cell {cell.id} carries no flag of the blast screen")
                 if confirmed:
@@ -433,19 +446,23 @@ class ProjectStore(ProjectReader):
                 if cell is None or cell.source is not LabelSource.MODEL or cell.reviewed:
                     continue
                 self._check_unlocked(cell.slide_id)
-                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+                self._delete_cell_row(cell)
                 self._record(cell.id, cell, None)
                 removed.setdefault(cell.slide_id, []).append(cell.id)
             for slide_id, ids in removed.items():
                 self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
 
     # ----------------------------------------------------------- human decisions
-    def set_label(self, cell_ids: Sequence[int], label: str, description: str = "Set class") -> None:
+    # Each takes `seen`, the versions of the cells as the technician was shown
+    # them: an edit on a cell another station changed since is refused
+    # (EditConflictError) rather than written over what the technician never saw.
+    def set_label(self, cell_ids: Sequence[int], label: str, description: str = "Set class", *,
+                  seen: Seen | None = None) -> None:
         """The technician assigns a class: a relabel where it differs from the
         cell's label, a confirmation where it does not."""
         self._check_label(label)
         with self.edit(description):
-            targets = self._human_targets(cell_ids)
+            targets = self._human_targets(cell_ids, seen)
             for cell in targets:
                 # A class digit on a red cell once made it a white cell of
                 # that class: a kind changes only by set_kind, asked for.
@@ -460,26 +477,26 @@ class ProjectStore(ProjectReader):
                 correction_queue.queue(self._db, edit_id, cell, action, old=cell, new=after)
             self._emit_changed(cell_ids)
 
-    def confirm(self, cell_ids: Sequence[int], description: str = "Confirm") -> None:
+    def confirm(self, cell_ids: Sequence[int], description: str = "Confirm", *, seen: Seen | None = None) -> None:
         """The technician accepts cells as they are (box and label)."""
         with self.edit(description):
-            for cell in self._human_targets(cell_ids):
+            for cell in self._human_targets(cell_ids, seen):
                 after = cell.with_changes(reviewed=True, source=LabelSource.HUMAN if cell.label else cell.source)
                 edit_id = self._write_cell(cell, after)
                 correction_queue.queue(self._db, edit_id, cell, CorrectionAction.CONFIRM, old=cell, new=after)
             self._emit_changed(cell_ids)
 
-    def move_cell(self, cell_id: int, box: Box, description: str = "Move box") -> Cell:
+    def move_cell(self, cell_id: int, box: Box, description: str = "Move box", *, seen: Seen | None = None) -> Cell:
         """The technician moves or resizes a box: committed once per drag."""
         with self.edit(description):
-            (cell,) = self._human_targets([cell_id])
+            (cell,) = self._human_targets([cell_id], seen)
             after = cell.with_changes(box=box, reviewed=True)
             edit_id = self._write_cell(cell, after)
             correction_queue.queue(self._db, edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
             self._emit_changed([cell_id])
-            return after
+            return after.with_changes(row_version=cell.row_version + 1)
 
-    def nudge_cell(self, cell_id: int, box: Box) -> Cell:
+    def nudge_cell(self, cell_id: int, box: Box, *, seen: Seen | None = None) -> Cell:
         """The technician moves or resizes a box from the keyboard, a step a
         key press.  Every press is saved at once (nothing is lost), but the
         presses in a row on one box make one undo step and one correction,
@@ -488,7 +505,7 @@ class ProjectStore(ProjectReader):
         with self.edit(NUDGE_DESCRIPTION):
             assert self._pending is not None  # set by edit()
             self._pending.nudge = self._depth == 1
-            (cell,) = self._human_targets([cell_id])
+            (cell,) = self._human_targets([cell_id], seen)
             after = cell.with_changes(box=box, reviewed=True)
             joined = history.nudge_to_join(self._db, self._joinable_nudge, cell_id)
             if joined is None:
@@ -496,34 +513,38 @@ class ProjectStore(ProjectReader):
                 correction_queue.queue(self._db, edit_id, cell, CorrectionAction.MOVE, old=cell, new=after)
             else:
                 edit_id, change_id = joined
-                self._update_cell_row(cell_id, after)
-                history.join_nudge(self._db, edit_id, change_id, after)
+                history.join_nudge(self._db, edit_id, change_id, self._update_cell_row(cell, after))
             self._emit_changed([cell_id])
-            return after
+            return after.with_changes(row_version=cell.row_version + 1)
 
-    def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind") -> None:
+    def set_kind(self, cell_ids: Sequence[int], kind: CellKind, description: str = "Set kind", *,
+                 seen: Seen | None = None) -> None:
         with self.edit(description):
-            for cell in self._human_targets(cell_ids):
+            for cell in self._human_targets(cell_ids, seen):
                 after = cell.with_changes(kind=kind, reviewed=True, screen=_screen_after_kind(cell.screen, kind))
                 edit_id = self._write_cell(cell, after)
                 correction_queue.queue(self._db, edit_id, cell, CorrectionAction.RELABEL, old=cell, new=after)
             self._emit_changed(cell_ids)
 
-    def remove_cells(self, cell_ids: Sequence[int], description: str = "Delete") -> None:
+    def remove_cells(self, cell_ids: Sequence[int], description: str = "Delete", *,
+                     seen: Seen | None = None) -> None:
         with self.edit(description):
             removed: dict[int, list[int]] = {}
-            for cell in self._human_targets(cell_ids):
-                self._db.execute("DELETE FROM cells WHERE id = ?", (cell.id,))
+            for cell in self._human_targets(cell_ids, seen):
+                self._delete_cell_row(cell)
                 edit_id = self._record(cell.id, cell, None)
                 correction_queue.queue(self._db, edit_id, cell, CorrectionAction.DELETE, old=cell, new=None)
                 removed.setdefault(cell.slide_id, []).append(cell.id)
             for slide_id, ids in removed.items():
                 self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
 
-    def _human_targets(self, cell_ids: Sequence[int]) -> list[Cell]:
+    def _human_targets(self, cell_ids: Sequence[int], seen: Seen | None = None) -> list[Cell]:
         cells = []
         for cell_id in cell_ids:
             cell = self._cell_or_none(cell_id)
+            shown = None if seen is None else seen.get(cell_id)
+            if shown is not None and (cell is None or cell.row_version != shown):
+                raise conflict_error(self._db, self.path, cell_id, self.taxonomy)
             if cell is None:
                 raise StoreError(f"{self.path}: no cell with id {cell_id}")
             self._check_unlocked(cell.slide_id)
@@ -545,11 +566,23 @@ class ProjectStore(ProjectReader):
             raise StoreError(f"{label!r} is not a class of this project (classes: {', '.join(self.taxonomy.names)})")
 
     def _write_cell(self, before: Cell, after: Cell) -> int | None:
-        self._update_cell_row(before.id, after)
-        return self._record(before.id, before, after)
+        return self._record(before.id, before, self._update_cell_row(before, after))
 
-    def _update_cell_row(self, cell_id: int, after: Cell) -> None:
-        self._db.execute(UPDATE_CELL, cell_parameters(after, after.slide_id, cell_id))
+    def _update_cell_row(self, before: Cell, after: Cell) -> Cell:
+        """Write `after` over the row `before` was read as; returns it as
+        written, one version on.  Refused when another connection changed or
+        removed the row since it was read: on a server, two stations reading
+        the same version cannot both write over it."""
+        parameters = cell_parameters(after, after.slide_id, before.id)
+        parameters["row_version"] = before.row_version
+        if self._db.execute(UPDATE_CELL_AS_READ, parameters).rowcount != 1:
+            raise conflict_error(self._db, self.path, before.id, self.taxonomy)
+        return after.with_changes(row_version=before.row_version + 1)
+
+    def _delete_cell_row(self, cell: Cell) -> None:
+        """Remove the row `cell` was read as; refused as `_update_cell_row`."""
+        if self._db.execute(DELETE_CELL_AS_READ, (cell.id, cell.row_version)).rowcount != 1:
+            raise conflict_error(self._db, self.path, cell.id, self.taxonomy)
 
     # ----------------------------------------------------------- undo / redo
     def undo(self) -> str | None:

@@ -40,17 +40,28 @@ class _CellRow(NamedTuple):
     blast_subtype: str | None
     blast_flag: str | None
     screen_model: str | None
+    row_version: int
 
 
-_CELL_FIELDS = _CellRow._fields[2:]  # what a cell's row holds besides its id and its slide
+_CELL_FIELDS = _CellRow._fields[2:-1]  # what a cell's row holds besides its id, its slide and its version
 _CELL_COLUMNS = ", ".join(_CellRow._fields)
 
 _FIELD_NAMES = ", ".join(_CELL_FIELDS)
 _FIELD_PARAMETERS = ", ".join(f":{name}" for name in _CELL_FIELDS)
+_SET_FIELDS = f"slide_id = :slide_id, {', '.join(f'{n} = :{n}' for n in _CELL_FIELDS)}"
 INSERT_CELL = f"INSERT INTO cells(slide_id, {_FIELD_NAMES}) VALUES (:slide_id, {_FIELD_PARAMETERS})"
-# Under the id it had: a cell brought back by undo or redo keeps it.
-INSERT_CELL_WITH_ID = f"INSERT INTO cells(id, slide_id, {_FIELD_NAMES}) VALUES (:id, :slide_id, {_FIELD_PARAMETERS})"
-UPDATE_CELL = f"UPDATE cells SET slide_id = :slide_id, {', '.join(f'{n} = :{n}' for n in _CELL_FIELDS)} WHERE id = :id"
+# Under the id it had: a cell brought back by undo or redo keeps it, one
+# version past the state it comes back in (a view of the cell as it was
+# before it went is then out of date).
+INSERT_CELL_WITH_ID = (f"INSERT INTO cells(id, slide_id, {_FIELD_NAMES}, row_version) "
+                       f"VALUES (:id, :slide_id, {_FIELD_PARAMETERS}, :row_version + 1)")
+# Whatever the row was (an undo or redo puts back a state the history kept).
+UPDATE_CELL = f"UPDATE cells SET {_SET_FIELDS}, row_version = row_version + 1 WHERE id = :id"
+# Only the row as it was read (`row_version` its version then): no row
+# changed means another connection changed or removed the cell since.
+UPDATE_CELL_AS_READ = (f"UPDATE cells SET {_SET_FIELDS}, row_version = :row_version + 1 "
+                       "WHERE id = :id AND row_version = :row_version")
+DELETE_CELL_AS_READ = "DELETE FROM cells WHERE id = ? AND row_version = ?"
 
 # Looked up by value rather than through the enum call, and "{}" not parsed:
 # every cell a view shows is read through here (30,000 for a big gallery).
@@ -101,15 +112,18 @@ def _cell_from_row(row: _CellRow) -> Cell:
         reviewed=bool(row.reviewed),
         screen=None if row.blast_flag is None else BlastScreen(
             float(row.blast_p or 0.0), row.blast_subtype or "", _FLAG_OF[row.blast_flag], row.screen_model or ""),
+        row_version=row.row_version,
     )
 
 
 def cell_parameters(cell: Cell | NewCell, slide_id: int, cell_id: int | None = None) -> dict[str, Any]:
-    """A cell's row, by column name, for INSERT_CELL, INSERT_CELL_WITH_ID and UPDATE_CELL."""
+    """A cell's row, by column name, for INSERT_CELL, INSERT_CELL_WITH_ID and
+    the UPDATE_CELLs; `row_version` the version the cell was read at."""
     box = cell.box
     return {
         "id": cell_id,
         "slide_id": slide_id,
+        "row_version": cell.row_version if isinstance(cell, Cell) else 0,
         "x0": box.x0,
         "y0": box.y0,
         "x1": box.x1,

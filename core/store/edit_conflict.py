@@ -1,0 +1,60 @@
+"""An edit made on cells as a station showed them, refused because another
+connection changed one of them since: the refusal in words, from the
+history's latest change of that cell (who, on which workstation, when, and
+what), so the technician can look at the cell again and decide."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from core.store.address import ProjectLocation
+from core.store.dialect import Connection
+from core.store.errors import EditConflictError
+from core.taxonomy import Taxonomy
+
+NOT_SAVED = "since you saw it; your change was not saved"
+
+
+def conflict_error(db: Connection, project: ProjectLocation, cell_id: int, taxonomy: Taxonomy) -> EditConflictError:
+    """The refusal for cell `cell_id`, read inside the refused edit's
+    transaction (so it names the change that made it out of date)."""
+    return EditConflictError(f"{project}: {_what_happened(db, cell_id, taxonomy)} {NOT_SAVED}", cell_id)
+
+
+def _what_happened(db: Connection, cell_id: int, taxonomy: Taxonomy) -> str:
+    # Imported here: core.audit_trail reads through the store, which imports this module.
+    from core.audit_trail import describe_change
+
+    row = db.execute(
+        "SELECT e.description, e.at, e.who, e.workstation, e.undone, e.undone_by, e.undone_at, c.before, c.after "
+        "FROM changes c JOIN edits e ON e.id = c.edit_id WHERE c.cell_id = ? ORDER BY c.id DESC LIMIT 1",
+        (cell_id,),
+    ).fetchone()
+    if row is None:
+        # A model's predictions written without an undo step (what the project taught).
+        return f"Cell {cell_id} was changed by a model's update"
+    if row["undone"] and row["undone_by"]:
+        step = row["description"]
+        return f'Cell {cell_id}\'s "{step}" was undone by {row["undone_by"]} at {_clock(row["undone_at"])}'
+    who = f"{row['who'] or 'someone'} on {row['workstation'] or 'another workstation'}"
+    before, after = _state(row["before"]), _state(row["after"])
+    if after is None:
+        return f"Cell {cell_id} was deleted by {who} at {_clock(row['at'])}"
+    return f"Cell {cell_id} was changed by {who} at {_clock(row['at'])} ({describe_change(before, after, taxonomy)})"
+
+
+def _state(text: str | None) -> dict[str, Any] | None:
+    return None if text is None else dict(json.loads(text))
+
+
+def _clock(at: str | None) -> str:
+    """A recorded time on this computer's clock: within the minutes a view
+    stays open, the time of day says which change it was."""
+    if not at:
+        return "an unknown time"
+    moment = datetime.fromisoformat(at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime("%H:%M:%S")
