@@ -165,6 +165,8 @@ def _entry(record: TrailRecord, slides: dict[int, str], taxonomy: Taxonomy) -> A
     slide = "" if record.slide_id is None else slides.get(record.slide_id, f"slide {record.slide_id}")
     if record.is_slide_added:
         action, change = "Added slide", f"image {record.reason}"
+    elif record.is_take_over:
+        action, change = "Took over", f"reason: {record.reason}"
     elif record.is_sign_off:
         action = _SIGN_OFF_WORDS.get(record.action, record.action)
         label = {"sign_off": "comment", "unlock": "reason"}.get(record.action, "")

@@ -7,6 +7,8 @@ transactions and never commit by themselves."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from typing import Any
 
 from core.schema import Box, Cell, Correction, CorrectionAction
 from core.store.dialect import Connection
@@ -102,10 +104,11 @@ def retract(db: Connection, edit_id: int, retracted: bool) -> None:
     db.execute("UPDATE corrections SET retracted = ? WHERE edit_id = ?", (int(retracted), edit_id))
 
 
-def drop_retracted_by_undone_steps(db: Connection) -> None:
-    """Before the undone steps go for good: their retracted corrections can
-    never be restored."""
-    db.execute("DELETE FROM corrections WHERE retracted = 1 AND edit_id IN (SELECT id FROM edits WHERE undone = 1)")
+def drop_retracted_by_undone_steps(db: Connection, steps: str = "undone = 1", parameters: Sequence[Any] = ()) -> None:
+    """Before the undone steps go for good (`steps`, a condition on edits,
+    says which): their retracted corrections can never be restored."""
+    db.execute(f"DELETE FROM corrections WHERE retracted = 1 AND edit_id IN (SELECT id FROM edits WHERE {steps})",
+               parameters)
 
 
 def move_box(db: Connection, edit_id: int, box: Box) -> None:

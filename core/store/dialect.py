@@ -76,6 +76,12 @@ class Dialect(Protocol):
         """A number that moves whenever another connection has committed."""
         ...
 
+    def clock(self) -> str:
+        """SQL for now, in seconds since the epoch, by the clock every
+        station shares: the server's, so a station's own clock never
+        decides whether another's claim has lapsed."""
+        ...
+
 
 class _SQLite:
     name = "SQLite"
@@ -97,6 +103,9 @@ class _SQLite:
     def change_mark(self, db: Connection) -> int:
         # SQLite changes it for a connection whenever another one commits.
         return int(db.execute("PRAGMA data_version").fetchone()[0])
+
+    def clock(self) -> str:
+        return "((julianday('now') - 2440587.5) * 86400.0)"  # one computer: its own clock
 
 
 class _Postgres:
@@ -127,6 +136,10 @@ class _Postgres:
 
         assert isinstance(db, PostgresConnection)
         return db.changes_elsewhere()
+
+    def clock(self) -> str:
+        # clock_timestamp(), not now(): now() stands still through a transaction.
+        return "extract(epoch from clock_timestamp())::double precision"
 
 
 SQLITE: Dialect = _SQLite()

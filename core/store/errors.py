@@ -49,6 +49,17 @@ class SlideLockedError(StoreError):
     pass
 
 
+class SlideClaimedError(SlideLockedError):
+    """An edit of a slide another station has open for review: refused, as
+    on a signed slide, until that station leaves it or this one takes it
+    over with a reason."""
+
+
+class UndoConflictError(StoreError):
+    """An undo or redo refused because another station changed one of its
+    cells since: playing it would write over their change unseen."""
+
+
 class SignOffRefusedError(StoreError):
     pass
 

@@ -7,11 +7,12 @@ store's transactions and never commit by themselves."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from core.identity import Identity
+from core.identity import BEFORE_IDENTITY, Identity
 from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource
 from core.store import correction_queue
 from core.store.dialect import Connection
@@ -51,12 +52,15 @@ class CellChange(NamedTuple):
         return None if state.get("slide_id") is None else int(state["slide_id"])
 
 
-def begin_step(db: Connection, description: str, identity: Identity) -> int:
+def begin_step(db: Connection, description: str, identity: Identity, *, own_branch_only: bool = False) -> int:
     """A new step by `identity`, after the last one not undone: a new gesture
     ends the redo branch, so the corrections its undone steps retracted go,
-    and the steps stay only for the audit trail (never played again)."""
-    correction_queue.drop_retracted_by_undone_steps(db)
-    db.execute(f"UPDATE edits SET undone = {REPLACED} WHERE undone = 1")
+    and the steps stay only for the audit trail (never played again).  With
+    `own_branch_only` (several stations edit), only `identity`'s branch ends:
+    another station's redo is theirs."""
+    steps, parameters = _undone_steps(identity if own_branch_only else None)
+    correction_queue.drop_retracted_by_undone_steps(db, steps, parameters)
+    db.execute(f"UPDATE edits SET undone = {REPLACED} WHERE {steps}", parameters)
     row = db.execute(
         "INSERT INTO edits(description, at, who, workstation) VALUES (?, ?, ?, ?) RETURNING id",
         (description, now_iso(), identity.user, identity.workstation),
@@ -72,21 +76,67 @@ def record_change(db: Connection, edit_id: int, cell_id: int, before: Cell | Non
     )
 
 
-def next_description(db: Connection, undo: bool) -> str | None:
+def next_description(db: Connection, undo: bool, owner: Identity | None = None) -> str | None:
     """What undo (or redo) would do next, as its step's description."""
-    step = next_step(db, undo)
+    step = next_step(db, undo, owner)
     return step[1] if step else None
 
 
-def next_step(db: Connection, undo: bool) -> tuple[int, str] | None:
-    """The step undo (or redo) plays next: (edit id, description)."""
+def next_step(db: Connection, undo: bool, owner: Identity | None = None) -> tuple[int, str] | None:
+    """The step undo (or redo) plays next: (edit id, description).  With
+    `owner`, the step is theirs (who and workstation), whoever edited since."""
+    mine, parameters = ("", ()) if owner is None else (" AND who = ? AND workstation = ?", _of(owner))
     query = (
-        "SELECT id, description FROM edits WHERE undone = 0 ORDER BY id DESC LIMIT 1"
+        f"SELECT id, description FROM edits WHERE undone = 0{mine} ORDER BY id DESC LIMIT 1"
         if undo
-        else "SELECT id, description FROM edits WHERE undone = 1 ORDER BY id LIMIT 1"
+        else f"SELECT id, description FROM edits WHERE undone = 1{mine} ORDER BY id LIMIT 1"
     )
-    row = db.execute(query).fetchone()
+    row = db.execute(query, parameters).fetchone()
     return (row["id"], row["description"]) if row else None
+
+
+class LaterChange(NamedTuple):
+    """A change of a cell made by a step after another one, still in force."""
+
+    cell_id: int
+    who: str
+    workstation: str
+    at: str
+    description: str
+
+    @property
+    def clock(self) -> str:
+        """When, on this computer's clock (within a session, the time of day says which)."""
+        moment = datetime.fromisoformat(self.at)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment.astimezone().strftime("%H:%M:%S")
+
+
+def later_change(db: Connection, edit_id: int, cell_ids: Sequence[int]) -> LaterChange | None:
+    """The latest change, by a step after `edit_id` and not undone, of any
+    of these cells: what undoing or redoing `edit_id` would write over."""
+    if not cell_ids:
+        return None
+    marks = ", ".join("?" * len(cell_ids))
+    row = db.execute(
+        "SELECT c.cell_id, e.who, e.workstation, e.at, e.description FROM changes c JOIN edits e ON e.id = c.edit_id "
+        f"WHERE c.edit_id > ? AND e.undone = 0 AND c.cell_id IN ({marks}) ORDER BY c.id DESC LIMIT 1",
+        (edit_id, *cell_ids),
+    ).fetchone()
+    if row is None:
+        return None
+    return LaterChange(int(row["cell_id"]), row["who"] or BEFORE_IDENTITY, row["workstation"] or BEFORE_IDENTITY,
+                       row["at"], row["description"])
+
+
+def _of(identity: Identity) -> tuple[str, str]:
+    return identity.user, identity.workstation
+
+
+def _undone_steps(owner: Identity | None) -> tuple[str, tuple[str, ...]]:
+    """The steps of the redo branch (`owner`'s only, when given), as a condition on edits."""
+    return ("undone = 1", ()) if owner is None else ("undone = 1 AND who = ? AND workstation = ?", _of(owner))
 
 
 def changes_to_play(db: Connection, edit_id: int, undo: bool) -> list[CellChange]:

@@ -414,7 +414,8 @@ class ProjectFile:
         if not pending.record_history:
             return None
         if pending.edit_id is None:
-            pending.edit_id = history.begin_step(self._db, pending.description, self.identity)
+            pending.edit_id = history.begin_step(self._db, pending.description, self.identity,
+                                                 own_branch_only=not self.is_file)
         history.record_change(self._db, pending.edit_id, cell_id, before, after)
         return pending.edit_id
 

@@ -9,13 +9,14 @@ announcements are `ProjectFile`'s; reading is `ProjectReader`'s.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from core.differential import DEFAULT_TARGET, class_refusal
 from core.schema import (
@@ -35,8 +36,16 @@ from core.schema import (
     SlideStatus,
 )
 from core.store import correction_queue, history
+from core.store.claims import TAKE_OVER, ClaimHolder, Claims
 from core.store.edit_conflict import conflict_error
-from core.store.errors import ClassKindError, SignOffRefusedError, SlideLockedError, StoreError
+from core.store.errors import (
+    ClassKindError,
+    SignOffRefusedError,
+    SlideClaimedError,
+    SlideLockedError,
+    StoreError,
+    UndoConflictError,
+)
 from core.store.events import StoreEvent, StoreEventKind
 from core.store.history import NUDGE_DESCRIPTION, HistoryStep
 from core.store.reading import ProjectReader
@@ -54,6 +63,8 @@ from core.taxonomy import BLAST
 
 # What a station showed of the cells an edit is on: {cell id: Cell.row_version}.
 Seen = Mapping[int, int]
+
+_T = TypeVar("_T")
 
 # Long enough for any accession or sample number a lab prints; short enough for a report's heading.
 MAX_SAMPLE_ID = 64
@@ -157,11 +168,17 @@ class ProjectStore(ProjectReader):
         self._set_status(slide_id, SlideStatus.IN_REVIEW)
 
     def _check_unlocked(self, slide_id: int) -> None:
+        """The one door every edit of a slide passes: refused on a signed
+        slide, and on one another station has open for review."""
         row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no slide with id {slide_id}")
         if row["status"] == SlideStatus.SIGNED_OFF.value:
             raise SlideLockedError(f"{row['path']} is signed off; unlock it with a reason before editing")
+        holder = self._claims.holder(slide_id)
+        if holder is not None:
+            raise SlideClaimedError(f"{self.path}: {Path(row['path']).name} is {holder.describe()}; "
+                                    "take it over with a reason to edit it here")
 
     # ----------------------------------------------------------- sign-off
     def sign_off(
@@ -248,6 +265,87 @@ class ProjectStore(ProjectReader):
             "INSERT INTO audit(at, slide_id, who, action, reason, workstation) VALUES (?, ?, ?, ?, ?, ?)",
             (at, slide_id, who, action, reason, self.identity.workstation),
         )
+
+    # ----------------------------------------------------------- claims
+    # A window claims the slide it shows for review (core.store.claims);
+    # other stations see who holds it and edit it only after taking it over.
+    @functools.cached_property
+    def _claims(self) -> Claims:
+        claims = Claims(self._db)
+        if self.is_file and not self.read_only:
+            with self._lock:
+                self._claim_step("open", lambda: claims.forget_other_stations())
+        return claims
+
+    @property
+    def station(self) -> str:
+        """This open store's id among the stations claiming slides."""
+        return self._claims.station
+
+    def claim(self, slide_id: int) -> ClaimHolder | None:
+        """Claim a slide for review here (or renew the claim): None.  Held by
+        another live station: who holds it, and nothing is written.  A
+        read-only store claims nothing; it only says who holds the slide."""
+        with self._lock:
+            if self.read_only:
+                return self._claim_step("read", lambda: self._claims.holder(slide_id))
+            return self._claim_step("claim", lambda: self._claims.take(slide_id, self.identity))
+
+    def claim_holder(self, slide_id: int) -> ClaimHolder | None:
+        """Another live station's claim on the slide, if any."""
+        with self._lock:
+            return self._claim_step("read", lambda: self._claims.holder(slide_id))
+
+    def claims_of_others(self) -> dict[int, ClaimHolder]:
+        """Every slide another live station holds, and who."""
+        with self._lock:
+            return self._claim_step("read", self._claims.held_by_others)
+
+    def take_over(self, slide_id: int, reason: str) -> ClaimHolder | None:
+        """Claim a slide whoever holds it.  Taken from another live station,
+        the audit trail records it (who took it, the reason, who held it);
+        returns that station's claim."""
+        if not reason.strip():
+            raise StoreError(f"{self.path}: taking over a slide another station has open needs a reason")
+        with self.edit("Take over slide", record_history=False):
+            self._slide(slide_id)  # refused, naming it, when there is no such slide
+            held = self._claims.take_from_anyone(slide_id, self.identity)
+            if held is not None:
+                self._record_audit(now_iso(), slide_id, self.identity.user, TAKE_OVER,
+                                   f"{reason.strip()} (held by {held.who} on {held.workstation} since {held.since})")
+            return held
+
+    def release(self, slide_id: int) -> None:
+        """Leave a slide: another station may claim it at once."""
+        if not self.read_only:
+            with self._lock:
+                self._claim_step("release", lambda: self._claims.release(slide_id))
+
+    def heartbeat(self) -> set[int]:
+        """Renew every claim of this station (a window's timer calls it well
+        within CLAIM_TIMEOUT_S); returns the slides it still holds."""
+        if self.read_only:
+            return set()
+        with self._lock:
+            return self._claim_step("renew", self._claims.beat)
+
+    def _claim_step(self, verb: str, step: Callable[[], _T]) -> _T:
+        try:
+            return step()
+        except self._dialect.errors as error:
+            raise StoreError(f"{self.path}: cannot {verb} the claims on slides "
+                             f"({' '.join(str(error).split())})") from error
+
+    def close(self) -> None:
+        """Give back this station's claims (other stations may take its
+        slides at once, not after the timeout), then close."""
+        with self._lock:
+            if "_claims" in self.__dict__ and not self.read_only:
+                try:
+                    self._claims.release()
+                except self._dialect.errors + (StoreError,):
+                    pass  # a server gone: the claims lapse by themselves
+        super().close()
 
     # ----------------------------------------------------------- model and import writes
     def add_cells(self, slide_id: int, cells: Sequence[NewCell], description: str = "Add cells") -> list[Cell]:
@@ -607,13 +705,15 @@ class ProjectStore(ProjectReader):
     def _step(self, undo: bool) -> HistoryStep | None:
         verb = "Undo" if undo else "Redo"
         with self._lock:
-            step = history.next_step(self._db, undo)
+            step = history.next_step(self._db, undo, self._undo_owner)
             if step is None:
                 return None
             edit_id, description = step
             with self.edit(f"{verb} {description}", record_history=False):
                 changes = history.changes_to_play(self._db, edit_id, undo)
                 cells = tuple((change.slide_id, change.cell_id) for change in changes if change.slide_id is not None)
+                if self._undo_owner is not None:
+                    self._refuse_changed_since(verb, description, edit_id, [change.cell_id for change in changes])
                 # Refused before anything is written: a signed count is final,
                 # and the history keeps the step for after an unlock.
                 self._refuse_signed(verb, description, dict.fromkeys(slide_id for slide_id, _ in cells))
@@ -631,6 +731,17 @@ class ProjectStore(ProjectReader):
                     f'{verb} of "{description}" refused: it would change {Path(row["path"]).name}, which is signed '
                     "off. Nothing was changed; unlock that slide with a reason to take the edit back"
                 )
+
+    def _refuse_changed_since(self, verb: str, description: str, edit_id: int, cell_ids: Sequence[int]) -> None:
+        """Where several stations edit: a step whose cells another station
+        changed after it is not played (it would write over their change)."""
+        later = history.later_change(self._db, edit_id, cell_ids)
+        if later is not None:
+            raise UndoConflictError(
+                f'{self.path}: {verb} of "{description}" refused: cell {later.cell_id} was changed since by '
+                f'{later.who} on {later.workstation} at {later.clock} ("{later.description}"). Nothing was '
+                "changed; edit the cell as it is now instead"
+            )
 
     def _restore(self, change: history.CellChange) -> None:
         """Put one cell as the step being played leaves it, under its own id."""

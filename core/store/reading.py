@@ -18,6 +18,7 @@ from core.differential import (
     counts_as,
     differential_of_groups,
 )
+from core.identity import Identity
 from core.image_roots import NO_IMAGE_ROOTS, ImageRoots, stored_location
 from core.schema import BlastFlag, Cell, CellKind, Correction, CorrectionAction, Slide, SlideStatus
 from core.store import correction_queue, history
@@ -278,11 +279,19 @@ class ProjectReader(ProjectFile):
 
     def undo_description(self) -> str | None:
         with self._lock:
-            return history.next_description(self._db, undo=True)
+            return history.next_description(self._db, undo=True, owner=self._undo_owner)
 
     def redo_description(self) -> str | None:
         with self._lock:
-            return history.next_description(self._db, undo=False)
+            return history.next_description(self._db, undo=False, owner=self._undo_owner)
+
+    @property
+    def _undo_owner(self) -> Identity | None:
+        """Whose steps undo and redo play: on a server project, where several
+        stations edit, this store's identity's only; on a file, which one
+        station edits at a time, every step (initials changed halfway
+        through a session still undo what went before)."""
+        return None if self.is_file else self.identity
 
     # ----------------------------------------------------------- the correction queue
     def corrections(self, include_retracted: bool = False, since_id: int = 0) -> list[Correction]:

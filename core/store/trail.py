@@ -1,6 +1,7 @@
 """The rows of a project's audit trail, as the file keeps them: every change
 of a cell an edit recorded (with who made it, where, and whether it was
-undone), every sign-off and unlock, and every image added.  core.audit_trail puts them in words;
+undone), every sign-off and unlock, every image added and every slide in review
+taken over from another station.  core.audit_trail puts them in words;
 these run under the store's lock and write nothing."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from core.store.dialect import Connection, Dialect, Row, dialect_of
 
 SIGN_OFF_ACTIONS = ("sign_off", "below_target", "unlock")  # the audit table's actions on a slide's sign-off
 SLIDE_ADDED = "add_slide"  # the audit table's row for an image brought into the project (reason: its path)
+TAKE_OVER = "take over"  # the audit table's row for a slide in review taken from another station (reason: why, whose)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +58,10 @@ class TrailRecord:
     @property
     def is_slide_added(self) -> bool:
         return self.action == SLIDE_ADDED and self.cell_id is None
+
+    @property
+    def is_take_over(self) -> bool:
+        return self.action == TAKE_OVER and self.cell_id is None
 
 
 def read(db: Connection, query: TrailQuery) -> list[TrailRecord]:

@@ -87,6 +87,10 @@ def test_undo_keeps_who_made_the_edit_and_says_who_undid_it_and_a_new_edit_keeps
     (cell,) = store.add_cells(1, [proposal(10)], description="Detect")
     store.set_label([cell.id], "monocyte")
     store.identity = CD
+    if not store.is_file:
+        # Where several stations edit, each undoes its own steps only (tests/core/test_claims.py).
+        assert store.undo_description() is None and store.undo() is None
+        return
     assert store.undo() == "Set class"
     undone = edits(store)[-1]
     assert (undone.user, undone.undone) == ("AB", True)
