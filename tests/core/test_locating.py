@@ -15,6 +15,7 @@ from core.jobs import run_job
 from core.locating import (
     FRAMED,
     MAX_OFFSET,
+    PLASMA_TRIM,
     CellLocator,
     LocateCounts,
     LocatedCell,
@@ -27,6 +28,7 @@ from core.locating import (
     load_locator,
     padded_for_tight_look,
     read_and_locate,
+    trimmed_to_stain,
 )
 from core.schema import Box, CellKind
 from core.store import ProjectStore
@@ -173,6 +175,35 @@ def test_a_doubtful_part_of_a_cell_filling_the_image_gives_way_to_the_tight_crop
     proposer = ScriptedProposer([proposals((40, 35, 70, 65, 0.9, WHITE))])
     [cell] = CellLocator(proposer).locate([image])
     assert len(proposer.seen) == 1 and cell.box == Box(40, 35, 70, 65)
+
+
+PLASMA = (232, 226, 214)
+
+
+def _platelet_image() -> np.ndarray:
+    """Plasma with a purple platelet spanning 88-112 on both axes."""
+    image = np.full((200, 200, 3), PLASMA, np.uint8)
+    cv2.circle(image, (100, 100), 12, (150, 90, 170), -1)
+    return image
+
+
+def test_a_platelets_box_is_trimmed_of_the_plasma_at_its_edges() -> None:
+    loose = proposals((84, 84, 116, 117, 0.9, PLATELET))  # 3-4 px of plasma on each side
+    for kind in (CellKind.PLATELET, None):
+        [cell] = CellLocator(ScriptedProposer([loose])).locate([_platelet_image()], [kind])
+        assert cell.placement is Placement.LOCATED and cell.box == Box(88, 88, 113, 113)
+    # A white cell's box is left as found: its pale cytoplasm is not plasma.
+    white = proposals((84, 84, 116, 117, 0.9, WHITE))
+    [cell] = CellLocator(ScriptedProposer([white])).locate([_platelet_image()], [CellKind.WHITE])
+    assert cell.box == Box(84, 84, 116, 117)
+
+
+def test_a_platelet_box_is_trimmed_by_at_most_a_share_of_its_side_and_never_to_nothing() -> None:
+    image = _platelet_image()
+    far = Box(40, 88, 113, 113)  # 48 px of plasma to the left
+    assert trimmed_to_stain(image, far).x0 == 40 + int(PLASMA_TRIM * 73)
+    only_plasma = Box(10, 10, 40, 40)
+    assert trimmed_to_stain(image, only_plasma) == only_plasma
 
 
 def test_nothing_found_falls_back_to_the_whole_image_and_is_counted() -> None:
