@@ -13,7 +13,9 @@ repository (crops of the data are never committed).
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.metadata
 import os
 import tempfile
 from collections.abc import Sequence
@@ -35,6 +37,23 @@ from core.training.samples import file_digest
 
 FIELD_ENLARGEMENT = 3.0
 CACHE_VERSION = 1
+
+
+@functools.cache
+def cell_finder_digest() -> str:
+    """What the cached cells depend on beyond the detector's weights: the
+    code that finds and cuts them (core.detection and this module).  A
+    change there must find the cells afresh, or a benchmark would score a
+    model on cells today's detection no longer finds."""
+    import core.detection
+
+    digest = hashlib.sha1()
+    for source in [*sorted(Path(core.detection.__file__).parent.rglob("*.py")), Path(__file__)]:
+        try:
+            digest.update(source.read_bytes())
+        except OSError:  # an installed bundle keeps no source: its version stands for the code
+            digest.update(importlib.metadata.version("hemalabel").encode())
+    return digest.hexdigest()[:16]
 
 
 @dataclass(slots=True)
@@ -83,7 +102,8 @@ def field_cells(
     cancel: CancelToken | None = None,
 ) -> Job[list[FieldCells]]:
     """A job: each field's white cells, from the cache when it holds them for
-    this detector (`detector_id`: its weights' checksum), size and margin.
+    this detector (`detector_id`: its weights' checksum), the code that finds
+    them, size and margin.
     Unreadable fields are left out."""
     cancel = cancel or CancelToken()
     cache = cache or screen_cache_dir()
@@ -91,7 +111,8 @@ def field_cells(
     found: list[FieldCells] = []
     for done, field in enumerate(fields, start=1):
         cancel.raise_if_cancelled()
-        key = f"{CACHE_VERSION}:{file_digest(field.path)}:{detector_id}:{FIELD_ENLARGEMENT}:{input_size}:{margin}"
+        key = (f"{CACHE_VERSION}:{file_digest(field.path)}:{detector_id}:{cell_finder_digest()}:{FIELD_ENLARGEMENT}:"
+               f"{input_size}:{margin}")
         cached = cache / f"{hashlib.sha1(key.encode()).hexdigest()}.npz"
         if cached.is_file():
             with np.load(cached) as stored:

@@ -230,3 +230,24 @@ def test_slides_screen_their_lymphoid_cells_only(tmp_path: Path) -> None:
         results = run_job(screen_slides(store, model, [first.id, second.id]))
     assert results[0].summary_line() == "Blasts suspected: 2 of 2 lymphoid cells"
     assert results[1].lymphoid_cells == 0 and results[1].problem == "no lymphoid white cell to screen"
+
+
+def test_the_cell_cache_is_keyed_by_the_code_that_finds_the_cells(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """A change to detection's code finds the cells afresh: a key of the
+    detector's weights alone let a benchmark score cells that today's
+    detection no longer finds."""
+    import core.detection
+    from core.screen import cells
+
+    package = tmp_path / "detection"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "boxes.py").write_text("THRESHOLD = 0.5\n")
+    monkeypatch.setattr(core.detection, "__file__", str(package / "__init__.py"))
+    cells.cell_finder_digest.cache_clear()
+    before = cells.cell_finder_digest()
+    (package / "boxes.py").write_text("THRESHOLD = 0.4\n")
+    cells.cell_finder_digest.cache_clear()
+    assert cells.cell_finder_digest() != before
+    cells.cell_finder_digest.cache_clear()
