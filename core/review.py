@@ -3,14 +3,17 @@
 One door for the gallery and the canvas (and any command that edits cells):
 one rule for which cells an action takes, one name for each undo step, and
 one error, ReviewError, whose message names the project file and the
-problem.  The views keep only what is theirs: the selection, the focus and
-the repaint.  Each action is one store edit, so one undo step, and the
-store announces it to every view.
+problem.  A view passes `seen`, the row versions of the cells as it showed
+them ({cell id: Cell.row_version}): a cell another station changed since
+refuses the action whole (ReviewError.conflict), naming that change.  The
+views keep only what is theirs: the selection, the focus and the repaint.
+Each action is one store edit, so one undo step, and the store announces
+it to every view.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -18,6 +21,7 @@ from core.differential import CountsAs, class_fits, class_refusal, counts_as
 from core.schema import BlastFlag, Box, Cell, CellKind
 from core.store import ProjectStore, StoreError
 from core.store.address import ProjectLocation
+from core.store.errors import EditConflictError
 from core.taxonomy import BLAST, with_blast
 
 _KIND_WORDS = {CellKind.WHITE: "white cell", CellKind.RED: "red cell", CellKind.PLATELET: "platelet"}
@@ -27,12 +31,16 @@ _KIND_OF_GROUP = {"white": CellKind.WHITE, "red": CellKind.RED, "platelet": Cell
 class ReviewError(StoreError):
     """A review action refused or not saved; nothing was changed.
     `needs_kind`: where a class does not fit the cells' kind, the kind it
-    is for, so a view can say how to change a kind (its own act)."""
+    is for, so a view can say how to change a kind (its own act).
+    `conflict`: refused because another station changed a cell since the
+    view showed it; the view shows the cells again."""
 
-    def __init__(self, project: ProjectLocation, problem: str, needs_kind: CellKind | None = None) -> None:
+    def __init__(self, project: ProjectLocation, problem: str, needs_kind: CellKind | None = None,
+                 conflict: bool = False) -> None:
         self.project = project
         self.problem = problem
         self.needs_kind = needs_kind
+        self.conflict = conflict
         super().__init__(f"{project}: {problem}")
 
 
@@ -48,7 +56,8 @@ class ReviewOutcome:
 
 
 # ---------------------------------------------------------------- actions
-def set_class(store: ProjectStore, cell_ids: Sequence[int], class_name: str) -> ReviewOutcome:
+def set_class(store: ProjectStore, cell_ids: Sequence[int], class_name: str, *,
+              seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """Give cells a class.  A class never changes a kind
     (core.differential.class_fits): cells of a kind the class is not for
     are left as they were and the outcome says why; when none fits, nothing
@@ -69,14 +78,14 @@ def set_class(store: ProjectStore, cell_ids: Sequence[int], class_name: str) -> 
         raise ReviewError(store.path, str(why), needs_kind)
     with _refusals(store):
         step = _step(f"Set class {display}", f"Set class {display} on {len(fitting)} cells", len(fitting))
-        store.set_label(fitting, class_name, step)
+        store.set_label(fitting, class_name, step, seen=seen)
     note = f"{_cells_word(len(fitting))} set to {display}"
     if refused:
         note += f"; {len(refused)} left as {'it was' if len(refused) == 1 else 'they were'}. {why}"
     return ReviewOutcome(fitting, tuple(cell.id for cell in refused), note, needs_kind)
 
 
-def confirm(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+def confirm(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """Confirm the cells' classes as they are.  A white cell the count holds
     as Unidentified has no class to confirm: it is left for one, and when
     every cell is such, ReviewError says so."""
@@ -89,19 +98,19 @@ def confirm(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
     if not ids:
         raise ReviewError(store.path, "Unidentified cells need a class before they can be confirmed")
     with _refusals(store):
-        store.confirm(ids, _step("Confirm", f"Confirm {len(ids)} cells", len(ids)))
+        store.confirm(ids, _step("Confirm", f"Confirm {len(ids)} cells", len(ids)), seen=seen)
     left = f"; {len(undecided)} Unidentified left for a class" if undecided else ""
     return ReviewOutcome(ids, undecided, f"Confirmed {_cells_word(len(ids))}{left}")
 
 
-def accept(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+def accept(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """Accept proposals as they are: the box, and the class where it has
     one.  Unlike `confirm`, a white box without a class is accepted too (the
     box is right); the count still holds it as Unidentified until it has one."""
     ids = tuple(cell.id for cell in _cells(store, cell_ids))
     if ids:
         with _refusals(store):
-            store.confirm(ids, _step("Accept", f"Accept {len(ids)} cells", len(ids)))
+            store.confirm(ids, _step("Accept", f"Accept {len(ids)} cells", len(ids)), seen=seen)
     return ReviewOutcome(ids, note=f"Accepted {_cells_word(len(ids))}")
 
 
@@ -114,26 +123,29 @@ def accept_slide(store: ProjectStore, slide_id: int) -> ReviewOutcome:
     return accept(store, ids)
 
 
-def set_kind(store: ProjectStore, cell_ids: Sequence[int], kind: CellKind) -> ReviewOutcome:
+def set_kind(store: ProjectStore, cell_ids: Sequence[int], kind: CellKind, *,
+             seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """Mark cells as another kind: the only way a kind changes."""
     ids = tuple(cell.id for cell in _cells(store, cell_ids))
     if ids:
         with _refusals(store):
             words = _KIND_WORDS[kind]
-            store.set_kind(ids, kind, _step(f"Mark as {words}", f"Mark {len(ids)} cells as {words}", len(ids)))
+            store.set_kind(ids, kind, _step(f"Mark as {words}", f"Mark {len(ids)} cells as {words}", len(ids)),
+                           seen=seen)
     return ReviewOutcome(ids, note=f"{_cells_word(len(ids))} marked as {_KIND_WORDS[kind]}")
 
 
-def delete(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+def delete(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """Delete boxes (undoable; the deletion is a correction)."""
     ids = tuple(cell.id for cell in _cells(store, cell_ids))
     if ids:
         with _refusals(store):
-            store.remove_cells(ids, _step("Delete box", f"Delete {len(ids)} boxes", len(ids)))
+            store.remove_cells(ids, _step("Delete box", f"Delete {len(ids)} boxes", len(ids)), seen=seen)
     return ReviewOutcome(ids, note=f"Deleted {len(ids)} box{'es' if len(ids) != 1 else ''}")
 
 
-def confirm_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+def confirm_blast(store: ProjectStore, cell_ids: Sequence[int], *,
+                  seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """The flagged cells are blasts: each becomes a reviewed Blast, a
     correction like any class.  A project whose classes lack Blast gets it
     first, and the note says so.  Cells without a flag are left as they were."""
@@ -146,12 +158,14 @@ def confirm_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome
             store.set_taxonomy(with_blast(store.taxonomy))
         note = "Blast added to the project's classes. "
     with _refusals(store):
-        store.decide_blast(flagged, True, _step("Confirm blast", f"Confirm {len(flagged)} blasts", len(flagged)))
+        store.decide_blast(flagged, True, _step("Confirm blast", f"Confirm {len(flagged)} blasts", len(flagged)),
+                           seen=seen)
     note += f"{_cells_word(len(flagged))} confirmed as Blast" + _unflagged_note(unflagged)
     return ReviewOutcome(flagged, unflagged, note)
 
 
-def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome:
+def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int], *,
+                  seen: Mapping[int, int] | None = None) -> ReviewOutcome:
     """The screen was wrong about the flagged cells: each keeps its class and
     its flag is dismissed, a correction the screen's retraining learns from.
     A cell already labelled Blast is refused: give it its class instead."""
@@ -163,7 +177,7 @@ def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int]) -> ReviewOutcome
         raise ReviewError(store.path, "none of these cells carries a suspected-blast flag to dismiss")
     with _refusals(store):
         store.decide_blast(flagged, False, _step("Dismiss blast flag", f"Dismiss {len(flagged)} blast flags",
-                                                 len(flagged)))
+                                                 len(flagged)), seen=seen)
     return ReviewOutcome(flagged, unflagged, f"Blast flag dismissed on {_cells_word(len(flagged))}"
                          + _unflagged_note(unflagged))
 
@@ -174,19 +188,19 @@ def draw_box(store: ProjectStore, slide_id: int, box: Box, kind: CellKind) -> Ce
         return store.add_cell(slide_id, box, kind)
 
 
-def move_box(store: ProjectStore, cell_id: int, box: Box) -> Cell:
+def move_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Mapping[int, int] | None = None) -> Cell:
     """A box moved or resized by a drag: one undo step per drag.  Drawing,
     moving and nudging keep the store's step names ("Draw box", "Move box",
     "Nudge box"); a drag never joins a nudge, whatever its name."""
     with _refusals(store):
-        return store.move_cell(cell_id, box)
+        return store.move_cell(cell_id, box, seen=seen)
 
 
-def nudge_box(store: ProjectStore, cell_id: int, box: Box) -> Cell:
+def nudge_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Mapping[int, int] | None = None) -> Cell:
     """A box moved or resized from the keyboard: the presses in a row on one
     box are one undo step (ProjectStore.nudge_cell)."""
     with _refusals(store):
-        return store.nudge_cell(cell_id, box)
+        return store.nudge_cell(cell_id, box, seen=seen)
 
 
 # ---------------------------------------------------------------- helpers
@@ -231,5 +245,5 @@ def _refusals(store: ProjectStore) -> Iterator[None]:
         raise
     except StoreError as error:
         problem = str(error).removeprefix(f"{store.path}: ")
-        raise ReviewError(store.path, problem) from error
+        raise ReviewError(store.path, problem, conflict=isinstance(error, EditConflictError)) from error
 

@@ -16,6 +16,13 @@ thread for a detection run).
   worker, so one call per burst instead of one per event keeps the window
   responsive during a 100-slide run.
 
+A window on a server project, or on a file another window edits, follows
+what other stations and windows save: a timer asks the store what they
+announced (ProjectStore.changes_elsewhere) and hands it on as one batch, as
+a worker's edits are.  A server's stations name the cells they changed; a
+file's change is one RELOADED.  A server connection lost there is said
+through `save_failed`, as an edit that could not be saved is.
+
 Views read through a second, read-only connection (`reader`).  The store
 serialises its one connection with a lock that a worker holds through each
 commit, fsync included; in WAL mode a separate reader never waits for the
@@ -28,9 +35,11 @@ import threading
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
-from core.store import ProjectStore, StoreEvent, StoreEventKind
+from core.store import ProjectStore, StoreError, StoreEvent, StoreEventKind
+from core.store.errors import EditConflictError
 
-FOLLOW_INTERVAL_MS = 2000  # how often a read-only window looks for edits saved elsewhere
+FOLLOW_INTERVAL_MS = 2000  # how often a read-only file window looks for edits saved elsewhere
+FOLLOW_SERVER_INTERVAL_MS = 250  # a server project's window: other stations' edits on show within a second
 
 
 class ProjectSession(QObject):
@@ -50,11 +59,12 @@ class ProjectSession(QObject):
         self._gui_thread = threading.get_ident()
         self._closed = False
         self._flush_requested.connect(self._flush, Qt.ConnectionType.QueuedConnection)
-        if store.read_only:
-            # Nothing is edited here; another window may be editing the file,
-            # and its saved edits reach every view as one reload.
+        # A file edited here has no other writer to follow; a read-only file
+        # window follows the one that edits it, a server's every station.
+        self._follow_timer: QTimer | None = None
+        if store.read_only or not store.is_file:
             self._follow_timer = QTimer(self)
-            self._follow_timer.setInterval(FOLLOW_INTERVAL_MS)
+            self._follow_timer.setInterval(FOLLOW_INTERVAL_MS if store.is_file else FOLLOW_SERVER_INTERVAL_MS)
             self._follow_timer.timeout.connect(self._follow_edits_elsewhere)
             self._follow_timer.start()
         unsubscribe_batches = store.subscribe_batches(self._relay)
@@ -94,9 +104,27 @@ class ProjectSession(QObject):
             with contextlib.suppress(RuntimeError):
                 self._flush_requested.emit()
 
-    def _follow_edits_elsewhere(self) -> None:
-        if not self._closed and self.store.changed_elsewhere():
-            self.changed.emit([StoreEvent(StoreEventKind.RELOADED)])
+    def follow_edits_elsewhere(self) -> None:
+        """Hand on now what other stations (or windows) have saved: the
+        timer's tick, or a test's."""
+        self._follow_edits_elsewhere(wait=True)
+
+    def _follow_edits_elsewhere(self, wait: bool = False) -> None:
+        if self._closed:
+            return
+        try:
+            # The timer never waits on a worker's save: the next tick asks again.
+            events = self.store.changes_elsewhere(wait=wait)
+        except StoreError as error:
+            # A server gone: said once, where an edit not saved is said; edits
+            # here fail by themselves (and say so) until the project is opened again.
+            if self._follow_timer is not None:
+                self._follow_timer.stop()
+            self.save_failed.emit(f"{error}; other stations' edits are no longer shown here")
+            return
+        if events:
+            self._flush()  # this window's own edits from workers first
+            self.changed.emit(events)
 
     def _relay_failure(self, error: Exception) -> None:
         if self._closed:
@@ -104,6 +132,10 @@ class ProjectSession(QObject):
         # The Qt side may be gone; the caller still gets the error itself.
         with contextlib.suppress(RuntimeError):
             self.save_failed.emit(str(error))
+            if isinstance(error, EditConflictError):
+                # Refused for what another station saved: every view shows it
+                # now, not at the next tick (the refused cell with the rest).
+                self._relay([StoreEvent(StoreEventKind.RELOADED)])
 
     def flush(self) -> None:
         """Hand on now whatever workers have announced (a test, or a view
@@ -132,7 +164,7 @@ class ProjectSession(QObject):
         if self._closed:
             return
         self._closed = True
-        if self.store.read_only:
+        if self._follow_timer is not None:
             self._follow_timer.stop()
         self._unsubscribe()
         if self.reader is not self.store:

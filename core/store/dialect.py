@@ -13,6 +13,8 @@ import functools
 import sqlite3
 from typing import Any, Protocol
 
+from core.store.events import StoreEvent, announcement
+
 # Rows are read as sqlite3.Row or PostgresRow: by name or by position.
 Row = Any
 
@@ -68,8 +70,9 @@ class Dialect(Protocol):
         """A column in a WHERE that the planner must not pick an index for."""
         ...
 
-    def announce(self, db: Connection) -> None:
-        """Inside a transaction about to commit: let other connections know."""
+    def announce(self, db: Connection, events: list[StoreEvent]) -> None:
+        """Inside a transaction about to commit: let other connections know
+        what it changed (its `events`, where the engine can carry them)."""
         ...
 
     def change_mark(self, db: Connection) -> int:
@@ -97,8 +100,8 @@ class _SQLite:
     def unindexed(self, column: str) -> str:
         return f"+{column}"  # SQLite's unary plus: the same value, no index
 
-    def announce(self, db: Connection) -> None:
-        pass  # SQLite tells other connections by itself (PRAGMA data_version)
+    def announce(self, db: Connection, events: list[StoreEvent]) -> None:
+        pass  # SQLite tells other connections by itself (PRAGMA data_version), without what changed
 
     def change_mark(self, db: Connection) -> int:
         # SQLite changes it for a connection whenever another one commits.
@@ -128,8 +131,8 @@ class _Postgres:
     def unindexed(self, column: str) -> str:
         return column
 
-    def announce(self, db: Connection) -> None:
-        db.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', '')")
+    def announce(self, db: Connection, events: list[StoreEvent]) -> None:
+        db.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', ?)", (announcement(events),))
 
     def change_mark(self, db: Connection) -> int:
         from core.store.postgres_connection import PostgresConnection

@@ -64,11 +64,12 @@ class SignOffRefusedError(StoreError):
     pass
 
 
-class EditConflictError(StoreError):
+class EditConflictError(SaveFailedError):
     """An edit made on cells as a station showed them, refused because
     another connection changed or removed one of them since: nothing of the
-    edit was saved, and the message says who changed which cell, where,
-    when and how, so the technician can look again and decide."""
+    edit was saved (so a window says it as it says any edit not saved), and
+    the message says who changed which cell, where, when and how, so the
+    technician can look again and decide."""
 
     def __init__(self, message: str, cell_id: int) -> None:
         self.cell_id = cell_id

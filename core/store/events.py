@@ -3,6 +3,7 @@ carry these, so the GUI can follow the store without core knowing Qt."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -36,3 +37,29 @@ class StoreEvent:
     kind: StoreEventKind
     slide_id: int | None = None
     cell_ids: tuple[int, ...] = ()
+
+
+# A PostgreSQL notification's payload is under 8000 bytes; a transaction
+# whose events would not fit is announced as "anything may have changed".
+_MOST_ANNOUNCED = 7900
+
+
+def announcement(events: list[StoreEvent]) -> str:
+    """A committed transaction's events as other connections are told them
+    (a server's notification): compact JSON, or "" when too long to name."""
+    text = json.dumps([[event.kind.value, event.slide_id, list(event.cell_ids)] for event in events],
+                      separators=(",", ":"))
+    return text if len(text) <= _MOST_ANNOUNCED else ""
+
+
+def announced(payloads: list[str]) -> list[StoreEvent]:
+    """The events other connections' commits announced, in commit order;
+    one RELOADED where any of them was too long to name (or unreadable)."""
+    events: list[StoreEvent] = []
+    for payload in payloads:
+        try:
+            events += [StoreEvent(StoreEventKind(kind), slide_id, tuple(cell_ids))
+                       for kind, slide_id, cell_ids in json.loads(payload)]
+        except (ValueError, TypeError):  # "" or a payload not of this form
+            return [StoreEvent(StoreEventKind.RELOADED)]
+    return events

@@ -28,6 +28,7 @@ from psycopg.types.numeric import FloatLoader
 
 from core.store.errors import StoreError
 
+_MOST_KEPT = 1000  # commits heard and not yet taken, before they are kept as one "anything changed"
 # A token of SQL: a quoted literal or identifier (kept whole), a `?`, a
 # `:name` (not the `::` of a cast), or a `%`.
 _TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|\?|(?<![:\w]):([A-Za-z_]\w*)|%")
@@ -154,6 +155,7 @@ class PostgresConnection:
         self._connection = connection
         self.address = address
         self._heard_elsewhere = 0
+        self._payloads: list[str] = []  # what the commits heard of announced, until taken
         # sum() and avg() of integers are numeric on PostgreSQL: read as float, as SQLite gives them.
         connection.adapters.register_loader("numeric", FloatLoader)
 
@@ -198,6 +200,20 @@ class PostgresConnection:
     def _heard(self, notification: psycopg.Notify) -> None:
         if notification.pid != self._connection.info.backend_pid:
             self._heard_elsewhere += 1
+            if len(self._payloads) < _MOST_KEPT:
+                self._payloads.append(notification.payload)
+            else:
+                # A connection nobody takes them from (a window's reader)
+                # keeps one "anything changed" in place of the rest.
+                self._payloads[-1] = ""
+
+    def take_heard(self) -> list[str]:
+        """The payloads of the other connections' commits heard since the
+        last call, oldest first (one round trip brings them up to date).
+        A connection lost raises ServerGoneError."""
+        self.execute("SELECT 1")
+        payloads, self._payloads = self._payloads, []
+        return payloads
 
     def changes_elsewhere(self) -> int:
         """How many commits of other connections this one has heard of.

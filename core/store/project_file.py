@@ -37,7 +37,7 @@ from core.store.connection import (
 )
 from core.store.dialect import Connection, Row, dialect_of
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
-from core.store.events import StoreEvent, StoreEventKind
+from core.store.events import StoreEvent, StoreEventKind, announced
 from core.store.rows import now_iso
 from core.store_integrity import back_up
 from core.store_schema import TABLE_KEYS, TABLE_NAMES, ensure_indexes, migrate, schema_version
@@ -320,15 +320,40 @@ class ProjectFile:
 
     def changed_elsewhere(self) -> bool:
         """Whether another connection has saved an edit since the last call
-        (or since opening).  A read-only window polls this to follow a
-        project that another window edits; the taxonomy is read again."""
-        with self._lock:
-            mark = self._dialect.change_mark(self._db)
-            if mark == self._change_mark:
-                return False
-            self._change_mark = mark
-            self.taxonomy = self._load_taxonomy()
-        return True
+        (or since opening); as `changes_elsewhere`."""
+        return bool(self.changes_elsewhere())
+
+    def changes_elsewhere(self, *, wait: bool = True) -> list[StoreEvent]:
+        """What other connections have saved since the last call (or since
+        opening), as the events they announced: a server's stations name
+        their changes; a file's other windows do not, so any change of a
+        file is one RELOADED.  A window polls this to follow the project;
+        the taxonomy is read again when it may have changed.  `wait` False:
+        none while this store is busy saving (a worker's edit), rather than
+        wait for it.  A server gone raises ServerGoneError, naming it."""
+        if not self._lock.acquire(blocking=wait):
+            return []
+        try:
+            if self.is_file:
+                mark = self._dialect.change_mark(self._db)
+                events = [] if mark == self._change_mark else [StoreEvent(StoreEventKind.RELOADED)]
+                self._change_mark = mark
+            else:
+                from core.store.postgres_connection import PostgresConnection
+
+                assert isinstance(self._db, PostgresConnection)
+                try:
+                    events = announced(self._db.take_heard())
+                except StoreError:
+                    raise  # the connection lost, which names the server already
+                except self._dialect.errors as error:
+                    raise StoreError(f"{self.path}: could not ask the server for other stations' edits "
+                                     f"({' '.join(str(error).split())})") from error
+            if any(event.kind is StoreEventKind.RELOADED for event in events):
+                self.taxonomy = self._load_taxonomy()
+            return events
+        finally:
+            self._lock.release()
 
     def _announce(self, events: Iterable[StoreEvent]) -> None:
         events = list(events)
@@ -364,6 +389,8 @@ class ProjectFile:
                     self._roll_back()
                     if isinstance(error, self._dialect.errors):
                         raise self._not_saved(description, error) from error
+                    if isinstance(error, SaveFailedError):  # refused whole: another station changed a cell
+                        self._tell_failure(error)
                 raise
             self._depth -= 1
             if not outermost:
@@ -372,7 +399,7 @@ class ProjectFile:
             assert pending is not None  # set when the outermost edit began
             self._pending = None
             try:
-                self._dialect.announce(self._db)
+                self._dialect.announce(self._db, pending.events)
                 self._db.execute("COMMIT")
             except DamagedProjectError:
                 self._roll_back()
@@ -402,9 +429,12 @@ class ProjectFile:
             "as it was before it. "
             f"{self._dialect.save_hint}, then do it again"
         )
+        self._tell_failure(failure)
+        return failure
+
+    def _tell_failure(self, failure: SaveFailedError) -> None:
         for listener in list(self._failure_listeners):
             listener(failure)
-        return failure
 
     def _record(self, cell_id: int, before: Cell | None, after: Cell | None) -> int | None:
         """Enter a cell's change into the open edit's undo step, made by its

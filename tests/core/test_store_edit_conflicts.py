@@ -15,7 +15,7 @@ import pytest
 
 from core.identity import Identity
 from core.schema import Box, Cell, CellKind, LabelSource, NewCell
-from core.store import ProjectStore
+from core.store import ProjectStore, StoreError, StoreEvent, StoreEventKind
 from core.store.errors import EditConflictError
 from tests.core.images import write_image
 
@@ -143,3 +143,35 @@ def test_two_servers_stations_racing_on_one_cell_cannot_both_write_it(postgres_u
         assert len(outcome) == 1 and isinstance(outcome[0], EditConflictError)
         assert "was changed by AB on bench-1" in str(outcome[0])
         assert ab.cell(first.id).label == "neutrophil" and cd.cell(first.id).label == "neutrophil"
+
+
+def test_a_station_hears_what_another_saved(project_location: str, tmp_path: Path) -> None:
+    """A server's stations name the cells they changed; a file's other
+    windows cannot, so any change of a file is heard as a reload."""
+    first, _ = make_project(project_location, tmp_path)
+    with ProjectStore.open(project_location, read_only=True) as watcher, \
+            ProjectStore.open(project_location, identity=CD) as station:
+        watcher.changes_elsewhere()  # whatever opening the station wrote
+        assert watcher.changes_elsewhere() == []
+        station.set_label([first.id], "monocyte")
+        heard = watcher.changes_elsewhere()
+        if watcher.is_file:
+            assert heard == [StoreEvent(StoreEventKind.RELOADED)]
+        else:
+            assert StoreEvent(StoreEventKind.CELLS_CHANGED, first.slide_id, (first.id,)) in heard
+        assert watcher.changes_elsewhere() == []
+        assert watcher.cell(first.id).label == "monocyte"
+
+
+def test_a_server_gone_is_said_when_listening(postgres_url: str, tmp_path: Path) -> None:
+    import psycopg
+
+    make_project(postgres_url, tmp_path)
+    with ProjectStore.open(postgres_url, read_only=True) as watcher:
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            backends = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                                "AND pid <> pg_backend_pid()").fetchall()
+            for (backend,) in backends:
+                admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
+        with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
+            watcher.changes_elsewhere()

@@ -22,7 +22,7 @@ from app.gui.canvas.slide_view import SlideView
 from app.gui.canvas.tiled_image import TiledImageItem
 from app.gui.imagery import ImageShown
 from app.gui.presentation import cell_look
-from app.gui.review_actions import run_review
+from app.gui.review_actions import run_review, seen
 from app.gui.session import ProjectSession
 from app.gui.worker import JobHandle, start_job
 from core import review
@@ -365,13 +365,13 @@ class CanvasController(QObject):
         self.select(ids[index])
 
     # ------------------------------------------------------------ edits
-    def _review(self, action: Callable[..., _Result], *args: object) -> _Result | None:
+    def _review(self, action: Callable[..., _Result], *args: object, **options: object) -> _Result | None:
         """Run a review action (core.review) on the project; a refusal is
         said in the status bar and the boxes are drawn from the store again,
         dropping a drag the store refused."""
         if self.session is None:
             return None
-        result = run_review(self.message.emit, action, self.session.store, *args)
+        result = run_review(self.message.emit, action, self.session.store, *args, **options)
         if result is None:
             self._sync_cells()
         return result
@@ -384,7 +384,7 @@ class CanvasController(QObject):
             self.select(cell.id, reveal=False)
 
     def _on_box_edited(self, cell_id: int, rect: QRectF) -> None:
-        self._review(review.move_box, cell_id, box_of(rect))
+        self._review(review.move_box, cell_id, box_of(rect), seen=self._seen([cell_id]))
 
     def nudge_selected(self, dx: int, dy: int, resize: bool = False) -> None:
         """Move the selected box, or its right or bottom edge, by (dx, dy)
@@ -404,39 +404,44 @@ class CanvasController(QObject):
         else:
             fitted = _shifted_inside(_moved(box, dx * step, dy * step), width, height)
         if fitted != box:
-            self._review(review.nudge_box, ids[0], fitted)
+            self._review(review.nudge_box, ids[0], fitted, seen=self._seen(ids))
 
     def set_class(self, name: str) -> None:
         """Give the selected cells a class: one undo step (core.review.set_class)."""
         ids = self.selected_ids()
         if ids:
-            self._review(review.set_class, ids, name)
+            self._review(review.set_class, ids, name, seen=self._seen(ids))
 
     def set_kind(self, kind: CellKind) -> None:
         """Mark the selected cells as another kind."""
         ids = self.selected_ids()
         if ids:
-            self._review(review.set_kind, ids, kind)
+            self._review(review.set_kind, ids, kind, seen=self._seen(ids))
 
     def delete_selected(self) -> None:
         ids = self.selected_ids()
         if ids:
-            self._review(review.delete, ids)
+            self._review(review.delete, ids, seen=self._seen(ids))
 
     def decide_blast(self, confirmed: bool) -> None:
         """Confirm (or dismiss) the lymphoid screen's flag on the selected cells."""
         ids = self.selected_ids()
         if ids:
-            self._review(review.confirm_blast if confirmed else review.dismiss_blast, ids)
+            self._review(review.confirm_blast if confirmed else review.dismiss_blast, ids, seen=self._seen(ids))
 
     def accept_selected(self) -> None:
         ids = self.selected_ids()
         if ids:
-            self._review(review.accept, ids)
+            self._review(review.accept, ids, seen=self._seen(ids))
 
     def accept_all(self) -> None:
         if self.slide is not None:
             self._review(review.accept_slide, self.slide.id)
+
+    def _seen(self, cell_ids: Sequence[int]) -> dict[int, int]:
+        """The cells' versions as drawn: an edit on one another station has
+        changed since is refused, and the boxes are drawn again."""
+        return seen(self._cells.get(cell_id) for cell_id in cell_ids)
 
 
 def _state_of(slide: Slide, image: ImageLevels) -> tuple[ImageShown, str]:

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from app.gui.gallery.model import SUSPECTED_BLASTS, GalleryFilter, GalleryModel
 from app.gui.gallery.thumbnails import ThumbnailProvider
 from app.gui.gallery.view import GalleryView
-from app.gui.review_actions import run_review
+from app.gui.review_actions import run_review, seen
 from app.gui.session import ProjectSession
 from app.gui.settings import app_qsettings
 from core import review
@@ -213,12 +213,14 @@ class CellGallery(QWidget):
         """Mark the selected cells (or the current one) as another kind: a
         white cell marked red leaves the gallery."""
         ids = self._targets()
-        return run_review(self.message.emit, review.set_kind, self.store, ids, kind) is not None if ids else False
+        return (run_review(self.message.emit, review.set_kind, self.store, ids, kind, seen=self._seen(ids))
+                is not None if ids else False)
 
     def delete_selected(self) -> bool:
         """Delete the boxes of the selected cells (or the current one)."""
         ids = self._targets()
-        return run_review(self.message.emit, review.delete, self.store, ids) is not None if ids else False
+        return (run_review(self.message.emit, review.delete, self.store, ids, seen=self._seen(ids))
+                is not None if ids else False)
 
     def _decide(self, action: Callable[..., ReviewOutcome], cell_ids: list[int], *args: object) -> bool:
         """A decision on cells, after which the first unreviewed cell after
@@ -226,9 +228,14 @@ class CellGallery(QWidget):
         # Set before the edit: the window's session hands a GUI-thread edit on
         # at once, so the model rebuilds (and restores the focus) inside the call.
         self._focus_after = self._next_unreviewed_after(cell_ids)
-        outcome = run_review(self.message.emit, action, self.store, cell_ids, *args)
+        outcome = run_review(self.message.emit, action, self.store, cell_ids, *args, seen=self._seen(cell_ids))
         self._focus_after = None
         return outcome is not None
+
+    def _seen(self, cell_ids: list[int]) -> dict[int, int]:
+        """The cells' versions as the tiles show them: an action on one
+        another station has changed since is refused."""
+        return seen(self.model.cell(cell_id) for cell_id in cell_ids)
 
     @property
     def tile_size(self) -> int:
