@@ -46,6 +46,11 @@ def seen(*cells: Cell) -> dict[int, int]:
 def test_every_change_to_a_cell_moves_its_version_on(project_location: str, tmp_path: Path) -> None:
     first, _ = make_project(project_location, tmp_path)
     with ProjectStore.open(project_location, identity=AB) as store:
+
+        def remove_and_undo() -> None:
+            store.remove_cells([first.id])
+            store.undo()  # back under its own id, a version past the one deleted
+
         versions = [store.cell(first.id).row_version]
         for change in (
             lambda: store.set_label([first.id], "neutrophil"),
@@ -57,8 +62,7 @@ def test_every_change_to_a_cell_moves_its_version_on(project_location: str, tmp_
             lambda: store.set_predictions([(first.id, "monocyte", {"monocyte": 0.8})], "cls-2"),
             store.undo,
             store.redo,
-            # Back under its own id, a version past the one deleted.
-            lambda: (store.remove_cells([first.id]), store.undo()),
+            remove_and_undo,
         ):
             change()
             versions.append(store.cell(first.id).row_version)
