@@ -36,6 +36,7 @@ from app.gui.review_controller import ReviewController
 from app.gui.sample_id import SampleIdController
 from app.gui.session import ProjectSession
 from app.gui.settings import AppSettings
+from app.gui.slide_claims import SlideClaims
 from app.gui.teaching_controller import TeachingController
 from app.gui.user_identity import window_identity
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
@@ -89,6 +90,7 @@ class MainController(QObject):
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
         self.image_folders = ImageFolders(window, self.settings, window.folders_banner, self.show_project_message,
                                           self._alert, self._images_remapped)
+        self.claims = SlideClaims(window, window.claim_banner, self.show_message, self._held_elsewhere)
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -293,6 +295,7 @@ class MainController(QObject):
         self.session.save_failed.connect(self._on_save_failed)
         self.image_folders.set_session(self.session)  # before any view asks where an image is
         self.canvas.set_session(self.session)
+        self.claims.set_session(self.session)
         self.models.set_session(self.session)
         self.teaching.set_session(self.session)
         self.box_lesson.set_session(self.session)
@@ -395,6 +398,7 @@ class MainController(QObject):
         self.slide = None
         self._not_saved = None
         self.elsewhere.opened(None)
+        self.claims.set_session(None)  # this window's claims given back while the store is open
         self.canvas.set_session(None)
         self.models.set_session(None)
         self.window.slide_model.set_session(None)
@@ -462,6 +466,7 @@ class MainController(QObject):
         self.slide = slide
         self._drop_message_of_other_slide(slide_id)
         self.window.browser.select_slide(slide_id)
+        self.claims.follow(slide_id)  # before the canvas: shown read-only when another station has it
         self.canvas.show_slide(slide)
         self._update_hidden_note()
         self.review.follow_slide(slide_id)
@@ -570,6 +575,11 @@ class MainController(QObject):
         self.show_message(text)
         if first:
             self._alert("Not saved", text)
+
+    def _held_elsewhere(self, held: bool) -> None:
+        """The slide on show became, or stopped being, another station's."""
+        self.canvas.set_held_elsewhere(held)
+        self._update_actions()
 
     def undo(self) -> None:
         self._history_step(undo=True)

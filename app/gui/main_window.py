@@ -60,6 +60,8 @@ class MainWindow(QMainWindow):
         self.image_banner = Banner()
         self.folders_banner = Banner()  # a folder of images missing (a share not mounted), one at a time
         self.folders_banner.setObjectName("foldersBanner")
+        self.claim_banner = Banner()  # the slide on show is in review at another station (a server project)
+        self.claim_banner.setObjectName("claimBanner")
         # Says when the detector found the slide unlike its training fields.
         self.proposals_banner = Banner()
         self.proposals_banner.label.setAccessibleName("Proposals warning")
@@ -73,7 +75,8 @@ class MainWindow(QMainWindow):
         self.central_stack = QStackedWidget()
         self.central_stack.addWidget(canvas_page)
         self.central_stack.addWidget(self.gallery_page)
-        self.setCentralWidget(_column(self.read_only_banner, self.folders_banner, self.central_stack))
+        self.setCentralWidget(_column(self.read_only_banner, self.claim_banner, self.folders_banner,
+                                      self.central_stack))
 
         # Left: slides.  Right: the selected cell.
         self.slide_model = SlideListModel(self)

@@ -14,6 +14,7 @@ Where each part lives:
   rows.py              slides and cells to and from rows, column by column name
   history.py           the undo history's steps, and key presses joined into one
   correction_queue.py  people's decisions queued for retraining
+  claims.py            which station has a slide open for review, renewed by a heartbeat, taken over with a reason
   trail.py             the audit trail's rows: who changed which cell, sign-offs, reviewers
   events.py            StoreEvent and StoreEventKind, what is announced
   errors.py            what the store refuses or fails at

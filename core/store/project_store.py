@@ -169,13 +169,16 @@ class ProjectStore(ProjectReader):
 
     def _check_unlocked(self, slide_id: int) -> None:
         """The one door every edit of a slide passes: refused on a signed
-        slide, and on one another station has open for review."""
+        slide, and, for a store that reviews (it claims slides: a window),
+        on one another station has open for review.  A command claims
+        nothing and edits as before: a model run over every slide is not
+        stopped by the slide a technician has open."""
         row = self._db.execute("SELECT status, path FROM slides WHERE id = ?", (slide_id,)).fetchone()
         if row is None:
             raise StoreError(f"{self.path}: no slide with id {slide_id}")
         if row["status"] == SlideStatus.SIGNED_OFF.value:
             raise SlideLockedError(f"{row['path']} is signed off; unlock it with a reason before editing")
-        holder = self._claims.holder(slide_id)
+        holder = self._claims.holder(slide_id) if self._reviewing else None
         if holder is not None:
             raise SlideClaimedError(f"{self.path}: {Path(row['path']).name} is {holder.describe()}; "
                                     "take it over with a reason to edit it here")
@@ -269,6 +272,8 @@ class ProjectStore(ProjectReader):
     # ----------------------------------------------------------- claims
     # A window claims the slide it shows for review (core.store.claims);
     # other stations see who holds it and edit it only after taking it over.
+    _reviewing = False  # this store has claimed a slide: others' claims refuse its edits
+
     @functools.cached_property
     def _claims(self) -> Claims:
         claims = Claims(self._db)
@@ -289,6 +294,7 @@ class ProjectStore(ProjectReader):
         with self._lock:
             if self.read_only:
                 return self._claim_step("read", lambda: self._claims.holder(slide_id))
+            self._reviewing = True
             return self._claim_step("claim", lambda: self._claims.take(slide_id, self.identity))
 
     def claim_holder(self, slide_id: int) -> ClaimHolder | None:
@@ -308,6 +314,7 @@ class ProjectStore(ProjectReader):
         if not reason.strip():
             raise StoreError(f"{self.path}: taking over a slide another station has open needs a reason")
         with self.edit("Take over slide", record_history=False):
+            self._reviewing = True
             self._slide(slide_id)  # refused, naming it, when there is no such slide
             held = self._claims.take_from_anyone(slide_id, self.identity)
             if held is not None:

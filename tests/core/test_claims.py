@@ -77,10 +77,12 @@ def test_a_claim_is_renewed_by_its_station_and_refused_to_another(store: Project
 def test_a_slide_claimed_elsewhere_refuses_edits_as_a_signed_one_does(store: ProjectStore) -> None:
     cell = _human_cell(store)
     _other_station(store).take(1, CD)
+    store.set_label([cell], "monocyte")  # a store that claims nothing (a command, a model run) edits as before
+    assert store.claim(2) is None  # a window: it claims the slide it shows, and others' claims bind it
     with pytest.raises(SlideClaimedError, match=r"a\.png is in review by CD on bench-5 since .*take it over") as caught:
         store.set_label([cell], "lymphocyte")
     assert isinstance(caught.value, SlideLockedError) and str(store.path) in str(caught.value)
-    assert store.cell(cell).label == "neutrophil"
+    assert store.cell(cell).label == "monocyte"
 
 
 def test_a_claim_without_heartbeat_lapses_and_a_beat_keeps_it(store: ProjectStore) -> None:

@@ -98,15 +98,24 @@ class CanvasController(QObject):
         self._cache.clear()
         self.show_slide(None)
 
+    # Another station has the slide on show open for review (app.gui.slide_claims).
+    held_elsewhere = False
+
     @property
     def editable(self) -> bool:
-        """Edits are possible: a writable project and a slide that is not signed off."""
+        """Edits are possible: a writable project and a slide that is not
+        signed off nor in review at another station."""
         return bool(
             self.session is not None
             and not self.session.read_only
             and self.slide is not None
             and self.slide.status is not SlideStatus.SIGNED_OFF
+            and not self.held_elsewhere
         )
+
+    def set_held_elsewhere(self, held: bool) -> None:
+        self.held_elsewhere = held
+        self._apply_editable()
 
     def _apply_editable(self) -> None:
         editable = self.editable
