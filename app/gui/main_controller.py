@@ -90,7 +90,8 @@ class MainController(QObject):
         self.elsewhere = EditedElsewhere(window, window.read_only_banner, self.open_project, self.close_project)
         self.image_folders = ImageFolders(window, self.settings, window.folders_banner, self.show_project_message,
                                           self._alert, self._images_remapped)
-        self.claims = SlideClaims(window, window.claim_banner, self.show_message, self._held_elsewhere)
+        self.claims = SlideClaims(window, window.claim_banner, self.show_message, self._held_elsewhere,
+                                  window.slide_model.set_claims)
         self._connect()
         self._restore_settings()
         self._update_actions()
@@ -295,11 +296,11 @@ class MainController(QObject):
         self.session.save_failed.connect(self._on_save_failed)
         self.image_folders.set_session(self.session)  # before any view asks where an image is
         self.canvas.set_session(self.session)
-        self.claims.set_session(self.session)
         self.models.set_session(self.session)
         self.teaching.set_session(self.session)
         self.box_lesson.set_session(self.session)
         self.window.slide_model.set_session(self.session)
+        self.claims.set_session(self.session)  # after the slide list: it marks the slides others hold
         self.window.inspector.set_classes(store.taxonomy, self.review.set_class)
         a = self.window.actions
         self.review.set_session(self.session, undo=a["undo"].trigger, redo=a["redo"].trigger)
@@ -546,6 +547,7 @@ class MainController(QObject):
             for e in events
         ):
             self.slide = self.session.reader.slide(self.slide.id)
+            self.claims.recheck()  # a take-over at another station is announced as the slide's change
             self.canvas.refresh_slide(self.slide)
             self._update_actions()
         if StoreEventKind.RELOADED in kinds and self._classes_built != self.session.taxonomy.names:

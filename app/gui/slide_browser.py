@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections import OrderedDict
+from collections.abc import Mapping
 
 from PySide6.QtCore import (
     QAbstractListModel,
@@ -43,6 +44,7 @@ from app.gui.thumbnails import ThumbnailLoader
 from core.detection.familiarity import UNRELIABLE, slide_is_unlike
 from core.schema import Slide, SlideStatus
 from core.store import CellTally, StoreError, StoreEvent, StoreEventKind
+from core.store.claims import ClaimHolder
 
 SLIDE_ROLE = Qt.ItemDataRole.UserRole + 1
 COUNTS_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -66,6 +68,7 @@ class SlideListModel(QAbstractListModel):
         self._rows: dict[int, int] = {}
         self._counts: dict[int, SlideCounts] = {}
         self._problems: dict[int, str] = {}
+        self._claims: dict[int, ClaimHolder] = {}  # slides in review at other stations (a server project)
         self._dirty: set[int] = set()
         self._repaint_timer = QTimer(self)
         self._repaint_timer.setSingleShot(True)
@@ -84,6 +87,7 @@ class SlideListModel(QAbstractListModel):
         self._rows = {slide.id: row for row, slide in enumerate(self._slides)}
         self._counts = {}
         self._problems = {}
+        self._claims = {}
         if session is not None:
             tallies = session.reader.cell_tallies()
             self._counts = {slide.id: _counts(tallies, slide.id) for slide in self._slides}
@@ -103,6 +107,18 @@ class SlideListModel(QAbstractListModel):
 
     def problem(self, slide_id: int) -> str | None:
         return self._problems.get(slide_id)
+
+    def set_claims(self, claims: Mapping[int, ClaimHolder]) -> None:
+        """The slides other stations have open for review, and who: said in
+        each row's tooltip and to a screen reader."""
+        changed = {slide_id for slide_id in {*claims, *self._claims}
+                   if claims.get(slide_id) != self._claims.get(slide_id)}
+        self._claims = dict(claims)
+        for slide_id in changed:
+            self._row_changed(slide_id)
+
+    def claim(self, slide_id: int) -> ClaimHolder | None:
+        return self._claims.get(slide_id)
 
     def set_problem(self, slide_id: int, state: ImageShown, reason: str) -> None:
         """Mark a slide whose image is missing, unreadable, too large or
@@ -241,10 +257,20 @@ class SlideListModel(QAbstractListModel):
                 lines.append(self._problems[slide.id])
             if slide_is_unlike(slide):
                 lines.append(f"{UNRELIABLE}.")
+            if slide.id in self._claims:
+                lines.append(_claimed_words(self._claims[slide.id]))
             return "\n".join(lines)
-        if role == Qt.ItemDataRole.AccessibleDescriptionRole and slide_is_unlike(slide):
-            return f"{UNRELIABLE}."
+        if role == Qt.ItemDataRole.AccessibleDescriptionRole:
+            notes = [f"{UNRELIABLE}."] if slide_is_unlike(slide) else []
+            if slide.id in self._claims:
+                notes.append(_claimed_words(self._claims[slide.id]))
+            return " ".join(notes) or None
         return None
+
+
+def _claimed_words(holder: ClaimHolder) -> str:
+    words = holder.describe()
+    return f"{words[:1].upper()}{words[1:]}."
 
 
 class SlideDelegate(QStyledItemDelegate):

@@ -11,7 +11,7 @@ the window claims nothing there."""
 from __future__ import annotations
 
 import html
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from PySide6.QtCore import QObject, QTimer
 from PySide6.QtWidgets import QInputDialog, QWidget
@@ -34,16 +34,19 @@ def ask_take_over_reason(parent: QWidget, holder: ClaimHolder) -> str | None:
 
 class SlideClaims(QObject):
     """`held_elsewhere_changed(bool)` is called when the slide on show
-    becomes (or stops being) another station's; `show_message` takes what
-    the status bar says."""
+    becomes (or stops being) another station's; `show_others` is given every
+    slide other stations hold (the slide list marks them), at opening and
+    at each beat; `show_message` takes what the status bar says."""
 
     def __init__(self, parent: QWidget, banner: Banner, show_message: Callable[[str], None],
-                 held_elsewhere_changed: Callable[[bool], None]) -> None:
+                 held_elsewhere_changed: Callable[[bool], None],
+                 show_others: Callable[[Mapping[int, ClaimHolder]], None]) -> None:
         super().__init__(parent)
         self._parent = parent
         self._banner = banner
         self._show_message = show_message
         self._held_elsewhere_changed = held_elsewhere_changed
+        self._show_others = show_others
         self._session: ProjectSession | None = None
         self.slide_id: int | None = None
         self.holder: ClaimHolder | None = None  # the other station holding the slide on show
@@ -66,6 +69,7 @@ class SlideClaims(QObject):
         self._timer.stop()
         if self.active:
             self._timer.start()
+            self._look_at_others()
 
     def follow(self, slide_id: int | None) -> None:
         """The slide now on show: the one before is left, this one claimed."""
@@ -91,6 +95,14 @@ class SlideClaims(QObject):
             self._show_message(str(error))
             return
         self._claim()
+        self._look_at_others()
+
+    def recheck(self) -> None:
+        """Look again at who holds the slide on show (it changed elsewhere:
+        perhaps another station took it over)."""
+        if self.active:
+            self._claim()
+            self._look_at_others()
 
     def take_over(self) -> None:
         """Take Over…: asks the reason, then takes the slide from whoever holds it."""
@@ -110,6 +122,12 @@ class SlideClaims(QObject):
         who = f" from {held.who} on {held.workstation}" if held is not None else ""
         self._show_message(f"Took this slide over{who}; the audit trail keeps your reason")
         self._set_holder(None)
+
+    def _look_at_others(self) -> None:
+        try:
+            self._show_others(self._store().claims_of_others())
+        except StoreError as error:
+            self._show_message(str(error))
 
     def _claim(self) -> None:
         if self.slide_id is None:

@@ -320,6 +320,8 @@ class ProjectStore(ProjectReader):
             if held is not None:
                 self._record_audit(now_iso(), slide_id, self.identity.user, TAKE_OVER,
                                    f"{reason.strip()} (held by {held.who} on {held.workstation} since {held.since})")
+                # Announced, so the station that held it hears within a second, not at its next beat.
+                self._emit(StoreEvent(StoreEventKind.SLIDE_CHANGED, slide_id))
             return held
 
     def release(self, slide_id: int) -> None:

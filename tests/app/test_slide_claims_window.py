@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from app.cli.main import main
 from app.gui import main_controller as main_controller_module
@@ -45,6 +46,11 @@ def test_a_second_window_sees_the_claim_takes_it_over_and_the_audit_trail_says_s
     second.show_slide_id(first.slide.id)
     slide_id = first.slide.id
 
+    marked = second_window.slide_model
+    assert marked.claim(slide_id) is not None and marked.claim(slide_id).who == "AB"
+    tip = marked.data(marked.index(marked.row_of(slide_id)), Qt.ItemDataRole.ToolTipRole)
+    assert "In review by AB on bench-2 since" in tip
+
     banner = second_window.claim_banner
     assert banner.isVisible() and "In review by AB on bench-2 since" in banner.label.text()
     assert banner.button.isVisible() and banner.button.text() == "Take Over\u2026"
@@ -62,8 +68,8 @@ def test_a_second_window_sees_the_claim_takes_it_over_and_the_audit_trail_says_s
     assert not banner.isVisible() and second.canvas.editable
     assert "Took this slide over from AB on bench-2" in second_window.statusBar().currentMessage()
 
-    first.claims.beat()  # the first window's timer: it learns the slide is no longer its own
-    assert first_window.claim_banner.isVisible()
+    # The take-over is announced: the first window shows it within a second, not at its next beat.
+    qtbot.waitUntil(first_window.claim_banner.isVisible, timeout=1000)
     assert "In review by CD on bench-5" in first_window.claim_banner.label.text()
     assert not first.canvas.editable
 
@@ -79,8 +85,11 @@ def test_a_second_window_sees_the_claim_takes_it_over_and_the_audit_trail_says_s
     assert not first_window.claim_banner.isVisible() and first.canvas.editable
     first.show_slide_id(other)
     assert first_window.claim_banner.isVisible()
+    first.claims.beat()
+    assert first_window.slide_model.claim(other).who == "CD" and first_window.slide_model.claim(slide_id) is None
     second.close_project()
     first.claims.beat()
+    assert first_window.slide_model.claim(other) is None
     assert not first_window.claim_banner.isVisible() and first.canvas.editable
     with ProjectStore.open(postgres_url, read_only=True) as reader:
         assert [row["who"] for row in reader.raw_rows("claims")] == ["AB"]
