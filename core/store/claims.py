@@ -75,6 +75,9 @@ class Claims:
     def take_from_anyone(self, slide_id: int, identity: Identity) -> ClaimHolder | None:
         """Claim the slide whoever holds it, inside the caller's transaction;
         returns the other station's live claim it replaced, if any."""
+        # Touched first: on a server the row stays locked to the transaction's
+        # end, so a second take-over at once waits, then reads who took it first.
+        self._db.execute("UPDATE claims SET heartbeat = heartbeat WHERE slide_id = ?", (slide_id,))
         holder = self.holder(slide_id)
         self._upsert(slide_id, identity, only_if_free=False)
         return holder

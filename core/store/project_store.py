@@ -279,7 +279,7 @@ class ProjectStore(ProjectReader):
         claims = Claims(self._db)
         if self.is_file and not self.read_only:
             with self._lock:
-                self._claim_step("open", lambda: claims.forget_other_stations())
+                self._claim_step("open", claims.forget_other_stations)
         return claims
 
     @property

@@ -200,6 +200,34 @@ def test_stations_racing_for_one_slide_have_exactly_one_winner(postgres_url: str
             station.close()
 
 
+def test_two_take_overs_at_once_each_record_whom_they_took_it_from(postgres_url: str, tmp_path: Path) -> None:
+    with ProjectStore.create(postgres_url, identity=AB) as holder:
+        holder.add_slide(write_image(tmp_path / "images" / "a.png"), 64, 48)
+        assert holder.claim(1) is None
+        takers = [ProjectStore.open(postgres_url, identity=Identity(f"T{n}", f"bench-{n}")) for n in range(4)]
+        try:
+            barrier = threading.Barrier(len(takers))
+
+            def take(station: ProjectStore) -> None:
+                barrier.wait()
+                station.take_over(1, "urgent")
+
+            threads = [threading.Thread(target=take, args=(station,)) for station in takers]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            rows = [record for record in holder.trail() if record.is_take_over]
+            # Each took it from the one before: a chain from AB, no one taken from twice.
+            taken_from = [record.reason.split("held by ")[1].split(" on ")[0] for record in rows]
+            takers_in_order = [str(record.user) for record in rows]
+            assert taken_from == ["AB", *takers_in_order[:-1]]
+            assert holder.claim_holder(1) is not None and holder.claim_holder(1).who == takers_in_order[-1]
+        finally:
+            for station in takers:
+                station.close()
+
+
 def test_each_station_undoes_its_own_steps(two_stations: tuple[ProjectStore, ProjectStore]) -> None:
     first, second = two_stations
     mine, theirs = _human_cell(first, 1), _human_cell(first, 2)
