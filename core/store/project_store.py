@@ -646,8 +646,11 @@ class ProjectStore(ProjectReader):
                 self._emit(StoreEvent(StoreEventKind.CELLS_REMOVED, slide_id, tuple(ids)))
 
     def _human_targets(self, cell_ids: Sequence[int], seen: Seen | None = None) -> list[Cell]:
+        """The cells, each once, in id order: every edit writes rows in one
+        order, so two server stations editing the same cells wait for one
+        another rather than deadlock (the second then refused, out of date)."""
         cells = []
-        for cell_id in cell_ids:
+        for cell_id in sorted(set(cell_ids)):
             cell = self._cell_or_none(cell_id)
             shown = None if seen is None else seen.get(cell_id)
             if shown is not None and (cell is None or cell.row_version != shown):

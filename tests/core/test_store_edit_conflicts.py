@@ -179,3 +179,37 @@ def test_a_server_gone_is_said_when_listening(postgres_url: str, tmp_path: Path)
                 admin.execute("SELECT pg_terminate_backend(%s)", (backend,))
         with pytest.raises(StoreError, match="lost the connection to the PostgreSQL server"):
             watcher.changes_elsewhere()
+
+
+def test_two_servers_stations_editing_the_same_cells_in_opposite_orders_never_deadlock(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """Each writes the cells in id order, whatever order it was given them
+    in: one waits for the other, and is refused (its view is out of date)
+    rather than both stopped by the server as a deadlock."""
+    first, second = make_project(postgres_url, tmp_path)
+    failures: list[BaseException] = []
+    with ProjectStore.open(postgres_url, identity=AB) as ab, ProjectStore.open(postgres_url, identity=CD) as cd:
+        def edits(store: ProjectStore, ids: list[int]) -> None:
+            for n in range(30):
+                try:
+                    store.set_label(ids, ("monocyte", "neutrophil")[n % 2])
+                except EditConflictError:
+                    pass
+                except BaseException as error:  # noqa: BLE001 - a deadlock is what this looks for
+                    failures.append(error)
+
+        racers = [threading.Thread(target=edits, args=(ab, [first.id, second.id])),
+                  threading.Thread(target=edits, args=(cd, [second.id, first.id]))]
+        for racer in racers:
+            racer.start()
+        for racer in racers:
+            racer.join(60)
+    assert not failures, failures[0]
+
+
+def test_a_cell_named_twice_in_one_edit_is_written_once(project_location: str, tmp_path: Path) -> None:
+    first, _ = make_project(project_location, tmp_path)
+    with ProjectStore.open(project_location, identity=AB) as store:
+        store.set_label([first.id, first.id], "monocyte", seen=seen(first))
+        assert store.cell(first.id).row_version == first.row_version + 1
