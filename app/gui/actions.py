@@ -24,7 +24,7 @@ class ActionSpec:
 
 SPECS: tuple[ActionSpec, ...] = (
     ActionSpec("open_project", "&Open Project\u2026", QKeySequence.StandardKey.Open, "Open a project file", "File"),
-    ActionSpec("open_lab_project", "Open &Lab Project\u2026", "Ctrl+Shift+L",
+    ActionSpec("open_lab_project", "Open La&b Project\u2026", "Ctrl+Shift+L",
                "Open a project kept on the lab's PostgreSQL server, shared with the other workstations", "File"),
     ActionSpec("open_folder", "Open &Folder of Images\u2026", "Ctrl+Shift+O",
                "Make or open the project for a folder of slide images", "File"),
