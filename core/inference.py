@@ -72,13 +72,19 @@ class SlideFailure:
     reason: str
 
 
-def _left_signed_off(slide: Slide, failures: list[SlideFailure]) -> bool:
-    """A signed-off slide is locked: a run over many slides passes it by,
-    saying so, instead of stopping at it."""
-    if slide.status is not SlideStatus.SIGNED_OFF:
-        return False
-    failures.append(SlideFailure(slide.id, slide.path, "signed off, so left as it is (unlock it to change its cells)"))
-    return True
+def _left_locked(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> bool:
+    """A signed-off slide is locked, and so, to a window's run, is a slide
+    another station has open for review: a run over many slides passes it
+    by, saying so, instead of stopping at it."""
+    if slide.status is SlideStatus.SIGNED_OFF:
+        failures.append(SlideFailure(slide.id, slide.path,
+                                     "signed off, so left as it is (unlock it to change its cells)"))
+        return True
+    holder = store.held_elsewhere(slide.id)
+    if holder is not None:
+        failures.append(SlideFailure(slide.id, slide.path, f"{holder.describe()}, so left as it is"))
+        return True
+    return False
 
 
 def _load_or_record(store: ProjectStore, slide: Slide, failures: list[SlideFailure]) -> NDArray[Any] | None:
@@ -223,7 +229,7 @@ def detect_slides(
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
         found = None
-        if not _left_signed_off(slide, failures):
+        if not _left_locked(store, slide, failures):
             found = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel,
                                              lesson)
         if found is None:
@@ -336,7 +342,7 @@ def classify_slides(
                 follow_up(slide, None)
             yield Progress(index, len(slide_ids), f"no cells to classify on {slide.path}", payload=slide_id)
             continue
-        image = None if _left_signed_off(slide, failures) else _load_or_record(store, slide, failures)
+        image = None if _left_locked(store, slide, failures) else _load_or_record(store, slide, failures)
         if image is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue

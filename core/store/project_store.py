@@ -302,6 +302,14 @@ class ProjectStore(ProjectReader):
         with self._lock:
             return self._claim_step("read", lambda: self._claims.holder(slide_id))
 
+    def held_elsewhere(self, slide_id: int) -> ClaimHolder | None:
+        """The other station's claim that refuses this store's edits of the
+        slide, if any: none for a store that claims nothing (a command)."""
+        with self._lock:
+            if not self._reviewing:
+                return None
+            return self._claim_step("read", lambda: self._claims.holder(slide_id))
+
     def claims_of_others(self) -> dict[int, ClaimHolder]:
         """Every slide another live station holds, and who."""
         with self._lock:

@@ -15,11 +15,14 @@ import pytest
 
 from core.audit_trail import audit_trail
 from core.identity import Identity
+from core.inference import detect_slides
+from core.jobs import run_job
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore, SlideLockedError, StoreError
 from core.store.claims import TAKE_OVER, ClaimHolder, Claims
 from core.store.errors import SlideClaimedError, UndoConflictError
 from tests.core.images import write_image
+from tests.core.test_inference import FakeDetector
 
 AB = Identity("AB", "bench-2")
 CD = Identity("CD", "bench-5")
@@ -83,6 +86,14 @@ def test_a_slide_claimed_elsewhere_refuses_edits_as_a_signed_one_does(store: Pro
         store.set_label([cell], "lymphocyte")
     assert isinstance(caught.value, SlideLockedError) and str(store.path) in str(caught.value)
     assert store.cell(cell).label == "monocyte"
+
+
+def test_a_windows_model_run_passes_a_slide_in_review_elsewhere_by(store: ProjectStore) -> None:
+    assert store.claim(2) is None  # a window's store
+    _other_station(store).take(1, CD)
+    failures = run_job(detect_slides(store, FakeDetector(), [1, 2]))
+    assert [(failure.slide_id, "in review by CD on bench-5" in failure.reason) for failure in failures] == [(1, True)]
+    assert store.cells(1) == [] and len(store.cells(2)) == 3
 
 
 def test_a_claim_without_heartbeat_lapses_and_a_beat_keeps_it(store: ProjectStore) -> None:
