@@ -1,8 +1,8 @@
 """A station killed in the middle of an edit (kill -9: no clean-up runs)
 leaves the project consistent: every edit it had seen committed is there,
 whole, with its undo step and its correction; the one in flight is there
-whole or not at all; and the project opens and takes edits again.  On a
-file and on a server."""
+whole or not at all; the project opens and takes edits again; and the
+slide it had in review is free again.  On a file and on a server."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 
 from core.schema import Box, CellKind, LabelSource, NewCell
 from core.store import ProjectStore
+from core.store.claims import CLAIM_TIMEOUT_S
 from tests.core.images import write_image
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -29,8 +30,10 @@ _STATION = """
 import sys
 from core.identity import Identity
 from core.store import ProjectStore
+from core.store.claims import CLAIM_TIMEOUT_S
 store = ProjectStore.open(sys.argv[1], identity=Identity("KL", "bench-9"))
 cells = [cell.id for cell in store.cells()]
+assert store.claim(store.slides()[0].id) is None  # in review here, as a window would have it
 classes = sys.argv[2].split(",")
 n = 0
 while True:
@@ -81,3 +84,14 @@ def test_a_station_killed_mid_edit_leaves_every_committed_edit_and_nothing_half_
             assert cell.label == (latest["label"] if latest else "basophil")
             assert cell.row_version == len(changes)  # each committed edit moved it on once, none half
         store.set_label([store.cells()[0].id], "monocyte")  # takes edits again
+
+    # Its claim dies with it: on a file at once (the lock proves nobody else
+    # is live), on a server once its heartbeat has lapsed.
+    with ProjectStore.open(project_location) as store:
+        if store.is_file:
+            assert store.claim(slide.id) is None
+        else:
+            held = store.claim(slide.id)
+            assert held is not None and held.who == "KL"
+            store._db.execute("UPDATE claims SET heartbeat = heartbeat - ?", (CLAIM_TIMEOUT_S + 1,))
+            assert store.claim(slide.id) is None
