@@ -19,7 +19,7 @@ from core.store.connection import resolve_project_path
 from core.store.errors import StoreError
 
 SERVER_SCHEMES = ("postgresql", "postgres")
-_PASSWORD_HELP = (
+PASSWORD_HELP = (
     "put the password in libpq's password file (~/.pgpass, or %APPDATA%\\postgresql\\pgpass.conf on Windows) "
     "or in a service file (postgresql:///?service=NAME), never in the address"
 )
@@ -69,7 +69,7 @@ def parse_server_address(text: str) -> ServerAddress:
         raise AddressError(f"{text}: not a PostgreSQL address (it begins postgresql://)")
     query = parse_qsl(parts.query, keep_blank_values=True)
     if parts.password is not None or any(key == "password" for key, _ in query):
-        raise AddressError(f"{mask_password(text)}: the address holds a password; {_PASSWORD_HELP}")
+        raise AddressError(f"{mask_password(text)}: the address holds a password; {PASSWORD_HELP}")
     database = unquote(parts.path.lstrip("/")) or dict(query).get("dbname", "") or dict(query).get("service", "")
     return ServerAddress(conninfo=text, database=database or "postgres")
 

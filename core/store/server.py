@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import psycopg
 
-from core.store.address import ServerAddress
+from core.store.address import PASSWORD_HELP, ServerAddress
 from core.store.dialect import CHANGES_CHANNEL
 from core.store.errors import ReadOnlyProjectError, StoreError
 from core.store.postgres_connection import PostgresConnection, problem_of
@@ -38,7 +38,9 @@ def connect_server(address: ServerAddress) -> PostgresConnection:
     try:
         raw = psycopg.connect(address.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
     except psycopg.Error as error:
-        raise StoreError(f"{address}: cannot connect to the PostgreSQL server ({problem_of(error)})") from None
+        problem = problem_of(error)
+        hint = f"; {PASSWORD_HELP}" if _about_the_password(problem) else ""
+        raise StoreError(f"{address}: cannot connect to the PostgreSQL server ({problem}){hint}") from None
     connection = PostgresConnection(raw, str(address))
     try:
         connection.listen(CHANGES_CHANNEL)
@@ -46,6 +48,11 @@ def connect_server(address: ServerAddress) -> PostgresConnection:
         connection.close()
         raise
     return connection
+
+
+def _about_the_password(problem: str) -> bool:
+    """libpq's words when the password was wrong or not found."""
+    return "password authentication failed" in problem or "no password supplied" in problem
 
 
 def open_server_project(address: ServerAddress, read_only: bool | None) -> tuple[PostgresConnection, bool]:

@@ -4,6 +4,7 @@ no project or another's tables, and several connections on one project."""
 
 from __future__ import annotations
 
+import os
 import socket
 import threading
 import uuid
@@ -207,3 +208,33 @@ def test_two_stations_creating_one_project_at_once_make_one(postgres_url: str) -
     assert all("a project already exists here" in str(outcome) for outcome in outcomes if outcome != "made")
     with ProjectStore.open(postgres_url) as store:
         assert store.get_meta("schema_version") == str(CURRENT_VERSION)
+
+
+PASSWORD_ROLE = "hemalabel_password_test"  # .ci/postgres-cluster makes this role give a password
+
+
+def test_a_wrong_password_is_one_message_naming_the_address_and_where_the_password_comes_from(
+    postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with psycopg.connect(postgres_url, autocommit=True) as admin:
+        if admin.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (PASSWORD_ROLE,)).fetchone() is None:
+            admin.execute(f"CREATE ROLE {PASSWORD_ROLE} LOGIN PASSWORD 'right'")
+    server, _, database = postgres_url.rpartition("/")
+    host_port = server.rpartition("@")[2]
+    address = f"postgresql://{PASSWORD_ROLE}@{host_port}/{database}"
+    password_file = tmp_path / "pgpass"
+    password_file.write_text(f"{host_port}:{database}:{PASSWORD_ROLE}:tr0ub4dor\n")
+    password_file.chmod(0o600)
+    monkeypatch.setenv("PGPASSFILE", str(password_file))
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    try:
+        with pytest.raises(StoreError) as refused:
+            ProjectStore.open(address)
+    except pytest.fail.Exception:
+        if os.environ.get("HEMALABEL_REQUIRE_POSTGRES"):
+            raise
+        pytest.skip("this server does not ask the test role for a password (not .ci/postgres-cluster's)")
+    message = str(refused.value)
+    assert message.startswith(f"{address}: cannot connect to the PostgreSQL server (")
+    assert "password authentication failed" in message and "pgpass" in message
+    assert "tr0ub4dor" not in message and "\n" not in message
