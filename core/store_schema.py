@@ -123,18 +123,20 @@ ALTER TABLE audit ADD COLUMN workstation TEXT;
 # A claim marks a slide in review by one station (a window's session, not a
 # person: the same technician may have two windows); `heartbeat` is seconds
 # since the epoch, by the database's clock where there is a server, and a
-# claim whose heartbeat stopped is free again.
-_V5 = """
+# claim whose heartbeat stopped is free again.  Written once for both
+# engines: only the id's and the heartbeat's types are spelled differently.
+_V5_BOTH = """
 ALTER TABLE cells ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
 CREATE TABLE claims (
-    slide_id INTEGER PRIMARY KEY REFERENCES slides(id) ON DELETE CASCADE,
+    slide_id {id_type} PRIMARY KEY REFERENCES slides(id) ON DELETE CASCADE,
     station TEXT NOT NULL,
     who TEXT NOT NULL,
     workstation TEXT NOT NULL,
     since TEXT NOT NULL,
-    heartbeat REAL NOT NULL
+    heartbeat {real_type} NOT NULL
 );
 """
+_V5 = _V5_BOTH.format(id_type="INTEGER", real_type="REAL")
 
 MIGRATIONS: dict[int, str] = {1: _V1, 2: _V2, 3: _V3, 4: _V4, 5: _V5}
 CURRENT_VERSION = max(MIGRATIONS)
@@ -220,17 +222,7 @@ CREATE TABLE audit (
 CREATE INDEX corrections_by_cell ON corrections(cell_id);
 """
 
-_PG_V5 = """
-ALTER TABLE cells ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
-CREATE TABLE claims (
-    slide_id BIGINT PRIMARY KEY REFERENCES slides(id) ON DELETE CASCADE,
-    station TEXT NOT NULL,
-    who TEXT NOT NULL,
-    workstation TEXT NOT NULL,
-    since TEXT NOT NULL,
-    heartbeat DOUBLE PRECISION NOT NULL
-);
-"""
+_PG_V5 = _V5_BOTH.format(id_type="BIGINT", real_type="DOUBLE PRECISION")
 
 POSTGRES_MIGRATIONS: dict[int, str] = {4: _PG_V4, 5: _PG_V5}
 POSTGRES_FIRST_VERSION = min(POSTGRES_MIGRATIONS)
