@@ -10,7 +10,9 @@ clock (Dialect.clock), never a station's own.  Every step is one statement
 or runs in the caller's transaction, so two stations claiming one slide at
 once cannot both win: the server orders the two upserts on the row.
 
-Claims are not edits: no undo step, no history row, no announcement.
+Claims are not edits: no undo step, no history row.  Only a take-over is
+announced (ProjectStore.take_over), so the station that held the slide
+shows it read-only within a second rather than at its next beat.
 """
 
 from __future__ import annotations
