@@ -123,7 +123,9 @@ ALTER TABLE audit ADD COLUMN workstation TEXT;
 # A claim marks a slide in review by one station (a window's session, not a
 # person: the same technician may have two windows); `heartbeat` is seconds
 # since the epoch, by the database's clock where there is a server, and a
-# claim whose heartbeat stopped is free again.  Written once for both
+# claim whose heartbeat stopped is free again.  A refused edit names the
+# cell's latest change, looked up by cell (changes_by_cell), on histories
+# of a lab's months.  Written once for both
 # engines: only the id's and the heartbeat's types are spelled differently.
 _V5_BOTH = """
 ALTER TABLE cells ADD COLUMN row_version INTEGER NOT NULL DEFAULT 0;
@@ -135,6 +137,7 @@ CREATE TABLE claims (
     since TEXT NOT NULL,
     heartbeat {real_type} NOT NULL
 );
+CREATE INDEX changes_by_cell ON changes(cell_id);
 """
 _V5 = _V5_BOTH.format(id_type="INTEGER", real_type="REAL")
 

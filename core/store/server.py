@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import psycopg
+import psycopg.conninfo
 
 from core.store.address import PASSWORD_HELP, ServerAddress
 from core.store.dialect import CHANGES_CHANNEL
@@ -21,6 +22,11 @@ from core.store.postgres_connection import PostgresConnection, problem_of
 from core.store_schema import CURRENT_VERSION, TABLE_NAMES, ensure_indexes, migrate, schema_version
 
 CONNECT_TIMEOUT_S = 10  # a server that does not answer is said so, not waited on forever
+# A network that goes silent mid-statement (a cable pulled, a VPN dropped)
+# fails the statement after about 10 s rather than holding the window for
+# TCP's minutes; the address may set its own.
+NETWORK_TIMEOUTS = {"connect_timeout": CONNECT_TIMEOUT_S, "keepalives": 1, "keepalives_idle": 5,
+                    "keepalives_interval": 2, "keepalives_count": 3, "tcp_user_timeout": CONNECT_TIMEOUT_S * 1000}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +42,8 @@ def connect_server(address: ServerAddress) -> PostgresConnection:
     """A connection to the database `address` names, hearing of other
     connections' commits (PostgresConnection.changes_elsewhere)."""
     try:
-        raw = psycopg.connect(address.conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+        conninfo = psycopg.conninfo.make_conninfo(address.conninfo, **_unless_given(address, NETWORK_TIMEOUTS))
+        raw = psycopg.connect(conninfo, autocommit=True)
     except psycopg.Error as error:
         problem = problem_of(error)
         hint = f"; {PASSWORD_HELP}" if _about_the_password(problem) else ""
@@ -48,6 +55,11 @@ def connect_server(address: ServerAddress) -> PostgresConnection:
         connection.close()
         raise
     return connection
+
+
+def _unless_given(address: ServerAddress, defaults: dict[str, int]) -> dict[str, int]:
+    given = psycopg.conninfo.conninfo_to_dict(address.conninfo)
+    return {key: value for key, value in defaults.items() if key not in given}
 
 
 def _about_the_password(problem: str) -> bool:

@@ -238,3 +238,13 @@ def test_a_wrong_password_is_one_message_naming_the_address_and_where_the_passwo
     assert message.startswith(f"{address}: cannot connect to the PostgreSQL server (")
     assert "password authentication failed" in message and "pgpass" in message
     assert "tr0ub4dor" not in message and "\n" not in message
+
+
+def test_a_silent_network_fails_a_statement_in_seconds_unless_the_address_says_otherwise(postgres_url: str) -> None:
+    def timeouts(address: str, make: bool = False) -> tuple[str, str, str]:
+        with (ProjectStore.create if make else ProjectStore.open)(address) as store:
+            connected = store._db.raw.info.get_parameters()  # type: ignore[attr-defined]
+        return connected["tcp_user_timeout"], connected["keepalives"], connected["connect_timeout"]
+
+    assert timeouts(postgres_url, make=True) == ("10000", "1", "10")
+    assert timeouts(postgres_url + "?tcp_user_timeout=60000&connect_timeout=30") == ("60000", "1", "30")
