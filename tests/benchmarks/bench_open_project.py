@@ -52,17 +52,20 @@ def _fill(project, red_per_slide: int, white_per_slide: int) -> int:  # noqa: AN
         return len(store.cells())
 
 
-def _count_by_reading_every_cell(store) -> dict[int, tuple[int, int, int, int, int]]:  # noqa: ANN001
-    """The baseline: what the slide list did before cell_tallies."""
+def _count_by_reading_every_cell(store) -> dict[int, tuple[int, ...]]:  # noqa: ANN001
+    """The baseline: what the slide list did before cell_tallies, reading
+    every cell, by the differential's own rules as cell_tallies counts."""
+    from core.differential import CountsAs, awaits_review, counts_as
     from core.schema import CellKind
 
     counts: dict[int, list[int]] = {}
     for cell in store.cells():
-        row = counts.setdefault(cell.slide_id, [0, 0, 0, 0, 0])
+        row = counts.setdefault(cell.slide_id, [0, 0, 0, 0, 0, 0])
         row[{CellKind.WHITE: 0, CellKind.RED: 1, CellKind.PLATELET: 2}[cell.kind]] += 1
         row[3] += not cell.reviewed
-        row[4] += cell.label == "unidentified"
-    return {slide_id: (row[0], row[1], row[2], row[3], row[4]) for slide_id, row in counts.items()}
+        row[4] += counts_as(cell.kind, cell.label, store.taxonomy) is CountsAs.UNIDENTIFIED
+        row[5] += awaits_review(cell.kind, cell.reviewed)
+    return {slide_id: tuple(row) for slide_id, row in counts.items()}
 
 
 def main() -> int:
