@@ -178,9 +178,12 @@ class ProjectStore(ProjectReader):
             raise StoreError(f"{self.path}: no slide with id {slide_id}")
         if row["status"] == SlideStatus.SIGNED_OFF.value:
             raise SlideLockedError(f"{row['path']} is signed off; unlock it with a reason before editing")
+        self._check_not_claimed(slide_id, row["path"])
+
+    def _check_not_claimed(self, slide_id: int, image: str) -> None:
         holder = self._claims.holder(slide_id) if self._reviewing else None
         if holder is not None:
-            raise SlideClaimedError(f"{self.path}: {Path(row['path']).name} is {holder.describe()}; "
+            raise SlideClaimedError(f"{self.path}: {Path(image).name} is {holder.describe()}; "
                                     "take it over with a reason to edit it here")
 
     # ----------------------------------------------------------- sign-off
@@ -250,6 +253,7 @@ class ProjectStore(ProjectReader):
             raise StoreError("unlocking a signed-off slide needs a reason")
         with self.edit("Unlock slide", record_history=False):
             slide = self._slide(slide_id)
+            self._check_not_claimed(slide_id, slide.path)  # reopened under the station that has it open
             attributes = {key: value for key, value in slide.attributes.items()
                           if key not in (SIGNED_TARGET_KEY, BELOW_TARGET_KEY)}
             self._db.execute(

@@ -88,6 +88,17 @@ def test_a_slide_claimed_elsewhere_refuses_edits_as_a_signed_one_does(store: Pro
     assert store.cell(cell).label == "monocyte"
 
 
+def test_a_signed_slide_another_station_has_open_is_not_unlocked_under_it(store: ProjectStore) -> None:
+    cell = _human_cell(store)
+    store.confirm([cell])
+    store.sign_off(1, "AB", target=1)
+    _other_station(store).take(1, CD)
+    assert store.claim(2) is None  # a window
+    with pytest.raises(SlideClaimedError, match=r"a\.png is in review by CD"):
+        store.unlock(1, "AB", "recount")
+    assert store.slide(1).signed_off_by == "AB"
+
+
 def test_a_windows_model_run_passes_a_slide_in_review_elsewhere_by(store: ProjectStore) -> None:
     assert store.claim(2) is None  # a window's store
     _other_station(store).take(1, CD)
