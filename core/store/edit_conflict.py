@@ -5,13 +5,12 @@ what), so the technician can look at the cell again and decide."""
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
-from typing import Any
 
 from core.store.address import ProjectLocation
 from core.store.dialect import Connection
 from core.store.errors import EditConflictError
+from core.store.trail import latest_change
 from core.taxonomy import Taxonomy
 
 NOT_SAVED = "since you saw it; your change was not saved"
@@ -27,26 +26,17 @@ def _what_happened(db: Connection, cell_id: int, taxonomy: Taxonomy) -> str:
     # Imported here: core.audit_trail reads through the store, which imports this module.
     from core.audit_trail import describe_change
 
-    row = db.execute(
-        "SELECT e.description, e.at, e.who, e.workstation, e.undone, e.undone_by, e.undone_at, c.before, c.after "
-        "FROM changes c JOIN edits e ON e.id = c.edit_id WHERE c.cell_id = ? ORDER BY c.id DESC LIMIT 1",
-        (cell_id,),
-    ).fetchone()
-    if row is None:
+    change = latest_change(db, cell_id)
+    if change is None:
         # A model's predictions written without an undo step (what the project taught).
         return f"Cell {cell_id} was changed by a model's update"
-    if row["undone"] and row["undone_by"]:
-        step = row["description"]
-        return f'Cell {cell_id}\'s "{step}" was undone by {row["undone_by"]} at {_clock(row["undone_at"])}'
-    who = f"{row['who'] or 'someone'} on {row['workstation'] or 'another workstation'}"
-    before, after = _state(row["before"]), _state(row["after"])
-    if after is None:
-        return f"Cell {cell_id} was deleted by {who} at {_clock(row['at'])}"
-    return f"Cell {cell_id} was changed by {who} at {_clock(row['at'])} ({describe_change(before, after, taxonomy)})"
-
-
-def _state(text: str | None) -> dict[str, Any] | None:
-    return None if text is None else dict(json.loads(text))
+    if change.undone and change.undone_by:
+        return f'Cell {cell_id}\'s "{change.action}" was undone by {change.undone_by} at {_clock(change.undone_at)}'
+    who = f"{change.user or 'someone'} on {change.workstation or 'another workstation'}"
+    if change.after is None:
+        return f"Cell {cell_id} was deleted by {who} at {_clock(change.at)}"
+    return (f"Cell {cell_id} was changed by {who} at {_clock(change.at)} "
+            f"({describe_change(change.before, change.after, taxonomy)})")
 
 
 def _clock(at: str | None) -> str:

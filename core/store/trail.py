@@ -100,22 +100,36 @@ def reviewers(db: Connection) -> dict[int, list[str]]:
     return {slide_id: list(names) for slide_id, names in found.items()}
 
 
+def latest_change(db: Connection, cell_id: int) -> TrailRecord | None:
+    """The last change of cell `cell_id` the history recorded, with its
+    edit's who, where and when; None where it recorded none."""
+    records = _changes(db, ["c.cell_id = ?"], [cell_id], "ORDER BY c.id DESC LIMIT 1")
+    return records[0] if records else None
+
+
 def _cell_changes(db: Connection, query: TrailQuery) -> list[TrailRecord]:
-    dialect = dialect_of(db)
     conditions, params = _time_and_user("e.at", "e.who", query)
-    slide = dialect.json_integer("coalesce(c.after, c.before)", "slide_id")
     if query.slide_id is not None:
-        conditions.append(f"{slide} = ?")
+        conditions.append(f"{_slide(dialect_of(db))} = ?")
         params.append(query.slide_id)
     if query.cell_id is not None:
         conditions.append("c.cell_id = ?")
         params.append(query.cell_id)
+    return _changes(db, conditions, params, "ORDER BY e.id, c.id")
+
+
+def _slide(dialect: Dialect) -> str:
+    return dialect.json_integer("coalesce(c.after, c.before)", "slide_id")
+
+
+def _changes(db: Connection, conditions: list[str], params: list[Any], order: str) -> list[TrailRecord]:
+    dialect = dialect_of(db)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     rows = db.execute(
         f"SELECT e.at, e.who, e.workstation, e.description, e.undone, e.undone_by, e.undone_at, c.cell_id, "
         f"{_state_columns(dialect, 'c.before', 'before')}, {_state_columns(dialect, 'c.after', 'after')}, "
-        f"{slide} AS slide_id "
-        f"FROM changes c JOIN edits e ON e.id = c.edit_id{where} ORDER BY e.id, c.id",
+        f"{_slide(dialect)} AS slide_id "
+        f"FROM changes c JOIN edits e ON e.id = c.edit_id{where} {order}",
         params,
     ).fetchall()
     return [
