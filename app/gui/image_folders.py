@@ -161,13 +161,8 @@ class ImageFolders(QObject):
 
     def keep(self, check: RootCheck) -> None:
         """Keep the mapping for this user and project, and show the slides it finds."""
-        assert self.session is not None
-        roots = self.roots().with_root(check.stored, check.local)
-        self._settings.set_image_roots(self.session.store.path, self.session.store.project_id, roots.as_dict())
-        self._use(roots)
-        self._remapped(self._slides_under(check.stored))
-        self.check()
-        self._tell(f"Image folder {check.stored} mapped to {check.local}: {check.summary()}")
+        self._change(self.roots().with_root(check.stored, check.local), check.stored,
+                     f"Image folder {check.stored} mapped to {check.local}: {check.summary()}")
 
     def offer_for_located(self, slide: Slide, located: str | os.PathLike[str]) -> bool:
         """Locate found one image: when its folder holds other slides'
@@ -187,17 +182,17 @@ class ImageFolders(QObject):
         return True
 
     def remove(self, stored: str) -> None:
+        self._change(self.roots().without(stored), stored, f"Image folder {stored} no longer mapped")
+
+    def _change(self, roots: ImageRoots, stored: str, told: str) -> None:
+        """Keep `roots` in the user's settings and use them; the slides under
+        `stored` are looked for anew."""
         assert self.session is not None
-        roots = self.roots().without(stored)
         self._settings.set_image_roots(self.session.store.path, self.session.store.project_id, roots.as_dict())
         self._use(roots)
-        self._remapped(self._slides_under(stored))
+        self._remapped(slides_under(self.session.reader, stored))
         self.check()
-        self._tell(f"Image folder {stored} no longer mapped")
-
-    def _slides_under(self, stored: str) -> list[int]:
-        assert self.session is not None
-        return slides_under(self.session.reader, stored)
+        self._tell(told)
 
     # ------------------------------------------------------------ File › Image Folders…
     def review(self) -> None:
