@@ -35,9 +35,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 @reports_user_errors
 def run(args: argparse.Namespace) -> int:
     # The source is opened for editing: its lock keeps other windows from
-    # changing it while it is read (a server project is read in one snapshot).
-    with ProjectStore.open(args.source) as source:
-        target = ProjectStore.create(args.target, taxonomy=source.taxonomy, identity=source.identity)
+    # changing it while it is read (a server project is read in one snapshot),
+    # and names this command to them, as every command's lock does.
+    editor = f"hemalabel {NAME}"
+    with ProjectStore.open(args.source, editor=editor) as source:
+        target = ProjectStore.create(args.target, taxonomy=source.taxonomy, editor=editor, identity=source.identity)
         try:
             copied = copy_project(source, target)
         except BaseException:
