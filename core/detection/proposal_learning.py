@@ -161,8 +161,6 @@ class ProposalLesson:
         the ones the technician deleted dropped, those like the ones re-kinded
         given the new kind."""
         changed = Changed()
-        if not any(p.kind in self.kinds for p in proposals):
-            return list(proposals), changed
         kept: list[P] = []
         for proposal, decision in zip(proposals, self.decide(image, proposals)):
             if decision == DELETED:
@@ -173,7 +171,6 @@ class ProposalLesson:
                 changed.rekinded += 1
                 kept.append(dataclasses.replace(proposal, kind=CellKind(decision)))  # type: ignore[type-var]
         return kept, changed
-
 
     def decide(self, image: NDArray[Any], proposals: Sequence[Proposal]) -> list[str]:
         """KEPT, DELETED or the kind it becomes, for each of a field's
