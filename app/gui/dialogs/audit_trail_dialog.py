@@ -38,6 +38,7 @@ from app.gui.user_identity import remember_initials, saved_initials
 from app.gui.worker import start_call
 from core.audit_trail import AuditEntry, AuditFilter, AuditTrailError, audit_trail, write_audit_csv
 from core.identity import MAX_INITIALS
+from core.schema import Slide
 from core.store import ProjectStore, StoreEvent, StoreEventKind
 from core.wording import counted
 
@@ -167,7 +168,7 @@ class AuditTrailDialog(QDialog):
         self.slide_combo = QComboBox()
         self.slide_combo.addItem("All slides", None)
         for slide in self.reader.slides():
-            self.slide_combo.addItem(f"{slide.sample_id} ({slide.image_name})", slide.id)
+            self._add_slide(slide)
         if slide_id is not None:
             self.slide_combo.setCurrentIndex(max(self.slide_combo.findData(slide_id), 0))
         self.user_combo = QComboBox()
@@ -200,6 +201,9 @@ class AuditTrailDialog(QDialog):
         self.cell_spin.valueChanged.connect(self.refresh)
         return row
 
+    def _add_slide(self, slide: Slide) -> None:
+        self.slide_combo.addItem(f"{slide.sample_id} ({slide.image_name})", slide.id)
+
     # ------------------------------------------------------------ behaviour
     def current_filter(self) -> AuditFilter:
         return AuditFilter(
@@ -217,8 +221,7 @@ class AuditTrailDialog(QDialog):
                  if event.kind is StoreEventKind.SLIDE_ADDED and event.slide_id is not None]
         for slide_id in added:
             if self.slide_combo.findData(slide_id) < 0:
-                slide = self.reader.slide(slide_id)
-                self.slide_combo.addItem(f"{slide.sample_id} ({slide.image_name})", slide.id)
+                self._add_slide(self.reader.slide(slide_id))
         if any(event.kind in _TRAIL_CHANGES for event in events):
             self._stale = True
             self._follow_timer.start()
