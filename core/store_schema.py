@@ -17,8 +17,10 @@ N-1 to N; `migrate` applies whichever the connection's engine needs.
 
 from __future__ import annotations
 
-import sqlite3
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.store.dialect import Dialect
 
 # Version 1: slides, cells, undo history and the correction queue.
 # Cell ids use AUTOINCREMENT so an id is never reused: undo history and the
@@ -262,27 +264,20 @@ def ensure_indexes(connection: Any) -> None:
 
 def schema_version(connection: Any) -> int:
     """The layout's version: 0 for a file or database with no project yet."""
-    if isinstance(connection, sqlite3.Connection):
-        return int(connection.execute("PRAGMA user_version").fetchone()[0])
-    # pg_tables, not to_regclass: a table another connection made since this
-    # transaction began shows there, and not always in to_regclass's cache.
-    laid_out = connection.execute(
-        "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() AND tablename = 'meta')"
-    ).fetchone()[0]
-    if not laid_out:
-        return 0
-    row = connection.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return 0 if row is None else int(row[0])
+    return _dialect(connection).schema_version(connection)
 
 
 def migrate(connection: Any, target: int = CURRENT_VERSION) -> list[int]:
     """Apply every migration above the project's version up to `target`, each
     in its own transaction so a crash leaves it at a whole version.  A new
     PostgreSQL project starts at POSTGRES_FIRST_VERSION."""
+    from core.store.dialect import SQLITE
+
     applied = []
-    on_sqlite = isinstance(connection, sqlite3.Connection)
+    dialect = _dialect(connection)
+    on_sqlite = dialect is SQLITE
     migrations = MIGRATIONS if on_sqlite else POSTGRES_MIGRATIONS
-    current = schema_version(connection)
+    current = dialect.schema_version(connection)
     if not on_sqlite and current == 0:
         current = POSTGRES_FIRST_VERSION - 1
     for version in range(current + 1, target + 1):
@@ -293,12 +288,12 @@ def migrate(connection: Any, target: int = CURRENT_VERSION) -> list[int]:
                 # upgrades it, the others find it done (SQLite's file lock
                 # does this for a file).
                 connection.execute("SELECT pg_advisory_xact_lock(?)", (_UPGRADE_LOCK,))
-                if schema_version(connection) >= version:
+                if dialect.schema_version(connection) >= version:
                     connection.execute("COMMIT")
                     continue
             for statement in _statements(migrations[version]):
                 connection.execute(statement)
-            _set_version(connection, version)
+            dialect.set_schema_version(connection, version)
             connection.execute("COMMIT")
         except BaseException:
             connection.execute("ROLLBACK")
@@ -307,15 +302,11 @@ def migrate(connection: Any, target: int = CURRENT_VERSION) -> list[int]:
     return applied
 
 
-def _set_version(connection: Any, version: int) -> None:
-    if isinstance(connection, sqlite3.Connection):
-        connection.execute(f"PRAGMA user_version = {version}")
-    else:
-        connection.execute(
-            "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-            (str(version),),
-        )
+def _dialect(connection: Any) -> Dialect:
+    # Imported here: core.store's modules import this one.
+    from core.store.dialect import dialect_of
+
+    return dialect_of(connection)
 
 
 def _statements(script: str) -> list[str]:

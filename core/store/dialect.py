@@ -1,7 +1,8 @@
 """What the two engines spell differently beyond the adapter's translation:
 reading a value out of a JSON column, keeping SQLite's planner off an
-index, the errors a connection raises, and how a connection learns that
-another one committed.  One object per engine; `dialect_of(db)` picks it.
+index, the errors a connection raises, how a connection learns that
+another one committed, and where the project's layout version is kept.
+One object per engine; `dialect_of(db)` picks it.
 
 psycopg is imported only once a server project is opened: a file's
 commands and windows start without it.
@@ -85,6 +86,14 @@ class Dialect(Protocol):
         decides whether another's claim has lapsed."""
         ...
 
+    def schema_version(self, db: Connection) -> int:
+        """The project's layout version: 0 where there is no project yet."""
+        ...
+
+    def set_schema_version(self, db: Connection, version: int) -> None:
+        """Record the layout version, inside the migration's transaction."""
+        ...
+
 
 class _SQLite:
     name = "SQLite"
@@ -109,6 +118,12 @@ class _SQLite:
 
     def clock(self) -> str:
         return "((julianday('now') - 2440587.5) * 86400.0)"  # one computer: its own clock
+
+    def schema_version(self, db: Connection) -> int:
+        return int(db.execute("PRAGMA user_version").fetchone()[0])
+
+    def set_schema_version(self, db: Connection, version: int) -> None:
+        db.execute(f"PRAGMA user_version = {int(version)}")
 
 
 class _Postgres:
@@ -143,6 +158,26 @@ class _Postgres:
     def clock(self) -> str:
         # clock_timestamp(), not now(): now() stands still through a transaction.
         return "extract(epoch from clock_timestamp())::double precision"
+
+    def schema_version(self, db: Connection) -> int:
+        # PostgreSQL has no user_version: the meta table's row keeps it.
+        # pg_tables, not to_regclass: a table another connection made since this
+        # transaction began shows there, and not always in to_regclass's cache.
+        laid_out = db.execute(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_tables "
+            "WHERE schemaname = current_schema() AND tablename = 'meta')"
+        ).fetchone()[0]
+        if not laid_out:
+            return 0
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def set_schema_version(self, db: Connection, version: int) -> None:
+        db.execute(
+            "INSERT INTO meta(key, value) VALUES ('schema_version', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            (str(version),),
+        )
 
 
 SQLITE: Dialect = _SQLite()
