@@ -50,19 +50,21 @@ def _padded(share: float, value: int) -> Callable[[Image], Image]:
 
 
 # name: the change, applied to the decoded image before it is saved as PNG
-# (JPEG 50 saved as JPEG), so only the named change differs.
+# (None: the pixels as decoded), so only the named change differs.
 VARIANTS: dict[str, Callable[[Image], Image] | None] = {
     "untouched": None,
     "resized 0.5x": _resized(0.5),
     "resized 0.75x": _resized(0.75),
     "resized 1.5x": _resized(1.5),
     "resized 2x": _resized(2.0),
-    "JPEG quality 50": lambda image: image,
+    "JPEG quality 50": None,
     "central 70%": _cropped(0.7, 0.0, 0.0),
     "off-centre 70%": _cropped(0.7, 0.1, 0.1),
     "white border 25%": _padded(0.25, 255),
     "black border 25%": _padded(0.25, 0),
 }
+# The variants saved as JPEG instead, at this quality.
+JPEG_QUALITY = {"JPEG quality 50": 50}
 
 
 def write_tree(cells: list[LabelledCell], variant: str, root: Path) -> Path:
@@ -74,8 +76,10 @@ def write_tree(cells: list[LabelledCell], variant: str, root: Path) -> Path:
         image = cv2.imread(str(cell.path), cv2.IMREAD_COLOR)
         if image is None:
             raise OSError(f"{cell.path}: not readable as an image")
-        if variant == "JPEG quality 50":
-            cv2.imwrite(str(folder / f"{cell.path.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, 50])
+        if change is not None:
+            image = change(image)
+        if variant in JPEG_QUALITY:
+            cv2.imwrite(str(folder / f"{cell.path.stem}.jpg"), image, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY[variant]])
         else:
-            cv2.imwrite(str(folder / f"{cell.path.stem}.png"), image if change is None else change(image))
+            cv2.imwrite(str(folder / f"{cell.path.stem}.png"), image)
     return root
