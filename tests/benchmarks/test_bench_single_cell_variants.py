@@ -5,8 +5,7 @@
 
     uv run pytest tests/benchmarks/test_bench_single_cell_variants.py -s
 
-All 1,200 test images, about 40 s a variant on two cores.  Printed per
-variant: accuracy, balanced accuracy and the locator's counts.  Asserted:
+All 1,200 test images.  Printed per variant: accuracy, balanced accuracy and the locator's counts.  Asserted:
 no variant loses more than MARGIN of the untouched accuracy (a lab's own
 export must not cost more), and the locator falls back to the whole image
 on at most 2% of the images of any variant.
