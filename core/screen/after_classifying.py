@@ -91,7 +91,7 @@ class _SlideScreening:
     def skipped(self, slide_id: int, reason: str) -> SlideScreen:
         """A slide the classification passed by: not screened, for its reason."""
         slide = self.store.slide(slide_id)
-        lymphoid = sum(1 for cell in self.store.cells(slide_id) if is_lymphoid(cell, self.all_white))
+        lymphoid = sum(1 for cell in self.store.cells(slide_id, CellKind.WHITE) if is_lymphoid(cell, self.all_white))
         return SlideScreen(slide_id, str(slide.path), lymphoid, problem=reason)
 
 
