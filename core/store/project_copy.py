@@ -89,7 +89,9 @@ def _source_rows(source: ProjectStore, target: ProjectStore, table: str) -> list
 
 
 def _path_for(target: ProjectStore, absolute: str) -> str:
-    return target.relative_path(absolute) if target.has_folder else absolute
+    # A server keeps the path as the source's computer wrote it (another
+    # system's, maybe), which relative_path would take for a local one.
+    return target.relative_path(absolute) if target.is_file else absolute
 
 
 def _write(target: ProjectStore, table: str, rows: Sequence[dict[str, Any]]) -> None:

@@ -473,11 +473,6 @@ class ProjectFile:
         """The project for a message: its file's path or its server address."""
         return str(self.path)
 
-    @property
-    def has_folder(self) -> bool:
-        """Whether image paths are stored relative to a folder (a file's)."""
-        return self.is_file
-
     def engine_meta_keys(self) -> frozenset[str]:
         """Meta rows the engine keeps for itself (the schema version on a
         server), which a copy leaves to the target's own."""
