@@ -250,11 +250,7 @@ class MainController(QObject):
         """Open a project file, a project on the lab's server (a
         postgresql:// address), or the project of a folder of images (made
         and filled in the background if it has none yet)."""
-        source: Path | str
-        if isinstance(path, ServerAddress) or (isinstance(path, str) and is_server_address(path)):
-            source = str(path)
-        else:
-            source = Path(path)
+        source: Path | str = str(path) if isinstance(path, ServerAddress) or is_server_address(path) else Path(path)
         to_import: Path | None = None
         if self.session is not None and self._is_open_here(source):
             self.show_project_message(f"{self.session.store.path} is already open in this window")
