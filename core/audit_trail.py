@@ -21,6 +21,7 @@ from core.formats.common import atomic_write_bytes
 from core.identity import BEFORE_IDENTITY
 from core.safe_output import spreadsheet_text
 from core.store import ProjectStore, folder_is_writable
+from core.store.rows import on_this_clock
 from core.store.trail import TrailQuery, TrailRecord
 from core.taxonomy import Taxonomy
 
@@ -128,12 +129,9 @@ def local_time(at: str) -> str:
     """A recorded time on this computer's clock, to the second; a time the
     file holds in no form we read, as it is."""
     try:
-        moment = datetime.fromisoformat(at)
+        return on_this_clock(at, "%Y-%m-%d %H:%M:%S")
     except ValueError:
         return at
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def describe_change(before: dict[str, Any] | None, after: dict[str, Any] | None, taxonomy: Taxonomy) -> str:

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 
 from core.identity import Identity
 from core.store.dialect import Connection, Row, dialect_of
-from core.store.rows import now_iso
+from core.store.rows import now_iso, on_this_clock
 from core.store.trail import TAKE_OVER as TAKE_OVER  # the audit table's action, named where claims are
 
 CLAIM_TIMEOUT_S = 90.0  # a claim not renewed for this long is free
@@ -41,14 +40,7 @@ class ClaimHolder:
 
     def describe(self) -> str:
         """"in review by AB on bench-2 since 10:42", the time on this computer's clock."""
-        return f"in review by {self.who} on {self.workstation} since {local_time(self.since)}"
-
-
-def local_time(at: str) -> str:
-    moment = datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%H:%M")
+        return f"in review by {self.who} on {self.workstation} since {on_this_clock(self.since, '%H:%M')}"
 
 
 class Claims:

@@ -5,11 +5,10 @@ what), so the technician can look at the cell again and decide."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from core.store.address import ProjectLocation
 from core.store.dialect import Connection
 from core.store.errors import EditConflictError
+from core.store.rows import on_this_clock
 from core.store.trail import latest_change
 from core.taxonomy import Taxonomy
 
@@ -42,9 +41,4 @@ def _what_happened(db: Connection, cell_id: int, taxonomy: Taxonomy) -> str:
 def _clock(at: str | None) -> str:
     """A recorded time on this computer's clock: within the minutes a view
     stays open, the time of day says which change it was."""
-    if not at:
-        return "an unknown time"
-    moment = datetime.fromisoformat(at)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone().strftime("%H:%M:%S")
+    return on_this_clock(at, "%H:%M:%S") if at else "an unknown time"

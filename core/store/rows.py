@@ -75,6 +75,16 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def on_this_clock(at: str, form: str) -> str:
+    """A time as the rows keep it (ISO 8601; UTC where it names no zone) on
+    this computer's clock, written by strftime's `form`.  A text that is
+    no such time raises ValueError."""
+    moment = datetime.fromisoformat(at)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone().strftime(form)
+
+
 def slide_from_row(row: Row) -> Slide:
     """A slide from a row of `SELECT {SLIDE_COLUMNS} FROM slides`."""
     return Slide(
