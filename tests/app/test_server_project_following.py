@@ -10,21 +10,14 @@ import time
 from pathlib import Path
 
 import psycopg
+from conftest import make_server_project
 
 from core.identity import Identity
-from core.schema import Box, CellKind
 from core.store import ProjectStore
 from tests.core.images import write_image
 
 CD = Identity("CD", "bench-2")
 WITHIN_MS = 1000  # the goal: other stations' commits on show within a second
-
-
-def _server_project(address: str, tmp_path: Path) -> None:
-    with ProjectStore.create(address) as store:
-        for n in range(2):
-            slide = store.add_slide(write_image(tmp_path / "smears" / f"field_{n}.png", seed=n), 64, 48)
-            store.add_cell(slide.id, Box(4, 4, 30, 30), CellKind.WHITE, "lymphocyte")
 
 
 def _open(open_window, address: str):  # noqa: ANN001, ANN202 - the fixture's factory and its window
@@ -36,7 +29,7 @@ def _open(open_window, address: str):  # noqa: ANN001, ANN202 - the fixture's fa
 
 def test_another_stations_edit_is_on_show_within_a_second(qtbot, open_window, postgres_url: str,
                                                           tmp_path: Path) -> None:
-    _server_project(postgres_url, tmp_path)
+    make_server_project(postgres_url, tmp_path)
     window, controller = _open(open_window, postgres_url)
     slide_id = controller.slide.id
     gallery, panel = controller.review.gallery, controller.review.panel
@@ -57,7 +50,7 @@ def test_another_stations_edit_is_on_show_within_a_second(qtbot, open_window, po
 def test_an_edit_on_a_cell_changed_elsewhere_since_it_was_shown_is_refused_and_the_cell_shown_again(
     qtbot, open_window, postgres_url: str, tmp_path: Path
 ) -> None:
-    _server_project(postgres_url, tmp_path)
+    make_server_project(postgres_url, tmp_path)
     window, controller = _open(open_window, postgres_url)
     session = controller.session
     session._follow_timer.stop()  # the window has not heard yet: it still shows the cell as it was
@@ -77,7 +70,7 @@ def test_an_edit_on_a_cell_changed_elsewhere_since_it_was_shown_is_refused_and_t
 
 
 def test_a_server_lost_is_said_in_the_window(qtbot, open_window, postgres_url: str, tmp_path: Path) -> None:
-    _server_project(postgres_url, tmp_path)
+    make_server_project(postgres_url, tmp_path)
     window, controller = _open(open_window, postgres_url)
     # The editing connection's end on the server goes (the views' reader stays, so they still draw).
     with psycopg.connect(postgres_url, autocommit=True) as admin:

@@ -8,26 +8,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import make_server_project
 from PySide6.QtWidgets import QDialog
 
 from app.gui import main_controller as main_controller_module
 from app.gui.dialogs.lab_project_dialog import LabProjectDialog
-from core.schema import Box, CellKind
-from core.store import ProjectStore
-from tests.core.images import write_image
-
-
-def _server_project(address: str, tmp_path: Path) -> None:
-    with ProjectStore.create(address) as store:
-        for n in range(2):
-            slide = store.add_slide(write_image(tmp_path / "smears" / f"field_{n}.png", seed=n), 64, 48)
-            store.add_cell(slide.id, Box(4, 4, 30, 30), CellKind.WHITE, "lymphocyte")
 
 
 def test_a_server_project_opens_from_the_file_menu_and_is_remembered(
     qtbot, open_window, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _server_project(postgres_url, tmp_path)
+    make_server_project(postgres_url, tmp_path)
     window, controller = open_window()
     monkeypatch.setattr(main_controller_module, "ask_lab_project", lambda parent, address: postgres_url)
     window.actions["open_lab_project"].trigger()

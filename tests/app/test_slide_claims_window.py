@@ -8,26 +8,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import make_server_project
 from PySide6.QtCore import Qt
 
 from app.cli.main import main
 from app.gui import main_controller as main_controller_module
 from app.gui import slide_claims
 from core.identity import Identity
-from core.schema import Box, CellKind
 from core.store import ProjectStore, SlideLockedError
-from tests.core.images import write_image
 
 AB = Identity("AB", "bench-2")
 CD = Identity("CD", "bench-5")
 REASON = "AB is at the haematology meeting"
-
-
-def _server_project(address: str, tmp_path: Path) -> None:
-    with ProjectStore.create(address) as store:
-        for n in range(2):
-            slide = store.add_slide(write_image(tmp_path / "smears" / f"field_{n}.png", seed=n), 64, 48)
-            store.add_cell(slide.id, Box(4, 4, 30, 30), CellKind.WHITE, "lymphocyte")
 
 
 def _open_as(open_window, monkeypatch: pytest.MonkeyPatch, address: str, identity: Identity):  # noqa: ANN001, ANN202
@@ -39,7 +31,7 @@ def test_a_second_window_sees_the_claim_takes_it_over_and_the_audit_trail_says_s
     qtbot, open_window, postgres_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    _server_project(postgres_url, tmp_path)
+    make_server_project(postgres_url, tmp_path)
     first_window, first = _open_as(open_window, monkeypatch, postgres_url, AB)
     second_window, second = _open_as(open_window, monkeypatch, postgres_url, CD)
     assert first.slide is not None and first.canvas.editable and not first_window.claim_banner.isVisible()
