@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from core.detection.targets import CLASSES
 from core.jobs import run_job
 from core.models.files import ModelCardError
 from core.models.screen_card import read_screen_card
@@ -245,9 +246,34 @@ def test_the_cell_cache_is_keyed_by_the_code_that_finds_the_cells(tmp_path: Path
     (package / "__init__.py").write_text("")
     (package / "boxes.py").write_text("THRESHOLD = 0.5\n")
     monkeypatch.setattr(core.detection, "__file__", str(package / "__init__.py"))
+    image = tmp_path / "field.png"
+    cv2.imwrite(str(image), _texture(0))
+    detector = _CountingDetector()
+
+    def find() -> None:
+        run_job(cells.field_cells([Field(image, "benign", "g0")], detector, "weights", 16, 0.2, tmp_path / "cache"))
+
     cells.cell_finder_digest.cache_clear()
     before = cells.cell_finder_digest()
+    find()
+    find()
+    assert detector.calls == 1  # the second run read the cache
     (package / "boxes.py").write_text("THRESHOLD = 0.4\n")
     cells.cell_finder_digest.cache_clear()
     assert cells.cell_finder_digest() != before
+    find()
+    assert detector.calls == 2
     cells.cell_finder_digest.cache_clear()
+
+
+class _CountingDetector:
+    """One white cell in the middle of any field; counts its looks."""
+
+    card = SimpleNamespace(thresholds={"white": 0.5, "red": 0.5, "platelet": 0.5})
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def detect_arrays(self, image: np.ndarray, min_score: float, factor: float) -> tuple[np.ndarray, ...]:
+        self.calls += 1
+        return np.array([[16.0, 16.0, 48.0, 48.0]]), np.array([0.9]), np.array([CLASSES.index("white")])
