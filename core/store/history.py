@@ -16,7 +16,7 @@ from core.identity import BEFORE_IDENTITY, Identity
 from core.schema import BlastFlag, BlastScreen, Box, Cell, CellKind, LabelSource
 from core.store import correction_queue
 from core.store.dialect import Connection
-from core.store.rows import now_iso
+from core.store.rows import now_iso, on_this_clock
 
 NUDGE_DESCRIPTION = "Nudge box"
 NUDGES_JOIN_WITHIN_S = 2.0  # key presses on one box closer than this are one undo step
@@ -107,10 +107,7 @@ class LaterChange(NamedTuple):
     @property
     def clock(self) -> str:
         """When, on this computer's clock (within a session, the time of day says which)."""
-        moment = datetime.fromisoformat(self.at)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment.astimezone().strftime("%H:%M:%S")
+        return on_this_clock(self.at, "%H:%M:%S")
 
 
 def later_change(db: Connection, edit_id: int, cell_ids: Sequence[int]) -> LaterChange | None:
