@@ -77,11 +77,9 @@ class ImageRoots:
 
     def with_root(self, stored: str | os.PathLike[str], local: str | os.PathLike[str]) -> ImageRoots:
         """These roots with `stored` mapped to `local` (replacing any mapping of `stored`)."""
-        old = as_slashed(stored)
-        kept = tuple(pair for pair in self.pairs if _key(pair[0]) != _key(old))
-        return ImageRoots((*kept, (old, as_slashed(local))))
+        return ImageRoots((*self.without(stored).pairs, (as_slashed(stored), as_slashed(local))))
 
-    def without(self, stored: str) -> ImageRoots:
+    def without(self, stored: str | os.PathLike[str]) -> ImageRoots:
         old = as_slashed(stored)
         return ImageRoots(tuple(pair for pair in self.pairs if _key(pair[0]) != _key(old)))
 
