@@ -1,8 +1,8 @@
 """Opening a command's project for editing, the same way for every command
-whose edits the audit trail records (detect, classify; import records
-who added each image, with --user too): its lock names the
-command, its edits are recorded under `--user`'s initials (else the system
-login) and its images are looked for through `--image-root`."""
+whose edits the audit trail records (detect, classify, and import, which
+records who added each image): its lock names the command, its edits are
+recorded under `--user`'s initials (else the system login) and its images
+are looked for through `--image-root`."""
 
 from __future__ import annotations
 
@@ -44,12 +44,14 @@ def misplaced_project_option(args: argparse.Namespace) -> str | None:
     return None
 
 
-def open_to_edit(args: argparse.Namespace, command: str) -> ProjectStore:
-    """`args.project` opened for editing by `hemalabel <command>`; close it when done."""
+def open_to_edit(args: argparse.Namespace, command: str, *, or_create: bool = False) -> ProjectStore:
+    """`args.project` opened for editing by `hemalabel <command>` (made
+    first where `or_create` and there is none); close it when done."""
     from core.identity import Identity
     from core.store import ProjectStore
 
     identity = Identity.of_this_computer(args.user)
-    store = ProjectStore.open(args.project, editor=f"hemalabel {command}", identity=identity)
+    opener = ProjectStore.open_or_create if or_create else ProjectStore.open
+    store = opener(args.project, editor=f"hemalabel {command}", identity=identity)
     store.image_roots = image_roots_of(args)
     return store

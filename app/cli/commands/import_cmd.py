@@ -6,10 +6,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 
-from app.cli.arguments import PROJECT_HELP, add_image_root_option, add_locate_option, image_roots_of
+from app.cli.arguments import PROJECT_HELP, add_image_root_option, add_locate_option
 from app.cli.output import EXIT_USER_ERROR, fail, print_json, print_progress, reports_user_errors
-from app.cli.project_editing import add_user_option
-from core.identity import Identity
+from app.cli.project_editing import add_user_option, open_to_edit
 from core.importing import FORMATS, ImportReport, UnknownClassesError, import_source
 from core.jobs import run_job
 from core.store import ProjectStore, StoreError, locate_project, project_exists
@@ -81,9 +80,7 @@ def _nothing_imported(report: ImportReport) -> bool:
 
 
 def _import(args: argparse.Namespace, class_map: dict[str, str]) -> ImportReport | None:
-    identity = Identity.of_this_computer(args.user)  # who added the images, as the audit trail says
-    with ProjectStore.open_or_create(args.project, editor=f"hemalabel {NAME}", identity=identity) as store:
-        store.image_roots = image_roots_of(args)
+    with open_to_edit(args, NAME, or_create=True) as store:
         job = import_source(
             store,
             args.source,
