@@ -152,6 +152,6 @@ def _project_key(project: str | os.PathLike[str] | ServerAddress, name: str) -> 
 def _project_text(project: str | os.PathLike[str] | ServerAddress) -> str:
     """A project as the settings keep it: its resolved path, or its server
     address with any password masked (the store refuses one anyway)."""
-    if isinstance(project, ServerAddress) or (isinstance(project, str) and is_server_address(project)):
+    if isinstance(project, ServerAddress) or is_server_address(project):
         return describe_location(project)
     return str(Path(project).resolve())
