@@ -39,6 +39,7 @@ def main() -> int:
                 label = ("monocyte", "lymphocyte")[run % 2]
                 store.set_predictions([(cell_id, label, {label: 0.6, "neutrophil": 0.4}) for cell_id in cells],
                                       f"cls-{run}")
+            store.identity = Identity("CD", "bench-2")  # the relabels are a second technician's: "one user" finds them
             for cell_id in cells[:RELABELS]:
                 store.set_label([cell_id], "basophil")
             filters = {"all": AuditFilter(), "one slide": AuditFilter(slide_id=slides[3]),
