@@ -14,7 +14,7 @@ import functools
 import sqlite3
 from typing import Any, Protocol
 
-from core.store.events import StoreEvent, announcement
+from core.store.events import StoreEvent, StoreEventKind, announced, announcement
 
 # Rows are read as sqlite3.Row or PostgresRow: by name or by position.
 Row = Any
@@ -77,7 +77,14 @@ class Dialect(Protocol):
         ...
 
     def change_mark(self, db: Connection) -> int:
-        """A number that moves whenever another connection has committed."""
+        """Where this connection stands among other connections' commits:
+        what `news` is first asked with."""
+        ...
+
+    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+        """What other connections committed since `mark`, as the events they
+        announced (one RELOADED where the engine does not carry them), and
+        the mark to ask with next."""
         ...
 
     def clock(self) -> str:
@@ -116,6 +123,10 @@ class _SQLite:
         # SQLite changes it for a connection whenever another one commits.
         return int(db.execute("PRAGMA data_version").fetchone()[0])
 
+    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+        now = self.change_mark(db)
+        return ([] if now == mark else [StoreEvent(StoreEventKind.RELOADED)]), now
+
     def clock(self) -> str:
         return "((julianday('now') - 2440587.5) * 86400.0)"  # one computer: its own clock
 
@@ -150,10 +161,20 @@ class _Postgres:
         db.execute(f"SELECT pg_notify('{CHANGES_CHANNEL}', ?)", (announcement(events),))
 
     def change_mark(self, db: Connection) -> int:
+        return 0  # the connection keeps what it hears (PostgresConnection.listen): nothing to mark
+
+    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+        from core.store.errors import StoreError
         from core.store.postgres_connection import PostgresConnection
 
         assert isinstance(db, PostgresConnection)
-        return db.changes_elsewhere()
+        try:
+            return announced(db.take_heard()), mark
+        except StoreError:
+            raise  # the connection lost, which names the server already
+        except self.errors as error:
+            raise StoreError(f"{db.address}: could not ask the server for other stations' edits "
+                             f"({' '.join(str(error).split())})") from error
 
     def clock(self) -> str:
         # clock_timestamp(), not now(): now() stands still through a transaction.

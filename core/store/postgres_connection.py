@@ -154,7 +154,6 @@ class PostgresConnection:
     def __init__(self, connection: psycopg.Connection[Any], address: str) -> None:
         self._connection = connection
         self.address = address
-        self._heard_elsewhere = 0
         self._payloads: list[str] = []  # what the commits heard of announced, until taken
         # sum() and avg() of integers are numeric on PostgreSQL: read as float, as SQLite gives them.
         connection.adapters.register_loader("numeric", FloatLoader)
@@ -192,14 +191,13 @@ class PostgresConnection:
             ) from error
 
     def listen(self, channel: str) -> None:
-        """Count the notifications on `channel` that other connections send
-        (`changes_elsewhere`); this connection's own are not counted."""
+        """Keep the notifications on `channel` that other connections send
+        (`take_heard`); this connection's own are not kept."""
         self._connection.add_notify_handler(self._heard)
         self._connection.execute(f"LISTEN {channel}")
 
     def _heard(self, notification: psycopg.Notify) -> None:
         if notification.pid != self._connection.info.backend_pid:
-            self._heard_elsewhere += 1
             if len(self._payloads) < _MOST_KEPT:
                 self._payloads.append(notification.payload)
             else:
@@ -214,13 +212,6 @@ class PostgresConnection:
         self.execute("SELECT 1")
         payloads, self._payloads = self._payloads, []
         return payloads
-
-    def changes_elsewhere(self) -> int:
-        """How many commits of other connections this one has heard of.
-        psycopg takes in what has arrived with its next query, so one
-        empty round trip (no wait) brings it up to date."""
-        self._connection.execute("SELECT 1")
-        return self._heard_elsewhere
 
     @property
     def in_transaction(self) -> bool:

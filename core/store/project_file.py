@@ -37,7 +37,7 @@ from core.store.connection import (
 )
 from core.store.dialect import Connection, Row, dialect_of
 from core.store.errors import DamagedProjectError, ProjectInUseError, ReadOnlyProjectError, SaveFailedError, StoreError
-from core.store.events import StoreEvent, StoreEventKind, announced
+from core.store.events import StoreEvent, StoreEventKind
 from core.store.rows import now_iso
 from core.store_integrity import back_up
 from core.store_schema import TABLE_KEYS, TABLE_NAMES, ensure_indexes, migrate, schema_version
@@ -334,21 +334,7 @@ class ProjectFile:
         if not self._lock.acquire(blocking=wait):
             return []
         try:
-            if self.is_file:
-                mark = self._dialect.change_mark(self._db)
-                events = [] if mark == self._change_mark else [StoreEvent(StoreEventKind.RELOADED)]
-                self._change_mark = mark
-            else:
-                from core.store.postgres_connection import PostgresConnection
-
-                assert isinstance(self._db, PostgresConnection)
-                try:
-                    events = announced(self._db.take_heard())
-                except StoreError:
-                    raise  # the connection lost, which names the server already
-                except self._dialect.errors as error:
-                    raise StoreError(f"{self.path}: could not ask the server for other stations' edits "
-                                     f"({' '.join(str(error).split())})") from error
+            events, self._change_mark = self._dialect.news(self._db, self._change_mark)
             if any(event.kind is StoreEventKind.RELOADED for event in events):
                 self.taxonomy = self._load_taxonomy()
             return events

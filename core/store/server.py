@@ -40,7 +40,7 @@ class ServerFacts:
 
 def connect_server(address: ServerAddress) -> PostgresConnection:
     """A connection to the database `address` names, hearing of other
-    connections' commits (PostgresConnection.changes_elsewhere)."""
+    connections' commits (PostgresConnection.take_heard)."""
     try:
         conninfo = psycopg.conninfo.make_conninfo(address.conninfo, **_unless_given(address, NETWORK_TIMEOUTS))
         raw = psycopg.connect(conninfo, autocommit=True)
