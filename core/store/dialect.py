@@ -81,10 +81,11 @@ class Dialect(Protocol):
         what `news` is first asked with."""
         ...
 
-    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+    def news(self, db: Connection, mark: int, *, ask: bool = True) -> tuple[list[StoreEvent], int]:
         """What other connections committed since `mark`, as the events they
         announced (one RELOADED where the engine does not carry them), and
-        the mark to ask with next."""
+        the mark to ask with next.  `ask` False: what has already reached
+        this computer, where learning more would take a round trip."""
         ...
 
     def clock(self) -> str:
@@ -123,7 +124,7 @@ class _SQLite:
         # SQLite changes it for a connection whenever another one commits.
         return int(db.execute("PRAGMA data_version").fetchone()[0])
 
-    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+    def news(self, db: Connection, mark: int, *, ask: bool = True) -> tuple[list[StoreEvent], int]:
         now = self.change_mark(db)
         return ([] if now == mark else [StoreEvent(StoreEventKind.RELOADED)]), now
 
@@ -163,13 +164,13 @@ class _Postgres:
     def change_mark(self, db: Connection) -> int:
         return 0  # the connection keeps what it hears (PostgresConnection.listen): nothing to mark
 
-    def news(self, db: Connection, mark: int) -> tuple[list[StoreEvent], int]:
+    def news(self, db: Connection, mark: int, *, ask: bool = True) -> tuple[list[StoreEvent], int]:
         from core.store.errors import StoreError
         from core.store.postgres_connection import PostgresConnection
 
         assert isinstance(db, PostgresConnection)
         try:
-            return announced(db.take_heard()), mark
+            return announced(db.take_heard(ask=ask)), mark
         except StoreError:
             raise  # the connection lost, which names the server already
         except self.errors as error:

@@ -205,12 +205,18 @@ class PostgresConnection:
                 # keeps one "anything changed" in place of the rest.
                 self._payloads[-1] = ""
 
-    def take_heard(self) -> list[str]:
+    def take_heard(self, *, ask: bool = True) -> list[str]:
         """The payloads of the other connections' commits heard since the
-        last call, oldest first.  What has reached the socket is read
-        without a query: a window asks four times a second on its own
-        thread, where a round trip to a server gone silent would hold it
-        for the network's timeout.  A connection lost raises ServerGoneError."""
+        last call, oldest first.  `ask`: one round trip brings them up to
+        date with every commit made before it.  Without, only what has
+        reached the socket is read: a window's timer looks four times a
+        second on its own thread, where a round trip to a server gone silent
+        would hold it for the network's timeout.  A connection lost raises
+        ServerGoneError."""
+        if ask:
+            self.execute("SELECT 1")
+            payloads, self._payloads = self._payloads, []
+            return payloads
         with self._connection.lock:
             pgconn = self._connection.pgconn
             try:

@@ -328,13 +328,15 @@ class ProjectFile:
         opening), as the events they announced: a server's stations name
         their changes; a file's other windows do not, so any change of a
         file is one RELOADED.  A window polls this to follow the project;
-        the taxonomy is read again when it may have changed.  `wait` False:
-        none while this store is busy saving (a worker's edit), rather than
-        wait for it.  A server gone raises ServerGoneError, naming it."""
+        the taxonomy is read again when it may have changed.  `wait` False
+        (a window's timer): none while this store is busy saving (a worker's
+        edit), rather than wait for it, and on a server only what has
+        reached this computer, without a round trip.  A server gone raises
+        ServerGoneError, naming it."""
         if not self._lock.acquire(blocking=wait):
             return []
         try:
-            events, self._change_mark = self._dialect.news(self._db, self._change_mark)
+            events, self._change_mark = self._dialect.news(self._db, self._change_mark, ask=wait)
             if any(event.kind is StoreEventKind.RELOADED for event in events):
                 self.taxonomy = self._load_taxonomy()
             return events

@@ -65,7 +65,7 @@ def _station(address: str, number: int, own: list[int], shared: list[int], start
         followed = time.monotonic()
         for k in range(EDITS):
             if time.monotonic() - followed >= FOLLOW_S:
-                for event in store.changes_elsewhere():
+                for event in store.changes_elsewhere(wait=False):  # as a window's timer asks
                     for cell_id in event.cell_ids:
                         view[cell_id] = store.cell(cell_id).row_version
                 followed = time.monotonic()
@@ -90,7 +90,7 @@ def _watch(address: str, interval: float, stop: threading.Event, heard: dict[int
     """Another station's window: when it hears of each cell's changes."""
     with ProjectStore.open(address, read_only=True) as store:
         while not stop.is_set():
-            for event in store.changes_elsewhere():
+            for event in store.changes_elsewhere(wait=False):  # as a window's timer asks
                 if event.kind is StoreEventKind.CELLS_CHANGED:
                     for cell_id in event.cell_ids:
                         heard[cell_id].append(time.time())
