@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
+from core.box_refiner import BoxRefiner
 from core.crops import crop_square
 from core.detection.nms import box_areas, intersection_matrix
 from core.imaging import ImageReadError, load_rgb
@@ -274,11 +275,13 @@ def classifier_view(image: NDArray[Any], cell: LocatedCell, margin: float) -> ND
 def classifier_box(cell: LocatedCell, width: int, height: int) -> Box | None:
     """The box the classifier's crop is cut from, None for the whole image:
     training from class folders and classify --images share this rule."""
-    if cell.placement is not Placement.LOCATED:
-        return None
-    if max(cell.box.width / width, cell.box.height / height) >= FRAMED:
+    if cell.placement is not Placement.LOCATED or _frames_image(cell.box, width, height):
         return None
     return cell.box
+
+
+def _frames_image(box: Box, width: int, height: int) -> bool:
+    return max(box.width / width, box.height / height) >= FRAMED
 
 
 def plasma_colour(image: NDArray[Any]) -> NDArray[Any]:
@@ -303,11 +306,14 @@ def padded_for_tight_look(image: NDArray[Any]) -> tuple[NDArray[Any], int, int]:
 
 class CellLocator:
     """Finds the cell of each single-cell image with a proposer (the
-    detector, DetectorProposer) and the rules of choose_cell."""
+    detector, DetectorProposer) and the rules of choose_cell, then, with a
+    refiner, brings each located box to the classifier's box convention
+    (core.box_refiner)."""
 
-    def __init__(self, proposer: CellProposer, version: str = "") -> None:
+    def __init__(self, proposer: CellProposer, version: str = "", refiner: BoxRefiner | None = None) -> None:
         self.proposer = proposer
-        self.version = version
+        self.refiner = refiner
+        self.version = version if refiner is None else f"{version}+{refiner.version}"
 
     def locate(
         self, images: Sequence[NDArray[Any]], kinds: Sequence[CellKind | None] | None = None
@@ -347,10 +353,27 @@ class CellLocator:
         for index, cell in enumerate(results):
             if cell is not None and _is_platelet(cell, kinds[index]):
                 results[index] = replace(cell, box=trimmed_to_stain(images[index], cell.box))
+        if self.refiner is not None:
+            self._refine(images, results)
         return [
             result if result is not None else LocatedCell(whole_image_box(*_size(image)), Placement.WHOLE)
             for result, image in zip(results, images)
         ]
+
+
+    def _refine(self, images: Sequence[NDArray[Any]], results: list[LocatedCell | None]) -> None:
+        """Located boxes to the classifier's box convention; not a cell that
+        frames its image, which the classifier is shown whole (classifier_box)
+        however its box is drawn: a crop cut at another tool's box keeps it."""
+        assert self.refiner is not None
+        located = [
+            i for i, cell in enumerate(results)
+            if cell is not None and cell.placement is Placement.LOCATED
+            and not _frames_image(cell.box, *_size(images[i]))
+        ]
+        boxes = self.refiner.refine([images[i] for i in located], [results[i].box for i in located])  # type: ignore[union-attr]
+        for index, box in zip(located, boxes):
+            results[index] = replace(results[index], box=box)  # type: ignore[type-var]
 
 
 def _is_platelet(cell: LocatedCell, kind: CellKind | None) -> bool:
@@ -499,12 +522,13 @@ def _as_classes(found: Proposals) -> Proposals:
 
 
 def load_locator(model: str | None = None) -> CellLocator:
-    """The locator over the detector in use (or the one `model` names);
-    ModelCardError if its card and weights disagree."""
+    """The locator over the detector in use (or the one `model` names) and
+    the bundled box refiner; ModelCardError if a card and its weights
+    disagree."""
     from core.detection.detector import KerasCellDetector
 
     detector = KerasCellDetector.load(model)
-    return CellLocator(DetectorProposer(detector), detector.version)
+    return CellLocator(DetectorProposer(detector), detector.version, BoxRefiner.load())
 
 
 def kind_of_label(label: str | None) -> CellKind | None:

@@ -122,6 +122,7 @@ def about_html() -> str:
 def models_in_use() -> str:
     """"classifier hemalabel-wbc 1.2.0 (bundled), detector cell-detector 2.2",
     from the cards alone: no network is loaded to say it."""
+    from core.box_refiner import BoxRefinerCard, bundled_refiner_card
     from core.models.classifier_card import card_path_for, read_card
     from core.models.detector_card import DetectorCard
     from core.models.resolver import resolve_detector_card, resolve_model
@@ -140,4 +141,9 @@ def models_in_use() -> str:
         parts.append(f"detector {detector.name} {detector.version}")
     except Exception as error:  # noqa: BLE001
         parts.append(f"detector unreadable ({error})")
+    try:
+        refiner = BoxRefinerCard.load(bundled_refiner_card())
+        parts.append(f"single-cell box refiner {refiner.name} {refiner.version}")
+    except Exception as error:  # noqa: BLE001
+        parts.append(f"single-cell box refiner unreadable ({error})")
     return ", ".join(parts)

@@ -13,9 +13,10 @@ from core.models.files import ModelCardError
 from core.wording import json_error_place
 
 DETECTOR_CARD_FORMAT = "hemalabel-detector-card/1"
+BOX_REFINER_CARD_FORMAT = "hemalabel-box-refiner-card/1"
 SCREEN_TASK = "lymphoid-screen"
 
-CardKind = Literal["classifier", "detector", "screen"]
+CardKind = Literal["classifier", "detector", "screen", "box-refiner"]
 
 
 def card_kind(data: object) -> CardKind | None:
@@ -25,6 +26,8 @@ def card_kind(data: object) -> CardKind | None:
         return None
     if data.get("format") == DETECTOR_CARD_FORMAT:
         return "detector"
+    if data.get("format") == BOX_REFINER_CARD_FORMAT:
+        return "box-refiner"
     if data.get("task") == SCREEN_TASK:
         return "screen"
     if "input_size" in data and "work_scale" not in data:
@@ -36,11 +39,13 @@ _WHAT: dict[CardKind, str] = {
     "classifier": "a white-cell classifier",
     "detector": "a cell detector",
     "screen": "the lymphoid screen",
+    "box-refiner": "the single-cell locator's box refiner",
 }
 _WHERE_IT_GOES: dict[CardKind, str] = {
     "classifier": "give it to `hemalabel classify --model` or `evaluate --model`",
     "detector": "give it to `hemalabel detect --model`",
     "screen": "it screens with `--screen` (evaluate, classify) or the project's screen setting",
+    "box-refiner": "the locator loads it from the models folder by itself",
 }
 
 

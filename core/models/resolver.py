@@ -71,7 +71,7 @@ def current_model_path() -> Path:
 
 def available_models() -> list[str]:
     """The classifiers that can be named: each .keras file whose card is not
-    a cell detector's or the lymphoid screen's."""
+    a cell detector's, the lymphoid screen's or the box refiner's."""
     names: list[str] = []
     for folder in search_dirs():
         for weights in sorted(folder.glob("*.keras")) if folder.is_dir() else []:
@@ -81,12 +81,12 @@ def available_models() -> list[str]:
 
 
 def _not_a_classifier(weights: Path) -> bool:
-    """Whether the card beside the weights is a detector's or the screen's: not a classifier to pick."""
+    """Whether the card beside the weights is another kind of model's: not a classifier to pick."""
     try:
         card = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False  # no readable card: loading it will say so
-    return card_kind(card) in ("detector", "screen")
+    return card_kind(card) in ("detector", "screen", "box-refiner")
 
 
 # -- the cell detector --------------------------------------------------------

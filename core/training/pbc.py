@@ -83,3 +83,13 @@ def pbc_cells(root: str | os.PathLike[str], classes: list[str] | None = None) ->
             fallbacks += 1
         cells.append(LabelledCell(path, box, label, file_digest(path), "pbc"))
     return cells, fallbacks
+
+
+def has_own_box(cell: LabelledCell, root: str | os.PathLike[str]) -> bool:
+    """Whether OI-PBC boxes a cell of the image's class (pbc_cells gives the
+    rest a centred box of their class's median size: nothing to learn a box
+    from, or to score a located box against)."""
+    box_file = Path(root) / "boxes" / f"{cell.path.stem}.txt"
+    return box_file.is_file() and any(
+        kind in BOX_CLASSES_OF_FOLDER[cell.label] for kind, _ in read_yolo_boxes(box_file, *_NOMINAL_SIZE)
+    )

@@ -240,6 +240,7 @@ def test_about_names_the_models_in_use_and_what_they_learnt_from() -> None:
     card = read_card(card_path_for(resolve_model(None)))
     text = about_html()
     assert f"classifier {card.name} {card.version} (bundled)" in text and "detector cell-detector" in text
+    assert "single-cell box refiner cell-box-refiner 1.0" in text
     for expected in ("PBC (Acevedo et al.", "CC BY 4.0", "BCCD", "TXL-PBC", "LGPLv3", "Apache 2.0"):
         assert expected in text, expected
 

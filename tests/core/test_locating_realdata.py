@@ -58,6 +58,18 @@ def test_the_cell_of_a_whole_pbc_image_is_its_oi_pbc_box(locator: CellLocator, p
     assert np.mean([_iou(blind[i].box, pbc_test_sample[i].box) >= 0.7 for i in platelets]) >= 0.75
 
 
+def test_the_box_refiner_brings_located_boxes_closer_to_oi_pbcs(locator: CellLocator, pbc_test_sample) -> None:
+    assert locator.refiner is not None  # the bundled locator refines
+    images = [load_rgb(cell.path) for cell in pbc_test_sample]
+    kinds = [kind_of_label(cell.label) for cell in pbc_test_sample]
+    unrefined = CellLocator(locator.proposer, "detector alone").locate(images, kinds)
+    refined = locator.locate(images, kinds)
+    before = [_iou(f.box, cell.box) for f, cell in zip(unrefined, pbc_test_sample)]
+    after = [_iou(f.box, cell.box) for f, cell in zip(refined, pbc_test_sample)]
+    assert np.mean(after) > np.mean(before) + 0.005, (np.mean(before), np.mean(after))
+    assert sum(a >= 0.7 for a in after) >= sum(b >= 0.7 for b in before)
+
+
 def test_evaluate_on_whole_images_finds_the_cells_first(tmp_path: Path, pbc_test_sample, capsys) -> None:
     for cell in pbc_test_sample:
         (tmp_path / "tree" / cell.label).mkdir(parents=True, exist_ok=True)

@@ -14,6 +14,7 @@ from app.cli.commands import (
     models_cmd,
     recover_cmd,
     report_cmd,
+    train_box_refiner_cmd,
     train_cmd,
     train_detector_cmd,
     tune_detector_cmd,
@@ -34,6 +35,7 @@ ALL = [
     train_cmd,
     train_detector_cmd,
     tune_detector_cmd,
+    train_box_refiner_cmd,
     models_cmd,
 ]
 NAMES = frozenset(command.NAME for command in ALL)
