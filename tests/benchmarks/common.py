@@ -27,10 +27,15 @@ CROSS_LAB_CLASSES = ("neutrophil", "eosinophil", "lymphocyte", "monocyte")  # >=
 def pbc_test_split(config_path: Path = BUNDLED_CONFIG) -> list[LabelledCell]:
     """The PBC test split the bundled model's training left out: rebuilt from
     the same (source, classes, seed), so it is the very same cells."""
+    return pbc_split("test", config_path)
+
+
+def pbc_split(name: str, config_path: Path = BUNDLED_CONFIG) -> list[LabelledCell]:
+    """One split (train, val or test) of the bundled model's PBC images."""
     config = TrainConfig.load(config_path)
     source = next(s for s in config.sources if s.type == "pbc")
     source.path = str(DATA / "pbc")
-    return source_splits(source, config.classes, config.seed)["test"]
+    return source_splits(source, config.classes, config.seed)[name]
 
 
 def bccd_val_test(classes: list[str]) -> list[LabelledCell]:

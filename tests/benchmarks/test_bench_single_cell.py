@@ -35,9 +35,8 @@ from core.importing import import_source
 from core.jobs import run_job
 from core.locating import LocateCounts, classifier_view, kind_of_label, load_locator, read_and_locate
 from core.store import ProjectStore
-from core.training.pbc import BOX_CLASSES_OF_FOLDER, read_yolo_boxes
-from core.training.samples import LabelledCell
-from tests.benchmarks.common import CROSS_LAB_CLASSES, DATA, bccd_val_test, pbc_test_split
+from core.training.pbc import has_own_box
+from tests.benchmarks.common import CROSS_LAB_CLASSES, DATA, bccd_val_test, pbc_split, pbc_test_split
 
 pytestmark = pytest.mark.realdata
 
@@ -71,19 +70,9 @@ def test_whole_pbc_images_through_evaluate(tmp_path: Path, capsys: pytest.Captur
     assert located["accuracy"] >= 0.985 and located["balanced_accuracy"] >= 0.985
 
 
-def _has_oi_pbc_box(cell: LabelledCell) -> bool:
-    """Whether OI-PBC boxes a cell of the image's class (about 2% of images
-    have none, and pbc_cells gives those a centred box of the class's
-    median size: nothing a located box can be scored against)."""
-    boxes = DATA / "pbc" / "boxes" / f"{cell.path.stem}.txt"
-    return boxes.is_file() and any(
-        kind in BOX_CLASSES_OF_FOLDER[cell.label] for kind, _ in read_yolo_boxes(boxes, 360, 363)
-    )
-
-
 def test_located_box_against_the_oi_pbc_box() -> None:
     every = pbc_test_split()
-    cells = [cell for cell in every if _has_oi_pbc_box(cell)]
+    cells = [cell for cell in every if has_own_box(cell, DATA / "pbc")]
     print(f"\n{len(cells)} of the {len(every)} test images have an OI-PBC box of their class")
     locator = load_locator()
     agree: dict[str, list[bool]] = defaultdict(list)
@@ -103,6 +92,14 @@ def test_located_box_against_the_oi_pbc_box() -> None:
         print("  per class: " + ", ".join(f"{k} {np.mean(v):.1%}" for k, v in sorted(agree.items())))
         if known:
             known_share, known_fallbacks = share, placements["whole"]
+    # The validation split too: the refiner never trained on it (the rules were chosen on train and val).
+    val = [cell for cell in pbc_split("val") if has_own_box(cell, DATA / "pbc")]
+    found = read_and_locate([c.path for c in val], locator, [kind_of_label(c.label) for c in val])
+    val_agree = [
+        iou_matrix(np.array([read.cell.box.as_tuple()]), np.array([cell.box.as_tuple()]))[0, 0] >= 0.7  # type: ignore[union-attr]
+        for cell, read in zip(val, found)
+    ]
+    print(f"validation split, with the folder's class: {np.mean(val_agree):.2%} of {len(val)}")
     assert known_fallbacks <= 0.01 * len(cells)
     assert known_share >= 0.98
 
