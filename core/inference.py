@@ -14,6 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.crops import DEFAULT_MARGIN, crop_square
+from core.detection.colour_turns import ColourTurner, HueTurn
 from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
 from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
@@ -134,6 +135,7 @@ class _Found:
     detections: list[Detection]
     verdict: FieldVerdict | None  # None: not judged (see judge_detections)
     taught: Changed | None  # what the project's lesson changed; None: not applied
+    turn: HueTurn | None = None  # the colours the field was looked at in (core.detection.colour_turns)
 
 
 def _detect_slide(
@@ -145,10 +147,13 @@ def _detect_slide(
     total: int,
     cancel: CancelToken,
     lesson: ProposalLesson | None,
+    turner: ColourTurner,
 ) -> Generator[Progress, None, _Found | None]:
     """The slide's detections, in bands where it is large (see
     detect_in_bands), whether the field is unlike the detector's training
-    fields, and the detections as the project's box corrections taught
+    fields (and if so, found in the colours it learnt where a hue turn
+    brings them back: core.detection.colour_turns), and the detections as
+    the project's box corrections taught
     (core.detection.proposal_learning; not on a reviewed slide, whose
     proposals are the teaching, nor on a scan read in bands); or None with
     the reason recorded."""
@@ -164,12 +169,11 @@ def _detect_slide(
     image = _load_or_record(store, slide, failures)
     if image is None:
         return None
-    detections = detector.detect(image)
-    verdict = judge_detections(detector, image, detections)  # of the detector's own proposals
+    seen = turner.detect(image)  # the verdict is of the field's own colours
     if lesson is None or slide.id in lesson.reviewed_slides:
-        return _Found(detections, verdict, None)
-    taught, changed = lesson.apply(image, detections)
-    return _Found(taught, verdict, changed)
+        return _Found(seen.detections, seen.verdict, None, seen.turn)
+    taught, changed = lesson.apply(image, seen.detections)
+    return _Found(taught, seen.verdict, changed, seen.turn)
 
 
 def judge_detections(
@@ -225,13 +229,14 @@ def detect_slides(
     failures: list[SlideFailure] = []
     lesson = learn_proposals(store, detector.version)
     deleted = _deleted_boxes(store)
+    turner = ColourTurner(detector)  # one run: its fields vote on the turn that brings their colours back
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
         found = None
         if not _left_locked(store, slide, failures):
             found = yield from _detect_slide(store, detector, slide, failures, index - 1, len(slide_ids), cancel,
-                                             lesson)
+                                             lesson, turner)
         if found is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
@@ -261,7 +266,7 @@ def detect_slides(
             )
             store.mark_detected(slide_id, detector.version)
             # The last run's verdict replaces an earlier run's, null when not judged.
-            check = verdict.to_attribute(detector.version) if verdict is not None else None
+            check = verdict.to_attribute(detector.version, found.turn) if verdict is not None else None
             store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
             taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
             if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
@@ -269,7 +274,8 @@ def detect_slides(
             if replace_proposals and slide.attributes.get(WITHHELD_KEY) is not None:
                 # What the lesson withheld was among the proposals just replaced.
                 store.update_slide_attributes(slide_id, **{WITHHELD_KEY: None})
-        message = f"detected {counted(len(detections), 'cell')} on {slide.path}"
+        message = f"detected {counted(len(detections), 'cell')} on {slide.path}" + (
+            f" (in turned colours: {found.turn.describe()})" if found.turn is not None else "")
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures
 

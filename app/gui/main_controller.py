@@ -41,7 +41,7 @@ from app.gui.teaching_controller import TeachingController
 from app.gui.user_identity import window_identity
 from app.gui.worker import JobHandle, cancel_all_and_wait, start_job
 from app.version import window_title
-from core.detection.familiarity import UNRELIABLE, slide_is_unlike
+from core.detection.familiarity import UNRELIABLE, slide_colour_turn, slide_is_unlike
 from core.imaging import ImageReadError, is_image_file, probe_image
 from core.importing import import_source
 from core.inference import CellClassifier
@@ -749,7 +749,12 @@ class MainController(QObject):
         not to be trusted unchecked where it found the field unlike its
         training fields (core.detection.familiarity)."""
         banner = self.window.proposals_banner
-        if self.slide is not None and slide_is_unlike(self.slide):
+        turn = slide_colour_turn(self.slide) if self.slide is not None else None
+        if self.slide is not None and slide_is_unlike(self.slide) and turn is not None:
+            banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
+                                f"learnt from; it looked for cells with the field's {turn}, the colours it "
+                                "knows.", "warning")
+        elif self.slide is not None and slide_is_unlike(self.slide):
             banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
                                 "learnt from, so it may have called red cells white or missed cells.", "warning")
             banner.label.setAccessibleDescription(f"{UNRELIABLE}.")

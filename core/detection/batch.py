@@ -11,10 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.detection.colour_turns import ColourTurner, HueTurn
 from core.detection.familiarity import FieldVerdict
 from core.formats.common import atomic_write_text
 from core.imaging import ImageReadError, load_rgb
-from core.inference import CellDetector, Detection, detect_in_bands, judge_detections
+from core.inference import CellDetector, Detection, detect_in_bands
 from core.jobs import CancelToken, Job, Progress
 from core.schema import CellKind
 from core.wording import counted
@@ -32,6 +33,8 @@ class ImageDetections:
     # Whether the image is unlike the detector's training fields (None: not
     # judged, see core.inference.judge_detections).
     verdict: FieldVerdict | None = None
+    # The colours an unlike image's detections were found in; None: its own.
+    turn: HueTurn | None = None
 
 
 @dataclass(slots=True)
@@ -47,23 +50,24 @@ def detect_images(
     Yields Progress with the ImageDetections (or None) as payload."""
     cancel = cancel or CancelToken()
     report = FolderDetectionReport()
+    turner = ColourTurner(detector)
     for index, path in enumerate(paths, start=1):
         cancel.raise_if_cancelled()
         try:
             # A large scan is read in bands of rows, never held whole.
             banded = yield from detect_in_bands(detector, path, str(path), index - 1, len(paths), cancel)
-            verdict = None
+            verdict, turn = None, None
             if banded is None:
                 image = load_rgb(path)
-                banded = detector.detect(image), image.shape[1], image.shape[0]
-                verdict = judge_detections(detector, image, banded[0])
+                seen = turner.detect(image)
+                banded, verdict, turn = (seen.detections, image.shape[1], image.shape[0]), seen.verdict, seen.turn
                 del image
         except ImageReadError as error:
             report.skipped.append((str(path), error.reason))
             yield Progress(index, len(paths), f"{path}: {error.reason}")
             continue
         detections, width, height = banded
-        result = ImageDetections(Path(path), width, height, detections, verdict)
+        result = ImageDetections(Path(path), width, height, detections, verdict, turn)
         report.images.append(result)
         yield Progress(index, len(paths), f"{counted(len(result.detections), 'cell')} on {path}", payload=result)
     return report

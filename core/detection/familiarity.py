@@ -53,9 +53,15 @@ DARK_QUANTILE = 25.0
 # spread: a large scan's colours are those of its strided pixels.
 _PIXELS_READ = 1_000_000
 
-# The slide attribute `detect` writes its verdict into.
+# The slide attribute `detect` writes its verdict into, and its entry
+# naming the colours an unlike field's proposals were found in.
 SLIDE_KEY = "proposals_check"
+TURN_KEY = "colours_turned"
 UNRELIABLE = "Proposals unreliable on this slide: check them or teach the detector"
+
+
+class Describable(Protocol):
+    def describe(self) -> str: ...
 
 
 class Proposal(Protocol):
@@ -157,11 +163,13 @@ class FieldVerdict:
         too_white = self.white >= self.min_white and self.white_share > self.white_share_limit
         return self.unlikeness > self.threshold or too_white
 
-    def to_attribute(self, detector_version: str) -> dict[str, Any]:
-        """What a slide keeps of it (see slide_is_unlike)."""
-        return {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
+    def to_attribute(self, detector_version: str, turn: Describable | None = None) -> dict[str, Any]:
+        """What a slide keeps of it (see slide_is_unlike); `turn`: the
+        colours its proposals were found in (core.detection.colour_turns)."""
+        kept = {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
                 "threshold": round(self.threshold, 3), "white_proposals": self.white,
                 "white_share": round(self.white_share, 3), "detector": detector_version}
+        return kept | ({TURN_KEY: turn.describe()} if turn is not None else {})
 
 
 def white_share(detections: Sequence[Proposal]) -> tuple[int, float]:
@@ -260,3 +268,11 @@ def slide_is_unlike(slide: Slide) -> bool:
     training fields."""
     verdict = slide.attributes.get(SLIDE_KEY)
     return isinstance(verdict, dict) and verdict.get("unlike") is True
+
+
+def slide_colour_turn(slide: Slide) -> str | None:
+    """How an unlike slide's colours were turned to find its proposals
+    ("hues turned by 180°"), None if they were its own."""
+    check = slide.attributes.get(SLIDE_KEY)
+    turn = check.get(TURN_KEY) if isinstance(check, dict) else None
+    return turn if isinstance(turn, str) else None

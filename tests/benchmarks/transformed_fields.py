@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.detection.augment import greyed, turned_hue
+from core.detection.colour_turns import ColourTurner, turned
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, evaluate
 from core.imaging import load_rgb
@@ -17,10 +18,18 @@ from core.imaging import load_rgb
 Change = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 
 
-def changed_results(detector: Any, samples: Sequence[GroundTruth], change: Change) -> list[ImageResult]:
+def changed_results(
+    detector: Any, samples: Sequence[GroundTruth], change: Change, turner: ColourTurner | None = None
+) -> list[ImageResult]:
+    """The detector's proposals down to its AP floor on each changed field;
+    with a turner (one detection run's, as `detect` keeps), in the colours
+    it looks at an unlike field in."""
     results = []
     for gt in samples:
         image, boxes = change(load_rgb(gt.path), gt.boxes)
+        turn = turner.detect(image).turn if turner is not None else None
+        if turn is not None:
+            image = turned(image, turn)
         found, scores, classes = detector.detect_arrays(image, min_score=detector.card.min_score)
         results.append(ImageResult(boxes, gt.classes, found, scores, classes))
     return results

@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
-    from core.detection.familiarity import slide_is_unlike, slide_was_judged, unlike_sentence
+    from core.detection.familiarity import slide_colour_turn, slide_is_unlike, slide_was_judged, unlike_sentence
     from core.detection.proposal_learning import taught_by_corrections, taught_sentence
     from core.inference import detect_slides
 
@@ -80,6 +80,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
     failed = {f.slide_id for f in failures}
     judged = [slide for slide in store.slides() if slide.id not in failed and slide_was_judged(slide)]
     unlike = [slide.path for slide in judged if slide_is_unlike(slide)]
+    turns = {slide.path: slide_colour_turn(slide) for slide in judged if slide_is_unlike(slide)}
     taught = taught_by_corrections([slide for slide in store.slides() if slide.id not in failed])
     result = {
         "model": detector.version,
@@ -88,6 +89,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
         "cells": summary["cells"],
         "judged": len(judged),
         "unlike_training": unlike,  # their proposals are unreliable
+        "colours_turned": {path: turn for path, turn in turns.items() if turn is not None},
         "taught": taught,  # what the project's box corrections changed; null: nothing was learnt
     }
     if args.json:
@@ -100,7 +102,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
         if judged:
             print(unlike_sentence(len(unlike), len(judged)))
         for path in unlike:
-            print(f"  unlike: {path}")
+            turned = f" (proposals found with its {turns[path]})" if turns[path] is not None else ""
+            print(f"  unlike: {path}{turned}")
         if taught is not None:
             print(taught_sentence(taught["removed"], taught["rekinded"], taught["slides"], taught["examples"]))
         for failure in failures:
@@ -144,6 +147,8 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         "written": str(written),  # the CSV file, or the folder of VOC files
         "judged": len(judged),
         "unlike_training": [str(image.path) for image in unlike],  # their proposals are unreliable
+        # the unlike images whose proposals were found in turned colours, and how
+        "colours_turned": {str(image.path): image.turn.describe() for image in unlike if image.turn is not None},
     }
     if args.json:
         print_json(result)
@@ -154,7 +159,8 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         if judged:
             print(unlike_sentence(len(unlike), len(judged)))
         for image in unlike:
-            print(f"  unlike: {image.path}")
+            turned = f" (proposals found with its {image.turn.describe()})" if image.turn is not None else ""
+            print(f"  unlike: {image.path}{turned}")
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
     if report.skipped and not report.images:

@@ -1,0 +1,147 @@
+"""Looking at a field unlike the training fields in the colours it learnt.
+
+The detector decides "white cell" largely by colour, so on a field whose
+stain turned the colours (a lab's red cells blue-grey, a camera's channels
+swapped) it calls red cells white or finds nothing.  Such a field is told
+by its familiarity verdict (core.detection.familiarity).  Its colours can
+often be brought back: every hue turned by a common angle, or red and blue
+swapped (a hue reflection), leaves each cell's shape and darkness as they
+were.  So an unlike field is looked at again under each such turn; of the
+turns under which the field is no longer unlike, the one whose proposals
+the detector is surest of (the largest sum of their scores) is taken: in
+the colours it learnt the detector finds every cell, and surely.
+
+A lab's fields share their stain, so within one detection run the first
+fields searched vote, and once VOTES have voted the majority's turn is
+tried on each later field (one look instead of 23): an unlike field is
+looked at in it if it makes the field familiar, and so is a field that
+passes for familiar as it is when the detector is surer of it turned (a
+red-blue swap leaves some fields' colours near the training fields').  Fields no turn
+makes familiar (a greyed field has no hue to turn) stop the searching after
+FRUITLESS of them.  The verdict kept is the field's own, unlike, so the
+technician is still told to check: only the proposals come from the
+turned colours.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import cv2
+import numpy as np
+from numpy.typing import NDArray
+
+from core.detection.familiarity import FamiliarityReference, FieldVerdict, judge_field
+
+if TYPE_CHECKING:  # core.inference detects through this module
+    from core.inference import CellDetector, Detection
+
+# Hue turns tried, degrees: the reference's neighbours are about this far
+# apart in hue, so the nearest turn lands within the training fields' spread.
+STEP = 30
+# Searched fields whose chosen turns must agree before the majority's is
+# tried first, and fields no turn could make familiar before searching stops.
+VOTES = 3
+FRUITLESS = 10
+
+
+@dataclass(frozen=True, slots=True)
+class HueTurn:
+    """Red and blue swapped first (a reflection of the hue circle about
+    green) if `swapped`, then every hue turned by `degrees`."""
+
+    swapped: bool
+    degrees: int
+
+    def describe(self) -> str:
+        turned = f"hues turned by {self.degrees}\N{DEGREE SIGN}" if self.degrees else ""
+        swapped = "red and blue swapped" if self.swapped else ""
+        return ", ".join(part for part in (swapped, turned) if part)
+
+
+TURNS = tuple(
+    HueTurn(swapped, degrees) for swapped in (False, True) for degrees in range(0, 360, STEP) if swapped or degrees
+)
+
+
+def turned(image: NDArray[Any], turn: HueTurn) -> NDArray[np.uint8]:
+    """The image under `turn`, its saturation and value kept."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.int16)
+    hue = hsv[:, :, 0]  # OpenCV's hue runs 0-179, two degrees a step
+    if turn.swapped:
+        hue = (120 - hue) % 180  # 240 - h degrees: red and blue change places, green stays
+    hsv[:, :, 0] = (hue + turn.degrees // 2) % 180
+    return np.asarray(cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB), np.uint8)
+
+
+@dataclass(frozen=True, slots=True)
+class SeenField:
+    detections: list[Detection]
+    verdict: FieldVerdict | None  # of the field as it is (None: not judged)
+    turn: HueTurn | None  # the colours the detections were found in; None: the field's own
+
+
+class ColourTurner:
+    """Detection over one run of fields (a `detect`, a Detect All): each
+    field detected, judged, and, when unlike, looked at again in turned
+    colours.  Not shared between threads."""
+
+    def __init__(self, detector: CellDetector) -> None:
+        self.detector = detector
+        self.reference: FamiliarityReference | None = getattr(detector, "familiarity", None)
+        self.votes: Counter[HueTurn] = Counter()
+        self.fruitless = 0
+
+    def detect(self, image: NDArray[Any]) -> SeenField:
+        detections = self.detector.detect(image)
+        verdict = judge_field(image, detections, self.reference)
+        if verdict is None or not _has_hue(image):
+            return SeenField(detections, verdict, None)
+        turn = self.votes.most_common(1)[0][0] if sum(self.votes.values()) >= VOTES else None
+        if turn is not None:
+            found = self._look(image, turn)
+            # A field of a turned lab can pass for familiar as it is: in the
+            # run's turn it is taken if the detector is surer of it there.
+            if found is not None and (verdict.unlike or _sureness(found) > _sureness(detections)):
+                return SeenField(found, verdict, turn)
+        if not verdict.unlike or turn is not None or self.fruitless >= FRUITLESS:
+            return SeenField(detections, verdict, None)
+        best = self._search(image)
+        if best is None:
+            self.fruitless += 1
+            return SeenField(detections, verdict, None)
+        self.votes[best[1]] += 1
+        return SeenField(best[0], verdict, best[1])
+
+    def _look(self, image: NDArray[Any], turn: HueTurn) -> list[Detection] | None:
+        """The detections in turned colours if the field is familiar in them."""
+        recoloured = turned(image, turn)
+        detections = self.detector.detect(recoloured)
+        verdict = judge_field(recoloured, detections, self.reference)
+        return detections if verdict is not None and not verdict.unlike else None
+
+    def _search(self, image: NDArray[Any]) -> tuple[list[Detection], HueTurn] | None:
+        """Of the turns that make the field familiar, the one whose
+        proposals the detector is surest of; None when no turn does."""
+        best: tuple[float, list[Detection], HueTurn] | None = None
+        for turn in TURNS:
+            found = self._look(image, turn)
+            if found is not None and (best is None or _sureness(found) > best[0]):
+                best = (_sureness(found), found, turn)
+        return None if best is None else (best[1], best[2])
+
+
+def _sureness(detections: Sequence[Detection]) -> float:
+    return float(sum(detection.score for detection in detections))
+
+
+def _has_hue(image: NDArray[Any]) -> bool:
+    """Whether turning hues can change the image: not a grey one."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        return False
+    sample = image[::4, ::4].astype(np.int16)
+    spread = sample.max(axis=2) - sample.min(axis=2)  # 0 where a pixel is grey
+    return bool(spread.max() > 8)
