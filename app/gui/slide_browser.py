@@ -41,7 +41,7 @@ from app.gui.imagery import ImageShown
 from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
 from app.gui.thumbnails import ThumbnailLoader
-from core.detection.familiarity import UNRELIABLE, slide_is_unlike
+from core.detection.familiarity import UNRELIABLE, slide_colour_turn, slide_is_unlike
 from core.schema import Slide, SlideStatus
 from core.store import CellTally, StoreError, StoreEvent, StoreEventKind
 from core.store.claims import ClaimHolder
@@ -257,6 +257,8 @@ class SlideListModel(QAbstractListModel):
                 lines.append(self._problems[slide.id])
             if slide_is_unlike(slide):
                 lines.append(f"{UNRELIABLE}.")
+            if slide_colour_turn(slide) is not None:
+                lines.append(f"Proposals found with the field's {slide_colour_turn(slide)}.")
             if slide.id in self._claims:
                 lines.append(_claimed_words(self._claims[slide.id]))
             return "\n".join(lines)

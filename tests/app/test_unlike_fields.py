@@ -10,7 +10,7 @@ from fake_models import FakeClassifier, FakeDetector
 from PySide6.QtCore import Qt
 
 from app.gui import model_provider
-from core.detection.familiarity import SLIDE_KEY, UNRELIABLE, FamiliarityReference
+from core.detection.familiarity import SLIDE_KEY, TURN_KEY, UNRELIABLE, FamiliarityReference
 from core.store import ProjectStore
 
 FLAGGED = {"unlike": True, "unlikeness": 4.2, "threshold": 1.8, "detector": "fake-detector-1"}
@@ -64,3 +64,18 @@ def test_detecting_with_a_detector_that_finds_the_field_unlike_raises_the_banner
         qtbot.waitUntil(lambda: not window.proposals_banner.isVisible())
     finally:
         model_provider.use_models()
+
+
+def test_a_slide_looked_at_in_turned_colours_says_so(qtbot, open_window, project_path) -> None:
+    with ProjectStore.open(project_path) as store:
+        first = store.slides()[0]
+        store.update_slide_attributes(first.id, **{SLIDE_KEY: {**FLAGGED, TURN_KEY: "hues turned by 180\u00b0"}})
+    window, controller = open_window(project_path)
+    controller.show_slide_id(first.id)
+    wait_image(qtbot, controller)
+    banner = window.proposals_banner
+    assert banner.isVisible() and UNRELIABLE in banner.label.text()
+    assert "it looked for cells with the field's hues turned by 180\u00b0" in banner.label.text()
+    model = window.slide_model
+    tip = model.data(model.index(model.row_of(first.id)), Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("Proposals found with the field's hues turned by 180\u00b0.")
