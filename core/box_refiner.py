@@ -28,7 +28,7 @@ from numpy.typing import NDArray
 
 from core.finite_json import strict_dumps
 from core.formats.common import atomic_write_text
-from core.models.files import ModelCardError, sha256_of
+from core.models.files import ModelCardError, checked_weights
 from core.models.kinds import BOX_REFINER_CARD_FORMAT, card_kind, read_card_json
 from core.resources import bundled_models_dir
 from core.schema import Box
@@ -76,14 +76,7 @@ class BoxRefinerCard:
         return card
 
     def check_weights(self, card_path: Path) -> Path:
-        weights = Path(card_path).with_name(self.weights)
-        if not weights.is_file():
-            raise ModelCardError(f"{card_path}: weights file {weights.name} not found beside the card")
-        actual = sha256_of(weights)
-        if actual != self.sha256:
-            raise ModelCardError(f"{weights}: weights do not match the model card {Path(card_path).name} "
-                                 f"(sha256 {actual[:12]}... , card says {self.sha256[:12]}...); refusing to load")
-        return weights
+        return checked_weights(card_path, self.weights, self.sha256)
 
 
 def view(image: NDArray[Any], box: Box, side: int = VIEW_SIDE, context: float = CONTEXT) -> NDArray[np.uint8]:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.finite_json import strict_dumps
 from core.formats.common import atomic_write_text
-from core.models.files import ModelCardError, sha256_of
+from core.models.files import ModelCardError, checked_weights
 from core.models.kinds import DETECTOR_CARD_FORMAT, card_kind, read_card_json
 
 
@@ -76,7 +76,7 @@ class DetectorCard:
     def check_weights(self, card_path: Path) -> Path:
         """The weights file, refused if it is missing or is not the one the
         card describes."""
-        return _checked(card_path, self.weights, self.sha256)
+        return checked_weights(card_path, self.weights, self.sha256)
 
     def check_partner_weights(self, card_path: Path) -> Path | None:
         """The second network's weights file (None if the card names none),
@@ -87,17 +87,4 @@ class DetectorCard:
             return None
         if not self.partner_scales:
             raise ModelCardError(f"{card_path}: partner_weights {self.partner_weights} given but no partner_scales")
-        return _checked(card_path, self.partner_weights, self.partner_sha256)
-
-
-def _checked(card_path: Path, name: str, sha256: str) -> Path:
-    weights = Path(card_path).with_name(name)
-    if not weights.is_file():
-        raise ModelCardError(f"{card_path}: weights file {weights.name} not found beside the card")
-    actual = sha256_of(weights)
-    if actual != sha256:
-        raise ModelCardError(
-            f"{weights}: weights do not match the model card {Path(card_path).name} "
-            f"(sha256 {actual[:12]}... , card says {sha256[:12]}...); refusing to load"
-        )
-    return weights
+        return checked_weights(card_path, self.partner_weights, self.partner_sha256)
