@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from core.detection.colour_turns import ColourTurner
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, evaluate
 from core.detection.targets import CLASSES
@@ -52,14 +53,20 @@ def evaluate_detector(
     }
 
 
-def predict_results(detector: Any, samples: Sequence[GroundTruth], min_score: float = 0.05) -> list[ImageResult]:
-    """Predictions (down to min_score) beside the ground truth of each readable image."""
+def predict_results(
+    detector: Any, samples: Sequence[GroundTruth], min_score: float = 0.05, turner: ColourTurner | None = None
+) -> list[ImageResult]:
+    """Predictions (down to min_score) beside the ground truth of each
+    readable image; with a turner, in the colours `detect` would find the
+    cells in (core.detection.colour_turns)."""
     results = []
     for gt in samples:
         try:
             image = load_rgb(gt.path)
         except ImageReadError:
             continue
+        if turner is not None:
+            image = turner.colours_for(image)
         boxes, scores, classes = detector.detect_arrays(image, min_score=min_score)
         results.append(ImageResult(gt.boxes, gt.classes, boxes, scores, classes))
     return results

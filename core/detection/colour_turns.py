@@ -116,6 +116,12 @@ class ColourTurner:
         self.votes[best[1]] += 1
         return SeenField(best[0], verdict, best[1])
 
+    def colours_for(self, image: NDArray[Any]) -> NDArray[Any]:
+        """The image in the colours this run finds its cells in: for scoring
+        a detector's proposals as `detect` makes them."""
+        turn = self.detect(image).turn
+        return turned(image, turn) if turn is not None else image
+
     def _look(self, image: NDArray[Any], turn: HueTurn) -> list[Detection] | None:
         """The detections in turned colours if the field is familiar in them."""
         recoloured = turned(image, turn)

@@ -166,11 +166,14 @@ def _config(card: Any, card_path: str, settings: dict[str, Any]) -> Any:
 
 
 def _scores(detector: Any, name: str, fields: Sequence[GroundTruth]) -> Any:
+    """The detector's figures on the fields as `detect` would find their
+    cells, an unlike field in the colours a turn brings back included."""
     from core.detection.assess import predict_results
+    from core.detection.colour_turns import ColourTurner
     from core.retraining.detector_scoring import detector_scores
 
-    return detector_scores(name, predict_results(detector, fields, detector.card.min_score),
-                           detector.card.thresholds)
+    looked_at = predict_results(detector, fields, detector.card.min_score, ColourTurner(detector))
+    return detector_scores(name, looked_at, detector.card.thresholds)
 
 
 def _epoch_row(metrics: Any, message: str, seconds: float, budget: float) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from core.detection.augment import greyed, turned_hue
-from core.detection.colour_turns import ColourTurner, turned
+from core.detection.colour_turns import ColourTurner
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, evaluate
 from core.imaging import load_rgb
@@ -27,9 +27,8 @@ def changed_results(
     results = []
     for gt in samples:
         image, boxes = change(load_rgb(gt.path), gt.boxes)
-        turn = turner.detect(image).turn if turner is not None else None
-        if turn is not None:
-            image = turned(image, turn)
+        if turner is not None:
+            image = turner.colours_for(image)
         found, scores, classes = detector.detect_arrays(image, min_score=detector.card.min_score)
         results.append(ImageResult(boxes, gt.classes, found, scores, classes))
     return results
