@@ -1,6 +1,7 @@
 """`hemalabel --self-test`: prove an installation works end to end.
 
-Loads the bundled models, detects and classifies on a generated smear, runs
+Loads the bundled models (the single-cell locator's box refiner too),
+detects and classifies on a generated smear, runs
 the same through a throw-away project, opens and closes the main window, and
 exits non-zero on any failure.  It is what the bundle build script runs, and
 what a lab's IT runs after installing.
@@ -69,6 +70,13 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
         runtime = getattr(model, "runtime", "")
         return f"version {model.version}, {len(model.classes)} classes" + (f", network on {runtime}" if runtime else "")
 
+    def locator() -> str:
+        # Single-cell images: the detector and the box refiner the locator needs.
+        from core.locating import load_locator
+
+        found = load_locator().locate([image[150:330, 230:410]])[0]
+        return f"a generated single-cell image's cell {found.placement.value}, box refiner loaded"
+
     def project() -> str:
         from PIL import Image
 
@@ -99,7 +107,8 @@ def run_self_test(show_window: Callable[[], None] | None = None) -> int:
         assert slides and cells, "the sample project has no slides or no cells"
         return f"{counted(slides, 'slide')} and {counted(cells, 'cell')} in the sample project"
 
-    checks: list[tuple[str, Callable[[], str]]] = [("detector", detector), ("classifier", classifier)]
+    checks: list[tuple[str, Callable[[], str]]] = [("detector", detector), ("classifier", classifier),
+                                                  ("locator", locator)]
     checks += [("project", project), ("sample", sample)]
     if os.environ.get("HEMALABEL_SELF_TEST_WINDOW_ONLY"):
         checks = []  # the bundle script times the window's cold start alone

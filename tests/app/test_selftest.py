@@ -11,6 +11,7 @@ def test_self_test_passes_with_working_models(fake_models, capsys: pytest.Captur
     assert run_self_test() == 0
     out = capsys.readouterr().out
     assert "detector: ok" in out and "classifier: ok" in out and "project: ok" in out and "sample: ok" in out
+    assert "locator: ok" in out
     assert out.strip().endswith("self-test: passed")
 
 
