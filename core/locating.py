@@ -360,7 +360,6 @@ class CellLocator:
             for result, image in zip(results, images)
         ]
 
-
     def _refine(self, images: Sequence[NDArray[Any]], results: list[LocatedCell | None]) -> None:
         """Located boxes to the classifier's box convention; not a cell that
         frames its image, which the classifier is shown whole (classifier_box)
