@@ -110,6 +110,10 @@ def moved(box: Box, offsets: NDArray[Any], width: int, height: int) -> Box | Non
     return Box(x0, y0, x1, y1) if x1 > x0 and y1 > y0 else None
 
 
+def bundled_refiner_card() -> Path:
+    return bundled_models_dir() / CARD_NAME
+
+
 class BoxRefiner:
     """A trained refiner and its card."""
 
@@ -124,7 +128,7 @@ class BoxRefiner:
         one); ModelCardError naming the file if card and weights disagree."""
         from core.keras_files import load_keras_file
 
-        path = Path(card_path) if card_path is not None else bundled_models_dir() / CARD_NAME
+        path = Path(card_path) if card_path is not None else bundled_refiner_card()
         card = BoxRefinerCard.load(path)
         model = load_keras_file(card.check_weights(path), ModelCardError, "the box refiner's weights")
         shape = tuple(model.input_shape[1:])
@@ -152,7 +156,3 @@ class BoxRefiner:
             new = moved(box, offsets, image.shape[1], image.shape[0]) if believed else None
             refined.append(new if new is not None else box)
         return refined
-
-
-def bundled_refiner_card() -> Path:
-    return bundled_models_dir() / CARD_NAME
