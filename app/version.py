@@ -1,19 +1,13 @@
-"""The application's version, from the installed distribution's metadata
-(pyproject.toml is its single source), falling back inside a frozen bundle."""
+"""The application's name and window title; its version is core's
+(core.version), which the screen's cell cache also keys on."""
 
 from __future__ import annotations
 
-from importlib import metadata
+from core.version import app_version
+
+__all__ = ["APP_NAME", "app_version", "window_title"]
 
 APP_NAME = "HemaLabel"
-_FALLBACK_VERSION = "0.1.0"
-
-
-def app_version() -> str:
-    try:
-        return metadata.version("hemalabel")
-    except metadata.PackageNotFoundError:
-        return _FALLBACK_VERSION
 
 
 def window_title(project: str | None = None, slide: str | None = None) -> str:

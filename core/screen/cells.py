@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import importlib.metadata
 import os
 import tempfile
 from collections.abc import Sequence
@@ -34,6 +33,7 @@ from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 from core.screen.fields import Field
 from core.training.samples import file_digest
+from core.version import app_version
 
 FIELD_ENLARGEMENT = 3.0
 CACHE_VERSION = 1
@@ -52,7 +52,7 @@ def cell_finder_digest() -> str:
         try:
             digest.update(source.read_bytes())
         except OSError:  # an installed bundle keeps no source: its version stands for the code
-            digest.update(importlib.metadata.version("hemalabel").encode())
+            digest.update(app_version().encode())
     return digest.hexdigest()[:16]
 
 

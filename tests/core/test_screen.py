@@ -266,6 +266,29 @@ def test_the_cell_cache_is_keyed_by_the_code_that_finds_the_cells(tmp_path: Path
     cells.cell_finder_digest.cache_clear()
 
 
+def test_without_its_source_or_its_metadata_the_cell_cache_is_keyed_by_the_version(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A frozen bundle keeps neither the .py files nor the distribution's
+    metadata: the key falls back to the version, never to an exception."""
+    import importlib.metadata
+
+    import core.detection
+    from core.screen import cells
+
+    def no_metadata(name: str) -> str:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(core.detection, "__file__", str(tmp_path / "gone" / "__init__.py"))
+    monkeypatch.setattr(cells, "__file__", str(tmp_path / "gone" / "cells.pyc"))
+    monkeypatch.setattr(importlib.metadata, "version", no_metadata)
+    cells.cell_finder_digest.cache_clear()
+    try:
+        assert len(cells.cell_finder_digest()) == 16
+    finally:
+        cells.cell_finder_digest.cache_clear()
+
+
 class _CountingDetector:
     """One white cell in the middle of any field; counts its looks."""
 
