@@ -749,17 +749,15 @@ class MainController(QObject):
         not to be trusted unchecked where it found the field unlike its
         training fields (core.detection.familiarity)."""
         banner = self.window.proposals_banner
-        turn = slide_colour_turn(self.slide) if self.slide is not None else None
-        if self.slide is not None and slide_is_unlike(self.slide) and turn is not None:
-            banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
-                                f"learnt from; it looked for cells with the field's {turn}, the colours it "
-                                "knows.", "warning")
-        elif self.slide is not None and slide_is_unlike(self.slide):
-            banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
-                                "learnt from, so it may have called red cells white or missed cells.", "warning")
-            banner.label.setAccessibleDescription(f"{UNRELIABLE}.")
-        else:
+        if self.slide is None or not slide_is_unlike(self.slide):
             banner.hide_message()
+            return
+        turn = slide_colour_turn(self.slide)
+        outcome = (f"; it looked for cells with the field's {turn}, the colours it knows" if turn is not None
+                   else ", so it may have called red cells white or missed cells")
+        banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
+                            f"learnt from{outcome}.", "warning")
+        banner.label.setAccessibleDescription(f"{UNRELIABLE}.")
 
     def _update_undo_actions(self) -> None:
         a = self.window.actions
