@@ -660,8 +660,10 @@ class ProjectStore(ProjectReader):
     def _human_targets(self, cell_ids: Sequence[int], seen: Seen | None = None) -> list[Cell]:
         """The cells, each once, in id order: every edit writes rows in one
         order, so two server stations editing the same cells wait for one
-        another rather than deadlock (the second then refused, out of date)."""
+        another rather than deadlock (the second then refused, out of date).
+        Each slide is checked once: a gallery's edit is on many cells of one."""
         cells = []
+        slides: set[int] = set()
         for cell_id in sorted(set(cell_ids)):
             cell = self._cell_or_none(cell_id)
             shown = None if seen is None else seen.get(cell_id)
@@ -669,8 +671,10 @@ class ProjectStore(ProjectReader):
                 raise conflict_error(self._db, self.path, cell_id, self.taxonomy)
             if cell is None:
                 raise StoreError(f"{self.path}: no cell with id {cell_id}")
-            self._check_unlocked(cell.slide_id)
-            self._touch_for_review(cell.slide_id)
+            if cell.slide_id not in slides:
+                self._check_unlocked(cell.slide_id)
+                self._touch_for_review(cell.slide_id)
+                slides.add(cell.slide_id)
             cells.append(cell)
         return cells
 
