@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from app.gui.imagery import ImageShown
 from app.gui.presentation import STATUS_COLOURS, STATUS_TEXT, SlideCounts
 from app.gui.session import ProjectSession
+from app.gui.slide_claims import claimed_words
 from app.gui.thumbnails import ThumbnailLoader
 from core.detection.familiarity import UNRELIABLE, slide_colour_turn, slide_is_unlike
 from core.schema import Slide, SlideStatus
@@ -257,22 +258,17 @@ class SlideListModel(QAbstractListModel):
                 lines.append(self._problems[slide.id])
             if slide_is_unlike(slide):
                 lines.append(f"{UNRELIABLE}.")
-            if slide_colour_turn(slide) is not None:
-                lines.append(f"Proposals found with the field's {slide_colour_turn(slide)}.")
+            if (turn := slide_colour_turn(slide)) is not None:
+                lines.append(f"Proposals found with the field's {turn}.")
             if slide.id in self._claims:
-                lines.append(_claimed_words(self._claims[slide.id]))
+                lines.append(claimed_words(self._claims[slide.id]))
             return "\n".join(lines)
         if role == Qt.ItemDataRole.AccessibleDescriptionRole:
             notes = [f"{UNRELIABLE}."] if slide_is_unlike(slide) else []
             if slide.id in self._claims:
-                notes.append(_claimed_words(self._claims[slide.id]))
+                notes.append(claimed_words(self._claims[slide.id]))
             return " ".join(notes) or None
         return None
-
-
-def _claimed_words(holder: ClaimHolder) -> str:
-    words = holder.describe()
-    return f"{words[:1].upper()}{words[1:]}."
 
 
 class SlideDelegate(QStyledItemDelegate):

@@ -32,6 +32,12 @@ def ask_take_over_reason(parent: QWidget, holder: ClaimHolder) -> str | None:
     return text.strip() if accepted else None
 
 
+def claimed_words(holder: ClaimHolder) -> str:
+    """"In review by AB on bench-2 since 10:42.": a sentence of its own."""
+    words = holder.describe()
+    return f"{words[:1].upper()}{words[1:]}."
+
+
 class SlideClaims(QObject):
     """`held_elsewhere_changed(bool)` is called when the slide on show
     becomes (or stops being) another station's; `show_others` is given every
@@ -146,10 +152,9 @@ class SlideClaims(QObject):
         if holder is None:
             self._banner.hide_message()
         else:
-            words = holder.describe()
             button = None if self._store().read_only else "Take Over\u2026"
             self._banner.show_message(
-                f"<b>{html.escape(words[:1].upper() + words[1:])}.</b> You can look at this slide; it can be "
+                f"<b>{html.escape(claimed_words(holder))}</b> You can look at this slide; it can be "
                 "changed here only once it is left there or taken over.", "info", button)
         if changed:
             self._held_elsewhere_changed(holder is not None)
