@@ -53,6 +53,8 @@ class Claims:
         self.timeout_s = timeout_s
         self._db = db
         self._clock = dialect_of(db).clock()
+        # Another station's claim whose heartbeat has not stopped: (station, timeout_s).
+        self._live_elsewhere = f"station <> ? AND heartbeat >= {self._clock} - ?"
 
     def take(self, slide_id: int, identity: Identity) -> ClaimHolder | None:
         """Claim a free or lapsed slide, or renew this station's claim:
@@ -79,20 +81,18 @@ class Claims:
     def holder(self, slide_id: int) -> ClaimHolder | None:
         """Another station's live claim on the slide, if any."""
         row = self._db.execute(
-            f"SELECT who, workstation, since FROM claims WHERE slide_id = ? AND station <> ? "
-            f"AND heartbeat >= {self._clock} - ?",
+            f"SELECT who, workstation, since FROM claims WHERE slide_id = ? AND {self._live_elsewhere}",
             (slide_id, self.station, self.timeout_s),
         ).fetchone()
-        return _holder(row)
+        return None if row is None else _holder(row)
 
     def held_by_others(self) -> dict[int, ClaimHolder]:
         """Every live claim of another station, by slide."""
         rows = self._db.execute(
-            f"SELECT slide_id, who, workstation, since FROM claims WHERE station <> ? "
-            f"AND heartbeat >= {self._clock} - ?",
+            f"SELECT slide_id, who, workstation, since FROM claims WHERE {self._live_elsewhere}",
             (self.station, self.timeout_s),
         ).fetchall()
-        return {int(row["slide_id"]): ClaimHolder(row["who"], row["workstation"], row["since"]) for row in rows}
+        return {int(row["slide_id"]): _holder(row) for row in rows}
 
     def release(self, slide_id: int | None = None) -> None:
         """Give one slide's claim back, or (None) every claim of this station."""
@@ -133,5 +133,5 @@ class Claims:
         return bool(cursor.rowcount == 1)
 
 
-def _holder(row: Row | None) -> ClaimHolder | None:
-    return None if row is None else ClaimHolder(row["who"], row["workstation"], row["since"])
+def _holder(row: Row) -> ClaimHolder:
+    return ClaimHolder(row["who"], row["workstation"], row["since"])
