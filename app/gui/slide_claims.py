@@ -96,11 +96,12 @@ class SlideClaims(QObject):
         if not self.active:
             return
         try:
-            self._store().heartbeat()
+            still_held = self._store().heartbeat()
         except StoreError as error:
             self._show_message(str(error))
             return
-        self._claim()
+        if self.slide_id not in still_held:
+            self._claim()  # not (or no longer) this station's: claim it, or hear who has it
         self._look_at_others()
 
     def recheck(self) -> None:
