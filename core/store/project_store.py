@@ -295,9 +295,9 @@ class ProjectStore(ProjectReader):
         """Claim a slide for review here (or renew the claim): None.  Held by
         another live station: who holds it, and nothing is written.  A
         read-only store claims nothing; it only says who holds the slide."""
+        if self.read_only:
+            return self.claim_holder(slide_id)
         with self._lock:
-            if self.read_only:
-                return self._claim_step("read", lambda: self._claims.holder(slide_id))
             self._reviewing = True
             return self._claim_step("claim", lambda: self._claims.take(slide_id, self.identity))
 
@@ -309,10 +309,7 @@ class ProjectStore(ProjectReader):
     def held_elsewhere(self, slide_id: int) -> ClaimHolder | None:
         """The other station's claim that refuses this store's edits of the
         slide, if any: none for a store that claims nothing (a command)."""
-        with self._lock:
-            if not self._reviewing:
-                return None
-            return self._claim_step("read", lambda: self._claims.holder(slide_id))
+        return self.claim_holder(slide_id) if self._reviewing else None
 
     def claims_of_others(self) -> dict[int, ClaimHolder]:
         """Every slide another live station holds, and who."""
