@@ -80,6 +80,7 @@ class CanvasController(QObject):
         self._items: dict[int, CellItem] = {}
         self._cells: dict[int, Cell] = {}
         self._visible_kinds = {CellKind.WHITE, CellKind.RED, CellKind.PLATELET}
+        self.held_elsewhere = False  # another station has the slide on show in review (app.gui.slide_claims)
         self._image_item = TiledImageItem()
         self.scene.addItem(self._image_item)
         self._image_state: tuple[ImageShown, str] = (ImageShown.NONE, "")
@@ -97,9 +98,6 @@ class CanvasController(QObject):
         self.session = session
         self._cache.clear()
         self.show_slide(None)
-
-    # Another station has the slide on show open for review (app.gui.slide_claims).
-    held_elsewhere = False
 
     @property
     def editable(self) -> bool:
