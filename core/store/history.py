@@ -85,7 +85,7 @@ def next_description(db: Connection, undo: bool, owner: Identity | None = None) 
 def next_step(db: Connection, undo: bool, owner: Identity | None = None) -> tuple[int, str] | None:
     """The step undo (or redo) plays next: (edit id, description).  With
     `owner`, the step is theirs (who and workstation), whoever edited since."""
-    mine, parameters = ("", ()) if owner is None else (" AND who = ? AND workstation = ?", _of(owner))
+    mine, parameters = _of(owner)
     query = (
         f"SELECT id, description FROM edits WHERE undone = 0{mine} ORDER BY id DESC LIMIT 1"
         if undo
@@ -127,13 +127,15 @@ def later_change(db: Connection, edit_id: int, cell_ids: Sequence[int]) -> Later
                        row["at"], row["description"])
 
 
-def _of(identity: Identity) -> tuple[str, str]:
-    return identity.user, identity.workstation
+def _of(owner: Identity | None) -> tuple[str, tuple[str, ...]]:
+    """The condition on edits that they are `owner`'s (" AND ..."; none without one)."""
+    return ("", ()) if owner is None else (" AND who = ? AND workstation = ?", (owner.user, owner.workstation))
 
 
 def _undone_steps(owner: Identity | None) -> tuple[str, tuple[str, ...]]:
     """The steps of the redo branch (`owner`'s only, when given), as a condition on edits."""
-    return ("undone = 1", ()) if owner is None else ("undone = 1 AND who = ? AND workstation = ?", _of(owner))
+    mine, parameters = _of(owner)
+    return f"undone = 1{mine}", parameters
 
 
 def changes_to_play(db: Connection, edit_id: int, undo: bool) -> list[CellChange]:
