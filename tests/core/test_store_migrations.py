@@ -39,6 +39,17 @@ def make_version_1_project(path: Path) -> None:
     connection.close()
 
 
+def make_project_at(path: Path, version: int, *statements: str) -> None:
+    """The version-1 project as the HemaLabel of `version` left it, with
+    `statements` run on it there."""
+    make_version_1_project(path)
+    connection = sqlite3.connect(path, isolation_level=None)
+    migrate(connection, target=version)
+    for statement in statements:
+        connection.execute(statement)
+    connection.close()
+
+
 def _state(label: str, source: str, reviewed: bool) -> dict:
     return {
         "slide_id": 1,
@@ -87,10 +98,7 @@ def test_the_indexes_that_change_no_layout_are_made_on_opening_without_a_new_ver
     """They change no layout, so the file keeps a version number that the
     HemaLabel before them still opens."""
     path = tmp_path / "old.hemalabel"
-    make_version_1_project(path)
-    connection = sqlite3.connect(path, isolation_level=None)
-    migrate(connection)  # a current file from before the indexes
-    connection.close()
+    make_project_at(path, CURRENT_VERSION)  # a current file from before the indexes
     with ProjectStore.open(path, read_only=True):
         pass  # reading changes nothing
     assert "edits_undone" not in _index_names(path)
@@ -132,10 +140,7 @@ def test_a_version_2_project_opens_with_its_cells_unscreened_and_takes_a_screen(
     """Version 3 adds the lymphoid screen's columns: old cells were never
     screened, and an undo step saved before them still plays."""
     path = tmp_path / "old.hemalabel"
-    make_version_1_project(path)
-    connection = sqlite3.connect(path, isolation_level=None)
-    migrate(connection, target=2)
-    connection.close()
+    make_project_at(path, 2)
     with ProjectStore.open(path) as store:
         assert store.schema_version == CURRENT_VERSION
         assert store.cell(7).screen is None
@@ -153,11 +158,7 @@ def test_a_version_3_project_opens_with_its_edits_by_nobody_known_and_records_wh
     say so in the trail, an undo of one still plays, and every new edit, a
     sign-off included, names the identity the project was opened with."""
     path = tmp_path / "old.hemalabel"
-    make_version_1_project(path)
-    connection = sqlite3.connect(path, isolation_level=None)
-    migrate(connection, target=3)
-    connection.execute("UPDATE edits SET at = '2026-01-05T09:00:00.000+00:00'")
-    connection.close()
+    make_project_at(path, 3, "UPDATE edits SET at = '2026-01-05T09:00:00.000+00:00'")
     with ProjectStore.open(path, identity=Identity("CD", "bench-2")) as store:
         assert store.schema_version == CURRENT_VERSION
         (old,) = audit_trail(store)
@@ -177,10 +178,7 @@ def test_a_version_4_project_opens_with_every_cell_at_its_first_row_version_and_
     version and the slides' claims: a file from before has every cell at 0
     and no slide claimed, and its data and history are as they were."""
     path = tmp_path / "old.hemalabel"
-    make_version_1_project(path)
-    connection = sqlite3.connect(path, isolation_level=None)
-    migrate(connection, target=4)
-    connection.close()
+    make_project_at(path, 4)
     with ProjectStore.open(path) as store:
         assert store.schema_version == CURRENT_VERSION
         assert [dict(row)["row_version"] for row in store.raw_rows("cells")] == [0]
