@@ -23,13 +23,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.box_refiner import CARD_NAME, CONTEXT, VIEW_SIDE, BoxRefiner, BoxRefinerCard, edge_offsets, view
-from core.detection.nms import iou_matrix
 from core.imaging import load_rgb
 from core.locating import CellLocator, DetectorProposer, Placement, kind_of_label, read_and_locate
 from core.models.files import sha256_of
 from core.schema import Box
-from core.training.config import TrainConfig
-from core.training.datasets import source_splits
+from core.training.datasets import pbc_splits_of
 from core.training.pbc import has_own_box
 from core.training.samples import LabelledCell
 
@@ -54,11 +52,9 @@ class RefinerTrainingConfig:
 
 def pbc_splits(config: RefinerTrainingConfig) -> dict[str, list[LabelledCell]]:
     """The classifier's PBC train and validation images that OI-PBC boxes."""
-    classifier = TrainConfig.load(config.classifier_config)
-    source = next(s for s in classifier.sources if s.type == "pbc")
-    source.path = str(config.data / "pbc")
-    splits = source_splits(source, classifier.classes, classifier.seed)
-    boxed = {name: [c for c in splits[name] if has_own_box(c, source.path)] for name in ("train", "val")}
+    root = config.data / "pbc"
+    splits = pbc_splits_of(config.classifier_config, root)
+    boxed = {name: [c for c in splits[name] if has_own_box(c, root)] for name in ("train", "val")}
     return {"train": boxed["train"][:: config.every], "val": boxed["val"]}
 
 
@@ -120,11 +116,7 @@ def build_refiner_network(side: int) -> Any:
 def agreement(found: Sequence[Box | None], truth: Sequence[LabelledCell]) -> dict[str, float]:
     """How many boxes agree with OI-PBC's (IoU >= AGREES), of all images
     (an image with no located box disagrees), and the mean IoU."""
-    ious = [
-        float(iou_matrix(np.array([box.as_tuple()]), np.array([cell.box.as_tuple()]))[0, 0])  # type: ignore[union-attr]
-        if box is not None else 0.0
-        for box, cell in zip(found, truth)
-    ]
+    ious = [box.iou(cell.box) if box is not None and cell.box is not None else 0.0 for box, cell in zip(found, truth)]
     agree = sum(iou >= AGREES for iou in ious)
     return {"images": len(ious), "agree": agree, "share": agree / max(1, len(ious)),
             "mean_iou": float(np.mean(ious)) if ious else 0.0}
@@ -174,13 +166,9 @@ def train_box_refiner(
             "trained_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
     )
-    refiner = BoxRefiner(network, card)
+    # Scored as the app locates: the same detector's boxes, then refined.
     val = splits["val"]
-    images = [load_rgb(cell.path) for cell in val]
-    kept = [i for i, box in enumerate(located["val"]) if box is not None]
-    refined: list[Box | None] = list(located["val"])
-    for i, box in zip(kept, refiner.refine([images[i] for i in kept], [located["val"][i] for i in kept])):  # type: ignore[misc]
-        refined[i] = box
+    refined = located_boxes(CellLocator(locator.proposer, locator.version, BoxRefiner(network, card)), val)
     card.metrics = {"validation_located": agreement(located["val"], val), "validation_refined": agreement(refined, val)}
     card.save(out / CARD_NAME)
     progress(f"validation: {card.metrics['validation_located']['agree']} -> "

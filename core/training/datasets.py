@@ -9,7 +9,7 @@ from typing import Any
 from core.locating import load_locator
 from core.training.config import SourceConfig, TrainConfig
 from core.training.pbc import pbc_cells
-from core.training.samples import LabelledCell, from_bccd, from_class_folders, from_store
+from core.training.samples import DatasetError, LabelledCell, from_bccd, from_class_folders, from_store
 from core.training.splits import split_samples
 
 
@@ -28,6 +28,18 @@ def source_splits(source: SourceConfig, classes: list[str], seed: int) -> dict[s
         with ProjectStore.open(source.path, read_only=True) as store:
             cells = from_store(store, classes)
     return split_samples(cells, source.val, source.test, seed)
+
+
+def pbc_splits_of(config_path: Path, pbc_root: Path) -> dict[str, list[LabelledCell]]:
+    """The PBC images of a training config's PBC source by split, read from
+    `pbc_root`: the same (source, classes, seed), so the very cells the
+    model trained on, and those it never saw."""
+    config = TrainConfig.load(config_path)
+    source = next((s for s in config.sources if s.type == "pbc"), None)
+    if source is None:
+        raise DatasetError(f"{config_path}: the training config has no PBC source")
+    source.path = str(pbc_root)
+    return source_splits(source, config.classes, config.seed)
 
 
 def gather_samples(config: TrainConfig) -> tuple[dict[str, list[LabelledCell]], dict[str, Any]]:

@@ -14,8 +14,7 @@ from core.classifier.metrics import classification_report
 from core.crops import crop_square
 from core.detection.data import drop_duplicates_of, read_ground_truth
 from core.imaging import load_rgb
-from core.training.config import TrainConfig
-from core.training.datasets import source_splits
+from core.training.datasets import pbc_splits_of
 from core.training.samples import LabelledCell, from_bccd
 from tests.conftest import REAL_DATA as DATA
 from tests.conftest import REPO_ROOT as ROOT
@@ -32,10 +31,7 @@ def pbc_test_split(config_path: Path = BUNDLED_CONFIG) -> list[LabelledCell]:
 
 def pbc_split(name: str, config_path: Path = BUNDLED_CONFIG) -> list[LabelledCell]:
     """One split (train, val or test) of the bundled model's PBC images."""
-    config = TrainConfig.load(config_path)
-    source = next(s for s in config.sources if s.type == "pbc")
-    source.path = str(DATA / "pbc")
-    return source_splits(source, config.classes, config.seed)[name]
+    return pbc_splits_of(config_path, DATA / "pbc")[name]
 
 
 def bccd_val_test(classes: list[str]) -> list[LabelledCell]:

@@ -35,6 +35,7 @@ from core.importing import import_source
 from core.jobs import run_job
 from core.locating import LocateCounts, classifier_view, kind_of_label, load_locator, read_and_locate
 from core.store import ProjectStore
+from core.training.box_refiner_trainer import agreement, located_boxes
 from core.training.pbc import has_own_box
 from tests.benchmarks.common import CROSS_LAB_CLASSES, DATA, bccd_val_test, pbc_split, pbc_test_split
 
@@ -94,12 +95,8 @@ def test_located_box_against_the_oi_pbc_box() -> None:
             known_share, known_fallbacks = share, placements["whole"]
     # The validation split too: the refiner never trained on it (the rules were chosen on train and val).
     val = [cell for cell in pbc_split("val") if has_own_box(cell, DATA / "pbc")]
-    found = read_and_locate([c.path for c in val], locator, [kind_of_label(c.label) for c in val])
-    val_agree = [
-        iou_matrix(np.array([read.cell.box.as_tuple()]), np.array([cell.box.as_tuple()]))[0, 0] >= 0.7  # type: ignore[union-attr]
-        for cell, read in zip(val, found)
-    ]
-    print(f"validation split, with the folder's class: {np.mean(val_agree):.2%} of {len(val)}")
+    print(f"validation split, with the folder's class: {agreement(located_boxes(locator, val), val)['share']:.2%} "
+          f"of {len(val)}")
     assert known_fallbacks <= 0.01 * len(cells)
     assert known_share >= 0.98
 

@@ -105,3 +105,20 @@ def test_bccd_white_cells_cut_at_a_margin_are_found_or_kept_whole(locator: CellL
     for f, (inset, side) in zip(found, inner):
         if f.placement is Placement.LOCATED:
             assert _iou(f.box, Box(inset, inset, side - inset, side - inset)) >= 0.4
+
+
+def test_the_refiner_trainer_writes_a_card_that_loads_and_scores_validation(tmp_path: Path, locator) -> None:
+    """hemalabel train-box-refiner's path on PBC, one epoch on one training
+    image in a hundred: a card the locator loads, validation scored both ways."""
+    from core.box_refiner import BoxRefiner
+    from core.resources import bundled_models_dir
+    from core.training.box_refiner_trainer import RefinerTrainingConfig, train_box_refiner
+
+    classifier_config = bundled_models_dir() / "hemalabel-wbc.train.json"
+    config = RefinerTrainingConfig(real_data_path(), classifier_config, epochs=1, every=100, view_side=32)
+    plain = CellLocator(locator.proposer, "detector alone")
+    card = train_box_refiner(config, tmp_path, plain, progress=lambda _line: None)
+    assert card.training["train_images"] < 100 and card.metrics["validation_located"]["images"] > 700
+    assert card.metrics["validation_located"]["share"] > 0.9  # the detector's own boxes, before refining
+    assert 0.0 < card.metrics["validation_refined"]["mean_iou"] <= 1.0
+    assert BoxRefiner.load(tmp_path / "cell-box-refiner.json").card.view_side == 32
