@@ -30,7 +30,6 @@ _STATION = """
 import sys
 from core.identity import Identity
 from core.store import ProjectStore
-from core.store.claims import CLAIM_TIMEOUT_S
 store = ProjectStore.open(sys.argv[1], identity=Identity("KL", "bench-9"))
 cells = [cell.id for cell in store.cells()]
 assert store.claim(store.slides()[0].id) is None  # in review here, as a window would have it
