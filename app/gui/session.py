@@ -104,17 +104,13 @@ class ProjectSession(QObject):
             with contextlib.suppress(RuntimeError):
                 self._flush_requested.emit()
 
-    def follow_edits_elsewhere(self) -> None:
-        """Hand on now what other stations (or windows) have saved: the
-        timer's tick, or a test's."""
-        self._follow_edits_elsewhere(wait=True)
-
-    def _follow_edits_elsewhere(self, wait: bool = False) -> None:
+    def _follow_edits_elsewhere(self) -> None:
+        """The timer's tick: hand on what other stations (or windows) have saved."""
         if self._closed:
             return
         try:
             # The timer never waits on a worker's save: the next tick asks again.
-            events = self.store.changes_elsewhere(wait=wait)
+            events = self.store.changes_elsewhere(wait=False)
         except StoreError as error:
             # A server gone: said once, where an edit not saved is said; edits
             # here fail by themselves (and say so) until the project is opened again.
