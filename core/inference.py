@@ -266,7 +266,8 @@ def detect_slides(
             )
             store.mark_detected(slide_id, detector.version)
             # The last run's verdict replaces an earlier run's, null when not judged.
-            check = verdict.to_attribute(detector.version, found.turn) if verdict is not None else None
+            turn = found.turn.describe() if found.turn is not None else None
+            check = verdict.to_attribute(detector.version, turn) if verdict is not None else None
             store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
             taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
             if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
@@ -275,7 +276,7 @@ def detect_slides(
                 # What the lesson withheld was among the proposals just replaced.
                 store.update_slide_attributes(slide_id, **{WITHHELD_KEY: None})
         message = f"detected {counted(len(detections), 'cell')} on {slide.path}" + (
-            f" (in turned colours: {found.turn.describe()})" if found.turn is not None else "")
+            f" (in turned colours: {turn})" if turn is not None else "")
         yield Progress(index, len(slide_ids), message, payload=slide_id)
     return failures
 

@@ -132,12 +132,8 @@ class ColourTurner:
     def _search(self, image: NDArray[Any]) -> tuple[list[Detection], HueTurn] | None:
         """Of the turns that make the field familiar, the one whose
         proposals the detector is surest of; None when no turn does."""
-        best: tuple[float, list[Detection], HueTurn] | None = None
-        for turn in TURNS:
-            found = self._look(image, turn)
-            if found is not None and (best is None or _sureness(found) > best[0]):
-                best = (_sureness(found), found, turn)
-        return None if best is None else (best[1], best[2])
+        familiar = [(found, turn) for turn in TURNS if (found := self._look(image, turn)) is not None]
+        return max(familiar, key=lambda pair: _sureness(pair[0]), default=None)
 
 
 def _sureness(detections: Sequence[Detection]) -> float:

@@ -60,10 +60,6 @@ TURN_KEY = "colours_turned"
 UNRELIABLE = "Proposals unreliable on this slide: check them or teach the detector"
 
 
-class Describable(Protocol):
-    def describe(self) -> str: ...
-
-
 class Proposal(Protocol):
     """A detection (core.inference.Detection), as far as colours need it;
     read-only, so frozen dataclasses qualify."""
@@ -163,13 +159,13 @@ class FieldVerdict:
         too_white = self.white >= self.min_white and self.white_share > self.white_share_limit
         return self.unlikeness > self.threshold or too_white
 
-    def to_attribute(self, detector_version: str, turn: Describable | None = None) -> dict[str, Any]:
-        """What a slide keeps of it (see slide_is_unlike); `turn`: the
-        colours its proposals were found in (core.detection.colour_turns)."""
+    def to_attribute(self, detector_version: str, turn: str | None = None) -> dict[str, Any]:
+        """What a slide keeps of it (see slide_is_unlike); `turn`: how the
+        colours its proposals were found in were turned (HueTurn.describe)."""
         kept = {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
                 "threshold": round(self.threshold, 3), "white_proposals": self.white,
                 "white_share": round(self.white_share, 3), "detector": detector_version}
-        return kept | ({TURN_KEY: turn.describe()} if turn is not None else {})
+        return kept | ({TURN_KEY: turn} if turn is not None else {})
 
 
 def white_share(detections: Sequence[Proposal]) -> tuple[int, float]:
