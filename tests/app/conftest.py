@@ -213,13 +213,10 @@ def small_labelled_store(tmp_path: Path, slides: int) -> ProjectStore:
     return store
 
 
-
 def make_server_project(address: str, tmp_path: Path) -> None:
     """Two small slides with one lymphocyte each, made at `address` (the
     server tests' postgres_url); their images under tmp_path/smears."""
-    from tests.core.images import write_image
-
     with ProjectStore.create(address) as store:
         for n in range(2):
-            slide = store.add_slide(write_image(tmp_path / "smears" / f"field_{n}.png", seed=n), 64, 48)
+            slide = store.add_slide(make_slide_image(tmp_path / "smears" / f"field_{n}.png", 64, 48, seed=n), 64, 48)
             store.add_cell(slide.id, Box(4, 4, 30, 30), CellKind.WHITE, "lymphocyte")
