@@ -166,7 +166,7 @@ class _Postgres:
 
     def news(self, db: Connection, mark: int, *, ask: bool = True) -> tuple[list[StoreEvent], int]:
         from core.store.errors import StoreError
-        from core.store.postgres_connection import PostgresConnection
+        from core.store.postgres_connection import PostgresConnection, problem_of
 
         assert isinstance(db, PostgresConnection)
         try:
@@ -175,7 +175,7 @@ class _Postgres:
             raise  # the connection lost, which names the server already
         except self.errors as error:
             raise StoreError(f"{db.address}: could not ask the server for other stations' edits "
-                             f"({' '.join(str(error).split())})") from error
+                             f"({problem_of(error)})") from error
 
     def clock(self) -> str:
         # clock_timestamp(), not now(): now() stands still through a transaction.
