@@ -215,14 +215,18 @@ class PostgresConnection:
         ServerGoneError."""
         if ask:
             self.execute("SELECT 1")
-            payloads, self._payloads = self._payloads, []
-            return payloads
+        else:
+            self._read_arrived()
+        payloads, self._payloads = self._payloads, []
+        return payloads
+
+    def _read_arrived(self) -> None:
+        """Hear the notifications that have reached the socket, never waiting."""
         with self._connection.lock:
             pgconn = self._connection.pgconn
             try:
-                # Reads only what has arrived, never waiting.  A server that
-                # ends the connection sends its reason, then closes: the
-                # second read meets the close when it came with the reason.
+                # A server that ends the connection sends its reason, then
+                # closes: the second read meets the close when it came with the reason.
                 pgconn.consume_input()
                 pgconn.consume_input()
             except psycopg.OperationalError as error:
@@ -232,8 +236,6 @@ class PostgresConnection:
             while (notification := pgconn.notifies()) is not None:
                 self._heard(psycopg.Notify(notification.relname.decode(), notification.extra.decode(),
                                            notification.be_pid))
-        payloads, self._payloads = self._payloads, []
-        return payloads
 
     @property
     def in_transaction(self) -> bool:
