@@ -79,8 +79,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
     summary = store.summary()
     failed = {f.slide_id for f in failures}
     judged = [slide for slide in store.slides() if slide.id not in failed and slide_was_judged(slide)]
-    unlike = [slide.path for slide in judged if slide_is_unlike(slide)]
     turns = {slide.path: slide_colour_turn(slide) for slide in judged if slide_is_unlike(slide)}
+    unlike = list(turns)
     taught = taught_by_corrections([slide for slide in store.slides() if slide.id not in failed])
     result = {
         "model": detector.version,

@@ -10,6 +10,7 @@ bundled refiner (models/README.md, "Single-cell images")."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from app.cli.arguments import checked
@@ -48,7 +49,8 @@ def run(args: argparse.Namespace) -> int:
         data=args.data, classifier_config=bundled_models_dir() / "hemalabel-wbc.train.json", epochs=args.epochs,
         seed=args.seed, view_side=args.view_side or VIEW_SIDE, version=args.version, every=args.every,
     )
-    card = train_box_refiner(config, args.out, progress=lambda line: print(line, flush=True))
+    # Progress on stderr: stdout is the --json answer's alone.
+    card = train_box_refiner(config, args.out, progress=lambda line: print(line, file=sys.stderr, flush=True))
     if args.json:
         print_json({"out": str(args.out), "metrics": card.metrics, "training": card.training})
     return 0
