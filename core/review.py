@@ -13,7 +13,7 @@ it to every view.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
@@ -22,6 +22,7 @@ from core.schema import BlastFlag, Box, Cell, CellKind
 from core.store import ProjectStore, StoreError
 from core.store.address import ProjectLocation
 from core.store.errors import EditConflictError
+from core.store.project_store import Seen
 from core.taxonomy import BLAST, with_blast
 
 _KIND_WORDS = {CellKind.WHITE: "white cell", CellKind.RED: "red cell", CellKind.PLATELET: "platelet"}
@@ -57,7 +58,7 @@ class ReviewOutcome:
 
 # ---------------------------------------------------------------- actions
 def set_class(store: ProjectStore, cell_ids: Sequence[int], class_name: str, *,
-              seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+              seen: Seen | None = None) -> ReviewOutcome:
     """Give cells a class.  A class never changes a kind
     (core.differential.class_fits): cells of a kind the class is not for
     are left as they were and the outcome says why; when none fits, nothing
@@ -85,7 +86,7 @@ def set_class(store: ProjectStore, cell_ids: Sequence[int], class_name: str, *,
     return ReviewOutcome(fitting, tuple(cell.id for cell in refused), note, needs_kind)
 
 
-def confirm(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+def confirm(store: ProjectStore, cell_ids: Sequence[int], *, seen: Seen | None = None) -> ReviewOutcome:
     """Confirm the cells' classes as they are.  A white cell the count holds
     as Unidentified has no class to confirm: it is left for one, and when
     every cell is such, ReviewError says so."""
@@ -103,7 +104,7 @@ def confirm(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, 
     return ReviewOutcome(ids, undecided, f"Confirmed {_cells_word(len(ids))}{left}")
 
 
-def accept(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+def accept(store: ProjectStore, cell_ids: Sequence[int], *, seen: Seen | None = None) -> ReviewOutcome:
     """Accept proposals as they are: the box, and the class where it has
     one.  Unlike `confirm`, a white box without a class is accepted too (the
     box is right); the count still holds it as Unidentified until it has one."""
@@ -124,7 +125,7 @@ def accept_slide(store: ProjectStore, slide_id: int) -> ReviewOutcome:
 
 
 def set_kind(store: ProjectStore, cell_ids: Sequence[int], kind: CellKind, *,
-             seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+             seen: Seen | None = None) -> ReviewOutcome:
     """Mark cells as another kind: the only way a kind changes."""
     ids = tuple(cell.id for cell in _cells(store, cell_ids))
     if ids:
@@ -135,7 +136,7 @@ def set_kind(store: ProjectStore, cell_ids: Sequence[int], kind: CellKind, *,
     return ReviewOutcome(ids, note=f"{_cells_word(len(ids))} marked as {_KIND_WORDS[kind]}")
 
 
-def delete(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+def delete(store: ProjectStore, cell_ids: Sequence[int], *, seen: Seen | None = None) -> ReviewOutcome:
     """Delete boxes (undoable; the deletion is a correction)."""
     ids = tuple(cell.id for cell in _cells(store, cell_ids))
     if ids:
@@ -144,8 +145,7 @@ def delete(store: ProjectStore, cell_ids: Sequence[int], *, seen: Mapping[int, i
     return ReviewOutcome(ids, note=f"Deleted {len(ids)} box{'es' if len(ids) != 1 else ''}")
 
 
-def confirm_blast(store: ProjectStore, cell_ids: Sequence[int], *,
-                  seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+def confirm_blast(store: ProjectStore, cell_ids: Sequence[int], *, seen: Seen | None = None) -> ReviewOutcome:
     """The flagged cells are blasts: each becomes a reviewed Blast, a
     correction like any class.  A project whose classes lack Blast gets it
     first, and the note says so.  Cells without a flag are left as they were."""
@@ -164,8 +164,7 @@ def confirm_blast(store: ProjectStore, cell_ids: Sequence[int], *,
     return ReviewOutcome(flagged, unflagged, note)
 
 
-def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int], *,
-                  seen: Mapping[int, int] | None = None) -> ReviewOutcome:
+def dismiss_blast(store: ProjectStore, cell_ids: Sequence[int], *, seen: Seen | None = None) -> ReviewOutcome:
     """The screen was wrong about the flagged cells: each keeps its class and
     its flag is dismissed, a correction the screen's retraining learns from.
     A cell already labelled Blast is refused: give it its class instead."""
@@ -188,7 +187,7 @@ def draw_box(store: ProjectStore, slide_id: int, box: Box, kind: CellKind) -> Ce
         return store.add_cell(slide_id, box, kind)
 
 
-def move_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Mapping[int, int] | None = None) -> Cell:
+def move_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Seen | None = None) -> Cell:
     """A box moved or resized by a drag: one undo step per drag.  Drawing,
     moving and nudging keep the store's step names ("Draw box", "Move box",
     "Nudge box"); a drag never joins a nudge, whatever its name."""
@@ -196,7 +195,7 @@ def move_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Mapping[int, 
         return store.move_cell(cell_id, box, seen=seen)
 
 
-def nudge_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Mapping[int, int] | None = None) -> Cell:
+def nudge_box(store: ProjectStore, cell_id: int, box: Box, *, seen: Seen | None = None) -> Cell:
     """A box moved or resized from the keyboard: the presses in a row on one
     box are one undo step (ProjectStore.nudge_cell)."""
     with _refusals(store):
