@@ -256,9 +256,7 @@ class MainController(QObject):
             self.show_project_message(f"{self.session.store.path} is already open in this window")
             return True
         try:
-            if isinstance(source, str):
-                store = ProjectStore.open(source, read_only=read_only, editor=EDITOR, identity=window_identity())
-            elif source.is_dir() and not resolve_project_path(source).exists():
+            if isinstance(source, Path) and source.is_dir() and not resolve_project_path(source).exists():
                 images = [p for p in source.iterdir() if p.is_file() and is_image_file(p)]
                 if not images:
                     raise StoreError(f"{source}: no project file and no slide images (JPEG, PNG, TIFF, BMP) here")
@@ -272,10 +270,10 @@ class MainController(QObject):
                 store = (ProjectStore.open if target.exists() else ProjectStore.create)(
                     target, editor=EDITOR, identity=window_identity())
                 to_import = source
-            elif source.is_file() and is_image_file(source):  # picked through "All files"
+            elif isinstance(source, Path) and source.is_file() and is_image_file(source):  # picked through "All files"
                 raise StoreError(f"{source.name} is a slide image, not a HemaLabel project: open its folder "
                                  "with File \u203a Open Folder of Images")
-            else:
+            else:  # a project file, or a server project's address
                 store = ProjectStore.open(source, read_only=read_only, editor=EDITOR, identity=window_identity())
         except ProjectInUseError as error:  # a file's lock: a server project has none
             self.show_project_message(f"Cannot edit {source}: {error}")
