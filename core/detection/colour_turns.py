@@ -98,21 +98,21 @@ class ColourTurner:
     def detect(self, image: NDArray[Any]) -> SeenField:
         detections = self.detector.detect(image)
         verdict = judge_field(image, detections, self.reference)
-        if verdict is None or not _has_hue(image):
-            return SeenField(detections, verdict, None)
+        own = SeenField(detections, verdict, None)
         turn = self.votes.most_common(1)[0][0] if sum(self.votes.values()) >= VOTES else None
+        if verdict is None or not (verdict.unlike or turn is not None) or not _has_hue(image):
+            return own
         if turn is not None:
             found = self._look(image, turn)
             # A field of a turned lab can pass for familiar as it is: in the
             # run's turn it is taken if the detector is surer of it there.
             if found is not None and (verdict.unlike or _sureness(found) > _sureness(detections)):
                 return SeenField(found, verdict, turn)
-        if not verdict.unlike or turn is not None or self.fruitless >= FRUITLESS:
-            return SeenField(detections, verdict, None)
-        best = self._search(image)
+            return own
+        best = self._search(image) if self.fruitless < FRUITLESS else None
         if best is None:
             self.fruitless += 1
-            return SeenField(detections, verdict, None)
+            return own
         self.votes[best[1]] += 1
         return SeenField(best[0], verdict, best[1])
 
