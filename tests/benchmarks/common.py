@@ -58,6 +58,15 @@ def score(classifier: Any, samples: list[LabelledCell], as_white_cells: bool = F
     app classifies a cell the detector boxed as white: classes outside the
     white group (platelet) are ruled out before the softmax
     (core.inference.allowed_classes)."""
+    logits, labels = scored_logits(classifier, samples, as_white_cells)
+    thresholds = [classifier.threshold_for(name) for name in classifier.classes]
+    return classification_report(logits, labels, classifier.classes, classifier.temperature, thresholds)
+
+
+def scored_logits(classifier: Any, samples: list[LabelledCell],
+                  as_white_cells: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The classifier's logits on the samples (platelet ruled out with
+    as_white_cells, see score) and the labels' indices."""
     logits = classifier.logits(crops_of(samples, classifier.crop_margin))
     if as_white_cells:
         from core.inference import allowed_classes, rule_out_logits
@@ -66,9 +75,7 @@ def score(classifier: Any, samples: list[LabelledCell], as_white_cells: bool = F
 
         mask = allowed_classes(classifier.classes, CellKind.WHITE, default_taxonomy())
         logits = rule_out_logits(logits, mask)
-    labels = np.array([classifier.classes.index(s.label) for s in samples])
-    thresholds = [classifier.threshold_for(name) for name in classifier.classes]
-    return classification_report(logits, labels, classifier.classes, classifier.temperature, thresholds)
+    return logits, np.array([classifier.classes.index(s.label) for s in samples])
 
 
 def balanced_over(report: dict[str, Any], classes: tuple[str, ...]) -> float:

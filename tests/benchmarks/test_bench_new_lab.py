@@ -33,6 +33,7 @@ import numpy as np
 import pytest
 
 from core.classifier import load_classifier
+from core.classifier.calibration import expected_calibration_error, fit_temperature, softmax
 from core.imaging import probe_image
 from core.jobs import run_job
 from core.models.registry import ModelRegistry
@@ -51,6 +52,7 @@ from tests.benchmarks.common import (
     crops_of,
     pbc_test_split,
     score,
+    scored_logits,
 )
 
 PBC_ONLY_CONFIG = ROOT / "models" / "hemalabel-wbc-pbconly.train.json"
@@ -140,6 +142,30 @@ def lab_cells(which: str, classes: list[str]) -> tuple[list[LabelledCell], list[
     return [c for c in from_bccd(DATA / "bccd", classes, ["train"]) if c.label in CROSS_LAB_CLASSES], held
 
 
+def best_fitted_ece(logits: np.ndarray, labels: np.ndarray, steps: int = 3000) -> tuple[float, float]:
+    """The lowest ECE calibration could give on these very cells: with a
+    temperature fitted on them, and with a temperature and a bias per class
+    fitted on them (minimum NLL, Adam).  Fitted on the cells it is scored
+    on, it flatters: when even this is above a goal, no calibration learnt
+    elsewhere can reach the goal on these cells."""
+    temperature = fit_temperature(logits, labels)
+    by_temperature = expected_calibration_error(softmax(logits, temperature), labels)
+    live = logits > -1e8  # classes ruled out for a white cell stay out
+    onehot = np.eye(logits.shape[1])[labels]
+    params = np.zeros(logits.shape[1] + 1)  # 1/temperature - 1, then the biases
+    first, second = np.zeros_like(params), np.zeros_like(params)
+    for step in range(1, steps + 1):
+        z = np.where(live, logits * (1.0 + params[0]), -1e9) + params[1:]
+        probabilities = softmax(z)
+        residual = (probabilities - onehot) / len(labels)
+        gradient = np.concatenate([[float((residual * np.where(live, logits, 0.0)).sum())], residual.sum(0)])
+        first = 0.9 * first + 0.1 * gradient
+        second = 0.999 * second + 0.001 * gradient**2
+        params -= 0.05 * (first / (1 - 0.9**step)) / (np.sqrt(second / (1 - 0.999**step)) + 1e-8)
+    z = np.where(live, logits * (1.0 + params[0]), -1e9) + params[1:]
+    return by_temperature, expected_calibration_error(softmax(z), labels)
+
+
 # Corrections per class of the four: 20 and 48 corrections in all (a retrain
 # needs 20 by default), then 80.
 FINE_TUNE_KS = (5, 12, 20)
@@ -189,7 +215,8 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
         comparison = outcome.comparison
         oof = comparison.out_of_fold
         assert oof is not None, "the project's reviewed cells were scored out of fold"
-        rows.append((k, len(chosen), balanced, pbc, seconds, report["ece"], report["ece_floor"]))
+        rows.append((k, len(chosen), balanced, pbc, seconds, report["ece"], report["ece_floor"],
+                     best_fitted_ece(*scored_logits(candidate, never_corrected, as_white_cells=True))))
         print(f"{k:>3} {len(chosen):>6} {changed:>8} {seconds:>10.0f} {oof[0].balanced_accuracy:>7.3f} "
               f"{comparison.instant.balanced_accuracy:>8.3f} {oof[1].balanced_accuracy:>6.3f} {balanced:>13.4f} "
               f"{report['ece']:>7.4f} {pbc:>8.4f} {pbc - pbc_before:>+10.4f}", flush=True)
@@ -203,9 +230,11 @@ def test_new_lab_learns_from_corrections(which: str, tmp_path: Path, monkeypatch
               + (f"K={best[0]} ({best[1]} cells) {best[2]:.4f}, PBC {best[3] - pbc_before:+.4f}" if best else "no run"))
         if best is None or best[2] < goal:
             missed.append(f"<= {limit} corrections: >= {goal:.0%}")
-    # The floor: what a perfectly calibrated model scores on as few cells (median, 95th percentile).
+    # The floor: what a perfectly calibrated model scores on as few cells (median, 95th percentile);
+    # the best: calibration fitted on the scored cells themselves.
     print("goal (ECE on the lab's cells never corrected <= 3%): "
-          + ", ".join(f"K={r[0]} {r[5]:.4f} (calibrated floor {r[6][0]:.4f}, up to {r[6][1]:.4f})" for r in rows))
+          + ", ".join(f"K={r[0]} {r[5]:.4f} (calibrated floor {r[6][0]:.4f}, up to {r[6][1]:.4f}; fitted on these "
+                      f"cells: temperature {r[7][0]:.4f}, temperature and class biases {r[7][1]:.4f})" for r in rows))
     assert not missed, f"accuracy goals missed: {', '.join(missed)}"
     assert all(r[5] <= 0.03 for r in rows), "calibration goal missed"
     assert all(abs(r[3] - pbc_before) <= 0.01 for r in rows), "PBC accuracy moved more than a point"
