@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import cv2
 import numpy as np
 
 from core.detection.augment import greyed, turned_hue
@@ -46,6 +47,20 @@ def unchanged(image: np.ndarray, boxes: np.ndarray) -> tuple[np.ndarray, np.ndar
 def channels_swapped(image: np.ndarray) -> np.ndarray:
     """RGB read as BGR."""
     return np.ascontiguousarray(image[:, :, ::-1])
+
+
+def blue_grey_red_cells(image: np.ndarray) -> np.ndarray:
+    """The field as a lab whose red cells stain blue-grey (all-taleqani's
+    early pre-B fields; the lab of issue 30, whose red cells the detector
+    boxed as white cells): pinks and reds go blue-grey and paler, purples
+    (nuclei) stay.  No hue turn of the whole field undoes it, since the
+    nuclei would turn with the red cells."""
+    hsv = cv2.cvtColor(image, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hue, saturation = hsv[..., 0], hsv[..., 1]
+    pink = (hue >= 160) | (hue <= 15)  # OpenCV's hue runs 0-179: 320-30 degrees
+    hsv[..., 0] = np.where(pink, 108, hue)  # 216 degrees
+    hsv[..., 1] = np.where(pink, saturation * 0.55, saturation)
+    return cv2.cvtColor(hsv.astype(np.uint8), cv2.COLOR_HSV2RGB)
 
 
 # Test fields in colours that are not any lab's (issue 30): the untouched
