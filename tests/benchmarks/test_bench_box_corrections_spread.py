@@ -3,8 +3,9 @@
     uv run pytest tests/benchmarks/test_bench_box_corrections_spread.py -s
 
 A lab whose fields fool the detector: BCCD's 72 test fields in a colour
-variant (hues turned 180 or 120 degrees, channels swapped; and untouched,
-where the lesson must do no harm), imported as a
+variant (hues turned 180 or 120 degrees, channels swapped, red cells
+stained blue-grey; and untouched, where the lesson must do no harm),
+imported as a
 plain folder project and detected (`detect --project`).  A few fields (a
 seeded draw) are reviewed by script as a technician would: every white
 proposal that is no white cell deleted, a white cell proposed as
@@ -39,11 +40,14 @@ from core.schema import Box, CellKind
 from core.store import ProjectStore
 from tests.benchmarks.common import DATA
 from tests.benchmarks.test_bench_detector_from_corrections import project_results
-from tests.benchmarks.transformed_fields import COLOUR_VARIANTS
+from tests.benchmarks.transformed_fields import COLOUR_VARIANTS, Change, blue_grey_red_cells
 
 pytestmark = [pytest.mark.realdata, pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")]
 
-VARIANTS = ("untouched", "hue +180", "hue +120", "channels swapped")
+LABS: dict[str, Change] = {
+    **COLOUR_VARIANTS, "blue-grey red cells": lambda image, boxes: (blue_grey_red_cells(image), boxes),
+}
+VARIANTS = ("untouched", "hue +180", "hue +120", "channels swapped", "blue-grey red cells")
 REVIEWED = (3, 10)
 SEED = 0
 SAME_CELL_IOU = 0.5
@@ -54,7 +58,7 @@ def lab_fields(folder: Path, variant: str) -> dict[str, GroundTruth]:
     """BCCD's test fields in a colour variant, written as the lab's images,
     with their boxes; by file name."""
     folder.mkdir(parents=True)
-    change = COLOUR_VARIANTS[variant]
+    change = LABS[variant]
     fields = {}
     for gt in read_ground_truth(DATA / "bccd", "voc", "test"):
         image, boxes = change(load_rgb(gt.path), gt.boxes)
