@@ -12,8 +12,10 @@ the detector is surest of (the largest sum of their scores) is taken: in
 the colours it learnt the detector finds every cell, and surely.
 
 A lab's fields share their stain, so within one detection run the first
-fields searched vote, and once VOTES have voted the majority's turn is
-tried on each later field (one look instead of 23): an unlike field is
+fields searched vote, and once VOTES have voted and more than half of
+them agree, their turn is tried on each later field (one look instead of
+23; votes that disagree, as on a stain no turn undoes, set no turn and
+the searching goes on field by field): an unlike field is
 looked at in it if it makes the field familiar, and so is a field that
 passes for familiar as it is when the detector is surer of it turned (a
 red-blue swap leaves some fields' colours near the training fields').  Fields no turn
@@ -99,7 +101,7 @@ class ColourTurner:
         detections = self.detector.detect(image)
         verdict = judge_field(image, detections, self.reference)
         own = SeenField(detections, verdict, None)
-        turn = self.votes.most_common(1)[0][0] if sum(self.votes.values()) >= VOTES else None
+        turn = self._run_turn()
         if verdict is None or not (verdict.unlike or turn is not None) or not _has_hue(image):
             return own
         if turn is not None:
@@ -115,6 +117,15 @@ class ColourTurner:
             return own
         self.votes[best[1]] += 1
         return SeenField(best[0], verdict, best[1])
+
+    def _run_turn(self) -> HueTurn | None:
+        """The turn of the run's searched fields once VOTES have voted and
+        more than half of them chose it; None before, or while they disagree."""
+        cast = sum(self.votes.values())
+        if cast < VOTES:
+            return None
+        turn, count = self.votes.most_common(1)[0]
+        return turn if 2 * count > cast else None
 
     def colours_for(self, image: NDArray[Any]) -> NDArray[Any]:
         """The image in the colours this run finds its cells in: for scoring

@@ -81,6 +81,24 @@ def test_once_the_first_fields_agree_later_fields_are_looked_at_in_their_turn(re
     assert turner.detect(_field(10)).turn is None and detector.calls == 2
 
 
+def test_searched_fields_that_disagree_set_no_turn_for_the_run(reference: FamiliarityReference) -> None:
+    detector = ColourSensingDetector(reference)
+    turner = ColourTurner(detector)
+    for seed, degrees in enumerate((60, 120, 180)):  # three fields, three turns: no majority
+        assert turner.detect(turned_hue(_field(seed), degrees)).turn == HueTurn(False, 360 - degrees)
+    detector.calls = 0
+    # A familiar field is not looked at in anybody's turn: it is left as it is.
+    assert turner.detect(_field(10)).turn is None and detector.calls == 1
+    # Unlike ones are still searched on their own, and their votes can make
+    # a majority: 240 degrees has 3 of 5 once two more fields chose it.
+    for seed in (3, 4):
+        detector.calls = 0
+        assert turner.detect(turned_hue(_field(seed), 120)).turn == HueTurn(False, 240)
+        assert detector.calls == 1 + len(TURNS)
+    detector.calls = 0
+    assert turner.detect(turned_hue(_field(9), 120)).turn == HueTurn(False, 240) and detector.calls == 2
+
+
 def test_a_grey_field_and_fields_no_turn_helps_end_the_searching(reference: FamiliarityReference) -> None:
     detector = ColourSensingDetector(reference)
     turner = ColourTurner(detector)
