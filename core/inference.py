@@ -14,7 +14,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from core.crops import DEFAULT_MARGIN, crop_square
-from core.detection.colour_turns import ColourTurner, HueTurn
+from core.detection.colour_turns import ColourTurner, HueTurn, in_model_colours, project_turn
 from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
 from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
@@ -267,7 +267,7 @@ def detect_slides(
             store.mark_detected(slide_id, detector.version)
             # The last run's verdict replaces an earlier run's, null when not judged.
             turn = found.turn.describe() if found.turn is not None else None
-            check = verdict.to_attribute(detector.version, turn) if verdict is not None else None
+            check = verdict.to_attribute(detector.version, found.turn) if verdict is not None else None
             store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
             taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
             if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
@@ -333,13 +333,16 @@ def classify_slides(
     follow_up: FollowUp | None = None,
 ) -> Job[list[SlideFailure]]:
     """Classify the cells of the given kinds on each slide and write the
-    predictions (labels of cells a human decided are kept).  `follow_up`
-    runs on each slide classified, with its pixels, inside the transaction
+    predictions (labels of cells a human decided are kept), each slide
+    looked at as the models see it (core.detection.colour_turns.
+    in_model_colours).  `follow_up`
+    runs on each slide classified, with those pixels, inside the transaction
     that writes its predictions, and on each slide without a cell to
     classify, with None; not on a slide skipped (signed off, unreadable)."""
     cancel = cancel or CancelToken()
     failures: list[SlideFailure] = []
     margin = getattr(classifier, "crop_margin", DEFAULT_MARGIN)
+    lab_turn = project_turn(store.slides())
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
@@ -353,6 +356,7 @@ def classify_slides(
         if image is None:
             yield Progress(index, len(slide_ids), f"{slide.path}: {failures[-1].reason}", payload=slide_id)
             continue
+        image = in_model_colours(image, slide, lab_turn)
         probabilities = classifier.predict([crop_square(image, cell.box, margin) for cell in cells])
         cancel.raise_if_cancelled()
         masks = {kind: allowed_classes(classifier.classes, kind, store.taxonomy) for kind in kinds}

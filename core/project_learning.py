@@ -36,10 +36,11 @@ from numpy.typing import NDArray
 
 from core.classifier.preprocess import batch_of
 from core.crops import crop_square
+from core.detection.colour_turns import project_turn
 from core.detection.nms import iou_matrix
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
-from core.slide_pixels import load_slide_rgb
+from core.slide_pixels import load_slide_for_models
 from core.store import ProjectStore
 
 # Cosine similarities of normalised embeddings are scaled by this before the
@@ -272,11 +273,12 @@ def fill_cache(
     for cell in cache.missing(cells):
         by_slide.setdefault(cell.slide_id, []).append(cell)
     done = 0
+    lab_turn = project_turn(store.slides()) if by_slide else None
     for slide_id, slide_cells in by_slide.items():
         if should_stop():
             break
         try:
-            image = load_slide_rgb(store, store.slide(slide_id))
+            image = load_slide_for_models(store, store.slide(slide_id), lab_turn)
         except (ImageReadError, OSError, KeyError):
             continue
         cache.put(slide_cells, model.features(image, slide_cells))

@@ -5,7 +5,8 @@ has since been replaced by one of another size (re-exported, cropped,
 rotated) no longer carries them: crops, detections and exported boxes taken
 from it would be wrong without any sign.  Whatever reads a slide to crop,
 detect, export or show cell tiles goes through here, so the reason reads
-the same everywhere."""
+the same everywhere; what classifies, screens or learns from its cells
+reads it through load_slide_for_models."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 from numpy.typing import NDArray
 
+from core.detection.colour_turns import HueTurn, in_model_colours
 from core.imaging import BeyondPillowGuard, ChangedSize, load_rgb, probe_image
 from core.schema import Slide
 from core.store import ProjectStore
@@ -46,6 +48,13 @@ def load_rgb_sized(path: str | os.PathLike[str], recorded: tuple[int, int]) -> N
 def load_slide_rgb(store: ProjectStore, slide: Slide) -> NDArray[Any]:
     """The slide's pixels; ImageReadError if unreadable or changed in size."""
     return load_rgb_sized(store.image_path(slide), (slide.width, slide.height))
+
+
+def load_slide_for_models(store: ProjectStore, slide: Slide, lab_turn: HueTurn | None) -> NDArray[Any]:
+    """The slide's pixels as the classifier, the screen and the learning look
+    at them: in its lab's turned colours where detection found it in them
+    (`lab_turn`: core.detection.colour_turns.project_turn of the project)."""
+    return in_model_colours(load_slide_rgb(store, slide), slide, lab_turn)
 
 
 def check_slide_file(store: ProjectStore, slide: Slide) -> None:

@@ -28,7 +28,7 @@ turned colours.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +36,8 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.detection.familiarity import FamiliarityReference, FieldVerdict, judge_field
+from core.detection.familiarity import SLIDE_KEY, TURN_SPEC_KEY, FamiliarityReference, FieldVerdict, judge_field
+from core.schema import Slide
 
 if TYPE_CHECKING:  # core.inference detects through this module
     from core.inference import CellDetector, Detection
@@ -63,10 +64,60 @@ class HueTurn:
         swapped = "red and blue swapped" if self.swapped else ""
         return ", ".join(part for part in (swapped, turned) if part)
 
+    def to_attribute(self) -> dict[str, Any]:
+        return {"swapped": self.swapped, "degrees": self.degrees}
+
+    @classmethod
+    def from_attribute(cls, value: Any) -> HueTurn | None:
+        """The turn a slide attribute records; None when it records none or
+        is not one (written by hand, or by a later version)."""
+        if not isinstance(value, dict):
+            return None
+        swapped, degrees = value.get("swapped"), value.get("degrees")
+        if not isinstance(swapped, bool) or not isinstance(degrees, int) or isinstance(degrees, bool):
+            return None
+        turn = cls(swapped, degrees % 360)
+        return turn if turn in TURNS else None
+
 
 TURNS = tuple(
     HueTurn(swapped, degrees) for swapped in (False, True) for degrees in range(0, 360, STEP) if swapped or degrees
 )
+
+
+def agreed_turn(votes: Counter[HueTurn]) -> HueTurn | None:
+    """The turn of a lab's fields: chosen by VOTES fields at least and by
+    more than half of those that chose one; None while they disagree (a
+    stain no turn undoes gives each field a turn of its own)."""
+    cast = sum(votes.values())
+    if cast < VOTES:
+        return None
+    turn, count = votes.most_common(1)[0]
+    return turn if 2 * count > cast else None
+
+
+def slide_turn(slide: Slide) -> HueTurn | None:
+    """The turn a slide's proposals were found in (the last detection's), None if its own colours."""
+    check = slide.attributes.get(SLIDE_KEY)
+    return HueTurn.from_attribute(check.get(TURN_SPEC_KEY)) if isinstance(check, dict) else None
+
+
+def project_turn(slides: Iterable[Slide]) -> HueTurn | None:
+    """The turn the project's fields agreed on when their proposals were found (agreed_turn)."""
+    return agreed_turn(Counter(turn for slide in slides if (turn := slide_turn(slide)) is not None))
+
+
+def in_model_colours(image: NDArray[Any], slide: Slide, lab_turn: HueTurn | None) -> NDArray[Any]:
+    """The slide's pixels as the classifier, the screen and the learning
+    look at them: in the colours its proposals were found in when that is
+    the turn its lab's fields agreed on (project_turn), else as they are.
+    The lab's fields then reach the classifier in the colours it learnt (a
+    camera's red and blue swapped: balanced accuracy 0.24 -> 0.88 on BCCD's
+    cells); a field turned on its own, as on a stain no turn undoes, is
+    not, since a turn that made it familiar to the detector can mislead
+    the classifier there."""
+    turn = slide_turn(slide)
+    return turned(image, turn) if turn is not None and turn == lab_turn else image
 
 
 def turned(image: NDArray[Any], turn: HueTurn) -> NDArray[np.uint8]:
@@ -101,7 +152,7 @@ class ColourTurner:
         detections = self.detector.detect(image)
         verdict = judge_field(image, detections, self.reference)
         own = SeenField(detections, verdict, None)
-        turn = self._run_turn()
+        turn = agreed_turn(self.votes)
         if verdict is None or not (verdict.unlike or turn is not None) or not _has_hue(image):
             return own
         if turn is not None:
@@ -117,15 +168,6 @@ class ColourTurner:
             return own
         self.votes[best[1]] += 1
         return SeenField(best[0], verdict, best[1])
-
-    def _run_turn(self) -> HueTurn | None:
-        """The turn of the run's searched fields once VOTES have voted and
-        more than half of them chose it; None before, or while they disagree."""
-        cast = sum(self.votes.values())
-        if cast < VOTES:
-            return None
-        turn, count = self.votes.most_common(1)[0]
-        return turn if 2 * count > cast else None
 
     def colours_for(self, image: NDArray[Any]) -> NDArray[Any]:
         """The image in the colours this run finds its cells in: for scoring

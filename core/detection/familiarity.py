@@ -25,13 +25,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
 from numpy.typing import NDArray
 
 from core.schema import Box, CellKind, Slide
+
+if TYPE_CHECKING:  # colour_turns judges fields through this module
+    from core.detection.colour_turns import HueTurn
 
 FEATURES = ("background_a", "background_b", "red_a", "red_b", "white_a", "white_b", "dark_a", "dark_b")
 # A field with a white proposal is compared on its background, red and
@@ -56,7 +59,8 @@ _PIXELS_READ = 1_000_000
 # The slide attribute `detect` writes its verdict into, and its entry
 # naming the colours an unlike field's proposals were found in.
 SLIDE_KEY = "proposals_check"
-TURN_KEY = "colours_turned"
+TURN_KEY = "colours_turned"  # the turn in words (HueTurn.describe), for people
+TURN_SPEC_KEY = "colour_turn"  # the same turn for the models (HueTurn.to_attribute)
 UNRELIABLE = "Proposals unreliable on this slide: check them or teach the detector"
 
 
@@ -159,13 +163,15 @@ class FieldVerdict:
         too_white = self.white >= self.min_white and self.white_share > self.white_share_limit
         return self.unlikeness > self.threshold or too_white
 
-    def to_attribute(self, detector_version: str, turn: str | None = None) -> dict[str, Any]:
+    def to_attribute(self, detector_version: str, turn: HueTurn | None = None) -> dict[str, Any]:
         """What a slide keeps of it (see slide_is_unlike); `turn`: how the
-        colours its proposals were found in were turned (HueTurn.describe)."""
+        colours its proposals were found in were turned."""
         kept = {"unlike": self.unlike, "unlikeness": round(self.unlikeness, 3),
                 "threshold": round(self.threshold, 3), "white_proposals": self.white,
                 "white_share": round(self.white_share, 3), "detector": detector_version}
-        return kept | ({TURN_KEY: turn} if turn is not None else {})
+        if turn is None:
+            return kept
+        return kept | {TURN_KEY: turn.describe(), TURN_SPEC_KEY: turn.to_attribute()}
 
 
 def white_share(detections: Sequence[Proposal]) -> tuple[int, float]:

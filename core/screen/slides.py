@@ -13,11 +13,12 @@ import numpy as np
 
 from core.classifier.preprocess import resize_square
 from core.crops import crop_square
+from core.detection.colour_turns import project_turn
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Cell, CellKind, SlideStatus
 from core.screen.model import CellScreen
-from core.slide_pixels import load_slide_rgb
+from core.slide_pixels import load_slide_for_models
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
 
@@ -79,6 +80,7 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
     cancel = cancel or CancelToken()
     point = model.threshold if threshold is None else threshold
     version = f"{model.card.name} {model.card.version}"
+    lab_turn = project_turn(store.slides())
     results: list[SlideScreen] = []
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
@@ -92,7 +94,7 @@ def screen_slides(store: ProjectStore, model: Screener, slide_ids: Sequence[int]
             result.problem = "no lymphoid white cell to screen"
         else:
             try:
-                image = load_slide_rgb(store, slide)
+                image = load_slide_for_models(store, slide, lab_turn)
             except ImageReadError as error:
                 result.problem = error.reason
             else:

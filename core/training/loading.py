@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from core.classifier.preprocess import resize_square
 from core.crops import crop_square
+from core.detection.colour_turns import turned
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
@@ -97,6 +98,8 @@ def load_cells(
         except ImageReadError as error:
             skipped.append((path, error.reason))
             continue
+        if (turn := samples[indices[0]].colours) is not None:  # a field's cells share its colours
+            image = turned(image, turn)
         for i in indices:
             box = samples[i].box or whole_file_box(image, margin)
             eval_view[i] = resize_square(crop_square(image, box, margin), input_size)

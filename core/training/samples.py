@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from core.detection.colour_turns import HueTurn, project_turn, slide_turn
 from core.formats.folder import find_images
 from core.imaging import ImageReadError, probe_image
 from core.locating import CellLocator, LocateCounts, classifier_box, kind_of_label, read_and_locate
@@ -36,6 +37,9 @@ class LabelledCell:
     group: str
     source: str = ""
     kind: CellKind | None = None  # what the detector or a person made of it; None for a ready-made crop
+    # The colours the models look at its field in (core.detection.colour_turns.
+    # in_model_colours); None: the file's own.
+    colours: HueTurn | None = None
 
 
 def file_digest(path: Path) -> str:
@@ -143,14 +147,17 @@ def from_store(
     group_by_slide: bool = False,
 ) -> list[LabelledCell]:
     """The project's cells whose label a human decided (imported, confirmed or
-    corrected) and is one of `classes`.  Model guesses nobody reviewed are not
-    training data.  A sample's group is its image's digest (byte-identical
+    corrected) and is one of `classes`, each in the colours the models look
+    at its slide in (core.detection.colour_turns.in_model_colours).  Model
+    guesses nobody reviewed are not training data.  A sample's group is its image's digest (byte-identical
     slides stay together), or with group_by_slide its slide, which needs no
     reading of the images."""
     wanted = set(classes)
     kinds = set(kinds)
     samples: list[LabelledCell] = []
-    for slide in store.slides():
+    slides = store.slides()
+    lab_turn = project_turn(slides)
+    for slide in slides:
         cells = [cell for cell in store.cells(slide.id) if is_training_cell(cell, wanted, kinds)]
         if not cells:
             continue
@@ -163,7 +170,9 @@ def from_store(
         except ImageReadError:
             continue  # unreadable, or changed in size since its boxes were drawn: its crops would be wrong
         group = f"slide:{slide.path}" if group_by_slide else file_digest(path)
-        samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind) for cell in cells)
+        colours = turn if (turn := slide_turn(slide)) is not None and turn == lab_turn else None
+        samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind, colours)
+                       for cell in cells)
     return samples
 
 

@@ -3,18 +3,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from core.classifier.preprocess import resize_square
+from core.crops import crop_square
 from core.detection.augment import greyed, turned_hue
-from core.detection.colour_turns import FRUITLESS, TURNS, VOTES, ColourTurner, HueTurn, turned
+from core.detection.colour_turns import (
+    FRUITLESS,
+    TURNS,
+    VOTES,
+    ColourTurner,
+    HueTurn,
+    project_turn,
+    slide_turn,
+    turned,
+)
 from core.detection.familiarity import SLIDE_KEY, FamiliarityReference, slide_colour_turn, slide_is_unlike
-from core.inference import Detection, detect_slides
+from core.inference import Detection, classify_slides, detect_slides
 from core.jobs import run_job
+from core.schema import Box, CellKind
 from core.store import ProjectStore
+from core.training.loading import load_cells
+from core.training.samples import from_store
 from tests.core.test_familiarity import PINK_RED, PURPLE, RED_CENTRES, proposals, reference, stained
 
 __all__ = ["reference"]  # the fixture, shared with test_familiarity
@@ -126,3 +142,79 @@ def test_a_slide_keeps_the_colours_its_proposals_were_found_in(
         assert slide_colour_turn(turned_slide) == "hues turned by 180\N{DEGREE SIGN}"
         assert turned_slide.attributes[SLIDE_KEY]["detector"] == "det-colour-1"
         assert [c.score for c in store.cells(turned_slide.id)] == pytest.approx([0.9] * len(proposals()))
+
+
+class ColourRecordingClassifier:
+    """Calls every cell a neutrophil and keeps the mean colour of each crop it was shown."""
+
+    version = "cls-colours-1"
+    classes = ("neutrophil", "lymphocyte")
+    crop_margin = 0.0
+
+    def __init__(self) -> None:
+        self.colours: list[np.ndarray] = []
+
+    def predict(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        self.colours.extend(crop.reshape(-1, 3).mean(axis=0) for crop in crops)
+        return np.tile([0.9, 0.1], (len(crops), 1)).astype(np.float32)
+
+    def threshold_for(self, label: str) -> float:
+        return 0.5
+
+
+def _mean_colour(image: np.ndarray, box: Box) -> np.ndarray:
+    return crop_square(image, box, 0.0).reshape(-1, 3).mean(axis=0)
+
+
+def _project_of(tmp_path: Path, fields: list[np.ndarray], reference: FamiliarityReference) -> ProjectStore:
+    store = ProjectStore.create(tmp_path / "lab.hemalabel")
+    for index, image in enumerate(fields):
+        Image.fromarray(image).save(tmp_path / f"f{index}.png")
+        store.add_slide(tmp_path / f"f{index}.png", 200, 230)
+    run_job(detect_slides(store, ColourSensingDetector(reference), [s.id for s in store.slides()]))
+    return store
+
+
+def test_a_labs_agreed_turn_is_the_colours_its_cells_are_classified_and_learnt_in(
+    tmp_path: Path, reference: FamiliarityReference
+) -> None:
+    own = [_field(seed) for seed in range(VOTES + 1)]
+    with _project_of(tmp_path, [turned_hue(field, 180) for field in own], reference) as store:
+        slides = store.slides()
+        assert {slide_turn(s) for s in slides} == {HueTurn(False, 180)} and project_turn(slides) == HueTurn(False, 180)
+        classifier = ColourRecordingClassifier()
+        run_job(classify_slides(store, classifier, [s.id for s in slides]))
+        # Each crop in the colours the detector found the cells in: the field's own, untouched ones.
+        expected = [_mean_colour(field, cell.box) for field, slide in zip(own, slides)
+                    for cell in store.cells(slide.id) if cell.kind is CellKind.WHITE]
+        assert np.abs(np.array(classifier.colours) - np.array(expected)).max() < 3
+        # A retrain reads the reviewed cells in the same colours.
+        white = [c for c in store.cells(slides[0].id) if c.kind is CellKind.WHITE]
+        store.set_label([white[0].id], "neutrophil")
+        (sample,) = from_store(store, ["neutrophil"], group_by_slide=True)
+        assert sample.colours == HueTurn(False, 180)
+        arrays = run_job(load_cells([sample], ["neutrophil"], 16, 0.0, with_train_view=False))
+        unturned = run_job(load_cells([replace(sample, colours=None)], ["neutrophil"], 16, 0.0, with_train_view=False))
+        own_view = resize_square(crop_square(own[0], white[0].box, 0.0), 16)
+        assert np.abs(arrays.eval_view[0].astype(int) - own_view).mean() < np.abs(
+            unturned.eval_view[0].astype(int) - own_view).mean()
+
+
+def test_a_turn_the_labs_fields_do_not_agree_on_leaves_the_classifier_the_fields_colours(
+    tmp_path: Path, reference: FamiliarityReference
+) -> None:
+    fields = [turned_hue(_field(0), 180), _field(1), _field(2)]  # one turned field among familiar ones
+    with _project_of(tmp_path, fields, reference) as store:
+        slides = store.slides()
+        assert slide_turn(slides[0]) == HueTurn(False, 180) and project_turn(slides) is None
+        classifier = ColourRecordingClassifier()
+        run_job(classify_slides(store, classifier, [slides[0].id]))
+        cell = next(c for c in store.cells(slides[0].id) if c.kind is CellKind.WHITE)
+        assert np.abs(classifier.colours[0] - _mean_colour(fields[0], cell.box)).max() < 1
+
+
+def test_a_slides_recorded_turn_is_read_back_only_when_it_is_one() -> None:
+    assert HueTurn.from_attribute(HueTurn(True, 30).to_attribute()) == HueTurn(True, 30)
+    for junk in (None, "hues turned by 30°", {"swapped": "yes", "degrees": 30}, {"swapped": False, "degrees": 0},
+                 {"swapped": False, "degrees": 45}, {"swapped": True, "degrees": True}):
+        assert HueTurn.from_attribute(junk) is None
