@@ -751,8 +751,9 @@ class MainController(QObject):
             banner.hide_message()
             return
         turn = slide_colour_turn(self.slide)
-        outcome = (f"; it looked for cells with the field's {turn}, the colours it knows" if turn is not None
-                   else ", so it may have called red cells white or missed cells")
+        outcome = (f"; it looked for cells with the field's {turn}, the colours it knows (and where most of the "
+                   "project's turned fields share that turn, their cells are classified in it too)"
+                   if turn is not None else ", so it may have called red cells white or missed cells")
         banner.show_message(f"<b>{UNRELIABLE}.</b> Its colours are unlike those of the fields the detector "
                             f"learnt from{outcome}.", "warning")
         banner.label.setAccessibleDescription(f"{UNRELIABLE}.")
