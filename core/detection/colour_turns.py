@@ -111,11 +111,10 @@ def in_model_colours(image: NDArray[Any], slide: Slide, lab_turn: HueTurn | None
     """The slide's pixels as the classifier, the screen and the learning
     look at them: in the colours its proposals were found in when that is
     the turn its lab's fields agreed on (project_turn), else as they are.
-    The lab's fields then reach the classifier in the colours it learnt (a
-    camera's red and blue swapped: balanced accuracy 0.24 -> 0.88 on BCCD's
-    cells); a field turned on its own, as on a stain no turn undoes, is
-    not, since a turn that made it familiar to the detector can mislead
-    the classifier there."""
+    A lab's shared turn brings back the colours the classifier learnt too;
+    a field turned on its own, as on a stain no turn undoes, is left as it
+    is, since a turn that made it familiar to the detector can mislead the
+    classifier there (models/README.md has the figures)."""
     turn = slide_turn(slide)
     return turned(image, turn) if turn is not None and turn == lab_turn else image
 
