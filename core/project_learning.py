@@ -27,16 +27,16 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from core.classifier.preprocess import batch_of
 from core.crops import crop_square
-from core.detection.colour_turns import project_turn
+from core.detection.colour_turns import HueTurn, model_colours, project_turn
 from core.detection.nms import iou_matrix
 from core.imaging import ImageReadError
 from core.schema import Cell, CellKind, LabelSource, SlideStatus
@@ -243,37 +243,52 @@ _NETWORK_CALLS = threading.Lock()
 
 class FeatureCache:
     """Embeddings and logits of a project's white cells, by cell id, for one
-    model (its teacher's); an entry whose box has moved since is recomputed."""
+    model (its teacher's); an entry whose box has moved since, or whose
+    slide the models now look at in other colours (a lab's turn agreed
+    after it was read: core.detection.colour_turns.in_model_colours), is
+    recomputed."""
 
     def __init__(self) -> None:
         self.entries: dict[int, CellFeatures] = {}
+        self.colours: dict[int, HueTurn | None] = {}  # by cell id: the turn its features were read in
         self._lock = threading.Lock()
 
-    def missing(self, cells: Iterable[Cell]) -> list[Cell]:
+    def missing(self, cells: Iterable[Cell], colours: Mapping[int, HueTurn | None] | None = None) -> list[Cell]:
+        """The cells to compute; `colours`: each slide's view now, by slide id (None: as cached)."""
         with self._lock:
-            return [c for c in cells if (e := self.entries.get(c.id)) is None or e.box != c.box.as_tuple()]
+            return [c for c in cells if (e := self.entries.get(c.id)) is None or e.box != c.box.as_tuple()
+                    or (colours is not None and colours.get(c.slide_id) != self.colours.get(c.id))]
 
-    def put(self, cells: Sequence[Cell], features: Sequence[CellFeatures]) -> None:
+    def put(self, cells: Sequence[Cell], features: Sequence[CellFeatures], colours: HueTurn | None = None) -> None:
         with self._lock:
             for cell, feature in zip(cells, features):
                 self.entries[cell.id] = feature
+                self.colours[cell.id] = colours
 
     def get(self, cell_id: int) -> CellFeatures | None:
         with self._lock:
             return self.entries.get(cell_id)
 
 
+class CellFeaturer(Protocol):
+    """What fill_cache needs of a model: FeatureModel, or a test's stand-in."""
+
+    def features(self, image: NDArray[Any], cells: Sequence[Cell]) -> list[CellFeatures]: ...
+
+
 def fill_cache(
-    store: ProjectStore, model: FeatureModel, cache: FeatureCache, cells: Sequence[Cell],
+    store: ProjectStore, model: CellFeaturer, cache: FeatureCache, cells: Sequence[Cell],
     should_stop: Callable[[], bool] = lambda: False,
 ) -> int:
     """Compute the missing features of `cells`, slide by slide; returns how
     many were computed.  An unreadable slide's cells are left out."""
+    slides = store.slides()
+    lab_turn = project_turn(slides)
+    views = {slide.id: model_colours(slide, lab_turn) for slide in slides}
     by_slide: dict[int, list[Cell]] = {}
-    for cell in cache.missing(cells):
+    for cell in cache.missing(cells, views):
         by_slide.setdefault(cell.slide_id, []).append(cell)
     done = 0
-    lab_turn = project_turn(store.slides()) if by_slide else None
     for slide_id, slide_cells in by_slide.items():
         if should_stop():
             break
@@ -281,7 +296,7 @@ def fill_cache(
             image = load_slide_for_models(store, store.slide(slide_id), lab_turn)
         except (ImageReadError, OSError, KeyError):
             continue
-        cache.put(slide_cells, model.features(image, slide_cells))
+        cache.put(slide_cells, model.features(image, slide_cells), views.get(slide_id))
         done += len(slide_cells)
     return done
 

@@ -115,8 +115,14 @@ def in_model_colours(image: NDArray[Any], slide: Slide, lab_turn: HueTurn | None
     a field turned on its own, as on a stain no turn undoes, is left as it
     is, since a turn that made it familiar to the detector can mislead the
     classifier there (models/README.md has the figures)."""
+    turn = model_colours(slide, lab_turn)
+    return turned(image, turn) if turn is not None else image
+
+
+def model_colours(slide: Slide, lab_turn: HueTurn | None) -> HueTurn | None:
+    """The turn in_model_colours looks at the slide in; None: its own colours."""
     turn = slide_turn(slide)
-    return turned(image, turn) if turn is not None and turn == lab_turn else image
+    return turn if turn is not None and turn == lab_turn else None
 
 
 def turned(image: NDArray[Any], turn: HueTurn) -> NDArray[np.uint8]:

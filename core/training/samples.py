@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.detection.colour_turns import HueTurn, project_turn, slide_turn
+from core.detection.colour_turns import HueTurn, model_colours, project_turn
 from core.formats.folder import find_images
 from core.imaging import ImageReadError, probe_image
 from core.locating import CellLocator, LocateCounts, classifier_box, kind_of_label, read_and_locate
@@ -170,7 +170,7 @@ def from_store(
         except ImageReadError:
             continue  # unreadable, or changed in size since its boxes were drawn: its crops would be wrong
         group = f"slide:{slide.path}" if group_by_slide else file_digest(path)
-        colours = turn if (turn := slide_turn(slide)) is not None and turn == lab_turn else None
+        colours = model_colours(slide, lab_turn)
         samples.extend(LabelledCell(path, cell.box, str(cell.label), group, "project", cell.kind, colours)
                        for cell in cells)
     return samples

@@ -27,7 +27,8 @@ from core.detection.colour_turns import (
 from core.detection.familiarity import SLIDE_KEY, FamiliarityReference, slide_colour_turn, slide_is_unlike
 from core.inference import Detection, classify_slides, detect_slides
 from core.jobs import run_job
-from core.schema import Box, CellKind
+from core.project_learning import CellFeatures, FeatureCache, fill_cache
+from core.schema import Box, Cell, CellKind
 from core.store import ProjectStore
 from core.training.loading import load_cells
 from core.training.samples import from_store
@@ -218,3 +219,29 @@ def test_a_slides_recorded_turn_is_read_back_only_when_it_is_one() -> None:
     for junk in (None, "hues turned by 30°", {"swapped": "yes", "degrees": 30}, {"swapped": False, "degrees": 0},
                  {"swapped": False, "degrees": 45}, {"swapped": True, "degrees": True}):
         assert HueTurn.from_attribute(junk) is None
+
+
+class ColourFeatures:
+    """A feature model whose embedding is each crop's mean colour."""
+
+    def features(self, image: np.ndarray, cells: Sequence[Cell]) -> list[CellFeatures]:
+        return [CellFeatures(c.box.as_tuple(), _mean_colour(image, c.box), np.zeros(2)) for c in cells]
+
+
+def test_the_learnings_features_are_read_again_once_a_lab_agrees_on_a_turn(
+    tmp_path: Path, reference: FamiliarityReference
+) -> None:
+    own = [_field(seed) for seed in range(VOTES + 1)]
+    with _project_of(tmp_path, [turned_hue(field, 180) for field in own], reference) as store:
+        checks = {s.id: s.attributes[SLIDE_KEY] for s in store.slides()}
+        for slide_id in checks:  # as before detection agreed on the turn
+            store.update_slide_attributes(slide_id, **{SLIDE_KEY: None})
+        cells, cache = store.cells(kind=CellKind.WHITE), FeatureCache()
+        assert fill_cache(store, ColourFeatures(), cache, cells) == len(cells)
+        for slide_id, check in checks.items():
+            store.update_slide_attributes(slide_id, **{SLIDE_KEY: check})
+        assert fill_cache(store, ColourFeatures(), cache, cells) == len(cells)  # every cell, now in the lab's turn
+        assert fill_cache(store, ColourFeatures(), cache, cells) == 0
+        first = next(c for c in cells if c.slide_id == store.slides()[0].id)
+        cached = cache.get(first.id)
+        assert cached is not None and np.abs(cached.embedding - _mean_colour(own[0], first.box)).max() < 3
