@@ -282,9 +282,9 @@ def fill_cache(
 ) -> int:
     """Compute the missing features of `cells`, slide by slide; returns how
     many were computed.  An unreadable slide's cells are left out."""
-    slides = store.slides()
-    lab_turn = project_turn(slides)
-    views = {slide.id: model_colours(slide, lab_turn) for slide in slides}
+    slides = {slide.id: slide for slide in store.slides()}
+    lab_turn = project_turn(slides.values())
+    views = {slide_id: model_colours(slide, lab_turn) for slide_id, slide in slides.items()}
     by_slide: dict[int, list[Cell]] = {}
     for cell in cache.missing(cells, views):
         by_slide.setdefault(cell.slide_id, []).append(cell)
@@ -293,7 +293,7 @@ def fill_cache(
         if should_stop():
             break
         try:
-            image = load_slide_for_models(store, store.slide(slide_id), lab_turn)
+            image = load_slide_for_models(store, slides[slide_id], lab_turn)
         except (ImageReadError, OSError, KeyError):
             continue
         cache.put(slide_cells, model.features(image, slide_cells), views.get(slide_id))

@@ -36,7 +36,13 @@ import cv2
 import numpy as np
 from numpy.typing import NDArray
 
-from core.detection.familiarity import SLIDE_KEY, TURN_SPEC_KEY, FamiliarityReference, FieldVerdict, judge_field
+from core.detection.familiarity import (
+    TURN_SPEC_KEY,
+    FamiliarityReference,
+    FieldVerdict,
+    judge_field,
+    slide_check_entry,
+)
 from core.schema import Slide
 
 if TYPE_CHECKING:  # core.inference detects through this module
@@ -98,8 +104,7 @@ def agreed_turn(votes: Counter[HueTurn]) -> HueTurn | None:
 
 def slide_turn(slide: Slide) -> HueTurn | None:
     """The turn a slide's proposals were found in (the last detection's), None if its own colours."""
-    check = slide.attributes.get(SLIDE_KEY)
-    return HueTurn.from_attribute(check.get(TURN_SPEC_KEY)) if isinstance(check, dict) else None
+    return HueTurn.from_attribute(slide_check_entry(slide, TURN_SPEC_KEY))
 
 
 def project_turn(slides: Iterable[Slide]) -> HueTurn | None:

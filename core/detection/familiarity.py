@@ -265,16 +265,21 @@ def slide_was_judged(slide: Slide) -> bool:
     return isinstance(slide.attributes.get(SLIDE_KEY), dict)
 
 
+def slide_check_entry(slide: Slide, key: str) -> Any:
+    """One entry of the verdict the detector's last run wrote on the slide
+    (FieldVerdict.to_attribute); None when it wrote none."""
+    check = slide.attributes.get(SLIDE_KEY)
+    return check.get(key) if isinstance(check, dict) else None
+
+
 def slide_is_unlike(slide: Slide) -> bool:
     """Whether the detector's last run over the slide found it unlike its
     training fields."""
-    verdict = slide.attributes.get(SLIDE_KEY)
-    return isinstance(verdict, dict) and verdict.get("unlike") is True
+    return slide_check_entry(slide, "unlike") is True
 
 
 def slide_colour_turn(slide: Slide) -> str | None:
     """How an unlike slide's colours were turned to find its proposals
     ("hues turned by 180°"), None if they were its own."""
-    check = slide.attributes.get(SLIDE_KEY)
-    turn = check.get(TURN_KEY) if isinstance(check, dict) else None
+    turn = slide_check_entry(slide, TURN_KEY)
     return turn if isinstance(turn, str) else None
