@@ -40,13 +40,10 @@ from core.schema import Box, CellKind
 from core.store import ProjectStore
 from tests.benchmarks.common import DATA
 from tests.benchmarks.test_bench_detector_from_corrections import project_results
-from tests.benchmarks.transformed_fields import COLOUR_VARIANTS, Change, blue_grey_red_cells
+from tests.benchmarks.transformed_fields import LAB_COLOURS
 
 pytestmark = [pytest.mark.realdata, pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")]
 
-LABS: dict[str, Change] = {
-    **COLOUR_VARIANTS, "blue-grey red cells": lambda image, boxes: (blue_grey_red_cells(image), boxes),
-}
 VARIANTS = ("untouched", "hue +180", "hue +120", "channels swapped", "blue-grey red cells")
 REVIEWED = (3, 10)
 SEED = 0
@@ -58,7 +55,7 @@ def lab_fields(folder: Path, variant: str) -> dict[str, GroundTruth]:
     """BCCD's test fields in a colour variant, written as the lab's images,
     with their boxes; by file name."""
     folder.mkdir(parents=True)
-    change = LABS[variant]
+    change = LAB_COLOURS[variant]
     fields = {}
     for gt in read_ground_truth(DATA / "bccd", "voc", "test"):
         image, boxes = change(load_rgb(gt.path), gt.boxes)

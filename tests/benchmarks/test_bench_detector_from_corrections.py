@@ -32,7 +32,6 @@ import numpy as np
 import pytest
 
 from app.cli.main import main as hemalabel
-from core.detection.augment import turned_hue
 from core.detection.data import KIND_INDEX, GroundTruth, read_ground_truth
 from core.detection.detector import KerasCellDetector
 from core.detection.evaluation import ImageResult, evaluate
@@ -41,7 +40,7 @@ from core.models.resolver import default_detector_card
 from core.schema import Box, CellKind
 from core.store import ProjectStore
 from tests.benchmarks.common import DATA
-from tests.benchmarks.transformed_fields import blue_grey_red_cells
+from tests.benchmarks.transformed_fields import LAB_COLOURS
 
 pytestmark = [pytest.mark.realdata, pytest.mark.skipif(not DATA.is_dir(), reason="../shared/data is absent")]
 
@@ -51,7 +50,7 @@ GOAL_PRECISION, GOAL_RECALL, GOAL_MINUTES = 0.95, 0.98, 5.0
 KINDS = {index: kind for kind, index in KIND_INDEX.items()}
 
 
-LABS = {"hue +180": lambda image: turned_hue(image, 180), "blue-grey red cells": blue_grey_red_cells}
+LABS = ("hue +180", "blue-grey red cells")  # of LAB_COLOURS
 
 
 def lab_fields(folder: Path, lab: str) -> dict[str, GroundTruth]:
@@ -61,7 +60,8 @@ def lab_fields(folder: Path, lab: str) -> dict[str, GroundTruth]:
     fields = {}
     for gt in read_ground_truth(DATA / "bccd", "voc", "test"):
         path = folder / f"{gt.path.stem}.png"
-        cv2.imwrite(str(path), cv2.cvtColor(LABS[lab](load_rgb(gt.path)), cv2.COLOR_RGB2BGR))
+        image, _ = LAB_COLOURS[lab](load_rgb(gt.path), gt.boxes)
+        cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
         fields[path.name] = GroundTruth(path, gt.boxes, gt.classes, "lab")
     return fields
 
@@ -114,7 +114,7 @@ def run_cli(*argv: str, capsys: pytest.CaptureFixture[str]) -> str:
     return out
 
 
-@pytest.mark.parametrize("lab", sorted(LABS))
+@pytest.mark.parametrize("lab", LABS)
 def test_detector_learns_a_lab_from_ten_reviewed_fields(lab: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                         capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv("HEMALABEL_MODELS_DIR", str(tmp_path / "models"))

@@ -73,3 +73,9 @@ COLOUR_VARIANTS: dict[str, Change] = {
     "grey": lambda image, boxes: (greyed(image), boxes),
     "channels swapped": lambda image, boxes: (channels_swapped(image), boxes),
 }
+
+# Labs made of the test fields for issue 30's teaching benchmarks: the
+# colour variants, and red cells stained blue-grey, which no turn undoes.
+LAB_COLOURS: dict[str, Change] = {
+    **COLOUR_VARIANTS, "blue-grey red cells": lambda image, boxes: (blue_grey_red_cells(image), boxes),
+}
