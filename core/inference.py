@@ -17,6 +17,8 @@ from core.crops import DEFAULT_MARGIN, crop_square
 from core.detection.colour_turns import ColourTurner, HueTurn, in_model_colours, project_turn
 from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
+from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
+from core.detection.magnification import Magnification
 from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
 from core.detection.proposal_learning import Changed, ProposalLesson, learn_proposals
 from core.detection.withheld_proposals import WITHHELD_KEY
@@ -136,6 +138,7 @@ class _Found:
     verdict: FieldVerdict | None  # None: not judged (see judge_detections)
     taught: Changed | None  # what the project's lesson changed; None: not applied
     turn: HueTurn | None = None  # the colours the field was looked at in (core.detection.colour_turns)
+    magnification: Magnification | None = None  # None: not measured (a scan read in bands, or no ruler)
 
 
 def _detect_slide(
@@ -171,9 +174,9 @@ def _detect_slide(
         return None
     seen = turner.detect(image)  # the verdict is of the field's own colours
     if lesson is None or slide.id in lesson.reviewed_slides:
-        return _Found(seen.detections, seen.verdict, None, seen.turn)
+        return _Found(seen.detections, seen.verdict, None, seen.turn, seen.magnification)
     taught, changed = lesson.apply(image, seen.detections)
-    return _Found(taught, seen.verdict, changed, seen.turn)
+    return _Found(taught, seen.verdict, changed, seen.turn, seen.magnification)
 
 
 def judge_detections(
@@ -230,6 +233,12 @@ def detect_slides(
     lesson = learn_proposals(store, detector.version)
     deleted = _deleted_boxes(store)
     turner = ColourTurner(detector)  # one run: its fields vote on the turn that brings their colours back
+    # and agree on their lab's magnification, with the project's other slides.
+    running = set(slide_ids)
+    for other in store.slides():
+        seen_at = Magnification.from_attribute(other.attributes.get(MAGNIFICATION_KEY), detector.version)
+        if other.id not in running and seen_at is not None:
+            turner.lab.observe(seen_at)
     for index, slide_id in enumerate(slide_ids, start=1):
         cancel.raise_if_cancelled()
         slide = store.slide(slide_id)
@@ -269,6 +278,10 @@ def detect_slides(
             turn = found.turn.describe() if found.turn is not None else None
             check = verdict.to_attribute(detector.version, found.turn) if verdict is not None else None
             store.update_slide_attributes(slide_id, **{FAMILIARITY_KEY: check})
+            magnification = found.magnification
+            if magnification is not None or MAGNIFICATION_KEY in slide.attributes:
+                recorded = None if magnification is None else magnification.to_attribute(detector.version)
+                store.update_slide_attributes(slide_id, **{MAGNIFICATION_KEY: recorded})
             taught = None if found.taught is None or lesson is None else found.taught.to_attribute(lesson.examples)
             if taught is not None or PROPOSALS_TAUGHT_KEY in slide.attributes:
                 store.update_slide_attributes(slide_id, **{PROPOSALS_TAUGHT_KEY: taught})

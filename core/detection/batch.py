@@ -13,6 +13,7 @@ from pathlib import Path
 
 from core.detection.colour_turns import ColourTurner, HueTurn
 from core.detection.familiarity import FieldVerdict
+from core.detection.magnification import Magnification
 from core.formats.common import atomic_write_text
 from core.imaging import ImageReadError, load_rgb
 from core.inference import CellDetector, Detection, detect_in_bands
@@ -35,6 +36,8 @@ class ImageDetections:
     verdict: FieldVerdict | None = None
     # The colours an unlike image's detections were found in; None: its own.
     turn: HueTurn | None = None
+    # The scale it was looked at (None: not measured, e.g. a scan read in bands).
+    magnification: Magnification | None = None
 
 
 @dataclass(slots=True)
@@ -56,18 +59,19 @@ def detect_images(
         try:
             # A large scan is read in bands of rows, never held whole.
             banded = yield from detect_in_bands(detector, path, str(path), index - 1, len(paths), cancel)
-            verdict, turn = None, None
+            verdict, turn, magnification = None, None, None
             if banded is None:
                 image = load_rgb(path)
                 seen = turner.detect(image)
                 banded, verdict, turn = (seen.detections, image.shape[1], image.shape[0]), seen.verdict, seen.turn
+                magnification = seen.magnification
                 del image
         except ImageReadError as error:
             report.skipped.append((str(path), error.reason))
             yield Progress(index, len(paths), f"{path}: {error.reason}")
             continue
         detections, width, height = banded
-        result = ImageDetections(Path(path), width, height, detections, verdict, turn)
+        result = ImageDetections(Path(path), width, height, detections, verdict, turn, magnification)
         report.images.append(result)
         yield Progress(index, len(paths), f"{counted(len(result.detections), 'cell')} on {path}", payload=result)
     return report

@@ -23,6 +23,10 @@ makes familiar (a greyed field has no hue to turn) stop the searching after
 FRUITLESS of them.  The verdict kept is the field's own, unlike, so the
 technician is still told to check: only the proposals come from the
 turned colours.
+
+The run agrees on its fields' magnification in the same way
+(core.detection.magnification.LabMagnification): each field is looked at
+first by the lab's factor, in its own colours and in turned ones alike.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from core.detection.familiarity import (
     judge_field,
     slide_check_entry,
 )
+from core.detection.magnification import LabMagnification, Magnification, MagnifyingDetector
 from core.schema import Slide
 
 if TYPE_CHECKING:  # core.inference detects through this module
@@ -145,23 +150,37 @@ class SeenField:
     detections: list[Detection]
     verdict: FieldVerdict | None  # of the field as it is (None: not judged)
     turn: HueTurn | None  # the colours the detections were found in; None: the field's own
+    # The magnification the detections were found at; None: not measured
+    # (a detector without a ruler).
+    magnification: Magnification | None = None
+
+
+# A look's detections and the magnification they were found at.
+_Look = tuple[list["Detection"], Magnification | None]
 
 
 class ColourTurner:
     """Detection over one run of fields (a `detect`, a Detect All): each
-    field detected, judged, and, when unlike, looked at again in turned
-    colours.  Not shared between threads."""
+    field detected at its lab's magnification, judged, and, when unlike,
+    looked at again in turned colours.  Not shared between threads."""
 
     def __init__(self, detector: CellDetector) -> None:
         self.detector = detector
         self.reference: FamiliarityReference | None = getattr(detector, "familiarity", None)
         self.votes: Counter[HueTurn] = Counter()
         self.fruitless = 0
+        self.lab = LabMagnification(detector.ruler() if isinstance(detector, MagnifyingDetector) else None)
 
     def detect(self, image: NDArray[Any]) -> SeenField:
-        detections = self.detector.detect(image)
+        seen = self._seen(image)
+        if seen.magnification is not None:
+            self.lab.observe(seen.magnification)
+        return seen
+
+    def _seen(self, image: NDArray[Any]) -> SeenField:
+        detections, magnification = self._detections(image)
         verdict = judge_field(image, detections, self.reference)
-        own = SeenField(detections, verdict, None)
+        own = SeenField(detections, verdict, None, magnification)
         turn = agreed_turn(self.votes)
         if verdict is None or not (verdict.unlike or turn is not None) or not _has_hue(image):
             return own
@@ -169,15 +188,16 @@ class ColourTurner:
             found = self._look(image, turn)
             # A field of a turned lab can pass for familiar as it is: in the
             # run's turn it is taken if the detector is surer of it there.
-            if found is not None and (verdict.unlike or _sureness(found) > _sureness(detections)):
-                return SeenField(found, verdict, turn)
+            if found is not None and (verdict.unlike or _sureness(found[0]) > _sureness(detections)):
+                return SeenField(found[0], verdict, turn, found[1])
             return own
         best = self._search(image) if self.fruitless < FRUITLESS else None
         if best is None:
             self.fruitless += 1
             return own
-        self.votes[best[1]] += 1
-        return SeenField(best[0], verdict, best[1])
+        (found_detections, found_magnification), best_turn = best
+        self.votes[best_turn] += 1
+        return SeenField(found_detections, verdict, best_turn, found_magnification)
 
     def colours_for(self, image: NDArray[Any]) -> NDArray[Any]:
         """The image in the colours this run finds its cells in: for scoring
@@ -185,18 +205,25 @@ class ColourTurner:
         turn = self.detect(image).turn
         return turned(image, turn) if turn is not None else image
 
-    def _look(self, image: NDArray[Any], turn: HueTurn) -> list[Detection] | None:
+    def _detections(self, image: NDArray[Any]) -> _Look:
+        """The detector's detections, looked at first by the lab's factor."""
+        if isinstance(self.detector, MagnifyingDetector):
+            magnification, detections = self.detector.detect_magnified(image, self.lab.start())
+            return detections, magnification
+        return self.detector.detect(image), None
+
+    def _look(self, image: NDArray[Any], turn: HueTurn) -> _Look | None:
         """The detections in turned colours if the field is familiar in them."""
         recoloured = turned(image, turn)
-        detections = self.detector.detect(recoloured)
+        detections, magnification = self._detections(recoloured)
         verdict = judge_field(recoloured, detections, self.reference)
-        return detections if verdict is not None and not verdict.unlike else None
+        return (detections, magnification) if verdict is not None and not verdict.unlike else None
 
-    def _search(self, image: NDArray[Any]) -> tuple[list[Detection], HueTurn] | None:
+    def _search(self, image: NDArray[Any]) -> tuple[_Look, HueTurn] | None:
         """Of the turns that make the field familiar, the one whose
         proposals the detector is surest of; None when no turn does."""
         familiar = [(found, turn) for turn in TURNS if (found := self._look(image, turn)) is not None]
-        return max(familiar, key=lambda pair: _sureness(pair[0]), default=None)
+        return max(familiar, key=lambda pair: _sureness(pair[0][0]), default=None)
 
 
 def _sureness(detections: Sequence[Detection]) -> float:

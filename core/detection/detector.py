@@ -163,20 +163,27 @@ class KerasCellDetector:
             return self._detect_at(image, min_score, factor)
         return self.magnified(image, min_score)[1]
 
-    def magnified(self, image: NDArray[Any], min_score: float | None = None) -> tuple[Magnification, Detections]:
+    def magnified(
+        self, image: NDArray[Any], min_score: float | None = None, start: float = 1.0
+    ) -> tuple[Magnification, Detections]:
         """The image's magnification as its red cells tell it, and the
-        detections at the learnt scale (see core.detection.magnification)."""
+        detections at the learnt scale (see core.detection.magnification);
+        start: the factor of the first look (a run's LabMagnification)."""
         # The ruler counts red cells scoring RED_SCORE or more; a look whose
         # floor is higher (detect()'s, the lowest threshold) counts those it kept.
         return estimate_magnification(
             lambda factor: self._detect_at(image, min_score, factor),
             self.ruler(),
+            start=start,
             probe_look=lambda factor: self._detect_at(_middle(image, PROBE_SIDE / factor), min_score, factor),
         )
 
     def ruler(self) -> RedRuler | None:
         """The red-cell sizes the detector learnt, None when its card does not say."""
-        return RedRuler(*self.card.red_cell_range) if len(self.card.red_cell_range) == 2 else None
+        if len(self.card.red_cell_range) != 2:
+            return None
+        low, high = self.card.red_cell_range
+        return RedRuler(low, high, self.card.red_cell_median)
 
     def _detect_at(self, image: NDArray[Any], min_score: float | None, factor: float) -> Detections:
         height, width = image.shape[:2]
@@ -193,7 +200,13 @@ class KerasCellDetector:
     def detect(self, image: NDArray[Any]) -> list[Detection]:
         """Every cell in an RGB uint8 image scoring at least its class's
         operating threshold, after NMS, at the scale its red cells ask for."""
-        return self._operating(self.detect_arrays(image, min_score=float(self._thresholds().min())))
+        return self.detect_magnified(image)[1]
+
+    def detect_magnified(self, image: NDArray[Any], start: float = 1.0) -> tuple[Magnification, list[Detection]]:
+        """detect(), with the magnification it found; start: the factor
+        looked at first (a run's LabMagnification.start())."""
+        magnification, detections = self.magnified(image, float(self._thresholds().min()), start)
+        return magnification, self._operating(detections)
 
     def detect_bands(
         self, bands: Iterator[NDArray[Any]], height: int, width: int

@@ -18,6 +18,16 @@ Otherwise the image is looked at again at the factor its red cells ask for
 measured again, REFINEMENTS looks at most), or, with too few red cells to
 measure, at a few probe factors, the one whose red cells come nearest the
 middle winning.  With no ruler anywhere the image is taken as it is.
+
+A lab images every field with the same objective and camera, so within
+one run of its fields (a `detect`, a Detect All) the magnification is
+agreed (LabMagnification): once most of the fields measured are found at
+another one, each later field is first looked at by the lab's factor,
+which brings the lab's median red cell to the typical training field's.
+One field's red cells measure its lab with noise, as red cells vary in
+size from field to field; brought each to the middle on its own, fields
+of one lab land at scales up to 1.2x apart, and BCCD's platelets lose
+AP50 there.
 """
 
 from __future__ import annotations
@@ -25,10 +35,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, TypeGuard, runtime_checkable
 
 import numpy as np
 from numpy.typing import NDArray
+
+from core.wording import counted
 
 # (boxes N x 4 in the image's own pixels, scores N, class indices N)
 Detections = tuple[NDArray[Any], NDArray[Any], NDArray[Any]]
@@ -56,19 +68,30 @@ FACTOR_LIMITS = (0.25, 4.0)
 
 @dataclass(frozen=True, slots=True)
 class RedRuler:
-    """The red-cell sizes a detector learnt, image pixels: the range of the
-    training fields' own median red side (its labs image at different pixel
-    sizes), from the 2nd percentile (the smallest lab's fields sit at the
-    5th) to the 95th (a look reads large cells short, so a reading near
-    the top may hide a larger cell), and the middle an image outside it is
-    brought to (the geometric mean of the two)."""
+    """The red-cell sizes a detector learnt, image pixels, as the detector
+    reads them on its training fields (a network draws a lab's red cells a
+    few percent smaller or larger than its labels do, so the ruler is read
+    in the same units it is used in): the range of the training fields'
+    own median red side (its labs image at different pixel sizes), from
+    the 2nd percentile (the smallest lab's fields sit at the 5th) to the
+    95th (a look reads large cells short, so a reading near the top may
+    hide a larger cell); the middle a field outside it is brought to (the
+    geometric mean of the two); and the typical training field's side (the
+    median), which a lab's fields agreed to be at another magnification
+    are brought to (LabMagnification).  typical None: not known (cards
+    before 2.2.2), the middle stands for it."""
 
     low: float
     high: float
+    typical: float | None = None
 
     @property
     def middle(self) -> float:
         return math.sqrt(self.low * self.high)
+
+    @property
+    def lab_target(self) -> float:
+        return self.typical if self.typical is not None else self.middle
 
     def holds(self, side: float, factor: float) -> bool:
         """Whether red cells `side` px wide, looked at resized by `factor`,
@@ -76,6 +99,21 @@ class RedRuler:
         shrunk to another lab's size lose AP50 (BCCD's at 0.63x: platelets
         -0.07), the detector having learnt each size from its own lab."""
         return self.low <= side * factor <= self.high
+
+
+@runtime_checkable
+class MagnifyingDetector(Protocol):
+    """A detector that measures each image's magnification by a ruler."""
+
+    def ruler(self) -> RedRuler | None: ...
+
+    def detect_magnified(self, image: NDArray[Any], start: float = 1.0) -> tuple[Magnification, list[Any]]: ...
+
+
+# A slide attribute: the magnification its proposals were found at
+# (Magnification.to_attribute), which a later run over the project's other
+# slides agrees with (LabMagnification.observe).
+SLIDE_KEY = "magnification"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +126,29 @@ class Magnification:
     @property
     def resized(self) -> bool:
         return self.factor != 1.0
+
+    def to_attribute(self, detector_version: str) -> dict[str, Any]:
+        side = None if self.red_side is None else round(self.red_side, 1)
+        return {"detector": detector_version, "factor": round(self.factor, 4), "red_side": side,
+                "red_cells": self.red_cells, "looks": self.looks}
+
+    @classmethod
+    def from_attribute(cls, value: Any, detector_version: str) -> Magnification | None:
+        """The magnification a slide attribute records, if the detector
+        `detector_version` measured it (another detector reads red cells
+        at sizes of its own); None otherwise, or when it is not one."""
+        if not isinstance(value, dict) or value.get("detector") != detector_version:
+            return None
+        factor, side, cells, looks = (value.get(key) for key in ("factor", "red_side", "red_cells", "looks"))
+        if not _positive(factor) or not (side is None or _positive(side)):
+            return None
+        if not isinstance(cells, int) or not isinstance(looks, int):
+            return None
+        return cls(float(factor), None if side is None else float(side), cells, looks)
+
+
+def _positive(value: Any) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) and value > 0
 
 
 def red_cell_side(detections: Detections, min_score: float = RED_SCORE) -> tuple[float | None, int]:
@@ -102,17 +163,24 @@ def red_cell_side(detections: Detections, min_score: float = RED_SCORE) -> tuple
 
 
 def learnt_ruler(boxes_of_fields: Sequence[tuple[NDArray[Any], NDArray[Any]]]) -> RedRuler:
-    """The ruler of training fields ((boxes, classes) each, image pixels),
-    from the median red side of each field holding MIN_RED_CELLS or more."""
+    """The ruler of training fields by their labels ((boxes, classes) each,
+    image pixels): what a detector starts from before it can read its own
+    (core.detection.ruler_learning)."""
     medians = []
     for boxes, classes in boxes_of_fields:
         red = boxes[classes == RED]
         if len(red) >= MIN_RED_CELLS:
             medians.append(float(np.median(np.maximum(red[:, 2] - red[:, 0], red[:, 3] - red[:, 1]))))
+    return ruler_of_sides(medians)
+
+
+def ruler_of_sides(medians: Sequence[float]) -> RedRuler:
+    """The ruler of training fields' median red sides, one per field that
+    holds MIN_RED_CELLS red cells or more."""
     if not medians:
         raise ValueError(f"no training field holds {MIN_RED_CELLS} red cells to learn their size from")
     low, high = np.percentile(medians, [2, 95])
-    return RedRuler(round(float(low), 1), round(float(high), 1))
+    return RedRuler(round(float(low), 1), round(float(high), 1), round(float(np.median(medians)), 1))
 
 
 def _clipped(factor: float) -> float:
@@ -190,3 +258,58 @@ def estimate_magnification(
             break  # the ruler vanished at that factor: keep the look that had one
         factor, current, side, count = wanted, seen, new_side, new_count
     return Magnification(factor, side, count, looks), current
+
+
+# Fields measured before a run's magnification is taken as agreed (as the
+# colour turn's votes, core.detection.colour_turns.VOTES).
+LAB_FIELDS = 3
+
+
+class LabMagnification:
+    """The magnification of one lab's fields, agreed over a run of them.
+
+    Each field's own estimate is observed; once LAB_FIELDS or more have a
+    ruler and more than half of them were looked at resized, start() is
+    the factor that brings the median of their red sides (each in its
+    image's own pixels) to the ruler's lab_target, and each later field is
+    first looked at by it (estimate_magnification's `start`): a field whose
+    red cells are of a learnt size there is kept at the lab's factor, one
+    that is not (a field of another lab in the same run) is measured on
+    its own.  While most fields are of a learnt size as they are, each is
+    looked at as it is first.  Not shared between threads."""
+
+    def __init__(self, ruler: RedRuler | None) -> None:
+        self.ruler = ruler
+        self._sides: list[float] = []
+        self._resized = 0
+
+    def start(self) -> float:
+        if self.ruler is None or len(self._sides) < LAB_FIELDS or 2 * self._resized <= len(self._sides):
+            return 1.0
+        return _clipped(self.ruler.lab_target / float(np.median(self._sides)))
+
+    def observe(self, magnification: Magnification) -> None:
+        if magnification.red_side is None:
+            return  # no ruler on this field: it says nothing of its lab
+        self._sides.append(magnification.red_side)
+        self._resized += magnification.resized
+
+
+def resized_summary(magnifications: Sequence[Magnification | None]) -> dict[str, Any]:
+    """What `detect` reports of its fields' scale: how many were measured
+    by their red cells, how many of those were looked at resized, and the
+    median factor of those (None when none was)."""
+    measured = [m for m in magnifications if m is not None]
+    factors = [m.factor for m in measured if m.resized]
+    median = round(float(np.median(factors)), 3) if factors else None
+    return {"measured": len(measured), "resized": len(factors), "median_factor": median}
+
+
+def resized_sentence(summary: dict[str, Any]) -> str | None:
+    """resized_summary in words; None when no field was looked at resized."""
+    if not summary["resized"]:
+        return None
+    factor = summary["median_factor"]
+    sizes = "larger" if factor < 1 else "smaller"
+    return (f"{counted(summary['resized'], 'field')} of {summary['measured']} looked at resized (median "
+            f"x{factor:.2f}): their red cells are {sizes} than in the fields the detector learnt from")

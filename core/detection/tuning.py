@@ -14,6 +14,7 @@ from typing import Any
 from core.detection.assess import predict_results
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, choose_thresholds, evaluate
+from core.detection.ruler_learning import detector_ruler
 from core.jobs import CancelToken, Job, Progress
 from core.models.files import ModelCardError
 from core.models.resolver import resolve_detector_card
@@ -37,7 +38,7 @@ def retune_detector(
     val_summary: Mapping[str, Any] | None = None,
     partner: str | os.PathLike[str] | None = None,
     partner_scales: Sequence[float] | None = None,
-    red_cell_range: Sequence[float] | None = None,
+    ruler_fields: Sequence[Path] | None = None,
 ) -> Job[Path]:
     """Re-choose the thresholds of the detector `model` (a card, its weights
     or their folder; None: user-trained, else bundled) on `val`, after setting its extra working
@@ -52,9 +53,11 @@ def retune_detector(
     its weights are copied beside the new card.  NO_PARTNER removes the
     card's partner; None keeps it as it is.
 
-    red_cell_range: the learnt red-cell sizes to record (learnt_ruler of
-    the training fields, low and high); None keeps the card's.  It is set before the
-    thresholds are chosen, since it decides the scale val fields are seen at."""
+    ruler_fields: the training fields to read the red-cell ruler off, as
+    this detector, with its looks, draws their red cells
+    (core.detection.ruler_learning); None keeps the card's.  It is read
+    before the thresholds are chosen, since it decides the scale val fields
+    are seen at."""
     from core.detection.detector import KerasCellDetector
 
     cancel = cancel or CancelToken()
@@ -89,8 +92,9 @@ def retune_detector(
         if partner_source is None:
             raise ModelCardError(f"{card_path}: partner scales given, but the detector has no partner network")
         card.partner_scales = [float(scale) for scale in partner_scales]
-    if red_cell_range is not None:
-        card.red_cell_range = [float(side) for side in red_cell_range]
+    if ruler_fields is not None:
+        ruler = yield from detector_ruler(detector, ruler_fields, cancel)
+        card.red_cell_range, card.red_cell_median = [ruler.low, ruler.high], ruler.typical
     results: list[ImageResult] = []
     for index, gt in enumerate(val, start=1):
         cancel.raise_if_cancelled()

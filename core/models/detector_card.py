@@ -42,8 +42,13 @@ class DetectorCard:
     # The training fields' red-cell sides, image pixels, as [low, high] (2nd
     # and 95th percentile of each field's median): the ruler by which an
     # image's magnification is judged (core.detection.magnification.RedRuler).
-    # Empty: unknown, every image is looked at as it is.
+    # Empty: unknown, every image is looked at as it is.  red_cell_median:
+    # the median field's, which a lab at another magnification is brought
+    # to; None: unknown, the middle of the range stands for it.  Both as the
+    # detector reads them (core.detection.ruler_learning), or, before it has
+    # read them, as the labels say.
     red_cell_range: list[float] = field(default_factory=list)
+    red_cell_median: float | None = None
     # The colours of the training fields and the distance from them above
     # which a field's proposals are unreliable
     # (core.detection.familiarity.FamiliarityReference.to_card).  Empty:

@@ -225,7 +225,8 @@ def _finish_card(card_path: Path, request: DetectorChildRequest) -> Any:
     card.thresholds = dict(base.thresholds)
     card.nms_iou, card.min_score, card.flip_average = base.nms_iou, base.min_score, base.flip_average
     card.extra_scales = list(base.extra_scales)
-    card.red_cell_range = list(base.red_cell_range) or card.red_cell_range
+    if base.red_cell_range:
+        card.red_cell_range, card.red_cell_median = list(base.red_cell_range), base.red_cell_median
     card.familiarity = {}
     card.training = {**card.training, "parent": request.base_name,
                      "created_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -8,6 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
+from core.detection.magnification import Magnification, RedRuler
 from core.inference import Detection, classify_slides, detect_slides
 from core.jobs import Cancelled, CancelToken, Progress, run_job
 from core.schema import Box, CellKind, LabelSource, SlideStatus
@@ -165,3 +167,71 @@ def test_a_white_cell_is_never_called_a_platelet_and_a_platelet_is_never_called_
     assert white.label == "lymphocyte"  # 0.3 of the 0.4 left once platelet is ruled out
     assert white.probabilities == pytest.approx({"neutrophil": 0.25, "lymphocyte": 0.75, "platelet": 0.0})
     assert platelet.label == "platelet" and platelet.probabilities["platelet"] == pytest.approx(1.0)
+
+
+class LabScope:
+    """A detector with a red-cell ruler whose every field holds red cells
+    250 px wide (a lab imaging at 2.5 times the learnt size): it records
+    the factor each field is looked at first."""
+
+    version = "det-scope-1"
+
+    def __init__(self) -> None:
+        self.first_factors: list[float] = []
+
+    def ruler(self) -> RedRuler:
+        return RedRuler(50.0, 200.0, typical=100.0)
+
+    def detect_magnified(self, image: np.ndarray, start: float = 1.0) -> tuple[Magnification, list[Detection]]:
+        self.first_factors.append(start)
+        factor = start if 50.0 <= 250.0 * start <= 200.0 else 0.4
+        return Magnification(factor, 250.0, 12, 1 if factor == start else 2), []
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return self.detect_magnified(image)[1]
+
+
+def test_a_run_over_one_slide_agrees_with_the_magnification_of_the_project_s_others(
+    project: ProjectStore, tmp_path: Path
+) -> None:
+    ids = [slide.id for slide in project.slides()]
+    scope = LabScope()
+    run_job(detect_slides(project, scope, ids))
+    assert scope.first_factors == [1.0, 1.0, 1.0]  # too few fields yet to agree
+    recorded = project.slide(ids[0]).attributes[MAGNIFICATION_KEY]
+    assert Magnification.from_attribute(recorded, scope.version) == Magnification(0.4, 250.0, 12, 2)
+    assert Magnification.from_attribute(recorded, "another-detector") is None
+    late = project.add_slide(write_image(tmp_path / "late.png", seed=9), 64, 48)
+    run_job(detect_slides(project, scope, [late.id]))
+    assert scope.first_factors[-1] == pytest.approx(0.4)  # the lab's, from the slides found before
+    run_job(detect_slides(project, scope, ids))  # the slides of a run are not also counted as the others
+    assert scope.first_factors[-3:] == [1.0, 1.0, pytest.approx(0.4)]
+
+
+def test_detect_says_how_many_fields_it_looked_at_resized(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    import core.detection.detector
+    from app.cli.main import main
+
+    folder = tmp_path / "lab"
+    for index in range(4):
+        write_image(folder / f"f{index}.png", seed=index)
+    monkeypatch.setattr(core.detection.detector.KerasCellDetector, "load", lambda *_args: LabScope())
+    assert main(["detect", "--images", str(folder), "--out", str(tmp_path / "d.csv"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["magnification"] == {"measured": 4, "resized": 4, "median_factor": 0.4}
+    assert main(["detect", "--images", str(folder), "--out", str(tmp_path / "d.csv")]) == 0
+    assert ("4 fields of 4 looked at resized (median x0.40): their red cells are larger than in the fields the "
+            "detector learnt from") in capsys.readouterr().out
+
+
+def test_nothing_is_said_of_scale_when_no_field_was_resized() -> None:
+    from core.detection.magnification import resized_sentence, resized_summary
+
+    summary = resized_summary([Magnification(1.0, 100.0, 12, 1), None])
+    assert summary == {"measured": 1, "resized": 0, "median_factor": None} and resized_sentence(summary) is None
+    enlarged = resized_summary([Magnification(2.5, 40.0, 12, 2)])
+    sentence = str(resized_sentence(enlarged))
+    assert "1 field of 1 looked at resized (median x2.50): their red cells are smaller" in sentence

@@ -6,18 +6,23 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.detection.colour_turns import ColourTurner
 from core.detection.detector import KerasCellDetector
 from core.detection.magnification import (
     FACTOR_LIMITS,
     MIN_RED_CELLS,
     RED_SCORE,
     UPPER_CHECK,
+    LabMagnification,
+    Magnification,
     RedRuler,
     estimate_magnification,
     learnt_ruler,
     red_cell_side,
+    ruler_of_sides,
 )
 from core.detection.targets import CLASSES
+from core.inference import Detection
 from core.models.detector_card import DetectorCard
 
 RULER = RedRuler(50.0, 200.0)
@@ -187,3 +192,80 @@ def test_a_large_image_is_probed_in_its_middle_only() -> None:
     detector.magnified(np.full((2000, 3000, 3), 230, np.uint8))
     probes = [shape[1:3] for shape in detector.shapes[-3:]]
     assert max(max(shape) for shape in probes) <= 512  # PROBE_SIDE 640 at the working scale 0.5, padded
+
+
+LAB_RULER = RedRuler(50.0, 200.0, typical=90.0)
+
+
+def test_a_lab_is_looked_at_as_it_is_until_most_of_its_fields_are_found_resized() -> None:
+    lab = LabMagnification(LAB_RULER)
+    for side in (95.0, 110.0):
+        lab.observe(Magnification(1.0, side, 12, 1))
+    lab.observe(Magnification(0.4, 250.0, 12, 2))
+    assert lab.start() == 1.0  # one field of three resized
+    lab.observe(Magnification(1.0, None, 2, 4))  # no ruler: not counted
+    assert lab.start() == 1.0
+    assert LabMagnification(None).start() == 1.0
+
+
+def test_a_lab_found_resized_is_brought_to_the_typical_training_field() -> None:
+    lab = LabMagnification(LAB_RULER)
+    for side in (240.0, 260.0):
+        lab.observe(Magnification(0.4, side, 12, 2))
+    assert lab.start() == 1.0  # fewer than LAB_FIELDS measured
+    lab.observe(Magnification(0.35, 270.0, 12, 2))
+    assert lab.start() == pytest.approx(90.0 / 260.0)
+    assert LabMagnification(RedRuler(50.0, 200.0)).ruler.lab_target == pytest.approx(100.0)  # type: ignore[union-attr]
+
+
+def test_the_learnt_ruler_keeps_the_typical_field_s_side() -> None:
+    ruler = ruler_of_sides([float(side) for side in range(60, 161)])
+    assert ruler.typical == pytest.approx(110) and ruler.lab_target == pytest.approx(110)
+
+
+class RulerScope:
+    """A detector whose every image holds red cells ten times as wide as
+    its first pixel's value, seen as Microscope sees them."""
+
+    version = "scope-1"
+
+    def __init__(self, ruler: RedRuler = LAB_RULER) -> None:
+        self._ruler = ruler
+        self.first_factors: list[float] = []
+
+    def ruler(self) -> RedRuler:
+        return self._ruler
+
+    def detect_magnified(self, image: np.ndarray, start: float = 1.0) -> tuple[Magnification, list[Detection]]:
+        look = Microscope(float(image[0, 0, 0]) * 10)
+        found, _ = estimate_magnification(look, self._ruler, start=start)
+        self.first_factors.append(look.factors[0])
+        return found, []
+
+    def detect(self, image: np.ndarray) -> list[Detection]:
+        return self.detect_magnified(image)[1]
+
+
+def _field(red_side: float) -> np.ndarray:
+    return np.full((8, 8, 3), round(red_side / 10), np.uint8)
+
+
+def test_a_run_looks_at_its_later_fields_by_its_lab_s_factor_first() -> None:
+    scope = RulerScope()
+    turner = ColourTurner(scope)
+    seen = [turner.detect(_field(side)) for side in (240, 260, 250, 230, 270)]
+    assert scope.first_factors[:3] == [1.0, 1.0, 1.0]
+    lab_factor = 90.0 / 250.0
+    assert scope.first_factors[3] == pytest.approx(lab_factor)
+    later = seen[3].magnification
+    assert later is not None and later.factor == pytest.approx(lab_factor) and later.looks == 1
+    # A field of another lab in the same run is measured on its own.
+    other = turner.detect(_field(100)).magnification
+    assert other is not None and other.factor == pytest.approx(1.0, abs=0.1)
+
+
+def test_the_detector_looks_first_at_the_factor_it_is_started_at() -> None:
+    detector = RecordingDetector(_card([50.0, 200.0]))
+    image = np.full((96, 128, 3), 200, np.uint8)
+    detector.detect_magnified(image, start=2.0)
+    assert detector.shapes[0][1:3] == (96, 128)  # 0.5 working scale x 2

@@ -71,6 +71,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
     from core.detection.familiarity import slide_colour_turn, slide_is_unlike, slide_was_judged, unlike_sentence
+    from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
+    from core.detection.magnification import Magnification, resized_sentence, resized_summary
     from core.detection.proposal_learning import taught_by_corrections, taught_sentence
     from core.inference import detect_slides
 
@@ -82,6 +84,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
     turns = {slide.path: slide_colour_turn(slide) for slide in judged if slide_is_unlike(slide)}
     unlike = list(turns)
     taught = taught_by_corrections([slide for slide in store.slides() if slide.id not in failed])
+    scales = resized_summary([Magnification.from_attribute(slide.attributes.get(MAGNIFICATION_KEY), detector.version)
+                              for slide in store.slides() if slide.id not in failed])
     result = {
         "model": detector.version,
         "slides": len(slide_ids),
@@ -91,6 +95,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
         "unlike_training": unlike,  # their proposals are unreliable
         "colours_turned": {path: turn for path, turn in turns.items() if turn is not None},
         "taught": taught,  # what the project's box corrections changed; null: nothing was learnt
+        "magnification": scales,  # the slides looked at resized, as their red cells asked
     }
     if args.json:
         print_json(result)
@@ -104,6 +109,8 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
         for path in unlike:
             turned = f" (proposals found with its {turns[path]})" if turns[path] is not None else ""
             print(f"  unlike: {path}{turned}")
+        if (resized := resized_sentence(scales)) is not None:
+            print(resized)
         if taught is not None:
             print(taught_sentence(taught["removed"], taught["rekinded"], taught["slides"], taught["examples"]))
         for failure in failures:
@@ -116,6 +123,7 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
 def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDetector]) -> int:
     from core.detection.batch import detect_images, write_csv, write_voc
     from core.detection.familiarity import unlike_sentence
+    from core.detection.magnification import resized_sentence, resized_summary
     from core.formats.folder import find_images
 
     root = args.images
@@ -135,6 +143,7 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         written = args.out / "Annotations"
     judged = [image for image in report.images if image.verdict is not None]
     unlike = [image for image in judged if image.verdict is not None and image.verdict.unlike]
+    scales = resized_summary([image.magnification for image in report.images])
     counts: dict[str, int] = {}
     for image in report.images:
         for detection in image.detections:
@@ -149,6 +158,7 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         "unlike_training": [str(image.path) for image in unlike],  # their proposals are unreliable
         # the unlike images whose proposals were found in turned colours, and how
         "colours_turned": {str(image.path): image.turn.describe() for image in unlike if image.turn is not None},
+        "magnification": scales,  # the images looked at resized, as their red cells asked
     }
     if args.json:
         print_json(result)
@@ -161,6 +171,8 @@ def _detect_folder(args: argparse.Namespace, load_detector: Callable[[], CellDet
         for image in unlike:
             turned = f" (proposals found with its {image.turn.describe()})" if image.turn is not None else ""
             print(f"  unlike: {image.path}{turned}")
+        if (resized := resized_sentence(scales)) is not None:
+            print(resized)
         for path, reason in report.skipped:
             print(f"  skipped {path}: {reason}", file=sys.stderr)
     if report.skipped and not report.images:

@@ -175,6 +175,7 @@ def run(args: argparse.Namespace) -> int:
         return fail("train-detector needs --data and --out (or --project to fine-tune on a project's fields)")
     from core.detection.data import bundled_training_data
     from core.detection.familiarity_learning import learn_familiarity
+    from core.detection.ruler_learning import learn_ruler
     from core.detection.training import train_detector
     from core.jobs import run_job
     from core.models.detector_card import DetectorCard
@@ -184,6 +185,9 @@ def run(args: argparse.Namespace) -> int:
     config = training_config(args)
     job = train_detector(data.train, data.val, args.out, config, version=args.version, data_summary=data.summary)
     card_path = run_job(job, print_progress_lines)
+    # The red cells' sizes as it draws them (the card has the labels' until
+    # then), by which a field's magnification is judged.
+    run_job(learn_ruler(card_path, [gt.path for gt in data.train]), print_progress_lines)
     # What its training fields look like, so that a field unlike them is told.
     run_job(learn_familiarity(card_path, [gt.path for gt in data.train], [gt.path for gt in data.val]),
             print_progress_lines)

@@ -70,7 +70,6 @@ _scales = checked(
 def run(args: argparse.Namespace) -> int:
     from core.detection.data import bundled_training_data
     from core.detection.familiarity_learning import learn_familiarity
-    from core.detection.magnification import learnt_ruler
     from core.detection.tuning import retune_detector
     from core.jobs import run_job
     from core.models.detector_card import DetectorCard
@@ -85,7 +84,6 @@ def run(args: argparse.Namespace) -> int:
     # them (a card trained with PBC's images says how many it took).
     data = bundled_training_data(args.data, pbc_per_class=int(trained_on.get("pbc_fields_per_class", 0)))
     val_summary = {key: value for key, value in data.summary.items() if "val_" in key and key != "val_images"}
-    ruler = learnt_ruler([(gt.boxes, gt.classes) for gt in data.train])
     job = retune_detector(
         args.model,
         data.val,
@@ -95,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         val_summary=val_summary,
         partner=args.partner,
         partner_scales=args.partner_scales,
-        red_cell_range=[ruler.low, ruler.high],
+        ruler_fields=[gt.path for gt in data.train],
     )
     try:
         new_card = run_job(job, print_progress_lines)
