@@ -13,6 +13,7 @@ from core.detection.augment import greyed, turned_hue
 from core.detection.colour_turns import ColourTurner
 from core.detection.data import GroundTruth
 from core.detection.evaluation import ImageResult, evaluate
+from core.detection.magnification import LabMagnification
 from core.imaging import load_rgb
 
 # An image and its boxes in, the changed image and its boxes out.
@@ -22,15 +23,19 @@ Change = Callable[[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]
 def changed_results(
     detector: Any, samples: Sequence[GroundTruth], change: Change, turner: ColourTurner | None = None
 ) -> list[ImageResult]:
-    """The detector's proposals down to its AP floor on each changed field;
-    with a turner (one detection run's, as `detect` keeps), in the colours
-    it looks at an unlike field in."""
+    """The detector's proposals down to its AP floor on each changed field,
+    the fields taken as one run of `detect` takes them: each looked at
+    first by the magnification the run's fields agreed on
+    (LabMagnification), and, with a turner (one detection run's), in the
+    colours it looks at an unlike field in."""
+    lab = LabMagnification(detector.ruler())
     results = []
     for gt in samples:
         image, boxes = change(load_rgb(gt.path), gt.boxes)
         if turner is not None:
             image = turner.colours_for(image)
-        found, scores, classes = detector.detect_arrays(image, min_score=detector.card.min_score)
+        magnification, (found, scores, classes) = detector.magnified(image, detector.card.min_score, lab.start())
+        lab.observe(magnification)
         results.append(ImageResult(boxes, gt.classes, found, scores, classes))
     return results
 
