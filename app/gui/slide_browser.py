@@ -43,6 +43,7 @@ from app.gui.session import ProjectSession
 from app.gui.slide_claims import claimed_words
 from app.gui.thumbnails import ThumbnailLoader
 from core.detection.familiarity import UNRELIABLE, slide_colour_turn, slide_is_unlike
+from core.detection.magnification import slide_scale_note
 from core.schema import Slide, SlideStatus
 from core.store import CellTally, StoreError, StoreEvent, StoreEventKind
 from core.store.claims import ClaimHolder
@@ -260,6 +261,8 @@ class SlideListModel(QAbstractListModel):
                 lines.append(f"{UNRELIABLE}.")
             if (turn := slide_colour_turn(slide)) is not None:
                 lines.append(f"Proposals found with the field's {turn}.")
+            if (scale := slide_scale_note(slide)) is not None:
+                lines.append(scale)
             if slide.id in self._claims:
                 lines.append(claimed_words(self._claims[slide.id]))
             return "\n".join(lines)

@@ -40,6 +40,7 @@ from typing import Any, Protocol, TypeGuard, runtime_checkable
 import numpy as np
 from numpy.typing import NDArray
 
+from core.schema import Slide
 from core.wording import counted
 
 # (boxes N x 4 in the image's own pixels, scores N, class indices N)
@@ -133,11 +134,12 @@ class Magnification:
                 "red_cells": self.red_cells, "looks": self.looks}
 
     @classmethod
-    def from_attribute(cls, value: Any, detector_version: str) -> Magnification | None:
+    def from_attribute(cls, value: Any, detector_version: str | None) -> Magnification | None:
         """The magnification a slide attribute records, if the detector
         `detector_version` measured it (another detector reads red cells
-        at sizes of its own); None otherwise, or when it is not one."""
-        if not isinstance(value, dict) or value.get("detector") != detector_version:
+        at sizes of its own; None: any detector); None otherwise, or when
+        it is not one."""
+        if not isinstance(value, dict) or detector_version not in (None, value.get("detector")):
             return None
         factor, side, cells, looks = (value.get(key) for key in ("factor", "red_side", "red_cells", "looks"))
         if not _positive(factor) or not (side is None or _positive(side)):
@@ -293,6 +295,16 @@ class LabMagnification:
             return  # no ruler on this field: it says nothing of its lab
         self._sides.append(magnification.red_side)
         self._resized += magnification.resized
+
+
+def slide_scale_note(slide: Slide) -> str | None:
+    """What the slide's last detection says of its scale, for the slide
+    list; None when its field was looked at as it is, or not measured."""
+    magnification = Magnification.from_attribute(slide.attributes.get(SLIDE_KEY), None)
+    if magnification is None or not magnification.resized:
+        return None
+    side = f" (its red cells {magnification.red_side:.0f} px wide)" if magnification.red_side is not None else ""
+    return f"Proposals found with the field looked at x{magnification.factor:.2f}{side}."
 
 
 def resized_summary(magnifications: Sequence[Magnification | None]) -> dict[str, Any]:

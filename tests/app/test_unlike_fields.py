@@ -79,3 +79,19 @@ def test_a_slide_looked_at_in_turned_colours_says_so(qtbot, open_window, project
     model = window.slide_model
     tip = model.data(model.index(model.row_of(first.id)), Qt.ItemDataRole.ToolTipRole)
     assert tip.endswith("Proposals found with the field's hues turned by 180\u00b0.")
+
+
+def test_a_slide_looked_at_resized_says_so_in_the_slide_list(qtbot, open_window, project_path) -> None:
+    from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
+    from core.detection.magnification import Magnification
+
+    with ProjectStore.open(project_path) as store:
+        first, second = store.slides()[:2]
+        for slide, seen_at in ((first, Magnification(0.4, 250.0, 30, 2)), (second, Magnification(1.0, 100.0, 30, 1))):
+            store.update_slide_attributes(slide.id, **{MAGNIFICATION_KEY: seen_at.to_attribute("d")})
+    window, controller = open_window(project_path)
+    wait_image(qtbot, controller)
+    model = window.slide_model
+    tip = model.data(model.index(model.row_of(first.id)), Qt.ItemDataRole.ToolTipRole)
+    assert tip.endswith("Proposals found with the field looked at x0.40 (its red cells 250 px wide).")
+    assert "looked at" not in model.data(model.index(model.row_of(second.id)), Qt.ItemDataRole.ToolTipRole)
