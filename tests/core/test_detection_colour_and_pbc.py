@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 
 from core.detection.augment import (
+    STAIN_VARIATION,
     STRONG_COLOUR,
     AugmentConfig,
     augmented_sample,
     colour_jitter,
     greyed,
+    pale_eosin,
     stain_resynthesis,
     strong_colour,
     turned_hue,
@@ -51,6 +53,23 @@ def test_stain_resynthesis_recolours_the_cells_and_keeps_the_plasma_light() -> N
     nucleus = np.array([out[44, 44] for out in changed], float)
     assert nucleus.std(axis=0).max() > 20  # the nucleus takes many colours
     assert all(out[2, 2].mean() > 180 for out in changed)  # plasma stays light
+
+
+def test_a_pale_eosin_turns_the_red_cell_blue_grey_and_keeps_the_plasma_and_the_nucleus() -> None:
+    image = _smear()
+    rng = np.random.default_rng(2)
+    for out in (pale_eosin(image, rng) for _ in range(20)):
+        red_cell, nucleus, plasma = out[20, 20].astype(int), out[44, 44].astype(int), out[2, 2].astype(int)
+        assert red_cell[2] >= red_cell[0]  # no longer red: as blue as it is red, or bluer
+        assert red_cell.mean() > nucleus.mean() + 30  # still much paler than the nucleus
+        assert np.abs(plasma - image[2, 2].astype(int)).max() <= 25  # the glass between cells kept
+
+
+def test_the_stains_recipe_changes_about_a_third_of_the_crops() -> None:
+    image = _smear()
+    rng = np.random.default_rng(0)
+    changed = sum(not np.array_equal(strong_colour(image, rng, STAIN_VARIATION), image) for _ in range(300))
+    assert 0.2 < changed / 300 < 0.45
 
 
 def test_the_standard_recipe_draws_no_strong_colour() -> None:

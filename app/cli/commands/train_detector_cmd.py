@@ -1,6 +1,6 @@
 """hemalabel train-detector --data DIR --out DIR [--epochs N] [--width W] [--seed S] [--class-weights W,R,P]
 [--min-visible F] [--ema-decay D] [--work-scale S] [--crop PX] [--bccd-negative-weights W,R,P]
-[--init-from CARD] [--learning-rate LR] [--colour standard|strong] [--pbc-fields N]
+[--init-from CARD] [--learning-rate LR] [--colour standard|strong|stains] [--pbc-fields N]
 
 Trains the cell detector (from scratch, or on from a trained one's weights)
 on TXL-PBC train + BCCD train (test fields of either set kept out), and
@@ -102,11 +102,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--learning-rate", type=_positive, help="peak learning rate (default: 0.002)")
     parser.add_argument(
         "--colour",
-        choices=("standard", "strong"),
+        choices=("standard", "strong", "stains"),
         default="standard",
-        help="colour augmentation: standard (small jitter, the bundled 2.2 recipe) or strong (hue turned by any "
-        "angle, grey and channel-swapped crops, re-synthesised stain, contrast and blur, so colour alone cannot "
-        "make a white cell)",
+        help="colour augmentation: standard (small jitter, the bundled 2.2 recipe), strong (hue turned by any "
+        "angle, grey and channel-swapped crops, re-synthesised stain, contrast and blur on half the crops, so "
+        "colour alone cannot make a white cell) or stains (a third of the crops, mostly weak blue-grey eosin "
+        "and re-synthesised stain: the stain differences no colour turn undoes)",
     )
     parser.add_argument(
         "--pbc-fields",
@@ -138,13 +139,13 @@ def training_config(args: argparse.Namespace) -> DetectorTrainingConfig:
     the config's defaults, which are the bundled detector's recipe (imported
     here, not at registration: building the parser for every command must not
     import the detector and OpenCV)."""
-    from core.detection.augment import STRONG_COLOUR
+    from core.detection.augment import STAIN_VARIATION, STRONG_COLOUR
     from core.detection.training import DetectorTrainingConfig
 
     config = DetectorTrainingConfig(epochs=70 if args.epochs is None else args.epochs, width=args.width,
                                     batch_size=16 if args.batch_size is None else args.batch_size, seed=args.seed)
-    if args.colour == "strong":
-        config.augment = STRONG_COLOUR
+    if args.colour != "standard":
+        config.augment = STRONG_COLOUR if args.colour == "strong" else STAIN_VARIATION
     if args.init_from is not None:
         config.init_from = str(args.init_from)
     if args.learning_rate is not None:
