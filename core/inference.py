@@ -18,7 +18,7 @@ from core.detection.colour_turns import ColourTurner, HueTurn, in_model_colours,
 from core.detection.familiarity import SLIDE_KEY as FAMILIARITY_KEY
 from core.detection.familiarity import FieldVerdict, judge_field
 from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
-from core.detection.magnification import Magnification
+from core.detection.magnification import Magnification, slide_magnification
 from core.detection.proposal_learning import SLIDE_KEY as PROPOSALS_TAUGHT_KEY
 from core.detection.proposal_learning import Changed, ProposalLesson, learn_proposals
 from core.detection.withheld_proposals import WITHHELD_KEY
@@ -236,7 +236,7 @@ def detect_slides(
     # and agree on their lab's magnification, with the project's other slides.
     running = set(slide_ids)
     for other in store.slides():
-        seen_at = Magnification.from_attribute(other.attributes.get(MAGNIFICATION_KEY), detector.version)
+        seen_at = slide_magnification(other, detector.version)
         if other.id not in running and seen_at is not None:
             turner.lab.observe(seen_at)
     for index, slide_id in enumerate(slide_ids, start=1):

@@ -169,7 +169,9 @@ class ColourTurner:
         self.reference: FamiliarityReference | None = getattr(detector, "familiarity", None)
         self.votes: Counter[HueTurn] = Counter()
         self.fruitless = 0
-        self.lab = LabMagnification(detector.ruler() if isinstance(detector, MagnifyingDetector) else None)
+        # A detector with a ruler is looked through at the lab's magnification.
+        self._measuring = detector if isinstance(detector, MagnifyingDetector) else None
+        self.lab = LabMagnification(self._measuring.ruler() if self._measuring is not None else None)
 
     def detect(self, image: NDArray[Any]) -> SeenField:
         seen = self._seen(image)
@@ -207,8 +209,8 @@ class ColourTurner:
 
     def _detections(self, image: NDArray[Any]) -> _Look:
         """The detector's detections, looked at first by the lab's factor."""
-        if isinstance(self.detector, MagnifyingDetector):
-            magnification, detections = self.detector.detect_magnified(image, self.lab.start())
+        if self._measuring is not None:
+            magnification, detections = self._measuring.detect_magnified(image, self.lab.start())
             return detections, magnification
         return self.detector.detect(image), None
 

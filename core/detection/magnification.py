@@ -160,8 +160,13 @@ def red_cell_side(detections: Detections, min_score: float = RED_SCORE) -> tuple
     red = boxes[(classes == RED) & (scores >= min_score)]
     if len(red) < MIN_RED_CELLS:
         return None, int(len(red))
-    sides = np.maximum(red[:, 2] - red[:, 0], red[:, 3] - red[:, 1])
-    return float(np.median(sides)), int(len(red))
+    return float(np.median(_sides(red))), int(len(red))
+
+
+def _sides(boxes: NDArray[Any]) -> NDArray[Any]:
+    """Each box's longer side."""
+    sides: NDArray[Any] = np.maximum(boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1])
+    return sides
 
 
 def learnt_ruler(boxes_of_fields: Sequence[tuple[NDArray[Any], NDArray[Any]]]) -> RedRuler:
@@ -172,7 +177,7 @@ def learnt_ruler(boxes_of_fields: Sequence[tuple[NDArray[Any], NDArray[Any]]]) -
     for boxes, classes in boxes_of_fields:
         red = boxes[classes == RED]
         if len(red) >= MIN_RED_CELLS:
-            medians.append(float(np.median(np.maximum(red[:, 2] - red[:, 0], red[:, 3] - red[:, 1]))))
+            medians.append(float(np.median(_sides(red))))
     return ruler_of_sides(medians)
 
 
@@ -297,10 +302,16 @@ class LabMagnification:
         self._resized += magnification.resized
 
 
+def slide_magnification(slide: Slide, detector_version: str | None = None) -> Magnification | None:
+    """The magnification the slide's last detection recorded
+    (Magnification.from_attribute: by `detector_version`, None for any)."""
+    return Magnification.from_attribute(slide.attributes.get(SLIDE_KEY), detector_version)
+
+
 def slide_scale_note(slide: Slide) -> str | None:
     """What the slide's last detection says of its scale, for the slide
     list; None when its field was looked at as it is, or not measured."""
-    magnification = Magnification.from_attribute(slide.attributes.get(SLIDE_KEY), None)
+    magnification = slide_magnification(slide)
     if magnification is None or not magnification.resized:
         return None
     side = f" (its red cells {magnification.red_side:.0f} px wide)" if magnification.red_side is not None else ""

@@ -71,8 +71,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: CellDetector) -> int:
     from core.detection.familiarity import slide_colour_turn, slide_is_unlike, slide_was_judged, unlike_sentence
-    from core.detection.magnification import SLIDE_KEY as MAGNIFICATION_KEY
-    from core.detection.magnification import Magnification, resized_sentence, resized_summary
+    from core.detection.magnification import resized_sentence, resized_summary, slide_magnification
     from core.detection.proposal_learning import taught_by_corrections, taught_sentence
     from core.inference import detect_slides
 
@@ -80,12 +79,12 @@ def _detect_project(args: argparse.Namespace, store: ProjectStore, detector: Cel
     failures = run_job(detect_slides(store, detector, slide_ids), print_slide_progress)
     summary = store.summary()
     failed = {f.slide_id for f in failures}
-    judged = [slide for slide in store.slides() if slide.id not in failed and slide_was_judged(slide)]
+    detected = [slide for slide in store.slides() if slide.id not in failed]  # as the run left them
+    judged = [slide for slide in detected if slide_was_judged(slide)]
     turns = {slide.path: slide_colour_turn(slide) for slide in judged if slide_is_unlike(slide)}
     unlike = list(turns)
-    taught = taught_by_corrections([slide for slide in store.slides() if slide.id not in failed])
-    scales = resized_summary([Magnification.from_attribute(slide.attributes.get(MAGNIFICATION_KEY), detector.version)
-                              for slide in store.slides() if slide.id not in failed])
+    taught = taught_by_corrections(detected)
+    scales = resized_summary([slide_magnification(slide, detector.version) for slide in detected])
     result = {
         "model": detector.version,
         "slides": len(slide_ids),
