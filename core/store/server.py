@@ -101,22 +101,34 @@ def open_server_project(address: ServerAddress, read_only: bool | None) -> tuple
     return connection, read_only
 
 
+# A PostgreSQL advisory lock's key ("HEMC"), held while a project is laid
+# out: stations creating one in the same database at once take turns, so
+# one lays it out and the others find it made.  Without it a station could
+# read the empty database, then find another's fresh tables and call them
+# foreign, or lay out the later versions itself and write the meta twice.
+_CREATE_LOCK = 0x48454D43
+
+
 def create_server_project(address: ServerAddress) -> PostgresConnection:
     """Lay a new project out in an empty database (which must exist: the
     administrator creates it and grants the rights)."""
     connection = connect_server(address)
     try:
-        if schema_version(connection) != 0:
-            raise StoreError(f"{address}: a project already exists here; open it instead")
-        present = _tables_present(connection)
-        if present:
-            raise StoreError(
-                f"{address}: the database already holds tables named {', '.join(present)}; "
-                "a HemaLabel project needs a database of its own"
-            )
-        if not migrate(connection):  # another station laid a project out here meanwhile
-            raise StoreError(f"{address}: a project already exists here; open it instead")
-        ensure_indexes(connection)
+        connection.execute("SELECT pg_advisory_lock(?)", (_CREATE_LOCK,))
+        try:
+            if schema_version(connection) != 0:
+                raise StoreError(f"{address}: a project already exists here; open it instead")
+            present = _tables_present(connection)
+            if present:
+                raise StoreError(
+                    f"{address}: the database already holds tables named {', '.join(present)}; "
+                    "a HemaLabel project needs a database of its own"
+                )
+            if not migrate(connection):  # laid out meanwhile by a HemaLabel that takes no lock
+                raise StoreError(f"{address}: a project already exists here; open it instead")
+            ensure_indexes(connection)
+        finally:
+            connection.execute("SELECT pg_advisory_unlock(?)", (_CREATE_LOCK,))
     except psycopg.Error as error:
         connection.close()
         raise StoreError(f"{address}: cannot create the project ({problem_of(error)})") from None
