@@ -9,6 +9,10 @@ pass for white ones, at 3x every one of 60 fields checked had its cells
 (and all 1,900 had at least one).  Crops are cut from the field at its own
 size, so they are the pixels the field holds, and cached outside the
 repository (crops of the data are never committed).
+
+Each field also keeps a few of the red cells the detector finds: a red cell
+is never a blast, whatever the field's diagnosis, so they are the one cell
+label a leukaemic field gives for certain (training's red-cell term).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +41,10 @@ from core.training.samples import file_digest
 from core.version import app_version
 
 FIELD_ENLARGEMENT = 3.0
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+# Red cells kept per field, spread over the detector's scores so that the
+# doubtful ones (those it may also box as white) are among them.
+RED_CELLS_KEPT = 12
 
 
 @functools.cache
@@ -61,6 +69,7 @@ class FieldCells:
     field: Field
     boxes: list[Box]  # white cells, in the field's own pixels
     crops: NDArray[Any]  # K x S x S x 3 uint8, K = len(boxes) (0 for a field with no white cell)
+    red_crops: NDArray[Any] = dataclass_field(default_factory=lambda: np.zeros((0, 1, 1, 3), np.uint8))
 
 
 def screen_cache_dir() -> Path:
@@ -69,18 +78,31 @@ def screen_cache_dir() -> Path:
     return folder / "screen-cells"
 
 
-def white_boxes_enlarged(detector: Any, image: NDArray[Any], factor: float = FIELD_ENLARGEMENT) -> list[Box]:
-    """The detector's white cells with the image looked at enlarged `factor`
-    times, as boxes in the image's own pixels, at the card's operating
-    threshold for white cells.  A fixed factor rather than the detector's
-    own estimate (cell-detector 2.2.1): on these fields the estimate left 19
-    malignant fields without a white cell and a model trained on its cells
-    scored worse (models/README.md)."""
+def boxes_enlarged(detector: Any, image: NDArray[Any], factor: float = FIELD_ENLARGEMENT
+                   ) -> tuple[list[Box], list[Box]]:
+    """The detector's white and red cells with the image looked at enlarged
+    `factor` times, as boxes in the image's own pixels, each at the card's
+    operating threshold for its class.  A fixed factor rather than the
+    detector's own estimate (cell-detector 2.2.1): on these fields the
+    estimate left 19 malignant fields without a white cell and a model
+    trained on its cells scored worse (models/README.md).  Red cells come
+    most sure first."""
     thresholds = detector.card.thresholds
     boxes, scores, classes = detector.detect_arrays(image, min_score=float(min(thresholds.values())), factor=factor)
-    white, floor = CLASSES.index("white"), float(thresholds["white"])
-    return [Box(*map(float, box)) for box, score, cls in zip(boxes, scores, classes)
-            if int(cls) == white and score >= floor]
+    found: dict[str, list[tuple[float, Box]]] = {"white": [], "red": []}
+    for box, score, cls in zip(boxes, scores, classes):
+        name = CLASSES[int(cls)]
+        if name in found and score >= float(thresholds[name]):
+            found[name].append((float(score), Box(*map(float, box))))
+    white, red = ([box for _, box in sorted(found[name], key=lambda pair: -pair[0])] for name in ("white", "red"))
+    return white, red
+
+
+def spread(boxes: Sequence[Box], count: int) -> list[Box]:
+    """`count` of the boxes evenly spaced through the list (all when fewer)."""
+    if len(boxes) <= count:
+        return list(boxes)
+    return [boxes[int(i)] for i in np.linspace(0, len(boxes) - 1, count).round()]
 
 
 def cut_crops(image: NDArray[Any], boxes: Sequence[Box], input_size: int, margin: float) -> NDArray[Any]:
@@ -117,19 +139,20 @@ def field_cells(
         if cached.is_file():
             with np.load(cached) as stored:
                 boxes = [Box(*map(float, row)) for row in stored["boxes"]]
-                crops = stored["crops"]
+                crops, red_crops = stored["crops"], stored["red_crops"]
         else:
             try:
                 image = load_rgb(field.path)
             except ImageReadError:
                 continue
-            boxes = white_boxes_enlarged(detector, image)
+            boxes, red = boxes_enlarged(detector, image)
             crops = cut_crops(image, boxes, input_size, margin)
+            red_crops = cut_crops(image, spread(red, RED_CELLS_KEPT), input_size, margin)
             temporary = cached.with_name(cached.stem + ".tmp.npz")
             np.savez(temporary, boxes=np.array([[b.x0, b.y0, b.x1, b.y1] for b in boxes], np.float32).reshape(-1, 4),
-                     crops=crops)
+                     crops=crops, red_crops=red_crops)
             temporary.replace(cached)
-        found.append(FieldCells(field, boxes, crops))
+        found.append(FieldCells(field, boxes, crops, red_crops))
         if done % 50 == 0 or done == len(fields):
             yield Progress(done, len(fields), f"white cells of {done} of {len(fields)} fields")
     return found

@@ -18,7 +18,7 @@ class ScreenConfig:
     version: str = "1.0.0"
     architecture: str = "hemanet"
     input_size: int = 64
-    crop_margin: float = 0.15
+    crop_margin: float = 0.5  # around the box: the neighbouring red cells show how large the cell is
     val: float = 0.15  # fractions of the duplicate groups held out
     test: float = 0.2
     cells_per_field: int = 8  # a bag's cells in one step (a random few of a crowded field)
@@ -29,6 +29,8 @@ class ScreenConfig:
     weight_decay: float = 0.02
     sharpness: float = 4.0  # of the soft maximum pooling a field's cells
     benign_cell_weight: float = 0.5  # every cell of a benign field is benign: a per-cell loss too
+    red_cells_per_field: int = 4  # a field's red cells in one step, each benign whatever the diagnosis
+    red_cell_weight: float = 0.5
     early_stopping_patience: int = 8
     target_recall: float = 0.98  # of validation fields, for the operating point
     seed: int = 0
@@ -54,6 +56,8 @@ class ScreenConfig:
             raise DatasetError(f"{where}: target_recall must be above 0 and at most 1, not {config.target_recall}")
         if config.val <= 0 or config.test < 0 or config.val + config.test >= 1:
             raise DatasetError(f"{where}: val ({config.val}) and test ({config.test}) must leave fields to train on")
+        if config.red_cells_per_field < 0 or config.red_cell_weight < 0:
+            raise DatasetError(f"{where}: red_cells_per_field and red_cell_weight must not be negative")
         for key in ("input_size", "cells_per_field", "fields_per_batch", "epochs", "early_stopping_patience"):
             if getattr(config, key) < 1:
                 raise DatasetError(f"{where}: {key} must be at least 1")

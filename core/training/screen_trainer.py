@@ -9,6 +9,10 @@ pre-B, pro-B) and the loss is on the bag:
   of the cells' blast logits, binary cross-entropy against the diagnosis);
 - every cell of a benign field is benign (a per-cell term), the one thing
   the weak label says of each cell;
+- a field's red cells are benign whatever its diagnosis (a per-cell term
+  on every field): the detector boxes some red cells as white, and without
+  this the soft maximum of a leukaemic field could pick one of them and
+  teach that red cells in such fields are blasts;
 - the subtype is read from the cells weighted by how blast-like they are,
   cross-entropy against the subtype of a malignant field.
 Fields without a white cell teach nothing and are left out of training.
@@ -145,25 +149,30 @@ def _relabel(job: Job[list[FieldCells]], name: str) -> Job[list[FieldCells]]:
 
 
 def _bag_batch(bags: list[FieldCells], config: ScreenConfig, rng: np.random.Generator, malignant_share: float
-               ) -> tuple[NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]]:
-    """Crops (B*K x S x S x 3 float), mask (B x K), malignant (B), subtype
-    index (B, 0 for benign) and bag weight (B): a random K cells of a field
-    holding more, padding masked out."""
-    k, size = config.cells_per_field, config.input_size
-    crops = np.zeros((len(bags), k, size, size, 3), np.float32)
+               ) -> tuple[NDArray[Any], ...]:
+    """Crops (B*(K+R) x S x S x 3 float: each field's K white cells then its
+    R red cells), white mask (B x K), red mask (B x R), malignant (B),
+    subtype index (B, 0 for benign) and bag weight (B): a random few cells
+    of a field holding more, padding masked out."""
+    k, r, size = config.cells_per_field, config.red_cells_per_field, config.input_size
+    crops = np.zeros((len(bags), k + r, size, size, 3), np.float32)
     mask = np.zeros((len(bags), k), np.float32)
+    red_mask = np.zeros((len(bags), r), np.float32)
     for b, bag in enumerate(bags):
         chosen = rng.permutation(len(bag.crops))[:k]
         crops[b, : len(chosen)] = bag.crops[chosen]
         mask[b, : len(chosen)] = 1.0
+        reds = rng.permutation(len(bag.red_crops))[:r]
+        crops[b, k : k + len(reds)] = bag.red_crops[reds]
+        red_mask[b, : len(reds)] = 1.0
     malignant = np.array([bag.field.label != BENIGN for bag in bags], np.float32)
     subtype = np.array([max(DIAGNOSES.index(bag.field.label) - 1, 0) for bag in bags], np.int32)
     weight = np.where(malignant > 0, 0.5 / malignant_share, 0.5 / (1.0 - malignant_share)).astype(np.float32)
-    return crops.reshape(-1, size, size, 3), mask, malignant, subtype, weight
+    return crops.reshape(-1, size, size, 3), mask, red_mask, malignant, subtype, weight
 
 
 def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> Any:
-    k, r = config.cells_per_field, config.sharpness
+    k, reds, r = config.cells_per_field, config.red_cells_per_field, config.sharpness
 
     def augment(crops: Any) -> Any:
         crops = tf.image.random_flip_left_right(tf.image.random_flip_up_down(crops))
@@ -174,10 +183,11 @@ def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> An
         return tf.clip_by_value(crops * gain + offset, 0.0, 255.0)
 
     @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]  # TensorFlow has no type stubs
-    def step(crops: Any, mask: Any, malignant: Any, subtype: Any, weight: Any) -> Any:
+    def step(crops: Any, mask: Any, red_mask: Any, malignant: Any, subtype: Any, weight: Any) -> Any:
         with tf.GradientTape() as tape:
-            logits = tf.reshape(model(augment(crops), training=True), [-1, k, len(DIAGNOSES)])
-            blast = tf.reduce_logsumexp(logits[:, :, 1:], axis=-1) - logits[:, :, 0]
+            every = tf.reshape(model(augment(crops), training=True), [-1, k + reds, len(DIAGNOSES)])
+            every_blast = tf.reduce_logsumexp(every[:, :, 1:], axis=-1) - every[:, :, 0]
+            logits, blast, red_blast = every[:, :k], every_blast[:, :k], every_blast[:, k:]
             hidden = (1.0 - mask) * -1e4
             # Soft maximum over the bag's cells: log-mean-exp, so one cell
             # carries a field while several agreeing cells are surer.
@@ -189,7 +199,10 @@ def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> An
             attention = tf.nn.softmax(r * blast + hidden, axis=1)
             subtype_logits = tf.reduce_sum(attention[:, :, None] * logits[:, :, 1:], axis=1)
             subtype_loss = malignant * tf.nn.sparse_softmax_cross_entropy_with_logits(subtype, subtype_logits)
-            loss = tf.reduce_sum(weight * (field_loss + config.benign_cell_weight * benign_loss + subtype_loss))
+            red_cells = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(red_blast), red_blast) * red_mask
+            red_loss = tf.reduce_sum(red_cells, axis=1) / tf.maximum(tf.reduce_sum(red_mask, axis=1), 1.0)
+            loss = tf.reduce_sum(weight * (field_loss + config.benign_cell_weight * benign_loss + subtype_loss
+                                           + config.red_cell_weight * red_loss))
             loss = loss / tf.reduce_sum(weight)
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))

@@ -16,6 +16,7 @@ from core.detection.targets import CLASSES
 from core.jobs import run_job
 from core.models.files import ModelCardError
 from core.models.screen_card import read_screen_card
+from core.schema import Box
 from core.screen.cells import FieldCells
 from core.screen.config import ScreenConfig
 from core.screen.fields import Field, dhash, duplicate_groups, list_fields, split_fields
@@ -153,25 +154,30 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         ScreenConfig.from_dict({"name": "s", "fields": "f", "colour": 1})
 
 
-def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index: int) -> FieldCells:
+def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index: int, red: int = 0) -> FieldCells:
     """A field of 'normal' cells (a small round nucleus) and 'blasts' (a
     large nucleus, its shape the subtype's: round, square or a ring) on a
-    pale background.  Shapes, not colours: the network standardises each
-    colour channel of a crop."""
-    crops = []
-    for kind in ["normal"] * normals + ["blast"] * blasts:
-        crop = np.full((24, 24, 3), 220, np.uint8)
+    pale background, and its 'red cells' (a bar).  A leukaemic field also
+    has `red` red cells boxed as white, as the detector boxes some.  Shapes,
+    not colours: the network standardises each colour channel of a crop."""
+    def crop(kind: str) -> np.ndarray:
+        pixels = np.full((24, 24, 3), 220, np.uint8)
         if kind == "normal":
-            cv2.circle(crop, (12, 12), 4, (90, 60, 140), -1)
+            cv2.circle(pixels, (12, 12), 4, (90, 60, 140), -1)
+        elif kind == "red":
+            cv2.ellipse(pixels, (12, 12), (10, 3), 0, 0, 360, (90, 60, 140), -1)
         elif label == "early":
-            cv2.circle(crop, (12, 12), 9, (90, 60, 140), -1)
+            cv2.circle(pixels, (12, 12), 9, (90, 60, 140), -1)
         elif label == "pre":
-            cv2.rectangle(crop, (4, 4), (19, 19), (90, 60, 140), -1)
+            cv2.rectangle(pixels, (4, 4), (19, 19), (90, 60, 140), -1)
         else:
-            cv2.circle(crop, (12, 12), 9, (90, 60, 140), 3)
-        noise = rng.integers(0, 12, crop.shape, dtype=np.uint8)
-        crops.append(np.clip(crop.astype(int) + noise, 0, 255).astype(np.uint8))
-    return FieldCells(Field(Path(f"{label}/{index}.png"), label, f"g{label}{index}"), [], np.array(crops, np.uint8))
+            cv2.circle(pixels, (12, 12), 9, (90, 60, 140), 3)
+        noise = rng.integers(0, 12, pixels.shape, dtype=np.uint8)
+        return np.clip(pixels.astype(int) + noise, 0, 255).astype(np.uint8)
+
+    white = np.array([crop(kind) for kind in ["normal"] * normals + ["blast"] * blasts + ["red"] * red], np.uint8)
+    return FieldCells(Field(Path(f"{label}/{index}.png"), label, f"g{label}{index}"), [], white,
+                      np.array([crop("red") for _ in range(3)], np.uint8))
 
 
 @pytest.mark.slow
@@ -184,8 +190,9 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
     def bags(count: int, offset: int) -> list[FieldCells]:
         out = [_bag("benign", 0, 3, rng, offset + i) for i in range(count)]
         for label in ("early", "pre", "pro"):
-            # Positive fields hold normal cells too: their label is not every cell's.
-            out += [_bag(label, 1, 3, rng, offset + i) for i in range(count)]
+            # Positive fields hold normal cells too, and a red cell boxed as
+            # white: their label is not every cell's.
+            out += [_bag(label, 1, 2, rng, offset + i, red=1) for i in range(count)]
         return out
 
     config = ScreenConfig(name="toy-screen", fields=str(tmp_path), input_size=24, cells_per_field=4, epochs=20,
@@ -197,7 +204,7 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
     detector = SimpleNamespace(card=SimpleNamespace(name="toy-detector", sha256="0"))
     result = run_job(train_screen(config, detector, splits=splits))
     model = load_screen_model(result.card)
-    normal = model.screen_crops(_bag("pre", 0, 6, rng, 999).crops)
+    normal = model.screen_crops(_bag("pre", 0, 6, rng, 999, red=3).crops)  # a red cell is never a blast
     blasts = [model.screen_crops(_bag(label, 3, 0, rng, 999).crops) for label in ("early", "pre", "pro")]
     assert max(cell.p_blast for cell in normal) < min(cell.p_blast for group in blasts for cell in group)
     assert [group[0].subtype for group in blasts] == ["early", "pre", "pro"]
@@ -289,14 +296,36 @@ def test_without_its_source_or_its_metadata_the_cell_cache_is_keyed_by_the_versi
         cells.cell_finder_digest.cache_clear()
 
 
+def test_a_fields_red_cells_are_kept_beside_its_white_ones(tmp_path: Path) -> None:
+    """Training's red-cell term needs them: found with the white cells and
+    read back from the cache alike; spread keeps doubtful ones among them."""
+    from core.screen import cells
+
+    image = tmp_path / "field.png"
+    cv2.imwrite(str(image), _texture(0))
+    detector = _CountingDetector(red=3)
+    found = [run_job(cells.field_cells([Field(image, "pre", "g0")], detector, "weights", 16, 0.2, tmp_path / "c"))[0]
+             for _ in range(2)]
+    assert detector.calls == 1
+    assert [len(bag.crops) for bag in found] == [1, 1] and [len(bag.red_crops) for bag in found] == [3, 3]
+    assert np.array_equal(found[0].red_crops, found[1].red_crops) and found[0].red_crops.shape[1:] == (16, 16, 3)
+    boxes = [Box(i, 0, i + 1, 1) for i in range(30)]
+    assert [box.x0 for box in cells.spread(boxes, 4)] == [0, 10, 19, 29] and cells.spread(boxes[:3], 4) == boxes[:3]
+
+
 class _CountingDetector:
-    """One white cell in the middle of any field; counts its looks."""
+    """One white cell in the middle of any field (and `red` red cells, the
+    last below the red threshold); counts its looks."""
 
     card = SimpleNamespace(thresholds={"white": 0.5, "red": 0.5, "platelet": 0.5})
 
-    def __init__(self) -> None:
+    def __init__(self, red: int = 0) -> None:
         self.calls = 0
+        self.red = red
 
     def detect_arrays(self, image: np.ndarray, min_score: float, factor: float) -> tuple[np.ndarray, ...]:
         self.calls += 1
-        return np.array([[16.0, 16.0, 48.0, 48.0]]), np.array([0.9]), np.array([CLASSES.index("white")])
+        boxes = [[16.0, 16.0, 48.0, 48.0]] + [[4.0 * i, 2.0, 4.0 * i + 12, 14.0] for i in range(self.red + 1)]
+        scores = [0.9] + [0.8] * self.red + [0.3]
+        classes = [CLASSES.index("white")] + [CLASSES.index("red")] * (self.red + 1)
+        return np.array(boxes), np.array(scores), np.array(classes)
