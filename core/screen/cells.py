@@ -30,13 +30,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from core.classifier.preprocess import resize_square
-from core.crops import crop_square
 from core.detection.targets import CLASSES
 from core.imaging import ImageReadError, load_rgb
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Box
 from core.screen.fields import Field
+from core.screen.model import cut_crops
 from core.training.samples import file_digest
 from core.version import app_version
 
@@ -85,7 +84,7 @@ def boxes_enlarged(detector: Any, image: NDArray[Any], factor: float = FIELD_ENL
     operating threshold for its class.  A fixed factor rather than the
     detector's own estimate (cell-detector 2.2.1): on these fields the
     estimate left 19 malignant fields without a white cell and a model
-    trained on its cells scored worse (models/README.md).  Red cells come
+    trained on its cells scored worse (models/README.md).  Each class comes
     most sure first."""
     thresholds = detector.card.thresholds
     boxes, scores, classes = detector.detect_arrays(image, min_score=float(min(thresholds.values())), factor=factor)
@@ -103,15 +102,6 @@ def spread(boxes: Sequence[Box], count: int) -> list[Box]:
     if len(boxes) <= count:
         return list(boxes)
     return [boxes[int(i)] for i in np.linspace(0, len(boxes) - 1, count).round()]
-
-
-def cut_crops(image: NDArray[Any], boxes: Sequence[Box], input_size: int, margin: float) -> NDArray[Any]:
-    """The screen model's input for each box: crop_square then resize_square,
-    as every classifier in the project is fed."""
-    crops = np.zeros((len(boxes), input_size, input_size, 3), np.uint8)
-    for i, box in enumerate(boxes):
-        crops[i] = resize_square(crop_square(image, box, margin), input_size)
-    return crops
 
 
 def field_cells(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -77,15 +78,20 @@ class ScreenModel:
 
     def screen_boxes(self, image: NDArray[Any], boxes: list[Box]) -> list[CellScreen]:
         """Each box's cell in an RGB uint8 image, cut as the model was trained."""
-        size, margin = self.card.input_size, self.card.crop_margin
-        crops = np.zeros((len(boxes), size, size, 3), np.uint8)
-        for i, box in enumerate(boxes):
-            crops[i] = resize_square(crop_square(image, box, margin), size)
-        return self.screen_crops(crops)
+        return self.screen_crops(cut_crops(image, boxes, self.card.input_size, self.card.crop_margin))
 
     def field_subtype(self, logits: NDArray[Any]) -> str:
         """A field's subtype from its cells' logits (the training's pooling)."""
         return SUBTYPES[attention_subtype(logits, blast_logits(logits), float(self.card.sharpness))]
+
+
+def cut_crops(image: NDArray[Any], boxes: Sequence[Box], input_size: int, margin: float) -> NDArray[Any]:
+    """The screen model's input for each box: crop_square then resize_square,
+    as every classifier in the project is fed."""
+    crops = np.zeros((len(boxes), input_size, input_size, 3), np.uint8)
+    for i, box in enumerate(boxes):
+        crops[i] = resize_square(crop_square(image, box, margin), input_size)
+    return crops
 
 
 def load_screen_model(name_or_path: str | os.PathLike[str] | None = None) -> ScreenModel:

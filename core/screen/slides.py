@@ -9,15 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
-import numpy as np
-
-from core.classifier.preprocess import resize_square
-from core.crops import crop_square
 from core.detection.colour_turns import project_turn
 from core.imaging import ImageReadError
 from core.jobs import CancelToken, Job, Progress
 from core.schema import Cell, CellKind, SlideStatus
-from core.screen.model import CellScreen
+from core.screen.model import CellScreen, cut_crops
 from core.slide_pixels import load_slide_for_models
 from core.store import ProjectStore
 from core.taxonomy import UNIDENTIFIED
@@ -113,7 +109,6 @@ def screen_cells(model: Screener, image: Any, cells: Sequence[Cell], point: floa
     trained, suspected at P(blast) >= `point`: one call of the model."""
     if not cells:
         return []
-    size, margin = model.card.input_size, model.card.crop_margin
-    crops = np.stack([resize_square(crop_square(image, cell.box, margin), size) for cell in cells])
+    crops = cut_crops(image, [cell.box for cell in cells], model.card.input_size, model.card.crop_margin)
     return [(cell.id, replace(verdict, suspected=verdict.p_blast >= point))
             for cell, verdict in zip(cells, model.screen_crops(crops))]
