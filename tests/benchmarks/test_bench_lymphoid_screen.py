@@ -84,13 +84,23 @@ def _whole(path: Path):
 
 
 def test_false_flags_on_normal_cells_of_other_labs() -> None:
+    """PBC's cells twice: on the dataset's boxes, and as a lab has them,
+    whole images whose cell the app locates (the box the screen then cuts)."""
+    from dataclasses import replace
+
+    from core.locating import load_locator
+    from core.training.samples import locate_samples
+
     model = load_screen_model()
     pbc = [c for c in pbc_test_split() if c.label in ("lymphocyte", "monocyte")]
+    located = locate_samples([replace(c, box=None) for c in pbc], load_locator())
     bccd = bccd_val_test(["neutrophil", "eosinophil", "lymphocyte", "monocyte"])
-    pbc_share, bccd_share = _flag_share(model, pbc), _flag_share(model, bccd)
-    print(f"\nfalse flags: PBC test lymphocytes+monocytes {_share(pbc_share)}; BCCD val+test white cells "
-          f"{_share(bccd_share)}")
+    pbc_share, located_share = _flag_share(model, pbc), _flag_share(model, located)
+    bccd_share = _flag_share(model, bccd)
+    print(f"\nfalse flags: PBC test lymphocytes+monocytes {_share(pbc_share)} on PBC's boxes, "
+          f"{_share(located_share)} on the boxes the app locates; BCCD val+test white cells {_share(bccd_share)}")
     assert pbc_share["value"] <= GOALS["pbc_false_flags"]
+    assert located_share["value"] <= GOALS["pbc_false_flags"]
     assert bccd_share["value"] <= GOALS["bccd_false_flags"]
 
 
