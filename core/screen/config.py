@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from core.training.augment import COLOUR_JITTER
 from core.training.samples import DatasetError
 from core.wording import json_error_place
 
@@ -31,6 +32,15 @@ class ScreenConfig:
     benign_cell_weight: float = 0.5  # every cell of a benign field is benign: a per-cell loss too
     red_cells_per_field: int = 4  # a field's red cells in one step, each benign whatever the diagnosis
     red_cell_weight: float = 0.5
+    # Other labs' smears of healthy donors (a YOLO folder): each white cell benign (core.screen.normal_cells).
+    normal_cells: str = ""
+    normal_cells_splits: str = "train,val"  # the folder's splits to read, comma-separated
+    normal_cells_image_size: str = ""  # "WxH": that size's images only; "" every image
+    normal_cells_per_batch: int = 16
+    normal_cell_weight: float = 0.5
+    # "": flips, quarter turns and a light gain and offset; else a name in
+    # core.training.augment.COLOUR_JITTER, the classifier's stain and colour jitter.
+    colour_jitter: str = ""
     early_stopping_patience: int = 8
     target_recall: float = 0.98  # of validation fields, for the operating point
     seed: int = 0
@@ -58,10 +68,26 @@ class ScreenConfig:
             raise DatasetError(f"{where}: val ({config.val}) and test ({config.test}) must leave fields to train on")
         if config.red_cells_per_field < 0 or config.red_cell_weight < 0:
             raise DatasetError(f"{where}: red_cells_per_field and red_cell_weight must not be negative")
+        if config.normal_cells_per_batch < 0 or config.normal_cell_weight < 0:
+            raise DatasetError(f"{where}: normal_cells_per_batch and normal_cell_weight must not be negative")
+        config.normal_cells_size(where)
+        if config.colour_jitter and config.colour_jitter not in COLOUR_JITTER:
+            raise DatasetError(f"{where}: colour_jitter must be one of {sorted(COLOUR_JITTER)} or \"\", "
+                               f"not {config.colour_jitter!r}")
         for key in ("input_size", "cells_per_field", "fields_per_batch", "epochs", "early_stopping_patience"):
             if getattr(config, key) < 1:
                 raise DatasetError(f"{where}: {key} must be at least 1")
         return config
+
+    def normal_cells_size(self, where: str = "config") -> tuple[int, int] | None:
+        """normal_cells_image_size as (width, height); None for every size."""
+        text = self.normal_cells_image_size
+        if not text:
+            return None
+        width, _, height = text.lower().partition("x")
+        if not (width.isdigit() and height.isdigit()):
+            raise DatasetError(f"{where}: normal_cells_image_size must be WIDTHxHEIGHT in pixels, not {text!r}")
+        return int(width), int(height)
 
     @classmethod
     def load(cls, path: str | Path) -> ScreenConfig:

@@ -13,6 +13,9 @@ pre-B, pro-B) and the loss is on the bag:
   on every field): the detector boxes some red cells as white, and without
   this the soft maximum of a leukaemic field could pick one of them and
   teach that red cells in such fields are blasts;
+- other labs' white cells from healthy donors are benign (a per-cell
+  term on a few in every step, when the config names them): the fields'
+  own normal cells are of one hospital's stain only;
 - the subtype is read from the cells weighted by how blast-like they are,
   cross-entropy against the subtype of a malignant field.
 Fields without a white cell teach nothing and are left out of training.
@@ -39,6 +42,7 @@ from core.models.screen_card import ScreenCard, write_screen_card
 from core.screen.cells import FIELD_ENLARGEMENT, FieldCells, field_cells
 from core.screen.config import ScreenConfig
 from core.screen.fields import BENIGN, DIAGNOSES, list_fields, split_fields
+from core.screen.normal_cells import config_normal_cells
 from core.screen.pooling import (
     blast_logits,
     field_scores,
@@ -46,6 +50,7 @@ from core.screen.pooling import (
     sigmoid,
     threshold_for_field_recall,
 )
+from core.training.augment import augment_batch
 from core.training.budget import epoch_progress
 
 
@@ -70,12 +75,18 @@ def screen_splits(config: ScreenConfig, detector: Any, cancel: CancelToken | Non
 
 
 def train_screen(config: ScreenConfig, detector: Any, cancel: CancelToken | None = None,
-                 splits: dict[str, list[FieldCells]] | None = None) -> Job[ScreenTrainResult]:
-    """Train and write <output_dir>/<name>.keras with its screen card."""
+                 splits: dict[str, list[FieldCells]] | None = None, normal: NDArray[Any] | None = None
+                 ) -> Job[ScreenTrainResult]:
+    """Train and write <output_dir>/<name>.keras with its screen card.
+    `splits` and `normal` (other labs' normal cells) default to the config's."""
     cancel = cancel or CancelToken()
     started = time.monotonic()
     if splits is None:
         splits = yield from screen_splits(config, detector, cancel)
+    if normal is None:
+        if config.normal_cells:
+            yield Progress(0, 1, f"reading normal cells of {config.normal_cells}")
+        normal = config_normal_cells(config)
     train = [f for f in splits["train"] if len(f.crops)]
     if not train or not any(f.field.label == BENIGN for f in train) or all(f.field.label == BENIGN for f in train):
         raise ValueError(f"{config.fields}: training needs benign and malignant fields with white cells")
@@ -108,7 +119,7 @@ def train_screen(config: ScreenConfig, detector: Any, cancel: CancelToken | None
         for start in range(0, len(order), config.fields_per_batch):
             cancel.raise_if_cancelled()
             batch = _bag_batch([train[i] for i in order[start : start + config.fields_per_batch]], config, rng,
-                               malignant_share)
+                               malignant_share, normal)
             losses.append(float(step(*[tf.constant(part) for part in batch])))
         row = {"epoch": epoch + 1, "lr": lr, "loss": float(np.mean(losses)),
                "seconds": time.monotonic() - epoch_started}
@@ -126,7 +137,7 @@ def train_screen(config: ScreenConfig, detector: Any, cancel: CancelToken | None
             break
     model.set_weights(best_weights)
     threshold, reached, validation = _operating_point(model, splits["val"], config, tf)
-    result = _save(model, config, threshold, reached, validation, splits, history, started, detector)
+    result = _save(model, config, threshold, reached, validation, splits, history, started, detector, len(normal))
     yield Progress(config.epochs, config.epochs, f"saved {result.weights}")
     return result
 
@@ -148,12 +159,13 @@ def _relabel(job: Job[list[FieldCells]], name: str) -> Job[list[FieldCells]]:
         yield Progress(step.done, step.total, f"{name}: {step.message}")
 
 
-def _bag_batch(bags: list[FieldCells], config: ScreenConfig, rng: np.random.Generator, malignant_share: float
-               ) -> tuple[NDArray[Any], ...]:
-    """Crops (B*(K+R) x S x S x 3 float: each field's K white cells then its
-    R red cells), white mask (B x K), red mask (B x R), malignant (B),
-    subtype index (B, 0 for benign) and bag weight (B): a random few cells
-    of a field holding more, padding masked out."""
+def _bag_batch(bags: list[FieldCells], config: ScreenConfig, rng: np.random.Generator, malignant_share: float,
+               normal: NDArray[Any]) -> tuple[NDArray[Any], ...]:
+    """Crops (B*(K+R)+N x S x S x 3 float: each field's K white cells then
+    its R red cells, then N of the other labs' normal cells), white mask
+    (B x K), red mask (B x R), malignant (B), subtype index (B, 0 for
+    benign) and bag weight (B): a random few cells of a field holding more,
+    padding masked out."""
     k, r, size = config.cells_per_field, config.red_cells_per_field, config.input_size
     crops = np.zeros((len(bags), k + r, size, size, 3), np.float32)
     mask = np.zeros((len(bags), k), np.float32)
@@ -168,13 +180,17 @@ def _bag_batch(bags: list[FieldCells], config: ScreenConfig, rng: np.random.Gene
     malignant = np.array([bag.field.label != BENIGN for bag in bags], np.float32)
     subtype = np.array([max(DIAGNOSES.index(bag.field.label) - 1, 0) for bag in bags], np.int32)
     weight = np.where(malignant > 0, 0.5 / malignant_share, 0.5 / (1.0 - malignant_share)).astype(np.float32)
-    return crops.reshape(-1, size, size, 3), mask, red_mask, malignant, subtype, weight
+    others = normal[rng.permutation(len(normal))[: config.normal_cells_per_batch]].astype(np.float32)
+    return np.concatenate([crops.reshape(-1, size, size, 3), others]), mask, red_mask, malignant, subtype, weight
 
 
 def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> Any:
     k, reds, r = config.cells_per_field, config.red_cells_per_field, config.sharpness
 
     def augment(crops: Any) -> Any:
+        if config.colour_jitter:
+            # Geometry kept to the eight symmetries: the crop's margin is what shows the cell's size.
+            return augment_batch(crops, 1.0, config.input_size, jitter=config.colour_jitter, scale_jitter=0.0)
         crops = tf.image.random_flip_left_right(tf.image.random_flip_up_down(crops))
         crops = tf.image.rot90(crops, tf.random.uniform([], 0, 4, tf.int32))
         n = tf.shape(crops)[0]
@@ -185,7 +201,12 @@ def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> An
     @tf.function(reduce_retracing=True)  # type: ignore[untyped-decorator]  # TensorFlow has no type stubs
     def step(crops: Any, mask: Any, red_mask: Any, malignant: Any, subtype: Any, weight: Any) -> Any:
         with tf.GradientTape() as tape:
-            every = tf.reshape(model(augment(crops), training=True), [-1, k + reds, len(DIAGNOSES)])
+            out = model(augment(crops), training=True)
+            in_fields = tf.shape(mask)[0] * (k + reds)
+            every = tf.reshape(out[:in_fields], [-1, k + reds, len(DIAGNOSES)])
+            normal_blast = tf.reduce_logsumexp(out[in_fields:, 1:], axis=-1) - out[in_fields:, 0]
+            normal_cells = tf.nn.sigmoid_cross_entropy_with_logits(tf.zeros_like(normal_blast), normal_blast)
+            normal_loss = tf.reduce_sum(normal_cells) / tf.maximum(tf.cast(tf.size(normal_blast), tf.float32), 1.0)
             every_blast = tf.reduce_logsumexp(every[:, :, 1:], axis=-1) - every[:, :, 0]
             logits, blast, red_blast = every[:, :k], every_blast[:, :k], every_blast[:, k:]
             hidden = (1.0 - mask) * -1e4
@@ -203,7 +224,7 @@ def _train_step(model: Any, optimizer: Any, config: ScreenConfig, tf: Any) -> An
             red_loss = tf.reduce_sum(red_cells, axis=1) / tf.maximum(tf.reduce_sum(red_mask, axis=1), 1.0)
             loss = tf.reduce_sum(weight * (field_loss + config.benign_cell_weight * benign_loss + subtype_loss
                                            + config.red_cell_weight * red_loss))
-            loss = loss / tf.reduce_sum(weight)
+            loss = loss / tf.reduce_sum(weight) + config.normal_cell_weight * normal_loss
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
@@ -255,8 +276,8 @@ def _operating_point(model: Any, val: list[FieldCells], config: ScreenConfig, tf
 
 
 def _save(model: Any, config: ScreenConfig, threshold: float, reached: float, validation: dict[str, Any],
-          splits: dict[str, list[FieldCells]], history: list[dict[str, float]], started: float, detector: Any
-          ) -> ScreenTrainResult:
+          splits: dict[str, list[FieldCells]], history: list[dict[str, float]], started: float, detector: Any,
+          normal_cells: int) -> ScreenTrainResult:
     from core.classifier.architecture import build
     from core.models.files import sha256_of
 
@@ -276,6 +297,11 @@ def _save(model: Any, config: ScreenConfig, threshold: float, reached: float, va
         **{f"{name}_cells": int(sum(len(bag.crops) for bag in bags)) for name, bags in splits.items()},
         "cells_from": f"detector {detector.card.name} white boxes on each field enlarged {FIELD_ENLARGEMENT:g}x",
     }
+    if normal_cells:
+        size = f", {config.normal_cells_image_size} images" if config.normal_cells_image_size else ""
+        where = (f" of {Path(config.normal_cells).as_posix()} (splits {config.normal_cells_splits}{size})"
+                 if config.normal_cells else "")
+        summary["normal_cells"] = f"{normal_cells} white cells{where}, each benign"
     card = ScreenCard(
         name=config.name, version=config.version, architecture=config.architecture, classes=list(DIAGNOSES),
         input_size=config.input_size, crop_margin=config.crop_margin, weights_file=weights.name,

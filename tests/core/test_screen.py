@@ -152,18 +152,26 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
         ScreenConfig.from_dict({"name": "s", "fields": "f", "epochs": "ten"})
     with pytest.raises(DatasetError, match="unknown keys"):
         ScreenConfig.from_dict({"name": "s", "fields": "f", "colour": 1})
+    with pytest.raises(DatasetError, match="colour_jitter must be one of"):
+        ScreenConfig.from_dict({"name": "s", "fields": "f", "colour_jitter": "vivid"})
 
 
-def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index: int, red: int = 0) -> FieldCells:
+def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index: int, red: int = 0,
+         other: int = 0) -> FieldCells:
     """A field of 'normal' cells (a small round nucleus) and 'blasts' (a
     large nucleus, its shape the subtype's: round, square or a ring) on a
     pale background, and its 'red cells' (a bar).  A leukaemic field also
-    has `red` red cells boxed as white, as the detector boxes some.  Shapes,
-    not colours: the network standardises each colour channel of a crop."""
+    has `red` red cells boxed as white, as the detector boxes some, and
+    `other` normal cells of the kind only other labs' benign cells show (a
+    cross).  Shapes, not colours: the network standardises each colour
+    channel of a crop."""
     def crop(kind: str) -> np.ndarray:
         pixels = np.full((24, 24, 3), 220, np.uint8)
         if kind == "normal":
             cv2.circle(pixels, (12, 12), 4, (90, 60, 140), -1)
+        elif kind == "other":
+            cv2.line(pixels, (6, 12), (18, 12), (90, 60, 140), 3)
+            cv2.line(pixels, (12, 6), (12, 18), (90, 60, 140), 3)
         elif kind == "red":
             cv2.ellipse(pixels, (12, 12), (10, 3), 0, 0, 360, (90, 60, 140), -1)
         elif label == "early":
@@ -175,7 +183,8 @@ def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index:
         noise = rng.integers(0, 12, pixels.shape, dtype=np.uint8)
         return np.clip(pixels.astype(int) + noise, 0, 255).astype(np.uint8)
 
-    white = np.array([crop(kind) for kind in ["normal"] * normals + ["blast"] * blasts + ["red"] * red], np.uint8)
+    kinds = ["normal"] * normals + ["blast"] * blasts + ["red"] * red + ["other"] * other
+    white = np.array([crop(kind) for kind in kinds], np.uint8)
     return FieldCells(Field(Path(f"{label}/{index}.png"), label, f"g{label}{index}"), [], white,
                       np.array([crop("red") for _ in range(3)], np.uint8))
 
@@ -190,9 +199,10 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
     def bags(count: int, offset: int) -> list[FieldCells]:
         out = [_bag("benign", 0, 3, rng, offset + i) for i in range(count)]
         for label in ("early", "pre", "pro"):
-            # Positive fields hold normal cells too, and a red cell boxed as
-            # white: their label is not every cell's.
-            out += [_bag(label, 1, 2, rng, offset + i, red=1) for i in range(count)]
+            # Positive fields hold normal cells too, a red cell boxed as
+            # white and a cell of the kind only other labs' normal cells
+            # show: their label is not every cell's.
+            out += [_bag(label, 1, 2, rng, offset + i, red=1, other=1) for i in range(count)]
         return out
 
     config = ScreenConfig(name="toy-screen", fields=str(tmp_path), input_size=24, cells_per_field=4, epochs=20,
@@ -202,14 +212,20 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
                                                                       np.zeros((0, 24, 24, 3), np.uint8))],
               "test": []}
     detector = SimpleNamespace(card=SimpleNamespace(name="toy-detector", sha256="0"))
-    result = run_job(train_screen(config, detector, splits=splits))
+    other_labs = _bag("benign", 0, 0, rng, 500, other=40).crops
+    result = run_job(train_screen(config, detector, splits=splits, normal=other_labs))
     model = load_screen_model(result.card)
-    normal = model.screen_crops(_bag("pre", 0, 6, rng, 999, red=3).crops)  # a red cell is never a blast
+    # Neither a red cell nor another lab's normal cell is ever a blast.
+    normal = model.screen_crops(_bag("pre", 0, 6, rng, 999, red=3, other=3).crops)
+    # Without the other labs' cells the crosses score about 0.95: in the
+    # fields they only ever sit beside blasts.
+    assert max(cell.p_blast for cell in normal[-3:]) < 0.5
     blasts = [model.screen_crops(_bag(label, 3, 0, rng, 999).crops) for label in ("early", "pre", "pro")]
     assert max(cell.p_blast for cell in normal) < min(cell.p_blast for group in blasts for cell in group)
     assert [group[0].subtype for group in blasts] == ["early", "pre", "pro"]
     card = json.loads(result.card.read_text(encoding="utf-8"))
     assert card["metrics"]["validation_fields_without_white_cell"] == 1
+    assert card["training_data"]["normal_cells"].startswith("40 white cells")
     assert "Ghaderzadeh" in card["citation"] and "not confirmed" in card["licence"]
 
 
@@ -329,3 +345,29 @@ class _CountingDetector:
         scores = [0.9] + [0.8] * self.red + [0.3]
         classes = [CLASSES.index("white")] + [CLASSES.index("red")] * (self.red + 1)
         return np.array(boxes), np.array(scores), np.array(classes)
+
+
+def test_other_labs_normal_cells_are_read_from_a_yolo_folder(tmp_path: Path) -> None:
+    """White boxes only, of the images of the size asked for only, cut at the
+    screen's size; a folder without any names itself."""
+    from core.screen.normal_cells import config_normal_cells
+    from tests.core.images import write_image
+
+    root = tmp_path / "labs"
+    root.mkdir()
+    (root / "data.yaml").write_text("names: ['WBC', 'RBC', 'Platelets']\n", encoding="utf-8")
+    for name, (width, height) in {"a": (50, 50), "b": (64, 48)}.items():
+        write_image(root / "images" / "train" / f"{name}.png", width, height)
+        labels = root / "labels" / "train" / f"{name}.txt"
+        labels.parent.mkdir(parents=True, exist_ok=True)
+        labels.write_text("0 0.5 0.5 0.3 0.3\n1 0.2 0.2 0.1 0.1\n0 0.7 0.7 0.2 0.2\n", encoding="utf-8")
+    config = ScreenConfig(name="s", fields="f", input_size=16, normal_cells=str(root), normal_cells_splits="train")
+    assert config_normal_cells(config).shape == (4, 16, 16, 3)
+    config.normal_cells_image_size = "50x50"
+    assert config_normal_cells(config).shape == (2, 16, 16, 3)
+    config.normal_cells_image_size = "575x575"
+    with pytest.raises(DatasetError, match=r"labs: no white cell in its images of 575x575 px"):
+        config_normal_cells(config)
+    assert len(config_normal_cells(ScreenConfig(name="s", fields="f", input_size=16))) == 0
+    with pytest.raises(DatasetError, match="normal_cells_image_size must be WIDTHxHEIGHT"):
+        ScreenConfig.from_dict({"name": "s", "fields": "f", "normal_cells_image_size": "575"})
