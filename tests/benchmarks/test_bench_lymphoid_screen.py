@@ -7,6 +7,9 @@
   operating point, specificity, subtype accuracy on malignant fields;
 - false flags on normal cells of other labs: the PBC test split's
   lymphocytes and monocytes, BCCD's labelled white cells;
+- the test split's fields in other labs' stains (recoloured to the colour
+  statistics of PBC's and Raabin-WBC's smears): a screen that took "not this
+  hospital's stain" for "benign" would lose its blasts there;
 - the time the screen adds to classifying a slide's white cells;
 - side by side on the same split and time budget: the seeds' ALL network
   (Conv32/64/64 + Dense64 on whole fields, class weights, augmentation) and a
@@ -22,6 +25,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import pytest
 
@@ -41,7 +45,7 @@ pytestmark = pytest.mark.realdata
 
 CONFIG = ROOT / "models" / "lymphoid-screen.train.json"
 GOALS = {"field_sensitivity": 0.98, "field_specificity": 0.90, "subtype_accuracy": 0.90,
-         "pbc_false_flags": 0.02, "bccd_false_flags": 0.05, "added_time": 0.20}
+         "pbc_false_flags": 0.02, "bccd_false_flags": 0.05, "added_time": 0.20, "other_stain_sensitivity": 0.90}
 
 
 def _test_split() -> list:
@@ -133,6 +137,51 @@ def test_time_the_screen_adds_to_classifying() -> None:
     print(f"\n{len(images)} BCCD fields, {white} white cells ({screened} lymphoid): detect and classify "
           f"{classify:.2f} s, screen {screen:.2f} s (+{screen / classify:.1%})")
     assert screen / classify <= GOALS["added_time"]
+
+
+def _lab_statistics(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
+    pixels = np.concatenate([cv2.cvtColor(load_rgb(p), cv2.COLOR_RGB2LAB).reshape(-1, 3) for p in paths])
+    return pixels.mean(0), pixels.std(0)
+
+
+def _recolour(image: np.ndarray, target: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Reinhard's colour transfer: each Lab channel moved to the target's mean and spread."""
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB).astype(np.float32)
+    mean, std = lab.reshape(-1, 3).mean(0), lab.reshape(-1, 3).std(0)
+    moved = (lab - mean) / (std + 1e-6) * target[1] + target[0]
+    return cv2.cvtColor(np.clip(moved, 0, 255).astype(np.uint8), cv2.COLOR_LAB2RGB)
+
+
+def test_the_test_split_in_other_labs_stains(tmp_path: Path) -> None:
+    """Each test field recoloured as a whole, then screened on the path the
+    app takes (detector, crops, model).  The targets are smears the screen
+    never trained on: PBC's test images and TXL-PBC's Raabin-WBC test images
+    (575x575)."""
+    from PIL import Image
+
+    from core.screen.fields import Field
+
+    model, detector = load_screen_model(), KerasCellDetector.load()
+    raabin = sorted(p for p in (DATA / "txl-pbc" / "images" / "test").glob("*.jpg") if Image.open(p).size == (575, 575))
+    targets = {"PBC": [c.path for c in pbc_test_split()[::8]], "Raabin-WBC": raabin}
+    test = _test_split()
+    sensitivities = {}
+    for name, paths in targets.items():
+        statistics = _lab_statistics(paths)
+        folder = tmp_path / name
+        moved = []
+        for field in test:
+            out = folder / field.label / f"{field.path.stem}.png"
+            out.parent.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out), cv2.cvtColor(_recolour(load_rgb(field.path), statistics), cv2.COLOR_RGB2BGR))
+            moved.append(Field(out, field.label, field.group))
+        report = run_job(evaluate_folder(model, str(folder), detector, fields=moved))
+        sensitivities[name] = report["field_sensitivity"]["value"]
+        print(f"\ntest split in {name}'s colours ({len(paths)} images): sensitivity "
+              f"{_share(report['field_sensitivity'])}, specificity {_share(report['field_specificity'])}, "
+              f"ROC AUC {report['field_roc_auc']['value']:.3f}")
+    # Our bar, not the issue's: in another stain the screen still finds nine fields in ten.
+    assert all(value >= GOALS["other_stain_sensitivity"] for value in sensitivities.values())
 
 
 @pytest.mark.slow
