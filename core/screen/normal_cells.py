@@ -8,6 +8,11 @@ source is a YOLO folder (images/<split>/ beside labels/<split>/, as
 TXL-PBC); `image_size` keeps only its images of one size, which is how
 TXL-PBC's parts can be told apart (its Raabin-WBC part, from healthy
 donors, is its 575x575 images).
+
+Off in the bundled config: trained with Raabin-WBC's normal cells, the
+screen learnt "another stain, so benign" and found fewer blasts in other
+labs' colours (models/README.md, lymphoid-screen 1.2.0).  It is for a lab
+that can check the result on blasts of its own stain.
 """
 
 from __future__ import annotations

@@ -190,7 +190,8 @@ def _bag(label: str, blasts: int, normals: int, rng: np.random.Generator, index:
 
 
 @pytest.mark.slow
-def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path: Path) -> None:
+@pytest.mark.parametrize("colour_jitter", ["", "standard"])
+def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path: Path, colour_jitter: str) -> None:
     from core.screen.model import load_screen_model
     from core.training.screen_trainer import train_screen
 
@@ -207,7 +208,7 @@ def test_multiple_instance_training_finds_the_blasts_among_normal_cells(tmp_path
 
     config = ScreenConfig(name="toy-screen", fields=str(tmp_path), input_size=24, cells_per_field=4, epochs=20,
                           max_minutes=0, fields_per_batch=8, learning_rate=0.003, early_stopping_patience=15,
-                          output_dir=str(tmp_path))
+                          output_dir=str(tmp_path), colour_jitter=colour_jitter)
     splits = {"train": bags(16, 0), "val": bags(6, 100) + [FieldCells(Field(Path("pre/empty.png"), "pre", "ge"), [],
                                                                       np.zeros((0, 24, 24, 3), np.uint8))],
               "test": []}
